@@ -1,0 +1,77 @@
+//! Where baker keeps things in its cache root. One place names every directory so that `baker cache`
+//! can show and bound them and no stage invents its own path.
+//!
+//! ```text
+//! <root>/downloads/sha256/<hex>        verified downloads, content-addressed
+//! <root>/steps/<key>.json              step cache index: key -> committed image
+//! <root>/ccache/<recipe>-<distro>/     compiler caches, one per recipe and distro
+//! <root>/packages/<distro>/            distro package downloads (apt archives, yum cache)
+//! <root>/maven/<distro>/               Maven local repositories
+//! <root>/artifacts/<install-key>/      finished tarballs and manifests, for instant no-change rebuilds
+//! <root>/baker.lock                    sha256 of first downloads of unpinned files
+//! <root>/tmp/                          partial files; renamed into place when complete
+//! ```
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct CacheDir {
+    root: PathBuf,
+}
+
+impl CacheDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `$BAKER_CACHE_DIR`, else the user cache directory (`~/.cache/baker` on Linux).
+    pub fn default_root() -> PathBuf {
+        if let Some(dir) = std::env::var_os("BAKER_CACHE_DIR") {
+            return PathBuf::from(dir);
+        }
+        directories::ProjectDirs::from("", "", "baker")
+            .map(|d| d.cache_dir().to_owned())
+            .unwrap_or_else(|| PathBuf::from(".baker-cache"))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn downloads(&self) -> PathBuf {
+        self.root.join("downloads").join("sha256")
+    }
+
+    pub fn download(&self, sha256: &str) -> PathBuf {
+        self.downloads().join(sha256)
+    }
+
+    pub fn steps(&self) -> PathBuf {
+        self.root.join("steps")
+    }
+
+    pub fn ccache(&self, recipe: &str, distro: &str) -> PathBuf {
+        self.root.join("ccache").join(format!("{recipe}-{distro}"))
+    }
+
+    pub fn packages(&self, distro: &str) -> PathBuf {
+        self.root.join("packages").join(distro)
+    }
+
+    pub fn maven(&self, distro: &str) -> PathBuf {
+        self.root.join("maven").join(distro)
+    }
+
+    pub fn artifacts(&self) -> PathBuf {
+        self.root.join("artifacts")
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("baker.lock")
+    }
+
+    /// Partial files live here and are renamed into place, so a crash never leaves a file that looks complete.
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+}

@@ -1,0 +1,6 @@
+//! baker's local cache: downloads, step index, compiler and package caches, finished artifacts.
+//! [`layout`] names the directories.
+
+pub mod layout;
+
+pub use layout::CacheDir;

@@ -1,0 +1,82 @@
+//! Command-line surface: one file per subcommand, this file only dispatches and holds the options
+//! every subcommand shares.
+
+mod plan;
+mod recipes;
+mod select;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use baker::cache::CacheDir;
+use baker::recipe::Catalog;
+
+/// Reproducible, cached builds of Apache Mesos into tarballs, disk images and clusters.
+#[derive(Debug, Parser)]
+#[command(name = "baker", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// More detail on stderr (-v: debug, -vv: trace, including cache-key material).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The cache root [default: $BAKER_CACHE_DIR or ~/.cache/baker].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// A directory of extra recipes (`<name>/<distro>.toml`); they replace embedded ones of the same name and distro.
+    #[arg(long, global = true, value_name = "DIR", env = "BAKER_RECIPES_DIR")]
+    pub recipes_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every recipe with its distro, versions and source.
+    Recipes(recipes::RecipesArgs),
+    /// Print the resolved build plan of a recipe; nothing is run.
+    Plan(plan::PlanArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Recipes(args) => recipes::run(&cli.global, &args),
+        Command::Plan(args) => plan::run(&cli.global, &args),
+    }
+}
+
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BAKER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("baker={level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+impl Global {
+    pub fn cache(&self) -> CacheDir {
+        CacheDir::new(self.cache_dir.clone().unwrap_or_else(CacheDir::default_root))
+    }
+
+    /// Embedded recipes plus the recipes directory, if one is set.
+    pub fn catalog(&self) -> anyhow::Result<Catalog> {
+        let mut catalog = Catalog::embedded()?;
+        if let Some(dir) = &self.recipes_dir {
+            catalog.add_dir(dir)?;
+        }
+        Ok(catalog)
+    }
+}

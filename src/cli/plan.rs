@@ -1,0 +1,127 @@
+//! `baker plan`: the resolved build plan, as text for people or JSON for tools. Nothing is run.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use baker::plan::{Input, Plan, SourcePlan};
+use baker::recipe::Pin;
+
+use super::Global;
+use super::select::Selection;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Print the plan as JSON (the form tests snapshot and later stages read).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let plan = args.selection.plan(global)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", render_text(&plan));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn short(key: &str) -> &str {
+    &key[..key.len().min(12)]
+}
+
+/// The plan as people read it: what, from where, then each step with its key and command.
+pub fn render_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "{} {} for {}", plan.recipe.name, plan.version, plan.recipe.distro);
+    let _ = writeln!(w, "  recipe      {} (sha256 {})", plan.recipe.origin, short(&plan.recipe.digest));
+    let _ = writeln!(w, "  base image  {} ({:?})", plan.base.image, plan.base.package_manager);
+    match &plan.source {
+        SourcePlan::Archive { file_name, urls, pin, locked_sha256, .. } => {
+            let _ = writeln!(w, "  source      {file_name}");
+            match pin {
+                Pin::Sha256 { sha256, origin } => {
+                    let _ = writeln!(w, "              sha256 {sha256}\n              (pinned: {origin})");
+                }
+                Pin::Lock { reason } => {
+                    let state = locked_sha256
+                        .as_ref()
+                        .map_or_else(|| "not locked yet: the first download will be recorded".to_owned(), |s| format!("locked sha256 {s}"));
+                    let _ = writeln!(w, "              UNPINNED ({reason})\n              {state}");
+                }
+            }
+            for (i, url) in urls.iter().enumerate() {
+                let _ = writeln!(w, "              {} {url}", if i == 0 { "from" } else { "  or" });
+            }
+        }
+        SourcePlan::Tree { path, files, sha256 } => {
+            let _ = writeln!(w, "  source      local tree {path} ({files} files, sha256 {})", short(sha256));
+        }
+    }
+    if !plan.environment.is_empty() {
+        let _ = writeln!(w, "  environment");
+        for (k, v) in &plan.environment {
+            let _ = writeln!(w, "              {k}={v}");
+        }
+    }
+    let _ = writeln!(w, "\nsteps ({}), each keyed by its parent, its command and its inputs:", plan.steps.len());
+    for (i, step) in plan.steps.iter().enumerate() {
+        let _ = writeln!(w, "  {:>2}. {:<12} key {}", i + 1, step.name, short(&step.key));
+        for input in &step.inputs {
+            let line = match input {
+                Input::Inline { path, sha256, .. } => format!("writes {path} (sha256 {})", short(sha256)),
+                Input::Remote { path, url, sha256, .. } => format!(
+                    "fetches {url} -> {path} ({})",
+                    sha256.as_deref().map_or("unpinned, not locked yet".to_owned(), |s| format!("sha256 {}", short(s)))
+                ),
+                Input::Source { sha256 } => format!(
+                    "unpacks the source ({})",
+                    sha256.as_deref().map_or("unpinned, not locked yet".to_owned(), |s| format!("sha256 {}", short(s)))
+                ),
+            };
+            let _ = writeln!(w, "        {line}");
+        }
+        if !step.caches.is_empty() {
+            let mounts: Vec<String> = step
+                .caches
+                .iter()
+                .map(|c| format!("{} at {}", serde_json::to_value(c.cache).unwrap_or_default().as_str().unwrap_or(""), c.target))
+                .collect();
+            let _ = writeln!(w, "        caches: {}", mounts.join(", "));
+        }
+        if let Some(wrap) = &step.wrap {
+            let _ = writeln!(w, "        under: {wrap}");
+        }
+        for line in step.command.lines() {
+            let _ = writeln!(w, "        $ {line}");
+        }
+    }
+    let _ = writeln!(w, "\nartifact: {} (the tree under {})", plan.artifact.file_name, plan.artifact.root);
+    if let Some(image) = &plan.image {
+        let _ = writeln!(w, "image layer: kernel {}, bootloader {}, init {}", image.kernel, image.bootloader, image.init);
+        if !image.boots_on.is_empty() {
+            let _ = writeln!(w, "  boots on: {}", image.boots_on.join("; "));
+        }
+    }
+    for (name, role) in &plan.roles {
+        let _ = writeln!(w, "role {name}: {}", role.description);
+        let _ = writeln!(w, "  runs  {}", role.command);
+        for ready in &role.ready {
+            let _ = writeln!(
+                w,
+                "  ready {}{}",
+                ready.probe,
+                ready.equals.as_ref().map(|e| format!(" == {e}")).unwrap_or_default()
+            );
+        }
+    }
+    if !plan.hints.is_empty() {
+        let _ = writeln!(w, "failure hints: {}", plan.hints.len());
+    }
+    out
+}

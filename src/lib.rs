@@ -1,0 +1,10 @@
+//! baker: recipes -> plans -> container builds -> reproducible tarballs -> disk images -> published
+//! images -> clusters. Each stage is a module with one job and a data type between it and the next;
+//! the binary in `main.rs` only parses arguments and draws progress.
+
+pub mod plan;
+pub mod recipe;
+pub mod cache;
+pub mod engine;
+pub mod progress;
+pub mod source;

@@ -1,0 +1,60 @@
+//! How long-running library code tells the user what it is doing without drawing the terminal itself.
+//! Stages send [`Event`]s to a [`Reporter`]; the CLI turns them into progress bars, `--quiet` and
+//! `--json` drop them, and tests collect them.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A download began; `total` is the size when the server says it.
+    DownloadStarted { url: String, total: Option<u64> },
+    /// `bytes` received so far (including a resumed part).
+    DownloadProgress { url: String, bytes: u64 },
+    /// A download attempt failed and will be retried after `after`.
+    DownloadRetry {
+        url: String,
+        attempt: u32,
+        after: Duration,
+        error: String,
+    },
+    /// A URL or mirror failed for good; the next one is tried.
+    DownloadFailed { url: String, error: String },
+    /// The file is ready: downloaded, found in a mirror directory, or already cached.
+    DownloadFinished { url: String, bytes: u64, cached: bool },
+    /// Step `index` (from 1) of `total` starts running.
+    StepStarted { index: usize, total: usize, name: String },
+    /// Step `index` was found in the step cache and will not run.
+    StepCached { index: usize, total: usize, name: String },
+    /// A line of a running step's output.
+    StepLog { name: String, line: String },
+    /// Step `index` ran to completion.
+    StepFinished {
+        index: usize,
+        total: usize,
+        name: String,
+        elapsed: Duration,
+    },
+    /// Anything else worth a line: base image pulled, artifact written…
+    Note(String),
+}
+
+pub trait Reporter: Send + Sync {
+    fn report(&self, event: Event);
+}
+
+/// Reports nothing; for `--quiet`, `--json` and tests that do not look.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn report(&self, _: Event) {}
+}
+
+/// Keeps every event; for tests that check what a stage reported.
+#[derive(Default)]
+pub struct Recorder(pub std::sync::Mutex<Vec<Event>>);
+
+impl Reporter for Recorder {
+    fn report(&self, event: Event) {
+        self.0.lock().expect("recorder lock").push(event);
+    }
+}

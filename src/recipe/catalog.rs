@@ -1,0 +1,171 @@
+//! Finding recipes: those embedded in the binary (so an installed `baker` works from any directory),
+//! those in a recipes directory, and a file named on the command line. A recipe found later replaces
+//! an embedded one with the same name and distro.
+
+use std::path::{Path, PathBuf};
+
+use super::error::RecipeError;
+use super::{Distro, Recipe, SourceText, validate};
+
+/// The product's recipes, compiled in. Paths are relative to the repository root.
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "recipes/mesos/centos-6.6.toml",
+        include_str!("../../recipes/mesos/centos-6.6.toml"),
+    ),
+    (
+        "recipes/mesos/ubuntu-14.04.toml",
+        include_str!("../../recipes/mesos/ubuntu-14.04.toml"),
+    ),
+    (
+        "recipes/hello/debian-12.toml",
+        include_str!("../../recipes/hello/debian-12.toml"),
+    ),
+    (
+        "recipes/postgresql/debian-12.toml",
+        include_str!("../../recipes/postgresql/debian-12.toml"),
+    ),
+];
+
+/// The recipe built when only a distro is given: the product's own.
+pub const DEFAULT_RECIPE: &str = "mesos";
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    recipes: Vec<Recipe>,
+}
+
+impl Catalog {
+    /// The embedded recipes.
+    pub fn embedded() -> Result<Self, RecipeError> {
+        let mut catalog = Self::default();
+        for (path, text) in EMBEDDED {
+            catalog.add(validate::parse(SourceText::new(format!("embedded:{path}"), *text))?);
+        }
+        Ok(catalog)
+    }
+
+    /// Adds every `*.toml` below `dir` (one level of sub-directories, as in `recipes/<name>/<distro>.toml`).
+    pub fn add_dir(&mut self, dir: &Path) -> Result<(), RecipeError> {
+        let read = |p: &Path| {
+            std::fs::read_dir(p).map_err(|source| RecipeError::Read {
+                path: p.to_owned(),
+                source,
+            })
+        };
+        let mut files = Vec::new();
+        for entry in read(dir)?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(read(&path)?.flatten().map(|e| e.path()));
+            } else {
+                files.push(path);
+            }
+        }
+        files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+        files.sort();
+        for file in files {
+            self.add(load_file(&file)?);
+        }
+        Ok(())
+    }
+
+    /// Adds a recipe, replacing one with the same name and distro.
+    pub fn add(&mut self, recipe: Recipe) {
+        self.recipes
+            .retain(|r| !(r.name == recipe.name && r.distro == recipe.distro));
+        self.recipes.push(recipe);
+        self.recipes.sort_by(|a, b| (&a.name, a.distro).cmp(&(&b.name, b.distro)));
+    }
+
+    pub fn recipes(&self) -> &[Recipe] {
+        &self.recipes
+    }
+
+    /// Picks the recipe for `--recipe NAME|PATH` and `--distro`. A path is loaded from disk; a name is
+    /// looked up; without a name, the distro's only recipe or the product's default is chosen.
+    pub fn select(&self, recipe: Option<&str>, distro: Option<&str>) -> Result<Recipe, RecipeError> {
+        let distro = distro
+            .map(|d| {
+                Distro::parse(d).ok_or_else(|| RecipeError::UnknownDistro {
+                    given: d.to_owned(),
+                    valid: Distro::valid_names(),
+                })
+            })
+            .transpose()?;
+        if let Some(given) = recipe.filter(|r| looks_like_path(r)) {
+            let loaded = load_file(Path::new(given))?;
+            if let Some(d) = distro.filter(|d| *d != loaded.distro) {
+                return Err(RecipeError::NoRecipeForDistro {
+                    distro: d.to_string(),
+                    for_name: format!(" in {given}"),
+                    available: loaded.distro.to_string(),
+                });
+            }
+            return Ok(loaded);
+        }
+        let mut candidates: Vec<&Recipe> = self
+            .recipes
+            .iter()
+            .filter(|r| distro.is_none_or(|d| r.distro == d))
+            .collect();
+        if let Some(name) = recipe {
+            if !self.recipes.iter().any(|r| r.name == name) {
+                return Err(RecipeError::UnknownRecipe {
+                    given: name.to_owned(),
+                    available: self.names(),
+                });
+            }
+            candidates.retain(|r| r.name == name);
+            if candidates.is_empty() {
+                return Err(RecipeError::NoRecipeForDistro {
+                    distro: distro.map(|d| d.to_string()).unwrap_or_default(),
+                    for_name: format!(" in recipe `{name}`"),
+                    available: self.distros_of(name),
+                });
+            }
+        } else if candidates.len() > 1 {
+            candidates.retain(|r| r.name == DEFAULT_RECIPE);
+        }
+        match candidates.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(RecipeError::NoRecipeForDistro {
+                distro: distro.map(|d| d.to_string()).unwrap_or_default(),
+                for_name: String::new(),
+                available: self.distros_of(""),
+            }),
+            many => Err(RecipeError::AmbiguousRecipe {
+                distro: distro.map_or_else(|| "any distro".to_owned(), |d| d.to_string()),
+                candidates: many.iter().map(|r| format!("{} ({})", r.name, r.distro)).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    fn names(&self) -> String {
+        let mut names: Vec<&str> = self.recipes.iter().map(|r| r.name.as_str()).collect();
+        names.dedup();
+        names.join(", ")
+    }
+
+    fn distros_of(&self, name: &str) -> String {
+        self.recipes
+            .iter()
+            .filter(|r| name.is_empty() || r.name == name)
+            .map(|r| format!("{} ({})", r.distro, r.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn looks_like_path(s: &str) -> bool {
+    s.contains('/') || s.ends_with(".toml")
+}
+
+/// Reads and checks one recipe file from disk.
+pub fn load_file(path: &Path) -> Result<Recipe, RecipeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| RecipeError::Read {
+        path: PathBuf::from(path),
+        source,
+    })?;
+    validate::parse(SourceText::new(path.display().to_string(), text))
+}

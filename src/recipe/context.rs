@@ -1,0 +1,75 @@
+//! The variables a recipe's templates may use. Build templates see the recipe's facts; role templates
+//! also see the cluster's (`{{master.ip}}`, `{{self.ip}}`, `{{slaves}}`), which only exist at boot.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{DEST_DIR, Distro, JOBS_VARIABLE, SOURCE_DIR};
+
+/// Variables of every build-time template.
+pub fn build_context(name: &str, distro: Distro, version: &str) -> Value {
+    json!({
+        "name": name,
+        "version": version,
+        "distro": distro.name(),
+        "jobs": JOBS_VARIABLE,
+        "srcdir": SOURCE_DIR,
+        "destdir": DEST_DIR,
+    })
+}
+
+/// One machine of a cluster as role templates see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeFacts {
+    pub name: String,
+    pub ip: String,
+    pub role: String,
+    pub index: usize,
+}
+
+/// The cluster facts a role agent learns at first boot.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterFacts {
+    pub name: String,
+    pub master: NodeFacts,
+    pub slaves: Vec<NodeFacts>,
+}
+
+impl ClusterFacts {
+    /// A two-slave cluster on documentation addresses, used to check role templates before any boot.
+    pub fn example(master_role: &str, slave_role: &str) -> Self {
+        let node = |i: usize, role: &str| NodeFacts {
+            name: format!("node-{i}"),
+            ip: format!("192.0.2.{}", 10 + i),
+            role: role.to_owned(),
+            index: i,
+        };
+        Self {
+            name: "example".to_owned(),
+            master: node(0, master_role),
+            slaves: vec![node(1, slave_role), node(2, slave_role)],
+        }
+    }
+}
+
+/// Variables of a role template for node `me` of `cluster`, on top of the build variables.
+pub fn role_context(build: &Value, cluster: &ClusterFacts, me: &NodeFacts) -> Value {
+    let mut value = build.clone();
+    if let Value::Object(map) = &mut value {
+        map.insert("cluster".into(), json!({ "name": cluster.name }));
+        map.insert("master".into(), json!(cluster.master));
+        map.insert("self".into(), json!(me));
+        map.insert("slaves".into(), json!(cluster.slaves));
+        map.insert("slave_count".into(), json!(cluster.slaves.len()));
+    }
+    value
+}
+
+/// Variables of a key's follow-up command (`then`): the path it was placed at.
+pub fn file_context(build: &Value, path: &str) -> Value {
+    let mut value = build.clone();
+    if let Value::Object(map) = &mut value {
+        map.insert("path".into(), json!(path));
+    }
+    value
+}

@@ -1,0 +1,64 @@
+//! What can go wrong while finding, reading and checking a recipe. Every fault inside a file carries
+//! its `file:line:column`, the offending line, what was expected and, for a typo, the nearest valid name.
+
+use std::path::PathBuf;
+
+use super::source_text::Location;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    #[error("{location}: {message}\n{}", location.snippet)]
+    At { location: Location, message: String },
+
+    #[error("cannot read recipe {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("unknown distro `{given}`; valid names: {valid}")]
+    UnknownDistro { given: String, valid: String },
+
+    #[error("no recipe named `{given}`; available: {available}")]
+    UnknownRecipe { given: String, available: String },
+
+    #[error("no recipe for distro {distro}{for_name}; recipes exist for: {available}")]
+    NoRecipeForDistro {
+        distro: String,
+        for_name: String,
+        available: String,
+    },
+
+    #[error("several recipes build for {distro}: {candidates}; choose one with --recipe NAME")]
+    AmbiguousRecipe { distro: String, candidates: String },
+
+    #[error("recipe {recipe} has no version `{given}`; it has: {available}")]
+    UnknownVersion {
+        recipe: String,
+        given: String,
+        available: String,
+    },
+}
+
+/// The nearest of `candidates` to `given`, if it is close enough to be a likely typo.
+pub fn nearest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(given, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let fields = ["packages", "profile", "source"];
+        assert_eq!(nearest("pakages", fields), Some("packages"));
+        assert_eq!(nearest("sorce", fields), Some("source"));
+        assert_eq!(nearest("zzzzzzzz", fields), None);
+    }
+}

@@ -1,0 +1,232 @@
+//! Recipes: what to build, on which distro, from which pinned source, with which steps, and how the
+//! result boots and runs as cluster roles.
+//!
+//! A recipe file is TOML whose strings are handlebars templates. [`raw`] mirrors the file; [`validate`]
+//! checks it (unknown fields with suggestions, checksums, template variables for every version) and
+//! builds the [`Recipe`] below, which is what the planner reads. [`catalog`] finds recipes: the ones
+//! embedded in the binary and any the user points at.
+
+pub mod catalog;
+pub mod context;
+pub mod distro;
+pub mod error;
+pub mod raw;
+pub mod source_text;
+pub mod template;
+pub mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use catalog::Catalog;
+pub use distro::Distro;
+pub use error::RecipeError;
+pub use source_text::SourceText;
+pub use template::Template;
+
+/// Where the build and install steps find things inside the container. Fixed paths make compiler
+/// cache hits possible across builds and machines (`CCACHE_BASEDIR`).
+pub const SOURCE_DIR: &str = "/baker/src";
+pub const DEST_DIR: &str = "/baker/dest";
+pub const CCACHE_DIR: &str = "/baker/ccache";
+/// `{{jobs}}` renders to this shell variable so that the parallelism of a machine never changes a cache key.
+pub const JOBS_VARIABLE: &str = "${BAKER_JOBS}";
+
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    pub name: String,
+    pub distro: Distro,
+    pub description: String,
+    pub source_text: SourceText,
+    /// sha256 of the recipe file's bytes.
+    pub digest: String,
+    pub default_version: String,
+    pub base: Base,
+    pub repositories: Vec<Repository>,
+    pub files: Vec<FileSpec>,
+    pub packages: Vec<String>,
+    pub package_groups: Vec<String>,
+    pub source: SourceSpec,
+    pub versions: BTreeMap<String, VersionSpec>,
+    pub env: BTreeMap<String, Template>,
+    pub build: BuildSettings,
+    pub steps: Vec<StepSpec>,
+    pub install: StepSpec,
+    pub image: Option<ImageLayer>,
+    pub roles: BTreeMap<String, RoleSpec>,
+    pub hints: Vec<Hint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Apt,
+    Yum,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Base {
+    pub image: String,
+    pub package_manager: PackageManager,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub how_to_make: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Repository {
+    pub name: String,
+    pub path: String,
+    pub content: Template,
+    pub keys: Vec<RemoteFile>,
+}
+
+/// How a downloaded file is trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Pin {
+    /// A checksum the upstream publishes, and where it comes from.
+    Sha256 { sha256: String, origin: String },
+    /// No published checksum exists; the first verified download is recorded in the lock file.
+    Lock { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct RemoteFile {
+    pub url: Template,
+    pub path: String,
+    pub pin: Pin,
+    pub then: Option<Template>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    pub path: String,
+    pub content: Template,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub url: Template,
+    pub mirrors: Vec<Template>,
+    pub strip_components: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionSpec {
+    pub pin: Pin,
+    pub packages: Vec<String>,
+    pub remove_packages: Vec<String>,
+    pub env: BTreeMap<String, Template>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildSettings {
+    pub wrap: Option<Template>,
+    pub workdir: Option<Template>,
+    pub ccache_max_size: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    pub name: String,
+    pub run: Template,
+    pub caches: Vec<CacheKind>,
+    pub env: BTreeMap<String, Template>,
+    pub optional: bool,
+    /// Versions this step applies to; empty means all.
+    pub versions: Vec<String>,
+}
+
+/// The caches a step may mount; each is a directory baker owns in its cache root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheKind {
+    /// The compiler cache (ccache), mounted at [`CCACHE_DIR`].
+    Ccache,
+    /// The distro's package download cache (`/var/cache/apt/archives` or `/var/cache/yum`).
+    Packages,
+    /// Maven's local repository (`/root/.m2/repository`).
+    Maven,
+}
+
+impl CacheKind {
+    pub const ALL: &[(&str, CacheKind)] = &[
+        ("ccache", CacheKind::Ccache),
+        ("packages", CacheKind::Packages),
+        ("maven", CacheKind::Maven),
+    ];
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageLayer {
+    pub kernel: String,
+    pub bootloader: String,
+    pub init: String,
+    pub runtime_packages: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_boot: Option<String>,
+    pub boots_on: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mkfs_options: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleSpec {
+    pub description: String,
+    pub setup: Option<Template>,
+    pub command: Template,
+    pub user: Option<String>,
+    pub ports: Vec<u16>,
+    pub config: Vec<FileSpec>,
+    pub ready: Vec<ReadyCheck>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReadyProbe {
+    Http {
+        url: Template,
+        status: u16,
+        json_pointer: Option<String>,
+    },
+    Command {
+        run: Template,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadyCheck {
+    pub probe: ReadyProbe,
+    pub equals: Option<Template>,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hint {
+    pub pattern: String,
+    pub advice: String,
+}
+
+impl Recipe {
+    /// The versions this recipe builds, oldest first as written in semantic order.
+    pub fn version_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.versions.keys().map(String::as_str).collect();
+        names.sort_by_key(|v| version_sort_key(v));
+        names
+    }
+}
+
+/// Orders `0.25.0` before `1.11.0` and `2.9` before `2.10`.
+pub fn version_sort_key(version: &str) -> Vec<(u64, String)> {
+    version
+        .split(['.', '-'])
+        .map(|part| {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            (
+                digits.parse().unwrap_or(0),
+                part[digits.len()..].to_owned(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,535 @@
+//! From the file as written ([`RawRecipe`]) to a checked [`Recipe`]: defaults applied, names and
+//! checksums checked, and every template rendered once per version (and for roles, against an example
+//! cluster) so that an unknown variable fails at load time with its `file:line:column`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::context::{ClusterFacts, build_context, file_context, role_context};
+use super::error::{RecipeError, nearest};
+use super::raw::{self, RawRecipe};
+use super::template::{Renderer, Template};
+use super::*;
+
+/// Parses and checks one recipe file.
+pub fn parse(source: SourceText) -> Result<Recipe, RecipeError> {
+    let raw: RawRecipe = toml::from_str(&source.text).map_err(|e| toml_error(&source, &e))?;
+    Checker {
+        source: &source,
+        renderer: Renderer::default(),
+    }
+    .recipe(raw)
+}
+
+fn toml_error(source: &SourceText, err: &toml::de::Error) -> RecipeError {
+    let span = err.span().unwrap_or(0..0);
+    let mut message = err.message().trim().to_owned();
+    // serde says: unknown field `pakages`, expected one of `recipe`, `base`, …
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let given = rest.split('`').next().unwrap_or_default().to_owned();
+        let expected: Vec<&str> = message
+            .split_once("expected")
+            .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        if let Some(best) = nearest(&given, expected.iter().copied()) {
+            message = format!("{message}; did you mean `{best}`?");
+        }
+    }
+    RecipeError::At {
+        location: source.locate(span),
+        message,
+    }
+}
+
+struct Checker<'a> {
+    source: &'a SourceText,
+    renderer: Renderer,
+}
+
+impl Checker<'_> {
+    fn at(&self, span: Range<usize>, message: impl Into<String>) -> RecipeError {
+        RecipeError::At {
+            location: self.source.locate(span),
+            message: message.into(),
+        }
+    }
+
+    fn recipe(&self, raw: RawRecipe) -> Result<Recipe, RecipeError> {
+        let distro = Distro::parse(raw.recipe.distro.get_ref()).ok_or_else(|| {
+            self.at(
+                raw.recipe.distro.span(),
+                format!(
+                    "unknown distro `{}`; valid names: {}",
+                    raw.recipe.distro.get_ref(),
+                    Distro::valid_names()
+                ),
+            )
+        })?;
+        let name = raw.recipe.name.get_ref().clone();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(self.at(
+                raw.recipe.name.span(),
+                "a recipe name is letters, digits and `-`",
+            ));
+        }
+        let package_manager = match raw.base.package_manager.get_ref().as_str() {
+            "apt" => PackageManager::Apt,
+            "yum" => PackageManager::Yum,
+            other => {
+                return Err(self.at(
+                    raw.base.package_manager.span(),
+                    format!("unknown package manager `{other}`; expected `apt` or `yum`"),
+                ));
+            }
+        };
+
+        let versions = self.versions(&raw)?;
+        let default_version = raw.recipe.default_version.get_ref().clone();
+        if !versions.contains_key(&default_version) {
+            return Err(self.at(
+                raw.recipe.default_version.span(),
+                format!(
+                    "default_version `{default_version}` is not among [versions]: {}",
+                    versions.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+
+        let steps = raw
+            .steps
+            .iter()
+            .map(|s| {
+                self.step(
+                    &s.name,
+                    &s.run,
+                    &s.caches,
+                    &s.env,
+                    s.optional,
+                    &s.versions,
+                    &versions,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen = BTreeSet::new();
+        for (step, raw_step) in steps.iter().zip(&raw.steps) {
+            if !seen.insert(step.name.clone()) || step.name == "install" {
+                return Err(self.at(
+                    raw_step.name.span(),
+                    format!("step name `{}` is used twice", step.name),
+                ));
+            }
+        }
+        let install_name = Spanned::new(0..0, "install".to_owned());
+        let install = self.step(
+            &install_name,
+            &raw.install.run,
+            &raw.install.caches,
+            &raw.install.env,
+            false,
+            &[],
+            &versions,
+        )?;
+
+        let recipe = Recipe {
+            name,
+            distro,
+            description: raw.recipe.description.clone(),
+            digest: hex::encode(Sha256::digest(self.source.text.as_bytes())),
+            source_text: self.source.clone(),
+            default_version,
+            base: Base {
+                image: raw.base.image.get_ref().clone(),
+                package_manager,
+                how_to_make: raw.base.how_to_make.clone(),
+            },
+            repositories: raw
+                .repositories
+                .iter()
+                .map(|r| self.repository(r))
+                .collect::<Result<_, _>>()?,
+            files: raw
+                .files
+                .iter()
+                .map(|f| self.file(f))
+                .collect::<Result<_, _>>()?,
+            packages: names(&raw.packages.install),
+            package_groups: names(&raw.packages.groups),
+            source: SourceSpec {
+                url: Template::from_spanned(&raw.source.url),
+                mirrors: raw.source.mirrors.iter().map(Template::from_spanned).collect(),
+                strip_components: raw.source.strip_components,
+            },
+            versions,
+            env: self.env(&raw.env)?,
+            build: BuildSettings {
+                wrap: raw.build.wrap.as_ref().map(Template::from_spanned),
+                workdir: raw.build.workdir.as_ref().map(Template::from_spanned),
+                ccache_max_size: raw
+                    .build
+                    .ccache_max_size
+                    .clone()
+                    .unwrap_or_else(|| "5G".to_owned()),
+            },
+            steps,
+            install,
+            image: raw.image.as_ref().map(|i| ImageLayer {
+                kernel: i.kernel.clone(),
+                bootloader: i.bootloader.clone(),
+                init: i.init.clone(),
+                runtime_packages: i.runtime_packages.clone(),
+                first_boot: i.first_boot.clone(),
+                boots_on: i.boots_on.clone(),
+                mkfs_options: i.mkfs_options.clone(),
+            }),
+            roles: raw
+                .roles
+                .iter()
+                .map(|(name, r)| Ok((name.clone(), self.role(r)?)))
+                .collect::<Result<_, RecipeError>>()?,
+            hints: raw
+                .hints
+                .iter()
+                .map(|h| {
+                    regex::Regex::new(h.pattern.get_ref()).map_err(|e| {
+                        self.at(h.pattern.span(), format!("invalid hint pattern: {e}"))
+                    })?;
+                    Ok(Hint {
+                        pattern: h.pattern.get_ref().clone(),
+                        advice: h.advice.trim().to_owned(),
+                    })
+                })
+                .collect::<Result<_, RecipeError>>()?,
+        };
+        self.check_templates(&recipe)?;
+        Ok(recipe)
+    }
+
+    fn versions(&self, raw: &RawRecipe) -> Result<BTreeMap<String, VersionSpec>, RecipeError> {
+        if raw.versions.is_empty() {
+            return Err(self.at(
+                raw.recipe.default_version.span(),
+                "a recipe needs at least one [versions.\"X\"] table",
+            ));
+        }
+        raw.versions
+            .iter()
+            .map(|(name, v)| {
+                let pin = self.pin(
+                    v.sha256.as_ref(),
+                    v.checksum_origin.as_ref(),
+                    v.unpinned.as_ref(),
+                    raw.recipe.default_version.span(),
+                    &format!("[versions.\"{name}\"]"),
+                )?;
+                Ok((
+                    name.clone(),
+                    VersionSpec {
+                        pin,
+                        packages: names(&v.packages),
+                        remove_packages: names(&v.remove_packages),
+                        env: self.env(&v.env)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn pin(
+        &self,
+        sha256: Option<&Spanned<String>>,
+        origin: Option<&String>,
+        unpinned: Option<&String>,
+        fallback_span: Range<usize>,
+        what: &str,
+    ) -> Result<Pin, RecipeError> {
+        match (sha256, unpinned) {
+            (Some(sum), None) => {
+                let value = sum.get_ref();
+                if value.len() != 64 || !value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+                    return Err(self.at(
+                        sum.span(),
+                        "sha256 must be 64 lower-case hexadecimal digits",
+                    ));
+                }
+                let origin = origin.filter(|o| !o.trim().is_empty()).ok_or_else(|| {
+                    self.at(
+                        sum.span(),
+                        format!("{what}: a pinned sha256 needs `checksum_origin` saying where the value comes from"),
+                    )
+                })?;
+                Ok(Pin::Sha256 {
+                    sha256: value.clone(),
+                    origin: origin.trim().to_owned(),
+                })
+            }
+            (None, Some(reason)) if !reason.trim().is_empty() => Ok(Pin::Lock {
+                reason: reason.trim().to_owned(),
+            }),
+            (Some(sum), Some(_)) => Err(self.at(
+                sum.span(),
+                format!("{what}: give either `sha256` or `unpinned`, not both"),
+            )),
+            _ => Err(self.at(
+                fallback_span,
+                format!("{what}: needs `sha256` (with `checksum_origin`) or `unpinned = \"why no checksum is published\"`"),
+            )),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        name: &Spanned<String>,
+        run: &Spanned<String>,
+        caches: &[Spanned<String>],
+        env: &BTreeMap<String, Spanned<String>>,
+        optional: bool,
+        only_versions: &[Spanned<String>],
+        versions: &BTreeMap<String, VersionSpec>,
+    ) -> Result<StepSpec, RecipeError> {
+        let step_name = name.get_ref();
+        if step_name.is_empty()
+            || !step_name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(self.at(
+                name.span(),
+                "a step name is lower-case letters, digits and `-`",
+            ));
+        }
+        let caches = caches
+            .iter()
+            .map(|c| {
+                CacheKind::ALL
+                    .iter()
+                    .find(|(n, _)| n == c.get_ref())
+                    .map(|(_, k)| *k)
+                    .ok_or_else(|| {
+                        let valid: Vec<&str> = CacheKind::ALL.iter().map(|(n, _)| *n).collect();
+                        let hint = nearest(c.get_ref(), valid.iter().copied())
+                            .map(|n| format!("; did you mean `{n}`?"))
+                            .unwrap_or_default();
+                        self.at(
+                            c.span(),
+                            format!("unknown cache `{}`; valid: {}{hint}", c.get_ref(), valid.join(", ")),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for v in only_versions {
+            if !versions.contains_key(v.get_ref()) {
+                return Err(self.at(
+                    v.span(),
+                    format!(
+                        "version `{}` is not among [versions]: {}",
+                        v.get_ref(),
+                        versions.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(StepSpec {
+            name: step_name.clone(),
+            run: Template::from_spanned(run),
+            caches,
+            env: self.env(env)?,
+            optional,
+            versions: names(only_versions),
+        })
+    }
+
+    fn env(
+        &self,
+        env: &BTreeMap<String, Spanned<String>>,
+    ) -> Result<BTreeMap<String, Template>, RecipeError> {
+        env.iter()
+            .map(|(k, v)| {
+                let valid = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    return Err(self.at(v.span(), format!("`{k}` is not a valid environment variable name")));
+                }
+                Ok((k.clone(), Template::from_spanned(v)))
+            })
+            .collect()
+    }
+
+    fn repository(&self, r: &raw::RawRepository) -> Result<Repository, RecipeError> {
+        Ok(Repository {
+            name: r.name.get_ref().clone(),
+            path: self.absolute(&r.path)?,
+            content: Template::from_spanned(&r.content),
+            keys: r
+                .keys
+                .iter()
+                .map(|k| {
+                    Ok(RemoteFile {
+                        url: Template::from_spanned(&k.url),
+                        path: self.absolute(&k.path)?,
+                        pin: self.pin(
+                            k.sha256.as_ref(),
+                            k.checksum_origin.as_ref(),
+                            k.unpinned.as_ref(),
+                            k.url.span(),
+                            &format!("key {}", k.url.get_ref()),
+                        )?,
+                        then: k.then.as_ref().map(Template::from_spanned),
+                    })
+                })
+                .collect::<Result<_, RecipeError>>()?,
+        })
+    }
+
+    fn file(&self, f: &raw::RawFile) -> Result<FileSpec, RecipeError> {
+        let mode = match &f.mode {
+            None => 0o644,
+            Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8).map_err(|_| {
+                self.at(f.path.span(), format!("mode `{m}` is not an octal number like \"0644\""))
+            })?,
+        };
+        Ok(FileSpec {
+            path: self.absolute(&f.path)?,
+            content: Template::from_spanned(&f.content),
+            mode,
+        })
+    }
+
+    fn absolute(&self, path: &Spanned<String>) -> Result<String, RecipeError> {
+        if path.get_ref().starts_with('/') {
+            Ok(path.get_ref().clone())
+        } else {
+            Err(self.at(path.span(), "expected an absolute path inside the container"))
+        }
+    }
+
+    fn role(&self, r: &raw::RawRole) -> Result<RoleSpec, RecipeError> {
+        let ready = r
+            .ready
+            .iter()
+            .map(|c| {
+                let probe = match (&c.http, &c.command) {
+                    (Some(url), None) => ReadyProbe::Http {
+                        url: Template::from_spanned(url),
+                        status: c.status.unwrap_or(200),
+                        json_pointer: c.json_pointer.clone(),
+                    },
+                    (None, Some(run)) => ReadyProbe::Command {
+                        run: Template::from_spanned(run),
+                    },
+                    (Some(url), Some(_)) => {
+                        return Err(self.at(url.span(), "a readiness check has either `http` or `command`, not both"));
+                    }
+                    (None, None) => {
+                        return Err(self.at(r.command.span(), "a readiness check needs `http` or `command`"));
+                    }
+                };
+                Ok(ReadyCheck {
+                    probe,
+                    equals: c.equals.as_ref().map(Template::from_spanned),
+                    timeout_seconds: c.timeout_seconds.unwrap_or(300),
+                })
+            })
+            .collect::<Result<_, RecipeError>>()?;
+        Ok(RoleSpec {
+            description: r.description.clone(),
+            setup: r.setup.as_ref().map(Template::from_spanned),
+            command: Template::from_spanned(&r.command),
+            user: r.user.clone(),
+            ports: r.ports.clone(),
+            config: r.config.iter().map(|f| self.file(f)).collect::<Result<_, _>>()?,
+            ready,
+        })
+    }
+
+    /// Renders every template of the recipe for every version, so that a typo in a variable never
+    /// waits for the one build that uses it.
+    fn check_templates(&self, recipe: &Recipe) -> Result<(), RecipeError> {
+        let master_role = recipe.roles.keys().next().cloned().unwrap_or_default();
+        let slave_role = recipe.roles.keys().nth(1).cloned().unwrap_or_else(|| master_role.clone());
+        let cluster = ClusterFacts::example(&master_role, &slave_role);
+        for version in recipe.versions.keys() {
+            let build = build_context(&recipe.name, recipe.distro, version);
+            let check = |t: &Template, ctx: &Value| self.render(t, ctx).map(drop);
+            check(&recipe.source.url, &build)?;
+            for t in recipe.source.mirrors.iter().chain(recipe.env.values()) {
+                check(t, &build)?;
+            }
+            for r in &recipe.repositories {
+                check(&r.content, &build)?;
+                for k in &r.keys {
+                    check(&k.url, &build)?;
+                    if let Some(then) = &k.then {
+                        check(then, &file_context(&build, &k.path))?;
+                    }
+                }
+            }
+            for f in &recipe.files {
+                check(&f.content, &build)?;
+            }
+            for t in recipe.versions.values().flat_map(|v| v.env.values()) {
+                check(t, &build)?;
+            }
+            for t in [&recipe.build.wrap, &recipe.build.workdir].into_iter().flatten() {
+                check(t, &build)?;
+            }
+            for s in recipe.steps.iter().chain([&recipe.install]) {
+                check(&s.run, &build)?;
+                for t in s.env.values() {
+                    check(t, &build)?;
+                }
+            }
+            for role in recipe.roles.values() {
+                let ctx = role_context(&build, &cluster, &cluster.slaves[0]);
+                for t in role.setup.iter().chain([&role.command]) {
+                    check(t, &ctx)?;
+                }
+                for f in &role.config {
+                    check(&f.content, &ctx)?;
+                }
+                for c in &role.ready {
+                    match &c.probe {
+                        ReadyProbe::Http { url, .. } => check(url, &ctx)?,
+                        ReadyProbe::Command { run } => check(run, &ctx)?,
+                    }
+                    if let Some(e) = &c.equals {
+                        check(e, &ctx)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn render(&self, template: &Template, context: &Value) -> Result<String, RecipeError> {
+        render_at(&self.renderer, self.source, template, context)
+    }
+}
+
+/// Renders one template, turning a fault into an error at the fault's place in the recipe file.
+pub fn render_at(
+    renderer: &Renderer,
+    source: &SourceText,
+    template: &Template,
+    context: &Value,
+) -> Result<String, RecipeError> {
+    renderer.render(template, context).map_err(|fault| {
+        let span = fault
+            .needle
+            .as_deref()
+            .and_then(|n| source.find_within(template.span.clone(), n))
+            .unwrap_or_else(|| template.span.clone());
+        RecipeError::At {
+            location: source.locate(span),
+            message: fault.message,
+        }
+    })
+}
+
+fn names(list: &[Spanned<String>]) -> Vec<String> {
+    list.iter().map(|s| s.get_ref().trim().to_owned()).collect()
+}

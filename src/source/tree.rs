@@ -1,0 +1,120 @@
+//! The identity of a local source tree (`--source-dir`): a digest over every file's relative path,
+//! mode and content sha256 (symlinks by their target), never over times, so touching a file without
+//! changing it does not change the key. Version-control and editor litter is skipped.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Names never taken into a build from a local tree.
+pub const SKIPPED: &[&str] = &[".git", ".hg", ".svn", ".baker", "target"];
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// Path relative to the tree's root, `/`-separated.
+    pub path: String,
+    pub mode: u32,
+    /// Content sha256 for files, the target for symlinks, empty for directories.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TreeDigest {
+    pub root: PathBuf,
+    pub entries: Vec<TreeEntry>,
+    pub sha256: String,
+}
+
+impl TreeDigest {
+    pub fn files(&self) -> usize {
+        self.entries.iter().filter(|e| !e.digest.is_empty()).count()
+    }
+}
+
+/// Walks `root` in sorted order and digests it.
+pub fn digest_tree(root: &Path) -> io::Result<TreeDigest> {
+    let mut entries = Vec::new();
+    walk(root, root, &mut entries)?;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let canonical = serde_json::to_vec(&entries).map_err(io::Error::other)?;
+    Ok(TreeDigest {
+        root: root.to_owned(),
+        sha256: hex::encode(Sha256::digest(&canonical)),
+        entries,
+    })
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<TreeEntry>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if SKIPPED.iter().any(|s| name == *s) {
+            continue;
+        }
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path)?;
+        let relative = path
+            .strip_prefix(root)
+            .map_err(io::Error::other)?
+            .to_string_lossy()
+            .into_owned();
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.file_type().is_symlink() {
+            let target = fs::read_link(&path)?;
+            out.push(TreeEntry {
+                path: relative,
+                mode: 0o777,
+                digest: format!("link:{}", target.display()),
+            });
+        } else if meta.is_dir() {
+            out.push(TreeEntry {
+                path: relative,
+                mode,
+                digest: String::new(),
+            });
+            walk(root, &path, out)?;
+        } else if meta.is_file() {
+            let mut hasher = Sha256::new();
+            io::copy(&mut fs::File::open(&path)?, &mut hasher)?;
+            out.push(TreeEntry {
+                path: relative,
+                mode,
+                digest: hex::encode(hasher.finalize()),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_follows_content_and_mode_not_time() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.c"), "int main(){}\n").unwrap();
+        fs::create_dir(dir.path().join(".git")).unwrap();
+        fs::write(dir.path().join(".git/HEAD"), "x").unwrap();
+        let first = digest_tree(dir.path()).unwrap();
+        assert_eq!(first.files(), 1, "version-control files are skipped");
+
+        // Rewriting the same bytes (a new mtime) keeps the digest.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(dir.path().join("a.c"), "int main(){}\n").unwrap();
+        assert_eq!(digest_tree(dir.path()).unwrap().sha256, first.sha256);
+
+        fs::write(dir.path().join("a.c"), "int main(){return 1;}\n").unwrap();
+        let changed = digest_tree(dir.path()).unwrap();
+        assert_ne!(changed.sha256, first.sha256);
+
+        let mut perms = fs::metadata(dir.path().join("a.c")).unwrap().permissions();
+        perms.set_mode(0o755);
+        fs::set_permissions(dir.path().join("a.c"), perms).unwrap();
+        assert_ne!(digest_tree(dir.path()).unwrap().sha256, changed.sha256);
+    }
+}
