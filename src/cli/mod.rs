@@ -1,6 +1,7 @@
 //! Command-line surface: one file per subcommand, this file only dispatches and holds the options
 //! every subcommand shares.
 
+mod base;
 mod plan;
 mod recipes;
 mod select;
@@ -42,12 +43,16 @@ pub enum Command {
     Recipes(recipes::RecipesArgs),
     /// Print the resolved build plan of a recipe; nothing is run.
     Plan(plan::PlanArgs),
+    /// Make base images locally when no registry can serve them (import a rootfs, or debootstrap one).
+    #[command(subcommand)]
+    Base(base::BaseCommand),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Recipes(args) => recipes::run(&cli.global, &args),
         Command::Plan(args) => plan::run(&cli.global, &args),
+        Command::Base(cmd) => base::run(&cli.global, cmd),
     }
 }
 
