@@ -7,6 +7,8 @@
 //! the same inputs give the same keys everywhere.
 
 mod key;
+#[cfg(test)]
+mod key_tests;
 mod resolve;
 
 use std::collections::BTreeMap;
@@ -163,6 +165,8 @@ pub struct ReadyPlan {
 impl Plan {
     /// The step the artifact is taken from.
     pub fn install_step(&self) -> &PlanStep {
-        self.steps.last().expect("a plan always ends with its install step")
+        self.steps
+            .last()
+            .expect("a plan always ends with its install step")
     }
 }

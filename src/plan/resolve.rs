@@ -60,7 +60,11 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
             return Err(RecipeError::UnknownVersion {
                 recipe: format!("{} ({}): no optional step", recipe.name, recipe.distro),
                 given: name.clone(),
-                available: if optional.is_empty() { "none".into() } else { optional.join(", ") },
+                available: if optional.is_empty() {
+                    "none".into()
+                } else {
+                    optional.join(", ")
+                },
             });
         }
     }
@@ -98,7 +102,12 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
     }
     push(r.packages_step(spec));
     push(r.source_step(&source));
-    let wrap = recipe.build.wrap.as_ref().map(|t| r.render(t)).transpose()?;
+    let wrap = recipe
+        .build
+        .wrap
+        .as_ref()
+        .map(|t| r.render(t))
+        .transpose()?;
     let workdir = match &recipe.build.workdir {
         Some(t) => r.render(t)?,
         None => SOURCE_DIR.to_owned(),
@@ -110,7 +119,13 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
             push(r.build_step(s, StepKind::Build, &environment, wrap.clone(), &workdir)?);
         }
     }
-    push(r.build_step(&recipe.install, StepKind::Install, &environment, wrap, &workdir)?);
+    push(r.build_step(
+        &recipe.install,
+        StepKind::Install,
+        &environment,
+        wrap,
+        &workdir,
+    )?);
 
     Ok(Plan {
         recipe: RecipeRef {
@@ -149,7 +164,11 @@ impl Resolver<'_> {
         render_at(&self.renderer, &self.recipe.source_text, t, ctx)
     }
 
-    fn source(&self, spec: &crate::recipe::VersionSpec, options: &PlanOptions) -> Result<SourcePlan, RecipeError> {
+    fn source(
+        &self,
+        spec: &crate::recipe::VersionSpec,
+        options: &PlanOptions,
+    ) -> Result<SourcePlan, RecipeError> {
         if let Some(tree) = &options.source_override {
             return Ok(SourcePlan::Tree {
                 path: tree.path.clone(),
@@ -176,7 +195,10 @@ impl Resolver<'_> {
     }
 
     /// Writes repository files, fetched keys and plain files; `None` when the recipe has none.
-    fn setup_step(&self, locked: &BTreeMap<String, String>) -> Result<Option<PlanStep>, RecipeError> {
+    fn setup_step(
+        &self,
+        locked: &BTreeMap<String, String>,
+    ) -> Result<Option<PlanStep>, RecipeError> {
         let mut inputs = Vec::new();
         let mut script = Vec::new();
         for repo in &self.recipe.repositories {
@@ -212,7 +234,10 @@ impl Resolver<'_> {
         if inputs.is_empty() {
             return Ok(None);
         }
-        script.insert(0, "# the files below are placed by baker before this script runs".to_owned());
+        script.insert(
+            0,
+            "# the files below are placed by baker before this script runs".to_owned(),
+        );
         Ok(Some(PlanStep {
             name: "setup".into(),
             kind: StepKind::Setup,
@@ -235,7 +260,11 @@ impl Resolver<'_> {
             .chain(&spec.packages)
             .filter(|p| !removed.contains(p))
             .collect();
-        let list = packages.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ");
+        let list = packages
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         let (command, target) = match self.recipe.base.package_manager {
             PackageManager::Apt => (
                 [
@@ -257,6 +286,8 @@ impl Resolver<'_> {
                     lines.push(format!("yum groupinstall -y {}", groups.join(" ")));
                 }
                 lines.push(format!("yum install -y {list}"));
+                // yum exits 0 when a named package does not exist; rpm -q names the missing ones.
+                lines.push(format!("rpm -q --whatprovides {list} > /dev/null"));
                 lines.push("mkdir -p /baker/meta".to_owned());
                 lines.push(format!(
                     "rpm -qa --qf '%{{NAME}}\\t%{{VERSION}}-%{{RELEASE}}.%{{ARCH}}\\n' | sort > {PACKAGE_LIST}"
@@ -335,7 +366,10 @@ impl Resolver<'_> {
                     env.insert("CCACHE_BASEDIR".into(), SOURCE_DIR.into());
                     env.insert("CCACHE_COMPILERCHECK".into(), "content".into());
                     env.insert("CCACHE_SLOPPINESS".into(), "time_macros".into());
-                    env.insert("CCACHE_MAXSIZE".into(), self.recipe.build.ccache_max_size.clone());
+                    env.insert(
+                        "CCACHE_MAXSIZE".into(),
+                        self.recipe.build.ccache_max_size.clone(),
+                    );
                     CCACHE_DIR
                 }
                 CacheKind::Packages => match self.recipe.base.package_manager {
@@ -372,10 +406,17 @@ impl Resolver<'_> {
                     .iter()
                     .map(|c| ReadyPlan {
                         probe: match &c.probe {
-                            ReadyProbe::Http { url, status, json_pointer } => format!(
+                            ReadyProbe::Http {
+                                url,
+                                status,
+                                json_pointer,
+                            } => format!(
                                 "http GET {} -> {status}{}",
                                 url.text,
-                                json_pointer.as_ref().map(|p| format!(", {p}")).unwrap_or_default()
+                                json_pointer
+                                    .as_ref()
+                                    .map(|p| format!(", {p}"))
+                                    .unwrap_or_default()
                             ),
                             ReadyProbe::Command { run } => format!("command {}", run.text.trim()),
                         },
@@ -391,7 +432,11 @@ impl Resolver<'_> {
                         ports: role.ports.clone(),
                         setup: role.setup.as_ref().map(|t| t.text.trim().to_owned()),
                         command: role.command.text.trim().to_owned(),
-                        config: role.config.iter().map(|f| (f.path.clone(), f.content.text.clone())).collect(),
+                        config: role
+                            .config
+                            .iter()
+                            .map(|f| (f.path.clone(), f.content.text.clone()))
+                            .collect(),
                         ready,
                     },
                 )

@@ -40,7 +40,10 @@ impl Catalog {
     pub fn embedded() -> Result<Self, RecipeError> {
         let mut catalog = Self::default();
         for (path, text) in EMBEDDED {
-            catalog.add(validate::parse(SourceText::new(format!("embedded:{path}"), *text))?);
+            catalog.add(validate::parse(SourceText::new(
+                format!("embedded:{path}"),
+                *text,
+            ))?);
         }
         Ok(catalog)
     }
@@ -75,7 +78,8 @@ impl Catalog {
         self.recipes
             .retain(|r| !(r.name == recipe.name && r.distro == recipe.distro));
         self.recipes.push(recipe);
-        self.recipes.sort_by(|a, b| (&a.name, a.distro).cmp(&(&b.name, b.distro)));
+        self.recipes
+            .sort_by(|a, b| (&a.name, a.distro).cmp(&(&b.name, b.distro)));
     }
 
     pub fn recipes(&self) -> &[Recipe] {
@@ -84,7 +88,11 @@ impl Catalog {
 
     /// Picks the recipe for `--recipe NAME|PATH` and `--distro`. A path is loaded from disk; a name is
     /// looked up; without a name, the distro's only recipe or the product's default is chosen.
-    pub fn select(&self, recipe: Option<&str>, distro: Option<&str>) -> Result<Recipe, RecipeError> {
+    pub fn select(
+        &self,
+        recipe: Option<&str>,
+        distro: Option<&str>,
+    ) -> Result<Recipe, RecipeError> {
         let distro = distro
             .map(|d| {
                 Distro::parse(d).ok_or_else(|| RecipeError::UnknownDistro {
@@ -124,7 +132,7 @@ impl Catalog {
                     available: self.distros_of(name),
                 });
             }
-        } else if candidates.len() > 1 {
+        } else if candidates.len() > 1 && candidates.iter().any(|r| r.name == DEFAULT_RECIPE) {
             candidates.retain(|r| r.name == DEFAULT_RECIPE);
         }
         match candidates.as_slice() {
@@ -136,7 +144,11 @@ impl Catalog {
             }),
             many => Err(RecipeError::AmbiguousRecipe {
                 distro: distro.map_or_else(|| "any distro".to_owned(), |d| d.to_string()),
-                candidates: many.iter().map(|r| format!("{} ({})", r.name, r.distro)).collect::<Vec<_>>().join(", "),
+                candidates: many
+                    .iter()
+                    .map(|r| format!("{} ({})", r.name, r.distro))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }

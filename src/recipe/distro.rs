@@ -74,7 +74,13 @@ mod tests {
 
     #[test]
     fn accepts_the_forgiving_spellings() {
-        for s in ["centos6", "centos-6", "centos6.6", "centos-6.6", "CentOS-6.6"] {
+        for s in [
+            "centos6",
+            "centos-6",
+            "centos6.6",
+            "centos-6.6",
+            "CentOS-6.6",
+        ] {
             assert_eq!(Distro::parse(s), Some(Distro::Centos66), "{s}");
         }
         for s in ["ubuntu14.04", "ubuntu-14.04", "trusty"] {

@@ -223,10 +223,7 @@ pub fn version_sort_key(version: &str) -> Vec<(u64, String)> {
         .split(['.', '-'])
         .map(|part| {
             let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
-            (
-                digits.parse().unwrap_or(0),
-                part[digits.len()..].to_owned(),
-            )
+            (digits.parse().unwrap_or(0), part[digits.len()..].to_owned())
         })
         .collect()
 }

@@ -160,7 +160,12 @@ impl Checker<'_> {
             package_groups: names(&raw.packages.groups),
             source: SourceSpec {
                 url: Template::from_spanned(&raw.source.url),
-                mirrors: raw.source.mirrors.iter().map(Template::from_spanned).collect(),
+                mirrors: raw
+                    .source
+                    .mirrors
+                    .iter()
+                    .map(Template::from_spanned)
+                    .collect(),
                 strip_components: raw.source.strip_components,
             },
             versions,
@@ -316,7 +321,11 @@ impl Checker<'_> {
                             .unwrap_or_default();
                         self.at(
                             c.span(),
-                            format!("unknown cache `{}`; valid: {}{hint}", c.get_ref(), valid.join(", ")),
+                            format!(
+                                "unknown cache `{}`; valid: {}{hint}",
+                                c.get_ref(),
+                                valid.join(", ")
+                            ),
                         )
                     })
             })
@@ -349,10 +358,16 @@ impl Checker<'_> {
     ) -> Result<BTreeMap<String, Template>, RecipeError> {
         env.iter()
             .map(|(k, v)| {
-                let valid = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                let valid = k
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                     && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if !valid {
-                    return Err(self.at(v.span(), format!("`{k}` is not a valid environment variable name")));
+                    return Err(self.at(
+                        v.span(),
+                        format!("`{k}` is not a valid environment variable name"),
+                    ));
                 }
                 Ok((k.clone(), Template::from_spanned(v)))
             })
@@ -389,7 +404,10 @@ impl Checker<'_> {
         let mode = match &f.mode {
             None => 0o644,
             Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8).map_err(|_| {
-                self.at(f.path.span(), format!("mode `{m}` is not an octal number like \"0644\""))
+                self.at(
+                    f.path.span(),
+                    format!("mode `{m}` is not an octal number like \"0644\""),
+                )
             })?,
         };
         Ok(FileSpec {
@@ -403,7 +421,10 @@ impl Checker<'_> {
         if path.get_ref().starts_with('/') {
             Ok(path.get_ref().clone())
         } else {
-            Err(self.at(path.span(), "expected an absolute path inside the container"))
+            Err(self.at(
+                path.span(),
+                "expected an absolute path inside the container",
+            ))
         }
     }
 
@@ -422,10 +443,16 @@ impl Checker<'_> {
                         run: Template::from_spanned(run),
                     },
                     (Some(url), Some(_)) => {
-                        return Err(self.at(url.span(), "a readiness check has either `http` or `command`, not both"));
+                        return Err(self.at(
+                            url.span(),
+                            "a readiness check has either `http` or `command`, not both",
+                        ));
                     }
                     (None, None) => {
-                        return Err(self.at(r.command.span(), "a readiness check needs `http` or `command`"));
+                        return Err(self.at(
+                            r.command.span(),
+                            "a readiness check needs `http` or `command`",
+                        ));
                     }
                 };
                 Ok(ReadyCheck {
@@ -441,7 +468,11 @@ impl Checker<'_> {
             command: Template::from_spanned(&r.command),
             user: r.user.clone(),
             ports: r.ports.clone(),
-            config: r.config.iter().map(|f| self.file(f)).collect::<Result<_, _>>()?,
+            config: r
+                .config
+                .iter()
+                .map(|f| self.file(f))
+                .collect::<Result<_, _>>()?,
             ready,
         })
     }
@@ -450,7 +481,12 @@ impl Checker<'_> {
     /// waits for the one build that uses it.
     fn check_templates(&self, recipe: &Recipe) -> Result<(), RecipeError> {
         let master_role = recipe.roles.keys().next().cloned().unwrap_or_default();
-        let slave_role = recipe.roles.keys().nth(1).cloned().unwrap_or_else(|| master_role.clone());
+        let slave_role = recipe
+            .roles
+            .keys()
+            .nth(1)
+            .cloned()
+            .unwrap_or_else(|| master_role.clone());
         let cluster = ClusterFacts::example(&master_role, &slave_role);
         for version in recipe.versions.keys() {
             let build = build_context(&recipe.name, recipe.distro, version);
@@ -474,7 +510,10 @@ impl Checker<'_> {
             for t in recipe.versions.values().flat_map(|v| v.env.values()) {
                 check(t, &build)?;
             }
-            for t in [&recipe.build.wrap, &recipe.build.workdir].into_iter().flatten() {
+            for t in [&recipe.build.wrap, &recipe.build.workdir]
+                .into_iter()
+                .flatten()
+            {
                 check(t, &build)?;
             }
             for s in recipe.steps.iter().chain([&recipe.install]) {
@@ -505,7 +544,11 @@ impl Checker<'_> {
         Ok(())
     }
 
-    pub(super) fn render(&self, template: &Template, context: &Value) -> Result<String, RecipeError> {
+    pub(super) fn render(
+        &self,
+        template: &Template,
+        context: &Value,
+    ) -> Result<String, RecipeError> {
         render_at(&self.renderer, self.source, template, context)
     }
 }
