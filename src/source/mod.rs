@@ -1,5 +1,10 @@
 //! Sources: release archives downloaded once into a content-addressed cache and verified against
 //! their pins, local trees identified by content, and the lock file for unpinned files.
 
+pub mod fetch;
+mod http;
+mod local;
 pub mod lock;
+pub mod mirror;
+mod partial;
 pub mod tree;

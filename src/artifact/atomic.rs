@@ -1,0 +1,107 @@
+//! Files that appear complete or not at all. A partial file is written beside its target under a
+//! hidden name, fsynced, renamed over the target and the directory fsynced, so that after a crash
+//! or a failed stage the final name either holds the old file or the whole new one — never a
+//! prefix that a later stage would mistake for a finished tarball or checksum.
+
+use std::fs::{self, File, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use tempfile::NamedTempFile;
+
+/// The directory `target` lives in (`.` for a bare file name).
+pub(crate) fn parent_dir(target: &Path) -> &Path {
+    match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// A new partial file in `target`'s directory, created with mode 0666 less the umask (like a
+/// plain `File::create`, unlike tempfile's default 0600). Dropped without [`commit`], it is removed.
+pub(crate) fn partial_file(target: &Path) -> io::Result<NamedTempFile> {
+    let name = target
+        .file_name()
+        .map_or_else(|| "artifact".into(), |n| n.to_string_lossy().into_owned());
+    let prefix = format!(".{name}.");
+    tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".partial")
+        .permissions(Permissions::from_mode(0o666))
+        .tempfile_in(parent_dir(target))
+}
+
+/// Flushes `partial` to disk, renames it to `target` and makes the rename durable.
+pub(crate) fn commit(partial: NamedTempFile, target: &Path) -> io::Result<()> {
+    partial.as_file().sync_all()?;
+    partial.persist(target).map_err(|e| e.error)?;
+    File::open(parent_dir(target))?.sync_all()
+}
+
+/// Writes `bytes` to `target` atomically.
+pub(crate) fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    fs::create_dir_all(parent_dir(target))?;
+    let mut partial = partial_file(target)?;
+    partial.write_all(bytes)?;
+    commit(partial, target)
+}
+
+/// Copies `from` to `to` so that `to` appears only when complete (the mode is not copied).
+pub fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(parent_dir(to))?;
+    let mut partial = partial_file(to)?;
+    io::copy(&mut File::open(from)?, partial.as_file_mut())?;
+    commit(partial, to)
+}
+
+/// Removes `path` if it exists.
+pub(crate) fn remove_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_the_file_and_leaves_no_partial_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sub").join("x.txt");
+        write_atomic(&target, b"one").unwrap();
+        write_atomic(&target, b"two").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path().join("sub")).unwrap().collect();
+        assert_eq!(names.len(), 1, "only the target remains");
+        let plain = dir.path().join("plain");
+        File::create(&plain).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(
+            mode(&target),
+            mode(&plain),
+            "same mode as File::create gives"
+        );
+    }
+
+    #[test]
+    fn copy_atomic_copies_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("a"), dir.path().join("cache/b"));
+        fs::write(&from, b"tarball").unwrap();
+        copy_atomic(&from, &to).unwrap();
+        assert_eq!(fs::read(&to).unwrap(), b"tarball");
+    }
+
+    #[test]
+    fn a_dropped_partial_file_disappears() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("x.tar.gz");
+        let mut partial = partial_file(&target).unwrap();
+        partial.write_all(b"half").unwrap();
+        drop(partial);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,67 @@
+//! The artifact stage: the install step's output tree becomes one byte-reproducible `.tar.gz`, its
+//! `.sha256` and a manifest that tells people and tools what went into it.
+//!
+//! The build stage copies `/baker/dest` out of the container as Docker's archive endpoint returns
+//! it (an uncompressed tar, every entry under `dest/`) and hands the stream to
+//! [`write_reproducible`], which rewrites it with sorted names, owner 0, clamped times and a gzip
+//! header without time or name, so that two clean builds of one recipe give one sha256 on any
+//! machine (DESIGN.md, Contracts: Reproducibility). [`source_date_epoch_of_archive`] and
+//! [`epoch_from_env`] give the time that clamping uses. The [`Manifest`] is deliberately *not*
+//! reproducible: it records cache hits and durations, which differ between two builds of the same
+//! bytes.
+//!
+//! Every file this stage writes appears under its final name only when complete and fsynced.
+
+mod atomic;
+mod ccache;
+mod checksum;
+mod epoch;
+mod manifest;
+mod spool;
+mod tarball;
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use atomic::copy_atomic;
+pub use ccache::{CcacheStats, parse_ccache_stats};
+pub use checksum::{checksum_path, sha256_file, write_sha256_file};
+pub use epoch::{
+    epoch_from_env, newest_mtime_in_tar, open_maybe_gzip, parse_source_date_epoch,
+    source_date_epoch_of_archive,
+};
+pub use manifest::{
+    ArtifactInfo, BaseImageInfo, Manifest, Package, RecipeInfo, SourceInfo, StepRecord,
+    parse_package_list,
+};
+pub use tarball::{ArtifactFile, GZIP_LEVEL, write_reproducible};
+
+#[derive(Debug, Error)]
+pub enum ArtifactError {
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot read the output tree's tar stream for {}", out.display())]
+    ReadStream {
+        out: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the output tree's tar stream for {} is invalid at `{entry}`: {reason}", out.display())]
+    BadEntry {
+        out: PathBuf,
+        entry: String,
+        reason: String,
+    },
+    #[error(
+        "the output tree's tar stream for {} ends early (no end-of-archive marker); \
+         was the copy out of the container cut short?",
+        out.display()
+    )]
+    Truncated { out: PathBuf },
+}
