@@ -2,9 +2,12 @@
 //! images -> clusters. Each stage is a module with one job and a data type between it and the next;
 //! the binary in `main.rs` only parses arguments and draws progress.
 
-pub mod plan;
-pub mod recipe;
+pub mod artifact;
+pub mod base;
+pub mod build;
 pub mod cache;
 pub mod engine;
+pub mod plan;
 pub mod progress;
+pub mod recipe;
 pub mod source;

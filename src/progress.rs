@@ -20,11 +20,23 @@ pub enum Event {
     /// A URL or mirror failed for good; the next one is tried.
     DownloadFailed { url: String, error: String },
     /// The file is ready: downloaded, found in a mirror directory, or already cached.
-    DownloadFinished { url: String, bytes: u64, cached: bool },
+    DownloadFinished {
+        url: String,
+        bytes: u64,
+        cached: bool,
+    },
     /// Step `index` (from 1) of `total` starts running.
-    StepStarted { index: usize, total: usize, name: String },
+    StepStarted {
+        index: usize,
+        total: usize,
+        name: String,
+    },
     /// Step `index` was found in the step cache and will not run.
-    StepCached { index: usize, total: usize, name: String },
+    StepCached {
+        index: usize,
+        total: usize,
+        name: String,
+    },
     /// A line of a running step's output.
     StepLog { name: String, line: String },
     /// Step `index` ran to completion.

@@ -2,5 +2,6 @@
 //! [`layout`] names the directories.
 
 pub mod layout;
+pub mod usage;
 
 pub use layout::CacheDir;

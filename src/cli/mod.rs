@@ -2,7 +2,10 @@
 //! every subcommand shares.
 
 mod base;
+mod build;
+mod cache;
 mod plan;
+mod progress;
 mod recipes;
 mod select;
 
@@ -43,6 +46,11 @@ pub enum Command {
     Recipes(recipes::RecipesArgs),
     /// Print the resolved build plan of a recipe; nothing is run.
     Plan(plan::PlanArgs),
+    /// Build a recipe in containers into a reproducible tarball with a manifest.
+    Build(build::BuildArgs),
+    /// Show and bound what the cache holds.
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
     /// Make base images locally when no registry can serve them (import a rootfs, or debootstrap one).
     #[command(subcommand)]
     Base(base::BaseCommand),
@@ -52,6 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Recipes(args) => recipes::run(&cli.global, &args),
         Command::Plan(args) => plan::run(&cli.global, &args),
+        Command::Build(args) => build::run(&cli.global, &args),
+        Command::Cache(cmd) => cache::run(&cli.global, &cmd),
         Command::Base(cmd) => base::run(&cli.global, cmd),
     }
 }
@@ -73,7 +83,11 @@ pub fn init_logging(verbose: u8) {
 
 impl Global {
     pub fn cache(&self) -> CacheDir {
-        CacheDir::new(self.cache_dir.clone().unwrap_or_else(CacheDir::default_root))
+        CacheDir::new(
+            self.cache_dir
+                .clone()
+                .unwrap_or_else(CacheDir::default_root),
+        )
     }
 
     /// Embedded recipes plus the recipes directory, if one is set.

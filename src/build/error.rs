@@ -1,0 +1,99 @@
+//! Why a build stopped, with what failed and where: the step, its exit code, the end of its log, the
+//! log's path and the recipe's advice for what the log shows.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::artifact::ArtifactError;
+use crate::engine::EngineError;
+use crate::recipe::Hint;
+use crate::source::fetch::FetchError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+
+    #[error("Docker engine error while {during}: {source}")]
+    Docker {
+        during: String,
+        source: bollard::errors::Error,
+    },
+
+    #[error("base image `{image}` is neither present nor pullable: {source}{}",
+        how_to_make.as_ref().map(|h| format!("\nmake it locally: {h}")).unwrap_or_default())]
+    BaseImage {
+        image: String,
+        how_to_make: Option<String>,
+        source: bollard::errors::Error,
+    },
+
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+
+    #[error("{}", failed_step(.step, *.index, *.total, *.exit_code, .tail, .log, .hints))]
+    StepFailed {
+        step: String,
+        index: usize,
+        total: usize,
+        exit_code: i64,
+        tail: Vec<String>,
+        log: PathBuf,
+        hints: Vec<(Hint, String)>,
+    },
+
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+
+    #[error(
+        "interrupted; containers removed, finished steps stay cached and the next build resumes after them"
+    )]
+    Interrupted,
+}
+
+impl BuildError {
+    pub fn docker(during: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Self {
+        let during = during.into();
+        move |source| Self::Docker { during, source }
+    }
+
+    pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { what, path, source }
+    }
+}
+
+fn failed_step(
+    step: &str,
+    index: usize,
+    total: usize,
+    exit_code: i64,
+    tail: &[String],
+    log: &std::path::Path,
+    hints: &[(Hint, String)],
+) -> String {
+    let mut s = format!("step {index}/{total} `{step}` failed with exit code {exit_code}");
+    if exit_code == 137 {
+        s.push_str(" (killed: out of memory, or the container was stopped)");
+    }
+    let _ = write!(s, "\n  last {} lines of its log:", tail.len());
+    for line in tail {
+        let _ = write!(s, "\n  | {line}");
+    }
+    let _ = write!(s, "\n  full log: {}", log.display());
+    for (hint, line) in hints {
+        let _ = write!(
+            s,
+            "\n  hint: {}\n        (the log says: {line})",
+            hint.advice
+        );
+    }
+    s
+}

@@ -1,0 +1,272 @@
+//! The end of a build: the install step's tree taken out of its image as a reproducible tarball, the
+//! facts recorded inside the image (`/baker/meta`: installed packages, compiler-cache statistics, the
+//! source's date) read back, the manifest written, and the finished artifact kept in the cache so that
+//! a no-change rebuild only copies it.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::container::{Container, ContainerSpec, labels};
+use super::{BuildError, BuildOutcome, Builder, StepOutcome, step_cache};
+use crate::artifact::{self, ArtifactFile, CcacheStats, Manifest};
+use crate::plan::{Plan, SourcePlan};
+use crate::progress::Event;
+use crate::recipe::Pin;
+
+/// What the cache keeps beside a finished tarball to rebuild its manifest without the image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ImageFacts {
+    packages_tsv: String,
+    ccache: BTreeMap<String, String>,
+    source_date_epoch: u64,
+}
+
+/// Copies a cached artifact for this install key into the output directory, if the cache has one.
+pub(super) async fn reuse_artifact(
+    b: &Builder<'_>,
+    base_id: &str,
+    outcomes: &[StepOutcome],
+    started: Instant,
+) -> Result<Option<BuildOutcome>, BuildError> {
+    let dir = b.options.cache.artifacts().join(&b.plan.install_step().key);
+    let cached = dir.join(&b.plan.artifact.file_name);
+    let Ok(facts) = std::fs::read_to_string(dir.join("facts.json")) else {
+        return Ok(None);
+    };
+    let Ok(facts) = serde_json::from_str::<ImageFacts>(&facts) else {
+        return Ok(None);
+    };
+    let Ok(sha256) = artifact::sha256_file(&cached) else {
+        return Ok(None);
+    };
+    if std::fs::read_to_string(dir.join(format!("{}.sha256", b.plan.artifact.file_name)))
+        .map_or(true, |s| !s.starts_with(&sha256))
+    {
+        tracing::warn!(path = %cached.display(), "cached artifact does not match its checksum; rebuilding it");
+        return Ok(None);
+    }
+    let out = out_path(b);
+    artifact::copy_atomic(&cached, &out)
+        .map_err(BuildError::io("copying the cached artifact to", &out))?;
+    let file =
+        artifact::write_sha256_file(&out, &sha256).map_err(BuildError::io("writing", &out))?;
+    b.reporter.report(Event::Note(format!(
+        "unchanged: reused {}",
+        cached.display()
+    )));
+    finish(b, base_id, outcomes, file, &facts, started).map(Some)
+}
+
+/// Takes the tarball and facts out of the install step's image and writes tarball and manifest.
+pub(super) async fn finish_artifact(
+    b: &Builder<'_>,
+    install_image: &str,
+    base_id: &str,
+    outcomes: &[StepOutcome],
+    started: Instant,
+) -> Result<BuildOutcome, BuildError> {
+    let env = BTreeMap::new();
+    let container = Container::create(
+        &b.docker,
+        &b.janitor,
+        ContainerSpec {
+            name: format!(
+                "baker-{}-export-{}-{}",
+                b.plan.recipe.name,
+                std::process::id(),
+                step_cache::now_nanos()
+            ),
+            image: install_image,
+            cmd: vec!["true".into()],
+            workdir: "/",
+            env: &env,
+            binds: vec![],
+            labels: labels(&[("baker.step", "export")]),
+        },
+    )
+    .await
+    .map_err(BuildError::docker("creating the export container"))?;
+    let result = export(b, &container).await;
+    container.remove().await;
+    let (spool, facts) = result?;
+
+    let out = out_path(b);
+    let file = artifact::write_reproducible(spool, "dest", facts.source_date_epoch, &out)?;
+    keep_in_cache(b, &out, &facts);
+    finish(b, base_id, outcomes, file, &facts, started)
+}
+
+async fn export(
+    b: &Builder<'_>,
+    container: &Container,
+) -> Result<(std::fs::File, ImageFacts), BuildError> {
+    let tmp = b.options.cache.tmp();
+    std::fs::create_dir_all(&tmp).map_err(BuildError::io("creating", &tmp))?;
+    let mut spool =
+        tempfile::tempfile_in(&tmp).map_err(BuildError::io("creating a spool file in", &tmp))?;
+    let mut stream = container.download(&b.plan.artifact.root);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BuildError::docker(format!(
+            "exporting {}",
+            b.plan.artifact.root
+        )))?;
+        spool
+            .write_all(&chunk)
+            .map_err(BuildError::io("spooling the export in", &tmp))?;
+    }
+    spool
+        .rewind()
+        .map_err(BuildError::io("spooling the export in", &tmp))?;
+
+    let mut meta = Vec::new();
+    let mut stream = container.download("/baker/meta");
+    while let Some(chunk) = stream.next().await {
+        meta.extend_from_slice(&chunk.map_err(BuildError::docker("reading /baker/meta"))?);
+    }
+    Ok((spool, read_facts(&meta)))
+}
+
+/// Reads `/baker/meta` (a tar with `meta/packages.tsv`, `meta/ccache-<step>.txt`, `meta/source-date-epoch`).
+fn read_facts(tar_bytes: &[u8]) -> ImageFacts {
+    let mut facts = ImageFacts {
+        packages_tsv: String::new(),
+        ccache: BTreeMap::new(),
+        source_date_epoch: 0,
+    };
+    let mut archive = tar::Archive::new(tar_bytes);
+    let Ok(entries) = archive.entries() else {
+        return facts;
+    };
+    for mut entry in entries.flatten() {
+        let name = entry
+            .path()
+            .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let mut text = String::new();
+        if entry.read_to_string(&mut text).is_err() {
+            continue;
+        }
+        if name == "packages.tsv" {
+            facts.packages_tsv = text;
+        } else if name == "source-date-epoch" {
+            facts.source_date_epoch = text.trim().parse().unwrap_or(0);
+        } else if let Some(step) = name
+            .strip_prefix("ccache-")
+            .and_then(|n| n.strip_suffix(".txt"))
+        {
+            facts.ccache.insert(step.to_owned(), text);
+        }
+    }
+    facts
+}
+
+fn out_path(b: &Builder<'_>) -> PathBuf {
+    b.options.out_dir.join(&b.plan.artifact.file_name)
+}
+
+/// Best effort: a failure to keep a copy only costs the next no-change rebuild some time.
+fn keep_in_cache(b: &Builder<'_>, out: &Path, facts: &ImageFacts) {
+    let dir = b.options.cache.artifacts().join(&b.plan.install_step().key);
+    let result = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        let name = &b.plan.artifact.file_name;
+        artifact::copy_atomic(out, &dir.join(name))?;
+        artifact::copy_atomic(
+            &out.with_file_name(format!("{name}.sha256")),
+            &dir.join(format!("{name}.sha256")),
+        )?;
+        let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        std::fs::write(tmp.path(), serde_json::to_vec(facts)?)?;
+        tmp.persist(dir.join("facts.json")).map_err(|e| e.error)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        tracing::warn!(dir = %dir.display(), "could not keep the artifact in the cache: {e}");
+    }
+}
+
+fn finish(
+    b: &Builder<'_>,
+    base_id: &str,
+    outcomes: &[StepOutcome],
+    file: ArtifactFile,
+    facts: &ImageFacts,
+    started: Instant,
+) -> Result<BuildOutcome, BuildError> {
+    let manifest = manifest(b.plan, base_id, outcomes, &file, facts);
+    let manifest_path = b.options.out_dir.join("manifest.json");
+    manifest.write_atomic(&manifest_path)?;
+    b.reporter.report(Event::Note(format!(
+        "finished in {:.1}s",
+        started.elapsed().as_secs_f64()
+    )));
+    Ok(BuildOutcome {
+        artifact: file,
+        manifest_path,
+        manifest,
+        steps: outcomes.to_vec(),
+    })
+}
+
+fn manifest(
+    plan: &Plan,
+    base_id: &str,
+    outcomes: &[StepOutcome],
+    file: &ArtifactFile,
+    facts: &ImageFacts,
+) -> Manifest {
+    let stats: Vec<CcacheStats> = facts
+        .ccache
+        .values()
+        .filter_map(|t| artifact::parse_ccache_stats(t))
+        .collect();
+    let compiler_cache = (!stats.is_empty()).then(|| CcacheStats::sum(&stats));
+    let source = match &plan.source {
+        SourcePlan::Archive {
+            file_name,
+            pin,
+            locked_sha256,
+            ..
+        } => artifact::SourceInfo::Archive {
+            file_name: file_name.clone(),
+            // A lock-pinned source is locked before the build starts, so its value is known here.
+            sha256: match pin {
+                Pin::Sha256 { sha256, .. } => sha256.clone(),
+                Pin::Lock { .. } => locked_sha256.clone().unwrap_or_default(),
+            },
+        },
+        SourcePlan::Tree { path, sha256, .. } => artifact::SourceInfo::Tree {
+            path: path.clone(),
+            sha256: sha256.clone(),
+        },
+    };
+    Manifest {
+        baker_version: env!("CARGO_PKG_VERSION").into(),
+        recipe: artifact::RecipeInfo::from_plan(plan),
+        base_image: artifact::BaseImageInfo {
+            reference: plan.base.image.clone(),
+            id: base_id.into(),
+        },
+        source,
+        packages: artifact::parse_package_list(&facts.packages_tsv),
+        steps: outcomes
+            .iter()
+            .map(|o| artifact::StepRecord {
+                name: o.name.clone(),
+                key: o.key.clone(),
+                cache_hit: o.cache_hit,
+                seconds: o.seconds,
+            })
+            .collect(),
+        compiler_cache,
+        artifact: file.into(),
+        source_date_epoch: facts.source_date_epoch,
+    }
+}

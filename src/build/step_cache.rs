@@ -1,0 +1,131 @@
+//! The step cache: a step whose key was built before is not run again. The result of a step is the
+//! image committed from its container, tagged `baker-step:<key>`; the index under `<cache>/steps/`
+//! records, per key, the image id and the base image it grew from. An entry counts only if its image
+//! still exists in the engine and its base is the one in use now; entries are written atomically so
+//! two builds sharing a cache never see half an entry.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bollard::Docker;
+use serde::{Deserialize, Serialize};
+
+/// The image repository of committed steps.
+pub const STEP_REPO: &str = "baker-step";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StepEntry {
+    pub key: String,
+    pub step: String,
+    pub recipe: String,
+    pub image_id: String,
+    pub base_image_id: String,
+    pub created: u64,
+}
+
+pub struct StepCache {
+    dir: PathBuf,
+}
+
+pub fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl StepCache {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn entry_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    /// The entry for `key` if its image still exists and was grown from `base_image_id`.
+    pub async fn lookup(
+        &self,
+        docker: &Docker,
+        key: &str,
+        base_image_id: &str,
+    ) -> Option<StepEntry> {
+        let text = std::fs::read_to_string(self.entry_path(key)).ok()?;
+        let entry: StepEntry = serde_json::from_str(&text).ok()?;
+        if entry.base_image_id != base_image_id {
+            tracing::debug!(key, "step cache entry is for another base image");
+            return None;
+        }
+        match docker.inspect_image(&entry.image_id).await {
+            Ok(_) => {
+                // Touch the entry so that `baker cache prune` evicts the least recently used first.
+                let _ = filetime_touch(&self.entry_path(key));
+                Some(entry)
+            }
+            Err(_) => {
+                tracing::debug!(key, "step cache entry's image is gone");
+                None
+            }
+        }
+    }
+
+    pub fn record(&self, entry: &StepEntry) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        std::fs::write(tmp.path(), serde_json::to_vec_pretty(entry)?)?;
+        tmp.persist(self.entry_path(&entry.key))
+            .map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Every entry, for `baker cache`.
+    pub fn entries(&self) -> Vec<(PathBuf, StepEntry)> {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                let text = std::fs::read_to_string(&path).ok()?;
+                Some((path, serde_json::from_str(&text).ok()?))
+            })
+            .collect()
+    }
+}
+
+/// Sets a file's modification time to now (its last use), without another crate.
+fn filetime_touch(path: &Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new().append(true).open(path)?;
+    file.set_modified(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_through_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = StepCache::new(dir.path());
+        let entry = StepEntry {
+            key: "ab".repeat(32),
+            step: "compile".into(),
+            recipe: "hello".into(),
+            image_id: "sha256:1".into(),
+            base_image_id: "sha256:0".into(),
+            created: 1,
+        };
+        cache.record(&entry).unwrap();
+        cache.record(&entry).unwrap();
+        let all = cache.entries();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].1, entry);
+    }
+}

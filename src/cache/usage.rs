@@ -1,0 +1,252 @@
+//! What the cache holds and how to bound it: sizes per part for `baker cache du`, and least-recently-
+//! used eviction for `baker cache prune --max-size`. Eviction works on whole entries (a download, an
+//! artifact, a step with its committed image, a package file, a compiler cache) so that nothing is
+//! left half there; compiler caches go last, since they bound themselves (`CCACHE_MAXSIZE`).
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::CacheDir;
+
+/// One evictable thing in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub part: &'static str,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub last_used: SystemTime,
+    /// For step entries: the key, whose image `baker-step:<key>` goes with it.
+    pub step_key: Option<String>,
+}
+
+/// Every part of the cache with the directories it lives in, in eviction order (first evicted first).
+fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("tmp", cache.tmp()),
+        ("artifacts", cache.artifacts()),
+        ("steps", cache.steps()),
+        ("downloads", cache.downloads()),
+        ("packages", cache.root().join("packages")),
+        ("maven", cache.root().join("maven")),
+        ("ccache", cache.root().join("ccache")),
+    ]
+}
+
+/// Lists the cache's entries: one per file in flat parts, one per sub-directory in the others.
+pub fn scan(cache: &CacheDir) -> Vec<CacheEntry> {
+    let mut entries = Vec::new();
+    for (part, dir) in parts(cache) {
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for item in read.flatten() {
+            let path = item.path();
+            let (bytes, last_used) = size_and_time(&path);
+            let step_key = (part == "steps")
+                .then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .flatten();
+            // packages/<distro> holds files to evict one by one.
+            if part == "packages" && path.is_dir() {
+                for file in walk_files(&path) {
+                    let (bytes, last_used) = size_and_time(&file);
+                    entries.push(CacheEntry {
+                        part,
+                        path: file,
+                        bytes,
+                        last_used,
+                        step_key: None,
+                    });
+                }
+                continue;
+            }
+            entries.push(CacheEntry {
+                part,
+                path,
+                bytes,
+                last_used,
+                step_key,
+            });
+        }
+    }
+    entries
+}
+
+/// Total bytes per part, in the order of [`parts`].
+pub fn totals(entries: &[CacheEntry]) -> Vec<(&'static str, u64, usize)> {
+    let mut out: Vec<(&'static str, u64, usize)> = Vec::new();
+    for e in entries {
+        match out.iter_mut().find(|(p, _, _)| *p == e.part) {
+            Some(t) => {
+                t.1 += e.bytes;
+                t.2 += 1;
+            }
+            None => out.push((e.part, e.bytes, 1)),
+        }
+    }
+    out
+}
+
+/// The entries to remove so that what stays fits in `max_bytes`: least recently used first, compiler
+/// caches only when nothing else is left.
+pub fn eviction_plan(mut entries: Vec<CacheEntry>, max_bytes: u64) -> Vec<CacheEntry> {
+    let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
+    entries.sort_by_key(|e| (e.part == "ccache", e.last_used));
+    let mut evict = Vec::new();
+    for e in entries {
+        if total <= max_bytes {
+            break;
+        }
+        total = total.saturating_sub(e.bytes);
+        evict.push(e);
+    }
+    evict
+}
+
+pub fn remove(entry: &CacheEntry) -> std::io::Result<()> {
+    if entry.path.is_dir() {
+        std::fs::remove_dir_all(&entry.path)
+    } else {
+        std::fs::remove_file(&entry.path)
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for item in read.flatten() {
+        let path = item.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Bytes under `path` and the newest modification time in it (its last use).
+fn size_and_time(path: &Path) -> (u64, SystemTime) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return (0, SystemTime::UNIX_EPOCH);
+    };
+    let own_time = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    if !meta.is_dir() {
+        return (meta.len(), own_time);
+    }
+    let mut bytes = 0;
+    let mut newest = own_time;
+    for file in walk_files(path) {
+        let (b, t) = size_and_time(&file);
+        bytes += b;
+        newest = newest.max(t);
+    }
+    (bytes, newest)
+}
+
+/// Parses sizes such as `500M`, `10G`, `1.5GiB`, `2048` (bytes); units are powers of 1024.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: u64 = match unit
+        .trim()
+        .to_ascii_lowercase()
+        .trim_end_matches("ib")
+        .trim_end_matches('b')
+    {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    Some((number * scale as f64) as u64)
+}
+
+/// `1.5 GiB`-style sizes for people.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_size("2048"), Some(2048));
+        assert_eq!(parse_size("500M"), Some(500 << 20));
+        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_size("10 G"), Some(10 << 30));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(human(3 << 29), "1.5 GiB");
+    }
+
+    #[test]
+    fn evicts_least_recently_used_first_and_compiler_caches_last() {
+        let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let e = |part, name: &str, bytes, t| CacheEntry {
+            part,
+            path: PathBuf::from(name),
+            bytes,
+            last_used: at(t),
+            step_key: None,
+        };
+        let entries = vec![
+            e("ccache", "cc", 100, 1),
+            e("downloads", "old", 100, 2),
+            e("downloads", "new", 100, 9),
+            e("artifacts", "mid", 100, 5),
+        ];
+        let names = |v: Vec<CacheEntry>| {
+            v.into_iter()
+                .map(|e| e.path.display().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(eviction_plan(entries.clone(), 250)), ["old", "mid"]);
+        assert_eq!(
+            names(eviction_plan(entries.clone(), 50)),
+            ["old", "mid", "new", "cc"]
+        );
+        assert!(eviction_plan(entries, 400).is_empty());
+    }
+
+    #[test]
+    fn scans_the_cache_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheDir::new(dir.path());
+        std::fs::create_dir_all(cache.downloads()).unwrap();
+        std::fs::write(cache.download("ab"), vec![0u8; 10]).unwrap();
+        std::fs::create_dir_all(cache.packages("debian-12")).unwrap();
+        std::fs::write(cache.packages("debian-12").join("gcc.deb"), vec![0u8; 5]).unwrap();
+        let entries = scan(&cache);
+        assert_eq!(
+            totals(&entries),
+            vec![("downloads", 10, 1), ("packages", 5, 1)]
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! Draws the library's progress events on the terminal: a spinner for the running step with its
+//! elapsed time and last log line, a byte bar for downloads, and one line per finished step. When
+//! stderr is not a terminal (CI logs), it prints plain lines instead.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use baker::progress::{Event, Reporter};
+
+pub struct TerminalReporter {
+    bar: Mutex<Option<ProgressBar>>,
+    interactive: bool,
+}
+
+impl TerminalReporter {
+    pub fn new() -> Self {
+        Self {
+            bar: Mutex::new(None),
+            interactive: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn replace(&self, bar: Option<ProgressBar>) {
+        let mut slot = self.bar.lock().expect("progress lock");
+        if let Some(old) = slot.take() {
+            old.finish_and_clear();
+        }
+        *slot = bar;
+    }
+
+    fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").as_ref() {
+            f(bar);
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match self.bar.lock().expect("progress lock").as_ref() {
+            Some(bar) if self.interactive => bar.println(text),
+            _ => eprintln!("{text}"),
+        }
+    }
+}
+
+impl Reporter for TerminalReporter {
+    fn report(&self, event: Event) {
+        match event {
+            Event::StepCached { index, total, name } => {
+                self.line(&format!("[{index}/{total}] {name}: cached"))
+            }
+            Event::StepStarted { index, total, name } => {
+                if self.interactive {
+                    let bar = ProgressBar::new_spinner().with_style(
+                        ProgressStyle::with_template(
+                            "{spinner} [{prefix}] {elapsed:>4} {wide_msg}",
+                        )
+                        .expect("valid template"),
+                    );
+                    bar.set_prefix(format!("{index}/{total} {name}"));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    self.replace(Some(bar));
+                } else {
+                    eprintln!("[{index}/{total}] {name}: running");
+                }
+            }
+            Event::StepLog { line, .. } => self.with_bar(|b| b.set_message(line)),
+            Event::StepFinished {
+                index,
+                total,
+                name,
+                elapsed,
+            } => {
+                self.replace(None);
+                eprintln!(
+                    "[{index}/{total}] {name}: done in {:.1}s",
+                    elapsed.as_secs_f64()
+                );
+            }
+            Event::DownloadStarted { url, total } => {
+                if self.interactive {
+                    let bar = match total {
+                        Some(n) => ProgressBar::new(n).with_style(
+                            ProgressStyle::with_template(
+                                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                            )
+                            .expect("valid template"),
+                        ),
+                        None => ProgressBar::new_spinner(),
+                    };
+                    bar.set_message(format!("downloading {url}"));
+                    self.replace(Some(bar));
+                } else {
+                    eprintln!("downloading {url}");
+                }
+            }
+            Event::DownloadProgress { bytes, .. } => self.with_bar(|b| b.set_position(bytes)),
+            Event::DownloadRetry {
+                url,
+                attempt,
+                after,
+                error,
+            } => {
+                self.line(&format!(
+                    "retrying {url} in {:.1}s (attempt {attempt}): {error}",
+                    after.as_secs_f64()
+                ));
+            }
+            Event::DownloadFailed { url, error } => {
+                self.line(&format!("could not use {url}: {error}"))
+            }
+            Event::DownloadFinished { url, bytes, cached } => {
+                self.replace(None);
+                if !cached {
+                    eprintln!("fetched {url} ({bytes} bytes)");
+                }
+            }
+            Event::Note(text) => self.line(&text),
+        }
+    }
+}
