@@ -38,29 +38,67 @@ fn short(key: &str) -> &str {
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "{} {} for {}", plan.recipe.name, plan.version, plan.recipe.distro);
-    let _ = writeln!(w, "  recipe      {} (sha256 {})", plan.recipe.origin, short(&plan.recipe.digest));
-    let _ = writeln!(w, "  base image  {} ({:?})", plan.base.image, plan.base.package_manager);
+    let _ = writeln!(
+        w,
+        "{} {} for {}",
+        plan.recipe.name, plan.version, plan.recipe.distro
+    );
+    let _ = writeln!(
+        w,
+        "  recipe      {} (sha256 {})",
+        plan.recipe.origin,
+        short(&plan.recipe.digest)
+    );
+    let _ = writeln!(
+        w,
+        "  base image  {} ({:?})",
+        plan.base.image, plan.base.package_manager
+    );
     match &plan.source {
-        SourcePlan::Archive { file_name, urls, pin, locked_sha256, .. } => {
+        SourcePlan::Archive {
+            file_name,
+            urls,
+            pin,
+            locked_sha256,
+            ..
+        } => {
             let _ = writeln!(w, "  source      {file_name}");
             match pin {
                 Pin::Sha256 { sha256, origin } => {
-                    let _ = writeln!(w, "              sha256 {sha256}\n              (pinned: {origin})");
+                    let _ = writeln!(
+                        w,
+                        "              sha256 {sha256}\n              (pinned: {origin})"
+                    );
                 }
                 Pin::Lock { reason } => {
-                    let state = locked_sha256
-                        .as_ref()
-                        .map_or_else(|| "not locked yet: the first download will be recorded".to_owned(), |s| format!("locked sha256 {s}"));
-                    let _ = writeln!(w, "              UNPINNED ({reason})\n              {state}");
+                    let state = locked_sha256.as_ref().map_or_else(
+                        || "not locked yet: the first download will be recorded".to_owned(),
+                        |s| format!("locked sha256 {s}"),
+                    );
+                    let _ = writeln!(
+                        w,
+                        "              UNPINNED ({reason})\n              {state}"
+                    );
                 }
             }
             for (i, url) in urls.iter().enumerate() {
-                let _ = writeln!(w, "              {} {url}", if i == 0 { "from" } else { "  or" });
+                let _ = writeln!(
+                    w,
+                    "              {} {url}",
+                    if i == 0 { "from" } else { "  or" }
+                );
             }
         }
-        SourcePlan::Tree { path, files, sha256 } => {
-            let _ = writeln!(w, "  source      local tree {path} ({files} files, sha256 {})", short(sha256));
+        SourcePlan::Tree {
+            path,
+            files,
+            sha256,
+        } => {
+            let _ = writeln!(
+                w,
+                "  source      local tree {path} ({files} files, sha256 {})",
+                short(sha256)
+            );
         }
     }
     if !plan.environment.is_empty() {
@@ -69,28 +107,58 @@ pub fn render_text(plan: &Plan) -> String {
             let _ = writeln!(w, "              {k}={v}");
         }
     }
-    let _ = writeln!(w, "\nsteps ({}), each keyed by its parent, its command and its inputs:", plan.steps.len());
+    let _ = writeln!(
+        w,
+        "\nsteps ({}), each keyed by its parent, its command and its inputs:",
+        plan.steps.len()
+    );
     for (i, step) in plan.steps.iter().enumerate() {
-        let _ = writeln!(w, "  {:>2}. {:<12} key {}", i + 1, step.name, short(&step.key));
+        let _ = writeln!(
+            w,
+            "  {:>2}. {:<12} key {}",
+            i + 1,
+            step.name,
+            short(&step.key)
+        );
         for input in &step.inputs {
-            let line = match input {
-                Input::Inline { path, sha256, .. } => format!("writes {path} (sha256 {})", short(sha256)),
-                Input::Remote { path, url, sha256, .. } => format!(
-                    "fetches {url} -> {path} ({})",
-                    sha256.as_deref().map_or("unpinned, not locked yet".to_owned(), |s| format!("sha256 {}", short(s)))
-                ),
-                Input::Source { sha256 } => format!(
-                    "unpacks the source ({})",
-                    sha256.as_deref().map_or("unpinned, not locked yet".to_owned(), |s| format!("sha256 {}", short(s)))
-                ),
-            };
+            let line =
+                match input {
+                    Input::Inline { path, sha256, .. } => {
+                        format!("writes {path} (sha256 {})", short(sha256))
+                    }
+                    Input::Remote {
+                        path, url, sha256, ..
+                    } => format!(
+                        "fetches {url} -> {path} ({})",
+                        sha256.as_deref().map_or(
+                            "unpinned, not locked yet".to_owned(),
+                            |s| format!("sha256 {}", short(s))
+                        )
+                    ),
+                    Input::Source { sha256 } => format!(
+                        "unpacks the source ({})",
+                        sha256.as_deref().map_or(
+                            "unpinned, not locked yet".to_owned(),
+                            |s| format!("sha256 {}", short(s))
+                        )
+                    ),
+                };
             let _ = writeln!(w, "        {line}");
         }
         if !step.caches.is_empty() {
             let mounts: Vec<String> = step
                 .caches
                 .iter()
-                .map(|c| format!("{} at {}", serde_json::to_value(c.cache).unwrap_or_default().as_str().unwrap_or(""), c.target))
+                .map(|c| {
+                    format!(
+                        "{} at {}",
+                        serde_json::to_value(c.cache)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or(""),
+                        c.target
+                    )
+                })
                 .collect();
             let _ = writeln!(w, "        caches: {}", mounts.join(", "));
         }
@@ -101,9 +169,17 @@ pub fn render_text(plan: &Plan) -> String {
             let _ = writeln!(w, "        $ {line}");
         }
     }
-    let _ = writeln!(w, "\nartifact: {} (the tree under {})", plan.artifact.file_name, plan.artifact.root);
+    let _ = writeln!(
+        w,
+        "\nartifact: {} (the tree under {})",
+        plan.artifact.file_name, plan.artifact.root
+    );
     if let Some(image) = &plan.image {
-        let _ = writeln!(w, "image layer: kernel {}, bootloader {}, init {}", image.kernel, image.bootloader, image.init);
+        let _ = writeln!(
+            w,
+            "image layer: kernel {}, bootloader {}, init {}",
+            image.kernel, image.bootloader, image.init
+        );
         if !image.boots_on.is_empty() {
             let _ = writeln!(w, "  boots on: {}", image.boots_on.join("; "));
         }
@@ -116,7 +192,11 @@ pub fn render_text(plan: &Plan) -> String {
                 w,
                 "  ready {}{}",
                 ready.probe,
-                ready.equals.as_ref().map(|e| format!(" == {e}")).unwrap_or_default()
+                ready
+                    .equals
+                    .as_ref()
+                    .map(|e| format!(" == {e}"))
+                    .unwrap_or_default()
             );
         }
     }

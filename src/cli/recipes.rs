@@ -44,7 +44,13 @@ pub fn run(global: &Global, args: &RecipesArgs) -> anyhow::Result<ExitCode> {
                 r.distro.to_string(),
                 r.version_names()
                     .iter()
-                    .map(|v| if *v == r.default_version { format!("{v}*") } else { (*v).to_owned() })
+                    .map(|v| {
+                        if *v == r.default_version {
+                            format!("{v}*")
+                        } else {
+                            (*v).to_owned()
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
                 r.source.url.text.clone(),
@@ -53,7 +59,13 @@ pub fn run(global: &Global, args: &RecipesArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let header = ["RECIPE", "DISTRO", "VERSIONS", "SOURCE"].map(String::from);
     let widths: Vec<usize> = (0..3)
-        .map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in [&header].into_iter().chain(&rows) {
         println!(
@@ -67,6 +79,8 @@ pub fn run(global: &Global, args: &RecipesArgs) -> anyhow::Result<ExitCode> {
             w2 = widths[2]
         );
     }
-    println!("\n* default version. `baker plan --distro D [--recipe NAME] [--version V]` shows what a build runs.");
+    println!(
+        "\n* default version. `baker plan --distro D [--recipe NAME] [--version V]` shows what a build runs."
+    );
     Ok(ExitCode::SUCCESS)
 }
