@@ -137,6 +137,11 @@ impl<'a> Builder<'a> {
             })
             .collect();
 
+        // Fetch what the remaining steps need before any of them runs: a bad mirror or checksum
+        // fails in a second, not after the package step.
+        for step in &self.plan.steps[resume_at..] {
+            self.prefetch(step).await?;
+        }
         if resume_at == total {
             if let Some(done) = meta::reuse_artifact(self, &base_id, &outcomes, started).await? {
                 return Ok(done);
@@ -373,17 +378,7 @@ impl<'a> Builder<'a> {
                 Input::Remote {
                     path, url, sha256, ..
                 } => {
-                    let file_name = url.rsplit('/').next().unwrap_or("file");
-                    let urls = [url.clone()];
-                    let lock_path = self.options.cache.lock_file();
-                    let expected = match sha256 {
-                        Some(s) => Expected::Sha256(s),
-                        None => Expected::Lock {
-                            key_url: url,
-                            lock_path: &lock_path,
-                        },
-                    };
-                    let fetched = self.fetch(file_name, &urls, expected).await?;
+                    let fetched = self.remote_file(url, sha256.as_deref()).await?;
                     archive.file(path, 0o644, &fetched).map_err(io)?;
                 }
                 Input::Source { .. } => self.add_source(&mut archive).await?,
@@ -392,27 +387,70 @@ impl<'a> Builder<'a> {
         archive.finish().map_err(io)
     }
 
+    /// Downloads (or finds in the cache) every remote input of `step`.
+    async fn prefetch(&self, step: &PlanStep) -> Result<(), BuildError> {
+        for input in &step.inputs {
+            match input {
+                Input::Remote { url, sha256, .. } => {
+                    self.remote_file(url, sha256.as_deref()).await?;
+                }
+                Input::Source { .. } => {
+                    self.source_archive().await?;
+                }
+                Input::Inline { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A repository key or other downloaded file, from the download cache.
+    async fn remote_file(&self, url: &str, sha256: Option<&str>) -> Result<PathBuf, BuildError> {
+        let lock_path = self.options.cache.lock_file();
+        let expected = match sha256 {
+            Some(s) => Expected::Sha256(s),
+            None => Expected::Lock {
+                key_url: url,
+                lock_path: &lock_path,
+            },
+        };
+        let urls = [url.to_owned()];
+        self.fetch(url.rsplit('/').next().unwrap_or("file"), &urls, expected)
+            .await
+    }
+
+    /// The source archive in the download cache; `None` for a local tree.
+    async fn source_archive(&self) -> Result<Option<PathBuf>, BuildError> {
+        let SourcePlan::Archive {
+            file_name,
+            urls,
+            pin,
+            locked_sha256,
+            ..
+        } = &self.plan.source
+        else {
+            return Ok(None);
+        };
+        let lock_path = self.options.cache.lock_file();
+        let expected = match (pin, locked_sha256) {
+            (Pin::Sha256 { sha256, .. }, _) | (Pin::Lock { .. }, Some(sha256)) => {
+                Expected::Sha256(sha256)
+            }
+            (Pin::Lock { .. }, None) => Expected::Lock {
+                key_url: &urls[0],
+                lock_path: &lock_path,
+            },
+        };
+        self.fetch(file_name, urls, expected).await.map(Some)
+    }
+
     async fn add_source(&self, archive: &mut UploadArchive) -> Result<(), BuildError> {
         let io = |e| BuildError::io("assembling the source of the build", "(memory)")(e);
         match &self.plan.source {
-            SourcePlan::Archive {
-                file_name,
-                urls,
-                pin,
-                locked_sha256,
-                ..
-            } => {
-                let lock_path = self.options.cache.lock_file();
-                let expected = match (pin, locked_sha256) {
-                    (Pin::Sha256 { sha256, .. }, _) | (Pin::Lock { .. }, Some(sha256)) => {
-                        Expected::Sha256(sha256)
-                    }
-                    (Pin::Lock { .. }, None) => Expected::Lock {
-                        key_url: &urls[0],
-                        lock_path: &lock_path,
-                    },
-                };
-                let fetched = self.fetch(file_name, urls, expected).await?;
+            SourcePlan::Archive { file_name, .. } => {
+                let fetched = self
+                    .source_archive()
+                    .await?
+                    .expect("an archive source has a file");
                 archive
                     .file(&format!("/baker/in/{file_name}"), 0o644, &fetched)
                     .map_err(io)

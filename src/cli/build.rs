@@ -85,7 +85,20 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         };
         janitor.sweep(&docker).await;
         anyhow::Ok(result?)
-    })?;
+    });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e)
+            if matches!(
+                e.downcast_ref::<BuildError>(),
+                Some(BuildError::Interrupted)
+            ) =>
+        {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(130));
+        }
+        Err(e) => return Err(e),
+    };
 
     let hits = outcome.steps.iter().filter(|s| s.cache_hit).count();
     if args.json {

@@ -23,9 +23,9 @@ pub struct PlanArgs {
 pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let plan = args.selection.plan(global)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        super::emit(&(serde_json::to_string_pretty(&plan)? + "\n"))?;
     } else {
-        print!("{}", render_text(&plan));
+        super::emit(&render_text(&plan))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,7 +32,7 @@ pub fn run(global: &Global, args: &RecipesArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        super::emit(&(serde_json::to_string_pretty(&list)? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<[String; 4]> = catalog
@@ -67,9 +67,10 @@ pub fn run(global: &Global, args: &RecipesArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or(0)
         })
         .collect();
+    let mut text = String::new();
     for row in [&header].into_iter().chain(&rows) {
-        println!(
-            "{:w0$}  {:w1$}  {:w2$}  {}",
+        text.push_str(&format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}\n",
             row[0],
             row[1],
             row[2],
@@ -77,10 +78,9 @@ pub fn run(global: &Global, args: &RecipesArgs) -> anyhow::Result<ExitCode> {
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2]
-        );
+        ));
     }
-    println!(
-        "\n* default version. `baker plan --distro D [--recipe NAME] [--version V]` shows what a build runs."
-    );
+    text.push_str("\n* default version. `baker plan --distro D [--recipe NAME] [--version V]` shows what a build runs.\n");
+    super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# e2e-build.sh — `baker build` end to end on a real Docker engine, the way users run it.
+#
+# Builds the GNU hello and PostgreSQL examples from the pinned upstream tarballs (served from a local
+# mirror directory filled from Debian's source archive, byte-identical to upstream's) on a Debian 12
+# base image made locally, and checks what the issue promises:
+#   - a cold build, then a rebuild that hits every step;
+#   - two builds from empty caches (different cache and output directories) give the same sha256;
+#   - a one-line source change reruns from the source step and the compile step hits the compiler cache;
+#   - a wrong checksum fails before any step runs, naming the URL, expected and received digests;
+#   - an unreachable mirror is skipped for the next one;
+#   - a failing step prints its exit code, the log tail, the log path and the recipe's hint;
+#   - Ctrl-C leaves no container and no artifact behind, and the next build resumes;
+#   - two builds sharing one cache at the same time both succeed;
+#   - the PostgreSQL tarball holds working postgres, psql and pg_basebackup (a real primary/standby pair).
+# Everything it creates carries the label baker.test=1 and is removed at the end.
+# Needs: root, a Docker engine (ci/docker-up.sh), debootstrap. Prints "N passed, N failed" last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BAKER=${BAKER:-$PWD/target/release/baker}
+[ -x "$BAKER" ] || cargo build --release -q
+export BAKER_LABELS=baker.test=1
+BASE=debian:bookworm
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e.XXXXXX")
+passed=0
+failed=0
+# Removes what this script made: containers and images labelled baker.test (step images inherit the
+# label from the base image), except the base image itself, which ci/test.sh removes at the very end.
+cleanup() {
+  docker ps -aq --filter label=baker.test | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker images --filter label=baker.test --format '{{.ID}} {{.Repository}}:{{.Tag}}' | awk -v base="$BASE" '$2 != base {print $1}' \
+    | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { echo "e2e: $*" >&2; }
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND…
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
+
+bash ci/docker-up.sh
+BAKER=$BAKER bash ci/base-image.sh "$BASE"
+MIRROR=$WORK/mirror
+bash ci/source-mirror.sh "$MIRROR"
+
+hello() { # hello CACHE OUT [ARGS…]
+  local cache=$1 out=$2
+  shift 2
+  "$BAKER" build --recipe hello --distro debian12 --cache-dir "$cache" --out "$out" --no-upstream "$@"
+}
+
+# --- cold build, then a rebuild that hits every step ----------------------------------------------
+say "hello: cold build"
+t=$(now)
+hello "$WORK/cache-a" "$WORK/out-a" --mirror "$MIRROR" --json >"$WORK/a1.json"
+say "hello cold build: $(since "$t") s"
+check "cold build runs every step" [ "$(json "$WORK/a1.json" 'd["cache_hits"]')" = 0 ]
+TARBALL=$WORK/out-a/hello-2.10-debian-12.tar.gz
+check "cold build leaves the tarball, its .sha256 and the manifest" \
+  test -s "$TARBALL" -a -s "$TARBALL.sha256" -a -s "$WORK/out-a/manifest.json"
+check "the .sha256 file matches the tarball" bash -c "cd '$WORK/out-a' && sha256sum -c --quiet hello-2.10-debian-12.tar.gz.sha256"
+check "the manifest lists installed packages with versions" \
+  [ "$(json "$WORK/out-a/manifest.json" '[p["version"] for p in d["packages"] if p["name"]=="gcc-12"][0] != ""')" = True ]
+check "the manifest records each step's key" \
+  [ "$(json "$WORK/out-a/manifest.json" 'len([s for s in d["steps"] if len(s["key"])==64])')" = 5 ]
+
+t=$(now)
+hello "$WORK/cache-a" "$WORK/out-a" --mirror "$MIRROR" --json >"$WORK/a2.json"
+say "hello no-change rebuild: $(since "$t") s"
+check "a rebuild with nothing changed hits every step" [ "$(json "$WORK/a2.json" 'd["cache_hits"]')" = 5 ]
+check "a rebuild gives the same tarball" [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/a2.json" 'd["artifact"]["sha256"]')" ]
+
+# --- reproducibility from an empty cache; an unreachable mirror first -----------------------------
+say "hello: second cold build in another cache, through an unreachable mirror first"
+hello "$WORK/cache-b" "$WORK/out-b" --mirror http://127.0.0.1:9/ --mirror "$MIRROR" --json >"$WORK/b1.json" 2>"$WORK/b1.err"
+check "an unreachable mirror is skipped for the next one" [ "$(json "$WORK/b1.json" 'd["cache_hits"]')" = 0 ]
+check "two builds from empty caches give the same sha256" \
+  [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/b1.json" 'd["artifact"]["sha256"]')" ]
+check "and byte-identical tarballs" cmp -s "$TARBALL" "$WORK/out-b/hello-2.10-debian-12.tar.gz"
+
+# --- a one-line change in a local tree: only the compile of that file misses ----------------------
+say "hello: local source tree, then a one-line change"
+SRC=$WORK/hello-src
+mkdir -p "$SRC" && tar -xzf "$MIRROR/hello-2.10.tar.gz" -C "$SRC" --strip-components=1
+hello "$WORK/cache-a" "$WORK/out-tree" --source-dir "$SRC" --json >"$WORK/t1.json"
+sed -i 's/Hello, world!/Hello, baker!/' "$SRC/src/hello.c"
+t=$(now)
+hello "$WORK/cache-a" "$WORK/out-tree" --source-dir "$SRC" --json >"$WORK/t2.json"
+say "hello one-line-change rebuild: $(since "$t") s"
+check "after a source change the package step stays cached" \
+  [ "$(json "$WORK/t2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, False, False, False, False]" ]
+check "the compile step hits the compiler cache for the unchanged files" \
+  [ "$(json "$WORK/out-tree/manifest.json" 'd["compiler_cache"]["hits"] > 0 and d["compiler_cache"]["misses"] >= 1')" = True ]
+check "the rebuilt program has the change" bash -c \
+  "docker run --rm --label baker.test=1 -v '$WORK/out-tree:/out:ro' $BASE sh -c 'tar -xzf /out/hello-2.10-debian-12.tar.gz -C / && hello' | grep -qx 'Hello, baker!'"
+
+# --- a wrong checksum fails before any step, and nothing is cached --------------------------------
+say "hello: wrong checksum"
+BAD=$WORK/bad-mirror
+mkdir -p "$BAD" && head -c 725946 /dev/urandom >"$BAD/hello-2.10.tar.gz"
+if hello "$WORK/cache-c" "$WORK/out-c" --mirror "$BAD" 2>"$WORK/c.err"; then
+  not_ok "a wrong checksum fails the build"
+else
+  ok "a wrong checksum fails the build"
+fi
+check "the error names the source, the expected and the received digest" bash -c \
+  "grep -q 'hello-2.10.tar.gz' '$WORK/c.err' && grep -q 31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b '$WORK/c.err' && grep -q \"\$(sha256sum '$BAD/hello-2.10.tar.gz' | cut -c1-64)\" '$WORK/c.err'"
+check "nothing is cached or built from it" bash -c \
+  "[ -z \"\$(ls -A '$WORK/cache-c/downloads/sha256' 2>/dev/null)\" ] && [ ! -e '$WORK/out-c/hello-2.10-debian-12.tar.gz' ] && [ -z \"\$(ls '$WORK/cache-c/steps' 2>/dev/null)\" ]"
+
+# --- a failing step prints its exit code, log tail, log path and the recipe's hint ------------------
+say "hello: a failing configure"
+python3 - "$WORK/failing.toml" <<'EOF'
+import sys
+text = open("recipes/hello/debian-12.toml").read()
+text = text.replace('run = "./configure --prefix=/usr"',
+    'run = "echo checking for zlib... no; echo configure: error: cannot find libz >&2; exit 3"')
+text += '\n[[hints]]\npattern = "cannot find libz"\nadvice = "add zlib1g-dev to [packages] install"\n'
+open(sys.argv[1], "w").write(text)
+EOF
+if "$BAKER" build --recipe "$WORK/failing.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-f" --mirror "$MIRROR" --no-upstream 2>"$WORK/f.err"; then
+  not_ok "a failing step fails the build"
+else
+  ok "a failing step fails the build"
+fi
+check "the failure names the step and its exit code" grep -q 'step 3/5 `configure` failed with exit code 3' "$WORK/f.err"
+check "the failure shows the log's last lines" grep -q '| configure: error: cannot find libz' "$WORK/f.err"
+check "the failure gives the log's path, which holds the whole log" bash -c \
+  "grep -q 'full log: $WORK/out-f/logs/03-configure.log' '$WORK/f.err' && grep -q 'checking for zlib' '$WORK/out-f/logs/03-configure.log'"
+check "the failure prints the recipe's hint" grep -q 'hint: add zlib1g-dev' "$WORK/f.err"
+check "a failed step leaves no container" [ -z "$(docker ps -aq --filter label=baker.test)" ]
+
+# --- Ctrl-C: no container, no artifact; the next build resumes at the first unfinished step ---------
+say "hello: interrupting a build"
+python3 - "$WORK/slow.toml" <<'EOF'
+import sys
+text = open("recipes/hello/debian-12.toml").read()
+text = text.replace('[[steps]]\nname = "check"', '[[steps]]\nname = "slow"\nrun = "sleep 8"\n\n[[steps]]\nname = "check"')
+open(sys.argv[1], "w").write(text)
+EOF
+slow() { "$BAKER" build --recipe "$WORK/slow.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-s" --mirror "$MIRROR" --no-upstream "$@"; }
+slow 2>"$WORK/s1.err" &
+pid=$!
+for _ in $(seq 100); do grep -q 'slow: running' "$WORK/s1.err" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+check "Ctrl-C stops the build with status 130" [ "$status" = 130 ]
+check "Ctrl-C leaves no container behind" [ -z "$(docker ps -aq --filter label=baker.test)" ]
+check "Ctrl-C leaves no artifact that looks complete" [ ! -e "$WORK/out-s/hello-2.10-debian-12.tar.gz" ]
+slow --json >"$WORK/s2.json" 2>/dev/null
+check "the next build resumes at the first unfinished step" \
+  [ "$(json "$WORK/s2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, True, True, True, False, False]" ]
+
+# --- two builds sharing one cache at the same time ---------------------------------------------------
+say "hello: two concurrent builds on one cache"
+python3 - "$WORK/twice.toml" <<'EOF'
+import sys
+text = open("recipes/hello/debian-12.toml").read()
+text = text.replace('[[steps]]\nname = "check"', '[[steps]]\nname = "together"\nrun = "sleep 3; echo both"\n\n[[steps]]\nname = "check"')
+open(sys.argv[1], "w").write(text)
+EOF
+twice() { "$BAKER" build --recipe "$WORK/twice.toml" --cache-dir "$WORK/cache-a" --mirror "$MIRROR" --no-upstream --json "$@"; }
+twice --out "$WORK/out-x" >"$WORK/x.json" 2>"$WORK/x.err" &
+px=$!
+twice --out "$WORK/out-y" >"$WORK/y.json" 2>"$WORK/y.err" &
+py=$!
+sx=0 sy=0
+wait "$px" || sx=$?
+wait "$py" || sy=$?
+check "both concurrent builds succeed" [ "$sx$sy" = 00 ]
+check "and agree on the tarball" [ "$(json "$WORK/x.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/y.json" 'd["artifact"]["sha256"]')" ]
+twice --out "$WORK/out-z" >"$WORK/z.json"
+check "and leave a cache that the next build fully hits" [ "$(json "$WORK/z.json" 'd["cache_hits"]')" = 6 ]
+
+# --- PostgreSQL: a real master/slave pair from the tarball -------------------------------------------
+say "postgresql: build"
+t=$(now)
+"$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache-p" --out "$WORK/out-p" --mirror "$MIRROR" --no-upstream --json >"$WORK/p.json"
+say "postgresql cold build: $(since "$t") s"
+PG=$WORK/out-p/postgresql-15.18-debian-12.tar.gz
+check "the postgresql tarball holds postgres, psql and pg_basebackup" bash -c \
+  "tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/postgres && tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/psql && tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/pg_basebackup"
+# The package step's image has the runtime libraries (readline, zlib); the binaries come from the tarball.
+RUNTIME="baker-step:$(json "$WORK/p.json" '[s["key"] for s in d["steps"] if s["name"]=="packages"][0]')"
+cat >"$WORK/pair.sh" <<'EOF'
+set -e
+tar -xzf /out/postgresql-15.18-debian-12.tar.gz -C / && ldconfig
+B=/usr/local/pgsql/bin
+$B/postgres --version && $B/psql --version && $B/pg_basebackup --version
+mkdir -p /srv && chown nobody /srv
+su nobody -s /bin/sh -c "
+  set -e
+  $B/initdb -q -D /srv/primary -U postgres --auth=trust
+  echo 'host replication all 127.0.0.1/32 trust' >> /srv/primary/pg_hba.conf
+  $B/pg_ctl -s -D /srv/primary -o '-p 5432 -k /tmp' -l /srv/primary.log start -w
+  $B/pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D /srv/standby -R -X stream
+  $B/pg_ctl -s -D /srv/standby -o '-p 5433 -k /tmp' -l /srv/standby.log start -w
+  $B/psql -h 127.0.0.1 -p 5432 -U postgres -Atc 'create table t(x int); insert into t values (42)'
+  for i in \$(seq 50); do
+    [ \"\$($B/psql -h 127.0.0.1 -p 5432 -U postgres -Atc \"select count(*) from pg_stat_replication where state = 'streaming'\")\" = 1 ] && break
+    sleep 0.2
+  done
+  for i in \$(seq 50); do
+    v=\$($B/psql -h 127.0.0.1 -p 5433 -U postgres -Atc 'select x from t' 2>/dev/null || true)
+    [ \"\$v\" = 42 ] && echo standby-read-42 && break
+    sleep 0.2
+  done
+"
+EOF
+check "the tarball's postgres runs a primary and a streaming standby that reads the primary's row" bash -c \
+  "docker run --rm --label baker.test=1 -v '$WORK/out-p:/out:ro' -v '$WORK/pair.sh:/pair.sh:ro' '$RUNTIME' bash /pair.sh 2>&1 | tee '$WORK/pair.log' | grep -qx standby-read-42"
+
+echo "e2e-build: $passed passed, $failed failed"
+[ "$failed" = 0 ]
