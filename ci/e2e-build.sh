@@ -80,6 +80,13 @@ say "hello no-change rebuild: $(since "$t") s"
 check "a rebuild with nothing changed hits every step" [ "$(json "$WORK/a2.json" 'd["cache_hits"]')" = 5 ]
 check "a rebuild gives the same tarball" [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/a2.json" 'd["artifact"]["sha256"]')" ]
 
+say "hello: --no-cache rebuild"
+hello "$WORK/cache-a" "$WORK/out-n" --mirror "$MIRROR" --no-cache --json >"$WORK/n.json"
+check "--no-cache runs every step again" [ "$(json "$WORK/n.json" 'd["cache_hits"]')" = 0 ]
+check "a rerun package step downloads no package again (the package cache)" \
+  grep -q 'Need to get 0 B' "$WORK/out-n/logs/01-packages.log"
+check "a rerun gives the same tarball" [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/n.json" 'd["artifact"]["sha256"]')" ]
+
 # --- reproducibility from an empty cache; an unreachable mirror first -----------------------------
 say "hello: second cold build in another cache, through an unreachable mirror first"
 hello "$WORK/cache-b" "$WORK/out-b" --mirror http://127.0.0.1:9/ --mirror "$MIRROR" --json >"$WORK/b1.json" 2>"$WORK/b1.err"

@@ -3,6 +3,7 @@
 //! the binary in `main.rs` only parses arguments and draws progress.
 
 pub mod artifact;
+pub mod atomic_file;
 pub mod base;
 pub mod build;
 pub mod cache;

@@ -253,3 +253,53 @@ fn build_without_an_engine_says_how_to_start_one() {
         .stderr(predicate::str::contains("dockerd"))
         .stderr(predicate::str::contains("DOCKER_HOST"));
 }
+
+#[test]
+fn an_unknown_optional_step_lists_the_optional_ones() {
+    baker()
+        .args(["plan", "--distro", "trusty", "--enable", "chek"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no optional step `chek`"))
+        .stderr(predicate::str::contains("check"));
+}
+
+#[test]
+fn cache_du_shows_each_part_and_prune_bounds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("downloads/sha256")).unwrap();
+    std::fs::write(root.join("downloads/sha256/aa"), vec![1u8; 4096]).unwrap();
+    std::fs::create_dir_all(root.join("packages/debian-12")).unwrap();
+    std::fs::write(root.join("packages/debian-12/gcc.deb"), vec![1u8; 1024]).unwrap();
+    baker()
+        .args(["cache", "du", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"downloads\s+4.0 KiB\s+1 entries").unwrap())
+        .stdout(predicate::str::is_match(r"packages\s+1.0 KiB").unwrap())
+        .stdout(predicate::str::is_match(r"total\s+5.0 KiB").unwrap());
+    baker()
+        .args(["cache", "prune", "--max-size", "2K", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("removed 1 entries"));
+    assert!(
+        root.join("packages/debian-12/gcc.deb").exists(),
+        "what fits stays"
+    );
+    baker()
+        .args(["cache", "clear", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .success();
+    assert!(!root.join("packages/debian-12/gcc.deb").exists());
+    baker()
+        .args(["cache", "prune", "--max-size", "lots", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("not a size"));
+}

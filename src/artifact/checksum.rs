@@ -10,7 +10,7 @@ use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
 use super::ArtifactFile;
-use super::atomic::write_atomic;
+use crate::atomic_file::write_atomic;
 
 /// `<tarball>.sha256`.
 pub fn checksum_path(tarball: &Path) -> PathBuf {

@@ -11,8 +11,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic::write_atomic;
 use super::{ArtifactError, ArtifactFile, CcacheStats};
+use crate::atomic_file::write_atomic;
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

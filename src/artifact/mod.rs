@@ -12,7 +12,6 @@
 //!
 //! Every file this stage writes appears under its final name only when complete and fsynced.
 
-mod atomic;
 mod ccache;
 mod checksum;
 mod epoch;
@@ -25,7 +24,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-pub use atomic::copy_atomic;
+pub use crate::atomic_file::copy_atomic;
 pub use ccache::{CcacheStats, parse_ccache_stats};
 pub use checksum::{checksum_path, sha256_file, write_sha256_file};
 pub use epoch::{

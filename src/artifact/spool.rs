@@ -22,7 +22,7 @@ use std::path::Path;
 use tar::{Archive, Entry, EntryType};
 
 use super::ArtifactError;
-use super::atomic::parent_dir;
+use crate::atomic_file::parent_dir;
 
 const BLOCK: u64 = 512;
 

@@ -40,9 +40,9 @@ use sha2::{Digest, Sha256};
 use tar::{Builder, EntryType, Header};
 
 use super::ArtifactError;
-use super::atomic::{commit, parent_dir, partial_file, remove_if_exists};
 use super::checksum::{checksum_path, write_sums};
 use super::spool::{Item, Kind, Spool};
+use crate::atomic_file::{commit, parent_dir, partial_file, remove_if_exists};
 
 /// The gzip level of every tarball. Changing it changes every artifact's sha256.
 pub const GZIP_LEVEL: u32 = 6;

@@ -182,10 +182,7 @@ fn keep_in_cache(b: &Builder<'_>, out: &Path, facts: &ImageFacts) {
             &out.with_file_name(format!("{name}.sha256")),
             &dir.join(format!("{name}.sha256")),
         )?;
-        let tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        std::fs::write(tmp.path(), serde_json::to_vec(facts)?)?;
-        tmp.persist(dir.join("facts.json")).map_err(|e| e.error)?;
-        Ok(())
+        crate::atomic_file::write_atomic(&dir.join("facts.json"), &serde_json::to_vec(facts)?)
     })();
     if let Err(e) = result {
         tracing::warn!(dir = %dir.display(), "could not keep the artifact in the cache: {e}");

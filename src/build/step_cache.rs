@@ -77,12 +77,10 @@ impl StepCache {
     }
 
     pub fn record(&self, entry: &StepEntry) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        std::fs::write(tmp.path(), serde_json::to_vec_pretty(entry)?)?;
-        tmp.persist(self.entry_path(&entry.key))
-            .map_err(|e| e.error)?;
-        Ok(())
+        crate::atomic_file::write_atomic(
+            &self.entry_path(&entry.key),
+            &serde_json::to_vec_pretty(entry)?,
+        )
     }
 
     /// Every entry, for `baker cache`.

@@ -57,8 +57,8 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
                 .filter(|s| s.optional)
                 .map(|s| s.name.as_str())
                 .collect();
-            return Err(RecipeError::UnknownVersion {
-                recipe: format!("{} ({}): no optional step", recipe.name, recipe.distro),
+            return Err(RecipeError::UnknownOptionalStep {
+                recipe: format!("{} ({})", recipe.name, recipe.distro),
                 given: name.clone(),
                 available: if optional.is_empty() {
                     "none".into()

@@ -32,6 +32,13 @@ pub enum RecipeError {
     #[error("several recipes build for {distro}: {candidates}; choose one with --recipe NAME")]
     AmbiguousRecipe { distro: String, candidates: String },
 
+    #[error("recipe {recipe} has no optional step `{given}`; optional steps: {available}")]
+    UnknownOptionalStep {
+        recipe: String,
+        given: String,
+        available: String,
+    },
+
     #[error("recipe {recipe} has no version `{given}`; it has: {available}")]
     UnknownVersion {
         recipe: String,

@@ -52,16 +52,12 @@ impl LockFile {
             path: path.to_owned(),
             source,
         };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(write_err)?;
         let mut text = String::from(
             "# sha256 of the first download of files whose upstream publishes no checksum.\n\
              # Written by baker; later downloads must match. Delete a line to trust a new download.\n",
         );
         text.push_str(&toml::to_string(&lock).map_err(|e| write_err(io::Error::other(e)))?);
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
-        std::fs::write(tmp.path(), text).map_err(write_err)?;
-        tmp.persist(path).map_err(|e| write_err(e.error))?;
+        crate::atomic_file::write_atomic(path, text.as_bytes()).map_err(write_err)?;
         Ok(lock)
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use tempfile::NamedTempFile;
 
 /// The directory `target` lives in (`.` for a bare file name).
-pub(crate) fn parent_dir(target: &Path) -> &Path {
+pub fn parent_dir(target: &Path) -> &Path {
     match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -20,7 +20,7 @@ pub(crate) fn parent_dir(target: &Path) -> &Path {
 
 /// A new partial file in `target`'s directory, created with mode 0666 less the umask (like a
 /// plain `File::create`, unlike tempfile's default 0600). Dropped without [`commit`], it is removed.
-pub(crate) fn partial_file(target: &Path) -> io::Result<NamedTempFile> {
+pub fn partial_file(target: &Path) -> io::Result<NamedTempFile> {
     let name = target
         .file_name()
         .map_or_else(|| "artifact".into(), |n| n.to_string_lossy().into_owned());
@@ -33,14 +33,14 @@ pub(crate) fn partial_file(target: &Path) -> io::Result<NamedTempFile> {
 }
 
 /// Flushes `partial` to disk, renames it to `target` and makes the rename durable.
-pub(crate) fn commit(partial: NamedTempFile, target: &Path) -> io::Result<()> {
+pub fn commit(partial: NamedTempFile, target: &Path) -> io::Result<()> {
     partial.as_file().sync_all()?;
     partial.persist(target).map_err(|e| e.error)?;
     File::open(parent_dir(target))?.sync_all()
 }
 
 /// Writes `bytes` to `target` atomically.
-pub(crate) fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::create_dir_all(parent_dir(target))?;
     let mut partial = partial_file(target)?;
     partial.write_all(bytes)?;
@@ -56,7 +56,7 @@ pub fn copy_atomic(from: &Path, to: &Path) -> io::Result<()> {
 }
 
 /// Removes `path` if it exists.
-pub(crate) fn remove_if_exists(path: &Path) -> io::Result<()> {
+pub fn remove_if_exists(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,

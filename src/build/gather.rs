@@ -1,0 +1,191 @@
+//! What a step needs from outside its parent image: its script, the files the recipe places, the
+//! repository keys and the source archive (fetched through the download cache, pinned or locked), or a
+//! local source tree. Fetching happens before the first step runs, so a bad mirror fails at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::inputs::{self, UploadArchive};
+use super::{BuildError, BuildOptions, Builder};
+use crate::plan::{Input, Plan, PlanStep, SourcePlan};
+use crate::progress::Reporter;
+use crate::recipe::Pin;
+use crate::source::fetch::{Expected, FetchRequest, Fetcher};
+use crate::source::tree::digest_tree;
+
+impl Builder<'_> {
+    /// The archive uploaded before the step starts: its script and its inputs.
+    pub(super) async fn upload_for(&self, step: &PlanStep) -> Result<Vec<u8>, BuildError> {
+        let mut archive = UploadArchive::default();
+        let io = |e| BuildError::io("assembling the inputs of a step", "(memory)")(e);
+        archive
+            .bytes(inputs::SCRIPT_PATH, 0o755, inputs::script(step).as_bytes())
+            .map_err(io)?;
+        for input in &step.inputs {
+            match input {
+                Input::Inline {
+                    path,
+                    mode,
+                    content,
+                    ..
+                } => archive.bytes(path, *mode, content.as_bytes()).map_err(io)?,
+                Input::Remote {
+                    path, url, sha256, ..
+                } => {
+                    let fetched = self.remote_file(url, sha256.as_deref()).await?;
+                    archive.file(path, 0o644, &fetched).map_err(io)?;
+                }
+                Input::Source { .. } => self.add_source(&mut archive).await?,
+            }
+        }
+        archive.finish().map_err(io)
+    }
+
+    /// Downloads (or finds in the cache) every remote input of `step`.
+    pub(super) async fn prefetch(&self, step: &PlanStep) -> Result<(), BuildError> {
+        for input in &step.inputs {
+            match input {
+                Input::Remote { url, sha256, .. } => {
+                    self.remote_file(url, sha256.as_deref()).await?;
+                }
+                Input::Source { .. } => {
+                    self.source_archive().await?;
+                }
+                Input::Inline { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A repository key or other downloaded file, from the download cache.
+    async fn remote_file(&self, url: &str, sha256: Option<&str>) -> Result<PathBuf, BuildError> {
+        let lock_path = self.options.cache.lock_file();
+        let expected = match sha256 {
+            Some(s) => Expected::Sha256(s),
+            None => Expected::Lock {
+                key_url: url,
+                lock_path: &lock_path,
+            },
+        };
+        let urls = [url.to_owned()];
+        self.fetch(url.rsplit('/').next().unwrap_or("file"), &urls, expected)
+            .await
+    }
+
+    /// The source archive in the download cache; `None` for a local tree.
+    async fn source_archive(&self) -> Result<Option<PathBuf>, BuildError> {
+        let SourcePlan::Archive {
+            file_name,
+            urls,
+            pin,
+            locked_sha256,
+            ..
+        } = &self.plan.source
+        else {
+            return Ok(None);
+        };
+        let lock_path = self.options.cache.lock_file();
+        let expected = match (pin, locked_sha256) {
+            (Pin::Sha256 { sha256, .. }, _) | (Pin::Lock { .. }, Some(sha256)) => {
+                Expected::Sha256(sha256)
+            }
+            (Pin::Lock { .. }, None) => Expected::Lock {
+                key_url: &urls[0],
+                lock_path: &lock_path,
+            },
+        };
+        self.fetch(file_name, urls, expected).await.map(Some)
+    }
+
+    async fn add_source(&self, archive: &mut UploadArchive) -> Result<(), BuildError> {
+        let io = |e| BuildError::io("assembling the source of the build", "(memory)")(e);
+        match &self.plan.source {
+            SourcePlan::Archive { file_name, .. } => {
+                let fetched = self
+                    .source_archive()
+                    .await?
+                    .expect("an archive source has a file");
+                archive
+                    .file(&format!("/baker/in/{file_name}"), 0o644, &fetched)
+                    .map_err(io)
+            }
+            SourcePlan::Tree { path, sha256, .. } => {
+                let tree = digest_tree(Path::new(path))
+                    .map_err(BuildError::io("reading the source tree", path))?;
+                if &tree.sha256 != sha256 {
+                    tracing::warn!(
+                        path,
+                        "the source tree changed since it was planned; building what is there now"
+                    );
+                }
+                archive.tree(crate::recipe::SOURCE_DIR, &tree).map_err(io)
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        file_name: &str,
+        urls: &[String],
+        expected: Expected<'_>,
+    ) -> Result<PathBuf, BuildError> {
+        let request = FetchRequest {
+            file_name,
+            urls,
+            expected,
+        };
+        let fetched = self
+            .fetcher
+            .fetch(&request, &self.options.mirrors, self.options.upstream)
+            .await?;
+        Ok(fetched.path)
+    }
+}
+
+/// Whether a plan still has inputs without a known sha256 (unpinned and not yet locked); the caller
+/// fetches them with [`lock_unpinned`] and plans again so that every key is final before building.
+pub fn has_unlocked_inputs(plan: &Plan) -> bool {
+    plan.steps.iter().flat_map(|s| &s.inputs).any(|i| match i {
+        Input::Remote { sha256, .. } | Input::Source { sha256 } => sha256.is_none(),
+        Input::Inline { .. } => false,
+    })
+}
+
+/// Downloads every unpinned, unlocked input once, recording its sha256 in the lock file.
+pub async fn lock_unpinned(
+    plan: &Plan,
+    options: &BuildOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<(), BuildError> {
+    let fetcher = Fetcher::new(options.cache.clone(), reporter, Default::default());
+    let lock_path = options.cache.lock_file();
+    for input in plan.steps.iter().flat_map(|s| &s.inputs) {
+        let (file_name, urls) = match input {
+            Input::Remote {
+                url, sha256: None, ..
+            } => (
+                url.rsplit('/').next().unwrap_or("file").to_owned(),
+                vec![url.clone()],
+            ),
+            Input::Source { sha256: None } => match &plan.source {
+                SourcePlan::Archive {
+                    file_name, urls, ..
+                } => (file_name.clone(), urls.clone()),
+                SourcePlan::Tree { .. } => continue,
+            },
+            _ => continue,
+        };
+        let request = FetchRequest {
+            file_name: &file_name,
+            urls: &urls,
+            expected: Expected::Lock {
+                key_url: &urls[0],
+                lock_path: &lock_path,
+            },
+        };
+        fetcher
+            .fetch(&request, &options.mirrors, options.upstream)
+            .await?;
+    }
+    Ok(())
+}
