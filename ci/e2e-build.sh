@@ -155,9 +155,13 @@ text = open("recipes/hello/debian-12.toml").read()
 text = text.replace('[[steps]]\nname = "check"', '[[steps]]\nname = "slow"\nrun = "sleep 8"\n\n[[steps]]\nname = "check"')
 open(sys.argv[1], "w").write(text)
 EOF
-slow() { "$BAKER" build --recipe "$WORK/slow.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-s" --mirror "$MIRROR" --no-upstream "$@"; }
-slow 2>"$WORK/s1.err" &
+SLOW=("$BAKER" build --recipe "$WORK/slow.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-s" --mirror "$MIRROR" --no-upstream)
+# With job control on, the background build is its own process (not a subshell) and does not start
+# with SIGINT ignored, as a non-interactive shell's background jobs otherwise do.
+set -m
+"${SLOW[@]}" >/dev/null 2>"$WORK/s1.err" &
 pid=$!
+set +m
 for _ in $(seq 100); do grep -q 'slow: running' "$WORK/s1.err" 2>/dev/null && break; sleep 0.1; done
 sleep 1
 kill -INT "$pid"
@@ -166,7 +170,7 @@ wait "$pid" || status=$?
 check "Ctrl-C stops the build with status 130" [ "$status" = 130 ]
 check "Ctrl-C leaves no container behind" [ -z "$(docker ps -aq --filter label=baker.test)" ]
 check "Ctrl-C leaves no artifact that looks complete" [ ! -e "$WORK/out-s/hello-2.10-debian-12.tar.gz" ]
-slow --json >"$WORK/s2.json" 2>/dev/null
+"${SLOW[@]}" --json >"$WORK/s2.json" 2>/dev/null
 check "the next build resumes at the first unfinished step" \
   [ "$(json "$WORK/s2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, True, True, True, False, False]" ]
 

@@ -51,7 +51,7 @@ pub fn render_text(plan: &Plan) -> String {
     );
     let _ = writeln!(
         w,
-        "  base image  {} ({:?})",
+        "  base image  {} ({})",
         plan.base.image, plan.base.package_manager
     );
     match &plan.source {

@@ -83,7 +83,7 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
     let mut steps = Vec::new();
     let mut parent = format!("base:{}:{}", recipe.base.image, recipe.distro);
     let mut push = |mut step: PlanStep| {
-        step.key = step_key(&KeyMaterial {
+        let material = KeyMaterial {
             parent: &parent,
             name: &step.name,
             kind: step.kind,
@@ -93,7 +93,10 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
             env: &step.env,
             caches: &step.caches,
             inputs: &step.inputs,
-        });
+        };
+        // `baker -vv` shows what each key is made of, so that a cache miss can be explained.
+        tracing::trace!(step = %step.name, material = %material.canonical_json(), "key material");
+        step.key = step_key(&material);
         parent.clone_from(&step.key);
         steps.push(step);
     };

@@ -65,6 +65,15 @@ pub enum PackageManager {
     Yum,
 }
 
+impl std::fmt::Display for PackageManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Apt => "apt",
+            Self::Yum => "yum",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Base {
     pub image: String,
