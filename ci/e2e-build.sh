@@ -213,7 +213,7 @@ $B/postgres --version && $B/psql --version && $B/pg_basebackup --version
 mkdir -p /srv && chown nobody /srv
 su nobody -s /bin/sh -c "
   set -e
-  $B/initdb -q -D /srv/primary -U postgres --auth=trust
+  $B/initdb -D /srv/primary -U postgres --auth=trust
   echo 'host replication all 127.0.0.1/32 trust' >> /srv/primary/pg_hba.conf
   $B/pg_ctl -s -D /srv/primary -o '-p 5432 -k /tmp' -l /srv/primary.log start -w
   $B/pg_basebackup -h 127.0.0.1 -p 5432 -U postgres -D /srv/standby -R -X stream
