@@ -12,24 +12,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BAKER=${BAKER:-$PWD/target/release/baker}
-[ -x "$BAKER" ] || cargo build --release -q
-export BAKER_LABELS=baker.test=1
-BASE=debian:bookworm
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
 JOBS=$(nproc)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-bench.XXXXXX")
 TAG=baker-bench-docker:$$
 cleanup() {
   docker rmi -f "$TAG" >/dev/null 2>&1 || true
-  docker ps -aq --filter label=baker.test | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker images --filter label=baker.test --format '{{.ID}} {{.Repository}}:{{.Tag}}' | awk -v base="$BASE" '$2 != base {print $1}' \
-    | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  remove_test_resources
   docker builder prune -f >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 say() { echo "bench: $*" >&2; }
-now() { date +%s.%N; }
 
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"
@@ -62,7 +57,7 @@ timed() { # timed COMMAND… -> prints the seconds it took
   local t
   t=$(now)
   "$@" >&2
-  python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$t" "$(now)"
+  since "$t"
 }
 
 say "cold: docker build"

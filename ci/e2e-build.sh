@@ -18,20 +18,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BAKER=${BAKER:-$PWD/target/release/baker}
-[ -x "$BAKER" ] || cargo build --release -q
-export BAKER_LABELS=baker.test=1
-BASE=debian:bookworm
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e.XXXXXX")
 passed=0
 failed=0
-# Removes what this script made: containers and images labelled baker.test (step images inherit the
-# label from the base image), except the base image itself, which ci/test.sh removes at the very end.
 cleanup() {
-  docker ps -aq --filter label=baker.test | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker images --filter label=baker.test --format '{{.ID}} {{.Repository}}:{{.Tag}}' | awk -v base="$BASE" '$2 != base {print $1}' \
-    | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  remove_test_resources
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,8 +39,6 @@ check() { # check DESCRIPTION COMMAND…
   if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-now() { date +%s.%N; }
-since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"
@@ -140,7 +132,7 @@ if "$BAKER" build --recipe "$WORK/failing.toml" --cache-dir "$WORK/cache-a" --ou
 else
   ok "a failing step fails the build"
 fi
-check "the failure names the step and its exit code" grep -q 'step 3/5 `configure` failed with exit code 3' "$WORK/f.err"
+check "the failure names the step and its exit code" grep -qF "step 3/5 \`configure\` failed with exit code 3" "$WORK/f.err"
 check "the failure shows the log's last lines" grep -q '| configure: error: cannot find libz' "$WORK/f.err"
 check "the failure gives the log's path, which holds the whole log" bash -c \
   "grep -q 'full log: $WORK/out-f/logs/03-configure.log' '$WORK/f.err' && grep -q 'checking for zlib' '$WORK/out-f/logs/03-configure.log'"

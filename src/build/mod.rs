@@ -23,7 +23,7 @@ use std::time::Instant;
 use bollard::Docker;
 use futures_util::StreamExt;
 
-pub use container::Janitor;
+pub use container::{Janitor, OWNER_LABEL};
 pub use error::BuildError;
 pub use gather::{has_unlocked_inputs, lock_unpinned};
 pub use step_cache::{STEP_REPO, StepCache, StepEntry};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 
-use baker::build::STEP_REPO;
+use baker::build::{OWNER_LABEL, STEP_REPO};
 use baker::cache::usage::{self, CacheEntry, human, parse_size};
 
 use super::Global;
@@ -79,31 +79,41 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes entries; step entries take their committed images with them when an engine is reachable.
+/// Removes entries; step entries take their committed images with them, and step images that a
+/// later commit of the same key left untagged go too, when an engine is reachable.
 fn remove_all(entries: &[CacheEntry]) -> anyhow::Result<()> {
     let keys: Vec<&str> = entries
         .iter()
         .filter_map(|e| e.step_key.as_deref())
         .collect();
-    if !keys.is_empty() {
-        let runtime = tokio::runtime::Runtime::new()?;
-        runtime.block_on(async {
-            match baker::engine::connect().await {
-                Ok(docker) => {
-                    for key in &keys {
-                        let _ = docker
-                            .remove_image(
-                                &format!("{STEP_REPO}:{key}"),
-                                None::<bollard::query_parameters::RemoveImageOptions>,
-                                None,
-                            )
-                            .await;
-                    }
-                }
-                Err(e) => eprintln!("note: step images were left in the engine ({e})"),
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let docker = match baker::engine::connect().await {
+            Ok(docker) => docker,
+            Err(e) if !keys.is_empty() => {
+                return eprintln!("note: step images were left in the engine ({e})");
             }
-        });
-    }
+            Err(_) => return,
+        };
+        for key in &keys {
+            let _ = docker
+                .remove_image(
+                    &format!("{STEP_REPO}:{key}"),
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await;
+        }
+        let filters = [
+            ("dangling".to_owned(), vec!["true".to_owned()]),
+            ("label".to_owned(), vec![format!("{OWNER_LABEL}=baker")]),
+        ];
+        let _ = docker
+            .prune_images(Some(bollard::query_parameters::PruneImagesOptions {
+                filters: Some(filters.into()),
+            }))
+            .await;
+    });
     for entry in entries {
         usage::remove(entry).with_context(|| format!("removing {}", entry.path.display()))?;
     }
