@@ -13,9 +13,15 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            let mut said = err.to_string();
+            eprintln!("error: {said}");
+            // Print each cause once: many messages already end with their cause's text.
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    said = text;
+                }
             }
             ExitCode::FAILURE
         }

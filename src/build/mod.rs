@@ -32,7 +32,7 @@ use crate::artifact::{ArtifactFile, Manifest};
 use crate::cache::CacheDir;
 use crate::plan::{Plan, PlanStep};
 use crate::progress::{Event, Reporter};
-use crate::recipe::CacheKind;
+use crate::recipe::{Base, CacheKind};
 use crate::source::fetch::Fetcher;
 use crate::source::mirror::Mirror;
 
@@ -160,40 +160,8 @@ impl<'a> Builder<'a> {
         meta::finish_artifact(self, &parent_image, &base_id, &outcomes, started).await
     }
 
-    /// The base image's id, pulling it when it is not present.
     async fn base_image(&self) -> Result<String, BuildError> {
-        let image = &self.plan.base.image;
-        if let Ok(found) = self.docker.inspect_image(image).await {
-            return Ok(found.id.unwrap_or_default());
-        }
-        self.reporter
-            .report(Event::Note(format!("pulling base image {image}")));
-        let (from_image, tag) = image
-            .rsplit_once(':')
-            .filter(|(_, t)| !t.contains('/'))
-            .unwrap_or((image.as_str(), "latest"));
-        let mut pull = self.docker.create_image(
-            Some(bollard::query_parameters::CreateImageOptions {
-                from_image: Some(from_image.to_owned()),
-                tag: Some(tag.to_owned()),
-                ..Default::default()
-            }),
-            None,
-            None,
-        );
-        while let Some(item) = pull.next().await {
-            item.map_err(|source| BuildError::BaseImage {
-                image: image.clone(),
-                how_to_make: self.plan.base.how_to_make.clone(),
-                source,
-            })?;
-        }
-        let found = self
-            .docker
-            .inspect_image(image)
-            .await
-            .map_err(BuildError::docker(format!("inspecting {image}")))?;
-        Ok(found.id.unwrap_or_default())
+        ensure_base_image(&self.docker, &self.plan.base, self.reporter.as_ref()).await
     }
 
     /// Runs one step in a container from `parent`, commits and records it; returns the new image id.
@@ -359,4 +327,43 @@ impl<'a> Builder<'a> {
             })
             .collect()
     }
+}
+
+/// The base image's id, pulling it when it is not present. Called before anything is downloaded, so
+/// a missing base image is the first thing a user hears about, with how to make one locally.
+pub async fn ensure_base_image(
+    docker: &Docker,
+    base: &Base,
+    reporter: &dyn Reporter,
+) -> Result<String, BuildError> {
+    let image = &base.image;
+    if let Ok(found) = docker.inspect_image(image).await {
+        return Ok(found.id.unwrap_or_default());
+    }
+    reporter.report(Event::Note(format!("pulling base image {image}")));
+    let (from_image, tag) = image
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .unwrap_or((image.as_str(), "latest"));
+    let mut pull = docker.create_image(
+        Some(bollard::query_parameters::CreateImageOptions {
+            from_image: Some(from_image.to_owned()),
+            tag: Some(tag.to_owned()),
+            ..Default::default()
+        }),
+        None,
+        None,
+    );
+    while let Some(item) = pull.next().await {
+        item.map_err(|source| BuildError::BaseImage {
+            image: image.clone(),
+            how_to_make: base.how_to_make.clone(),
+            source,
+        })?;
+    }
+    let found = docker
+        .inspect_image(image)
+        .await
+        .map_err(BuildError::docker(format!("inspecting {image}")))?;
+    Ok(found.id.unwrap_or_default())
 }

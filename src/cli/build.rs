@@ -8,7 +8,8 @@ use clap::Args;
 use serde_json::json;
 
 use baker::build::{
-    BuildError, BuildOptions, Builder, Janitor, has_unlocked_inputs, lock_unpinned,
+    BuildError, BuildOptions, Builder, Janitor, ensure_base_image, has_unlocked_inputs,
+    lock_unpinned,
 };
 use baker::progress::{Reporter, Silent};
 use baker::source::mirror::{Mirror, mirrors_from_env};
@@ -67,6 +68,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let outcome = runtime.block_on(async {
         let docker = baker::engine::connect().await?;
+        ensure_base_image(&docker, &plan.base, reporter.as_ref()).await?;
         if has_unlocked_inputs(&plan) {
             lock_unpinned(&plan, &options, reporter.clone()).await?;
             plan = args.selection.plan(global)?;
