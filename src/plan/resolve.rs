@@ -10,7 +10,7 @@ use super::key::{KeyMaterial, step_key};
 use super::*;
 use crate::recipe::context::{build_context, file_context};
 use crate::recipe::template::Renderer;
-use crate::recipe::validate::render_at;
+use crate::recipe::template_check::render_at;
 use crate::recipe::{
     CCACHE_DIR, DEST_DIR, PackageManager, ReadyProbe, Recipe, RecipeError, SOURCE_DIR, Template,
 };

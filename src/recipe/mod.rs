@@ -13,6 +13,7 @@ pub mod error;
 pub mod raw;
 pub mod source_text;
 pub mod template;
+pub mod template_check;
 pub mod validate;
 
 use std::collections::BTreeMap;
