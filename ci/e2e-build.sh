@@ -166,6 +166,28 @@ check "Ctrl-C leaves no artifact that looks complete" [ ! -e "$WORK/out-s/hello-
 check "the next build resumes at the first unfinished step" \
   [ "$(json "$WORK/s2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, True, True, True, False, False]" ]
 
+say "hello: a step container killed from outside"
+python3 - "$WORK/doomed.toml" <<'EOF'
+import sys
+text = open("recipes/hello/debian-12.toml").read()
+text = text.replace('[[steps]]\nname = "check"', '[[steps]]\nname = "doomed"\nrun = "sleep 60"\n\n[[steps]]\nname = "check"')
+open(sys.argv[1], "w").write(text)
+EOF
+"$BAKER" build --recipe "$WORK/doomed.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-k" --mirror "$MIRROR" --no-upstream >/dev/null 2>"$WORK/k.err" &
+pid=$!
+victim=
+for _ in $(seq 100); do
+  victim=$(docker ps -q --filter label=baker.step=doomed)
+  [ -n "$victim" ] && break
+  sleep 0.1
+done
+[ -n "$victim" ] && docker kill "$victim" >/dev/null
+status=0
+wait "$pid" || status=$?
+check "a killed step container fails the build" [ "$status" != 0 ]
+check "the failure says the step was killed" grep -q 'failed with exit code 137 (killed' "$WORK/k.err"
+check "and leaves no container behind" [ -z "$(docker ps -aq --filter label=baker.test)" ]
+
 # --- two builds sharing one cache at the same time ---------------------------------------------------
 say "hello: two concurrent builds on one cache"
 python3 - "$WORK/twice.toml" <<'EOF'
