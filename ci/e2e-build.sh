@@ -45,6 +45,16 @@ BAKER=$BAKER bash ci/base-image.sh "$BASE"
 MIRROR=$WORK/mirror
 bash ci/source-mirror.sh "$MIRROR"
 
+# hello_with_step NAME RUN: the hello recipe with one more step, NAME running RUN, before `check`.
+hello_with_step() {
+  python3 - "$1" "$2" <<'EOF'
+import sys
+name, run = sys.argv[1:]
+text = open("recipes/hello/debian-12.toml").read()
+step = f'[[steps]]\nname = "{name}"\nrun = "{run}"\n\n'
+print(text.replace('[[steps]]\nname = "check"', step + '[[steps]]\nname = "check"'), end="")
+EOF
+}
 hello() { # hello CACHE OUT [ARGS…]
   local cache=$1 out=$2
   shift 2
@@ -141,12 +151,7 @@ check "a failed step leaves no container" [ -z "$(docker ps -aq --filter label=b
 
 # --- Ctrl-C: no container, no artifact; the next build resumes at the first unfinished step ---------
 say "hello: interrupting a build"
-python3 - "$WORK/slow.toml" <<'EOF'
-import sys
-text = open("recipes/hello/debian-12.toml").read()
-text = text.replace('[[steps]]\nname = "check"', '[[steps]]\nname = "slow"\nrun = "sleep 8"\n\n[[steps]]\nname = "check"')
-open(sys.argv[1], "w").write(text)
-EOF
+hello_with_step slow "sleep 8" >"$WORK/slow.toml"
 SLOW=("$BAKER" build --recipe "$WORK/slow.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-s" --mirror "$MIRROR" --no-upstream)
 # With job control on, the background build is its own process (not a subshell) and does not start
 # with SIGINT ignored, as a non-interactive shell's background jobs otherwise do.
@@ -167,12 +172,7 @@ check "the next build resumes at the first unfinished step" \
   [ "$(json "$WORK/s2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, True, True, True, False, False]" ]
 
 say "hello: a step container killed from outside"
-python3 - "$WORK/doomed.toml" <<'EOF'
-import sys
-text = open("recipes/hello/debian-12.toml").read()
-text = text.replace('[[steps]]\nname = "check"', '[[steps]]\nname = "doomed"\nrun = "sleep 60"\n\n[[steps]]\nname = "check"')
-open(sys.argv[1], "w").write(text)
-EOF
+hello_with_step doomed "sleep 60" >"$WORK/doomed.toml"
 "$BAKER" build --recipe "$WORK/doomed.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-k" --mirror "$MIRROR" --no-upstream >/dev/null 2>"$WORK/k.err" &
 pid=$!
 victim=
@@ -190,12 +190,7 @@ check "and leaves no container behind" [ -z "$(docker ps -aq --filter label=bake
 
 # --- two builds sharing one cache at the same time ---------------------------------------------------
 say "hello: two concurrent builds on one cache"
-python3 - "$WORK/twice.toml" <<'EOF'
-import sys
-text = open("recipes/hello/debian-12.toml").read()
-text = text.replace('[[steps]]\nname = "check"', '[[steps]]\nname = "together"\nrun = "sleep 3; echo both"\n\n[[steps]]\nname = "check"')
-open(sys.argv[1], "w").write(text)
-EOF
+hello_with_step together "sleep 3; echo both" >"$WORK/twice.toml"
 twice() { "$BAKER" build --recipe "$WORK/twice.toml" --cache-dir "$WORK/cache-a" --mirror "$MIRROR" --no-upstream --json "$@"; }
 twice --out "$WORK/out-x" >"$WORK/x.json" 2>"$WORK/x.err" &
 px=$!
