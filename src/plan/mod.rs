@@ -9,7 +9,9 @@
 mod key;
 #[cfg(test)]
 mod key_tests;
+mod packages;
 mod resolve;
+mod roles;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,7 @@ use serde::Serialize;
 use crate::recipe::{Base, CacheKind, Hint, ImageLayer, Pin};
 
 pub use key::{KeyMaterial, step_key};
+pub use packages::PACKAGE_LIST;
 pub use resolve::{PlanOptions, SourceOverride, resolve};
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,22 +1,21 @@
 //! Recipe + version + options -> [`Plan`]: templates rendered, package lists merged, steps chained,
 //! keys computed. Nothing is run or downloaded here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::key::{KeyMaterial, step_key};
+use super::packages::packages_step;
+use super::roles::role_plans;
 use super::*;
 use crate::recipe::context::{build_context, file_context};
 use crate::recipe::template::Renderer;
 use crate::recipe::template_check::render_at;
 use crate::recipe::{
-    CCACHE_DIR, DEST_DIR, PackageManager, ReadyProbe, Recipe, RecipeError, SOURCE_DIR, Template,
+    CCACHE_DIR, DEST_DIR, PackageManager, Recipe, RecipeError, SOURCE_DIR, Template,
 };
-
-/// Where the packages step writes the installed package list that the manifest reports.
-pub const PACKAGE_LIST: &str = "/baker/meta/packages.tsv";
 
 /// A local source tree used instead of the recipe's archive.
 #[derive(Debug, Clone)]
@@ -103,7 +102,7 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
     if let Some(step) = r.setup_step(&options.locked)? {
         push(step);
     }
-    push(r.packages_step(spec));
+    push(packages_step(recipe, spec));
     push(r.source_step(&source));
     let wrap = recipe
         .build
@@ -147,7 +146,7 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
         environment,
         steps,
         image: recipe.image.clone(),
-        roles: r.roles(),
+        roles: role_plans(recipe),
         hints: recipe.hints.clone(),
     })
 }
@@ -254,66 +253,6 @@ impl Resolver<'_> {
         }))
     }
 
-    fn packages_step(&self, spec: &crate::recipe::VersionSpec) -> PlanStep {
-        let removed: BTreeSet<&String> = spec.remove_packages.iter().collect();
-        let packages: BTreeSet<&String> = self
-            .recipe
-            .packages
-            .iter()
-            .chain(&spec.packages)
-            .filter(|p| !removed.contains(p))
-            .collect();
-        let list = packages
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let (command, target) = match self.recipe.base.package_manager {
-            PackageManager::Apt => (
-                [
-                    "export DEBIAN_FRONTEND=noninteractive".to_owned(),
-                    "rm -f /etc/apt/apt.conf.d/docker-clean".to_owned(),
-                    "echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/90baker-keep-packages".to_owned(),
-                    "apt-get update".to_owned(),
-                    format!("apt-get install -y {list}"),
-                    "mkdir -p /baker/meta".to_owned(),
-                    format!("dpkg-query -W -f '${{Package}}\\t${{Version}}\\n' | sort > {PACKAGE_LIST}"),
-                ]
-                .join("\n"),
-                "/var/cache/apt/archives",
-            ),
-            PackageManager::Yum => {
-                let mut lines = vec!["sed -i 's/^keepcache=0/keepcache=1/' /etc/yum.conf".to_owned()];
-                if !self.recipe.package_groups.is_empty() {
-                    let groups: Vec<String> = self.recipe.package_groups.iter().map(|g| format!("\"{g}\"")).collect();
-                    lines.push(format!("yum groupinstall -y {}", groups.join(" ")));
-                }
-                lines.push(format!("yum install -y {list}"));
-                // yum exits 0 when a named package does not exist; rpm -q names the missing ones.
-                lines.push(format!("rpm -q --whatprovides {list} > /dev/null"));
-                lines.push("mkdir -p /baker/meta".to_owned());
-                lines.push(format!(
-                    "rpm -qa --qf '%{{NAME}}\\t%{{VERSION}}-%{{RELEASE}}.%{{ARCH}}\\n' | sort > {PACKAGE_LIST}"
-                ));
-                (lines.join("\n"), "/var/cache/yum")
-            }
-        };
-        PlanStep {
-            name: "packages".into(),
-            kind: StepKind::Packages,
-            command,
-            wrap: None,
-            workdir: "/".into(),
-            env: BTreeMap::new(),
-            caches: vec![CacheMount {
-                cache: CacheKind::Packages,
-                target: target.into(),
-            }],
-            inputs: vec![],
-            key: String::new(),
-        }
-    }
-
     fn source_step(&self, source: &SourcePlan) -> PlanStep {
         let (command, sha256) = match source {
             SourcePlan::Archive {
@@ -397,54 +336,6 @@ impl Resolver<'_> {
             inputs: vec![],
             key: String::new(),
         })
-    }
-
-    fn roles(&self) -> BTreeMap<String, RolePlan> {
-        self.recipe
-            .roles
-            .iter()
-            .map(|(name, role)| {
-                let ready = role
-                    .ready
-                    .iter()
-                    .map(|c| ReadyPlan {
-                        probe: match &c.probe {
-                            ReadyProbe::Http {
-                                url,
-                                status,
-                                json_pointer,
-                            } => format!(
-                                "http GET {} -> {status}{}",
-                                url.text,
-                                json_pointer
-                                    .as_ref()
-                                    .map(|p| format!(", {p}"))
-                                    .unwrap_or_default()
-                            ),
-                            ReadyProbe::Command { run } => format!("command {}", run.text.trim()),
-                        },
-                        equals: c.equals.as_ref().map(|e| e.text.clone()),
-                        timeout_seconds: c.timeout_seconds,
-                    })
-                    .collect();
-                (
-                    name.clone(),
-                    RolePlan {
-                        description: role.description.clone(),
-                        user: role.user.clone(),
-                        ports: role.ports.clone(),
-                        setup: role.setup.as_ref().map(|t| t.text.trim().to_owned()),
-                        command: role.command.text.trim().to_owned(),
-                        config: role
-                            .config
-                            .iter()
-                            .map(|f| (f.path.clone(), f.content.text.clone()))
-                            .collect(),
-                        ready,
-                    },
-                )
-            })
-            .collect()
     }
 }
 

@@ -1,0 +1,70 @@
+//! The packages step: the recipe's package list (plus the version's, minus its removals, sorted) as
+//! the apt or yum commands that install it, keep downloads in baker's package cache, fail on a
+//! package that does not exist, and record every installed package's version for the manifest.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{CacheMount, PlanStep, StepKind};
+use crate::recipe::{CacheKind, PackageManager, Recipe, VersionSpec};
+
+/// Where the packages step writes the installed package list that the manifest reports.
+pub const PACKAGE_LIST: &str = "/baker/meta/packages.tsv";
+
+pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
+    let removed: BTreeSet<&String> = spec.remove_packages.iter().collect();
+    let packages: BTreeSet<&String> = recipe
+        .packages
+        .iter()
+        .chain(&spec.packages)
+        .filter(|p| !removed.contains(p))
+        .collect();
+    let list = packages
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (command, target) = match recipe.base.package_manager {
+        PackageManager::Apt => (
+            [
+                "export DEBIAN_FRONTEND=noninteractive".to_owned(),
+                "rm -f /etc/apt/apt.conf.d/docker-clean".to_owned(),
+                "echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/90baker-keep-packages".to_owned(),
+                "apt-get update".to_owned(),
+                format!("apt-get install -y {list}"),
+                "mkdir -p /baker/meta".to_owned(),
+                format!("dpkg-query -W -f '${{Package}}\\t${{Version}}\\n' | sort > {PACKAGE_LIST}"),
+            ]
+            .join("\n"),
+            "/var/cache/apt/archives",
+        ),
+        PackageManager::Yum => {
+            let mut lines = vec!["sed -i 's/^keepcache=0/keepcache=1/' /etc/yum.conf".to_owned()];
+            if !recipe.package_groups.is_empty() {
+                let groups: Vec<String> = recipe.package_groups.iter().map(|g| format!("\"{g}\"")).collect();
+                lines.push(format!("yum groupinstall -y {}", groups.join(" ")));
+            }
+            lines.push(format!("yum install -y {list}"));
+            // yum exits 0 when a named package does not exist; rpm -q names the missing ones.
+            lines.push(format!("rpm -q --whatprovides {list} > /dev/null"));
+            lines.push("mkdir -p /baker/meta".to_owned());
+            lines.push(format!(
+                "rpm -qa --qf '%{{NAME}}\\t%{{VERSION}}-%{{RELEASE}}.%{{ARCH}}\\n' | sort > {PACKAGE_LIST}"
+            ));
+            (lines.join("\n"), "/var/cache/yum")
+        }
+    };
+    PlanStep {
+        name: "packages".into(),
+        kind: StepKind::Packages,
+        command,
+        wrap: None,
+        workdir: "/".into(),
+        env: BTreeMap::new(),
+        caches: vec![CacheMount {
+            cache: CacheKind::Packages,
+            target: target.into(),
+        }],
+        inputs: vec![],
+        key: String::new(),
+    }
+}

@@ -1,0 +1,78 @@
+//! The mistakes people make in recipes, and what validation says about each.
+
+use super::*;
+
+const HELLO: &str = include_str!("../../recipes/hello/debian-12.toml");
+
+fn error_of(text: &str) -> String {
+    parse(SourceText::new("r.toml", text))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn the_examples_parse() {
+    let recipe = parse(SourceText::new("r.toml", HELLO)).unwrap();
+    assert_eq!(recipe.name, "hello");
+    assert_eq!(recipe.version_names(), ["2.10"]);
+    assert_eq!(recipe.steps.len(), 3);
+}
+
+#[test]
+fn a_pin_needs_its_origin_and_cannot_also_be_unpinned() {
+    let no_origin = HELLO.replace("checksum_origin = ", "# checksum_origin = ");
+    assert!(error_of(&no_origin).contains("needs `checksum_origin`"));
+    let both = HELLO.replace("checksum_origin = ", "unpinned = \"x\"\nchecksum_origin = ");
+    assert!(error_of(&both).contains("either `sha256` or `unpinned`, not both"));
+    let neither = HELLO.replace("sha256 = \"31e0", "# sha256 = \"31e0");
+    let message = error_of(&neither);
+    assert!(message.contains("needs `sha256`"), "{message}");
+}
+
+#[test]
+fn an_unknown_cache_suggests_the_nearest() {
+    let message = error_of(&HELLO.replacen("caches = [\"ccache\"]", "caches = [\"ccahe\"]", 1));
+    assert!(message.contains("unknown cache `ccahe`"), "{message}");
+    assert!(message.contains("did you mean `ccache`?"), "{message}");
+    assert!(message.starts_with("r.toml:"), "{message}");
+}
+
+#[test]
+fn step_names_are_unique_and_tidy() {
+    let twice = HELLO.replace("name = \"compile\"", "name = \"configure\"");
+    assert!(error_of(&twice).contains("step name `configure` is used twice"));
+    let odd = HELLO.replace("name = \"compile\"", "name = \"Compile It\"");
+    assert!(error_of(&odd).contains("lower-case letters, digits and `-`"));
+}
+
+#[test]
+fn the_default_version_must_exist_and_distros_must_be_known() {
+    assert!(
+        error_of(&HELLO.replace("default_version = \"2.10\"", "default_version = \"3.0\""))
+            .contains("`3.0` is not among [versions]: 2.10")
+    );
+    assert!(
+        error_of(&HELLO.replace("distro = \"debian-12\"", "distro = \"gentoo\""))
+            .contains("unknown distro `gentoo`")
+    );
+}
+
+#[test]
+fn paths_must_be_absolute_and_hint_patterns_valid() {
+    let relative = format!("{HELLO}\n[[files]]\npath = \"etc/x\"\ncontent = \"x\"\n");
+    assert!(error_of(&relative).contains("absolute path"));
+    let bad_regex = HELLO.replace(
+        "pattern = \"no acceptable C compiler found\"",
+        "pattern = \"(unclosed\"",
+    );
+    assert!(error_of(&bad_regex).contains("invalid hint pattern"));
+}
+
+#[test]
+fn a_missing_required_table_is_named() {
+    let message = error_of(&HELLO.replace(
+        "[install]\nrun = \"make install DESTDIR={{destdir}}\"\n",
+        "",
+    ));
+    assert!(message.contains("missing field `install`"), "{message}");
+}
