@@ -4,7 +4,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{DEST_DIR, Distro, JOBS_VARIABLE, SOURCE_DIR};
+use super::{Distro, JOBS_VARIABLE};
+use crate::layout::{DEST_DIR, SOURCE_DIR};
 
 /// Variables of every build-time template.
 pub fn build_context(name: &str, distro: Distro, version: &str) -> Value {
