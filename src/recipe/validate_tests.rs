@@ -151,3 +151,13 @@ fn role_env_is_checked_like_step_env() {
     );
     assert!(error_of(&typo).contains("mastr"), "{}", error_of(&typo));
 }
+
+#[test]
+fn the_example_in_the_recipe_reference_parses() {
+    let reference = include_str!("../../recipes/README.md");
+    let start = reference.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let example = &reference[start..];
+    let example = &example[..example.find("```").unwrap()];
+    let recipe = parse(SourceText::new("recipes/README.md", example)).unwrap();
+    assert_eq!(recipe.roles["greeter"].kind, RoleKind::Master);
+}
