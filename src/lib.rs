@@ -8,6 +8,7 @@ pub mod base;
 pub mod build;
 pub mod cache;
 pub mod engine;
+pub mod launch;
 pub mod layout;
 pub mod plan;
 pub mod progress;
