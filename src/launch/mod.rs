@@ -7,5 +7,9 @@
 //! way on every provider. Providers (containers, VMs, machines over SSH) create and remove nodes.
 
 pub mod bundle;
+pub mod bundle_tar;
 pub mod ready;
 pub mod state;
+
+#[cfg(test)]
+mod agent_tests;
