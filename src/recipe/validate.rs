@@ -404,14 +404,31 @@ impl Checker<'_> {
         })
     }
 
+    /// A path a file is written to inside the container: checked here, at load time, so that a
+    /// bad one is reported with its `file:line:column` rather than when a step's archive is made.
     fn absolute(&self, path: &Spanned<String>) -> Result<String, RecipeError> {
-        if path.get_ref().starts_with('/') {
-            Ok(path.get_ref().clone())
+        let value = path.get_ref();
+        let fault = if value.contains('\0') {
+            Some("contains a NUL byte")
+        } else if !value.starts_with('/') {
+            Some("is not absolute")
+        } else if value.split('/').any(|part| part == "..") {
+            Some("has a `..` component")
+        } else if value.ends_with('/') || value.split('/').next_back() == Some(".") {
+            Some("names a directory, not a file")
         } else {
-            Err(self.at(
+            None
+        };
+        match fault {
+            None => Ok(value.clone()),
+            Some(fault) => Err(self.at(
                 path.span(),
-                "expected an absolute path inside the container",
-            ))
+                format!(
+                    "path {value:?} {fault}; expected an absolute path of a file inside the \
+                     container, like \"/etc/app/app.conf\": starting with `/`, without `..` \
+                     components or NUL bytes"
+                ),
+            )),
         }
     }
 }

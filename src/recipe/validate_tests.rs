@@ -161,3 +161,61 @@ fn the_example_in_the_recipe_reference_parses() {
     let recipe = parse(SourceText::new("recipes/README.md", example)).unwrap();
     assert_eq!(recipe.roles["greeter"].kind, RoleKind::Master);
 }
+
+#[test]
+fn every_path_in_a_recipe_is_checked_at_load_time_with_its_location() {
+    let tables = [
+        "[[files]]\npath = PATH\ncontent = \"x\"\n",
+        "[[repositories]]\nname = \"r\"\npath = PATH\ncontent = \"x\"\n",
+        "[[repositories]]\nname = \"r\"\npath = \"/etc/r.list\"\ncontent = \"x\"\n\
+         [[repositories.keys]]\nurl = \"http://k/key\"\npath = PATH\nunpinned = \"none\"\n",
+        "[[roles.hello.config]]\npath = PATH\ncontent = \"x\"\n",
+    ];
+    let bad = [
+        (r#""/etc/../x""#, "has a `..` component"),
+        (r#""/srv/app/..""#, "has a `..` component"),
+        (r#""../etc/x""#, "is not absolute"),
+        (r#""etc/x""#, "is not absolute"),
+        (r#""""#, "is not absolute"),
+        (r#""/etc/x\u0000y""#, "contains a NUL byte"),
+        (r#""/etc/""#, "names a directory, not a file"),
+        (r#""/""#, "names a directory, not a file"),
+        (r#""/etc/.""#, "names a directory, not a file"),
+    ];
+    for table in tables {
+        for (path, fault) in bad {
+            let text = format!("{HELLO}\n{}", table.replace("PATH", path));
+            let line = 1 + text
+                .lines()
+                .position(|l| l == format!("path = {path}"))
+                .unwrap();
+            let message = error_of(&text);
+            assert!(
+                message.starts_with(&format!("r.toml:{line}:8: path ")),
+                "{message}"
+            );
+            assert!(message.contains(fault), "{fault} missing from: {message}");
+            assert!(
+                message.contains("expected an absolute path of a file inside the container"),
+                "{message}"
+            );
+        }
+        for good in [r#""/etc/x""#, r#""/etc/./x..y/.hidden""#] {
+            let text = format!("{HELLO}\n{}", table.replace("PATH", good));
+            parse(SourceText::new("r.toml", &text)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_bad_path_says_what_is_valid() {
+    let text = format!("{HELLO}\n[[files]]\npath = \"/etc/../x\"\ncontent = \"x\"\n");
+    let message = error_of(&text);
+    let first = message.lines().next().unwrap();
+    assert_eq!(
+        first.split_once(": ").unwrap().1,
+        "path \"/etc/../x\" has a `..` component; expected an absolute path of a file inside \
+         the container, like \"/etc/app/app.conf\": starting with `/`, without `..` components \
+         or NUL bytes"
+    );
+}
