@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use serde_json::json;
 
-use baker::build::{
+use baker::builder::{
     BuildError, BuildOptions, Builder, Janitor, ensure_base_image, has_unlocked_inputs,
     lock_unpinned,
 };

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 
-use baker::build::{OWNER_LABEL, STEP_REPO};
+use baker::builder::{OWNER_LABEL, STEP_REPO};
 use baker::cache::usage::{self, CacheEntry, human, parse_size};
 
 use super::Global;
