@@ -9,6 +9,7 @@
 mod key;
 #[cfg(test)]
 mod key_tests;
+mod lock;
 mod packages;
 mod resolve;
 mod roles;
@@ -20,6 +21,7 @@ use serde::Serialize;
 use crate::recipe::{Base, CacheKind, Hint, ImageLayer, Pin};
 
 pub use key::{KeyMaterial, step_key};
+pub use lock::Unlocked;
 pub use packages::PACKAGE_LIST;
 pub use resolve::{PlanOptions, SourceOverride, resolve};
 
