@@ -1,6 +1,8 @@
 //! What a step needs from outside its parent image: its script, the files the recipe places, the
 //! repository keys and the source archive (fetched through the download cache, pinned or locked), or a
-//! local source tree. Fetching happens before the first step runs, so a bad mirror fails at once.
+//! local source tree. Fetching happens before the first step runs, so a bad mirror fails at once;
+//! files that nothing pins are fetched even earlier, by [`lock_unpinned`], so that their sha256s can
+//! be filled into the plan before any key is used.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

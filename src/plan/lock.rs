@@ -104,6 +104,8 @@ impl Plan {
                 caches: &step.caches,
                 inputs: &step.inputs,
             };
+            // `baker -vv` shows what each final key is made of, so that a cache miss can be explained.
+            tracing::trace!(step = %step.name, material = %material.canonical_json(), "key material");
             step.key = step_key(&material);
             parent.clone_from(&step.key);
         }
