@@ -8,6 +8,8 @@ pub mod base;
 pub mod builder;
 pub mod cache;
 pub mod engine;
+pub mod launch;
+pub mod layout;
 pub mod plan;
 pub mod progress;
 pub mod recipe;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::inputs::{self, UploadArchive};
 use super::{BuildError, BuildOptions, Builder};
+use crate::layout::{INPUT_DIR, SCRIPT_PATH, SOURCE_DIR};
 use crate::plan::{Input, Plan, PlanStep, SourcePlan};
 use crate::progress::{Event, Reporter};
 use crate::recipe::Pin;
@@ -22,7 +23,7 @@ impl Builder<'_> {
         let mut archive = UploadArchive::default();
         let io = |e| BuildError::io("assembling the inputs of a step", "(memory)")(e);
         archive
-            .bytes(inputs::SCRIPT_PATH, 0o755, inputs::script(step).as_bytes())
+            .bytes(SCRIPT_PATH, 0o755, inputs::script(step).as_bytes())
             .map_err(io)?;
         for input in &step.inputs {
             match input {
@@ -107,7 +108,7 @@ impl Builder<'_> {
                     .await?
                     .expect("an archive source has a file");
                 archive
-                    .file(&format!("/baker/in/{file_name}"), 0o644, &fetched)
+                    .file(&format!("{INPUT_DIR}/{file_name}"), 0o644, &fetched)
                     .map_err(io)
             }
             SourcePlan::Tree { path, sha256, .. } => {
@@ -118,7 +119,7 @@ impl Builder<'_> {
                         "the source tree {path} changed since it was planned; building what is there now"
                     )));
                 }
-                archive.tree(crate::recipe::SOURCE_DIR, &tree).map_err(io)
+                archive.tree(SOURCE_DIR, &tree).map_err(io)
             }
         }
     }

@@ -15,6 +15,7 @@ use super::{BuildError, BuildOutcome, Builder, StepOutcome, step_cache};
 use crate::artifact::{self, ArtifactFile, CcacheStats, Manifest};
 use crate::engine::labels::STEP_LABEL;
 use crate::engine::{Container, ContainerSpec};
+use crate::layout::META_DIR;
 use crate::plan::{Plan, SourcePlan};
 use crate::progress::Event;
 use crate::recipe::Pin;
@@ -120,7 +121,7 @@ async fn export(
         .map_err(BuildError::io("spooling the export in", &tmp))?;
 
     let mut meta = Vec::new();
-    let mut stream = container.download("/baker/meta");
+    let mut stream = container.download(META_DIR);
     while let Some(chunk) = stream.next().await {
         meta.extend_from_slice(&chunk?);
     }

@@ -24,6 +24,8 @@ pub struct Selection {
     pub enable: Vec<String>,
     /// A local source tree built instead of the recipe's release archive.
     pub source_dir: Option<PathBuf>,
+    /// The caller's `$SOURCE_DATE_EPOCH`, if set: the clamp for the tarball's times.
+    pub source_date_epoch: Option<u64>,
 }
 
 impl Selection {
@@ -40,6 +42,7 @@ impl Selection {
                 enable: self.enable.clone(),
                 source_override,
                 locked,
+                source_date_epoch: self.source_date_epoch,
             },
         )?)
     }

@@ -50,7 +50,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     mirrors.extend(mirrors_from_env());
     let request = BuildRequest {
         catalog: &catalog,
-        selection: args.selection.to_library(),
+        selection: args.selection.to_library()?,
         options: BuildOptions {
             cache: global.cache(),
             lock_file: global.lock_file(),

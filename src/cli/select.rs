@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
+use baker::artifact::epoch_from_env;
 use baker::builder;
 use baker::plan::Plan;
 
@@ -30,20 +32,21 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// The selection in the library's terms.
-    pub fn to_library(&self) -> builder::Selection {
-        builder::Selection {
+    /// The selection in the library's terms, with `$SOURCE_DATE_EPOCH` when it is set.
+    pub fn to_library(&self) -> anyhow::Result<builder::Selection> {
+        Ok(builder::Selection {
             recipe: self.recipe.clone(),
             distro: self.distro.clone(),
             version: self.version.clone(),
             enable: self.enable.clone(),
             source_dir: self.source_dir.clone(),
-        }
+            source_date_epoch: epoch_from_env().context("reading $SOURCE_DATE_EPOCH")?,
+        })
     }
 
     /// The plan, with the locks the lock file holds; nothing is downloaded or run.
     pub fn plan(&self, global: &Global) -> anyhow::Result<Plan> {
         let catalog = global.catalog()?;
-        Ok(self.to_library().plan(&catalog, &global.lock_file())?)
+        Ok(self.to_library()?.plan(&catalog, &global.lock_file())?)
     }
 }
