@@ -34,12 +34,10 @@ pub async fn build(
         .selection
         .plan(request.catalog, &options.lock_file)?;
     let engine = Engine::connect().await?;
-    let result = tokio::select! {
-        result = run(&engine, plan, options, reporter) => result,
-        () = cancel => Err(BuildError::Interrupted),
-    };
-    engine.sweep().await;
-    result
+    engine
+        .run_until(run(&engine, plan, options, reporter), cancel)
+        .await
+        .unwrap_or(Err(BuildError::Interrupted))
 }
 
 async fn run(

@@ -36,4 +36,20 @@ impl Engine {
     pub async fn sweep(&self) {
         self.janitor.sweep(&self.docker).await;
     }
+
+    /// Runs `work` until it finishes or `cancel` resolves (then `work` is dropped where it stands),
+    /// and in both cases sweeps the containers it left. `None` means cancelled. Every stage that
+    /// runs containers (build, and later image and launch) has this shape.
+    pub async fn run_until<T>(
+        &self,
+        work: impl Future<Output = T>,
+        cancel: impl Future<Output = ()>,
+    ) -> Option<T> {
+        let outcome = tokio::select! {
+            outcome = work => Some(outcome),
+            () = cancel => None,
+        };
+        self.sweep().await;
+        outcome
+    }
 }
