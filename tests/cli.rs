@@ -1,14 +1,19 @@
 //! The `baker` executable as users run it: listing, planning, and the error messages for the mistakes
 //! people make (unknown distro, a typo in a recipe field, an unknown template variable, no engine).
-//! None of these need Docker or the network.
+//! None of these need Docker or the network, and none may touch an engine that happens to run:
+//! `cache prune|clear` remove images, so every run points DOCKER_HOST where no engine listens.
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+/// Where no engine listens.
+const NO_ENGINE: &str = "unix:///nonexistent/baker-cli-tests/docker.sock";
+
 fn baker() -> Command {
     let mut cmd = Command::cargo_bin("baker").unwrap();
     cmd.env_remove("BAKER_RECIPES_DIR")
-        .env_remove("BAKER_MIRRORS");
+        .env_remove("BAKER_MIRRORS")
+        .env("DOCKER_HOST", NO_ENGINE);
     cmd
 }
 
@@ -312,6 +317,7 @@ fn run_with_closed_stdout(args: &[&str], cache: &std::path::Path) -> std::proces
     std::process::Command::new(assert_cmd::cargo::cargo_bin("baker"))
         .env_remove("BAKER_RECIPES_DIR")
         .env_remove("BAKER_MIRRORS")
+        .env("DOCKER_HOST", NO_ENGINE)
         .args(args)
         .arg("--cache-dir")
         .arg(cache)
@@ -350,14 +356,12 @@ fn a_closed_stderr_does_not_turn_an_error_into_a_panic() {
     assert_eq!(status.code(), Some(1), "a panic exits with 101");
 }
 
-/// A cache holding one step entry, whose image would be removed by `prune`/`clear`, and an engine
-/// address where no engine listens.
-fn cache_with_a_step(dir: &tempfile::TempDir) -> (std::path::PathBuf, String) {
+/// A cache holding one step entry, whose image `prune`/`clear` would remove from an engine.
+fn cache_with_a_step(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let root = dir.path().join("cache");
     std::fs::create_dir_all(root.join("steps")).unwrap();
     std::fs::write(root.join(format!("steps/{}.json", "ab".repeat(32))), "{}").unwrap();
-    let no_engine = format!("unix://{}/no-such.sock", dir.path().display());
-    (root, no_engine)
+    root
 }
 
 #[test]
@@ -367,9 +371,8 @@ fn quiet_prints_nothing_when_the_cache_is_pruned_or_cleared() {
         &["cache", "clear"],
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let (root, no_engine) = cache_with_a_step(&dir);
+        let root = cache_with_a_step(&dir);
         baker()
-            .env("DOCKER_HOST", &no_engine)
             .args(command)
             .arg("--quiet")
             .arg("--cache-dir")
@@ -390,9 +393,8 @@ fn quiet_prints_nothing_when_the_cache_is_pruned_or_cleared() {
 #[test]
 fn without_quiet_pruning_says_what_it_removed_and_what_it_left() {
     let dir = tempfile::tempdir().unwrap();
-    let (root, no_engine) = cache_with_a_step(&dir);
+    let root = cache_with_a_step(&dir);
     baker()
-        .env("DOCKER_HOST", &no_engine)
         .args(["cache", "prune", "--max-size", "0", "--cache-dir"])
         .arg(&root)
         .assert()
