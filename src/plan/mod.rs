@@ -10,6 +10,7 @@ mod file;
 mod key;
 #[cfg(test)]
 mod key_tests;
+mod lock;
 mod packages;
 mod resolve;
 mod roles;
@@ -24,6 +25,7 @@ use crate::recipe::{Base, CacheKind, Hint, ImageLayer, Pin, RoleKind};
 
 pub use file::{PLAN_FILE, PLAN_FORMAT, PlanFileError, read_plan, write_plan};
 pub use key::{KeyMaterial, step_key};
+pub use lock::Unlocked;
 pub use resolve::{PlanOptions, SourceOverride, resolve};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

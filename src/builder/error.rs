@@ -1,31 +1,41 @@
-//! Why a build stopped, with what failed and where: the step, its exit code, the end of its log, the
-//! log's path and the recipe's advice for what the log shows.
+//! Why a build stopped, with what failed and where: the recipe or selection, the engine call, the
+//! download, or the step with its exit code, the end of its log, the log's path and the recipe's
+//! advice for what the log shows. [`BuildError::Interrupted`] is the build's own answer to the
+//! cancellation its caller passed in; the CLI maps it to exit status 130.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::artifact::ArtifactError;
 use crate::engine::EngineError;
-use crate::recipe::Hint;
+use crate::recipe::{Hint, RecipeError};
 use crate::source::fetch::FetchError;
+use crate::source::lock::LockError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// Boxed: a recipe error carries the text around its place, and builds that fail are rare.
+    #[error(transparent)]
+    Recipe(Box<RecipeError>),
+
+    #[error(transparent)]
+    Lock(#[from] LockError),
+
+    #[error("cannot read the source directory {}: {source}", path.display())]
+    SourceDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     #[error(transparent)]
     Engine(#[from] EngineError),
-
-    #[error("Docker engine error while {during}: {source}")]
-    Docker {
-        during: String,
-        source: bollard::errors::Error,
-    },
 
     #[error("base image `{image}` is neither present nor pullable: {source}{}",
         how_to_make.as_ref().map(|h| format!("\nmake it locally: {h}")).unwrap_or_default())]
     BaseImage {
         image: String,
         how_to_make: Option<String>,
-        source: bollard::errors::Error,
+        source: Box<EngineError>,
     },
 
     #[error(transparent)]
@@ -58,12 +68,13 @@ pub enum BuildError {
     Interrupted,
 }
 
-impl BuildError {
-    pub fn docker(during: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Self {
-        let during = during.into();
-        move |source| Self::Docker { during, source }
+impl From<RecipeError> for BuildError {
+    fn from(e: RecipeError) -> Self {
+        Self::Recipe(Box::new(e))
     }
+}
 
+impl BuildError {
     pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { what, path, source }
