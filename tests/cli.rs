@@ -13,6 +13,8 @@ fn baker() -> Command {
     let mut cmd = Command::cargo_bin("baker").unwrap();
     cmd.env_remove("BAKER_RECIPES_DIR")
         .env_remove("BAKER_MIRRORS")
+        .env_remove("BAKER_LOCK")
+        .env_remove("SOURCE_DATE_EPOCH")
         .env("DOCKER_HOST", NO_ENGINE);
     cmd
 }
@@ -317,6 +319,8 @@ fn run_with_closed_stdout(args: &[&str], cache: &std::path::Path) -> std::proces
     std::process::Command::new(assert_cmd::cargo::cargo_bin("baker"))
         .env_remove("BAKER_RECIPES_DIR")
         .env_remove("BAKER_MIRRORS")
+        .env_remove("BAKER_LOCK")
+        .env_remove("SOURCE_DATE_EPOCH")
         .env("DOCKER_HOST", NO_ENGINE)
         .args(args)
         .arg("--cache-dir")
@@ -424,4 +428,48 @@ fn quiet_keeps_what_was_asked_for_and_says_nothing_else() {
         .success()
         .stdout(predicate::str::contains("hello"))
         .stderr("");
+}
+
+#[test]
+fn a_lock_file_beside_the_recipes_is_read_with_lock_or_baker_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("baker.lock");
+    let sha = "ab".repeat(32);
+    std::fs::write(
+        &lock,
+        format!("[files]\n\"https://archive.apache.org/dist/mesos/0.25.0/mesos-0.25.0.tar.gz\" = \"{sha}\"\n"),
+    )
+    .unwrap();
+    let plan = |cmd: &mut Command| {
+        cmd.args([
+            "plan",
+            "--distro",
+            "centos6",
+            "--version",
+            "0.25.0",
+            "--cache-dir",
+        ])
+        .arg(dir.path().join("cache"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("locked sha256 {sha}")));
+    };
+    plan(baker().arg("--lock").arg(&lock));
+    plan(baker().env("BAKER_LOCK", &lock));
+}
+
+#[test]
+fn source_date_epoch_is_carried_by_the_plan_and_a_bad_one_is_refused() {
+    baker()
+        .args(["plan", "--recipe", "hello", "--distro", "debian12"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("epoch       1700000000"));
+    baker()
+        .args(["plan", "--recipe", "hello", "--distro", "debian12"])
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("SOURCE_DATE_EPOCH is invalid"));
 }

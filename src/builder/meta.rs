@@ -199,6 +199,10 @@ fn finish(
     let manifest = manifest(b.plan, &b.base_id, outcomes, &file, facts);
     let manifest_path = b.options.out_dir.join("manifest.json");
     manifest.write_atomic(&manifest_path)?;
+    // The contract the later stages start from: `baker image --from`, `baker launch`.
+    let plan_path = b.options.out_dir.join(crate::plan::PLAN_FILE);
+    crate::plan::write_plan(b.plan, &plan_path)
+        .map_err(|e| BuildError::io("writing the plan", &plan_path)(std::io::Error::other(e)))?;
     b.reporter.report(Event::Note(format!(
         "finished in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -43,6 +43,10 @@ pub struct Global {
     /// The cache root [default: $BAKER_CACHE_DIR or ~/.cache/baker].
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// The lock file of first-download sha256s of unpinned files; keep it beside your recipes under
+    /// version control [default: $BAKER_LOCK, else <cache>/baker.lock].
+    #[arg(long, global = true, value_name = "PATH", env = "BAKER_LOCK")]
+    pub lock: Option<PathBuf>,
     /// A directory of extra recipes (`<name>/<distro>.toml`); they replace embedded ones of the same name and distro.
     #[arg(long, global = true, value_name = "DIR", env = "BAKER_RECIPES_DIR")]
     pub recipes_dir: Option<PathBuf>,
@@ -99,9 +103,12 @@ impl Global {
         )
     }
 
-    /// The lock file read when planning and written when an unpinned file is first downloaded.
+    /// The lock file read when planning and written when an unpinned file is first downloaded:
+    /// `--lock`, else `$BAKER_LOCK`, else `<cache>/baker.lock`.
     pub fn lock_file(&self) -> PathBuf {
-        self.cache().lock_file()
+        self.lock
+            .clone()
+            .unwrap_or_else(|| self.cache().lock_file())
     }
 
     /// Embedded recipes plus the recipes directory, if one is set.
