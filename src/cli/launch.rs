@@ -58,6 +58,10 @@ pub struct LaunchArgs {
     /// Leave a cluster that failed its checks running, to look at it.
     #[arg(long)]
     pub keep_failed: bool,
+    /// Once ready, run the recipe's smoke test (Mesos: the example framework; PostgreSQL: a row
+    /// written on the primary and read on every standby).
+    #[arg(long)]
+    pub smoke: bool,
     #[command(flatten)]
     pub build: BuildFlags,
 }
@@ -124,6 +128,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             slaves: args.slaves,
             publish_all: args.publish_all,
             keep_failed: args.keep_failed,
+            smoke: args.smoke,
             node_image: String::new(),
         };
         check_request(&plan, &request)?;

@@ -85,6 +85,7 @@ mod tests {
             setup: Some("initdb".into()),
             command: "postgres -D /data".into(),
             ready: vec![],
+            smoke: vec![],
         }
     }
 

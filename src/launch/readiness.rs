@@ -25,13 +25,22 @@ pub struct NotReady {
     pub seen: Seen,
 }
 
-/// Waits until every check of `bundle` passes; `Err` names the first that did not.
+/// Waits until every readiness check of `bundle` passes; `Err` names the first that did not.
 pub async fn wait_ready(
     bundle: &NodeBundle,
     shell: &impl NodeShell,
     http: &reqwest::Client,
 ) -> Result<(), NotReady> {
-    for check in &bundle.ready {
+    wait_checks(&bundle.ready, shell, http).await
+}
+
+/// Waits until each of `checks` passes, in order.
+pub async fn wait_checks(
+    checks: &[ReadyCheck],
+    shell: &impl NodeShell,
+    http: &reqwest::Client,
+) -> Result<(), NotReady> {
+    for check in checks {
         let deadline = Instant::now() + Duration::from_secs(check.timeout_seconds);
         loop {
             let seen = probe(check, shell, http).await;

@@ -14,7 +14,7 @@ use super::bundle::{NodeBundle, render_bundle};
 use super::bundle_tar::BUNDLE_DIR;
 use super::docker::{self, ContainerNode};
 use super::error::{LaunchError, NodeFailure};
-use super::readiness::wait_ready;
+use super::readiness::{wait_checks, wait_ready};
 use super::state::{ClusterState, NodeState, Phase, STATE_FORMAT, StateDir, check_name};
 use crate::engine::Engine;
 use crate::plan::Plan;
@@ -31,6 +31,8 @@ pub struct LaunchRequest {
     pub publish_all: bool,
     /// Leave a failed cluster running for inspection.
     pub keep_failed: bool,
+    /// Run the recipe's smoke test once the cluster is ready.
+    pub smoke: bool,
     /// The node image (see [`super::node_image`]).
     pub node_image: String,
 }
@@ -282,6 +284,73 @@ async fn boot(
         .timings
         .insert("ready".into(), ready_started.elapsed().as_secs_f64());
     states.save(state)?;
+    if request.smoke {
+        smoke(engine, plan, state, &bundles, &http, reporter).await?;
+        states.save(state)?;
+    }
+    Ok(())
+}
+
+/// Runs the plan's smoke steps in order, each on every node of its role.
+async fn smoke(
+    engine: &Engine,
+    plan: &Plan,
+    state: &mut ClusterState,
+    bundles: &[NodeBundle],
+    http: &reqwest::Client,
+    reporter: &dyn Reporter,
+) -> Result<(), LaunchError> {
+    if plan.smoke.is_empty() {
+        return Err(LaunchError::Input(format!(
+            "recipe {} has no [[smoke]] steps; launch without --smoke",
+            plan.recipe.name
+        )));
+    }
+    let started = Instant::now();
+    for (step, spec) in plan.smoke.iter().enumerate() {
+        reporter.report(Event::Note(format!(
+            "smoke test {}/{} on the {} nodes",
+            step + 1,
+            plan.smoke.len(),
+            spec.role
+        )));
+        let runs = state
+            .nodes
+            .iter()
+            .zip(bundles)
+            .filter(|(n, _)| n.role == spec.role)
+            .map(|(node, bundle)| {
+                let nth = plan.smoke[..step]
+                    .iter()
+                    .filter(|s| s.role == spec.role)
+                    .count();
+                let check = bundle.smoke[nth].clone();
+                let shell = ContainerNode {
+                    engine,
+                    id: node.provider_id.clone().unwrap_or_default(),
+                };
+                async move {
+                    let result = wait_checks(std::slice::from_ref(&check), &shell, http).await;
+                    (node, result)
+                }
+            });
+        for (node, result) in join_all(runs).await {
+            if let Err(not_ready) = result {
+                return Err(LaunchError::NodeFailed(Box::new(NodeFailure {
+                    node: node.name.clone(),
+                    role: node.role.clone(),
+                    check: format!("smoke test {}", not_ready.check),
+                    seen: not_ready.seen.to_string(),
+                    log: role_log(engine, node.provider_id.as_deref().unwrap_or_default(), 20)
+                        .await,
+                    hints: Vec::new(),
+                })));
+            }
+        }
+    }
+    state
+        .timings
+        .insert("smoke".into(), started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -44,7 +44,21 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageLayer>,
     pub roles: BTreeMap<String, RolePlan>,
+    /// What `baker launch --smoke` runs once the cluster is ready, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smoke: Vec<SmokePlan>,
     pub hints: Vec<Hint>,
+}
+
+/// A smoke test step: `run` (a template) on every node of `role`, passing on exit 0 and, with
+/// `equals`, on that output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmokePlan {
+    pub role: String,
+    pub run: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
