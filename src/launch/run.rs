@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use futures_util::StreamExt;
 use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
 
 use super::bundle::{NodeBundle, render_bundle};
 use super::bundle_tar::BUNDLE_DIR;
@@ -246,23 +248,30 @@ async fn boot(
         .timeout(Duration::from_secs(3))
         .build()
         .map_err(|e| LaunchError::Input(format!("cannot make an HTTP client: {e}")))?;
-    let waits = state.nodes.iter().zip(&bundles).map(|(node, bundle)| {
-        let shell = ContainerNode {
-            engine,
-            id: node.provider_id.clone().unwrap_or_default(),
-        };
-        let http = &http;
-        async move { (wait_ready(bundle, &shell, http).await, shell) }
-    });
-    let results = join_all(waits).await;
+    // Every node is waited for at once; the first that fails ends the wait, since a cluster with a
+    // failed node will not become ready (a master waiting for its slaves would otherwise time out
+    // later and hide the slave's failure).
+    let mut waits: FuturesUnordered<_> = state
+        .nodes
+        .iter()
+        .zip(&bundles)
+        .enumerate()
+        .map(|(i, (node, bundle))| {
+            let shell = ContainerNode {
+                engine,
+                id: node.provider_id.clone().unwrap_or_default(),
+            };
+            let http = &http;
+            async move { (i, wait_ready(bundle, &shell, http).await, shell) }
+        })
+        .collect();
     let mut failure = None;
-    for ((node, bundle), (result, shell)) in state.nodes.iter_mut().zip(&bundles).zip(results) {
+    let mut ready = Vec::new();
+    while let Some((i, result, shell)) = waits.next().await {
         match result {
-            Ok(()) => {
-                node.ready = true;
-                node.ready_since = Some(now());
-            }
-            Err(not_ready) if failure.is_none() => {
+            Ok(()) => ready.push(i),
+            Err(not_ready) => {
+                let (node, bundle) = (&state.nodes[i], &bundles[i]);
                 let log = role_log(engine, &shell.id, 40).await;
                 failure = Some(LaunchError::NodeFailed(Box::new(NodeFailure {
                     node: node.name.clone(),
@@ -272,9 +281,14 @@ async fn boot(
                     hints: matching_hints(plan, &log),
                     log,
                 })));
+                break;
             }
-            Err(_) => {}
         }
+    }
+    drop(waits);
+    for i in ready {
+        state.nodes[i].ready = true;
+        state.nodes[i].ready_since = Some(now());
     }
     if let Some(e) = failure {
         return Err(e);

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# e2e-launch.sh — `baker launch --provider docker` end to end on a real engine, with the PostgreSQL
+# example, whose primary/standby pair is a real master/slave cluster:
+#   - 1 primary + 2 standbys with --smoke: the primary's pg_stat_replication shows 2 streaming
+#     standbys, the smoke row is on both, a client without the password is refused, the ports are
+#     published on 127.0.0.1 only, status/logs/clusters answer from a new process, no secret in the
+#     state file or in `status`;
+#   - destroy leaves no container or network, and is safe to repeat;
+#   - bad input fails before anything is created (a name in use, --masters 2);
+#   - a standby pointed at a wrong master is reported as that standby failing, with its log, and
+#     the failed cluster is rolled back;
+#   - two clusters run side by side; a launch killed midway is cleaned up by destroy.
+# The build comes from $BAKER_E2E_PG_OUT (a `baker build` output directory; ci/test.sh shares the one
+# ci/e2e-build.sh made), else this script builds PostgreSQL itself. Prints "N passed, N failed" last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-launch.XXXXXX")
+export BAKER_STATE_DIR=$WORK/state
+RUN_LABEL=baker.test.run=launch-$$
+export BAKER_LABELS="baker.test=1,$RUN_LABEL"
+passed=0
+failed=0
+cleanup() {
+  for c in $("$BAKER" clusters -q 2>/dev/null; ls "$BAKER_STATE_DIR" 2>/dev/null); do
+    "$BAKER" destroy "$c" >/dev/null 2>&1 || true
+  done
+  docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker network ls -q --filter "label=$RUN_LABEL" | xargs -r docker network rm >/dev/null 2>&1 || true
+  docker images -q --filter "label=$RUN_LABEL" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { echo "e2e-launch: $*" >&2; }
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND…
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+bash ci/docker-up.sh
+BAKER=$BAKER bash ci/base-image.sh "$BASE"
+
+PG_OUT=${BAKER_E2E_PG_OUT:-}
+if [ -z "$PG_OUT" ] || [ ! -f "$PG_OUT/plan.json" ]; then
+  say "building postgresql (set BAKER_E2E_PG_OUT to reuse a build)"
+  bash ci/source-mirror.sh "$WORK/mirror"
+  PG_OUT=$WORK/pg-out
+  "$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache" --out "$PG_OUT" \
+    --mirror "$WORK/mirror" --no-upstream -q
+fi
+export BAKER_CACHE_DIR=$WORK/cache
+PSQL=/usr/local/pgsql/bin/psql
+
+# --- 1+2 with the smoke test -----------------------------------------------------------------------
+t=$(now)
+if "$BAKER" launch pg --from "$PG_OUT" --masters 1 --slaves 2 --smoke >"$WORK/launch.out" 2>"$WORK/launch.err"; then
+  ok "launch pg 1+2 --smoke reaches ready ($(since "$t") s with the node image)"
+else
+  not_ok "launch pg 1+2 --smoke reaches ready"
+  tail -n 30 "$WORK/launch.err" >&2
+fi
+cat "$WORK/launch.out" >&2
+streaming=$(docker exec pg-primary bash -c ". /etc/baker/role/env; $PSQL -h pg-primary -U postgres -Atc \"select count(*) from pg_stat_replication where state = 'streaming'\"" 2>&1 || true)
+check "the primary's pg_stat_replication shows 2 streaming standbys (saw: $streaming)" [ "$streaming" = 2 ]
+for s in pg-standby-1 pg-standby-2; do
+  row=$(docker exec "$s" bash -c ". /etc/baker/role/env; $PSQL -h $s -U postgres -Atc 'select v from baker_smoke'" 2>&1 || true)
+  check "the smoke row is on $s (saw: $row)" [ "$row" = "written on pg-primary" ]
+done
+refused=$(docker exec pg-standby-1 bash -c "$PSQL -h pg-primary -U postgres -Atc 'select 1'" 2>&1 || true)
+check "a client without the password is refused" grep -q "password" <<<"$refused"
+check "ports are published on 127.0.0.1 only" bash -c \
+  "docker port pg-primary 5432 | grep -q '^127.0.0.1:' && ! docker port pg-primary 5432 | grep -qv '^127.0.0.1:'"
+"$BAKER" status pg >"$WORK/status.out"
+check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
+"$BAKER" logs pg standby-1 >"$WORK/logs.out"
+check "logs shows the standby's role log" grep -q "role standby starting on pg-standby-1" "$WORK/logs.out"
+check "clusters lists pg as ready" bash -c "'$BAKER' clusters | grep -q '^pg .*ready'"
+secret=$(cat "$BAKER_STATE_DIR/pg/secret")
+check "the secret is 0600 and in neither the state file nor status" bash -c \
+  "[ \"\$(stat -c %a '$BAKER_STATE_DIR/pg/secret')\" = 600 ] && ! grep -q '$secret' '$BAKER_STATE_DIR/pg/state.json' '$WORK/status.out'"
+
+# --- bad input fails before anything is created --------------------------------------------------
+before=$(docker ps -aq --filter "label=$RUN_LABEL" | wc -l)
+check "a cluster name in use is refused" bash -c "'$BAKER' launch pg --from '$PG_OUT' 2>&1 | grep -q 'exists already'"
+check "--masters 2 is refused for a one-master recipe" bash -c \
+  "'$BAKER' launch pg2 --from '$PG_OUT' --masters 2 2>&1 | grep -q 'supports one master'"
+check "and nothing was created by either" [ "$(docker ps -aq --filter "label=$RUN_LABEL" | wc -l)" = "$before" ]
+
+# --- two clusters side by side ---------------------------------------------------------------------
+check "a second cluster runs beside the first" "$BAKER" launch side --from "$PG_OUT" --slaves 1 -q
+check "both answer" bash -c "docker exec pg-primary true && docker exec side-primary true"
+
+# --- destroy -------------------------------------------------------------------------------------
+"$BAKER" destroy pg >/dev/null
+check "destroy leaves no container or network of the cluster" bash -c \
+  "[ -z \"\$(docker ps -aq --filter label=baker.cluster=pg)\" ] && [ -z \"\$(docker network ls -q --filter label=baker.cluster=pg)\" ]"
+check "destroy is safe to repeat" "$BAKER" destroy pg
+check "the other cluster is untouched" docker exec side-primary true
+"$BAKER" destroy side >/dev/null
+
+# --- a standby given a wrong master --------------------------------------------------------------
+mkdir -p "$WORK/recipes/postgresql" "$WORK/bad"
+python3 - "$WORK/recipes/postgresql/debian-12.toml" <<'PY'
+import sys
+text = open("recipes/postgresql/debian-12.toml").read()
+standby = text.index("[roles.standby]")
+head, tail = text[:standby], text[standby:]
+# The standby waits for a master at its own address, where nothing listens: it never gets ready.
+tail = tail.replace("-h {{master.ip}}; do", "-h {{self.ip}}; do", 1)
+tail = tail.replace('equals = "streaming"', 'equals = "streaming"\ntimeout_seconds = 15', 1)
+open(sys.argv[1], "w").write(head + tail)
+PY
+"$BAKER" --recipes-dir "$WORK/recipes" plan --recipe postgresql --distro debian12 --json \
+  | python3 -c "import json,sys; d=json.load(sys.stdin); d['format']=1; json.dump(d, open(sys.argv[1], 'w'))" "$WORK/bad/plan.json"
+cp "$PG_OUT"/postgresql-*.tar.gz "$WORK/bad/"
+"$BAKER" launch wrong --from "$WORK/bad" --slaves 1 >"$WORK/wrong.out" 2>&1 && status=0 || status=$?
+check "a standby with a wrong master fails the launch" [ "$status" != 0 ]
+check "the failure names the standby, shows its role log and the recipe's hint" bash -c \
+  "grep -q 'node wrong-standby-1 (standby) is not ready' '$WORK/wrong.out' && grep -q 'waiting for the primary at' '$WORK/wrong.out' && grep -q 'hint: the standby cannot reach its primary' '$WORK/wrong.out'"
+[ "$failed" = 0 ] || cat "$WORK/wrong.out" >&2
+check "the failed cluster was rolled back" bash -c \
+  "[ -z \"\$(docker ps -aq --filter label=baker.cluster=wrong)\" ] && ! '$BAKER' status wrong 2>/dev/null"
+
+# --- a launch killed midway ----------------------------------------------------------------------
+"$BAKER" launch killed --from "$PG_OUT" --slaves 1 -q &
+pid=$!
+for _ in $(seq 1 100); do
+  [ -n "$(docker ps -q --filter label=baker.cluster=killed)" ] && break
+  sleep 0.1
+done
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+check "a launch killed midway left its state for destroy" "$BAKER" status killed
+"$BAKER" destroy killed >/dev/null
+check "destroy of the half-made cluster removes its containers and network" bash -c \
+  "[ -z \"\$(docker ps -aq --filter label=baker.cluster=killed)\" ] && [ -z \"\$(docker network ls -q --filter label=baker.cluster=killed)\" ]"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
