@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
@@ -23,9 +24,13 @@ use super::signals::{interrupted, stopped};
 pub struct BuildArgs {
     #[command(flatten)]
     pub selection: Selection,
-    /// Parallel jobs for `make -j` [default: the number of CPUs].
-    #[arg(long, short)]
-    pub jobs: Option<usize>,
+    /// Parallel jobs for `make -j`, 1 to 1024 [default: the number of CPUs].
+    #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Kill and fail any step that runs longer than this (e.g. 90m, 2h 30m); overrides the recipe's
+    /// per-step `timeout`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_step_timeout)]
+    pub step_timeout: Option<Duration>,
     /// Where the tarball, its .sha256, manifest.json and the step logs go.
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
@@ -44,6 +49,10 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
+fn parse_step_timeout(text: &str) -> Result<Duration, String> {
+    baker::recipe::validate::parse_duration(text)
+}
+
 pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let catalog = global.catalog()?;
     let mut mirrors: Vec<Mirror> = args
@@ -59,12 +68,14 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             cache: global.cache(),
             lock_file: global.lock_file(),
             out_dir: args.out.clone(),
-            jobs: args
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            jobs: args.jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(2, |n| n.get().min(1024)),
+                usize::from,
+            ),
             mirrors,
             upstream: !args.no_upstream,
             no_cache: args.no_cache,
+            step_timeout: args.step_timeout,
         },
     };
     let reporter: Arc<dyn Reporter> = if args.json || global.quiet {

@@ -237,6 +237,7 @@ impl Resolver<'_> {
             caches: vec![],
             inputs,
             key: String::new(),
+            timeout_seconds: None,
         }))
     }
 
@@ -277,6 +278,7 @@ impl Resolver<'_> {
             caches: vec![],
             inputs: vec![Input::Source { sha256 }],
             key: String::new(),
+            timeout_seconds: None,
         }
     }
 
@@ -324,6 +326,7 @@ impl Resolver<'_> {
             caches,
             inputs: vec![],
             key: String::new(),
+            timeout_seconds: s.timeout.map(|d| d.as_secs()),
         })
     }
 }
