@@ -140,7 +140,8 @@ impl Engine {
     }
 
     /// Removes untagged images that baker made and that carry `label` (`key=value`): a step
-    /// committed again under the same key leaves its earlier image untagged.
+    /// committed again under the same key leaves its earlier image untagged, and removing a cache's
+    /// tags leaves its whole chain of step images untagged.
     pub async fn prune_untagged(&self, label: &str) -> Result<(), EngineError> {
         let filters = [
             ("dangling".to_owned(), vec!["true".to_owned()]),
@@ -149,12 +150,20 @@ impl Engine {
                 vec![format!("{OWNER_LABEL}=baker"), label.to_owned()],
             ),
         ];
-        self.docker
-            .prune_images(Some(PruneImagesOptions {
-                filters: Some(filters.into()),
-            }))
-            .await
-            .map_err(EngineError::during("removing untagged baker images"))?;
+        // The engine prunes only images without children, so an untagged chain of steps goes one
+        // image per round; a chain is as long as a recipe's steps.
+        for _ in 0..64 {
+            let pruned = self
+                .docker
+                .prune_images(Some(PruneImagesOptions {
+                    filters: Some(filters.clone().into()),
+                }))
+                .await
+                .map_err(EngineError::during("removing untagged baker images"))?;
+            if pruned.images_deleted.unwrap_or_default().is_empty() {
+                break;
+            }
+        }
         Ok(())
     }
 }
