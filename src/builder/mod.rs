@@ -4,10 +4,10 @@
 //! [`build`] is the one call that does all of it, from what the user selected to the finished
 //! artifact; the CLI only parses, passes a cancellation future and prints. Each step runs in a fresh
 //! container made from the previous step's committed image; its result is committed as
-//! `baker-step:<key>` and indexed in the step cache. A build first looks for the latest step whose
-//! key is cached and resumes after it, so an unchanged rebuild runs nothing, a changed source reruns
-//! from the source step on (where the compiler cache makes `make` cheap), and an interrupted build
-//! resumes at its first unfinished step. The finished tarball is also kept in the cache by
+//! `baker-step:<key>-<cache>` (labelled with the cache's identity) and indexed in the step cache. A
+//! build first looks for the latest step whose key is cached and resumes after it, so an unchanged
+//! rebuild runs nothing, a changed source reruns from the source step on (where the compiler cache
+//! makes `make` cheap), and an interrupted build resumes at its first unfinished step. The finished tarball is also kept in the cache by
 //! install-step key, so a no-change rebuild only copies it.
 
 mod error;
