@@ -52,6 +52,9 @@ impl StagedOut {
             .tempdir_in(parent)
             .map_err(BuildError::io("creating a staging directory in", parent))?
             .keep();
+        // Always part of the set, empty when every step came from the cache.
+        let logs = staging.join("logs");
+        std::fs::create_dir(&logs).map_err(BuildError::io("creating", &logs))?;
         Ok(Self {
             staging,
             target: target.to_owned(),
@@ -94,8 +97,8 @@ impl StagedOut {
     /// logs went (or `None` when there were none).
     pub fn discard(self) -> Option<PathBuf> {
         let logs = self.staging.join("logs");
-        let kept = logs
-            .is_dir()
+        let has_logs = std::fs::read_dir(&logs).is_ok_and(|mut d| d.next().is_some());
+        let kept = has_logs
             .then(|| failed_dir(&self.target))
             .and_then(|failed| {
                 let _ = std::fs::remove_dir_all(&failed);
