@@ -12,6 +12,7 @@ use serde_json::json;
 
 use baker::builder::{BuildError, BuildOptions, BuildOutcome, BuildRequest, build};
 use baker::progress::{Reporter, Silent};
+use baker::recipe::Catalog;
 use baker::source::mirror::{Mirror, mirrors_from_env};
 
 use super::Global;
@@ -24,6 +25,16 @@ use super::signals::{interrupted, stopped};
 pub struct BuildArgs {
     #[command(flatten)]
     pub selection: Selection,
+    #[command(flatten)]
+    pub flags: BuildFlags,
+    /// Print one JSON result at the end instead of progress.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to build, shared by every command that builds first (`build`, `image`, `launch`).
+#[derive(Debug, Args)]
+pub struct BuildFlags {
     /// Parallel jobs for `make -j`, 1 to 1024 [default: the number of CPUs].
     #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
@@ -44,9 +55,40 @@ pub struct BuildArgs {
     /// Run every step even when the step cache has it.
     #[arg(long)]
     pub no_cache: bool,
-    /// Print one JSON result at the end instead of progress.
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl BuildFlags {
+    /// The library's build request for `selection` with these flags.
+    pub fn request<'a>(
+        &self,
+        global: &Global,
+        catalog: &'a Catalog,
+        selection: &Selection,
+    ) -> anyhow::Result<BuildRequest<'a>> {
+        let mut mirrors: Vec<Mirror> = self
+            .mirror
+            .iter()
+            .map(|m| Mirror::parse(m))
+            .collect::<Result<_, _>>()?;
+        mirrors.extend(mirrors_from_env()?);
+        Ok(BuildRequest {
+            catalog,
+            selection: selection.to_library()?,
+            options: BuildOptions {
+                cache: global.cache(),
+                lock_file: global.lock_file(),
+                out_dir: self.out.clone(),
+                jobs: self.jobs.map_or_else(
+                    || std::thread::available_parallelism().map_or(2, |n| n.get().min(1024)),
+                    usize::from,
+                ),
+                mirrors,
+                upstream: !self.no_upstream,
+                no_cache: self.no_cache,
+                step_timeout: self.step_timeout,
+            },
+        })
+    }
 }
 
 fn parse_step_timeout(text: &str) -> Result<Duration, String> {
@@ -55,29 +97,7 @@ fn parse_step_timeout(text: &str) -> Result<Duration, String> {
 
 pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let catalog = global.catalog()?;
-    let mut mirrors: Vec<Mirror> = args
-        .mirror
-        .iter()
-        .map(|m| Mirror::parse(m))
-        .collect::<Result<_, _>>()?;
-    mirrors.extend(mirrors_from_env()?);
-    let request = BuildRequest {
-        catalog: &catalog,
-        selection: args.selection.to_library()?,
-        options: BuildOptions {
-            cache: global.cache(),
-            lock_file: global.lock_file(),
-            out_dir: args.out.clone(),
-            jobs: args.jobs.map_or_else(
-                || std::thread::available_parallelism().map_or(2, |n| n.get().min(1024)),
-                usize::from,
-            ),
-            mirrors,
-            upstream: !args.no_upstream,
-            no_cache: args.no_cache,
-            step_timeout: args.step_timeout,
-        },
-    };
+    let request = args.flags.request(global, &catalog, &args.selection)?;
     let reporter: Arc<dyn Reporter> = if args.json || global.quiet {
         Arc::new(Silent)
     } else {

@@ -13,6 +13,7 @@ mod errors;
 mod images;
 mod janitor;
 pub mod labels;
+mod nodes;
 mod owner;
 
 use bollard::Docker;
@@ -21,6 +22,7 @@ pub use connect::engine_host;
 pub use container::{Container, ContainerSpec};
 pub use errors::EngineError;
 pub use labels::{OWNER_LABEL, STEP_REPO};
+pub use nodes::{ExecOutput, NodeSpec};
 
 use janitor::Janitor;
 

@@ -136,6 +136,7 @@ impl Checker<'_> {
         )?;
         install.timeout = self.timeout(raw.install.timeout.as_ref())?;
 
+        let roles = self.roles(&raw)?;
         let recipe = Recipe {
             name,
             distro,
@@ -184,7 +185,8 @@ impl Checker<'_> {
             steps,
             install,
             image: raw.image.as_ref().map(|i| self.image(i)).transpose()?,
-            roles: self.roles(&raw)?,
+            roles: roles.clone(),
+            smoke: self.smoke(&raw, &roles)?,
             hints: raw
                 .hints
                 .iter()
