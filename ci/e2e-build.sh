@@ -145,7 +145,7 @@ fi
 check "the failure names the step and its exit code" grep -qF "step 3/5 \`configure\` failed with exit code 3" "$WORK/f.err"
 check "the failure shows the log's last lines" grep -q '| configure: error: cannot find libz' "$WORK/f.err"
 check "the failure gives the log's path, which holds the whole log" bash -c \
-  "grep -q 'full log: $WORK/out-f/logs/03-configure.log' '$WORK/f.err' && grep -q 'checking for zlib' '$WORK/out-f/logs/03-configure.log'"
+  "grep -q 'full log: $WORK/out-f.failed/logs/03-configure.log' '$WORK/f.err' && grep -q 'checking for zlib' '$WORK/out-f.failed/logs/03-configure.log'"
 check "the failure prints the recipe's hint" grep -q 'hint: add zlib1g-dev' "$WORK/f.err"
 check "a failed step leaves no container" [ -z "$(docker ps -aq --filter label=baker.test)" ]
 
@@ -213,7 +213,7 @@ PG=$WORK/out-p/postgresql-15.18-debian-12.tar.gz
 check "the postgresql tarball holds postgres, psql and pg_basebackup" bash -c \
   "tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/postgres && tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/psql && tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/pg_basebackup"
 # The package step's image has the runtime libraries (readline, zlib); the binaries come from the tarball.
-RUNTIME="baker-step:$(json "$WORK/p.json" '[s["key"] for s in d["steps"] if s["name"]=="packages"][0]')"
+RUNTIME=$(docker images -q --filter "label=baker.key=$(json "$WORK/p.json" '[s["key"] for s in d["steps"] if s["name"]=="packages"][0]')" | head -n 1)
 cat >"$WORK/pair.sh" <<'EOF'
 set -e
 tar -xzf /out/postgresql-15.18-debian-12.tar.gz -C / && ldconfig

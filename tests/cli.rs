@@ -473,3 +473,67 @@ fn source_date_epoch_is_carried_by_the_plan_and_a_bad_one_is_refused() {
         .failure()
         .stderr(predicate::str::contains("SOURCE_DATE_EPOCH is invalid"));
 }
+
+#[test]
+fn jobs_outside_1_to_1024_are_refused_at_the_flag() {
+    for jobs in ["0", "100000"] {
+        baker()
+            .args(["build", "--recipe", "hello", "--jobs", jobs])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--jobs <JOBS>"))
+            .stderr(
+                predicate::str::contains("1..=1024")
+                    .or(predicate::str::contains("unexpected argument")),
+            );
+    }
+}
+
+#[test]
+fn a_step_timeout_that_is_no_duration_is_refused_at_the_flag() {
+    baker()
+        .args(["build", "--recipe", "hello", "--step-timeout", "soon"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`soon` is not a duration"));
+}
+
+#[test]
+fn a_recipe_step_timeout_is_checked_at_load_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = HELLO.replace(
+        "run = \"make check\"",
+        "run = \"make check\"\ntimeout = \"ninety minutes\"",
+    );
+    let path = recipe_file(&dir, &text);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("timeout = "))
+        .unwrap()
+        + 1;
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "{path}:{line}:11: timeout: `ninety minutes` is not a duration"
+        )));
+}
+
+#[test]
+fn out_naming_a_file_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out");
+    std::fs::write(&file, "").unwrap();
+    baker()
+        .args(["build", "--recipe", "hello", "--no-upstream", "--out"])
+        .arg(&file)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "the output directory {} (--out) exists and is not a directory",
+            file.display()
+        )));
+}

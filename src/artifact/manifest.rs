@@ -15,6 +15,9 @@ use super::{ArtifactError, ArtifactFile, CcacheStats};
 use crate::atomic_file::write_atomic;
 use crate::plan::Plan;
 
+/// The manifest's file name in the output directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// `env!("CARGO_PKG_VERSION")` of the baker that built it.

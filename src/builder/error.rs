@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::artifact::ArtifactError;
+use crate::cache::CacheLockError;
 use crate::engine::EngineError;
 use crate::recipe::{Hint, RecipeError};
 use crate::source::fetch::FetchError;
@@ -44,16 +45,12 @@ pub enum BuildError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
 
-    #[error("{}", failed_step(.step, *.index, *.total, *.exit_code, .tail, .log, .hints))]
-    StepFailed {
-        step: String,
-        index: usize,
-        total: usize,
-        exit_code: i64,
-        tail: Vec<String>,
-        log: PathBuf,
-        hints: Vec<(Hint, String)>,
-    },
+    /// Boxed: the excerpt of its log is large and failures are rare.
+    #[error("{0}")]
+    StepFailed(Box<StepFailure>),
+
+    #[error("the output directory {} (--out) exists and is not a directory; name a directory, or remove the file", path.display())]
+    OutNotDirectory { path: PathBuf },
 
     #[error("{what} {}: {source}", path.display())]
     Io {
@@ -64,6 +61,9 @@ pub enum BuildError {
 
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+
+    #[error(transparent)]
+    CacheLock(#[from] CacheLockError),
 
     #[error(
         "interrupted; containers removed, finished steps stay cached and the next build resumes after them"
@@ -78,9 +78,73 @@ impl From<RecipeError> for BuildError {
 }
 
 impl BuildError {
+    /// Points a failed step's log at `<failed>/logs/…`, where a failed build's logs are kept.
+    pub(super) fn moved_logs(&mut self, failed: &std::path::Path) {
+        if let Self::StepFailed(f) = self {
+            if let Some(name) = f.log.file_name() {
+                f.log = failed.join("logs").join(name);
+            }
+        }
+    }
+
     pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { what, path, source }
+    }
+}
+
+/// A step that exited non-zero or ran over its timeout, with the excerpt of its log.
+#[derive(Debug)]
+pub struct StepFailure {
+    pub step: String,
+    pub index: usize,
+    pub total: usize,
+    pub exit_code: i64,
+    /// Set when the step was killed for running longer than this many seconds.
+    pub timed_out_after: Option<u64>,
+    /// The first line of the log that reports an error (`error`/`Error`), which with `make -j` is
+    /// often far above the tail.
+    pub first_error: Option<String>,
+    pub tail: Vec<String>,
+    pub log: PathBuf,
+    pub hints: Vec<(Hint, String)>,
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            step, index, total, ..
+        } = self;
+        let mut s = match self.timed_out_after {
+            Some(limit) => format!(
+                "step {index}/{total} `{step}` ran over its timeout of {} and was killed \
+                 (raise `timeout` in the recipe's step, or pass --step-timeout)",
+                humantime::format_duration(std::time::Duration::from_secs(limit))
+            ),
+            None => format!(
+                "step {index}/{total} `{step}` failed with exit code {}",
+                self.exit_code
+            ),
+        };
+        if self.timed_out_after.is_none() && self.exit_code == 137 {
+            s.push_str(" (killed: out of memory, or the container was stopped)");
+        }
+        if let Some(line) = &self.first_error {
+            let _ = write!(s, "\n  first error in its log:\n  | {line}");
+        }
+        let _ = write!(s, "\n  last {} lines of its log:", self.tail.len());
+        for line in &self.tail {
+            let _ = write!(s, "\n  | {line}");
+        }
+        let _ = write!(s, "\n  full log: {}", self.log.display());
+        for (hint, line) in &self.hints {
+            let _ = write!(
+                s,
+                "\n  hint: {}\n        (the log says: {line})",
+                hint.advice
+            );
+        }
+        f.write_str(&s)
     }
 }
 
@@ -107,34 +171,6 @@ fn missing_base(
             s,
             "\nthese recipes have their base image here and build without a registry: {}",
             offline.join("; ")
-        );
-    }
-    s
-}
-
-fn failed_step(
-    step: &str,
-    index: usize,
-    total: usize,
-    exit_code: i64,
-    tail: &[String],
-    log: &std::path::Path,
-    hints: &[(Hint, String)],
-) -> String {
-    let mut s = format!("step {index}/{total} `{step}` failed with exit code {exit_code}");
-    if exit_code == 137 {
-        s.push_str(" (killed: out of memory, or the container was stopped)");
-    }
-    let _ = write!(s, "\n  last {} lines of its log:", tail.len());
-    for line in tail {
-        let _ = write!(s, "\n  | {line}");
-    }
-    let _ = write!(s, "\n  full log: {}", log.display());
-    for (hint, line) in hints {
-        let _ = write!(
-            s,
-            "\n  hint: {}\n        (the log says: {line})",
-            hint.advice
         );
     }
     s

@@ -22,8 +22,11 @@ impl Builder<'_> {
     pub(super) async fn upload_for(&self, step: &PlanStep) -> Result<Vec<u8>, BuildError> {
         let mut archive = UploadArchive::default();
         let io = |e| BuildError::io("assembling the inputs of a step", "(memory)")(e);
+        let mut env = step.env.clone();
+        env.insert("BAKER_JOBS".into(), self.options.jobs.to_string());
+        let script = inputs::script(step, &env).map_err(io)?;
         archive
-            .bytes(SCRIPT_PATH, 0o755, inputs::script(step).as_bytes())
+            .bytes(SCRIPT_PATH, 0o755, script.as_bytes())
             .map_err(io)?;
         for input in &step.inputs {
             match input {

@@ -2,7 +2,13 @@
 //! step's script, and its inputs (repository files and keys, the source archive, or a local tree).
 //! Runtime additions that never change a step's result stay out of the plan (and so out of keys):
 //! compiler-cache statistics, and recording the source's date for reproducible output.
+//!
+//! A step's environment is exported by its script rather than set on the container: Docker's commit
+//! merges the container's variables into the committed image's, so variables set on the container
+//! would reach every later step and the step images (issue 7.4). The container keeps the image's
+//! environment, which is the base image's, and the script alone adds the step's own.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
@@ -13,12 +19,26 @@ use crate::plan::{CacheMount, PlanStep, StepKind};
 use crate::recipe::CacheKind;
 use crate::source::tree::TreeDigest;
 
-/// The script a step runs: the plan's command between baker's prologue and epilogue.
-pub fn script(step: &PlanStep) -> String {
+/// The script a step runs: `env` (the plan's environment for the step, plus `BAKER_JOBS`) exported,
+/// then the plan's command between baker's prologue and epilogue. Fails on a value with a NUL byte,
+/// which no environment can hold.
+pub fn script(step: &PlanStep, env: &BTreeMap<String, String>) -> io::Result<String> {
     let mut s = format!(
         "#!/bin/bash\n# baker step `{}`\nset -e -o pipefail\n",
         step.name
     );
+    for (name, value) in env {
+        let quoted = shlex::try_quote(value).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the value of {name} in step `{}` holds a NUL byte",
+                    step.name
+                ),
+            )
+        })?;
+        s.push_str(&format!("export {name}={quoted}\n"));
+    }
     if matches!(step.kind, StepKind::Build | StepKind::Install) {
         s.push_str(&format!(
             "if [ -f {EPOCH_FILE} ]; then export SOURCE_DATE_EPOCH=$(cat {EPOCH_FILE}); fi\n"
@@ -42,7 +62,7 @@ pub fn script(step: &PlanStep) -> String {
              else find {SOURCE_DIR} -type f -printf '%T@\\n' | sort -n | tail -n 1 | cut -d. -f1; fi > {EPOCH_FILE}\n"
         ));
     }
-    s
+    Ok(s)
 }
 
 /// The container command that runs the script, under the recipe's wrapper if any.
@@ -137,8 +157,6 @@ impl UploadArchive {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn step(kind: StepKind, caches: Vec<CacheMount>, wrap: Option<&str>) -> PlanStep {
@@ -152,24 +170,49 @@ mod tests {
             caches,
             inputs: vec![],
             key: String::new(),
+            timeout_seconds: None,
         }
     }
 
     #[test]
     fn a_ccache_step_zeroes_and_records_statistics_around_its_command() {
-        let s = script(&step(
-            StepKind::Build,
-            vec![CacheMount {
-                cache: CacheKind::Ccache,
-                target: "/baker/ccache".into(),
-            }],
-            None,
-        ));
+        let s = script(
+            &step(
+                StepKind::Build,
+                vec![CacheMount {
+                    cache: CacheKind::Ccache,
+                    target: "/baker/ccache".into(),
+                }],
+                None,
+            ),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let zero = s.find("ccache -z").unwrap();
         let run = s.find("make -j").unwrap();
         let stats = s.find("ccache-compile.txt").unwrap();
         assert!(zero < run && run < stats, "{s}");
         assert!(s.contains("SOURCE_DATE_EPOCH"));
+    }
+
+    #[test]
+    fn the_step_environment_is_exported_by_the_script_quoted() {
+        let env = BTreeMap::from([
+            ("BAKER_JOBS".to_owned(), "2".to_owned()),
+            ("CFLAGS".to_owned(), "-O2 -g 'x' $HOME".to_owned()),
+        ]);
+        let s = script(&step(StepKind::Build, vec![], None), &env).unwrap();
+        assert!(s.contains("export BAKER_JOBS=2\n"), "{s}");
+        let exports: String = s.lines().filter(|l| l.starts_with("export C")).collect();
+        let shell = std::process::Command::new("bash")
+            .args(["-c", &format!("{exports}; printf %s \"$CFLAGS\"")])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&shell.stdout), env["CFLAGS"], "{s}");
+        assert!(s.find("export").unwrap() < s.find("make -j").unwrap());
+        let nul = BTreeMap::from([("X".to_owned(), "a\0b".to_owned())]);
+        let err = script(&step(StepKind::Build, vec![], None), &nul).unwrap_err();
+        assert!(err.to_string().contains("X in step `compile`"), "{err}");
     }
 
     #[test]

@@ -165,7 +165,7 @@ fn read_facts(tar_bytes: &[u8]) -> ImageFacts {
 }
 
 fn out_path(b: &Builder<'_>) -> PathBuf {
-    b.options.out_dir.join(&b.plan.artifact.file_name)
+    b.out_dir.join(&b.plan.artifact.file_name)
 }
 
 /// Best effort: a failure to keep a copy only costs the next no-change rebuild some time.
@@ -197,10 +197,10 @@ fn finish(
     started: Instant,
 ) -> Result<BuildOutcome, BuildError> {
     let manifest = manifest(b.plan, &b.base_id, outcomes, &file, facts);
-    let manifest_path = b.options.out_dir.join("manifest.json");
+    let manifest_path = b.out_dir.join(artifact::MANIFEST_FILE);
     manifest.write_atomic(&manifest_path)?;
     // The contract the later stages start from: `baker image --from`, `baker launch`.
-    let plan_path = b.options.out_dir.join(crate::plan::PLAN_FILE);
+    let plan_path = b.out_dir.join(crate::plan::PLAN_FILE);
     crate::plan::write_plan(b.plan, &plan_path)
         .map_err(|e| BuildError::io("writing the plan", &plan_path)(std::io::Error::other(e)))?;
     b.reporter.report(Event::Note(format!(

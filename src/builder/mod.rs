@@ -4,16 +4,17 @@
 //! [`build`] is the one call that does all of it, from what the user selected to the finished
 //! artifact; the CLI only parses, passes a cancellation future and prints. Each step runs in a fresh
 //! container made from the previous step's committed image; its result is committed as
-//! `baker-step:<key>` and indexed in the step cache. A build first looks for the latest step whose
-//! key is cached and resumes after it, so an unchanged rebuild runs nothing, a changed source reruns
-//! from the source step on (where the compiler cache makes `make` cheap), and an interrupted build
-//! resumes at its first unfinished step. The finished tarball is also kept in the cache by
+//! `baker-step:<key>-<cache>` (labelled with the cache's identity) and indexed in the step cache. A
+//! build first looks for the latest step whose key is cached and resumes after it, so an unchanged
+//! rebuild runs nothing, a changed source reruns from the source step on (where the compiler cache
+//! makes `make` cheap), and an interrupted build resumes at its first unfinished step. The finished tarball is also kept in the cache by
 //! install-step key, so a no-change rebuild only copies it.
 
 mod error;
 mod gather;
 mod inputs;
 mod meta;
+mod out_dir;
 mod pipeline;
 mod select;
 mod step;
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use error::BuildError;
+pub use error::{BuildError, StepFailure};
 pub use pipeline::{BuildRequest, build};
 pub use select::Selection;
 pub use step_cache::{StepCache, StepEntry};
@@ -43,6 +44,7 @@ pub struct BuildOptions {
     /// The lock file: sha256s of first downloads of unpinned files, read when planning and written
     /// when such a file is first fetched. Usually `cache.lock_file()`.
     pub lock_file: PathBuf,
+    /// `--out`: where the finished set appears, whole, when the build succeeds.
     pub out_dir: PathBuf,
     /// `make -j` parallelism, passed as `BAKER_JOBS` (never part of a key).
     pub jobs: usize,
@@ -52,6 +54,8 @@ pub struct BuildOptions {
     pub upstream: bool,
     /// Ignore the step cache and run every step (results are still recorded).
     pub no_cache: bool,
+    /// How long any step may run (`--step-timeout`); overrides the recipe's per-step `timeout`.
+    pub step_timeout: Option<std::time::Duration>,
 }
 
 /// What a step did in this build.
@@ -80,6 +84,10 @@ struct Builder<'a> {
     options: &'a BuildOptions,
     reporter: Arc<dyn Reporter>,
     base_id: String,
+    /// The identity of the cache, labelled on every step image it commits.
+    cache_id: String,
+    /// Where this build writes its output set: a staging directory beside `options.out_dir`.
+    out_dir: PathBuf,
     fetcher: Fetcher,
     steps_cache: StepCache,
 }
@@ -91,6 +99,8 @@ impl<'a> Builder<'a> {
         options: &'a BuildOptions,
         reporter: Arc<dyn Reporter>,
         base_id: String,
+        cache_id: String,
+        out_dir: PathBuf,
     ) -> Self {
         Self {
             fetcher: Fetcher::new(options.cache.clone(), reporter.clone(), Default::default()),
@@ -100,6 +110,8 @@ impl<'a> Builder<'a> {
             options,
             reporter,
             base_id,
+            cache_id,
+            out_dir,
         }
     }
 

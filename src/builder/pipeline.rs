@@ -3,12 +3,15 @@
 //! the caller chooses). It plans once, checks the base image once, locks unpinned inputs by filling
 //! their sha256s into that plan, runs the steps and exports the artifact; whatever happens — success,
 //! an error, or the cancellation resolving — every container the build created is removed before it
-//! returns.
+//! returns. It holds the cache's lock shared throughout, so `baker cache clear|prune` wait for it, and
+//! writes the output set in a staging directory that replaces `--out` only when the build succeeded.
 
 use std::sync::Arc;
 
 use super::gather::lock_unpinned;
+use super::out_dir::StagedOut;
 use super::{BuildError, BuildOptions, BuildOutcome, Builder, Selection};
+use crate::cache::LockMode;
 use crate::engine::Engine;
 use crate::plan::Plan;
 use crate::progress::{Event, Reporter};
@@ -30,14 +33,49 @@ pub async fn build(
     cancel: impl Future<Output = ()>,
 ) -> Result<BuildOutcome, BuildError> {
     let options = &request.options;
+    StagedOut::check(&options.out_dir)?;
     let plan = request
         .selection
         .plan(request.catalog, &options.lock_file)?;
-    let engine = Engine::connect().await?;
-    engine
-        .run_until(run(&engine, plan, request, reporter), cancel)
+    let _in_use = options
+        .cache
+        .lock(LockMode::Shared, true, reporter.as_ref())
+        .await?;
+    let cache_id = options.cache.identity().map_err(BuildError::io(
+        "reading the identity of the cache",
+        options.cache.root(),
+    ))?;
+    let engine = Engine::connect(reporter.as_ref()).await?;
+    let out = StagedOut::new(&options.out_dir)?;
+    let work = run(
+        &engine,
+        plan,
+        request,
+        reporter,
+        cache_id,
+        out.staging.clone(),
+    );
+    let outcome = engine
+        .run_until(work, cancel)
         .await
-        .unwrap_or(Err(BuildError::Interrupted))
+        .unwrap_or(Err(BuildError::Interrupted));
+    match outcome {
+        Ok(mut done) => {
+            done.artifact.path = out.published(&done.artifact.path);
+            done.manifest_path = out.published(&done.manifest_path);
+            out.publish().map_err(BuildError::io(
+                "moving the output set into",
+                &options.out_dir,
+            ))?;
+            Ok(done)
+        }
+        Err(mut e) => {
+            if let Some(failed) = out.discard() {
+                e.moved_logs(&failed);
+            }
+            Err(e)
+        }
+    }
 }
 
 async fn run(
@@ -45,6 +83,8 @@ async fn run(
     mut plan: Plan,
     request: &BuildRequest<'_>,
     reporter: Arc<dyn Reporter>,
+    cache_id: String,
+    out_dir: std::path::PathBuf,
 ) -> Result<BuildOutcome, BuildError> {
     let options = &request.options;
     let base_id = match ensure_base_image(engine, &plan.base, reporter.as_ref()).await {
@@ -69,9 +109,17 @@ async fn run(
         let locked = lock_unpinned(&plan, options, reporter.clone()).await?;
         plan.apply_locks(&locked);
     }
-    Builder::new(engine.clone(), &plan, options, reporter, base_id)
-        .run()
-        .await
+    Builder::new(
+        engine.clone(),
+        &plan,
+        options,
+        reporter,
+        base_id,
+        cache_id,
+        out_dir,
+    )
+    .run()
+    .await
 }
 
 /// The base image's id, pulling it when it is not present. Called before anything is downloaded, so

@@ -1,14 +1,18 @@
 //! One step of a build: a container from the parent step's image, the step's files uploaded, its
-//! output streamed to its log and the reporter, its exit code checked, and its filesystem committed
-//! as `baker-step:<key>` and recorded in the step cache. The container is removed whatever happens.
+//! output streamed to its log and the reporter, its exit code and its time limit checked, and its
+//! filesystem committed as `baker-step:<key>-<cache>` with the cache's label and recorded in the step
+//! cache. The container is removed whatever happens. The container gets no variables of its own: the
+//! step's script exports them (see [`inputs`]), so that the commit carries the base image's only.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+use super::error::StepFailure;
 use super::step_log::{StepLog, matching_hints};
 use super::{BuildError, Builder, inputs, step_cache};
-use crate::engine::labels::{KEY_LABEL, RECIPE_LABEL, STEP_LABEL, STEP_REPO};
+use crate::cache::CACHE_LABEL;
+use crate::engine::labels::{KEY_LABEL, RECIPE_LABEL, STEP_LABEL, STEP_REPO, step_tag};
 use crate::engine::{Container, ContainerSpec};
 use crate::plan::PlanStep;
 use crate::progress::Event;
@@ -33,8 +37,8 @@ impl Builder<'_> {
         let started = Instant::now();
         let upload = self.upload_for(step).await?;
 
-        let mut env = step.env.clone();
-        env.insert("BAKER_JOBS".into(), self.options.jobs.to_string());
+        // The step's variables are exported by its script; see `inputs`.
+        let env = std::collections::BTreeMap::new();
         let binds = self.binds(step)?;
         let unique = format!("{}-{}", std::process::id(), step_cache::now_nanos());
         let container = self
@@ -89,58 +93,74 @@ impl Builder<'_> {
     ) -> Result<(), BuildError> {
         container.upload(upload).await?;
         let log_path =
-            self.options
-                .out_dir
+            self.out_dir
                 .join("logs")
                 .join(format!("{:02}-{}.log", index + 1, step.name));
         let mut log =
             StepLog::create(&log_path).map_err(BuildError::io("creating the log", &log_path))?;
         container.start().await?;
-        let mut output = container.follow_output();
-        while let Some(chunk) = output.next().await {
-            for line in log
-                .push(&chunk?)
-                .map_err(BuildError::io("writing the log", &log_path))?
-            {
-                self.reporter.report(Event::StepLog {
-                    name: step.name.clone(),
-                    line,
-                });
+        let run = async {
+            let mut output = container.follow_output();
+            while let Some(chunk) = output.next().await {
+                for line in log
+                    .push(&chunk?)
+                    .map_err(BuildError::io("writing the log", &log_path))?
+                {
+                    self.reporter.report(Event::StepLog {
+                        name: step.name.clone(),
+                        line,
+                    });
+                }
             }
-        }
-        let code = container.wait().await?;
+            Ok::<_, BuildError>(container.wait().await?)
+        };
+        let limit = self.step_timeout(step);
+        let (code, timed_out_after) = match limit {
+            Some(limit) => match tokio::time::timeout(limit, run).await {
+                Ok(code) => (code?, None),
+                Err(_) => (137, Some(limit.as_secs())),
+            },
+            None => (run.await?, None),
+        };
         let tail = log
             .finish()
             .map_err(BuildError::io("writing the log", &log_path))?;
-        if code == 0 {
+        if code == 0 && timed_out_after.is_none() {
             return Ok(());
         }
-        Err(BuildError::StepFailed {
+        Err(BuildError::StepFailed(Box::new(StepFailure {
             step: step.name.clone(),
             index: index + 1,
             total: self.plan.steps.len(),
             exit_code: code,
+            timed_out_after,
+            first_error: log.first_error(),
             tail,
             hints: matching_hints(&self.plan.hints, &log_path),
             log: log_path,
-        })
+        })))
     }
 
-    /// Commits a finished step as `baker-step:<key>` with the base image's own environment, so no
-    /// step's variables leak into the next; returns the image id.
+    /// How long `step` may run: `--step-timeout` when given, else the recipe's `timeout`.
+    fn step_timeout(&self, step: &PlanStep) -> Option<Duration> {
+        self.options
+            .step_timeout
+            .or(step.timeout_seconds.map(Duration::from_secs))
+    }
+
+    /// Commits a finished step as `baker-step:<key>-<cache>`, labelled with the cache's identity,
+    /// with the base image's own environment; returns the image id.
     async fn commit(&self, step: &PlanStep, container: &Container) -> Result<String, BuildError> {
-        let image_env = self
-            .engine
-            .image_env(&self.base_id)
-            .await
-            .unwrap_or_default();
+        let image_env = self.engine.image_env(&self.base_id).await?;
         let labels = [
             (STEP_LABEL, step.name.as_str()),
             (KEY_LABEL, step.key.as_str()),
             (RECIPE_LABEL, self.plan.recipe.name.as_str()),
+            (CACHE_LABEL, self.cache_id.as_str()),
         ];
+        let tag = step_tag(&step.key, &self.cache_id);
         Ok(container
-            .commit(STEP_REPO, &step.key, image_env, &labels)
+            .commit(STEP_REPO, &tag, image_env, &labels)
             .await?)
     }
 }

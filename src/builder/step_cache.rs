@@ -1,5 +1,5 @@
 //! The step cache: a step whose key was built before is not run again. The result of a step is the
-//! image committed from its container, tagged `baker-step:<key>`; the index under `<cache>/steps/`
+//! image committed from its container, tagged `baker-step:<key>-<cache>`; the index under `<cache>/steps/`
 //! records, per key, the image id and the base image it grew from. An entry counts only if its image
 //! still exists in the engine and its base is the one in use now; entries are written atomically so
 //! two builds sharing a cache never see half an entry.

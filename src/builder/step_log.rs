@@ -15,6 +15,7 @@ pub struct StepLog {
     file: BufWriter<File>,
     tail: VecDeque<String>,
     partial: Vec<u8>,
+    first_error: Option<String>,
 }
 
 impl StepLog {
@@ -26,6 +27,7 @@ impl StepLog {
             file: BufWriter::new(File::create(path)?),
             tail: VecDeque::with_capacity(TAIL_LINES + 1),
             partial: Vec::new(),
+            first_error: None,
         })
     }
 
@@ -46,6 +48,9 @@ impl StepLog {
     }
 
     fn remember(&mut self, line: String) {
+        if self.first_error.is_none() && is_error_line(&line) {
+            self.first_error = Some(line.trim().to_owned());
+        }
         if self.tail.len() == TAIL_LINES {
             self.tail.pop_front();
         }
@@ -62,6 +67,18 @@ impl StepLog {
         self.file.flush()?;
         Ok(self.tail.iter().cloned().collect())
     }
+
+    /// The first line that reports an error, unless the tail shows it anyway.
+    pub fn first_error(&self) -> Option<String> {
+        self.first_error
+            .clone()
+            .filter(|first| !self.tail.iter().any(|l| l.trim() == first))
+    }
+}
+
+/// Whether a log line reports an error the way make and compilers do (`error`, `Error`).
+fn is_error_line(line: &str) -> bool {
+    line.contains("error") || line.contains("Error")
 }
 
 /// The hints whose pattern occurs anywhere in the log at `path`, each with the first matching line.
@@ -105,6 +122,28 @@ mod tests {
         assert_eq!(tail.last().unwrap(), "no newline");
         assert_eq!(tail[TAIL_LINES - 2], "split line");
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 102);
+    }
+
+    #[test]
+    fn remembers_the_first_error_line_far_above_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = StepLog::create(&dir.path().join("compile.log")).unwrap();
+        log.push(b"make: -j0: option requires a positive integer\n")
+            .unwrap();
+        log.push(b"src/a.c:3: error: expected ';'\nsrc/b.c:9: error: later one\n")
+            .unwrap();
+        for i in 0..TAIL_LINES {
+            log.push(format!("usage line {i}\n").as_bytes()).unwrap();
+        }
+        log.finish().unwrap();
+        assert_eq!(
+            log.first_error().as_deref(),
+            Some("src/a.c:3: error: expected ';'")
+        );
+        let mut short = StepLog::create(&dir.path().join("short.log")).unwrap();
+        short.push(b"Error 2\n").unwrap();
+        short.finish().unwrap();
+        assert_eq!(short.first_error(), None, "shown in the tail already");
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! baker's local cache: downloads, step index, compiler and package caches, finished artifacts.
 //! [`layout`] names the directories, [`usage`] measures and bounds them, and [`step_images`] removes
-//! the committed step images that go with removed step entries.
+//! the committed step images that go with removed step entries, [`identity`] tells this cache's step
+//! images from other caches' on a shared engine, and [`lock`] keeps clear and prune off running builds.
 
+pub mod identity;
 pub mod layout;
+pub mod lock;
 pub mod step_images;
 pub mod usage;
 
+pub use identity::CACHE_LABEL;
 pub use layout::CacheDir;
+pub use lock::{CacheLock, CacheLockError, LockMode};

@@ -15,7 +15,7 @@ pub struct CacheEntry {
     pub path: PathBuf,
     pub bytes: u64,
     pub last_used: SystemTime,
-    /// For step entries: the key, whose image `baker-step:<key>` goes with it.
+    /// For step entries: the key, whose image `baker-step:<key>-<cache>` goes with it.
     pub step_key: Option<String>,
 }
 

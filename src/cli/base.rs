@@ -155,7 +155,7 @@ async fn import(args: ImportArgs, reporter: Arc<dyn Reporter>) -> anyhow::Result
         changes: Vec::new(),
     };
     base::validate_tag(&options.tag)?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(reporter.as_ref()).await?;
     Ok(base::import_tarball(&engine, &args.rootfs, &options, reporter).await?)
 }
 
@@ -174,6 +174,6 @@ async fn bootstrap(args: BootstrapArgs, reporter: Arc<dyn Reporter>) -> anyhow::
         labels: args.image.labels()?,
     };
     let plan = spec.prepare()?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(reporter.as_ref()).await?;
     Ok(plan.run(&engine, reporter).await?)
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
@@ -34,9 +35,13 @@ pub struct BuildArgs {
 /// How to build, shared by every command that builds first (`build`, `image`, `launch`).
 #[derive(Debug, Args)]
 pub struct BuildFlags {
-    /// Parallel jobs for `make -j` [default: the number of CPUs].
-    #[arg(long, short)]
-    pub jobs: Option<usize>,
+    /// Parallel jobs for `make -j`, 1 to 1024 [default: the number of CPUs].
+    #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Kill and fail any step that runs longer than this (e.g. 90m, 2h 30m); overrides the recipe's
+    /// per-step `timeout`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_step_timeout)]
+    pub step_timeout: Option<Duration>,
     /// Where the tarball, its .sha256, manifest.json and the step logs go.
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
@@ -73,15 +78,21 @@ impl BuildFlags {
                 cache: global.cache(),
                 lock_file: global.lock_file(),
                 out_dir: self.out.clone(),
-                jobs: self
-                    .jobs
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+                jobs: self.jobs.map_or_else(
+                    || std::thread::available_parallelism().map_or(2, |n| n.get().min(1024)),
+                    usize::from,
+                ),
                 mirrors,
                 upstream: !self.no_upstream,
                 no_cache: self.no_cache,
+                step_timeout: self.step_timeout,
             },
         })
     }
+}
+
+fn parse_step_timeout(text: &str) -> Result<Duration, String> {
+    baker::recipe::validate::parse_duration(text)
 }
 
 pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {

@@ -1,16 +1,21 @@
-//! `baker cache du|prune|clear`: show and bound what the cache holds.
+//! `baker cache du|prune|clear`: show and bound what the cache holds. Prune and clear hold the
+//! cache's lock exclusively, waiting for the builds using it (or failing at once with `--no-wait`).
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
 
-use baker::cache::step_images;
+use std::sync::Arc;
+
 use baker::cache::usage::{self, CacheEntry, human, parse_size};
+use baker::cache::{CacheDir, CacheLock, LockMode, step_images};
 use baker::engine::STEP_REPO;
+use baker::progress::{Reporter, Silent};
 
 use super::Global;
 use super::output::{emit_line, say};
+use super::progress::TerminalReporter;
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
@@ -24,9 +29,16 @@ pub enum CacheCommand {
     Prune {
         #[arg(long, value_name = "SIZE", value_parser = parse_max_size)]
         max_size: u64,
+        /// Fail at once when a build is using the cache, instead of waiting for it.
+        #[arg(long)]
+        no_wait: bool,
     },
-    /// Remove everything baker cached, and the committed step images.
-    Clear,
+    /// Remove everything baker cached, and this cache's committed step images.
+    Clear {
+        /// Fail at once when a build is using the cache, instead of waiting for it.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 fn parse_max_size(s: &str) -> Result<u64, String> {
@@ -35,9 +47,14 @@ fn parse_max_size(s: &str) -> Result<u64, String> {
 
 pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
     let cache = global.cache();
-    let entries = usage::scan(&cache);
+    let reporter: Arc<dyn Reporter> = if global.quiet {
+        Arc::new(Silent)
+    } else {
+        Arc::new(TerminalReporter::new())
+    };
     match cmd {
         CacheCommand::Du { json } => {
+            let entries = usage::scan(&cache);
             let totals = usage::totals(&entries);
             let all: u64 = totals.iter().map(|t| t.1).sum();
             if *json {
@@ -66,10 +83,12 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
                 emit_line(&text)?;
             }
         }
-        CacheCommand::Prune { max_size } => {
+        CacheCommand::Prune { max_size, no_wait } => {
+            let (runtime, _lock) = lock_exclusive(&cache, *no_wait, &reporter)?;
+            let entries = usage::scan(&cache);
             let evict = usage::eviction_plan(entries, *max_size);
             let freed: u64 = evict.iter().map(|e| e.bytes).sum();
-            remove_all(&evict, global.quiet)?;
+            remove_all(&runtime, &cache, &evict, false, &reporter, global.quiet)?;
             if !global.quiet {
                 emit_line(&format!(
                     "removed {} entries, {} freed",
@@ -78,8 +97,10 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
                 ))?;
             }
         }
-        CacheCommand::Clear => {
-            remove_all(&entries, global.quiet)?;
+        CacheCommand::Clear { no_wait } => {
+            let (runtime, _lock) = lock_exclusive(&cache, *no_wait, &reporter)?;
+            let entries = usage::scan(&cache);
+            remove_all(&runtime, &cache, &entries, true, &reporter, global.quiet)?;
             if !global.quiet {
                 emit_line(&format!(
                     "removed {} entries from {}",
@@ -92,15 +113,34 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes entries; step entries take their committed images with them, and step images that a
-/// later commit of the same key left untagged go too, when an engine is reachable.
-fn remove_all(entries: &[CacheEntry], quiet: bool) -> anyhow::Result<()> {
+/// Takes the cache's lock exclusively (waiting for builds unless `no_wait`); returns it with the
+/// runtime that the engine calls run on.
+fn lock_exclusive(
+    cache: &CacheDir,
+    no_wait: bool,
+    reporter: &Arc<dyn Reporter>,
+) -> anyhow::Result<(tokio::runtime::Runtime, CacheLock)> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let lock = runtime.block_on(cache.lock(LockMode::Exclusive, !no_wait, reporter.as_ref()))?;
+    Ok((runtime, lock))
+}
+
+/// Removes entries; step entries take this cache's committed images with them (`all`: every image
+/// labelled with this cache), and this cache's step images that a later commit of the same key left
+/// untagged go too, when an engine is reachable.
+fn remove_all(
+    runtime: &tokio::runtime::Runtime,
+    cache: &CacheDir,
+    entries: &[CacheEntry],
+    all: bool,
+    reporter: &Arc<dyn Reporter>,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let keys: Vec<&str> = entries
         .iter()
         .filter_map(|e| e.step_key.as_deref())
         .collect();
-    let runtime = tokio::runtime::Runtime::new()?;
-    if let Err(e) = runtime.block_on(step_images::remove(&keys)) {
+    if let Err(e) = runtime.block_on(step_images::remove(cache, &keys, all, reporter.as_ref())) {
         if !keys.is_empty() && !quiet {
             say(&format!("note: step images were left in the engine ({e})"));
         }

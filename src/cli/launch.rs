@@ -121,7 +121,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let outcome = runtime.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = Engine::connect(reporter.as_ref()).await?;
         let mut request = LaunchRequest {
             name: args.name.clone(),
             masters: args.masters,
@@ -206,7 +206,7 @@ fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result<()> {
 pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let state = runtime.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = Engine::connect(&TerminalReporter::new()).await?;
         status_docker(&engine, &states(), &args.name).await
     })?;
     if global.quiet {
@@ -260,7 +260,7 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
 pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let removed = runtime.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = Engine::connect(&TerminalReporter::new()).await?;
         destroy_docker(&engine, &states(), &args.name).await
     })?;
     if !global.quiet {
@@ -300,7 +300,7 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let (_, id) = node_id(&state, Some(&args.node))?;
     let runtime = tokio::runtime::Runtime::new()?;
     let (log, task) = runtime.block_on(async {
-        let engine = Engine::connect().await?;
+        let engine = Engine::connect(&TerminalReporter::new()).await?;
         let log = role_log(&engine, &id, args.lines).await;
         // A Mesos slave's newest failed task: its sandbox's stderr.
         let script = "f=$(ls -t /var/lib/mesos/slaves/*/frameworks/*/executors/*/runs/latest/stderr 2>/dev/null | head -n 1); \

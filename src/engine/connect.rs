@@ -1,10 +1,15 @@
 //! The connection to the engine. `DOCKER_HOST` selects it (`unix://`, `tcp://`, `ssh://` through the
 //! ssh client); the API version is negotiated, since Debian 12's engine speaks 1.41 and users bring
-//! newer ones.
+//! newer ones. An engine that accepts the connection and never answers is given
+//! [`answer_timeout`] (10 s, `BAKER_ENGINE_TIMEOUT` seconds) before the error names `DOCKER_HOST`,
+//! instead of bollard's two-minute "Timeout error".
+
+use std::time::Duration;
 
 use bollard::Docker;
 
 use super::{Engine, EngineError, Janitor};
+use crate::progress::Reporter;
 
 /// Where the engine is, as the user would describe it.
 pub fn engine_host() -> String {
@@ -12,8 +17,9 @@ pub fn engine_host() -> String {
 }
 
 impl Engine {
-    /// Connects, pings and negotiates the API version.
-    pub async fn connect() -> Result<Self, EngineError> {
+    /// Connects, pings and negotiates the API version, then removes the containers of baker
+    /// processes that were killed (reported through `reporter`).
+    pub async fn connect(reporter: &dyn Reporter) -> Result<Self, EngineError> {
         let host = engine_host();
         let unreachable = |source| EngineError::Unreachable {
             host: host.clone(),
@@ -24,11 +30,32 @@ impl Engine {
         } else {
             Docker::connect_with_defaults().map_err(unreachable)?
         };
-        let docker = docker.negotiate_version().await.map_err(unreachable)?;
-        docker.ping().await.map_err(unreachable)?;
-        Ok(Self {
+        let wait = answer_timeout();
+        let handshake = async {
+            let docker = docker.negotiate_version().await.map_err(unreachable)?;
+            docker.ping().await.map_err(unreachable)?;
+            Ok::<_, EngineError>(docker)
+        };
+        let docker =
+            tokio::time::timeout(wait, handshake)
+                .await
+                .map_err(|_| EngineError::Silent {
+                    host: host.clone(),
+                    seconds: wait.as_secs(),
+                })??;
+        let engine = Self {
             docker,
             janitor: Janitor::default(),
-        })
+        };
+        engine.remove_orphans(reporter).await?;
+        Ok(engine)
     }
+}
+
+/// How long the engine may take to answer the first calls: `BAKER_ENGINE_TIMEOUT` seconds, else 10.
+pub fn answer_timeout() -> Duration {
+    std::env::var("BAKER_ENGINE_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_secs)
 }

@@ -14,6 +14,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 
 use super::janitor::force_remove;
 use super::labels::labels;
+use super::owner::owner_labels;
 use super::{Engine, EngineError};
 
 /// What a container is made of.
@@ -48,7 +49,11 @@ impl Engine {
             cmd: Some(spec.cmd),
             working_dir: Some(spec.workdir.to_owned()),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(labels(spec.labels)),
+            labels: Some({
+                let mut all = labels(spec.labels);
+                all.extend(owner_labels().map(|(k, v)| (k.to_owned(), v)));
+                all
+            }),
             host_config: Some(HostConfig {
                 binds: Some(spec.binds),
                 ..Default::default()

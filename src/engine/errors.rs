@@ -14,6 +14,12 @@ pub enum EngineError {
         source: bollard::errors::Error,
     },
 
+    #[error(
+        "the Docker engine at {host} (DOCKER_HOST) accepted the connection but did not answer within {seconds}s; \
+         check that DOCKER_HOST names a Docker engine and that it is not stuck (`docker info`)"
+    )]
+    Silent { host: String, seconds: u64 },
+
     #[error("Docker engine error while {during}: {source}")]
     Call {
         during: String,

@@ -5,7 +5,8 @@
 use std::io;
 
 use bollard::query_parameters::{
-    CreateImageOptions, CreateImageOptionsBuilder, PruneImagesOptions, RemoveImageOptions,
+    CreateImageOptions, CreateImageOptionsBuilder, ListImagesOptions, PruneImagesOptions,
+    RemoveImageOptions,
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
@@ -115,19 +116,54 @@ impl Engine {
         }
     }
 
-    /// Removes untagged images that baker made (a step committed again under the same key leaves
-    /// its earlier image untagged).
-    pub async fn prune_untagged(&self) -> Result<(), EngineError> {
-        let filters = [
-            ("dangling".to_owned(), vec!["true".to_owned()]),
-            ("label".to_owned(), vec![format!("{OWNER_LABEL}=baker")]),
-        ];
-        self.docker
-            .prune_images(Some(PruneImagesOptions {
+    /// The `repo:tag` references of baker's images carrying `label` (`key=value`).
+    pub async fn tags_with_label(&self, label: &str) -> Result<Vec<String>, EngineError> {
+        let filters = [(
+            "label".to_owned(),
+            vec![format!("{OWNER_LABEL}=baker"), label.to_owned()],
+        )];
+        let images = self
+            .docker
+            .list_images(Some(ListImagesOptions {
                 filters: Some(filters.into()),
+                ..Default::default()
             }))
             .await
-            .map_err(EngineError::during("removing untagged baker images"))?;
+            .map_err(EngineError::during(format!(
+                "listing images labelled {label}"
+            )))?;
+        Ok(images
+            .into_iter()
+            .flat_map(|i| i.repo_tags)
+            .filter(|t| t != "<none>:<none>")
+            .collect())
+    }
+
+    /// Removes untagged images that baker made and that carry `label` (`key=value`): a step
+    /// committed again under the same key leaves its earlier image untagged, and removing a cache's
+    /// tags leaves its whole chain of step images untagged.
+    pub async fn prune_untagged(&self, label: &str) -> Result<(), EngineError> {
+        let filters = [
+            ("dangling".to_owned(), vec!["true".to_owned()]),
+            (
+                "label".to_owned(),
+                vec![format!("{OWNER_LABEL}=baker"), label.to_owned()],
+            ),
+        ];
+        // The engine prunes only images without children, so an untagged chain of steps goes one
+        // image per round; a chain is as long as a recipe's steps.
+        for _ in 0..64 {
+            let pruned = self
+                .docker
+                .prune_images(Some(PruneImagesOptions {
+                    filters: Some(filters.clone().into()),
+                }))
+                .await
+                .map_err(EngineError::during("removing untagged baker images"))?;
+            if pruned.images_deleted.unwrap_or_default().is_empty() {
+                break;
+            }
+        }
         Ok(())
     }
 }

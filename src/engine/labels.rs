@@ -1,7 +1,8 @@
 //! The labels and names that mark what baker made in an engine, so that it can be found, cached and
 //! cleaned up: every container and committed image carries [`OWNER_LABEL`] plus whatever
 //! `BAKER_LABELS="k=v,…"` adds (tests add `baker.test=1`); committed steps are tagged
-//! `baker-step:<key>`; base images made locally carry [`BASE_LABEL`].
+//! `baker-step:<key>-<cache>` (the first 16 digits of the cache's identity, so that caches sharing an
+//! engine never re-tag each other's images); base images made locally carry [`BASE_LABEL`].
 
 use std::collections::HashMap;
 
@@ -18,9 +19,14 @@ pub const BASE_LABEL: (&str, &str) = ("baker.base", "1");
 /// The image repository of committed steps.
 pub const STEP_REPO: &str = "baker-step";
 
-/// The image reference of the committed step with `key`.
-pub fn step_image(key: &str) -> String {
-    format!("{STEP_REPO}:{key}")
+/// The tag of the committed step with `key` in the cache with identity `cache`.
+pub fn step_tag(key: &str, cache: &str) -> String {
+    format!("{key}-{}", &cache[..cache.len().min(16)])
+}
+
+/// The image reference of the committed step with `key` in the cache with identity `cache`.
+pub fn step_image(key: &str, cache: &str) -> String {
+    format!("{STEP_REPO}:{}", step_tag(key, cache))
 }
 
 /// `extra`, the owner label and the labels of `BAKER_LABELS`.
@@ -72,6 +78,9 @@ mod tests {
     #[test]
     fn label_changes_are_quoted() {
         assert_eq!(label_change("baker.base", "1"), r#"LABEL "baker.base"="1""#);
-        assert_eq!(step_image("ab"), "baker-step:ab");
+        assert_eq!(
+            step_image("ab", "0123456789abcdef0123"),
+            "baker-step:ab-0123456789abcdef"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! The one owner of Docker. Every call to a Docker-compatible engine (Docker, or Podman's Docker
 //! socket) goes through here: the connection ([`Engine::connect`]), containers ([`Container`]), images
 //! (inspect, pull, commit, remove, prune, import), the labels everything baker makes carries
-//! ([`labels`]) and the janitor that removes a run's containers on error and interrupt. The builder,
+//! ([`labels`]), the janitor that removes a run's containers on error and interrupt, and the
+//! removal of containers whose baker process was killed ([`owner`]), which every connection does. The builder,
 //! base images, the cache and the CLI call these functions; none of them imports bollard, and their
 //! errors carry an [`EngineError`], never bollard's. Later stages (`image`, `launch`: networks,
 //! long-running containers) add their calls here too.
@@ -13,6 +14,7 @@ mod images;
 mod janitor;
 pub mod labels;
 mod nodes;
+mod owner;
 
 use bollard::Docker;
 

@@ -154,6 +154,9 @@ pub struct PlanStep {
     pub inputs: Vec<Input>,
     /// sha256 over the parent's key, this step and its inputs; see [`step_key`].
     pub key: String,
+    /// Seconds the step may run before it is killed (the recipe's `timeout`); not part of the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -61,5 +61,6 @@ pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
         }],
         inputs: vec![],
         key: String::new(),
+        timeout_seconds: None,
     }
 }

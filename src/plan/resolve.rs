@@ -247,6 +247,7 @@ impl Resolver<'_> {
             caches: vec![],
             inputs,
             key: String::new(),
+            timeout_seconds: None,
         }))
     }
 
@@ -287,6 +288,7 @@ impl Resolver<'_> {
             caches: vec![],
             inputs: vec![Input::Source { sha256 }],
             key: String::new(),
+            timeout_seconds: None,
         }
     }
 
@@ -334,6 +336,7 @@ impl Resolver<'_> {
             caches,
             inputs: vec![],
             key: String::new(),
+            timeout_seconds: s.timeout.map(|d| d.as_secs()),
         })
     }
 }

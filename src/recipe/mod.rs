@@ -164,6 +164,8 @@ pub struct StepSpec {
     pub optional: bool,
     /// Versions this step applies to; empty means all.
     pub versions: Vec<String>,
+    /// How long the step may run before it is killed and fails (`timeout = "90m"`).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// The caches a step may mount; each is a directory baker owns in its cache root.

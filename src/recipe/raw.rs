@@ -199,6 +199,9 @@ pub struct RawStep {
     pub optional: bool,
     #[serde(default)]
     pub versions: Vec<Spanned<String>>,
+    /// How long the step may run, e.g. `90m`; over it, the step is killed and fails.
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +212,8 @@ pub struct RawInstall {
     pub caches: Vec<Spanned<String>>,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

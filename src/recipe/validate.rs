@@ -102,7 +102,7 @@ impl Checker<'_> {
             .steps
             .iter()
             .map(|s| {
-                self.step(
+                let mut spec = self.step(
                     &s.name,
                     &s.run,
                     &s.caches,
@@ -110,7 +110,9 @@ impl Checker<'_> {
                     s.optional,
                     &s.versions,
                     &versions,
-                )
+                )?;
+                spec.timeout = self.timeout(s.timeout.as_ref())?;
+                Ok(spec)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut seen = BTreeSet::new();
@@ -123,7 +125,7 @@ impl Checker<'_> {
             }
         }
         let install_name = Spanned::new(0..0, "install".to_owned());
-        let install = self.step(
+        let mut install = self.step(
             &install_name,
             &raw.install.run,
             &raw.install.caches,
@@ -132,6 +134,7 @@ impl Checker<'_> {
             &[],
             &versions,
         )?;
+        install.timeout = self.timeout(raw.install.timeout.as_ref())?;
 
         let roles = self.roles(&raw)?;
         let recipe = Recipe {
@@ -338,7 +341,22 @@ impl Checker<'_> {
             env: self.env(env)?,
             optional,
             versions: names(only_versions),
+            timeout: None,
         })
+    }
+
+    /// A step's `timeout`: a duration such as `90m`, `2h 30m` or `45s`, at least a second.
+    fn timeout(
+        &self,
+        text: Option<&Spanned<String>>,
+    ) -> Result<Option<std::time::Duration>, RecipeError> {
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        match parse_duration(text.get_ref()) {
+            Ok(d) => Ok(Some(d)),
+            Err(why) => Err(self.at(text.span(), format!("timeout: {why}"))),
+        }
     }
 
     fn env(
@@ -445,3 +463,13 @@ mod tests;
 
 #[path = "validate_runtime.rs"]
 mod runtime;
+
+/// Parses a step timeout (`90m`, `2h 30m`, `45s`); used for the recipe field and `--step-timeout`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 90m, 2h 30m, 45s"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(format!("`{text}` is shorter than a second"));
+    }
+    Ok(d)
+}

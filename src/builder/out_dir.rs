@@ -1,0 +1,219 @@
+//! The output directory's set — tarball, `.sha256`, `manifest.json`, `plan.json`, `logs/` — appears
+//! all at once or not at all (issue 7.7). A build writes into a staging directory beside `--out` (so
+//! on the same file system); on success the staging directory and `--out` are exchanged in one
+//! `renameat2(RENAME_EXCHANGE)`, entries that are not part of the previous set (files the user put
+//! there) are moved back, and the previous set is removed, so no stale member of an older set stays.
+//! On failure (a full disk, a failed step, an interrupt) `--out` is not touched; the logs of the
+//! failed run go to `<out>.failed/logs/`, which the failure message names.
+//!
+//! rustix gives the one system call std lacks; where the file system refuses the exchange, two
+//! renames do it with a moment in which `--out` is absent, never one in which it is mixed.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{CWD, RenameFlags, renameat_with};
+
+use super::BuildError;
+use crate::artifact::MANIFEST_FILE;
+use crate::plan::PLAN_FILE;
+
+/// A staging directory for one build's output set, and where it goes.
+pub struct StagedOut {
+    pub staging: PathBuf,
+    target: PathBuf,
+}
+
+impl StagedOut {
+    /// Fails when `target` (`--out`) names something other than a directory.
+    pub fn check(target: &Path) -> Result<(), BuildError> {
+        if target.exists() && !target.is_dir() {
+            return Err(BuildError::OutNotDirectory {
+                path: target.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks `target` (`--out`) and creates a staging directory beside it.
+    pub fn new(target: &Path) -> Result<Self, BuildError> {
+        Self::check(target)?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| BuildError::OutNotDirectory {
+                path: target.to_owned(),
+            })?;
+        let parent = crate::atomic_file::parent_dir(target);
+        std::fs::create_dir_all(parent).map_err(BuildError::io("creating", parent))?;
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".staging")
+            .tempdir_in(parent)
+            .map_err(BuildError::io("creating a staging directory in", parent))?
+            .keep();
+        // Always part of the set, empty when every step came from the cache.
+        let logs = staging.join("logs");
+        std::fs::create_dir(&logs).map_err(BuildError::io("creating", &logs))?;
+        Ok(Self {
+            staging,
+            target: target.to_owned(),
+        })
+    }
+
+    /// `path` inside the staging directory, as it will be once published.
+    pub fn published(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(&self.staging)
+            .map_or_else(|_| path.to_owned(), |rest| self.target.join(rest))
+    }
+
+    /// Puts the staged set in place of the previous one.
+    pub fn publish(self) -> io::Result<()> {
+        let previous_set = set_members(&self.target);
+        let _ = std::fs::remove_dir_all(failed_dir(&self.target));
+        if !self.target.exists() {
+            return std::fs::rename(&self.staging, &self.target);
+        }
+        if renameat_with(CWD, &self.staging, CWD, &self.target, RenameFlags::EXCHANGE).is_err() {
+            let aside = self.staging.with_extension("previous");
+            std::fs::rename(&self.target, &aside)?;
+            std::fs::rename(&self.staging, &self.target)?;
+            std::fs::rename(&aside, &self.staging)?;
+        }
+        // `staging` now holds what `--out` held: keep what was not part of the previous set.
+        if let Ok(entries) = std::fs::read_dir(&self.staging) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let to = self.target.join(&name);
+                if !previous_set.contains(&name.to_string_lossy().into_owned()) && !to.exists() {
+                    std::fs::rename(entry.path(), to)?;
+                }
+            }
+        }
+        std::fs::remove_dir_all(&self.staging)
+    }
+
+    /// Keeps the failed run's logs in `<out>.failed/logs/` and removes the rest; returns where the
+    /// logs went (or `None` when there were none).
+    pub fn discard(self) -> Option<PathBuf> {
+        let logs = self.staging.join("logs");
+        let has_logs = std::fs::read_dir(&logs).is_ok_and(|mut d| d.next().is_some());
+        let kept = has_logs
+            .then(|| failed_dir(&self.target))
+            .and_then(|failed| {
+                let _ = std::fs::remove_dir_all(&failed);
+                std::fs::create_dir_all(&failed).ok()?;
+                std::fs::rename(&logs, failed.join("logs")).ok()?;
+                Some(failed)
+            });
+        let _ = std::fs::remove_dir_all(&self.staging);
+        kept
+    }
+}
+
+/// `<out>.failed`, beside `--out`.
+fn failed_dir(target: &Path) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_owned();
+    name.push(".failed");
+    target.with_file_name(name)
+}
+
+/// The names of the set in `dir`: manifest, plan, logs, and the tarball and checksum its manifest names.
+fn set_members(dir: &Path) -> Vec<String> {
+    let mut names = vec![
+        MANIFEST_FILE.to_owned(),
+        PLAN_FILE.to_owned(),
+        "logs".to_owned(),
+    ];
+    let artifact = std::fs::read_to_string(dir.join(MANIFEST_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m["artifact"]["file_name"].as_str().map(str::to_owned));
+    if let Some(file) = artifact {
+        names.push(format!("{file}.sha256"));
+        names.push(file);
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn stage_set(target: &Path, tarball: &str) -> StagedOut {
+        let staged = StagedOut::new(target).unwrap();
+        let s = &staged.staging;
+        write(&s.join(tarball), "tar");
+        write(&s.join(format!("{tarball}.sha256")), "sum");
+        let manifest = format!(r#"{{"artifact": {{"file_name": "{tarball}"}}}}"#);
+        write(&s.join(MANIFEST_FILE), &manifest);
+        write(&s.join(PLAN_FILE), "{}");
+        write(&s.join("logs/01-x.log"), "log");
+        staged
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_new_set_replaces_the_old_one_whole_and_keeps_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        stage_set(&out, "a-1.tar.gz").publish().unwrap();
+        write(&out.join("NOTES.txt"), "mine");
+        let staged = stage_set(&out, "a-2.tar.gz");
+        assert_eq!(
+            staged.published(&staged.staging.join("logs/01-x.log")),
+            out.join("logs/01-x.log")
+        );
+        staged.publish().unwrap();
+        assert_eq!(
+            names(&out),
+            [
+                "NOTES.txt",
+                "a-2.tar.gz",
+                "a-2.tar.gz.sha256",
+                "logs",
+                "manifest.json",
+                "plan.json"
+            ]
+        );
+        assert_eq!(names(dir.path()), ["out"], "no staging directory is left");
+    }
+
+    #[test]
+    fn a_failed_build_leaves_the_previous_set_and_keeps_its_logs_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        stage_set(&out, "a-1.tar.gz").publish().unwrap();
+        let failed = stage_set(&out, "a-2.tar.gz");
+        assert_eq!(failed.discard(), Some(dir.path().join("out.failed")));
+        assert!(out.join("a-1.tar.gz").exists() && !out.join("a-2.tar.gz").exists());
+        assert_eq!(names(&dir.path().join("out.failed")), ["logs"]);
+        assert_eq!(names(dir.path()), ["out", "out.failed"]);
+    }
+
+    #[test]
+    fn out_naming_a_file_is_refused_naming_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out");
+        std::fs::write(&file, "").unwrap();
+        let err = StagedOut::new(&file).err().unwrap().to_string();
+        assert!(
+            err.contains("(--out) exists and is not a directory"),
+            "{err}"
+        );
+        assert!(err.contains(&file.display().to_string()), "{err}");
+    }
+}

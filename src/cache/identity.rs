@@ -1,0 +1,71 @@
+//! Which cache a step image belongs to. Several cache directories may share one engine (users, CI
+//! jobs, tests), and step images live engine-wide, so each image is labelled with the identity of
+//! the cache that made it and tagged with it: a build in one cache never re-tags another's image,
+//! and `baker cache clear|prune` remove only images carrying their own cache's label (issue 7.2).
+//!
+//! The identity is the sha256 of the cache root's canonical path and a random id kept in
+//! `<root>/cache-id`: a copied or re-created directory at the same path is a new cache, and two
+//! paths never share one. The id file is created once, without clobbering (two first builds racing
+//! agree on whichever wrote it first).
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::CacheDir;
+
+/// The label on every step image naming the cache that made it.
+pub const CACHE_LABEL: &str = "baker.cache";
+
+impl CacheDir {
+    /// This cache's identity (64 hex digits), creating the cache root and its id file when needed.
+    pub fn identity(&self) -> io::Result<String> {
+        std::fs::create_dir_all(self.root())?;
+        let id = read_or_create_id(&self.root().join("cache-id"))?;
+        let root = self.root().canonicalize()?;
+        Ok(identity_of(&root, &id))
+    }
+}
+
+fn identity_of(canonical_root: &Path, id: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(canonical_root.as_os_str().as_encoded_bytes());
+    hash.update([0]);
+    hash.update(id.as_bytes());
+    hex::encode(hash.finalize())
+}
+
+fn read_or_create_id(path: &Path) -> io::Result<String> {
+    if let Ok(id) = std::fs::read_to_string(path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_owned());
+        }
+    }
+    let mut random = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
+    let mut partial = crate::atomic_file::partial_file(path)?;
+    writeln!(partial, "{}", hex::encode(random))?;
+    partial.as_file().sync_all()?;
+    // Another process may have written it meanwhile; then its id is the one.
+    let _ = partial.persist_noclobber(path);
+    Ok(std::fs::read_to_string(path)?.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_keeps_its_identity_and_two_caches_differ() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = CacheDir::new(dir.path().join("a"));
+        let b = CacheDir::new(dir.path().join("b"));
+        let first = a.identity().unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(a.identity().unwrap(), first, "stable across calls");
+        assert_ne!(b.identity().unwrap(), first);
+        std::fs::remove_file(dir.path().join("a/cache-id")).unwrap();
+        assert_ne!(a.identity().unwrap(), first, "a new id is a new cache");
+    }
+}

@@ -1,0 +1,154 @@
+//! Builds and `baker cache clear|prune` on one cache directory must not overlap: a clear during a
+//! build removes the packages and step images it is using (issue 7.3). Builds hold `<root>/in-use.lock`
+//! shared for their whole run, so any number run together; clear and prune hold it exclusively,
+//! waiting for running builds (saying so) or, with `--no-wait`, failing at once. A build started
+//! during a clear waits for it the same way.
+//!
+//! The lock is the operating system's advisory file lock (`flock(2)`, through rustix, which baker
+//! already uses for the output directory's exchange), released when the process exits however it
+//! exits, so a killed baker never leaves the cache locked.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use rustix::fs::{FlockOperation, flock};
+use rustix::io::Errno;
+
+use super::CacheDir;
+use crate::progress::{Event, Reporter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheLockError {
+    #[error("cannot lock the cache {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the cache {} is in use by a running build (lock {}); retry when it finishes, or drop --no-wait to wait for it",
+        root.display(), path.display()
+    )]
+    Busy { root: PathBuf, path: PathBuf },
+}
+
+/// Held while the cache is in use; dropping it releases the lock.
+#[derive(Debug)]
+pub struct CacheLock {
+    _file: File,
+}
+
+/// Whether the lock is shared (builds) or exclusive (clear, prune).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Shared,
+    Exclusive,
+}
+
+impl CacheDir {
+    pub fn in_use_lock(&self) -> PathBuf {
+        self.root().join("in-use.lock")
+    }
+
+    /// Takes the cache's lock in `mode`. When another process holds it the other way, reports that
+    /// it waits and waits (off the async runtime's threads), or fails with [`CacheLockError::Busy`]
+    /// when `wait` is false.
+    pub async fn lock(
+        &self,
+        mode: LockMode,
+        wait: bool,
+        reporter: &dyn Reporter,
+    ) -> Result<CacheLock, CacheLockError> {
+        let path = self.in_use_lock();
+        let io = |source| CacheLockError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(self.root()).map_err(io)?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        let (try_op, wait_op) = match mode {
+            LockMode::Shared => (
+                FlockOperation::NonBlockingLockShared,
+                FlockOperation::LockShared,
+            ),
+            LockMode::Exclusive => (
+                FlockOperation::NonBlockingLockExclusive,
+                FlockOperation::LockExclusive,
+            ),
+        };
+        match flock(&file, try_op) {
+            Ok(()) => return Ok(CacheLock { _file: file }),
+            Err(Errno::WOULDBLOCK) if !wait => {
+                return Err(CacheLockError::Busy {
+                    root: self.root().to_owned(),
+                    path,
+                });
+            }
+            Err(Errno::WOULDBLOCK) => {}
+            Err(e) => return Err(io(e.into())),
+        }
+        reporter.report(Event::Note(match mode {
+            LockMode::Shared => format!(
+                "waiting for `baker cache clear|prune` on {} to finish",
+                self.root().display()
+            ),
+            LockMode::Exclusive => format!(
+                "waiting for the builds using the cache {} to finish",
+                self.root().display()
+            ),
+        }));
+        let waiting = file.try_clone().map_err(io)?;
+        tokio::task::spawn_blocking(move || flock(&waiting, wait_op))
+            .await
+            .map_err(|e| io(std::io::Error::other(e)))?
+            .map_err(|e| io(e.into()))?;
+        Ok(CacheLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Recorder;
+
+    #[tokio::test]
+    async fn builds_share_the_cache_and_a_clear_excludes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheDir::new(dir.path());
+        let r = Recorder::default();
+        let one = cache.lock(LockMode::Shared, false, &r).await.unwrap();
+        let two = cache.lock(LockMode::Shared, false, &r).await.unwrap();
+        let busy = cache
+            .lock(LockMode::Exclusive, false, &r)
+            .await
+            .unwrap_err();
+        assert!(
+            busy.to_string().contains("in use by a running build"),
+            "{busy}"
+        );
+        drop((one, two));
+        let clear = cache.lock(LockMode::Exclusive, false, &r).await.unwrap();
+        assert!(matches!(
+            cache.lock(LockMode::Shared, false, &r).await,
+            Err(CacheLockError::Busy { .. })
+        ));
+        let waiter = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let r = Recorder::default();
+                let lock = cache.lock(LockMode::Shared, true, &r).await.unwrap();
+                (lock, r.0.into_inner().unwrap())
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(clear);
+        let (_lock, events) = waiter.await.unwrap();
+        assert!(
+            matches!(&events[..], [Event::Note(n)] if n.contains("waiting for `baker cache clear|prune`"))
+        );
+    }
+}
