@@ -151,6 +151,7 @@ mod tests {
             env: BTreeMap::new(),
             caches,
             inputs: vec![],
+            source_inputs: vec![],
             key: String::new(),
         }
     }

@@ -236,6 +236,7 @@ impl Resolver<'_> {
             env: BTreeMap::new(),
             caches: vec![],
             inputs,
+            source_inputs: vec![],
             key: String::new(),
         }))
     }
@@ -276,6 +277,7 @@ impl Resolver<'_> {
                 .collect(),
             caches: vec![],
             inputs: vec![Input::Source { sha256 }],
+            source_inputs: vec![],
             key: String::new(),
         }
     }
@@ -323,6 +325,7 @@ impl Resolver<'_> {
             env,
             caches,
             inputs: vec![],
+            source_inputs: s.inputs.clone(),
             key: String::new(),
         })
     }

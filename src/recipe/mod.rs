@@ -154,6 +154,9 @@ pub struct StepSpec {
     pub optional: bool,
     /// Versions this step applies to; empty means all.
     pub versions: Vec<String>,
+    /// Globs (relative to the source tree) whose change reruns this step in an incremental build;
+    /// empty means the step reruns whenever the tree changed.
+    pub inputs: Vec<String>,
 }
 
 /// The caches a step may mount; each is a directory baker owns in its cache root.

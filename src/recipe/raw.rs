@@ -183,6 +183,9 @@ pub struct RawStep {
     pub optional: bool,
     #[serde(default)]
     pub versions: Vec<Spanned<String>>,
+    /// Globs of source paths whose change reruns this step in an incremental build.
+    #[serde(default)]
+    pub inputs: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -109,6 +109,7 @@ impl Checker<'_> {
                     &s.env,
                     s.optional,
                     &s.versions,
+                    &s.inputs,
                     &versions,
                 )
             })
@@ -129,6 +130,7 @@ impl Checker<'_> {
             &raw.install.caches,
             &raw.install.env,
             false,
+            &[],
             &[],
             &versions,
         )?;
@@ -281,6 +283,7 @@ impl Checker<'_> {
         env: &BTreeMap<String, Spanned<String>>,
         optional: bool,
         only_versions: &[Spanned<String>],
+        inputs: &[Spanned<String>],
         versions: &BTreeMap<String, VersionSpec>,
     ) -> Result<StepSpec, RecipeError> {
         let step_name = name.get_ref();
@@ -336,7 +339,28 @@ impl Checker<'_> {
             env: self.env(env)?,
             optional,
             versions: names(only_versions),
+            inputs: self.input_globs(inputs)?,
         })
+    }
+
+    /// A step's `inputs`: globs relative to the source tree, each checked to compile.
+    fn input_globs(&self, inputs: &[Spanned<String>]) -> Result<Vec<String>, RecipeError> {
+        inputs
+            .iter()
+            .map(|g| {
+                let glob = g.get_ref();
+                if glob.is_empty() || glob.starts_with('/') || glob.split('/').any(|c| c == "..") {
+                    return Err(self.at(
+                        g.span(),
+                        format!("input `{glob}` must be a glob relative to the source tree (no leading `/`, no `..`), e.g. `configure` or `**/*.in`"),
+                    ));
+                }
+                globset::Glob::new(glob).map_err(|e| {
+                    self.at(g.span(), format!("input `{glob}` is not a valid glob: {}", e.kind()))
+                })?;
+                Ok(glob.clone())
+            })
+            .collect()
     }
 
     fn env(
