@@ -15,7 +15,7 @@ use crate::plan::{Input, Plan, PlanStep, SourcePlan};
 use crate::progress::{Event, Reporter};
 use crate::recipe::Pin;
 use crate::source::fetch::{Expected, FetchRequest, Fetcher};
-use crate::source::tree::digest_tree;
+use crate::source::tree::{TreeDigest, digest_tree};
 
 impl Builder<'_> {
     /// The archive uploaded before the step starts: its script and its inputs.
@@ -39,7 +39,11 @@ impl Builder<'_> {
                     let fetched = self.remote_file(url, sha256.as_deref()).await?;
                     archive.file(path, 0o644, &fetched).map_err(io)?;
                 }
-                Input::Source { .. } => self.add_source(&mut archive).await?,
+                Input::Source { .. } => {
+                    if !self.add_delta(&mut archive).map_err(io)? {
+                        self.add_source(&mut archive).await?;
+                    }
+                }
             }
         }
         archive.finish().map_err(io)
@@ -112,8 +116,7 @@ impl Builder<'_> {
                     .map_err(io)
             }
             SourcePlan::Tree { path, sha256, .. } => {
-                let tree = digest_tree(Path::new(path))
-                    .map_err(BuildError::io("reading the source tree", path))?;
+                let tree = self.source_tree(path)?;
                 if &tree.sha256 != sha256 {
                     self.reporter.report(Event::Warning(format!(
                         "the source tree {path} changed since it was planned; building what is there now"
@@ -122,6 +125,11 @@ impl Builder<'_> {
                 archive.tree(SOURCE_DIR, &tree).map_err(io)
             }
         }
+    }
+
+    /// The `--source-dir` tree as it is now.
+    pub(super) fn source_tree(&self, path: &str) -> Result<TreeDigest, BuildError> {
+        digest_tree(Path::new(path)).map_err(BuildError::io("reading the source tree", path))
     }
 
     async fn fetch(

@@ -11,7 +11,7 @@ use tar::{EntryType, Header};
 use crate::layout::{EPOCH_FILE, META_DIR, SCRIPT_PATH, SOURCE_DIR, ccache_stats_file};
 use crate::plan::{CacheMount, PlanStep, StepKind};
 use crate::recipe::CacheKind;
-use crate::source::tree::TreeDigest;
+use crate::source::tree::{TreeDigest, TreeEntry};
 
 /// The script a step runs: the plan's command between baker's prologue and epilogue.
 pub fn script(step: &PlanStep) -> String {
@@ -105,29 +105,32 @@ impl UploadArchive {
     /// A local source tree under `dest`, entry by entry as its digest listed them (so what is keyed is
     /// what is sent), with their own modes and mtimes so `make` sees consistent times.
     pub fn tree(&mut self, dest: &str, tree: &TreeDigest) -> io::Result<()> {
-        let dest = dest.trim_start_matches('/');
         for entry in &tree.entries {
-            let host = tree.root.join(&entry.path);
-            let meta = std::fs::symlink_metadata(&host)?;
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            let name = format!("{dest}/{}", entry.path);
-            if let Some(target) = entry.digest.strip_prefix("link:") {
-                let mut h = header(EntryType::Symlink, 0, 0o777, mtime);
-                self.builder.append_link(&mut h, &name, target)?;
-            } else if entry.digest.is_empty() {
-                let mut h = header(EntryType::Directory, 0, entry.mode, mtime);
-                self.builder.append_data(&mut h, &name, io::empty())?;
-            } else {
-                let file = std::fs::File::open(&host)?;
-                let mut h = header(EntryType::Regular, meta.len(), entry.mode, mtime);
-                self.builder.append_data(&mut h, &name, file)?;
-            }
+            self.entry(dest, &tree.root, entry)?;
         }
         Ok(())
+    }
+
+    /// One entry of a local tree rooted at `root`, placed under `dest`.
+    pub fn entry(&mut self, dest: &str, root: &Path, entry: &TreeEntry) -> io::Result<()> {
+        let name = format!("{}/{}", dest.trim_start_matches('/'), entry.path);
+        let mtime = entry.mtime;
+        if let Some(target) = entry.digest.strip_prefix("link:") {
+            let mut h = header(EntryType::Symlink, 0, 0o777, mtime);
+            self.builder.append_link(&mut h, &name, target)
+        } else if entry.digest.is_empty() {
+            let mut h = header(EntryType::Directory, 0, entry.mode, mtime);
+            self.builder.append_data(&mut h, &name, io::empty())
+        } else {
+            let file = std::fs::File::open(root.join(&entry.path))?;
+            let mut h = header(
+                EntryType::Regular,
+                file.metadata()?.len(),
+                entry.mode,
+                mtime,
+            );
+            self.builder.append_data(&mut h, &name, file)
+        }
     }
 
     pub fn finish(self) -> io::Result<Vec<u8>> {

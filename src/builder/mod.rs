@@ -12,6 +12,8 @@
 
 mod error;
 mod gather;
+mod incremental;
+mod incremental_run;
 mod inputs;
 mod meta;
 mod pipeline;
@@ -52,6 +54,9 @@ pub struct BuildOptions {
     pub upstream: bool,
     /// Ignore the step cache and run every step (results are still recorded).
     pub no_cache: bool,
+    /// Reuse the build tree of the previous build of the same `--source-dir` (see
+    /// [`incremental`]); without it every build is clean.
+    pub incremental: bool,
 }
 
 /// What a step did in this build.
@@ -82,6 +87,7 @@ struct Builder<'a> {
     base_id: String,
     fetcher: Fetcher,
     steps_cache: StepCache,
+    session: incremental_run::Session,
 }
 
 impl<'a> Builder<'a> {
@@ -100,11 +106,19 @@ impl<'a> Builder<'a> {
             options,
             reporter,
             base_id,
+            session: Default::default(),
         }
     }
 
     async fn run(&self) -> Result<BuildOutcome, BuildError> {
         let started = Instant::now();
+        if self.options.incremental {
+            return self.run_incremental(started).await;
+        }
+        self.run_clean(started).await
+    }
+
+    async fn run_clean(&self, started: Instant) -> Result<BuildOutcome, BuildError> {
         let total = self.plan.steps.len();
 
         // Resume after the latest cached step; keys chain, so a hit implies every earlier step.

@@ -57,6 +57,12 @@ impl Builder<'_> {
         };
         container.remove().await;
         let image_id = outcome?;
+        if step
+            .key
+            .starts_with(super::incremental_run::INCREMENTAL_KEY_PREFIX)
+        {
+            return Ok(image_id);
+        }
         self.steps_cache
             .record(&StepEntry {
                 key: step.key.clone(),

@@ -39,6 +39,10 @@ pub struct BuildArgs {
     /// Run every step even when the step cache has it.
     #[arg(long)]
     pub no_cache: bool,
+    /// Reuse the build tree of the previous `--incremental` build of this --source-dir: only changed
+    /// files are sent and `make` recompiles only what they touch (the result is the same as clean).
+    #[arg(long)]
+    pub incremental: bool,
     /// Print one JSON result at the end instead of progress.
     #[arg(long)]
     pub json: bool,
@@ -65,6 +69,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             mirrors,
             upstream: !args.no_upstream,
             no_cache: args.no_cache,
+            incremental: args.incremental,
         },
     };
     let reporter: Arc<dyn Reporter> = if args.json || global.quiet {

@@ -20,6 +20,9 @@ pub struct TreeEntry {
     pub mode: u32,
     /// Content sha256 for files, the target for symlinks, empty for directories.
     pub digest: String,
+    /// Seconds since the epoch; never part of the digest, only of what is sent (so `make` sees times).
+    #[serde(skip)]
+    pub mtime: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -63,18 +66,21 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<TreeEntry>) -> io::Result<()> {
             .to_string_lossy()
             .into_owned();
         let mode = meta.permissions().mode() & 0o7777;
+        let mtime = mtime_secs(&meta);
         if meta.file_type().is_symlink() {
             let target = fs::read_link(&path)?;
             out.push(TreeEntry {
                 path: relative,
                 mode: 0o777,
                 digest: format!("link:{}", target.display()),
+                mtime,
             });
         } else if meta.is_dir() {
             out.push(TreeEntry {
                 path: relative,
                 mode,
                 digest: String::new(),
+                mtime,
             });
             walk(root, &path, out)?;
         } else if meta.is_file() {
@@ -84,10 +90,19 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<TreeEntry>) -> io::Result<()> {
                 path: relative,
                 mode,
                 digest: hex::encode(hasher.finalize()),
+                mtime,
             });
         }
     }
     Ok(())
+}
+
+/// A file's modification time in whole seconds, as tar and `find -printf %T@ | cut -d. -f1` see it.
+pub fn mtime_secs(meta: &fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
