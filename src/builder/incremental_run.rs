@@ -178,7 +178,7 @@ impl Builder<'_> {
             tags.push(tagged);
             outcomes.push(StepOutcome {
                 name: step.name.clone(),
-                key: ours.key,
+                key: step.key.clone(),
                 cache_hit: false,
                 seconds: t.elapsed().as_secs_f64(),
             });
