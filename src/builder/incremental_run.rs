@@ -50,6 +50,10 @@ impl Builder<'_> {
         self.options.cache.artifacts().join(name)
     }
 
+    pub(super) fn has_delta(&self) -> bool {
+        self.session.delta.lock().expect("not poisoned").is_some()
+    }
+
     /// Adds the pending delta to a sync step's upload; false when there is none (a clean source step).
     pub(super) fn add_delta(&self, archive: &mut UploadArchive) -> std::io::Result<bool> {
         let guard = self.session.delta.lock().expect("not poisoned");

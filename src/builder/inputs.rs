@@ -61,16 +61,15 @@ fn uses(caches: &[CacheMount], kind: CacheKind) -> bool {
     caches.iter().any(|c| c.cache == kind)
 }
 
-/// Builds the archive uploaded into a step's container.
-pub struct UploadArchive {
-    builder: tar::Builder<Vec<u8>>,
+/// Builds the archive uploaded into a step's container, in memory or into any writer (a stream to
+/// the engine for a whole source tree).
+pub struct UploadArchive<W: io::Write = Vec<u8>> {
+    builder: tar::Builder<W>,
 }
 
 impl Default for UploadArchive {
     fn default() -> Self {
-        Self {
-            builder: tar::Builder::new(Vec::new()),
-        }
+        Self::new(Vec::new())
     }
 }
 
@@ -85,7 +84,13 @@ fn header(kind: EntryType, size: u64, mode: u32, mtime: u64) -> Header {
     h
 }
 
-impl UploadArchive {
+impl<W: io::Write> UploadArchive<W> {
+    pub fn new(out: W) -> Self {
+        Self {
+            builder: tar::Builder::new(out),
+        }
+    }
+
     /// A file with the given bytes at an absolute container path.
     pub fn bytes(&mut self, path: &str, mode: u32, data: &[u8]) -> io::Result<()> {
         let mut h = header(EntryType::Regular, data.len() as u64, mode, 0);
@@ -133,7 +138,7 @@ impl UploadArchive {
         }
     }
 
-    pub fn finish(self) -> io::Result<Vec<u8>> {
+    pub fn finish(self) -> io::Result<W> {
         self.builder.into_inner()
     }
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 
+use super::gather::Upload;
 use super::step_log::{StepLog, matching_hints};
 use super::{BuildError, Builder, inputs, step_cache};
 use crate::engine::labels::{KEY_LABEL, RECIPE_LABEL, STEP_LABEL, STEP_REPO};
@@ -91,9 +92,9 @@ impl Builder<'_> {
         index: usize,
         step: &PlanStep,
         container: &Container,
-        upload: Vec<u8>,
+        upload: Upload,
     ) -> Result<(), BuildError> {
-        container.upload(upload).await?;
+        upload.send(container).await?;
         let log_path =
             self.options
                 .out_dir

@@ -56,9 +56,11 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         .map(|m| Mirror::parse(m))
         .collect::<Result<_, _>>()?;
     mirrors.extend(mirrors_from_env()?);
+    let mut selection = args.selection.to_library()?;
+    selection.stat_cache = Some(global.cache().root().join("stat"));
     let request = BuildRequest {
         catalog: &catalog,
-        selection: args.selection.to_library()?,
+        selection,
         options: BuildOptions {
             cache: global.cache(),
             lock_file: global.lock_file(),

@@ -99,6 +99,25 @@ impl Container {
             .map_err(self.during("uploading files into"))
     }
 
+    /// Unpacks a tar archive read from `tar` as it comes, so that it is never whole in memory.
+    pub async fn upload_stream(
+        &self,
+        tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    ) -> Result<(), EngineError> {
+        self.engine
+            .docker
+            .upload_to_container(
+                &self.id,
+                Some(UploadToContainerOptions {
+                    path: "/".into(),
+                    ..Default::default()
+                }),
+                bollard::body_try_stream(tar),
+            )
+            .await
+            .map_err(self.during("uploading files into"))
+    }
+
     pub async fn start(&self) -> Result<(), EngineError> {
         self.engine
             .docker
