@@ -76,6 +76,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_same_tree_at_two_paths_plans_the_same_keys_and_compiler_cache_paths() {
+        let catalog = Catalog::embedded().unwrap();
+        let lock = Path::new("/nonexistent/baker.lock");
+        let plan_at = |dir: &Path| {
+            std::fs::write(dir.join("hello.c"), "int main(){}\n").unwrap();
+            Selection {
+                recipe: Some("hello".into()),
+                source_dir: Some(dir.to_owned()),
+                ..Selection::default()
+            }
+            .plan(&catalog, lock)
+            .unwrap()
+        };
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (plan_at(a.path()), plan_at(b.path()));
+        let keys =
+            |p: &crate::plan::Plan| p.steps.iter().map(|s| s.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&a), keys(&b), "the host path is in no key");
+        let compile = a.steps.iter().find(|s| s.name == "compile").unwrap();
+        // ccache hashes paths relative to this fixed directory, wherever the tree was on the host.
+        assert_eq!(compile.env["CCACHE_BASEDIR"], crate::layout::SOURCE_DIR);
+        assert_eq!(compile.workdir, crate::layout::SOURCE_DIR);
+    }
+
+    #[test]
     fn a_source_dir_replaces_the_archive_and_a_missing_one_is_named() {
         let catalog = Catalog::embedded().unwrap();
         let lock = Path::new("/nonexistent/baker.lock");

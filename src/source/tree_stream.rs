@@ -82,10 +82,7 @@ mod tests {
             .map(|c| c.unwrap())
             .collect()
             .await;
-        assert!(
-            chunks.iter().all(|c| c.len() <= CHUNK),
-            "bounded chunks"
-        );
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK), "bounded chunks");
         assert_eq!(chunks.concat(), expected);
     }
 
