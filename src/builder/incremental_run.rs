@@ -99,6 +99,18 @@ impl Builder<'_> {
             self.plan,
             path,
         );
+        // A clean build of exactly this tree already made the artifact: that is the answer.
+        let all_cached: Vec<StepOutcome> = (self.plan.steps.iter())
+            .map(|s| StepOutcome {
+                name: s.name.clone(),
+                key: s.key.clone(),
+                cache_hit: true,
+                seconds: 0.0,
+            })
+            .collect();
+        if let Some(done) = meta::reuse_artifact(self, &all_cached, started).await? {
+            return Ok(done);
+        }
         let tree = self.source_tree(path)?;
         let prefix = incremental::prefix_key(self.plan);
         let record = match Record::load(&record_path).filter(|r| r.prefix_key == prefix) {
