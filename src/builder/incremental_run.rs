@@ -100,14 +100,7 @@ impl Builder<'_> {
             path,
         );
         // A clean build of exactly this tree already made the artifact: that is the answer.
-        let all_cached: Vec<StepOutcome> = (self.plan.steps.iter())
-            .map(|s| StepOutcome {
-                name: s.name.clone(),
-                key: s.key.clone(),
-                cache_hit: true,
-                seconds: 0.0,
-            })
-            .collect();
+        let all_cached = self.skipped(0..self.plan.steps.len(), false);
         if let Some(done) = meta::reuse_artifact(self, &all_cached, started).await? {
             return Ok(done);
         }
@@ -136,7 +129,8 @@ impl Builder<'_> {
         *self.session.from.lock().expect("not poisoned") = Some(record.build_key.clone());
         if record.tree_sha256 == tree.sha256 {
             if let Some(done) =
-                meta::reuse_artifact(self, &self.skipped(0..self.plan.steps.len()), started).await?
+                meta::reuse_artifact(self, &self.skipped(0..self.plan.steps.len(), true), started)
+                    .await?
             {
                 return Ok(done);
             }
@@ -172,7 +166,7 @@ impl Builder<'_> {
             .iter()
             .position(|s| s.kind == StepKind::Source)
             .unwrap_or(0);
-        let mut outcomes = self.skipped(0..source_at);
+        let mut outcomes = self.skipped(0..source_at, true);
         let mut parent = record.image.clone();
         let mut tags = Vec::new();
         let mut last_build = parent.clone();
@@ -180,7 +174,7 @@ impl Builder<'_> {
             let ours = match step.kind {
                 StepKind::Source => sync_step(step, &tag),
                 StepKind::Build if !rerun.contains(&step.name) => {
-                    outcomes.extend(self.skipped(i..i + 1));
+                    outcomes.extend(self.skipped(i..i + 1, true));
                     continue;
                 }
                 _ => retagged(step, &tag),
@@ -215,28 +209,6 @@ impl Builder<'_> {
             }
         }
         Ok(outcome)
-    }
-
-    /// Outcomes for steps taken as they are (from the record's image or the cache).
-    fn skipped(&self, range: std::ops::Range<usize>) -> Vec<StepOutcome> {
-        let total = self.plan.steps.len();
-        self.plan.steps[range.clone()]
-            .iter()
-            .zip(range)
-            .map(|(s, i)| {
-                self.reporter.report(Event::StepCached {
-                    index: i + 1,
-                    total,
-                    name: s.name.clone(),
-                });
-                StepOutcome {
-                    name: s.name.clone(),
-                    key: s.key.clone(),
-                    cache_hit: true,
-                    seconds: 0.0,
-                }
-            })
-            .collect()
     }
 
     /// The image of the last step before install of a clean build just finished (from the step cache).

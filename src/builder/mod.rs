@@ -137,23 +137,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let mut outcomes: Vec<StepOutcome> = self.plan.steps[..resume_at]
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                self.reporter.report(Event::StepCached {
-                    index: i + 1,
-                    total,
-                    name: s.name.clone(),
-                });
-                StepOutcome {
-                    name: s.name.clone(),
-                    key: s.key.clone(),
-                    cache_hit: true,
-                    seconds: 0.0,
-                }
-            })
-            .collect();
+        let mut outcomes = self.skipped(0..resume_at, true);
 
         // Fetch what the remaining steps need before any of them runs: a bad mirror or checksum
         // fails in a second, not after the package step.
@@ -176,6 +160,31 @@ impl<'a> Builder<'a> {
             });
         }
         meta::finish_artifact(self, &parent_image, &outcomes, started).await
+    }
+
+    /// Outcomes for steps taken as they are (from the record's image or the cache).
+    /// `report` tells the user about each (false when it is not yet sure they will be used).
+    fn skipped(&self, range: std::ops::Range<usize>, report: bool) -> Vec<StepOutcome> {
+        let total = self.plan.steps.len();
+        self.plan.steps[range.clone()]
+            .iter()
+            .zip(range)
+            .map(|(s, i)| {
+                if report {
+                    self.reporter.report(Event::StepCached {
+                        index: i + 1,
+                        total,
+                        name: s.name.clone(),
+                    });
+                }
+                StepOutcome {
+                    name: s.name.clone(),
+                    key: s.key.clone(),
+                    cache_hit: true,
+                    seconds: 0.0,
+                }
+            })
+            .collect()
     }
 
     /// `host:container` bind mounts of the step's caches, creating the host directories.
