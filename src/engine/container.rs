@@ -85,18 +85,8 @@ impl Container {
 
     /// Unpacks a tar archive at `/` in the container (before or after it starts).
     pub async fn upload(&self, tar: Vec<u8>) -> Result<(), EngineError> {
-        self.engine
-            .docker
-            .upload_to_container(
-                &self.id,
-                Some(UploadToContainerOptions {
-                    path: "/".into(),
-                    ..Default::default()
-                }),
-                bollard::body_full(Bytes::from(tar)),
-            )
-            .await
-            .map_err(self.during("uploading files into"))
+        let body = futures_util::stream::once(async move { Ok(Bytes::from(tar)) });
+        self.upload_stream(body).await
     }
 
     /// Unpacks a tar archive read from `tar` as it comes, so that it is never whole in memory.
