@@ -103,8 +103,12 @@ check "a deleted source file disappears from the incremental build tree" \
 say "an incremental build killed mid-compile"
 before=$(sha256sum "$(record)" | cut -d' ' -f1)
 cp -p "$SRC/src/include/pg_config_manual.h" "$WORK/pg_config_manual.h"
-echo "/* baker e2e: everything recompiles */" >>"$SRC/src/include/pg_config_manual.h"
-pg "$WORK/e" --incremental &
+# A real token (a comment would leave the preprocessed text, and so ccache, unchanged): every file
+# that includes the header recompiles, so the kill lands mid-compile.
+echo "#define BAKER_E2E_REBUILD 1" >>"$SRC/src/include/pg_config_manual.h"
+# baker itself in the background (not a function's subshell), so that the kill reaches it.
+"$BAKER" build --recipe postgresql --distro debian12 --source-dir "$SRC" --jobs "$JOBS" \
+  --cache-dir "$CACHE" --out "$WORK/e" --quiet --incremental &
 pid=$!
 for _ in $(seq 300); do
   [ -e "$WORK/e/logs/04-compile.log" ] && break
@@ -115,7 +119,8 @@ kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 # A killed baker cannot remove its container; this run's label finds it.
 docker ps -aq --filter "label=baker.e2e-incr=$$" | xargs -r docker rm -f >/dev/null 2>&1 || true
-check "the kill came mid-compile" test -e "$WORK/e/logs/04-compile.log" -a ! -e "$WORK/e/manifest.json"
+check "the kill came mid-compile" test -e "$WORK/e/logs/04-compile.log" -a ! -e "$WORK/e/logs/05-install.log" \
+  -a ! -e "$WORK/e/manifest.json"
 check "an interrupted incremental build leaves the previous record" \
   test "$(sha256sum "$(record)" | cut -d' ' -f1)" = "$before"
 cp -p "$WORK/pg_config_manual.h" "$SRC/src/include/pg_config_manual.h"
