@@ -35,12 +35,15 @@ pub enum BuildError {
     #[error(transparent)]
     Engine(#[from] EngineError),
 
-    #[error("base image `{image}` is neither present nor pullable: {source}{}",
-        how_to_make.as_ref().map(|h| format!("\nmake it locally: {h}")).unwrap_or_default())]
+    #[error("{}", missing_base(.image, .how_to_make.as_deref(), .source, .needs, .offline))]
     BaseImage {
         image: String,
         how_to_make: Option<String>,
         source: Box<EngineError>,
+        /// The upstream hosts the build would reach after the image (repositories, keys, sources).
+        needs: Vec<String>,
+        /// Other recipes whose base image is here, so they build without a registry.
+        offline: Vec<String>,
     },
 
     #[error(transparent)]
@@ -84,6 +87,34 @@ impl BuildError {
         let path = path.into();
         move |source| Self::Io { what, path, source }
     }
+}
+
+fn missing_base(
+    image: &str,
+    how_to_make: Option<&str>,
+    source: &EngineError,
+    needs: &[String],
+    offline: &[String],
+) -> String {
+    let mut s = format!("base image `{image}` is neither present nor pullable: {source}");
+    if let Some(h) = how_to_make {
+        let _ = write!(s, "\nmake it locally: {h}");
+    }
+    if !needs.is_empty() {
+        let _ = write!(
+            s,
+            "\nafter the image, this build also needs to reach: {} (or mirrors of them: --mirror, --recipes-dir)",
+            needs.join(", ")
+        );
+    }
+    if !offline.is_empty() {
+        let _ = write!(
+            s,
+            "\nthese recipes have their base image here and build without a registry: {}",
+            offline.join("; ")
+        );
+    }
+    s
 }
 
 fn failed_step(

@@ -35,7 +35,7 @@ pub async fn build(
         .plan(request.catalog, &options.lock_file)?;
     let engine = Engine::connect().await?;
     engine
-        .run_until(run(&engine, plan, options, reporter), cancel)
+        .run_until(run(&engine, plan, request, reporter), cancel)
         .await
         .unwrap_or(Err(BuildError::Interrupted))
 }
@@ -43,10 +43,28 @@ pub async fn build(
 async fn run(
     engine: &Engine,
     mut plan: Plan,
-    options: &BuildOptions,
+    request: &BuildRequest<'_>,
     reporter: Arc<dyn Reporter>,
 ) -> Result<BuildOutcome, BuildError> {
-    let base_id = ensure_base_image(engine, &plan.base, reporter.as_ref()).await?;
+    let options = &request.options;
+    let base_id = match ensure_base_image(engine, &plan.base, reporter.as_ref()).await {
+        Ok(id) => id,
+        Err(BuildError::BaseImage {
+            image,
+            how_to_make,
+            source,
+            ..
+        }) => {
+            return Err(BuildError::BaseImage {
+                offline: offline_recipes(engine, request.catalog, &image).await,
+                needs: plan.upstream_hosts(),
+                image,
+                how_to_make,
+                source,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     if !plan.unlocked_inputs().is_empty() {
         let locked = lock_unpinned(&plan, options, reporter.clone()).await?;
         plan.apply_locks(&locked);
@@ -75,5 +93,21 @@ async fn ensure_base_image(
             image: image.clone(),
             how_to_make: base.how_to_make.clone(),
             source: Box::new(source),
+            needs: Vec::new(),
+            offline: Vec::new(),
         })
+}
+
+/// Recipes whose base image this engine already has: what can be built here without a registry.
+async fn offline_recipes(engine: &Engine, catalog: &Catalog, missing: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for recipe in catalog.recipes() {
+        if recipe.base.image != missing && engine.has_image(&recipe.base.image).await {
+            found.push(format!(
+                "--recipe {} --distro {} (base {})",
+                recipe.name, recipe.distro, recipe.base.image
+            ));
+        }
+    }
+    found
 }

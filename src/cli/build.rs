@@ -11,6 +11,7 @@ use serde_json::json;
 
 use baker::builder::{BuildError, BuildOptions, BuildOutcome, BuildRequest, build};
 use baker::progress::{Reporter, Silent};
+use baker::recipe::Catalog;
 use baker::source::mirror::{Mirror, mirrors_from_env};
 
 use super::Global;
@@ -23,6 +24,16 @@ use super::signals::{interrupted, stopped};
 pub struct BuildArgs {
     #[command(flatten)]
     pub selection: Selection,
+    #[command(flatten)]
+    pub flags: BuildFlags,
+    /// Print one JSON result at the end instead of progress.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How to build, shared by every command that builds first (`build`, `image`, `launch`).
+#[derive(Debug, Args)]
+pub struct BuildFlags {
     /// Parallel jobs for `make -j` [default: the number of CPUs].
     #[arg(long, short)]
     pub jobs: Option<usize>,
@@ -43,37 +54,46 @@ pub struct BuildArgs {
     /// files are sent and `make` recompiles only what they touch (the result is the same as clean).
     #[arg(long)]
     pub incremental: bool,
-    /// Print one JSON result at the end instead of progress.
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl BuildFlags {
+    /// The library's build request for `selection` with these flags.
+    pub fn request<'a>(
+        &self,
+        global: &Global,
+        catalog: &'a Catalog,
+        selection: &Selection,
+    ) -> anyhow::Result<BuildRequest<'a>> {
+        let mut mirrors: Vec<Mirror> = self
+            .mirror
+            .iter()
+            .map(|m| Mirror::parse(m))
+            .collect::<Result<_, _>>()?;
+        mirrors.extend(mirrors_from_env()?);
+        let mut selection = selection.to_library()?;
+        selection.stat_cache = Some(global.cache().root().join("stat"));
+        Ok(BuildRequest {
+            catalog,
+            selection,
+            options: BuildOptions {
+                cache: global.cache(),
+                lock_file: global.lock_file(),
+                out_dir: self.out.clone(),
+                jobs: self
+                    .jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+                mirrors,
+                upstream: !self.no_upstream,
+                no_cache: self.no_cache,
+                incremental: self.incremental,
+            },
+        })
+    }
 }
 
 pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let catalog = global.catalog()?;
-    let mut mirrors: Vec<Mirror> = args
-        .mirror
-        .iter()
-        .map(|m| Mirror::parse(m))
-        .collect::<Result<_, _>>()?;
-    mirrors.extend(mirrors_from_env()?);
-    let mut selection = args.selection.to_library()?;
-    selection.stat_cache = Some(global.cache().root().join("stat"));
-    let request = BuildRequest {
-        catalog: &catalog,
-        selection,
-        options: BuildOptions {
-            cache: global.cache(),
-            lock_file: global.lock_file(),
-            out_dir: args.out.clone(),
-            jobs: args
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-            mirrors,
-            upstream: !args.no_upstream,
-            no_cache: args.no_cache,
-            incremental: args.incremental,
-        },
-    };
+    let request = args.flags.request(global, &catalog, &args.selection)?;
     let reporter: Arc<dyn Reporter> = if args.json || global.quiet {
         Arc::new(Silent)
     } else {

@@ -4,6 +4,7 @@
 mod base;
 mod build;
 mod cache;
+mod launch;
 pub mod output;
 mod plan;
 mod progress;
@@ -66,6 +67,18 @@ pub enum Command {
     /// Make base images locally when no registry can serve them (import a rootfs, or debootstrap one).
     #[command(subcommand)]
     Base(base::BaseCommand),
+    /// Launch a cluster from a build, with preset master and slave roles, and wait until it is ready.
+    Launch(launch::LaunchArgs),
+    /// Show a cluster's nodes: role, address, provider id, ready or not.
+    Status(launch::ClusterArg),
+    /// Open a shell on a node of a cluster (the master by default).
+    Login(launch::LoginArgs),
+    /// Show a node's role log (and, for a Mesos slave, its newest task's stderr).
+    Logs(launch::LogsArgs),
+    /// Remove everything a cluster created; safe to repeat.
+    Destroy(launch::ClusterArg),
+    /// List the clusters launched from this machine.
+    Clusters,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -75,6 +88,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(&cli.global, &args),
         Command::Cache(cmd) => cache::run(&cli.global, &cmd),
         Command::Base(cmd) => base::run(&cli.global, cmd),
+        Command::Launch(args) => launch::launch(&cli.global, &args),
+        Command::Status(args) => launch::status(&cli.global, &args),
+        Command::Login(args) => launch::login(&cli.global, &args),
+        Command::Logs(args) => launch::logs(&cli.global, &args),
+        Command::Destroy(args) => launch::destroy(&cli.global, &args),
+        Command::Clusters => launch::clusters(&cli.global),
     }
 }
 

@@ -12,6 +12,7 @@ mod errors;
 mod images;
 mod janitor;
 pub mod labels;
+mod nodes;
 
 use bollard::Docker;
 
@@ -19,6 +20,7 @@ pub use connect::engine_host;
 pub use container::{Container, ContainerSpec};
 pub use errors::EngineError;
 pub use labels::{OWNER_LABEL, STEP_REPO};
+pub use nodes::{ExecOutput, NodeSpec};
 
 use janitor::Janitor;
 
