@@ -22,4 +22,5 @@ trap '[ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXI
 bash ci/base-image.sh "$BASE"
 bash ci/e2e-build.sh
 bash ci/e2e-faults.sh
-bash ci/bench-build.sh
+bash ci/e2e-incremental.sh
+bash ci/bench-incremental.sh

@@ -32,6 +32,16 @@ pub struct Manifest {
     pub compiler_cache: Option<CcacheStats>,
     pub artifact: ArtifactInfo,
     pub source_date_epoch: u64,
+    /// Set when the build reused the build tree of an earlier one (`--incremental`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalInfo>,
+}
+
+/// The earlier build an incremental one started from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncrementalInfo {
+    /// The install-step key of that build.
+    pub from: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +187,7 @@ mod tests {
                 bytes: 12345,
             },
             source_date_epoch: 1_416_843_000,
+            incremental: None,
         }
     }
 

@@ -29,8 +29,8 @@ pub use ccache::{CcacheStats, parse_ccache_stats};
 pub use checksum::{checksum_path, sha256_file, write_sha256_file};
 pub use epoch::{epoch_from_env, parse_source_date_epoch};
 pub use manifest::{
-    ArtifactInfo, BaseImageInfo, MANIFEST_FILE, Manifest, Package, RecipeInfo, SourceInfo,
-    StepRecord, parse_package_list,
+    ArtifactInfo, BaseImageInfo, IncrementalInfo, MANIFEST_FILE, Manifest, Package, RecipeInfo,
+    SourceInfo, StepRecord, parse_package_list,
 };
 pub use tarball::{ArtifactFile, GZIP_LEVEL, write_reproducible};
 

@@ -28,6 +28,11 @@ pub enum BuildError {
         source: std::io::Error,
     },
 
+    #[error(
+        "--incremental needs --source-dir: it reuses the build tree of a local source directory"
+    )]
+    IncrementalNeedsTree,
+
     #[error(transparent)]
     Engine(#[from] EngineError),
 

@@ -15,16 +15,56 @@ use crate::plan::{Input, Plan, PlanStep, SourcePlan};
 use crate::progress::{Event, Reporter};
 use crate::recipe::Pin;
 use crate::source::fetch::{Expected, FetchRequest, Fetcher};
-use crate::source::tree::digest_tree;
+use crate::source::stat_cache::StatCache;
+use crate::source::tree::{TreeDigest, digest_tree_with};
+use crate::source::tree_stream;
+
+/// What is uploaded into a step's container before it starts.
+pub(super) enum Upload {
+    /// A small archive built in memory: the script, recipe files, a source archive's path.
+    Memory(Vec<u8>),
+    /// The script and a whole local tree, streamed as it is read.
+    Tree { script: String, tree: TreeDigest },
+}
+
+impl Upload {
+    /// Sends the upload into `container`.
+    pub(super) async fn send(self, container: &crate::engine::Container) -> Result<(), BuildError> {
+        match self {
+            Self::Memory(bytes) => Ok(container.upload(bytes).await?),
+            Self::Tree { script, tree } => {
+                let tar = tree_stream::stream_from(move |out| {
+                    let mut archive = UploadArchive::new(out);
+                    archive.bytes(SCRIPT_PATH, 0o755, script.as_bytes())?;
+                    archive.tree(SOURCE_DIR, &tree)?;
+                    archive.finish().map(drop)
+                });
+                Ok(container.upload_stream(tar).await?)
+            }
+        }
+    }
+}
 
 impl Builder<'_> {
-    /// The archive uploaded before the step starts: its script and its inputs.
-    pub(super) async fn upload_for(&self, step: &PlanStep) -> Result<Vec<u8>, BuildError> {
-        let mut archive = UploadArchive::default();
+    /// What is uploaded before the step starts: its script and its inputs.
+    pub(super) async fn upload_for(&self, step: &PlanStep) -> Result<Upload, BuildError> {
+        let tree_source = step
+            .inputs
+            .iter()
+            .any(|i| matches!(i, Input::Source { .. }))
+            && matches!(self.plan.source, SourcePlan::Tree { .. })
+            && !self.has_delta();
         let io = |e| BuildError::io("assembling the inputs of a step", "(memory)")(e);
         let mut env = step.env.clone();
         env.insert("BAKER_JOBS".into(), self.options.jobs.to_string());
         let script = inputs::script(step, &env).map_err(io)?;
+        if tree_source {
+            return Ok(Upload::Tree {
+                script,
+                tree: self.checked_tree()?,
+            });
+        }
+        let mut archive = UploadArchive::default();
         archive
             .bytes(SCRIPT_PATH, 0o755, script.as_bytes())
             .map_err(io)?;
@@ -42,10 +82,14 @@ impl Builder<'_> {
                     let fetched = self.remote_file(url, sha256.as_deref()).await?;
                     archive.file(path, 0o644, &fetched).map_err(io)?;
                 }
-                Input::Source { .. } => self.add_source(&mut archive).await?,
+                Input::Source { .. } => {
+                    if !self.add_delta(&mut archive).map_err(io)? {
+                        self.add_source(&mut archive).await?;
+                    }
+                }
             }
         }
-        archive.finish().map_err(io)
+        archive.finish().map_err(io).map(Upload::Memory)
     }
 
     /// Downloads (or finds in the cache) every remote input of `step`.
@@ -114,17 +158,29 @@ impl Builder<'_> {
                     .file(&format!("{INPUT_DIR}/{file_name}"), 0o644, &fetched)
                     .map_err(io)
             }
-            SourcePlan::Tree { path, sha256, .. } => {
-                let tree = digest_tree(Path::new(path))
-                    .map_err(BuildError::io("reading the source tree", path))?;
-                if &tree.sha256 != sha256 {
-                    self.reporter.report(Event::Warning(format!(
-                        "the source tree {path} changed since it was planned; building what is there now"
-                    )));
-                }
-                archive.tree(SOURCE_DIR, &tree).map_err(io)
-            }
+            SourcePlan::Tree { .. } => archive.tree(SOURCE_DIR, &self.checked_tree()?).map_err(io),
         }
+    }
+
+    /// The `--source-dir` tree as it is now, with a warning when it changed since it was planned.
+    fn checked_tree(&self) -> Result<TreeDigest, BuildError> {
+        let SourcePlan::Tree { path, sha256, .. } = &self.plan.source else {
+            unreachable!("only a tree source is read as a tree");
+        };
+        let tree = self.source_tree(path)?;
+        if &tree.sha256 != sha256 {
+            self.reporter.report(Event::Warning(format!(
+                "the source tree {path} changed since it was planned; building what is there now"
+            )));
+        }
+        Ok(tree)
+    }
+
+    /// The `--source-dir` tree as it is now.
+    pub(super) fn source_tree(&self, path: &str) -> Result<TreeDigest, BuildError> {
+        let root = Path::new(path);
+        let mut cache = StatCache::open(&self.options.cache.root().join("stat"), root);
+        digest_tree_with(root, &mut cache).map_err(BuildError::io("reading the source tree", path))
     }
 
     async fn fetch(

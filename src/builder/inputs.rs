@@ -17,7 +17,7 @@ use tar::{EntryType, Header};
 use crate::layout::{EPOCH_FILE, META_DIR, SCRIPT_PATH, SOURCE_DIR, ccache_stats_file};
 use crate::plan::{CacheMount, PlanStep, StepKind};
 use crate::recipe::CacheKind;
-use crate::source::tree::TreeDigest;
+use crate::source::tree::{TreeDigest, TreeEntry};
 
 /// The script a step runs: `env` (the plan's environment for the step, plus `BAKER_JOBS`) exported,
 /// then the plan's command between baker's prologue and epilogue. Fails on a value with a NUL byte,
@@ -81,16 +81,15 @@ fn uses(caches: &[CacheMount], kind: CacheKind) -> bool {
     caches.iter().any(|c| c.cache == kind)
 }
 
-/// Builds the archive uploaded into a step's container.
-pub struct UploadArchive {
-    builder: tar::Builder<Vec<u8>>,
+/// Builds the archive uploaded into a step's container, in memory or into any writer (a stream to
+/// the engine for a whole source tree).
+pub struct UploadArchive<W: io::Write = Vec<u8>> {
+    builder: tar::Builder<W>,
 }
 
 impl Default for UploadArchive {
     fn default() -> Self {
-        Self {
-            builder: tar::Builder::new(Vec::new()),
-        }
+        Self::new(Vec::new())
     }
 }
 
@@ -105,7 +104,13 @@ fn header(kind: EntryType, size: u64, mode: u32, mtime: u64) -> Header {
     h
 }
 
-impl UploadArchive {
+impl<W: io::Write> UploadArchive<W> {
+    pub fn new(out: W) -> Self {
+        Self {
+            builder: tar::Builder::new(out),
+        }
+    }
+
     /// A file with the given bytes at an absolute container path.
     pub fn bytes(&mut self, path: &str, mode: u32, data: &[u8]) -> io::Result<()> {
         let mut h = header(EntryType::Regular, data.len() as u64, mode, 0);
@@ -125,32 +130,35 @@ impl UploadArchive {
     /// A local source tree under `dest`, entry by entry as its digest listed them (so what is keyed is
     /// what is sent), with their own modes and mtimes so `make` sees consistent times.
     pub fn tree(&mut self, dest: &str, tree: &TreeDigest) -> io::Result<()> {
-        let dest = dest.trim_start_matches('/');
         for entry in &tree.entries {
-            let host = tree.root.join(&entry.path);
-            let meta = std::fs::symlink_metadata(&host)?;
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            let name = format!("{dest}/{}", entry.path);
-            if let Some(target) = entry.digest.strip_prefix("link:") {
-                let mut h = header(EntryType::Symlink, 0, 0o777, mtime);
-                self.builder.append_link(&mut h, &name, target)?;
-            } else if entry.digest.is_empty() {
-                let mut h = header(EntryType::Directory, 0, entry.mode, mtime);
-                self.builder.append_data(&mut h, &name, io::empty())?;
-            } else {
-                let file = std::fs::File::open(&host)?;
-                let mut h = header(EntryType::Regular, meta.len(), entry.mode, mtime);
-                self.builder.append_data(&mut h, &name, file)?;
-            }
+            self.entry(dest, &tree.root, entry)?;
         }
         Ok(())
     }
 
-    pub fn finish(self) -> io::Result<Vec<u8>> {
+    /// One entry of a local tree rooted at `root`, placed under `dest`.
+    pub fn entry(&mut self, dest: &str, root: &Path, entry: &TreeEntry) -> io::Result<()> {
+        let name = format!("{}/{}", dest.trim_start_matches('/'), entry.path);
+        let mtime = entry.mtime;
+        if let Some(target) = entry.digest.strip_prefix("link:") {
+            let mut h = header(EntryType::Symlink, 0, 0o777, mtime);
+            self.builder.append_link(&mut h, &name, target)
+        } else if entry.digest.is_empty() {
+            let mut h = header(EntryType::Directory, 0, entry.mode, mtime);
+            self.builder.append_data(&mut h, &name, io::empty())
+        } else {
+            let file = std::fs::File::open(root.join(&entry.path))?;
+            let mut h = header(
+                EntryType::Regular,
+                file.metadata()?.len(),
+                entry.mode,
+                mtime,
+            );
+            self.builder.append_data(&mut h, &name, file)
+        }
+    }
+
+    pub fn finish(self) -> io::Result<W> {
         self.builder.into_inner()
     }
 }
@@ -169,6 +177,7 @@ mod tests {
             env: BTreeMap::new(),
             caches,
             inputs: vec![],
+            source_inputs: vec![],
             key: String::new(),
             timeout_seconds: None,
         }

@@ -34,7 +34,7 @@ pub(super) async fn reuse_artifact(
     outcomes: &[StepOutcome],
     started: Instant,
 ) -> Result<Option<BuildOutcome>, BuildError> {
-    let dir = b.options.cache.artifacts().join(&b.plan.install_step().key);
+    let dir = b.artifact_cache_dir();
     let cached = dir.join(&b.plan.artifact.file_name);
     let Ok(facts) = std::fs::read_to_string(dir.join("facts.json")) else {
         return Ok(None);
@@ -170,7 +170,7 @@ fn out_path(b: &Builder<'_>) -> PathBuf {
 
 /// Best effort: a failure to keep a copy only costs the next no-change rebuild some time.
 fn keep_in_cache(b: &Builder<'_>, out: &Path, facts: &ImageFacts) {
-    let dir = b.options.cache.artifacts().join(&b.plan.install_step().key);
+    let dir = b.artifact_cache_dir();
     let result = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
         let name = &b.plan.artifact.file_name;
@@ -196,7 +196,10 @@ fn finish(
     facts: &ImageFacts,
     started: Instant,
 ) -> Result<BuildOutcome, BuildError> {
-    let manifest = manifest(b.plan, &b.base_id, outcomes, &file, facts);
+    let mut manifest = manifest(b.plan, &b.base_id, outcomes, &file, facts);
+    manifest.incremental = b
+        .incremental_from()
+        .map(|from| artifact::IncrementalInfo { from });
     let manifest_path = b.out_dir.join(artifact::MANIFEST_FILE);
     manifest.write_atomic(&manifest_path)?;
     // The contract the later stages start from: `baker image --from`, `baker launch`.
@@ -269,5 +272,6 @@ fn manifest(
         compiler_cache,
         artifact: file.into(),
         source_date_epoch: facts.source_date_epoch,
+        incremental: None,
     }
 }

@@ -12,6 +12,8 @@
 
 mod error;
 mod gather;
+mod incremental;
+mod incremental_run;
 mod inputs;
 mod meta;
 mod out_dir;
@@ -56,6 +58,9 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// How long any step may run (`--step-timeout`); overrides the recipe's per-step `timeout`.
     pub step_timeout: Option<std::time::Duration>,
+    /// Reuse the build tree of the previous build of the same `--source-dir` (see
+    /// [`incremental`]); without it every build is clean.
+    pub incremental: bool,
 }
 
 /// What a step did in this build.
@@ -90,6 +95,7 @@ struct Builder<'a> {
     out_dir: PathBuf,
     fetcher: Fetcher,
     steps_cache: StepCache,
+    session: incremental_run::Session,
 }
 
 impl<'a> Builder<'a> {
@@ -112,11 +118,19 @@ impl<'a> Builder<'a> {
             base_id,
             cache_id,
             out_dir,
+            session: Default::default(),
         }
     }
 
     async fn run(&self) -> Result<BuildOutcome, BuildError> {
         let started = Instant::now();
+        if self.options.incremental {
+            return self.run_incremental(started).await;
+        }
+        self.run_clean(started).await
+    }
+
+    async fn run_clean(&self, started: Instant) -> Result<BuildOutcome, BuildError> {
         let total = self.plan.steps.len();
 
         // Resume after the latest cached step; keys chain, so a hit implies every earlier step.
@@ -135,23 +149,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let mut outcomes: Vec<StepOutcome> = self.plan.steps[..resume_at]
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                self.reporter.report(Event::StepCached {
-                    index: i + 1,
-                    total,
-                    name: s.name.clone(),
-                });
-                StepOutcome {
-                    name: s.name.clone(),
-                    key: s.key.clone(),
-                    cache_hit: true,
-                    seconds: 0.0,
-                }
-            })
-            .collect();
+        let mut outcomes = self.skipped(0..resume_at, true);
 
         // Fetch what the remaining steps need before any of them runs: a bad mirror or checksum
         // fails in a second, not after the package step.
@@ -174,6 +172,31 @@ impl<'a> Builder<'a> {
             });
         }
         meta::finish_artifact(self, &parent_image, &outcomes, started).await
+    }
+
+    /// Outcomes for steps taken as they are (from the record's image or the cache).
+    /// `report` tells the user about each (false when it is not yet sure they will be used).
+    fn skipped(&self, range: std::ops::Range<usize>, report: bool) -> Vec<StepOutcome> {
+        let total = self.plan.steps.len();
+        self.plan.steps[range.clone()]
+            .iter()
+            .zip(range)
+            .map(|(s, i)| {
+                if report {
+                    self.reporter.report(Event::StepCached {
+                        index: i + 1,
+                        total,
+                        name: s.name.clone(),
+                    });
+                }
+                StepOutcome {
+                    name: s.name.clone(),
+                    key: s.key.clone(),
+                    cache_hit: true,
+                    seconds: 0.0,
+                }
+            })
+            .collect()
     }
 
     /// `host:container` bind mounts of the step's caches, creating the host directories.

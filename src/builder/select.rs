@@ -9,7 +9,8 @@ use super::BuildError;
 use crate::plan::{Plan, PlanOptions, SourceOverride, resolve};
 use crate::recipe::Catalog;
 use crate::source::lock::LockFile;
-use crate::source::tree::digest_tree;
+use crate::source::stat_cache::StatCache;
+use crate::source::tree::digest_tree_with;
 
 /// What to build, as the user chose it.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +27,8 @@ pub struct Selection {
     pub source_dir: Option<PathBuf>,
     /// The caller's `$SOURCE_DATE_EPOCH`, if set: the clamp for the tarball's times.
     pub source_date_epoch: Option<u64>,
+    /// Where the stat caches of `--source-dir` trees live (`<cache>/stat`); none re-hashes every file.
+    pub stat_cache: Option<PathBuf>,
 }
 
 impl Selection {
@@ -33,7 +36,11 @@ impl Selection {
     /// lock file is an empty one).
     pub fn plan(&self, catalog: &Catalog, lock_file: &Path) -> Result<Plan, BuildError> {
         let recipe = catalog.select(self.recipe.as_deref(), self.distro.as_deref())?;
-        let source_override = self.source_dir.as_deref().map(source_tree).transpose()?;
+        let source_override = self
+            .source_dir
+            .as_deref()
+            .map(|dir| source_tree(dir, self.stat_cache.as_deref()))
+            .transpose()?;
         let locked = LockFile::load(lock_file)?.files;
         Ok(resolve(
             &recipe,
@@ -49,13 +56,14 @@ impl Selection {
 }
 
 /// The identity of a local source tree: its absolute path, file count and content digest.
-fn source_tree(dir: &Path) -> Result<SourceOverride, BuildError> {
+fn source_tree(dir: &Path, stat_cache: Option<&Path>) -> Result<SourceOverride, BuildError> {
     let unreadable = |source| BuildError::SourceDir {
         path: dir.to_owned(),
         source,
     };
     let dir = dir.canonicalize().map_err(unreadable)?;
-    let tree = digest_tree(&dir).map_err(unreadable)?;
+    let mut cache = stat_cache.map_or_else(StatCache::none, |c| StatCache::open(c, &dir));
+    let tree = digest_tree_with(&dir, &mut cache).map_err(unreadable)?;
     Ok(SourceOverride {
         path: dir.display().to_string(),
         files: tree.files(),
@@ -66,6 +74,31 @@ fn source_tree(dir: &Path) -> Result<SourceOverride, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_tree_at_two_paths_plans_the_same_keys_and_compiler_cache_paths() {
+        let catalog = Catalog::embedded().unwrap();
+        let lock = Path::new("/nonexistent/baker.lock");
+        let plan_at = |dir: &Path| {
+            std::fs::write(dir.join("hello.c"), "int main(){}\n").unwrap();
+            Selection {
+                recipe: Some("hello".into()),
+                source_dir: Some(dir.to_owned()),
+                ..Selection::default()
+            }
+            .plan(&catalog, lock)
+            .unwrap()
+        };
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, b) = (plan_at(a.path()), plan_at(b.path()));
+        let keys =
+            |p: &crate::plan::Plan| p.steps.iter().map(|s| s.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&a), keys(&b), "the host path is in no key");
+        let compile = a.steps.iter().find(|s| s.name == "compile").unwrap();
+        // ccache hashes paths relative to this fixed directory, wherever the tree was on the host.
+        assert_eq!(compile.env["CCACHE_BASEDIR"], crate::layout::SOURCE_DIR);
+        assert_eq!(compile.workdir, crate::layout::SOURCE_DIR);
+    }
 
     #[test]
     fn a_source_dir_replaces_the_archive_and_a_missing_one_is_named() {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 
 use super::error::StepFailure;
+use super::gather::Upload;
 use super::step_log::{StepLog, matching_hints};
 use super::{BuildError, Builder, inputs, step_cache};
 use crate::cache::CACHE_LABEL;
@@ -61,6 +62,12 @@ impl Builder<'_> {
         };
         container.remove().await;
         let image_id = outcome?;
+        if step
+            .key
+            .starts_with(super::incremental_run::INCREMENTAL_KEY_PREFIX)
+        {
+            return Ok(image_id);
+        }
         self.steps_cache
             .record(&StepEntry {
                 key: step.key.clone(),
@@ -89,9 +96,9 @@ impl Builder<'_> {
         index: usize,
         step: &PlanStep,
         container: &Container,
-        upload: Vec<u8>,
+        upload: Upload,
     ) -> Result<(), BuildError> {
-        container.upload(upload).await?;
+        upload.send(container).await?;
         let log_path =
             self.out_dir
                 .join("logs")

@@ -55,6 +55,10 @@ pub struct BuildFlags {
     /// Run every step even when the step cache has it.
     #[arg(long)]
     pub no_cache: bool,
+    /// Reuse the build tree of the previous `--incremental` build of this --source-dir: only changed
+    /// files are sent and `make` recompiles only what they touch (the result is the same as clean).
+    #[arg(long)]
+    pub incremental: bool,
 }
 
 impl BuildFlags {
@@ -71,9 +75,11 @@ impl BuildFlags {
             .map(|m| Mirror::parse(m))
             .collect::<Result<_, _>>()?;
         mirrors.extend(mirrors_from_env()?);
+        let mut selection = selection.to_library()?;
+        selection.stat_cache = Some(global.cache().root().join("stat"));
         Ok(BuildRequest {
             catalog,
-            selection: selection.to_library()?,
+            selection,
             options: BuildOptions {
                 cache: global.cache(),
                 lock_file: global.lock_file(),
@@ -86,6 +92,7 @@ impl BuildFlags {
                 upstream: !self.no_upstream,
                 no_cache: self.no_cache,
                 step_timeout: self.step_timeout,
+                incremental: self.incremental,
             },
         })
     }

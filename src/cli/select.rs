@@ -41,12 +41,15 @@ impl Selection {
             enable: self.enable.clone(),
             source_dir: self.source_dir.clone(),
             source_date_epoch: epoch_from_env().context("reading $SOURCE_DATE_EPOCH")?,
+            stat_cache: None,
         })
     }
 
     /// The plan, with the locks the lock file holds; nothing is downloaded or run.
     pub fn plan(&self, global: &Global) -> anyhow::Result<Plan> {
         let catalog = global.catalog()?;
-        Ok(self.to_library()?.plan(&catalog, &global.lock_file())?)
+        let mut selection = self.to_library()?;
+        selection.stat_cache = Some(global.cache().root().join("stat"));
+        Ok(selection.plan(&catalog, &global.lock_file())?)
     }
 }

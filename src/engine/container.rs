@@ -90,6 +90,15 @@ impl Container {
 
     /// Unpacks a tar archive at `/` in the container (before or after it starts).
     pub async fn upload(&self, tar: Vec<u8>) -> Result<(), EngineError> {
+        let body = futures_util::stream::once(async move { Ok(Bytes::from(tar)) });
+        self.upload_stream(body).await
+    }
+
+    /// Unpacks a tar archive read from `tar` as it comes, so that it is never whole in memory.
+    pub async fn upload_stream(
+        &self,
+        tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    ) -> Result<(), EngineError> {
         self.engine
             .docker
             .upload_to_container(
@@ -98,7 +107,7 @@ impl Container {
                     path: "/".into(),
                     ..Default::default()
                 }),
-                bollard::body_full(Bytes::from(tar)),
+                bollard::body_try_stream(tar),
             )
             .await
             .map_err(self.during("uploading files into"))

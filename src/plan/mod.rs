@@ -152,6 +152,10 @@ pub struct PlanStep {
     pub env: BTreeMap<String, String>,
     pub caches: Vec<CacheMount>,
     pub inputs: Vec<Input>,
+    /// The recipe's `inputs` globs: in an incremental build the step is skipped unless a source path
+    /// matching one changed. Not part of the key: a clean build runs the step whatever they say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_inputs: Vec<String>,
     /// sha256 over the parent's key, this step and its inputs; see [`step_key`].
     pub key: String,
     /// Seconds the step may run before it is killed (the recipe's `timeout`); not part of the key.

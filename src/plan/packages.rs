@@ -60,6 +60,7 @@ pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
             target: recipe.base.package_manager.cache_dir().into(),
         }],
         inputs: vec![],
+        source_inputs: vec![],
         key: String::new(),
         timeout_seconds: None,
     }

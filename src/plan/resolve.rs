@@ -246,6 +246,7 @@ impl Resolver<'_> {
             env: BTreeMap::new(),
             caches: vec![],
             inputs,
+            source_inputs: vec![],
             key: String::new(),
             timeout_seconds: None,
         }))
@@ -287,6 +288,7 @@ impl Resolver<'_> {
                 .collect(),
             caches: vec![],
             inputs: vec![Input::Source { sha256 }],
+            source_inputs: vec![],
             key: String::new(),
             timeout_seconds: None,
         }
@@ -335,6 +337,7 @@ impl Resolver<'_> {
             env,
             caches,
             inputs: vec![],
+            source_inputs: s.inputs.clone(),
             key: String::new(),
             timeout_seconds: s.timeout.map(|d| d.as_secs()),
         })

@@ -166,6 +166,9 @@ pub struct StepSpec {
     pub versions: Vec<String>,
     /// How long the step may run before it is killed and fails (`timeout = "90m"`).
     pub timeout: Option<std::time::Duration>,
+    /// Globs (relative to the source tree) whose change reruns this step in an incremental build;
+    /// empty means the step reruns whenever the tree changed.
+    pub inputs: Vec<String>,
 }
 
 /// The caches a step may mount; each is a directory baker owns in its cache root.

@@ -202,6 +202,9 @@ pub struct RawStep {
     /// How long the step may run, e.g. `90m`; over it, the step is killed and fails.
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
+    /// Globs of source paths whose change reruns this step in an incremental build.
+    #[serde(default)]
+    pub inputs: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

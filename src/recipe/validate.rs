@@ -109,6 +109,7 @@ impl Checker<'_> {
                     &s.env,
                     s.optional,
                     &s.versions,
+                    &s.inputs,
                     &versions,
                 )?;
                 spec.timeout = self.timeout(s.timeout.as_ref())?;
@@ -131,6 +132,7 @@ impl Checker<'_> {
             &raw.install.caches,
             &raw.install.env,
             false,
+            &[],
             &[],
             &versions,
         )?;
@@ -286,6 +288,7 @@ impl Checker<'_> {
         env: &BTreeMap<String, Spanned<String>>,
         optional: bool,
         only_versions: &[Spanned<String>],
+        inputs: &[Spanned<String>],
         versions: &BTreeMap<String, VersionSpec>,
     ) -> Result<StepSpec, RecipeError> {
         let step_name = name.get_ref();
@@ -342,6 +345,7 @@ impl Checker<'_> {
             optional,
             versions: names(only_versions),
             timeout: None,
+            inputs: self.input_globs(inputs)?,
         })
     }
 
@@ -357,6 +361,26 @@ impl Checker<'_> {
             Ok(d) => Ok(Some(d)),
             Err(why) => Err(self.at(text.span(), format!("timeout: {why}"))),
         }
+    }
+
+    /// A step's `inputs`: globs relative to the source tree, each checked to compile.
+    fn input_globs(&self, inputs: &[Spanned<String>]) -> Result<Vec<String>, RecipeError> {
+        inputs
+            .iter()
+            .map(|g| {
+                let glob = g.get_ref();
+                if glob.is_empty() || glob.starts_with('/') || glob.split('/').any(|c| c == "..") {
+                    return Err(self.at(
+                        g.span(),
+                        format!("input `{glob}` must be a glob relative to the source tree (no leading `/`, no `..`), e.g. `configure` or `**/*.in`"),
+                    ));
+                }
+                globset::Glob::new(glob).map_err(|e| {
+                    self.at(g.span(), format!("input `{glob}` is not a valid glob: {}", e.kind()))
+                })?;
+                Ok(glob.clone())
+            })
+            .collect()
     }
 
     fn env(

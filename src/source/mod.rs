@@ -7,4 +7,6 @@ mod local;
 pub mod lock;
 pub mod mirror;
 mod partial;
+pub mod stat_cache;
 pub mod tree;
+pub mod tree_stream;

@@ -7,8 +7,11 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use super::stat_cache::{Stat, StatCache};
 
 /// Names never taken into a build from a local tree.
 pub const SKIPPED: &[&str] = &[".git", ".hg", ".svn", ".baker", "target"];
@@ -20,6 +23,9 @@ pub struct TreeEntry {
     pub mode: u32,
     /// Content sha256 for files, the target for symlinks, empty for directories.
     pub digest: String,
+    /// Seconds since the epoch; never part of the digest, only of what is sent (so `make` sees times).
+    #[serde(skip)]
+    pub mtime: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -35,10 +41,43 @@ impl TreeDigest {
     }
 }
 
-/// Walks `root` in sorted order and digests it.
+/// Walks `root` in sorted order and digests it, hashing every file.
 pub fn digest_tree(root: &Path) -> io::Result<TreeDigest> {
-    let mut entries = Vec::new();
-    walk(root, root, &mut entries)?;
+    digest_tree_with(root, &mut StatCache::none())
+}
+
+/// Walks `root` and digests it, taking the sha256 of files whose stat is unchanged from `cache` and
+/// hashing the others in parallel (a thread per core); records what it found in `cache`.
+pub fn digest_tree_with(root: &Path, cache: &mut StatCache) -> io::Result<TreeDigest> {
+    let mut found = Vec::new();
+    walk(root, root, &mut found)?;
+    let digests: Vec<io::Result<String>> = found
+        .par_iter()
+        .map(|f| match &f.kind {
+            Kind::File(stat) => match cache.get(&f.path, stat) {
+                Some(known) => Ok(known.to_owned()),
+                None => hash_file(&root.join(&f.path)),
+            },
+            Kind::Link(target) => Ok(format!("link:{target}")),
+            Kind::Dir => Ok(String::new()),
+        })
+        .collect();
+    let mut entries = Vec::with_capacity(found.len());
+    let mut stats = Vec::new();
+    for (f, digest) in found.into_iter().zip(digests) {
+        let digest = digest?;
+        if let Kind::File(stat) = f.kind {
+            stats.push((f.path.clone(), stat, digest.clone()));
+        }
+        entries.push(TreeEntry {
+            path: f.path,
+            mode: f.mode,
+            digest,
+            mtime: f.mtime,
+        });
+    }
+    cache.update(stats);
+    cache.save();
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     let canonical = serde_json::to_vec(&entries).map_err(io::Error::other)?;
     Ok(TreeDigest {
@@ -48,7 +87,27 @@ pub fn digest_tree(root: &Path) -> io::Result<TreeDigest> {
     })
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<TreeEntry>) -> io::Result<()> {
+fn hash_file(path: &Path) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    io::copy(&mut fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// An entry as the walk finds it, before any file is read.
+struct Found {
+    path: String,
+    mode: u32,
+    mtime: u64,
+    kind: Kind,
+}
+
+enum Kind {
+    File(Stat),
+    Link(String),
+    Dir,
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<Found>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -63,31 +122,39 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<TreeEntry>) -> io::Result<()> {
             .to_string_lossy()
             .into_owned();
         let mode = meta.permissions().mode() & 0o7777;
-        if meta.file_type().is_symlink() {
-            let target = fs::read_link(&path)?;
-            out.push(TreeEntry {
-                path: relative,
-                mode: 0o777,
-                digest: format!("link:{}", target.display()),
-            });
+        let mtime = mtime_secs(&meta);
+        let (mode, kind) = if meta.file_type().is_symlink() {
+            (
+                0o777,
+                Kind::Link(fs::read_link(&path)?.display().to_string()),
+            )
         } else if meta.is_dir() {
-            out.push(TreeEntry {
-                path: relative,
-                mode,
-                digest: String::new(),
-            });
-            walk(root, &path, out)?;
+            (mode, Kind::Dir)
         } else if meta.is_file() {
-            let mut hasher = Sha256::new();
-            io::copy(&mut fs::File::open(&path)?, &mut hasher)?;
-            out.push(TreeEntry {
-                path: relative,
-                mode,
-                digest: hex::encode(hasher.finalize()),
-            });
+            (mode, Kind::File(Stat::of(&meta)))
+        } else {
+            continue;
+        };
+        let is_dir = matches!(kind, Kind::Dir);
+        out.push(Found {
+            path: relative,
+            mode,
+            mtime,
+            kind,
+        });
+        if is_dir {
+            walk(root, &path, out)?;
         }
     }
     Ok(())
+}
+
+/// A file's modification time in whole seconds, as tar and `find -printf %T@ | cut -d. -f1` see it.
+pub fn mtime_secs(meta: &fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
