@@ -20,7 +20,12 @@ made_base=0
 docker image inspect "$BASE" >/dev/null 2>&1 || made_base=1
 trap '[ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
 bash ci/base-image.sh "$BASE"
+# One cold PostgreSQL build, made by e2e-build.sh, serves the later end-to-end scripts.
+SHARED=$(mktemp -d "${TMPDIR:-/tmp}/baker-ci.XXXXXX")
+trap '[ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true; rm -rf "$SHARED"' EXIT
+export BAKER_E2E_PG_OUT=$SHARED/pg-out
 bash ci/e2e-build.sh
+bash ci/e2e-launch.sh
 bash ci/e2e-faults.sh
 bash ci/e2e-incremental.sh
 bash ci/bench-incremental.sh
