@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench-launch.sh — how long `baker launch --provider docker` takes to a ready PostgreSQL cluster of
+# 1 primary + 3 standbys, against the floor: the same containers from the same node image started by
+# hand with `docker run` on a network made by hand, the same setup (initdb, pg_basebackup) and the
+# same readiness polling (every 0.5 s: pg_isready, then 3 streaming standbys in pg_stat_replication).
+# Both are timed from nothing running to ready, in one run; prints both times and the ratio against
+# the targets (baker within 1.2x of the floor, under 10 s). The node image is made first, outside
+# the timings, as both sides use it. The build comes from $BAKER_E2E_PG_OUT, else it is built here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-bench-launch.XXXXXX")
+export BAKER_STATE_DIR=$WORK/state BAKER_CACHE_DIR=$WORK/cache
+RUN_LABEL=baker.test.run=bench-launch-$$
+export BAKER_LABELS="baker.test=1,$RUN_LABEL"
+cleanup() {
+  "$BAKER" destroy bl >/dev/null 2>&1 || true
+  docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker network ls -q --filter "label=$RUN_LABEL" | xargs -r docker network rm >/dev/null 2>&1 || true
+  docker images -q --filter "label=$RUN_LABEL" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+say() { echo "bench-launch: $*" >&2; }
+
+bash ci/docker-up.sh
+BAKER=$BAKER bash ci/base-image.sh "$BASE"
+PG_OUT=${BAKER_E2E_PG_OUT:-}
+if [ -z "$PG_OUT" ] || [ ! -f "$PG_OUT/plan.json" ]; then
+  bash ci/source-mirror.sh "$WORK/mirror"
+  PG_OUT=$WORK/pg-out
+  "$BAKER" build --recipe postgresql --distro debian12 --out "$PG_OUT" --mirror "$WORK/mirror" --no-upstream -q
+fi
+
+# The node image both sides start from (made by a throwaway launch, outside the timings).
+"$BAKER" launch warm --from "$PG_OUT" --slaves 0 -q
+IMAGE=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['resources']['image'])" "$BAKER_STATE_DIR/warm/state.json")
+"$BAKER" destroy warm >/dev/null
+
+by_hand() {
+  local net=bh-$$ pw=bench-secret B=/usr/local/pgsql/bin
+  docker network create --label "$RUN_LABEL" "$net" >/dev/null
+  docker run -d --label "$RUN_LABEL" --network "$net" --name bh-primary -e PGPASSWORD=$pw "$IMAGE" bash -c "
+    useradd --system --create-home --home-dir /var/lib/postgres postgres
+    runuser -u postgres -- bash -c '$B/initdb -D /var/lib/postgres/data -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile=<(echo $pw) >/dev/null
+      echo \"listen_addresses = '\\''*'\\''\" >> /var/lib/postgres/data/postgresql.conf
+      echo \"host replication all 0.0.0.0/0 scram-sha-256\" >> /var/lib/postgres/data/pg_hba.conf
+      echo \"host all all 0.0.0.0/0 scram-sha-256\" >> /var/lib/postgres/data/pg_hba.conf
+      exec $B/postgres -D /var/lib/postgres/data'" >/dev/null
+  for i in 1 2 3; do
+    docker run -d --label "$RUN_LABEL" --network "$net" --name "bh-standby-$i" -e PGPASSWORD=$pw "$IMAGE" bash -c "
+      useradd --system --create-home --home-dir /var/lib/postgres postgres
+      runuser -u postgres -- bash -c 'until $B/pg_isready -q -U postgres -h bh-primary; do sleep 0.5; done
+        $B/pg_basebackup -h bh-primary -U postgres -D /var/lib/postgres/data -R -X stream
+        exec $B/postgres -D /var/lib/postgres/data'" >/dev/null
+  done
+  until [ "$(docker exec -e PGPASSWORD=$pw bh-primary $B/psql -h bh-primary -U postgres -Atc \
+      "select count(*) from pg_stat_replication where state = 'streaming'" 2>/dev/null)" = 3 ]; do
+    sleep 0.5
+  done
+}
+
+t=$(now); by_hand; floor=$(since "$t")
+docker rm -f bh-primary bh-standby-1 bh-standby-2 bh-standby-3 >/dev/null
+docker network rm "bh-$$" >/dev/null
+t=$(now); "$BAKER" launch bl --from "$PG_OUT" --slaves 3 -q; baker=$(since "$t")
+"$BAKER" destroy bl >/dev/null
+
+python3 - "$floor" "$baker" <<'PY'
+import sys
+floor, baker = map(float, sys.argv[1:])
+ratio = baker / floor
+print(f"launch postgresql 1+3 to ready: by hand (docker run + polling) {floor:.2f} s, baker {baker:.2f} s, ratio {ratio:.2f}")
+print(f"  target baker <= 1.2x the floor: {'met' if ratio <= 1.2 else 'NOT met'}; under 10 s: {'met' if baker < 10 else 'NOT met'}")
+PY
