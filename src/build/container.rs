@@ -40,14 +40,14 @@ pub struct Janitor {
 }
 
 impl Janitor {
-    fn track(&self, id: &str) {
+    pub fn track(&self, id: &str) {
         self.live
             .lock()
             .expect("janitor lock")
             .insert(id.to_owned());
     }
 
-    fn forget(&self, id: &str) {
+    pub fn forget(&self, id: &str) {
         self.live.lock().expect("janitor lock").remove(id);
     }
 

@@ -8,7 +8,7 @@
 //! interrupted build resumes at its first unfinished step. The finished tarball is also kept in the
 //! cache by install-step key, so a no-change rebuild only copies it.
 
-mod container;
+pub mod container;
 mod error;
 mod gather;
 mod inputs;

@@ -1,0 +1,137 @@
+//! The raw disk, made in the tools container without root on the host, loop devices, privileged
+//! containers or `mount`: the OS layer's file system is streamed into the container's `/tree`, the
+//! build's tarball is bind-mounted read-only, and the disk script (`scripts/disk.sh`) finishes the
+//! tree and writes `disk.raw` into the bind-mounted work directory — the only host directory it
+//! touches, and the only temporary space besides the outputs: the disk, sparse.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bollard::Docker;
+
+use super::ImageError;
+use super::assets::DISK_SCRIPT;
+use super::engine_ops::{self, RunSpec};
+use super::key::DiskIds;
+use crate::build::Janitor;
+use crate::progress::{Event, Reporter};
+
+/// What the disk is made of.
+pub struct DiskJob<'a> {
+    pub tools_image: &'a str,
+    pub os_image: &'a str,
+    /// The build's tarball on the host.
+    pub artifact: &'a Path,
+    /// The archive of baker's files unpacked over the tree.
+    pub overlay: Vec<u8>,
+    /// A host directory for the container's `/work`; `disk.raw` appears in it.
+    pub work_dir: &'a Path,
+    pub ids: &'a DiskIds,
+    pub size: u64,
+    pub epoch: u64,
+    pub mkfs_options: &'a [String],
+}
+
+/// Runs the disk script; returns the path of `disk.raw` in the work directory.
+pub async fn make_disk(
+    docker: &Docker,
+    janitor: &Janitor,
+    job: DiskJob<'_>,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<PathBuf, ImageError> {
+    let work = job
+        .work_dir
+        .canonicalize()
+        .map_err(ImageError::io("resolving the work directory", job.work_dir))?;
+    let artifact = job
+        .artifact
+        .canonicalize()
+        .map_err(ImageError::io("resolving the tarball", job.artifact))?;
+    for (name, bytes) in [
+        ("overlay.tar", job.overlay.as_slice()),
+        ("disk.sh", DISK_SCRIPT.as_bytes()),
+    ] {
+        let path = work.join(name);
+        std::fs::write(&path, bytes).map_err(ImageError::io("writing", &path))?;
+    }
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&work).map_err(ImageError::io("reading", &work))?;
+        format!("{}:{}", meta.uid(), meta.gid())
+    };
+    let env = BTreeMap::from([
+        ("EPOCH".to_owned(), job.epoch.to_string()),
+        ("FS_UUID".to_owned(), job.ids.fs_uuid.clone()),
+        ("HASH_SEED".to_owned(), job.ids.hash_seed.clone()),
+        ("DISK_ID".to_owned(), format!("{:08x}", job.ids.disk_id)),
+        ("SIZE".to_owned(), job.size.to_string()),
+        ("OWNER".to_owned(), owner),
+        ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
+    ]);
+    let container = engine_ops::create(
+        docker,
+        janitor,
+        &RunSpec {
+            name: engine_ops::unique_name("baker-image-disk"),
+            image: job.tools_image,
+            cmd: vec!["bash".into(), "/work/disk.sh".into()],
+            env,
+            binds: vec![
+                format!("{}:/work", work.display()),
+                format!("{}:/in/artifact.tar.gz:ro", artifact.display()),
+            ],
+            labels: &[("baker.image", "disk")],
+        },
+    )
+    .await?;
+
+    let started = Instant::now();
+    reporter.report(Event::StepLog {
+        name: "disk".into(),
+        line: "streaming the OS tree into the tools container".into(),
+    });
+    if let Err(e) =
+        engine_ops::copy_file_system(docker, janitor, job.os_image, &container, "/tree").await
+    {
+        container.remove().await;
+        return Err(e);
+    }
+    reporter.report(Event::Note(format!(
+        "  OS tree exported in {:.1}s",
+        started.elapsed().as_secs_f64()
+    )));
+
+    let mut phase_started = Instant::now();
+    let mut phase: Option<String> = None;
+    let mut on_line = |line: &str| {
+        if let Some(next) = line.strip_prefix("baker-phase: ") {
+            if let Some(done) = phase.replace(next.to_owned()) {
+                reporter.report(Event::Note(format!(
+                    "  {done}: {:.1}s",
+                    phase_started.elapsed().as_secs_f64()
+                )));
+            }
+            phase_started = Instant::now();
+        }
+        reporter.report(Event::StepLog {
+            name: "disk".into(),
+            line: line.to_owned(),
+        });
+    };
+    let finished = engine_ops::run_to_end(container, "the disk script", &mut on_line).await?;
+    let (code, tail) = (finished.code, finished.tail.clone());
+    finished.container.remove().await;
+    if code != 0 {
+        return Err(ImageError::Failed {
+            what: format!("making the disk in {} (scripts/disk.sh)", job.tools_image),
+            code,
+            tail,
+        });
+    }
+    for name in ["overlay.tar", "disk.sh"] {
+        let _ = std::fs::remove_file(work.join(name));
+    }
+    Ok(work.join("disk.raw"))
+}

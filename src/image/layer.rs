@@ -1,0 +1,136 @@
+//! The one place that reads a plan's image layer. Today the layer's fields are plain strings
+//! (`kernel`, `init`, `mkfs_options`, `boots_on`); the plan contract (issue 6) makes them typed and
+//! writes `plan.json`. Everything else in `src/image` reads the [`ImageSpec`] made here, so that
+//! switch changes this file only.
+
+use serde::Serialize;
+
+use super::ImageError;
+use crate::plan::{Plan, PlanStep, StepKind};
+use crate::recipe::{Base, PackageManager};
+
+/// How the image starts its services, which decides how the first-boot unit is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    Systemd,
+    Upstart,
+}
+
+/// What `baker image` needs from a plan.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    pub recipe: String,
+    pub distro: String,
+    pub version: String,
+    pub base: Base,
+    /// The plan's setup step (repository files and keys), when it has one: the image's packages come
+    /// from the same repositories as the build's.
+    pub setup: Option<PlanStep>,
+    /// The key of the whole plan: its install step's key, which chains every step before it.
+    pub plan_key: String,
+    /// The packages the OS layer installs: kernel, init, then the runtime packages, as the recipe lists them.
+    pub kernel_package: String,
+    pub init: Init,
+    pub runtime_packages: Vec<String>,
+    /// Extra `mkfs.ext4` arguments, e.g. `-O ^metadata_csum,^64bit` for 2014 kernels.
+    pub mkfs_options: Vec<String>,
+    pub boots_on: Vec<String>,
+    /// `<name>-<version>-<distro>`: the stem of every output file.
+    pub stem: String,
+}
+
+impl ImageSpec {
+    /// The package that makes `init` the system's init.
+    pub fn init_package(&self) -> &'static str {
+        match (self.init, self.base.package_manager) {
+            (Init::Systemd, PackageManager::Apt) => "systemd-sysv",
+            (Init::Systemd, PackageManager::Yum) => "systemd",
+            (Init::Upstart, _) => "upstart",
+        }
+    }
+}
+
+/// Reads the image layer of `plan`; the only function that knows the layer's field types.
+pub fn image_spec(plan: &Plan) -> Result<ImageSpec, ImageError> {
+    let recipe = format!("{} ({})", plan.recipe.name, plan.recipe.distro);
+    let layer = plan
+        .image
+        .as_ref()
+        .ok_or_else(|| ImageError::NoImageLayer {
+            recipe: recipe.clone(),
+        })?;
+    let init = match layer.init.trim() {
+        "systemd" => Init::Systemd,
+        "upstart" => Init::Upstart,
+        other => {
+            return Err(ImageError::Layer {
+                recipe,
+                what: format!(
+                    "init `{other}` is not one baker can image; expected systemd or upstart"
+                ),
+            });
+        }
+    };
+    Ok(ImageSpec {
+        recipe: plan.recipe.name.clone(),
+        distro: plan.recipe.distro.clone(),
+        version: plan.version.clone(),
+        base: plan.base.clone(),
+        setup: plan
+            .steps
+            .iter()
+            .find(|s| s.kind == StepKind::Setup)
+            .cloned(),
+        plan_key: plan.install_step().key.clone(),
+        kernel_package: layer.kernel.trim().to_owned(),
+        init,
+        runtime_packages: layer.runtime_packages.clone(),
+        mkfs_options: layer
+            .mkfs_options
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        boots_on: layer.boots_on.clone(),
+        stem: plan
+            .artifact
+            .file_name
+            .trim_end_matches(".tar.gz")
+            .to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PlanOptions, resolve};
+    use crate::recipe::Catalog;
+
+    fn spec(recipe: &str, distro: &str) -> ImageSpec {
+        let catalog = Catalog::embedded().unwrap();
+        let recipe = catalog.select(Some(recipe), Some(distro)).unwrap();
+        image_spec(&resolve(&recipe, &PlanOptions::default()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_postgresql_layer_is_a_systemd_debian_image_without_a_setup_step() {
+        let s = spec("postgresql", "debian12");
+        assert_eq!(s.init, Init::Systemd);
+        assert_eq!(s.init_package(), "systemd-sysv");
+        assert_eq!(s.kernel_package, "linux-image-cloud-amd64");
+        assert_eq!(s.stem, "postgresql-15.18-debian-12");
+        assert!(s.setup.is_none());
+        assert!(s.mkfs_options.is_empty());
+        assert_eq!(s.plan_key.len(), 64);
+    }
+
+    #[test]
+    fn the_centos_layer_is_upstart_and_keeps_the_build_repositories() {
+        let s = spec("mesos", "centos6");
+        assert_eq!(s.init, Init::Upstart);
+        assert_eq!(s.init_package(), "upstart");
+        assert!(s.setup.is_some());
+    }
+}
