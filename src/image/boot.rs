@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::ImageError;
 use super::assets::READY_LINE;
-use super::engine_ops::Vm;
+use super::engine_ops::{self, Owned, RunSpec};
 use crate::build::Janitor;
 use crate::cache::CacheDir;
 use crate::progress::{Event, Reporter};
@@ -340,7 +340,7 @@ struct Running {
 
 enum Stop {
     Host(tokio::process::Child),
-    Container(Vm),
+    Container(Owned),
 }
 
 impl Running {
@@ -411,12 +411,17 @@ impl Runner {
                 } else {
                     &[]
                 };
-                let vm = Vm::start(
+                let vm = engine_ops::start_vm(
                     docker,
                     janitor,
-                    tools,
-                    args,
-                    vec![format!("{}:/disk:ro", dir.display())],
+                    &RunSpec {
+                        name: engine_ops::unique_name("baker-image-boot"),
+                        image: tools,
+                        cmd: args,
+                        env: Default::default(),
+                        binds: vec![format!("{}:/disk:ro", dir.display())],
+                        labels: &[("baker.image", "boot")],
+                    },
                     devices,
                 )
                 .await?;

@@ -1,5 +1,5 @@
 //! The raw disk, made in the tools container without root on the host, loop devices, privileged
-//! containers or `mount`: the OS layer's file system is streamed into the container's `/tree`, the
+//! containers or `mount`: the OS layer's file system is streamed to the disk script's stdin, the
 //! build's tarball is bind-mounted read-only, and the disk script (`scripts/disk.sh`) finishes the
 //! tree and writes `disk.raw` into the bind-mounted work directory — the only host directory it
 //! touches, and the only temporary space besides the outputs: the disk, sparse.
@@ -70,39 +70,17 @@ pub async fn make_disk(
         ("OWNER".to_owned(), owner),
         ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
     ]);
-    let container = engine_ops::create(
-        docker,
-        janitor,
-        &RunSpec {
-            name: engine_ops::unique_name("baker-image-disk"),
-            image: job.tools_image,
-            cmd: vec!["bash".into(), "/work/disk.sh".into()],
-            env,
-            binds: vec![
-                format!("{}:/work", work.display()),
-                format!("{}:/in/artifact.tar.gz:ro", artifact.display()),
-            ],
-            labels: &[("baker.image", "disk")],
-        },
-    )
-    .await?;
-
-    let started = Instant::now();
-    reporter.report(Event::StepLog {
-        name: "disk".into(),
-        line: "streaming the OS tree into the tools container".into(),
-    });
-    if let Err(e) =
-        engine_ops::copy_file_system(docker, janitor, job.os_image, &container, "/tree").await
-    {
-        container.remove().await;
-        return Err(e);
-    }
-    reporter.report(Event::Note(format!(
-        "  OS tree exported in {:.1}s",
-        started.elapsed().as_secs_f64()
-    )));
-
+    let spec = RunSpec {
+        name: engine_ops::unique_name("baker-image-disk"),
+        image: job.tools_image,
+        cmd: vec!["bash".into(), "/work/disk.sh".into()],
+        env,
+        binds: vec![
+            format!("{}:/work", work.display()),
+            format!("{}:/in/artifact.tar.gz:ro", artifact.display()),
+        ],
+        labels: &[("baker.image", "disk")],
+    };
     let mut phase_started = Instant::now();
     let mut phase: Option<String> = None;
     let mut on_line = |line: &str| {
@@ -120,9 +98,8 @@ pub async fn make_disk(
             line: line.to_owned(),
         });
     };
-    let finished = engine_ops::run_to_end(container, "the disk script", &mut on_line).await?;
-    let (code, tail) = (finished.code, finished.tail.clone());
-    finished.container.remove().await;
+    let (code, tail) =
+        engine_ops::run_fed(docker, janitor, &spec, job.os_image, "/tree", &mut on_line).await?;
     if code != 0 {
         return Err(ImageError::Failed {
             what: format!("making the disk in {} (scripts/disk.sh)", job.tools_image),

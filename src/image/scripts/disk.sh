@@ -1,7 +1,7 @@
 #!/bin/bash
-# baker disk script: runs in the tools container, as root inside it and nothing on the host. The OS
-# tree has been unpacked at /tree; /in/artifact.tar.gz is the build's tarball; /work (the only
-# host directory, bind-mounted) holds overlay.tar and receives disk.raw.
+# baker disk script: runs in the tools container, as root inside it and nothing on the host. Its
+# stdin is the OS layer's file system as a tar stream; /in/artifact.tar.gz is the build's tarball;
+# /work (the only host directory, bind-mounted) holds overlay.tar and receives disk.raw.
 #
 # It finishes the tree (tarball at /, libraries registered, baker's first-boot files, nothing
 # node-specific or secret), clamps every time to $EPOCH, then makes the disk without loop devices or
@@ -17,6 +17,11 @@ phase() { echo "baker-phase: $*"; }
 tree=/tree
 disk=/work/disk.raw
 offset=1048576
+
+phase unpack
+mkdir -p "$tree"
+tar -xf - -C "$tree" --numeric-owner
+cat >/dev/null
 
 phase tree
 rm -f "$tree/.dockerenv"
