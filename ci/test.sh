@@ -25,5 +25,6 @@ export BAKER_PG_BUILD
 trap 'rm -rf "$BAKER_PG_BUILD"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
 bash ci/base-image.sh "$BASE"
 bash ci/e2e-build.sh
+bash ci/e2e-faults.sh
 bash ci/e2e-image.sh
 bash ci/bench-build.sh

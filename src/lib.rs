@@ -9,6 +9,8 @@ pub mod build;
 pub mod cache;
 pub mod engine;
 pub mod image;
+pub mod launch;
+pub mod layout;
 pub mod plan;
 pub mod progress;
 pub mod recipe;

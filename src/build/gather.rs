@@ -118,7 +118,7 @@ impl Builder<'_> {
                         "the source tree changed since it was planned; building what is there now"
                     );
                 }
-                archive.tree(crate::recipe::SOURCE_DIR, &tree).map_err(io)
+                archive.tree(crate::layout::SOURCE_DIR, &tree).map_err(io)
             }
         }
     }

@@ -53,8 +53,12 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     } else {
         Arc::new(TerminalReporter::new())
     };
-    let mut mirrors: Vec<Mirror> = args.mirror.iter().map(|m| Mirror::parse(m)).collect();
-    mirrors.extend(mirrors_from_env());
+    let mut mirrors: Vec<Mirror> = args
+        .mirror
+        .iter()
+        .map(|m| Mirror::parse(m))
+        .collect::<Result<_, _>>()?;
+    mirrors.extend(mirrors_from_env()?);
     let options = BuildOptions {
         cache: global.cache(),
         out_dir: args.out.clone(),

@@ -12,7 +12,7 @@ use serde_json::json;
 use baker::build::Janitor;
 use baker::image::build_output::{self, BuildOutput};
 use baker::image::{ImageError, ImageRequest, image_spec, make_image, parse_formats, size};
-use baker::plan::{Plan, PlanOptions, SourceOverride, resolve};
+use baker::plan::{PLAN_FILE, Plan, PlanOptions, SourceOverride, read_plan, resolve};
 use baker::progress::{Reporter, Silent};
 use baker::source::lock::LockFile;
 
@@ -170,31 +170,53 @@ fn plan_and_build(global: &Global, args: &MakeArgs) -> anyhow::Result<(Plan, Bui
         return Ok((plan, build));
     };
     let (build, hints) = build_output::read_build_dir(dir)?;
+    // The plan the build wrote beside its tarball, when it did; else the recipe resolved again.
+    let plan_file = dir.join(PLAN_FILE);
+    if plan_file.exists() {
+        let plan = read_plan(&plan_file)?;
+        build_output::check_plan(&plan, &build, dir)?;
+        return Ok((plan, build));
+    }
     let sel = &args.selection;
     let catalog = global.catalog()?;
     let recipe = catalog.select(
         Some(sel.recipe.as_deref().unwrap_or(&hints.recipe)),
         Some(sel.distro.as_deref().unwrap_or(&hints.distro)),
     )?;
-    let enable = recipe
+    let enable: Vec<String> = recipe
         .steps
         .iter()
         .filter(|s| s.optional && hints.steps.contains(&s.name))
         .map(|s| s.name.clone())
         .collect();
-    let plan = resolve(
-        &recipe,
-        &PlanOptions {
-            version: Some(sel.version.clone().unwrap_or(hints.version)),
-            enable,
-            source_override: hints.source_tree.map(|(path, sha256)| SourceOverride {
-                path,
-                files: 0,
-                sha256,
-            }),
-            locked: LockFile::load(&global.cache().lock_file())?.files,
-        },
-    )?;
+    let locked = LockFile::load(&global.cache().lock_file())?.files;
+    // The build's epoch came from $SOURCE_DATE_EPOCH or from the source; the key says which.
+    let mut plan = None;
+    for epoch in [None, Some(build.epoch)] {
+        let candidate = resolve(
+            &recipe,
+            &PlanOptions {
+                version: Some(sel.version.clone().unwrap_or_else(|| hints.version.clone())),
+                enable: enable.clone(),
+                source_override: hints
+                    .source_tree
+                    .clone()
+                    .map(|(path, sha256)| SourceOverride {
+                        path,
+                        files: 0,
+                        sha256,
+                    }),
+                locked: locked.clone(),
+                source_date_epoch: epoch,
+            },
+        )?;
+        let matches = candidate.install_step().key == build.plan_key;
+        plan = Some(candidate);
+        if matches {
+            break;
+        }
+    }
+    let plan = plan.expect("one candidate at least");
     build_output::check_plan(&plan, &build, dir)?;
     Ok((plan, build))
 }

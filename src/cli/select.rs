@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use baker::artifact::epoch_from_env;
 use baker::plan::{Plan, PlanOptions, SourceOverride, resolve};
 use baker::source::lock::LockFile;
 use baker::source::tree::digest_tree;
@@ -58,6 +59,7 @@ impl Selection {
                 enable: self.enable.clone(),
                 source_override,
                 locked,
+                source_date_epoch: epoch_from_env().context("reading $SOURCE_DATE_EPOCH")?,
             },
         )?)
     }

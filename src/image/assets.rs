@@ -1,6 +1,6 @@
 //! The files from `images/` (compiled in, like `recipes/`) and the small per-disk files, laid out as
-//! one tar archive that the disk script unpacks over the OS tree: the first-boot script and its
-//! systemd unit or upstart job, `grub.cfg`, `fstab`, `hostname`, `hosts`. Every entry is owned by
+//! one tar archive that the disk script unpacks over the OS tree: the first-boot script and the role
+//! agent with their systemd units or upstart jobs, `grub.cfg`, `fstab`, `hostname`, `hosts`. Every entry is owned by
 //! root with the plan's epoch as its time, so the archive, and the disk, are reproducible.
 
 use std::io;
@@ -19,6 +19,9 @@ const FIRST_BOOT: &str = include_str!("../../images/first-boot/first-boot.sh");
 const SYSTEMD_UNIT: &str = include_str!("../../images/first-boot/baker-first-boot.service");
 const UPSTART_JOB: &str = include_str!("../../images/first-boot/baker-first-boot.conf");
 const GRUB_CFG: &str = include_str!("../../images/grub/grub.cfg");
+const AGENT: &str = include_str!("../../images/agent/baker-agent");
+const AGENT_UNIT: &str = include_str!("../../images/agent/baker-agent.service");
+const AGENT_JOB: &str = include_str!("../../images/agent/baker-agent.conf");
 /// Run in the tools container: unpacks the tarball and these assets into the tree, removes what is
 /// node-specific, clamps times, and lays out the disk.
 pub const DISK_SCRIPT: &str = include_str!("scripts/disk.sh");
@@ -33,6 +36,9 @@ pub fn assets_digest() -> String {
         SYSTEMD_UNIT,
         UPSTART_JOB,
         GRUB_CFG,
+        AGENT,
+        AGENT_UNIT,
+        AGENT_JOB,
         DISK_SCRIPT,
         KERNEL_CMDLINE,
     ])
@@ -95,19 +101,21 @@ pub fn overlay(
         &grub_cfg(&title, kernel, root_uuid),
     )?;
     tar.file("usr/lib/baker/first-boot", 0o755, FIRST_BOOT)?;
-    match spec.init {
-        Init::Systemd => {
-            tar.file(
-                "etc/systemd/system/baker-first-boot.service",
-                0o644,
-                SYSTEMD_UNIT,
-            )?;
-            tar.symlink(
-                "etc/systemd/system/multi-user.target.wants/baker-first-boot.service",
-                "../baker-first-boot.service",
-            )?;
+    tar.file("usr/lib/baker/baker-agent", 0o755, AGENT)?;
+    for (name, unit, job) in [
+        ("baker-first-boot", SYSTEMD_UNIT, UPSTART_JOB),
+        ("baker-agent", AGENT_UNIT, AGENT_JOB),
+    ] {
+        match spec.init {
+            Init::Systemd => {
+                tar.file(&format!("etc/systemd/system/{name}.service"), 0o644, unit)?;
+                tar.symlink(
+                    &format!("etc/systemd/system/multi-user.target.wants/{name}.service"),
+                    &format!("../{name}.service"),
+                )?;
+            }
+            Init::Upstart => tar.file(&format!("etc/init/{name}.conf"), 0o644, job)?,
         }
-        Init::Upstart => tar.file("etc/init/baker-first-boot.conf", 0o644, UPSTART_JOB)?,
     }
     tar.builder.into_inner()
 }
@@ -214,6 +222,7 @@ mod tests {
             paths.contains(&"etc/systemd/system/multi-user.target.wants/baker-first-boot.service")
         );
         assert!(paths.contains(&"boot/grub/grub.cfg"));
+        assert!(paths.contains(&"etc/systemd/system/multi-user.target.wants/baker-agent.service"));
         assert!(!paths.contains(&"etc/init/baker-first-boot.conf"));
     }
 
@@ -225,6 +234,8 @@ mod tests {
             .map(|(p, _, _)| p)
             .collect();
         assert!(paths.contains(&"etc/init/baker-first-boot.conf".to_owned()));
+        assert!(paths.contains(&"etc/init/baker-agent.conf".to_owned()));
+        assert!(paths.contains(&"usr/lib/baker/baker-agent".to_owned()));
         assert!(!paths.iter().any(|p| p.contains("systemd")));
     }
 

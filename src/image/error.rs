@@ -10,9 +10,6 @@ pub enum ImageError {
     )]
     NoImageLayer { recipe: String },
 
-    #[error("recipe {recipe}: {what}")]
-    Layer { recipe: String, what: String },
-
     #[error("{what}: {source}")]
     Docker {
         what: String,

@@ -1,21 +1,11 @@
-//! The one place that reads a plan's image layer. Today the layer's fields are plain strings
-//! (`kernel`, `init`, `mkfs_options`, `boots_on`); the plan contract (issue 6) makes them typed and
-//! writes `plan.json`. Everything else in `src/image` reads the [`ImageSpec`] made here, so that
-//! switch changes this file only.
-
-use serde::Serialize;
+//! The one place that reads a plan's image layer (typed in the plan: kernel package, init, boot
+//! targets). Everything else in `src/image` reads the [`ImageSpec`] made here.
 
 use super::ImageError;
 use crate::plan::{Plan, PlanStep, StepKind};
-use crate::recipe::{Base, PackageManager};
+use crate::recipe::{Base, BootTarget, PackageManager, Provider};
 
-/// How the image starts its services, which decides how the first-boot unit is installed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Init {
-    Systemd,
-    Upstart,
-}
+pub use crate::recipe::Init;
 
 /// What `baker image` needs from a plan.
 #[derive(Debug, Clone)]
@@ -35,12 +25,21 @@ pub struct ImageSpec {
     pub runtime_packages: Vec<String>,
     /// Extra `mkfs.ext4` arguments, e.g. `-O ^metadata_csum,^64bit` for 2014 kernels.
     pub mkfs_options: Vec<String>,
-    pub boots_on: Vec<String>,
+    pub boots_on: Vec<BootTarget>,
     /// `<name>-<version>-<distro>`: the stem of every output file.
     pub stem: String,
 }
 
 impl ImageSpec {
+    /// Instance families of `provider` the recipe says this kernel cannot boot, for a warning.
+    pub fn cannot_boot(&self, provider: Provider) -> Vec<String> {
+        self.boots_on
+            .iter()
+            .filter(|t| t.provider == provider)
+            .flat_map(|t| t.fails.iter().cloned())
+            .collect()
+    }
+
     /// The package that makes `init` the system's init.
     pub fn init_package(&self) -> &'static str {
         match (self.init, self.base.package_manager) {
@@ -53,25 +52,12 @@ impl ImageSpec {
 
 /// Reads the image layer of `plan`; the only function that knows the layer's field types.
 pub fn image_spec(plan: &Plan) -> Result<ImageSpec, ImageError> {
-    let recipe = format!("{} ({})", plan.recipe.name, plan.recipe.distro);
     let layer = plan
         .image
         .as_ref()
         .ok_or_else(|| ImageError::NoImageLayer {
-            recipe: recipe.clone(),
+            recipe: format!("{} ({})", plan.recipe.name, plan.recipe.distro),
         })?;
-    let init = match layer.init.trim() {
-        "systemd" => Init::Systemd,
-        "upstart" => Init::Upstart,
-        other => {
-            return Err(ImageError::Layer {
-                recipe,
-                what: format!(
-                    "init `{other}` is not one baker can image; expected systemd or upstart"
-                ),
-            });
-        }
-    };
     Ok(ImageSpec {
         recipe: plan.recipe.name.clone(),
         distro: plan.recipe.distro.clone(),
@@ -83,8 +69,8 @@ pub fn image_spec(plan: &Plan) -> Result<ImageSpec, ImageError> {
             .find(|s| s.kind == StepKind::Setup)
             .cloned(),
         plan_key: plan.install_step().key.clone(),
-        kernel_package: layer.kernel.trim().to_owned(),
-        init,
+        kernel_package: layer.kernel.name().to_owned(),
+        init: layer.init,
         runtime_packages: layer.runtime_packages.clone(),
         mkfs_options: layer
             .mkfs_options

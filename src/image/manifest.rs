@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ImageError;
+use crate::recipe::BootTarget;
 
 pub const IMAGE_JSON: &str = "image.json";
 pub const IMAGE_JSON_FORMAT: u32 = 1;
@@ -25,7 +26,8 @@ pub struct ImageManifest {
     pub kernel: KernelInfo,
     pub disk: DiskInfo,
     pub formats: Vec<FormatFile>,
-    pub boots_on: Vec<String>,
+    /// Where the image's kernel boots, and where not, as the recipe's image layer says.
+    pub boots_on: Vec<BootTarget>,
     pub source_date_epoch: u64,
 }
 
@@ -154,7 +156,13 @@ pub(crate) fn sample() -> ImageManifest {
             size: 2 << 30,
             sha256: "b".repeat(64),
         }],
-        boots_on: vec!["qemu".into()],
+        boots_on: vec![BootTarget {
+            provider: crate::recipe::Provider::Qemu,
+            boots: vec![],
+            fails: vec![],
+            proven: true,
+            note: None,
+        }],
         source_date_epoch: 1_700_000_000,
     }
 }

@@ -42,6 +42,7 @@ pub use output::{Format, parse_formats};
 use crate::build::Janitor;
 use crate::cache::CacheDir;
 use crate::progress::{Event, Reporter};
+use crate::recipe::Provider;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use manifest::{ArtifactRef, DiskInfo, FormatFile, KernelInfo, RecipeRef};
 use os_layer::{LayerBuild, OsLayer};
@@ -86,6 +87,16 @@ pub async fn make_image(
     let spec = &req.spec;
     let tools_image = tools::tools_reference(&tools::tools_base());
     let unpacked = unpacked_size(&req.artifact)?;
+    if req.formats.contains(&Format::Ami) {
+        let fails = spec.cannot_boot(Provider::Aws);
+        if !fails.is_empty() {
+            reporter.report(Event::Note(format!(
+                "warning: the recipe says this image's kernel ({}) does not boot on AWS {}: pick another instance family when launching it",
+                spec.kernel_package,
+                fails.join(", ")
+            )));
+        }
+    }
 
     // The quick path: a cached OS layer, and the output directory already holds this image.
     let layers = LayerBuild {
