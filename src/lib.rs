@@ -8,6 +8,7 @@ pub mod base;
 pub mod build;
 pub mod cache;
 pub mod engine;
+pub mod image;
 pub mod plan;
 pub mod progress;
 pub mod recipe;
