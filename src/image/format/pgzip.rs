@@ -6,6 +6,11 @@
 //! the level and [`BLOCK`]: not on the number of threads or on how the input was handed in. The
 //! header carries no time and no name (`gzip -n`).
 //!
+//! A block whose bytes are spread almost evenly over all 256 values (already compressed or
+//! encrypted files: [`looks_random`]) is stored rather than deflated: deflate cannot shrink it,
+//! and trying costs as much time as compressing a block that does shrink. The test is integer
+//! arithmetic on the block alone, so the choice, and the output, stays reproducible.
+//!
 //! Hand-written on zlib-rs because the crate made for this, gzp, writes one gzip member only
 //! through flate2's zlib backends (its libdeflate mode writes many members), and switching
 //! flate2's backend crate-wide would change the bytes of every release tarball (see
@@ -20,6 +25,8 @@ use zlib_rs::{Deflate, DeflateFlush, Status};
 /// Uncompressed bytes per block. Changing it changes every GCE archive's bytes.
 pub const BLOCK: usize = 1 << 20;
 const WINDOW: usize = 32 << 10;
+/// Most blocks in flight between the producer and the writer (each holds its input and output).
+const LOOKAHEAD: usize = 48;
 
 struct Job {
     data: Arc<Vec<u8>>,
@@ -57,8 +64,10 @@ impl Gzip {
         threads: usize,
     ) -> (Self, Receiver<Piece>) {
         let threads = threads.max(1);
-        let (jobs, job_rx) = sync_channel::<Job>(threads);
-        let (order, order_rx) = sync_channel(2 * threads);
+        // Blocks differ in cost (stored noise takes nothing, text takes long), so several wait
+        // their turn to be written while the workers go on; at most LOOKAHEAD are held at once.
+        let (jobs, job_rx) = sync_channel::<Job>(2 * threads);
+        let (order, order_rx) = sync_channel((8 * threads).min(LOOKAHEAD));
         let job_rx = Arc::new(Mutex::new(job_rx));
         for _ in 0..threads {
             let job_rx = Arc::clone(&job_rx);
@@ -146,14 +155,45 @@ impl Gzip {
 
 fn worker(jobs: &Mutex<Receiver<Job>>, level: i32) {
     let mut deflate = Deflate::new(level, false, 15);
+    let mut store = Deflate::new(0, false, 15);
     loop {
         let job = match jobs.lock().expect("job queue lock").recv() {
             Ok(job) => job,
             Err(_) => return,
         };
-        let result = compress(&mut deflate, &job);
-        let _ = job.done.send(result);
+        let engine = if looks_random(&job.data) {
+            &mut store
+        } else {
+            &mut deflate
+        };
+        let _ = job.done.send(compress(engine, &job));
     }
+}
+
+/// Whether `block`'s byte values are so evenly spread that deflate cannot shrink it: the sum of
+/// the squared counts of each value is within 1/64 of what a perfectly even spread gives (a
+/// Rényi entropy above 7.97 bits per byte). Blocks under 64 KiB are always deflated.
+pub fn looks_random(block: &[u8]) -> bool {
+    let n = block.len() as u64;
+    if n < 64 << 10 {
+        return false;
+    }
+    // Four tables, so that runs of one value do not wait on one counter.
+    let mut counts = [[0u32; 256]; 4];
+    let mut quads = block.chunks_exact(4);
+    for q in &mut quads {
+        for (table, &b) in counts.iter_mut().zip(q) {
+            table[b as usize] += 1;
+        }
+    }
+    for &b in quads.remainder() {
+        counts[0][b as usize] += 1;
+    }
+    let squares: u64 = (0..256)
+        .map(|v| u64::from(counts.iter().map(|t| t[v]).sum::<u32>()).pow(2))
+        .sum();
+    // squares / n^2 <= (1 + 1/64) / 256
+    u128::from(squares) * 256 * 64 <= u128::from(n * n) * 65
 }
 
 fn compress(deflate: &mut Deflate, job: &Job) -> Result<Vec<u8>, String> {
@@ -190,5 +230,84 @@ fn compress(deflate: &mut Deflate, job: &Job) -> Result<Vec<u8>, String> {
         if written == out.len() {
             out.resize(out.len() * 2, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::format::testdisk::content;
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+
+    /// Noise: sha256 in counter mode.
+    fn noise(len: usize) -> Vec<u8> {
+        (0u64..)
+            .flat_map(|i| Sha256::digest(i.to_le_bytes()))
+            .take(len)
+            .collect()
+    }
+
+    /// Gzips `input` handed in `piece`-byte writes.
+    fn gzip(input: &[u8], piece: usize, threads: usize) -> Vec<u8> {
+        std::thread::scope(|scope| {
+            let (mut gz, order) = Gzip::start(scope, 9, threads);
+            let writer = scope.spawn(move || {
+                let mut out = Vec::new();
+                for p in order {
+                    match p {
+                        Piece::Bytes(b) => out.extend(b),
+                        Piece::Block(r) => out.extend(r.recv().unwrap().unwrap()),
+                    }
+                }
+                out
+            });
+            for chunk in input.chunks(piece.max(1)) {
+                gz.write(chunk);
+            }
+            gz.finish();
+            writer.join().unwrap()
+        })
+    }
+
+    #[test]
+    fn one_gzip_member_decompresses_to_the_input_whatever_its_length() {
+        let mut mixed = content(0, BLOCK);
+        mixed.extend(noise(BLOCK + 7));
+        mixed.extend(content(5 << 20, BLOCK / 2));
+        for input in [Vec::new(), b"x".to_vec(), content(0, BLOCK), mixed] {
+            let gz = gzip(&input, 100_000, 2);
+            assert_eq!(&gz[..4], &[0x1f, 0x8b, 8, 0]);
+            assert_eq!(&gz[4..8], &[0; 4], "no time");
+            // A single-member decoder reads everything: there is one member, and its CRC and
+            // length trailer match.
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert!(back == input, "{} bytes round trip", input.len());
+        }
+    }
+
+    #[test]
+    fn the_bytes_depend_on_the_input_only() {
+        let mut input = content(0, 2 * BLOCK + 5);
+        input.extend(noise(BLOCK));
+        let a = gzip(&input, 4096, 1);
+        assert_eq!(a, gzip(&input, BLOCK + 1, 3));
+        assert_eq!(a, gzip(&input, 1 << 22, 2));
+    }
+
+    #[test]
+    fn noise_is_stored_and_everything_else_deflated() {
+        assert!(looks_random(&noise(BLOCK)));
+        assert!(looks_random(&noise(64 << 10)));
+        assert!(!looks_random(&noise(1000)), "too short to tell");
+        assert!(!looks_random(&content(0, BLOCK)), "half text, half noise");
+        let mut mostly = noise(BLOCK);
+        mostly[..BLOCK / 8].fill(0);
+        assert!(!looks_random(&mostly), "an eighth of zeros");
+        let stored = gzip(&noise(BLOCK), BLOCK, 1).len();
+        assert!(stored < BLOCK + 200, "stored, not expanded: {stored}");
     }
 }

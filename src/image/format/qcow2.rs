@@ -31,7 +31,7 @@ const REFCOUNTS: u64 = CLUSTER / 2;
 /// "Refcount is exactly one": set on every L1 and L2 entry here.
 const COPIED: u64 = 1 << 63;
 /// Clusters read at a time.
-const BATCH: u64 = 64;
+const BATCH: u64 = 32;
 const DEPTH: usize = 4;
 
 /// Which guest clusters hold data, one bit each.

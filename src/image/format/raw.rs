@@ -20,7 +20,7 @@ use super::sparse::{Disk, is_zero};
 use crate::progress::Reporter;
 
 /// Bytes read at a time.
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 2 << 20;
 /// Buffers in flight between reading and hashing.
 const DEPTH: usize = 4;
 /// The unit in which written zeros are left out.
