@@ -52,10 +52,8 @@ pub enum ImageError {
     #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce")]
     UnknownFormat { given: String },
 
-    #[error(
-        "format `{format}` is not available in this baker yet (only raw); the format writers land with src/image/format"
-    )]
-    FormatUnavailable { format: String },
+    #[error(transparent)]
+    Format(#[from] super::format::FormatError),
 
     #[error(
         "the disk image engine is remote ({host}): `baker image` binds a work directory into its tools container, so it needs a local engine"

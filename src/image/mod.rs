@@ -18,6 +18,7 @@ pub mod build_output;
 mod disk;
 mod engine_ops;
 mod error;
+pub mod format;
 mod key;
 pub mod layer;
 pub mod manifest;
@@ -202,15 +203,19 @@ pub async fn make_image(
     });
     let t = Instant::now();
     let mut files = Vec::new();
-    for (i, format) in req.formats.iter().enumerate() {
-        let out = req
-            .out_dir
-            .join(format!("{}.{}", spec.stem, format.extension()));
-        let last = i + 1 == req.formats.len();
-        let written = output::write_format(*format, &raw, &out, last, reporter.as_ref())?;
+    for format in &req.formats {
+        let name = output::file_name(&spec.stem, *format);
+        let written = output::write_format(
+            *format,
+            &raw,
+            &req.out_dir.join(&name),
+            req.epoch,
+            &key,
+            reporter.as_ref(),
+        )?;
         files.push(FormatFile {
             format: format.name().to_owned(),
-            file: format!("{}.{}", spec.stem, format.extension()),
+            file: name,
             size: written.bytes,
             sha256: written.sha256,
         });
