@@ -7,6 +7,8 @@
 #     --dump`), GRUB in the MBR, an ext4 root that e2fsck finds clean and debugfs lists, holding the
 #     tarball's postgres, the first-boot unit, an empty machine-id and no SSH host keys or apt lists;
 #   - `baker image boot` boots it under QEMU to the first-boot ready line;
+#   - every format, read with qemu-img and Python's tarfile: qcow2 and vhd convert back to the raw
+#     bytes, ami is the raw disk, gce is a gzipped tar with one sparse member disk.raw;
 #   - a no-change re-image answers at once; a changed tarball reuses the cached OS layer;
 #   - two image builds from empty image caches are byte-identical (sha256s printed);
 #   - a boot that times out prints the console's last lines and the log's path.
@@ -37,6 +39,7 @@ need() { # need COMMAND PACKAGE: installs PACKAGE when COMMAND is missing (the h
 need sfdisk fdisk
 need debugfs e2fsprogs
 need /usr/bin/time time
+need qemu-img qemu-utils
 PATH=$PATH:/usr/sbin:/sbin
 
 bash ci/docker-up.sh
@@ -70,7 +73,7 @@ check "the .sha256 matches the disk" bash -c "cd '$WORK/img-a' && sha256sum -c -
 check "image.json is format 1 and lists the raw disk with its size and sha256" \
   [ "$(json "$WORK/img-a/image.json" 'd["format"] == 1 and d["formats"][0]["file"] == "'$DISK'" and d["formats"][0]["size"] == '"$(stat -c %s "$A")"' and len(d["formats"][0]["sha256"]) == 64')" = True ]
 check "image.json names the kernel, the plan's key and where the image boots" \
-  [ "$(json "$WORK/img-a/image.json" 'd["kernel"]["version"].endswith("-cloud-amd64") and d["plan_key"] == json.load(open("'"$PG"'/manifest.json"))["steps"][-1]["key"] and "qemu" in d["boots_on"]')" = True ]
+  [ "$(json "$WORK/img-a/image.json" 'd["kernel"]["version"].endswith("-cloud-amd64") and d["plan_key"] == json.load(open("'"$PG"'/manifest.json"))["steps"][-1]["key"] and any(t["provider"] == "qemu" for t in d["boots_on"])')" = True ]
 check "the disk is a whole number of GiB" [ $(($(stat -c %s "$A") % 1073741824)) = 0 ]
 check "the disk is sparse" [ $(($(stat -c %b "$A") * 512)) -lt "$(stat -c %s "$A")" ]
 
@@ -130,6 +133,35 @@ fi
 say "boot to ready: $(since "$t") s ($(grep -o 'in [0-9.]*s ([^)]*)' "$WORK/boot.out" || true))"
 check "the console log holds the kernel's and systemd's lines" grep -aq 'Linux version' "$A.console.log"
 check "booting leaves the disk unchanged (a snapshot)" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
+
+# --- every format, read with tools baker did not write ----------------------------------------------------
+say "every format"
+t=$(now)
+/usr/bin/time -f %M -o "$WORK/img-f.rss" "$BAKER" image --from "$PG" --format raw,ami,qcow2,vhd,gce --out "$WORK/img-f" --cache-dir "$WORK/cache-a" --json >"$WORK/img-f.json"
+say "all formats (OS layer cached): $(since "$t") s, peak RSS $(cat "$WORK/img-f.rss") KiB"
+F=$WORK/img-f/postgresql-15.18-debian-12
+check "every format is written with its .sha256, and image.json lists five" bash -c \
+  "cd '$WORK/img-f' && for f in raw ami.raw qcow2 vhd tar.gz; do sha256sum -c --quiet postgresql-15.18-debian-12.\$f.sha256 || exit 1; done && [ \"\$(python3 -c 'import json; print(len(json.load(open(\"image.json\"))[\"formats\"]))')\" = 5 ]"
+check "the raw disk is the one imaged before (same inputs, same bytes)" cmp -s "$F.raw" "$A"
+check "ami is the raw disk" cmp -s "$F.ami.raw" "$F.raw"
+check "qemu-img reads the qcow2 with the raw disk's size and bytes" bash -c \
+  "qemu-img check -q '$F.qcow2' && qemu-img compare -q -f raw -F qcow2 '$F.raw' '$F.qcow2'"
+check "qemu-img reads the vhd as vpc with the raw disk's size and bytes" bash -c \
+  "qemu-img info --output=json -f vpc '$F.vhd' | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d[\"virtual-size\"] != $(stat -c %s "$A"))' && qemu-img compare -q -f raw -F vpc '$F.raw' '$F.vhd'"
+check "gce is a gzip whose tar holds one sparse member disk.raw with the raw disk's bytes" python3 - "$F.tar.gz" "$(cut -c1-64 "$A.sha256")" <<'PY'
+import hashlib, sys, tarfile
+with tarfile.open(sys.argv[1], "r:gz") as tar:
+    members = tar.getmembers()
+    assert [m.name for m in members] == ["disk.raw"], members
+    assert members[0].issparse(), "disk.raw is not a sparse member"
+    h = hashlib.sha256()
+    with tar.extractfile(members[0]) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    assert h.hexdigest() == sys.argv[2], (h.hexdigest(), sys.argv[2])
+PY
+check "gzip -t accepts the gce archive" gzip -t "$F.tar.gz"
+rm -rf "$WORK/img-f"
 
 # --- a changed tarball reuses the OS layer -----------------------------------------------------------------
 say "a changed tarball"
