@@ -40,14 +40,14 @@ pub struct Janitor {
 }
 
 impl Janitor {
-    pub fn track(&self, id: &str) {
+    fn track(&self, id: &str) {
         self.live
             .lock()
             .expect("janitor lock")
             .insert(id.to_owned());
     }
 
-    pub fn forget(&self, id: &str) {
+    fn forget(&self, id: &str) {
         self.live.lock().expect("janitor lock").remove(id);
     }
 
@@ -121,6 +121,17 @@ impl Container {
             docker: docker.clone(),
             janitor: janitor.clone(),
         })
+    }
+
+    /// A container created elsewhere with options [`ContainerSpec`] does not offer (stdin, devices),
+    /// tracked and removed like the others.
+    pub fn adopt(docker: &Docker, janitor: &Janitor, id: String) -> Self {
+        janitor.track(&id);
+        Self {
+            id,
+            docker: docker.clone(),
+            janitor: janitor.clone(),
+        }
     }
 
     /// Unpacks a tar archive at `/` in the container (before or after it starts).

@@ -153,8 +153,7 @@ impl Overlay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PlanOptions, resolve};
-    use crate::recipe::Catalog;
+    use crate::image::layer::embedded_spec as spec;
 
     fn kernel() -> Kernel {
         Kernel {
@@ -162,13 +161,6 @@ mod tests {
             image: "/boot/vmlinuz-6.1.0-50-cloud-amd64".into(),
             initrd: "/boot/initrd.img-6.1.0-50-cloud-amd64".into(),
         }
-    }
-
-    fn spec(recipe: &str, distro: &str) -> ImageSpec {
-        let catalog = Catalog::embedded().unwrap();
-        let recipe = catalog.select(Some(recipe), Some(distro)).unwrap();
-        super::super::layer::image_spec(&resolve(&recipe, &PlanOptions::default()).unwrap())
-            .unwrap()
     }
 
     #[test]

@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 
 use super::ImageError;
 use super::assets::READY_LINE;
-use super::engine_ops::{self, Owned, RunSpec};
+use super::engine_ops::{self, RunSpec};
 use crate::build::Janitor;
+use crate::build::container::Container;
 use crate::cache::CacheDir;
 use crate::progress::{Event, Reporter};
 
@@ -340,7 +341,7 @@ struct Running {
 
 enum Stop {
     Host(tokio::process::Child),
-    Container(Owned),
+    Container(Container),
 }
 
 impl Running {
@@ -425,7 +426,7 @@ impl Runner {
                     devices,
                 )
                 .await?;
-                let mut stream = vm.output();
+                let mut stream = vm.follow_output();
                 tokio::spawn(async move {
                     while let Some(Ok(chunk)) = stream.next().await {
                         if tx.send(chunk).await.is_err() {

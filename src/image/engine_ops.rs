@@ -9,12 +9,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig};
-use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, LogsOptions, RemoveContainerOptions,
-    WaitContainerOptions,
-};
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use bollard::query_parameters::{AttachContainerOptions, CreateContainerOptions};
+use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::ImageError;
@@ -123,96 +119,24 @@ pub async fn upload(container: &Container, tar: Vec<u8>, what: &str) -> Result<(
         .map_err(ImageError::docker(format!("uploading {what}")))
 }
 
-/// A container created here with options the build's [`Container`] does not offer (stdin, devices).
-/// The janitor removes it on Ctrl-C; [`Owned::remove`] otherwise.
-pub struct Owned {
-    docker: Docker,
-    janitor: Janitor,
-    id: String,
-}
-
-impl Owned {
-    async fn create(
-        docker: &Docker,
-        janitor: &Janitor,
-        name: String,
-        body: ContainerCreateBody,
-    ) -> Result<Self, ImageError> {
-        let created = docker
-            .create_container(
-                Some(CreateContainerOptions {
-                    name: Some(name.clone()),
-                    ..Default::default()
-                }),
-                body,
-            )
-            .await
-            .map_err(ImageError::docker(format!("creating container {name}")))?;
-        janitor.track(&created.id);
-        Ok(Self {
-            docker: docker.clone(),
-            janitor: janitor.clone(),
-            id: created.id,
-        })
-    }
-
-    async fn start(&self, what: &str) -> Result<(), ImageError> {
-        self.docker
-            .start_container(
-                &self.id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .map_err(ImageError::docker(format!("starting {what}")))
-    }
-
-    /// Its output as it comes.
-    pub fn output(&self) -> impl Stream<Item = Result<Bytes, bollard::errors::Error>> + use<> {
-        self.docker
-            .logs(
-                &self.id,
-                Some(LogsOptions {
-                    follow: true,
-                    stdout: true,
-                    stderr: true,
-                    ..Default::default()
-                }),
-            )
-            .map_ok(|chunk| chunk.into_bytes())
-    }
-
-    async fn wait(&self) -> Result<i64, bollard::errors::Error> {
-        let mut stream = self.docker.wait_container(
-            &self.id,
-            Some(WaitContainerOptions {
-                condition: "not-running".into(),
+/// Creates a container from `body`, for options [`ContainerSpec`] does not offer (stdin, devices).
+async fn create_raw(
+    docker: &Docker,
+    janitor: &Janitor,
+    name: &str,
+    body: ContainerCreateBody,
+) -> Result<Container, ImageError> {
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(name.to_owned()),
+                ..Default::default()
             }),
-        );
-        let mut code = 0;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(resp) => code = resp.status_code,
-                Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(code)
-    }
-
-    pub async fn remove(self) {
-        let _ = self
-            .docker
-            .remove_container(
-                &self.id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
-        self.janitor.forget(&self.id);
-    }
+            body,
+        )
+        .await
+        .map_err(ImageError::docker(format!("creating container {name}")))?;
+    Ok(Container::adopt(docker, janitor, created.id))
 }
 
 fn body(spec: &RunSpec<'_>) -> ContainerCreateBody {
@@ -254,10 +178,10 @@ pub async fn run_fed(
         },
     )
     .await?;
-    let run = Owned::create(
+    let run = create_raw(
         docker,
         janitor,
-        spec.name.clone(),
+        &spec.name,
         ContainerCreateBody {
             open_stdin: Some(true),
             stdin_once: Some(true),
@@ -284,7 +208,7 @@ pub async fn run_fed(
 
 async fn feed_and_follow(
     docker: &Docker,
-    run: &Owned,
+    run: &Container,
     source_id: &str,
     spec: &RunSpec<'_>,
     on_line: &mut (dyn FnMut(&str) + Send),
@@ -303,7 +227,9 @@ async fn feed_and_follow(
         )
         .await
         .map_err(ImageError::docker(format!("attaching to {what}")))?;
-    run.start(&what).await?;
+    run.start()
+        .await
+        .map_err(ImageError::docker(format!("starting {what}")))?;
     let mut input = attached.input;
     let mut export = docker.export_container(source_id);
     let feeder = tokio::spawn(async move {
@@ -344,7 +270,7 @@ pub async fn start_vm(
     janitor: &Janitor,
     spec: &RunSpec<'_>,
     devices: &[&str],
-) -> Result<Owned, ImageError> {
+) -> Result<Container, ImageError> {
     let mut body = body(spec);
     if let Some(host) = body.host_config.as_mut() {
         host.devices = Some(
@@ -358,10 +284,10 @@ pub async fn start_vm(
                 .collect(),
         );
     }
-    let vm = Owned::create(docker, janitor, spec.name.clone(), body).await?;
-    if let Err(e) = vm.start("the QEMU container").await {
+    let vm = create_raw(docker, janitor, &spec.name, body).await?;
+    if let Err(e) = vm.start().await {
         vm.remove().await;
-        return Err(e);
+        return Err(ImageError::docker("starting the QEMU container")(e));
     }
     Ok(vm)
 }

@@ -88,16 +88,21 @@ pub fn image_spec(plan: &Plan) -> Result<ImageSpec, ImageError> {
     })
 }
 
+/// The image spec of an embedded recipe's default plan, for tests.
+#[cfg(test)]
+pub(crate) fn embedded_spec(recipe: &str, distro: &str) -> ImageSpec {
+    let catalog = crate::recipe::Catalog::embedded().unwrap();
+    let recipe = catalog.select(Some(recipe), Some(distro)).unwrap();
+    let plan = crate::plan::resolve(&recipe, &crate::plan::PlanOptions::default()).unwrap();
+    image_spec(&plan).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PlanOptions, resolve};
-    use crate::recipe::Catalog;
 
     fn spec(recipe: &str, distro: &str) -> ImageSpec {
-        let catalog = Catalog::embedded().unwrap();
-        let recipe = catalog.select(Some(recipe), Some(distro)).unwrap();
-        image_spec(&resolve(&recipe, &PlanOptions::default()).unwrap()).unwrap()
+        embedded_spec(recipe, distro)
     }
 
     #[test]

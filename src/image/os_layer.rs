@@ -329,15 +329,7 @@ fn packages_text(spec: &ImageSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PlanOptions, resolve};
-    use crate::recipe::Catalog;
-
-    fn spec(recipe: &str, distro: &str) -> ImageSpec {
-        let catalog = Catalog::embedded().unwrap();
-        let recipe = catalog.select(Some(recipe), Some(distro)).unwrap();
-        super::super::layer::image_spec(&resolve(&recipe, &PlanOptions::default()).unwrap())
-            .unwrap()
-    }
+    use crate::image::layer::embedded_spec as spec;
 
     #[test]
     fn the_layer_installs_kernel_init_and_runtime_packages_without_recommends() {

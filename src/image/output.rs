@@ -3,10 +3,10 @@
 //! its `.sha256`. Reproducible inputs of the writers (the VHD footer's time and id) come from the
 //! plan's epoch and the image key.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::ImageError;
-use super::format::{self, Options};
+use super::format::{self, Options, Written};
 use crate::progress::Reporter;
 
 pub use super::format::Format;
@@ -30,15 +30,6 @@ pub fn parse_formats(list: &str) -> Result<Vec<Format>, ImageError> {
     Ok(formats)
 }
 
-/// A finished output file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
-    pub format: Format,
-    pub path: PathBuf,
-    pub sha256: String,
-    pub bytes: u64,
-}
-
 /// The file name of `format` for images named `stem`.
 pub fn file_name(stem: &str, format: Format) -> String {
     format!("{stem}.{}", format.extension())
@@ -54,13 +45,7 @@ pub fn write_format(
     reporter: &dyn Reporter,
 ) -> Result<Written, ImageError> {
     let options = Options::new(epoch, image_key.as_bytes());
-    let written = format::write(format, raw, out, &options, reporter)?;
-    Ok(Written {
-        format,
-        path: written.path,
-        sha256: written.sha256,
-        bytes: written.bytes,
-    })
+    Ok(format::write(format, raw, out, &options, reporter)?)
 }
 
 #[cfg(test)]
