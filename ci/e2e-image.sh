@@ -184,9 +184,13 @@ say "re-image after a tarball change: $(since "$t") s, peak RSS $(cat "$WORK/img
 check "a changed tarball reuses the cached OS layer and makes a new disk" \
   [ "$(json "$WORK/img-c.json" 'd["os_layer_cached"] and not d["unchanged"]')" = True ]
 check "and the new disk differs" [ "$(cut -c1-64 "$A.sha256")" != "$(cut -c1-64 "$WORK/img-c/$DISK.sha256")" ]
+image "$WORK/img-w" "$WORK/cache-a"
+check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/img-w/$DISK" "$A"
+rm -rf "$WORK/img-w" "$WORK/img-c"
 
 # --- byte-identity from empty image caches -------------------------------------------------------------
 say "second cold image from empty caches"
+docker volume ls -q --filter label=baker.image=tree | xargs -r docker volume rm -f >/dev/null 2>&1 || true
 docker images -q --filter label=baker.image=os-layer | xargs -r docker rmi -f >/dev/null 2>&1 || true
 image "$WORK/img-b" "$WORK/cache-b" --no-cache
 sha_a=$(cut -c1-64 "$A.sha256")
@@ -204,6 +208,7 @@ fi
 check "and prints the console's last lines and the log's path" bash -c \
   "grep -q \"console's last lines\" '$WORK/short.err' && grep -q 'full console log: $WORK/short.log' '$WORK/short.err'"
 check "no container is left behind" [ -z "$(docker ps -aq --filter label=baker.test --filter label=baker.image)" ]
+check "one tree volume is kept per recipe" [ "$(docker volume ls -q --filter label=baker.test --filter label=baker.tree-of=postgresql | wc -l)" = 1 ]
 
 echo "e2e-image: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,8 +1,11 @@
 //! The raw disk, made in the tools container without root on the host, loop devices, privileged
-//! containers or `mount`: the OS layer's file system is streamed to the disk script's stdin, the
-//! build's tarball is bind-mounted read-only, and the disk script (`scripts/disk.sh`) finishes the
-//! tree and writes `disk.raw` into the bind-mounted work directory — the only host directory it
-//! touches, and the only temporary space besides the outputs: the disk, sparse.
+//! containers or `mount`. The disk script (`scripts/disk.sh`) works in a tree volume: the OS layer's
+//! file system unpacked once (streamed to the script's stdin the first time) with its times clamped
+//! to the epoch, kept per OS layer and epoch, and hard-linked into a fresh work tree for each disk,
+//! which the script only ever changes by replacing files, never by writing into them. So a re-image
+//! after a tarball change unpacks nothing. The build's tarball is bind-mounted read-only; `disk.raw`
+//! appears in the bind-mounted work directory, the only host directory touched and the only
+//! temporary space besides the outputs: the disk, sparse. One tree volume is kept per recipe.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,8 +23,10 @@ use crate::progress::{Event, Reporter};
 
 /// What the disk is made of.
 pub struct DiskJob<'a> {
+    pub recipe: &'a str,
     pub tools_image: &'a str,
     pub os_image: &'a str,
+    pub os_key: &'a str,
     /// The build's tarball on the host.
     pub artifact: &'a Path,
     /// The archive of baker's files unpacked over the tree.
@@ -33,6 +38,9 @@ pub struct DiskJob<'a> {
     pub epoch: u64,
     pub mkfs_options: &'a [String],
 }
+
+/// The disk script's exit code when the tree volume has no finished tree and none was fed.
+const TREE_MISSING: i64 = 75;
 
 /// Runs the disk script; returns the path of `disk.raw` in the work directory.
 pub async fn make_disk(
@@ -70,17 +78,61 @@ pub async fn make_disk(
         ("OWNER".to_owned(), owner),
         ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
     ]);
+    let volume = format!("baker-tree-{}-{}", &job.os_key[..16], job.epoch);
     let spec = RunSpec {
-        name: engine_ops::unique_name("baker-image-disk"),
+        name: String::new(),
         image: job.tools_image,
         cmd: vec!["bash".into(), "/work/disk.sh".into()],
         env,
         binds: vec![
             format!("{}:/work", work.display()),
             format!("{}:/in/artifact.tar.gz:ro", artifact.display()),
+            format!("{volume}:/cache"),
         ],
         labels: &[("baker.image", "disk")],
     };
+    let (mut code, mut tail) = (0, String::new());
+    for attempt in 0..2 {
+        let fresh = !engine_ops::volume_exists(docker, &volume).await;
+        if fresh {
+            engine_ops::remove_volumes(docker, "baker.tree-of", job.recipe, &volume).await;
+            engine_ops::create_volume(
+                docker,
+                &volume,
+                &[("baker.image", "tree"), ("baker.tree-of", job.recipe)],
+            )
+            .await?;
+        }
+        let feed = fresh.then_some(job.os_image);
+        (code, tail) = run_script(docker, janitor, &spec, feed, reporter).await?;
+        if code == TREE_MISSING && attempt == 0 {
+            // An earlier run stopped while unpacking: make the tree again.
+            engine_ops::remove_volumes(docker, "baker.tree-of", job.recipe, "").await;
+            continue;
+        }
+        break;
+    }
+    if code != 0 {
+        return Err(ImageError::Failed {
+            what: format!("making the disk in {} (scripts/disk.sh)", job.tools_image),
+            code,
+            tail,
+        });
+    }
+    for name in ["overlay.tar", "disk.sh"] {
+        let _ = std::fs::remove_file(work.join(name));
+    }
+    Ok(work.join("disk.raw"))
+}
+
+/// One run of the disk script, its phases reported as they end.
+async fn run_script(
+    docker: &Docker,
+    janitor: &Janitor,
+    spec: &RunSpec<'_>,
+    feed: Option<&str>,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<(i64, String), ImageError> {
     let mut phase_started = Instant::now();
     let mut phase: Option<String> = None;
     let mut on_line = |line: &str| {
@@ -98,17 +150,15 @@ pub async fn make_disk(
             line: line.to_owned(),
         });
     };
-    let (code, tail) =
-        engine_ops::run_fed(docker, janitor, &spec, job.os_image, "/tree", &mut on_line).await?;
-    if code != 0 {
-        return Err(ImageError::Failed {
-            what: format!("making the disk in {} (scripts/disk.sh)", job.tools_image),
-            code,
-            tail,
-        });
-    }
-    for name in ["overlay.tar", "disk.sh"] {
-        let _ = std::fs::remove_file(work.join(name));
-    }
-    Ok(work.join("disk.raw"))
+    let mut env = spec.env.clone();
+    env.insert("FEED".into(), if feed.is_some() { "1" } else { "0" }.into());
+    let spec = RunSpec {
+        name: engine_ops::unique_name("baker-image-disk"),
+        image: spec.image,
+        cmd: spec.cmd.clone(),
+        env,
+        binds: spec.binds.clone(),
+        labels: spec.labels,
+    };
+    engine_ops::run_fed(docker, janitor, &spec, feed, &mut on_line).await
 }

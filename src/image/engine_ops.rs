@@ -8,8 +8,10 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig};
-use bollard::query_parameters::{AttachContainerOptions, CreateContainerOptions};
+use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig, VolumeCreateOptions};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, ListVolumesOptions, RemoveVolumeOptions,
+};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
@@ -111,6 +113,48 @@ pub async fn run_to_end(
     })
 }
 
+/// Whether the engine has the volume `name`.
+pub async fn volume_exists(docker: &Docker, name: &str) -> bool {
+    docker.inspect_volume(name).await.is_ok()
+}
+
+/// Creates the volume `name` with baker's labels and `extra` ones.
+pub async fn create_volume(
+    docker: &Docker,
+    name: &str,
+    extra: &[(&str, &str)],
+) -> Result<(), ImageError> {
+    docker
+        .create_volume(VolumeCreateOptions {
+            name: Some(name.to_owned()),
+            labels: Some(labels(extra)),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ())
+        .map_err(ImageError::docker(format!("creating the volume {name}")))
+}
+
+/// Removes the volumes labelled `label=value` except `keep`; a volume in use stays.
+pub async fn remove_volumes(docker: &Docker, label: &str, value: &str, keep: &str) {
+    let filters = HashMap::from([("label".to_owned(), vec![format!("{label}={value}")])]);
+    let Ok(list) = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(filters),
+        }))
+        .await
+    else {
+        return;
+    };
+    for volume in list.volumes.unwrap_or_default() {
+        if volume.name != keep {
+            let _ = docker
+                .remove_volume(&volume.name, None::<RemoveVolumeOptions>)
+                .await;
+        }
+    }
+}
+
 /// Uploads a tar archive into a container, unpacked at `/`.
 pub async fn upload(container: &Container, tar: Vec<u8>, what: &str) -> Result<(), ImageError> {
     container
@@ -153,31 +197,21 @@ fn body(spec: &RunSpec<'_>) -> ContainerCreateBody {
     }
 }
 
-/// Runs `spec` with the file system of `source_image` on its stdin, as the tar stream of the
-/// engine's export of a never-started container, and an anonymous volume at `volume` to unpack it
-/// in (`tar -x` there is twice as fast as into the container's overlay layer, and faster than the
-/// engine's archive upload; the volume goes with the container). Returns the exit code and last lines.
+/// Runs `spec` with the file system of `source_image`, when given, on its stdin: the tar stream of
+/// the engine's export of a never-started container, which the command unpacks itself (faster than
+/// the engine's archive upload). Without a source its stdin is closed at once. Returns the exit
+/// code and the last lines.
 pub async fn run_fed(
     docker: &Docker,
     janitor: &Janitor,
     spec: &RunSpec<'_>,
-    source_image: &str,
-    volume: &str,
+    source_image: Option<&str>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(i64, String), ImageError> {
-    let source = create(
-        docker,
-        janitor,
-        &RunSpec {
-            name: unique_name("baker-image-export"),
-            image: source_image,
-            cmd: vec!["true".into()],
-            env: BTreeMap::new(),
-            binds: vec![],
-            labels: &[("baker.image", "export")],
-        },
-    )
-    .await?;
+    let source = match source_image {
+        Some(image) => Some(export_source(docker, janitor, image).await?),
+        None => None,
+    };
     let run = create_raw(
         docker,
         janitor,
@@ -188,28 +222,56 @@ pub async fn run_fed(
             attach_stdin: Some(true),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
-            volumes: Some(HashMap::from([(volume.to_owned(), HashMap::new())])),
             ..body(spec)
         },
     )
     .await;
-    let run = match run {
-        Ok(run) => run,
-        Err(e) => {
-            source.remove().await;
-            return Err(e);
+    let result = match &run {
+        Ok(run) => {
+            feed_and_follow(
+                docker,
+                run,
+                source.as_ref().map(|s| s.id.as_str()),
+                spec,
+                on_line,
+            )
+            .await
         }
+        Err(_) => Ok((0, String::new())),
     };
-    let result = feed_and_follow(docker, &run, &source.id, spec, on_line).await;
+    if let Some(source) = source {
+        source.remove().await;
+    }
+    let run = run?;
     run.remove().await;
-    source.remove().await;
     result
+}
+
+/// A never-started container of `image`, whose export is the image's file system.
+async fn export_source(
+    docker: &Docker,
+    janitor: &Janitor,
+    image: &str,
+) -> Result<Container, ImageError> {
+    create(
+        docker,
+        janitor,
+        &RunSpec {
+            name: unique_name("baker-image-export"),
+            image,
+            cmd: vec!["true".into()],
+            env: BTreeMap::new(),
+            binds: vec![],
+            labels: &[("baker.image", "export")],
+        },
+    )
+    .await
 }
 
 async fn feed_and_follow(
     docker: &Docker,
     run: &Container,
-    source_id: &str,
+    source_id: Option<&str>,
     spec: &RunSpec<'_>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(i64, String), ImageError> {
@@ -231,11 +293,13 @@ async fn feed_and_follow(
         .await
         .map_err(ImageError::docker(format!("starting {what}")))?;
     let mut input = attached.input;
-    let mut export = docker.export_container(source_id);
+    let export = source_id.map(|id| docker.export_container(id));
     let feeder = tokio::spawn(async move {
-        while let Some(chunk) = export.next().await {
-            let chunk = chunk.map_err(|e| e.to_string())?;
-            input.write_all(&chunk).await.map_err(|e| e.to_string())?;
+        if let Some(mut export) = export {
+            while let Some(chunk) = export.next().await {
+                let chunk = chunk.map_err(|e| e.to_string())?;
+                input.write_all(&chunk).await.map_err(|e| e.to_string())?;
+            }
         }
         input.shutdown().await.map_err(|e| e.to_string())
     });

@@ -181,8 +181,10 @@ pub async fn make_image(
         docker,
         janitor,
         disk::DiskJob {
+            recipe: &spec.recipe,
             tools_image: &tools,
             os_image: &layer.reference,
+            os_key: &layer.key,
             artifact: &req.artifact,
             overlay,
             work_dir: work.path(),

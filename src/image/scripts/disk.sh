@@ -1,7 +1,10 @@
 #!/bin/bash
-# baker disk script: runs in the tools container, as root inside it and nothing on the host. Its
-# stdin is the OS layer's file system as a tar stream; /in/artifact.tar.gz is the build's tarball;
-# /work (the only host directory, bind-mounted) holds overlay.tar and receives disk.raw.
+# baker disk script: runs in the tools container, as root inside it and nothing on the host.
+#   /cache    the tree volume of this OS layer and epoch: base/ is the OS layer's file system with its
+#             times clamped to $EPOCH, unpacked from stdin (a tar stream) when FEED=1, kept for the
+#             next disk; each run works in its own hard-linked copy of it
+#   /in/artifact.tar.gz   the build's tarball (read-only)
+#   /work     the only host directory (bind-mounted): holds overlay.tar, receives disk.raw
 #
 # It finishes the tree (tarball at /, libraries registered, baker's first-boot files, nothing
 # node-specific or secret), clamps every time to $EPOCH, then makes the disk without loop devices or
@@ -10,38 +13,55 @@
 # debugfs (mkfs copies them from the tree, where the kernel sets them), and GRUB 2 for BIOS embedded
 # with no device: boot.img's first 440 bytes in the MBR, core.img from sector 1.
 #
-# Environment: EPOCH, FS_UUID, HASH_SEED, DISK_ID (hex), SIZE (bytes), OWNER (uid:gid),
-# MKFS_OPTIONS (extra mkfs.ext4 arguments, may be empty).
+# The work tree shares its files with base/: every change here replaces a file (tar, which unlinks
+# an existing file before extracting one, rm then create, cp --remove-destination, ldconfig's
+# rename), never writes into one.
+#
+# Environment: FEED (1: stdin is the OS tree), EPOCH, FS_UUID, HASH_SEED, DISK_ID (hex), SIZE
+# (bytes), OWNER (uid:gid), MKFS_OPTIONS (extra mkfs.ext4 arguments, may be empty).
 set -euo pipefail
 phase() { echo "baker-phase: $*"; }
-tree=/tree
+base=/cache/base
+tree=/cache/work-$HOSTNAME
 disk=/work/disk.raw
 offset=1048576
 
 phase unpack
-mkdir -p "$tree"
-tar -xf - -C "$tree" --numeric-owner
-cat >/dev/null
+if [ "${FEED:-0}" = 1 ]; then
+    partial=/cache/partial-$HOSTNAME
+    rm -rf "$partial"
+    mkdir -p "$partial"
+    tar -xf - -C "$partial" --numeric-owner
+    cat >/dev/null
+    rm -f "$partial/.dockerenv"
+    find "$partial" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
+    # Another run may have finished the same tree first; either is the same.
+    mv -T "$partial" "$base" 2>/dev/null || rm -rf "$partial"
+fi
+[ -d "$base" ] || { echo "the tree volume has no finished tree" >&2; exit 75; }
+trap 'rm -rf "$tree"' EXIT
+rm -rf "$tree"
+cp -al "$base" "$tree"
 
 phase tree
-rm -f "$tree/.dockerenv"
 tar -xzf /in/artifact.tar.gz -C "$tree" --keep-directory-symlink --numeric-owner
 tar -xf /work/overlay.tar -C "$tree" --keep-directory-symlink --numeric-owner
 if [ -x "$tree/sbin/ldconfig" ] || [ -x "$tree/usr/sbin/ldconfig" ]; then
     chroot "$tree" ldconfig
 fi
 mkdir -p "$tree/boot/grub/i386-pc"
-cp /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst "$tree/boot/grub/i386-pc/"
+cp --remove-destination /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst "$tree/boot/grub/i386-pc/"
 
 # Nothing node-specific or secret: first boot makes these.
+rm -f "$tree/etc/machine-id" "$tree/etc/resolv.conf"
 : >"$tree/etc/machine-id"
+: >"$tree/etc/resolv.conf"
 rm -f "$tree/var/lib/dbus/machine-id" "$tree"/etc/ssh/ssh_host_*
 rm -f "$tree/var/lib/systemd/random-seed" "$tree/var/lib/random-seed" "$tree/var/lib/urandom/random-seed"
 rm -rf "$tree"/var/lib/apt/lists/* "$tree"/var/cache/apt/*.bin "$tree"/var/cache/yum/*
 rm -f "$tree/var/cache/ldconfig/aux-cache" "$tree/root/.bash_history"
 find "$tree/var/log" -type f -delete 2>/dev/null || true
 rm -rf "${tree:?}"/tmp/* "$tree"/var/tmp/*
-: >"$tree/etc/resolv.conf"
 
 phase clamp
 find "$tree" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
