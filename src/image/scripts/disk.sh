@@ -27,6 +27,13 @@ disk=/work/disk.raw
 offset=1048576
 
 phase unpack
+# Runs sharing this volume hold a shared lock; one that finds itself alone removes what an
+# interrupted run left behind.
+exec 9>/cache/lock
+if flock -xn 9; then
+    rm -rf /cache/work-* /cache/partial-*
+fi
+flock -s 9
 if [ "${FEED:-0}" = 1 ]; then
     partial=/cache/partial-$HOSTNAME
     rm -rf "$partial"
