@@ -14,6 +14,7 @@ use super::super::engine_ops::{self, RunSpec};
 use crate::build::Janitor;
 use crate::build::container::Container;
 
+/// How QEMU runs the guest's CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accel {
     Kvm,
