@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::Docker;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::ImageError;
 use super::assets::READY_LINE;
+use super::engine_ops::Docker;
 use crate::build::Janitor;
 use crate::cache::CacheDir;
 use crate::progress::{Event, Reporter};

@@ -12,11 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bollard::Docker;
-
 use super::ImageError;
 use super::assets::DISK_SCRIPT;
-use super::engine_ops::{self, RunSpec};
+use super::engine_ops::{self, Docker, RunSpec};
 use super::key::DiskIds;
 use crate::build::Janitor;
 use crate::progress::{Event, Reporter};

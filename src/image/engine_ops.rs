@@ -5,9 +5,11 @@
 //! the QEMU container of `baker image boot`. Everything created carries baker's labels and is removed on success,
 //! failure and Ctrl-C.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
-use bollard::Docker;
+pub use bollard::Docker;
+/// The engine's error, as the other image modules name it.
+pub use bollard::errors::Error as EngineCallError;
 use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig, VolumeCreateOptions};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, ListVolumesOptions, RemoveVolumeOptions,
@@ -16,6 +18,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::ImageError;
+use super::lines::Lines;
 use crate::build::Janitor;
 use crate::build::container::{Container, ContainerSpec, labels};
 
@@ -362,44 +365,4 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-/// Splits a byte stream into lines and keeps the last 40.
-#[derive(Default)]
-struct Lines {
-    partial: Vec<u8>,
-    tail: VecDeque<String>,
-}
-
-impl Lines {
-    fn push(&mut self, chunk: &[u8], on_line: &mut (dyn FnMut(&str) + Send)) {
-        self.partial.extend_from_slice(chunk);
-        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            self.line(String::from_utf8_lossy(&line).trim_end(), on_line);
-        }
-    }
-
-    fn flush(&mut self, on_line: &mut (dyn FnMut(&str) + Send)) {
-        if !self.partial.is_empty() {
-            let line = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
-            self.line(line.trim_end(), on_line);
-        }
-    }
-
-    fn line(&mut self, line: &str, on_line: &mut (dyn FnMut(&str) + Send)) {
-        on_line(line);
-        if self.tail.len() == 40 {
-            self.tail.pop_front();
-        }
-        self.tail.push_back(line.to_owned());
-    }
-
-    fn tail(&self) -> String {
-        self.tail
-            .iter()
-            .map(|l| format!("  | {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
 }

@@ -13,7 +13,7 @@ pub enum ImageError {
     #[error("{what}: {source}")]
     Docker {
         what: String,
-        source: bollard::errors::Error,
+        source: super::engine_ops::EngineCallError,
     },
 
     #[error("{what} {}: {source}", path.display())]
@@ -68,7 +68,9 @@ pub enum ImageError {
 }
 
 impl ImageError {
-    pub fn docker(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Self {
+    pub fn docker(
+        what: impl Into<String>,
+    ) -> impl FnOnce(super::engine_ops::EngineCallError) -> Self {
         let what = what.into();
         move |source| Self::Docker { what, source }
     }

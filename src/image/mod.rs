@@ -21,6 +21,7 @@ mod error;
 pub mod format;
 mod key;
 pub mod layer;
+mod lines;
 pub mod manifest;
 mod os_layer;
 pub mod output;
@@ -32,8 +33,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bollard::Docker;
-
 pub use assets::READY_LINE;
 pub use error::ImageError;
 pub use layer::{ImageSpec, image_spec};
@@ -44,6 +43,7 @@ use crate::build::Janitor;
 use crate::cache::CacheDir;
 use crate::progress::{Event, Reporter};
 use crate::recipe::Provider;
+use engine_ops::Docker;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use manifest::{ArtifactRef, DiskInfo, FormatFile, KernelInfo, RecipeRef};
 use os_layer::{LayerBuild, OsLayer};

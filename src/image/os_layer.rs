@@ -10,11 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bollard::Docker;
-
 use super::ImageError;
 use super::assets::Kernel;
-use super::engine_ops::{self, RunSpec};
+use super::engine_ops::{self, Docker, RunSpec};
 use super::key::{LAYOUT_VERSION, OsLayerMaterial};
 use super::layer::ImageSpec;
 use crate::build::{Janitor, StepCache, ensure_base_image};

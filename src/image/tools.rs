@@ -7,10 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bollard::Docker;
-
 use super::ImageError;
-use super::engine_ops::{self, RunSpec};
+use super::engine_ops::{self, Docker, RunSpec};
 use crate::build::Janitor;
 use crate::cache::CacheDir;
 use crate::progress::{Event, Reporter};

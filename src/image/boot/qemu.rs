@@ -3,14 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use bollard::Docker;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::super::ImageError;
-use super::super::engine_ops::{self, RunSpec};
+use super::super::engine_ops::{self, Docker, RunSpec};
 use crate::build::Janitor;
 use crate::build::container::Container;
 
