@@ -5,7 +5,7 @@
 pub mod artifact;
 pub mod atomic_file;
 pub mod base;
-pub mod build;
+pub mod builder;
 pub mod cache;
 pub mod engine;
 pub mod image;

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use clap::Args;
 
-use baker::build::Janitor;
+use baker::engine::Engine;
 use baker::image::ImageManifest;
 use baker::image::boot::{BootOptions, boot};
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
-use super::build::interrupted;
+use super::output::emit;
 use super::progress::TerminalReporter;
+use super::signals::{interrupted, stopped};
 
 #[derive(Debug, Args)]
 pub struct BootArgs {
@@ -29,9 +30,6 @@ pub struct BootArgs {
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 1024, value_name = "MIB")]
     pub memory: u32,
-    /// Print nothing but the result and errors.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
@@ -47,7 +45,7 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
         memory_mib: args.memory,
         cache: global.cache(),
     };
-    let reporter: Arc<dyn Reporter> = if args.quiet {
+    let reporter: Arc<dyn Reporter> = if global.quiet {
         Arc::new(Silent)
     } else {
         Arc::new(TerminalReporter::new())
@@ -55,22 +53,21 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let outcome = runtime.block_on(async {
         // The engine is needed only when QEMU runs in the tools container.
-        let docker = baker::engine::connect().await.ok();
-        let janitor = Janitor::default();
-        let result = tokio::select! {
-            result = boot(docker.as_ref(), &janitor, &options, reporter) => result.map(Some),
-            () = interrupted() => Ok(None),
-        };
-        if let Some(docker) = &docker {
-            janitor.sweep(docker).await;
+        match Engine::connect().await {
+            Ok(engine) => engine
+                .run_until(boot(Some(&engine), &options, reporter), interrupted())
+                .await
+                .transpose(),
+            Err(_) => tokio::select! {
+                result = boot(None, &options, reporter) => result.map(Some),
+                () = interrupted() => Ok(None),
+            },
         }
-        result
     })?;
     let Some(outcome) = outcome else {
-        eprintln!("interrupted");
-        return Ok(ExitCode::from(130));
+        return Ok(stopped("interrupted"));
     };
-    super::emit(&format!(
+    emit(&format!(
         "ready: {} reached `{}` in {:.1}s ({}, {})\n  console log {}\n",
         options.image.display(),
         baker::image::READY_LINE,

@@ -19,9 +19,8 @@ use tokio::sync::mpsc;
 
 use super::ImageError;
 use super::assets::READY_LINE;
-use super::engine_ops::Docker;
-use crate::build::Janitor;
 use crate::cache::CacheDir;
+use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 
 use console::failure;
@@ -55,8 +54,7 @@ pub struct BootOutcome {
 
 /// Boots `opts.image` until the ready line, the timeout, or QEMU's end.
 pub async fn boot(
-    docker: Option<&Docker>,
-    janitor: &Janitor,
+    engine: Option<&Engine>,
     opts: &BootOptions,
     reporter: Arc<dyn Reporter>,
 ) -> Result<BootOutcome, ImageError> {
@@ -68,14 +66,14 @@ pub async fn boot(
     let runner = match host_qemu() {
         Some(_) => Runner::Host,
         None => {
-            let docker = docker.ok_or_else(|| {
+            let engine = engine.ok_or_else(|| {
                 ImageError::Boot(
                     "no qemu-system-x86_64 on this host and no Docker engine to run it in".into(),
                 )
             })?;
-            let tools = super::tools::ensure_tools(docker, janitor, &opts.cache, &reporter).await?;
+            let tools = super::tools::ensure_tools(engine, &opts.cache, &reporter).await?;
             Runner::Container {
-                docker: docker.clone(),
+                engine: engine.clone(),
                 tools,
             }
         }
@@ -94,9 +92,7 @@ pub async fn boot(
             opts.log.display()
         )));
         let started = Instant::now();
-        let mut vm = runner
-            .start(janitor, &image, format, accel, opts.memory_mib)
-            .await?;
+        let mut vm = runner.start(&image, format, accel, opts.memory_mib).await?;
         let result = watch(&mut vm.output, &opts.log, deadline, accel, &reporter).await;
         vm.stop().await;
         let watched = result?;

@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use super::ImageError;
 use super::assets::DISK_SCRIPT;
-use super::engine_ops::{self, Docker, RunSpec};
 use super::key::DiskIds;
-use crate::build::Janitor;
+use super::run::{self, RunSpec};
+use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 
 /// What the disk is made of.
@@ -42,8 +42,7 @@ const TREE_MISSING: i64 = 75;
 
 /// Runs the disk script; returns the path of `disk.raw` in the work directory.
 pub async fn make_disk(
-    docker: &Docker,
-    janitor: &Janitor,
+    engine: &Engine,
     job: DiskJob<'_>,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<PathBuf, ImageError> {
@@ -91,21 +90,25 @@ pub async fn make_disk(
     };
     let (mut code, mut tail) = (0, String::new());
     for attempt in 0..2 {
-        let fresh = !engine_ops::volume_exists(docker, &volume).await;
+        let fresh = !engine.has_volume(&volume).await;
         if fresh {
-            engine_ops::remove_volumes(docker, "baker.tree-of", job.recipe, &volume).await;
-            engine_ops::create_volume(
-                docker,
-                &volume,
-                &[("baker.image", "tree"), ("baker.tree-of", job.recipe)],
-            )
-            .await?;
+            engine
+                .remove_volumes_labelled("baker.tree-of", job.recipe, &volume)
+                .await;
+            engine
+                .create_volume(
+                    &volume,
+                    &[("baker.image", "tree"), ("baker.tree-of", job.recipe)],
+                )
+                .await?;
         }
         let feed = fresh.then_some(job.os_image);
-        (code, tail) = run_script(docker, janitor, &spec, feed, reporter).await?;
+        (code, tail) = run_script(engine, &spec, feed, reporter).await?;
         if code == TREE_MISSING && attempt == 0 {
             // An earlier run stopped while unpacking: make the tree again.
-            engine_ops::remove_volumes(docker, "baker.tree-of", job.recipe, "").await;
+            engine
+                .remove_volumes_labelled("baker.tree-of", job.recipe, "")
+                .await;
             continue;
         }
         break;
@@ -125,8 +128,7 @@ pub async fn make_disk(
 
 /// One run of the disk script, its phases reported as they end.
 async fn run_script(
-    docker: &Docker,
-    janitor: &Janitor,
+    engine: &Engine,
     spec: &RunSpec<'_>,
     feed: Option<&str>,
     reporter: &Arc<dyn Reporter>,
@@ -151,12 +153,12 @@ async fn run_script(
     let mut env = spec.env.clone();
     env.insert("FEED".into(), if feed.is_some() { "1" } else { "0" }.into());
     let spec = RunSpec {
-        name: engine_ops::unique_name("baker-image-disk"),
+        name: run::unique_name("baker-image-disk"),
         image: spec.image,
         cmd: spec.cmd.clone(),
         env,
         binds: spec.binds.clone(),
         labels: spec.labels,
     };
-    engine_ops::run_fed(docker, janitor, &spec, feed, &mut on_line).await
+    run::run_fed(engine, &spec, feed, &mut on_line).await
 }

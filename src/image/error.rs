@@ -10,11 +10,8 @@ pub enum ImageError {
     )]
     NoImageLayer { recipe: String },
 
-    #[error("{what}: {source}")]
-    Docker {
-        what: String,
-        source: super::engine_ops::EngineCallError,
-    },
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 
     #[error("{what} {}: {source}", path.display())]
     Io {
@@ -68,13 +65,6 @@ pub enum ImageError {
 }
 
 impl ImageError {
-    pub fn docker(
-        what: impl Into<String>,
-    ) -> impl FnOnce(super::engine_ops::EngineCallError) -> Self {
-        let what = what.into();
-        move |source| Self::Docker { what, source }
-    }
-
     pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { what, path, source }

@@ -16,7 +16,6 @@ mod assets;
 pub mod boot;
 pub mod build_output;
 mod disk;
-mod engine_ops;
 mod error;
 pub mod format;
 mod key;
@@ -26,6 +25,7 @@ pub mod manifest;
 mod os_layer;
 pub mod output;
 mod reuse;
+mod run;
 pub mod size;
 mod tools;
 
@@ -39,11 +39,10 @@ pub use layer::{ImageSpec, image_spec};
 pub use manifest::ImageManifest;
 pub use output::{Format, parse_formats};
 
-use crate::build::Janitor;
 use crate::cache::CacheDir;
+use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use crate::recipe::Provider;
-use engine_ops::Docker;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use manifest::{ArtifactRef, DiskInfo, FormatFile, KernelInfo, RecipeRef};
 use os_layer::{LayerBuild, OsLayer};
@@ -79,8 +78,7 @@ pub struct ImageOutcome {
 const STAGES: usize = 4;
 
 pub async fn make_image(
-    docker: &Docker,
-    janitor: &Janitor,
+    engine: &Engine,
     req: &ImageRequest,
     reporter: Arc<dyn Reporter>,
 ) -> Result<ImageOutcome, ImageError> {
@@ -101,17 +99,16 @@ pub async fn make_image(
 
     // The quick path: a cached OS layer, and the output directory already holds this image.
     let layers = LayerBuild {
-        docker,
-        janitor,
+        engine,
         cache: &req.cache,
         reporter: &reporter,
     };
     let cached_layer = if req.no_cache {
         None
     } else {
-        match engine_ops::inspect(docker, &spec.base.image).await {
-            Some(base) => os_layer::lookup(docker, spec, &base.id).await,
-            None => None,
+        match engine.image_id(&spec.base.image).await {
+            Ok(base) => os_layer::lookup(engine, spec, &base).await,
+            Err(_) => None,
         }
     };
     if let Some(layer) = &cached_layer {
@@ -141,7 +138,7 @@ pub async fn make_image(
         name: "tools".into(),
     });
     let t = Instant::now();
-    let tools = tools::ensure_tools(docker, janitor, &req.cache, &reporter).await?;
+    let tools = tools::ensure_tools(engine, &req.cache, &reporter).await?;
     stage(&reporter, 0, "tools", Some(t));
 
     let t = Instant::now();
@@ -178,8 +175,7 @@ pub async fn make_image(
         ImageError::io("assembling the first-boot files in", "(memory)"),
     )?;
     let raw = disk::make_disk(
-        docker,
-        janitor,
+        engine,
         disk::DiskJob {
             recipe: &spec.recipe,
             tools_image: &tools,

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use super::ImageError;
 use super::assets::Kernel;
-use super::engine_ops::{self, Docker, RunSpec};
 use super::key::{LAYOUT_VERSION, OsLayerMaterial};
 use super::layer::ImageSpec;
-use crate::build::{Janitor, StepCache, ensure_base_image};
+use super::run::{self, RunSpec};
+use crate::builder::StepCache;
 use crate::cache::CacheDir;
+use crate::engine::Engine;
 use crate::plan::{Input, PlanStep};
 use crate::progress::{Event, Reporter};
 use crate::recipe::PackageManager;
@@ -99,10 +100,10 @@ pub fn layer_key(spec: &ImageSpec) -> String {
 }
 
 /// The cached layer for `spec`, if the engine has it and it was made from today's base image.
-pub async fn lookup(docker: &Docker, spec: &ImageSpec, base_id: &str) -> Option<OsLayer> {
+pub async fn lookup(engine: &Engine, spec: &ImageSpec, base_id: &str) -> Option<OsLayer> {
     let key = layer_key(spec);
     let reference = format!("{OS_REPO}:{key}");
-    let info = engine_ops::inspect(docker, &reference).await?;
+    let info = engine.image_info(&reference).await?;
     if info.labels.get(LABEL_BASE_ID).map(String::as_str) != Some(base_id) {
         return None;
     }
@@ -117,8 +118,7 @@ pub async fn lookup(docker: &Docker, spec: &ImageSpec, base_id: &str) -> Option<
 }
 
 pub struct LayerBuild<'a> {
-    pub docker: &'a Docker,
-    pub janitor: &'a Janitor,
+    pub engine: &'a Engine,
     pub cache: &'a CacheDir,
     pub reporter: &'a Arc<dyn Reporter>,
 }
@@ -126,14 +126,9 @@ pub struct LayerBuild<'a> {
 impl LayerBuild<'_> {
     /// The layer from the cache, or built now.
     pub async fn ensure(&self, spec: &ImageSpec, no_cache: bool) -> Result<OsLayer, ImageError> {
-        let base_id = ensure_base_image(self.docker, &spec.base, self.reporter.as_ref())
-            .await
-            .map_err(|e| ImageError::MissingImage {
-                image: format!("{} ({e})", spec.base.image),
-                how_to_make: spec.base.how_to_make.clone(),
-            })?;
+        let base_id = base_image_id(self.engine, spec, self.reporter.as_ref()).await?;
         if !no_cache {
-            if let Some(layer) = lookup(self.docker, spec, &base_id).await {
+            if let Some(layer) = lookup(self.engine, spec, &base_id).await {
                 return Ok(layer);
             }
         }
@@ -148,7 +143,7 @@ impl LayerBuild<'_> {
     /// from its inputs (repository files from the plan, keys from the download cache).
     async fn setup_image(&self, setup: &PlanStep, base_id: &str) -> Result<String, ImageError> {
         let steps = StepCache::new(&self.cache.steps());
-        if let Some(entry) = steps.lookup(self.docker, &setup.key, base_id).await {
+        if let Some(entry) = steps.lookup(self.engine, &setup.key, base_id).await {
             return Ok(entry.image_id);
         }
         let mut tar = tar::Builder::new(Vec::new());
@@ -185,11 +180,10 @@ impl LayerBuild<'_> {
                 .map_err(mem)?;
         }
         let tar = tar.into_inner().map_err(mem)?;
-        let container = engine_ops::create(
-            self.docker,
-            self.janitor,
+        let container = run::create(
+            self.engine,
             &RunSpec {
-                name: engine_ops::unique_name("baker-image-setup"),
+                name: run::unique_name("baker-image-setup"),
                 image: base_id,
                 cmd: vec!["bash".into(), "-c".into(), setup.command.clone()],
                 env: BTreeMap::new(),
@@ -198,9 +192,8 @@ impl LayerBuild<'_> {
             },
         )
         .await?;
-        engine_ops::upload(&container, tar, "the setup step's files").await?;
-        let finished =
-            engine_ops::run_to_end(container, "the setup step", &mut |_: &str| {}).await?;
+        container.upload(tar).await?;
+        let finished = run::run_to_end(container, &mut |_: &str| {}).await?;
         if finished.code != 0 {
             let tail = finished.tail.clone();
             finished.container.remove().await;
@@ -216,10 +209,10 @@ impl LayerBuild<'_> {
                 "baker-image-setup",
                 &setup.key,
                 vec![],
-                crate::build::container::labels(&[("baker.image", "setup")]),
+                &[("baker.image", "setup")],
             )
             .await
-            .map_err(ImageError::docker("committing the setup step"));
+            .map_err(ImageError::from);
         finished.container.remove().await;
         id
     }
@@ -242,11 +235,10 @@ impl LayerBuild<'_> {
             PackageManager::Yum => "/var/cache/yum",
         };
         let env = BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), OS_LAYER_EPOCH.to_string())]);
-        let container = engine_ops::create(
-            self.docker,
-            self.janitor,
+        let container = run::create(
+            self.engine,
             &RunSpec {
-                name: engine_ops::unique_name(&format!("baker-os-{}", spec.recipe)),
+                name: run::unique_name(&format!("baker-os-{}", spec.recipe)),
                 image: parent,
                 cmd: vec!["bash".into(), "-c".into(), script(spec)],
                 env,
@@ -265,9 +257,7 @@ impl LayerBuild<'_> {
                 line: line.to_owned(),
             });
         };
-        let finished =
-            engine_ops::run_to_end(container, "the OS layer's package install", &mut on_line)
-                .await?;
+        let finished = run::run_to_end(container, &mut on_line).await?;
         let (code, tail) = (finished.code, finished.tail.clone());
         let kernel = match (code, kernel) {
             (0, Some(k)) => k,
@@ -284,10 +274,7 @@ impl LayerBuild<'_> {
                 });
             }
         };
-        let env = engine_ops::inspect(self.docker, base_id)
-            .await
-            .map(|i| i.env)
-            .unwrap_or_default();
+        let env = self.engine.image_env(base_id).await.unwrap_or_default();
         let kernel_label = format!("{} {} {}", kernel.version, kernel.image, kernel.initrd);
         let committed = finished
             .container
@@ -295,19 +282,21 @@ impl LayerBuild<'_> {
                 OS_REPO,
                 &key,
                 env,
-                crate::build::container::labels(&[
+                &[
                     ("baker.image", "os-layer"),
                     ("baker.recipe", &spec.recipe),
                     (LABEL_BASE_ID, base_id),
                     (LABEL_KERNEL, &kernel_label),
-                ]),
+                ],
             )
             .await
-            .map_err(ImageError::docker(format!("committing {OS_REPO}:{key}")));
+            .map_err(ImageError::from);
         finished.container.remove().await;
         committed?;
         let reference = format!("{OS_REPO}:{key}");
-        let size = engine_ops::inspect(self.docker, &reference)
+        let size = self
+            .engine
+            .image_info(&reference)
             .await
             .map_or(0, |i| i.size);
         Ok(OsLayer {
@@ -318,6 +307,26 @@ impl LayerBuild<'_> {
             cached: false,
         })
     }
+}
+
+/// The base image's id, pulled when a registry serves it; else how to make it.
+async fn base_image_id(
+    engine: &Engine,
+    spec: &ImageSpec,
+    reporter: &dyn Reporter,
+) -> Result<String, ImageError> {
+    let image = &spec.base.image;
+    if let Ok(id) = engine.image_id(image).await {
+        return Ok(id);
+    }
+    reporter.report(Event::Note(format!("pulling base image {image}")));
+    engine
+        .pull(image)
+        .await
+        .map_err(|_| ImageError::MissingImage {
+            image: image.clone(),
+            how_to_make: spec.base.how_to_make.clone(),
+        })
 }
 
 fn packages_text(spec: &ImageSpec) -> String {

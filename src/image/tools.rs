@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::ImageError;
-use super::engine_ops::{self, Docker, RunSpec};
-use crate::build::Janitor;
+use super::run::{self, RunSpec};
 use crate::cache::CacheDir;
+use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 
 pub const TOOLS_REPO: &str = "baker-tools";
@@ -56,17 +56,16 @@ pub fn tools_reference(base: &str) -> String {
 
 /// The tools image, baked when the engine does not have it yet.
 pub async fn ensure_tools(
-    docker: &Docker,
-    janitor: &Janitor,
+    engine: &Engine,
     cache: &CacheDir,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<String, ImageError> {
     let base = tools_base();
     let reference = tools_reference(&base);
-    if engine_ops::inspect(docker, &reference).await.is_some() {
+    if engine.has_image(&reference).await {
         return Ok(reference);
     }
-    let Some(base_info) = engine_ops::inspect(docker, &base).await else {
+    let Some(base_info) = engine.image_info(&base).await else {
         return Err(ImageError::MissingImage {
             image: base,
             how_to_make: Some(HOW_TO_MAKE_BASE.to_owned()),
@@ -83,11 +82,10 @@ pub async fn ensure_tools(
         .canonicalize()
         .map_err(ImageError::io("resolving the package cache", &packages))?;
     let (repo, tag) = reference.split_once(':').expect("reference has a tag");
-    let container = engine_ops::create(
-        docker,
-        janitor,
+    let container = run::create(
+        engine,
         &RunSpec {
-            name: engine_ops::unique_name("baker-tools"),
+            name: run::unique_name("baker-tools"),
             image: &base,
             cmd: vec!["bash".into(), "-c".into(), script()],
             env: BTreeMap::new(),
@@ -102,19 +100,14 @@ pub async fn ensure_tools(
             line: line.to_owned(),
         })
     };
-    let finished = engine_ops::run_to_end(container, "the tools image build", &mut on_line).await?;
+    let finished = run::run_to_end(container, &mut on_line).await?;
     let result = if finished.code == 0 {
         finished
             .container
-            .commit(
-                repo,
-                tag,
-                base_info.env,
-                crate::build::container::labels(&[("baker.image", "tools")]),
-            )
+            .commit(repo, tag, base_info.env, &[("baker.image", "tools")])
             .await
             .map(|_| reference.clone())
-            .map_err(ImageError::docker(format!("committing {reference}")))
+            .map_err(ImageError::from)
     } else {
         Err(ImageError::Failed {
             what: format!("baking the tools image {reference} (apt-get in {base})"),

@@ -30,6 +30,7 @@ fn bundle(root: &Path) -> NodeBundle {
             root.display()
         ),
         ready: vec![],
+        smoke: vec![],
     }
 }
 

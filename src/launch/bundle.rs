@@ -43,6 +43,9 @@ pub struct NodeBundle {
     pub setup: Option<String>,
     pub command: String,
     pub ready: Vec<ReadyCheck>,
+    /// The plan's smoke steps for this node's role, rendered; run only with `--smoke`.
+    #[serde(default)]
+    pub smoke: Vec<ReadyCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +116,26 @@ pub fn render_bundle(
             })
         })
         .collect::<Result<_, BundleError>>()?;
+    let smoke = plan
+        .smoke
+        .iter()
+        .filter(|s| s.role == me.role)
+        .map(|s| {
+            Ok(ReadyCheck {
+                probe: ProbePlan::Command {
+                    run: render("a smoke step", &s.run)?,
+                },
+                equals: s
+                    .equals
+                    .as_deref()
+                    .map(|e| render("a smoke step's `equals`", e))
+                    .transpose()?,
+                timeout_seconds: s.timeout_seconds,
+            })
+        })
+        .collect::<Result<_, BundleError>>()?;
     Ok(NodeBundle {
+        smoke,
         node: me.name.clone(),
         role: me.role.clone(),
         kind: role.kind,

@@ -12,6 +12,9 @@ pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// Where the agent looks for its bundle.
+pub const BUNDLE_DIR: &str = "/etc/baker/role";
+
 impl NodeBundle {
     /// The `env` file: one `export NAME='value'` line per variable.
     pub fn env_file(&self) -> String {
@@ -53,6 +56,8 @@ impl NodeBundle {
             let path = format!("files/{}", file.path.trim_start_matches('/'));
             add(&path, file.mode, file.content.as_bytes())?;
         }
+        // Last, so that an agent waiting for a bundle being unpacked sees it whole.
+        add("complete", 0o644, b"")?;
         tar.into_inner()
     }
 }
@@ -80,6 +85,7 @@ mod tests {
             setup: Some("initdb".into()),
             command: "postgres -D /data".into(),
             ready: vec![],
+            smoke: vec![],
         }
     }
 
@@ -121,7 +127,8 @@ mod tests {
                 "env",
                 "setup.sh",
                 "command.sh",
-                "files/etc/x/y.conf"
+                "files/etc/x/y.conf",
+                "complete"
             ]
         );
         assert_eq!(entries[7].1, 0o640);

@@ -3,13 +3,22 @@
 //!
 //! The pieces: [`state`] keeps what a launch created, per cluster, so that status, login, logs,
 //! destroy and resume work from a new shell; [`bundle`] renders a node's role from the plan's
-//! templates and the cluster's facts; [`ready`] judges the answers of readiness probes the same
-//! way on every provider. Providers (containers, VMs, machines over SSH) create and remove nodes.
+//! templates and the cluster's facts, and [`bundle_tar`] packs it the way the role agent
+//! (`images/agent/baker-agent`) reads it; [`ready`] and [`readiness`] judge and wait for the
+//! roles' checks the same way on every provider; [`run`] is the one library call per command.
+//! Providers: [`docker`] (containers from [`node_image`]).
 
 pub mod bundle;
 pub mod bundle_tar;
+pub mod docker;
+pub mod error;
+pub mod node_image;
+pub mod readiness;
 pub mod ready;
+pub mod run;
 pub mod state;
+
+pub use error::LaunchError;
 
 #[cfg(test)]
 mod agent_tests;

@@ -10,6 +10,7 @@ mod file;
 mod key;
 #[cfg(test)]
 mod key_tests;
+mod lock;
 mod packages;
 mod resolve;
 mod roles;
@@ -24,6 +25,7 @@ use crate::recipe::{Base, CacheKind, Hint, ImageLayer, Pin, RoleKind};
 
 pub use file::{PLAN_FILE, PLAN_FORMAT, PlanFileError, read_plan, write_plan};
 pub use key::{KeyMaterial, step_key};
+pub use lock::Unlocked;
 pub use resolve::{PlanOptions, SourceOverride, resolve};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,7 +44,21 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageLayer>,
     pub roles: BTreeMap<String, RolePlan>,
+    /// What `baker launch --smoke` runs once the cluster is ready, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smoke: Vec<SmokePlan>,
     pub hints: Vec<Hint>,
+}
+
+/// A smoke test step: `run` (a template) on every node of `role`, passing on exit 0 and, with
+/// `equals`, on that output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmokePlan {
+    pub role: String,
+    pub run: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +250,49 @@ impl Plan {
             .iter()
             .find(|(_, r)| r.kind == RoleKind::Master)
             .map(|(n, r)| (n.as_str(), r))
+    }
+}
+
+impl Plan {
+    /// Every host this plan's build reaches upstream, by scheme and host, sorted: the source's URLs,
+    /// the repository keys, and the repositories named in the files the setup step writes.
+    pub fn upstream_hosts(&self) -> Vec<String> {
+        let mut texts: Vec<&str> = Vec::new();
+        if let SourcePlan::Archive { urls, .. } = &self.source {
+            texts.extend(urls.iter().map(String::as_str));
+        }
+        for input in self.steps.iter().flat_map(|s| &s.inputs) {
+            match input {
+                Input::Remote { url, .. } => texts.push(url),
+                Input::Inline { content, .. } => texts.push(content),
+                Input::Source { .. } => {}
+            }
+        }
+        let mut hosts = std::collections::BTreeSet::new();
+        for text in texts {
+            for (i, _) in text.match_indices("://") {
+                let scheme_start = text[..i]
+                    .rfind(|c: char| !c.is_ascii_alphabetic())
+                    .map_or(0, |p| p + 1);
+                let scheme = &text[scheme_start..i];
+                // XML namespace names (Maven's settings.xml) are identifiers, not sites.
+                let before = text[..scheme_start].trim_end_matches(['"', '\'']);
+                if !matches!(scheme, "http" | "https")
+                    || before.ends_with("xmlns=")
+                    || before.ends_with("schemaLocation=")
+                {
+                    continue;
+                }
+                let rest = &text[i + 3..];
+                let end = rest
+                    .find(|c: char| c == '/' || c.is_whitespace() || c == '<' || c == '"')
+                    .unwrap_or(rest.len());
+                if end > 0 {
+                    hosts.insert(format!("{scheme}://{}", &rest[..end]));
+                }
+            }
+        }
+        hosts.into_iter().collect()
     }
 }
 

@@ -134,6 +134,16 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
         steps,
         image: recipe.image.clone(),
         roles: role_plans(recipe),
+        smoke: recipe
+            .smoke
+            .iter()
+            .map(|s| SmokePlan {
+                role: s.role.clone(),
+                run: s.run.text.trim().to_owned(),
+                equals: s.equals.as_ref().map(|e| e.text.clone()),
+                timeout_seconds: s.timeout_seconds,
+            })
+            .collect(),
         hints: recipe.hints.clone(),
     })
 }

@@ -53,7 +53,17 @@ pub struct Recipe {
     pub install: StepSpec,
     pub image: Option<ImageLayer>,
     pub roles: BTreeMap<String, RoleSpec>,
+    pub smoke: Vec<SmokeSpec>,
     pub hints: Vec<Hint>,
+}
+
+/// A smoke test step: `run` on every node of `role`, passing when it exits 0 (and prints `equals`).
+#[derive(Debug, Clone)]
+pub struct SmokeSpec {
+    pub role: String,
+    pub run: Template,
+    pub equals: Option<Template>,
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

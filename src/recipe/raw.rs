@@ -25,6 +25,7 @@ pub const TOP_LEVEL_FIELDS: &[&str] = &[
     "install",
     "image",
     "roles",
+    "smoke",
     "hints",
 ];
 
@@ -53,7 +54,22 @@ pub struct RawRecipe {
     #[serde(default)]
     pub roles: BTreeMap<String, RawRole>,
     #[serde(default)]
+    pub smoke: Vec<RawSmoke>,
+    #[serde(default)]
     pub hints: Vec<RawHint>,
+}
+
+/// `[[smoke]]`: a command `baker launch --smoke` runs on every node of a role once the cluster is
+/// ready, in file order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmoke {
+    pub role: Spanned<String>,
+    pub run: Spanned<String>,
+    #[serde(default)]
+    pub equals: Option<Spanned<String>>,
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

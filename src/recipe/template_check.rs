@@ -57,6 +57,13 @@ pub fn check_templates(renderer: &Renderer, recipe: &Recipe) -> Result<(), Recip
                 check(t, &build)?;
             }
         }
+        for smoke in &recipe.smoke {
+            let ctx = role_context(&build, &cluster, &cluster.slaves[0]);
+            check(&smoke.run, &ctx)?;
+            if let Some(e) = &smoke.equals {
+                check(e, &ctx)?;
+            }
+        }
         for role in recipe.roles.values() {
             let ctx = role_context(&build, &cluster, &cluster.slaves[0]);
             for t in role

@@ -133,6 +133,7 @@ impl Checker<'_> {
             &versions,
         )?;
 
+        let roles = self.roles(&raw)?;
         let recipe = Recipe {
             name,
             distro,
@@ -181,7 +182,8 @@ impl Checker<'_> {
             steps,
             install,
             image: raw.image.as_ref().map(|i| self.image(i)).transpose()?,
-            roles: self.roles(&raw)?,
+            roles: roles.clone(),
+            smoke: self.smoke(&raw, &roles)?,
             hints: raw
                 .hints
                 .iter()

@@ -12,7 +12,7 @@ use crate::recipe::raw::{self, RawRecipe};
 use crate::recipe::template::Template;
 use crate::recipe::{
     BootTarget, Bootloader, ImageLayer, Init, KernelPackage, Provider, ReadyCheck, ReadyProbe,
-    RoleKind, RoleSpec,
+    RoleKind, RoleSpec, SmokeSpec,
 };
 
 impl Checker<'_> {
@@ -101,6 +101,36 @@ impl Checker<'_> {
             ));
         }
         Ok(roles)
+    }
+
+    /// The smoke test steps, each naming a role of the recipe.
+    pub(super) fn smoke(
+        &self,
+        raw: &RawRecipe,
+        roles: &BTreeMap<String, RoleSpec>,
+    ) -> Result<Vec<SmokeSpec>, RecipeError> {
+        raw.smoke
+            .iter()
+            .map(|s| {
+                let role = s.role.get_ref();
+                if !roles.contains_key(role) {
+                    let names: Vec<&str> = roles.keys().map(String::as_str).collect();
+                    return Err(self.at(
+                        s.role.span(),
+                        format!(
+                            "smoke step for role `{role}`, which the recipe does not have; roles: {}",
+                            if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                        ),
+                    ));
+                }
+                Ok(SmokeSpec {
+                    role: role.clone(),
+                    run: Template::from_spanned(&s.run),
+                    equals: s.equals.as_ref().map(Template::from_spanned),
+                    timeout_seconds: s.timeout_seconds.unwrap_or(120),
+                })
+            })
+            .collect()
     }
 
     /// The `[roles.NAME]` header of a role, for errors about the role as a whole.

@@ -140,15 +140,9 @@ fn the_image_layer_is_typed_and_names_the_valid_values() {
 
 #[test]
 fn role_env_is_checked_like_step_env() {
-    let bad = POSTGRES.replace(
-        "kind = \"slave\"\n",
-        "kind = \"slave\"\nenv = { \"1BAD\" = \"x\" }\n",
-    );
+    let bad = POSTGRES.replace("PGDATA = ", "\"1BAD\" = ");
     assert!(error_of(&bad).contains("`1BAD` is not a valid environment variable name"));
-    let typo = POSTGRES.replace(
-        "kind = \"slave\"\n",
-        "kind = \"slave\"\nenv = { PGHOST = \"{{mastr.ip}}\" }\n",
-    );
+    let typo = POSTGRES.replace("pg-{{cluster.secret}}", "{{mastr.ip}}");
     assert!(error_of(&typo).contains("mastr"), "{}", error_of(&typo));
 }
 

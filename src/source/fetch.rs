@@ -225,7 +225,10 @@ impl Fetcher {
                 }))
             }
             Ok((sha256, _)) => {
-                tracing::warn!(path = %path.display(), %sha256, "cached download is corrupt; fetching it again");
+                self.reporter.report(Event::Warning(format!(
+                    "the cached download {} is corrupt (sha256 {sha256}); fetching it again",
+                    path.display()
+                )));
                 std::fs::remove_file(&path).map_err(|source| FetchError::Cache { path, source })?;
                 Ok(None)
             }

@@ -9,9 +9,9 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::super::ImageError;
-use super::super::engine_ops::{self, Docker, RunSpec};
-use crate::build::Janitor;
-use crate::build::container::Container;
+use super::super::run::{self, RunSpec};
+use crate::engine::Container;
+use crate::engine::Engine;
 
 /// How QEMU runs the guest's CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub(super) fn host_qemu() -> Option<PathBuf> {
 
 pub(super) enum Runner {
     Host,
-    Container { docker: Docker, tools: String },
+    Container { engine: Engine, tools: String },
 }
 
 /// A running QEMU: its console output, and how to stop it.
@@ -127,7 +127,6 @@ impl Runner {
 
     pub(super) async fn start(
         &self,
-        janitor: &Janitor,
         image: &Path,
         format: &str,
         accel: Accel,
@@ -165,7 +164,7 @@ impl Runner {
                     stop: Stop::Host(child),
                 })
             }
-            Runner::Container { docker, tools } => {
+            Runner::Container { engine, tools } => {
                 let dir = image.parent().unwrap_or(Path::new("/"));
                 let name = image.file_name().unwrap_or_default().to_string_lossy();
                 let args = qemu_args(&format!("/disk/{name}"), format, accel, memory_mib);
@@ -174,11 +173,10 @@ impl Runner {
                 } else {
                     &[]
                 };
-                let vm = engine_ops::start_vm(
-                    docker,
-                    janitor,
+                let vm = run::start_vm(
+                    engine,
                     &RunSpec {
-                        name: engine_ops::unique_name("baker-image-boot"),
+                        name: run::unique_name("baker-image-boot"),
                         image: tools,
                         cmd: args,
                         env: Default::default(),

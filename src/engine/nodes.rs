@@ -1,0 +1,293 @@
+//! Long-running containers that are cluster nodes (`baker launch --provider docker`), and the
+//! network they share. Unlike build containers they outlive the command that made them, so they
+//! are not given to the janitor: the cluster's state file names them, and `destroy` (or a failed
+//! launch's rollback) removes them by the cluster label they all carry.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListNetworksOptions,
+    LogsOptions, StartContainerOptions,
+};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use super::janitor::force_remove;
+use super::labels::labels;
+use super::{Engine, EngineError};
+
+/// A node container.
+pub struct NodeSpec<'a> {
+    pub name: &'a str,
+    pub image: &'a str,
+    pub network: &'a str,
+    pub cmd: Vec<String>,
+    pub env: &'a BTreeMap<String, String>,
+    pub labels: &'a [(&'a str, &'a str)],
+    /// Container ports published on the host, each at `host_ip:<any free port>`.
+    pub publish: &'a [u16],
+    /// `127.0.0.1` unless the user asked to publish on every interface.
+    pub host_ip: &'a str,
+}
+
+/// What a command run in a node printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_code: i64,
+    /// Standard output and standard error, interleaved.
+    pub output: String,
+}
+
+impl Engine {
+    /// Creates a bridge network carrying `labels`; its name is returned.
+    pub async fn create_network(
+        &self,
+        name: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<String, EngineError> {
+        self.docker
+            .create_network(NetworkCreateRequest {
+                name: name.to_owned(),
+                driver: Some("bridge".into()),
+                labels: Some(labels(extra)),
+                ..Default::default()
+            })
+            .await
+            .map_err(EngineError::during(format!("creating network {name}")))?;
+        Ok(name.to_owned())
+    }
+
+    /// Removes a network; one that is already gone is not an error.
+    pub async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        match self.docker.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::during(format!("removing network {name}"))(e)),
+        }
+    }
+
+    /// Creates and starts a node container; returns its id.
+    pub async fn run_node(&self, spec: NodeSpec<'_>) -> Result<String, EngineError> {
+        let mut exposed = HashMap::new();
+        let mut bindings = HashMap::new();
+        for port in spec.publish {
+            exposed.insert(format!("{port}/tcp"), HashMap::new());
+            bindings.insert(
+                format!("{port}/tcp"),
+                Some(vec![PortBinding {
+                    host_ip: Some(spec.host_ip.to_owned()),
+                    host_port: Some(String::new()),
+                }]),
+            );
+        }
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_owned()),
+            cmd: Some(spec.cmd),
+            hostname: Some(spec.name.to_owned()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels(spec.labels)),
+            exposed_ports: Some(exposed),
+            host_config: Some(HostConfig {
+                network_mode: Some(spec.network.to_owned()),
+                port_bindings: Some(bindings),
+                init: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let during = || EngineError::during(format!("starting node container {}", spec.name));
+        let created = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(spec.name.to_owned()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await
+            .map_err(during())?;
+        if let Err(e) = self
+            .docker
+            .start_container(&created.id, None::<StartContainerOptions>)
+            .await
+        {
+            force_remove(&self.docker, &created.id).await;
+            return Err(during()(e));
+        }
+        Ok(created.id)
+    }
+
+    /// A node's address on `network` and its published ports (container port -> host port).
+    pub async fn node_address(
+        &self,
+        id: &str,
+        network: &str,
+    ) -> Result<(String, BTreeMap<u16, u16>), EngineError> {
+        let info = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(EngineError::during(format!("inspecting container {id}")))?;
+        let settings = info.network_settings.unwrap_or_default();
+        let ip = settings
+            .networks
+            .as_ref()
+            .and_then(|n| n.get(network))
+            .and_then(|e| e.ip_address.clone())
+            .unwrap_or_default();
+        let mut published = BTreeMap::new();
+        for (port, binding) in settings.ports.unwrap_or_default() {
+            let container_port = port.split('/').next().and_then(|p| p.parse().ok());
+            let host_port = binding
+                .unwrap_or_default()
+                .iter()
+                .find_map(|b| b.host_port.as_deref().and_then(|p| p.parse().ok()));
+            if let (Some(c), Some(h)) = (container_port, host_port) {
+                published.insert(c, h);
+            }
+        }
+        Ok((ip, published))
+    }
+
+    /// Whether a container exists and runs.
+    pub async fn is_running(&self, id: &str) -> bool {
+        self.docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .ok()
+            .and_then(|i| i.state)
+            .and_then(|s| s.running)
+            .unwrap_or(false)
+    }
+
+    /// Runs `cmd` in a running container (as `user`, root when `None`) and collects its output.
+    pub async fn exec(
+        &self,
+        id: &str,
+        cmd: &[&str],
+        user: Option<&str>,
+    ) -> Result<ExecOutput, EngineError> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let during =
+            || EngineError::during(format!("running `{}` in container {id}", cmd.join(" ")));
+        let exec = self
+            .docker
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+                    user: user.map(str::to_owned),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(during())?;
+        let mut output = String::new();
+        if let StartExecResults::Attached {
+            output: mut stream, ..
+        } = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(during())?
+        {
+            while let Some(chunk) = stream.next().await {
+                output.push_str(&String::from_utf8_lossy(
+                    &chunk.map_err(during())?.into_bytes(),
+                ));
+            }
+        }
+        let inspect = self.docker.inspect_exec(&exec.id).await.map_err(during())?;
+        Ok(ExecOutput {
+            exit_code: inspect.exit_code.unwrap_or(-1),
+            output,
+        })
+    }
+
+    /// Unpacks a tar at `path` in a container, running or not.
+    pub async fn upload_to(&self, id: &str, path: &str, tar: Vec<u8>) -> Result<(), EngineError> {
+        self.docker
+            .upload_to_container(
+                id,
+                Some(bollard::query_parameters::UploadToContainerOptions {
+                    path: path.to_owned(),
+                    ..Default::default()
+                }),
+                bollard::body_full(Bytes::from(tar)),
+            )
+            .await
+            .map_err(EngineError::during(format!(
+                "copying files into container {id}"
+            )))
+    }
+
+    /// The last `tail` lines a container printed.
+    pub async fn container_logs(&self, id: &str, tail: usize) -> Result<String, EngineError> {
+        let mut stream = self.docker.logs(
+            id,
+            Some(LogsOptions {
+                stdout: true,
+                stderr: true,
+                tail: tail.to_string(),
+                ..Default::default()
+            }),
+        );
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(EngineError::during(format!("reading the log of {id}")))?;
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        Ok(text)
+    }
+
+    /// Ids of the containers (running or not) carrying label `key=value`.
+    pub async fn containers_labelled(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])]);
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(EngineError::during(format!(
+                "listing containers labelled {key}={value}"
+            )))?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Names of the networks carrying label `key=value`.
+    pub async fn networks_labelled(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])]);
+        let list = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(EngineError::during(format!(
+                "listing networks labelled {key}={value}"
+            )))?;
+        Ok(list.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    /// Removes a container whatever its state; best effort.
+    pub async fn remove_node(&self, id: &str) {
+        force_remove(&self.docker, id).await;
+    }
+}

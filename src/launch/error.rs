@@ -1,0 +1,63 @@
+//! Why a launch, or a command on a launched cluster, failed: bad input caught before anything is
+//! created, a provider that cannot run here, or a node that failed its role, with what its check
+//! saw, the end of its role log and the recipe's advice.
+
+use std::fmt::Write as _;
+
+use super::bundle::BundleError;
+use super::state::StateError;
+use crate::engine::EngineError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("{0}")]
+    Input(String),
+    /// Boxed: it carries a log excerpt, and launches that fail are rare.
+    #[error("{0}")]
+    NodeFailed(Box<NodeFailure>),
+    #[error(
+        "interrupted; `baker launch --resume {0}` finishes the launch, `baker destroy {0}` removes it"
+    )]
+    Interrupted(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+/// A node that did not become ready: which, what its check saw, its log's end, the recipe's advice.
+#[derive(Debug)]
+pub struct NodeFailure {
+    pub node: String,
+    pub role: String,
+    pub check: String,
+    pub seen: String,
+    pub log: Vec<String>,
+    pub hints: Vec<String>,
+}
+
+impl std::fmt::Display for NodeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = format!(
+            "node {} ({}) is not ready: {} saw {}",
+            self.node, self.role, self.check, self.seen
+        );
+        if !self.log.is_empty() {
+            let _ = write!(s, "\nlast lines of its role log:");
+            for line in &self.log {
+                let _ = write!(s, "\n  | {line}");
+            }
+        }
+        for hint in &self.hints {
+            let _ = write!(s, "\nhint: {hint}");
+        }
+        f.write_str(&s)
+    }
+}

@@ -1,0 +1,196 @@
+//! The node image of the `docker` provider: what a container needs to run a role, made once per
+//! build and reused by every cluster of it. It is the recipe's base image with the plan's repository
+//! files, the image layer's runtime packages (no kernel or bootloader: a container has neither),
+//! the build's tarball unpacked at `/` with its libraries registered, and the role agent, committed
+//! as `baker-node:<key>`. The key covers the plan's install key, the tarball's sha256, the runtime
+//! packages and the agent, so a new build or a new agent makes a new image and nothing else does.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::docker::AGENT_PATH;
+use super::error::LaunchError;
+use crate::cache::CacheDir;
+use crate::engine::{ContainerSpec, Engine};
+use crate::plan::{Input, Plan};
+use crate::progress::{Event, Reporter};
+use crate::recipe::PackageManager;
+
+/// The role agent, as baked into every image.
+pub const AGENT: &str = include_str!("../../images/agent/baker-agent");
+
+pub const NODE_REPO: &str = "baker-node";
+
+/// The node image's key.
+pub fn node_image_key(plan: &Plan, tarball_sha256: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        "baker-node/1",
+        &plan.install_step().key,
+        tarball_sha256,
+        &plan
+            .image
+            .as_ref()
+            .map(|i| i.runtime_packages.join(" "))
+            .unwrap_or_default(),
+        AGENT,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The node image for `plan` and its tarball, made when the engine does not have it yet.
+pub async fn ensure_node_image(
+    engine: &Engine,
+    cache: &CacheDir,
+    plan: &Plan,
+    tarball: &Path,
+    tarball_sha256: &str,
+    reporter: &dyn Reporter,
+) -> Result<String, LaunchError> {
+    let key = node_image_key(plan, tarball_sha256);
+    let reference = format!("{NODE_REPO}:{}", &key[..32]);
+    if engine.has_image(&reference).await {
+        return Ok(reference);
+    }
+    reporter.report(Event::Note(format!(
+        "making the node image {reference} from {} and {}",
+        plan.base.image,
+        tarball.display()
+    )));
+    let packages_dir = cache.packages(&plan.recipe.distro);
+    std::fs::create_dir_all(&packages_dir).map_err(|source| LaunchError::Io {
+        what: format!("creating {}", packages_dir.display()),
+        source,
+    })?;
+    let cache_mount = format!(
+        "{}:{}",
+        packages_dir
+            .canonicalize()
+            .unwrap_or(packages_dir)
+            .display(),
+        plan.base.package_manager.cache_dir()
+    );
+    let env = std::collections::BTreeMap::new();
+    let container = engine
+        .create_container(ContainerSpec {
+            name: format!("baker-node-image-{}-{}", &key[..12], std::process::id()),
+            image: &plan.base.image,
+            cmd: vec![
+                "bash".into(),
+                "-e".into(),
+                "/baker/run/node-image.sh".into(),
+            ],
+            workdir: "/",
+            env: &env,
+            binds: vec![cache_mount],
+            labels: &[("baker.node-image", &key)],
+        })
+        .await?;
+    let result = async {
+        container.upload(files_tar(plan)?).await?;
+        let tarball_bytes = std::fs::read(tarball).map_err(|source| LaunchError::Io {
+            what: format!("reading {}", tarball.display()),
+            source,
+        })?;
+        // The engine unpacks gzip-compressed archives itself.
+        container.upload(tarball_bytes).await?;
+        container.start().await?;
+        let mut output = String::new();
+        {
+            use futures_util::StreamExt;
+            let mut stream = container.follow_output();
+            while let Some(chunk) = stream.next().await {
+                output.push_str(&String::from_utf8_lossy(&chunk?));
+            }
+        }
+        let code = container.wait().await?;
+        if code != 0 {
+            let tail: Vec<&str> = output.lines().rev().take(20).collect();
+            return Err(LaunchError::Input(format!(
+                "making the node image failed (exit code {code}):\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )));
+        }
+        let image_env = engine.image_env(&plan.base.image).await?;
+        container
+            .commit(
+                NODE_REPO,
+                &key[..32],
+                image_env,
+                &[("baker.node-image", &key)],
+            )
+            .await?;
+        Ok(reference.clone())
+    }
+    .await;
+    container.remove().await;
+    result
+}
+
+/// The repository files of the plan's setup step, the agent, and the script that installs the
+/// runtime packages and registers the tarball's libraries.
+fn files_tar(plan: &Plan) -> Result<Vec<u8>, LaunchError> {
+    let io = |source| LaunchError::Io {
+        what: "making the node image's files".into(),
+        source,
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, mode: u32, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path.trim_start_matches('/'), data)
+    };
+    for step in plan.steps.iter().filter(|s| s.name == "setup") {
+        for input in &step.inputs {
+            if let Input::Inline {
+                path,
+                mode,
+                content,
+                ..
+            } = input
+            {
+                add(path, *mode, content.as_bytes()).map_err(io)?;
+            }
+        }
+    }
+    add(AGENT_PATH, 0o755, AGENT.as_bytes()).map_err(io)?;
+    add(
+        "/baker/run/node-image.sh",
+        0o755,
+        install_script(plan).as_bytes(),
+    )
+    .map_err(io)?;
+    tar.into_inner().map_err(io)
+}
+
+fn install_script(plan: &Plan) -> String {
+    let packages = plan
+        .image
+        .as_ref()
+        .map(|i| i.runtime_packages.join(" "))
+        .unwrap_or_default();
+    let install = match plan.base.package_manager {
+        PackageManager::Apt => format!(
+            "export DEBIAN_FRONTEND=noninteractive\n\
+             rm -f /etc/apt/apt.conf.d/docker-clean\n\
+             apt-get update -q\n\
+             apt-get install -y -q --no-install-recommends {packages} procps\n\
+             rm -rf /var/lib/apt/lists/*"
+        ),
+        PackageManager::Yum => format!("yum install -y {packages} procps\nyum clean all"),
+    };
+    format!(
+        "{install}\n\
+         # the tarball's libraries (e.g. /usr/local/lib, /usr/local/pgsql/lib) found without LD_LIBRARY_PATH\n\
+         find /usr/local -name 'lib*.so*' -printf '%h\\n' 2>/dev/null | sort -u > /etc/ld.so.conf.d/baker.conf\n\
+         ldconfig\n\
+         rm -rf /baker\n"
+    )
+}

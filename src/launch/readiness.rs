@@ -1,0 +1,115 @@
+//! Waiting for a node's role to be ready: each of the role's checks, in order, is tried every half
+//! second until it passes or its timeout runs out. Command probes run on the node through the
+//! provider (with the role's environment, so a password in it reaches `psql`); HTTP probes are made
+//! from this host to the node's address. The first check that never passes is the node's failure,
+//! with what it last saw.
+
+use std::time::{Duration, Instant};
+
+use super::bundle::{NodeBundle, ReadyCheck};
+use super::bundle_tar::BUNDLE_DIR;
+use super::ready::{Seen, at_pointer, passes};
+use crate::plan::ProbePlan;
+
+/// Runs a shell command on a node: exit code and output, or why it could not run.
+pub trait NodeShell {
+    fn run(&self, script: &str) -> impl Future<Output = Result<(i64, String), String>> + Send;
+    /// Whether the node still runs: a node that stopped will not become ready, so waiting ends.
+    fn alive(&self) -> impl Future<Output = bool> + Send;
+}
+
+/// The first check that did not pass in time, and what it saw last.
+#[derive(Debug, Clone)]
+pub struct NotReady {
+    pub check: String,
+    pub seen: Seen,
+}
+
+/// Waits until every readiness check of `bundle` passes; `Err` names the first that did not.
+pub async fn wait_ready(
+    bundle: &NodeBundle,
+    shell: &impl NodeShell,
+    http: &reqwest::Client,
+) -> Result<(), NotReady> {
+    wait_checks(&bundle.ready, shell, http).await
+}
+
+/// Waits until each of `checks` passes, in order.
+pub async fn wait_checks(
+    checks: &[ReadyCheck],
+    shell: &impl NodeShell,
+    http: &reqwest::Client,
+) -> Result<(), NotReady> {
+    for check in checks {
+        let deadline = Instant::now() + Duration::from_secs(check.timeout_seconds);
+        loop {
+            let seen = probe(check, shell, http).await;
+            if passes(&seen, check.equals.as_deref()) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(NotReady {
+                    check: describe(check),
+                    seen,
+                });
+            }
+            if !shell.alive().await {
+                return Err(NotReady {
+                    check: describe(check),
+                    seen: Seen::Failure("the node stopped (its role exited)".into()),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    Ok(())
+}
+
+pub fn describe(check: &ReadyCheck) -> String {
+    match &check.equals {
+        Some(e) => format!("`{}` (expecting `{e}`)", check.probe),
+        None => format!("`{}`", check.probe),
+    }
+}
+
+async fn probe(check: &ReadyCheck, shell: &impl NodeShell, http: &reqwest::Client) -> Seen {
+    match &check.probe {
+        ProbePlan::Command { run } => {
+            let script = format!("if [ -f {BUNDLE_DIR}/env ]; then . {BUNDLE_DIR}/env; fi\n{run}");
+            match shell.run(&script).await {
+                Ok((0, out)) => Seen::Answer(out),
+                Ok((code, out)) => Seen::Failure(format!(
+                    "exit code {code}{}",
+                    last_line(&out)
+                        .map(|l| format!(": {l}"))
+                        .unwrap_or_default()
+                )),
+                Err(why) => Seen::Failure(why),
+            }
+        }
+        ProbePlan::Http {
+            url,
+            status,
+            json_pointer,
+        } => match http.get(url).send().await {
+            Err(e) => Seen::Failure(format!("no answer ({e})")),
+            Ok(resp) if resp.status().as_u16() != *status => {
+                Seen::Failure(format!("HTTP status {}", resp.status().as_u16()))
+            }
+            Ok(resp) => {
+                let body = resp.text().await.unwrap_or_default();
+                match json_pointer {
+                    None => Seen::Answer(body),
+                    Some(p) => at_pointer(&body, p).map_or_else(Seen::Failure, Seen::Answer),
+                }
+            }
+        },
+    }
+}
+
+fn last_line(text: &str) -> Option<&str> {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::trim)
+}
