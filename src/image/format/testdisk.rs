@@ -88,6 +88,15 @@ pub fn content(offset: u64, len: usize) -> Vec<u8> {
     out
 }
 
+/// Incompressible bytes: sha256 in counter mode.
+pub fn noise(len: usize) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    (0u64..)
+        .flat_map(|i| Sha256::digest(i.to_le_bytes()))
+        .take(len)
+        .collect()
+}
+
 /// Bytes the filesystem really stores for `path`.
 pub fn allocated(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().blocks() * 512
