@@ -129,12 +129,7 @@ mod tests {
 
     #[test]
     fn qemu_checks_the_image_clean_and_reads_the_raw_bytes_from_only_the_non_zero_clusters() {
-        let disk = TestDisk::new(64 * MIB)
-            .data(0, MIB)
-            .zeros(8 * MIB, 2 * MIB)
-            .data(20 * MIB + 4096, 5 * MIB)
-            .data(64 * MIB - 4096, 4096)
-            .build();
+        let disk = TestDisk::typical();
         let out = disk.dir.path().join("disk.qcow2");
         let options = Options::new(0, b"t");
         let w = write_format(Format::Qcow2, &disk.path, &out, &options, &Silent).unwrap();
