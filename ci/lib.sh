@@ -12,12 +12,14 @@ now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 
 # Removes containers and images labelled baker.test (step images inherit the label from the base
-# image), except the base image, which ci/test.sh removes at the very end. `docker images` lists the
-# newest first, so children go before their parents; a few rounds catch what a race left.
-remove_test_resources() {
-  docker ps -aq --filter label=baker.test | xargs -r docker rm -f >/dev/null 2>&1 || true
+# image), or only those carrying LABEL (`key` or `key=value`) when one is given, except the base
+# image, which ci/test.sh removes at the very end. `docker images` lists the newest first, so children
+# go before their parents; a few rounds catch what a race left.
+remove_test_resources() { # remove_test_resources [LABEL]
+  local label=${1:-baker.test}
+  docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
   for _ in 1 2 3; do
-    docker images --filter label=baker.test --format '{{.ID}} {{.Repository}}:{{.Tag}}' \
+    docker images --filter "label=$label" --format '{{.ID}} {{.Repository}}:{{.Tag}}' \
       | awk -v base="$BASE" '$2 != base && !seen[$1]++ {print $1}' | xargs -r docker rmi -f >/dev/null 2>&1 || true
   done
 }

@@ -21,4 +21,5 @@ docker image inspect "$BASE" >/dev/null 2>&1 || made_base=1
 trap '[ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
 bash ci/base-image.sh "$BASE"
 bash ci/e2e-build.sh
+bash ci/e2e-faults.sh
 bash ci/bench-build.sh

@@ -5,10 +5,12 @@
 pub mod artifact;
 pub mod atomic_file;
 pub mod base;
-pub mod build;
+pub mod builder;
 pub mod cache;
 pub mod engine;
 pub mod image;
+pub mod launch;
+pub mod layout;
 pub mod plan;
 pub mod progress;
 pub mod recipe;

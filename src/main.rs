@@ -14,12 +14,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let mut said = err.to_string();
-            eprintln!("error: {said}");
+            cli::output::say(&format!("error: {said}"));
             // Print each cause once: many messages already end with their cause's text.
             for cause in err.chain().skip(1) {
                 let text = cause.to_string();
                 if !said.contains(&text) {
-                    eprintln!("  caused by: {text}");
+                    cli::output::say(&format!("  caused by: {text}"));
                     said = text;
                 }
             }

@@ -51,6 +51,10 @@ pub enum Event {
     Progress { what: String, done: u64, total: u64 },
     /// Anything else worth a line: base image pulled, artifact written…
     Note(String),
+    /// Something the user should know that did not stop the work: a corrupt cache entry replaced, a
+    /// source tree that changed while planned, an unverified download. Never printed by the library
+    /// itself, so `--quiet` and `--json` stay quiet.
+    Warning(String),
 }
 
 pub trait Reporter: Send + Sync {

@@ -5,8 +5,8 @@
 //! it (an uncompressed tar, every entry under `dest/`) and hands the stream to
 //! [`write_reproducible`], which rewrites it with sorted names, owner 0, clamped times and a gzip
 //! header without time or name, so that two clean builds of one recipe give one sha256 on any
-//! machine (DESIGN.md, Contracts: Reproducibility). [`source_date_epoch_of_archive`] and
-//! [`epoch_from_env`] give the time that clamping uses. The [`Manifest`] is deliberately *not*
+//! machine (DESIGN.md, Contracts: Reproducibility). The time that clamping uses is the newest source
+//! file's, or [`epoch_from_env`]'s when the caller sets `$SOURCE_DATE_EPOCH`. The [`Manifest`] is deliberately *not*
 //! reproducible: it records cache hits and durations, which differ between two builds of the same
 //! bytes.
 //!
@@ -28,10 +28,7 @@ pub use crate::atomic_file::copy_atomic;
 pub use ccache::{CcacheStats, parse_ccache_stats};
 pub(crate) use checksum::write_sums;
 pub use checksum::{checksum_path, sha256_file, write_sha256_file};
-pub use epoch::{
-    epoch_from_env, newest_mtime_in_tar, open_maybe_gzip, parse_source_date_epoch,
-    source_date_epoch_of_archive,
-};
+pub use epoch::{epoch_from_env, parse_source_date_epoch};
 pub use manifest::{
     ArtifactInfo, BaseImageInfo, Manifest, Package, RecipeInfo, SourceInfo, StepRecord,
     parse_package_list,

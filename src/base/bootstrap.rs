@@ -13,12 +13,12 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bollard::Docker;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::import::{ImportOptions, import_tree};
 use super::workdir::Workdir;
 use super::{BaseError, CENTOS_HOWTO, apt, validate_tag};
+use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use crate::recipe::Distro;
 
@@ -252,19 +252,17 @@ impl Debootstrap {
     /// returns the image id.
     pub async fn run(
         &self,
-        docker: &Docker,
+        engine: &Engine,
         reporter: Arc<dyn Reporter>,
     ) -> Result<String, BaseError> {
         if self.verify == Verify::Unchecked {
-            let warning = format!(
-                "WARNING: --no-check-gpg: the packages from {} are NOT verified; \
+            reporter.report(Event::Warning(format!(
+                "--no-check-gpg: the packages from {} are NOT verified; \
                  anyone between this machine and the mirror can change what goes into {}",
                 self.mirror, self.import.tag
-            );
-            tracing::warn!("{warning}");
-            reporter.report(Event::Note(warning));
+            )));
         }
-        let workdir = Workdir::new()?;
+        let workdir = Workdir::new(reporter.clone())?;
         let target = workdir.path.join("rootfs");
         std::fs::create_dir(&target).map_err(|source| BaseError::Workdir {
             dir: workdir.path.clone(),
@@ -273,7 +271,7 @@ impl Debootstrap {
         self.debootstrap(&target, &workdir.path, reporter.clone())
             .await?;
         let started = Instant::now();
-        let id = import_tree(docker, &target, &self.import, reporter.clone()).await?;
+        let id = import_tree(engine, &target, &self.import, reporter.clone()).await?;
         reporter.report(Event::Note(format!(
             "imported {} as {} in {:.0?}",
             self.suite.name,

@@ -10,14 +10,14 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bollard::Docker;
-use bollard::query_parameters::CreateImageOptionsBuilder;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt, stream};
+use futures_util::{StreamExt, stream};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use super::{BASE_LABEL, BaseError, validate_tag};
+use super::{BaseError, validate_tag};
+use crate::engine::Engine;
+use crate::engine::labels::BASE_LABEL;
 use crate::progress::{Event, Reporter};
 
 /// Host-specific paths of a bootstrapped tree that never go into an image: the engine provides
@@ -45,22 +45,17 @@ pub struct ImportOptions {
 }
 
 impl ImportOptions {
-    fn changes(&self) -> Vec<String> {
-        let mut changes = vec![label_instruction(BASE_LABEL.0, BASE_LABEL.1)];
-        changes.extend(self.labels.iter().map(|(k, v)| label_instruction(k, v)));
-        changes.extend(self.changes.iter().cloned());
-        changes
+    /// `baker.base=1`, then the labels asked for.
+    fn all_labels(&self) -> Vec<(String, String)> {
+        let mut labels = vec![(BASE_LABEL.0.to_owned(), BASE_LABEL.1.to_owned())];
+        labels.extend(self.labels.iter().cloned());
+        labels
     }
-}
-
-fn label_instruction(key: &str, value: &str) -> String {
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    format!("LABEL {}={}", quote(key), quote(value))
 }
 
 /// Imports a root filesystem tarball (plain or compressed) as `options.tag`; returns the image id.
 pub async fn import_tarball(
-    docker: &Docker,
+    engine: &Engine,
     path: &Path,
     options: &ImportOptions,
     reporter: Arc<dyn Reporter>,
@@ -107,19 +102,22 @@ pub async fn import_tarball(
             Err(e) => Some((Err(e), file)),
         }
     });
-    import_body(
-        docker,
-        first.chain(rest),
-        &path.display().to_string(),
-        options,
-    )
-    .await
+    let origin = path.display().to_string();
+    Ok(engine
+        .import(
+            first.chain(rest),
+            &origin,
+            &options.tag,
+            &options.all_labels(),
+            &options.changes,
+        )
+        .await?)
 }
 
 /// Archives the directory `dir` (numeric owners, sorted, hard links kept, [`TREE_EXCLUDES`] left out)
 /// straight into an import as `options.tag`; returns the image id.
 pub async fn import_tree(
-    docker: &Docker,
+    engine: &Engine,
     dir: &Path,
     options: &ImportOptions,
     reporter: Arc<dyn Reporter>,
@@ -145,7 +143,17 @@ pub async fn import_tree(
         result
     });
     let chunks = stream::poll_fn(move |cx| rx.poll_recv(cx));
-    let imported = import_body(docker, chunks, &dir.display().to_string(), options).await;
+    let origin = dir.display().to_string();
+    let imported = engine
+        .import(
+            chunks,
+            &origin,
+            &options.tag,
+            &options.all_labels(),
+            &options.changes,
+        )
+        .await
+        .map_err(BaseError::from);
     let archived = writer
         .await
         .unwrap_or_else(|join| Err(io::Error::other(join.to_string())));
@@ -157,36 +165,6 @@ pub async fn import_tree(
         }),
         (_, imported) => imported,
     }
-}
-
-async fn import_body(
-    docker: &Docker,
-    body: impl Stream<Item = io::Result<Bytes>> + Send + 'static,
-    origin: &str,
-    options: &ImportOptions,
-) -> Result<String, BaseError> {
-    let refused = |source| BaseError::Import {
-        origin: origin.to_owned(),
-        tag: options.tag.clone(),
-        source,
-    };
-    let query = CreateImageOptionsBuilder::new()
-        .from_src("-")
-        .repo(&options.tag)
-        .message("imported by baker")
-        .changes(options.changes())
-        .build();
-    let body = bollard::body_try_stream(body);
-    let mut progress = docker.create_image(Some(query), Some(body), None);
-    let mut last_status = None;
-    while let Some(info) = progress.try_next().await.map_err(refused)? {
-        if let Some(status) = info.status {
-            tracing::debug!(%status, "import");
-            last_status = Some(status);
-        }
-    }
-    let inspected = docker.inspect_image(&options.tag).await.map_err(refused)?;
-    Ok(inspected.id.or(last_status).unwrap_or_default())
 }
 
 /// True for a tar header or the magic of a compression the engine unpacks.
@@ -390,18 +368,17 @@ mod tests {
     }
 
     #[test]
-    fn labels_are_quoted_changes() {
+    fn every_import_carries_the_base_label_first() {
         let options = ImportOptions {
             tag: "debian:bookworm".into(),
             labels: vec![("baker.test".into(), "1".into())],
             changes: vec!["CMD [\"bash\"]".into()],
         };
         assert_eq!(
-            options.changes(),
+            options.all_labels(),
             [
-                "LABEL \"baker.base\"=\"1\"",
-                "LABEL \"baker.test\"=\"1\"",
-                "CMD [\"bash\"]"
+                ("baker.base".to_owned(), "1".to_owned()),
+                ("baker.test".to_owned(), "1".to_owned())
             ]
         );
     }

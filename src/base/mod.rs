@@ -24,7 +24,7 @@ pub use bootstrap::{BootstrapSpec, Debootstrap, Variant};
 pub use import::{ImportOptions, import_tarball, import_tree};
 
 /// The label every image made by this module carries.
-pub const BASE_LABEL: (&str, &str) = ("baker.base", "1");
+pub use crate::engine::labels::BASE_LABEL;
 
 /// How CentOS base images are made, for errors and help text.
 pub const CENTOS_HOWTO: &str = "CentOS has no debootstrap. Where a registry is reachable: \
@@ -50,12 +50,6 @@ pub enum BaseError {
         "{path} is not a tar archive (plain, gzip, bzip2, xz or zstd), so it cannot become image {tag}"
     )]
     NotTar { path: PathBuf, tag: String },
-    #[error("the engine refused to import {origin} as image {tag}: {source}")]
-    Import {
-        origin: String,
-        tag: String,
-        source: bollard::errors::Error,
-    },
     #[error("cannot archive the root filesystem {dir} for image {tag}: {source}")]
     Archive {
         dir: PathBuf,

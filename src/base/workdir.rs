@@ -2,22 +2,26 @@
 //! `sys` inside its target (and bind-mounts `/dev` when run in a container); if it is killed, those
 //! mounts stay, and deleting the tree through them would delete the host's files. So before removing
 //! anything, whatever is mounted below the directory is unmounted, and if a mount will not go, the
-//! directory is left in place with a warning rather than removed.
+//! directory is left in place with a warning (through the reporter) rather than removed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 
 use super::BaseError;
+use crate::progress::{Event, Reporter};
 
 /// The temporary directory debootstrap fills. Dropping it unmounts whatever an interrupted
 /// debootstrap left mounted inside (`proc`, `sys`, bind-mounted `dev`) before removing anything, and
 /// leaves the directory in place rather than delete through a mount that would not go.
 pub struct Workdir {
     pub path: PathBuf,
+    reporter: Arc<dyn Reporter>,
 }
 
 impl Workdir {
-    pub fn new() -> Result<Self, BaseError> {
+    /// A new directory under `$TMPDIR`; what cannot be cleaned up is reported to `reporter`.
+    pub fn new(reporter: Arc<dyn Reporter>) -> Result<Self, BaseError> {
         let parent = std::env::temp_dir();
         let dir = tempfile::Builder::new()
             .prefix("baker-bootstrap-")
@@ -26,7 +30,10 @@ impl Workdir {
                 dir: parent,
                 source,
             })?;
-        Ok(Self { path: dir.keep() })
+        Ok(Self {
+            path: dir.keep(),
+            reporter,
+        })
     }
 }
 
@@ -40,15 +47,18 @@ impl Drop for Workdir {
         }
         let left = mounts_under(&self.path);
         if !left.is_empty() {
-            tracing::warn!(
+            self.reporter.report(Event::Warning(format!(
                 "not removing {}: still mounted inside: {:?}; unmount them and remove it by hand",
                 self.path.display(),
                 left
-            );
+            )));
             return;
         }
         if let Err(e) = std::fs::remove_dir_all(&self.path) {
-            tracing::warn!("could not remove {}: {e}", self.path.display());
+            self.reporter.report(Event::Warning(format!(
+                "could not remove {}: {e}",
+                self.path.display()
+            )));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `baker base`: make base images on this machine when no registry can serve them — import a root
-//! filesystem tarball, or debootstrap Debian/Ubuntu and import the result. Progress goes to stderr,
-//! the image id to stdout.
+//! filesystem tarball, or debootstrap Debian/Ubuntu and import the result. Progress goes to stderr
+//! (none with `--quiet`), the image id to stdout. Ctrl-C or SIGTERM drops the work, which stops
+//! debootstrap and removes its working directory, and exits with status 130.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,9 +11,12 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 
 use baker::base::{self, BootstrapSpec, ImportOptions, Variant};
+use baker::engine::Engine;
 use baker::progress::{Event, Reporter, Silent};
 
 use super::Global;
+use super::output::{emit_line, say};
+use super::signals::{interrupted, stopped};
 
 const BOOTSTRAP_LONG: &str = "\
 Run debootstrap on this host into a temporary directory, stream the tree into the engine's image \
@@ -77,7 +81,7 @@ pub struct BootstrapArgs {
     pub image: ImageArgs,
 }
 
-/// What both subcommands share: the image's name and labels, and how much to say.
+/// What both subcommands share: the image's name and labels.
 #[derive(Debug, Args)]
 pub struct ImageArgs {
     /// The image to create, NAME[:TAG] (e.g. debian:bookworm).
@@ -86,9 +90,6 @@ pub struct ImageArgs {
     /// An extra label KEY=VALUE (repeatable); baker.base=1 is always set.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// Print only the image id: no progress on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -105,52 +106,60 @@ impl ImageArgs {
             .map(|l| base::parse_label(l))
             .collect::<Result<_, _>>()?)
     }
-
-    fn reporter(&self) -> Arc<dyn Reporter> {
-        if self.quiet {
-            Arc::new(Silent)
-        } else {
-            Arc::new(Notes)
-        }
-    }
 }
 
-/// Prints notes to stderr, one line each, prefixed so they stand apart from other output.
+/// Prints notes and warnings to stderr, one line each, prefixed so they stand apart from other output.
 struct Notes;
 
 impl Reporter for Notes {
     fn report(&self, event: Event) {
-        if let Event::Note(line) = event {
-            eprintln!("base| {line}");
+        match event {
+            Event::Note(line) => say(&format!("base| {line}")),
+            Event::Warning(line) => say(&format!("base| warning: {line}")),
+            _ => {}
         }
     }
 }
 
-pub fn run(_global: &Global, cmd: BaseCommand) -> anyhow::Result<ExitCode> {
+pub fn run(global: &Global, cmd: BaseCommand) -> anyhow::Result<ExitCode> {
+    let reporter: Arc<dyn Reporter> = if global.quiet {
+        Arc::new(Silent)
+    } else {
+        Arc::new(Notes)
+    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let id = runtime.block_on(async {
+    let work = async {
         match cmd {
-            BaseCommand::Import(args) => import(args).await,
-            BaseCommand::Bootstrap(args) => bootstrap(args).await,
+            BaseCommand::Import(args) => import(args, reporter).await,
+            BaseCommand::Bootstrap(args) => bootstrap(args, reporter).await,
+        }
+    };
+    // Dropping `work` on a signal kills debootstrap and removes its working directory.
+    let id = runtime.block_on(async {
+        tokio::select! {
+            id = work => id.map(Some),
+            () = interrupted() => Ok(None),
         }
     })?;
-    println!("{id}");
+    let Some(id) = id else {
+        return Ok(stopped("interrupted (nothing was left behind)"));
+    };
+    emit_line(&id)?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn import(args: ImportArgs) -> anyhow::Result<String> {
+async fn import(args: ImportArgs, reporter: Arc<dyn Reporter>) -> anyhow::Result<String> {
     let options = ImportOptions {
         tag: args.image.tag.clone(),
         labels: args.image.labels()?,
         changes: Vec::new(),
     };
     base::validate_tag(&options.tag)?;
-    let docker = baker::engine::connect().await?;
-    let work = base::import_tarball(&docker, &args.rootfs, &options, args.image.reporter());
-    Ok(interruptible(work).await??)
+    let engine = Engine::connect().await?;
+    Ok(base::import_tarball(&engine, &args.rootfs, &options, reporter).await?)
 }
 
-async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<String> {
+async fn bootstrap(args: BootstrapArgs, reporter: Arc<dyn Reporter>) -> anyhow::Result<String> {
     let spec = BootstrapSpec {
         distro: args.distro,
         mirror: args.mirror,
@@ -165,16 +174,6 @@ async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<String> {
         labels: args.image.labels()?,
     };
     let plan = spec.prepare()?;
-    let docker = baker::engine::connect().await?;
-    let reporter = args.image.reporter();
-    Ok(interruptible(plan.run(&docker, reporter)).await??)
-}
-
-/// Runs `work` until it ends or Ctrl-C; on Ctrl-C `work` is dropped, which stops debootstrap and
-/// removes its working directory.
-async fn interruptible<T>(work: impl Future<Output = T>) -> anyhow::Result<T> {
-    tokio::select! {
-        out = work => Ok(out),
-        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted (nothing was left behind)"),
-    }
+    let engine = Engine::connect().await?;
+    Ok(plan.run(&engine, reporter).await?)
 }

@@ -1,4 +1,6 @@
-//! `baker build`: build a recipe in containers into a reproducible tarball and manifest.
+//! `baker build`: build a recipe in containers into a reproducible tarball and manifest. The library's
+//! [`baker::builder::build`] does the work; this file turns flags into its request, Ctrl-C/SIGTERM
+//! into its cancellation, and its outcome into a summary or JSON.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,16 +9,15 @@ use std::sync::Arc;
 use clap::Args;
 use serde_json::json;
 
-use baker::build::{
-    BuildError, BuildOptions, Builder, Janitor, ensure_base_image, has_unlocked_inputs,
-    lock_unpinned,
-};
+use baker::builder::{BuildError, BuildOptions, BuildOutcome, BuildRequest, build};
 use baker::progress::{Reporter, Silent};
 use baker::source::mirror::{Mirror, mirrors_from_env};
 
 use super::Global;
+use super::output::emit_line;
 use super::progress::TerminalReporter;
 use super::select::Selection;
+use super::signals::{interrupted, stopped};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -41,69 +42,48 @@ pub struct BuildArgs {
     /// Print one JSON result at the end instead of progress.
     #[arg(long)]
     pub json: bool,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
-    let mut plan = args.selection.plan(global)?;
-    let reporter: Arc<dyn Reporter> = if args.json || args.quiet {
+    let catalog = global.catalog()?;
+    let mut mirrors: Vec<Mirror> = args
+        .mirror
+        .iter()
+        .map(|m| Mirror::parse(m))
+        .collect::<Result<_, _>>()?;
+    mirrors.extend(mirrors_from_env()?);
+    let request = BuildRequest {
+        catalog: &catalog,
+        selection: args.selection.to_library()?,
+        options: BuildOptions {
+            cache: global.cache(),
+            lock_file: global.lock_file(),
+            out_dir: args.out.clone(),
+            jobs: args
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            mirrors,
+            upstream: !args.no_upstream,
+            no_cache: args.no_cache,
+        },
+    };
+    let reporter: Arc<dyn Reporter> = if args.json || global.quiet {
         Arc::new(Silent)
     } else {
         Arc::new(TerminalReporter::new())
     };
-    let mut mirrors: Vec<Mirror> = args.mirror.iter().map(|m| Mirror::parse(m)).collect();
-    mirrors.extend(mirrors_from_env());
-    let options = BuildOptions {
-        cache: global.cache(),
-        out_dir: args.out.clone(),
-        jobs: args
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
-        mirrors,
-        upstream: !args.no_upstream,
-        no_cache: args.no_cache,
-    };
     let runtime = tokio::runtime::Runtime::new()?;
-    let outcome = runtime.block_on(async {
-        let docker = baker::engine::connect().await?;
-        ensure_base_image(&docker, &plan.base, reporter.as_ref()).await?;
-        if has_unlocked_inputs(&plan) {
-            lock_unpinned(&plan, &options, reporter.clone()).await?;
-            plan = args.selection.plan(global)?;
-        }
-        let janitor = Janitor::default();
-        let builder = Builder::new(
-            docker.clone(),
-            &plan,
-            &options,
-            reporter.clone(),
-            janitor.clone(),
-        );
-        let result = tokio::select! {
-            result = builder.run() => result,
-            () = interrupted() => Err(BuildError::Interrupted),
-        };
-        janitor.sweep(&docker).await;
-        anyhow::Ok(result?)
-    });
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(e)
-            if matches!(
-                e.downcast_ref::<BuildError>(),
-                Some(BuildError::Interrupted)
-            ) =>
-        {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(130));
-        }
-        Err(e) => return Err(e),
-    };
+    match runtime.block_on(build(&request, reporter, interrupted())) {
+        Ok(outcome) => print_outcome(&outcome, args.json, global.quiet)?,
+        Err(e @ BuildError::Interrupted) => return Ok(stopped(&e.to_string())),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
+fn print_outcome(outcome: &BuildOutcome, json: bool, quiet: bool) -> anyhow::Result<()> {
     let hits = outcome.steps.iter().filter(|s| s.cache_hit).count();
-    if args.json {
+    if json {
         let result = json!({
             "artifact": { "path": outcome.artifact.path, "sha256": outcome.artifact.sha256, "bytes": outcome.artifact.bytes },
             "manifest": outcome.manifest_path,
@@ -111,26 +91,16 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             "cache_hits": hits,
             "compiler_cache": outcome.manifest.compiler_cache,
         });
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    } else if !args.quiet {
-        println!(
+        emit_line(&serde_json::to_string_pretty(&result)?)?;
+    } else if !quiet {
+        emit_line(&format!(
             "built {}\n  sha256 {}\n  manifest {}\n  steps: {} run, {} from cache",
             outcome.artifact.path.display(),
             outcome.artifact.sha256,
             outcome.manifest_path.display(),
             outcome.steps.len() - hits,
             hits
-        );
+        ))?;
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
+    Ok(())
 }

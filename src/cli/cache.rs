@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 
-use baker::build::{OWNER_LABEL, STEP_REPO};
+use baker::cache::step_images;
 use baker::cache::usage::{self, CacheEntry, human, parse_size};
+use baker::engine::STEP_REPO;
 
 use super::Global;
+use super::output::{emit_line, say};
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
@@ -48,32 +50,43 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
                         )
                     })
                     .collect();
-                println!(
-                    "{}",
-                    serde_json::json!({"root": cache.root(), "bytes": all, "parts": parts})
-                );
+                emit_line(
+                    &serde_json::json!({"root": cache.root(), "bytes": all, "parts": parts})
+                        .to_string(),
+                )?;
             } else {
-                println!("cache {}", cache.root().display());
+                let mut text = format!("cache {}\n", cache.root().display());
                 for (part, bytes, count) in &totals {
-                    println!("  {part:<10} {:>10}  {count} entries", human(*bytes));
+                    text += &format!("  {part:<10} {:>10}  {count} entries\n", human(*bytes));
                 }
-                println!("  {:<10} {:>10}", "total", human(all));
-                println!("(committed step images live in the engine: `docker images {STEP_REPO}`)");
+                text += &format!("  {:<10} {:>10}\n", "total", human(all));
+                text += &format!(
+                    "(committed step images live in the engine: `docker images {STEP_REPO}`)"
+                );
+                emit_line(&text)?;
             }
         }
         CacheCommand::Prune { max_size } => {
             let evict = usage::eviction_plan(entries, *max_size);
             let freed: u64 = evict.iter().map(|e| e.bytes).sum();
-            remove_all(&evict)?;
-            println!("removed {} entries, {} freed", evict.len(), human(freed));
+            remove_all(&evict, global.quiet)?;
+            if !global.quiet {
+                emit_line(&format!(
+                    "removed {} entries, {} freed",
+                    evict.len(),
+                    human(freed)
+                ))?;
+            }
         }
         CacheCommand::Clear => {
-            remove_all(&entries)?;
-            println!(
-                "removed {} entries from {}",
-                entries.len(),
-                cache.root().display()
-            );
+            remove_all(&entries, global.quiet)?;
+            if !global.quiet {
+                emit_line(&format!(
+                    "removed {} entries from {}",
+                    entries.len(),
+                    cache.root().display()
+                ))?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -81,39 +94,17 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
 
 /// Removes entries; step entries take their committed images with them, and step images that a
 /// later commit of the same key left untagged go too, when an engine is reachable.
-fn remove_all(entries: &[CacheEntry]) -> anyhow::Result<()> {
+fn remove_all(entries: &[CacheEntry], quiet: bool) -> anyhow::Result<()> {
     let keys: Vec<&str> = entries
         .iter()
         .filter_map(|e| e.step_key.as_deref())
         .collect();
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let docker = match baker::engine::connect().await {
-            Ok(docker) => docker,
-            Err(e) if !keys.is_empty() => {
-                return eprintln!("note: step images were left in the engine ({e})");
-            }
-            Err(_) => return,
-        };
-        for key in &keys {
-            let _ = docker
-                .remove_image(
-                    &format!("{STEP_REPO}:{key}"),
-                    None::<bollard::query_parameters::RemoveImageOptions>,
-                    None,
-                )
-                .await;
+    if let Err(e) = runtime.block_on(step_images::remove(&keys)) {
+        if !keys.is_empty() && !quiet {
+            say(&format!("note: step images were left in the engine ({e})"));
         }
-        let filters = [
-            ("dangling".to_owned(), vec!["true".to_owned()]),
-            ("label".to_owned(), vec![format!("{OWNER_LABEL}=baker")]),
-        ];
-        let _ = docker
-            .prune_images(Some(bollard::query_parameters::PruneImagesOptions {
-                filters: Some(filters.into()),
-            }))
-            .await;
-    });
+    }
     for entry in entries {
         usage::remove(entry).with_context(|| format!("removing {}", entry.path.display()))?;
     }

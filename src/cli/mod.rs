@@ -1,13 +1,15 @@
 //! Command-line surface: one file per subcommand, this file only dispatches and holds the options
-//! every subcommand shares.
+//! every subcommand shares. Everything the CLI prints goes through [`output`].
 
 mod base;
 mod build;
 mod cache;
+pub mod output;
 mod plan;
 mod progress;
 mod recipes;
 mod select;
+mod signals;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +18,8 @@ use clap::{Args, Parser, Subcommand};
 
 use baker::cache::CacheDir;
 use baker::recipe::Catalog;
+
+pub use output::emit;
 
 /// Reproducible, cached builds of Apache Mesos into tarballs, disk images and clusters.
 #[derive(Debug, Parser)]
@@ -32,9 +36,17 @@ pub struct Global {
     /// More detail on stderr (-v: debug, -vv: trace, including cache-key material).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Print nothing but errors and what was asked for (a plan, a list, an image id): no progress,
+    /// notes, warnings or summaries.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     /// The cache root [default: $BAKER_CACHE_DIR or ~/.cache/baker].
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// The lock file of first-download sha256s of unpinned files; keep it beside your recipes under
+    /// version control [default: $BAKER_LOCK, else <cache>/baker.lock].
+    #[arg(long, global = true, value_name = "PATH", env = "BAKER_LOCK")]
+    pub lock: Option<PathBuf>,
     /// A directory of extra recipes (`<name>/<distro>.toml`); they replace embedded ones of the same name and distro.
     #[arg(long, global = true, value_name = "DIR", env = "BAKER_RECIPES_DIR")]
     pub recipes_dir: Option<PathBuf>,
@@ -66,16 +78,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes to stdout; a closed pipe (`baker plan | head`) ends the output quietly instead of panicking.
-pub fn emit(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",
@@ -99,6 +101,14 @@ impl Global {
                 .clone()
                 .unwrap_or_else(CacheDir::default_root),
         )
+    }
+
+    /// The lock file read when planning and written when an unpinned file is first downloaded:
+    /// `--lock`, else `$BAKER_LOCK`, else `<cache>/baker.lock`.
+    pub fn lock_file(&self) -> PathBuf {
+        self.lock
+            .clone()
+            .unwrap_or_else(|| self.cache().lock_file())
     }
 
     /// Embedded recipes plus the recipes directory, if one is set.

@@ -54,6 +54,9 @@ pub fn render_text(plan: &Plan) -> String {
         "  base image  {} ({})",
         plan.base.image, plan.base.package_manager
     );
+    if let Some(epoch) = plan.source_date_epoch {
+        let _ = writeln!(w, "  epoch       {epoch} (from $SOURCE_DATE_EPOCH)");
+    }
     match &plan.source {
         SourcePlan::Archive {
             file_name,
@@ -174,34 +177,75 @@ pub fn render_text(plan: &Plan) -> String {
         "\nartifact: {} (the tree under {})",
         plan.artifact.file_name, plan.artifact.root
     );
+    render_image_and_roles(w, plan);
+    if !plan.hints.is_empty() {
+        let _ = writeln!(w, "failure hints: {}", plan.hints.len());
+    }
+    out
+}
+
+/// The run-time half: the image layer with where it boots, then each role with everything it does.
+fn render_image_and_roles(w: &mut String, plan: &Plan) {
     if let Some(image) = &plan.image {
         let _ = writeln!(
             w,
-            "image layer: kernel {}, bootloader {}, init {}",
+            "\nimage layer: kernel {}, bootloader {}, init {}",
             image.kernel, image.bootloader, image.init
         );
-        if !image.boots_on.is_empty() {
-            let _ = writeln!(w, "  boots on: {}", image.boots_on.join("; "));
+        if !image.runtime_packages.is_empty() {
+            let _ = writeln!(w, "  packages   {}", image.runtime_packages.join(" "));
+        }
+        if let Some(options) = &image.mkfs_options {
+            let _ = writeln!(w, "  mkfs.ext4  {options}");
+        }
+        for target in &image.boots_on {
+            let _ = writeln!(w, "  boots on   {}", target.summary());
         }
     }
     for (name, role) in &plan.roles {
-        let _ = writeln!(w, "role {name}: {}", role.description);
-        let _ = writeln!(w, "  runs  {}", role.command);
+        let _ = writeln!(
+            w,
+            "\nrole {name} ({}): {}",
+            role.kind.name(),
+            role.description
+        );
+        if let Some(user) = &role.user {
+            let _ = writeln!(w, "  user   {user}");
+        }
+        if !role.ports.is_empty() {
+            let ports: Vec<String> = role.ports.iter().map(u16::to_string).collect();
+            let _ = writeln!(w, "  ports  {}", ports.join(", "));
+        }
+        for (k, v) in &role.env {
+            let _ = writeln!(w, "  env    {k}={v}");
+        }
+        for file in &role.config {
+            let _ = writeln!(
+                w,
+                "  writes {} ({:04o}): {}",
+                file.path,
+                file.mode,
+                file.content.trim_end().replace('\n', "\\n")
+            );
+        }
+        if let Some(setup) = &role.setup {
+            for line in setup.lines() {
+                let _ = writeln!(w, "  setup  $ {line}");
+            }
+        }
+        let _ = writeln!(w, "  runs   $ {}", role.command);
         for ready in &role.ready {
             let _ = writeln!(
                 w,
-                "  ready {}{}",
+                "  ready  {}{} (within {} s)",
                 ready.probe,
                 ready
                     .equals
                     .as_ref()
                     .map(|e| format!(" == {e}"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                ready.timeout_seconds
             );
         }
     }
-    if !plan.hints.is_empty() {
-        let _ = writeln!(w, "failure hints: {}", plan.hints.len());
-    }
-    out
 }

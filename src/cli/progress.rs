@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use baker::progress::{Event, Reporter};
 
+use super::output::say;
+
 pub struct TerminalReporter {
     bar: Mutex<Option<ProgressBar>>,
     interactive: bool,
@@ -40,7 +42,7 @@ impl TerminalReporter {
     fn line(&self, text: &str) {
         match self.bar.lock().expect("progress lock").as_ref() {
             Some(bar) if self.interactive => bar.println(text),
-            _ => eprintln!("{text}"),
+            _ => say(text),
         }
     }
 }
@@ -88,7 +90,7 @@ impl Reporter for TerminalReporter {
                     bar.enable_steady_tick(Duration::from_millis(120));
                     self.replace(Some(bar));
                 } else {
-                    eprintln!("[{index}/{total}] {name}: running");
+                    say(&format!("[{index}/{total}] {name}: running"));
                 }
             }
             Event::StepLog { line, .. } => self.with_bar(|b| b.set_message(line)),
@@ -99,10 +101,10 @@ impl Reporter for TerminalReporter {
                 elapsed,
             } => {
                 self.replace(None);
-                eprintln!(
+                say(&format!(
                     "[{index}/{total}] {name}: done in {:.1}s",
                     elapsed.as_secs_f64()
-                );
+                ));
             }
             Event::DownloadStarted { url, total } => {
                 if self.interactive {
@@ -118,7 +120,7 @@ impl Reporter for TerminalReporter {
                     bar.set_message(format!("downloading {url}"));
                     self.replace(Some(bar));
                 } else {
-                    eprintln!("downloading {url}");
+                    say(&format!("downloading {url}"));
                 }
             }
             Event::DownloadProgress { bytes, .. } => self.with_bar(|b| b.set_position(bytes)),
@@ -139,11 +141,12 @@ impl Reporter for TerminalReporter {
             Event::DownloadFinished { url, bytes, cached } => {
                 self.replace(None);
                 if !cached {
-                    eprintln!("fetched {url} ({bytes} bytes)");
+                    say(&format!("fetched {url} ({bytes} bytes)"));
                 }
             }
             Event::Progress { what, done, total } => self.progress(what, done, total),
             Event::Note(text) => self.line(&text),
+            Event::Warning(text) => self.line(&format!("warning: {text}")),
         }
     }
 }

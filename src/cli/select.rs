@@ -1,14 +1,14 @@
-//! The options that choose what to build, shared by `baker plan` and `baker build`, and the step that
-//! turns them into a [`Plan`].
+//! The options that choose what to build, shared by `baker plan` and `baker build`: the flags of the
+//! library's [`baker::builder::Selection`], which turns them into a [`Plan`].
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
-use baker::plan::{Plan, PlanOptions, SourceOverride, resolve};
-use baker::source::lock::LockFile;
-use baker::source::tree::digest_tree;
+use baker::artifact::epoch_from_env;
+use baker::builder;
+use baker::plan::Plan;
 
 use super::Global;
 
@@ -32,33 +32,21 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The selection in the library's terms, with `$SOURCE_DATE_EPOCH` when it is set.
+    pub fn to_library(&self) -> anyhow::Result<builder::Selection> {
+        Ok(builder::Selection {
+            recipe: self.recipe.clone(),
+            distro: self.distro.clone(),
+            version: self.version.clone(),
+            enable: self.enable.clone(),
+            source_dir: self.source_dir.clone(),
+            source_date_epoch: epoch_from_env().context("reading $SOURCE_DATE_EPOCH")?,
+        })
+    }
+
+    /// The plan, with the locks the lock file holds; nothing is downloaded or run.
     pub fn plan(&self, global: &Global) -> anyhow::Result<Plan> {
         let catalog = global.catalog()?;
-        let recipe = catalog.select(self.recipe.as_deref(), self.distro.as_deref())?;
-        let source_override = match &self.source_dir {
-            None => None,
-            Some(dir) => {
-                let dir = dir
-                    .canonicalize()
-                    .with_context(|| format!("source directory {}", dir.display()))?;
-                let tree = digest_tree(&dir)
-                    .with_context(|| format!("reading source directory {}", dir.display()))?;
-                Some(SourceOverride {
-                    path: dir.display().to_string(),
-                    files: tree.files(),
-                    sha256: tree.sha256,
-                })
-            }
-        };
-        let locked = LockFile::load(&global.cache().lock_file())?.files;
-        Ok(resolve(
-            &recipe,
-            &PlanOptions {
-                version: self.version.clone(),
-                enable: self.enable.clone(),
-                source_override,
-                locked,
-            },
-        )?)
+        Ok(self.to_library()?.plan(&catalog, &global.lock_file())?)
     }
 }

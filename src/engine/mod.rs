@@ -1,40 +1,55 @@
-//! The connection to a Docker-compatible engine (Docker, or Podman's Docker socket). `DOCKER_HOST`
-//! selects it (`unix://`, `tcp://`, `ssh://` through the ssh client); the API version is negotiated,
-//! since Debian 12's engine speaks 1.41 and users bring newer ones.
+//! The one owner of Docker. Every call to a Docker-compatible engine (Docker, or Podman's Docker
+//! socket) goes through here: the connection ([`Engine::connect`]), containers ([`Container`]), images
+//! (inspect, pull, commit, remove, prune, import), the labels everything baker makes carries
+//! ([`labels`]) and the janitor that removes a run's containers on error and interrupt. The builder,
+//! base images, the cache and the CLI call these functions; none of them imports bollard, and their
+//! errors carry an [`EngineError`], never bollard's. Later stages (`image`, `launch`: networks,
+//! long-running containers) add their calls here too.
+
+mod connect;
+mod container;
+mod errors;
+mod images;
+mod janitor;
+pub mod labels;
 
 use bollard::Docker;
 
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(
-        "cannot reach a Docker engine at {host}: {source}\n\
-         start one (`sudo systemctl start docker`, or `sudo dockerd &`; on Debian: `apt-get install docker.io`), \
-         or point DOCKER_HOST at a running engine (unix://, tcp://host:2375, ssh://user@host)"
-    )]
-    Unreachable {
-        host: String,
-        source: bollard::errors::Error,
-    },
+pub use connect::engine_host;
+pub use container::{Container, ContainerSpec};
+pub use errors::EngineError;
+pub use labels::{OWNER_LABEL, STEP_REPO};
+
+use janitor::Janitor;
+
+/// A connected engine. Clones share the connection and the janitor: every container created through
+/// any clone is removed by [`Engine::sweep`] unless it was removed already.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    janitor: Janitor,
 }
 
-/// Where the engine is, as the user would describe it.
-pub fn engine_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
-}
+impl Engine {
+    /// Force-removes every container this engine created that is still there. Called after a run
+    /// whatever its outcome, so an error or an interrupt leaves no container behind.
+    pub async fn sweep(&self) {
+        self.janitor.sweep(&self.docker).await;
+    }
 
-/// Connects, pings and negotiates the API version.
-pub async fn connect() -> Result<Docker, EngineError> {
-    let host = engine_host();
-    let unreachable = |source| EngineError::Unreachable {
-        host: host.clone(),
-        source,
-    };
-    let docker = if host.starts_with("ssh://") {
-        Docker::connect_with_ssh_defaults().map_err(unreachable)?
-    } else {
-        Docker::connect_with_defaults().map_err(unreachable)?
-    };
-    let docker = docker.negotiate_version().await.map_err(unreachable)?;
-    docker.ping().await.map_err(unreachable)?;
-    Ok(docker)
+    /// Runs `work` until it finishes or `cancel` resolves (then `work` is dropped where it stands),
+    /// and in both cases sweeps the containers it left. `None` means cancelled. Every stage that
+    /// runs containers (build, and later image and launch) has this shape.
+    pub async fn run_until<T>(
+        &self,
+        work: impl Future<Output = T>,
+        cancel: impl Future<Output = ()>,
+    ) -> Option<T> {
+        let outcome = tokio::select! {
+            outcome = work => Some(outcome),
+            () = cancel => None,
+        };
+        self.sweep().await;
+        outcome
+    }
 }

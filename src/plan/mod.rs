@@ -6,39 +6,48 @@
 //! machine it was made on: `{{jobs}}` is a shell variable, times and paths of the host are absent, so
 //! the same inputs give the same keys everywhere.
 
+mod file;
 mod key;
 #[cfg(test)]
 mod key_tests;
+mod lock;
 mod packages;
 mod resolve;
 mod roles;
+#[cfg(test)]
+mod round_trip_tests;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::recipe::{Base, CacheKind, Hint, ImageLayer, Pin};
+use crate::recipe::{Base, CacheKind, Hint, ImageLayer, Pin, RoleKind};
 
+pub use file::{PLAN_FILE, PLAN_FORMAT, PlanFileError, read_plan, write_plan};
 pub use key::{KeyMaterial, step_key};
-pub use packages::PACKAGE_LIST;
+pub use lock::Unlocked;
 pub use resolve::{PlanOptions, SourceOverride, resolve};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub recipe: RecipeRef,
     pub version: String,
     pub base: Base,
     pub source: SourcePlan,
+    /// The caller's `$SOURCE_DATE_EPOCH`, when set: the clamp for the tarball's times instead of
+    /// the newest source file's. It is in the source step's environment, so it keys every step after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<u64>,
     pub environment: BTreeMap<String, String>,
     pub steps: Vec<PlanStep>,
     pub artifact: ArtifactPlan,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageLayer>,
     pub roles: BTreeMap<String, RolePlan>,
     pub hints: Vec<Hint>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecipeRef {
     pub name: String,
     pub distro: String,
@@ -48,7 +57,7 @@ pub struct RecipeRef {
     pub digest: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum SourcePlan {
     /// A release archive downloaded (or found in a mirror) and verified.
@@ -58,7 +67,7 @@ pub enum SourcePlan {
         urls: Vec<String>,
         pin: Pin,
         /// For a `lock` pin: the sha256 recorded by an earlier download, if any.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         locked_sha256: Option<String>,
         strip_components: u32,
     },
@@ -70,7 +79,7 @@ pub enum SourcePlan {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepKind {
     /// Repository files, their GPG keys, and other files the recipe places before installing packages.
@@ -86,15 +95,14 @@ pub enum StepKind {
 }
 
 /// One thing a step reads besides its parent, identified by content, never by time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Input {
-    /// A file whose content is in the recipe.
+    /// A file whose content is in the recipe; the plan carries the content, the key only its digest.
     Inline {
         path: String,
         mode: u32,
         sha256: String,
-        #[serde(skip)]
         content: String,
     },
     /// A file downloaded by baker and placed in the container.
@@ -103,28 +111,28 @@ pub enum Input {
         url: String,
         /// The pinned or locked sha256; `None` until a first download locks it.
         sha256: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         then: Option<String>,
     },
     /// The source archive or tree; see [`SourcePlan`].
     Source { sha256: Option<String> },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheMount {
     pub cache: CacheKind,
     /// Where it appears inside the container.
     pub target: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanStep {
     pub name: String,
     pub kind: StepKind,
     /// The shell script the step runs (bash -e -o pipefail).
     pub command: String,
     /// A command the script runs under, e.g. `scl enable devtoolset-2`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrap: Option<String>,
     pub workdir: String,
     pub env: BTreeMap<String, String>,
@@ -134,7 +142,7 @@ pub struct PlanStep {
     pub key: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactPlan {
     /// `<name>-<version>-<distro>.tar.gz`.
     pub file_name: String,
@@ -142,27 +150,76 @@ pub struct ArtifactPlan {
     pub root: String,
 }
 
-/// A role as the plan shows it: its templates stay unrendered until a cluster gives them facts.
-#[derive(Debug, Clone, Serialize)]
+/// A role as the plan carries it to `image` and `launch`. Every string but `description`, `user`
+/// and the paths is a handlebars template, left unrendered: cluster facts (`{{master.ip}}`,
+/// `{{self.ip}}`, `{{cluster.name}}`) exist only when a cluster boots, and launch renders them then.
+/// The recipe's loading already rendered each against an example cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolePlan {
+    pub kind: RoleKind,
     pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     pub ports: Vec<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Environment of `setup` and `command`; values are templates.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup: Option<String>,
     pub command: String,
-    pub config: BTreeMap<String, String>,
+    /// Files written before the role starts; contents are templates.
+    pub config: Vec<ConfigFilePlan>,
     pub ready: Vec<ReadyPlan>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigFilePlan {
+    pub path: String,
+    pub mode: u32,
+    pub content: String,
+}
+
+/// One readiness check, kept structured so that launch runs it rather than parsing a display string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadyPlan {
-    /// `http GET <url>` (status, optional JSON pointer) or `command <script>`.
-    pub probe: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: ProbePlan,
+    /// What the probe's answer (trimmed) must equal; a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equals: Option<String>,
     pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ProbePlan {
+    /// `GET url` must answer `status`; with `json_pointer`, the value there is the answer.
+    Http {
+        url: String,
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        json_pointer: Option<String>,
+    },
+    /// A shell command on the node; its standard output is the answer.
+    Command { run: String },
+}
+
+impl std::fmt::Display for ProbePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Http {
+                url,
+                status,
+                json_pointer,
+            } => {
+                write!(f, "http GET {url} -> {status}")?;
+                if let Some(p) = json_pointer {
+                    write!(f, ", {p}")?;
+                }
+                Ok(())
+            }
+            Self::Command { run } => write!(f, "command {}", run.trim()),
+        }
+    }
 }
 
 impl Plan {
@@ -171,5 +228,71 @@ impl Plan {
         self.steps
             .last()
             .expect("a plan always ends with its install step")
+    }
+
+    /// The role every other node connects to; validation guarantees exactly one when there are roles.
+    pub fn master_role(&self) -> Option<(&str, &RolePlan)> {
+        self.roles
+            .iter()
+            .find(|(_, r)| r.kind == RoleKind::Master)
+            .map(|(n, r)| (n.as_str(), r))
+    }
+}
+
+impl Plan {
+    /// Every host this plan's build reaches upstream, by scheme and host, sorted: the source's URLs,
+    /// the repository keys, and the repositories named in the files the setup step writes.
+    pub fn upstream_hosts(&self) -> Vec<String> {
+        let mut texts: Vec<&str> = Vec::new();
+        if let SourcePlan::Archive { urls, .. } = &self.source {
+            texts.extend(urls.iter().map(String::as_str));
+        }
+        for input in self.steps.iter().flat_map(|s| &s.inputs) {
+            match input {
+                Input::Remote { url, .. } => texts.push(url),
+                Input::Inline { content, .. } => texts.push(content),
+                Input::Source { .. } => {}
+            }
+        }
+        let mut hosts = std::collections::BTreeSet::new();
+        for text in texts {
+            for (i, _) in text.match_indices("://") {
+                let scheme_start = text[..i]
+                    .rfind(|c: char| !c.is_ascii_alphabetic())
+                    .map_or(0, |p| p + 1);
+                let scheme = &text[scheme_start..i];
+                // XML namespace names (Maven's settings.xml) are identifiers, not sites.
+                let before = text[..scheme_start].trim_end_matches(['"', '\'']);
+                if !matches!(scheme, "http" | "https")
+                    || before.ends_with("xmlns=")
+                    || before.ends_with("schemaLocation=")
+                {
+                    continue;
+                }
+                let rest = &text[i + 3..];
+                let end = rest
+                    .find(|c: char| c == '/' || c.is_whitespace() || c == '<' || c == '"')
+                    .unwrap_or(rest.len());
+                if end > 0 {
+                    hosts.insert(format!("{scheme}://{}", &rest[..end]));
+                }
+            }
+        }
+        hosts.into_iter().collect()
+    }
+}
+
+impl SourcePlan {
+    /// The one sha256 the source must have: the pin, or the lock file's value for an unpinned
+    /// archive (`None` until a first download locks it), or a local tree's digest.
+    pub fn expected_sha256(&self) -> Option<&str> {
+        match self {
+            Self::Archive {
+                pin: Pin::Sha256 { sha256, .. },
+                ..
+            } => Some(sha256),
+            Self::Archive { locked_sha256, .. } => locked_sha256.as_deref(),
+            Self::Tree { sha256, .. } => Some(sha256),
+        }
     }
 }

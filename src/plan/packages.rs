@@ -5,10 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{CacheMount, PlanStep, StepKind};
+use crate::layout::{META_DIR, PACKAGE_LIST};
 use crate::recipe::{CacheKind, PackageManager, Recipe, VersionSpec};
-
-/// Where the packages step writes the installed package list that the manifest reports.
-pub const PACKAGE_LIST: &str = "/baker/meta/packages.tsv";
 
 pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
     let removed: BTreeSet<&String> = spec.remove_packages.iter().collect();
@@ -23,20 +21,17 @@ pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
         .map(|p| p.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    let (command, target) = match recipe.base.package_manager {
-        PackageManager::Apt => (
-            [
+    let command = match recipe.base.package_manager {
+        PackageManager::Apt => [
                 "export DEBIAN_FRONTEND=noninteractive".to_owned(),
                 "rm -f /etc/apt/apt.conf.d/docker-clean".to_owned(),
                 "echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/90baker-keep-packages".to_owned(),
                 "apt-get update".to_owned(),
                 format!("apt-get install -y {list}"),
-                "mkdir -p /baker/meta".to_owned(),
+                format!("mkdir -p {META_DIR}"),
                 format!("dpkg-query -W -f '${{Package}}\\t${{Version}}\\n' | sort > {PACKAGE_LIST}"),
-            ]
-            .join("\n"),
-            "/var/cache/apt/archives",
-        ),
+        ]
+        .join("\n"),
         PackageManager::Yum => {
             let mut lines = vec!["sed -i 's/^keepcache=0/keepcache=1/' /etc/yum.conf".to_owned()];
             if !recipe.package_groups.is_empty() {
@@ -46,11 +41,11 @@ pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
             lines.push(format!("yum install -y {list}"));
             // yum exits 0 when a named package does not exist; rpm -q names the missing ones.
             lines.push(format!("rpm -q --whatprovides {list} > /dev/null"));
-            lines.push("mkdir -p /baker/meta".to_owned());
+            lines.push(format!("mkdir -p {META_DIR}"));
             lines.push(format!(
                 "rpm -qa --qf '%{{NAME}}\\t%{{VERSION}}-%{{RELEASE}}.%{{ARCH}}\\n' | sort > {PACKAGE_LIST}"
             ));
-            (lines.join("\n"), "/var/cache/yum")
+            lines.join("\n")
         }
     };
     PlanStep {
@@ -62,7 +57,7 @@ pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
         env: BTreeMap::new(),
         caches: vec![CacheMount {
             cache: CacheKind::Packages,
-            target: target.into(),
+            target: recipe.base.package_manager.cache_dir().into(),
         }],
         inputs: vec![],
         key: String::new(),

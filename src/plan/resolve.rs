@@ -6,16 +6,15 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::key::{KeyMaterial, step_key};
+use super::key::{base_parent, chain_keys};
 use super::packages::packages_step;
 use super::roles::role_plans;
 use super::*;
+use crate::layout::{CCACHE_DIR, DEST_DIR, INPUT_DIR, MAVEN_REPOSITORY, SOURCE_DIR};
 use crate::recipe::context::{build_context, file_context};
 use crate::recipe::template::Renderer;
 use crate::recipe::template_check::render_at;
-use crate::recipe::{
-    CCACHE_DIR, DEST_DIR, PackageManager, Recipe, RecipeError, SOURCE_DIR, Template,
-};
+use crate::recipe::{Recipe, RecipeError, Template};
 
 /// A local source tree used instead of the recipe's archive.
 #[derive(Debug, Clone)]
@@ -34,6 +33,8 @@ pub struct PlanOptions {
     pub source_override: Option<SourceOverride>,
     /// sha256 values recorded by earlier downloads of unpinned files, by URL.
     pub locked: BTreeMap<String, String>,
+    /// The caller's `$SOURCE_DATE_EPOCH`, if set (see [`Plan::source_date_epoch`]).
+    pub source_date_epoch: Option<u64>,
 }
 
 pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeError> {
@@ -80,30 +81,11 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
 
     let source = r.source(spec, options)?;
     let mut steps = Vec::new();
-    let mut parent = format!("base:{}:{}", recipe.base.image, recipe.distro);
-    let mut push = |mut step: PlanStep| {
-        let material = KeyMaterial {
-            parent: &parent,
-            name: &step.name,
-            kind: step.kind,
-            command: &step.command,
-            wrap: step.wrap.as_deref(),
-            workdir: &step.workdir,
-            env: &step.env,
-            caches: &step.caches,
-            inputs: &step.inputs,
-        };
-        // `baker -vv` shows what each key is made of, so that a cache miss can be explained.
-        tracing::trace!(step = %step.name, material = %material.canonical_json(), "key material");
-        step.key = step_key(&material);
-        parent.clone_from(&step.key);
-        steps.push(step);
-    };
     if let Some(step) = r.setup_step(&options.locked)? {
-        push(step);
+        steps.push(step);
     }
-    push(packages_step(recipe, spec));
-    push(r.source_step(&source));
+    steps.push(packages_step(recipe, spec));
+    steps.push(r.source_step(&source, options.source_date_epoch));
     let wrap = recipe
         .build
         .wrap
@@ -118,16 +100,20 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
         let wanted = !s.optional || options.enable.contains(&s.name);
         let for_version = s.versions.is_empty() || s.versions.contains(&version);
         if wanted && for_version {
-            push(r.build_step(s, StepKind::Build, &environment, wrap.clone(), &workdir)?);
+            steps.push(r.build_step(s, StepKind::Build, &environment, wrap.clone(), &workdir)?);
         }
     }
-    push(r.build_step(
+    steps.push(r.build_step(
         &recipe.install,
         StepKind::Install,
         &environment,
         wrap,
         &workdir,
     )?);
+    chain_keys(
+        &base_parent(&recipe.base.image, recipe.distro.name()),
+        &mut steps,
+    );
 
     Ok(Plan {
         recipe: RecipeRef {
@@ -143,6 +129,7 @@ pub fn resolve(recipe: &Recipe, options: &PlanOptions) -> Result<Plan, RecipeErr
         version,
         base: recipe.base.clone(),
         source,
+        source_date_epoch: options.source_date_epoch,
         environment,
         steps,
         image: recipe.image.clone(),
@@ -253,7 +240,9 @@ impl Resolver<'_> {
         }))
     }
 
-    fn source_step(&self, source: &SourcePlan) -> PlanStep {
+    /// Unpacks the source; with the caller's `SOURCE_DATE_EPOCH` in its environment, so that a value
+    /// changes this key and every later one (the install step's, and so the cached tarball's).
+    fn source_step(&self, source: &SourcePlan, epoch: Option<u64>) -> PlanStep {
         let (command, sha256) = match source {
             SourcePlan::Archive {
                 file_name,
@@ -263,7 +252,7 @@ impl Resolver<'_> {
                 ..
             } => (
                 format!(
-                    "mkdir -p {SOURCE_DIR}\ntar -xf /baker/in/{file_name} -C {SOURCE_DIR} --strip-components={strip_components} --no-same-owner\nrm -f /baker/in/{file_name}"
+                    "mkdir -p {SOURCE_DIR}\ntar -xf {INPUT_DIR}/{file_name} -C {SOURCE_DIR} --strip-components={strip_components} --no-same-owner\nrm -f {INPUT_DIR}/{file_name}"
                 ),
                 match pin {
                     Pin::Sha256 { sha256, .. } => Some(sha256.clone()),
@@ -281,7 +270,10 @@ impl Resolver<'_> {
             command,
             wrap: None,
             workdir: "/".into(),
-            env: BTreeMap::new(),
+            env: epoch
+                .map(|e| ("SOURCE_DATE_EPOCH".to_owned(), e.to_string()))
+                .into_iter()
+                .collect(),
             caches: vec![],
             inputs: vec![Input::Source { sha256 }],
             key: String::new(),
@@ -314,11 +306,8 @@ impl Resolver<'_> {
                     );
                     CCACHE_DIR
                 }
-                CacheKind::Packages => match self.recipe.base.package_manager {
-                    PackageManager::Apt => "/var/cache/apt/archives",
-                    PackageManager::Yum => "/var/cache/yum",
-                },
-                CacheKind::Maven => "/root/.m2/repository",
+                CacheKind::Packages => self.recipe.base.package_manager.cache_dir(),
+                CacheKind::Maven => MAVEN_REPOSITORY,
             };
             caches.push(CacheMount {
                 cache: *cache,

@@ -4,7 +4,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{DEST_DIR, Distro, JOBS_VARIABLE, SOURCE_DIR};
+use super::{Distro, JOBS_VARIABLE};
+use crate::layout::{DEST_DIR, SOURCE_DIR};
 
 /// Variables of every build-time template.
 pub fn build_context(name: &str, distro: Distro, version: &str) -> Value {
@@ -31,6 +32,8 @@ pub struct NodeFacts {
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterFacts {
     pub name: String,
+    /// Generated per cluster: passwords and credentials of the roles derive from it.
+    pub secret: String,
     pub master: NodeFacts,
     pub slaves: Vec<NodeFacts>,
 }
@@ -46,6 +49,7 @@ impl ClusterFacts {
         };
         Self {
             name: "example".to_owned(),
+            secret: "example-secret".to_owned(),
             master: node(0, master_role),
             slaves: vec![node(1, slave_role), node(2, slave_role)],
         }
@@ -56,7 +60,10 @@ impl ClusterFacts {
 pub fn role_context(build: &Value, cluster: &ClusterFacts, me: &NodeFacts) -> Value {
     let mut value = build.clone();
     if let Value::Object(map) = &mut value {
-        map.insert("cluster".into(), json!({ "name": cluster.name }));
+        map.insert(
+            "cluster".into(),
+            json!({ "name": cluster.name, "secret": cluster.secret }),
+        );
         map.insert("master".into(), json!(cluster.master));
         map.insert("self".into(), json!(me));
         map.insert("slaves".into(), json!(cluster.slaves));

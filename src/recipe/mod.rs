@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod context;
 pub mod distro;
 pub mod error;
+pub mod image;
 pub mod raw;
 pub mod source_text;
 pub mod template;
@@ -18,19 +19,15 @@ pub mod validate;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use catalog::Catalog;
 pub use distro::Distro;
 pub use error::RecipeError;
+pub use image::{BootTarget, Bootloader, ImageLayer, Init, KernelPackage, Provider};
 pub use source_text::SourceText;
 pub use template::Template;
 
-/// Where the build and install steps find things inside the container. Fixed paths make compiler
-/// cache hits possible across builds and machines (`CCACHE_BASEDIR`).
-pub const SOURCE_DIR: &str = "/baker/src";
-pub const DEST_DIR: &str = "/baker/dest";
-pub const CCACHE_DIR: &str = "/baker/ccache";
 /// `{{jobs}}` renders to this shell variable so that the parallelism of a machine never changes a cache key.
 pub const JOBS_VARIABLE: &str = "${BAKER_JOBS}";
 
@@ -59,11 +56,21 @@ pub struct Recipe {
     pub hints: Vec<Hint>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageManager {
     Apt,
     Yum,
+}
+
+impl PackageManager {
+    /// The download cache that baker's package cache is mounted over.
+    pub fn cache_dir(self) -> &'static str {
+        match self {
+            Self::Apt => "/var/cache/apt/archives",
+            Self::Yum => "/var/cache/yum",
+        }
+    }
 }
 
 impl std::fmt::Display for PackageManager {
@@ -75,7 +82,7 @@ impl std::fmt::Display for PackageManager {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Base {
     pub image: String,
     pub package_manager: PackageManager,
@@ -92,7 +99,7 @@ pub struct Repository {
 }
 
 /// How a downloaded file is trusted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Pin {
     /// A checksum the upstream publishes, and where it comes from.
@@ -150,7 +157,7 @@ pub struct StepSpec {
 }
 
 /// The caches a step may mount; each is a directory baker owns in its cache root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheKind {
     /// The compiler cache (ccache), mounted at [`CCACHE_DIR`].
@@ -169,26 +176,34 @@ impl CacheKind {
     ];
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ImageLayer {
-    pub kernel: String,
-    pub bootloader: String,
-    pub init: String,
-    pub runtime_packages: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_boot: Option<String>,
-    pub boots_on: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mkfs_options: Option<String>,
+/// Whether a role is the cluster's master or one of its slaves; launch starts the master first and
+/// hands every node the master's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleKind {
+    Master,
+    Slave,
+}
+
+impl RoleKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Master => "master",
+            Self::Slave => "slave",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct RoleSpec {
+    pub kind: RoleKind,
     pub description: String,
     pub setup: Option<Template>,
     pub command: Template,
     pub user: Option<String>,
     pub ports: Vec<u16>,
+    /// Environment of the role's command and setup (e.g. `MESOS_LAUNCHER=posix` in containers).
+    pub env: BTreeMap<String, Template>,
     pub config: Vec<FileSpec>,
     pub ready: Vec<ReadyCheck>,
 }
@@ -212,7 +227,7 @@ pub struct ReadyCheck {
     pub timeout_seconds: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hint {
     pub pattern: String,
     pub advice: String,

@@ -198,22 +198,40 @@ pub struct RawInstall {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawImage {
-    pub kernel: String,
-    pub bootloader: String,
-    pub init: String,
+    pub kernel: Spanned<String>,
+    pub bootloader: Spanned<String>,
+    pub init: Spanned<String>,
     #[serde(default)]
     pub runtime_packages: Vec<String>,
     #[serde(default)]
     pub first_boot: Option<String>,
     #[serde(default)]
-    pub boots_on: Vec<String>,
+    pub boots_on: Vec<RawBootTarget>,
     #[serde(default)]
     pub mkfs_options: Option<String>,
+}
+
+/// `[[image.boots_on]]`: one provider's verdict on the image's kernel.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBootTarget {
+    pub provider: Spanned<String>,
+    #[serde(default)]
+    pub boots: Vec<String>,
+    #[serde(default)]
+    pub fails: Vec<String>,
+    #[serde(default)]
+    pub proven: bool,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRole {
+    /// `master` or `slave`; exactly one role of a recipe is the master.
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
@@ -223,6 +241,8 @@ pub struct RawRole {
     pub user: Option<String>,
     #[serde(default)]
     pub ports: Vec<u16>,
+    #[serde(default)]
+    pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub config: Vec<RawFile>,
     #[serde(default)]

@@ -7,18 +7,20 @@ use serde_json::Value;
 use super::context::{ClusterFacts, build_context, file_context, role_context};
 use super::error::RecipeError;
 use super::template::{Renderer, Template};
-use super::{ReadyProbe, Recipe, SourceText};
+use super::{ReadyProbe, Recipe, RoleKind, SourceText};
 
 /// Renders every template of the recipe for every version, so that a typo in a variable never
 /// waits for the one build that uses it.
 pub fn check_templates(renderer: &Renderer, recipe: &Recipe) -> Result<(), RecipeError> {
-    let master_role = recipe.roles.keys().next().cloned().unwrap_or_default();
-    let slave_role = recipe
-        .roles
-        .keys()
-        .nth(1)
-        .cloned()
-        .unwrap_or_else(|| master_role.clone());
+    let of_kind = |kind: RoleKind| {
+        recipe
+            .roles
+            .iter()
+            .find(|(_, r)| r.kind == kind)
+            .map(|(name, _)| name.clone())
+    };
+    let master_role = of_kind(RoleKind::Master).unwrap_or_default();
+    let slave_role = of_kind(RoleKind::Slave).unwrap_or_else(|| master_role.clone());
     let cluster = ClusterFacts::example(&master_role, &slave_role);
     for version in recipe.versions.keys() {
         let build = build_context(&recipe.name, recipe.distro, version);
@@ -57,7 +59,12 @@ pub fn check_templates(renderer: &Renderer, recipe: &Recipe) -> Result<(), Recip
         }
         for role in recipe.roles.values() {
             let ctx = role_context(&build, &cluster, &cluster.slaves[0]);
-            for t in role.setup.iter().chain([&role.command]) {
+            for t in role
+                .setup
+                .iter()
+                .chain([&role.command])
+                .chain(role.env.values())
+            {
                 check(t, &ctx)?;
             }
             for f in &role.config {

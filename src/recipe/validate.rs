@@ -180,20 +180,8 @@ impl Checker<'_> {
             },
             steps,
             install,
-            image: raw.image.as_ref().map(|i| ImageLayer {
-                kernel: i.kernel.clone(),
-                bootloader: i.bootloader.clone(),
-                init: i.init.clone(),
-                runtime_packages: i.runtime_packages.clone(),
-                first_boot: i.first_boot.clone(),
-                boots_on: i.boots_on.clone(),
-                mkfs_options: i.mkfs_options.clone(),
-            }),
-            roles: raw
-                .roles
-                .iter()
-                .map(|(name, r)| Ok((name.clone(), self.role(r)?)))
-                .collect::<Result<_, RecipeError>>()?,
+            image: raw.image.as_ref().map(|i| self.image(i)).transpose()?,
+            roles: self.roles(&raw)?,
             hints: raw
                 .hints
                 .iter()
@@ -416,64 +404,32 @@ impl Checker<'_> {
         })
     }
 
+    /// A path a file is written to inside the container: checked here, at load time, so that a
+    /// bad one is reported with its `file:line:column` rather than when a step's archive is made.
     fn absolute(&self, path: &Spanned<String>) -> Result<String, RecipeError> {
-        if path.get_ref().starts_with('/') {
-            Ok(path.get_ref().clone())
+        let value = path.get_ref();
+        let fault = if value.contains('\0') {
+            Some("contains a NUL byte")
+        } else if !value.starts_with('/') {
+            Some("is not absolute")
+        } else if value.split('/').any(|part| part == "..") {
+            Some("has a `..` component")
+        } else if value.ends_with('/') || value.split('/').next_back() == Some(".") {
+            Some("names a directory, not a file")
         } else {
-            Err(self.at(
+            None
+        };
+        match fault {
+            None => Ok(value.clone()),
+            Some(fault) => Err(self.at(
                 path.span(),
-                "expected an absolute path inside the container",
-            ))
+                format!(
+                    "path {value:?} {fault}; expected an absolute path of a file inside the \
+                     container, like \"/etc/app/app.conf\": starting with `/`, without `..` \
+                     components or NUL bytes"
+                ),
+            )),
         }
-    }
-
-    fn role(&self, r: &raw::RawRole) -> Result<RoleSpec, RecipeError> {
-        let ready = r
-            .ready
-            .iter()
-            .map(|c| {
-                let probe = match (&c.http, &c.command) {
-                    (Some(url), None) => ReadyProbe::Http {
-                        url: Template::from_spanned(url),
-                        status: c.status.unwrap_or(200),
-                        json_pointer: c.json_pointer.clone(),
-                    },
-                    (None, Some(run)) => ReadyProbe::Command {
-                        run: Template::from_spanned(run),
-                    },
-                    (Some(url), Some(_)) => {
-                        return Err(self.at(
-                            url.span(),
-                            "a readiness check has either `http` or `command`, not both",
-                        ));
-                    }
-                    (None, None) => {
-                        return Err(self.at(
-                            r.command.span(),
-                            "a readiness check needs `http` or `command`",
-                        ));
-                    }
-                };
-                Ok(ReadyCheck {
-                    probe,
-                    equals: c.equals.as_ref().map(Template::from_spanned),
-                    timeout_seconds: c.timeout_seconds.unwrap_or(300),
-                })
-            })
-            .collect::<Result<_, RecipeError>>()?;
-        Ok(RoleSpec {
-            description: r.description.clone(),
-            setup: r.setup.as_ref().map(Template::from_spanned),
-            command: Template::from_spanned(&r.command),
-            user: r.user.clone(),
-            ports: r.ports.clone(),
-            config: r
-                .config
-                .iter()
-                .map(|f| self.file(f))
-                .collect::<Result<_, _>>()?,
-            ready,
-        })
     }
 }
 
@@ -484,3 +440,6 @@ fn names(list: &[Spanned<String>]) -> Vec<String> {
 #[cfg(test)]
 #[path = "validate_tests.rs"]
 mod tests;
+
+#[path = "validate_runtime.rs"]
+mod runtime;

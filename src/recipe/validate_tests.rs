@@ -76,3 +76,146 @@ fn a_missing_required_table_is_named() {
     ));
     assert!(message.contains("missing field `install`"), "{message}");
 }
+
+const POSTGRES: &str = include_str!("../../recipes/postgresql/debian-12.toml");
+
+/// The `file:line` an error starts with.
+fn line_of(message: &str) -> usize {
+    message.split(':').nth(1).unwrap().parse().unwrap()
+}
+
+fn line_containing(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn a_role_without_a_kind_is_an_error_at_its_header_saying_what_to_add() {
+    let old = POSTGRES.replace("kind = \"slave\"\n", "");
+    let message = error_of(&old);
+    assert!(message.contains("role `standby` does not say"), "{message}");
+    assert!(message.contains("kind = \"slave\""), "{message}");
+    assert_eq!(line_of(&message), line_containing(&old, "[roles.standby]"));
+}
+
+#[test]
+fn two_masters_or_none_is_an_error_naming_the_file_and_line() {
+    let two = POSTGRES.replace("kind = \"slave\"", "kind = \"master\"");
+    let message = error_of(&two);
+    assert!(message.starts_with("r.toml:"), "{message}");
+    assert!(message.contains("second master"), "{message}");
+    let second = two
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("kind = \"master\""))
+        .nth(1);
+    assert_eq!(line_of(&message), second.unwrap().0 + 1);
+
+    let none = POSTGRES.replace("kind = \"master\"", "kind = \"slave\"");
+    let message = error_of(&none);
+    assert!(message.contains("no role is the master"), "{message}");
+    assert_eq!(line_of(&message), line_containing(&none, "[roles.primary]"));
+
+    let typo = POSTGRES.replace("kind = \"master\"", "kind = \"mastr\"");
+    assert!(error_of(&typo).contains("did you mean `master`?"));
+}
+
+#[test]
+fn the_image_layer_is_typed_and_names_the_valid_values() {
+    let recipe = parse(SourceText::new("r.toml", POSTGRES)).unwrap();
+    let image = recipe.image.unwrap();
+    assert_eq!(image.kernel, KernelPackage::DebianCloud);
+    assert_eq!(image.init, Init::Systemd);
+    assert!(image.boot_target(Provider::Aws).is_some());
+
+    let message = error_of(&POSTGRES.replace("init = \"systemd\"", "init = \"sysvinit\""));
+    assert!(
+        message.contains("unknown init `sysvinit`; valid: systemd, upstart"),
+        "{message}"
+    );
+    let message = error_of(&POSTGRES.replace("provider = \"gce\"", "provider = \"gcp\""));
+    assert!(message.contains("did you mean `gce`?"), "{message}");
+    let message = error_of(&POSTGRES.replace("provider = \"gce\"", "provider = \"aws\""));
+    assert!(message.contains("names provider `aws` twice"), "{message}");
+}
+
+#[test]
+fn role_env_is_checked_like_step_env() {
+    let bad = POSTGRES.replace(
+        "kind = \"slave\"\n",
+        "kind = \"slave\"\nenv = { \"1BAD\" = \"x\" }\n",
+    );
+    assert!(error_of(&bad).contains("`1BAD` is not a valid environment variable name"));
+    let typo = POSTGRES.replace(
+        "kind = \"slave\"\n",
+        "kind = \"slave\"\nenv = { PGHOST = \"{{mastr.ip}}\" }\n",
+    );
+    assert!(error_of(&typo).contains("mastr"), "{}", error_of(&typo));
+}
+
+#[test]
+fn the_example_in_the_recipe_reference_parses() {
+    let reference = include_str!("../../recipes/README.md");
+    let start = reference.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let example = &reference[start..];
+    let example = &example[..example.find("```").unwrap()];
+    let recipe = parse(SourceText::new("recipes/README.md", example)).unwrap();
+    assert_eq!(recipe.roles["greeter"].kind, RoleKind::Master);
+}
+
+#[test]
+fn every_path_in_a_recipe_is_checked_at_load_time_with_its_location() {
+    let tables = [
+        "[[files]]\npath = PATH\ncontent = \"x\"\n",
+        "[[repositories]]\nname = \"r\"\npath = PATH\ncontent = \"x\"\n",
+        "[[repositories]]\nname = \"r\"\npath = \"/etc/r.list\"\ncontent = \"x\"\n\
+         [[repositories.keys]]\nurl = \"http://k/key\"\npath = PATH\nunpinned = \"none\"\n",
+        "[[roles.hello.config]]\npath = PATH\ncontent = \"x\"\n",
+    ];
+    let bad = [
+        (r#""/etc/../x""#, "has a `..` component"),
+        (r#""/srv/app/..""#, "has a `..` component"),
+        (r#""../etc/x""#, "is not absolute"),
+        (r#""etc/x""#, "is not absolute"),
+        (r#""""#, "is not absolute"),
+        (r#""/etc/x\u0000y""#, "contains a NUL byte"),
+        (r#""/etc/""#, "names a directory, not a file"),
+        (r#""/""#, "names a directory, not a file"),
+        (r#""/etc/.""#, "names a directory, not a file"),
+    ];
+    for table in tables {
+        for (path, fault) in bad {
+            let text = format!("{HELLO}\n{}", table.replace("PATH", path));
+            let line = 1 + text
+                .lines()
+                .position(|l| l == format!("path = {path}"))
+                .unwrap();
+            let message = error_of(&text);
+            assert!(
+                message.starts_with(&format!("r.toml:{line}:8: path ")),
+                "{message}"
+            );
+            assert!(message.contains(fault), "{fault} missing from: {message}");
+            assert!(
+                message.contains("expected an absolute path of a file inside the container"),
+                "{message}"
+            );
+        }
+        for good in [r#""/etc/x""#, r#""/etc/./x..y/.hidden""#] {
+            let text = format!("{HELLO}\n{}", table.replace("PATH", good));
+            parse(SourceText::new("r.toml", &text)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_bad_path_says_what_is_valid() {
+    let text = format!("{HELLO}\n[[files]]\npath = \"/etc/../x\"\ncontent = \"x\"\n");
+    let message = error_of(&text);
+    let first = message.lines().next().unwrap();
+    assert_eq!(
+        first.split_once(": ").unwrap().1,
+        "path \"/etc/../x\" has a `..` component; expected an absolute path of a file inside \
+         the container, like \"/etc/app/app.conf\": starting with `/`, without `..` components \
+         or NUL bytes"
+    );
+}

@@ -32,19 +32,46 @@ pub struct FetchPolicy {
     /// Wait before the first retry; it doubles for every further one.
     pub first_backoff: Duration,
     pub connect_timeout: Duration,
+    /// Longest wait from sending a request to its response headers. A server that accepts the
+    /// connection and then says nothing is not retried: the fetch moves on to the next source.
+    pub response_timeout: Duration,
     /// Longest wait for the next byte of a response before the attempt counts as failed.
     pub read_timeout: Duration,
 }
 
+/// Seconds (a decimal number) that replace the default response timeout, e.g. for tests that point
+/// baker at a silent server, or for a mirror known to be slow to start answering.
+pub const RESPONSE_TIMEOUT_ENV: &str = "BAKER_RESPONSE_TIMEOUT";
+
 impl Default for FetchPolicy {
+    /// The defaults, with the response timeout taken from `BAKER_RESPONSE_TIMEOUT` when it is set.
     fn default() -> Self {
         Self {
             attempts: 4,
             first_backoff: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(15),
+            response_timeout: response_timeout_from_env().unwrap_or(Duration::from_secs(30)),
             read_timeout: Duration::from_secs(60),
         }
     }
+}
+
+/// `BAKER_RESPONSE_TIMEOUT` as a duration; a value that is not a positive number of seconds is
+/// ignored with a warning, since a typo there should not stop a build.
+fn response_timeout_from_env() -> Option<Duration> {
+    let value = std::env::var(RESPONSE_TIMEOUT_ENV).ok()?;
+    let seconds = value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero());
+    if seconds.is_none() {
+        tracing::warn!(
+            "{RESPONSE_TIMEOUT_ENV}={value:?} is not a positive number of seconds; using the default"
+        );
+    }
+    seconds
 }
 
 pub struct FetchRequest<'a> {
@@ -125,6 +152,7 @@ impl Fetcher {
         let mut failures = Vec::new();
         for source in &sources {
             let from = source.to_string();
+            tracing::debug!("{}: trying {from}", req.file_name);
             match self.try_source(source, expected.as_deref()).await {
                 Ok(staged) => return self.finish(req, staged, from, expected.is_none()),
                 Err(Rejected::Local(path, source)) => {
@@ -197,7 +225,10 @@ impl Fetcher {
                 }))
             }
             Ok((sha256, _)) => {
-                tracing::warn!(path = %path.display(), %sha256, "cached download is corrupt; fetching it again");
+                self.reporter.report(Event::Warning(format!(
+                    "the cached download {} is corrupt (sha256 {sha256}); fetching it again",
+                    path.display()
+                )));
                 std::fs::remove_file(&path).map_err(|source| FetchError::Cache { path, source })?;
                 Ok(None)
             }

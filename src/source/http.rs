@@ -1,5 +1,6 @@
-//! One URL, downloaded as well as the network allows: a connect timeout, a timeout on every read,
-//! retries with doubling backoff on connection errors, timeouts, 5xx and 429 (never on 403/404,
+//! One URL, downloaded as well as the network allows: a connect timeout, a timeout for the response
+//! headers (a server that accepts the connection and never answers is given up at once, not retried,
+//! so that the next source is tried), a timeout on every read of the body, retries with doubling backoff on connection errors, timeouts, 5xx and 429 (never on 403/404,
 //! which send the fetch on to the next source at once), and resuming with `Range: bytes=N-` from
 //! whatever an earlier attempt or run left in the partial file. Bytes are hashed as they arrive.
 //! Whether the result is the right file is decided by the caller, [`super::fetch`].
@@ -14,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::fetch::FetchPolicy;
+use super::fetch::{FetchPolicy, RESPONSE_TIMEOUT_ENV};
 use super::partial::{Failure, Partial, Staged};
 use crate::progress::{Event, Reporter};
 
@@ -106,7 +107,15 @@ async fn once(
     if *len > 0 {
         request = request.header(RANGE, format!("bytes={len}-"));
     }
-    let response = request.send().await.map_err(classify)?;
+    let Ok(sent) = tokio::time::timeout(http.policy.response_timeout, request.send()).await else {
+        let waited = http.policy.response_timeout;
+        tracing::debug!("{url}: no response within {waited:?}; giving up on this source");
+        return Err(Attempt::Fatal(format!(
+            "no response within {waited:?} (the server did not answer; \
+             {RESPONSE_TIMEOUT_ENV}=SECONDS sets this wait)"
+        )));
+    };
+    let response = sent.map_err(classify)?;
     let status = response.status();
     if status == StatusCode::OK && *len > 0 {
         restart(file, hasher, len).await?;

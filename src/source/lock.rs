@@ -30,11 +30,19 @@ pub struct LockFile {
 impl LockFile {
     /// Reads the lock file; a missing file is an empty lock.
     pub fn load(path: &Path) -> Result<Self, LockError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| LockError::Parse {
-                path: path.to_owned(),
-                message: e.to_string(),
-            }),
+        let garbled = |what: String| LockError::Parse {
+            path: path.to_owned(),
+            message: format!("{what}; {GARBLED_FIX}"),
+        };
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|e| {
+                    let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                    let valid = std::str::from_utf8(valid).unwrap_or_default();
+                    garbled(format!("{}: not UTF-8 text", line_column(valid)))
+                })?;
+                toml::from_str(&text).map_err(|e| garbled(toml_fault(&text, &e)))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(LockError::Read {
                 path: path.to_owned(),
@@ -62,6 +70,32 @@ impl LockFile {
     }
 }
 
+/// What to do about a lock file that cannot be read as TOML.
+const GARBLED_FIX: &str = "restore it from version control, or delete it to record the sha256 \
+     of the next download of each unpinned file again (that download is then trusted)";
+
+/// `line L, column C: message` for a TOML error, without the snippet, which for a binary file is noise.
+fn toml_fault(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => format!(
+            "{}: {message}",
+            line_column(&text[..span.start.min(text.len())])
+        ),
+        None => message,
+    }
+}
+
+/// `line L, column C` (from 1, columns in characters) of the position just after `before`.
+fn line_column(before: &str) -> String {
+    let line = before.matches('\n').count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    format!("line {line}, column {column}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +110,30 @@ mod tests {
         let lock = LockFile::load(&path).unwrap();
         assert_eq!(lock.files.len(), 2);
         assert_eq!(lock.files["http://a/x.tar.gz"], "aa");
+    }
+
+    #[test]
+    fn a_garbled_lock_file_names_its_path_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baker.lock");
+        for (bytes, fault) in [
+            (
+                &b"[files]\n\"http://a/x\" = \"aa\xff\"\n"[..],
+                "line 2, column 19: not UTF-8 text",
+            ),
+            (b"[files]\n\"http://a/x\" = aa\n", "line 2, column 16: "),
+            (b"[files\n", "line 1, column 7: "),
+        ] {
+            std::fs::write(&path, bytes).unwrap();
+            let message = LockFile::load(&path).unwrap_err().to_string();
+            let expected = format!("lock file {} is not valid: {fault}", path.display());
+            assert!(message.starts_with(&expected), "{message}");
+            assert!(message.ends_with(&format!("; {GARBLED_FIX}")), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+            let err = LockFile::record(&path, "http://b/y", "bb").unwrap_err();
+            assert!(matches!(err, LockError::Parse { .. }), "{err:?}");
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "left as it was");
+        }
+        assert!(GARBLED_FIX.contains("delete it") && GARBLED_FIX.contains("version control"));
     }
 }

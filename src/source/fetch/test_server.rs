@@ -19,6 +19,8 @@ pub enum Fault {
     Stall(Duration),
     /// Answer a `Range` request with the whole file and `200 OK`, as some servers do.
     IgnoreRange,
+    /// Read the request and send nothing at all for this long, then close.
+    Silent(Duration),
 }
 
 /// A request the server saw.
@@ -113,6 +115,10 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
         let fault = state.faults.get_mut(&path).and_then(VecDeque::pop_front);
         (state.files.get(&path).cloned(), fault)
     };
+    if let Some(Fault::Silent(quiet)) = fault {
+        std::thread::sleep(quiet);
+        return;
+    }
     let Some(body) = body else {
         return respond(&mut stream, "404 Not Found", &[], b"");
     };
@@ -143,7 +149,9 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
         None => ("200 OK", vec![], &body[..]),
     };
     match fault {
-        None | Some(Fault::IgnoreRange) => respond(&mut stream, status, &headers, part),
+        None | Some(Fault::IgnoreRange | Fault::Silent(_)) => {
+            respond(&mut stream, status, &headers, part)
+        }
         Some(Fault::Status(code)) => respond(&mut stream, &format!("{code} Fault"), &[], b""),
         Some(Fault::DropAfter(n)) => {
             write_head(&mut stream, status, &headers, part.len());

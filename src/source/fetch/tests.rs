@@ -19,6 +19,7 @@ fn quick() -> FetchPolicy {
         attempts: 3,
         first_backoff: Duration::from_millis(1),
         connect_timeout: Duration::from_secs(2),
+        response_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(5),
     }
 }
@@ -161,7 +162,7 @@ async fn an_unreachable_mirror_is_skipped_for_a_directory_mirror() {
     std::fs::create_dir(&dir).unwrap();
     let bytes = body(5000, 3);
     std::fs::write(dir.join(NAME), &bytes).unwrap();
-    let mirrors = [Mirror::parse(&dead), Mirror::Dir(dir.clone())];
+    let mirrors = [Mirror::parse(&dead).unwrap(), Mirror::Dir(dir.clone())];
     let hex = sha(&bytes);
 
     let got = env
@@ -349,6 +350,77 @@ async fn a_stalled_response_times_out_and_is_retried() {
 }
 
 #[tokio::test]
+async fn a_mirror_that_accepts_and_never_answers_is_given_up_for_the_next_one() {
+    let server = TestServer::start();
+    let bytes = body(4000, 16);
+    server.serve("/silent/hello-2.10.tar.gz", &bytes);
+    server.fault(
+        "/silent/hello-2.10.tar.gz",
+        Fault::Silent(Duration::from_secs(30)),
+    );
+    server.serve(PATH, &bytes);
+    let env = Env::new();
+    let mirrors = [Mirror::parse(&server.url("/silent")).unwrap()];
+    let urls = [server.url(PATH)];
+    let impatient = FetchPolicy {
+        response_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+
+    let started = std::time::Instant::now();
+    let got = env
+        .fetcher(impatient)
+        .fetch(&pinned(&urls, &sha(&bytes)), &mirrors, true)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(got.from, urls[0]);
+    assert_eq!(
+        server.requests("/silent/hello-2.10.tar.gz").len(),
+        1,
+        "a silent server is not asked again"
+    );
+    assert_eq!(env.retries(), 0);
+    let events = env.events.0.lock().unwrap();
+    let failed = events.iter().find_map(|e| match e {
+        Event::DownloadFailed { url, error } => Some((url.clone(), error.clone())),
+        _ => None,
+    });
+    let (url, error) = failed.expect("the silent mirror is reported");
+    assert_eq!(url, server.url("/silent/hello-2.10.tar.gz"));
+    assert!(error.contains("no response within 300ms"), "{error}");
+    assert!(error.contains(RESPONSE_TIMEOUT_ENV), "{error}");
+}
+
+#[tokio::test]
+async fn when_the_only_source_is_silent_the_error_says_it_did_not_answer() {
+    let closed_after = Duration::from_secs(30);
+    let server = TestServer::start();
+    server.serve(PATH, b"x");
+    server.fault(PATH, Fault::Silent(closed_after));
+    let env = Env::new();
+    let urls = [server.url(PATH)];
+    let impatient = FetchPolicy {
+        response_timeout: Duration::from_millis(200),
+        ..quick()
+    };
+
+    let err = env
+        .fetcher(impatient)
+        .fetch(&pinned(&urls, &sha(b"x")), &[], true)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(&urls[0]), "{message}");
+    assert!(message.contains("no response within 200ms"), "{message}");
+    assert!(message.contains("--mirror URL|DIR"), "{message}");
+}
+
+#[tokio::test]
 async fn the_lock_records_the_first_download_and_rejects_different_bytes_later() {
     let server = TestServer::start();
     let first = body(3000, 9);
@@ -395,10 +467,7 @@ async fn a_directory_mirror_comes_before_upstream() {
     server.serve(PATH, &bytes);
     let env = Env::new();
     std::fs::write(env.dir.path().join(NAME), &bytes).unwrap();
-    let mirrors = [Mirror::parse(&format!(
-        "file://{}",
-        env.dir.path().display()
-    ))];
+    let mirrors = [Mirror::parse(&format!("file://{}", env.dir.path().display())).unwrap()];
     let urls = [server.url(PATH)];
 
     let got = env

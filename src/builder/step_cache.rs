@@ -7,11 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bollard::Docker;
 use serde::{Deserialize, Serialize};
 
-/// The image repository of committed steps.
-pub const STEP_REPO: &str = "baker-step";
+use crate::engine::Engine;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StepEntry {
@@ -53,7 +51,7 @@ impl StepCache {
     /// The entry for `key` if its image still exists and was grown from `base_image_id`.
     pub async fn lookup(
         &self,
-        docker: &Docker,
+        engine: &Engine,
         key: &str,
         base_image_id: &str,
     ) -> Option<StepEntry> {
@@ -63,16 +61,13 @@ impl StepCache {
             tracing::debug!(key, "step cache entry is for another base image");
             return None;
         }
-        match docker.inspect_image(&entry.image_id).await {
-            Ok(_) => {
-                // Touch the entry so that `baker cache prune` evicts the least recently used first.
-                let _ = filetime_touch(&self.entry_path(key));
-                Some(entry)
-            }
-            Err(_) => {
-                tracing::debug!(key, "step cache entry's image is gone");
-                None
-            }
+        if engine.has_image(&entry.image_id).await {
+            // Touch the entry so that `baker cache prune` evicts the least recently used first.
+            let _ = filetime_touch(&self.entry_path(key));
+            Some(entry)
+        } else {
+            tracing::debug!(key, "step cache entry's image is gone");
+            None
         }
     }
 

@@ -11,9 +11,11 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::container::{Container, ContainerSpec, labels};
 use super::{BuildError, BuildOutcome, Builder, StepOutcome, step_cache};
 use crate::artifact::{self, ArtifactFile, CcacheStats, Manifest};
+use crate::engine::labels::STEP_LABEL;
+use crate::engine::{Container, ContainerSpec};
+use crate::layout::META_DIR;
 use crate::plan::{Plan, SourcePlan};
 use crate::progress::Event;
 use crate::recipe::Pin;
@@ -29,7 +31,6 @@ struct ImageFacts {
 /// Copies a cached artifact for this install key into the output directory, if the cache has one.
 pub(super) async fn reuse_artifact(
     b: &Builder<'_>,
-    base_id: &str,
     outcomes: &[StepOutcome],
     started: Instant,
 ) -> Result<Option<BuildOutcome>, BuildError> {
@@ -47,7 +48,10 @@ pub(super) async fn reuse_artifact(
     if std::fs::read_to_string(dir.join(format!("{}.sha256", b.plan.artifact.file_name)))
         .map_or(true, |s| !s.starts_with(&sha256))
     {
-        tracing::warn!(path = %cached.display(), "cached artifact does not match its checksum; rebuilding it");
+        b.reporter.report(Event::Warning(format!(
+            "the cached artifact {} does not match its checksum; rebuilding it",
+            cached.display()
+        )));
         return Ok(None);
     }
     let out = out_path(b);
@@ -59,22 +63,20 @@ pub(super) async fn reuse_artifact(
         "unchanged: reused {}",
         cached.display()
     )));
-    finish(b, base_id, outcomes, file, &facts, started).map(Some)
+    finish(b, outcomes, file, &facts, started).map(Some)
 }
 
 /// Takes the tarball and facts out of the install step's image and writes tarball and manifest.
 pub(super) async fn finish_artifact(
     b: &Builder<'_>,
     install_image: &str,
-    base_id: &str,
     outcomes: &[StepOutcome],
     started: Instant,
 ) -> Result<BuildOutcome, BuildError> {
     let env = BTreeMap::new();
-    let container = Container::create(
-        &b.docker,
-        &b.janitor,
-        ContainerSpec {
+    let container = b
+        .engine
+        .create_container(ContainerSpec {
             name: format!(
                 "baker-{}-export-{}-{}",
                 b.plan.recipe.name,
@@ -86,11 +88,9 @@ pub(super) async fn finish_artifact(
             workdir: "/",
             env: &env,
             binds: vec![],
-            labels: labels(&[("baker.step", "export")]),
-        },
-    )
-    .await
-    .map_err(BuildError::docker("creating the export container"))?;
+            labels: &[(STEP_LABEL, "export")],
+        })
+        .await?;
     let result = export(b, &container).await;
     container.remove().await;
     let (spool, facts) = result?;
@@ -98,7 +98,7 @@ pub(super) async fn finish_artifact(
     let out = out_path(b);
     let file = artifact::write_reproducible(spool, "dest", facts.source_date_epoch, &out)?;
     keep_in_cache(b, &out, &facts);
-    finish(b, base_id, outcomes, file, &facts, started)
+    finish(b, outcomes, file, &facts, started)
 }
 
 async fn export(
@@ -111,10 +111,7 @@ async fn export(
         tempfile::tempfile_in(&tmp).map_err(BuildError::io("creating a spool file in", &tmp))?;
     let mut stream = container.download(&b.plan.artifact.root);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(BuildError::docker(format!(
-            "exporting {}",
-            b.plan.artifact.root
-        )))?;
+        let chunk = chunk?;
         spool
             .write_all(&chunk)
             .map_err(BuildError::io("spooling the export in", &tmp))?;
@@ -124,9 +121,9 @@ async fn export(
         .map_err(BuildError::io("spooling the export in", &tmp))?;
 
     let mut meta = Vec::new();
-    let mut stream = container.download("/baker/meta");
+    let mut stream = container.download(META_DIR);
     while let Some(chunk) = stream.next().await {
-        meta.extend_from_slice(&chunk.map_err(BuildError::docker("reading /baker/meta"))?);
+        meta.extend_from_slice(&chunk?);
     }
     Ok((spool, read_facts(&meta)))
 }
@@ -185,26 +182,33 @@ fn keep_in_cache(b: &Builder<'_>, out: &Path, facts: &ImageFacts) {
         crate::atomic_file::write_atomic(&dir.join("facts.json"), &serde_json::to_vec(facts)?)
     })();
     if let Err(e) = result {
-        tracing::warn!(dir = %dir.display(), "could not keep the artifact in the cache: {e}");
+        b.reporter.report(Event::Warning(format!(
+            "could not keep the artifact in the cache at {}: {e}",
+            dir.display()
+        )));
     }
 }
 
 fn finish(
     b: &Builder<'_>,
-    base_id: &str,
     outcomes: &[StepOutcome],
     file: ArtifactFile,
     facts: &ImageFacts,
     started: Instant,
 ) -> Result<BuildOutcome, BuildError> {
-    let manifest = manifest(b.plan, base_id, outcomes, &file, facts);
+    let manifest = manifest(b.plan, &b.base_id, outcomes, &file, facts);
     let manifest_path = b.options.out_dir.join("manifest.json");
     manifest.write_atomic(&manifest_path)?;
+    // The contract the later stages start from: `baker image --from`, `baker launch`.
+    let plan_path = b.options.out_dir.join(crate::plan::PLAN_FILE);
+    crate::plan::write_plan(b.plan, &plan_path)
+        .map_err(|e| BuildError::io("writing the plan", &plan_path)(std::io::Error::other(e)))?;
     b.reporter.report(Event::Note(format!(
         "finished in {:.1}s",
         started.elapsed().as_secs_f64()
     )));
     Ok(BuildOutcome {
+        plan: b.plan.clone(),
         artifact: file,
         manifest_path,
         manifest,

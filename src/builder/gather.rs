@@ -1,14 +1,18 @@
 //! What a step needs from outside its parent image: its script, the files the recipe places, the
 //! repository keys and the source archive (fetched through the download cache, pinned or locked), or a
-//! local source tree. Fetching happens before the first step runs, so a bad mirror fails at once.
+//! local source tree. Fetching happens before the first step runs, so a bad mirror fails at once;
+//! files that nothing pins are fetched even earlier, by [`lock_unpinned`], so that their sha256s can
+//! be filled into the plan before any key is used.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::inputs::{self, UploadArchive};
 use super::{BuildError, BuildOptions, Builder};
+use crate::layout::{INPUT_DIR, SCRIPT_PATH, SOURCE_DIR};
 use crate::plan::{Input, Plan, PlanStep, SourcePlan};
-use crate::progress::Reporter;
+use crate::progress::{Event, Reporter};
 use crate::recipe::Pin;
 use crate::source::fetch::{Expected, FetchRequest, Fetcher};
 use crate::source::tree::digest_tree;
@@ -19,7 +23,7 @@ impl Builder<'_> {
         let mut archive = UploadArchive::default();
         let io = |e| BuildError::io("assembling the inputs of a step", "(memory)")(e);
         archive
-            .bytes(inputs::SCRIPT_PATH, 0o755, inputs::script(step).as_bytes())
+            .bytes(SCRIPT_PATH, 0o755, inputs::script(step).as_bytes())
             .map_err(io)?;
         for input in &step.inputs {
             match input {
@@ -59,12 +63,11 @@ impl Builder<'_> {
 
     /// A repository key or other downloaded file, from the download cache.
     async fn remote_file(&self, url: &str, sha256: Option<&str>) -> Result<PathBuf, BuildError> {
-        let lock_path = self.options.cache.lock_file();
         let expected = match sha256 {
             Some(s) => Expected::Sha256(s),
             None => Expected::Lock {
                 key_url: url,
-                lock_path: &lock_path,
+                lock_path: &self.options.lock_file,
             },
         };
         let urls = [url.to_owned()];
@@ -84,14 +87,13 @@ impl Builder<'_> {
         else {
             return Ok(None);
         };
-        let lock_path = self.options.cache.lock_file();
         let expected = match (pin, locked_sha256) {
             (Pin::Sha256 { sha256, .. }, _) | (Pin::Lock { .. }, Some(sha256)) => {
                 Expected::Sha256(sha256)
             }
             (Pin::Lock { .. }, None) => Expected::Lock {
                 key_url: &urls[0],
-                lock_path: &lock_path,
+                lock_path: &self.options.lock_file,
             },
         };
         self.fetch(file_name, urls, expected).await.map(Some)
@@ -106,19 +108,18 @@ impl Builder<'_> {
                     .await?
                     .expect("an archive source has a file");
                 archive
-                    .file(&format!("/baker/in/{file_name}"), 0o644, &fetched)
+                    .file(&format!("{INPUT_DIR}/{file_name}"), 0o644, &fetched)
                     .map_err(io)
             }
             SourcePlan::Tree { path, sha256, .. } => {
                 let tree = digest_tree(Path::new(path))
                     .map_err(BuildError::io("reading the source tree", path))?;
                 if &tree.sha256 != sha256 {
-                    tracing::warn!(
-                        path,
-                        "the source tree changed since it was planned; building what is there now"
-                    );
+                    self.reporter.report(Event::Warning(format!(
+                        "the source tree {path} changed since it was planned; building what is there now"
+                    )));
                 }
-                archive.tree(crate::recipe::SOURCE_DIR, &tree).map_err(io)
+                archive.tree(SOURCE_DIR, &tree).map_err(io)
             }
         }
     }
@@ -142,50 +143,29 @@ impl Builder<'_> {
     }
 }
 
-/// Whether a plan still has inputs without a known sha256 (unpinned and not yet locked); the caller
-/// fetches them with [`lock_unpinned`] and plans again so that every key is final before building.
-pub fn has_unlocked_inputs(plan: &Plan) -> bool {
-    plan.steps.iter().flat_map(|s| &s.inputs).any(|i| match i {
-        Input::Remote { sha256, .. } | Input::Source { sha256 } => sha256.is_none(),
-        Input::Inline { .. } => false,
-    })
-}
-
-/// Downloads every unpinned, unlocked input once, recording its sha256 in the lock file.
+/// Downloads every input of `plan` that has no sha256 yet (unpinned, and not in the lock file), once,
+/// recording each one's sha256 in the lock file; returns them by URL, as
+/// [`Plan::apply_locks`] takes them.
 pub async fn lock_unpinned(
     plan: &Plan,
     options: &BuildOptions,
     reporter: Arc<dyn Reporter>,
-) -> Result<(), BuildError> {
+) -> Result<BTreeMap<String, String>, BuildError> {
     let fetcher = Fetcher::new(options.cache.clone(), reporter, Default::default());
-    let lock_path = options.cache.lock_file();
-    for input in plan.steps.iter().flat_map(|s| &s.inputs) {
-        let (file_name, urls) = match input {
-            Input::Remote {
-                url, sha256: None, ..
-            } => (
-                url.rsplit('/').next().unwrap_or("file").to_owned(),
-                vec![url.clone()],
-            ),
-            Input::Source { sha256: None } => match &plan.source {
-                SourcePlan::Archive {
-                    file_name, urls, ..
-                } => (file_name.clone(), urls.clone()),
-                SourcePlan::Tree { .. } => continue,
-            },
-            _ => continue,
-        };
+    let mut locked = BTreeMap::new();
+    for unlocked in plan.unlocked_inputs() {
         let request = FetchRequest {
-            file_name: &file_name,
-            urls: &urls,
+            file_name: &unlocked.file_name,
+            urls: &unlocked.urls,
             expected: Expected::Lock {
-                key_url: &urls[0],
-                lock_path: &lock_path,
+                key_url: unlocked.lock_url(),
+                lock_path: &options.lock_file,
             },
         };
-        fetcher
+        let fetched = fetcher
             .fetch(&request, &options.mirrors, options.upstream)
             .await?;
+        locked.insert(unlocked.lock_url().to_owned(), fetched.sha256);
     }
-    Ok(())
+    Ok(locked)
 }

@@ -8,14 +8,10 @@ use std::path::Path;
 
 use tar::{EntryType, Header};
 
+use crate::layout::{EPOCH_FILE, META_DIR, SCRIPT_PATH, SOURCE_DIR, ccache_stats_file};
 use crate::plan::{CacheMount, PlanStep, StepKind};
 use crate::recipe::CacheKind;
 use crate::source::tree::TreeDigest;
-
-/// Where a step's script is placed and run from.
-pub const SCRIPT_PATH: &str = "/baker/run/step.sh";
-/// Where the source step records the newest mtime of the source, for `SOURCE_DATE_EPOCH`.
-pub const EPOCH_FILE: &str = "/baker/meta/source-date-epoch";
 
 /// The script a step runs: the plan's command between baker's prologue and epilogue.
 pub fn script(step: &PlanStep) -> String {
@@ -36,14 +32,14 @@ pub fn script(step: &PlanStep) -> String {
     s.push('\n');
     if ccache {
         s.push_str(&format!(
-            "mkdir -p /baker/meta\n(ccache --print-stats 2>/dev/null || ccache -s) > /baker/meta/ccache-{}.txt 2>&1 || true\n",
-            step.name
+            "mkdir -p {META_DIR}\n(ccache --print-stats 2>/dev/null || ccache -s) > {} 2>&1 || true\n",
+            ccache_stats_file(&step.name)
         ));
     }
     if step.kind == StepKind::Source {
         s.push_str(&format!(
-            "mkdir -p /baker/meta\nif [ -n \"${{SOURCE_DATE_EPOCH:-}}\" ]; then echo \"$SOURCE_DATE_EPOCH\"; \
-             else find /baker/src -type f -printf '%T@\\n' | sort -n | tail -n 1 | cut -d. -f1; fi > {EPOCH_FILE}\n"
+            "mkdir -p {META_DIR}\nif [ -n \"${{SOURCE_DATE_EPOCH:-}}\" ]; then echo \"$SOURCE_DATE_EPOCH\"; \
+             else find {SOURCE_DIR} -type f -printf '%T@\\n' | sort -n | tail -n 1 | cut -d. -f1; fi > {EPOCH_FILE}\n"
         ));
     }
     s

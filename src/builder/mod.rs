@@ -1,0 +1,188 @@
+//! `baker build`: run a plan's steps in containers on a Docker engine and turn the install step's
+//! tree into a reproducible tarball with a manifest.
+//!
+//! [`build`] is the one call that does all of it, from what the user selected to the finished
+//! artifact; the CLI only parses, passes a cancellation future and prints. Each step runs in a fresh
+//! container made from the previous step's committed image; its result is committed as
+//! `baker-step:<key>` and indexed in the step cache. A build first looks for the latest step whose
+//! key is cached and resumes after it, so an unchanged rebuild runs nothing, a changed source reruns
+//! from the source step on (where the compiler cache makes `make` cheap), and an interrupted build
+//! resumes at its first unfinished step. The finished tarball is also kept in the cache by
+//! install-step key, so a no-change rebuild only copies it.
+
+mod error;
+mod gather;
+mod inputs;
+mod meta;
+mod pipeline;
+mod select;
+mod step;
+mod step_cache;
+mod step_log;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use error::BuildError;
+pub use pipeline::{BuildRequest, build};
+pub use select::Selection;
+pub use step_cache::{StepCache, StepEntry};
+
+use crate::artifact::{ArtifactFile, Manifest};
+use crate::cache::CacheDir;
+use crate::engine::Engine;
+use crate::plan::{Plan, PlanStep};
+use crate::progress::{Event, Reporter};
+use crate::recipe::CacheKind;
+use crate::source::fetch::Fetcher;
+use crate::source::mirror::Mirror;
+
+pub struct BuildOptions {
+    pub cache: CacheDir,
+    /// The lock file: sha256s of first downloads of unpinned files, read when planning and written
+    /// when such a file is first fetched. Usually `cache.lock_file()`.
+    pub lock_file: PathBuf,
+    pub out_dir: PathBuf,
+    /// `make -j` parallelism, passed as `BAKER_JOBS` (never part of a key).
+    pub jobs: usize,
+    /// Tried before the recipe's own URLs.
+    pub mirrors: Vec<Mirror>,
+    /// Whether the recipe's own URLs may be used after the mirrors.
+    pub upstream: bool,
+    /// Ignore the step cache and run every step (results are still recorded).
+    pub no_cache: bool,
+}
+
+/// What a step did in this build.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepOutcome {
+    pub name: String,
+    pub key: String,
+    pub cache_hit: bool,
+    pub seconds: f64,
+}
+
+#[derive(Debug)]
+pub struct BuildOutcome {
+    /// The plan that was built, its locks filled in.
+    pub plan: Plan,
+    pub artifact: ArtifactFile,
+    pub manifest_path: PathBuf,
+    pub manifest: Manifest,
+    pub steps: Vec<StepOutcome>,
+}
+
+/// Runs one plan whose base image is present and whose inputs all have a known sha256.
+struct Builder<'a> {
+    engine: Engine,
+    plan: &'a Plan,
+    options: &'a BuildOptions,
+    reporter: Arc<dyn Reporter>,
+    base_id: String,
+    fetcher: Fetcher,
+    steps_cache: StepCache,
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        engine: Engine,
+        plan: &'a Plan,
+        options: &'a BuildOptions,
+        reporter: Arc<dyn Reporter>,
+        base_id: String,
+    ) -> Self {
+        Self {
+            fetcher: Fetcher::new(options.cache.clone(), reporter.clone(), Default::default()),
+            steps_cache: StepCache::new(&options.cache.steps()),
+            engine,
+            plan,
+            options,
+            reporter,
+            base_id,
+        }
+    }
+
+    async fn run(&self) -> Result<BuildOutcome, BuildError> {
+        let started = Instant::now();
+        let total = self.plan.steps.len();
+
+        // Resume after the latest cached step; keys chain, so a hit implies every earlier step.
+        let mut resume_at = 0;
+        let mut parent_image = self.base_id.clone();
+        if !self.options.no_cache {
+            for (i, step) in self.plan.steps.iter().enumerate().rev() {
+                if let Some(entry) = self
+                    .steps_cache
+                    .lookup(&self.engine, &step.key, &self.base_id)
+                    .await
+                {
+                    resume_at = i + 1;
+                    parent_image = entry.image_id;
+                    break;
+                }
+            }
+        }
+        let mut outcomes: Vec<StepOutcome> = self.plan.steps[..resume_at]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                self.reporter.report(Event::StepCached {
+                    index: i + 1,
+                    total,
+                    name: s.name.clone(),
+                });
+                StepOutcome {
+                    name: s.name.clone(),
+                    key: s.key.clone(),
+                    cache_hit: true,
+                    seconds: 0.0,
+                }
+            })
+            .collect();
+
+        // Fetch what the remaining steps need before any of them runs: a bad mirror or checksum
+        // fails in a second, not after the package step.
+        for step in &self.plan.steps[resume_at..] {
+            self.prefetch(step).await?;
+        }
+        if resume_at == total {
+            if let Some(done) = meta::reuse_artifact(self, &outcomes, started).await? {
+                return Ok(done);
+            }
+        }
+        for (i, step) in self.plan.steps.iter().enumerate().skip(resume_at) {
+            let t = Instant::now();
+            parent_image = self.run_step(i, step, &parent_image).await?;
+            outcomes.push(StepOutcome {
+                name: step.name.clone(),
+                key: step.key.clone(),
+                cache_hit: false,
+                seconds: t.elapsed().as_secs_f64(),
+            });
+        }
+        meta::finish_artifact(self, &parent_image, &outcomes, started).await
+    }
+
+    /// `host:container` bind mounts of the step's caches, creating the host directories.
+    fn binds(&self, step: &PlanStep) -> Result<Vec<String>, BuildError> {
+        let cache = &self.options.cache;
+        let distro = &self.plan.recipe.distro;
+        step.caches
+            .iter()
+            .map(|mount| {
+                let host = match mount.cache {
+                    CacheKind::Ccache => cache.ccache(&self.plan.recipe.name, distro),
+                    CacheKind::Packages => cache.packages(distro),
+                    CacheKind::Maven => cache.maven(distro),
+                };
+                std::fs::create_dir_all(&host)
+                    .map_err(BuildError::io("creating the cache directory", &host))?;
+                let host = host
+                    .canonicalize()
+                    .map_err(BuildError::io("resolving the cache directory", &host))?;
+                Ok(format!("{}:{}", host.display(), mount.target))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,113 @@
+//! The one library call that runs a build, in the shape every stage shares: a request (what and how),
+//! a reporter (what the user sees) and a cancellation future (Ctrl-C, SIGTERM, a deadline — whatever
+//! the caller chooses). It plans once, checks the base image once, locks unpinned inputs by filling
+//! their sha256s into that plan, runs the steps and exports the artifact; whatever happens — success,
+//! an error, or the cancellation resolving — every container the build created is removed before it
+//! returns.
+
+use std::sync::Arc;
+
+use super::gather::lock_unpinned;
+use super::{BuildError, BuildOptions, BuildOutcome, Builder, Selection};
+use crate::engine::Engine;
+use crate::plan::Plan;
+use crate::progress::{Event, Reporter};
+use crate::recipe::{Base, Catalog};
+
+/// Everything a build needs besides the reporter and the cancellation.
+pub struct BuildRequest<'a> {
+    /// Where recipes are looked up.
+    pub catalog: &'a Catalog,
+    pub selection: Selection,
+    pub options: BuildOptions,
+}
+
+/// Builds `request`. Returns [`BuildError::Interrupted`] when `cancel` resolves first; the containers
+/// are removed, finished steps stay cached, and the next build resumes after them.
+pub async fn build(
+    request: &BuildRequest<'_>,
+    reporter: Arc<dyn Reporter>,
+    cancel: impl Future<Output = ()>,
+) -> Result<BuildOutcome, BuildError> {
+    let options = &request.options;
+    let plan = request
+        .selection
+        .plan(request.catalog, &options.lock_file)?;
+    let engine = Engine::connect().await?;
+    engine
+        .run_until(run(&engine, plan, request, reporter), cancel)
+        .await
+        .unwrap_or(Err(BuildError::Interrupted))
+}
+
+async fn run(
+    engine: &Engine,
+    mut plan: Plan,
+    request: &BuildRequest<'_>,
+    reporter: Arc<dyn Reporter>,
+) -> Result<BuildOutcome, BuildError> {
+    let options = &request.options;
+    let base_id = match ensure_base_image(engine, &plan.base, reporter.as_ref()).await {
+        Ok(id) => id,
+        Err(BuildError::BaseImage {
+            image,
+            how_to_make,
+            source,
+            ..
+        }) => {
+            return Err(BuildError::BaseImage {
+                offline: offline_recipes(engine, request.catalog, &image).await,
+                needs: plan.upstream_hosts(),
+                image,
+                how_to_make,
+                source,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if !plan.unlocked_inputs().is_empty() {
+        let locked = lock_unpinned(&plan, options, reporter.clone()).await?;
+        plan.apply_locks(&locked);
+    }
+    Builder::new(engine.clone(), &plan, options, reporter, base_id)
+        .run()
+        .await
+}
+
+/// The base image's id, pulling it when it is not present. Called before anything is downloaded, so
+/// a missing base image is the first thing a user hears about, with how to make one locally.
+async fn ensure_base_image(
+    engine: &Engine,
+    base: &Base,
+    reporter: &dyn Reporter,
+) -> Result<String, BuildError> {
+    let image = &base.image;
+    if let Ok(id) = engine.image_id(image).await {
+        return Ok(id);
+    }
+    reporter.report(Event::Note(format!("pulling base image {image}")));
+    engine
+        .pull(image)
+        .await
+        .map_err(|source| BuildError::BaseImage {
+            image: image.clone(),
+            how_to_make: base.how_to_make.clone(),
+            source: Box::new(source),
+            needs: Vec::new(),
+            offline: Vec::new(),
+        })
+}
+
+/// Recipes whose base image this engine already has: what can be built here without a registry.
+async fn offline_recipes(engine: &Engine, catalog: &Catalog, missing: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for recipe in catalog.recipes() {
+        if recipe.base.image != missing && engine.has_image(&recipe.base.image).await {
+            found.push(format!(
+                "--recipe {} --distro {} (base {})",
+                recipe.name, recipe.distro, recipe.base.image
+            ));
+        }
+    }
+    found
+}

@@ -1,0 +1,98 @@
+//! What the user picked, made into a plan: the recipe (by name, distro or path), the version, the
+//! optional steps, and a local source tree instead of the release archive, with the sha256s the lock
+//! file already holds. `baker plan` prints this plan; [`build`](super::build) builds it. Nothing is
+//! downloaded or run here; a `--source-dir` tree is read to digest it.
+
+use std::path::{Path, PathBuf};
+
+use super::BuildError;
+use crate::plan::{Plan, PlanOptions, SourceOverride, resolve};
+use crate::recipe::Catalog;
+use crate::source::lock::LockFile;
+use crate::source::tree::digest_tree;
+
+/// What to build, as the user chose it.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// A recipe name or the path of a recipe file [default: the distro's only recipe, or mesos].
+    pub recipe: Option<String>,
+    /// A distro, in any spelling [`crate::recipe::Distro::parse`] accepts.
+    pub distro: Option<String>,
+    /// [default: the recipe's default version].
+    pub version: Option<String>,
+    /// Optional steps to run too, by name.
+    pub enable: Vec<String>,
+    /// A local source tree built instead of the recipe's release archive.
+    pub source_dir: Option<PathBuf>,
+    /// The caller's `$SOURCE_DATE_EPOCH`, if set: the clamp for the tarball's times.
+    pub source_date_epoch: Option<u64>,
+}
+
+impl Selection {
+    /// The plan for this selection from `catalog`, with the locks recorded in `lock_file` (a missing
+    /// lock file is an empty one).
+    pub fn plan(&self, catalog: &Catalog, lock_file: &Path) -> Result<Plan, BuildError> {
+        let recipe = catalog.select(self.recipe.as_deref(), self.distro.as_deref())?;
+        let source_override = self.source_dir.as_deref().map(source_tree).transpose()?;
+        let locked = LockFile::load(lock_file)?.files;
+        Ok(resolve(
+            &recipe,
+            &PlanOptions {
+                version: self.version.clone(),
+                enable: self.enable.clone(),
+                source_override,
+                locked,
+                source_date_epoch: self.source_date_epoch,
+            },
+        )?)
+    }
+}
+
+/// The identity of a local source tree: its absolute path, file count and content digest.
+fn source_tree(dir: &Path) -> Result<SourceOverride, BuildError> {
+    let unreadable = |source| BuildError::SourceDir {
+        path: dir.to_owned(),
+        source,
+    };
+    let dir = dir.canonicalize().map_err(unreadable)?;
+    let tree = digest_tree(&dir).map_err(unreadable)?;
+    Ok(SourceOverride {
+        path: dir.display().to_string(),
+        files: tree.files(),
+        sha256: tree.sha256,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_dir_replaces_the_archive_and_a_missing_one_is_named() {
+        let catalog = Catalog::embedded().unwrap();
+        let lock = Path::new("/nonexistent/baker.lock");
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("hello.c"), "int main(){}\n").unwrap();
+        let selection = Selection {
+            recipe: Some("hello".into()),
+            source_dir: Some(tree.path().to_owned()),
+            ..Selection::default()
+        };
+        let plan = selection.plan(&catalog, lock).unwrap();
+        assert!(
+            matches!(&plan.source, crate::plan::SourcePlan::Tree { files: 1, .. }),
+            "{:?}",
+            plan.source
+        );
+
+        let missing = tree.path().join("gone");
+        let err = Selection {
+            source_dir: Some(missing.clone()),
+            ..selection
+        }
+        .plan(&catalog, lock)
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+    }
+}

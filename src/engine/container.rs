@@ -1,0 +1,207 @@
+//! One container baker runs: created with a unique name and baker's labels, tracked by the janitor,
+//! given files, started, followed, waited for, committed, read from, and removed on success, on
+//! failure and on interrupt. Exit codes are returned for the caller to check.
+
+use std::collections::BTreeMap;
+
+use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CommitContainerOptions, CreateContainerOptions, DownloadFromContainerOptions, LogsOptions,
+    StartContainerOptions, UploadToContainerOptions, WaitContainerOptions,
+};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+
+use super::janitor::force_remove;
+use super::labels::labels;
+use super::{Engine, EngineError};
+
+/// What a container is made of.
+pub struct ContainerSpec<'a> {
+    /// Unique among the engine's containers.
+    pub name: String,
+    pub image: &'a str,
+    pub cmd: Vec<String>,
+    pub workdir: &'a str,
+    pub env: &'a BTreeMap<String, String>,
+    /// `host_path:container_path` bind mounts.
+    pub binds: Vec<String>,
+    /// Labels besides the owner label and `BAKER_LABELS`, which every container gets.
+    pub labels: &'a [(&'a str, &'a str)],
+}
+
+/// A created container; remove it with [`Container::remove`] (or the engine's sweep does).
+pub struct Container {
+    pub id: String,
+    /// The name it was created with, for messages.
+    pub name: String,
+    engine: Engine,
+}
+
+impl Engine {
+    pub async fn create_container(
+        &self,
+        spec: ContainerSpec<'_>,
+    ) -> Result<Container, EngineError> {
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_owned()),
+            cmd: Some(spec.cmd),
+            working_dir: Some(spec.workdir.to_owned()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels(spec.labels)),
+            host_config: Some(HostConfig {
+                binds: Some(spec.binds),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(spec.name.clone()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await
+            .map_err(EngineError::during(format!(
+                "creating container {} from {}",
+                spec.name, spec.image
+            )))?;
+        self.janitor.track(&created.id);
+        Ok(Container {
+            id: created.id,
+            name: spec.name,
+            engine: self.clone(),
+        })
+    }
+}
+
+impl Container {
+    fn during(&self, what: &str) -> impl FnOnce(bollard::errors::Error) -> EngineError + use<> {
+        EngineError::during(format!("{what} container {}", self.name))
+    }
+
+    /// Unpacks a tar archive at `/` in the container (before or after it starts).
+    pub async fn upload(&self, tar: Vec<u8>) -> Result<(), EngineError> {
+        self.engine
+            .docker
+            .upload_to_container(
+                &self.id,
+                Some(UploadToContainerOptions {
+                    path: "/".into(),
+                    ..Default::default()
+                }),
+                bollard::body_full(Bytes::from(tar)),
+            )
+            .await
+            .map_err(self.during("uploading files into"))
+    }
+
+    pub async fn start(&self) -> Result<(), EngineError> {
+        self.engine
+            .docker
+            .start_container(&self.id, None::<StartContainerOptions>)
+            .await
+            .map_err(self.during("starting"))
+    }
+
+    /// stdout and stderr, interleaved, as they come.
+    pub fn follow_output(&self) -> impl Stream<Item = Result<Bytes, EngineError>> + use<> {
+        let during = format!("reading the output of container {}", self.name);
+        self.engine
+            .docker
+            .logs(
+                &self.id,
+                Some(LogsOptions {
+                    follow: true,
+                    stdout: true,
+                    stderr: true,
+                    ..Default::default()
+                }),
+            )
+            .map_ok(|chunk| chunk.into_bytes())
+            .map_err(move |source| EngineError::Call {
+                during: during.clone(),
+                source,
+            })
+    }
+
+    /// Waits for the container to stop and returns its exit code.
+    pub async fn wait(&self) -> Result<i64, EngineError> {
+        let mut stream = self.engine.docker.wait_container(
+            &self.id,
+            Some(WaitContainerOptions {
+                condition: "not-running".into(),
+            }),
+        );
+        let mut code = 0;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(resp) => code = resp.status_code,
+                // bollard reports a non-zero exit as an error carrying the code.
+                Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
+                Err(e) => return Err(self.during("waiting for")(e)),
+            }
+        }
+        Ok(code)
+    }
+
+    /// Commits the container's filesystem as an image tagged `repo:tag`, keeping `env` as the image's
+    /// environment (so one step's variables do not leak into the next), with baker's labels plus
+    /// `extra_labels`; returns the image id.
+    pub async fn commit(
+        &self,
+        repo: &str,
+        tag: &str,
+        env: Vec<String>,
+        extra_labels: &[(&str, &str)],
+    ) -> Result<String, EngineError> {
+        let response = self
+            .engine
+            .docker
+            .commit_container(
+                CommitContainerOptions {
+                    container: Some(self.id.clone()),
+                    repo: Some(repo.to_owned()),
+                    tag: Some(tag.to_owned()),
+                    pause: false,
+                    ..Default::default()
+                },
+                ContainerConfig {
+                    env: Some(env),
+                    labels: Some(labels(extra_labels)),
+                    cmd: Some(vec!["/bin/sh".into()]),
+                    working_dir: Some("/".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(self.during(&format!("committing {repo}:{tag} from")))?;
+        Ok(response.id)
+    }
+
+    /// A tar stream of `path` inside the container.
+    pub fn download(&self, path: &str) -> impl Stream<Item = Result<Bytes, EngineError>> + use<> {
+        let during = format!("reading {path} from container {}", self.name);
+        self.engine
+            .docker
+            .download_from_container(
+                &self.id,
+                Some(DownloadFromContainerOptions {
+                    path: path.to_owned(),
+                }),
+            )
+            .map_err(move |source| EngineError::Call {
+                during: during.clone(),
+                source,
+            })
+    }
+
+    /// Removes the container (stopping it if it runs); best effort, since it may be gone already.
+    pub async fn remove(self) {
+        force_remove(&self.engine.docker, &self.id).await;
+        self.engine.janitor.forget(&self.id);
+    }
+}

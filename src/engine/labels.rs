@@ -1,0 +1,77 @@
+//! The labels and names that mark what baker made in an engine, so that it can be found, cached and
+//! cleaned up: every container and committed image carries [`OWNER_LABEL`] plus whatever
+//! `BAKER_LABELS="k=v,…"` adds (tests add `baker.test=1`); committed steps are tagged
+//! `baker-step:<key>`; base images made locally carry [`BASE_LABEL`].
+
+use std::collections::HashMap;
+
+/// Label on everything baker creates.
+pub const OWNER_LABEL: &str = "baker.owner";
+/// The step a container runs or an image was committed from.
+pub const STEP_LABEL: &str = "baker.step";
+/// The cache key of that step.
+pub const KEY_LABEL: &str = "baker.key";
+/// The recipe a committed step belongs to.
+pub const RECIPE_LABEL: &str = "baker.recipe";
+/// On every base image made by `baker base`, so it can be told from pulled ones.
+pub const BASE_LABEL: (&str, &str) = ("baker.base", "1");
+/// The image repository of committed steps.
+pub const STEP_REPO: &str = "baker-step";
+
+/// The image reference of the committed step with `key`.
+pub fn step_image(key: &str) -> String {
+    format!("{STEP_REPO}:{key}")
+}
+
+/// `extra`, the owner label and the labels of `BAKER_LABELS`.
+pub fn labels(extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut labels: HashMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    labels.insert(OWNER_LABEL.into(), "baker".into());
+    if let Ok(more) = std::env::var("BAKER_LABELS") {
+        labels.extend(parse_extra(&more));
+    }
+    labels
+}
+
+fn parse_extra(text: &str) -> Vec<(String, String)> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect()
+}
+
+/// A `LABEL` instruction for an image import's changes, key and value quoted.
+pub fn label_change(key: &str, value: &str) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    format!("LABEL {}={}", quote(key), quote(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_labels_are_comma_separated_pairs() {
+        assert_eq!(
+            parse_extra("baker.test=1, team = db ,,flag"),
+            [
+                ("baker.test".to_owned(), "1".to_owned()),
+                ("team".to_owned(), "db".to_owned()),
+                ("flag".to_owned(), String::new())
+            ]
+        );
+        assert_eq!(labels(&[(STEP_LABEL, "compile")])[OWNER_LABEL], "baker");
+    }
+
+    #[test]
+    fn label_changes_are_quoted() {
+        assert_eq!(label_change("baker.base", "1"), r#"LABEL "baker.base"="1""#);
+        assert_eq!(step_image("ab"), "baker-step:ab");
+    }
+}

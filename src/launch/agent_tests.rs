@@ -1,0 +1,102 @@
+//! The role agent (`images/agent/baker-agent`) run for real with bash on a bundle made by
+//! [`NodeBundle::to_tar`], in a temporary root: files land with their modes, the environment
+//! reaches setup and command, setup runs once across restarts, the command replaces the agent,
+//! and a seed "disk" holding the bundle tar is read when no bundle directory exists.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use super::bundle::{BundleFile, NodeBundle};
+use crate::recipe::RoleKind;
+
+const AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/images/agent/baker-agent");
+
+fn bundle(root: &Path) -> NodeBundle {
+    NodeBundle {
+        node: "n1".into(),
+        role: "primary".into(),
+        kind: RoleKind::Master,
+        user: None,
+        env: BTreeMap::from([("GREETING".to_owned(), "it's me".to_owned())]),
+        files: vec![BundleFile {
+            path: "/etc/app.conf".into(),
+            mode: 0o640,
+            content: "port=1\n".into(),
+        }],
+        setup: Some(format!("echo setup >> {}/setup.count", root.display())),
+        command: format!(
+            "echo \"$GREETING\" > {0}/command.out; cat {0}/etc/app.conf >> {0}/command.out",
+            root.display()
+        ),
+        ready: vec![],
+    }
+}
+
+fn run_agent(root: &Path, bundle_dir: &Path, seed: Option<&Path>) -> std::process::Output {
+    let mut cmd = Command::new("bash");
+    cmd.arg(AGENT)
+        .env("BAKER_BUNDLE", bundle_dir)
+        .env("BAKER_AGENT_ROOT", root)
+        .env("BAKER_AGENT_LOG_DIR", root.join("log"))
+        .env("BAKER_AGENT_STATE_DIR", root.join("state"))
+        .env("BAKER_SEED", seed.unwrap_or(Path::new("/nonexistent")));
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_agent_places_files_runs_setup_once_and_execs_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let bundle_dir = root.join("bundle");
+    std::fs::create_dir_all(&bundle_dir).unwrap();
+    let tar = bundle(root).to_tar().unwrap();
+    tar::Archive::new(&tar[..]).unpack(&bundle_dir).unwrap();
+
+    for _ in 0..2 {
+        let out = run_agent(root, &bundle_dir, None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("setup.count")).unwrap(),
+        "setup\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("command.out")).unwrap(),
+        "it's me\nport=1\n"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.join("etc/app.conf"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+    let log = std::fs::read_to_string(root.join("log/role.log")).unwrap();
+    assert!(log.contains("role primary starting on n1"), "{log}");
+}
+
+#[test]
+fn the_agent_reads_a_seed_disk_and_does_nothing_without_a_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let seed = root.join("seed.img");
+    let mut tar = bundle(root).to_tar().unwrap();
+    tar.resize(1 << 20, 0); // a disk is bigger than its tar
+    std::fs::write(&seed, tar).unwrap();
+    let out = run_agent(root, &root.join("bundle"), Some(&seed));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(root.join("command.out").exists());
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = run_agent(empty.path(), &empty.path().join("bundle"), None);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no role for this node"));
+}

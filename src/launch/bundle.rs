@@ -1,0 +1,208 @@
+//! A node's bundle: everything its role agent needs, rendered from the plan's role templates and
+//! the cluster's facts. Launch renders on the host, with the same handlebars templates and the
+//! same context the recipe's loading checked (`{{self.ip}}`, `{{master.ip}}`, `{{cluster.secret}}`),
+//! so the agent baked into the image needs no template engine: it runs on the image's own
+//! 2014-era userland (bash 4.1, no Python) and only writes files, runs the setup and starts the
+//! command. The bundle travels to the node the provider's way (a mounted file for containers, a
+//! NoCloud seed for QEMU, scp for SSH) as a small tar read by `images/agent/baker-agent`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::plan::{Plan, ProbePlan, RolePlan};
+use crate::recipe::context::{ClusterFacts, NodeFacts, build_context, role_context};
+use crate::recipe::template::{Renderer, Template};
+use crate::recipe::{Distro, RoleKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("the plan has no role `{0}`")]
+    UnknownRole(String),
+    #[error("the plan's distro `{0}` is unknown to this baker")]
+    UnknownDistro(String),
+    #[error("rendering {what} of role `{role}`: {message}")]
+    Render {
+        role: String,
+        what: String,
+        message: String,
+    },
+}
+
+/// One node's role, rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeBundle {
+    pub node: String,
+    pub role: String,
+    pub kind: RoleKind,
+    /// The user the role runs as; `None` is root.
+    pub user: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub files: Vec<BundleFile>,
+    pub setup: Option<String>,
+    pub command: String,
+    pub ready: Vec<ReadyCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleFile {
+    pub path: String,
+    pub mode: u32,
+    pub content: String,
+}
+
+/// A readiness check with its templates rendered for this node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadyCheck {
+    pub probe: ProbePlan,
+    pub equals: Option<String>,
+    pub timeout_seconds: u64,
+}
+
+/// Renders the role of `me` in `cluster` from the plan.
+pub fn render_bundle(
+    plan: &Plan,
+    cluster: &ClusterFacts,
+    me: &NodeFacts,
+) -> Result<NodeBundle, BundleError> {
+    let role: &RolePlan = plan
+        .roles
+        .get(&me.role)
+        .ok_or_else(|| BundleError::UnknownRole(me.role.clone()))?;
+    let distro = Distro::parse(&plan.recipe.distro)
+        .ok_or_else(|| BundleError::UnknownDistro(plan.recipe.distro.clone()))?;
+    let context = role_context(
+        &build_context(&plan.recipe.name, distro, &plan.version),
+        cluster,
+        me,
+    );
+    let renderer = Renderer::default();
+    let render = |what: &str, text: &str| -> Result<String, BundleError> {
+        render_one(&renderer, &context, text).map_err(|message| BundleError::Render {
+            role: me.role.clone(),
+            what: what.to_owned(),
+            message,
+        })
+    };
+    let ready = role
+        .ready
+        .iter()
+        .map(|r| {
+            Ok(ReadyCheck {
+                probe: match &r.probe {
+                    ProbePlan::Http {
+                        url,
+                        status,
+                        json_pointer,
+                    } => ProbePlan::Http {
+                        url: render("a readiness URL", url)?,
+                        status: *status,
+                        json_pointer: json_pointer.clone(),
+                    },
+                    ProbePlan::Command { run } => ProbePlan::Command {
+                        run: render("a readiness command", run)?,
+                    },
+                },
+                equals: r
+                    .equals
+                    .as_deref()
+                    .map(|e| render("a readiness `equals`", e))
+                    .transpose()?,
+                timeout_seconds: r.timeout_seconds,
+            })
+        })
+        .collect::<Result<_, BundleError>>()?;
+    Ok(NodeBundle {
+        node: me.name.clone(),
+        role: me.role.clone(),
+        kind: role.kind,
+        user: role.user.clone(),
+        env: role
+            .env
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), render(&format!("env {k}"), v)?)))
+            .collect::<Result<_, BundleError>>()?,
+        files: role
+            .config
+            .iter()
+            .map(|f| {
+                Ok(BundleFile {
+                    path: f.path.clone(),
+                    mode: f.mode,
+                    content: render(&format!("config file {}", f.path), &f.content)?,
+                })
+            })
+            .collect::<Result<_, BundleError>>()?,
+        setup: role
+            .setup
+            .as_deref()
+            .map(|s| render("setup", s))
+            .transpose()?,
+        command: render("command", &role.command)?,
+        ready,
+    })
+}
+
+fn render_one(renderer: &Renderer, context: &Value, text: &str) -> Result<String, String> {
+    renderer
+        .render(&Template::new(text, 0..0), context)
+        .map_err(|fault| fault.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PlanOptions, resolve};
+    use crate::recipe::Catalog;
+
+    fn mesos_plan() -> Plan {
+        let catalog = Catalog::embedded().unwrap();
+        let recipe = catalog.select(Some("mesos"), Some("centos6")).unwrap();
+        resolve(&recipe, &PlanOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn a_slave_bundle_names_its_master_and_itself() {
+        let plan = mesos_plan();
+        let cluster = ClusterFacts::example("master", "slave");
+        let bundle = render_bundle(&plan, &cluster, &cluster.slaves[1]).unwrap();
+        assert_eq!(bundle.kind, RoleKind::Slave);
+        assert!(
+            bundle.command.contains("--master=192.0.2.10:5050"),
+            "{}",
+            bundle.command
+        );
+        assert!(
+            bundle.command.contains("--ip=192.0.2.12"),
+            "{}",
+            bundle.command
+        );
+        assert_eq!(bundle.env["MESOS_LAUNCHER"], "posix");
+        let master_file = bundle
+            .files
+            .iter()
+            .find(|f| f.path == "/etc/mesos-slave/master");
+        assert_eq!(master_file.unwrap().content, "192.0.2.10:5050\n");
+        assert!(!bundle.command.contains("{{"));
+    }
+
+    #[test]
+    fn the_master_bundle_renders_its_readiness_checks_for_the_cluster_size() {
+        let plan = mesos_plan();
+        let cluster = ClusterFacts::example("master", "slave");
+        let bundle = render_bundle(&plan, &cluster, &cluster.master).unwrap();
+        assert_eq!(bundle.kind, RoleKind::Master);
+        let equals: Vec<_> = bundle
+            .ready
+            .iter()
+            .filter_map(|r| r.equals.clone())
+            .collect();
+        assert_eq!(equals, ["2"]);
+        let unknown = NodeFacts {
+            role: "nope".into(),
+            ..cluster.master.clone()
+        };
+        assert!(render_bundle(&plan, &cluster, &unknown).is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! A cluster's state file: what `baker launch` created and where, so that `status`, `login`,
+//! `logs`, `destroy` and `launch --resume` work from any new shell. One directory per cluster under
+//! the state root (`$BAKER_STATE_DIR`, else the user's state directory), holding `state.json`
+//! (written atomically after every change) and `secret` (mode 0600; the state file only refers to
+//! it, so that no secret is printed by `status` or copied with the state).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic_file::write_atomic;
+use crate::recipe::RoleKind;
+
+/// The version of `state.json`'s shape.
+pub const STATE_FORMAT: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("no cluster named `{name}` (state directory {}); `baker clusters` lists them", dir.display())]
+    Unknown { name: String, dir: PathBuf },
+    #[error("a cluster named `{name}` exists already (state in {}); `baker destroy {name}` removes it, or choose another name", dir.display())]
+    Exists { name: String, dir: PathBuf },
+    #[error(
+        "`{name}` is not a valid cluster name: use letters, digits and `-`, at most 40, starting with a letter"
+    )]
+    BadName { name: String },
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{} is not a cluster state file of format {STATE_FORMAT}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+}
+
+/// How far a launch got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Resources are being created; `--resume` continues, `destroy` cleans up.
+    Creating,
+    /// Every node runs; readiness checks are being made.
+    Booting,
+    Ready,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterState {
+    pub format: u32,
+    pub name: String,
+    pub provider: String,
+    pub recipe: String,
+    pub version: String,
+    pub distro: String,
+    /// The install step's key of the plan the nodes run.
+    pub plan_key: String,
+    pub phase: Phase,
+    /// Seconds since the epoch.
+    pub created: u64,
+    /// What the provider made besides nodes (a network, a switch process, an image), by kind.
+    pub resources: BTreeMap<String, String>,
+    pub nodes: Vec<NodeState>,
+    /// Seconds each phase took (`boot`, `ready`, `smoke`), for the summary.
+    pub timings: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeState {
+    pub name: String,
+    pub role: String,
+    pub kind: RoleKind,
+    /// The provider's handle: a container id, a VM's pid and its overlay, a host name.
+    pub provider_id: Option<String>,
+    /// The address other nodes reach it at.
+    pub address: String,
+    /// Host ports forwarded to the node's ports (`127.0.0.1:<host>` -> `<node port>`).
+    pub published: BTreeMap<u16, u16>,
+    pub ready: bool,
+    /// When it last became ready (seconds since the epoch).
+    pub ready_since: Option<u64>,
+}
+
+/// Where cluster states live.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+impl StateDir {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    /// `$BAKER_STATE_DIR`, else the user's state directory (`~/.local/state/baker`).
+    pub fn default_root() -> PathBuf {
+        if let Some(dir) = std::env::var_os("BAKER_STATE_DIR") {
+            return PathBuf::from(dir);
+        }
+        directories::ProjectDirs::from("", "", "baker")
+            .and_then(|d| d.state_dir().map(Path::to_owned))
+            .unwrap_or_else(|| PathBuf::from(".baker-state"))
+            .join("clusters")
+    }
+
+    pub fn cluster_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn state_path(&self, name: &str) -> PathBuf {
+        self.cluster_dir(name).join("state.json")
+    }
+
+    pub fn secret_path(&self, name: &str) -> PathBuf {
+        self.cluster_dir(name).join("secret")
+    }
+
+    /// Reserves `name` for a new cluster: fails when it is taken, writes its secret (0600).
+    pub fn create(&self, state: &ClusterState, secret: &str) -> Result<(), StateError> {
+        check_name(&state.name)?;
+        let dir = self.cluster_dir(&state.name);
+        if self.state_path(&state.name).exists() {
+            return Err(StateError::Exists {
+                name: state.name.clone(),
+                dir,
+            });
+        }
+        let write = |path: PathBuf| move |source| StateError::Write { path, source };
+        std::fs::create_dir_all(&dir).map_err(write(dir.clone()))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(write(dir.clone()))?;
+        let secret_path = self.secret_path(&state.name);
+        write_atomic(&secret_path, secret.as_bytes()).map_err(write(secret_path.clone()))?;
+        std::fs::set_permissions(&secret_path, std::fs::Permissions::from_mode(0o600))
+            .map_err(write(secret_path))?;
+        self.save(state)
+    }
+
+    /// Writes the state atomically.
+    pub fn save(&self, state: &ClusterState) -> Result<(), StateError> {
+        let path = self.state_path(&state.name);
+        let mut text = serde_json::to_string_pretty(state).expect("a state always serialises");
+        text.push('\n');
+        write_atomic(&path, text.as_bytes()).map_err(|source| StateError::Write { path, source })
+    }
+
+    pub fn load(&self, name: &str) -> Result<ClusterState, StateError> {
+        let path = self.state_path(name);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StateError::Unknown {
+                    name: name.to_owned(),
+                    dir: self.root.clone(),
+                });
+            }
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        let state: ClusterState = serde_json::from_str(&text).map_err(|e| StateError::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if state.format != STATE_FORMAT {
+            return Err(StateError::Parse {
+                path,
+                message: format!("it has format {}", state.format),
+            });
+        }
+        Ok(state)
+    }
+
+    pub fn secret(&self, name: &str) -> Result<String, StateError> {
+        let path = self.secret_path(name);
+        std::fs::read_to_string(&path).map_err(|source| StateError::Read { path, source })
+    }
+
+    /// Every cluster with a state file, by name.
+    pub fn list(&self) -> Result<Vec<ClusterState>, StateError> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: self.root.clone(),
+                    source,
+                });
+            }
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("state.json").exists())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names.iter().map(|n| self.load(n)).collect()
+    }
+
+    /// Forgets a cluster whose resources are gone.
+    pub fn remove(&self, name: &str) -> Result<(), StateError> {
+        let dir = self.cluster_dir(name);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StateError::Write {
+                path: dir,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Cluster names become container, network and host names: keep them to what all of those accept.
+pub fn check_name(name: &str) -> Result<(), StateError> {
+    let ok = (1..=40).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::BadName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(name: &str) -> ClusterState {
+        ClusterState {
+            format: STATE_FORMAT,
+            name: name.into(),
+            provider: "docker".into(),
+            recipe: "postgresql".into(),
+            version: "15.18".into(),
+            distro: "debian-12".into(),
+            plan_key: "k".into(),
+            phase: Phase::Creating,
+            created: 1,
+            resources: BTreeMap::new(),
+            nodes: vec![],
+            timings: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_cluster_is_created_once_listed_loaded_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let states = StateDir::new(dir.path().to_owned());
+        states.create(&state("pg"), "s3cret").unwrap();
+        let err = states
+            .create(&state("pg"), "other")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exists already"), "{err}");
+        assert_eq!(states.load("pg").unwrap(), state("pg"));
+        assert_eq!(states.list().unwrap().len(), 1);
+        assert_eq!(states.secret("pg").unwrap(), "s3cret");
+        states.remove("pg").unwrap();
+        states.remove("pg").unwrap();
+        assert!(
+            states
+                .load("pg")
+                .unwrap_err()
+                .to_string()
+                .contains("no cluster named `pg`")
+        );
+    }
+
+    #[test]
+    fn the_secret_is_private_and_never_in_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let states = StateDir::new(dir.path().to_owned());
+        states.create(&state("pg"), "s3cret").unwrap();
+        let mode = std::fs::metadata(states.secret_path("pg"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let text = std::fs::read_to_string(states.state_path("pg")).unwrap();
+        assert!(!text.contains("s3cret"));
+    }
+
+    #[test]
+    fn names_are_what_containers_networks_and_hosts_accept() {
+        for good in ["pg", "mesos-1", "a"] {
+            check_name(good).unwrap();
+        }
+        for bad in ["", "1pg", "pg_1", "pg.x", "../x", &"a".repeat(41)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The run-time half of a recipe, checked: the typed image layer (kernel, bootloader, init and where
+//! they boot) and the roles, of which exactly one is the cluster's master. Kept apart from
+//! `validate.rs`, which checks the build half, because launch and image read only this half.
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use super::Checker;
+use crate::recipe::error::{RecipeError, nearest};
+use crate::recipe::raw::{self, RawRecipe};
+use crate::recipe::template::Template;
+use crate::recipe::{
+    BootTarget, Bootloader, ImageLayer, Init, KernelPackage, Provider, ReadyCheck, ReadyProbe,
+    RoleKind, RoleSpec,
+};
+
+impl Checker<'_> {
+    /// Reads one enum value of the image layer, naming the valid ones (and the nearest) when wrong.
+    fn choice<T: Copy>(
+        &self,
+        value: &Spanned<String>,
+        what: &str,
+        all: &[(&str, T)],
+    ) -> Result<T, RecipeError> {
+        let given = value.get_ref().trim();
+        if let Some((_, v)) = all.iter().find(|(n, _)| *n == given) {
+            return Ok(*v);
+        }
+        let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+        let hint = nearest(given, names.iter().copied())
+            .map(|n| format!("; did you mean `{n}`?"))
+            .unwrap_or_default();
+        Err(self.at(
+            value.span(),
+            format!(
+                "unknown {what} `{given}`; valid: {}{hint}",
+                names.join(", ")
+            ),
+        ))
+    }
+
+    pub(super) fn image(&self, i: &raw::RawImage) -> Result<ImageLayer, RecipeError> {
+        let mut boots_on: Vec<BootTarget> = Vec::new();
+        for t in &i.boots_on {
+            let provider = self.choice(&t.provider, "provider", Provider::ALL)?;
+            if boots_on.iter().any(|b| b.provider == provider) {
+                return Err(self.at(
+                    t.provider.span(),
+                    format!("`boots_on` names provider `{provider}` twice"),
+                ));
+            }
+            boots_on.push(BootTarget {
+                provider,
+                boots: t.boots.iter().map(|s| s.trim().to_owned()).collect(),
+                fails: t.fails.iter().map(|s| s.trim().to_owned()).collect(),
+                proven: t.proven,
+                note: t.note.as_ref().map(|n| n.trim().to_owned()),
+            });
+        }
+        Ok(ImageLayer {
+            kernel: self.choice(&i.kernel, "kernel package", KernelPackage::ALL)?,
+            bootloader: self.choice(&i.bootloader, "bootloader", Bootloader::ALL)?,
+            init: self.choice(&i.init, "init", Init::ALL)?,
+            runtime_packages: i.runtime_packages.clone(),
+            first_boot: i.first_boot.clone(),
+            boots_on,
+            mkfs_options: i.mkfs_options.clone(),
+        })
+    }
+
+    /// Every role, with exactly one master among them.
+    pub(super) fn roles(&self, raw: &RawRecipe) -> Result<BTreeMap<String, RoleSpec>, RecipeError> {
+        let mut roles = BTreeMap::new();
+        let mut master: Option<&str> = None;
+        for (name, r) in &raw.roles {
+            let role = self.role(name, r)?;
+            if role.kind == RoleKind::Master {
+                if let Some(first) = master {
+                    let span = r
+                        .kind
+                        .as_ref()
+                        .map_or_else(|| self.role_header(name), Spanned::span);
+                    return Err(self.at(
+                        span,
+                        format!(
+                            "role `{name}` is a second master (role `{first}` is one already); \
+                             a recipe has exactly one `kind = \"master\"` role, the others are `kind = \"slave\"`"
+                        ),
+                    ));
+                }
+                master = Some(name);
+            }
+            roles.insert(name.clone(), role);
+        }
+        if let (None, Some((name, _))) = (master, raw.roles.iter().next()) {
+            return Err(self.at(
+                self.role_header(name),
+                "no role is the master: mark the role the others connect to with `kind = \"master\"` \
+                 (and the others with `kind = \"slave\"`)",
+            ));
+        }
+        Ok(roles)
+    }
+
+    /// The `[roles.NAME]` header of a role, for errors about the role as a whole.
+    fn role_header(&self, name: &str) -> std::ops::Range<usize> {
+        let all = 0..self.source.text.len();
+        [format!("[roles.{name}]"), format!("[roles.\"{name}\"]")]
+            .iter()
+            .find_map(|needle| self.source.find_within(all.clone(), needle))
+            .unwrap_or(0..0)
+    }
+
+    fn role(&self, name: &str, r: &raw::RawRole) -> Result<RoleSpec, RecipeError> {
+        let kind = match &r.kind {
+            Some(kind) => self.choice(
+                kind,
+                "role kind",
+                &[("master", RoleKind::Master), ("slave", RoleKind::Slave)],
+            )?,
+            None => {
+                return Err(self.at(
+                    self.role_header(name),
+                    format!(
+                        "role `{name}` does not say whether it is the master or a slave: add \
+                         `kind = \"master\"` or `kind = \"slave\"` to [roles.{name}] (recipes written \
+                         before roles had kinds need this line)"
+                    ),
+                ));
+            }
+        };
+        let ready = r
+            .ready
+            .iter()
+            .map(|c| {
+                let probe = match (&c.http, &c.command) {
+                    (Some(url), None) => ReadyProbe::Http {
+                        url: Template::from_spanned(url),
+                        status: c.status.unwrap_or(200),
+                        json_pointer: c.json_pointer.clone(),
+                    },
+                    (None, Some(run)) => ReadyProbe::Command {
+                        run: Template::from_spanned(run),
+                    },
+                    (Some(url), Some(_)) => {
+                        return Err(self.at(
+                            url.span(),
+                            "a readiness check has either `http` or `command`, not both",
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(self.at(
+                            r.command.span(),
+                            "a readiness check needs `http` or `command`",
+                        ));
+                    }
+                };
+                Ok(ReadyCheck {
+                    probe,
+                    equals: c.equals.as_ref().map(Template::from_spanned),
+                    timeout_seconds: c.timeout_seconds.unwrap_or(300),
+                })
+            })
+            .collect::<Result<_, RecipeError>>()?;
+        Ok(RoleSpec {
+            kind,
+            description: r.description.clone(),
+            setup: r.setup.as_ref().map(Template::from_spanned),
+            command: Template::from_spanned(&r.command),
+            user: r.user.clone(),
+            ports: r.ports.clone(),
+            env: self.env(&r.env)?,
+            config: r
+                .config
+                .iter()
+                .map(|f| self.file(f))
+                .collect::<Result<_, _>>()?,
+            ready,
+        })
+    }
+}
