@@ -10,11 +10,13 @@
 mod error;
 mod gce;
 mod meter;
+mod noise;
 mod oldgnu;
 mod output;
 mod pgzip;
 mod pipe;
 mod qcow2;
+mod qcow2_layout;
 mod raw;
 pub mod sparse;
 #[cfg(test)]
@@ -162,6 +164,8 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::format::testdisk::{MIB, TestDisk};
+    use crate::progress::Silent;
 
     #[test]
     fn format_names_round_trip_and_unknown_ones_are_listed() {
@@ -178,5 +182,40 @@ mod tests {
         assert_eq!(a.disk_id, Options::new(2, b"plan-a").disk_id);
         assert_ne!(a.disk_id, Options::new(1, b"plan-b").disk_id);
         assert_eq!(a.disk_id[6] >> 4, 8, "version 8");
+    }
+
+    #[test]
+    fn ami_is_the_raw_disk_under_its_own_name() {
+        let disk = TestDisk::new(32 * MIB).data(MIB, MIB).build();
+        let options = Options::new(0, b"");
+        let raw = disk
+            .dir
+            .path()
+            .join(format!("d.{}", Format::Raw.extension()));
+        let ami = disk
+            .dir
+            .path()
+            .join(format!("d.{}", Format::Ami.extension()));
+        let r = write(Format::Raw, &disk.path, &raw, &options, &Silent).unwrap();
+        let a = write(Format::Ami, &disk.path, &ami, &options, &Silent).unwrap();
+        assert_eq!((a.sha256, a.bytes), (r.sha256, r.bytes));
+        assert!(ami.ends_with("d.ami.raw") && ami.with_extension("raw.sha256").exists());
+    }
+
+    #[test]
+    fn errors_name_the_file_that_failed_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options::new(0, b"");
+        let missing = dir.path().join("missing.raw");
+        let out = dir.path().join("out.qcow2");
+        let err = write(Format::Qcow2, &missing, &out, &options, &Silent).unwrap_err();
+        assert!(matches!(err, FormatError::Read { .. }), "{err:?}");
+        assert!(err.to_string().contains("missing.raw"), "{err}");
+        let disk = TestDisk::new(32 * MIB).data(0, MIB).build();
+        let nowhere = disk.dir.path().join("no/such/dir/out.vhd");
+        let err = write(Format::Vhd, &disk.path, &nowhere, &options, &Silent).unwrap_err();
+        assert!(matches!(err, FormatError::Write { .. }), "{err:?}");
+        assert!(err.to_string().contains("out.vhd"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

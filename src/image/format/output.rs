@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 use super::FormatError;
-use crate::artifact::checksum_path;
-use crate::atomic_file::{commit, partial_file, remove_if_exists, write_atomic};
+use crate::artifact::{checksum_path, write_sums};
+use crate::atomic_file::{commit, partial_file, remove_if_exists};
 
 pub(super) struct Output {
     target: PathBuf,
@@ -48,8 +48,7 @@ impl Output {
         let sums = checksum_path(&target);
         remove_if_exists(&sums).map_err(err)?;
         commit(self.partial, &target).map_err(err)?;
-        let name = target.file_name().unwrap_or_default().to_string_lossy();
-        write_atomic(&sums, format!("{sha256}  {name}\n").as_bytes()).map_err(err)?;
+        write_sums(&target, &sha256).map_err(err)?;
         Ok((sha256, bytes))
     }
 }

@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 
 use zlib_rs::{Deflate, DeflateFlush, Status};
 
+use super::noise::looks_random;
+
 /// Uncompressed bytes per block. Changing it changes every GCE archive's bytes.
 pub const BLOCK: usize = 1 << 20;
 const WINDOW: usize = 32 << 10;
@@ -170,32 +172,6 @@ fn worker(jobs: &Mutex<Receiver<Job>>, level: i32) {
     }
 }
 
-/// Whether `block`'s byte values are so evenly spread that deflate cannot shrink it: the sum of
-/// the squared counts of each value is within 1/64 of what a perfectly even spread gives (a
-/// Rényi entropy above 7.97 bits per byte). Blocks under 64 KiB are always deflated.
-pub fn looks_random(block: &[u8]) -> bool {
-    let n = block.len() as u64;
-    if n < 64 << 10 {
-        return false;
-    }
-    // Four tables, so that runs of one value do not wait on one counter.
-    let mut counts = [[0u32; 256]; 4];
-    let mut quads = block.chunks_exact(4);
-    for q in &mut quads {
-        for (table, &b) in counts.iter_mut().zip(q) {
-            table[b as usize] += 1;
-        }
-    }
-    for &b in quads.remainder() {
-        counts[0][b as usize] += 1;
-    }
-    let squares: u64 = (0..256)
-        .map(|v| u64::from(counts.iter().map(|t| t[v]).sum::<u32>()).pow(2))
-        .sum();
-    // squares / n^2 <= (1 + 1/64) / 256
-    u128::from(squares) * 256 * 64 <= u128::from(n * n) * 65
-}
-
 fn compress(deflate: &mut Deflate, job: &Job) -> Result<Vec<u8>, String> {
     deflate.reset();
     if let Some(before) = &job.before {
@@ -236,17 +212,8 @@ fn compress(deflate: &mut Deflate, job: &Job) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::format::testdisk::content;
-    use sha2::{Digest, Sha256};
+    use crate::image::format::testdisk::{content, noise};
     use std::io::Read;
-
-    /// Noise: sha256 in counter mode.
-    fn noise(len: usize) -> Vec<u8> {
-        (0u64..)
-            .flat_map(|i| Sha256::digest(i.to_le_bytes()))
-            .take(len)
-            .collect()
-    }
 
     /// Gzips `input` handed in `piece`-byte writes.
     fn gzip(input: &[u8], piece: usize, threads: usize) -> Vec<u8> {
@@ -290,24 +257,17 @@ mod tests {
     }
 
     #[test]
+    fn a_block_of_noise_is_stored_not_expanded() {
+        let stored = gzip(&noise(BLOCK), BLOCK, 1).len();
+        assert!(stored < BLOCK + 200, "{stored} bytes");
+    }
+
+    #[test]
     fn the_bytes_depend_on_the_input_only() {
         let mut input = content(0, 2 * BLOCK + 5);
         input.extend(noise(BLOCK));
         let a = gzip(&input, 4096, 1);
         assert_eq!(a, gzip(&input, BLOCK + 1, 3));
         assert_eq!(a, gzip(&input, 1 << 22, 2));
-    }
-
-    #[test]
-    fn noise_is_stored_and_everything_else_deflated() {
-        assert!(looks_random(&noise(BLOCK)));
-        assert!(looks_random(&noise(64 << 10)));
-        assert!(!looks_random(&noise(1000)), "too short to tell");
-        assert!(!looks_random(&content(0, BLOCK)), "half text, half noise");
-        let mut mostly = noise(BLOCK);
-        mostly[..BLOCK / 8].fill(0);
-        assert!(!looks_random(&mostly), "an eighth of zeros");
-        let stored = gzip(&noise(BLOCK), BLOCK, 1).len();
-        assert!(stored < BLOCK + 200, "stored, not expanded: {stored}");
     }
 }

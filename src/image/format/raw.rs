@@ -120,12 +120,7 @@ mod tests {
 
     #[test]
     fn raw_is_the_same_bytes_stays_sparse_and_reports_progress() {
-        let disk = TestDisk::new(64 * MIB)
-            .data(0, MIB)
-            .zeros(8 * MIB, 2 * MIB)
-            .data(20 * MIB + 512, 5 * MIB)
-            .data(64 * MIB - 4096, 4096)
-            .build();
+        let disk = TestDisk::typical();
         let out = disk.dir.path().join("out.raw");
         let recorder = Recorder::default();
         let options = Options::new(0, b"t");

@@ -47,6 +47,17 @@ impl TestDisk {
         self
     }
 
+    /// 64 MiB: data at the start, 2 MiB of written zeros, 5 MiB of data from an offset that is
+    /// not a multiple of 4 KiB, and 4 KiB of data at the very end.
+    pub fn typical() -> Built {
+        TestDisk::new(64 * MIB)
+            .data(0, MIB)
+            .zeros(8 * MIB, 2 * MIB)
+            .data(20 * MIB + 512, 5 * MIB)
+            .data(64 * MIB - 4096, 4096)
+            .build()
+    }
+
     pub fn build(self) -> Built {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(&self.name);
@@ -86,6 +97,15 @@ pub fn content(offset: u64, len: usize) -> Vec<u8> {
         });
     }
     out
+}
+
+/// Incompressible bytes: sha256 in counter mode.
+pub fn noise(len: usize) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    (0u64..)
+        .flat_map(|i| Sha256::digest(i.to_le_bytes()))
+        .take(len)
+        .collect()
 }
 
 /// Bytes the filesystem really stores for `path`.

@@ -127,18 +127,9 @@ mod tests {
     use crate::image::format::{Format, write as write_format};
     use crate::progress::Silent;
 
-    fn disk() -> crate::image::format::testdisk::Built {
-        TestDisk::new(64 * MIB)
-            .data(0, MIB)
-            .zeros(8 * MIB, MIB)
-            .data(30 * MIB, 3 * MIB)
-            .data(64 * MIB - 4096, 4096)
-            .build()
-    }
-
     #[test]
     fn qemu_reads_the_vhd_as_vpc_of_the_raw_size_and_converts_it_back_to_the_raw_bytes() {
-        let disk = disk();
+        let disk = TestDisk::typical();
         let out = disk.dir.path().join("disk.vhd");
         let options = Options::new(1_700_000_000, b"plan");
         let w = write_format(Format::Vhd, &disk.path, &out, &options, &Silent).unwrap();
