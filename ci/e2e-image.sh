@@ -13,8 +13,8 @@
 #   - two image builds from empty image caches are byte-identical (sha256s printed);
 #   - a boot that times out prints the console's last lines and the log's path.
 # The build comes from $BAKER_PG_BUILD (a `baker build --out` folder of the postgresql recipe, which
-# ci/test.sh shares with ci/e2e-build.sh) when it holds one; otherwise it is built here (the
-# source from ci/source-mirror.sh), which takes about ten minutes on 2 cores.
+# ci/test.sh shares with ci/e2e-build.sh) when it holds one; otherwise `baker image` builds it first
+# (the source from ci/source-mirror.sh), which takes about ten minutes on 2 cores.
 # Everything it creates carries the label baker.test=1 and is removed at the end.
 # Needs: root, a Docker engine (ci/docker-up.sh). Prints "N passed, N failed" last.
 set -euo pipefail
@@ -47,12 +47,14 @@ BAKER=$BAKER bash ci/base-image.sh "$BASE"
 
 # --- the build to image ------------------------------------------------------------------------------
 PG=${BAKER_PG_BUILD:-}
-if [ -z "$PG" ] || [ ! -f "$PG/manifest.json" ]; then
-  say "no postgresql build in \$BAKER_PG_BUILD; building one (about ten minutes)"
+if [ -z "$PG" ] || [ ! -f "$PG/plan.json" ]; then
+  # `baker image` builds first when not given --from: the build, then a first image, in one command.
+  say "no postgresql build in \$BAKER_PG_BUILD; building one with baker image (about ten minutes)"
   bash ci/source-mirror.sh "$WORK/mirror"
   PG=$WORK/pg-build
-  "$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache-build" --out "$PG" \
+  "$BAKER" image --recipe postgresql --distro debian12 --cache-dir "$WORK/cache-build" --out "$PG" \
     --mirror "$WORK/mirror" --no-upstream --quiet
+  check "baker image builds first when not given --from" test -s "$PG/plan.json" -a -s "$PG/image.json"
 fi
 DISK=postgresql-15.18-debian-12.raw
 
@@ -171,6 +173,7 @@ tar -xzf "$PG/postgresql-15.18-debian-12.tar.gz" -C "$CHANGED/x"
 echo "# changed" >>"$CHANGED/x/etc/ld.so.conf.d/postgresql.conf"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@"$(json "$PG/manifest.json" 'd["source_date_epoch"]')" \
   -C "$CHANGED/x" -czf "$CHANGED/postgresql-15.18-debian-12.tar.gz" .
+cp "$PG/plan.json" "$CHANGED/"
 python3 - "$PG/manifest.json" "$CHANGED" <<'EOF'
 import hashlib, json, sys
 m = json.load(open(sys.argv[1]))

@@ -37,7 +37,8 @@ pub struct BuildFlags {
     /// Parallel jobs for `make -j` [default: the number of CPUs].
     #[arg(long, short)]
     pub jobs: Option<usize>,
-    /// Where the tarball, its .sha256, manifest.json and the step logs go.
+    /// Where the tarball, its .sha256, manifest.json, plan.json and the step logs go (and the disk
+    /// images of `baker image`).
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
     /// Look for source files here first: a base URL (`<URL>/<file name>`) or a directory; repeatable,
@@ -47,7 +48,7 @@ pub struct BuildFlags {
     /// Use only the mirrors, never the recipe's own URLs (air-gapped machines, tests).
     #[arg(long)]
     pub no_upstream: bool,
-    /// Run every step even when the step cache has it.
+    /// Run every step even when the step cache has it (`baker image`: and make the OS layer again).
     #[arg(long)]
     pub no_cache: bool,
 }
