@@ -15,7 +15,7 @@ use super::assets::Kernel;
 use super::key::{LAYOUT_VERSION, OsLayerMaterial};
 use super::layer::ImageSpec;
 use super::run::{self, RunSpec};
-use crate::builder::StepCache;
+use crate::builder::{StepCache, ensure_base_image};
 use crate::cache::CacheDir;
 use crate::engine::Engine;
 use crate::plan::{Input, PlanStep};
@@ -126,7 +126,12 @@ pub struct LayerBuild<'a> {
 impl LayerBuild<'_> {
     /// The layer from the cache, or built now.
     pub async fn ensure(&self, spec: &ImageSpec, no_cache: bool) -> Result<OsLayer, ImageError> {
-        let base_id = base_image_id(self.engine, spec, self.reporter.as_ref()).await?;
+        let base_id = ensure_base_image(self.engine, &spec.base, self.reporter.as_ref())
+            .await
+            .map_err(|_| ImageError::MissingImage {
+                image: spec.base.image.clone(),
+                how_to_make: spec.base.how_to_make.clone(),
+            })?;
         if !no_cache {
             if let Some(layer) = lookup(self.engine, spec, &base_id).await {
                 return Ok(layer);
@@ -307,26 +312,6 @@ impl LayerBuild<'_> {
             cached: false,
         })
     }
-}
-
-/// The base image's id, pulled when a registry serves it; else how to make it.
-async fn base_image_id(
-    engine: &Engine,
-    spec: &ImageSpec,
-    reporter: &dyn Reporter,
-) -> Result<String, ImageError> {
-    let image = &spec.base.image;
-    if let Ok(id) = engine.image_id(image).await {
-        return Ok(id);
-    }
-    reporter.report(Event::Note(format!("pulling base image {image}")));
-    engine
-        .pull(image)
-        .await
-        .map_err(|_| ImageError::MissingImage {
-            image: image.clone(),
-            how_to_make: spec.base.how_to_make.clone(),
-        })
 }
 
 fn packages_text(spec: &ImageSpec) -> String {
