@@ -5,7 +5,7 @@
 # same readiness polling (every 0.5 s: pg_isready, then 3 streaming standbys in pg_stat_replication).
 # Both are timed from nothing running to ready, in one run; prints both times and the ratio against
 # the targets (baker within 1.2x of the floor, under 10 s). The node image is made first, outside
-# the timings, as both sides use it. The build comes from $BAKER_E2E_PG_OUT, else it is built here.
+# the timings, as both sides use it. The build comes from $BAKER_PG_BUILD, else it is built here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
@@ -27,7 +27,7 @@ say() { echo "bench-launch: $*" >&2; }
 
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"
-PG_OUT=${BAKER_E2E_PG_OUT:-}
+PG_OUT=${BAKER_PG_BUILD:-}
 if [ -z "$PG_OUT" ] || [ ! -f "$PG_OUT/plan.json" ]; then
   bash ci/source-mirror.sh "$WORK/mirror"
   PG_OUT=$WORK/pg-out

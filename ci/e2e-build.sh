@@ -22,23 +22,11 @@ cd "$(dirname "$0")/.."
 . ci/lib.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e.XXXXXX")
-passed=0
-failed=0
 cleanup() {
   remove_test_resources
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-say() { echo "e2e: $*" >&2; }
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND…
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"
@@ -207,13 +195,11 @@ check "and leave a cache that the next build fully hits" [ "$(json "$WORK/z.json
 # --- PostgreSQL: a real master/slave pair from the tarball -------------------------------------------
 say "postgresql: build"
 t=$(now)
-"$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache-p" --out "$WORK/out-p" --mirror "$MIRROR" --no-upstream --json >"$WORK/p.json"
+# $BAKER_PG_BUILD (set by ci/test.sh) keeps this build for ci/e2e-image.sh, which images it.
+PG_OUT=${BAKER_PG_BUILD:-$WORK/out-p}
+"$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache-p" --out "$PG_OUT" --mirror "$MIRROR" --no-upstream --json >"$WORK/p.json"
 say "postgresql cold build: $(since "$t") s"
-PG=$WORK/out-p/postgresql-15.18-debian-12.tar.gz
-# ci/test.sh shares this build with the launch (and image) tests, so CI pays for one cold build.
-if [ -n "${BAKER_E2E_PG_OUT:-}" ]; then
-  mkdir -p "$BAKER_E2E_PG_OUT" && cp -a "$WORK/out-p/." "$BAKER_E2E_PG_OUT/"
-fi
+PG=$PG_OUT/postgresql-15.18-debian-12.tar.gz
 check "the postgresql tarball holds postgres, psql and pg_basebackup" bash -c \
   "tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/postgres && tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/psql && tar -tzf '$PG' | grep -qx usr/local/pgsql/bin/pg_basebackup"
 # The package step's image has the runtime libraries (readline, zlib); the binaries come from the tarball.
@@ -244,7 +230,7 @@ su nobody -s /bin/sh -c "
 "
 EOF
 check "the tarball's postgres runs a primary and a streaming standby that reads the primary's row" bash -c \
-  "docker run --rm --label baker.test=1 -v '$WORK/out-p:/out:ro' -v '$WORK/pair.sh:/pair.sh:ro' '$RUNTIME' bash /pair.sh 2>&1 | tee '$WORK/pair.log' | grep -qx standby-read-42"
+  "docker run --rm --label baker.test=1 -v '$PG_OUT:/out:ro' -v '$WORK/pair.sh:/pair.sh:ro' '$RUNTIME' bash /pair.sh 2>&1 | tee '$WORK/pair.log' | grep -qx standby-read-42"
 
 echo "e2e-build: $passed passed, $failed failed"
 [ "$failed" = 0 ]

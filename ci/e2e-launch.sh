@@ -10,7 +10,7 @@
 #   - a standby pointed at a wrong master is reported as that standby failing, with its log, and
 #     the failed cluster is rolled back;
 #   - two clusters run side by side; a launch killed midway is cleaned up by destroy.
-# The build comes from $BAKER_E2E_PG_OUT (a `baker build` output directory; ci/test.sh shares the one
+# The build comes from $BAKER_PG_BUILD (a `baker build` output directory; ci/test.sh shares the one
 # ci/e2e-build.sh made), else this script builds PostgreSQL itself. Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,9 +46,9 @@ check() { # check DESCRIPTION COMMAND…
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"
 
-PG_OUT=${BAKER_E2E_PG_OUT:-}
+PG_OUT=${BAKER_PG_BUILD:-}
 if [ -z "$PG_OUT" ] || [ ! -f "$PG_OUT/plan.json" ]; then
-  say "building postgresql (set BAKER_E2E_PG_OUT to reuse a build)"
+  say "building postgresql (set BAKER_PG_BUILD to reuse a build)"
   bash ci/source-mirror.sh "$WORK/mirror"
   PG_OUT=$WORK/pg-out
   "$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache" --out "$PG_OUT" \

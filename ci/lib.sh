@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # lib.sh — sourced by the end-to-end scripts: which baker to run, the labels that mark what tests
-# create, the shared base image, timing, and the cleanup of what the tests made.
+# create, the shared base image, timing, the ok/not ok checks, and the cleanup of what the tests made.
 
 BAKER=${BAKER:-$PWD/target/release/baker}
 [ -x "$BAKER" ] || cargo build --release -q
@@ -9,15 +9,28 @@ export BAKER_LABELS=baker.test=1
 BASE=debian:bookworm
 
 now() { date +%s.%N; }
+say() { echo "$(basename "$0" .sh): $*" >&2; }
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND…
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+# json FILE EXPR: EXPR evaluated in Python with the parsed FILE as `d`.
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 
-# Removes containers and images labelled baker.test (step images inherit the label from the base
+# Removes containers, volumes and images labelled baker.test (step images inherit the label from the base
 # image), or only those carrying LABEL (`key` or `key=value`) when one is given, except the base
 # image, which ci/test.sh removes at the very end. `docker images` lists the newest first, so children
 # go before their parents; a few rounds catch what a race left.
 remove_test_resources() { # remove_test_resources [LABEL]
   local label=${1:-baker.test}
   docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker volume ls -q --filter label=baker.test | xargs -r docker volume rm -f >/dev/null 2>&1 || true
   for _ in 1 2 3; do
     docker images --filter "label=$label" --format '{{.ID}} {{.Repository}}:{{.Tag}}' \
       | awk -v base="$BASE" '$2 != base && !seen[$1]++ {print $1}' | xargs -r docker rmi -f >/dev/null 2>&1 || true

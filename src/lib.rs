@@ -8,6 +8,7 @@ pub mod base;
 pub mod builder;
 pub mod cache;
 pub mod engine;
+pub mod image;
 pub mod launch;
 pub mod layout;
 pub mod plan;

@@ -46,6 +46,9 @@ pub enum Event {
         name: String,
         elapsed: Duration,
     },
+    /// A long stage has handled `done` of `total` bytes (`what` says which stage and file); it
+    /// reports 0 first and `total` last.
+    Progress { what: String, done: u64, total: u64 },
     /// Anything else worth a line: base image pulled, artifact written…
     Note(String),
     /// Something the user should know that did not stop the work: a corrupt cache entry replaced, a

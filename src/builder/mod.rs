@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use error::{BuildError, StepFailure};
-pub use pipeline::{BuildRequest, build};
+pub use pipeline::{BuildRequest, build, ensure_base_image};
 pub use select::Selection;
 pub use step_cache::{StepCache, StepEntry};
 

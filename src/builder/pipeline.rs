@@ -124,7 +124,7 @@ async fn run(
 
 /// The base image's id, pulling it when it is not present. Called before anything is downloaded, so
 /// a missing base image is the first thing a user hears about, with how to make one locally.
-async fn ensure_base_image(
+pub async fn ensure_base_image(
     engine: &Engine,
     base: &Base,
     reporter: &dyn Reporter,

@@ -42,7 +42,8 @@ pub struct BuildFlags {
     /// per-step `timeout`.
     #[arg(long, value_name = "DURATION", value_parser = parse_step_timeout)]
     pub step_timeout: Option<Duration>,
-    /// Where the tarball, its .sha256, manifest.json and the step logs go.
+    /// Where the tarball, its .sha256, manifest.json, plan.json and the step logs go (and the disk
+    /// images of `baker image`).
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
     /// Look for source files here first: a base URL (`<URL>/<file name>`) or a directory; repeatable,
@@ -52,7 +53,7 @@ pub struct BuildFlags {
     /// Use only the mirrors, never the recipe's own URLs (air-gapped machines, tests).
     #[arg(long)]
     pub no_upstream: bool,
-    /// Run every step even when the step cache has it.
+    /// Run every step even when the step cache has it (`baker image`: and make the OS layer again).
     #[arg(long)]
     pub no_cache: bool,
     /// Reuse the build tree of the previous `--incremental` build of this --source-dir: only changed

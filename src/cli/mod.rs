@@ -4,6 +4,8 @@
 mod base;
 mod build;
 mod cache;
+mod image;
+mod image_boot;
 mod launch;
 pub mod output;
 mod plan;
@@ -61,6 +63,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Build a recipe in containers into a reproducible tarball with a manifest.
     Build(build::BuildArgs),
+    /// Make bootable disk images (raw, ami, qcow2, vhd, gce) from a build; `image boot` boots one.
+    Image(image::ImageArgs),
     /// Show and bound what the cache holds.
     #[command(subcommand)]
     Cache(cache::CacheCommand),
@@ -86,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Recipes(args) => recipes::run(&cli.global, &args),
         Command::Plan(args) => plan::run(&cli.global, &args),
         Command::Build(args) => build::run(&cli.global, &args),
+        Command::Image(args) => image::run(&cli.global, &args),
         Command::Cache(cmd) => cache::run(&cli.global, &cmd),
         Command::Base(cmd) => base::run(&cli.global, cmd),
         Command::Launch(args) => launch::launch(&cli.global, &args),

@@ -47,6 +47,31 @@ impl TerminalReporter {
     }
 }
 
+impl TerminalReporter {
+    /// A byte bar for a long stage; plain lines when it starts and ends in logs.
+    fn progress(&self, what: String, done: u64, total: u64) {
+        if done >= total {
+            self.replace(None);
+            eprintln!("{what}: done");
+        } else if done == 0 {
+            if self.interactive {
+                let bar = ProgressBar::new(total).with_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .expect("valid template"),
+                );
+                bar.set_message(what);
+                self.replace(Some(bar));
+            } else {
+                eprintln!("{what}: started");
+            }
+        } else {
+            self.with_bar(|b| b.set_position(done));
+        }
+    }
+}
+
 impl Reporter for TerminalReporter {
     fn report(&self, event: Event) {
         match event {
@@ -119,6 +144,7 @@ impl Reporter for TerminalReporter {
                     say(&format!("fetched {url} ({bytes} bytes)"));
                 }
             }
+            Event::Progress { what, done, total } => self.progress(what, done, total),
             Event::Note(text) => self.line(&text),
             Event::Warning(text) => self.line(&format!("warning: {text}")),
         }

@@ -1,16 +1,19 @@
 //! One container baker runs: created with a unique name and baker's labels, tracked by the janitor,
-//! given files, started, followed, waited for, committed, read from, and removed on success, on
-//! failure and on interrupt. Exit codes are returned for the caller to check.
+//! given files (or a stream on its stdin), started, followed, waited for, committed, read from or
+//! exported, and removed on success, on failure and on interrupt. Exit codes are returned for the caller to check.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 
-use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerConfig, ContainerCreateBody, DeviceMapping, HostConfig};
 use bollard::query_parameters::{
-    CommitContainerOptions, CreateContainerOptions, DownloadFromContainerOptions, LogsOptions,
-    StartContainerOptions, UploadToContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CommitContainerOptions, CreateContainerOptions,
+    DownloadFromContainerOptions, LogsOptions, StartContainerOptions, UploadToContainerOptions,
+    WaitContainerOptions,
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
+use tokio::io::AsyncWrite;
 
 use super::janitor::force_remove;
 use super::labels::labels;
@@ -31,6 +34,14 @@ pub struct ContainerSpec<'a> {
     pub labels: &'a [(&'a str, &'a str)],
 }
 
+/// What a container needs beyond [`ContainerSpec`]: stdin kept open for [`Container::attach`], host
+/// device nodes (`/dev/kvm`). The default is neither.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ContainerExtras<'a> {
+    pub stdin: bool,
+    pub devices: &'a [&'a str],
+}
+
 /// A created container; remove it with [`Container::remove`] (or the engine's sweep does).
 pub struct Container {
     pub id: String,
@@ -44,6 +55,24 @@ impl Engine {
         &self,
         spec: ContainerSpec<'_>,
     ) -> Result<Container, EngineError> {
+        self.create_container_with(spec, ContainerExtras::default())
+            .await
+    }
+
+    pub async fn create_container_with(
+        &self,
+        spec: ContainerSpec<'_>,
+        extras: ContainerExtras<'_>,
+    ) -> Result<Container, EngineError> {
+        let devices = extras
+            .devices
+            .iter()
+            .map(|d| DeviceMapping {
+                path_on_host: Some((*d).to_owned()),
+                path_in_container: Some((*d).to_owned()),
+                cgroup_permissions: Some("rwm".into()),
+            })
+            .collect();
         let body = ContainerCreateBody {
             image: Some(spec.image.to_owned()),
             cmd: Some(spec.cmd),
@@ -54,8 +83,12 @@ impl Engine {
                 all.extend(owner_labels().map(|(k, v)| (k.to_owned(), v)));
                 all
             }),
+            open_stdin: Some(extras.stdin),
+            stdin_once: Some(extras.stdin),
+            attach_stdin: Some(extras.stdin),
             host_config: Some(HostConfig {
                 binds: Some(spec.binds),
+                devices: Some(devices),
                 ..Default::default()
             }),
             ..Default::default()
@@ -194,6 +227,52 @@ impl Container {
             .await
             .map_err(self.during(&format!("committing {repo}:{tag} from")))?;
         Ok(response.id)
+    }
+
+    /// Attaches to the container's stdin (made with [`ContainerExtras::stdin`]), stdout and stderr,
+    /// before it starts: its output as it comes, and a writer whose shutdown closes its stdin.
+    pub async fn attach(
+        &self,
+    ) -> Result<
+        (
+            impl Stream<Item = Result<Bytes, EngineError>> + use<>,
+            Pin<Box<dyn AsyncWrite + Send>>,
+        ),
+        EngineError,
+    > {
+        let attached = self
+            .engine
+            .docker
+            .attach_container(
+                &self.id,
+                Some(AttachContainerOptions {
+                    stdin: true,
+                    stdout: true,
+                    stderr: true,
+                    stream: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(self.during("attaching to"))?;
+        let during = format!("reading the output of container {}", self.name);
+        let output = attached.output.map(move |item| {
+            item.map(|chunk| chunk.into_bytes())
+                .map_err(EngineError::during(during.clone()))
+        });
+        Ok((output, attached.input))
+    }
+
+    /// The container's whole file system as a tar stream (`docker export`); it need not have run.
+    pub fn export(&self) -> impl Stream<Item = Result<Bytes, EngineError>> + use<> {
+        let during = format!("exporting container {}", self.name);
+        self.engine
+            .docker
+            .export_container(&self.id)
+            .map_err(move |source| EngineError::Call {
+                during: during.clone(),
+                source,
+            })
     }
 
     /// A tar stream of `path` inside the container.

@@ -14,6 +14,17 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 use super::labels::{OWNER_LABEL, label_change};
 use super::{Engine, EngineError};
 
+/// A present image, as [`Engine::image_info`] describes it.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    pub id: String,
+    pub labels: std::collections::HashMap<String, String>,
+    /// The size of its file system, all layers.
+    pub size: u64,
+    /// Its environment (`KEY=value`).
+    pub env: Vec<String>,
+}
+
 impl Engine {
     /// The id of an image that is present; an error when it is not.
     pub async fn image_id(&self, reference: &str) -> Result<String, EngineError> {
@@ -23,6 +34,18 @@ impl Engine {
             .await
             .map_err(EngineError::during(format!("inspecting image {reference}")))?;
         Ok(image.id.unwrap_or_default())
+    }
+
+    /// What the engine knows of a present image: id, labels, file-system size, environment.
+    pub async fn image_info(&self, reference: &str) -> Option<ImageInfo> {
+        let found = self.docker.inspect_image(reference).await.ok()?;
+        let config = found.config.unwrap_or_default();
+        Some(ImageInfo {
+            id: found.id.unwrap_or_default(),
+            labels: config.labels.unwrap_or_default(),
+            size: found.size.unwrap_or_default().max(0).unsigned_abs(),
+            env: config.env.unwrap_or_default(),
+        })
     }
 
     /// Whether an image (by id or reference) is present.

@@ -15,12 +15,14 @@ mod janitor;
 pub mod labels;
 mod nodes;
 mod owner;
+mod volumes;
 
 use bollard::Docker;
 
 pub use connect::engine_host;
-pub use container::{Container, ContainerSpec};
+pub use container::{Container, ContainerExtras, ContainerSpec};
 pub use errors::EngineError;
+pub use images::ImageInfo;
 pub use labels::{OWNER_LABEL, STEP_REPO};
 pub use nodes::{ExecOutput, NodeSpec};
 

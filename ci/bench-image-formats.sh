@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# bench-image-formats.sh — baker's image format writers against the tools people use today, in one
+# run on the same sparse raw disk:
+#   vhd    qemu-img convert -O vpc -o subformat=fixed,force_size
+#   gce    tar --format=oldgnu -Sczf, and tar --format=oldgnu -S | pigz
+#   qcow2  qemu-img convert -O qcow2
+#   raw    cp --sparse=always
+# The disk is made like a real image: an MBR and one ext4 partition (mkfs.ext4 -d) holding half
+# real binaries and libraries from this machine and half incompressible files (stand-ins for
+# compressed packages, media, encrypted data), copied in with dd conv=sparse.
+#   bash ci/bench-image-formats.sh          2 GiB disk, about 500 MiB of data, best of 3 runs
+#   bash ci/bench-image-formats.sh --full   10 GiB disk, about 2 GiB of data, one run
+# baker's times include the sha256 it computes while writing (the `.sha256` beside each file); the
+# tools compute none, so each is also timed followed by `openssl dgst -sha256` of its output.
+# Prints elapsed and CPU seconds, baker/tool ratios against the targets (no slower than the fastest tool; a GCE
+# archive no larger than pigz's), output sizes, peak resident memory and disk use. It reports; it
+# does not fail on a missed target. Installs pigz, GNU time, qemu-utils and e2fsprogs if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FULL=0
+[ "${1:-}" = --full ] && FULL=1
+if [ "$FULL" = 1 ]; then DISK_GIB=10 HALF_MIB=1024 REPS=1; else DISK_GIB=2 HALF_MIB=256 REPS=3; fi
+
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
+say() { echo "bench: $*" >&2; }
+
+need() { # need COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  say "installing $2"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+need pigz pigz
+[ -x /usr/bin/time ] || need /usr/bin/time time
+need qemu-img qemu-utils
+need mkfs.ext4 e2fsprogs
+need openssl openssl
+
+cargo build --release -q --example image_format
+EX=$PWD/target/release/examples/image_format
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-bench-formats.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+# --- the disk -------------------------------------------------------------------------------------
+say "making a ${DISK_GIB} GiB disk with about $((2 * HALF_MIB)) MiB of data"
+python3 - tree "$HALF_MIB" <<'PY'
+import os, shutil, sys
+root, budget = sys.argv[1], int(sys.argv[2]) << 20
+# Compressible half: real executables and libraries, in a fixed order.
+copied = 0
+for top in ("/usr/bin", "/usr/lib", "/usr/libexec", "/usr/share"):
+    for dirpath, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in sorted(files):
+            src = os.path.join(dirpath, name)
+            if copied >= budget or os.path.islink(src) or not os.path.isfile(src):
+                continue
+            dst = os.path.join(root, src.lstrip("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            try:
+                shutil.copyfile(src, dst)
+            except OSError:
+                continue
+            copied += os.path.getsize(dst)
+# Incompressible half: files of 1-8 MiB of random bytes.
+blobs, made, i = os.path.join(root, "var/cache/blobs"), 0, 0
+os.makedirs(blobs)
+while made < budget:
+    size = min((1 + i % 8) << 20, budget - made)
+    with open(os.path.join(blobs, f"blob{i:04}.bin"), "wb") as f:
+        f.write(os.urandom(size))
+    made, i = made + size, i + 1
+PY
+truncate -s $((DISK_GIB * 1024 - 1))M part.img
+mkfs.ext4 -q -F -d tree -E root_owner=0:0 part.img
+rm -rf tree
+truncate -s ${DISK_GIB}G disk.raw
+python3 - disk.raw <<'PY'
+import os, struct, sys
+# One bootable Linux partition from sector 2048 to the end, as sfdisk would write it.
+sectors = os.path.getsize(sys.argv[1]) // 512
+entry = struct.pack("<B3sB3sII", 0x80, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff", 2048, sectors - 2048)
+with open(sys.argv[1], "r+b") as f:
+    f.seek(446); f.write(entry); f.seek(510); f.write(b"\x55\xaa")
+PY
+dd if=part.img of=disk.raw bs=1M seek=1 conv=notrunc,sparse status=none
+rm part.img
+DATA_MIB=$(( $(du -k disk.raw | cut -f1) / 1024 ))
+say "disk.raw: ${DISK_GIB} GiB, ${DATA_MIB} MiB allocated"
+
+# --- timing ---------------------------------------------------------------------------------------
+# run NAME OUTPUT LABEL COMMAND… : best elapsed seconds of $REPS runs, the CPU seconds (user + system)
+# of that run and the peak RSS (MiB) into $WORK/NAME.{s,cpu,rss}; the output of the last run stays.
+run() {
+  local name=$1 out=$2 best= cpu= rss=0 i t u k m
+  echo "$3" >"$name.label"
+  shift 3
+  for ((i = 0; i < REPS; i++)); do
+    rm -f "$out" "$out.sha256"
+    /usr/bin/time -f "%e %U %S %M" -o "$name.time" "$@" >/dev/null 2>"$name.err" || {
+      cat "$name.err" >&2
+      return 1
+    }
+    read -r t u k m <"$name.time"
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" "$t" "$best"; then
+      best=$t
+      cpu=$(python3 -c "import sys; print(f'{float(sys.argv[1]) + float(sys.argv[2]):.2f}')" "$u" "$k")
+    fi
+    if [ "$m" -gt "$rss" ]; then rss=$m; fi
+  done
+  echo "$best" >"$name.s"
+  echo "$cpu" >"$name.cpu"
+  echo $((rss / 1024)) >"$name.rss"
+  echo "$out" >"$name.out"
+}
+
+say "vhd"
+run baker-vhd b.vhd 'baker' "$EX" vhd disk.raw b.vhd
+run qemu-vhd q.vhd 'qemu-img convert -O vpc -o subformat=fixed,force_size' qemu-img convert -f raw -O vpc -o subformat=fixed,force_size disk.raw q.vhd
+run qemu-vhd-sha q.vhd.none 'sha256' openssl dgst -sha256 q.vhd
+qemu-img compare -f vpc -F raw b.vhd disk.raw >/dev/null
+
+say "gce"
+run baker-gce b.tar.gz 'baker' "$EX" gce disk.raw b.tar.gz
+run tar-gce t.tar.gz 'tar --format=oldgnu -Sczf' tar --format=oldgnu -Sczf t.tar.gz disk.raw
+run pigz-gce p.tar.gz 'tar --format=oldgnu -S | pigz' sh -c 'tar --format=oldgnu -S -c disk.raw | pigz >p.tar.gz'
+run pigz-gce-sha p.tar.gz.none 'sha256' openssl dgst -sha256 p.tar.gz
+gzip -t b.tar.gz
+
+say "qcow2"
+run baker-qcow2 b.qcow2 'baker' "$EX" qcow2 disk.raw b.qcow2
+run qemu-qcow2 q.qcow2 'qemu-img convert -O qcow2' qemu-img convert -f raw -O qcow2 disk.raw q.qcow2
+run qemu-qcow2-sha q.qcow2.none 'sha256' openssl dgst -sha256 q.qcow2
+qemu-img check -q b.qcow2
+qemu-img compare -f qcow2 -F raw b.qcow2 disk.raw >/dev/null
+
+say "raw"
+run baker-raw b.raw 'baker' "$EX" raw disk.raw b.raw
+run cp-raw c.raw 'cp --sparse=always' cp --sparse=always disk.raw c.raw
+run cp-raw-sha c.raw.none 'sha256' openssl dgst -sha256 c.raw
+cmp b.raw disk.raw
+
+# --- report ---------------------------------------------------------------------------------------
+mib() { echo $(( $(stat -c %s "$1") / 1048576 )); }
+used() { echo $(( $(du -k "$1" | cut -f1) / 1024 )); }
+add() { # add NAME NAME [s|cpu]
+  python3 -c "import sys; print(f'{float(sys.argv[1]) + float(sys.argv[2]):.2f}')" "$(cat "$1.${3:-s}")" "$(cat "$2.${3:-s}")"
+}
+div() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.${3:-2}f}')" "$1" "$2"; }
+row() { # row FORMAT LABEL SECONDS CPU RSS FILE
+  printf '%-6s %-50s %8s %8s %8s %9s %9s\n' "$1" "$2" "$3" "$4" "$5" "$(mib "$6")" "$(used "$6")"
+}
+fastest() { # the fastest of the named runs
+  local best=$1 n
+  for n in "$@"; do
+    python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" "$(cat "$n.s")" "$(cat "$best.s")" && best=$n
+  done
+  echo "$best"
+}
+
+echo
+echo "disk: ${DISK_GIB} GiB raw, ${DATA_MIB} MiB of data (half binaries, half incompressible);" \
+  "best of $REPS; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-6s %-50s %8s %8s %8s %9s %9s\n' format tool seconds "CPU s" "RSS MiB" "size MiB" "disk MiB"
+ratios=()
+for f in vhd gce qcow2 raw; do
+  case $f in
+    vhd) out=b.vhd tools="qemu-vhd" sha=qemu-vhd-sha ;;
+    gce) out=b.tar.gz tools="tar-gce pigz-gce" sha=pigz-gce-sha ;;
+    qcow2) out=b.qcow2 tools="qemu-qcow2" sha=qemu-qcow2-sha ;;
+    raw) out=b.raw tools="cp-raw" sha=cp-raw-sha ;;
+  esac
+  row "$f" "baker (sha256 included)" "$(cat "baker-$f.s")" "$(cat "baker-$f.cpu")" "$(cat "baker-$f.rss")" "$out"
+  for t in $tools; do
+    row "$f" "$(cat "$t.label")" "$(cat "$t.s")" "$(cat "$t.cpu")" "$(cat "$t.rss")" "$(cat "$t.out")"
+  done
+  # shellcheck disable=SC2086
+  best=$(fastest $tools)
+  row "$f" "  the fastest tool, then its sha256 (+$(cat "$sha.s") s)" "$(add "$best" "$sha")" \
+    "$(add "$best" "$sha" cpu)" "$(cat "$best.rss")" "$(cat "$best.out")"
+  ratios+=("  $f: $(div "$(cat "baker-$f.s")" "$(cat "$best.s")") against $(cat "$best.label") alone, $(div "$(cat "baker-$f.s")" "$(add "$best" "$sha")") with its sha256; CPU $(div "$(cat "baker-$f.cpu")" "$(cat "$best.cpu")") and $(div "$(cat "baker-$f.cpu")" "$(add "$best" "$sha" cpu)")")
+done
+echo
+echo "baker time / fastest tool's (target <= 1.00; CPU seconds say the same without the noise of a shared machine):"
+printf '%s\n' "${ratios[@]}"
+echo "GCE archive size baker / pigz (target <= 1.0000): $(div "$(stat -c %s b.tar.gz)" "$(stat -c %s p.tar.gz)" 4)" \
+  "($(stat -c %s b.tar.gz) / $(stat -c %s p.tar.gz) bytes)"

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# e2e-image.sh — `baker image` end to end on a real Docker engine and QEMU, the way users run it.
+#
+# Images the PostgreSQL example's build and checks what issue 9 promises for the raw disk:
+#   - `baker image --from <build> --format raw` writes the disk, its .sha256 and image.json;
+#   - the disk, read with tools baker did not write: an MBR partition at sector 2048 (`sfdisk
+#     --dump`), GRUB in the MBR, an ext4 root that e2fsck finds clean and debugfs lists, holding the
+#     tarball's postgres, the first-boot unit, an empty machine-id and no SSH host keys or apt lists;
+#   - `baker image boot` boots it under QEMU to the first-boot ready line;
+#   - every format, read with qemu-img and Python's tarfile: qcow2 and vhd convert back to the raw
+#     bytes, ami is the raw disk, gce is a gzipped tar with one sparse member disk.raw;
+#   - a no-change re-image answers at once; a changed tarball reuses the cached OS layer;
+#   - two image builds from empty image caches are byte-identical (sha256s printed);
+#   - a boot that times out prints the console's last lines and the log's path.
+# The build comes from $BAKER_PG_BUILD (a `baker build --out` folder of the postgresql recipe, which
+# ci/test.sh shares with ci/e2e-build.sh) when it holds one; otherwise `baker image` builds it first
+# (the source from ci/source-mirror.sh), which takes about ten minutes on 2 cores.
+# Everything it creates carries the label baker.test=1 and is removed at the end.
+# Needs: root, a Docker engine (ci/docker-up.sh). Prints "N passed, N failed" last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-image.XXXXXX")
+cleanup() {
+  remove_test_resources
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() { # need COMMAND PACKAGE: installs PACKAGE when COMMAND is missing (the host-side checks)
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] || {
+    say "installing $2"
+    apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1
+  }
+}
+need sfdisk fdisk
+need debugfs e2fsprogs
+need /usr/bin/time time
+need qemu-img qemu-utils
+PATH=$PATH:/usr/sbin:/sbin
+
+bash ci/docker-up.sh
+BAKER=$BAKER bash ci/base-image.sh "$BASE"
+
+# --- the build to image ------------------------------------------------------------------------------
+PG=${BAKER_PG_BUILD:-}
+if [ -z "$PG" ] || [ ! -f "$PG/plan.json" ]; then
+  # `baker image` builds first when not given --from: the build, then a first image, in one command.
+  say "no postgresql build in \$BAKER_PG_BUILD; building one with baker image (about ten minutes)"
+  bash ci/source-mirror.sh "$WORK/mirror"
+  PG=$WORK/pg-build
+  "$BAKER" image --recipe postgresql --distro debian12 --cache-dir "$WORK/cache-build" --out "$PG" \
+    --mirror "$WORK/mirror" --no-upstream --quiet
+  check "baker image builds first when not given --from" test -s "$PG/plan.json" -a -s "$PG/image.json"
+fi
+DISK=postgresql-15.18-debian-12.raw
+
+image() { # image OUT CACHE [ARGS…]: baker image of the build, timed, peak RSS in OUT.rss
+  local out=$1 cache=$2
+  shift 2
+  /usr/bin/time -f %M -o "$out.rss" "$BAKER" image --from "$PG" --format raw --out "$out" --cache-dir "$cache" --json "$@" >"$out.json"
+}
+
+# --- a cold image: the tools image and the OS layer made now -------------------------------------------
+say "cold image (OS layer built)"
+t=$(now)
+image "$WORK/img-a" "$WORK/cache-a" --no-cache
+say "cold image: $(since "$t") s, peak RSS $(cat "$WORK/img-a.rss") KiB"
+A=$WORK/img-a/$DISK
+check "the disk, its .sha256 and image.json are written" test -s "$A" -a -s "$A.sha256" -a -s "$WORK/img-a/image.json"
+check "the .sha256 matches the disk" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
+check "image.json is format 1 and lists the raw disk with its size and sha256" \
+  [ "$(json "$WORK/img-a/image.json" 'd["format"] == 1 and d["formats"][0]["file"] == "'$DISK'" and d["formats"][0]["size"] == '"$(stat -c %s "$A")"' and len(d["formats"][0]["sha256"]) == 64')" = True ]
+check "image.json names the kernel, the plan's key and where the image boots" \
+  [ "$(json "$WORK/img-a/image.json" 'd["kernel"]["version"].endswith("-cloud-amd64") and d["plan_key"] == json.load(open("'"$PG"'/manifest.json"))["steps"][-1]["key"] and any(t["provider"] == "qemu" for t in d["boots_on"])')" = True ]
+check "the disk is a whole number of GiB" [ $(($(stat -c %s "$A") % 1073741824)) = 0 ]
+check "the disk is sparse" [ $(($(stat -c %b "$A") * 512)) -lt "$(stat -c %s "$A")" ]
+
+# --- the disk, read with tools baker did not write ----------------------------------------------------
+sfdisk --dump "$A" >"$WORK/sfdisk.txt"
+check "sfdisk finds one bootable Linux partition at sector 2048" \
+  grep -Eq "^$A""1 : start= +2048, size= +[0-9]+, type=83, bootable$" "$WORK/sfdisk.txt"
+check "the MBR ends in 55aa and holds GRUB's boot code" bash -c \
+  "[ \"\$(dd if='$A' bs=1 skip=510 count=2 status=none | od -An -tx1 | tr -d ' ')\" = 55aa ] && dd if='$A' bs=440 count=1 status=none | grep -aq GRUB"
+dd if="$A" of="$WORK/part.ext4" bs=1M skip=1 conv=sparse status=none
+check "e2fsck finds the root file system clean" bash -c "e2fsck -fn '$WORK/part.ext4' >'$WORK/e2fsck.txt' 2>&1"
+debugfs -R 'ls -l /' "$WORK/part.ext4" >"$WORK/root.txt" 2>/dev/null
+check "debugfs lists the root: boot, etc, usr, var" bash -c "for d in boot etc usr var; do grep -Eq \" \$d\$\" '$WORK/root.txt' || exit 1; done"
+dfs() { debugfs -R "$1" "$WORK/part.ext4" 2>/dev/null; }
+entries() { dfs "ls -p $1" | awk -F/ 'NF > 5 && $6 != "." && $6 != ".." {print $6}'; }
+mtime_of() { printf %d "0x$(dfs "stat $1" | sed -n 's/^ *mtime: 0x\([0-9a-f]*\):.*/\1/p')"; }
+has_postgres() {
+  dfs 'stat /usr/local/pgsql/bin/postgres' | grep -q 'Type: regular' &&
+    dfs 'cat /etc/ld.so.conf.d/postgresql.conf' | grep -qx /usr/local/pgsql/lib
+}
+has_first_boot_unit() {
+  dfs 'cat /etc/systemd/system/baker-first-boot.service' | grep -q 'ExecStart=/usr/lib/baker/first-boot' &&
+    dfs 'stat /etc/systemd/system/multi-user.target.wants/baker-first-boot.service' | grep -q 'link dest: "../baker-first-boot.service"'
+}
+grub_boots_root_by_uuid() {
+  dfs 'cat /boot/grub/grub.cfg' | grep -q "root=UUID=$(json "$WORK/img-a/image.json" 'd["disk"]["root_uuid"]') ro .*console=ttyS0"
+}
+nothing_node_specific() {
+  dfs 'stat /etc/machine-id' | grep -q 'Size: 0$' &&
+    ! entries /etc/ssh | grep -q ssh_host_ &&
+    [ -z "$(entries /var/lib/apt/lists)" ] &&
+    ! entries /var/lib/systemd | grep -qx random-seed
+}
+check "the tarball is unpacked at / (postgres, its ld.so.conf.d entry)" has_postgres
+check "the first-boot unit is installed and enabled" has_first_boot_unit
+check "grub.cfg boots the root by UUID on the serial console" grub_boots_root_by_uuid
+check "nothing node-specific is baked: empty machine-id, no SSH host keys, no apt lists, no random seed" nothing_node_specific
+check "files written while imaging carry the plan's epoch" \
+  [ "$(mtime_of /etc/machine-id)" = "$(json "$PG/manifest.json" 'd["source_date_epoch"]')" ]
+
+# --- no-change re-image, boot ---------------------------------------------------------------------------
+t=$(now)
+image "$WORK/img-a" "$WORK/cache-a"
+took=$(since "$t")
+say "no-change re-image: $took s"
+check "a no-change re-image answers from the cache, in under 2 s" \
+  [ "$(json "$WORK/img-a.json" 'd["unchanged"] and d["seconds"] < 2')" = True ]
+
+say "booting the image under QEMU"
+t=$(now)
+if "$BAKER" image boot "$WORK/img-a" --timeout 600 --cache-dir "$WORK/cache-a" >"$WORK/boot.out" 2>"$WORK/boot.err"; then
+  ok "the image boots under QEMU to the first-boot ready line"
+else
+  not_ok "the image boots under QEMU to the first-boot ready line"
+  cat "$WORK/boot.err" >&2
+fi
+say "boot to ready: $(since "$t") s ($(grep -o 'in [0-9.]*s ([^)]*)' "$WORK/boot.out" || true))"
+check "the console log holds the kernel's and systemd's lines" grep -aq 'Linux version' "$A.console.log"
+check "booting leaves the disk unchanged (a snapshot)" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
+
+# --- every format, read with tools baker did not write ----------------------------------------------------
+say "every format"
+t=$(now)
+/usr/bin/time -f %M -o "$WORK/img-f.rss" "$BAKER" image --from "$PG" --format raw,ami,qcow2,vhd,gce --out "$WORK/img-f" --cache-dir "$WORK/cache-a" --json >"$WORK/img-f.json"
+say "all formats (OS layer cached): $(since "$t") s, peak RSS $(cat "$WORK/img-f.rss") KiB"
+F=$WORK/img-f/postgresql-15.18-debian-12
+check "every format is written with its .sha256, and image.json lists five" bash -c \
+  "cd '$WORK/img-f' && for f in raw ami.raw qcow2 vhd tar.gz; do sha256sum -c --quiet postgresql-15.18-debian-12.\$f.sha256 || exit 1; done && [ \"\$(python3 -c 'import json; print(len(json.load(open(\"image.json\"))[\"formats\"]))')\" = 5 ]"
+check "the raw disk is the one imaged before (same inputs, same bytes)" cmp -s "$F.raw" "$A"
+check "ami is the raw disk" cmp -s "$F.ami.raw" "$F.raw"
+check "qemu-img reads the qcow2 with the raw disk's size and bytes" bash -c \
+  "qemu-img check -q '$F.qcow2' && qemu-img compare -q -f raw -F qcow2 '$F.raw' '$F.qcow2'"
+check "qemu-img reads the vhd as vpc with the raw disk's size and bytes" bash -c \
+  "qemu-img info --output=json -f vpc '$F.vhd' | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d[\"virtual-size\"] != $(stat -c %s "$A"))' && qemu-img compare -q -f raw -F vpc '$F.raw' '$F.vhd'"
+check "gce is a gzip whose tar holds one sparse member disk.raw with the raw disk's bytes" python3 - "$F.tar.gz" "$(cut -c1-64 "$A.sha256")" <<'PY'
+import hashlib, sys, tarfile
+with tarfile.open(sys.argv[1], "r:gz") as tar:
+    members = tar.getmembers()
+    assert [m.name for m in members] == ["disk.raw"], members
+    assert members[0].issparse(), "disk.raw is not a sparse member"
+    h = hashlib.sha256()
+    with tar.extractfile(members[0]) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    assert h.hexdigest() == sys.argv[2], (h.hexdigest(), sys.argv[2])
+PY
+check "gzip -t accepts the gce archive" gzip -t "$F.tar.gz"
+rm -rf "$WORK/img-f"
+
+# --- a changed tarball reuses the OS layer -----------------------------------------------------------------
+say "a changed tarball"
+CHANGED=$WORK/pg-changed
+mkdir -p "$CHANGED/x"
+tar -xzf "$PG/postgresql-15.18-debian-12.tar.gz" -C "$CHANGED/x"
+echo "# changed" >>"$CHANGED/x/etc/ld.so.conf.d/postgresql.conf"
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@"$(json "$PG/manifest.json" 'd["source_date_epoch"]')" \
+  -C "$CHANGED/x" -czf "$CHANGED/postgresql-15.18-debian-12.tar.gz" .
+cp "$PG/plan.json" "$CHANGED/"
+python3 - "$PG/manifest.json" "$CHANGED" <<'EOF'
+import hashlib, json, sys
+m = json.load(open(sys.argv[1]))
+tarball = f"{sys.argv[2]}/{m['artifact']['file_name']}"
+m["artifact"]["sha256"] = hashlib.sha256(open(tarball, "rb").read()).hexdigest()
+json.dump(m, open(f"{sys.argv[2]}/manifest.json", "w"))
+EOF
+t=$(now)
+/usr/bin/time -f %M -o "$WORK/img-c.rss" "$BAKER" image --from "$CHANGED" --format raw --out "$WORK/img-c" --cache-dir "$WORK/cache-a" --json >"$WORK/img-c.json"
+say "re-image after a tarball change: $(since "$t") s, peak RSS $(cat "$WORK/img-c.rss") KiB"
+check "a changed tarball reuses the cached OS layer and makes a new disk" \
+  [ "$(json "$WORK/img-c.json" 'd["os_layer_cached"] and not d["unchanged"]')" = True ]
+check "and the new disk differs" [ "$(cut -c1-64 "$A.sha256")" != "$(cut -c1-64 "$WORK/img-c/$DISK.sha256")" ]
+image "$WORK/img-w" "$WORK/cache-a"
+check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/img-w/$DISK" "$A"
+rm -rf "$WORK/img-w" "$WORK/img-c"
+
+# --- byte-identity from empty image caches -------------------------------------------------------------
+say "second cold image from empty caches"
+docker volume ls -q --filter label=baker.image=tree | xargs -r docker volume rm -f >/dev/null 2>&1 || true
+docker images -q --filter label=baker.image=os-layer | xargs -r docker rmi -f >/dev/null 2>&1 || true
+image "$WORK/img-b" "$WORK/cache-b" --no-cache
+sha_a=$(cut -c1-64 "$A.sha256")
+sha_b=$(cut -c1-64 "$WORK/img-b/$DISK.sha256")
+echo "sha256 of two clean image builds: $sha_a $sha_b"
+check "two image builds from empty caches give the same sha256" [ "$sha_a" = "$sha_b" ]
+check "and byte-identical disks" cmp -s "$A" "$WORK/img-b/$DISK"
+
+# --- a boot that does not reach the ready line ----------------------------------------------------------
+if "$BAKER" image boot "$A" --timeout 3 --log "$WORK/short.log" --cache-dir "$WORK/cache-a" 2>"$WORK/short.err" >/dev/null; then
+  not_ok "a boot that times out fails"
+else
+  ok "a boot that times out fails"
+fi
+check "and prints the console's last lines and the log's path" bash -c \
+  "grep -q \"console's last lines\" '$WORK/short.err' && grep -q 'full console log: $WORK/short.log' '$WORK/short.err'"
+check "no container is left behind" [ -z "$(docker ps -aq --filter label=baker.test --filter label=baker.image)" ]
+check "one tree volume is kept per recipe" [ "$(docker volume ls -q --filter label=baker.test --filter label=baker.tree-of=postgresql | wc -l)" = 1 ]
+
+echo "e2e-image: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,164 @@
+//! `baker image`: make bootable disk images from a build — an existing build's folder (`--from`), or
+//! the build run first (the library's [`build`], which answers from its caches when nothing
+//! changed). `baker image boot` boots one (`image_boot.rs`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use baker::builder::{BuildError, build};
+use baker::engine::{Engine, engine_host};
+use baker::image::build_output::{self, BuildOutput};
+use baker::image::{
+    ImageError, ImageOutcome, ImageRequest, image_spec, make_image, parse_formats, size,
+};
+use baker::progress::{Reporter, Silent};
+
+use super::Global;
+use super::build::BuildFlags;
+use super::image_boot::BootArgs;
+use super::output::emit;
+use super::progress::TerminalReporter;
+use super::select::Selection;
+use super::signals::{interrupted, stopped};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: Option<ImageCommand>,
+    #[command(flatten)]
+    pub make: MakeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Boot a disk image under QEMU until its first boot prints the ready line.
+    Boot(BootArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MakeArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// How to build first; `--out` receives the build's files and the disk images, `--no-cache`
+    /// rebuilds the OS layer too.
+    #[command(flatten)]
+    pub build: BuildFlags,
+    /// Formats to write, comma-separated: raw, ami, qcow2, vhd, gce.
+    #[arg(long, default_value = "raw", value_name = "LIST")]
+    pub format: String,
+    /// Disk size, e.g. 4G or 1536M (powers of 1024) [default: the tree plus headroom, in whole GiB].
+    #[arg(long, value_name = "SIZE")]
+    pub size: Option<String>,
+    /// An existing build's output folder (its plan.json, manifest.json and tarball) instead of building.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// Print one JSON result (image.json plus timings) at the end instead of progress.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(global: &Global, args: &ImageArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Some(ImageCommand::Boot(boot)) => super::image_boot::run(global, boot),
+        None => make(global, &args.make),
+    }
+}
+
+fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
+    let formats = parse_formats(&args.format)?;
+    let size = args.size.as_deref().map(size::parse_size).transpose()?;
+    let reporter: Arc<dyn Reporter> = if args.json || global.quiet {
+        Arc::new(Silent)
+    } else {
+        Arc::new(TerminalReporter::new())
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let built = match &args.from {
+        Some(dir) => build_output::read_build_dir(dir)?,
+        None => {
+            let catalog = global.catalog()?;
+            let request = args.build.request(global, &catalog, &args.selection)?;
+            match runtime.block_on(build(&request, reporter.clone(), interrupted())) {
+                Ok(outcome) => BuildOutput::of(&outcome),
+                Err(e @ BuildError::Interrupted) => return Ok(stopped(&e.to_string())),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let request = ImageRequest {
+        spec: image_spec(&built.plan)?,
+        artifact: built.artifact,
+        artifact_sha256: built.artifact_sha256,
+        epoch: built.epoch,
+        formats,
+        size,
+        out_dir: args.build.out.clone(),
+        cache: global.cache(),
+        no_cache: args.build.no_cache,
+    };
+    let outcome = runtime.block_on(async {
+        let host = engine_host();
+        if !host.starts_with("unix://") && !host.starts_with('/') {
+            return Err(ImageError::RemoteEngine { host });
+        }
+        let engine = Engine::connect(reporter.as_ref()).await?;
+        engine
+            .run_until(make_image(&engine, &request, reporter), interrupted())
+            .await
+            .unwrap_or(Err(ImageError::Interrupted))
+    });
+    match outcome {
+        Ok(outcome) => print_outcome(&outcome, args, global.quiet)?,
+        Err(e @ ImageError::Interrupted) => return Ok(stopped(&e.to_string())),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_outcome(outcome: &ImageOutcome, args: &MakeArgs, quiet: bool) -> anyhow::Result<()> {
+    let m = &outcome.manifest;
+    if args.json {
+        let result = json!({
+            "image": m,
+            "image_json": outcome.manifest_path,
+            "unchanged": outcome.unchanged,
+            "os_layer_cached": outcome.os_layer_cached,
+            "seconds": outcome.seconds,
+        });
+        emit(&format!("{}\n", serde_json::to_string_pretty(&result)?))?;
+    } else if !quiet {
+        let mut text = String::new();
+        for f in &m.formats {
+            text.push_str(&format!(
+                "image {}\n  sha256 {}\n",
+                args.build.out.join(&f.file).display(),
+                f.sha256
+            ));
+        }
+        text.push_str(&format!(
+            "  {} disk, kernel {}, root UUID {}\n  image.json {}\n  {} in {:.1}s (OS layer {})\n",
+            size::describe(m.disk.size),
+            m.kernel.version,
+            m.disk.root_uuid,
+            outcome.manifest_path.display(),
+            if outcome.unchanged {
+                "unchanged"
+            } else {
+                "made"
+            },
+            outcome.seconds,
+            if outcome.os_layer_cached {
+                "from the cache"
+            } else {
+                "built"
+            },
+        ));
+        emit(&text)?;
+    }
+    Ok(())
+}

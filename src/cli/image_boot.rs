@@ -1,0 +1,103 @@
+//! `baker image boot PATH`: boot a disk image under QEMU until its first boot prints the ready line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use baker::engine::Engine;
+use baker::image::ImageManifest;
+use baker::image::boot::{BootOptions, boot};
+use baker::progress::{Reporter, Silent};
+
+use super::Global;
+use super::output::emit;
+use super::progress::TerminalReporter;
+use super::signals::{interrupted, stopped};
+
+#[derive(Debug, Args)]
+pub struct BootArgs {
+    /// A disk image (.raw, .qcow2, .vhd), or a folder with an image.json (its raw disk, else another).
+    pub path: PathBuf,
+    /// Seconds to wait for the ready line.
+    #[arg(long, default_value_t = 300, value_name = "S")]
+    pub timeout: u64,
+    /// Where the serial console goes [default: <image>.console.log].
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub memory: u32,
+}
+
+pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
+    let image = disk_of(&args.path)?;
+    let log = args
+        .log
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.console.log", image.display())));
+    let options = BootOptions {
+        image,
+        timeout: Duration::from_secs(args.timeout),
+        log,
+        memory_mib: args.memory,
+        cache: global.cache(),
+    };
+    let reporter: Arc<dyn Reporter> = if global.quiet {
+        Arc::new(Silent)
+    } else {
+        Arc::new(TerminalReporter::new())
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let outcome = runtime.block_on(async {
+        // The engine is needed only when QEMU runs in the tools container.
+        match Engine::connect(reporter.as_ref()).await {
+            Ok(engine) => engine
+                .run_until(boot(Some(&engine), &options, reporter), interrupted())
+                .await
+                .transpose(),
+            Err(_) => tokio::select! {
+                result = boot(None, &options, reporter) => result.map(Some),
+                () = interrupted() => Ok(None),
+            },
+        }
+    })?;
+    let Some(outcome) = outcome else {
+        return Ok(stopped("interrupted"));
+    };
+    emit(&format!(
+        "ready: {} reached `{}` in {:.1}s ({}, {})\n  console log {}\n",
+        options.image.display(),
+        baker::image::READY_LINE,
+        outcome.seconds,
+        outcome.accel,
+        outcome.runner,
+        outcome.log.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The disk to boot: `path` itself, or the best bootable file an image.json in it lists.
+fn disk_of(path: &Path) -> anyhow::Result<PathBuf> {
+    let json = if path.is_dir() {
+        ImageManifest::path_in(path)
+    } else if path.file_name().is_some_and(|n| n == "image.json") {
+        path.to_owned()
+    } else {
+        return Ok(path.to_owned());
+    };
+    let manifest = ImageManifest::read(&json)?;
+    let dir = json.parent().unwrap_or(Path::new("."));
+    ["raw", "ami", "qcow2", "vhd"]
+        .iter()
+        .find_map(|f| manifest.file(f))
+        .map(|f| dir.join(&f.file))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} lists no bootable disk (raw, ami, qcow2 or vhd)",
+                json.display()
+            )
+        })
+}

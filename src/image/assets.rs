@@ -1,0 +1,238 @@
+//! The files from `images/` (compiled in, like `recipes/`) and the small per-disk files, laid out as
+//! one tar archive that the disk script unpacks over the OS tree: the first-boot script and the role
+//! agent with their systemd units or upstart jobs, `grub.cfg`, `fstab`, `hostname`, `hosts`. Every entry is owned by
+//! root with the plan's epoch as its time, so the archive, and the disk, are reproducible.
+
+use std::io;
+
+use handlebars::Handlebars;
+use serde_json::json;
+use tar::{EntryType, Header};
+
+use super::key::digest_texts;
+use super::layer::{ImageSpec, Init};
+
+/// The line the first-boot script prints on the console when the node is ready.
+pub const READY_LINE: &str = "baker-ready: first boot finished";
+
+const FIRST_BOOT: &str = include_str!("../../images/first-boot/first-boot.sh");
+const SYSTEMD_UNIT: &str = include_str!("../../images/first-boot/baker-first-boot.service");
+const UPSTART_JOB: &str = include_str!("../../images/first-boot/baker-first-boot.conf");
+const GRUB_CFG: &str = include_str!("../../images/grub/grub.cfg");
+const AGENT: &str = include_str!("../../images/agent/baker-agent");
+const AGENT_UNIT: &str = include_str!("../../images/agent/baker-agent.service");
+const AGENT_JOB: &str = include_str!("../../images/agent/baker-agent.conf");
+/// Run in the tools container: unpacks the tarball and these assets into the tree, removes what is
+/// node-specific, clamps times, and lays out the disk.
+pub const DISK_SCRIPT: &str = include_str!("scripts/disk.sh");
+
+/// The kernel command line beside `root=UUID=… ro`: the serial console last, so `/dev/console` is it.
+pub const KERNEL_CMDLINE: &str = "console=tty0 console=ttyS0,115200n8";
+
+/// The digest of everything this module puts on a disk, for the image key.
+pub fn assets_digest() -> String {
+    digest_texts(&[
+        FIRST_BOOT,
+        SYSTEMD_UNIT,
+        UPSTART_JOB,
+        GRUB_CFG,
+        AGENT,
+        AGENT_UNIT,
+        AGENT_JOB,
+        DISK_SCRIPT,
+        KERNEL_CMDLINE,
+    ])
+}
+
+/// The kernel and initramfs of the OS layer, as paths inside the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    pub version: String,
+    pub image: String,
+    pub initrd: String,
+}
+
+pub fn grub_cfg(title: &str, kernel: &Kernel, root_uuid: &str) -> String {
+    let mut hb = Handlebars::new();
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.set_strict_mode(true);
+    hb.render_template(
+        GRUB_CFG,
+        &json!({
+            "title": title,
+            "kernel": kernel.image,
+            "initrd": kernel.initrd,
+            "root_uuid": root_uuid,
+            "cmdline": KERNEL_CMDLINE,
+        }),
+    )
+    .expect("the embedded grub.cfg template renders")
+}
+
+pub fn fstab(root_uuid: &str) -> String {
+    format!(
+        "# written by baker: the root file system, found by UUID\nUUID={root_uuid} / ext4 defaults,errors=remount-ro 0 1\n"
+    )
+}
+
+/// The archive unpacked over the tree (`tar -x --keep-directory-symlink` in the disk script).
+pub fn overlay(
+    spec: &ImageSpec,
+    kernel: &Kernel,
+    root_uuid: &str,
+    epoch: u64,
+) -> io::Result<Vec<u8>> {
+    let mut tar = Overlay {
+        builder: tar::Builder::new(Vec::new()),
+        epoch,
+    };
+    let hostname = spec.recipe.clone();
+    tar.file("etc/fstab", 0o644, &fstab(root_uuid))?;
+    tar.file("etc/hostname", 0o644, &format!("{hostname}\n"))?;
+    tar.file(
+        "etc/hosts",
+        0o644,
+        &format!("127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
+    )?;
+    let title = format!("{} {} ({})", spec.recipe, spec.version, spec.distro);
+    tar.file(
+        "boot/grub/grub.cfg",
+        0o644,
+        &grub_cfg(&title, kernel, root_uuid),
+    )?;
+    tar.file("usr/lib/baker/first-boot", 0o755, FIRST_BOOT)?;
+    tar.file("usr/lib/baker/baker-agent", 0o755, AGENT)?;
+    for (name, unit, job) in [
+        ("baker-first-boot", SYSTEMD_UNIT, UPSTART_JOB),
+        ("baker-agent", AGENT_UNIT, AGENT_JOB),
+    ] {
+        match spec.init {
+            Init::Systemd => {
+                tar.file(&format!("etc/systemd/system/{name}.service"), 0o644, unit)?;
+                tar.symlink(
+                    &format!("etc/systemd/system/multi-user.target.wants/{name}.service"),
+                    &format!("../{name}.service"),
+                )?;
+            }
+            Init::Upstart => tar.file(&format!("etc/init/{name}.conf"), 0o644, job)?,
+        }
+    }
+    tar.builder.into_inner()
+}
+
+struct Overlay {
+    builder: tar::Builder<Vec<u8>>,
+    epoch: u64,
+}
+
+impl Overlay {
+    fn header(&self, kind: EntryType, size: u64, mode: u32) -> Header {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(self.epoch);
+        h
+    }
+
+    /// Parent directories are not listed: they exist in every tree, and listing them would reset
+    /// their modes and times.
+    fn file(&mut self, path: &str, mode: u32, text: &str) -> io::Result<()> {
+        let mut h = self.header(EntryType::Regular, text.len() as u64, mode);
+        self.builder.append_data(&mut h, path, text.as_bytes())
+    }
+
+    fn symlink(&mut self, path: &str, target: &str) -> io::Result<()> {
+        let mut h = self.header(EntryType::Symlink, 0, 0o777);
+        self.builder.append_link(&mut h, path, target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::layer::embedded_spec as spec;
+
+    fn kernel() -> Kernel {
+        Kernel {
+            version: "6.1.0-50-cloud-amd64".into(),
+            image: "/boot/vmlinuz-6.1.0-50-cloud-amd64".into(),
+            initrd: "/boot/initrd.img-6.1.0-50-cloud-amd64".into(),
+        }
+    }
+
+    #[test]
+    fn grub_cfg_boots_the_kernel_by_root_uuid_on_the_serial_console() {
+        let cfg = grub_cfg("pg", &kernel(), "0b2c-uuid");
+        assert!(cfg.contains("search --no-floppy --fs-uuid --set=root 0b2c-uuid\n"));
+        assert!(cfg.contains(
+            "    linux /boot/vmlinuz-6.1.0-50-cloud-amd64 root=UUID=0b2c-uuid ro console=tty0 console=ttyS0,115200n8\n"
+        ));
+        assert!(cfg.contains("    initrd /boot/initrd.img-6.1.0-50-cloud-amd64\n"));
+        assert!(cfg.contains("menuentry 'pg' {"));
+        assert!(cfg.contains("set timeout=0"));
+    }
+
+    #[test]
+    fn the_first_boot_script_prints_the_ready_line_the_boot_check_waits_for() {
+        assert!(FIRST_BOOT.contains(&format!("echo \"{READY_LINE}\" >/dev/console")));
+        assert!(SYSTEMD_UNIT.contains("ExecStart=/usr/lib/baker/first-boot"));
+        assert!(UPSTART_JOB.contains("exec /usr/lib/baker/first-boot"));
+    }
+
+    fn names(bytes: &[u8]) -> Vec<(String, u64, u32)> {
+        tar::Archive::new(bytes)
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (
+                    e.path().unwrap().display().to_string(),
+                    h.mtime().unwrap(),
+                    h.uid().unwrap() as u32,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_systemd_overlay_enables_the_unit_and_is_reproducible() {
+        let s = spec("postgresql", "debian12");
+        let a = overlay(&s, &kernel(), "u", 1_700_000_000).unwrap();
+        assert_eq!(a, overlay(&s, &kernel(), "u", 1_700_000_000).unwrap());
+        let entries = names(&a);
+        assert!(
+            entries
+                .iter()
+                .all(|(_, t, uid)| *t == 1_700_000_000 && *uid == 0)
+        );
+        let paths: Vec<&str> = entries.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert!(
+            paths.contains(&"etc/systemd/system/multi-user.target.wants/baker-first-boot.service")
+        );
+        assert!(paths.contains(&"boot/grub/grub.cfg"));
+        assert!(paths.contains(&"etc/systemd/system/multi-user.target.wants/baker-agent.service"));
+        assert!(!paths.contains(&"etc/init/baker-first-boot.conf"));
+    }
+
+    #[test]
+    fn an_upstart_overlay_installs_the_job() {
+        let s = spec("mesos", "ubuntu14.04");
+        let paths: Vec<String> = names(&overlay(&s, &kernel(), "u", 1).unwrap())
+            .into_iter()
+            .map(|(p, _, _)| p)
+            .collect();
+        assert!(paths.contains(&"etc/init/baker-first-boot.conf".to_owned()));
+        assert!(paths.contains(&"etc/init/baker-agent.conf".to_owned()));
+        assert!(paths.contains(&"usr/lib/baker/baker-agent".to_owned()));
+        assert!(!paths.iter().any(|p| p.contains("systemd")));
+    }
+
+    #[test]
+    fn fstab_mounts_the_root_by_uuid() {
+        assert!(fstab("abc").contains("\nUUID=abc / ext4 defaults,errors=remount-ro 0 1\n"));
+    }
+}

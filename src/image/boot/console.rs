@@ -1,0 +1,107 @@
+//! Reading a boot's console: what to tell the user when the ready line never came — the console's
+//! last lines without terminal escapes, and a hint when they say what went wrong in a known way.
+
+use super::super::ImageError;
+use super::BootOptions;
+
+/// The boot error: what did not happen, the console's last 40 lines, and a hint.
+pub(super) fn failure(opts: &BootOptions, reason: &str) -> ImageError {
+    let text = std::fs::read(&opts.log).unwrap_or_default();
+    let text = strip_escapes(&String::from_utf8_lossy(&text));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(40)..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let hint = diagnose(&lines)
+        .map(|h| format!("\nhint: {h}"))
+        .unwrap_or_default();
+    ImageError::Boot(format!(
+        "{reason}; the console's last lines:\n{tail}\nfull console log: {}{hint}",
+        opts.log.display()
+    ))
+}
+
+/// What the console says went wrong, when it says it in a known way.
+pub fn diagnose(lines: &[&str]) -> Option<&'static str> {
+    let has = |needles: &[&str]| lines.iter().any(|l| needles.iter().any(|n| l.contains(n)));
+    if has(&["EXT4-fs", "ext4"]) && has(&["unsupported", "couldn't mount"]) {
+        return Some(
+            "the kernel cannot mount the root file system: its ext4 features are too new for it; set the recipe's mkfs_options (e.g. `-O ^metadata_csum,^64bit,^orphan_file,^metadata_csum_seed` for 2014 kernels)",
+        );
+    }
+    if has(&[
+        "Gave up waiting for root",
+        "does not exist.  Dropping to a shell",
+        "VFS: Cannot open root device",
+        "Unable to mount root fs",
+        "Could not find the root",
+    ]) {
+        return Some(
+            "no root device: the initramfs lacks the disk (virtio_blk) or file-system (ext4) driver; make sure the kernel package builds an initramfs with them (MODULES=most on Debian, dracut's default elsewhere)",
+        );
+    }
+    if has(&["Kernel panic"]) {
+        return Some(
+            "kernel panic: when it names the root file system, the mkfs features are too new for this kernel (set the recipe's mkfs_options); otherwise read the lines above it",
+        );
+    }
+    if has(&["grub rescue>", "error: file `", "error: unknown filesystem"]) {
+        return Some(
+            "GRUB could not read its files from the root partition: the file system or its features are unknown to GRUB's core image",
+        );
+    }
+    if lines.is_empty() {
+        return Some(
+            "the console stayed empty: QEMU or the firmware did not start (see the log), or the guest does not write to ttyS0",
+        );
+    }
+    None
+}
+
+/// Removes terminal escape sequences (colours, cursor moves) from console text.
+pub fn strip_escapes(text: &str) -> String {
+    let escapes = regex::Regex::new(r"\x1b(\[[0-9;?]*[A-Za-z]|[()][0-9A-Za-z]|[c78=>DEHM])")
+        .expect("valid regex");
+    escapes.replace_all(text, "").replace('\r', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_root_device_points_at_the_initramfs() {
+        let lines = [
+            "Begin: Running /scripts/local-premount ... done.",
+            "Gave up waiting for root file system device.",
+        ];
+        assert!(diagnose(&lines).unwrap().contains("virtio_blk"));
+    }
+
+    #[test]
+    fn a_panic_points_at_the_mkfs_features() {
+        let lines = [
+            "EXT4-fs (vda1): couldn't mount RDWR because of unsupported optional features (400)",
+            "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(253,1)",
+        ];
+        assert!(diagnose(&lines).unwrap().contains("mkfs_options"));
+        assert!(
+            diagnose(&["Kernel panic - not syncing: Attempted to kill init!"])
+                .unwrap()
+                .contains("mkfs features")
+        );
+        assert!(diagnose(&[]).unwrap().contains("console stayed empty"));
+        assert!(diagnose(&["Welcome to Debian"]).is_none());
+    }
+
+    #[test]
+    fn escapes_are_removed_from_console_text() {
+        assert_eq!(
+            strip_escapes("\x1b[0;32m  OK  \x1b[0m] Started\r"),
+            "  OK  ] Started"
+        );
+        assert_eq!(strip_escapes("\x1bcSeaBIOS"), "SeaBIOS");
+    }
+}

@@ -1,0 +1,233 @@
+//! The QEMU side of `baker image boot`: the command line, where QEMU runs (on the host when it is
+//! installed, else in the tools container) and how its console output reaches the boot watcher.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use super::super::ImageError;
+use super::super::run::{self, RunSpec};
+use crate::engine::Container;
+use crate::engine::Engine;
+
+/// How QEMU runs the guest's CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+impl std::fmt::Display for Accel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg (software emulation)",
+        })
+    }
+}
+
+/// QEMU's name for the disk format, from the file name.
+pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
+    let name = image.file_name().unwrap_or_default().to_string_lossy();
+    if name.ends_with(".tar.gz") {
+        return Err(ImageError::Boot(format!(
+            "{} is a GCE archive: boot the raw disk it holds (tar -xzf it, then boot disk.raw)",
+            image.display()
+        )));
+    }
+    Ok(if name.ends_with(".qcow2") {
+        "qcow2"
+    } else if name.ends_with(".vhd") {
+        "vpc"
+    } else {
+        "raw"
+    })
+}
+
+/// The QEMU command line for `disk` (a path as QEMU sees it).
+pub fn qemu_args(disk: &str, format: &str, accel: Accel, memory_mib: u32) -> Vec<String> {
+    let (accel, cpu) = match accel {
+        Accel::Kvm => ("kvm", "host"),
+        Accel::Tcg => ("tcg", "max"),
+    };
+    [
+        "qemu-system-x86_64",
+        "-accel",
+        accel,
+        "-cpu",
+        cpu,
+        "-m",
+        &memory_mib.to_string(),
+        "-nographic",
+        "-nic",
+        "none",
+        "-no-reboot",
+        "-drive",
+        &format!("file={disk},format={format},if=virtio,snapshot=on"),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+/// Whether `/dev/kvm` is there and opens for reading and writing (it may still not run guests).
+pub fn kvm_openable() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
+}
+
+pub(super) fn host_qemu() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("qemu-system-x86_64"))
+            .find(|p| p.is_file())
+    })
+}
+
+pub(super) enum Runner {
+    Host,
+    Container { engine: Engine, tools: String },
+}
+
+/// A running QEMU: its console output, and how to stop it.
+pub(super) struct Running {
+    pub(super) output: mpsc::Receiver<Bytes>,
+    stop: Stop,
+}
+
+enum Stop {
+    Host(tokio::process::Child),
+    Container(Container),
+}
+
+impl Running {
+    pub(super) async fn stop(self) {
+        match self.stop {
+            Stop::Host(mut child) => {
+                let _ = child.kill().await;
+            }
+            Stop::Container(vm) => vm.remove().await,
+        }
+    }
+}
+
+impl Runner {
+    pub(super) fn name(&self) -> String {
+        match self {
+            Runner::Host => "on the host".into(),
+            Runner::Container { tools, .. } => format!("in {tools}"),
+        }
+    }
+
+    pub(super) async fn start(
+        &self,
+        image: &Path,
+        format: &str,
+        accel: Accel,
+        memory_mib: u32,
+    ) -> Result<Running, ImageError> {
+        let (tx, rx) = mpsc::channel(64);
+        match self {
+            Runner::Host => {
+                let args = qemu_args(&image.display().to_string(), format, accel, memory_mib);
+                let mut child = tokio::process::Command::new(&args[0])
+                    .args(&args[1..])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .map_err(ImageError::io("starting", "qemu-system-x86_64"))?;
+                for mut pipe in [
+                    Box::new(child.stdout.take().expect("piped"))
+                        as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+                    Box::new(child.stderr.take().expect("piped")),
+                ] {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 8192];
+                        while let Ok(n) = pipe.read(&mut buf).await {
+                            if n == 0 || tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                Ok(Running {
+                    output: rx,
+                    stop: Stop::Host(child),
+                })
+            }
+            Runner::Container { engine, tools } => {
+                let dir = image.parent().unwrap_or(Path::new("/"));
+                let name = image.file_name().unwrap_or_default().to_string_lossy();
+                let args = qemu_args(&format!("/disk/{name}"), format, accel, memory_mib);
+                let devices: &[&str] = if accel == Accel::Kvm {
+                    &["/dev/kvm"]
+                } else {
+                    &[]
+                };
+                let vm = run::start_vm(
+                    engine,
+                    &RunSpec {
+                        name: run::unique_name("baker-image-boot"),
+                        image: tools,
+                        cmd: args,
+                        env: Default::default(),
+                        binds: vec![format!("{}:/disk:ro", dir.display())],
+                        labels: &[("baker.image", "boot")],
+                    },
+                    devices,
+                )
+                .await?;
+                let mut stream = vm.follow_output();
+                tokio::spawn(async move {
+                    while let Some(Ok(chunk)) = stream.next().await {
+                        if tx.send(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                Ok(Running {
+                    output: rx,
+                    stop: Stop::Container(vm),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_boots_the_disk_as_a_snapshot_without_network() {
+        let args = qemu_args("/disk/pg.raw", "raw", Accel::Tcg, 1024).join(" ");
+        assert_eq!(
+            args,
+            "qemu-system-x86_64 -accel tcg -cpu max -m 1024 -nographic -nic none -no-reboot \
+             -drive file=/disk/pg.raw,format=raw,if=virtio,snapshot=on"
+        );
+        assert!(
+            qemu_args("d", "raw", Accel::Kvm, 512)
+                .join(" ")
+                .contains("-accel kvm -cpu host -m 512")
+        );
+    }
+
+    #[test]
+    fn the_disk_format_comes_from_the_file_name() {
+        assert_eq!(disk_format(Path::new("a/pg.raw")).unwrap(), "raw");
+        assert_eq!(disk_format(Path::new("pg.ami.raw")).unwrap(), "raw");
+        assert_eq!(disk_format(Path::new("pg.qcow2")).unwrap(), "qcow2");
+        assert_eq!(disk_format(Path::new("pg.vhd")).unwrap(), "vpc");
+        assert!(disk_format(Path::new("pg.tar.gz")).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! The raw disk, made in the tools container without root on the host, loop devices, privileged
+//! containers or `mount`. The disk script (`scripts/disk.sh`) works in a tree volume: the OS layer's
+//! file system unpacked once (streamed to the script's stdin the first time) with its times clamped
+//! to the epoch, kept per OS layer and epoch, and hard-linked into a fresh work tree for each disk,
+//! which the script only ever changes by replacing files, never by writing into them. So a re-image
+//! after a tarball change unpacks nothing. The build's tarball is bind-mounted read-only; `disk.raw`
+//! appears in the bind-mounted work directory, the only host directory touched and the only
+//! temporary space besides the outputs: the disk, sparse. One tree volume is kept per recipe.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::ImageError;
+use super::assets::DISK_SCRIPT;
+use super::key::DiskIds;
+use super::run::{self, RunSpec};
+use crate::engine::Engine;
+use crate::progress::{Event, Reporter};
+
+/// What the disk is made of.
+pub struct DiskJob<'a> {
+    pub recipe: &'a str,
+    pub tools_image: &'a str,
+    pub os_image: &'a str,
+    pub os_key: &'a str,
+    /// The build's tarball on the host.
+    pub artifact: &'a Path,
+    /// The archive of baker's files unpacked over the tree.
+    pub overlay: Vec<u8>,
+    /// A host directory for the container's `/work`; `disk.raw` appears in it.
+    pub work_dir: &'a Path,
+    pub ids: &'a DiskIds,
+    pub size: u64,
+    pub epoch: u64,
+    pub mkfs_options: &'a [String],
+}
+
+/// The disk script's exit code when the tree volume has no finished tree and none was fed.
+const TREE_MISSING: i64 = 75;
+
+/// Runs the disk script; returns the path of `disk.raw` in the work directory.
+pub async fn make_disk(
+    engine: &Engine,
+    job: DiskJob<'_>,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<PathBuf, ImageError> {
+    let work = job
+        .work_dir
+        .canonicalize()
+        .map_err(ImageError::io("resolving the work directory", job.work_dir))?;
+    let artifact = job
+        .artifact
+        .canonicalize()
+        .map_err(ImageError::io("resolving the tarball", job.artifact))?;
+    for (name, bytes) in [
+        ("overlay.tar", job.overlay.as_slice()),
+        ("disk.sh", DISK_SCRIPT.as_bytes()),
+    ] {
+        let path = work.join(name);
+        std::fs::write(&path, bytes).map_err(ImageError::io("writing", &path))?;
+    }
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&work).map_err(ImageError::io("reading", &work))?;
+        format!("{}:{}", meta.uid(), meta.gid())
+    };
+    let env = BTreeMap::from([
+        ("EPOCH".to_owned(), job.epoch.to_string()),
+        ("FS_UUID".to_owned(), job.ids.fs_uuid.clone()),
+        ("HASH_SEED".to_owned(), job.ids.hash_seed.clone()),
+        ("DISK_ID".to_owned(), format!("{:08x}", job.ids.disk_id)),
+        ("SIZE".to_owned(), job.size.to_string()),
+        ("OWNER".to_owned(), owner),
+        ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
+    ]);
+    let volume = format!("baker-tree-{}-{}", &job.os_key[..16], job.epoch);
+    let spec = RunSpec {
+        name: String::new(),
+        image: job.tools_image,
+        cmd: vec!["bash".into(), "/work/disk.sh".into()],
+        env,
+        binds: vec![
+            format!("{}:/work", work.display()),
+            format!("{}:/in/artifact.tar.gz:ro", artifact.display()),
+            format!("{volume}:/cache"),
+        ],
+        labels: &[("baker.image", "disk")],
+    };
+    let (mut code, mut tail) = (0, String::new());
+    for attempt in 0..2 {
+        let fresh = !engine.has_volume(&volume).await;
+        if fresh {
+            engine
+                .remove_volumes_labelled("baker.tree-of", job.recipe, &volume)
+                .await;
+            engine
+                .create_volume(
+                    &volume,
+                    &[("baker.image", "tree"), ("baker.tree-of", job.recipe)],
+                )
+                .await?;
+        }
+        let feed = fresh.then_some(job.os_image);
+        (code, tail) = run_script(engine, &spec, feed, reporter).await?;
+        if code == TREE_MISSING && attempt == 0 {
+            // An earlier run stopped while unpacking: make the tree again.
+            engine
+                .remove_volumes_labelled("baker.tree-of", job.recipe, "")
+                .await;
+            continue;
+        }
+        break;
+    }
+    if code != 0 {
+        return Err(ImageError::Failed {
+            what: format!("making the disk in {} (scripts/disk.sh)", job.tools_image),
+            code,
+            tail,
+        });
+    }
+    for name in ["overlay.tar", "disk.sh"] {
+        let _ = std::fs::remove_file(work.join(name));
+    }
+    Ok(work.join("disk.raw"))
+}
+
+/// One run of the disk script, its phases reported as they end.
+async fn run_script(
+    engine: &Engine,
+    spec: &RunSpec<'_>,
+    feed: Option<&str>,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<(i64, String), ImageError> {
+    let mut phase_started = Instant::now();
+    let mut phase: Option<String> = None;
+    let mut on_line = |line: &str| {
+        if let Some(next) = line.strip_prefix("baker-phase: ") {
+            if let Some(done) = phase.replace(next.to_owned()) {
+                reporter.report(Event::Note(format!(
+                    "  {done}: {:.1}s",
+                    phase_started.elapsed().as_secs_f64()
+                )));
+            }
+            phase_started = Instant::now();
+        }
+        reporter.report(Event::StepLog {
+            name: "disk".into(),
+            line: line.to_owned(),
+        });
+    };
+    let mut env = spec.env.clone();
+    env.insert("FEED".into(), if feed.is_some() { "1" } else { "0" }.into());
+    let spec = RunSpec {
+        name: run::unique_name("baker-image-disk"),
+        image: spec.image,
+        cmd: spec.cmd.clone(),
+        env,
+        binds: spec.binds.clone(),
+        labels: spec.labels,
+    };
+    run::run_fed(engine, &spec, feed, &mut on_line).await
+}

@@ -1,0 +1,56 @@
+//! What can go wrong while writing an image format, each error naming the file concerned.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum FormatError {
+    #[error("unknown image format `{name}` (known: raw, ami, vhd, qcow2, gce)")]
+    UnknownFormat { name: String },
+    #[error("cannot read the raw disk {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "{} is {size} bytes; Azure takes a fixed VHD whose size is a whole number of MiB from \
+         20 MiB to 32 TiB: make the raw disk such a size (e.g. `--size` in MiB)",
+        path.display()
+    )]
+    VhdSize { path: PathBuf, size: u64 },
+    #[error(
+        "{} is {size} bytes; GCE takes a disk whose size is a whole number of GiB: make the raw \
+         disk such a size (e.g. `--size` in GiB)",
+        path.display()
+    )]
+    GceSize { path: PathBuf, size: u64 },
+    #[error("compressing {} failed: {reason}", path.display())]
+    Compress { path: PathBuf, reason: String },
+}
+
+impl FormatError {
+    /// Maps an I/O error on the raw disk `path`.
+    pub fn read(path: &Path) -> impl FnOnce(io::Error) -> FormatError + '_ {
+        move |source| FormatError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// Maps an I/O error on the output `path`.
+    pub fn write(path: &Path) -> impl FnOnce(io::Error) -> FormatError + '_ {
+        move |source| FormatError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The last step of `baker image`: a finished raw disk file becomes each output format a cloud or
+//! hypervisor takes — `raw`, `ami` (raw, for the EBS direct upload), `vhd` (fixed, for Azure),
+//! `qcow2` and `gce` (a gzipped sparse tar). Every writer reads only the disk's data extents
+//! ([`sparse`]), keeps its buffers bounded whatever the disk size, writes under a temporary name
+//! beside the target and renames it when complete, and returns the sha256 and size of what it
+//! wrote, computed while writing, with a `<file>.sha256` beside it. The same disk and
+//! [`Options`] give byte-identical files on any machine: no format carries the time of writing
+//! or a random id.
+
+mod error;
+mod gce;
+mod meter;
+mod noise;
+mod oldgnu;
+mod output;
+mod pgzip;
+mod pipe;
+mod qcow2;
+mod qcow2_layout;
+mod raw;
+pub mod sparse;
+#[cfg(test)]
+mod testdisk;
+mod vhd;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+
+pub use error::FormatError;
+pub use gce::GCE_MEMBER;
+pub use vhd::{VHD_MAX_SIZE, VHD_MIN_SIZE};
+
+use crate::progress::Reporter;
+use sparse::Disk;
+
+/// An output format of `baker image`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    Raw,
+    Ami,
+    Vhd,
+    Qcow2,
+    Gce,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Raw,
+        Format::Ami,
+        Format::Vhd,
+        Format::Qcow2,
+        Format::Gce,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Raw => "raw",
+            Format::Ami => "ami",
+            Format::Vhd => "vhd",
+            Format::Qcow2 => "qcow2",
+            Format::Gce => "gce",
+        }
+    }
+
+    /// The file name ending for this format (`ami` is a raw disk too, named apart from `raw`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Raw => "raw",
+            Format::Ami => "ami.raw",
+            Format::Vhd => "vhd",
+            Format::Qcow2 => "qcow2",
+            Format::Gce => "tar.gz",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = FormatError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| FormatError::UnknownFormat { name: s.to_owned() })
+    }
+}
+
+/// What a writer needs besides the disk; everything that would otherwise be time or chance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `SOURCE_DATE_EPOCH` of the plan: the VHD footer's timestamp and the GCE tar entry's mtime.
+    pub epoch: u64,
+    /// The VHD footer's unique id.
+    pub disk_id: [u8; 16],
+    /// Threads that compress the GCE archive (its bytes do not depend on this).
+    pub threads: usize,
+}
+
+impl Options {
+    /// Options whose disk id is derived from `seed` (e.g. the plan's cache key), so the same plan
+    /// gives the same id and different plans different ids; all cores compress.
+    pub fn new(epoch: u64, seed: &[u8]) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"baker disk id\0")
+            .chain_update(seed)
+            .finalize();
+        let mut disk_id = [0u8; 16];
+        disk_id.copy_from_slice(&digest[..16]);
+        // An RFC 9562 version 8 (custom) UUID: the bits say it was not made at random.
+        disk_id[6] = (disk_id[6] & 0x0f) | 0x80;
+        disk_id[8] = (disk_id[8] & 0x3f) | 0x80;
+        Self {
+            epoch,
+            disk_id,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// A finished output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub format: Format,
+    pub path: PathBuf,
+    /// Lowercase hex sha256 of the file's bytes (holes read as zeros).
+    pub sha256: String,
+    /// The file's length in bytes (not what it occupies on disk).
+    pub bytes: u64,
+}
+
+/// Writes the raw disk at `raw` as `format` to `out` (and `out.sha256`). On error nothing new
+/// appears at `out`.
+pub fn write(
+    format: Format,
+    raw: &Path,
+    out: &Path,
+    options: &Options,
+    reporter: &dyn Reporter,
+) -> Result<Written, FormatError> {
+    let disk = Disk::open(raw).map_err(FormatError::read(raw))?;
+    let (sha256, bytes) = match format {
+        Format::Raw | Format::Ami => raw::write(&disk, out, reporter)?,
+        Format::Vhd => vhd::write(&disk, out, options, reporter)?,
+        Format::Qcow2 => qcow2::write(&disk, out, reporter)?,
+        Format::Gce => gce::write(&disk, out, options, reporter)?,
+    };
+    Ok(Written {
+        format,
+        path: out.to_owned(),
+        sha256,
+        bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::format::testdisk::{MIB, TestDisk};
+    use crate::progress::Silent;
+
+    #[test]
+    fn format_names_round_trip_and_unknown_ones_are_listed() {
+        for f in Format::ALL {
+            assert_eq!(f.name().parse::<Format>().unwrap(), f);
+        }
+        let err = "vmdk".parse::<Format>().unwrap_err().to_string();
+        assert!(err.contains("vmdk") && err.contains("qcow2"), "{err}");
+    }
+
+    #[test]
+    fn the_disk_id_follows_the_seed_only() {
+        let a = Options::new(1, b"plan-a");
+        assert_eq!(a.disk_id, Options::new(2, b"plan-a").disk_id);
+        assert_ne!(a.disk_id, Options::new(1, b"plan-b").disk_id);
+        assert_eq!(a.disk_id[6] >> 4, 8, "version 8");
+    }
+
+    #[test]
+    fn ami_is_the_raw_disk_under_its_own_name() {
+        let disk = TestDisk::new(32 * MIB).data(MIB, MIB).build();
+        let options = Options::new(0, b"");
+        let raw = disk
+            .dir
+            .path()
+            .join(format!("d.{}", Format::Raw.extension()));
+        let ami = disk
+            .dir
+            .path()
+            .join(format!("d.{}", Format::Ami.extension()));
+        let r = write(Format::Raw, &disk.path, &raw, &options, &Silent).unwrap();
+        let a = write(Format::Ami, &disk.path, &ami, &options, &Silent).unwrap();
+        assert_eq!((a.sha256, a.bytes), (r.sha256, r.bytes));
+        assert!(ami.ends_with("d.ami.raw") && ami.with_extension("raw.sha256").exists());
+    }
+
+    #[test]
+    fn errors_name_the_file_that_failed_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options::new(0, b"");
+        let missing = dir.path().join("missing.raw");
+        let out = dir.path().join("out.qcow2");
+        let err = write(Format::Qcow2, &missing, &out, &options, &Silent).unwrap_err();
+        assert!(matches!(err, FormatError::Read { .. }), "{err:?}");
+        assert!(err.to_string().contains("missing.raw"), "{err}");
+        let disk = TestDisk::new(32 * MIB).data(0, MIB).build();
+        let nowhere = disk.dir.path().join("no/such/dir/out.vhd");
+        let err = write(Format::Vhd, &disk.path, &nowhere, &options, &Silent).unwrap_err();
+        assert!(matches!(err, FormatError::Write { .. }), "{err:?}");
+        assert!(err.to_string().contains("out.vhd"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,83 @@
+//! The file a format writer fills: created under a hidden partial name beside the target, and
+//! only when complete fsynced, renamed over the target and given its `<file>.sha256`
+//! (`<hex>  <name>\n`, what `sha256sum -c` reads). A writer that fails drops its [`Output`],
+//! which removes the partial file, so a failure never leaves half an image under the final name.
+//! The stale `.sha256` of an older image is removed before the rename, so a `.sha256` always
+//! describes the file beside it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::FormatError;
+use crate::artifact::{checksum_path, write_sums};
+use crate::atomic_file::{commit, partial_file, remove_if_exists};
+
+pub(super) struct Output {
+    target: PathBuf,
+    partial: NamedTempFile,
+}
+
+impl Output {
+    pub fn create(target: &Path) -> Result<Self, FormatError> {
+        let partial = partial_file(target).map_err(FormatError::write(target))?;
+        Ok(Self {
+            target: target.to_owned(),
+            partial,
+        })
+    }
+
+    pub fn file(&self) -> &File {
+        self.partial.as_file()
+    }
+
+    /// The final path, for error messages.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Puts the complete file in place with its `.sha256`; returns the digest and the length.
+    pub fn commit(self, sha256: String) -> Result<(String, u64), FormatError> {
+        let target = self.target;
+        let err = |e| FormatError::Write {
+            path: target.clone(),
+            source: e,
+        };
+        let bytes = self.partial.as_file().metadata().map_err(err)?.len();
+        let sums = checksum_path(&target);
+        remove_if_exists(&sums).map_err(err)?;
+        commit(self.partial, &target).map_err(err)?;
+        write_sums(&target, &sha256).map_err(err)?;
+        Ok((sha256, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_committed_output_has_its_sha256_file_and_a_dropped_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("disk.vhd");
+        std::fs::write(checksum_path(&target), "stale").unwrap();
+        let out = Output::create(&target).unwrap();
+        out.file().write_all(b"abc").unwrap();
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(out.commit(hex.into()).unwrap(), (hex.to_string(), 3));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("disk.vhd.sha256")).unwrap(),
+            format!("{hex}  disk.vhd\n")
+        );
+        let out = Output::create(&dir.path().join("other.qcow2")).unwrap();
+        drop(out);
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["disk.vhd", "disk.vhd.sha256"]);
+    }
+}

@@ -1,0 +1,201 @@
+//! `image.json`, written beside the disk files: what the next stages (publish, launch) read instead
+//! of the recipe. It names each format's file with its size and sha256, the kernel, the disk's
+//! layout, the plan's and the image's keys, and where the image boots. Versioned (`"format": 1`)
+//! and read back with a clear error when it comes from another version.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ImageError;
+use crate::recipe::BootTarget;
+
+pub const IMAGE_JSON: &str = "image.json";
+pub const IMAGE_JSON_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageManifest {
+    pub format: u32,
+    pub baker_version: String,
+    pub recipe: RecipeRef,
+    /// The plan's key (its install step's key, which chains every step).
+    pub plan_key: String,
+    /// The key of the disk: plan, tarball, OS layer, tools, assets, size, mkfs options, epoch.
+    pub image_key: String,
+    pub artifact: ArtifactRef,
+    pub kernel: KernelInfo,
+    pub disk: DiskInfo,
+    pub formats: Vec<FormatFile>,
+    /// Where the image's kernel boots, and where not, as the recipe's image layer says.
+    pub boots_on: Vec<BootTarget>,
+    pub source_date_epoch: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipeRef {
+    pub name: String,
+    pub distro: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    pub file_name: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelInfo {
+    pub package: String,
+    pub version: String,
+    pub image: String,
+    pub initrd: String,
+    pub cmdline: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskInfo {
+    /// The virtual size in bytes, a whole number of GiB unless `--size` said otherwise.
+    pub size: u64,
+    pub partition_table: String,
+    pub partition_offset: u64,
+    pub filesystem: String,
+    pub root_uuid: String,
+    pub bootloader: String,
+    pub mkfs_options: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormatFile {
+    pub format: String,
+    /// The file name, in the same directory as `image.json`.
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl ImageManifest {
+    pub fn path_in(dir: &Path) -> PathBuf {
+        dir.join(IMAGE_JSON)
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<PathBuf, ImageError> {
+        let path = Self::path_in(dir);
+        let mut text = serde_json::to_string_pretty(self).expect("image.json serialises");
+        text.push('\n');
+        crate::atomic_file::write_atomic(&path, text.as_bytes())
+            .map_err(ImageError::io("writing", &path))?;
+        Ok(path)
+    }
+
+    pub fn read(path: &Path) -> Result<Self, ImageError> {
+        let text = std::fs::read_to_string(path).map_err(ImageError::io("reading", path))?;
+        let bad = |reason: String| ImageError::Input {
+            what: "image.json",
+            path: path.to_owned(),
+            reason,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        match value.get("format").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(IMAGE_JSON_FORMAT) => {}
+            Some(v) => {
+                return Err(bad(format!(
+                    "written in format {v}, this baker reads format {IMAGE_JSON_FORMAT}; make the image again with this baker"
+                )));
+            }
+            None => {
+                return Err(bad(
+                    "no \"format\" field: not an image.json written by baker".into(),
+                ));
+            }
+        }
+        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+    }
+
+    pub fn file(&self, format: &str) -> Option<&FormatFile> {
+        self.formats.iter().find(|f| f.format == format)
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn sample() -> ImageManifest {
+    ImageManifest {
+        format: IMAGE_JSON_FORMAT,
+        baker_version: "0.1.0".into(),
+        recipe: RecipeRef {
+            name: "postgresql".into(),
+            distro: "debian-12".into(),
+            version: "15.18".into(),
+        },
+        plan_key: "p".repeat(64),
+        image_key: "i".repeat(64),
+        artifact: ArtifactRef {
+            file_name: "postgresql-15.18-debian-12.tar.gz".into(),
+            sha256: "a".repeat(64),
+        },
+        kernel: KernelInfo {
+            package: "linux-image-cloud-amd64".into(),
+            version: "6.1.0-50-cloud-amd64".into(),
+            image: "/boot/vmlinuz-6.1.0-50-cloud-amd64".into(),
+            initrd: "/boot/initrd.img-6.1.0-50-cloud-amd64".into(),
+            cmdline: "console=ttyS0".into(),
+        },
+        disk: DiskInfo {
+            size: 2 << 30,
+            partition_table: "msdos".into(),
+            partition_offset: 1 << 20,
+            filesystem: "ext4".into(),
+            root_uuid: "0b2c".into(),
+            bootloader: "grub2 i386-pc".into(),
+            mkfs_options: vec![],
+        },
+        formats: vec![FormatFile {
+            format: "raw".into(),
+            file: "postgresql-15.18-debian-12.raw".into(),
+            size: 2 << 30,
+            sha256: "b".repeat(64),
+        }],
+        boots_on: vec![BootTarget {
+            provider: crate::recipe::Provider::Qemu,
+            boots: vec![],
+            fails: vec![],
+            proven: true,
+            note: None,
+        }],
+        source_date_epoch: 1_700_000_000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_json_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = sample();
+        let path = m.write(dir.path()).unwrap();
+        assert_eq!(path, dir.path().join("image.json"));
+        assert_eq!(ImageManifest::read(&path).unwrap(), m);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\n  \"format\": 1,"), "{text}");
+        assert_eq!(m.file("raw").unwrap().size, 2 << 30);
+        assert!(m.file("qcow2").is_none());
+    }
+
+    #[test]
+    fn image_json_of_another_version_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image.json");
+        std::fs::write(&path, "{\"format\": 2}").unwrap();
+        let err = ImageManifest::read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("format 2") && err.contains("format 1"),
+            "{err}"
+        );
+        std::fs::write(&path, "{}").unwrap();
+        let err = ImageManifest::read(&path).unwrap_err().to_string();
+        assert!(err.contains("not an image.json"), "{err}");
+    }
+}

@@ -1,0 +1,328 @@
+//! `baker image`: a build's tarball becomes bootable, byte-reproducible disk images, made without
+//! root on the host, loop devices, privileged containers or `mount` — the host needs only Docker.
+//!
+//! ```text
+//! plan + tarball ─> OS layer (base + repositories + kernel, init, runtime packages; cached image)
+//!                ─> tree (OS layer streamed into the tools container, tarball at /, first-boot files)
+//!                ─> raw disk (MBR, ext4 from the tree at sector 2048, GRUB 2 for BIOS)
+//!                ─> formats + image.json
+//! ```
+//!
+//! The plan is read through one adapter ([`layer::image_spec`]); the disk's identifiers come from
+//! the image key, times are clamped to the plan's epoch, so two runs from empty caches give the same
+//! bytes. [`boot`] proves an image by booting it under QEMU to the first-boot ready line.
+
+mod assets;
+pub mod boot;
+pub mod build_output;
+mod disk;
+mod error;
+pub mod format;
+mod key;
+pub mod layer;
+mod lines;
+pub mod manifest;
+mod os_layer;
+pub mod output;
+mod reuse;
+mod run;
+pub mod size;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use assets::READY_LINE;
+pub use error::ImageError;
+pub use layer::{ImageSpec, image_spec};
+pub use manifest::ImageManifest;
+pub use output::{Format, parse_formats};
+
+use crate::cache::CacheDir;
+use crate::engine::Engine;
+use crate::progress::{Event, Reporter};
+use crate::recipe::Provider;
+use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
+use manifest::{ArtifactRef, DiskInfo, FormatFile, KernelInfo, RecipeRef};
+use os_layer::{LayerBuild, OsLayer};
+
+/// What to image, and where to.
+#[derive(Debug, Clone)]
+pub struct ImageRequest {
+    pub spec: ImageSpec,
+    /// The build's tarball.
+    pub artifact: PathBuf,
+    pub artifact_sha256: String,
+    /// The plan's `SOURCE_DATE_EPOCH`: every file time on the disk is clamped to it.
+    pub epoch: u64,
+    pub formats: Vec<Format>,
+    /// `None`: the tree plus headroom, in whole GiB.
+    pub size: Option<u64>,
+    pub out_dir: PathBuf,
+    pub cache: CacheDir,
+    /// Rebuild the OS layer even when it is cached.
+    pub no_cache: bool,
+}
+
+#[derive(Debug)]
+pub struct ImageOutcome {
+    pub manifest: ImageManifest,
+    pub manifest_path: PathBuf,
+    /// Nothing was made: the output directory already held this image.
+    pub unchanged: bool,
+    pub os_layer_cached: bool,
+    pub seconds: f64,
+}
+
+const STAGES: usize = 4;
+
+pub async fn make_image(
+    engine: &Engine,
+    req: &ImageRequest,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ImageOutcome, ImageError> {
+    let started = Instant::now();
+    let spec = &req.spec;
+    let tools_image = tools::tools_reference(&tools::tools_base());
+    let unpacked = unpacked_size(&req.artifact)?;
+    if req.formats.contains(&Format::Ami) {
+        let fails = spec.cannot_boot(Provider::Aws);
+        if !fails.is_empty() {
+            reporter.report(Event::Note(format!(
+                "warning: the recipe says this image's kernel ({}) does not boot on AWS {}: pick another instance family when launching it",
+                spec.kernel_package,
+                fails.join(", ")
+            )));
+        }
+    }
+
+    // The quick path: a cached OS layer, and the output directory already holds this image.
+    let layers = LayerBuild {
+        engine,
+        cache: &req.cache,
+        reporter: &reporter,
+    };
+    let cached_layer = if req.no_cache {
+        None
+    } else {
+        match engine.image_id(&spec.base.image).await {
+            Ok(base) => os_layer::lookup(engine, spec, &base).await,
+            Err(_) => None,
+        }
+    };
+    if let Some(layer) = &cached_layer {
+        let key = image_key(req, layer, &tools_image, unpacked);
+        if let Some(manifest) = reuse::unchanged(&req.out_dir, &key, &req.formats) {
+            for (i, name) in ["tools", "os layer", "disk", "formats"].iter().enumerate() {
+                stage(&reporter, i, name, None);
+            }
+            reporter.report(Event::Note(format!(
+                "unchanged: {} already holds image {}",
+                req.out_dir.display(),
+                &key[..16]
+            )));
+            return Ok(ImageOutcome {
+                manifest_path: ImageManifest::path_in(&req.out_dir),
+                manifest,
+                unchanged: true,
+                os_layer_cached: true,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
+
+    reporter.report(Event::StepStarted {
+        index: 1,
+        total: STAGES,
+        name: "tools".into(),
+    });
+    let t = Instant::now();
+    let tools = tools::ensure_tools(engine, &req.cache, &reporter).await?;
+    stage(&reporter, 0, "tools", Some(t));
+
+    let t = Instant::now();
+    let layer = match cached_layer {
+        Some(layer) => layer,
+        None => {
+            reporter.report(Event::StepStarted {
+                index: 2,
+                total: STAGES,
+                name: "os layer".into(),
+            });
+            layers.ensure(spec, req.no_cache).await?
+        }
+    };
+    stage(&reporter, 1, "os layer", (!layer.cached).then_some(t));
+
+    let key = image_key(req, &layer, &tools, unpacked);
+    let size = req
+        .size
+        .unwrap_or_else(|| size::default_size(layer.size + unpacked));
+    let ids = DiskIds::derive(&key);
+    reporter.report(Event::StepStarted {
+        index: 3,
+        total: STAGES,
+        name: "disk".into(),
+    });
+    let t = Instant::now();
+    std::fs::create_dir_all(&req.out_dir).map_err(ImageError::io("creating", &req.out_dir))?;
+    let work = tempfile::Builder::new()
+        .prefix(".baker-image-")
+        .tempdir_in(&req.out_dir)
+        .map_err(ImageError::io("creating a work directory in", &req.out_dir))?;
+    let overlay = assets::overlay(spec, &layer.kernel, &ids.fs_uuid, req.epoch).map_err(
+        ImageError::io("assembling the first-boot files in", "(memory)"),
+    )?;
+    let raw = disk::make_disk(
+        engine,
+        disk::DiskJob {
+            recipe: &spec.recipe,
+            tools_image: &tools,
+            os_image: &layer.reference,
+            os_key: &layer.key,
+            artifact: &req.artifact,
+            overlay,
+            work_dir: work.path(),
+            ids: &ids,
+            size,
+            epoch: req.epoch,
+            mkfs_options: &spec.mkfs_options,
+        },
+        &reporter,
+    )
+    .await?;
+    stage(&reporter, 2, "disk", Some(t));
+
+    reporter.report(Event::StepStarted {
+        index: 4,
+        total: STAGES,
+        name: "formats".into(),
+    });
+    let t = Instant::now();
+    let mut files = Vec::new();
+    for format in &req.formats {
+        let name = output::file_name(&spec.stem, *format);
+        let written = output::write_format(
+            *format,
+            &raw,
+            &req.out_dir.join(&name),
+            req.epoch,
+            &key,
+            reporter.as_ref(),
+        )?;
+        files.push(FormatFile {
+            format: format.name().to_owned(),
+            file: name,
+            size: written.bytes,
+            sha256: written.sha256,
+        });
+    }
+    stage(&reporter, 3, "formats", Some(t));
+
+    let manifest = manifest(req, &layer, &key, &ids, size, files);
+    let manifest_path = manifest.write(&req.out_dir)?;
+    if let Err(e) = reuse::record(&req.out_dir, &manifest) {
+        tracing::warn!(
+            "could not record the image stamp in {}: {e}",
+            req.out_dir.display()
+        );
+    }
+    drop(work);
+    Ok(ImageOutcome {
+        manifest,
+        manifest_path,
+        unchanged: false,
+        os_layer_cached: layer.cached,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A stage's end: finished (with its time) or answered from the cache.
+fn stage(reporter: &Arc<dyn Reporter>, index: usize, name: &str, started: Option<Instant>) {
+    let (index, total, name) = (index + 1, STAGES, name.to_owned());
+    reporter.report(match started {
+        Some(t) => Event::StepFinished {
+            index,
+            total,
+            name,
+            elapsed: t.elapsed(),
+        },
+        None => Event::StepCached { index, total, name },
+    });
+}
+
+fn image_key(req: &ImageRequest, layer: &OsLayer, tools: &str, unpacked: u64) -> String {
+    let size = req
+        .size
+        .unwrap_or_else(|| size::default_size(layer.size + unpacked));
+    ImageMaterial {
+        layout: LAYOUT_VERSION,
+        plan_key: &req.spec.plan_key,
+        artifact_sha256: &req.artifact_sha256,
+        os_layer_key: &layer.key,
+        tools_image: tools,
+        assets: &assets::assets_digest(),
+        size_bytes: size,
+        mkfs_options: &req.spec.mkfs_options,
+        epoch: req.epoch,
+    }
+    .key()
+}
+
+fn manifest(
+    req: &ImageRequest,
+    layer: &OsLayer,
+    key: &str,
+    ids: &DiskIds,
+    size: u64,
+    formats: Vec<FormatFile>,
+) -> ImageManifest {
+    let spec = &req.spec;
+    ImageManifest {
+        format: manifest::IMAGE_JSON_FORMAT,
+        baker_version: env!("CARGO_PKG_VERSION").into(),
+        recipe: RecipeRef {
+            name: spec.recipe.clone(),
+            distro: spec.distro.clone(),
+            version: spec.version.clone(),
+        },
+        plan_key: spec.plan_key.clone(),
+        image_key: key.to_owned(),
+        artifact: ArtifactRef {
+            file_name: req
+                .artifact
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            sha256: req.artifact_sha256.clone(),
+        },
+        kernel: KernelInfo {
+            package: spec.kernel_package.clone(),
+            version: layer.kernel.version.clone(),
+            image: layer.kernel.image.clone(),
+            initrd: layer.kernel.initrd.clone(),
+            cmdline: format!("root=UUID={} ro {}", ids.fs_uuid, assets::KERNEL_CMDLINE),
+        },
+        disk: DiskInfo {
+            size,
+            partition_table: "msdos".into(),
+            partition_offset: size::PARTITION_OFFSET,
+            filesystem: "ext4".into(),
+            root_uuid: ids.fs_uuid.clone(),
+            bootloader: "grub2 i386-pc (boot.img in the MBR, core.img from sector 1)".into(),
+            mkfs_options: spec.mkfs_options.clone(),
+        },
+        formats,
+        boots_on: spec.boots_on.clone(),
+        source_date_epoch: req.epoch,
+    }
+}
+
+/// The bytes the tarball unpacks to, for the default disk size.
+fn unpacked_size(tarball: &Path) -> Result<u64, ImageError> {
+    let file = std::fs::File::open(tarball).map_err(ImageError::io("reading", tarball))?;
+    let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+    std::io::copy(&mut gz, &mut std::io::sink()).map_err(ImageError::io("reading", tarball))
+}

@@ -1,0 +1,362 @@
+//! The OS layer: the recipe's base image with the plan's repository files (its setup step), then the
+//! image layer's kernel, init and runtime packages installed from those repositories, committed as
+//! `baker-os:<OS layer key>` and reused while base, setup and image layer are unchanged — a new
+//! tarball does not touch it. Packages come through baker's package cache, as in the build.
+//!
+//! The kernel's initramfs is made while the kernel package installs; `SOURCE_DATE_EPOCH` is fixed
+//! for the whole install (to [`OS_LAYER_EPOCH`], not the plan's epoch, so that one layer serves
+//! every build of the recipe), and `update-initramfs` then writes the same bytes each time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::ImageError;
+use super::assets::Kernel;
+use super::key::{LAYOUT_VERSION, OsLayerMaterial};
+use super::layer::ImageSpec;
+use super::run::{self, RunSpec};
+use crate::builder::{StepCache, ensure_base_image};
+use crate::cache::CacheDir;
+use crate::engine::Engine;
+use crate::plan::{Input, PlanStep};
+use crate::progress::{Event, Reporter};
+use crate::recipe::PackageManager;
+
+pub const OS_REPO: &str = "baker-os";
+/// `SOURCE_DATE_EPOCH` while the OS layer's packages install (2023-11-14).
+pub const OS_LAYER_EPOCH: u64 = 1_700_000_000;
+const KERNEL_LINE: &str = "baker-kernel:";
+const LABEL_BASE_ID: &str = "baker.base-id";
+const LABEL_KERNEL: &str = "baker.kernel";
+
+/// A committed OS layer.
+#[derive(Debug, Clone)]
+pub struct OsLayer {
+    pub reference: String,
+    pub key: String,
+    pub kernel: Kernel,
+    /// The size of its file system.
+    pub size: u64,
+    /// Whether it came from the cache.
+    pub cached: bool,
+}
+
+/// The packages the layer installs: kernel, init, runtime packages.
+pub fn packages(spec: &ImageSpec) -> Vec<String> {
+    let mut list = vec![spec.kernel_package.clone(), spec.init_package().to_owned()];
+    list.extend(spec.runtime_packages.iter().cloned());
+    list
+}
+
+/// The script that installs them, then names the kernel and its initramfs on one line.
+pub fn script(spec: &ImageSpec) -> String {
+    let list = packages(spec).join(" ");
+    let install = match spec.base.package_manager {
+        PackageManager::Apt => format!(
+            "export DEBIAN_FRONTEND=noninteractive\n\
+             rm -f /etc/apt/apt.conf.d/docker-clean\n\
+             echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/90baker-keep-packages\n\
+             apt-get update -q\n\
+             apt-get install -y -q --no-install-recommends {list}\n\
+             rm -f /etc/apt/apt.conf.d/90baker-keep-packages\n"
+        ),
+        PackageManager::Yum => format!(
+            "sed -i 's/^keepcache=0/keepcache=1/' /etc/yum.conf\n\
+             yum install -y {list}\n\
+             rpm -q --whatprovides {list} > /dev/null\n"
+        ),
+    };
+    format!(
+        "set -e -o pipefail\n{install}\
+         v=$(ls /boot | sed -n 's/^vmlinuz-//p' | sort -V | tail -n 1)\n\
+         [ -n \"$v\" ] || {{ echo 'no kernel in /boot after installing {kernel}' >&2; exit 1; }}\n\
+         for i in /boot/initrd.img-$v /boot/initramfs-$v.img; do [ -f \"$i\" ] && initrd=$i; done\n\
+         [ -n \"${{initrd:-}}\" ] || {{ echo \"no initramfs for kernel $v in /boot\" >&2; exit 1; }}\n\
+         echo \"{KERNEL_LINE} $v /boot/vmlinuz-$v $initrd\"\n",
+        kernel = spec.kernel_package
+    )
+}
+
+fn parse_kernel(line: &str) -> Option<Kernel> {
+    let mut parts = line.strip_prefix(KERNEL_LINE)?.split_whitespace();
+    Some(Kernel {
+        version: parts.next()?.to_owned(),
+        image: parts.next()?.to_owned(),
+        initrd: parts.next()?.to_owned(),
+    })
+}
+
+pub fn layer_key(spec: &ImageSpec) -> String {
+    let package_manager = spec.base.package_manager.to_string();
+    OsLayerMaterial {
+        layout: LAYOUT_VERSION,
+        base_image: &spec.base.image,
+        package_manager: &package_manager,
+        setup_key: spec.setup.as_ref().map(|s| s.key.as_str()),
+        packages: &packages(spec),
+        script: &script(spec),
+    }
+    .key()
+}
+
+/// The cached layer for `spec`, if the engine has it and it was made from today's base image.
+pub async fn lookup(engine: &Engine, spec: &ImageSpec, base_id: &str) -> Option<OsLayer> {
+    let key = layer_key(spec);
+    let reference = format!("{OS_REPO}:{key}");
+    let info = engine.image_info(&reference).await?;
+    if info.labels.get(LABEL_BASE_ID).map(String::as_str) != Some(base_id) {
+        return None;
+    }
+    let kernel = parse_kernel(&format!("{KERNEL_LINE} {}", info.labels.get(LABEL_KERNEL)?))?;
+    Some(OsLayer {
+        reference,
+        key,
+        kernel,
+        size: info.size,
+        cached: true,
+    })
+}
+
+pub struct LayerBuild<'a> {
+    pub engine: &'a Engine,
+    pub cache: &'a CacheDir,
+    pub reporter: &'a Arc<dyn Reporter>,
+}
+
+impl LayerBuild<'_> {
+    /// The layer from the cache, or built now.
+    pub async fn ensure(&self, spec: &ImageSpec, no_cache: bool) -> Result<OsLayer, ImageError> {
+        let base_id = ensure_base_image(self.engine, &spec.base, self.reporter.as_ref())
+            .await
+            .map_err(|_| ImageError::MissingImage {
+                image: spec.base.image.clone(),
+                how_to_make: spec.base.how_to_make.clone(),
+            })?;
+        if !no_cache {
+            if let Some(layer) = lookup(self.engine, spec, &base_id).await {
+                return Ok(layer);
+            }
+        }
+        let parent = match &spec.setup {
+            None => base_id.clone(),
+            Some(setup) => self.setup_image(setup, &base_id).await?,
+        };
+        self.build(spec, &parent, &base_id).await
+    }
+
+    /// The build's committed setup step when the step cache has it, else the setup step run again
+    /// from its inputs (repository files from the plan, keys from the download cache).
+    async fn setup_image(&self, setup: &PlanStep, base_id: &str) -> Result<String, ImageError> {
+        let steps = StepCache::new(&self.cache.steps());
+        if let Some(entry) = steps.lookup(self.engine, &setup.key, base_id).await {
+            return Ok(entry.image_id);
+        }
+        let mut tar = tar::Builder::new(Vec::new());
+        let mem = |e| ImageError::io("assembling the setup inputs in", "(memory)")(e);
+        for input in &setup.inputs {
+            let (path, mode, bytes) = match input {
+                Input::Inline {
+                    path,
+                    mode,
+                    content,
+                    ..
+                } => (path, *mode, content.as_bytes().to_vec()),
+                Input::Remote {
+                    path,
+                    url,
+                    sha256: Some(sha256),
+                    ..
+                } => {
+                    let file = self.cache.download(sha256);
+                    let bytes = std::fs::read(&file).map_err(|_| ImageError::Input {
+                        what: "repository key",
+                        path: file.clone(),
+                        reason: format!("{url} is not in the download cache; run `baker build` for this recipe first"),
+                    })?;
+                    (path, 0o644, bytes)
+                }
+                _ => continue,
+            };
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(mode);
+            h.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut h, path.trim_start_matches('/'), bytes.as_slice())
+                .map_err(mem)?;
+        }
+        let tar = tar.into_inner().map_err(mem)?;
+        let container = run::create(
+            self.engine,
+            &RunSpec {
+                name: run::unique_name("baker-image-setup"),
+                image: base_id,
+                cmd: vec!["bash".into(), "-c".into(), setup.command.clone()],
+                env: BTreeMap::new(),
+                binds: vec![],
+                labels: &[("baker.image", "setup")],
+            },
+        )
+        .await?;
+        container.upload(tar).await?;
+        let finished = run::run_to_end(container, &mut |_: &str| {}).await?;
+        if finished.code != 0 {
+            let tail = finished.tail.clone();
+            finished.container.remove().await;
+            return Err(ImageError::Failed {
+                what: "the setup step (repository files) for the image".into(),
+                code: finished.code,
+                tail,
+            });
+        }
+        let id = finished
+            .container
+            .commit(
+                "baker-image-setup",
+                &setup.key,
+                vec![],
+                &[("baker.image", "setup")],
+            )
+            .await
+            .map_err(ImageError::from);
+        finished.container.remove().await;
+        id
+    }
+
+    async fn build(
+        &self,
+        spec: &ImageSpec,
+        parent: &str,
+        base_id: &str,
+    ) -> Result<OsLayer, ImageError> {
+        let key = layer_key(spec);
+        let packages = self.cache.packages(&spec.distro);
+        std::fs::create_dir_all(&packages)
+            .map_err(ImageError::io("creating the package cache", &packages))?;
+        let packages = packages
+            .canonicalize()
+            .map_err(ImageError::io("resolving the package cache", &packages))?;
+        let target = match spec.base.package_manager {
+            PackageManager::Apt => "/var/cache/apt/archives",
+            PackageManager::Yum => "/var/cache/yum",
+        };
+        let env = BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), OS_LAYER_EPOCH.to_string())]);
+        let container = run::create(
+            self.engine,
+            &RunSpec {
+                name: run::unique_name(&format!("baker-os-{}", spec.recipe)),
+                image: parent,
+                cmd: vec!["bash".into(), "-c".into(), script(spec)],
+                env,
+                binds: vec![format!("{}:{target}", packages.display())],
+                labels: &[("baker.image", "os-layer")],
+            },
+        )
+        .await?;
+        let mut kernel = None;
+        let mut on_line = |line: &str| {
+            if let Some(k) = parse_kernel(line) {
+                kernel = Some(k);
+            }
+            self.reporter.report(Event::StepLog {
+                name: "os layer".into(),
+                line: line.to_owned(),
+            });
+        };
+        let finished = run::run_to_end(container, &mut on_line).await?;
+        let (code, tail) = (finished.code, finished.tail.clone());
+        let kernel = match (code, kernel) {
+            (0, Some(k)) => k,
+            _ => {
+                finished.container.remove().await;
+                return Err(ImageError::Failed {
+                    what: format!(
+                        "installing the image layer ({}) into {}",
+                        packages_text(spec),
+                        spec.base.image
+                    ),
+                    code,
+                    tail,
+                });
+            }
+        };
+        let env = self.engine.image_env(base_id).await.unwrap_or_default();
+        let kernel_label = format!("{} {} {}", kernel.version, kernel.image, kernel.initrd);
+        let committed = finished
+            .container
+            .commit(
+                OS_REPO,
+                &key,
+                env,
+                &[
+                    ("baker.image", "os-layer"),
+                    ("baker.recipe", &spec.recipe),
+                    (LABEL_BASE_ID, base_id),
+                    (LABEL_KERNEL, &kernel_label),
+                ],
+            )
+            .await
+            .map_err(ImageError::from);
+        finished.container.remove().await;
+        committed?;
+        let reference = format!("{OS_REPO}:{key}");
+        let size = self
+            .engine
+            .image_info(&reference)
+            .await
+            .map_or(0, |i| i.size);
+        Ok(OsLayer {
+            reference,
+            key,
+            kernel,
+            size,
+            cached: false,
+        })
+    }
+}
+
+fn packages_text(spec: &ImageSpec) -> String {
+    packages(spec).join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::layer::embedded_spec as spec;
+
+    #[test]
+    fn the_layer_installs_kernel_init_and_runtime_packages_without_recommends() {
+        let s = spec("postgresql", "debian12");
+        assert_eq!(
+            packages(&s),
+            [
+                "linux-image-cloud-amd64",
+                "systemd-sysv",
+                "libreadline8",
+                "zlib1g"
+            ]
+        );
+        assert!(script(&s).contains(
+            "apt-get install -y -q --no-install-recommends linux-image-cloud-amd64 systemd-sysv libreadline8 zlib1g"
+        ));
+        let yum = spec("mesos", "centos6");
+        assert!(script(&yum).contains("yum install -y kernel upstart "));
+    }
+
+    #[test]
+    fn the_kernel_line_names_kernel_and_initramfs() {
+        let k = parse_kernel("baker-kernel: 6.1.0-50-cloud-amd64 /boot/vmlinuz-6.1.0-50-cloud-amd64 /boot/initrd.img-6.1.0-50-cloud-amd64").unwrap();
+        assert_eq!(k.version, "6.1.0-50-cloud-amd64");
+        assert_eq!(k.initrd, "/boot/initrd.img-6.1.0-50-cloud-amd64");
+        assert!(parse_kernel("Setting up linux-image").is_none());
+    }
+
+    #[test]
+    fn the_layer_key_ignores_the_build_but_follows_the_image_layer() {
+        let s = spec("postgresql", "debian12");
+        let mut other = s.clone();
+        other.plan_key = "another build".into();
+        assert_eq!(layer_key(&s), layer_key(&other));
+        other.runtime_packages.push("less".into());
+        assert_ne!(layer_key(&s), layer_key(&other));
+    }
+}

@@ -1,0 +1,65 @@
+//! Where the finished raw disk becomes the requested output files, through the format writers of
+//! [`super::format`]: each reads the disk's data extents only and writes `<stem>.<extension>` with
+//! its `.sha256`. Reproducible inputs of the writers (the VHD footer's time and id) come from the
+//! plan's epoch and the image key.
+
+use std::path::Path;
+
+use super::ImageError;
+use super::format::{self, Options, Written};
+use crate::progress::Reporter;
+
+pub use super::format::Format;
+
+/// `raw,qcow2` -> the formats, each once, in the order given.
+pub fn parse_formats(list: &str) -> Result<Vec<Format>, ImageError> {
+    let mut formats = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let format: Format = name.parse().map_err(|_| ImageError::UnknownFormat {
+            given: name.to_owned(),
+        })?;
+        if !formats.contains(&format) {
+            formats.push(format);
+        }
+    }
+    if formats.is_empty() {
+        return Err(ImageError::UnknownFormat {
+            given: list.to_owned(),
+        });
+    }
+    Ok(formats)
+}
+
+/// The file name of `format` for images named `stem`.
+pub fn file_name(stem: &str, format: Format) -> String {
+    format!("{stem}.{}", format.extension())
+}
+
+/// Writes the raw disk at `raw` as `format` to `out` and `out.sha256`.
+pub fn write_format(
+    format: Format,
+    raw: &Path,
+    out: &Path,
+    epoch: u64,
+    image_key: &str,
+    reporter: &dyn Reporter,
+) -> Result<Written, ImageError> {
+    let options = Options::new(epoch, image_key.as_bytes());
+    Ok(format::write(format, raw, out, &options, reporter)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_lists_parse_once_each_in_order() {
+        assert_eq!(
+            parse_formats("raw, qcow2,raw").unwrap(),
+            [Format::Raw, Format::Qcow2]
+        );
+        assert!(parse_formats("raw,vmdk").is_err());
+        assert!(parse_formats("").is_err());
+        assert_eq!(file_name("pg", Format::Gce), "pg.tar.gz");
+    }
+}

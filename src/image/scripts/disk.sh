@@ -1,0 +1,118 @@
+#!/bin/bash
+# baker disk script: runs in the tools container, as root inside it and nothing on the host.
+#   /cache    the tree volume of this OS layer and epoch: base/ is the OS layer's file system with its
+#             times clamped to $EPOCH, unpacked from stdin (a tar stream) when FEED=1, kept for the
+#             next disk; each run works in its own hard-linked copy of it
+#   /in/artifact.tar.gz   the build's tarball (read-only)
+#   /work     the only host directory (bind-mounted): holds overlay.tar, receives disk.raw
+#
+# It finishes the tree (tarball at /, libraries registered, baker's first-boot files, nothing
+# node-specific or secret), clamps every time to $EPOCH, then makes the disk without loop devices or
+# mount: an MBR written by sfdisk on a plain file, ext4 made from the tree by mkfs.ext4 -d at the
+# partition's offset (fixed UUID, hash seed and time), inode change and access times fixed with
+# debugfs (mkfs copies them from the tree, where the kernel sets them), and GRUB 2 for BIOS embedded
+# with no device: boot.img's first 440 bytes in the MBR, core.img from sector 1.
+#
+# The work tree shares its files with base/: every change here replaces a file (tar, which unlinks
+# an existing file before extracting one, rm then create, cp --remove-destination, ldconfig's
+# rename), never writes into one.
+#
+# Environment: FEED (1: stdin is the OS tree), EPOCH, FS_UUID, HASH_SEED, DISK_ID (hex), SIZE
+# (bytes), OWNER (uid:gid), MKFS_OPTIONS (extra mkfs.ext4 arguments, may be empty).
+set -euo pipefail
+phase() { echo "baker-phase: $*"; }
+base=/cache/base
+tree=/cache/work-$HOSTNAME
+disk=/work/disk.raw
+offset=1048576
+
+phase unpack
+# Runs sharing this volume hold a shared lock; one that finds itself alone removes what an
+# interrupted run left behind.
+exec 9>/cache/lock
+if flock -xn 9; then
+    rm -rf /cache/work-* /cache/partial-*
+fi
+flock -s 9
+if [ "${FEED:-0}" = 1 ]; then
+    partial=/cache/partial-$HOSTNAME
+    rm -rf "$partial"
+    mkdir -p "$partial"
+    tar -xf - -C "$partial" --numeric-owner
+    cat >/dev/null
+    rm -f "$partial/.dockerenv"
+    find "$partial" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
+    # Another run may have finished the same tree first; either is the same.
+    mv -T "$partial" "$base" 2>/dev/null || rm -rf "$partial"
+fi
+[ -d "$base" ] || { echo "the tree volume has no finished tree" >&2; exit 75; }
+trap 'rm -rf "$tree"' EXIT
+rm -rf "$tree"
+cp -al "$base" "$tree"
+
+phase tree
+tar -xzf /in/artifact.tar.gz -C "$tree" --keep-directory-symlink --numeric-owner
+tar -xf /work/overlay.tar -C "$tree" --keep-directory-symlink --numeric-owner
+if [ -x "$tree/sbin/ldconfig" ] || [ -x "$tree/usr/sbin/ldconfig" ]; then
+    chroot "$tree" ldconfig
+fi
+mkdir -p "$tree/boot/grub/i386-pc"
+cp --remove-destination /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst "$tree/boot/grub/i386-pc/"
+
+# Nothing node-specific or secret: first boot makes these.
+rm -f "$tree/etc/machine-id" "$tree/etc/resolv.conf"
+: >"$tree/etc/machine-id"
+: >"$tree/etc/resolv.conf"
+rm -f "$tree/var/lib/dbus/machine-id" "$tree"/etc/ssh/ssh_host_*
+rm -f "$tree/var/lib/systemd/random-seed" "$tree/var/lib/random-seed" "$tree/var/lib/urandom/random-seed"
+rm -rf "$tree"/var/lib/apt/lists/* "$tree"/var/cache/apt/*.bin "$tree"/var/cache/yum/*
+rm -f "$tree/var/cache/ldconfig/aux-cache" "$tree/root/.bash_history"
+find "$tree/var/log" -type f -delete 2>/dev/null || true
+rm -rf "${tree:?}"/tmp/* "$tree"/var/tmp/*
+
+phase clamp
+find "$tree" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
+echo "tree: $(du -sx --block-size=1 "$tree" | cut -f1) bytes"
+
+phase mkfs
+rm -f "$disk"
+truncate -s "$SIZE" "$disk"
+printf 'label: dos\nlabel-id: 0x%s\nunit: sectors\n\nstart=2048, type=83, bootable\n' "$DISK_ID" | sfdisk -q "$disk"
+blocks_k=$(( (SIZE - offset) / 1024 ))
+# shellcheck disable=SC2086 # MKFS_OPTIONS is a list of arguments
+E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -L root -U "$FS_UUID" \
+    -E "hash_seed=$HASH_SEED,offset=$offset,nodiscard" ${MKFS_OPTIONS:-} -d "$tree" "$disk" "${blocks_k}k"
+
+# mkfs copies ctime and atime from the tree, where the kernel set them at unpacking: fix both on
+# every inode in use (the complement of each group's free list).
+part="$disk?offset=$offset"
+dumpe2fs "$part" 2>/dev/null | awk '
+  /^Inodes per group:/ { ipg = $4 }
+  /^Group [0-9]+:/ { g = $2 + 0 }
+  /^  Free inodes: / {
+    s = $0; sub(/^  Free inodes: */, "", s)
+    cur = g * ipg + 1; last = (g + 1) * ipg
+    n = split(s, ranges, ", ")
+    for (i = 1; i <= n; i++) {
+      split(ranges[i], ab, "-"); a = ab[1] + 0; b = (ab[2] == "") ? a : ab[2] + 0
+      for (x = cur; x < a; x++) print x
+      cur = b + 1
+    }
+    for (x = cur; x <= last; x++) print x
+  }' | sed "s/.*/sif <&> ctime @$EPOCH\nsif <&> atime @$EPOCH/" |
+    E2FSPROGS_FAKE_TIME=$EPOCH debugfs -w -f - "$part" >/dev/null 2>/tmp/debugfs.log ||
+    { cat /tmp/debugfs.log; exit 1; }
+e2fsck -fn "$part" >/tmp/e2fsck.log 2>&1 || { cat /tmp/e2fsck.log; exit 1; }
+
+phase bootloader
+grub-mkimage -O i386-pc -o /tmp/core.img -p '(hd0,msdos1)/boot/grub' \
+    biosdisk part_msdos ext2 normal linux configfile search search_fs_uuid echo test serial terminal
+core_sectors=$(( ($(stat -c %s /tmp/core.img) + 511) / 512 ))
+if [ "$core_sectors" -ge 2047 ]; then
+    echo "GRUB's core.img ($core_sectors sectors) does not fit before the partition at sector 2048" >&2
+    exit 1
+fi
+dd if=/usr/lib/grub/i386-pc/boot.img of="$disk" bs=440 count=1 conv=notrunc status=none
+dd if=/tmp/core.img of="$disk" bs=512 seek=1 conv=notrunc status=none
+chown "$OWNER" "$disk"
+phase done

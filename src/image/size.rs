@@ -1,0 +1,115 @@
+//! The disk's size: `--size` as the user wrote it, or the tree plus headroom rounded up to whole GiB
+//! so that every format accepts it (GCE wants whole GiB, Azure whole MiB).
+//!
+//! Written by hand because size crates read `10G` as 10⁹ bytes, while disk tools (`truncate`,
+//! `qemu-img`) and their users mean 10 GiB; this parser does the same, powers of two throughout.
+
+use super::ImageError;
+
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+/// Where the root partition starts (sector 2048): the MBR, then GRUB's core image, before it.
+pub const PARTITION_OFFSET: u64 = MIB;
+
+/// `2G`, `2GiB`, `1536M`, `1536MiB`, `10g`, or a plain number of bytes; binary units.
+pub fn parse_size(given: &str) -> Result<u64, ImageError> {
+    let err = |reason: &str| ImageError::Size {
+        given: given.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let text = given.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| err("expected a number with an optional unit, e.g. 4G or 1536M"))?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return Err(err("unknown unit; use K, M, G or T (powers of 1024)")),
+    };
+    let bytes = number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| err("too large"))?;
+    if bytes % MIB != 0 {
+        return Err(err("must be a whole number of MiB"));
+    }
+    if bytes < 64 * MIB {
+        return Err(err("must be at least 64M"));
+    }
+    Ok(bytes)
+}
+
+/// The default disk size for a tree of `tree_bytes`: room for ext4's own tables and journal, a
+/// quarter more for what the node writes, at least 512 MiB of it, and whole GiB.
+pub fn default_size(tree_bytes: u64) -> u64 {
+    let overhead = tree_bytes / 10 + 128 * MIB; // inode tables, journal, reserved blocks
+    let headroom = (tree_bytes / 4).max(512 * MIB);
+    round_up(PARTITION_OFFSET + tree_bytes + overhead + headroom, GIB)
+}
+
+pub fn round_up(value: u64, unit: u64) -> u64 {
+    value.div_ceil(unit) * unit
+}
+
+/// Human-readable, for messages: `2 GiB`, `1536 MiB`.
+pub fn describe(bytes: u64) -> String {
+    if bytes % GIB == 0 {
+        format!("{} GiB", bytes / GIB)
+    } else {
+        format!("{} MiB", bytes / MIB)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_use_binary_units_as_disk_tools_do() {
+        assert_eq!(parse_size("2G").unwrap(), 2 * GIB);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 * GIB);
+        assert_eq!(parse_size("2gb").unwrap(), 2 * GIB);
+        assert_eq!(parse_size("1536M").unwrap(), 1536 * MIB);
+        assert_eq!(parse_size(" 1T ").unwrap(), 1024 * GIB);
+        assert_eq!(parse_size("1073741824").unwrap(), GIB);
+    }
+
+    #[test]
+    fn sizes_that_no_format_accepts_are_refused() {
+        assert!(parse_size("1.5G").is_err());
+        assert!(parse_size("100000K").is_err());
+        assert!(parse_size("10M").is_err());
+        assert!(parse_size("2X").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn the_default_size_is_whole_gib_with_headroom() {
+        let tree = 400 * MIB;
+        let size = default_size(tree);
+        assert_eq!(size % GIB, 0);
+        assert!(size >= tree + 512 * MIB);
+        assert_eq!(default_size(0), GIB);
+        assert_eq!(default_size(3 * GIB) % GIB, 0);
+        assert!(default_size(3 * GIB) >= 3 * GIB + 3 * GIB / 4);
+    }
+
+    #[test]
+    fn rounding_and_descriptions() {
+        assert_eq!(round_up(1, GIB), GIB);
+        assert_eq!(round_up(GIB, GIB), GIB);
+        assert_eq!(describe(2 * GIB), "2 GiB");
+        assert_eq!(describe(1536 * MIB), "1536 MiB");
+    }
+}
