@@ -26,9 +26,9 @@ export BAKER_PG_BUILD
 trap 'rm -rf "$BAKER_PG_BUILD"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
 bash ci/base-image.sh "$BASE"
 bash ci/e2e-build.sh
-bash ci/e2e-launch.sh
-bash ci/bench-launch.sh
-bash ci/e2e-faults.sh
-bash ci/e2e-image.sh
 bash ci/e2e-incremental.sh
 bash ci/bench-incremental.sh
+bash ci/e2e-launch.sh
+bash ci/bench-launch.sh
+bash ci/e2e-image.sh
+bash ci/e2e-faults.sh
