@@ -21,8 +21,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-launch.XXXXXX")
 export BAKER_STATE_DIR=$WORK/state
 RUN_LABEL=baker.test.run=launch-$$
 export BAKER_LABELS="baker.test=1,$RUN_LABEL"
-passed=0
-failed=0
 cleanup() {
   for c in $("$BAKER" clusters -q 2>/dev/null; ls "$BAKER_STATE_DIR" 2>/dev/null); do
     "$BAKER" destroy "$c" >/dev/null 2>&1 || true
@@ -34,14 +32,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { echo "e2e-launch: $*" >&2; }
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND…
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
 
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"

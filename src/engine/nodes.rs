@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 
 use super::janitor::force_remove;
 use super::labels::labels;
+use super::owner;
 use super::{Engine, EngineError};
 
 /// A node container.
@@ -88,7 +89,16 @@ impl Engine {
             cmd: Some(spec.cmd),
             hostname: Some(spec.name.to_owned()),
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(labels(spec.labels)),
+            labels: Some({
+                let mut all = labels(spec.labels);
+                // A node outlives the command that started it: blank the owner labels its image
+                // may carry from the container it was committed from, so that no later command
+                // takes it for an orphan of a process that is gone.
+                for key in [owner::HOST_LABEL, owner::PID_LABEL, owner::START_LABEL] {
+                    all.insert(key.to_owned(), String::new());
+                }
+                all
+            }),
             exposed_ports: Some(exposed),
             host_config: Some(HostConfig {
                 network_mode: Some(spec.network.to_owned()),
