@@ -64,11 +64,22 @@ sed -n '/^#   FROM/,/^#       && echo/p' "$0" | sed 's/^#   //; s/^#       /    
 sed -E 's/--mount=[^ ]+ //g; s/rm -f \/etc\/apt\/apt.conf.d\/docker-clean && //' "$WORK/ctx/Dockerfile.kit" \
   | grep -v '^    --mount' >"$WORK/ctx/Dockerfile.legacy"
 
+# The client that drives BuildKit: a docker CLI of 23 or later needs the buildx plugin for it, which
+# Debian 12 does not package; the 20.10 CLI of Debian's docker.io (installed by ci/docker-up.sh)
+# speaks BuildKit itself. Use the first that builds with it.
+BUILD_CLI=docker
+for cli in docker /usr/bin/docker; do
+  if command -v "$cli" >/dev/null 2>&1 && DOCKER_BUILDKIT=1 "$cli" build --help 2>/dev/null | grep -q -- '--ssh' \
+    && ! DOCKER_BUILDKIT=1 "$cli" build -q - </dev/null 2>&1 | grep -q buildx; then
+    BUILD_CLI=$cli
+    break
+  fi
+done
 docker_build() { # docker_build kit|legacy [ARGS…]
   local kind=$1 kit=0
   shift
   [ "$kind" = kit ] && kit=1
-  DOCKER_BUILDKIT=$kit docker build -q "$@" --label baker.test=1 --label "baker.bench-incr=$$" \
+  DOCKER_BUILDKIT=$kit "$BUILD_CLI" build -q "$@" --label baker.test=1 --label "baker.bench-incr=$$" \
     -f "$WORK/ctx/Dockerfile.$kind" -t "$TAG-$kind" "$WORK/ctx" >/dev/null
   docker run --rm --label baker.test=1 --label "baker.bench-incr=$$" "$TAG-$kind" \
     tar -C /baker/dest -czf - . >"$WORK/docker.tar.gz"
@@ -87,7 +98,7 @@ timed() { # timed COMMAND… -> prints the seconds it took
 }
 
 say "cold: BuildKit (cache mounts emptied)"
-docker builder prune -af --filter "type=exec.cachemount" >/dev/null 2>&1 || true
+"$BUILD_CLI" builder prune -af --filter "type=exec.cachemount" >/dev/null 2>&1 || true
 k_cold=$(timed docker_build kit --no-cache)
 say "cold: baker"
 b_cold=$(timed baker_build)

@@ -110,8 +110,10 @@ echo "#define BAKER_E2E_REBUILD 1" >>"$SRC/src/include/pg_config_manual.h"
 "$BAKER" build --recipe postgresql --distro debian12 --source-dir "$SRC" --jobs "$JOBS" \
   --cache-dir "$CACHE" --out "$WORK/e" --quiet --incremental &
 pid=$!
+# A build writes its logs into a staging directory beside --out until it succeeds (issue 7.7).
+staged() { compgen -G "$WORK/.e.*.staging/logs/$1" >/dev/null; }
 for _ in $(seq 300); do
-  [ -e "$WORK/e/logs/04-compile.log" ] && break
+  staged 04-compile.log && break
   sleep 1
 done
 sleep 5
@@ -119,8 +121,8 @@ kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 # A killed baker cannot remove its container; this run's label finds it.
 docker ps -aq --filter "label=baker.e2e-incr=$$" | xargs -r docker rm -f >/dev/null 2>&1 || true
-check "the kill came mid-compile" test -e "$WORK/e/logs/04-compile.log" -a ! -e "$WORK/e/logs/05-install.log" \
-  -a ! -e "$WORK/e/manifest.json"
+check "the kill came mid-compile" bash -c \
+  "compgen -G '$WORK/.e.*.staging/logs/04-compile.log' >/dev/null && ! compgen -G '$WORK/.e.*.staging/logs/05-install.log' >/dev/null && [ ! -e '$WORK/e/manifest.json' ]"
 check "an interrupted incremental build leaves the previous record" \
   test "$(sha256sum "$(record)" | cut -d' ' -f1)" = "$before"
 cp -p "$WORK/pg_config_manual.h" "$SRC/src/include/pg_config_manual.h"
