@@ -46,6 +46,7 @@ by_hand() {
     useradd --system --create-home --home-dir /var/lib/postgres postgres
     runuser -u postgres -- bash -c '$B/initdb -D /var/lib/postgres/data -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile=<(echo $pw) >/dev/null
       echo \"listen_addresses = '\\''*'\\''\" >> /var/lib/postgres/data/postgresql.conf
+      echo \"wal_keep_size = 256MB\" >> /var/lib/postgres/data/postgresql.conf
       echo \"host replication all 0.0.0.0/0 scram-sha-256\" >> /var/lib/postgres/data/pg_hba.conf
       echo \"host all all 0.0.0.0/0 scram-sha-256\" >> /var/lib/postgres/data/pg_hba.conf
       exec $B/postgres -D /var/lib/postgres/data'" >/dev/null
@@ -56,9 +57,16 @@ by_hand() {
         $B/pg_basebackup -h bh-primary -U postgres -D /var/lib/postgres/data -R -X stream
         exec $B/postgres -D /var/lib/postgres/data'" >/dev/null
   done
+  local waited=0
   until [ "$(docker exec -e PGPASSWORD=$pw bh-primary $B/psql -h bh-primary -U postgres -Atc \
       "select count(*) from pg_stat_replication where state = 'streaming'" 2>/dev/null)" = 3 ]; do
     sleep 0.5
+    waited=$((waited + 1))
+    if [ "$waited" -gt 240 ]; then
+      say "the hand-started cluster was not ready after 120 s"
+      docker logs bh-standby-1 2>&1 | tail -n 20 >&2
+      return 1
+    fi
   done
 }
 
