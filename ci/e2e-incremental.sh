@@ -21,23 +21,12 @@ cd "$(dirname "$0")/.."
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-incr.XXXXXX")
 # This run's own resources, so that cleaning up never touches another run's.
 export BAKER_LABELS="baker.test=1,baker.e2e-incr=$$"
-passed=0
-failed=0
 cleanup() {
   remove_test_resources "baker.e2e-incr=$$"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-say() { echo "e2e-incremental: $*" >&2; }
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND…
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 step_ran() { # step_ran MANIFEST STEP -> true when STEP ran (was not taken from the tree or cache)
   [ "$(json "$1" "[s['cache_hit'] for s in d['steps'] if s['name'] == '$2'][0]")" = False ]
 }
