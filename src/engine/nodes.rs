@@ -262,7 +262,7 @@ impl Engine {
         key: &str,
         value: &str,
     ) -> Result<Vec<String>, EngineError> {
-        let filters = HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])]);
+        let filters = label_filter(key, value);
         let list = self
             .docker
             .list_containers(Some(ListContainersOptions {
@@ -283,7 +283,7 @@ impl Engine {
         key: &str,
         value: &str,
     ) -> Result<Vec<String>, EngineError> {
-        let filters = HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])]);
+        let filters = label_filter(key, value);
         let list = self
             .docker
             .list_networks(Some(ListNetworksOptions {
@@ -300,4 +300,9 @@ impl Engine {
     pub async fn remove_node(&self, id: &str) {
         force_remove(&self.docker, id).await;
     }
+}
+
+/// The engine's list filter for label `key=value`.
+fn label_filter(key: &str, value: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])])
 }
