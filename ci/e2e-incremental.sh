@@ -110,8 +110,12 @@ kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 # A killed baker cannot remove its container; this run's label finds it.
 docker ps -aq --filter "label=baker.e2e-incr=$$" | xargs -r docker rm -f >/dev/null 2>&1 || true
-check "the kill came mid-compile" bash -c \
-  "compgen -G '$WORK/.e.*.staging/logs/04-compile.log' >/dev/null && ! compgen -G '$WORK/.e.*.staging/logs/05-install.log' >/dev/null && [ ! -e '$WORK/e/manifest.json' ]"
+mid_compile() {
+  staged 04-compile.log || { say "no compile log in $(ls -d "$WORK"/.e.*.staging 2>/dev/null)"; return 1; }
+  ! staged 05-install.log || { say "install had started: $(ls "$WORK"/.e.*.staging/logs)"; return 1; }
+  [ ! -e "$WORK/e/manifest.json" ] || { say "the build had finished"; return 1; }
+}
+check "the kill came mid-compile" mid_compile
 check "an interrupted incremental build leaves the previous record" \
   test "$(sha256sum "$(record)" | cut -d' ' -f1)" = "$before"
 cp -p "$WORK/pg_config_manual.h" "$SRC/src/include/pg_config_manual.h"
