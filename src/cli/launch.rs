@@ -12,11 +12,12 @@ use clap::{Args, ValueEnum};
 use baker::builder::{BuildError, build};
 use baker::engine::Engine;
 use baker::launch::LaunchError;
+use baker::launch::docker::DockerProvider;
 use baker::launch::node_image::ensure_node_image;
-use baker::launch::run::{
-    LaunchRequest, check_request, destroy_docker, launch_docker, role_log, status_docker,
-};
-use baker::launch::state::{ClusterState, StateDir};
+use baker::launch::provider::{FAILED_TASK_SCRIPT, Provider};
+use baker::launch::readiness::NodeShell;
+use baker::launch::run::{self, LaunchRequest, check_request};
+use baker::launch::state::{ClusterState, NodeState, StateDir};
 use baker::plan::{Plan, read_plan};
 use baker::progress::{Reporter, Silent};
 
@@ -62,6 +63,10 @@ pub struct LaunchArgs {
     /// written on the primary and read on every standby).
     #[arg(long)]
     pub smoke: bool,
+    /// Finish the interrupted launch of cluster NAME (its recipe, provider and nodes come from its
+    /// state; other options are ignored).
+    #[arg(long)]
+    pub resume: bool,
     #[command(flatten)]
     pub build: BuildFlags,
 }
@@ -100,39 +105,43 @@ fn reporter(quiet: bool) -> Arc<dyn Reporter> {
 }
 
 pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
+    let reporter = reporter(global.quiet);
+    let runtime = tokio::runtime::Runtime::new()?;
+    if args.resume {
+        return resume(global, args, &runtime, reporter);
+    }
     if args.provider != ProviderName::Docker {
         anyhow::bail!(
             "the {:?} provider is not built yet; `--provider docker` launches clusters here",
             args.provider
         );
     }
-    let reporter = reporter(global.quiet);
-    let runtime = tokio::runtime::Runtime::new()?;
     let catalog = global.catalog()?;
+    let mut request = LaunchRequest {
+        name: args.name.clone(),
+        masters: args.masters,
+        slaves: args.slaves,
+        keep_failed: args.keep_failed,
+        smoke: args.smoke,
+        resources: Default::default(),
+    };
     let (plan, tarball, sha256) = match &args.from {
         Some(dir) => from_build_dir(dir)?,
         None => {
-            let request = args.build.request(global, &catalog, &args.selection)?;
-            match runtime.block_on(build(&request, reporter.clone(), interrupted())) {
+            // Bad input fails before the build, which may take long.
+            check_request(&args.selection.plan(global)?, &request)?;
+            let build_request = args.build.request(global, &catalog, &args.selection)?;
+            match runtime.block_on(build(&build_request, reporter.clone(), interrupted())) {
                 Ok(outcome) => (outcome.plan, outcome.artifact.path, outcome.artifact.sha256),
                 Err(e @ BuildError::Interrupted) => return Ok(stopped(&e.to_string())),
                 Err(e) => return Err(e.into()),
             }
         }
     };
+    check_request(&plan, &request)?;
     let outcome = runtime.block_on(async {
         let engine = Engine::connect(reporter.as_ref()).await?;
-        let mut request = LaunchRequest {
-            name: args.name.clone(),
-            masters: args.masters,
-            slaves: args.slaves,
-            publish_all: args.publish_all,
-            keep_failed: args.keep_failed,
-            smoke: args.smoke,
-            node_image: String::new(),
-        };
-        check_request(&plan, &request)?;
-        request.node_image = ensure_node_image(
+        let image = ensure_node_image(
             &engine,
             &global.cache(),
             &plan,
@@ -141,12 +150,77 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             reporter.as_ref(),
         )
         .await?;
-        launch_docker(&engine, &states(), &plan, &request, reporter, interrupted()).await
+        request.resources.insert("image".into(), image.clone());
+        let provider = DockerProvider {
+            engine: &engine,
+            image,
+            host_ip: host_ip(args.publish_all),
+        };
+        run::launch(
+            &provider,
+            &states(),
+            &plan,
+            &request,
+            reporter,
+            interrupted(),
+        )
+        .await
     });
+    finish_launch(global, outcome, &plan)
+}
+
+fn host_ip(publish_all: bool) -> &'static str {
+    if publish_all { "0.0.0.0" } else { "127.0.0.1" }
+}
+
+/// `baker launch NAME --resume`: the cluster's own plan and provider, from its state directory.
+fn resume(
+    global: &Global,
+    args: &LaunchArgs,
+    runtime: &tokio::runtime::Runtime,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<ExitCode> {
+    let states = states();
+    let state = states.load(&args.name)?;
+    let plan = run::launched_plan(&states, &args.name)?;
+    let outcome = runtime.block_on(async {
+        match state.provider.as_str() {
+            "docker" => {
+                let engine = Engine::connect(reporter.as_ref()).await?;
+                let provider = DockerProvider {
+                    engine: &engine,
+                    image: state.resources.get("image").cloned().unwrap_or_default(),
+                    host_ip: host_ip(args.publish_all),
+                };
+                run::resume(
+                    &provider,
+                    &states,
+                    &plan,
+                    &args.name,
+                    args.keep_failed,
+                    reporter,
+                    interrupted(),
+                )
+                .await
+            }
+            other => Err(LaunchError::Input(format!(
+                "cluster {} uses the {other} provider, which this baker cannot resume",
+                args.name
+            ))),
+        }
+    });
+    finish_launch(global, outcome, &plan)
+}
+
+fn finish_launch(
+    global: &Global,
+    outcome: Result<ClusterState, LaunchError>,
+    plan: &Plan,
+) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(state) => {
             if !global.quiet {
-                print_cluster(&state, &plan)?;
+                print_cluster(&state, plan)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -205,9 +279,19 @@ fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result<()> {
 
 pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
+    let state = states().load(&args.name)?;
     let state = runtime.block_on(async {
-        let engine = Engine::connect(&TerminalReporter::new()).await?;
-        status_docker(&engine, &states(), &args.name).await
+        match state.provider.as_str() {
+            "docker" => {
+                let engine = Engine::connect(&TerminalReporter::new()).await?;
+                let provider = docker_provider(&engine, &state);
+                anyhow::Ok(run::status(&provider, state).await)
+            }
+            other => anyhow::bail!(
+                "cluster {} uses the {other} provider, unknown to this baker",
+                args.name
+            ),
+        }
     })?;
     if global.quiet {
         return Ok(ExitCode::SUCCESS);
@@ -259,9 +343,21 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
 
 pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
+    let states = states();
+    // A cluster whose launch died before writing its state: the docker provider finds it by label.
+    let state = run::state_or_empty(&states, &args.name, "docker")?;
     let removed = runtime.block_on(async {
-        let engine = Engine::connect(&TerminalReporter::new()).await?;
-        destroy_docker(&engine, &states(), &args.name).await
+        match state.provider.as_str() {
+            "docker" => {
+                let engine = Engine::connect(&TerminalReporter::new()).await?;
+                let provider = docker_provider(&engine, &state);
+                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
+            }
+            other => anyhow::bail!(
+                "cluster {} uses the {other} provider, unknown to this baker",
+                args.name
+            ),
+        }
     })?;
     if !global.quiet {
         emit_line(&format!(
@@ -272,7 +368,16 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn node_id(state: &ClusterState, node: Option<&str>) -> anyhow::Result<(String, String)> {
+fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvider<'a> {
+    DockerProvider {
+        engine,
+        image: state.resources.get("image").cloned().unwrap_or_default(),
+        host_ip: "127.0.0.1",
+    }
+}
+
+/// Node `node` of the cluster (its full name or its suffix, e.g. `replica-1`), else the master.
+fn find_node<'a>(state: &'a ClusterState, node: Option<&str>) -> anyhow::Result<&'a NodeState> {
     let found = match node {
         None => state.nodes.first(),
         Some(n) => state
@@ -280,33 +385,33 @@ fn node_id(state: &ClusterState, node: Option<&str>) -> anyhow::Result<(String, 
             .iter()
             .find(|x| x.name == n || x.name.ends_with(&format!("-{n}"))),
     };
-    let Some(found) = found else {
+    found.ok_or_else(|| {
         let names: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();
-        anyhow::bail!(
+        anyhow::anyhow!(
             "cluster {} has no node {:?}; its nodes: {}",
             state.name,
             node.unwrap_or(""),
             names.join(", ")
-        );
-    };
-    Ok((
-        found.name.clone(),
-        found.provider_id.clone().unwrap_or_default(),
-    ))
+        )
+    })
 }
 
 pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let state = states().load(&args.name)?;
-    let (_, id) = node_id(&state, Some(&args.node))?;
+    let node = find_node(&state, Some(&args.node))?.clone();
     let runtime = tokio::runtime::Runtime::new()?;
     let (log, task) = runtime.block_on(async {
-        let engine = Engine::connect(&TerminalReporter::new()).await?;
-        let log = role_log(&engine, &id, args.lines).await;
-        // A Mesos slave's newest failed task: its sandbox's stderr.
-        let script = "f=$(ls -t /var/lib/mesos/slaves/*/frameworks/*/executors/*/runs/latest/stderr 2>/dev/null | head -n 1); \
-                      [ -n \"$f\" ] && { echo \"== $f\"; tail -n 40 \"$f\"; }";
-        let task = engine.exec(&id, &["bash", "-c", script], None).await.map(|o| o.output).unwrap_or_default();
-        anyhow::Ok((log, task))
+        match state.provider.as_str() {
+            "docker" => {
+                let engine = Engine::connect(&TerminalReporter::new()).await?;
+                let provider = docker_provider(&engine, &state);
+                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
+            }
+            other => anyhow::bail!(
+                "cluster {} uses the {other} provider, unknown to this baker",
+                args.name
+            ),
+        }
     })?;
     for line in log {
         emit_line(&line)?;
@@ -317,14 +422,43 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A node's role log and, for a Mesos slave, its newest failed task's sandbox stderr.
+async fn node_logs<P: Provider>(
+    provider: &P,
+    node: &NodeState,
+    lines: usize,
+) -> (Vec<String>, String) {
+    let log = provider.role_log(node, lines).await;
+    let task = provider
+        .shell(node)
+        .run(FAILED_TASK_SCRIPT)
+        .await
+        .map(|(_, out)| out)
+        .unwrap_or_default();
+    (log, task)
+}
+
 pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
     let state = states().load(&args.name)?;
-    let (name, id) = node_id(&state, args.node.as_deref())?;
-    // An interactive shell needs a terminal: the engine's own client gives one.
-    let status = std::process::Command::new("docker")
-        .args(["exec", "-it", &id, "bash", "-l"])
+    let node = find_node(&state, args.node.as_deref())?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let command = runtime.block_on(async {
+        match state.provider.as_str() {
+            "docker" => {
+                let engine = Engine::connect(&TerminalReporter::new()).await?;
+                anyhow::Ok(docker_provider(&engine, &state).login_command(node))
+            }
+            other => anyhow::bail!(
+                "cluster {} uses the {other} provider, unknown to this baker",
+                args.name
+            ),
+        }
+    })?;
+    // An interactive shell needs a terminal: the provider's own client (docker, ssh) gives one.
+    let status = std::process::Command::new(&command[0])
+        .args(&command[1..])
         .status()
-        .with_context(|| format!("running `docker exec -it {id} bash` for node {name}"))?;
+        .with_context(|| format!("running `{}` for node {}", command.join(" "), node.name))?;
     Ok(ExitCode::from(
         u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
     ))

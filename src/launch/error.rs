@@ -16,6 +16,8 @@ pub enum LaunchError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanFileError),
     #[error("{0}")]
     Input(String),
     /// Boxed: it carries a log excerpt, and launches that fail are rare.

@@ -5,17 +5,21 @@
 //! destroy and resume work from a new shell; [`bundle`] renders a node's role from the plan's
 //! templates and the cluster's facts, and [`bundle_tar`] packs it the way the role agent
 //! (`images/agent/baker-agent`) reads it; [`ready`] and [`readiness`] judge and wait for the
-//! roles' checks the same way on every provider; [`run`] is the one library call per command.
-//! Providers: [`docker`] (containers from [`node_image`]).
+//! roles' checks the same way on every provider; [`members`] says who is in a cluster and what each
+//! node is told; [`run`] is the one library call per command, driving a [`provider::Provider`];
+//! [`smoke`] runs the recipe's smoke test. Providers: [`docker`] (containers from [`node_image`]).
 
 pub mod bundle;
 pub mod bundle_tar;
 pub mod docker;
 pub mod error;
+pub mod members;
 pub mod node_image;
+pub mod provider;
 pub mod readiness;
 pub mod ready;
 pub mod run;
+pub mod smoke;
 pub mod state;
 
 pub use error::LaunchError;

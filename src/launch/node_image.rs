@@ -9,8 +9,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::docker::AGENT_PATH;
 use super::error::LaunchError;
+use super::provider::AGENT_PATH;
 use crate::cache::CacheDir;
 use crate::engine::{ContainerSpec, Engine};
 use crate::plan::{Input, Plan};

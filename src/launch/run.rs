@@ -1,42 +1,41 @@
-//! The library calls behind `baker launch`, `status`, `logs` and `destroy`, in the shape every stage
-//! shares: a request, a reporter, and (for launch) a cancellation future. A launch checks its input
-//! before creating anything, records each resource in the cluster's state file as it makes it,
-//! boots every node in parallel, renders and hands out the bundles, waits for every role's checks,
-//! and on failure says which node failed and why, then removes what it made unless told to keep it.
+//! The library calls behind `baker launch` (and `--resume`), `status` and `destroy`, in the shape
+//! every stage shares: a request, a reporter, and (for launch) a cancellation future; the provider
+//! (see [`super::provider`]) does the provider's part. A launch checks its input before creating
+//! anything, records each resource in the cluster's state file as it makes it, places every node,
+//! renders and hands out the bundles, waits for every role's checks, and on failure says which node
+//! failed and why, then removes what it made unless told to keep it. A resumed launch picks up the
+//! state file and does what is still missing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use futures_util::future::join_all;
+use futures_util::future::try_join_all;
 use futures_util::stream::FuturesUnordered;
 
 use super::bundle::{NodeBundle, render_bundle};
-use super::bundle_tar::BUNDLE_DIR;
-use super::docker::{self, ContainerNode};
 use super::error::{LaunchError, NodeFailure};
-use super::readiness::{wait_checks, wait_ready};
-use super::state::{ClusterState, NodeState, Phase, STATE_FORMAT, StateDir, check_name};
-use crate::engine::Engine;
-use crate::plan::Plan;
+use super::members::{cluster_facts, facts_of_nodes, slave_role, wanted_nodes};
+use super::provider::Provider;
+use super::readiness::wait_ready;
+use super::smoke::smoke;
+use super::state::{ClusterState, Phase, STATE_FORMAT, StateDir, StateError, check_name};
+use crate::plan::{Plan, read_plan, write_plan};
 use crate::progress::{Event, Reporter};
-use crate::recipe::RoleKind;
-use crate::recipe::context::{ClusterFacts, NodeFacts};
 
 /// What to launch.
 pub struct LaunchRequest {
     pub name: String,
     pub masters: usize,
     pub slaves: usize,
-    /// Publish ports on every interface instead of 127.0.0.1.
-    pub publish_all: bool,
     /// Leave a failed cluster running for inspection.
     pub keep_failed: bool,
     /// Run the recipe's smoke test once the cluster is ready.
     pub smoke: bool,
-    /// The node image (see [`super::node_image`]).
-    pub node_image: String,
+    /// What the provider needs to find its resources again on `--resume` and `destroy` (an
+    /// image, an inventory file), recorded in the state's resources.
+    pub resources: BTreeMap<String, String>,
 }
 
 /// Checks what can be checked before anything is created.
@@ -60,14 +59,13 @@ pub fn check_request(plan: &Plan, request: &LaunchRequest) -> Result<(), LaunchE
             plan.recipe.name
         )));
     }
+    if request.smoke && plan.smoke.is_empty() {
+        return Err(LaunchError::Input(format!(
+            "recipe {} has no [[smoke]] steps; launch without --smoke",
+            plan.recipe.name
+        )));
+    }
     Ok(())
-}
-
-fn slave_role(plan: &Plan) -> Option<&str> {
-    plan.roles
-        .iter()
-        .find(|(_, r)| r.kind == RoleKind::Slave)
-        .map(|(n, _)| n.as_str())
 }
 
 fn now() -> u64 {
@@ -89,29 +87,9 @@ pub fn new_secret() -> Result<String, LaunchError> {
     Ok(hex::encode(bytes))
 }
 
-/// The nodes of a cluster: one master, then the slaves, named `<cluster>-<role>[-<i>]`.
-fn node_names(plan: &Plan, request: &LaunchRequest) -> Vec<(String, String, RoleKind)> {
-    let (master, _) = plan.master_role().expect("checked");
-    let mut nodes = vec![(
-        format!("{}-{master}", request.name),
-        master.to_owned(),
-        RoleKind::Master,
-    )];
-    if let Some(slave) = slave_role(plan) {
-        for i in 1..=request.slaves {
-            nodes.push((
-                format!("{}-{slave}-{i}", request.name),
-                slave.to_owned(),
-                RoleKind::Slave,
-            ));
-        }
-    }
-    nodes
-}
-
-/// Launches a cluster on the local engine and waits until it is ready.
-pub async fn launch_docker(
-    engine: &Engine,
+/// Launches a cluster and waits until it is ready.
+pub async fn launch<P: Provider>(
+    provider: &P,
     states: &StateDir,
     plan: &Plan,
     request: &LaunchRequest,
@@ -123,115 +101,153 @@ pub async fn launch_docker(
     let mut state = ClusterState {
         format: STATE_FORMAT,
         name: request.name.clone(),
-        provider: "docker".into(),
+        provider: provider.name().into(),
         recipe: plan.recipe.name.clone(),
         version: plan.version.clone(),
         distro: plan.recipe.distro.clone(),
         plan_key: plan.install_step().key.clone(),
         phase: Phase::Creating,
         created: now(),
-        resources: BTreeMap::from([("image".to_owned(), request.node_image.clone())]),
-        nodes: Vec::new(),
+        resources: request.resources.clone(),
+        nodes: wanted_nodes(plan, &request.name, request.slaves)
+            .iter()
+            .map(|w| w.unplaced())
+            .collect(),
         timings: BTreeMap::new(),
+        smoke: request.smoke,
     };
     states.create(&state, &secret)?;
+    write_plan(plan, &states.plan_path(&request.name))?;
+    finish(
+        provider,
+        states,
+        plan,
+        &mut state,
+        &secret,
+        request.keep_failed,
+        reporter,
+        cancel,
+    )
+    .await?;
+    Ok(state)
+}
+
+/// The plan cluster `name` was launched from (kept in its state directory, so that a resumed launch
+/// never resolves the recipe again).
+pub fn launched_plan(states: &StateDir, name: &str) -> Result<Plan, LaunchError> {
+    Ok(read_plan(&states.plan_path(name))?)
+}
+
+/// Finishes the launch of cluster `name` that an interrupt (or a crash) stopped: places the nodes
+/// that were not placed, hands every node its bundle again, and waits for the roles.
+pub async fn resume<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    plan: &Plan,
+    name: &str,
+    keep_failed: bool,
+    reporter: Arc<dyn Reporter>,
+    cancel: impl Future<Output = ()>,
+) -> Result<ClusterState, LaunchError> {
+    let mut state = states.load(name)?;
+    if state.plan_key != plan.install_step().key {
+        return Err(LaunchError::Input(format!(
+            "cluster {name} was launched from build {} but this is build {}; resume it with the same recipe, version, distro and sources, or `baker destroy {name}`",
+            short(&state.plan_key),
+            short(&plan.install_step().key)
+        )));
+    }
+    if state.phase == Phase::Ready {
+        reporter.report(Event::Note(format!("cluster {name} is ready already")));
+        return Ok(state);
+    }
+    let secret = states.secret(name)?;
+    state.phase = Phase::Creating;
+    states.save(&state)?;
+    finish(
+        provider,
+        states,
+        plan,
+        &mut state,
+        &secret,
+        keep_failed,
+        reporter,
+        cancel,
+    )
+    .await?;
+    Ok(state)
+}
+
+fn short(key: &str) -> &str {
+    &key[..12.min(key.len())]
+}
+
+/// Drives `state` to ready; on failure rolls back unless `keep_failed`.
+#[allow(clippy::too_many_arguments)]
+async fn finish<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    plan: &Plan,
+    state: &mut ClusterState,
+    secret: &str,
+    keep_failed: bool,
+    reporter: Arc<dyn Reporter>,
+    cancel: impl Future<Output = ()>,
+) -> Result<(), LaunchError> {
+    let name = state.name.clone();
     let outcome = tokio::select! {
-        outcome = boot(engine, states, plan, request, &secret, &mut state, reporter.as_ref()) => outcome,
-        () = cancel => Err(LaunchError::Interrupted(request.name.clone())),
+        outcome = boot(provider, states, plan, secret, state, reporter.as_ref()) => outcome,
+        () = cancel => Err(LaunchError::Interrupted(name.clone())),
     };
     match outcome {
-        Ok(()) => Ok(state),
+        Ok(()) => Ok(()),
         Err(e @ LaunchError::Interrupted(_)) => Err(e),
         Err(e) => {
             state.phase = Phase::Failed;
-            let _ = states.save(&state);
-            if request.keep_failed {
+            let _ = states.save(state);
+            if keep_failed {
                 reporter.report(Event::Warning(format!(
-                    "kept the failed cluster {}: `baker destroy {}` removes it",
-                    request.name, request.name
+                    "kept the failed cluster {name}: `baker destroy {name}` removes it"
                 )));
             } else {
-                reporter.report(Event::Note(format!(
-                    "removing the failed cluster {}",
-                    request.name
-                )));
-                destroy_docker(engine, states, &request.name).await?;
+                reporter.report(Event::Note(format!("removing the failed cluster {name}")));
+                provider.destroy(state).await?;
+                states.remove(&name)?;
             }
             Err(e)
         }
     }
 }
 
-async fn boot(
-    engine: &Engine,
+async fn boot<P: Provider>(
+    provider: &P,
     states: &StateDir,
     plan: &Plan,
-    request: &LaunchRequest,
     secret: &str,
     state: &mut ClusterState,
     reporter: &dyn Reporter,
 ) -> Result<(), LaunchError> {
     let started = Instant::now();
-    let network = docker::network_name(&request.name);
-    engine
-        .create_network(&network, &[(docker::CLUSTER_LABEL, &request.name)])
-        .await?;
-    state.resources.insert("network".into(), network.clone());
-    states.save(state)?;
-
-    let host_ip = if request.publish_all {
-        "0.0.0.0"
-    } else {
-        "127.0.0.1"
-    };
-    let nodes = node_names(plan, request);
     reporter.report(Event::Note(format!(
-        "starting {} containers from {}",
-        nodes.len(),
-        request.node_image
+        "placing {} nodes ({})",
+        state.nodes.len(),
+        provider.name()
     )));
-    let started_nodes = join_all(nodes.iter().map(|(name, role, _)| {
-        let ports = plan.roles[role].ports.clone();
-        async move {
-            docker::start_node(
-                engine,
-                &request.name,
-                name,
-                role,
-                &request.node_image,
-                &ports,
-                host_ip,
-            )
-            .await
-        }
-    }))
-    .await;
-    for ((name, role, kind), id) in nodes.iter().zip(started_nodes) {
-        let id = id?;
-        let (address, published) = engine.node_address(&id, &network).await?;
-        state.nodes.push(NodeState {
-            name: name.clone(),
-            role: role.clone(),
-            kind: *kind,
-            provider_id: Some(id),
-            address,
-            published,
-            ready: false,
-            ready_since: None,
-        });
-    }
-    states.save(state)?;
+    provider.place(plan, state, states).await?;
 
     let facts = cluster_facts(state, secret);
     let bundles: Vec<NodeBundle> = facts_of_nodes(&facts)
         .iter()
         .map(|me| render_bundle(plan, &facts, me))
         .collect::<Result<_, _>>()?;
-    for (node, bundle) in state.nodes.iter().zip(&bundles) {
-        let id = node.provider_id.as_deref().unwrap_or_default();
-        let tar = with_prefix(bundle)?;
-        engine.upload_to(id, "/", tar).await?;
-    }
+    let snapshot = state.clone();
+    try_join_all(
+        bundles
+            .iter()
+            .enumerate()
+            .map(|(i, bundle)| provider.start(&snapshot, i, bundle)),
+    )
+    .await?;
     state.phase = Phase::Booting;
     state
         .timings
@@ -257,30 +273,18 @@ async fn boot(
         .zip(&bundles)
         .enumerate()
         .map(|(i, (node, bundle))| {
-            let shell = ContainerNode {
-                engine,
-                id: node.provider_id.clone().unwrap_or_default(),
-            };
+            let shell = provider.shell(node);
             let http = &http;
-            async move { (i, wait_ready(bundle, &shell, http).await, shell) }
+            async move { (i, wait_ready(bundle, &shell, http).await) }
         })
         .collect();
     let mut failure = None;
     let mut ready = Vec::new();
-    while let Some((i, result, shell)) = waits.next().await {
+    while let Some((i, result)) = waits.next().await {
         match result {
             Ok(()) => ready.push(i),
             Err(not_ready) => {
-                let (node, bundle) = (&state.nodes[i], &bundles[i]);
-                let log = role_log(engine, &shell.id, 40).await;
-                failure = Some(LaunchError::NodeFailed(Box::new(NodeFailure {
-                    node: node.name.clone(),
-                    role: bundle.role.clone(),
-                    check: not_ready.check,
-                    seen: not_ready.seen.to_string(),
-                    hints: matching_hints(plan, &log),
-                    log,
-                })));
+                failure = Some((i, not_ready));
                 break;
             }
         }
@@ -290,152 +294,28 @@ async fn boot(
         state.nodes[i].ready = true;
         state.nodes[i].ready_since = Some(now());
     }
-    if let Some(e) = failure {
-        return Err(e);
+    if let Some((i, not_ready)) = failure {
+        let node = &state.nodes[i];
+        let log = provider.role_log(node, 40).await;
+        return Err(LaunchError::NodeFailed(Box::new(NodeFailure {
+            node: node.name.clone(),
+            role: node.role.clone(),
+            check: not_ready.check,
+            seen: not_ready.seen.to_string(),
+            hints: matching_hints(plan, &log),
+            log,
+        })));
     }
     state.phase = Phase::Ready;
     state
         .timings
         .insert("ready".into(), ready_started.elapsed().as_secs_f64());
     states.save(state)?;
-    if request.smoke {
-        smoke(engine, plan, state, &bundles, &http, reporter).await?;
+    if state.smoke {
+        smoke(provider, plan, state, &bundles, &http, reporter).await?;
         states.save(state)?;
     }
     Ok(())
-}
-
-/// Runs the plan's smoke steps in order, each on every node of its role.
-async fn smoke(
-    engine: &Engine,
-    plan: &Plan,
-    state: &mut ClusterState,
-    bundles: &[NodeBundle],
-    http: &reqwest::Client,
-    reporter: &dyn Reporter,
-) -> Result<(), LaunchError> {
-    if plan.smoke.is_empty() {
-        return Err(LaunchError::Input(format!(
-            "recipe {} has no [[smoke]] steps; launch without --smoke",
-            plan.recipe.name
-        )));
-    }
-    let started = Instant::now();
-    for (step, spec) in plan.smoke.iter().enumerate() {
-        reporter.report(Event::Note(format!(
-            "smoke test {}/{} on the {} nodes",
-            step + 1,
-            plan.smoke.len(),
-            spec.role
-        )));
-        let runs = state
-            .nodes
-            .iter()
-            .zip(bundles)
-            .filter(|(n, _)| n.role == spec.role)
-            .map(|(node, bundle)| {
-                let nth = plan.smoke[..step]
-                    .iter()
-                    .filter(|s| s.role == spec.role)
-                    .count();
-                let check = bundle.smoke[nth].clone();
-                let shell = ContainerNode {
-                    engine,
-                    id: node.provider_id.clone().unwrap_or_default(),
-                };
-                async move {
-                    let result = wait_checks(std::slice::from_ref(&check), &shell, http).await;
-                    (node, result)
-                }
-            });
-        for (node, result) in join_all(runs).await {
-            if let Err(not_ready) = result {
-                return Err(LaunchError::NodeFailed(Box::new(NodeFailure {
-                    node: node.name.clone(),
-                    role: node.role.clone(),
-                    check: format!("smoke test {}", not_ready.check),
-                    seen: not_ready.seen.to_string(),
-                    log: role_log(engine, node.provider_id.as_deref().unwrap_or_default(), 20)
-                        .await,
-                    hints: Vec::new(),
-                })));
-            }
-        }
-    }
-    state
-        .timings
-        .insert("smoke".into(), started.elapsed().as_secs_f64());
-    Ok(())
-}
-
-fn cluster_facts(state: &ClusterState, secret: &str) -> ClusterFacts {
-    let facts = |i: usize, n: &NodeState| NodeFacts {
-        name: n.name.clone(),
-        ip: n.address.clone(),
-        role: n.role.clone(),
-        index: i,
-    };
-    let master = state
-        .nodes
-        .iter()
-        .enumerate()
-        .find(|(_, n)| n.kind == RoleKind::Master)
-        .map(|(i, n)| facts(i, n))
-        .expect("a cluster has its master");
-    ClusterFacts {
-        name: state.name.clone(),
-        secret: secret.to_owned(),
-        master,
-        slaves: state
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.kind == RoleKind::Slave)
-            .map(|(i, n)| facts(i, n))
-            .collect(),
-    }
-}
-
-/// Every node's facts, in the state's order (master first).
-fn facts_of_nodes(facts: &ClusterFacts) -> Vec<NodeFacts> {
-    std::iter::once(facts.master.clone())
-        .chain(facts.slaves.iter().cloned())
-        .collect()
-}
-
-/// The bundle tar with its entries under the agent's bundle directory, to unpack at `/`.
-fn with_prefix(bundle: &NodeBundle) -> Result<Vec<u8>, LaunchError> {
-    let io = |source| LaunchError::Io {
-        what: format!("packing the bundle of {}", bundle.node),
-        source,
-    };
-    let inner = bundle.to_tar().map_err(io)?;
-    let mut out = tar::Builder::new(Vec::new());
-    let mut archive = tar::Archive::new(&inner[..]);
-    for entry in archive.entries().map_err(io)? {
-        let mut entry = entry.map_err(io)?;
-        let path = format!(
-            "{}/{}",
-            BUNDLE_DIR.trim_start_matches('/'),
-            entry.path().map_err(io)?.display()
-        );
-        let mut header = entry.header().clone();
-        out.append_data(&mut header, path, &mut entry).map_err(io)?;
-    }
-    out.into_inner().map_err(io)
-}
-
-/// The last `lines` lines of a node's role log.
-pub async fn role_log(engine: &Engine, id: &str, lines: usize) -> Vec<String> {
-    let script = format!("tail -n {lines} /var/log/baker/role.log 2>/dev/null");
-    match engine.exec(id, &["bash", "-c", &script], None).await {
-        Ok(out) if !out.output.trim().is_empty() => out.output.lines().map(str::to_owned).collect(),
-        _ => engine
-            .container_logs(id, lines)
-            .await
-            .map(|t| t.lines().map(str::to_owned).collect())
-            .unwrap_or_default(),
-    }
 }
 
 /// The recipe's advice for what a node's log shows.
@@ -452,34 +332,53 @@ fn matching_hints(plan: &Plan, log: &[String]) -> Vec<String> {
     advice
 }
 
-/// Removes everything cluster `name` made, by its label, then its state; safe to repeat, and
-/// cleans up a half-made cluster whose state never got past creating.
-pub async fn destroy_docker(
-    engine: &Engine,
+/// The state of cluster `name`, or (when it has none) an empty one of the same name, so that
+/// `destroy` cleans up a cluster whose launch died before its state was written.
+pub fn state_or_empty(
     states: &StateDir,
     name: &str,
+    provider: &str,
+) -> Result<ClusterState, LaunchError> {
+    match states.load(name) {
+        Ok(state) => Ok(state),
+        Err(StateError::Unknown { .. }) => Ok(ClusterState {
+            format: STATE_FORMAT,
+            name: name.to_owned(),
+            provider: provider.to_owned(),
+            recipe: String::new(),
+            version: String::new(),
+            distro: String::new(),
+            plan_key: String::new(),
+            phase: Phase::Creating,
+            created: 0,
+            resources: BTreeMap::new(),
+            nodes: Vec::new(),
+            timings: BTreeMap::new(),
+            smoke: false,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes everything cluster `state` made, then its state; safe to repeat, and cleans up a
+/// half-made cluster whose state never got past creating.
+pub async fn destroy<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    state: &ClusterState,
 ) -> Result<usize, LaunchError> {
-    let removed = docker::remove_cluster(engine, name).await?;
-    states.remove(name)?;
+    let removed = provider.destroy(state).await?;
+    states.remove(&state.name)?;
     Ok(removed)
 }
 
 /// Refreshes whether each node runs; returns the state as it is now.
-pub async fn status_docker(
-    engine: &Engine,
-    states: &StateDir,
-    name: &str,
-) -> Result<ClusterState, LaunchError> {
-    let mut state = states.load(name)?;
+pub async fn status<P: Provider>(provider: &P, mut state: ClusterState) -> ClusterState {
     for node in &mut state.nodes {
-        let running = match &node.provider_id {
-            Some(id) => engine.is_running(id).await,
-            None => false,
-        };
-        if !running {
+        if !provider.alive(node).await {
             node.ready = false;
             node.ready_since = None;
         }
     }
-    Ok(state)
+    state
 }

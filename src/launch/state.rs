@@ -73,6 +73,9 @@ pub struct ClusterState {
     pub nodes: Vec<NodeState>,
     /// Seconds each phase took (`boot`, `ready`, `smoke`), for the summary.
     pub timings: BTreeMap<String, f64>,
+    /// Whether the launch runs the smoke test once ready (a resumed launch does too).
+    #[serde(default)]
+    pub smoke: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +122,11 @@ impl StateDir {
 
     fn state_path(&self, name: &str) -> PathBuf {
         self.cluster_dir(name).join("state.json")
+    }
+
+    /// The plan the cluster was launched from.
+    pub fn plan_path(&self, name: &str) -> PathBuf {
+        self.cluster_dir(name).join("plan.json")
     }
 
     pub fn secret_path(&self, name: &str) -> PathBuf {
@@ -250,6 +258,7 @@ mod tests {
             resources: BTreeMap::new(),
             nodes: vec![],
             timings: BTreeMap::new(),
+            smoke: false,
         }
     }
 

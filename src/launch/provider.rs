@@ -1,0 +1,96 @@
+//! What a provider does for a launch, so that [`super::run`] drives one sequence on every provider:
+//! place the nodes (after which each has the address the others reach it at), render every node's
+//! bundle with all the addresses, start each node with its bundle, then wait for the roles' checks
+//! through the provider's shell. Providers differ in when a node runs: a container runs before its
+//! bundle exists (its address is known only then) and waits for it; a VM or a machine over SSH gets
+//! its address first and starts with its bundle in hand.
+
+use super::bundle::NodeBundle;
+use super::error::LaunchError;
+use super::readiness::NodeShell;
+use super::state::{ClusterState, NodeState, StateDir};
+use crate::plan::Plan;
+use crate::recipe::RoleKind;
+
+/// A node the launch asks for: its name and role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantedNode {
+    pub name: String,
+    pub role: String,
+    pub kind: RoleKind,
+}
+
+impl WantedNode {
+    /// The node's state before it is placed: no handle, no address.
+    pub fn unplaced(&self) -> NodeState {
+        NodeState {
+            name: self.name.clone(),
+            role: self.role.clone(),
+            kind: self.kind,
+            provider_id: None,
+            address: String::new(),
+            published: Default::default(),
+            ready: false,
+            ready_since: None,
+        }
+    }
+}
+
+pub trait Provider: Sync {
+    /// A shell on one node, for readiness checks, smoke tests and logs.
+    type Shell<'a>: NodeShell + Sync
+    where
+        Self: 'a;
+
+    /// The name recorded in the cluster's state (`docker`, `qemu`, `ssh`).
+    fn name(&self) -> &'static str;
+
+    /// Creates what the cluster shares (a network, a switch) and places every node of `state`
+    /// whose address is still empty (the plan says each role's ports), recording each resource and node in `state` and saving it as
+    /// it goes, so that `destroy` finds whatever an interrupted launch made.
+    fn place(
+        &self,
+        plan: &Plan,
+        state: &mut ClusterState,
+        states: &StateDir,
+    ) -> impl Future<Output = Result<(), LaunchError>> + Send;
+
+    /// Hands node `index` its bundle and starts its role. Starting a node that runs already only
+    /// hands it the bundle again (the agent takes the first), so a resumed launch may repeat it.
+    fn start(
+        &self,
+        state: &ClusterState,
+        index: usize,
+        bundle: &NodeBundle,
+    ) -> impl Future<Output = Result<(), LaunchError>> + Send;
+
+    fn shell<'a>(&'a self, node: &NodeState) -> Self::Shell<'a>;
+
+    /// The command line that opens an interactive shell on the node (`baker login`).
+    fn login_command(&self, node: &NodeState) -> Vec<String>;
+
+    /// The last `lines` lines of the node's role log (or of its console when there is none yet).
+    fn role_log(&self, node: &NodeState, lines: usize) -> impl Future<Output = Vec<String>> + Send;
+
+    /// Whether the node still runs.
+    fn alive(&self, node: &NodeState) -> impl Future<Output = bool> + Send;
+
+    /// Removes everything cluster `state` made; safe to repeat and on a half-made cluster.
+    /// Returns how many things it removed.
+    fn destroy(
+        &self,
+        state: &ClusterState,
+    ) -> impl Future<Output = Result<usize, LaunchError>> + Send;
+}
+
+/// The role agent's path in every image.
+pub const AGENT_PATH: &str = "/usr/lib/baker/baker-agent";
+
+/// The tail of the agent's role log, as a shell command.
+pub fn role_log_script(lines: usize) -> String {
+    format!("tail -n {lines} /var/log/baker/role.log 2>/dev/null")
+}
+
+/// For a Mesos slave, the newest task sandbox's stderr, as a shell command (prints nothing elsewhere).
+pub const FAILED_TASK_SCRIPT: &str = "f=$(ls -t /var/lib/mesos/slaves/*/frameworks/*/executors/*/runs/latest/stderr 2>/dev/null | head -n 1); \
+     [ -n \"$f\" ] && { echo \"== $f\"; tail -n 40 \"$f\"; }; true";
