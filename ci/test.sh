@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The unit tests of the disk formats read baker's output with qemu-img: install what is missing.
+bash ci/host-tools.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test
