@@ -11,6 +11,7 @@ use baker::engine::Engine;
 use baker::image::ImageManifest;
 use baker::image::boot::{BootOptions, boot};
 use baker::progress::{Reporter, Silent};
+use baker::recipe::Firmware;
 
 use super::Global;
 use super::output::emit;
@@ -30,10 +31,23 @@ pub struct BootArgs {
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 1024, value_name = "MIB")]
     pub memory: u32,
+    /// The firmware to boot with: bios (SeaBIOS) or uefi (OVMF); the image must boot with it
+    /// (image.json's `disk.firmware`).
+    #[arg(long, default_value = "bios", value_name = "FIRMWARE", value_parser = parse_firmware)]
+    pub firmware: Firmware,
+}
+
+fn parse_firmware(given: &str) -> Result<Firmware, String> {
+    Firmware::parse(given).ok_or_else(|| {
+        format!(
+            "unknown firmware `{given}`; valid: {}",
+            Firmware::names().join(", ")
+        )
+    })
 }
 
 pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
-    let image = disk_of(&args.path)?;
+    let image = disk_of(&args.path, args.firmware)?;
     let log = args
         .log
         .clone()
@@ -43,6 +57,7 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout),
         log,
         memory_mib: args.memory,
+        firmware: args.firmware,
         cache: global.cache(),
     };
     let reporter: Arc<dyn Reporter> = if global.quiet {
@@ -79,8 +94,9 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The disk to boot: `path` itself, or the best bootable file an image.json in it lists.
-fn disk_of(path: &Path) -> anyhow::Result<PathBuf> {
+/// The disk to boot: `path` itself, or the best bootable file an image.json in it lists — which
+/// must say the disk boots with `firmware`.
+fn disk_of(path: &Path, firmware: Firmware) -> anyhow::Result<PathBuf> {
     let json = if path.is_dir() {
         ImageManifest::path_in(path)
     } else if path.file_name().is_some_and(|n| n == "image.json") {
@@ -89,6 +105,14 @@ fn disk_of(path: &Path) -> anyhow::Result<PathBuf> {
         return Ok(path.to_owned());
     };
     let manifest = ImageManifest::read(&json)?;
+    if !manifest.disk.firmware.iter().any(|f| f == firmware.name()) {
+        anyhow::bail!(
+            "{} says the disk boots with {} only, not {firmware}: the recipe's image layer names \
+             the firmware its kernel supports (`firmware = [\"bios\", \"uefi\"]`)",
+            json.display(),
+            manifest.disk.firmware.join(", ")
+        );
+    }
     let dir = json.parent().unwrap_or(Path::new("."));
     ["raw", "ami", "qcow2", "vhd"]
         .iter()

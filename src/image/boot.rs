@@ -1,5 +1,6 @@
 //! `baker image boot`: proves a disk image by booting it under QEMU — on the host when
-//! `qemu-system-x86_64` is installed, else in the tools container — with no network (`-nic none`)
+//! `qemu-system-x86_64` (and, for UEFI, OVMF) is installed, else in the tools container — with BIOS
+//! or UEFI firmware, with no network (`-nic none`)
 //! and the disk opened as a snapshot, so the image file is never changed. The serial console is
 //! streamed to a log file; the boot succeeds when the first-boot ready line appears. KVM is used
 //! when `/dev/kvm` opens and the guest actually prints something within a few seconds (here the
@@ -23,10 +24,11 @@ use crate::cache::CacheDir;
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 
+use crate::recipe::Firmware;
 use console::failure;
 pub use console::{diagnose, strip_escapes};
-pub use qemu::{Accel, disk_format, kvm_openable, qemu_args};
-use qemu::{Runner, host_qemu};
+pub use qemu::{Accel, Ovmf, disk_format, kvm_openable, qemu_args};
+use qemu::{Runner, host_ovmf, host_qemu};
 
 /// How long a KVM guest may stay silent before KVM is taken to be unusable.
 const KVM_GRACE: Duration = Duration::from_secs(10);
@@ -38,6 +40,8 @@ pub struct BootOptions {
     /// Where the serial console goes.
     pub log: PathBuf,
     pub memory_mib: u32,
+    /// SeaBIOS, or OVMF for UEFI.
+    pub firmware: Firmware,
     /// For the tools image when QEMU runs in a container.
     pub cache: CacheDir,
 }
@@ -63,9 +67,10 @@ pub async fn boot(
         .image
         .canonicalize()
         .map_err(ImageError::io("opening the image", &opts.image))?;
+    let uefi = opts.firmware == Firmware::Uefi;
     let runner = match host_qemu() {
-        Some(_) => Runner::Host,
-        None => {
+        Some(_) if !uefi || host_ovmf() => Runner::Host,
+        _ => {
             let engine = engine.ok_or_else(|| {
                 ImageError::Boot(
                     "no qemu-system-x86_64 on this host and no Docker engine to run it in".into(),
@@ -86,13 +91,16 @@ pub async fn boot(
     };
     loop {
         reporter.report(Event::Note(format!(
-            "booting {} under QEMU ({accel}, {}); console: {}",
+            "booting {} under QEMU ({accel}, {}, {}); console: {}",
             opts.image.display(),
+            if uefi { "UEFI firmware (OVMF)" } else { "BIOS" },
             runner.name(),
             opts.log.display()
         )));
         let started = Instant::now();
-        let mut vm = runner.start(&image, format, accel, opts.memory_mib).await?;
+        let mut vm = runner
+            .start(&image, format, accel, opts.memory_mib, uefi)
+            .await?;
         let result = watch(&mut vm.output, &opts.log, deadline, accel, &reporter).await;
         vm.stop().await;
         let watched = result?;

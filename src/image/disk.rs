@@ -5,7 +5,8 @@
 //! which the script only ever changes by replacing files, never by writing into them. So a re-image
 //! after a tarball change unpacks nothing. The build's tarball is bind-mounted read-only; `disk.raw`
 //! appears in the bind-mounted work directory, the only host directory touched and the only
-//! temporary space besides the outputs: the disk, sparse. One tree volume is kept per recipe.
+//! temporary space besides the outputs: the disk, sparse. One tree volume is kept per recipe. The
+//! partition layout (MBR, or GPT with an EFI System Partition) comes computed from [`Layout`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::time::Instant;
 use super::ImageError;
 use super::assets::DISK_SCRIPT;
 use super::key::DiskIds;
+use super::layout::Layout;
 use super::run::{self, RunSpec};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
@@ -32,6 +34,7 @@ pub struct DiskJob<'a> {
     /// A host directory for the container's `/work`; `disk.raw` appears in it.
     pub work_dir: &'a Path,
     pub ids: &'a DiskIds,
+    pub layout: &'a Layout,
     pub size: u64,
     pub epoch: u64,
     pub mkfs_options: &'a [String],
@@ -66,15 +69,15 @@ pub async fn make_disk(
         let meta = std::fs::metadata(&work).map_err(ImageError::io("reading", &work))?;
         format!("{}:{}", meta.uid(), meta.gid())
     };
-    let env = BTreeMap::from([
+    let mut env = BTreeMap::from([
         ("EPOCH".to_owned(), job.epoch.to_string()),
         ("FS_UUID".to_owned(), job.ids.fs_uuid.clone()),
         ("HASH_SEED".to_owned(), job.ids.hash_seed.clone()),
-        ("DISK_ID".to_owned(), format!("{:08x}", job.ids.disk_id)),
         ("SIZE".to_owned(), job.size.to_string()),
         ("OWNER".to_owned(), owner),
         ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
     ]);
+    env.extend(job.layout.env(job.ids));
     let volume = format!("baker-tree-{}-{}", &job.os_key[..16], job.epoch);
     let spec = RunSpec {
         name: String::new(),

@@ -6,10 +6,12 @@
 //!   the kernel, init and runtime packages, and the script that installs them. A new tarball does not
 //!   change it, so a re-image after a rebuild reuses the cached layer.
 //! - The **image key** covers the whole disk: the plan key, the tarball's sha256, the OS layer key,
-//!   the tools image, the assets and scripts, the size, the file-system options and the epoch.
+//!   the tools image, the assets and scripts, the size, the file-system options, the epoch and the
+//!   firmware.
 //!
-//! The disk's identifiers (file-system UUID, directory hash seed, MBR disk id) are derived from the
-//! image key, so they are fixed for given inputs and two builds give the same bytes.
+//! The disk's identifiers (file-system UUID, directory hash seed, MBR disk id, GPT disk and
+//! partition GUIDs, the EFI System Partition's FAT volume id) are derived from the image key, so
+//! they are fixed for given inputs and two builds give the same bytes.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -52,6 +54,8 @@ pub struct ImageMaterial<'a> {
     pub size_bytes: u64,
     pub mkfs_options: &'a [String],
     pub epoch: u64,
+    /// The firmware the disk boots with (`bios`, `uefi`): MBR or hybrid GPT.
+    pub firmware: &'a [&'a str],
 }
 
 impl ImageMaterial<'_> {
@@ -69,6 +73,12 @@ pub struct DiskIds {
     pub hash_seed: String,
     /// The MBR disk identifier (`label-id` for sfdisk), never zero.
     pub disk_id: u32,
+    /// The GPT disk GUID (`label-id` for sfdisk on a GPT disk).
+    pub disk_guid: String,
+    /// The GPT partition GUIDs: BIOS boot, EFI System, root.
+    pub part_guids: [String; 3],
+    /// The EFI System Partition's FAT volume id (`mkfs.vfat -i`), never zero.
+    pub esp_id: u32,
 }
 
 impl DiskIds {
@@ -81,12 +91,20 @@ impl DiskIds {
                 .hyphenated()
                 .to_string()
         };
-        let id = digest("mbr disk id");
-        let disk_id = u32::from_be_bytes(id[..4].try_into().expect("4 bytes")).max(1);
+        let word = |purpose: &str| {
+            u32::from_be_bytes(digest(purpose)[..4].try_into().expect("4 bytes")).max(1)
+        };
         Self {
             fs_uuid: uuid("fs uuid"),
             hash_seed: uuid("hash seed"),
-            disk_id,
+            disk_id: word("mbr disk id"),
+            disk_guid: uuid("gpt disk guid"),
+            part_guids: [
+                uuid("gpt bios boot partition"),
+                uuid("gpt efi system partition"),
+                uuid("gpt root partition"),
+            ],
+            esp_id: word("esp volume id"),
         }
     }
 }
@@ -116,6 +134,7 @@ mod tests {
             size_bytes: size,
             mkfs_options: &[],
             epoch: 1_700_000_000,
+            firmware: &["bios"],
         }
     }
 
@@ -126,6 +145,14 @@ mod tests {
         assert_ne!(a.fs_uuid, DiskIds::derive("k2").fs_uuid);
         assert_ne!(a.fs_uuid, a.hash_seed);
         assert_ne!(a.disk_id, 0);
+        assert_ne!(a.esp_id, 0);
+        assert_ne!(a.esp_id, DiskIds::derive("k2").esp_id);
+        assert_ne!(a.disk_guid, DiskIds::derive("k2").disk_guid);
+        let mut guids = vec![&a.fs_uuid, &a.hash_seed, &a.disk_guid];
+        guids.extend(&a.part_guids);
+        guids.sort();
+        guids.dedup();
+        assert_eq!(guids.len(), 6, "every GUID of a disk is its own");
     }
 
     #[test]
@@ -144,6 +171,11 @@ mod tests {
         assert_ne!(base, material("plan2", "tar", 2 << 30).key());
         assert_ne!(base, material("plan", "tar2", 2 << 30).key());
         assert_ne!(base, material("plan", "tar", 3 << 30).key());
+        let uefi = ImageMaterial {
+            firmware: &["bios", "uefi"],
+            ..material("plan", "tar", 2 << 30)
+        };
+        assert_ne!(base, uefi.key());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::ImageError;
 use crate::plan::{Plan, PlanStep, StepKind};
-use crate::recipe::{Base, BootTarget, PackageManager, Provider};
+use crate::recipe::{Base, BootTarget, Firmware, PackageManager, Provider};
 
 pub use crate::recipe::Init;
 
@@ -26,6 +26,8 @@ pub struct ImageSpec {
     /// Extra `mkfs.ext4` arguments, e.g. `-O ^metadata_csum,^64bit` for 2014 kernels.
     pub mkfs_options: Vec<String>,
     pub boots_on: Vec<BootTarget>,
+    /// BIOS, or BIOS and UEFI: the disk's partition layout follows.
+    pub firmware: Vec<Firmware>,
     /// `<name>-<version>-<distro>`: the stem of every output file.
     pub stem: String,
 }
@@ -80,6 +82,7 @@ pub fn image_spec(plan: &Plan) -> Result<ImageSpec, ImageError> {
             .map(str::to_owned)
             .collect(),
         boots_on: layer.boots_on.clone(),
+        firmware: layer.firmware.clone(),
         stem: plan
             .artifact
             .file_name
@@ -115,6 +118,7 @@ mod tests {
         assert!(s.setup.is_none());
         assert!(s.mkfs_options.is_empty());
         assert_eq!(s.plan_key.len(), 64);
+        assert_eq!(s.firmware, [Firmware::Bios, Firmware::Uefi]);
     }
 
     #[test]
@@ -123,5 +127,6 @@ mod tests {
         assert_eq!(s.init, Init::Upstart);
         assert_eq!(s.init_package(), "upstart");
         assert!(s.setup.is_some());
+        assert_eq!(s.firmware, [Firmware::Bios]);
     }
 }

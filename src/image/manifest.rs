@@ -1,6 +1,6 @@
 //! `image.json`, written beside the disk files: what the next stages (publish, launch) read instead
 //! of the recipe. It names each format's file with its size and sha256, the kernel, the disk's
-//! layout, the plan's and the image's keys, and where the image boots. Versioned (`"format": 1`)
+//! layout and the firmware it boots with, the plan's and the image's keys, and where the image boots. Versioned (`"format": 1`)
 //! and read back with a clear error when it comes from another version.
 
 use std::path::{Path, PathBuf};
@@ -63,6 +63,24 @@ pub struct DiskInfo {
     pub root_uuid: String,
     pub bootloader: String,
     pub mkfs_options: Vec<String>,
+    /// The firmware the disk boots with: `["bios"]` (an MBR disk) or `["bios", "uefi"]` (GPT).
+    #[serde(default = "bios")]
+    pub firmware: Vec<String>,
+    /// The EFI System Partition, on disks that boot under UEFI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp: Option<EspInfo>,
+}
+
+fn bios() -> Vec<String> {
+    vec!["bios".into()]
+}
+
+/// Where the EFI System Partition is, and the loader UEFI firmware starts from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EspInfo {
+    pub offset: u64,
+    pub size: u64,
+    pub loader: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +167,8 @@ pub(crate) fn sample() -> ImageManifest {
             root_uuid: "0b2c".into(),
             bootloader: "grub2 i386-pc".into(),
             mkfs_options: vec![],
+            firmware: vec!["bios".into()],
+            esp: None,
         },
         formats: vec![FormatFile {
             format: "raw".into(),

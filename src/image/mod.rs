@@ -4,7 +4,8 @@
 //! ```text
 //! plan + tarball ─> OS layer (base + repositories + kernel, init, runtime packages; cached image)
 //!                ─> tree (OS layer streamed into the tools container, tarball at /, first-boot files)
-//!                ─> raw disk (MBR, ext4 from the tree at sector 2048, GRUB 2 for BIOS)
+//!                ─> raw disk (MBR, ext4 from the tree at sector 2048, GRUB 2 for BIOS; or, for
+//!                   BIOS and UEFI, GPT: BIOS boot partition, EFI System Partition, ext4 root)
 //!                ─> formats + image.json
 //! ```
 //!
@@ -20,6 +21,7 @@ mod error;
 pub mod format;
 mod key;
 pub mod layer;
+pub mod layout;
 mod lines;
 pub mod manifest;
 mod os_layer;
@@ -44,6 +46,7 @@ use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use crate::recipe::Provider;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
+use layout::Layout;
 use manifest::{ArtifactRef, DiskInfo, FormatFile, KernelInfo, RecipeRef};
 use os_layer::{LayerBuild, OsLayer};
 
@@ -156,10 +159,9 @@ pub async fn make_image(
     stage(&reporter, 1, "os layer", (!layer.cached).then_some(t));
 
     let key = image_key(req, &layer, &tools, unpacked);
-    let size = req
-        .size
-        .unwrap_or_else(|| size::default_size(layer.size + unpacked));
+    let size = disk_size(req, &layer, unpacked);
     let ids = DiskIds::derive(&key);
+    let layout = Layout::new(&spec.firmware, size);
     reporter.report(Event::StepStarted {
         index: 3,
         total: STAGES,
@@ -185,6 +187,7 @@ pub async fn make_image(
             overlay,
             work_dir: work.path(),
             ids: &ids,
+            layout: &layout,
             size,
             epoch: req.epoch,
             mkfs_options: &spec.mkfs_options,
@@ -220,7 +223,7 @@ pub async fn make_image(
     }
     stage(&reporter, 3, "formats", Some(t));
 
-    let manifest = manifest(req, &layer, &key, &ids, size, files);
+    let manifest = manifest(req, &layer, &key, &ids, &layout, size, files);
     let manifest_path = manifest.write(&req.out_dir)?;
     if let Err(e) = reuse::record(&req.out_dir, &manifest) {
         tracing::warn!(
@@ -252,10 +255,16 @@ fn stage(reporter: &Arc<dyn Reporter>, index: usize, name: &str, started: Option
     });
 }
 
+/// `--size`, or the tree plus headroom and the partitions beside the root.
+fn disk_size(req: &ImageRequest, layer: &OsLayer, unpacked: u64) -> u64 {
+    req.size.unwrap_or_else(|| {
+        size::default_size(layer.size + unpacked + layout::reserved(&req.spec.firmware))
+    })
+}
+
 fn image_key(req: &ImageRequest, layer: &OsLayer, tools: &str, unpacked: u64) -> String {
-    let size = req
-        .size
-        .unwrap_or_else(|| size::default_size(layer.size + unpacked));
+    let size = disk_size(req, layer, unpacked);
+    let firmware: Vec<&str> = req.spec.firmware.iter().map(|f| f.name()).collect();
     ImageMaterial {
         layout: LAYOUT_VERSION,
         plan_key: &req.spec.plan_key,
@@ -266,6 +275,7 @@ fn image_key(req: &ImageRequest, layer: &OsLayer, tools: &str, unpacked: u64) ->
         size_bytes: size,
         mkfs_options: &req.spec.mkfs_options,
         epoch: req.epoch,
+        firmware: &firmware,
     }
     .key()
 }
@@ -275,6 +285,7 @@ fn manifest(
     layer: &OsLayer,
     key: &str,
     ids: &DiskIds,
+    layout: &Layout,
     size: u64,
     formats: Vec<FormatFile>,
 ) -> ImageManifest {
@@ -307,12 +318,18 @@ fn manifest(
         },
         disk: DiskInfo {
             size,
-            partition_table: "msdos".into(),
-            partition_offset: size::PARTITION_OFFSET,
+            partition_table: layout.table().into(),
+            partition_offset: layout.root.offset,
             filesystem: "ext4".into(),
             root_uuid: ids.fs_uuid.clone(),
-            bootloader: "grub2 i386-pc (boot.img in the MBR, core.img from sector 1)".into(),
+            bootloader: layout.bootloader(),
             mkfs_options: spec.mkfs_options.clone(),
+            firmware: spec.firmware.iter().map(|f| f.name().to_owned()).collect(),
+            esp: layout.esp.map(|e| manifest::EspInfo {
+                offset: e.offset,
+                size: e.size,
+                loader: "/EFI/BOOT/BOOTX64.EFI".into(),
+            }),
         },
         formats,
         boots_on: spec.boots_on.clone(),

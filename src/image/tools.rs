@@ -1,6 +1,7 @@
 //! The tools image: the disk tools baker runs in a container so that the host needs only Docker —
-//! e2fsprogs (mkfs.ext4 -d, debugfs, e2fsck), sfdisk, GRUB 2's BIOS modules and `grub-mkimage`,
-//! dosfstools and mtools (for a future ESP), QEMU and qemu-img. baker bakes it itself the first
+//! e2fsprogs (mkfs.ext4 -d, debugfs, e2fsck), sfdisk, GRUB 2's BIOS and x86_64 EFI modules and
+//! `grub-mkimage`, dosfstools and mtools (the EFI System Partition), QEMU, OVMF (UEFI firmware for
+//! QEMU) and qemu-img. baker bakes it itself the first
 //! time from a Debian 12 image present locally, and tags it `baker-tools:<digest of what it is
 //! made of>`, so a changed package list makes a new one and an unchanged one is reused.
 
@@ -23,8 +24,10 @@ pub const PACKAGES: &[&str] = &[
     "e2fsprogs",
     "fdisk",
     "grub-common",
+    "grub-efi-amd64-bin",
     "grub-pc-bin",
     "mtools",
+    "ovmf",
     "qemu-system-x86",
     "qemu-utils",
 ];

@@ -58,7 +58,37 @@ pub struct ImageLayer {
     /// Extra `mkfs.ext4` options so that the image's kernel and bootloader can read its root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mkfs_options: Option<String>,
+    /// The firmware the image boots with: always BIOS; with UEFI too the disk is GPT with an EFI
+    /// System Partition. Absent from a plan (and not written) when BIOS alone, so the plans of
+    /// recipes that do not name it keep their bytes.
+    #[serde(default = "bios_only", skip_serializing_if = "is_bios_only")]
+    pub firmware: Vec<Firmware>,
 }
+
+/// The firmware of an image that names none: BIOS.
+pub fn bios_only() -> Vec<Firmware> {
+    vec![Firmware::Bios]
+}
+
+fn is_bios_only(firmware: &[Firmware]) -> bool {
+    firmware == [Firmware::Bios]
+}
+
+/// The firmware that starts the bootloader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    /// PC BIOS (SeaBIOS on QEMU and the clouds' first-generation machines): GRUB's boot.img in the
+    /// MBR and its core.img after it (MBR disks) or in a BIOS boot partition (GPT disks).
+    Bios,
+    /// UEFI (OVMF, Azure generation 2, AWS and GCE UEFI boot): GRUB's x86_64-efi image as
+    /// `\EFI\BOOT\BOOTX64.EFI` on an EFI System Partition of a GPT disk.
+    Uefi,
+}
+named!(Firmware {
+    Bios = "bios",
+    Uefi = "uefi",
+});
 
 /// The distro package that brings the kernel (and, through its hooks, the initramfs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +219,9 @@ mod tests {
         }
         for (name, p) in Provider::ALL {
             assert_eq!(serde_json::to_value(p).unwrap(), *name);
+        }
+        for (name, f) in Firmware::ALL {
+            assert_eq!(serde_json::to_value(f).unwrap(), *name);
         }
         assert_eq!(KernelPackage::parse("linux-image-amd64"), None);
     }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use catalog::Catalog;
 pub use distro::Distro;
 pub use error::RecipeError;
-pub use image::{BootTarget, Bootloader, ImageLayer, Init, KernelPackage, Provider};
+pub use image::{BootTarget, Bootloader, Firmware, ImageLayer, Init, KernelPackage, Provider};
 pub use source_text::SourceText;
 pub use template::Template;
 

@@ -233,6 +233,8 @@ pub struct RawImage {
     pub boots_on: Vec<RawBootTarget>,
     #[serde(default)]
     pub mkfs_options: Option<String>,
+    #[serde(default)]
+    pub firmware: Vec<Spanned<String>>,
 }
 
 /// `[[image.boots_on]]`: one provider's verdict on the image's kernel.

@@ -8,11 +8,12 @@ use toml::Spanned;
 
 use super::Checker;
 use crate::recipe::error::{RecipeError, nearest};
+use crate::recipe::image::bios_only;
 use crate::recipe::raw::{self, RawRecipe};
 use crate::recipe::template::Template;
 use crate::recipe::{
-    BootTarget, Bootloader, ImageLayer, Init, KernelPackage, Provider, ReadyCheck, ReadyProbe,
-    RoleKind, RoleSpec, SmokeSpec,
+    BootTarget, Bootloader, Firmware, ImageLayer, Init, KernelPackage, Provider, ReadyCheck,
+    ReadyProbe, RoleKind, RoleSpec, SmokeSpec,
 };
 
 impl Checker<'_> {
@@ -58,15 +59,53 @@ impl Checker<'_> {
                 note: t.note.as_ref().map(|n| n.trim().to_owned()),
             });
         }
+        let bootloader = self.choice(&i.bootloader, "bootloader", Bootloader::ALL)?;
         Ok(ImageLayer {
             kernel: self.choice(&i.kernel, "kernel package", KernelPackage::ALL)?,
-            bootloader: self.choice(&i.bootloader, "bootloader", Bootloader::ALL)?,
+            bootloader,
             init: self.choice(&i.init, "init", Init::ALL)?,
             runtime_packages: i.runtime_packages.clone(),
             first_boot: i.first_boot.clone(),
             boots_on,
             mkfs_options: i.mkfs_options.clone(),
+            firmware: self.firmware(&i.firmware, bootloader)?,
         })
+    }
+
+    /// The image's firmware list: BIOS always (the disk always carries GRUB for BIOS), UEFI only
+    /// with GRUB 2; `[]` means BIOS alone.
+    fn firmware(
+        &self,
+        given: &[Spanned<String>],
+        bootloader: Bootloader,
+    ) -> Result<Vec<Firmware>, RecipeError> {
+        let mut firmware = Vec::new();
+        for value in given {
+            let f = self.choice(value, "firmware", Firmware::ALL)?;
+            if firmware.contains(&f) {
+                return Err(self.at(value.span(), format!("`firmware` names `{f}` twice")));
+            }
+            if f == Firmware::Uefi && bootloader != Bootloader::GrubPc {
+                return Err(self.at(
+                    value.span(),
+                    format!(
+                        "firmware `uefi` needs GRUB 2 (`bootloader = \"grub-pc\"`), not `{bootloader}`"
+                    ),
+                ));
+            }
+            firmware.push(f);
+        }
+        if firmware.is_empty() {
+            return Ok(bios_only());
+        }
+        if !firmware.contains(&Firmware::Bios) {
+            return Err(self.at(
+                given[0].span(),
+                "`firmware` must include `bios`: every image carries GRUB for BIOS, and `uefi` adds an EFI System Partition",
+            ));
+        }
+        firmware.sort();
+        Ok(firmware)
     }
 
     /// Every role, with exactly one master among them.

@@ -139,6 +139,30 @@ fn the_image_layer_is_typed_and_names_the_valid_values() {
 }
 
 #[test]
+fn the_firmware_list_needs_bios_and_uefi_needs_grub_2() {
+    let image = parse(SourceText::new("r.toml", POSTGRES))
+        .unwrap()
+        .image
+        .unwrap();
+    assert_eq!(image.firmware, [Firmware::Bios, Firmware::Uefi]);
+    let named = |list: &str| POSTGRES.replace("firmware = [\"bios\", \"uefi\"]", list);
+    let none = parse(SourceText::new("r.toml", named(""))).unwrap();
+    assert_eq!(none.image.unwrap().firmware, [Firmware::Bios]);
+    let message = error_of(&named("firmware = [\"uefi\"]"));
+    assert!(message.contains("must include `bios`"), "{message}");
+    let message = error_of(&named("firmware = [\"bios\", \"efi\"]"));
+    assert!(
+        message.contains("unknown firmware `efi`; valid: bios, uefi"),
+        "{message}"
+    );
+    let message = error_of(&named("firmware = [\"bios\", \"bios\"]"));
+    assert!(message.contains("names `bios` twice"), "{message}");
+    let legacy = named("firmware = [\"bios\", \"uefi\"]")
+        .replace("bootloader = \"grub-pc\"", "bootloader = \"grub\"");
+    assert!(error_of(&legacy).contains("firmware `uefi` needs GRUB 2"));
+}
+
+#[test]
 fn role_env_is_checked_like_step_env() {
     let bad = POSTGRES.replace("PGDATA = ", "\"1BAD\" = ");
     assert!(error_of(&bad).contains("`1BAD` is not a valid environment variable name"));

@@ -1,5 +1,7 @@
 //! The QEMU side of `baker image boot`: the command line, where QEMU runs (on the host when it is
 //! installed, else in the tools container) and how its console output reaches the boot watcher.
+//! Under UEFI QEMU loads OVMF (Debian's `ovmf`): its code read-only, and a private copy of its
+//! variable store, which the firmware writes (boot entries) and which is thrown away afterwards.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,21 @@ impl std::fmt::Display for Accel {
     }
 }
 
+/// OVMF's firmware code, as Debian's `ovmf` installs it (on the host or in the tools image).
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
+/// OVMF's empty variable store, copied for each boot.
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
+/// Where the container runner copies the variable store.
+const CONTAINER_VARS: &str = "/tmp/OVMF_VARS.fd";
+
+/// The UEFI firmware files QEMU loads, as paths QEMU sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ovmf {
+    pub code: String,
+    /// A writable copy of the variable store.
+    pub vars: String,
+}
+
 /// QEMU's name for the disk format, from the file name.
 pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
     let name = image.file_name().unwrap_or_default().to_string_lossy();
@@ -48,12 +65,19 @@ pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
 }
 
 /// The QEMU command line for `disk` (a path as QEMU sees it).
-pub fn qemu_args(disk: &str, format: &str, accel: Accel, memory_mib: u32) -> Vec<String> {
+/// With `ovmf` the guest starts in UEFI firmware, else in SeaBIOS.
+pub fn qemu_args(
+    disk: &str,
+    format: &str,
+    accel: Accel,
+    memory_mib: u32,
+    ovmf: Option<&Ovmf>,
+) -> Vec<String> {
     let (accel, cpu) = match accel {
         Accel::Kvm => ("kvm", "host"),
         Accel::Tcg => ("tcg", "max"),
     };
-    [
+    let mut args: Vec<String> = [
         "qemu-system-x86_64",
         "-accel",
         accel,
@@ -70,7 +94,21 @@ pub fn qemu_args(disk: &str, format: &str, accel: Accel, memory_mib: u32) -> Vec
     ]
     .iter()
     .map(|s| (*s).to_owned())
-    .collect()
+    .collect();
+    if let Some(ovmf) = ovmf {
+        for drive in [
+            format!("if=pflash,format=raw,unit=0,readonly=on,file={}", ovmf.code),
+            format!("if=pflash,format=raw,unit=1,file={}", ovmf.vars),
+        ] {
+            args.extend(["-drive".to_owned(), drive]);
+        }
+    }
+    args
+}
+
+/// Whether OVMF is installed on the host.
+pub(super) fn host_ovmf() -> bool {
+    Path::new(OVMF_CODE).is_file() && Path::new(OVMF_VARS).is_file()
 }
 
 /// Whether `/dev/kvm` is there and opens for reading and writing (it may still not run guests).
@@ -99,6 +137,8 @@ pub(super) enum Runner {
 pub(super) struct Running {
     pub(super) output: mpsc::Receiver<Bytes>,
     stop: Stop,
+    /// The host copy of OVMF's variable store, removed with it.
+    _vars: Option<tempfile::TempDir>,
 }
 
 enum Stop {
@@ -131,11 +171,34 @@ impl Runner {
         format: &str,
         accel: Accel,
         memory_mib: u32,
+        uefi: bool,
     ) -> Result<Running, ImageError> {
         let (tx, rx) = mpsc::channel(64);
         match self {
             Runner::Host => {
-                let args = qemu_args(&image.display().to_string(), format, accel, memory_mib);
+                let vars = if uefi {
+                    let dir = tempfile::Builder::new()
+                        .prefix("baker-ovmf-")
+                        .tempdir()
+                        .map_err(ImageError::io("creating a directory for", OVMF_VARS))?;
+                    let copy = dir.path().join("OVMF_VARS.fd");
+                    std::fs::copy(OVMF_VARS, &copy)
+                        .map_err(ImageError::io("copying", OVMF_VARS))?;
+                    Some(dir)
+                } else {
+                    None
+                };
+                let ovmf = vars.as_ref().map(|dir| Ovmf {
+                    code: OVMF_CODE.into(),
+                    vars: dir.path().join("OVMF_VARS.fd").display().to_string(),
+                });
+                let args = qemu_args(
+                    &image.display().to_string(),
+                    format,
+                    accel,
+                    memory_mib,
+                    ovmf.as_ref(),
+                );
                 let mut child = tokio::process::Command::new(&args[0])
                     .args(&args[1..])
                     .stdin(std::process::Stdio::null())
@@ -162,12 +225,28 @@ impl Runner {
                 Ok(Running {
                     output: rx,
                     stop: Stop::Host(child),
+                    _vars: vars,
                 })
             }
             Runner::Container { engine, tools } => {
                 let dir = image.parent().unwrap_or(Path::new("/"));
                 let name = image.file_name().unwrap_or_default().to_string_lossy();
-                let args = qemu_args(&format!("/disk/{name}"), format, accel, memory_mib);
+                let ovmf = uefi.then(|| Ovmf {
+                    code: OVMF_CODE.into(),
+                    vars: CONTAINER_VARS.into(),
+                });
+                let mut args = qemu_args(
+                    &format!("/disk/{name}"),
+                    format,
+                    accel,
+                    memory_mib,
+                    ovmf.as_ref(),
+                );
+                if uefi {
+                    // The container's own copy of the variable store, then QEMU in the shell's place.
+                    let copy = format!("cp {OVMF_VARS} {CONTAINER_VARS} && exec \"$@\"");
+                    args.splice(0..0, ["sh".into(), "-c".into(), copy, "sh".into()]);
+                }
                 let devices: &[&str] = if accel == Accel::Kvm {
                     &["/dev/kvm"]
                 } else {
@@ -197,6 +276,7 @@ impl Runner {
                 Ok(Running {
                     output: rx,
                     stop: Stop::Container(vm),
+                    _vars: None,
                 })
             }
         }
@@ -209,16 +289,34 @@ mod tests {
 
     #[test]
     fn qemu_boots_the_disk_as_a_snapshot_without_network() {
-        let args = qemu_args("/disk/pg.raw", "raw", Accel::Tcg, 1024).join(" ");
+        let args = qemu_args("/disk/pg.raw", "raw", Accel::Tcg, 1024, None).join(" ");
         assert_eq!(
             args,
             "qemu-system-x86_64 -accel tcg -cpu max -m 1024 -nographic -nic none -no-reboot \
              -drive file=/disk/pg.raw,format=raw,if=virtio,snapshot=on"
         );
         assert!(
-            qemu_args("d", "raw", Accel::Kvm, 512)
+            qemu_args("d", "raw", Accel::Kvm, 512, None)
                 .join(" ")
                 .contains("-accel kvm -cpu host -m 512")
+        );
+    }
+
+    #[test]
+    fn under_uefi_qemu_loads_ovmf_code_read_only_and_a_copy_of_its_variables() {
+        let ovmf = Ovmf {
+            code: OVMF_CODE.into(),
+            vars: "/tmp/v.fd".into(),
+        };
+        let args = qemu_args("d", "raw", Accel::Tcg, 1024, Some(&ovmf)).join(" ");
+        assert!(args.ends_with(
+            "-drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
+             -drive if=pflash,format=raw,unit=1,file=/tmp/v.fd"
+        ));
+        assert!(
+            !qemu_args("d", "raw", Accel::Tcg, 1024, None)
+                .join(" ")
+                .contains("pflash")
         );
     }
 

@@ -8,23 +8,33 @@
 #
 # It finishes the tree (tarball at /, libraries registered, baker's first-boot files, nothing
 # node-specific or secret), clamps every time to $EPOCH, then makes the disk without loop devices or
-# mount: an MBR written by sfdisk on a plain file, ext4 made from the tree by mkfs.ext4 -d at the
-# partition's offset (fixed UUID, hash seed and time), inode change and access times fixed with
-# debugfs (mkfs copies them from the tree, where the kernel sets them), and GRUB 2 for BIOS embedded
-# with no device: boot.img's first 440 bytes in the MBR, core.img from sector 1.
+# mount: a partition table written by sfdisk on a plain file (an MBR, or a GPT when the image boots
+# under UEFI too; baker computes the layout, src/image/layout.rs), ext4 made from the tree by
+# mkfs.ext4 -d at the root partition's offset (fixed UUID, hash seed and time), inode change and
+# access times fixed with debugfs (mkfs copies them from the tree, where the kernel sets them), and
+# GRUB 2 for BIOS embedded with no device: boot.img's first 440 bytes in the MBR, core.img at
+# CORE_SECTOR (sector 1 on an MBR disk, the BIOS boot partition on a GPT disk) with the two sector
+# numbers grub-install would write patched in. With UEFI, an EFI System Partition made as a FAT image
+# (mkfs.vfat --invariant, mtools with SOURCE_DATE_EPOCH) holding GRUB's x86_64-efi image as
+# \EFI\BOOT\BOOTX64.EFI, copied in at ESP_OFFSET.
 #
 # The work tree shares its files with base/: every change here replaces a file (tar, which unlinks
 # an existing file before extracting one, rm then create, cp --remove-destination, ldconfig's
 # rename), never writes into one.
 #
-# Environment: FEED (1: stdin is the OS tree), EPOCH, FS_UUID, HASH_SEED, DISK_ID (hex), SIZE
-# (bytes), OWNER (uid:gid), MKFS_OPTIONS (extra mkfs.ext4 arguments, may be empty).
+# Environment: FEED (1: stdin is the OS tree), EPOCH, FS_UUID, HASH_SEED, SIZE (bytes), OWNER
+# (uid:gid), MKFS_OPTIONS (extra mkfs.ext4 arguments, may be empty), and the layout: PARTITIONS (the
+# sfdisk script), ROOT_OFFSET and ROOT_SIZE (bytes), CORE_SECTOR and CORE_ROOM (sectors), GRUB_ROOT
+# (e.g. (hd0,gpt3)), GRUB_PART (part_msdos or part_gpt), ESP_OFFSET (0: none), ESP_SIZE, ESP_ID (hex),
+# FIRMWARE (bios, or bios uefi).
 set -euo pipefail
 phase() { echo "baker-phase: $*"; }
 base=/cache/base
 tree=/cache/work-$HOSTNAME
 disk=/work/disk.raw
-offset=1048576
+offset=$ROOT_OFFSET
+uefi=0
+case " $FIRMWARE " in *" uefi "*) uefi=1 ;; esac
 
 phase unpack
 # Runs sharing this volume hold a shared lock; one that finds itself alone removes what an
@@ -58,6 +68,10 @@ if [ -x "$tree/sbin/ldconfig" ] || [ -x "$tree/usr/sbin/ldconfig" ]; then
 fi
 mkdir -p "$tree/boot/grub/i386-pc"
 cp --remove-destination /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst "$tree/boot/grub/i386-pc/"
+if [ "$uefi" = 1 ]; then
+    mkdir -p "$tree/boot/grub/x86_64-efi"
+    cp --remove-destination /usr/lib/grub/x86_64-efi/*.mod /usr/lib/grub/x86_64-efi/*.lst "$tree/boot/grub/x86_64-efi/"
+fi
 
 # Nothing node-specific or secret: first boot makes these.
 rm -f "$tree/etc/machine-id" "$tree/etc/resolv.conf"
@@ -77,8 +91,8 @@ echo "tree: $(du -sx --block-size=1 "$tree" | cut -f1) bytes"
 phase mkfs
 rm -f "$disk"
 truncate -s "$SIZE" "$disk"
-printf 'label: dos\nlabel-id: 0x%s\nunit: sectors\n\nstart=2048, type=83, bootable\n' "$DISK_ID" | sfdisk -q "$disk"
-blocks_k=$(( (SIZE - offset) / 1024 ))
+printf '%s' "$PARTITIONS" | sfdisk -q "$disk"
+blocks_k=$(( ROOT_SIZE / 1024 ))
 # shellcheck disable=SC2086 # MKFS_OPTIONS is a list of arguments
 E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -L root -U "$FS_UUID" \
     -E "hash_seed=$HASH_SEED,offset=$offset,nodiscard" ${MKFS_OPTIONS:-} -d "$tree" "$disk" "${blocks_k}k"
@@ -105,14 +119,35 @@ dumpe2fs "$part" 2>/dev/null | awk '
 e2fsck -fn "$part" >/tmp/e2fsck.log 2>&1 || { cat /tmp/e2fsck.log; exit 1; }
 
 phase bootloader
-grub-mkimage -O i386-pc -o /tmp/core.img -p '(hd0,msdos1)/boot/grub' \
-    biosdisk part_msdos ext2 normal linux configfile search search_fs_uuid echo test serial terminal
+# le64 N: N as 8 little-endian bytes, for the sector numbers grub-install would patch in.
+le64() { local i; for i in 0 1 2 3 4 5 6 7; do printf "\\$(printf %03o $(( ($1 >> (8 * i)) & 255 )))"; done; }
+modules="$GRUB_PART ext2 normal linux configfile search search_fs_uuid echo test serial terminal"
+# shellcheck disable=SC2086 # modules is a list of arguments
+grub-mkimage -O i386-pc -o /tmp/core.img -p "$GRUB_ROOT/boot/grub" biosdisk $modules
 core_sectors=$(( ($(stat -c %s /tmp/core.img) + 511) / 512 ))
-if [ "$core_sectors" -ge 2047 ]; then
-    echo "GRUB's core.img ($core_sectors sectors) does not fit before the partition at sector 2048" >&2
+if [ "$core_sectors" -gt "$CORE_ROOM" ]; then
+    echo "GRUB's core.img ($core_sectors sectors) does not fit in the $CORE_ROOM sectors from sector $CORE_SECTOR" >&2
     exit 1
 fi
-dd if=/usr/lib/grub/i386-pc/boot.img of="$disk" bs=440 count=1 conv=notrunc status=none
-dd if=/tmp/core.img of="$disk" bs=512 seek=1 conv=notrunc status=none
+# boot.img loads core.img's first sector from the LBA at byte 0x5c; that sector (diskboot.img)
+# loads the rest from the LBA in its block list at byte 500. Their defaults are 1 and 2 (the MBR
+# layout); on a GPT disk both point into the BIOS boot partition.
+cp /usr/lib/grub/i386-pc/boot.img /tmp/boot.img
+le64 "$CORE_SECTOR" | dd of=/tmp/boot.img bs=1 seek=$((0x5c)) conv=notrunc status=none
+le64 $((CORE_SECTOR + 1)) | dd of=/tmp/core.img bs=1 seek=500 conv=notrunc status=none
+dd if=/tmp/boot.img of="$disk" bs=440 count=1 conv=notrunc status=none
+dd if=/tmp/core.img of="$disk" bs=512 seek="$CORE_SECTOR" conv=notrunc status=none
+
+if [ "$uefi" = 1 ]; then
+    # shellcheck disable=SC2086 # modules is a list of arguments
+    grub-mkimage -O x86_64-efi -o /tmp/BOOTX64.EFI -p "$GRUB_ROOT/boot/grub" fat $modules
+    touch -d "@$EPOCH" /tmp/BOOTX64.EFI
+    rm -f /tmp/esp.img
+    mkfs.vfat --invariant -i "$ESP_ID" -n ESP -C /tmp/esp.img $((ESP_SIZE / 1024)) >/dev/null
+    export SOURCE_DATE_EPOCH=$EPOCH
+    mmd -i /tmp/esp.img ::/EFI ::/EFI/BOOT
+    mcopy -m -i /tmp/esp.img /tmp/BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI
+    dd if=/tmp/esp.img of="$disk" bs=1M seek=$((ESP_OFFSET / 1048576)) conv=notrunc,sparse status=none
+fi
 chown "$OWNER" "$disk"
 phase done
