@@ -3,10 +3,13 @@
 #
 # Images the PostgreSQL example's build and checks what issue 9 promises for the raw disk:
 #   - `baker image --from <build> --format raw` writes the disk, its .sha256 and image.json;
-#   - the disk, read with tools baker did not write: an MBR partition at sector 2048 (`sfdisk
-#     --dump`), GRUB in the MBR, an ext4 root that e2fsck finds clean and debugfs lists, holding the
-#     tarball's postgres, the first-boot unit, an empty machine-id and no SSH host keys or apt lists;
-#   - `baker image boot` boots it under QEMU to the first-boot ready line;
+#   - the disk, read with tools baker did not write: a GPT (`sfdisk --dump`) with a BIOS boot
+#     partition at sector 2048, an EFI System Partition whose FAT holds \EFI\BOOT\BOOTX64.EFI (`mdir`,
+#     `mtype`) and the root, GRUB in the protective MBR, an ext4 root that e2fsck finds clean and
+#     debugfs lists, holding the tarball's postgres, the first-boot unit, an empty machine-id and no
+#     SSH host keys or apt lists; image.json says it boots with bios and uefi;
+#   - `baker image boot` boots it under QEMU to the first-boot ready line, with BIOS (SeaBIOS) and
+#     with UEFI (`--firmware uefi`, OVMF) — one hybrid disk for both;
 #   - every format, read with qemu-img and Python's tarfile: qcow2 and vhd convert back to the raw
 #     bytes, ami is the raw disk, gce is a gzipped tar with one sparse member disk.raw;
 #   - a no-change re-image answers at once; a changed tarball reuses the cached OS layer;
@@ -43,6 +46,7 @@ need sfdisk fdisk
 need debugfs e2fsprogs
 need /usr/bin/time time
 need qemu-img qemu-utils
+need mdir mtools
 PATH=$PATH:/usr/sbin:/sbin
 
 bash ci/docker-up.sh
@@ -77,6 +81,8 @@ check "the disk, its .sha256 and image.json are written" test -s "$A" -a -s "$A.
 check "the .sha256 matches the disk" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
 check "image.json is format 1 and lists the raw disk with its size and sha256" \
   [ "$(json "$WORK/img-a/image.json" 'd["format"] == 1 and d["formats"][0]["file"] == "'$DISK'" and d["formats"][0]["size"] == '"$(stat -c %s "$A")"' and len(d["formats"][0]["sha256"]) == 64')" = True ]
+check "image.json says the disk is GPT and boots with bios and uefi, with its EFI System Partition" \
+  [ "$(json "$WORK/img-a/image.json" 'd["disk"]["partition_table"] == "gpt" and d["disk"]["firmware"] == ["bios", "uefi"] and d["disk"]["esp"]["offset"] == 2097152')" = True ]
 check "image.json names the kernel, the plan's key and where the image boots" \
   [ "$(json "$WORK/img-a/image.json" 'd["kernel"]["version"].endswith("-cloud-amd64") and d["plan_key"] == json.load(open("'"$PG"'/manifest.json"))["steps"][-1]["key"] and any(t["provider"] == "qemu" for t in d["boots_on"])')" = True ]
 check "the disk is a whole number of GiB" [ $(($(stat -c %s "$A") % 1073741824)) = 0 ]
@@ -84,11 +90,19 @@ check "the disk is sparse" [ $(($(stat -c %b "$A") * 512)) -lt "$(stat -c %s "$A
 
 # --- the disk, read with tools baker did not write ----------------------------------------------------
 sfdisk --dump "$A" >"$WORK/sfdisk.txt"
-check "sfdisk finds one bootable Linux partition at sector 2048" \
-  grep -Eq "^$A""1 : start= +2048, size= +[0-9]+, type=83, bootable$" "$WORK/sfdisk.txt"
+gpt_has() { # gpt_has N START SIZE TYPE NAME: partition N of the sfdisk dump
+  grep -Eq "^$A$1 : start= +$2, size= +$3, type=$4, uuid=[0-9A-F-]{36}, name=\"$5\"$" "$WORK/sfdisk.txt"
+}
+check "sfdisk finds a GPT" grep -qx 'label: gpt' "$WORK/sfdisk.txt"
+check "partition 1 is the BIOS boot partition at sector 2048 (GRUB's core.img)" \
+  gpt_has 1 2048 2048 21686148-6449-6E6F-744E-656564454649 bios-boot
+check "partition 2 is a 32 MiB EFI System Partition" gpt_has 2 4096 65536 C12A7328-F81F-11D2-BA4B-00A0C93EC93B esp
+check "partition 3 is the Linux root at 34 MiB" gpt_has 3 69632 '[0-9]+' 0FC63DAF-8483-4772-8E79-3D69D8477DE4 root
+check "the EFI System Partition's FAT holds \\EFI\\BOOT\\BOOTX64.EFI, a PE image" bash -c \
+  "mdir -i '$A@@2M' ::/EFI/BOOT | grep -Eq '^BOOTX64 +EFI ' && [ \"\$(mtype -i '$A@@2M' ::/EFI/BOOT/BOOTX64.EFI | head -c 2)\" = MZ ]"
 check "the MBR ends in 55aa and holds GRUB's boot code" bash -c \
   "[ \"\$(dd if='$A' bs=1 skip=510 count=2 status=none | od -An -tx1 | tr -d ' ')\" = 55aa ] && dd if='$A' bs=440 count=1 status=none | grep -aq GRUB"
-dd if="$A" of="$WORK/part.ext4" bs=1M skip=1 conv=sparse status=none
+dd if="$A" of="$WORK/part.ext4" bs=1M skip=$(($(json "$WORK/img-a/image.json" 'd["disk"]["partition_offset"]') / 1048576)) conv=sparse status=none
 check "e2fsck finds the root file system clean" bash -c "e2fsck -fn '$WORK/part.ext4' >'$WORK/e2fsck.txt' 2>&1"
 debugfs -R 'ls -l /' "$WORK/part.ext4" >"$WORK/root.txt" 2>/dev/null
 check "debugfs lists the root: boot, etc, usr, var" bash -c "for d in boot etc usr var; do grep -Eq \" \$d\$\" '$WORK/root.txt' || exit 1; done"
@@ -138,6 +152,19 @@ fi
 say "boot to ready: $(since "$t") s ($(grep -o 'in [0-9.]*s ([^)]*)' "$WORK/boot.out" || true))"
 check "the console log holds the kernel's and systemd's lines" grep -aq 'Linux version' "$A.console.log"
 check "booting leaves the disk unchanged (a snapshot)" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
+
+say "booting the same disk under QEMU with UEFI firmware (OVMF)"
+t=$(now)
+if "$BAKER" image boot "$WORK/img-a" --firmware uefi --timeout 600 --log "$WORK/uefi.log" --cache-dir "$WORK/cache-a" >"$WORK/boot-uefi.out" 2>"$WORK/boot-uefi.err"; then
+  ok "the image boots under UEFI firmware to the first-boot ready line"
+else
+  not_ok "the image boots under UEFI firmware to the first-boot ready line"
+  cat "$WORK/boot-uefi.err" >&2
+fi
+say "UEFI boot to ready: $(since "$t") s ($(grep -o 'in [0-9.]*s ([^)]*)' "$WORK/boot-uefi.out" || true))"
+check "the UEFI console shows OVMF starting GRUB, then the kernel" bash -c \
+  "grep -aq 'BdsDxe: starting' '$WORK/uefi.log' && grep -aq 'Linux version' '$WORK/uefi.log'"
+check "and leaves the disk unchanged" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
 
 # --- every format, read with tools baker did not write ----------------------------------------------------
 say "every format"

@@ -2,9 +2,10 @@
 # host-tools.sh — installs, from the distro's packages, the host-side tools the test suite needs
 # when they are missing: qemu-img (the unit tests of the disk formats read baker's qcow2 and VHD
 # with it, and so does ci/e2e-image.sh), sfdisk and debugfs (e2e-image reads the partition table and
-# the root file system with them), GNU time (peak memory in the benchmarks), the OpenSSH client
-# (the qemu and ssh launch providers), Python 3 (the scripts' JSON checks). Does nothing when all are
-# there. Needs root (or sudo) only when it installs. Safe to run again.
+# the root file system with them), mtools (e2e-image reads the EFI System Partition with it), GNU
+# time (peak memory in the benchmarks), the OpenSSH client (the qemu and ssh launch providers),
+# Python 3 (the scripts' JSON checks). Does nothing when all are there. Needs root (or sudo) only
+# when it installs. Safe to run again.
 set -euo pipefail
 
 say() { echo "host-tools: $*" >&2; }
@@ -23,6 +24,7 @@ want /usr/bin/time time
 want ssh openssh-client
 want ssh-keygen openssh-client
 want python3 python3
+want mdir mtools
 [ ${#missing[@]} = 0 ] && exit 0
 
 command -v apt-get >/dev/null 2>&1 || {

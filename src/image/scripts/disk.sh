@@ -140,7 +140,7 @@ dd if=/tmp/core.img of="$disk" bs=512 seek="$CORE_SECTOR" conv=notrunc status=no
 
 if [ "$uefi" = 1 ]; then
     # shellcheck disable=SC2086 # modules is a list of arguments
-    grub-mkimage -O x86_64-efi -o /tmp/BOOTX64.EFI -p "$GRUB_ROOT/boot/grub" fat $modules
+    grub-mkimage -O x86_64-efi -o /tmp/BOOTX64.EFI -p "$GRUB_ROOT/boot/grub" fat efi_gop $modules
     touch -d "@$EPOCH" /tmp/BOOTX64.EFI
     rm -f /tmp/esp.img
     mkfs.vfat --invariant -i "$ESP_ID" -n ESP -C /tmp/esp.img $((ESP_SIZE / 1024)) >/dev/null
