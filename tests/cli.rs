@@ -89,6 +89,7 @@ fn plan_shows_base_repositories_packages_source_steps_install_image_and_roles() 
         .stdout(predicate::str::contains("scl enable devtoolset-2"))
         .stdout(predicate::str::contains("make install DESTDIR=/baker/dest"))
         .stdout(predicate::str::contains("image layer"))
+        .stdout(predicate::str::contains("init upstart, firmware bios\n"))
         .stdout(predicate::str::contains("role master"))
         .stdout(predicate::str::contains("role slave"));
 }
@@ -536,4 +537,42 @@ fn out_naming_a_file_names_the_flag() {
             "the output directory {} (--out) exists and is not a directory",
             file.display()
         )));
+}
+
+#[test]
+fn plan_says_debian_12_images_boot_with_bios_and_uefi() {
+    baker()
+        .args(["plan", "--distro", "debian12", "--recipe", "postgresql"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("firmware bios + uefi"));
+}
+
+#[test]
+fn booting_with_uefi_a_disk_made_for_bios_only_is_refused_before_qemu_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = serde_json::json!({
+        "format": 1, "baker_version": "0", "plan_key": "p", "image_key": "i",
+        "recipe": {"name": "r", "distro": "d", "version": "1"},
+        "artifact": {"file_name": "a.tar.gz", "sha256": "s"},
+        "kernel": {"package": "k", "version": "v", "image": "/boot/k", "initrd": "/boot/i", "cmdline": ""},
+        "disk": {"size": 1073741824, "partition_table": "msdos", "partition_offset": 1048576,
+                 "filesystem": "ext4", "root_uuid": "u", "bootloader": "grub2", "mkfs_options": []},
+        "formats": [{"format": "raw", "file": "d.raw", "size": 1073741824, "sha256": "s"}],
+        "boots_on": [], "source_date_epoch": 1
+    });
+    std::fs::write(dir.path().join("image.json"), manifest.to_string()).unwrap();
+    baker()
+        .args(["image", "boot", "--firmware", "uefi"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("boots with bios only, not uefi"));
+    baker()
+        .args(["image", "boot", "--firmware", "efi", "x.raw"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "unknown firmware `efi`; valid: bios, uefi",
+        ));
 }

@@ -189,8 +189,16 @@ fn render_image_and_roles(w: &mut String, plan: &Plan) {
     if let Some(image) = &plan.image {
         let _ = writeln!(
             w,
-            "\nimage layer: kernel {}, bootloader {}, init {}",
-            image.kernel, image.bootloader, image.init
+            "\nimage layer: kernel {}, bootloader {}, init {}, firmware {}",
+            image.kernel,
+            image.bootloader,
+            image.init,
+            image
+                .firmware
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(" + ")
         );
         if !image.runtime_packages.is_empty() {
             let _ = writeln!(w, "  packages   {}", image.runtime_packages.join(" "));
