@@ -8,6 +8,7 @@
 //! timeout the error carries the console's last 40 lines and a hint read from them.
 
 mod console;
+mod ovmf;
 mod qemu;
 
 use std::io::Write;
@@ -27,8 +28,9 @@ use crate::progress::{Event, Reporter};
 use crate::recipe::Firmware;
 use console::failure;
 pub use console::{diagnose, strip_escapes};
-pub use qemu::{Accel, Ovmf, disk_format, kvm_openable, qemu_args};
-use qemu::{Runner, host_ovmf, host_qemu};
+pub use ovmf::Ovmf;
+pub use qemu::{Accel, disk_format, kvm_openable, qemu_args};
+use qemu::{Runner, host_qemu};
 
 /// How long a KVM guest may stay silent before KVM is taken to be unusable.
 const KVM_GRACE: Duration = Duration::from_secs(10);
@@ -69,7 +71,7 @@ pub async fn boot(
         .map_err(ImageError::io("opening the image", &opts.image))?;
     let uefi = opts.firmware == Firmware::Uefi;
     let runner = match host_qemu() {
-        Some(_) if !uefi || host_ovmf() => Runner::Host,
+        Some(_) if !uefi || ovmf::on_host() => Runner::Host,
         _ => {
             let engine = engine.ok_or_else(|| {
                 ImageError::Boot(

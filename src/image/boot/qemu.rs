@@ -1,7 +1,6 @@
 //! The QEMU side of `baker image boot`: the command line, where QEMU runs (on the host when it is
 //! installed, else in the tools container) and how its console output reaches the boot watcher.
-//! Under UEFI QEMU loads OVMF (Debian's `ovmf`): its code read-only, and a private copy of its
-//! variable store, which the firmware writes (boot entries) and which is thrown away afterwards.
+//! Under UEFI it loads OVMF ([`super::ovmf`]).
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::super::ImageError;
 use super::super::run::{self, RunSpec};
+use super::ovmf::{self, Ovmf};
 use crate::engine::Container;
 use crate::engine::Engine;
 
@@ -29,21 +29,6 @@ impl std::fmt::Display for Accel {
             Accel::Tcg => "tcg (software emulation)",
         })
     }
-}
-
-/// OVMF's firmware code, as Debian's `ovmf` installs it (on the host or in the tools image).
-pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
-/// OVMF's empty variable store, copied for each boot.
-pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS.fd";
-/// Where the container runner copies the variable store.
-const CONTAINER_VARS: &str = "/tmp/OVMF_VARS.fd";
-
-/// The UEFI firmware files QEMU loads, as paths QEMU sees.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ovmf {
-    pub code: String,
-    /// A writable copy of the variable store.
-    pub vars: String,
 }
 
 /// QEMU's name for the disk format, from the file name.
@@ -96,19 +81,9 @@ pub fn qemu_args(
     .map(|s| (*s).to_owned())
     .collect();
     if let Some(ovmf) = ovmf {
-        for drive in [
-            format!("if=pflash,format=raw,unit=0,readonly=on,file={}", ovmf.code),
-            format!("if=pflash,format=raw,unit=1,file={}", ovmf.vars),
-        ] {
-            args.extend(["-drive".to_owned(), drive]);
-        }
+        args.extend(ovmf.qemu_args());
     }
     args
-}
-
-/// Whether OVMF is installed on the host.
-pub(super) fn host_ovmf() -> bool {
-    Path::new(OVMF_CODE).is_file() && Path::new(OVMF_VARS).is_file()
 }
 
 /// Whether `/dev/kvm` is there and opens for reading and writing (it may still not run guests).
@@ -176,22 +151,12 @@ impl Runner {
         let (tx, rx) = mpsc::channel(64);
         match self {
             Runner::Host => {
-                let vars = if uefi {
-                    let dir = tempfile::Builder::new()
-                        .prefix("baker-ovmf-")
-                        .tempdir()
-                        .map_err(ImageError::io("creating a directory for", OVMF_VARS))?;
-                    let copy = dir.path().join("OVMF_VARS.fd");
-                    std::fs::copy(OVMF_VARS, &copy)
-                        .map_err(ImageError::io("copying", OVMF_VARS))?;
-                    Some(dir)
+                let (vars, ovmf) = if uefi {
+                    let (dir, ovmf) = Ovmf::host_copy()?;
+                    (Some(dir), Some(ovmf))
                 } else {
-                    None
+                    (None, None)
                 };
-                let ovmf = vars.as_ref().map(|dir| Ovmf {
-                    code: OVMF_CODE.into(),
-                    vars: dir.path().join("OVMF_VARS.fd").display().to_string(),
-                });
                 let args = qemu_args(
                     &image.display().to_string(),
                     format,
@@ -231,10 +196,7 @@ impl Runner {
             Runner::Container { engine, tools } => {
                 let dir = image.parent().unwrap_or(Path::new("/"));
                 let name = image.file_name().unwrap_or_default().to_string_lossy();
-                let ovmf = uefi.then(|| Ovmf {
-                    code: OVMF_CODE.into(),
-                    vars: CONTAINER_VARS.into(),
-                });
+                let ovmf = uefi.then(Ovmf::in_container);
                 let mut args = qemu_args(
                     &format!("/disk/{name}"),
                     format,
@@ -243,9 +205,7 @@ impl Runner {
                     ovmf.as_ref(),
                 );
                 if uefi {
-                    // The container's own copy of the variable store, then QEMU in the shell's place.
-                    let copy = format!("cp {OVMF_VARS} {CONTAINER_VARS} && exec \"$@\"");
-                    args.splice(0..0, ["sh".into(), "-c".into(), copy, "sh".into()]);
+                    args = ovmf::with_vars_copied(args);
                 }
                 let devices: &[&str] = if accel == Accel::Kvm {
                     &["/dev/kvm"]
@@ -299,24 +259,6 @@ mod tests {
             qemu_args("d", "raw", Accel::Kvm, 512, None)
                 .join(" ")
                 .contains("-accel kvm -cpu host -m 512")
-        );
-    }
-
-    #[test]
-    fn under_uefi_qemu_loads_ovmf_code_read_only_and_a_copy_of_its_variables() {
-        let ovmf = Ovmf {
-            code: OVMF_CODE.into(),
-            vars: "/tmp/v.fd".into(),
-        };
-        let args = qemu_args("d", "raw", Accel::Tcg, 1024, Some(&ovmf)).join(" ");
-        assert!(args.ends_with(
-            "-drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
-             -drive if=pflash,format=raw,unit=1,file=/tmp/v.fd"
-        ));
-        assert!(
-            !qemu_args("d", "raw", Accel::Tcg, 1024, None)
-                .join(" ")
-                .contains("pflash")
         );
     }
 
