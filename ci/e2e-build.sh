@@ -200,7 +200,8 @@ say "postgresql: build"
 t=$(now)
 # $BAKER_PG_BUILD (set by ci/test.sh) keeps this build for ci/e2e-image.sh, which images it.
 PG_OUT=${BAKER_PG_BUILD:-$WORK/out-p}
-"$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache-p" --out "$PG_OUT" --mirror "$MIRROR" --no-upstream --json >"$WORK/p.json"
+# $BAKER_PG_CACHE (also set by ci/test.sh) keeps its compiler cache for the later PostgreSQL builds.
+"$BAKER" build --recipe postgresql --distro debian12 --cache-dir "${BAKER_PG_CACHE:-$WORK/cache-p}" --out "$PG_OUT" --mirror "$MIRROR" --no-upstream --json >"$WORK/p.json"
 say "postgresql cold build: $(since "$t") s"
 PG=$PG_OUT/postgresql-15.18-debian-12.tar.gz
 check "the postgresql tarball holds postgres, psql and pg_basebackup" bash -c \
