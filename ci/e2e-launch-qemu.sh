@@ -91,8 +91,13 @@ check "login opens a shell on the primary, whose pg_stat_replication shows 1 str
   [ "$streaming" = 1 ]
 
 # --- destroy -------------------------------------------------------------------------------------
+vm_pids=$(cat "$BAKER_STATE_DIR"/qpg/*.pid 2>/dev/null || true)
 "$BAKER" destroy qpg >"$WORK/destroy.out" 2>&1 || true
-check "destroy leaves no QEMU process of the cluster" bash -c "! pgrep -f '$BAKER_STATE_DIR/qpg/' >/dev/null"
+no_qemu_left() { # the VMs' pids are gone, and no QEMU names the cluster's directory
+  for p in $vm_pids; do [ ! -e "/proc/$p" ] || return 1; done
+  ! pgrep -f "[q]emu-system.*$BAKER_STATE_DIR/qpg/" >/dev/null
+}
+check "destroy stops the cluster's QEMU processes (pids: $(echo $vm_pids))" no_qemu_left
 check "destroy leaves no overlay, seed or state" [ ! -e "$BAKER_STATE_DIR/qpg" ]
 check "destroy is safe to repeat" "$BAKER" destroy qpg
 
