@@ -128,14 +128,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let catalog = global.catalog()?;
-    let mut request = LaunchRequest {
-        name: args.name.clone(),
-        masters: args.masters,
-        slaves: args.slaves,
-        keep_failed: args.keep_failed,
-        smoke: args.smoke,
-        resources: Default::default(),
-    };
+    let mut request = launch_request(args);
     let (plan, tarball, sha256) = match &args.from {
         Some(dir) => from_build_dir(dir)?,
         None => {
@@ -188,14 +181,7 @@ fn launch_qemu(
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ExitCode> {
     launch_qemu::check_host()?;
-    let mut request = LaunchRequest {
-        name: args.name.clone(),
-        masters: args.masters,
-        slaves: args.slaves,
-        keep_failed: args.keep_failed,
-        smoke: args.smoke,
-        resources: Default::default(),
-    };
+    let mut request = launch_request(args);
     if args.from.is_none() && args.image.is_none() {
         // Bad input fails before the build and the image, which may take long.
         check_request(&args.selection.plan(global)?, &request)?;
@@ -222,8 +208,39 @@ fn launch_qemu(
     finish_launch(global, outcome, &plan)
 }
 
+/// What `args` ask the library to launch (the provider adds its resources).
+fn launch_request(args: &LaunchArgs) -> LaunchRequest {
+    LaunchRequest {
+        name: args.name.clone(),
+        masters: args.masters,
+        slaves: args.slaves,
+        keep_failed: args.keep_failed,
+        smoke: args.smoke,
+        resources: Default::default(),
+    }
+}
+
 fn host_ip(publish_all: bool) -> &'static str {
     if publish_all { "0.0.0.0" } else { "127.0.0.1" }
+}
+
+async fn resume_on<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    plan: &Plan,
+    args: &LaunchArgs,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ClusterState, LaunchError> {
+    run::resume(
+        provider,
+        states,
+        plan,
+        &args.name,
+        args.keep_failed,
+        reporter,
+        interrupted(),
+    )
+    .await
 }
 
 /// `baker launch NAME --resume`: the cluster's own plan and provider, from its state directory.
@@ -245,29 +262,11 @@ fn resume(
                     image: state.resources.get("image").cloned().unwrap_or_default(),
                     host_ip: host_ip(args.publish_all),
                 };
-                run::resume(
-                    &provider,
-                    &states,
-                    &plan,
-                    &args.name,
-                    args.keep_failed,
-                    reporter,
-                    interrupted(),
-                )
-                .await
+                resume_on(&provider, &states, &plan, args, reporter).await
             }
             "qemu" => {
                 let provider = launch_qemu::provider_of(&states, &state);
-                run::resume(
-                    &provider,
-                    &states,
-                    &plan,
-                    &args.name,
-                    args.keep_failed,
-                    reporter,
-                    interrupted(),
-                )
-                .await
+                resume_on(&provider, &states, &plan, args, reporter).await
             }
             other => Err(LaunchError::Input(format!(
                 "cluster {} uses the {other} provider, which this baker cannot resume",
