@@ -5,7 +5,8 @@
 #     smoke row written on the primary is read on the standby;
 #   - the nodes have their switch addresses, the forwarded ports listen on 127.0.0.1 only;
 #   - status, logs and login answer from a new process;
-#   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat.
+#   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
+#     leaves its state, and destroy stops its VMs.
 # The image comes from $BAKER_PG_IMAGE (a `baker image` output directory; ci/test.sh shares the one
 # ci/e2e-image.sh made) with the build from $BAKER_PG_BUILD; otherwise this script makes them.
 # QEMU runs on the host: installed here when missing. Prints "N passed, N failed" last.
@@ -100,6 +101,22 @@ no_qemu_left() { # the VMs' pids are gone, and no QEMU names the cluster's direc
 check "destroy stops the cluster's QEMU processes (pids: $(echo $vm_pids))" no_qemu_left
 check "destroy leaves no overlay, seed or state" [ ! -e "$BAKER_STATE_DIR/qpg" ]
 check "destroy is safe to repeat" "$BAKER" destroy qpg
+
+# --- a launch killed midway ----------------------------------------------------------------------
+"$BAKER" launch qkill --provider qemu --image "$IMAGE" --from "$PG" --slaves 1 -q &
+pid=$!
+for _ in $(seq 1 300); do
+  [ "$(ls "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null | wc -l)" = 2 ] && break
+  sleep 0.2
+done
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+vm_pids=$(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)
+check "a launch killed midway left its VMs running and its state for status ($(echo $vm_pids))" \
+  bash -c "[ -n '$vm_pids' ] && '$BAKER' status qkill >/dev/null"
+"$BAKER" destroy qkill >/dev/null 2>&1 || true
+check "destroy of the half-made cluster stops its VMs and removes its overlays" bash -c \
+  "for p in $(echo $vm_pids); do [ ! -e /proc/\$p ] || exit 1; done; [ ! -e '$BAKER_STATE_DIR/qkill' ]"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

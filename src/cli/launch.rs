@@ -434,8 +434,13 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     })?;
     if !global.quiet {
         emit_line(&format!(
-            "destroyed {}: {removed} containers and networks removed",
-            args.name
+            "destroyed {}: {removed} {} removed",
+            args.name,
+            if state.provider == "qemu" {
+                "VMs and overlays"
+            } else {
+                "containers and networks"
+            }
         ))?;
     }
     Ok(ExitCode::SUCCESS)
