@@ -94,8 +94,10 @@ check "login opens a shell on the primary, whose pg_stat_replication shows 1 str
 # --- destroy -------------------------------------------------------------------------------------
 vm_pids=$(cat "$BAKER_STATE_DIR"/qpg/*.pid 2>/dev/null || true)
 "$BAKER" destroy qpg >"$WORK/destroy.out" 2>&1 || true
+# A process that runs has a command line (a stopped QEMU may stay a zombie until init reaps it).
+runs() { [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$1/cmdline")" ]; }
 no_qemu_left() { # the VMs' pids are gone, and no QEMU names the cluster's directory
-  for p in $vm_pids; do [ ! -e "/proc/$p" ] || return 1; done
+  for p in $vm_pids; do ! runs "$p" || return 1; done
   ! pgrep -f "[q]emu-system.*$BAKER_STATE_DIR/qpg/" >/dev/null
 }
 check "destroy stops the cluster's QEMU processes (pids: $(echo $vm_pids))" no_qemu_left
@@ -115,8 +117,11 @@ vm_pids=$(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)
 check "a launch killed midway left its VMs running and its state for status ($(echo $vm_pids))" \
   bash -c "[ -n '$vm_pids' ] && '$BAKER' status qkill >/dev/null"
 "$BAKER" destroy qkill >/dev/null 2>&1 || true
-check "destroy of the half-made cluster stops its VMs and removes its overlays" bash -c \
-  "for p in $(echo $vm_pids); do [ ! -e /proc/\$p ] || exit 1; done; [ ! -e '$BAKER_STATE_DIR/qkill' ]"
+half_made_gone() {
+  for p in $vm_pids; do ! runs "$p" || return 1; done
+  [ ! -e "$BAKER_STATE_DIR/qkill" ]
+}
+check "destroy of the half-made cluster stops its VMs and removes its overlays" half_made_gone
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
