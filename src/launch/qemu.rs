@@ -241,7 +241,8 @@ impl Provider for QemuProvider {
                 ("authorized_keys", 0o600, &key),
             ])
             .map_err(io(format!("packing the bundle of {}", node.name)))?;
-        std::fs::write(&files.seed, seed)
+        // The bundle's env holds the cluster's secret: readable by this user only.
+        write_private(&files.seed, &seed)
             .map_err(io(format!("writing {}", files.seed.display())))?;
 
         let mut accel = self.accel.lock().await;
@@ -328,6 +329,18 @@ impl Provider for QemuProvider {
     }
 }
 
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(data)
+}
+
 fn pidfile(node: &NodeState) -> PathBuf {
     PathBuf::from(node.provider_id.clone().unwrap_or_default())
 }
@@ -339,5 +352,55 @@ fn ssh_target(node: &NodeState, key: &Path) -> SshTarget {
         port: node.published.get(&SSH_PORT).copied().unwrap_or_default(),
         user: "root".into(),
         key: key.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::launch::state::{Phase, STATE_FORMAT};
+
+    #[tokio::test]
+    async fn destroy_removes_what_the_directory_holds_never_a_process_that_is_not_its_vm() {
+        let dir = tempfile::tempdir().unwrap();
+        let provider = QemuProvider::new("/img/pg.raw".into(), dir.path().to_owned(), 512);
+        let files = VmFiles::of(dir.path(), "pg-primary");
+        for file in files.all() {
+            std::fs::write(file, "").unwrap();
+        }
+        // A pid that is alive but not this VM's QEMU (a reused pid) is left alone.
+        std::fs::write(&files.pidfile, std::process::id().to_string()).unwrap();
+        let state = ClusterState {
+            format: STATE_FORMAT,
+            name: "pg".into(),
+            provider: "qemu".into(),
+            recipe: String::new(),
+            version: String::new(),
+            distro: String::new(),
+            plan_key: String::new(),
+            phase: Phase::Creating,
+            created: 0,
+            resources: BTreeMap::new(),
+            nodes: Vec::new(),
+            timings: BTreeMap::new(),
+            smoke: false,
+        };
+        assert_eq!(provider.destroy(&state).await.unwrap(), 1, "the overlay");
+        for file in files.all() {
+            assert!(!file.exists(), "{}", file.display());
+        }
+        assert_eq!(provider.destroy(&state).await.unwrap(), 0, "safe to repeat");
+    }
+
+    #[test]
+    fn seeds_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("n.seed");
+        write_private(&seed, b"x").unwrap();
+        let mode = std::fs::metadata(&seed).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }
