@@ -124,8 +124,8 @@ fn the_agent_sets_each_vm_interface_by_mac_and_roots_authorized_keys_from_a_seed
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(bin.join("ip"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let network = crate::launch::qemu_vm::network_entry(
-        &crate::launch::qemu_vm::Switch::for_cluster(Path::new("/s/pg")),
+    let network = crate::launch::qemu_net::network_entry(
+        &crate::launch::qemu_net::Switch::for_cluster(Path::new("/s/pg")),
         1,
     );
     let address = network.lines().nth(1).unwrap().split(' ').nth(1).unwrap();

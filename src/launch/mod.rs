@@ -8,7 +8,7 @@
 //! roles' checks the same way on every provider; [`members`] says who is in a cluster and what each
 //! node is told; [`run`] is the one library call per command, driving a [`provider::Provider`];
 //! [`smoke`] runs the recipe's smoke test; [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`]),
-//! [`qemu`] (VMs from the disk image, with [`qemu_vm`]).
+//! [`qemu`] (VMs from the disk image, with [`qemu_net`] and [`qemu_vm`]).
 
 pub mod bundle;
 pub mod bundle_tar;
@@ -18,6 +18,7 @@ pub mod members;
 pub mod node_image;
 pub mod provider;
 pub mod qemu;
+pub mod qemu_net;
 pub mod qemu_vm;
 pub mod readiness;
 pub mod ready;

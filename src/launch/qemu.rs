@@ -1,26 +1,27 @@
 //! The `qemu` provider: every node a VM booted from a copy-on-write qcow2 overlay of the raw disk
-//! that `baker image` made, all of a cluster's VMs on a switch that needs no root, the host
-//! reaching each over ports forwarded on 127.0.0.1 (see [`super::qemu_vm`]). A VM gets its address
-//! before it boots, so it boots with its bundle in hand: the bundle tar (with the VM's `network`
-//! entry and the cluster key as root's `authorized_keys`) is its second disk, which the role agent
-//! reads. QEMU runs daemonized on this host with a pidfile (the node's provider id) and its
-//! console in a file, all in the cluster's state directory, so the VMs outlive `baker launch`.
-//! KVM is used when `/dev/kvm` opens and a guest under it prints on its console within a grace
-//! time; otherwise (or with `BAKER_QEMU_ACCEL=tcg`) software emulation.
+//! that `baker image` made, all of a cluster's VMs on a switch that needs no root, the host reaching
+//! each over ports forwarded on 127.0.0.1 (see [`super::qemu_net`]; command lines and processes are
+//! [`super::qemu_vm`]). A VM gets its address before it boots, so it boots with its bundle in hand:
+//! the bundle tar (with the VM's `network` entry and the cluster key as root's `authorized_keys`)
+//! is its second disk, which the role agent reads. QEMU runs daemonized on this host with a
+//! pidfile (the node's provider id) and its console in a file, all in the cluster's state
+//! directory, so the VMs outlive `baker launch`. KVM is used when `/dev/kvm` opens and a guest
+//! under it prints on its console within a grace time; otherwise (or with `BAKER_QEMU_ACCEL=tcg`)
+//! software emulation.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Mutex;
 
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
 use super::provider::{Provider, role_log_script};
+use super::qemu_net::{MAX_NODES, SSH_PORT, Switch, free_ports, network_entry};
 use super::qemu_vm::{
-    Accel, MAX_NODES, SSH_PORT, Switch, VmFiles, VmSpec, free_ports, kvm_openable, network_entry,
-    overlay_args, qemu_args, running_pid, stop,
+    Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, run, running_pid,
+    start_vm, stop, write_private,
 };
-use super::readiness::NodeShell;
 use super::ssh_shell::{SshTarget, ensure_cluster_key};
 use super::state::{ClusterState, NodeState, StateDir};
 use crate::plan::Plan;
@@ -78,7 +79,6 @@ impl QemuProvider {
     ) -> Result<bool, LaunchError> {
         let node = &state.nodes[index];
         let files = VmFiles::of(&self.dir, &node.name);
-        let _ = std::fs::remove_file(&files.console);
         let args = qemu_args(&VmSpec {
             node: &node.name,
             index,
@@ -88,64 +88,8 @@ impl QemuProvider {
             accel,
             memory_mib: self.memory_mib,
         });
-        let started = run(&args, &format!("starting the VM of {}", node.name)).await;
-        if !trial {
-            return started.map(|()| true);
-        }
-        if started.is_err() {
-            // QEMU refused KVM (here: a CPU feature the host's KVM will not set).
-            return Ok(false);
-        }
-        let started = Instant::now();
-        while started.elapsed() < KVM_GRACE {
-            if std::fs::metadata(&files.console).is_ok_and(|m| m.len() > 0) {
-                return Ok(true);
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        stop(&files.pidfile).await;
-        Ok(false)
-    }
-}
-
-/// Runs a command to its end; its output in the error when it fails.
-async fn run(args: &[String], what: &str) -> Result<(), LaunchError> {
-    let out = tokio::process::Command::new(&args[0])
-        .args(&args[1..])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(|source| LaunchError::Io {
-            what: format!(
-                "{what}: running {} (install QEMU: qemu-system-x86, qemu-utils)",
-                args[0]
-            ),
-            source,
-        })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(LaunchError::Input(format!(
-        "{what}: `{}` failed ({}): {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr).trim()
-    )))
-}
-
-/// A node reached over SSH through its forwarded port; alive while its QEMU runs.
-pub struct VmShell {
-    pub ssh: SshTarget,
-    pub pidfile: PathBuf,
-}
-
-impl NodeShell for VmShell {
-    async fn run(&self, script: &str) -> Result<(i64, String), String> {
-        self.ssh.run_script(script).await
-    }
-
-    async fn alive(&self) -> bool {
-        running_pid(&self.pidfile).is_some()
+        let what = format!("starting the VM of {}", node.name);
+        start_vm(&args, &files, &what, trial.then_some(KVM_GRACE)).await
     }
 }
 
@@ -329,18 +273,6 @@ impl Provider for QemuProvider {
     }
 }
 
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(data)
-}
-
 fn pidfile(node: &NodeState) -> PathBuf {
     PathBuf::from(node.provider_id.clone().unwrap_or_default())
 }
@@ -357,10 +289,7 @@ fn ssh_target(node: &NodeState, key: &Path) -> SshTarget {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::launch::state::{Phase, STATE_FORMAT};
 
     #[tokio::test]
     async fn destroy_removes_what_the_directory_holds_never_a_process_that_is_not_its_vm() {
@@ -372,35 +301,12 @@ mod tests {
         }
         // A pid that is alive but not this VM's QEMU (a reused pid) is left alone.
         std::fs::write(&files.pidfile, std::process::id().to_string()).unwrap();
-        let state = ClusterState {
-            format: STATE_FORMAT,
-            name: "pg".into(),
-            provider: "qemu".into(),
-            recipe: String::new(),
-            version: String::new(),
-            distro: String::new(),
-            plan_key: String::new(),
-            phase: Phase::Creating,
-            created: 0,
-            resources: BTreeMap::new(),
-            nodes: Vec::new(),
-            timings: BTreeMap::new(),
-            smoke: false,
-        };
+        let states = StateDir::new(dir.path().join("states"));
+        let state = crate::launch::run::state_or_empty(&states, "pg", "qemu").unwrap();
         assert_eq!(provider.destroy(&state).await.unwrap(), 1, "the overlay");
         for file in files.all() {
             assert!(!file.exists(), "{}", file.display());
         }
         assert_eq!(provider.destroy(&state).await.unwrap(), 0, "safe to repeat");
-    }
-
-    #[test]
-    fn seeds_are_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let seed = dir.path().join("n.seed");
-        write_private(&seed, b"x").unwrap();
-        let mode = std::fs::metadata(&seed).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
     }
 }

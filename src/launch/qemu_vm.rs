@@ -1,101 +1,18 @@
-//! The machinery under the `qemu` provider: the cluster's switch and addresses, the QEMU and
-//! `qemu-img` command lines, and the daemonized QEMU processes found again through their pidfiles.
-//!
-//! Every node has two NICs. The first is QEMU's user-mode network, which needs no root and forwards
-//! ports on 127.0.0.1 to the guest (SSH and the role's ports); the guest takes slirp's fixed address
-//! 10.0.2.15. The second joins the cluster's switch: a UDP multicast group on the loopback interface
-//! (`-netdev socket,mcast=…,localaddr=127.0.0.1`), which also needs no root, one group and port per
-//! cluster, with a static address per node on a cluster-specific /24. Both are set by the role agent
-//! from the bundle's `network` entry, matched by MAC, so the image needs no network configuration.
-//! Process control is a pidfile per VM (`-daemonize -pidfile`), so VMs outlive `baker launch`.
+//! The VMs under the `qemu` provider: where each node's files live, the QEMU and `qemu-img` command
+//! lines, and the daemonized QEMU processes found again through their pidfiles (`-daemonize
+//! -pidfile`), so that VMs outlive `baker launch`; and the node's shell, SSH through its forwarded
+//! port, alive while its QEMU runs. A pid is taken for a VM only when its command line names the
+//! VM's pidfile, so a reused pid is never signalled.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
+use super::error::LaunchError;
+use super::qemu_net::{Switch, mac};
+use super::readiness::NodeShell;
+use super::ssh_shell::SshTarget;
 pub use crate::image::boot::{Accel, kvm_openable};
-
-/// Nodes on one switch: addresses `.10` to `.249` of the cluster's /24.
-pub const MAX_NODES: usize = 240;
-/// The user-mode network's guest address and gateway (QEMU's fixed defaults).
-const USER_ADDRESS: &str = "10.0.2.15/24";
-const USER_GATEWAY: &str = "10.0.2.2";
-/// SSH's port in the guest; its forwarded host port is recorded under this key in `published`.
-pub const SSH_PORT: u16 = 22;
-
-/// A cluster's virtual switch: a multicast group and port on loopback, and its /24.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Switch {
-    pub group: Ipv4Addr,
-    pub port: u16,
-    /// The first two octets after `10.`: the subnet is `10.<a>.<b>.0/24`.
-    pub subnet: [u8; 2],
-}
-
-impl Switch {
-    /// The switch of the cluster whose state lives in `dir`: derived from the directory, so two
-    /// clusters (or two state roots) get different groups, ports and subnets, and never from
-    /// `10.0.x`, where the user-mode network lives.
-    pub fn for_cluster(dir: &Path) -> Self {
-        let h = Sha256::digest(dir.display().to_string().as_bytes());
-        Switch {
-            group: Ipv4Addr::new(239, h[0], h[1], h[2].max(1)),
-            port: 20_000 + u16::from_be_bytes([h[3], h[4]]) % 30_000,
-            subnet: [16 + h[5] % 224, h[6]],
-        }
-    }
-
-    /// `239.a.b.c:port`, as recorded in the cluster's state and given to QEMU.
-    pub fn endpoint(&self) -> String {
-        format!("{}:{}", self.group, self.port)
-    }
-
-    /// Reads back what [`Switch::endpoint`] and [`Switch::subnet_text`] wrote.
-    pub fn parse(endpoint: &str, subnet: &str) -> Option<Self> {
-        let (group, port) = endpoint.split_once(':')?;
-        let octets: Vec<u8> = subnet
-            .strip_suffix(".0/24")?
-            .split('.')
-            .map(|o| o.parse().ok())
-            .collect::<Option<_>>()?;
-        match octets[..] {
-            [10, a, b] => Some(Switch {
-                group: group.parse().ok()?,
-                port: port.parse().ok()?,
-                subnet: [a, b],
-            }),
-            _ => None,
-        }
-    }
-
-    pub fn subnet_text(&self) -> String {
-        format!("10.{}.{}.0/24", self.subnet[0], self.subnet[1])
-    }
-
-    /// Node `index`'s address on the switch.
-    pub fn address(&self, index: usize) -> String {
-        assert!(index < MAX_NODES, "at most {MAX_NODES} nodes on a switch");
-        format!("10.{}.{}.{}", self.subnet[0], self.subnet[1], index + 10)
-    }
-}
-
-/// Node `index`'s MAC on its user-mode NIC (`nic` 0) or on the switch (`nic` 1).
-pub fn mac(nic: u8, index: usize) -> String {
-    format!("52:54:00:{nic:02x}:{:02x}:{:02x}", index >> 8, index & 0xff)
-}
-
-/// The bundle's `network` entry for node `index`: both NICs, the default route through user mode.
-pub fn network_entry(switch: &Switch, index: usize) -> String {
-    format!(
-        "{} {USER_ADDRESS} {USER_GATEWAY}\n{} {}/24\n",
-        mac(0, index),
-        mac(1, index),
-        switch.address(index)
-    )
-}
 
 /// Where one node's files live in the cluster's state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,17 +132,6 @@ pub fn qemu_args(vm: &VmSpec<'_>) -> Vec<String> {
     .collect()
 }
 
-/// `count` free TCP ports on 127.0.0.1, all different (held open until all are found).
-pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect()
-}
-
 /// The QEMU process behind `pidfile`, when it still runs: the pid must be a QEMU whose command
 /// line names this pidfile, so a reused pid is never taken for the VM.
 pub fn running_pid(pidfile: &Path) -> Option<i32> {
@@ -255,52 +161,106 @@ pub async fn stop(pidfile: &Path) -> bool {
     true
 }
 
+/// Runs a command to its end; its output in the error when it fails.
+pub async fn run(args: &[String], what: &str) -> Result<(), LaunchError> {
+    let out = tokio::process::Command::new(&args[0])
+        .args(&args[1..])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|source| LaunchError::Io {
+            what: format!(
+                "{what}: running {} (install QEMU: qemu-system-x86, qemu-utils)",
+                args[0]
+            ),
+            source,
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(LaunchError::Input(format!(
+        "{what}: `{}` failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    )))
+}
+
+/// Starts a VM with `args` (a daemonizing QEMU). With a `grace` (KVM on trial), whether QEMU
+/// started and the guest printed on its console within it; a VM that stayed silent is stopped.
+pub async fn start_vm(
+    args: &[String],
+    files: &VmFiles,
+    what: &str,
+    grace: Option<Duration>,
+) -> Result<bool, LaunchError> {
+    let _ = std::fs::remove_file(&files.console);
+    let started = run(args, what).await;
+    let Some(grace) = grace else {
+        return started.map(|()| true);
+    };
+    if started.is_err() {
+        // QEMU refused KVM (here: a CPU feature the host's KVM will not set).
+        return Ok(false);
+    }
+    let since = std::time::Instant::now();
+    while since.elapsed() < grace {
+        if std::fs::metadata(&files.console).is_ok_and(|m| m.len() > 0) {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    stop(&files.pidfile).await;
+    Ok(false)
+}
+
+/// A node reached over SSH through its forwarded port; alive while its QEMU runs.
+pub struct VmShell {
+    pub ssh: SshTarget,
+    pub pidfile: PathBuf,
+}
+
+impl NodeShell for VmShell {
+    async fn run(&self, script: &str) -> Result<(i64, String), String> {
+        self.ssh.run_script(script).await
+    }
+
+    async fn alive(&self) -> bool {
+        running_pid(&self.pidfile).is_some()
+    }
+}
+
+/// Writes `data` to `path`, readable by this user only.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn switch() -> Switch {
-        Switch {
-            group: Ipv4Addr::new(239, 1, 2, 3),
-            port: 23456,
-            subnet: [77, 5],
-        }
-    }
-
-    #[test]
-    fn every_cluster_gets_its_own_switch_away_from_user_mode_addresses() {
-        let a = Switch::for_cluster(Path::new("/state/pg"));
-        let b = Switch::for_cluster(Path::new("/state/pg2"));
-        assert_eq!(a, Switch::for_cluster(Path::new("/state/pg")));
-        assert_ne!(a.endpoint(), b.endpoint());
-        for s in [&a, &b] {
-            assert!(s.subnet[0] >= 16 && s.group.is_multicast() && s.port >= 20_000);
-        }
-        assert_eq!(Switch::parse(&a.endpoint(), &a.subnet_text()), Some(a));
-        assert_eq!(Switch::parse("239.1.2.3:5", "192.168.0.0/24"), None);
-    }
-
-    #[test]
-    fn nodes_get_static_addresses_and_macs_the_agent_matches() {
-        let s = switch();
-        assert_eq!(s.address(0), "10.77.5.10");
-        assert_eq!(s.address(2), "10.77.5.12");
-        assert_eq!(mac(1, 2), "52:54:00:01:00:02");
-        assert_eq!(
-            network_entry(&s, 1),
-            "52:54:00:00:00:01 10.0.2.15/24 10.0.2.2\n52:54:00:01:00:01 10.77.5.11/24\n"
-        );
-    }
-
     #[test]
     fn the_vm_boots_its_overlay_and_seed_with_forwards_on_loopback_and_the_switch() {
+        let switch = Switch {
+            group: std::net::Ipv4Addr::new(239, 1, 2, 3),
+            port: 23456,
+            subnet: [77, 5],
+        };
         let files = VmFiles::of(Path::new("/st/pg"), "pg-primary");
         let forwards = BTreeMap::from([(22, 40022), (5432, 45432)]);
         let args = qemu_args(&VmSpec {
             node: "pg-primary",
             index: 0,
             files: &files,
-            switch: &switch(),
+            switch: &switch,
             forwards: &forwards,
             accel: Accel::Tcg,
             memory_mib: 768,
@@ -329,14 +289,22 @@ mod tests {
     }
 
     #[test]
-    fn free_ports_differ_and_a_missing_pidfile_is_no_vm() {
-        let ports = free_ports(3).unwrap();
-        assert!(ports[0] != ports[1] && ports[1] != ports[2] && ports[0] != ports[2]);
+    fn a_missing_pidfile_or_a_pid_that_is_not_the_vms_is_no_vm() {
         assert_eq!(running_pid(Path::new("/nonexistent/x.pid")), None);
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("n.pid");
         // Our own pid is a live process, but not a QEMU of this pidfile.
         std::fs::write(&pidfile, std::process::id().to_string()).unwrap();
         assert_eq!(running_pid(&pidfile), None);
+    }
+
+    #[test]
+    fn seeds_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("n.seed");
+        write_private(&seed, b"x").unwrap();
+        let mode = std::fs::metadata(&seed).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }
