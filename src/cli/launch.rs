@@ -23,6 +23,7 @@ use baker::progress::{Reporter, Silent};
 
 use super::Global;
 use super::build::BuildFlags;
+use super::launch_qemu;
 use super::output::emit_line;
 use super::progress::TerminalReporter;
 use super::select::Selection;
@@ -32,7 +33,7 @@ use super::signals::{interrupted, stopped};
 pub enum ProviderName {
     /// Nodes as containers on a network of their own (local, seconds).
     Docker,
-    /// Nodes as VMs booted from the disk image (not yet: `baker image boot` boots one image).
+    /// Nodes as VMs booted from copy-on-write overlays of the disk image (QEMU on this host).
     Qemu,
     /// Existing machines from an inventory (not yet).
     Ssh,
@@ -53,6 +54,13 @@ pub struct LaunchArgs {
     pub masters: usize,
     #[arg(long, default_value_t = 2)]
     pub slaves: usize,
+    /// `--provider qemu`: a `baker image` output directory (image.json and its raw disk) to boot,
+    /// instead of making the image first.
+    #[arg(long, value_name = "DIR")]
+    pub image: Option<PathBuf>,
+    /// `--provider qemu`: each VM's memory in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = launch_qemu::DEFAULT_MEMORY_MIB)]
+    pub memory: u32,
     /// Publish the roles' ports on every interface, not only 127.0.0.1.
     #[arg(long)]
     pub publish_all: bool,
@@ -110,6 +118,9 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     if args.resume {
         return resume(global, args, &runtime, reporter);
     }
+    if args.provider == ProviderName::Qemu {
+        return launch_qemu(global, args, &runtime, reporter);
+    }
     if args.provider != ProviderName::Docker {
         anyhow::bail!(
             "the {:?} provider is not built yet; `--provider docker` launches clusters here",
@@ -117,14 +128,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let catalog = global.catalog()?;
-    let mut request = LaunchRequest {
-        name: args.name.clone(),
-        masters: args.masters,
-        slaves: args.slaves,
-        keep_failed: args.keep_failed,
-        smoke: args.smoke,
-        resources: Default::default(),
-    };
+    let mut request = launch_request(args);
     let (plan, tarball, sha256) = match &args.from {
         Some(dir) => from_build_dir(dir)?,
         None => {
@@ -169,8 +173,74 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     finish_launch(global, outcome, &plan)
 }
 
+/// `baker launch --provider qemu`: the image's raw disk (made first when not given), then VMs.
+fn launch_qemu(
+    global: &Global,
+    args: &LaunchArgs,
+    runtime: &tokio::runtime::Runtime,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<ExitCode> {
+    launch_qemu::check_host()?;
+    let mut request = launch_request(args);
+    if args.from.is_none() && args.image.is_none() {
+        // Bad input fails before the build and the image, which may take long.
+        check_request(&args.selection.plan(global)?, &request)?;
+    }
+    let Some((plan, disk)) = launch_qemu::plan_and_disk(global, args, runtime, reporter.clone())?
+    else {
+        return Ok(stopped("interrupted"));
+    };
+    check_request(&plan, &request)?;
+    request
+        .resources
+        .insert("memory_mib".into(), args.memory.to_string());
+    let states = states();
+    let provider =
+        baker::launch::qemu::QemuProvider::new(disk, states.cluster_dir(&args.name), args.memory);
+    let outcome = runtime.block_on(run::launch(
+        &provider,
+        &states,
+        &plan,
+        &request,
+        reporter,
+        interrupted(),
+    ));
+    finish_launch(global, outcome, &plan)
+}
+
+/// What `args` ask the library to launch (the provider adds its resources).
+fn launch_request(args: &LaunchArgs) -> LaunchRequest {
+    LaunchRequest {
+        name: args.name.clone(),
+        masters: args.masters,
+        slaves: args.slaves,
+        keep_failed: args.keep_failed,
+        smoke: args.smoke,
+        resources: Default::default(),
+    }
+}
+
 fn host_ip(publish_all: bool) -> &'static str {
     if publish_all { "0.0.0.0" } else { "127.0.0.1" }
+}
+
+async fn resume_on<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    plan: &Plan,
+    args: &LaunchArgs,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ClusterState, LaunchError> {
+    run::resume(
+        provider,
+        states,
+        plan,
+        &args.name,
+        args.keep_failed,
+        reporter,
+        interrupted(),
+    )
+    .await
 }
 
 /// `baker launch NAME --resume`: the cluster's own plan and provider, from its state directory.
@@ -192,16 +262,11 @@ fn resume(
                     image: state.resources.get("image").cloned().unwrap_or_default(),
                     host_ip: host_ip(args.publish_all),
                 };
-                run::resume(
-                    &provider,
-                    &states,
-                    &plan,
-                    &args.name,
-                    args.keep_failed,
-                    reporter,
-                    interrupted(),
-                )
-                .await
+                resume_on(&provider, &states, &plan, args, reporter).await
+            }
+            "qemu" => {
+                let provider = launch_qemu::provider_of(&states, &state);
+                resume_on(&provider, &states, &plan, args, reporter).await
             }
             other => Err(LaunchError::Input(format!(
                 "cluster {} uses the {other} provider, which this baker cannot resume",
@@ -287,6 +352,10 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
                 let provider = docker_provider(&engine, &state);
                 anyhow::Ok(run::status(&provider, state).await)
             }
+            "qemu" => {
+                let provider = launch_qemu::provider_of(&states(), &state);
+                anyhow::Ok(run::status(&provider, state).await)
+            }
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
@@ -353,6 +422,10 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
                 let provider = docker_provider(&engine, &state);
                 anyhow::Ok(run::destroy(&provider, &states, &state).await?)
             }
+            "qemu" => {
+                let provider = launch_qemu::provider_of(&states, &state);
+                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
+            }
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
@@ -361,8 +434,13 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     })?;
     if !global.quiet {
         emit_line(&format!(
-            "destroyed {}: {removed} containers and networks removed",
-            args.name
+            "destroyed {}: {removed} {} removed",
+            args.name,
+            if state.provider == "qemu" {
+                "VMs and overlays"
+            } else {
+                "containers and networks"
+            }
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -407,6 +485,10 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 let provider = docker_provider(&engine, &state);
                 anyhow::Ok(node_logs(&provider, &node, args.lines).await)
             }
+            "qemu" => {
+                let provider = launch_qemu::provider_of(&states(), &state);
+                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
+            }
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
@@ -448,6 +530,7 @@ pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
                 let engine = Engine::connect(&TerminalReporter::new()).await?;
                 anyhow::Ok(docker_provider(&engine, &state).login_command(node))
             }
+            "qemu" => anyhow::Ok(launch_qemu::provider_of(&states(), &state).login_command(node)),
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name

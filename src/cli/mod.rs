@@ -7,6 +7,7 @@ mod cache;
 mod image;
 mod image_boot;
 mod launch;
+mod launch_qemu;
 pub mod output;
 mod plan;
 mod progress;

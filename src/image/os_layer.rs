@@ -332,11 +332,13 @@ mod tests {
                 "linux-image-cloud-amd64",
                 "systemd-sysv",
                 "libreadline8",
-                "zlib1g"
+                "zlib1g",
+                "openssh-server",
+                "iproute2"
             ]
         );
         assert!(script(&s).contains(
-            "apt-get install -y -q --no-install-recommends linux-image-cloud-amd64 systemd-sysv libreadline8 zlib1g"
+            "apt-get install -y -q --no-install-recommends linux-image-cloud-amd64 systemd-sysv libreadline8 zlib1g openssh-server iproute2"
         ));
         let yum = spec("mesos", "centos6");
         assert!(script(&yum).contains("yum install -y kernel upstart "));

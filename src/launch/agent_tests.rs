@@ -101,3 +101,85 @@ fn the_agent_reads_a_seed_disk_and_does_nothing_without_a_bundle() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no role for this node"));
 }
+
+#[test]
+fn the_agent_sets_each_vm_interface_by_mac_and_roots_authorized_keys_from_a_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A fake sysfs with two interfaces, and an `ip` that records its arguments.
+    for (dev, mac) in [("ens3", "52:54:00:00:00:01"), ("ens4", "52:54:00:01:00:01")] {
+        std::fs::create_dir_all(root.join("sys").join(dev)).unwrap();
+        std::fs::write(
+            root.join("sys").join(dev).join("address"),
+            format!("{mac}\n"),
+        )
+        .unwrap();
+    }
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(
+        bin.join("ip"),
+        format!("#!/bin/bash\necho \"$*\" >> {}/ip.calls\n", root.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("ip"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let network = crate::launch::qemu_net::network_entry(
+        &crate::launch::qemu_net::Switch::for_cluster(Path::new("/s/pg")),
+        1,
+    );
+    let address = network.lines().nth(1).unwrap().split(' ').nth(1).unwrap();
+    let mut tar = bundle(root)
+        .to_tar_with(&[
+            ("network", 0o644, network.as_bytes()),
+            (
+                "authorized_keys",
+                0o600,
+                b"ssh-ed25519 AAAA baker-cluster\n",
+            ),
+        ])
+        .unwrap();
+    tar.resize(1 << 20, 0);
+    std::fs::write(root.join("seed.img"), tar).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = Command::new("bash")
+        .arg(AGENT)
+        .env("PATH", path)
+        .env("BAKER_BUNDLE", root.join("bundle"))
+        .env("BAKER_AGENT_ROOT", root)
+        .env("BAKER_AGENT_LOG_DIR", root.join("log"))
+        .env("BAKER_AGENT_STATE_DIR", root.join("state"))
+        .env("BAKER_AGENT_SYS_NET", root.join("sys"))
+        .env("BAKER_SEED", root.join("seed.img"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = std::fs::read_to_string(root.join("ip.calls")).unwrap();
+    assert!(
+        calls.contains(
+            "addr add 10.0.2.15/24 dev ens3\nroute replace default via 10.0.2.2 dev ens3"
+        ),
+        "{calls}"
+    );
+    assert!(
+        calls.contains(&format!(
+            "link set dev ens4 up\naddr show dev ens4\naddr add {address} dev ens4"
+        )),
+        "{calls}"
+    );
+    assert!(!calls.contains("route replace default via 10.0.2.2 dev ens4"));
+    let keys = root.join("root/.ssh/authorized_keys");
+    assert_eq!(
+        std::fs::read_to_string(&keys).unwrap(),
+        "ssh-ed25519 AAAA baker-cluster\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(root.join("command.out").exists(), "the role started after");
+}

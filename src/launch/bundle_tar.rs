@@ -26,6 +26,12 @@ impl NodeBundle {
 
     /// The bundle as a tar, entries in a fixed order with owner 0 and time 0.
     pub fn to_tar(&self) -> io::Result<Vec<u8>> {
+        self.to_tar_with(&[])
+    }
+
+    /// The bundle as a tar with the provider's own entries too (`(name, mode, content)`: a VM's
+    /// `network` and `authorized_keys`), before the last entry.
+    pub fn to_tar_with(&self, extra: &[(&str, u32, &[u8])]) -> io::Result<Vec<u8>> {
         let mut tar = tar::Builder::new(Vec::new());
         let mut add = |path: &str, mode: u32, data: &[u8]| {
             let mut header = tar::Header::new_gnu();
@@ -55,6 +61,9 @@ impl NodeBundle {
         for file in &self.files {
             let path = format!("files/{}", file.path.trim_start_matches('/'));
             add(&path, file.mode, file.content.as_bytes())?;
+        }
+        for (path, mode, data) in extra {
+            add(path, *mode, data)?;
         }
         // Last, so that an agent waiting for a bundle being unpacked sees it whole.
         add("complete", 0o644, b"")?;

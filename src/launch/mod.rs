@@ -7,7 +7,8 @@
 //! (`images/agent/baker-agent`) reads it; [`ready`] and [`readiness`] judge and wait for the
 //! roles' checks the same way on every provider; [`members`] says who is in a cluster and what each
 //! node is told; [`run`] is the one library call per command, driving a [`provider::Provider`];
-//! [`smoke`] runs the recipe's smoke test; [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`]).
+//! [`smoke`] runs the recipe's smoke test; [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`]),
+//! [`qemu`] (VMs from the disk image, with [`qemu_net`] and [`qemu_vm`]).
 
 pub mod bundle;
 pub mod bundle_tar;
@@ -16,6 +17,9 @@ pub mod error;
 pub mod members;
 pub mod node_image;
 pub mod provider;
+pub mod qemu;
+pub mod qemu_net;
+pub mod qemu_vm;
 pub mod readiness;
 pub mod ready;
 pub mod run;

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# e2e-launch-qemu.sh — `baker launch --provider qemu` end to end with the PostgreSQL example: VMs
+# booted from qcow2 overlays of the image's raw disk, on a switch that needs no root:
+#   - 1 primary + 1 standby with --smoke reaches ready (printed as `qemu 1+1 to ready: N s`), the
+#     smoke row written on the primary is read on the standby;
+#   - the nodes have their switch addresses, the forwarded ports listen on 127.0.0.1 only;
+#   - status, logs and login answer from a new process;
+#   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
+#     leaves its state, and destroy stops its VMs.
+# The image comes from $BAKER_PG_IMAGE (a `baker image` output directory; ci/test.sh shares the one
+# ci/e2e-image.sh made) with the build from $BAKER_PG_BUILD; otherwise this script makes them.
+# QEMU runs on the host: installed here when missing. Prints "N passed, N failed" last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-launch-qemu.XXXXXX")
+export BAKER_STATE_DIR=$WORK/state
+export BAKER_LABELS="baker.test=1,baker.test.run=launch-qemu-$$"
+cleanup() {
+  for c in $(ls "$BAKER_STATE_DIR" 2>/dev/null); do
+    "$BAKER" destroy "$c" >/dev/null 2>&1 || true
+  done
+  # A VM whose cluster state is gone: stopped by the pid in its pidfile.
+  for p in $(find "$WORK" -name '*.pid' 2>/dev/null); do
+    kill "$(cat "$p")" 2>/dev/null || true
+  done
+  remove_test_resources "baker.test.run=launch-qemu-$$"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need() { # need COMMAND PACKAGE: installs PACKAGE when COMMAND is missing
+  command -v "$1" >/dev/null 2>&1 || {
+    say "installing $2"
+    apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null 2>&1
+  }
+}
+need qemu-system-x86_64 qemu-system-x86
+need qemu-img qemu-utils
+need ss iproute2
+
+PG=${BAKER_PG_BUILD:-}
+IMAGE=${BAKER_PG_IMAGE:-}
+if [ -z "$IMAGE" ] || [ ! -f "$IMAGE/image.json" ] || [ -z "$PG" ] || [ ! -f "$PG/plan.json" ]; then
+  bash ci/docker-up.sh
+  BAKER=$BAKER bash ci/base-image.sh "$BASE"
+  if [ -z "$PG" ] || [ ! -f "$PG/plan.json" ]; then
+    say "building postgresql (set BAKER_PG_BUILD to reuse a build)"
+    bash ci/source-mirror.sh "$WORK/mirror"
+    PG=$WORK/pg-build
+    "$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache" --out "$PG" \
+      --mirror "$WORK/mirror" --no-upstream -q
+  fi
+  say "imaging the build (set BAKER_PG_IMAGE to reuse an image)"
+  IMAGE=$WORK/pg-image
+  "$BAKER" image --from "$PG" --format raw --out "$IMAGE" --cache-dir "$WORK/cache" -q
+fi
+
+# --- 1+1 with the smoke test -----------------------------------------------------------------------
+t=$(now)
+if "$BAKER" launch qpg --provider qemu --image "$IMAGE" --from "$PG" --masters 1 --slaves 1 --smoke \
+  >"$WORK/launch.out" 2>"$WORK/launch.err"; then
+  ok "launch qpg 1+1 --provider qemu --smoke reaches ready and passes the smoke test ($(since "$t") s)"
+  echo "qemu 1+1 to ready: $(json "$BAKER_STATE_DIR/qpg/state.json" 'round(d["timings"]["boot"] + d["timings"]["ready"], 1)') s"
+else
+  not_ok "launch qpg 1+1 --provider qemu --smoke reaches ready"
+  tail -n 40 "$WORK/launch.err" >&2
+fi
+cat "$WORK/launch.out" >&2
+
+"$BAKER" status qpg >"$WORK/status.out" 2>&1 || true
+check "status from a new process shows both nodes ready" \
+  [ "$(grep -c 'ready since' "$WORK/status.out")" = 2 ]
+subnet=$(json "$BAKER_STATE_DIR/qpg/state.json" 'd["resources"]["subnet"].rsplit(".", 1)[0]')
+check "the nodes have their addresses on the cluster's switch ($subnet.x)" \
+  [ "$(json "$BAKER_STATE_DIR/qpg/state.json" '" ".join(n["address"] for n in d["nodes"])')" = "$subnet.10 $subnet.11" ]
+ports=$(json "$BAKER_STATE_DIR/qpg/state.json" '" ".join(str(p) for n in d["nodes"] for p in n["published"].values())')
+listening_on_loopback_only() {
+  for p in $ports; do
+    ss -Hltn "sport = :$p" | grep -q "127.0.0.1:$p" || return 1
+    ! ss -Hltn "sport = :$p" | grep -v -q "127.0.0.1:$p" || return 1
+  done
+}
+check "every forwarded port (SSH, 5432) listens on 127.0.0.1 only ($ports)" listening_on_loopback_only
+check "logs shows the standby's role log" bash -c \
+  "'$BAKER' logs qpg standby-1 2>&1 | grep -q 'role standby starting on qpg-standby-1'"
+streaming=$(echo "/usr/local/pgsql/bin/psql -U postgres -Atc \"select count(*) from pg_stat_replication where state = 'streaming'\"" \
+  | "$BAKER" login qpg 2>/dev/null | tail -n 1 || true)
+check "login opens a shell on the primary, whose pg_stat_replication shows 1 streaming standby (saw: $streaming)" \
+  [ "$streaming" = 1 ]
+
+# --- destroy -------------------------------------------------------------------------------------
+vm_pids=$(cat "$BAKER_STATE_DIR"/qpg/*.pid 2>/dev/null || true)
+"$BAKER" destroy qpg >"$WORK/destroy.out" 2>&1 || true
+# A process that runs has a command line (a stopped QEMU may stay a zombie until init reaps it).
+runs() { [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$1/cmdline")" ]; }
+no_qemu_left() { # the VMs' pids are gone, and no QEMU names the cluster's directory
+  for p in $vm_pids; do ! runs "$p" || return 1; done
+  ! pgrep -f "[q]emu-system.*$BAKER_STATE_DIR/qpg/" >/dev/null
+}
+check "destroy stops the cluster's QEMU processes (pids: $(echo $vm_pids))" no_qemu_left
+check "destroy leaves no overlay, seed or state" [ ! -e "$BAKER_STATE_DIR/qpg" ]
+check "destroy is safe to repeat" "$BAKER" destroy qpg
+
+# --- a launch killed midway ----------------------------------------------------------------------
+"$BAKER" launch qkill --provider qemu --image "$IMAGE" --from "$PG" --slaves 1 -q &
+pid=$!
+for _ in $(seq 1 300); do
+  [ "$(ls "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null | wc -l)" = 2 ] && break
+  sleep 0.2
+done
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+vm_pids=$(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)
+check "a launch killed midway left its VMs running and its state for status ($(echo $vm_pids))" \
+  bash -c "[ -n '$vm_pids' ] && '$BAKER' status qkill >/dev/null"
+"$BAKER" destroy qkill >/dev/null 2>&1 || true
+half_made_gone() {
+  for p in $vm_pids; do ! runs "$p" || return 1; done
+  [ ! -e "$BAKER_STATE_DIR/qkill" ]
+}
+check "destroy of the half-made cluster stops its VMs and removes its overlays" half_made_gone
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

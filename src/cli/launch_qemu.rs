@@ -1,0 +1,124 @@
+//! What `baker launch --provider qemu` needs before the library's launch: QEMU on this host, and
+//! the plan with the raw disk its nodes boot — an image directory's (`--image DIR`, its
+//! image.json), or one made now through the same library call as `baker image` (which answers from
+//! its caches when nothing changed), from `--from BUILD_DIR` or a build run first.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use baker::builder::{BuildError, build};
+use baker::engine::Engine;
+use baker::image::build_output::{BuildOutput, read_build_dir};
+use baker::image::{Format, ImageManifest, ImageRequest, image_spec, make_image};
+use baker::launch::qemu::QemuProvider;
+use baker::launch::state::{ClusterState, StateDir};
+use baker::plan::{PLAN_FILE, Plan, read_plan};
+use baker::progress::Reporter;
+use std::sync::Arc;
+
+use super::Global;
+use super::launch::LaunchArgs;
+use super::signals::interrupted;
+
+/// Memory of each VM unless `--memory` says otherwise.
+pub const DEFAULT_MEMORY_MIB: u32 = 768;
+
+/// Fails unless QEMU and qemu-img are on this host's PATH.
+pub fn check_host() -> anyhow::Result<()> {
+    for tool in ["qemu-system-x86_64", "qemu-img"] {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()));
+        if !found {
+            anyhow::bail!(
+                "the qemu provider needs {tool} on this host: install QEMU (Debian: apt-get install qemu-system-x86 qemu-utils)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The plan and the raw disk to boot; `None` when interrupted.
+pub fn plan_and_disk(
+    global: &Global,
+    args: &LaunchArgs,
+    runtime: &tokio::runtime::Runtime,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<Option<(Plan, PathBuf)>> {
+    if let Some(dir) = &args.image {
+        let manifest = ImageManifest::read(&ImageManifest::path_in(dir))?;
+        let plan = match (&args.from, dir.join(PLAN_FILE)) {
+            (Some(build_dir), _) => read_plan(&build_dir.join(PLAN_FILE))?,
+            (None, in_image) if in_image.is_file() => read_plan(&in_image)?,
+            (None, _) => args.selection.plan(global)?,
+        };
+        if plan.install_step().key != manifest.plan_key {
+            anyhow::bail!(
+                "the image in {} was made from another build of {} than this plan's; give the build it came from (--from) or make the image again",
+                dir.display(),
+                manifest.recipe.name
+            );
+        }
+        return Ok(Some((plan, raw_disk(dir, &manifest)?)));
+    }
+    let built = match &args.from {
+        Some(dir) => read_build_dir(dir)?,
+        None => {
+            let catalog = global.catalog()?;
+            let request = args.build.request(global, &catalog, &args.selection)?;
+            match runtime.block_on(build(&request, reporter.clone(), interrupted())) {
+                Ok(outcome) => BuildOutput::of(&outcome),
+                Err(BuildError::Interrupted) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let request = ImageRequest {
+        spec: image_spec(&built.plan)?,
+        artifact: built.artifact,
+        artifact_sha256: built.artifact_sha256,
+        epoch: built.epoch,
+        formats: vec![Format::Raw],
+        size: None,
+        out_dir: args.build.out.clone(),
+        cache: global.cache(),
+        no_cache: false,
+    };
+    let outcome = runtime.block_on(async {
+        let engine = Engine::connect(reporter.as_ref()).await?;
+        anyhow::Ok(make_image(&engine, &request, reporter.clone()).await?)
+    })?;
+    let disk = raw_disk(&args.build.out, &outcome.manifest)?;
+    Ok(Some((built.plan, disk)))
+}
+
+fn raw_disk(dir: &Path, manifest: &ImageManifest) -> anyhow::Result<PathBuf> {
+    let file = manifest.file("raw").with_context(|| {
+        format!(
+            "the image in {} has no raw disk; make one with `baker image --format raw`",
+            dir.display()
+        )
+    })?;
+    let path = dir.join(&file.file);
+    path.canonicalize()
+        .with_context(|| format!("opening the image's disk {}", path.display()))
+}
+
+/// The provider of cluster `state`, from what its launch recorded.
+pub fn provider_of(states: &StateDir, state: &ClusterState) -> QemuProvider {
+    let memory = state
+        .resources
+        .get("memory_mib")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(DEFAULT_MEMORY_MIB);
+    QemuProvider::new(
+        state
+            .resources
+            .get("disk")
+            .cloned()
+            .unwrap_or_default()
+            .into(),
+        states.cluster_dir(&state.name),
+        memory,
+    )
+}

@@ -1,0 +1,312 @@
+//! The `qemu` provider: every node a VM booted from a copy-on-write qcow2 overlay of the raw disk
+//! that `baker image` made, all of a cluster's VMs on a switch that needs no root, the host reaching
+//! each over ports forwarded on 127.0.0.1 (see [`super::qemu_net`]; command lines and processes are
+//! [`super::qemu_vm`]). A VM gets its address before it boots, so it boots with its bundle in hand:
+//! the bundle tar (with the VM's `network` entry and the cluster key as root's `authorized_keys`)
+//! is its second disk, which the role agent reads. QEMU runs daemonized on this host with a
+//! pidfile (the node's provider id) and its console in a file, all in the cluster's state
+//! directory, so the VMs outlive `baker launch`. KVM is used when `/dev/kvm` opens and a guest
+//! under it prints on its console within a grace time; otherwise (or with `BAKER_QEMU_ACCEL=tcg`)
+//! software emulation.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+use super::bundle::NodeBundle;
+use super::error::LaunchError;
+use super::provider::{Provider, role_log_script};
+use super::qemu_net::{MAX_NODES, SSH_PORT, Switch, free_ports, network_entry};
+use super::qemu_vm::{
+    Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, run, running_pid,
+    start_vm, stop, write_private,
+};
+use super::ssh_shell::{SshTarget, ensure_cluster_key};
+use super::state::{ClusterState, NodeState, StateDir};
+use crate::plan::Plan;
+
+/// How long a guest under KVM may leave its console empty before KVM is taken not to work here.
+const KVM_GRACE: Duration = Duration::from_secs(15);
+
+/// VMs on this host.
+pub struct QemuProvider {
+    /// The raw disk every node's overlay is made over.
+    pub disk: PathBuf,
+    /// The cluster's state directory (overlays, seeds, pidfiles, consoles, the key).
+    pub dir: PathBuf,
+    pub memory_mib: u32,
+    /// Decided by the first VM that boots; the others follow.
+    accel: Mutex<Option<Accel>>,
+}
+
+impl QemuProvider {
+    pub fn new(disk: PathBuf, dir: PathBuf, memory_mib: u32) -> Self {
+        let forced = match std::env::var("BAKER_QEMU_ACCEL").as_deref() {
+            Ok("tcg") => Some(Accel::Tcg),
+            Ok("kvm") => Some(Accel::Kvm),
+            _ => (!kvm_openable()).then_some(Accel::Tcg),
+        };
+        QemuProvider {
+            disk,
+            dir,
+            memory_mib,
+            accel: Mutex::new(forced),
+        }
+    }
+
+    fn switch(&self, state: &ClusterState) -> Switch {
+        state
+            .resources
+            .get("switch")
+            .zip(state.resources.get("subnet"))
+            .and_then(|(e, s)| Switch::parse(e, s))
+            .unwrap_or_else(|| Switch::for_cluster(&self.dir))
+    }
+
+    fn key(&self) -> PathBuf {
+        self.dir.join("id_ed25519")
+    }
+
+    /// Starts node `index`'s VM with `accel`. On trial (KVM not yet proven here), whether QEMU
+    /// started and the guest printed on its console within [`KVM_GRACE`].
+    async fn boot(
+        &self,
+        state: &ClusterState,
+        index: usize,
+        accel: Accel,
+        trial: bool,
+    ) -> Result<bool, LaunchError> {
+        let node = &state.nodes[index];
+        let files = VmFiles::of(&self.dir, &node.name);
+        let args = qemu_args(&VmSpec {
+            node: &node.name,
+            index,
+            files: &files,
+            switch: &self.switch(state),
+            forwards: &node.published,
+            accel,
+            memory_mib: self.memory_mib,
+        });
+        let what = format!("starting the VM of {}", node.name);
+        start_vm(&args, &files, &what, trial.then_some(KVM_GRACE)).await
+    }
+}
+
+impl Provider for QemuProvider {
+    type Shell<'s>
+        = VmShell
+    where
+        Self: 's;
+
+    fn name(&self) -> &'static str {
+        "qemu"
+    }
+
+    /// Makes the cluster's key and switch, and for every unplaced node an overlay, its forwarded
+    /// ports and its address; the VMs boot in [`Provider::start`], with their bundles.
+    async fn place(
+        &self,
+        plan: &Plan,
+        state: &mut ClusterState,
+        states: &StateDir,
+    ) -> Result<(), LaunchError> {
+        if state.nodes.len() > MAX_NODES {
+            return Err(LaunchError::Input(format!(
+                "the qemu provider puts at most {MAX_NODES} nodes on a cluster's switch"
+            )));
+        }
+        ensure_cluster_key(&self.dir)?;
+        let switch = self.switch(state);
+        state.resources.insert("switch".into(), switch.endpoint());
+        state
+            .resources
+            .insert("subnet".into(), switch.subnet_text());
+        state
+            .resources
+            .insert("disk".into(), self.disk.display().to_string());
+        states.save(state)?;
+        let todo: Vec<usize> = (0..state.nodes.len())
+            .filter(|&i| state.nodes[i].address.is_empty())
+            .collect();
+        let guest_ports: Vec<Vec<u16>> = todo
+            .iter()
+            .map(|&i| {
+                let mut ports = vec![SSH_PORT];
+                if let Some(role) = plan.roles.get(&state.nodes[i].role) {
+                    ports.extend(role.ports.iter().filter(|&&p| p != SSH_PORT));
+                }
+                ports
+            })
+            .collect();
+        // All at once, so that no two forwards get the same host port.
+        let mut host_ports = free_ports(guest_ports.iter().map(Vec::len).sum())
+            .map_err(|source| LaunchError::Io {
+                what: "finding free ports on 127.0.0.1".into(),
+                source,
+            })?
+            .into_iter();
+        for (index, ports) in todo.into_iter().zip(guest_ports) {
+            let files = VmFiles::of(&self.dir, &state.nodes[index].name);
+            let _ = std::fs::remove_file(&files.overlay);
+            run(
+                &overlay_args(&self.disk, &files.overlay),
+                &format!("making the overlay of {}", state.nodes[index].name),
+            )
+            .await?;
+            let node = &mut state.nodes[index];
+            node.provider_id = Some(files.pidfile.display().to_string());
+            node.published = ports.into_iter().zip(host_ports.by_ref()).collect();
+            node.address = switch.address(index);
+            states.save(state)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the node's seed disk and boots its VM, unless it runs already.
+    async fn start(
+        &self,
+        state: &ClusterState,
+        index: usize,
+        bundle: &NodeBundle,
+    ) -> Result<(), LaunchError> {
+        let node = &state.nodes[index];
+        let files = VmFiles::of(&self.dir, &node.name);
+        if running_pid(&files.pidfile).is_some() {
+            return Ok(());
+        }
+        let io = |what: String| move |source| LaunchError::Io { what, source };
+        let public = self.key().with_extension("pub");
+        let key = std::fs::read(&public).map_err(io(format!("reading {}", public.display())))?;
+        let network = network_entry(&self.switch(state), index);
+        let seed = bundle
+            .to_tar_with(&[
+                ("network", 0o644, network.as_bytes()),
+                ("authorized_keys", 0o600, &key),
+            ])
+            .map_err(io(format!("packing the bundle of {}", node.name)))?;
+        // The bundle's env holds the cluster's secret: readable by this user only.
+        write_private(&files.seed, &seed)
+            .map_err(io(format!("writing {}", files.seed.display())))?;
+
+        let mut accel = self.accel.lock().await;
+        match *accel {
+            Some(decided) => {
+                drop(accel);
+                self.boot(state, index, decided, false).await?;
+            }
+            None => {
+                // The first VM tries KVM while the others wait for the verdict.
+                if self.boot(state, index, Accel::Kvm, true).await? {
+                    *accel = Some(Accel::Kvm);
+                } else {
+                    *accel = Some(Accel::Tcg);
+                    drop(accel);
+                    self.boot(state, index, Accel::Tcg, false).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn shell(&self, node: &NodeState) -> VmShell {
+        VmShell {
+            ssh: ssh_target(node, &self.key()),
+            pidfile: pidfile(node),
+        }
+    }
+
+    fn login_command(&self, node: &NodeState) -> Vec<String> {
+        ssh_target(node, &self.key()).ssh_args(true)
+    }
+
+    /// The role log over SSH; before SSH answers, the end of the VM's console.
+    async fn role_log(&self, node: &NodeState, lines: usize) -> Vec<String> {
+        let target = ssh_target(node, &self.key());
+        if let Ok((_, out)) = target.run_script(&role_log_script(lines)).await {
+            if !out.trim().is_empty() {
+                return out.lines().map(str::to_owned).collect();
+            }
+        }
+        let console = VmFiles::of_pidfile(&pidfile(node)).console;
+        let text = std::fs::read(&console).unwrap_or_default();
+        let text = crate::image::boot::strip_escapes(&String::from_utf8_lossy(&text));
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..]
+            .iter()
+            .map(|l| (*l).to_owned())
+            .collect()
+    }
+
+    async fn alive(&self, node: &NodeState) -> bool {
+        running_pid(&pidfile(node)).is_some()
+    }
+
+    /// Stops every VM whose pidfile is in the cluster's directory and removes the overlays,
+    /// seeds and consoles; the state directory itself goes with the state.
+    async fn destroy(&self, state: &ClusterState) -> Result<usize, LaunchError> {
+        let mut names: Vec<String> = state.nodes.iter().map(|n| n.name.clone()).collect();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if let Some(stem) = file.strip_suffix(".qcow2").or(file.strip_suffix(".pid")) {
+                    names.push(stem.to_owned());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        let mut removed = 0;
+        for name in names {
+            let files = VmFiles::of(&self.dir, &name);
+            if stop(&files.pidfile).await {
+                removed += 1;
+            }
+            if std::fs::remove_file(&files.overlay).is_ok() {
+                removed += 1;
+            }
+            for file in [&files.seed, &files.pidfile, &files.console] {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn pidfile(node: &NodeState) -> PathBuf {
+    PathBuf::from(node.provider_id.clone().unwrap_or_default())
+}
+
+/// Root on the node, through its forwarded SSH port, with the cluster's key.
+fn ssh_target(node: &NodeState, key: &Path) -> SshTarget {
+    SshTarget {
+        host: "127.0.0.1".into(),
+        port: node.published.get(&SSH_PORT).copied().unwrap_or_default(),
+        user: "root".into(),
+        key: key.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn destroy_removes_what_the_directory_holds_never_a_process_that_is_not_its_vm() {
+        let dir = tempfile::tempdir().unwrap();
+        let provider = QemuProvider::new("/img/pg.raw".into(), dir.path().to_owned(), 512);
+        let files = VmFiles::of(dir.path(), "pg-primary");
+        for file in files.all() {
+            std::fs::write(file, "").unwrap();
+        }
+        // A pid that is alive but not this VM's QEMU (a reused pid) is left alone.
+        std::fs::write(&files.pidfile, std::process::id().to_string()).unwrap();
+        let states = StateDir::new(dir.path().join("states"));
+        let state = crate::launch::run::state_or_empty(&states, "pg", "qemu").unwrap();
+        assert_eq!(provider.destroy(&state).await.unwrap(), 1, "the overlay");
+        for file in files.all() {
+            assert!(!file.exists(), "{}", file.display());
+        }
+        assert_eq!(provider.destroy(&state).await.unwrap(), 0, "safe to repeat");
+    }
+}
