@@ -13,10 +13,12 @@ use baker::builder::{BuildError, build};
 use baker::engine::Engine;
 use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
+use baker::launch::inventory::read_inventory;
 use baker::launch::node_image::ensure_node_image;
 use baker::launch::provider::{FAILED_TASK_SCRIPT, Provider};
 use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self, LaunchRequest, check_request};
+use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, NodeState, StateDir};
 use baker::plan::{Plan, read_plan};
 use baker::progress::{Reporter, Silent};
@@ -34,7 +36,7 @@ pub enum ProviderName {
     Docker,
     /// Nodes as VMs booted from the disk image (not yet: `baker image boot` boots one image).
     Qemu,
-    /// Existing machines from an inventory (not yet).
+    /// Existing machines from an inventory (`--inventory`), one node each, over SSH.
     Ssh,
 }
 
@@ -56,6 +58,18 @@ pub struct LaunchArgs {
     /// Publish the roles' ports on every interface, not only 127.0.0.1.
     #[arg(long)]
     pub publish_all: bool,
+    /// `--provider ssh`: the machines, as a file of `master [USER@]HOST[:PORT]` and
+    /// `slave [USER@]HOST[:PORT]` lines, or a Mesos deploy directory with `masters` and `slaves` files.
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
+    /// `--provider ssh`: the SSH user for hosts the inventory names without one (default: what
+    /// the SSH config says). Not root: commands go through `sudo -n`.
+    #[arg(long, value_name = "USER")]
+    pub ssh_user: Option<String>,
+    /// `--provider ssh`: the private key to log in with, and only it (default: the user's own
+    /// identities, agent and SSH config).
+    #[arg(long, value_name = "KEY")]
+    pub ssh_key: Option<PathBuf>,
     /// Leave a cluster that failed its checks running, to look at it.
     #[arg(long)]
     pub keep_failed: bool,
@@ -110,7 +124,12 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     if args.resume {
         return resume(global, args, &runtime, reporter);
     }
-    if args.provider != ProviderName::Docker {
+    // The machines are checked before anything is built or made.
+    let ssh = match args.provider {
+        ProviderName::Ssh => Some(runtime.block_on(ssh_provider(args))?),
+        _ => None,
+    };
+    if args.provider == ProviderName::Qemu {
         anyhow::bail!(
             "the {:?} provider is not built yet; `--provider docker` launches clusters here",
             args.provider
@@ -139,6 +158,20 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     check_request(&plan, &request)?;
+    if let Some(mut provider) = ssh {
+        provider.tarball = Some((tarball, sha256));
+        let inventory = args.inventory.clone().unwrap_or_default();
+        request.resources = provider.resources(&inventory);
+        let outcome = runtime.block_on(run::launch(
+            &provider,
+            &states(),
+            &plan,
+            &request,
+            reporter,
+            interrupted(),
+        ));
+        return finish_launch(global, outcome, &plan);
+    }
     let outcome = runtime.block_on(async {
         let engine = Engine::connect(reporter.as_ref()).await?;
         let image = ensure_node_image(
@@ -169,6 +202,23 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     finish_launch(global, outcome, &plan)
 }
 
+/// The `ssh` provider for a new launch: its inventory read and every machine checked.
+async fn ssh_provider(args: &LaunchArgs) -> anyhow::Result<SshProvider> {
+    let Some(path) = &args.inventory else {
+        anyhow::bail!(
+            "--provider ssh needs --inventory PATH (a file of `master HOST` / `slave HOST` lines, or a Mesos deploy directory with `masters` and `slaves` files)"
+        );
+    };
+    let provider = SshProvider {
+        hosts: read_inventory(path)?.assign(args.slaves)?,
+        user: args.ssh_user.clone().unwrap_or_default(),
+        key: args.ssh_key.clone(),
+        tarball: None,
+    };
+    provider.check_hosts().await?;
+    Ok(provider)
+}
+
 fn host_ip(publish_all: bool) -> &'static str {
     if publish_all { "0.0.0.0" } else { "127.0.0.1" }
 }
@@ -192,6 +242,19 @@ fn resume(
                     image: state.resources.get("image").cloned().unwrap_or_default(),
                     host_ip: host_ip(args.publish_all),
                 };
+                run::resume(
+                    &provider,
+                    &states,
+                    &plan,
+                    &args.name,
+                    args.keep_failed,
+                    reporter,
+                    interrupted(),
+                )
+                .await
+            }
+            "ssh" => {
+                let provider = SshProvider::from_state(&state)?;
                 run::resume(
                     &provider,
                     &states,
@@ -287,6 +350,10 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
                 let provider = docker_provider(&engine, &state);
                 anyhow::Ok(run::status(&provider, state).await)
             }
+            "ssh" => {
+                let provider = SshProvider::from_state(&state)?;
+                anyhow::Ok(run::status(&provider, state).await)
+            }
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
@@ -353,6 +420,10 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
                 let provider = docker_provider(&engine, &state);
                 anyhow::Ok(run::destroy(&provider, &states, &state).await?)
             }
+            "ssh" => {
+                let provider = SshProvider::from_state(&state)?;
+                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
+            }
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
@@ -360,10 +431,11 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         }
     })?;
     if !global.quiet {
-        emit_line(&format!(
-            "destroyed {}: {removed} containers and networks removed",
-            args.name
-        ))?;
+        let what = match state.provider.as_str() {
+            "ssh" => "machines cleaned (the installed software stays)",
+            _ => "containers and networks removed",
+        };
+        emit_line(&format!("destroyed {}: {removed} {what}", args.name))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -407,6 +479,10 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 let provider = docker_provider(&engine, &state);
                 anyhow::Ok(node_logs(&provider, &node, args.lines).await)
             }
+            "ssh" => {
+                let provider = SshProvider::from_state(&state)?;
+                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
+            }
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
@@ -448,6 +524,7 @@ pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
                 let engine = Engine::connect(&TerminalReporter::new()).await?;
                 anyhow::Ok(docker_provider(&engine, &state).login_command(node))
             }
+            "ssh" => anyhow::Ok(SshProvider::from_state(&state)?.login_command(node)),
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
