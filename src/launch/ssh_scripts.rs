@@ -134,7 +134,9 @@ pub fn destroy(node: &str) -> String {
          fi\n\
          if [ -f /var/lib/baker/created-user ]; then\n\
            u=$(cat /var/lib/baker/created-user)\n\
+           h=$(getent passwd \"$u\" | cut -d: -f6)\n\
            if id \"$u\" >/dev/null 2>&1; then userdel -r \"$u\" 2>/dev/null || userdel \"$u\"; fi\n\
+           case \"$h\" in /?*/?*) rm -rf \"$h\" ;; esac\n\
          fi\n\
          rm -rf {BUNDLE_DIR} /var/lib/baker /var/log/baker /run/baker\n\
          exit 0\n"
