@@ -9,8 +9,8 @@
 #     both, status/logs answer from a new process;
 #   - destroy stops every role process and removes the bundle, the role's user and data, leaves the
 #     installed software, and is safe to repeat;
-#   - 1+1 again from baker's own inventory file (`master USER@HOST` lines) reaches ready, then
-#     destroy.
+#   - 1+1 again from baker's own inventory file (`master USER@HOST` lines), as a user with
+#     password-less sudo, killed midway, finished with --resume, then destroyed.
 # The build comes from $BAKER_PG_BUILD (ci/test.sh shares one), else this script builds PostgreSQL.
 # Everything it makes carries baker.test=1 and is removed at the end. Prints "N passed, N failed".
 set -euo pipefail
@@ -50,14 +50,23 @@ export BAKER_CACHE_DIR=$WORK/cache
 PSQL=/usr/local/pgsql/bin/psql
 
 # --- the machines: containers running sshd, reachable from here at their addresses --------------
+# The test key logs in as root, and as `admin`, who has password-less sudo.
 t=$(now)
-docker run --name "baker-ssh-prep-$$" --label baker.test=1 --label "$RUN_LABEL" "$BASE" bash -c \
-  'apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server >/dev/null && mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh' \
-  >"$WORK/prep.log" 2>&1 || { tail -n 20 "$WORK/prep.log" >&2; exit 1; }
+ssh-keygen -q -t ed25519 -N '' -C baker-e2e -f "$WORK/id"
+docker run --name "baker-ssh-prep-$$" --label baker.test=1 --label "$RUN_LABEL" -e "PUB=$(cat "$WORK/id.pub")" "$BASE" bash -c '
+  set -e
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server sudo >/dev/null
+  mkdir -p /run/sshd
+  useradd --create-home --shell /bin/bash admin
+  echo "admin ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/admin
+  for home in /root /home/admin; do
+    mkdir -p -m 700 $home/.ssh && echo "$PUB" > $home/.ssh/authorized_keys
+  done
+  chown -R admin: /home/admin/.ssh' >"$WORK/prep.log" 2>&1 || { tail -n 20 "$WORK/prep.log" >&2; exit 1; }
 docker commit --change "LABEL baker.test=1" --change "LABEL $RUN_LABEL" \
   --change 'CMD ["/usr/sbin/sshd", "-D", "-e"]' "baker-ssh-prep-$$" "$SSHD_IMAGE" >/dev/null
 docker rm "baker-ssh-prep-$$" >/dev/null
-ssh-keygen -q -t ed25519 -N '' -C baker-e2e -f "$WORK/id"
 docker network create --label baker.test=1 --label "$RUN_LABEL" "$NET" >/dev/null
 IPS=()
 for m in 1 2 3; do
@@ -65,8 +74,6 @@ for m in 1 2 3; do
   # --init: a machine's init reaps what its services leave (sshd as PID 1 would not).
   docker run -d --init --name "$c" --hostname "m$m" --network "$NET" --label baker.test=1 --label "$RUN_LABEL" \
     "$SSHD_IMAGE" >/dev/null
-  docker cp "$WORK/id.pub" "$c:/root/.ssh/authorized_keys"
-  docker exec "$c" chown root: /root/.ssh/authorized_keys
   IPS+=("$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$c")")
 done
 SSH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
@@ -130,18 +137,27 @@ done
 check "destroy forgot the cluster" bash -c "! '$BAKER' status pg >/dev/null 2>&1"
 check "destroy is safe to repeat" "$BAKER" destroy pg
 
-# --- 1+1 from baker's own inventory file ---------------------------------------------------------
-printf '# baker inventory\nmaster root@%s\nslave  root@%s:22  # the standby\n' "$M1" "$M3" >"$WORK/inventory"
+# --- 1+1 from baker's own inventory file, as a sudo user, killed midway and resumed ---------------
+printf '# baker inventory\nmaster admin@%s\nslave  admin@%s:22  # the standby\n' "$M1" "$M3" >"$WORK/inventory"
 t=$(now)
-if "$BAKER" launch pg2 --provider ssh --inventory "$WORK/inventory" --slaves 1 --from "$PG_OUT" \
-  --ssh-key "$WORK/id" -q 2>"$WORK/launch2.err"; then
-  ok "launch pg2 1+1 from baker's inventory file reaches ready ($(since "$t") s, software already there)"
+"$BAKER" launch pg2 --provider ssh --inventory "$WORK/inventory" --slaves 1 --from "$PG_OUT" \
+  --ssh-key "$WORK/id" -q 2>"$WORK/launch2.err" &
+pid=$!
+# Killed once the machines are recorded, while they are being set up or started.
+for _ in $(seq 1 200); do grep -qs '"provider_id": "admin@' "$BAKER_STATE_DIR/pg2/state.json" && break; sleep 0.05; done
+sleep 1
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+check "the killed launch left pg2 unfinished" bash -c "! grep -q '\"phase\": \"ready\"' '$BAKER_STATE_DIR/pg2/state.json'"
+if "$BAKER" launch pg2 --resume -q 2>>"$WORK/launch2.err"; then
+  ok "launch pg2 1+1 from baker's inventory file as a sudo user, killed and resumed, reaches ready ($(since "$t") s)"
 else
-  not_ok "launch pg2 1+1 from baker's inventory file reaches ready"
+  not_ok "launch pg2 1+1 from baker's inventory file as a sudo user, killed and resumed, reaches ready"
   tail -n 30 "$WORK/launch2.err" >&2
 fi
 streaming=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc \"select client_addr from pg_stat_replication where state = 'streaming'\"" 2>&1 || true)
 check "its standby streams from the primary (saw: $streaming)" [ "$streaming" = "$M3" ]
+check "status answers through the sudo user" bash -c "'$BAKER' status pg2 | grep -c 'ready since' | grep -qx 2"
 "$BAKER" destroy pg2 >/dev/null 2>&1 || true
 check "destroy of pg2 cleaned both machines" bash -c "$(declare -f on cleaned); $(declare -p SSH); cleaned $M1 && cleaned $M3"
 

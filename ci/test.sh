@@ -19,7 +19,7 @@ bash ci/docker-up.sh
 BASE=debian:bookworm
 made_base=0
 docker image inspect "$BASE" >/dev/null 2>&1 || made_base=1
-# The PostgreSQL build of e2e-build.sh, kept for e2e-launch.sh, e2e-image.sh and bench-launch.sh
+# The PostgreSQL build of e2e-build.sh, kept for e2e-launch.sh, e2e-launch-ssh.sh, e2e-image.sh and bench-launch.sh
 # (a cold build takes several minutes; CI pays for it once).
 BAKER_PG_BUILD=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-build.XXXXXX")
 export BAKER_PG_BUILD
@@ -29,6 +29,7 @@ bash ci/e2e-build.sh
 bash ci/e2e-incremental.sh
 bash ci/bench-incremental.sh
 bash ci/e2e-launch.sh
+bash ci/e2e-launch-ssh.sh
 bash ci/bench-launch.sh
 bash ci/e2e-image.sh
 bash ci/e2e-faults.sh
