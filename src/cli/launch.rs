@@ -328,6 +328,9 @@ fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result<()> {
         if role == "master" && plan.recipe.name == "mesos" {
             if let Some(m) = state.nodes.first().and_then(|n| n.published.get(&5050)) {
                 emit_line(&format!("  Mesos web UI: http://127.0.0.1:{m}/"))?;
+            } else if let Some(master) = state.nodes.first().filter(|_| state.provider == "ssh") {
+                // Machines are reached at their own addresses.
+                emit_line(&format!("  Mesos web UI: http://{}:5050/", master.address))?;
             }
         }
     }
@@ -379,7 +382,12 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             node.address,
             node.provider_id
                 .as_deref()
-                .map_or("-", |id| &id[..12.min(id.len())]),
+                // A container id is shown short; a machine (`ssh`) by its whole name.
+                .map_or("-", |id| if state.provider == "docker" {
+                    &id[..12.min(id.len())]
+                } else {
+                    id
+                }),
         ))?;
     }
     Ok(ExitCode::SUCCESS)
