@@ -162,14 +162,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         provider.tarball = Some((tarball, sha256));
         let inventory = args.inventory.clone().unwrap_or_default();
         request.resources = provider.resources(&inventory);
-        let outcome = runtime.block_on(run::launch(
-            &provider,
-            &states(),
-            &plan,
-            &request,
-            reporter,
-            interrupted(),
-        ));
+        let outcome = runtime.block_on(launch_with(&provider, &plan, &request, reporter));
         return finish_launch(global, outcome, &plan);
     }
     let outcome = runtime.block_on(async {
@@ -189,15 +182,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             image,
             host_ip: host_ip(args.publish_all),
         };
-        run::launch(
-            &provider,
-            &states(),
-            &plan,
-            &request,
-            reporter,
-            interrupted(),
-        )
-        .await
+        launch_with(&provider, &plan, &request, reporter).await
     });
     finish_launch(global, outcome, &plan)
 }
@@ -242,29 +227,11 @@ fn resume(
                     image: state.resources.get("image").cloned().unwrap_or_default(),
                     host_ip: host_ip(args.publish_all),
                 };
-                run::resume(
-                    &provider,
-                    &states,
-                    &plan,
-                    &args.name,
-                    args.keep_failed,
-                    reporter,
-                    interrupted(),
-                )
-                .await
+                resume_with(&provider, &states, &plan, args, reporter).await
             }
             "ssh" => {
                 let provider = SshProvider::from_state(&state)?;
-                run::resume(
-                    &provider,
-                    &states,
-                    &plan,
-                    &args.name,
-                    args.keep_failed,
-                    reporter,
-                    interrupted(),
-                )
-                .await
+                resume_with(&provider, &states, &plan, args, reporter).await
             }
             other => Err(LaunchError::Input(format!(
                 "cluster {} uses the {other} provider, which this baker cannot resume",
@@ -273,6 +240,28 @@ fn resume(
         }
     });
     finish_launch(global, outcome, &plan)
+}
+
+/// Launches a new cluster with `provider`, stopping at Ctrl-C.
+async fn launch_with<P: Provider>(
+    provider: &P,
+    plan: &Plan,
+    request: &LaunchRequest,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ClusterState, LaunchError> {
+    run::launch(provider, &states(), plan, request, reporter, interrupted()).await
+}
+
+/// Finishes cluster `args.name`'s launch with its provider.
+async fn resume_with<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    plan: &Plan,
+    args: &LaunchArgs,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ClusterState, LaunchError> {
+    let (name, keep) = (&args.name, args.keep_failed);
+    run::resume(provider, states, plan, name, keep, reporter, interrupted()).await
 }
 
 fn finish_launch(
