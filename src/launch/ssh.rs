@@ -8,9 +8,7 @@
 //! logs; the installed software stays (see [`super::ssh_scripts::destroy`]).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use futures_util::future::join_all;
 
@@ -20,7 +18,7 @@ use super::inventory::{Host, parse_host, read_inventory};
 use super::node_image::AGENT;
 use super::provider::Provider;
 use super::readiness::NodeShell;
-use super::ssh_scripts::{self as scripts, AS_ROOT};
+use super::ssh_scripts::{self as scripts, AS_ROOT, SshNode, address, tail};
 use super::ssh_shell::SshTarget;
 use super::state::{ClusterState, NodeState, StateDir};
 use crate::plan::Plan;
@@ -48,10 +46,6 @@ pub enum SshError {
     Address { host: String, why: String },
 }
 
-/// How long installing packages or copying the tarball may take on one machine.
-const INSTALL_LIMIT: Duration = Duration::from_secs(900);
-const COMMAND_LIMIT: Duration = Duration::from_secs(120);
-
 /// Machines over SSH.
 pub struct SshProvider {
     /// The machines of the launch's nodes, master first; empty when every node is placed already.
@@ -62,45 +56,6 @@ pub struct SshProvider {
     pub key: Option<PathBuf>,
     /// The build's tarball and its sha256, for placing nodes.
     pub tarball: Option<(PathBuf, String)>,
-}
-
-/// One machine's shell: as root, through `sudo -n` when the SSH user is not root.
-pub struct SshNode {
-    pub target: SshTarget,
-}
-
-impl SshNode {
-    async fn step(&self, step: &str, remote: &str, input: &[u8]) -> Result<String, SshError> {
-        let host = self.target.host.clone();
-        match self.target.run_remote(remote, input, INSTALL_LIMIT).await {
-            Ok((0, out)) => Ok(out),
-            Ok((code, out)) => Err(SshError::Step {
-                host,
-                step: step.to_owned(),
-                code,
-                output: tail(&out, 20),
-            }),
-            Err(why) => Err(SshError::Unreachable { host, why }),
-        }
-    }
-}
-
-impl NodeShell for SshNode {
-    async fn run(&self, script: &str) -> Result<(i64, String), String> {
-        let remote = format!("{AS_ROOT}bash -s");
-        self.target
-            .run_remote(&remote, script.as_bytes(), COMMAND_LIMIT)
-            .await
-    }
-
-    async fn alive(&self) -> bool {
-        matches!(self.run(&scripts::alive()).await, Ok((0, _)))
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 impl SshProvider {
@@ -227,35 +182,6 @@ impl SshProvider {
     }
 }
 
-/// The node's address: the host when it is one, else what it resolves to here, else the first
-/// address the machine reports (a name only the SSH config knows).
-async fn address(node: &SshNode) -> Result<String, SshError> {
-    let host = &node.target.host;
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(ip.to_string());
-    }
-    if let Ok(found) = tokio::net::lookup_host((host.as_str(), node.target.port)).await {
-        let found: Vec<_> = found.map(|a| a.ip()).collect();
-        if let Some(ip) = found.iter().find(|ip| ip.is_ipv4()).or(found.first()) {
-            return Ok(ip.to_string());
-        }
-    }
-    let out = node
-        .step("asking for its address", "hostname -I", b"")
-        .await
-        .map_err(|e| SshError::Address {
-            host: host.clone(),
-            why: e.to_string(),
-        })?;
-    out.split_whitespace()
-        .next()
-        .map(str::to_owned)
-        .ok_or_else(|| SshError::Address {
-            host: host.clone(),
-            why: "`hostname -I` printed nothing".into(),
-        })
-}
-
 impl Provider for SshProvider {
     type Shell<'s> = SshNode;
 
@@ -341,9 +267,10 @@ impl Provider for SshProvider {
         }
     }
 
+    /// Whether the agent runs, as far as can be told now: an unreachable machine is not.
     async fn alive(&self, node: &NodeState) -> bool {
         match self.node(node) {
-            Some(shell) => shell.alive().await,
+            Some(shell) => matches!(shell.run(&scripts::alive()).await, Ok((0, _))),
             None => false,
         }
     }

@@ -1,12 +1,93 @@
-//! What the `ssh` provider runs on a machine, as bash scripts: the check before anything is made,
-//! the install of the runtime packages and the agent, the tarball's unpacking, the agent's detached
-//! start, and the stop and clean-up of `destroy`. They are plain bash 4.1 (CentOS 6's) and use only
+//! What the `ssh` provider runs on a machine, and the root shell it runs it through ([`SshNode`]):
+//! the check before anything is made, the install of the runtime packages and the agent, the
+//! tarball's unpacking, the agent's detached start, the node's address, and the stop and clean-up
+//! of `destroy`. They are plain bash 4.1 (CentOS 6's) and use only
 //! what every base system has (coreutils, util-linux's `setsid`, `/proc`): no `ps` (Debian's
 //! minimal systems lack procps), no Python.
 
+use std::net::IpAddr;
+use std::time::Duration;
+
 use super::bundle_tar::{BUNDLE_DIR, shell_quote};
 use super::provider::AGENT_PATH;
+use super::readiness::NodeShell;
+use super::ssh::SshError;
+use super::ssh_shell::SshTarget;
 use crate::recipe::PackageManager;
+
+/// How long installing packages or copying the tarball may take on one machine.
+pub const INSTALL_LIMIT: Duration = Duration::from_secs(900);
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+
+/// One machine's shell: as root, through `sudo -n` when the SSH user is not root.
+pub struct SshNode {
+    pub target: SshTarget,
+}
+
+impl SshNode {
+    pub async fn step(&self, step: &str, remote: &str, input: &[u8]) -> Result<String, SshError> {
+        let host = self.target.host.clone();
+        match self.target.run_remote(remote, input, INSTALL_LIMIT).await {
+            Ok((0, out)) => Ok(out),
+            Ok((code, out)) => Err(SshError::Step {
+                host,
+                step: step.to_owned(),
+                code,
+                output: tail(&out, 20),
+            }),
+            Err(why) => Err(SshError::Unreachable { host, why }),
+        }
+    }
+}
+
+impl NodeShell for SshNode {
+    async fn run(&self, script: &str) -> Result<(i64, String), String> {
+        let remote = format!("{AS_ROOT}bash -s");
+        self.target
+            .run_remote(&remote, script.as_bytes(), COMMAND_LIMIT)
+            .await
+    }
+
+    /// Whether the agent still runs; a machine that does not answer this once counts as running
+    /// (a dropped connection is not a stopped role: the readiness check's own probe says more).
+    async fn alive(&self) -> bool {
+        !matches!(self.run(&alive()).await, Ok((code, _)) if code != 0)
+    }
+}
+
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The node's address: the host when it is one, else what it resolves to here, else the first
+/// address the machine reports (a name only the SSH config knows).
+pub async fn address(node: &SshNode) -> Result<String, SshError> {
+    let host = &node.target.host;
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    if let Ok(found) = tokio::net::lookup_host((host.as_str(), node.target.port)).await {
+        let found: Vec<_> = found.map(|a| a.ip()).collect();
+        if let Some(ip) = found.iter().find(|ip| ip.is_ipv4()).or(found.first()) {
+            return Ok(ip.to_string());
+        }
+    }
+    let out = node
+        .step("asking for its address", "hostname -I", b"")
+        .await
+        .map_err(|e| SshError::Address {
+            host: host.clone(),
+            why: e.to_string(),
+        })?;
+    out.split_whitespace()
+        .next()
+        .map(str::to_owned)
+        .ok_or_else(|| SshError::Address {
+            host: host.clone(),
+            why: "`hostname -I` printed nothing".into(),
+        })
+}
 
 /// The agent's pid, written when it starts detached (a tmpfs: a reboot forgets it).
 pub const AGENT_PID: &str = "/run/baker/agent.pid";
