@@ -113,6 +113,9 @@ check "the agent runs detached, its pid recorded" on "$M2" 'kill -0 "$(cat /run/
 check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
 "$BAKER" logs pg standby-2 >"$WORK/logs.out" || true
 check "logs shows the standby's role log" grep -q "role standby starting on pg-standby-2" "$WORK/logs.out"
+login=$(echo 'cat /etc/baker/role/node' | "$BAKER" login pg standby-1 2>/dev/null || true)
+check "login opens a shell on the node over SSH (saw: $(tail -n 1 <<<"$login"))" grep -qx pg-standby-1 <<<"$login"
+check "clusters lists pg as an ssh cluster, ready" bash -c "'$BAKER' clusters | grep -q '^pg  *ssh  *ready'"
 check "the state records the machines, not the secret" bash -c \
   "grep -q '\"provider\": \"ssh\"' '$BAKER_STATE_DIR/pg/state.json' && ! grep -q \"\$(cat '$BAKER_STATE_DIR/pg/secret')\" '$BAKER_STATE_DIR/pg/state.json'"
 
