@@ -8,7 +8,8 @@
 # baker runs `--incremental` throughout (its cold build is a clean one that records its build tree).
 # Each side's time includes taking the installed tree out as a tarball (docker: `docker run … tar`).
 # With --full the legacy builder (DOCKER_BUILDKIT=0, the Dockerfile without cache mounts) runs the three
-# scenarios too; CI skips it, as it costs another cold PostgreSQL build. Prints times, ratios against
+# scenarios too, and baker's first build is a cold one in its own empty cache; CI skips both (each costs
+# a cold PostgreSQL build) and starts baker from the suite's warm cache. Prints times, ratios against
 # the targets (one-line <= 0.3x BuildKit, no-change <= 0.3 s, cold <= 1.0x BuildKit) and baker's peak
 # resident memory (/usr/bin/time -v); it reports, it does not fail on a missed target.
 #
@@ -24,7 +25,7 @@
 #   ENV CC="ccache gcc" CCACHE_DIR=/ccache
 #   COPY src/ /baker/src/
 #   WORKDIR /baker/src
-#   RUN --mount=type=cache,target=/ccache ./configure --prefix=/usr/local/pgsql --without-icu --without-llvm
+#   RUN --mount=type=cache,target=/ccache ./configure --prefix=/usr/local/pgsql --without-icu --without-llvm --enable-depend
 #   RUN --mount=type=cache,target=/ccache make -j N -s world-bin
 #   RUN make -s install-world-bin DESTDIR=/baker/dest && mkdir -p /baker/dest/etc/ld.so.conf.d \
 #       && echo /usr/local/pgsql/lib > /baker/dest/etc/ld.so.conf.d/postgresql.conf
@@ -84,10 +85,19 @@ docker_build() { # docker_build kit|legacy [ARGS…]
   docker run --rm --label baker.test=1 --label "baker.bench-incr=$$" "$TAG-$kind" \
     tar -C /baker/dest -czf - . >"$WORK/docker.tar.gz"
 }
+# baker's cache: its own, empty (a cold build); or, in CI without --full, the suite's PostgreSQL cache
+# ($BAKER_PG_CACHE, warm from e2e-build.sh), which spares CI a second cold build but makes baker's
+# first build a warm one: the cold row is then printed as such and measured only with --full.
+CACHE=$WORK/cache
+WARM=0
+if [ "$FULL" = 0 ] && [ -n "${BAKER_PG_CACHE:-}" ]; then
+  CACHE=$BAKER_PG_CACHE
+  WARM=1
+fi
 RSS=()
 baker_build() {
   /usr/bin/time -v -o "$WORK/time.txt" "$BAKER" build --recipe postgresql --distro debian12 \
-    --source-dir "$SRC" --incremental --jobs "$JOBS" --cache-dir "$WORK/cache" --out "$WORK/out" --quiet
+    --source-dir "$SRC" --incremental --jobs "$JOBS" --cache-dir "$CACHE" --out "$WORK/out" --quiet
   RSS+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")")
 }
 timed() { # timed COMMAND… -> prints the seconds it took
@@ -120,14 +130,17 @@ say "one-line: baker --incremental"
 b_line=$(timed baker_build)
 [ "$FULL" = 1 ] && l_line=$(timed docker_build legacy)
 
-python3 - "$k_cold" "$b_cold" "$k_same" "$b_same" "$k_line" "$b_line" "${RSS[*]}" \
+python3 - "$WARM" "$k_cold" "$b_cold" "$k_same" "$b_same" "$k_line" "$b_line" "${RSS[*]}" \
   "${l_cold:-}" "${l_same:-}" "${l_line:-}" <<'PY'
 import sys
-k_cold, b_cold, k_same, b_same, k_line, b_line = map(float, sys.argv[1:7])
-rss = [int(x) for x in sys.argv[7].split()]
-legacy = [float(x) for x in sys.argv[8:11] if x]
+warm = sys.argv[1] == "1"
+k_cold, b_cold, k_same, b_same, k_line, b_line = map(float, sys.argv[2:8])
+rss = [int(x) for x in sys.argv[8].split()]
+legacy = [float(x) for x in sys.argv[9:12] if x]
 rows = [
-    ("cold build", k_cold, b_cold, "baker <= 1.0x BuildKit", b_cold <= 1.0 * k_cold),
+    ("first build (warm)" if warm else "cold build", k_cold, b_cold,
+     "not a cold measure: baker's compiler cache was warm (--full measures cold)" if warm
+     else "baker <= 1.0x BuildKit", None if warm else b_cold <= 1.0 * k_cold),
     ("no-change rebuild", k_same, b_same, "baker <= 0.3 s", b_same <= 0.3),
     ("one-line change", k_line, b_line, "baker <= 0.3x BuildKit", b_line <= 0.3 * k_line),
 ]
@@ -137,7 +150,7 @@ for i, (name, k, b, target, met) in enumerate(rows):
     line = f"{name:<20}{k:>14.2f} s{b:>8.2f} s{b / k:>11.2f}"
     if legacy:
         line += f"{legacy[i]:>8.2f} s"
-    print(f"{line}  {target}: {'met' if met else 'MISSED'}")
+    print(f"{line}  {target}" + ("" if met is None else f": {'met' if met else 'MISSED'}"))
 print(f"baker peak RSS: {max(rss) / 1024:.1f} MB (cold, no-change, one-line: "
       + ", ".join(f"{r / 1024:.1f}" for r in rss) + ") — target < 200 MB: "
       + ("met" if max(rss) < 200 * 1024 else "MISSED"))

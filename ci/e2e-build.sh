@@ -13,7 +13,7 @@
 #   - Ctrl-C leaves no container and no artifact behind, and the next build resumes;
 #   - two builds sharing one cache at the same time both succeed;
 #   - the PostgreSQL tarball holds working postgres, psql and pg_basebackup (a real primary/standby pair).
-# Everything it creates carries the label baker.test=1 and is removed at the end.
+# Everything it creates carries the labels baker.test=1 and baker.e2e-build=<pid> and is removed at the end.
 # Needs: root, a Docker engine (ci/docker-up.sh), debootstrap. Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +22,11 @@ cd "$(dirname "$0")/.."
 . ci/lib.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e.XXXXXX")
+# This run's own label: its checks and its cleanup never see another run's containers and images.
+RUN_LABEL=baker.e2e-build=$$
+export BAKER_LABELS="baker.test=1,$RUN_LABEL"
 cleanup() {
-  remove_test_resources
+  remove_test_resources "$RUN_LABEL"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -99,7 +102,7 @@ check "after a source change the package step stays cached" \
 check "the compile step hits the compiler cache for the unchanged files" \
   [ "$(json "$WORK/out-tree/manifest.json" 'd["compiler_cache"]["hits"] > 0 and d["compiler_cache"]["misses"] >= 1')" = True ]
 check "the rebuilt program has the change" bash -c \
-  "docker run --rm --label baker.test=1 -v '$WORK/out-tree:/out:ro' $BASE sh -c 'tar -xzf /out/hello-2.10-debian-12.tar.gz -C / && hello' | grep -qx 'Hello, baker!'"
+  "docker run --rm --label baker.test=1 --label $RUN_LABEL -v '$WORK/out-tree:/out:ro' $BASE sh -c 'tar -xzf /out/hello-2.10-debian-12.tar.gz -C / && hello' | grep -qx 'Hello, baker!'"
 
 # --- a wrong checksum fails before any step, and nothing is cached --------------------------------
 say "hello: wrong checksum"
@@ -135,7 +138,7 @@ check "the failure shows the log's last lines" grep -q '| configure: error: cann
 check "the failure gives the log's path, which holds the whole log" bash -c \
   "grep -q 'full log: $WORK/out-f.failed/logs/03-configure.log' '$WORK/f.err' && grep -q 'checking for zlib' '$WORK/out-f.failed/logs/03-configure.log'"
 check "the failure prints the recipe's hint" grep -q 'hint: add zlib1g-dev' "$WORK/f.err"
-check "a failed step leaves no container" [ -z "$(docker ps -aq --filter label=baker.test)" ]
+check "a failed step leaves no container" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL")" ]
 
 # --- Ctrl-C: no container, no artifact; the next build resumes at the first unfinished step ---------
 say "hello: interrupting a build"
@@ -153,7 +156,7 @@ kill -INT "$pid"
 status=0
 wait "$pid" || status=$?
 check "Ctrl-C stops the build with status 130" [ "$status" = 130 ]
-check "Ctrl-C leaves no container behind" [ -z "$(docker ps -aq --filter label=baker.test)" ]
+check "Ctrl-C leaves no container behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL")" ]
 check "Ctrl-C leaves no artifact that looks complete" [ ! -e "$WORK/out-s/hello-2.10-debian-12.tar.gz" ]
 "${SLOW[@]}" --json >"$WORK/s2.json" 2>/dev/null
 check "the next build resumes at the first unfinished step" \
@@ -174,7 +177,7 @@ status=0
 wait "$pid" || status=$?
 check "a killed step container fails the build" [ "$status" != 0 ]
 check "the failure says the step was killed" grep -q 'failed with exit code 137 (killed' "$WORK/k.err"
-check "and leaves no container behind" [ -z "$(docker ps -aq --filter label=baker.test)" ]
+check "and leaves no container behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL")" ]
 
 # --- two builds sharing one cache at the same time ---------------------------------------------------
 say "hello: two concurrent builds on one cache"
@@ -197,7 +200,8 @@ say "postgresql: build"
 t=$(now)
 # $BAKER_PG_BUILD (set by ci/test.sh) keeps this build for ci/e2e-image.sh, which images it.
 PG_OUT=${BAKER_PG_BUILD:-$WORK/out-p}
-"$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache-p" --out "$PG_OUT" --mirror "$MIRROR" --no-upstream --json >"$WORK/p.json"
+# $BAKER_PG_CACHE (also set by ci/test.sh) keeps its compiler cache for the later PostgreSQL builds.
+"$BAKER" build --recipe postgresql --distro debian12 --cache-dir "${BAKER_PG_CACHE:-$WORK/cache-p}" --out "$PG_OUT" --mirror "$MIRROR" --no-upstream --json >"$WORK/p.json"
 say "postgresql cold build: $(since "$t") s"
 PG=$PG_OUT/postgresql-15.18-debian-12.tar.gz
 check "the postgresql tarball holds postgres, psql and pg_basebackup" bash -c \
@@ -230,7 +234,7 @@ su nobody -s /bin/sh -c "
 "
 EOF
 check "the tarball's postgres runs a primary and a streaming standby that reads the primary's row" bash -c \
-  "docker run --rm --label baker.test=1 -v '$PG_OUT:/out:ro' -v '$WORK/pair.sh:/pair.sh:ro' '$RUNTIME' bash /pair.sh 2>&1 | tee '$WORK/pair.log' | grep -qx standby-read-42"
+  "docker run --rm --label baker.test=1 --label $RUN_LABEL -v '$PG_OUT:/out:ro' -v '$WORK/pair.sh:/pair.sh:ro' '$RUNTIME' bash /pair.sh 2>&1 | tee '$WORK/pair.log' | grep -qx standby-read-42"
 
 echo "e2e-build: $passed passed, $failed failed"
 [ "$failed" = 0 ]

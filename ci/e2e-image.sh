@@ -15,7 +15,7 @@
 # The build comes from $BAKER_PG_BUILD (a `baker build --out` folder of the postgresql recipe, which
 # ci/test.sh shares with ci/e2e-build.sh) when it holds one; otherwise `baker image` builds it first
 # (the source from ci/source-mirror.sh), which takes about ten minutes on 2 cores.
-# Everything it creates carries the label baker.test=1 and is removed at the end.
+# Everything it creates carries the labels baker.test=1 and baker.e2e-image=<pid> and is removed at the end.
 # Needs: root, a Docker engine (ci/docker-up.sh). Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +24,11 @@ cd "$(dirname "$0")/.."
 . ci/lib.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-image.XXXXXX")
+# This run's own label: its checks and its cleanup never touch another run's resources.
+RUN_LABEL=baker.e2e-image=$$
+export BAKER_LABELS="baker.test=1,$RUN_LABEL"
 cleanup() {
-  remove_test_resources
+  remove_test_resources "$RUN_LABEL"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -193,8 +196,8 @@ rm -rf "$WORK/img-w" "$WORK/img-c"
 
 # --- byte-identity from empty image caches -------------------------------------------------------------
 say "second cold image from empty caches"
-docker volume ls -q --filter label=baker.image=tree | xargs -r docker volume rm -f >/dev/null 2>&1 || true
-docker images -q --filter label=baker.image=os-layer | xargs -r docker rmi -f >/dev/null 2>&1 || true
+docker volume ls -q --filter "label=$RUN_LABEL" --filter label=baker.image=tree | xargs -r docker volume rm -f >/dev/null 2>&1 || true
+docker images -q --filter "label=$RUN_LABEL" --filter label=baker.image=os-layer | xargs -r docker rmi -f >/dev/null 2>&1 || true
 image "$WORK/img-b" "$WORK/cache-b" --no-cache
 sha_a=$(cut -c1-64 "$A.sha256")
 sha_b=$(cut -c1-64 "$WORK/img-b/$DISK.sha256")
@@ -210,8 +213,8 @@ else
 fi
 check "and prints the console's last lines and the log's path" bash -c \
   "grep -q \"console's last lines\" '$WORK/short.err' && grep -q 'full console log: $WORK/short.log' '$WORK/short.err'"
-check "no container is left behind" [ -z "$(docker ps -aq --filter label=baker.test --filter label=baker.image)" ]
-check "one tree volume is kept per recipe" [ "$(docker volume ls -q --filter label=baker.test --filter label=baker.tree-of=postgresql | wc -l)" = 1 ]
+check "no container is left behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.image)" ]
+check "one tree volume is kept per recipe" [ "$(docker volume ls -q --filter "label=$RUN_LABEL" --filter label=baker.tree-of=postgresql | wc -l)" = 1 ]
 
 echo "e2e-image: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -41,7 +41,8 @@ bash ci/source-mirror.sh "$WORK/mirror"
 SRC=$WORK/src
 mkdir -p "$SRC"
 tar -xjf "$WORK/mirror/postgresql-15.18.tar.bz2" -C "$SRC" --strip-components=1
-CACHE=$WORK/cache
+# $BAKER_PG_CACHE (set by ci/test.sh): the suite's PostgreSQL cache, whose compiler cache is warm.
+CACHE=${BAKER_PG_CACHE:-$WORK/cache}
 JOBS=$(nproc)
 
 pg() { # pg OUT [ARGS…]: a PostgreSQL build of $SRC into OUT
@@ -51,6 +52,7 @@ pg() { # pg OUT [ARGS…]: a PostgreSQL build of $SRC into OUT
     --cache-dir "$CACHE" --out "$out" --quiet "$@"
 }
 sha() { cut -d' ' -f1 "$1"/postgresql-15.18-debian-12.tar.gz.sha256; }
+# The record of $SRC: the only incremental build of this cache until bench-incremental.sh runs.
 record() { ls "$CACHE"/incremental/*.json; }
 
 say "first --incremental build (clean, records its tree)"

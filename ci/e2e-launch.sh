@@ -9,7 +9,8 @@
 #   - bad input fails before anything is created (a name in use, --masters 2);
 #   - a standby pointed at a wrong master is reported as that standby failing, with its log, and
 #     the failed cluster is rolled back;
-#   - two clusters run side by side; a launch killed midway is cleaned up by destroy.
+#   - two clusters run side by side; a launch killed midway is finished by `launch --resume`, or
+#     cleaned up by destroy.
 # The build comes from $BAKER_PG_BUILD (a `baker build` output directory; ci/test.sh shares the one
 # ci/e2e-build.sh made), else this script builds PostgreSQL itself. Prints "N passed, N failed" last.
 set -euo pipefail
@@ -110,19 +111,26 @@ check "the failure names the standby, shows its role log and the recipe's hint" 
 check "the failed cluster was rolled back" bash -c \
   "[ -z \"\$(docker ps -aq --filter label=baker.cluster=wrong)\" ] && ! '$BAKER' status wrong 2>/dev/null"
 
-# --- a launch killed midway ----------------------------------------------------------------------
-"$BAKER" launch killed --from "$PG_OUT" --slaves 1 -q &
-pid=$!
-for _ in $(seq 1 100); do
-  [ -n "$(docker ps -q --filter label=baker.cluster=killed)" ] && break
-  sleep 0.1
-done
-kill -9 "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
-check "a launch killed midway left its state for destroy" "$BAKER" status killed
-"$BAKER" destroy killed >/dev/null
-check "destroy of the half-made cluster removes its containers and network" bash -c \
-  "[ -z \"\$(docker ps -aq --filter label=baker.cluster=killed)\" ] && [ -z \"\$(docker network ls -q --filter label=baker.cluster=killed)\" ]"
+# --- a launch killed midway: resumed, or destroyed -----------------------------------------------
+kill_midway() { # kill_midway NAME: starts a 1+1 launch and SIGKILLs it once its first container runs
+  "$BAKER" launch "$1" --from "$PG_OUT" --slaves 1 -q &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    [ -n "$(docker ps -q --filter "label=baker.cluster=$1")" ] && break
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+kill_midway resumed
+check "a launch killed midway left its state" "$BAKER" status resumed
+check "launch --resume finishes it" "$BAKER" launch resumed --resume -q
+"$BAKER" status resumed >"$WORK/resumed.out" 2>&1 || true
+check "and both its nodes are ready" [ "$(grep -c 'ready since' "$WORK/resumed.out")" = 2 ]
+"$BAKER" destroy resumed >/dev/null
+kill_midway killed
+check "destroy of a half-made cluster removes its containers and network" bash -c \
+  "'$BAKER' destroy killed >/dev/null && [ -z \"\$(docker ps -aq --filter label=baker.cluster=killed)\" ] && [ -z \"\$(docker network ls -q --filter label=baker.cluster=killed)\" ]"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

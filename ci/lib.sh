@@ -30,7 +30,7 @@ since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1
 remove_test_resources() { # remove_test_resources [LABEL]
   local label=${1:-baker.test}
   docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker volume ls -q --filter label=baker.test | xargs -r docker volume rm -f >/dev/null 2>&1 || true
+  docker volume ls -q --filter "label=$label" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
   for _ in 1 2 3; do
     docker images --filter "label=$label" --format '{{.ID}} {{.Repository}}:{{.Tag}}' \
       | awk -v base="$BASE" '$2 != base && !seen[$1]++ {print $1}' | xargs -r docker rmi -f >/dev/null 2>&1 || true

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The unit tests of the disk formats read baker's output with qemu-img: install what is missing.
+bash ci/host-tools.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test
@@ -22,8 +24,11 @@ docker image inspect "$BASE" >/dev/null 2>&1 || made_base=1
 # The PostgreSQL build of e2e-build.sh, kept for e2e-launch.sh, e2e-launch-ssh.sh, e2e-image.sh and bench-launch.sh
 # (a cold build takes several minutes; CI pays for it once).
 BAKER_PG_BUILD=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-build.XXXXXX")
-export BAKER_PG_BUILD
-trap 'rm -rf "$BAKER_PG_BUILD"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
+# One cache for every PostgreSQL build of the suite: the compiler cache the first cold build fills
+# makes the later first builds (e2e-incremental's, bench-incremental's warm-up) minutes shorter.
+BAKER_PG_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-cache.XXXXXX")
+export BAKER_PG_BUILD BAKER_PG_CACHE
+trap 'rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
 bash ci/base-image.sh "$BASE"
 bash ci/e2e-build.sh
 bash ci/e2e-incremental.sh

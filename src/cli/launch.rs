@@ -230,7 +230,7 @@ fn resume(
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "ssh" => {
-                let provider = SshProvider::from_state(&state)?;
+                let provider = SshProvider::from_state(&state);
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             other => Err(LaunchError::Input(format!(
@@ -343,7 +343,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
                 anyhow::Ok(run::status(&provider, state).await)
             }
             "ssh" => {
-                let provider = SshProvider::from_state(&state)?;
+                let provider = SshProvider::from_state(&state);
                 anyhow::Ok(run::status(&provider, state).await)
             }
             other => anyhow::bail!(
@@ -418,7 +418,7 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
                 anyhow::Ok(run::destroy(&provider, &states, &state).await?)
             }
             "ssh" => {
-                let provider = SshProvider::from_state(&state)?;
+                let provider = SshProvider::from_state(&state);
                 anyhow::Ok(run::destroy(&provider, &states, &state).await?)
             }
             other => anyhow::bail!(
@@ -477,7 +477,7 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 anyhow::Ok(node_logs(&provider, &node, args.lines).await)
             }
             "ssh" => {
-                let provider = SshProvider::from_state(&state)?;
+                let provider = SshProvider::from_state(&state);
                 anyhow::Ok(node_logs(&provider, &node, args.lines).await)
             }
             other => anyhow::bail!(
@@ -521,7 +521,7 @@ pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
                 let engine = Engine::connect(&TerminalReporter::new()).await?;
                 anyhow::Ok(docker_provider(&engine, &state).login_command(node))
             }
-            "ssh" => anyhow::Ok(SshProvider::from_state(&state)?.login_command(node)),
+            "ssh" => anyhow::Ok(SshProvider::from_state(&state).login_command(node)),
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name

@@ -179,9 +179,59 @@ mod tests {
     use crate::recipe::Catalog;
 
     fn mesos_plan() -> Plan {
+        mesos_plan_of(None)
+    }
+
+    fn mesos_plan_of(version: Option<&str>) -> Plan {
         let catalog = Catalog::embedded().unwrap();
         let recipe = catalog.select(Some("mesos"), Some("centos6")).unwrap();
-        resolve(&recipe, &PlanOptions::default()).unwrap()
+        let options = PlanOptions {
+            version: version.map(str::to_owned),
+            ..PlanOptions::default()
+        };
+        resolve(&recipe, &options).unwrap()
+    }
+
+    #[test]
+    fn mesos_agents_and_frameworks_authenticate_with_the_cluster_secret_under_each_versions_flags()
+    {
+        let cluster = ClusterFacts::example("master", "slave");
+        for (version, flags) in [
+            ("0.25.0", "--authenticate --authenticate_slaves"),
+            ("1.11.0", "--authenticate_frameworks --authenticate_agents"),
+        ] {
+            let plan = mesos_plan_of(Some(version));
+            let master = render_bundle(&plan, &cluster, &cluster.master).unwrap();
+            assert!(
+                master.command.ends_with(flags),
+                "{version}: {}",
+                master.command
+            );
+            assert!(
+                master
+                    .command
+                    .contains("--credentials=/etc/mesos/credentials")
+            );
+            let file = |b: &NodeBundle, path: &str| {
+                b.files.iter().find(|f| f.path == path).cloned().unwrap()
+            };
+            let credentials = file(&master, "/etc/mesos/credentials");
+            assert_eq!(credentials.mode, 0o600);
+            let parsed: Value = serde_json::from_str(&credentials.content).unwrap();
+            let agent_secret = format!("agent-{}", cluster.secret);
+            assert_eq!(parsed["credentials"][0]["principal"], "baker-agent");
+            assert_eq!(parsed["credentials"][0]["secret"], agent_secret.as_str());
+            let slave = render_bundle(&plan, &cluster, &cluster.slaves[0]).unwrap();
+            assert!(slave.command.contains("--credential=/etc/mesos/credential"));
+            let credential = file(&slave, "/etc/mesos/credential");
+            assert_eq!(credential.mode, 0o600);
+            let parsed: Value = serde_json::from_str(&credential.content).unwrap();
+            assert_eq!(parsed["secret"], agent_secret.as_str());
+            // The secret is in files only, never on a command line that `ps` or an error shows.
+            assert!(!master.command.contains(&cluster.secret));
+            assert!(!slave.command.contains(&cluster.secret));
+            assert!(plan.smoke.iter().all(|s| !s.run.contains("secret")));
+        }
     }
 
     #[test]

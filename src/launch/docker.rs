@@ -192,6 +192,8 @@ impl DockerProvider<'_> {
         network: &str,
     ) -> Result<String, crate::engine::EngineError> {
         let env = BTreeMap::from([("BAKER_AGENT_WAIT".to_owned(), "600".to_owned())]);
+        // A launch killed between starting a container and recording it left the name taken.
+        self.engine.remove_node(&node.name).await;
         self.engine
             .run_node(NodeSpec {
                 name: &node.name,

@@ -1,5 +1,5 @@
-//! Waiting for a node's role to be ready: each of the role's checks, in order, is tried every half
-//! second until it passes or its timeout runs out. Command probes run on the node through the
+//! Waiting for a node's role to be ready: each of the role's checks, in order, is tried every fifth
+//! of a second until it passes or its timeout runs out. Command probes run on the node through the
 //! provider (with the role's environment, so a password in it reaches `psql`); HTTP probes are made
 //! from this host to the node's address. The first check that never passes is the node's failure,
 //! with what it last saw.
@@ -10,6 +10,10 @@ use super::bundle::{NodeBundle, ReadyCheck};
 use super::bundle_tar::BUNDLE_DIR;
 use super::ready::{Seen, at_pointer, passes};
 use crate::plan::ProbePlan;
+
+/// How often a check is tried: a probe costs a few milliseconds, a coarse poll costs the launch
+/// up to the whole interval per check.
+const POLL: Duration = Duration::from_millis(200);
 
 /// Runs a shell command on a node: exit code and output, or why it could not run.
 pub trait NodeShell {
@@ -59,7 +63,7 @@ pub async fn wait_checks(
                     seen: Seen::Failure("the node stopped (its role exited)".into()),
                 });
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
     Ok(())

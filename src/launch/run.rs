@@ -162,6 +162,18 @@ pub async fn resume<P: Provider>(
         return Ok(state);
     }
     let secret = states.secret(name)?;
+    // A node that was placed but no longer runs is placed again.
+    for node in &mut state.nodes {
+        if !node.address.is_empty() && !provider.alive(node).await {
+            reporter.report(Event::Note(format!(
+                "{} does not run: starting it again",
+                node.name
+            )));
+            node.provider_id = None;
+            node.address.clear();
+            node.published.clear();
+        }
+    }
     state.phase = Phase::Creating;
     states.save(&state)?;
     finish(

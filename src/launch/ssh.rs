@@ -75,26 +75,38 @@ impl SshProvider {
         r
     }
 
-    /// The provider of a launched cluster, from its state. The inventory is read again only when
-    /// a node was never placed (a resumed launch), so later commands do not need it.
-    pub fn from_state(state: &ClusterState) -> Result<Self, LaunchError> {
+    /// The provider of a launched cluster, from its state: each node's machine is the one it was
+    /// placed on; the inventory is read again only for a node that has none (a resumed launch
+    /// places again a node that was never placed, or that stopped), so later commands do not need it.
+    pub fn from_state(state: &ClusterState) -> Self {
         let get = |k: &str| state.resources.get(k).cloned();
-        let unplaced = state.nodes.iter().any(|n| n.provider_id.is_none());
-        let hosts = match get("inventory") {
-            Some(path) if unplaced => {
+        let listed = match get("inventory") {
+            Some(path) => {
                 let slaves = state.nodes.len().saturating_sub(1);
-                read_inventory(std::path::Path::new(&path))?.assign(slaves)?
+                read_inventory(std::path::Path::new(&path)).and_then(|i| i.assign(slaves))
             }
-            _ => Vec::new(),
+            None => Ok(Vec::new()),
         };
-        Ok(Self {
+        let mut hosts = Vec::new();
+        for (i, node) in state.nodes.iter().enumerate() {
+            match node.provider_id.as_deref().map(parse_host) {
+                Some(Ok(host)) => hosts.push(host),
+                // Without the inventory, the nodes from here on have no machine: `place` says so,
+                // and `destroy` has nothing to do on them.
+                _ => match listed.as_ref().ok().and_then(|l| l.get(i)) {
+                    Some(host) => hosts.push(host.clone()),
+                    None => break,
+                },
+            }
+        }
+        Self {
             hosts,
             user: get("ssh-user").unwrap_or_default(),
             key: get("ssh-key").map(PathBuf::from),
             tarball: get("tarball")
                 .zip(get("tarball-sha256"))
                 .map(|(t, s)| (PathBuf::from(t), s)),
-        })
+        }
     }
 
     fn node_at(&self, host: &Host) -> SshNode {
@@ -197,6 +209,11 @@ impl Provider for SshProvider {
         state: &mut ClusterState,
         states: &StateDir,
     ) -> Result<(), LaunchError> {
+        let inventory = state
+            .resources
+            .get("inventory")
+            .cloned()
+            .unwrap_or_default();
         let mut todo = Vec::new();
         for (i, node) in state.nodes.iter_mut().enumerate() {
             if !node.address.is_empty() {
@@ -205,7 +222,10 @@ impl Provider for SshProvider {
             let host = match node.provider_id.as_deref().map(parse_host) {
                 Some(Ok(host)) => host,
                 _ => self.hosts.get(i).cloned().ok_or_else(|| {
-                    LaunchError::Input(format!("no machine for node {}", node.name))
+                    LaunchError::Input(format!(
+                        "no machine for node {}: the cluster's inventory (`{}`) does not list it",
+                        node.name, inventory
+                    ))
                 })?,
             };
             node.provider_id = Some(host.to_string());
@@ -312,6 +332,8 @@ impl Provider for SshProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::launch::provider::WantedNode;
+    use crate::recipe::RoleKind;
 
     #[test]
     fn a_placed_node_is_reached_at_its_inventory_host_with_the_default_user() {
@@ -334,5 +356,47 @@ mod tests {
         assert!(args.ends_with("-i /k -p 2222 admin@10.0.0.5"), "{args}");
         node.provider_id = Some("root@db1:22".into());
         assert_eq!(provider.node(&node).unwrap().target.user, "root");
+    }
+
+    #[test]
+    fn a_resumed_cluster_keeps_its_machines_and_reads_the_inventory_for_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let inventory = dir.path().join("inventory");
+        std::fs::write(&inventory, "master m\nslave a\nslave b\n").unwrap();
+        let kinds = [RoleKind::Master, RoleKind::Slave, RoleKind::Slave];
+        let nodes: Vec<NodeState> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, &kind)| {
+                let wanted = WantedNode {
+                    name: format!("pg-{i}"),
+                    role: "r".into(),
+                    kind,
+                };
+                wanted.unplaced()
+            })
+            .collect();
+        let placed = SshProvider {
+            hosts: vec![],
+            user: "root".into(),
+            key: None,
+            tarball: Some(("/t.tar.gz".into(), "ab".into())),
+        };
+        let mut state = crate::launch::run::state_or_empty(
+            &crate::launch::state::StateDir::new(dir.path().into()),
+            "pg",
+            "ssh",
+        )
+        .unwrap();
+        state.nodes = nodes;
+        state.nodes[0].provider_id = Some("m-moved:2222".into());
+        state.resources = placed.resources(&inventory);
+        let provider = SshProvider::from_state(&state);
+        let hosts: Vec<String> = provider.hosts.iter().map(ToString::to_string).collect();
+        assert_eq!(hosts, ["m-moved:2222", "a:22", "b:22"]);
+        assert_eq!(provider.user, "root");
+        assert_eq!(provider.tarball, placed.tarball);
+        std::fs::remove_file(&inventory).unwrap();
+        assert_eq!(SshProvider::from_state(&state).hosts.len(), 1);
     }
 }
