@@ -77,6 +77,10 @@ t=$(now)
 image "$WORK/img-a" "$WORK/cache-a" --no-cache
 say "cold image: $(since "$t") s, peak RSS $(cat "$WORK/img-a.rss") KiB"
 A=$WORK/img-a/$DISK
+# $BAKER_PG_IMAGE (set by ci/test.sh) keeps this image for ci/e2e-launch-qemu.sh, which boots it.
+if [ -n "${BAKER_PG_IMAGE:-}" ]; then
+  cp --sparse=always "$A" "$WORK/img-a/image.json" "$BAKER_PG_IMAGE/"
+fi
 check "the disk, its .sha256 and image.json are written" test -s "$A" -a -s "$A.sha256" -a -s "$WORK/img-a/image.json"
 check "the .sha256 matches the disk" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
 check "image.json is format 1 and lists the raw disk with its size and sha256" \

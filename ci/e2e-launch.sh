@@ -37,14 +37,7 @@ trap cleanup EXIT
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"
 
-PG_OUT=${BAKER_PG_BUILD:-}
-if [ -z "$PG_OUT" ] || [ ! -f "$PG_OUT/plan.json" ]; then
-  say "building postgresql (set BAKER_PG_BUILD to reuse a build)"
-  bash ci/source-mirror.sh "$WORK/mirror"
-  PG_OUT=$WORK/pg-out
-  "$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$WORK/cache" --out "$PG_OUT" \
-    --mirror "$WORK/mirror" --no-upstream -q
-fi
+PG_OUT=$(pg_build "$WORK")
 export BAKER_CACHE_DIR=$WORK/cache
 PSQL=/usr/local/pgsql/bin/psql
 

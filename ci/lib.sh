@@ -36,3 +36,19 @@ remove_test_resources() { # remove_test_resources [LABEL]
       | awk -v base="$BASE" '$2 != base && !seen[$1]++ {print $1}' | xargs -r docker rmi -f >/dev/null 2>&1 || true
   done
 }
+
+# The PostgreSQL build (a `baker build --out` directory) that the launch scripts start from:
+# $BAKER_PG_BUILD when it holds one (ci/test.sh shares the one ci/e2e-build.sh made), else one
+# built under WORK from a loopback source mirror. Prints its path.
+pg_build() { # pg_build WORK
+  local work=$1
+  if [ -n "${BAKER_PG_BUILD:-}" ] && [ -f "$BAKER_PG_BUILD/plan.json" ]; then
+    echo "$BAKER_PG_BUILD"
+    return
+  fi
+  say "building postgresql (set BAKER_PG_BUILD to reuse a build)"
+  bash ci/source-mirror.sh "$work/mirror" >&2
+  "$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$work/cache" --out "$work/pg-out" \
+    --mirror "$work/mirror" --no-upstream -q >&2
+  echo "$work/pg-out"
+}

@@ -21,19 +21,23 @@ bash ci/docker-up.sh
 BASE=debian:bookworm
 made_base=0
 docker image inspect "$BASE" >/dev/null 2>&1 || made_base=1
-# The PostgreSQL build of e2e-build.sh, kept for e2e-launch.sh, e2e-image.sh and bench-launch.sh
+# The PostgreSQL build of e2e-build.sh, kept for e2e-launch.sh, e2e-launch-ssh.sh, e2e-image.sh and bench-launch.sh
 # (a cold build takes several minutes; CI pays for it once).
 BAKER_PG_BUILD=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-build.XXXXXX")
 # One cache for every PostgreSQL build of the suite: the compiler cache the first cold build fills
 # makes the later first builds (e2e-incremental's, bench-incremental's warm-up) minutes shorter.
 BAKER_PG_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-cache.XXXXXX")
-export BAKER_PG_BUILD BAKER_PG_CACHE
-trap 'rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
+# The PostgreSQL disk image of e2e-image.sh, booted as a cluster by e2e-launch-qemu.sh.
+BAKER_PG_IMAGE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-image.XXXXXX")
+export BAKER_PG_BUILD BAKER_PG_CACHE BAKER_PG_IMAGE
+trap 'rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE" "$BAKER_PG_IMAGE"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
 bash ci/base-image.sh "$BASE"
 bash ci/e2e-build.sh
 bash ci/e2e-incremental.sh
 bash ci/bench-incremental.sh
 bash ci/e2e-launch.sh
+bash ci/e2e-launch-ssh.sh
 bash ci/bench-launch.sh
 bash ci/e2e-image.sh
+bash ci/e2e-launch-qemu.sh
 bash ci/e2e-faults.sh

@@ -13,10 +13,12 @@ use baker::builder::{BuildError, build};
 use baker::engine::Engine;
 use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
+use baker::launch::inventory::read_inventory;
 use baker::launch::node_image::ensure_node_image;
 use baker::launch::provider::{FAILED_TASK_SCRIPT, Provider};
 use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self, LaunchRequest, check_request};
+use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, NodeState, StateDir};
 use baker::plan::{Plan, read_plan};
 use baker::progress::{Reporter, Silent};
@@ -35,7 +37,7 @@ pub enum ProviderName {
     Docker,
     /// Nodes as VMs booted from copy-on-write overlays of the disk image (QEMU on this host).
     Qemu,
-    /// Existing machines from an inventory (not yet).
+    /// Existing machines from an inventory (`--inventory`), one node each, over SSH.
     Ssh,
 }
 
@@ -64,6 +66,18 @@ pub struct LaunchArgs {
     /// Publish the roles' ports on every interface, not only 127.0.0.1.
     #[arg(long)]
     pub publish_all: bool,
+    /// `--provider ssh`: the machines, as a file of `master [USER@]HOST[:PORT]` and
+    /// `slave [USER@]HOST[:PORT]` lines, or a Mesos deploy directory with `masters` and `slaves` files.
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
+    /// `--provider ssh`: the SSH user for hosts the inventory names without one (default: what
+    /// the SSH config says). Not root: commands go through `sudo -n`.
+    #[arg(long, value_name = "USER")]
+    pub ssh_user: Option<String>,
+    /// `--provider ssh`: the private key to log in with, and only it (default: the user's own
+    /// identities, agent and SSH config).
+    #[arg(long, value_name = "KEY")]
+    pub ssh_key: Option<PathBuf>,
     /// Leave a cluster that failed its checks running, to look at it.
     #[arg(long)]
     pub keep_failed: bool,
@@ -121,12 +135,11 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     if args.provider == ProviderName::Qemu {
         return launch_qemu(global, args, &runtime, reporter);
     }
-    if args.provider != ProviderName::Docker {
-        anyhow::bail!(
-            "the {:?} provider is not built yet; `--provider docker` launches clusters here",
-            args.provider
-        );
-    }
+    // The machines are checked before anything is built or made.
+    let ssh = match args.provider {
+        ProviderName::Ssh => Some(runtime.block_on(ssh_provider(args))?),
+        _ => None,
+    };
     let catalog = global.catalog()?;
     let mut request = launch_request(args);
     let (plan, tarball, sha256) = match &args.from {
@@ -143,6 +156,13 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     check_request(&plan, &request)?;
+    if let Some(mut provider) = ssh {
+        provider.tarball = Some((tarball, sha256));
+        let inventory = args.inventory.clone().unwrap_or_default();
+        request.resources = provider.resources(&inventory);
+        let outcome = runtime.block_on(launch_with(&provider, &plan, &request, reporter));
+        return finish_launch(global, outcome, &plan);
+    }
     let outcome = runtime.block_on(async {
         let engine = Engine::connect(reporter.as_ref()).await?;
         let image = ensure_node_image(
@@ -160,15 +180,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             image,
             host_ip: host_ip(args.publish_all),
         };
-        run::launch(
-            &provider,
-            &states(),
-            &plan,
-            &request,
-            reporter,
-            interrupted(),
-        )
-        .await
+        launch_with(&provider, &plan, &request, reporter).await
     });
     finish_launch(global, outcome, &plan)
 }
@@ -220,27 +232,25 @@ fn launch_request(args: &LaunchArgs) -> LaunchRequest {
     }
 }
 
-fn host_ip(publish_all: bool) -> &'static str {
-    if publish_all { "0.0.0.0" } else { "127.0.0.1" }
+/// The `ssh` provider for a new launch: its inventory read and every machine checked.
+async fn ssh_provider(args: &LaunchArgs) -> anyhow::Result<SshProvider> {
+    let Some(path) = &args.inventory else {
+        anyhow::bail!(
+            "--provider ssh needs --inventory PATH (a file of `master HOST` / `slave HOST` lines, or a Mesos deploy directory with `masters` and `slaves` files)"
+        );
+    };
+    let provider = SshProvider {
+        hosts: read_inventory(path)?.assign(args.slaves)?,
+        user: args.ssh_user.clone().unwrap_or_default(),
+        key: args.ssh_key.clone(),
+        tarball: None,
+    };
+    provider.check_hosts().await?;
+    Ok(provider)
 }
 
-async fn resume_on<P: Provider>(
-    provider: &P,
-    states: &StateDir,
-    plan: &Plan,
-    args: &LaunchArgs,
-    reporter: Arc<dyn Reporter>,
-) -> Result<ClusterState, LaunchError> {
-    run::resume(
-        provider,
-        states,
-        plan,
-        &args.name,
-        args.keep_failed,
-        reporter,
-        interrupted(),
-    )
-    .await
+fn host_ip(publish_all: bool) -> &'static str {
+    if publish_all { "0.0.0.0" } else { "127.0.0.1" }
 }
 
 /// `baker launch NAME --resume`: the cluster's own plan and provider, from its state directory.
@@ -262,11 +272,15 @@ fn resume(
                     image: state.resources.get("image").cloned().unwrap_or_default(),
                     host_ip: host_ip(args.publish_all),
                 };
-                resume_on(&provider, &states, &plan, args, reporter).await
+                resume_with(&provider, &states, &plan, args, reporter).await
+            }
+            "ssh" => {
+                let provider = SshProvider::from_state(&state);
+                resume_with(&provider, &states, &plan, args, reporter).await
             }
             "qemu" => {
                 let provider = launch_qemu::provider_of(&states, &state);
-                resume_on(&provider, &states, &plan, args, reporter).await
+                resume_with(&provider, &states, &plan, args, reporter).await
             }
             other => Err(LaunchError::Input(format!(
                 "cluster {} uses the {other} provider, which this baker cannot resume",
@@ -275,6 +289,28 @@ fn resume(
         }
     });
     finish_launch(global, outcome, &plan)
+}
+
+/// Launches a new cluster with `provider`, stopping at Ctrl-C.
+async fn launch_with<P: Provider>(
+    provider: &P,
+    plan: &Plan,
+    request: &LaunchRequest,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ClusterState, LaunchError> {
+    run::launch(provider, &states(), plan, request, reporter, interrupted()).await
+}
+
+/// Finishes cluster `args.name`'s launch with its provider.
+async fn resume_with<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    plan: &Plan,
+    args: &LaunchArgs,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ClusterState, LaunchError> {
+    let (name, keep) = (&args.name, args.keep_failed);
+    run::resume(provider, states, plan, name, keep, reporter, interrupted()).await
 }
 
 fn finish_launch(
@@ -330,6 +366,9 @@ fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result<()> {
         if role == "master" && plan.recipe.name == "mesos" {
             if let Some(m) = state.nodes.first().and_then(|n| n.published.get(&5050)) {
                 emit_line(&format!("  Mesos web UI: http://127.0.0.1:{m}/"))?;
+            } else if let Some(master) = state.nodes.first().filter(|_| state.provider == "ssh") {
+                // Machines are reached at their own addresses.
+                emit_line(&format!("  Mesos web UI: http://{}:5050/", master.address))?;
             }
         }
     }
@@ -354,6 +393,10 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             }
             "qemu" => {
                 let provider = launch_qemu::provider_of(&states(), &state);
+                anyhow::Ok(run::status(&provider, state).await)
+            }
+            "ssh" => {
+                let provider = SshProvider::from_state(&state);
                 anyhow::Ok(run::status(&provider, state).await)
             }
             other => anyhow::bail!(
@@ -381,7 +424,12 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             node.address,
             node.provider_id
                 .as_deref()
-                .map_or("-", |id| &id[..12.min(id.len())]),
+                // A container id is shown short; a machine (`ssh`) by its whole name.
+                .map_or("-", |id| if state.provider == "docker" {
+                    &id[..12.min(id.len())]
+                } else {
+                    id
+                }),
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -426,6 +474,10 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
                 let provider = launch_qemu::provider_of(&states, &state);
                 anyhow::Ok(run::destroy(&provider, &states, &state).await?)
             }
+            "ssh" => {
+                let provider = SshProvider::from_state(&state);
+                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
+            }
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
@@ -433,15 +485,12 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         }
     })?;
     if !global.quiet {
-        emit_line(&format!(
-            "destroyed {}: {removed} {} removed",
-            args.name,
-            if state.provider == "qemu" {
-                "VMs and overlays"
-            } else {
-                "containers and networks"
-            }
-        ))?;
+        let what = match state.provider.as_str() {
+            "qemu" => "VMs and overlays removed",
+            "ssh" => "machines cleaned (the installed software stays)",
+            _ => "containers and networks removed",
+        };
+        emit_line(&format!("destroyed {}: {removed} {what}", args.name))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -489,6 +538,10 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 let provider = launch_qemu::provider_of(&states(), &state);
                 anyhow::Ok(node_logs(&provider, &node, args.lines).await)
             }
+            "ssh" => {
+                let provider = SshProvider::from_state(&state);
+                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
+            }
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name
@@ -531,6 +584,7 @@ pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
                 anyhow::Ok(docker_provider(&engine, &state).login_command(node))
             }
             "qemu" => anyhow::Ok(launch_qemu::provider_of(&states(), &state).login_command(node)),
+            "ssh" => anyhow::Ok(SshProvider::from_state(&state).login_command(node)),
             other => anyhow::bail!(
                 "cluster {} uses the {other} provider, unknown to this baker",
                 args.name

@@ -18,6 +18,10 @@ pub enum LaunchError {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanFileError),
+    #[error(transparent)]
+    Ssh(#[from] super::ssh::SshError),
+    #[error(transparent)]
+    Inventory(#[from] super::inventory::InventoryError),
     #[error("{0}")]
     Input(String),
     /// Boxed: it carries a log excerpt, and launches that fail are rare.

@@ -7,13 +7,15 @@
 //! (`images/agent/baker-agent`) reads it; [`ready`] and [`readiness`] judge and wait for the
 //! roles' checks the same way on every provider; [`members`] says who is in a cluster and what each
 //! node is told; [`run`] is the one library call per command, driving a [`provider::Provider`];
-//! [`smoke`] runs the recipe's smoke test; [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`]),
-//! [`qemu`] (VMs from the disk image, with [`qemu_net`] and [`qemu_vm`]).
+//! [`smoke`] runs the recipe's smoke test; [`ssh_shell`] reaches machines over SSH. Providers:
+//! [`docker`] (containers from [`node_image`]); [`qemu`] (VMs from the disk image, with [`qemu_net`]
+//! and [`qemu_vm`]); [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
 
 pub mod bundle;
 pub mod bundle_tar;
 pub mod docker;
 pub mod error;
+pub mod inventory;
 pub mod members;
 pub mod node_image;
 pub mod provider;
@@ -24,6 +26,8 @@ pub mod readiness;
 pub mod ready;
 pub mod run;
 pub mod smoke;
+pub mod ssh;
+pub mod ssh_scripts;
 pub mod ssh_shell;
 pub mod state;
 

@@ -283,7 +283,7 @@ fn ssh_target(node: &NodeState, key: &Path) -> SshTarget {
         host: "127.0.0.1".into(),
         port: node.published.get(&SSH_PORT).copied().unwrap_or_default(),
         user: "root".into(),
-        key: key.to_owned(),
+        key: Some(key.to_owned()),
     }
 }
 

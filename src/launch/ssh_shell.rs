@@ -2,8 +2,9 @@
 //! through a forwarded port; `ssh`: hosts from an inventory). It runs the system's OpenSSH client
 //! rather than an SSH library: the client already honours the user's `~/.ssh/config`, agents and
 //! jump hosts, which operators expect of a tool that logs into their machines, and `baker login`
-//! needs the same client for its interactive shell anyway. Each cluster has its own key pair, made
-//! with `ssh-keygen` in the cluster's state directory (the private key 0600, never printed).
+//! needs the same client for its interactive shell anyway. A VM cluster has its own key pair, made
+//! with `ssh-keygen` in the cluster's state directory (the private key 0600, never printed); machines
+//! from an inventory are reached with the user's own identity and config unless given a key.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,9 +18,10 @@ use super::readiness::NodeShell;
 pub struct SshTarget {
     pub host: String,
     pub port: u16,
+    /// Empty: the user the SSH config (or the local login) names.
     pub user: String,
-    /// The cluster's private key.
-    pub key: PathBuf,
+    /// The private key to use, and only it; `None`: the user's own identities, agent and config.
+    pub key: Option<PathBuf>,
 }
 
 impl SshTarget {
@@ -41,25 +43,41 @@ impl SshTarget {
                 "UserKnownHostsFile=/dev/null",
                 "-o",
                 "LogLevel=ERROR",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-i",
             ]
             .map(str::to_owned),
         );
-        args.push(self.key.display().to_string());
+        if let Some(key) = &self.key {
+            args.extend(["-o", "IdentitiesOnly=yes", "-i"].map(str::to_owned));
+            args.push(key.display().to_string());
+        }
         args.extend(["-p".to_owned(), self.port.to_string()]);
-        args.push(format!("{}@{}", self.user, self.host));
+        if self.user.is_empty() {
+            args.push(self.host.clone());
+        } else {
+            args.push(format!("{}@{}", self.user, self.host));
+        }
         args
     }
 
     /// Runs `script` with bash on the node; its exit code and output (stdout then stderr).
     pub async fn run_script(&self, script: &str) -> Result<(i64, String), String> {
+        self.run_remote("bash -s", script.as_bytes(), Duration::from_secs(120))
+            .await
+    }
+
+    /// Runs the remote command line `remote` (read by the login shell) with `input` as its
+    /// standard input, for at most `limit`; its exit code and output (stdout then stderr).
+    pub async fn run_remote(
+        &self,
+        remote: &str,
+        input: &[u8],
+        limit: Duration,
+    ) -> Result<(i64, String), String> {
         let args = self.ssh_args(false);
         let mut command = tokio::process::Command::new(&args[0]);
         command
             .args(&args[1..])
-            .arg("bash -s")
+            .arg(remote)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -67,14 +85,28 @@ impl SshTarget {
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot run ssh: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            use tokio::io::AsyncWriteExt;
-            let _ = stdin.write_all(script.as_bytes()).await;
-        }
-        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-            .await
-            .map_err(|_| format!("ssh to {} did not finish in 120 s", self.host))?
-            .map_err(|e| format!("ssh to {}: {e}", self.host))?;
+        let stdin = child.stdin.take();
+        // Written while the output is read, so that a command that talks before it reads cannot
+        // fill a pipe and stall both ends.
+        let write = async move {
+            if let Some(mut stdin) = stdin {
+                use tokio::io::AsyncWriteExt;
+                let _ = stdin.write_all(input).await;
+            }
+        };
+        let (_, out) = tokio::time::timeout(
+            limit,
+            futures_util::future::join(write, child.wait_with_output()),
+        )
+        .await
+        .map_err(|_| {
+            format!(
+                "ssh to {} did not finish in {} s",
+                self.host,
+                limit.as_secs()
+            )
+        })?;
+        let out = out.map_err(|e| format!("ssh to {}: {e}", self.host))?;
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         match out.status.code() {
@@ -141,13 +173,29 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 2201,
             user: "root".into(),
-            key: "/state/pg/id_ed25519".into(),
+            key: Some("/state/pg/id_ed25519".into()),
         };
         let args = target.ssh_args(false).join(" ");
         assert!(args.contains("BatchMode=yes"), "{args}");
         assert!(args.contains("IdentitiesOnly=yes -i /state/pg/id_ed25519"));
         assert!(args.ends_with("-p 2201 root@127.0.0.1"), "{args}");
         assert!(target.ssh_args(true).join(" ").starts_with("ssh -t "));
+    }
+
+    #[test]
+    fn without_a_key_or_user_the_users_own_ssh_config_decides() {
+        let target = SshTarget {
+            host: "db1".into(),
+            port: 22,
+            user: String::new(),
+            key: None,
+        };
+        let args = target.ssh_args(false).join(" ");
+        assert!(
+            !args.contains("IdentitiesOnly") && !args.contains(" -i "),
+            "{args}"
+        );
+        assert!(args.ends_with("-p 22 db1"), "{args}");
     }
 
     #[test]

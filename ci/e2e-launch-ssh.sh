@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# e2e-launch-ssh.sh — `baker launch --provider ssh` end to end, on "machines" that are containers
+# running sshd which this script makes (from the local base image, with a test key authorized), and
+# the PostgreSQL example:
+#   - an unreachable host and a host listed for two nodes are refused before anything is made;
+#   - 1 primary + 2 standbys from a Mesos deploy directory (`masters`/`slaves` files) with --smoke:
+#     the runtime packages, the tarball and the agent are installed over SSH, the agent outlives the
+#     SSH session, the primary's pg_stat_replication shows 2 streaming standbys, the smoke row is on
+#     both, status/logs answer from a new process;
+#   - destroy stops every role process and removes the bundle, the role's user and data, leaves the
+#     installed software, and is safe to repeat;
+#   - 1+1 again from baker's own inventory file (`master USER@HOST` lines), as a user with
+#     password-less sudo, killed midway, finished with --resume, then destroyed.
+# The build comes from $BAKER_PG_BUILD (ci/test.sh shares one), else this script builds PostgreSQL.
+# Everything it makes carries baker.test=1 and is removed at the end. Prints "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-launch-ssh.XXXXXX")
+export BAKER_STATE_DIR=$WORK/state
+RUN_LABEL=baker.test.run=launch-ssh-$$
+export BAKER_LABELS="baker.test=1,$RUN_LABEL"
+NET=baker-ssh-test-$$
+SSHD_IMAGE=baker-test-sshd:$$
+cleanup() {
+  for c in $(ls "$BAKER_STATE_DIR" 2>/dev/null); do
+    "$BAKER" destroy "$c" >/dev/null 2>&1 || true
+  done
+  docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker network ls -q --filter "label=$RUN_LABEL" | xargs -r docker network rm >/dev/null 2>&1 || true
+  docker rmi -f "$SSHD_IMAGE" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+bash ci/docker-up.sh
+BAKER=$BAKER bash ci/base-image.sh "$BASE"
+
+PG_OUT=$(pg_build "$WORK")
+PSQL=/usr/local/pgsql/bin/psql
+
+# --- the machines: containers running sshd, reachable from here at their addresses --------------
+# The test key logs in as root, and as `admin`, who has password-less sudo.
+t=$(now)
+ssh-keygen -q -t ed25519 -N '' -C baker-e2e -f "$WORK/id"
+docker run --name "baker-ssh-prep-$$" --label baker.test=1 --label "$RUN_LABEL" -e "PUB=$(cat "$WORK/id.pub")" "$BASE" bash -c '
+  set -e
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server sudo >/dev/null
+  mkdir -p /run/sshd
+  useradd --create-home --shell /bin/bash admin
+  echo "admin ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/admin
+  for home in /root /home/admin; do
+    mkdir -p -m 700 $home/.ssh && echo "$PUB" > $home/.ssh/authorized_keys
+  done
+  chown -R admin: /home/admin/.ssh' >"$WORK/prep.log" 2>&1 || { tail -n 20 "$WORK/prep.log" >&2; exit 1; }
+docker commit --change "LABEL baker.test=1" --change "LABEL $RUN_LABEL" \
+  --change 'CMD ["/usr/sbin/sshd", "-D", "-e"]' "baker-ssh-prep-$$" "$SSHD_IMAGE" >/dev/null
+docker rm "baker-ssh-prep-$$" >/dev/null
+docker network create --label baker.test=1 --label "$RUN_LABEL" "$NET" >/dev/null
+IPS=()
+for m in 1 2 3; do
+  c=baker-ssh-m$m-$$
+  # --init: a machine's init reaps what its services leave (sshd as PID 1 would not).
+  docker run -d --init --name "$c" --hostname "m$m" --network "$NET" --label baker.test=1 --label "$RUN_LABEL" \
+    "$SSHD_IMAGE" >/dev/null
+  IPS+=("$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$c")")
+done
+SSH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+  -o IdentitiesOnly=yes -i "$WORK/id")
+on() { local ip=$1; shift; "${SSH[@]}" "root@$ip" "$@"; }
+for ip in "${IPS[@]}"; do
+  for _ in $(seq 1 50); do on "$ip" true 2>/dev/null && break; sleep 0.2; done
+done
+check "three machines answer over SSH ($(since "$t") s to make them)" \
+  bash -c "$(declare -p SSH IPS); for ip in \"\${IPS[@]}\"; do \"\${SSH[@]}\" root@\$ip true || exit 1; done"
+M1=${IPS[0]} M2=${IPS[1]} M3=${IPS[2]}
+KEY=(--ssh-user root --ssh-key "$WORK/id")
+
+# --- bad inventories fail before anything is made ------------------------------------------------
+printf 'master %s\nslave 127.0.0.1:1\n' "$M1" >"$WORK/unreachable"
+out=$("$BAKER" launch far --provider ssh --inventory "$WORK/unreachable" --slaves 1 --from "$PG_OUT" "${KEY[@]}" 2>&1 || true)
+check "an unreachable host is refused by name (saw: $(tail -n 1 <<<"$out"))" grep -q "cannot reach 127.0.0.1:1 over SSH" <<<"$out"
+printf 'master %s\nslave %s\nslave %s:22\n' "$M1" "$M2" "$M2" >"$WORK/shared"
+out=$("$BAKER" launch twice --provider ssh --inventory "$WORK/shared" --slaves 2 --from "$PG_OUT" "${KEY[@]}" 2>&1 || true)
+check "a host listed for two nodes is refused (saw: $(tail -n 1 <<<"$out"))" grep -q "lists $M2 for two nodes" <<<"$out"
+check "and neither made a cluster or touched a machine" bash -c \
+  "[ -z \"\$(ls '$BAKER_STATE_DIR' 2>/dev/null)\" ] && $(declare -p SSH); ! \"\${SSH[@]}\" root@$M1 test -e /usr/lib/baker"
+
+# --- 1+2 from a Mesos deploy directory, with the smoke test --------------------------------------
+mkdir -p "$WORK/deploy"
+echo "$M1" >"$WORK/deploy/masters"
+printf '# the standbys\n%s\n%s\n' "$M2" "$M3" >"$WORK/deploy/slaves"
+t=$(now)
+if "$BAKER" launch pg --provider ssh --inventory "$WORK/deploy" --slaves 2 --smoke --from "$PG_OUT" \
+  "${KEY[@]}" >"$WORK/launch.out" 2>"$WORK/launch.err"; then
+  ok "launch pg 1+2 --smoke over SSH reaches ready ($(since "$t") s, installing packages and the tarball)"
+else
+  not_ok "launch pg 1+2 --smoke over SSH reaches ready"
+  tail -n 30 "$WORK/launch.err" >&2
+fi
+cat "$WORK/launch.out" >&2
+streaming=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc \"select count(*) from pg_stat_replication where state = 'streaming'\"" 2>&1 || true)
+check "the primary's pg_stat_replication shows 2 streaming standbys (saw: $streaming)" [ "$streaming" = 2 ]
+for ip in "$M2" "$M3"; do
+  row=$(on "$ip" ". /etc/baker/role/env; $PSQL -h $ip -U postgres -Atc 'select v from baker_smoke'" 2>&1 || true)
+  check "the smoke row is on the standby at $ip (saw: $row)" [ "$row" = "written on pg-primary" ]
+done
+check "the agent runs detached, its pid recorded" on "$M2" 'kill -0 "$(cat /run/baker/agent.pid)"'
+"$BAKER" status pg >"$WORK/status.out" || true
+check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
+"$BAKER" logs pg standby-2 >"$WORK/logs.out" || true
+check "logs shows the standby's role log" grep -q "role standby starting on pg-standby-2" "$WORK/logs.out"
+login=$(echo 'cat /etc/baker/role/node' | "$BAKER" login pg standby-1 2>/dev/null || true)
+check "login opens a shell on the node over SSH (saw: $(tail -n 1 <<<"$login"))" grep -qx pg-standby-1 <<<"$login"
+check "clusters lists pg as an ssh cluster, ready" bash -c "'$BAKER' clusters | grep -q '^pg  *ssh  *ready'"
+check "the state records the machines, not the secret" bash -c \
+  "grep -q '\"provider\": \"ssh\"' '$BAKER_STATE_DIR/pg/state.json' && ! grep -q \"\$(cat '$BAKER_STATE_DIR/pg/secret')\" '$BAKER_STATE_DIR/pg/state.json'"
+
+# --- destroy -------------------------------------------------------------------------------------
+"$BAKER" destroy pg >"$WORK/destroy.out" 2>&1 || cat "$WORK/destroy.out" >&2
+cleaned() { # cleaned IP: no role process, bundle, role user or agent state left; the software stays
+  on "$1" '! grep -qsx postgres /proc/[0-9]*/comm && [ ! -e /etc/baker/role ] && [ ! -e /var/lib/baker ] &&
+    [ ! -e /run/baker ] && ! id postgres >/dev/null 2>&1 && [ ! -e /var/lib/postgres ] &&
+    [ -x /usr/local/pgsql/bin/postgres ] && [ -x /usr/lib/baker/baker-agent ]'
+}
+for ip in "$M1" "$M2" "$M3"; do
+  check "destroy stopped and removed the node at $ip, leaving the installed software" cleaned "$ip"
+done
+check "destroy forgot the cluster" bash -c "! '$BAKER' status pg >/dev/null 2>&1"
+check "destroy is safe to repeat" "$BAKER" destroy pg
+
+# --- 1+1 from baker's own inventory file, as a sudo user, killed midway and resumed ---------------
+printf '# baker inventory\nmaster admin@%s\nslave  admin@%s:22  # the standby\n' "$M1" "$M3" >"$WORK/inventory"
+t=$(now)
+"$BAKER" launch pg2 --provider ssh --inventory "$WORK/inventory" --slaves 1 --from "$PG_OUT" \
+  --ssh-key "$WORK/id" -q 2>"$WORK/launch2.err" &
+pid=$!
+# Killed once the machines are recorded, while they are being set up or started.
+for _ in $(seq 1 200); do grep -qs '"provider_id": "admin@' "$BAKER_STATE_DIR/pg2/state.json" && break; sleep 0.05; done
+sleep 1
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+check "the killed launch left pg2 unfinished" bash -c "! grep -q '\"phase\": \"ready\"' '$BAKER_STATE_DIR/pg2/state.json'"
+if "$BAKER" launch pg2 --resume -q 2>>"$WORK/launch2.err"; then
+  ok "launch pg2 1+1 from baker's inventory file as a sudo user, killed and resumed, reaches ready ($(since "$t") s)"
+else
+  not_ok "launch pg2 1+1 from baker's inventory file as a sudo user, killed and resumed, reaches ready"
+  tail -n 30 "$WORK/launch2.err" >&2
+fi
+streaming=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc \"select client_addr from pg_stat_replication where state = 'streaming'\"" 2>&1 || true)
+check "its standby streams from the primary (saw: $streaming)" [ "$streaming" = "$M3" ]
+check "status answers through the sudo user" bash -c "'$BAKER' status pg2 | grep -c 'ready since' | grep -qx 2"
+"$BAKER" destroy pg2 >/dev/null 2>&1 || true
+check "destroy of pg2 cleaned both machines" bash -c "$(declare -f on cleaned); $(declare -p SSH); cleaned $M1 && cleaned $M3"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
