@@ -21,7 +21,13 @@ if [ ! -e "$done_file" ]; then
         ln -s /etc/machine-id /var/lib/dbus/machine-id
     fi
     if [ -x /usr/sbin/sshd ] && command -v ssh-keygen >/dev/null 2>&1; then
-        ssh-keygen -A >/dev/null
+        # OpenSSH before 6.0 (CentOS 6 has 5.3) has no -A: make its two host keys one by one.
+        if ! ssh-keygen -A >/dev/null 2>&1; then
+            for type in rsa dsa; do
+                key=/etc/ssh/ssh_host_${type}_key
+                [ -e "$key" ] || ssh-keygen -q -t "$type" -N '' -f "$key"
+            done
+        fi
     fi
     mkdir -p /var/lib/baker
     : >"$done_file"

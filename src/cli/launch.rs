@@ -485,6 +485,14 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         }
     })?;
     if !global.quiet {
+        if state.recipe.is_empty() && removed == 0 {
+            // No state, and nothing carried the cluster's label: a repeated destroy.
+            emit_line(&format!(
+                "no cluster {} is left: nothing to remove",
+                args.name
+            ))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let what = match state.provider.as_str() {
             "qemu" => "VMs and overlays removed",
             "ssh" => "machines cleaned (the installed software stays)",
