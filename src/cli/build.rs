@@ -103,6 +103,29 @@ fn parse_step_timeout(text: &str) -> Result<Duration, String> {
     baker::recipe::validate::parse_duration(text)
 }
 
+/// The build a later stage (`image`, `launch`) runs first when given no `--from`: the outcome, or
+/// `None` when Ctrl-C stopped it (the caller says so and exits with [`stopped`]).
+pub fn build_first(
+    global: &Global,
+    flags: &BuildFlags,
+    selection: &Selection,
+    runtime: &tokio::runtime::Runtime,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<Option<BuildOutcome>> {
+    let catalog = global.catalog()?;
+    let request = flags.request(global, &catalog, selection)?;
+    match runtime.block_on(build(&request, reporter, interrupted())) {
+        Ok(outcome) => Ok(Some(outcome)),
+        Err(BuildError::Interrupted) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a stage that built first prints when Ctrl-C stopped the build.
+pub fn build_stopped() -> ExitCode {
+    stopped(&BuildError::Interrupted.to_string())
+}
+
 pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let catalog = global.catalog()?;
     let request = args.flags.request(global, &catalog, &args.selection)?;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use baker::builder::{BuildError, build};
 use baker::engine::{Engine, engine_host};
 use baker::image::build_output::{self, BuildOutput};
 use baker::image::{
@@ -18,7 +17,7 @@ use baker::image::{
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
-use super::build::BuildFlags;
+use super::build::{BuildFlags, build_first, build_stopped};
 use super::image_boot::BootArgs;
 use super::output::emit;
 use super::progress::TerminalReporter;
@@ -81,12 +80,15 @@ fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
     let built = match &args.from {
         Some(dir) => build_output::read_build_dir(dir)?,
         None => {
-            let catalog = global.catalog()?;
-            let request = args.build.request(global, &catalog, &args.selection)?;
-            match runtime.block_on(build(&request, reporter.clone(), interrupted())) {
-                Ok(outcome) => BuildOutput::of(&outcome),
-                Err(e @ BuildError::Interrupted) => return Ok(stopped(&e.to_string())),
-                Err(e) => return Err(e.into()),
+            match build_first(
+                global,
+                &args.build,
+                &args.selection,
+                &runtime,
+                reporter.clone(),
+            )? {
+                Some(outcome) => BuildOutput::of(&outcome),
+                None => return Ok(build_stopped()),
             }
         }
     };

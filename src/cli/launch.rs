@@ -9,7 +9,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use baker::builder::{BuildError, build};
 use baker::engine::Engine;
 use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
@@ -24,7 +23,7 @@ use baker::plan::{Plan, read_plan};
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
-use super::build::BuildFlags;
+use super::build::{BuildFlags, build_first, build_stopped};
 use super::launch_qemu;
 use super::output::emit_line;
 use super::progress::TerminalReporter;
@@ -140,18 +139,21 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         ProviderName::Ssh => Some(runtime.block_on(ssh_provider(args))?),
         _ => None,
     };
-    let catalog = global.catalog()?;
     let mut request = launch_request(args);
     let (plan, tarball, sha256) = match &args.from {
         Some(dir) => from_build_dir(dir)?,
         None => {
             // Bad input fails before the build, which may take long.
             check_request(&args.selection.plan(global)?, &request)?;
-            let build_request = args.build.request(global, &catalog, &args.selection)?;
-            match runtime.block_on(build(&build_request, reporter.clone(), interrupted())) {
-                Ok(outcome) => (outcome.plan, outcome.artifact.path, outcome.artifact.sha256),
-                Err(e @ BuildError::Interrupted) => return Ok(stopped(&e.to_string())),
-                Err(e) => return Err(e.into()),
+            match build_first(
+                global,
+                &args.build,
+                &args.selection,
+                &runtime,
+                reporter.clone(),
+            )? {
+                Some(outcome) => (outcome.plan, outcome.artifact.path, outcome.artifact.sha256),
+                None => return Ok(build_stopped()),
             }
         }
     };

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use baker::builder::{BuildError, build};
 use baker::engine::Engine;
 use baker::image::build_output::{BuildOutput, read_build_dir};
 use baker::image::{Format, ImageManifest, ImageRequest, image_spec, make_image};
@@ -18,8 +17,8 @@ use baker::progress::Reporter;
 use std::sync::Arc;
 
 use super::Global;
+use super::build::build_first;
 use super::launch::LaunchArgs;
-use super::signals::interrupted;
 
 /// Memory of each VM unless `--memory` says otherwise.
 pub const DEFAULT_MEMORY_MIB: u32 = 768;
@@ -63,15 +62,16 @@ pub fn plan_and_disk(
     }
     let built = match &args.from {
         Some(dir) => read_build_dir(dir)?,
-        None => {
-            let catalog = global.catalog()?;
-            let request = args.build.request(global, &catalog, &args.selection)?;
-            match runtime.block_on(build(&request, reporter.clone(), interrupted())) {
-                Ok(outcome) => BuildOutput::of(&outcome),
-                Err(BuildError::Interrupted) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        None => match build_first(
+            global,
+            &args.build,
+            &args.selection,
+            runtime,
+            reporter.clone(),
+        )? {
+            Some(outcome) => BuildOutput::of(&outcome),
+            None => return Ok(None),
+        },
     };
     let request = ImageRequest {
         spec: image_spec(&built.plan)?,
