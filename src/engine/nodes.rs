@@ -5,7 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, NetworkingConfig, PortBinding,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListNetworksOptions,
     LogsOptions, StartContainerOptions,
@@ -30,6 +33,10 @@ pub struct NodeSpec<'a> {
     pub publish: &'a [u16],
     /// `127.0.0.1` unless the user asked to publish on every interface.
     pub host_ip: &'a str,
+    /// The node's address on `network`.
+    pub address: &'a str,
+    /// A tar unpacked at `/` before the container starts (the node's bundle).
+    pub files: Vec<u8>,
 }
 
 /// What a command run in a node printed and how it ended.
@@ -41,22 +48,41 @@ pub struct ExecOutput {
 }
 
 impl Engine {
-    /// Creates a bridge network carrying `labels`; its name is returned.
+    /// Creates a bridge network carrying `labels` on `subnet` (CIDR), so that its members' addresses
+    /// can be chosen before they start. `Ok(false)` when the subnet overlaps another network's.
     pub async fn create_network(
         &self,
         name: &str,
+        subnet: &str,
         extra: &[(&str, &str)],
-    ) -> Result<String, EngineError> {
-        self.docker
+    ) -> Result<bool, EngineError> {
+        let created = self
+            .docker
             .create_network(NetworkCreateRequest {
                 name: name.to_owned(),
                 driver: Some("bridge".into()),
                 labels: Some(labels(extra)),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(subnet.to_owned()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
-            .await
-            .map_err(EngineError::during(format!("creating network {name}")))?;
-        Ok(name.to_owned())
+            .await;
+        match created {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                if message.contains("overlap") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(EngineError::during(format!(
+                "creating network {name} on {subnet}"
+            ))(e)),
+        }
     }
 
     /// Removes a network; one that is already gone is not an error.
@@ -70,7 +96,7 @@ impl Engine {
         }
     }
 
-    /// Creates and starts a node container; returns its id.
+    /// Creates a node container at its address, puts its files in, and starts it; returns its id.
     pub async fn run_node(&self, spec: NodeSpec<'_>) -> Result<String, EngineError> {
         let mut exposed = HashMap::new();
         let mut bindings = HashMap::new();
@@ -106,6 +132,18 @@ impl Engine {
                 init: Some(true),
                 ..Default::default()
             }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    spec.network.to_owned(),
+                    EndpointSettings {
+                        ipam_config: Some(EndpointIpamConfig {
+                            ipv4_address: Some(spec.address.to_owned()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                )])),
+            }),
             ..Default::default()
         };
         let during = || EngineError::during(format!("starting node container {}", spec.name));
@@ -120,6 +158,12 @@ impl Engine {
             )
             .await
             .map_err(during())?;
+        if !spec.files.is_empty() {
+            if let Err(e) = self.upload_to(&created.id, "/", spec.files).await {
+                force_remove(&self.docker, &created.id).await;
+                return Err(e);
+            }
+        }
         if let Err(e) = self
             .docker
             .start_container(&created.id, None::<StartContainerOptions>)
@@ -161,6 +205,23 @@ impl Engine {
             }
         }
         Ok((ip, published))
+    }
+
+    /// The id of the container named (or with the id) `name`.
+    pub async fn container_id(&self, name: &str) -> Result<String, EngineError> {
+        self.docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            .map_err(EngineError::during(format!("inspecting container {name}")))?
+            .id
+            .ok_or_else(|| {
+                EngineError::during(format!("inspecting container {name}"))(
+                    bollard::errors::Error::DockerResponseServerError {
+                        status_code: 500,
+                        message: "the engine gave no id".into(),
+                    },
+                )
+            })
     }
 
     /// Whether a container exists and runs.

@@ -1,12 +1,11 @@
 //! The `docker` provider: every node a container on a network of its own, started from the node
 //! image (the image stage's OS layer with the tarball and the role agent, committed once), running
-//! the role agent as its command. Containers start before their bundles exist — a container's
-//! address is known only once it runs — so the agent waits for its bundle, which launch renders
-//! with every node's address and uploads. Ports are published on 127.0.0.1 unless asked otherwise.
+//! the role agent as its command. The cluster's network gets a subnet of its own, so that every
+//! node's address is chosen before any container runs; each container is created at its address,
+//! given its bundle (rendered with every address) and only then started, so that its role begins
+//! at once. Ports are published on 127.0.0.1 unless asked otherwise.
 
 use std::collections::BTreeMap;
-
-use futures_util::future::join_all;
 
 use super::bundle::NodeBundle;
 use super::bundle_tar::BUNDLE_DIR;
@@ -70,54 +69,84 @@ impl Provider for DockerProvider<'_> {
         state: &mut ClusterState,
         states: &StateDir,
     ) -> Result<(), LaunchError> {
-        let network = network_name(&state.name);
-        if !state.resources.contains_key("network") {
-            self.engine
-                .create_network(&network, &[(CLUSTER_LABEL, &state.name)])
-                .await?;
-            state.resources.insert("network".into(), network.clone());
+        if !state.resources.contains_key("subnet") {
+            let network = network_name(&state.name);
+            let subnet = self.create_network(&network, &state.name).await?;
+            state.resources.insert("network".into(), network);
+            state.resources.insert("subnet".into(), subnet);
             states.save(state)?;
         }
-        let cluster = state.name.clone();
-        let todo: Vec<usize> = (0..state.nodes.len())
-            .filter(|&i| state.nodes[i].address.is_empty())
-            .collect();
-        let started = join_all(todo.iter().map(|&i| {
-            let node = &state.nodes[i];
-            let ports = plan.roles.get(&node.role).map(|r| r.ports.clone());
-            self.start_container(&cluster, node, ports.unwrap_or_default(), &network)
-        }))
-        .await;
-        let mut first_error = None;
-        for (i, result) in todo.into_iter().zip(started) {
-            match result {
-                Ok(id) => {
-                    let (address, published) = self.engine.node_address(&id, &network).await?;
-                    let node = &mut state.nodes[i];
-                    node.provider_id = Some(id);
-                    node.address = address;
-                    node.published = published;
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+        let subnet = &state.resources["subnet"];
+        if state.nodes.len() > MAX_NODES {
+            return Err(LaunchError::Input(format!(
+                "the docker provider puts at most {MAX_NODES} nodes on a cluster's network"
+            )));
+        }
+        let base = subnet.trim_end_matches(".0/24").to_owned();
+        for (i, node) in state.nodes.iter_mut().enumerate() {
+            if node.address.is_empty() {
+                node.address = format!("{base}.{}", FIRST_HOST + i);
+                // The role's ports, published at start on host ports the engine picks (0 until then).
+                let ports = plan.roles.get(&node.role).map(|r| r.ports.clone());
+                node.published = ports
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| (p, 0))
+                    .collect();
             }
         }
         states.save(state)?;
-        first_error.map_or(Ok(()), |e| Err(e.into()))
+        Ok(())
     }
 
+    /// Creates the node's container at its address with its bundle already inside, then starts it.
+    /// A container that runs (a resumed launch) has its bundle since before it started: it is left
+    /// alone, as rewriting the bundle under a running agent could race with it.
     async fn start(
         &self,
         state: &ClusterState,
         index: usize,
         bundle: &NodeBundle,
     ) -> Result<(), LaunchError> {
-        let id = state.nodes[index]
-            .provider_id
-            .as_deref()
-            .unwrap_or_default();
-        self.engine.upload_to(id, "/", with_prefix(bundle)?).await?;
+        let node = &state.nodes[index];
+        if self.engine.is_running(&node.name).await {
+            return Ok(());
+        }
+        let files = with_prefix(bundle)?;
+        // A launch killed between creating a container and recording it left the name taken.
+        self.engine.remove_node(&node.name).await;
+        let network = network_name(&state.name);
+        let ports: Vec<u16> = node.published.keys().copied().collect();
+        self.engine
+            .run_node(NodeSpec {
+                name: &node.name,
+                image: &self.image,
+                network: &network,
+                cmd: vec![AGENT_PATH.to_owned()],
+                env: &BTreeMap::new(),
+                labels: &[
+                    (CLUSTER_LABEL, &state.name),
+                    ("baker.node", &node.name),
+                    ("baker.role", &node.role),
+                ],
+                publish: &ports,
+                host_ip: self.host_ip,
+                address: &node.address,
+                files,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Each container's id and the host ports the engine picked for its published ports.
+    async fn started(&self, state: &mut ClusterState) -> Result<(), LaunchError> {
+        let network = network_name(&state.name);
+        for node in &mut state.nodes {
+            let id = self.engine.container_id(&node.name).await?;
+            let (_, published) = self.engine.node_address(&id, &network).await?;
+            node.provider_id = Some(id);
+            node.published = published;
+        }
         Ok(())
     }
 
@@ -183,34 +212,45 @@ impl Provider for DockerProvider<'_> {
 }
 
 impl DockerProvider<'_> {
-    /// Starts one node container, its agent waiting for the bundle; returns its id.
-    async fn start_container(
-        &self,
-        cluster: &str,
-        node: &NodeState,
-        ports: Vec<u16>,
-        network: &str,
-    ) -> Result<String, crate::engine::EngineError> {
-        let env = BTreeMap::from([("BAKER_AGENT_WAIT".to_owned(), "600".to_owned())]);
-        // A launch killed between starting a container and recording it left the name taken.
-        self.engine.remove_node(&node.name).await;
-        self.engine
-            .run_node(NodeSpec {
-                name: &node.name,
-                image: &self.image,
-                network,
-                cmd: vec![AGENT_PATH.to_owned()],
-                env: &env,
-                labels: &[
-                    (CLUSTER_LABEL, cluster),
-                    ("baker.node", &node.name),
-                    ("baker.role", &node.role),
-                ],
-                publish: &ports,
-                host_ip: self.host_ip,
-            })
-            .await
+    /// Creates the cluster's network on a /24 of 10.200.0.0/13 chosen from the cluster's name,
+    /// or the next free one when another network holds it; returns the subnet.
+    async fn create_network(&self, network: &str, cluster: &str) -> Result<String, LaunchError> {
+        let first = subnet_index(cluster);
+        for attempt in 0..SUBNET_ATTEMPTS {
+            let subnet = subnet_of(first + attempt);
+            if self
+                .engine
+                .create_network(network, &subnet, &[(CLUSTER_LABEL, cluster)])
+                .await?
+            {
+                return Ok(subnet);
+            }
+        }
+        Err(LaunchError::Input(format!(
+            "no free /24 for cluster {cluster}'s network among {SUBNET_ATTEMPTS} tried in 10.200.0.0/13; remove unused networks (`docker network prune`)"
+        )))
     }
+}
+
+/// Containers get `.10` and up of their /24.
+const FIRST_HOST: usize = 10;
+const MAX_NODES: usize = 240;
+const SUBNET_ATTEMPTS: usize = 32;
+/// 10.200.0.0/13 holds 2048 /24s.
+const SUBNETS: usize = 2048;
+
+/// Where a cluster's search for a free /24 starts: a digest of its name, so that clusters launched
+/// side by side rarely try the same ones.
+fn subnet_index(cluster: &str) -> usize {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(cluster.as_bytes());
+    usize::from(u16::from_be_bytes([digest[0], digest[1]])) % SUBNETS
+}
+
+/// The `n`th /24 of 10.200.0.0/13 (wrapping).
+fn subnet_of(n: usize) -> String {
+    let n = n % SUBNETS;
+    format!("10.{}.{}.0/24", 200 + n / 256, n % 256)
 }
 
 /// The bundle tar with its entries under the agent's bundle directory, to unpack at `/`.
@@ -233,4 +273,19 @@ fn with_prefix(bundle: &NodeBundle) -> Result<Vec<u8>, LaunchError> {
         out.append_data(&mut header, path, &mut entry).map_err(io)?;
     }
     out.into_inner().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnets_are_private_24s_that_wrap_within_the_range() {
+        assert_eq!(subnet_of(0), "10.200.0.0/24");
+        assert_eq!(subnet_of(257), "10.201.1.0/24");
+        assert_eq!(subnet_of(SUBNETS - 1), "10.207.255.0/24");
+        assert_eq!(subnet_of(SUBNETS), subnet_of(0));
+        assert_eq!(subnet_index("pg"), subnet_index("pg"));
+        assert!(subnet_index("pg") < SUBNETS);
+    }
 }

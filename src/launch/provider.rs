@@ -1,9 +1,9 @@
 //! What a provider does for a launch, so that [`super::run`] drives one sequence on every provider:
 //! place the nodes (after which each has the address the others reach it at), render every node's
 //! bundle with all the addresses, start each node with its bundle, then wait for the roles' checks
-//! through the provider's shell. Providers differ in when a node runs: a container runs before its
-//! bundle exists (its address is known only then) and waits for it; a VM or a machine over SSH gets
-//! its address first and starts with its bundle in hand.
+//! through the provider's shell. Every provider chooses or learns each node's address before the node
+//! runs (a container's on a subnet baker gives its network, a VM's on its switch, a machine's from the
+//! inventory), so every node starts with its bundle in hand.
 
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
@@ -55,14 +55,24 @@ pub trait Provider: Sync {
         states: &StateDir,
     ) -> impl Future<Output = Result<(), LaunchError>> + Send;
 
-    /// Hands node `index` its bundle and starts its role. Starting a node that runs already only
-    /// hands it the bundle again (the agent takes the first), so a resumed launch may repeat it.
+    /// Hands node `index` its bundle and starts its role. A resumed launch repeats it for every
+    /// node: a node that runs already keeps the bundle it has (the agent takes only the first).
     fn start(
         &self,
         state: &ClusterState,
         index: usize,
         bundle: &NodeBundle,
     ) -> impl Future<Output = Result<(), LaunchError>> + Send;
+
+    /// Records in `state` what starting the nodes told the provider (a container's id and the host
+    /// ports the engine picked); nothing for providers that knew it all when placing.
+    fn started(
+        &self,
+        state: &mut ClusterState,
+    ) -> impl Future<Output = Result<(), LaunchError>> + Send {
+        let _ = state;
+        async { Ok(()) }
+    }
 
     fn shell<'a>(&'a self, node: &NodeState) -> Self::Shell<'a>;
 

@@ -260,6 +260,7 @@ async fn boot<P: Provider>(
             .map(|(i, bundle)| provider.start(&snapshot, i, bundle)),
     )
     .await?;
+    provider.started(state).await?;
     state.phase = Phase::Booting;
     state
         .timings
