@@ -37,7 +37,7 @@ pub enum ProviderName {
     Docker,
     /// Nodes as VMs booted from copy-on-write overlays of the disk image (QEMU on this host).
     Qemu,
-    /// Existing machines from an inventory (`--inventory`), one node each, over SSH.
+    /// Existing machines from an inventory (`--inventory`), over SSH; a host listed twice runs two nodes.
     Ssh,
 }
 

@@ -246,7 +246,7 @@ mod tests {
             bundle.command
         );
         assert!(
-            bundle.command.contains("--ip=192.0.2.12"),
+            bundle.command.contains("--ip=192.0.2.11"),
             "{}",
             bundle.command
         );
@@ -257,6 +257,107 @@ mod tests {
             .find(|f| f.path == "/etc/mesos-slave/master");
         assert_eq!(master_file.unwrap().content, "192.0.2.10:5050\n");
         assert!(!bundle.command.contains("{{"));
+    }
+
+    /// The example's second slave shares the first one's machine (slot 1): its port, work dir and
+    /// readiness URLs move on by one; slot 0 renders the plain 5051 and /var/lib/mesos.
+    #[test]
+    fn two_mesos_slaves_on_one_machine_take_distinct_ports_and_work_dirs() {
+        let plan = mesos_plan();
+        let cluster = ClusterFacts::example("master", "slave");
+        let first = render_bundle(&plan, &cluster, &cluster.slaves[0]).unwrap();
+        let second = render_bundle(&plan, &cluster, &cluster.slaves[1]).unwrap();
+        assert_eq!(
+            first.command,
+            "/usr/local/sbin/mesos-slave --master=192.0.2.10:5050 --ip=192.0.2.11 --port=5051 --hostname=192.0.2.11 --work_dir=/var/lib/mesos --credential=/etc/mesos/credential"
+        );
+        assert!(
+            second.command.contains("--port=5052 "),
+            "{}",
+            second.command
+        );
+        assert!(
+            second.command.contains("--work_dir=/var/lib/mesos-1 "),
+            "{}",
+            second.command
+        );
+        assert_eq!(
+            second.setup.as_deref(),
+            Some("ldconfig\nmkdir -p /var/lib/mesos-1")
+        );
+        let file = |b: &NodeBundle, path: &str| {
+            b.files
+                .iter()
+                .find(|f| f.path == path)
+                .unwrap()
+                .content
+                .clone()
+        };
+        assert_eq!(file(&first, "/etc/mesos-slave/port"), "5051\n");
+        assert_eq!(file(&second, "/etc/mesos-slave/port"), "5052\n");
+        assert_eq!(
+            file(&second, "/etc/mesos-slave/work_dir"),
+            "/var/lib/mesos-1\n"
+        );
+        let urls = |b: &NodeBundle| -> Vec<String> {
+            b.ready.iter().map(|r| r.probe.to_string()).collect()
+        };
+        assert!(
+            urls(&first).iter().all(|u| u.contains(":5051/")),
+            "{:?}",
+            urls(&first)
+        );
+        assert!(
+            urls(&second).iter().all(|u| u.contains(":5052/")),
+            "{:?}",
+            urls(&second)
+        );
+    }
+
+    /// Two standbys on one machine: the second takes port 5433 and its own PGDATA, and each is told
+    /// apart on the primary by its application_name (both come from one address).
+    #[test]
+    fn two_postgresql_standbys_on_one_machine_are_told_apart() {
+        let catalog = Catalog::embedded().unwrap();
+        let recipe = catalog.select(Some("postgresql"), None).unwrap();
+        let plan = resolve(&recipe, &PlanOptions::default()).unwrap();
+        let cluster = ClusterFacts::example("primary", "standby");
+        let first = render_bundle(&plan, &cluster, &cluster.slaves[0]).unwrap();
+        let second = render_bundle(&plan, &cluster, &cluster.slaves[1]).unwrap();
+        assert_eq!(first.command, "/usr/local/pgsql/bin/postgres");
+        assert_eq!(second.command, "/usr/local/pgsql/bin/postgres -p 5433");
+        assert_eq!(first.env["PGDATA"], "/var/lib/postgres/data");
+        assert_eq!(second.env["PGDATA"], "/var/lib/postgres/data-1");
+        assert!(
+            second
+                .setup
+                .as_deref()
+                .unwrap()
+                .contains("application_name=node-2")
+        );
+        let checks = |b: &NodeBundle| -> String {
+            b.ready
+                .iter()
+                .chain(&b.smoke)
+                .map(|r| r.probe.to_string())
+                .collect()
+        };
+        assert!(
+            checks(&first).contains("application_name = 'node-1'"),
+            "{}",
+            checks(&first)
+        );
+        assert!(
+            checks(&second).contains("application_name = 'node-2'"),
+            "{}",
+            checks(&second)
+        );
+        assert!(
+            checks(&second).contains("-h 192.0.2.11 -p 5433 "),
+            "{}",
+            checks(&second)
+        );
+        assert!(!checks(&first).contains(" -p "), "{}", checks(&first));
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub mod ready;
 pub mod run;
 pub mod smoke;
 pub mod ssh;
+pub mod ssh_destroy;
+pub mod ssh_dirs;
 pub mod ssh_scripts;
 pub mod ssh_shell;
 pub mod state;

@@ -32,6 +32,7 @@ impl WantedNode {
             published: Default::default(),
             ready: false,
             ready_since: None,
+            slot: 0,
         }
     }
 }
