@@ -37,3 +37,7 @@ pub use error::LaunchError;
 
 #[cfg(test)]
 mod agent_tests;
+#[cfg(test)]
+mod bundle_tests;
+#[cfg(test)]
+mod ssh_tests;

@@ -146,17 +146,4 @@ mod tests {
         // Safe to repeat.
         assert_eq!(run(&script("m-slave-2", 1)), Some(0));
     }
-
-    #[test]
-    fn the_script_parses() {
-        let out = std::process::Command::new("bash")
-            .args(["-n", "-c", &destroy("pg-standby-1", &NodeDirs::of_slot(1))])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
 }

@@ -230,6 +230,7 @@ mod tests {
             alive(&NodeDirs::of_slot(1)),
             role_log(&NodeDirs::of_slot(0), 40),
             probe(),
+            super::super::ssh_destroy::destroy("pg-standby-1", &NodeDirs::of_slot(1)),
         ];
         // The remote command lines carry their script quoted: check the script inside.
         for line in [unpack("ab12"), start(&NodeDirs::of_slot(2))] {
