@@ -15,7 +15,7 @@ use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
 use baker::launch::inventory::read_inventory;
 use baker::launch::node_image::ensure_node_image;
-use baker::launch::provider::{FAILED_TASK_SCRIPT, Provider};
+use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
@@ -564,9 +564,9 @@ async fn node_logs<P: Provider>(
     lines: usize,
 ) -> (Vec<String>, String) {
     let log = provider.role_log(node, lines).await;
-    let task = provider
-        .shell(node)
-        .run(FAILED_TASK_SCRIPT)
+    let shell = provider.shell(node);
+    let task = shell
+        .run(&failed_task_script(shell.bundle_dir()))
         .await
         .map(|(_, out)| out)
         .unwrap_or_default();
