@@ -14,7 +14,7 @@ use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
 use baker::launch::inventory::read_inventory;
 use baker::launch::node_image::ensure_node_image;
-use baker::launch::provider::{FAILED_TASK_SCRIPT, Provider};
+use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
@@ -36,7 +36,7 @@ pub enum ProviderName {
     Docker,
     /// Nodes as VMs booted from copy-on-write overlays of the disk image (QEMU on this host).
     Qemu,
-    /// Existing machines from an inventory (`--inventory`), one node each, over SSH.
+    /// Existing machines from an inventory (`--inventory`), over SSH; a host listed twice runs two nodes.
     Ssh,
 }
 
@@ -574,9 +574,9 @@ async fn node_logs<P: Provider>(
     lines: usize,
 ) -> (Vec<String>, String) {
     let log = provider.role_log(node, lines).await;
-    let task = provider
-        .shell(node)
-        .run(FAILED_TASK_SCRIPT)
+    let shell = provider.shell(node);
+    let task = shell
+        .run(&failed_task_script(shell.bundle_dir()))
         .await
         .map(|(_, out)| out)
         .unwrap_or_default();

@@ -179,8 +179,8 @@ fn syntax(path: &Path, line: usize, message: String) -> InventoryError {
 
 impl Inventory {
     /// The machines of a cluster of one master and `slaves` slaves, master first (the order of
-    /// the launch's nodes): the first master and the first `slaves` slaves listed. Every node needs
-    /// a machine of its own: its roles' ports and directories are the same on every node.
+    /// the launch's nodes): the first master and the first `slaves` slaves listed. A host listed
+    /// more than once runs that many nodes, each in its own slot (see [`super::ssh_dirs`]).
     pub fn assign(&self, slaves: usize) -> Result<Vec<Host>, InventoryError> {
         let shape = |message: String| InventoryError::Shape {
             path: self.path.clone(),
@@ -199,14 +199,6 @@ impl Inventory {
         let hosts: Vec<Host> = std::iter::once(master.clone())
             .chain(self.slaves[..slaves].iter().cloned())
             .collect();
-        for (i, host) in hosts.iter().enumerate() {
-            if hosts[..i].iter().any(|h| h.host == host.host) {
-                return Err(shape(format!(
-                    "lists {} for two nodes; baker runs one node per machine (every node of a role uses the same ports and directories), so give each node its own host",
-                    host.host
-                )));
-            }
-        }
         Ok(hosts)
     }
 }
@@ -289,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn a_launch_takes_the_first_master_and_slaves_one_machine_each() {
+    fn a_launch_takes_the_first_master_and_slaves_and_a_host_listed_twice_runs_two() {
         let inv = parse_baker(Path::new("inv"), "master m\nslave a\nslave b\nslave c\n").unwrap();
         let hosts = inv.assign(2).unwrap();
         let names: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
@@ -299,9 +291,15 @@ mod tests {
             err.contains("lists 3 slaves but the launch asks for 4"),
             "{err}"
         );
-        let shared = parse_baker(Path::new("inv"), "master m\nslave a:22\nslave a:2222\n").unwrap();
-        let err = shared.assign(2).unwrap_err().to_string();
-        assert!(err.contains("lists a for two nodes"), "{err}");
+        // Several slaves per host, as the users' guide runs them: each a node of its own.
+        let shared = parse_baker(Path::new("inv"), "master m\nslave a\nslave a\n").unwrap();
+        let hosts: Vec<String> = shared
+            .assign(2)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(hosts, ["m:22", "a:22", "a:22"]);
         let none = parse_baker(Path::new("inv"), "slave a\n").unwrap();
         assert!(
             none.assign(1)

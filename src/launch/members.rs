@@ -45,6 +45,7 @@ pub fn cluster_facts(state: &ClusterState, secret: &str) -> ClusterFacts {
         ip: n.address.clone(),
         role: n.role.clone(),
         index: i,
+        slot: n.slot,
     };
     let master = state
         .nodes

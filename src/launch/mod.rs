@@ -27,6 +27,8 @@ pub mod ready;
 pub mod run;
 pub mod smoke;
 pub mod ssh;
+pub mod ssh_destroy;
+pub mod ssh_dirs;
 pub mod ssh_scripts;
 pub mod ssh_shell;
 pub mod state;
@@ -35,3 +37,7 @@ pub use error::LaunchError;
 
 #[cfg(test)]
 mod agent_tests;
+#[cfg(test)]
+mod bundle_tests;
+#[cfg(test)]
+mod ssh_tests;

@@ -32,6 +32,7 @@ impl WantedNode {
             published: Default::default(),
             ready: false,
             ready_since: None,
+            slot: 0,
         }
     }
 }
@@ -101,6 +102,39 @@ pub fn role_log_script(lines: usize) -> String {
     format!("tail -n {lines} /var/log/baker/role.log 2>/dev/null")
 }
 
-/// For a Mesos slave, the newest task sandbox's stderr, as a shell command (prints nothing elsewhere).
-pub const FAILED_TASK_SCRIPT: &str = "f=$(ls -t /var/lib/mesos/slaves/*/frameworks/*/executors/*/runs/latest/stderr 2>/dev/null | head -n 1); \
-     [ -n \"$f\" ] && { echo \"== $f\"; tail -n 40 \"$f\"; }; true";
+/// For a Mesos slave, the newest task sandbox's stderr, as a shell command (prints nothing elsewhere):
+/// under the `--work_dir` of the role's command in `bundle_dir` (a second slave on a machine has
+/// its own), else `/var/lib/mesos`.
+pub fn failed_task_script(bundle_dir: &str) -> String {
+    format!(
+        "w=$(grep -o -- '--work_dir=[^ ]*' {bundle_dir}/command.sh 2>/dev/null | head -n 1 | cut -d= -f2); \
+         f=$(ls -t ${{w:-/var/lib/mesos}}/slaves/*/frameworks/*/executors/*/runs/latest/stderr 2>/dev/null | head -n 1); \
+         [ -n \"$f\" ] && {{ echo \"== $f\"; tail -n 40 \"$f\"; }}; true"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A second slave's failed task is found under its own `--work_dir`, read from its bundle.
+    #[test]
+    fn the_failed_task_is_looked_for_in_the_nodes_own_work_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let bundle = format!("{root}/role-1");
+        let run = format!("{root}/mesos-1/slaves/s/frameworks/f/executors/e/runs/latest");
+        std::fs::create_dir_all(&bundle).unwrap();
+        std::fs::create_dir_all(&run).unwrap();
+        let command = format!("exec mesos-slave --port=5052 --work_dir={root}/mesos-1 --x=y\n");
+        std::fs::write(format!("{bundle}/command.sh"), command).unwrap();
+        std::fs::write(format!("{run}/stderr"), "task failed: no such file\n").unwrap();
+        let out = std::process::Command::new("bash")
+            .args(["-c", &failed_task_script(&bundle)])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(out.starts_with(&format!("== {run}/stderr")), "{out}");
+        assert!(out.contains("task failed: no such file"), "{out}");
+    }
+}

@@ -20,6 +20,11 @@ pub trait NodeShell {
     fn run(&self, script: &str) -> impl Future<Output = Result<(i64, String), String>> + Send;
     /// Whether the node still runs: a node that stopped will not become ready, so waiting ends.
     fn alive(&self) -> impl Future<Output = bool> + Send;
+    /// Where the node's bundle is (its `env` is sourced before a command probe): the agent's
+    /// default, unless the node shares its machine with others (see [`super::ssh_dirs`]).
+    fn bundle_dir(&self) -> &str {
+        BUNDLE_DIR
+    }
 }
 
 /// The first check that did not pass in time, and what it saw last.
@@ -79,7 +84,8 @@ pub fn describe(check: &ReadyCheck) -> String {
 async fn probe(check: &ReadyCheck, shell: &impl NodeShell, http: &reqwest::Client) -> Seen {
     match &check.probe {
         ProbePlan::Command { run } => {
-            let script = format!("if [ -f {BUNDLE_DIR}/env ]; then . {BUNDLE_DIR}/env; fi\n{run}");
+            let bundle = shell.bundle_dir();
+            let script = format!("if [ -f {bundle}/env ]; then . {bundle}/env; fi\n{run}");
             match shell.run(&script).await {
                 Ok((0, out)) => Seen::Answer(out),
                 Ok((code, out)) => Seen::Failure(format!(

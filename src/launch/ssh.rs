@@ -1,11 +1,13 @@
-//! The `ssh` provider: existing machines from an inventory (see [`super::inventory`]), one node per
-//! machine, reached with the system's OpenSSH client (see [`super::ssh_shell`]) as root or through
-//! `sudo -n`. Before anything is made, every machine must answer over SSH, have root, and run no
-//! other baker node. Placing a node installs what the docker provider bakes into its node image —
-//! the recipe's runtime packages when missing, the build's tarball unpacked at `/`, the role agent —
-//! and starting it writes its bundle and starts the agent detached, so it outlives the connection.
-//! `destroy` stops the agent and what it started, and removes the bundle, the role's state and
-//! logs; the installed software stays (see [`super::ssh_scripts::destroy`]).
+//! The `ssh` provider: existing machines from an inventory (see [`super::inventory`]), reached with
+//! the system's OpenSSH client (see [`super::ssh_shell`]) as root or through `sudo -n`. A machine
+//! listed for several nodes runs them side by side, each in its own slot (its own directories, and
+//! `{{self.slot}}` for the role's ports; see [`super::ssh_dirs`]). Before anything is made, every
+//! machine must answer over SSH, have root, and run no other baker node. Placing a node installs
+//! what the docker provider bakes into its node image — the recipe's runtime packages when
+//! missing, the build's tarball unpacked at `/`, the role agent — once per machine, and starting
+//! it writes its bundle and starts the agent detached, so it outlives the connection. `destroy`
+//! stops the agent and what it started, and removes the bundle, the role's state and logs, never
+//! another node's; the installed software stays (see [`super::ssh_destroy`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,6 +20,8 @@ use super::inventory::{Host, parse_host, read_inventory};
 use super::node_image::AGENT;
 use super::provider::Provider;
 use super::readiness::NodeShell;
+use super::ssh_destroy::destroy as destroy_script;
+use super::ssh_dirs::{NodeDirs, assign_slots};
 use super::ssh_scripts::{self as scripts, AS_ROOT, SshNode, address, tail};
 use super::ssh_shell::SshTarget;
 use super::state::{ClusterState, NodeState, StateDir};
@@ -109,8 +113,10 @@ impl SshProvider {
         }
     }
 
-    fn node_at(&self, host: &Host) -> SshNode {
+    /// The shell of the node in `slot` on `host`'s machine.
+    fn node_at(&self, host: &Host, slot: usize) -> SshNode {
         SshNode {
+            dirs: NodeDirs::of_slot(slot),
             target: SshTarget {
                 host: host.host.clone(),
                 port: host.port,
@@ -125,19 +131,24 @@ impl SshProvider {
     }
 
     /// The machine a placed node is on (its provider id is the host as the inventory named it).
-    fn node(&self, node: &NodeState) -> Option<SshNode> {
+    pub(super) fn node(&self, node: &NodeState) -> Option<SshNode> {
         let host = parse_host(node.provider_id.as_deref()?).ok()?;
-        Some(self.node_at(&host))
+        Some(self.node_at(&host, node.slot))
     }
 
     /// Checks, before anything is made, that every machine answers over SSH, gives root and runs
     /// no baker node; the first that does not is the error.
     pub async fn check_hosts(&self) -> Result<(), SshError> {
-        let probes =
-            join_all(self.hosts.iter().map(|h| async move {
-                (h, self.node_at(h).target.run_script(scripts::PROBE).await)
-            }))
-            .await;
+        let probes = join_all(self.hosts.iter().map(|h| async move {
+            (
+                h,
+                self.node_at(h, 0)
+                    .target
+                    .run_script(&scripts::probe())
+                    .await,
+            )
+        }))
+        .await;
         for (host, probe) in probes {
             let name = host.to_string();
             let out = match probe {
@@ -164,7 +175,7 @@ impl SshProvider {
     /// Installs the runtime packages, the agent and the tarball on one machine; returns the address
     /// the other nodes reach it at.
     async fn install(&self, plan: &Plan, host: &Host) -> Result<String, LaunchError> {
-        let node = self.node_at(host);
+        let node = self.node_at(host, 0);
         let (tarball, sha256) = self.tarball.clone().ok_or_else(|| {
             LaunchError::Input("placing a node over SSH needs the build's tarball".into())
         })?;
@@ -231,12 +242,30 @@ impl Provider for SshProvider {
             node.provider_id = Some(host.to_string());
             todo.push((i, host));
         }
+        let placing: Vec<usize> = todo.iter().map(|(i, _)| *i).collect();
+        assign_slots(&mut state.nodes, &placing);
         states.save(state)?;
-        let installed = join_all(todo.iter().map(|(_, h)| self.install(plan, h))).await;
+        // A machine listed for several nodes is installed once; each of its nodes gets its address.
+        let mut machines: Vec<&Host> = Vec::new();
+        for (_, host) in &todo {
+            if !machines
+                .iter()
+                .any(|m| m.host == host.host && m.port == host.port)
+            {
+                machines.push(host);
+            }
+        }
+        let installed = join_all(machines.iter().map(|h| self.install(plan, h))).await;
         let mut first_error = None;
-        for ((i, _), result) in todo.into_iter().zip(installed) {
+        for (machine, result) in machines.iter().zip(installed) {
             match result {
-                Ok(address) => state.nodes[i].address = address,
+                Ok(address) => {
+                    for (i, host) in &todo {
+                        if host.host == machine.host && host.port == machine.port {
+                            state.nodes[*i].address.clone_from(&address);
+                        }
+                    }
+                }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -261,18 +290,23 @@ impl Provider for SshProvider {
             source,
         })?;
         shell
-            .step("starting the role agent", &scripts::start(), &tar)
+            .step(
+                "starting the role agent",
+                &scripts::start(&shell.dirs),
+                &tar,
+            )
             .await?;
         Ok(())
     }
 
     fn shell(&self, node: &NodeState) -> SshNode {
         self.node(node).unwrap_or_else(|| {
-            self.node_at(&Host {
+            let host = Host {
                 user: String::new(),
                 host: node.address.clone(),
                 port: 22,
-            })
+            };
+            self.node_at(&host, node.slot)
         })
     }
 
@@ -281,7 +315,8 @@ impl Provider for SshProvider {
     }
 
     async fn role_log(&self, node: &NodeState, lines: usize) -> Vec<String> {
-        match self.shell(node).run(&scripts::role_log(lines)).await {
+        let shell = self.shell(node);
+        match shell.run(&scripts::role_log(&shell.dirs, lines)).await {
             Ok((_, out)) => out.lines().map(str::to_owned).collect(),
             Err(why) => vec![format!("(cannot read the log: {why})")],
         }
@@ -290,18 +325,19 @@ impl Provider for SshProvider {
     /// Whether the agent runs, as far as can be told now: an unreachable machine is not.
     async fn alive(&self, node: &NodeState) -> bool {
         match self.node(node) {
-            Some(shell) => matches!(shell.run(&scripts::alive()).await, Ok((0, _))),
+            Some(shell) => matches!(shell.run(&scripts::alive(&shell.dirs)).await, Ok((0, _))),
             None => false,
         }
     }
 
-    /// Cleans every machine a node was placed on; a machine that now runs another node is left
-    /// alone, one that cannot be reached fails the destroy (the state stays, to try again).
+    /// Cleans each node's slot on the machine it was placed on; a slot that now holds another node
+    /// is left alone, a machine that cannot be reached fails the destroy (the state stays, to try
+    /// again). Nodes sharing a machine never touch each other's directories.
     async fn destroy(&self, state: &ClusterState) -> Result<usize, LaunchError> {
         let cleaned = join_all(state.nodes.iter().filter_map(|node| {
             let shell = self.node(node)?;
             Some(async move {
-                let script = scripts::destroy(&node.name);
+                let script = destroy_script(&node.name, &shell.dirs);
                 (shell.target.host.clone(), shell.run(&script).await)
             })
         }))
@@ -326,77 +362,5 @@ impl Provider for SshProvider {
             }
         }
         Ok(removed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::launch::provider::WantedNode;
-    use crate::recipe::RoleKind;
-
-    #[test]
-    fn a_placed_node_is_reached_at_its_inventory_host_with_the_default_user() {
-        let provider = SshProvider {
-            hosts: vec![],
-            user: "admin".into(),
-            key: Some("/k".into()),
-            tarball: None,
-        };
-        let mut node = crate::launch::provider::WantedNode {
-            name: "pg-primary".into(),
-            role: "primary".into(),
-            kind: crate::recipe::RoleKind::Master,
-        }
-        .unplaced();
-        assert!(provider.node(&node).is_none());
-        node.provider_id = Some("10.0.0.5:2222".into());
-        let args = provider.login_command(&node).join(" ");
-        assert!(args.starts_with("ssh -t "), "{args}");
-        assert!(args.ends_with("-i /k -p 2222 admin@10.0.0.5"), "{args}");
-        node.provider_id = Some("root@db1:22".into());
-        assert_eq!(provider.node(&node).unwrap().target.user, "root");
-    }
-
-    #[test]
-    fn a_resumed_cluster_keeps_its_machines_and_reads_the_inventory_for_the_rest() {
-        let dir = tempfile::tempdir().unwrap();
-        let inventory = dir.path().join("inventory");
-        std::fs::write(&inventory, "master m\nslave a\nslave b\n").unwrap();
-        let kinds = [RoleKind::Master, RoleKind::Slave, RoleKind::Slave];
-        let nodes: Vec<NodeState> = kinds
-            .iter()
-            .enumerate()
-            .map(|(i, &kind)| {
-                let wanted = WantedNode {
-                    name: format!("pg-{i}"),
-                    role: "r".into(),
-                    kind,
-                };
-                wanted.unplaced()
-            })
-            .collect();
-        let placed = SshProvider {
-            hosts: vec![],
-            user: "root".into(),
-            key: None,
-            tarball: Some(("/t.tar.gz".into(), "ab".into())),
-        };
-        let mut state = crate::launch::run::state_or_empty(
-            &crate::launch::state::StateDir::new(dir.path().into()),
-            "pg",
-            "ssh",
-        )
-        .unwrap();
-        state.nodes = nodes;
-        state.nodes[0].provider_id = Some("m-moved:2222".into());
-        state.resources = placed.resources(&inventory);
-        let provider = SshProvider::from_state(&state);
-        let hosts: Vec<String> = provider.hosts.iter().map(ToString::to_string).collect();
-        assert_eq!(hosts, ["m-moved:2222", "a:22", "b:22"]);
-        assert_eq!(provider.user, "root");
-        assert_eq!(provider.tarball, placed.tarball);
-        std::fs::remove_file(&inventory).unwrap();
-        assert_eq!(SshProvider::from_state(&state).hosts.len(), 1);
     }
 }

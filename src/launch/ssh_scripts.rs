@@ -1,17 +1,18 @@
 //! What the `ssh` provider runs on a machine, and the root shell it runs it through ([`SshNode`]):
 //! the check before anything is made, the install of the runtime packages and the agent, the
 //! tarball's unpacking, the agent's detached start, the node's address, and the stop and clean-up
-//! of `destroy`. They are plain bash 4.1 (CentOS 6's) and use only
+//! of `destroy`, each in the node's own directories ([`NodeDirs`]: a machine may run several). They are plain bash 4.1 (CentOS 6's) and use only
 //! what every base system has (coreutils, util-linux's `setsid`, `/proc`): no `ps` (Debian's
 //! minimal systems lack procps), no Python.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::bundle_tar::{BUNDLE_DIR, shell_quote};
+use super::bundle_tar::shell_quote;
 use super::provider::AGENT_PATH;
 use super::readiness::NodeShell;
 use super::ssh::SshError;
+use super::ssh_dirs::{ALL_BUNDLES, NodeDirs};
 use super::ssh_shell::SshTarget;
 use crate::recipe::PackageManager;
 
@@ -19,9 +20,10 @@ use crate::recipe::PackageManager;
 pub const INSTALL_LIMIT: Duration = Duration::from_secs(900);
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
 
-/// One machine's shell: as root, through `sudo -n` when the SSH user is not root.
+/// One node's shell on its machine: as root, through `sudo -n` when the SSH user is not root.
 pub struct SshNode {
     pub target: SshTarget,
+    pub dirs: NodeDirs,
 }
 
 impl SshNode {
@@ -51,7 +53,11 @@ impl NodeShell for SshNode {
     /// Whether the agent still runs; a machine that does not answer this once counts as running
     /// (a dropped connection is not a stopped role: the readiness check's own probe says more).
     async fn alive(&self) -> bool {
-        !matches!(self.run(&alive()).await, Ok((code, _)) if code != 0)
+        !matches!(self.run(&alive(&self.dirs)).await, Ok((code, _)) if code != 0)
+    }
+
+    fn bundle_dir(&self) -> &str {
+        &self.dirs.bundle
     }
 }
 
@@ -89,10 +95,6 @@ pub async fn address(node: &SshNode) -> Result<String, SshError> {
         })
 }
 
-/// The agent's pid, written when it starts detached (a tmpfs: a reboot forgets it).
-pub const AGENT_PID: &str = "/run/baker/agent.pid";
-/// The agent's own output before it opens its role log.
-pub const AGENT_OUT: &str = "/var/log/baker/agent.out";
 /// Markers of the tarballs unpacked on the machine, by sha256 (kept by `destroy`).
 pub const INSTALLED_DIR: &str = "/usr/lib/baker/installed";
 
@@ -101,9 +103,18 @@ pub const INSTALLED_DIR: &str = "/usr/lib/baker/installed";
 pub const AS_ROOT: &str = "$([ \"$(id -u)\" = 0 ] || echo sudo -n) ";
 
 /// Run as the login user before anything is made: whether root commands work, and which baker
-/// node the machine runs already.
-pub const PROBE: &str = "if [ \"$(id -u)\" = 0 ] || sudo -n true 2>/dev/null; then echo root=yes; else echo root=no; fi\n\
-     echo \"node=$(cat /etc/baker/role/node 2>/dev/null)\"\n";
+/// node (of any slot) the machine runs already.
+pub fn probe() -> String {
+    format!(
+        "if [ \"$(id -u)\" = 0 ] || sudo -n true 2>/dev/null; then echo root=yes; else echo root=no; fi\n\
+         echo \"node=$(cat {} 2>/dev/null | head -n 1)\"\n",
+        ALL_BUNDLES
+            .split(' ')
+            .map(|b| format!("{b}/node"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
 
 /// Installs the missing runtime packages and the agent; prints `tarball=present` when the tarball
 /// with `sha256` was unpacked here before.
@@ -147,80 +158,56 @@ pub fn unpack(sha256: &str) -> String {
     format!("{AS_ROOT}bash -c {}", shell_quote(&script))
 }
 
-/// Puts the bundle tar on standard input in place and starts the agent detached (its own session,
-/// no terminal, so it outlives the SSH connection); does nothing but drain the input when the
-/// agent runs already. Notes whether the role's user is made by the agent, for `destroy`.
-pub fn start() -> String {
+/// Puts the bundle tar on standard input in the node's bundle directory and starts the agent
+/// detached (its own session, no terminal, so it outlives the SSH connection) on the node's
+/// directories; does nothing but drain the input when the agent runs already. Makes the role's
+/// user when the machine lacks it, and notes that it did, for `destroy`.
+pub fn start(dirs: &NodeDirs) -> String {
+    let NodeDirs {
+        bundle,
+        state,
+        log,
+        run,
+    } = dirs;
+    let (pidfile, out) = (dirs.pidfile(), dirs.agent_out());
     let script = format!(
         "set -e\n\
-         pid=$(cat {AGENT_PID} 2>/dev/null || true)\n\
+         pid=$(cat {pidfile} 2>/dev/null || true)\n\
          if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then cat >/dev/null; echo \"the agent runs already (pid $pid)\"; exit 0; fi\n\
-         rm -rf {BUNDLE_DIR}\n\
-         mkdir -p {BUNDLE_DIR} /run/baker /var/log/baker /var/lib/baker\n\
-         tar -xf - -C {BUNDLE_DIR}\n\
-         if [ -f {BUNDLE_DIR}/user ] && [ ! -f /var/lib/baker/created-user ]; then\n\
-           u=$(cat {BUNDLE_DIR}/user)\n\
-           id \"$u\" >/dev/null 2>&1 || echo \"$u\" > /var/lib/baker/created-user\n\
+         rm -rf {bundle}\n\
+         mkdir -p {bundle} {run} {log} {state}\n\
+         tar -xf - -C {bundle}\n\
+         echo {state} > {bundle}/state-dir\n\
+         # Nodes sharing the machine start at once: the role's user is made here, under a lock,\n\
+         # once (the agent makes it the same way when it is missing), and its maker noted.\n\
+         if [ -f {bundle}/user ]; then\n\
+           u=$(cat {bundle}/user)\n\
+           exec 9</etc/baker && flock 9\n\
+           if ! id \"$u\" >/dev/null 2>&1; then\n\
+             useradd --system --create-home --home-dir \"/var/lib/$u\" --shell /bin/bash \"$u\"\n\
+             echo \"$u\" >> {state}/created-user\n\
+           fi\n\
+           exec 9<&-\n\
          fi\n\
          cd /\n\
-         setsid nohup {AGENT_PATH} </dev/null >{AGENT_OUT} 2>&1 &\n\
-         echo $! > {AGENT_PID}\n"
+         export BAKER_BUNDLE={bundle} BAKER_AGENT_STATE_DIR={state} BAKER_AGENT_LOG_DIR={log}\n\
+         setsid nohup {AGENT_PATH} </dev/null >{out} 2>&1 &\n\
+         echo $! > {pidfile}\n"
     );
     format!("{AS_ROOT}bash -c {}", shell_quote(&script))
 }
 
 /// Whether the agent (or the role it became) runs.
-pub fn alive() -> String {
-    format!("pid=$(cat {AGENT_PID} 2>/dev/null) && kill -0 \"$pid\" 2>/dev/null")
+pub fn alive(dirs: &NodeDirs) -> String {
+    let pidfile = dirs.pidfile();
+    format!("pid=$(cat {pidfile} 2>/dev/null) && kill -0 \"$pid\" 2>/dev/null")
 }
 
 /// The last `lines` lines of the role log, else of the agent's own output.
-pub fn role_log(lines: usize) -> String {
+pub fn role_log(dirs: &NodeDirs, lines: usize) -> String {
+    let (log, out) = (dirs.role_log(), dirs.agent_out());
     format!(
-        "if [ -s /var/log/baker/role.log ]; then tail -n {lines} /var/log/baker/role.log; else tail -n {lines} {AGENT_OUT} 2>/dev/null; fi; true"
-    )
-}
-
-/// Stops node `node`'s agent and every process under it (TERM, then KILL after 10 s), removes the
-/// files its bundle installed, the role's user when the agent made it (and so its home, where a
-/// role keeps its data), the bundle, the agent's state and logs. Leaves the installed software.
-/// Exits 3, touching nothing, when the machine runs another node. Safe to repeat.
-pub fn destroy(node: &str) -> String {
-    let node = shell_quote(node);
-    format!(
-        "set -u\n\
-         here=$(cat {BUNDLE_DIR}/node 2>/dev/null || true)\n\
-         if [ -n \"$here\" ] && [ \"$here\" != {node} ]; then echo \"this machine runs node $here\"; exit 3; fi\n\
-         root=$(cat {AGENT_PID} 2>/dev/null || true)\n\
-         if [ -n \"$root\" ] && grep -q baker /proc/$root/cmdline 2>/dev/null; then\n\
-           declare -A kids\n\
-           for f in /proc/[0-9]*/stat; do\n\
-             read -r line < \"$f\" 2>/dev/null || continue\n\
-             p=${{f#/proc/}}; p=${{p%/stat}}\n\
-             set -- ${{line##*') '}}\n\
-             kids[$2]=\"${{kids[$2]:-}} $p\"\n\
-           done\n\
-           tree=\"\"; todo=$root\n\
-           while set -- $todo; [ $# -gt 0 ]; do p=$1; shift; todo=\"$* ${{kids[$p]:-}}\"; tree=\"$tree $p\"; done\n\
-           kill -TERM $tree 2>/dev/null\n\
-           for _ in $(seq 1 50); do\n\
-             alive=\"\"; for p in $tree; do kill -0 $p 2>/dev/null && alive=\"$alive $p\"; done\n\
-             [ -z \"$alive\" ] && break; sleep 0.2\n\
-           done\n\
-           [ -z \"$alive\" ] || kill -KILL $alive 2>/dev/null\n\
-           echo \"stopped the agent and its processes:$tree\"\n\
-         fi\n\
-         if [ -d {BUNDLE_DIR}/files ]; then\n\
-           (cd {BUNDLE_DIR}/files && find . ! -type d) | while read -r f; do rm -f \"/${{f#./}}\"; done\n\
-         fi\n\
-         if [ -f /var/lib/baker/created-user ]; then\n\
-           u=$(cat /var/lib/baker/created-user)\n\
-           h=$(getent passwd \"$u\" | cut -d: -f6)\n\
-           if id \"$u\" >/dev/null 2>&1; then userdel -r \"$u\" 2>/dev/null || userdel \"$u\"; fi\n\
-           case \"$h\" in /?*/?*) rm -rf \"$h\" ;; esac\n\
-         fi\n\
-         rm -rf {BUNDLE_DIR} /var/lib/baker /var/log/baker /run/baker\n\
-         exit 0\n"
+        "if [ -s {log} ]; then tail -n {lines} {log}; else tail -n {lines} {out} 2>/dev/null; fi; true"
     )
 }
 
@@ -233,7 +220,6 @@ mod tests {
     fn the_scripts_parse() {
         let packages = ["libreadline8".to_owned(), "zlib1g".to_owned()];
         let mut scripts = vec![
-            PROBE.to_owned(),
             install(
                 PackageManager::Apt,
                 &packages,
@@ -241,12 +227,13 @@ mod tests {
                 "ab12",
             ),
             install(PackageManager::Yum, &packages, "#!/bin/bash", "ab12"),
-            alive(),
-            role_log(40),
-            destroy("pg-standby-1"),
+            alive(&NodeDirs::of_slot(1)),
+            role_log(&NodeDirs::of_slot(0), 40),
+            probe(),
+            super::super::ssh_destroy::destroy("pg-standby-1", &NodeDirs::of_slot(1)),
         ];
         // The remote command lines carry their script quoted: check the script inside.
-        for line in [unpack("ab12"), start()] {
+        for line in [unpack("ab12"), start(&NodeDirs::of_slot(2))] {
             let quoted = line
                 .trim_start_matches(AS_ROOT)
                 .trim_start_matches("bash -c ");
@@ -264,32 +251,5 @@ mod tests {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-    }
-
-    /// `destroy` touches nothing on a machine that runs another node, and cleans one without a
-    /// bundle (a half-made node); run on a scratch bundle directory.
-    #[test]
-    fn destroy_leaves_another_nodes_machine_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let bundle = dir.path().join("role");
-        std::fs::create_dir(&bundle).unwrap();
-        std::fs::write(bundle.join("node"), "other-primary\n").unwrap();
-        // Only the node check, with the bundle moved to the scratch directory.
-        let check: Vec<String> = destroy("pg-primary")
-            .replace(BUNDLE_DIR, &bundle.display().to_string())
-            .lines()
-            .take(3)
-            .map(str::to_owned)
-            .collect();
-        let run = || {
-            std::process::Command::new("bash")
-                .args(["-c", &check.join("\n")])
-                .status()
-                .unwrap()
-                .code()
-        };
-        assert_eq!(run(), Some(3));
-        std::fs::write(bundle.join("node"), "pg-primary\n").unwrap();
-        assert_eq!(run(), Some(0));
     }
 }

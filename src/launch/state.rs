@@ -92,6 +92,14 @@ pub struct NodeState {
     pub ready: bool,
     /// When it last became ready (seconds since the epoch).
     pub ready_since: Option<u64>,
+    /// Which of the nodes on its machine it is (`{{self.slot}}`): only the `ssh` provider puts
+    /// several on one machine; elsewhere always 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slot: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Where cluster states live.

@@ -1,5 +1,8 @@
 //! The variables a recipe's templates may use. Build templates see the recipe's facts; role templates
 //! also see the cluster's (`{{master.ip}}`, `{{self.ip}}`, `{{slaves}}`), which only exist at boot.
+//! A node's `slot` counts the nodes placed before it on the same machine (0 for the first, and
+//! always 0 on the docker and qemu providers), so that two nodes sharing a machine (the `ssh`
+//! provider) can take distinct ports and directories (`{{add 5051 self.slot}}`).
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -26,6 +29,8 @@ pub struct NodeFacts {
     pub ip: String,
     pub role: String,
     pub index: usize,
+    /// How many nodes of the cluster run on this node's machine before it.
+    pub slot: usize,
 }
 
 /// The cluster facts a role agent learns at first boot.
@@ -39,19 +44,24 @@ pub struct ClusterFacts {
 }
 
 impl ClusterFacts {
-    /// A two-slave cluster on documentation addresses, used to check role templates before any boot.
+    /// A two-slave cluster on documentation addresses, used to check role templates before any boot;
+    /// the second slave shares the first one's machine (slot 1).
     pub fn example(master_role: &str, slave_role: &str) -> Self {
         let node = |i: usize, role: &str| NodeFacts {
             name: format!("node-{i}"),
             ip: format!("192.0.2.{}", 10 + i),
             role: role.to_owned(),
             index: i,
+            slot: 0,
         };
+        let mut shared = node(2, slave_role);
+        shared.ip = format!("192.0.2.{}", 11);
+        shared.slot = 1;
         Self {
             name: "example".to_owned(),
             secret: "example-secret".to_owned(),
             master: node(0, master_role),
-            slaves: vec![node(1, slave_role), node(2, slave_role)],
+            slaves: vec![node(1, slave_role), shared],
         }
     }
 }

@@ -57,15 +57,23 @@ pub fn check_templates(renderer: &Renderer, recipe: &Recipe) -> Result<(), Recip
                 check(t, &build)?;
             }
         }
-        for smoke in &recipe.smoke {
-            let ctx = role_context(&build, &cluster, &cluster.slaves[0]);
-            check(&smoke.run, &ctx)?;
-            if let Some(e) = &smoke.equals {
-                check(e, &ctx)?;
+        // Slot 0 and slot 1 (a second node on the first slave's machine): both sides of an
+        // `{{#if self.slot}}` are rendered.
+        for me in &cluster.slaves {
+            let ctx = role_context(&build, &cluster, me);
+            for smoke in &recipe.smoke {
+                check(&smoke.run, &ctx)?;
+                if let Some(e) = &smoke.equals {
+                    check(e, &ctx)?;
+                }
             }
         }
-        for role in recipe.roles.values() {
-            let ctx = role_context(&build, &cluster, &cluster.slaves[0]);
+        for (role, me) in recipe
+            .roles
+            .values()
+            .flat_map(|r| cluster.slaves.iter().map(move |me| (r, me)))
+        {
+            let ctx = role_context(&build, &cluster, me);
             for t in role
                 .setup
                 .iter()
