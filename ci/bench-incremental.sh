@@ -58,6 +58,9 @@ bash ci/source-mirror.sh "$WORK/mirror"
 mkdir -p "$WORK/ctx/src"
 tar -xjf "$WORK/mirror/postgresql-15.18.tar.bz2" -C "$WORK/ctx/src" --strip-components=1
 SRC=$WORK/ctx/src
+# A file of this run's own: with the suite's shared cache (see below), the tree must be one no earlier
+# build made, or baker's builds would be step-cache hits instead of the builds being measured.
+echo "bench-incremental $$" >"$SRC/BAKER-BENCH"
 
 # The Dockerfile above, and the same without cache mounts for the legacy builder.
 sed -n '/^#   FROM/,/^#       && echo/p' "$0" | sed 's/^#   //; s/^#       /    /; s/make -j N/make -j '"$JOBS"'/' \
@@ -94,11 +97,11 @@ if [ "$FULL" = 0 ] && [ -n "${BAKER_PG_CACHE:-}" ]; then
   CACHE=$BAKER_PG_CACHE
   WARM=1
 fi
-RSS=()
+# Each build's peak RSS goes to a file: builds run in `$(timed …)` subshells, where an array would be lost.
 baker_build() {
   /usr/bin/time -v -o "$WORK/time.txt" "$BAKER" build --recipe postgresql --distro debian12 \
     --source-dir "$SRC" --incremental --jobs "$JOBS" --cache-dir "$CACHE" --out "$WORK/out" --quiet
-  RSS+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")")
+  awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt" >>"$WORK/rss"
 }
 timed() { # timed COMMAND… -> prints the seconds it took
   local t
@@ -130,7 +133,7 @@ say "one-line: baker --incremental"
 b_line=$(timed baker_build)
 [ "$FULL" = 1 ] && l_line=$(timed docker_build legacy)
 
-python3 - "$WARM" "$k_cold" "$b_cold" "$k_same" "$b_same" "$k_line" "$b_line" "${RSS[*]}" \
+python3 - "$WARM" "$k_cold" "$b_cold" "$k_same" "$b_same" "$k_line" "$b_line" "$(cat "$WORK/rss")" \
   "${l_cold:-}" "${l_same:-}" "${l_line:-}" <<'PY'
 import sys
 warm = sys.argv[1] == "1"
