@@ -64,6 +64,13 @@ check "ports are published on 127.0.0.1 only" bash -c \
 check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
 "$BAKER" logs pg standby-1 >"$WORK/logs.out"
 check "logs shows the standby's role log" grep -q "role standby starting on pg-standby-1" "$WORK/logs.out"
+# logs -f runs until stopped: in a session of its own, so that stopping it stops its docker client too.
+setsid "$BAKER" logs pg standby-1 -f >"$WORK/follow.out" 2>&1 &
+follow=$!
+sleep 3
+kill -- "-$follow" 2>/dev/null || true
+wait "$follow" 2>/dev/null || true
+check "logs -f follows the standby's role log" grep -q "role standby starting on pg-standby-1" "$WORK/follow.out"
 check "clusters lists pg as ready" bash -c "'$BAKER' clusters | grep -q '^pg .*ready'"
 secret=$(cat "$BAKER_STATE_DIR/pg/secret")
 check "the secret is 0600 and in neither the state file nor status" bash -c \

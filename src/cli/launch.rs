@@ -111,6 +111,9 @@ pub struct LogsArgs {
     /// How many lines.
     #[arg(long, short = 'n', default_value_t = 100)]
     pub lines: usize,
+    /// Keep printing what the role logs, until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 fn states() -> StateDir {
@@ -537,6 +540,27 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let state = states().load(&args.name)?;
     let node = find_node(&state, Some(&args.node))?.clone();
     let runtime = tokio::runtime::Runtime::new()?;
+    if args.follow {
+        let command = runtime.block_on(async {
+            match state.provider.as_str() {
+                "docker" => {
+                    let engine = Engine::connect(&TerminalReporter::new()).await?;
+                    anyhow::Ok(docker_provider(&engine, &state).follow_command(&node, args.lines))
+                }
+                "qemu" => anyhow::Ok(
+                    launch_qemu::provider_of(&states(), &state).follow_command(&node, args.lines),
+                ),
+                "ssh" => {
+                    anyhow::Ok(SshProvider::from_state(&state).follow_command(&node, args.lines))
+                }
+                other => anyhow::bail!(
+                    "cluster {} uses the {other} provider, unknown to this baker",
+                    args.name
+                ),
+            }
+        })?;
+        return run_attached(&command, &node.name);
+    }
     let (log, task) = runtime.block_on(async {
         match state.provider.as_str() {
             "docker" => {
@@ -602,10 +626,15 @@ pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     // An interactive shell needs a terminal: the provider's own client (docker, ssh) gives one.
+    run_attached(&command, &node.name)
+}
+
+/// Runs the provider's own client (docker, ssh) on this terminal; its exit code is ours.
+fn run_attached(command: &[String], node: &str) -> anyhow::Result<ExitCode> {
     let status = std::process::Command::new(&command[0])
         .args(&command[1..])
         .status()
-        .with_context(|| format!("running `{}` for node {}", command.join(" "), node.name))?;
+        .with_context(|| format!("running `{}` for node {node}", command.join(" ")))?;
     Ok(ExitCode::from(
         u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
     ))

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::bundle::NodeBundle;
 use super::bundle_tar::BUNDLE_DIR;
 use super::error::LaunchError;
-use super::provider::{AGENT_PATH, Provider, role_log_script};
+use super::provider::{AGENT_PATH, Provider, ROLE_LOG, role_log_script};
 use super::readiness::NodeShell;
 use super::state::{ClusterState, NodeState, StateDir};
 use crate::engine::{Engine, NodeSpec};
@@ -160,6 +160,14 @@ impl Provider for DockerProvider<'_> {
     fn login_command(&self, node: &NodeState) -> Vec<String> {
         let id = node.provider_id.clone().unwrap_or_default();
         ["docker", "exec", "-it", &id, "bash", "-l"]
+            .map(str::to_owned)
+            .to_vec()
+    }
+
+    fn follow_command(&self, node: &NodeState, lines: usize) -> Vec<String> {
+        let id = node.provider_id.clone().unwrap_or_default();
+        let lines = lines.to_string();
+        ["docker", "exec", &id, "tail", "-n", &lines, "-F", ROLE_LOG]
             .map(str::to_owned)
             .to_vec()
     }

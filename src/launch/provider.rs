@@ -80,6 +80,10 @@ pub trait Provider: Sync {
     /// The command line that opens an interactive shell on the node (`baker login`).
     fn login_command(&self, node: &NodeState) -> Vec<String>;
 
+    /// The command line that prints the last `lines` lines of the node's role log and follows it
+    /// (`baker logs -f`).
+    fn follow_command(&self, node: &NodeState, lines: usize) -> Vec<String>;
+
     /// The last `lines` lines of the node's role log (or of its console when there is none yet).
     fn role_log(&self, node: &NodeState, lines: usize) -> impl Future<Output = Vec<String>> + Send;
 
@@ -99,8 +103,11 @@ pub const AGENT_PATH: &str = "/usr/lib/baker/baker-agent";
 
 /// The tail of the agent's role log, as a shell command.
 pub fn role_log_script(lines: usize) -> String {
-    format!("tail -n {lines} /var/log/baker/role.log 2>/dev/null")
+    format!("tail -n {lines} {ROLE_LOG} 2>/dev/null")
 }
+
+/// The agent's role log on a node that runs one role.
+pub const ROLE_LOG: &str = "/var/log/baker/role.log";
 
 /// For a Mesos slave, the newest task sandbox's stderr, as a shell command (prints nothing elsewhere):
 /// under the `--work_dir` of the role's command in `bundle_dir` (a second slave on a machine has

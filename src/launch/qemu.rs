@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
-use super::provider::{Provider, role_log_script};
+use super::provider::{Provider, ROLE_LOG, role_log_script};
 use super::qemu_net::{MAX_NODES, SSH_PORT, Switch, free_ports, network_entry};
 use super::qemu_vm::{
     Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, run, running_pid,
@@ -218,6 +218,12 @@ impl Provider for QemuProvider {
 
     fn login_command(&self, node: &NodeState) -> Vec<String> {
         ssh_target(node, &self.key()).ssh_args(true)
+    }
+
+    fn follow_command(&self, node: &NodeState, lines: usize) -> Vec<String> {
+        let mut command = ssh_target(node, &self.key()).ssh_args(false);
+        command.push(format!("tail -n {lines} -F {ROLE_LOG}"));
+        command
     }
 
     /// The role log over SSH; before SSH answers, the end of the VM's console.

@@ -314,6 +314,13 @@ impl Provider for SshProvider {
         self.shell(node).target.ssh_args(true)
     }
 
+    fn follow_command(&self, node: &NodeState, lines: usize) -> Vec<String> {
+        let shell = self.shell(node);
+        let mut command = shell.target.ssh_args(false);
+        command.push(format!("tail -n {lines} -F {}", shell.dirs.role_log()));
+        command
+    }
+
     async fn role_log(&self, node: &NodeState, lines: usize) -> Vec<String> {
         let shell = self.shell(node);
         match shell.run(&scripts::role_log(&shell.dirs, lines)).await {
