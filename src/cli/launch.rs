@@ -1,6 +1,7 @@
-//! `baker launch` and the commands on launched clusters: `status`, `login`, `logs`, `destroy`,
-//! `clusters`. The library's [`baker::launch::run`] does the work; this file gets the build (from
-//! `--from DIR`, or by building first), turns Ctrl-C into the launch's cancellation and prints.
+//! `baker launch` (and `--resume`). The library's [`baker::launch::run`] does the work; this file
+//! gets the build (from `--from DIR`, or by building first), makes the chosen provider, turns
+//! Ctrl-C into the launch's cancellation and prints where the cluster is. The commands on a launched
+//! cluster are in `cluster.rs`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,11 +15,10 @@ use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
 use baker::launch::inventory::read_inventory;
 use baker::launch::node_image::ensure_node_image;
-use baker::launch::provider::{Provider, failed_task_script};
-use baker::launch::readiness::NodeShell;
+use baker::launch::provider::Provider;
 use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
-use baker::launch::state::{ClusterState, NodeState, StateDir};
+use baker::launch::state::{ClusterState, StateDir};
 use baker::plan::{Plan, read_plan};
 use baker::progress::{Reporter, Silent};
 
@@ -92,31 +92,7 @@ pub struct LaunchArgs {
     pub build: BuildFlags,
 }
 
-#[derive(Debug, Args)]
-pub struct ClusterArg {
-    pub name: String,
-}
-
-#[derive(Debug, Args)]
-pub struct LoginArgs {
-    pub name: String,
-    /// The node (default: the master).
-    pub node: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct LogsArgs {
-    pub name: String,
-    pub node: String,
-    /// How many lines.
-    #[arg(long, short = 'n', default_value_t = 100)]
-    pub lines: usize,
-    /// Keep printing what the role logs, until Ctrl-C.
-    #[arg(long, short = 'f')]
-    pub follow: bool,
-}
-
-fn states() -> StateDir {
+pub(super) fn states() -> StateDir {
     StateDir::new(StateDir::default_root())
 }
 
@@ -384,258 +360,4 @@ fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result<()> {
         .collect();
     emit_line(&format!("  took: {}", timings.join(", ")))?;
     Ok(())
-}
-
-pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let state = states().load(&args.name)?;
-    let state = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
-                let provider = docker_provider(&engine, &state);
-                anyhow::Ok(run::status(&provider, state).await)
-            }
-            "qemu" => {
-                let provider = launch_qemu::provider_of(&states(), &state);
-                anyhow::Ok(run::status(&provider, state).await)
-            }
-            "ssh" => {
-                let provider = SshProvider::from_state(&state);
-                anyhow::Ok(run::status(&provider, state).await)
-            }
-            other => anyhow::bail!(
-                "cluster {} uses the {other} provider, unknown to this baker",
-                args.name
-            ),
-        }
-    })?;
-    if global.quiet {
-        return Ok(ExitCode::SUCCESS);
-    }
-    emit_line(&format!(
-        "cluster {} ({} {} for {}, provider {}): {:?}",
-        state.name, state.recipe, state.version, state.distro, state.provider, state.phase
-    ))?;
-    for node in &state.nodes {
-        let since = node
-            .ready_since
-            .map(|t| format!("ready since {t} (epoch seconds)"))
-            .unwrap_or_else(|| "not ready".to_owned());
-        emit_line(&format!(
-            "  {:<28} {:<7} {:<15} {:<14} {since}",
-            node.name,
-            node.kind.name(),
-            node.address,
-            node.provider_id
-                .as_deref()
-                // A container id is shown short; a machine (`ssh`) by its whole name.
-                .map_or("-", |id| if state.provider == "docker" {
-                    &id[..12.min(id.len())]
-                } else {
-                    id
-                }),
-        ))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
-    let list = states().list()?;
-    if global.quiet {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if list.is_empty() {
-        emit_line("no clusters")?;
-    }
-    for state in list {
-        emit_line(&format!(
-            "{:<20} {:<8} {:<12} {} {} for {}, {} nodes",
-            state.name,
-            state.provider,
-            format!("{:?}", state.phase).to_lowercase(),
-            state.recipe,
-            state.version,
-            state.distro,
-            state.nodes.len()
-        ))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let states = states();
-    // A cluster whose launch died before writing its state: the docker provider finds it by label.
-    let state = run::state_or_empty(&states, &args.name, "docker")?;
-    let removed = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
-                let provider = docker_provider(&engine, &state);
-                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
-            }
-            "qemu" => {
-                let provider = launch_qemu::provider_of(&states, &state);
-                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
-            }
-            "ssh" => {
-                let provider = SshProvider::from_state(&state);
-                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
-            }
-            other => anyhow::bail!(
-                "cluster {} uses the {other} provider, unknown to this baker",
-                args.name
-            ),
-        }
-    })?;
-    if !global.quiet {
-        if state.recipe.is_empty() && removed == 0 {
-            // No state, and nothing carried the cluster's label: a repeated destroy.
-            emit_line(&format!(
-                "no cluster {} is left: nothing to remove",
-                args.name
-            ))?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        let what = match state.provider.as_str() {
-            "qemu" => "VMs and overlays removed",
-            "ssh" => "machines cleaned (the installed software stays)",
-            _ => "containers and networks removed",
-        };
-        emit_line(&format!("destroyed {}: {removed} {what}", args.name))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvider<'a> {
-    DockerProvider {
-        engine,
-        image: state.resources.get("image").cloned().unwrap_or_default(),
-        host_ip: "127.0.0.1",
-    }
-}
-
-/// Node `node` of the cluster (its full name or its suffix, e.g. `replica-1`), else the master.
-fn find_node<'a>(state: &'a ClusterState, node: Option<&str>) -> anyhow::Result<&'a NodeState> {
-    let found = match node {
-        None => state.nodes.first(),
-        Some(n) => state
-            .nodes
-            .iter()
-            .find(|x| x.name == n || x.name.ends_with(&format!("-{n}"))),
-    };
-    found.ok_or_else(|| {
-        let names: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();
-        anyhow::anyhow!(
-            "cluster {} has no node {:?}; its nodes: {}",
-            state.name,
-            node.unwrap_or(""),
-            names.join(", ")
-        )
-    })
-}
-
-pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let state = states().load(&args.name)?;
-    let node = find_node(&state, Some(&args.node))?.clone();
-    let runtime = tokio::runtime::Runtime::new()?;
-    if args.follow {
-        let command = runtime.block_on(async {
-            match state.provider.as_str() {
-                "docker" => {
-                    let engine = Engine::connect(&TerminalReporter::new()).await?;
-                    anyhow::Ok(docker_provider(&engine, &state).follow_command(&node, args.lines))
-                }
-                "qemu" => anyhow::Ok(
-                    launch_qemu::provider_of(&states(), &state).follow_command(&node, args.lines),
-                ),
-                "ssh" => {
-                    anyhow::Ok(SshProvider::from_state(&state).follow_command(&node, args.lines))
-                }
-                other => anyhow::bail!(
-                    "cluster {} uses the {other} provider, unknown to this baker",
-                    args.name
-                ),
-            }
-        })?;
-        return run_attached(&command, &node.name);
-    }
-    let (log, task) = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
-                let provider = docker_provider(&engine, &state);
-                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
-            }
-            "qemu" => {
-                let provider = launch_qemu::provider_of(&states(), &state);
-                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
-            }
-            "ssh" => {
-                let provider = SshProvider::from_state(&state);
-                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
-            }
-            other => anyhow::bail!(
-                "cluster {} uses the {other} provider, unknown to this baker",
-                args.name
-            ),
-        }
-    })?;
-    for line in log {
-        emit_line(&line)?;
-    }
-    if !task.trim().is_empty() {
-        emit_line(task.trim_end())?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A node's role log and, for a Mesos slave, its newest failed task's sandbox stderr.
-async fn node_logs<P: Provider>(
-    provider: &P,
-    node: &NodeState,
-    lines: usize,
-) -> (Vec<String>, String) {
-    let log = provider.role_log(node, lines).await;
-    let shell = provider.shell(node);
-    let task = shell
-        .run(&failed_task_script(shell.bundle_dir()))
-        .await
-        .map(|(_, out)| out)
-        .unwrap_or_default();
-    (log, task)
-}
-
-pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
-    let state = states().load(&args.name)?;
-    let node = find_node(&state, args.node.as_deref())?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let command = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
-                anyhow::Ok(docker_provider(&engine, &state).login_command(node))
-            }
-            "qemu" => anyhow::Ok(launch_qemu::provider_of(&states(), &state).login_command(node)),
-            "ssh" => anyhow::Ok(SshProvider::from_state(&state).login_command(node)),
-            other => anyhow::bail!(
-                "cluster {} uses the {other} provider, unknown to this baker",
-                args.name
-            ),
-        }
-    })?;
-    // An interactive shell needs a terminal: the provider's own client (docker, ssh) gives one.
-    run_attached(&command, &node.name)
-}
-
-/// Runs the provider's own client (docker, ssh) on this terminal; its exit code is ours.
-fn run_attached(command: &[String], node: &str) -> anyhow::Result<ExitCode> {
-    let status = std::process::Command::new(&command[0])
-        .args(&command[1..])
-        .status()
-        .with_context(|| format!("running `{}` for node {node}", command.join(" ")))?;
-    Ok(ExitCode::from(
-        u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
-    ))
 }

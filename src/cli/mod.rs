@@ -4,6 +4,7 @@
 mod base;
 mod build;
 mod cache;
+mod cluster;
 mod image;
 mod image_boot;
 mod launch;
@@ -75,13 +76,13 @@ pub enum Command {
     /// Launch a cluster from a build, with preset master and slave roles, and wait until it is ready.
     Launch(launch::LaunchArgs),
     /// Show a cluster's nodes: role, address, provider id, ready or not.
-    Status(launch::ClusterArg),
+    Status(cluster::ClusterArg),
     /// Open a shell on a node of a cluster (the master by default).
-    Login(launch::LoginArgs),
+    Login(cluster::LoginArgs),
     /// Show a node's role log (and, for a Mesos slave, its newest task's stderr).
-    Logs(launch::LogsArgs),
+    Logs(cluster::LogsArgs),
     /// Remove everything a cluster created; safe to repeat.
-    Destroy(launch::ClusterArg),
+    Destroy(cluster::ClusterArg),
     /// List the clusters launched from this machine.
     Clusters,
 }
@@ -95,11 +96,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cache(cmd) => cache::run(&cli.global, &cmd),
         Command::Base(cmd) => base::run(&cli.global, cmd),
         Command::Launch(args) => launch::launch(&cli.global, &args),
-        Command::Status(args) => launch::status(&cli.global, &args),
-        Command::Login(args) => launch::login(&cli.global, &args),
-        Command::Logs(args) => launch::logs(&cli.global, &args),
-        Command::Destroy(args) => launch::destroy(&cli.global, &args),
-        Command::Clusters => launch::clusters(&cli.global),
+        Command::Status(args) => cluster::status(&cli.global, &args),
+        Command::Login(args) => cluster::login(&cli.global, &args),
+        Command::Logs(args) => cluster::logs(&cli.global, &args),
+        Command::Destroy(args) => cluster::destroy(&cli.global, &args),
+        Command::Clusters => cluster::clusters(&cli.global),
     }
 }
 
