@@ -18,6 +18,7 @@ pub mod error;
 pub mod inventory;
 pub mod members;
 pub mod node_image;
+pub mod probe_session;
 pub mod provider;
 pub mod qemu;
 pub mod qemu_net;

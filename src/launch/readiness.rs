@@ -1,19 +1,25 @@
 //! Waiting for a node's role to be ready: each of the role's checks, in order, is tried every fifth
 //! of a second until it passes or its timeout runs out. Command probes run on the node through the
-//! provider (with the role's environment, so a password in it reaches `psql`); HTTP probes are made
-//! from this host to the node's address. The first check that never passes is the node's failure,
+//! provider, in sessions that loop on the node (see [`super::probe_session`]; with the role's
+//! environment, so a password in it reaches `psql`); HTTP probes are made from this host to the
+//! node's address. The first check that never passes is the node's failure,
 //! with what it last saw.
 
 use std::time::{Duration, Instant};
 
 use super::bundle::{NodeBundle, ReadyCheck};
 use super::bundle_tar::BUNDLE_DIR;
+use super::probe_session::session_script;
 use super::ready::{Seen, at_pointer, passes};
 use crate::plan::ProbePlan;
 
-/// How often a check is tried: a probe costs a few milliseconds, a coarse poll costs the launch
-/// up to the whole interval per check.
+/// How often an HTTP check is tried from this host (a command check is tried as often on the node,
+/// see [`super::probe_session`]): a coarse poll costs the launch up to the whole interval per check.
 const POLL: Duration = Duration::from_millis(200);
+
+/// How long one command session waits on the node before it answers, so that a node whose role
+/// stopped is noticed within these seconds.
+const SESSION: Duration = Duration::from_secs(5);
 
 /// Runs a shell command on a node: exit code and output, or why it could not run.
 pub trait NodeShell {
@@ -52,7 +58,7 @@ pub async fn wait_checks(
     for check in checks {
         let deadline = Instant::now() + Duration::from_secs(check.timeout_seconds);
         loop {
-            let seen = probe(check, shell, http).await;
+            let seen = probe(check, shell, http, deadline).await;
             if passes(&seen, check.equals.as_deref()) {
                 break;
             }
@@ -68,7 +74,10 @@ pub async fn wait_checks(
                     seen: Seen::Failure("the node stopped (its role exited)".into()),
                 });
             }
-            tokio::time::sleep(POLL).await;
+            // A command session has already waited on the node; an HTTP probe waits here.
+            if matches!(check.probe, ProbePlan::Http { .. }) {
+                tokio::time::sleep(POLL).await;
+            }
         }
     }
     Ok(())
@@ -81,12 +90,23 @@ pub fn describe(check: &ReadyCheck) -> String {
     }
 }
 
-async fn probe(check: &ReadyCheck, shell: &impl NodeShell, http: &reqwest::Client) -> Seen {
+async fn probe(
+    check: &ReadyCheck,
+    shell: &impl NodeShell,
+    http: &reqwest::Client,
+    deadline: Instant,
+) -> Seen {
     match &check.probe {
         ProbePlan::Command { run } => {
-            let bundle = shell.bundle_dir();
-            let script = format!("if [ -f {bundle}/env ]; then . {bundle}/env; fi\n{run}");
-            match shell.run(&script).await {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let seconds = left.min(SESSION).as_secs().max(1);
+            let script = session_script(shell.bundle_dir(), run, check.equals.as_deref(), seconds);
+            let result = shell.run(&script).await;
+            if result.is_err() {
+                // The session could not even start: do not retry in a tight loop.
+                tokio::time::sleep(POLL).await;
+            }
+            match result {
                 Ok((0, out)) => Seen::Answer(out),
                 Ok((code, out)) => Seen::Failure(format!(
                     "exit code {code}{}",
