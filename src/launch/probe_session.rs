@@ -16,7 +16,8 @@ use super::ready::normalise;
 pub const TRY_EVERY: Duration = Duration::from_millis(200);
 
 /// The script of one session: sources the bundle's `env` (a password in it reaches `psql`), then
-/// runs `run` in a subshell (an `exit` in it ends only that try) until its exit code is 0 and, when
+/// runs `run` in a subshell (an `exit` in it ends only that try; its standard input is /dev/null, as
+/// the script itself may arrive on standard input over SSH) until its exit code is 0 and, when
 /// `equals` is given, its normalised output equals `equals` normalised; or until `seconds` have
 /// passed (at least: counted in tries, each a pause plus the probe's own time). It prints the last
 /// try's output (standard output and error) and exits with its code.
@@ -37,7 +38,7 @@ baker_probe() (
 {expect}
 baker_tries={tries}
 while :; do
-  baker_out=$(baker_probe 2>&1)
+  baker_out=$(baker_probe 2>&1 </dev/null)
   baker_code=$?
   if [ "$baker_code" -eq 0 ]; then
     baker_seen=${{baker_out//$'\r'/}}
@@ -120,6 +121,26 @@ mod tests {
         assert_eq!((code, out.trim()), (2, "no server"));
         let (code, out, _) = session("true", None, 5);
         assert_eq!((code, out.as_str()), (0, ""));
+    }
+
+    #[test]
+    fn a_probe_that_reads_its_input_cannot_eat_a_script_sent_over_ssh() {
+        use std::io::Write;
+        let script = session_script("/nonexistent", "cat; echo read", Some("read"), 5);
+        let mut bash = Command::new("bash")
+            .arg("-s")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        bash.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = bash.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "read");
     }
 
     #[test]
