@@ -1,11 +1,13 @@
 //! baker's local cache: downloads, step index, compiler and package caches, finished artifacts.
 //! [`layout`] names the directories, [`usage`] measures and bounds them, and [`step_images`] removes
 //! the committed step images that go with removed step entries, [`identity`] tells this cache's step
-//! images from other caches' on a shared engine, and [`lock`] keeps clear and prune off running builds.
+//! images from other caches' on a shared engine, [`lock`] keeps clear and prune off running builds, and
+//! [`setup_inputs`] gives a setup step's repository files and keys to whoever runs it again.
 
 pub mod identity;
 pub mod layout;
 pub mod lock;
+pub mod setup_inputs;
 pub mod step_images;
 pub mod usage;
 

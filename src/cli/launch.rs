@@ -18,6 +18,7 @@ use baker::launch::node_image::ensure_node_image;
 use baker::launch::provider::Provider;
 use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
+use baker::launch::ssh_repos::repositories;
 use baker::launch::state::{ClusterState, StateDir};
 use baker::plan::{Plan, read_plan};
 use baker::progress::{Reporter, Silent};
@@ -139,6 +140,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     check_request(&plan, &request)?;
     if let Some(mut provider) = ssh {
         provider.tarball = Some((tarball, sha256));
+        provider.repositories = repositories(&plan, &global.cache())?;
         let inventory = args.inventory.clone().unwrap_or_default();
         request.resources = provider.resources(&inventory);
         let outcome = runtime.block_on(launch_with(&provider, &plan, &request, reporter));
@@ -225,6 +227,7 @@ async fn ssh_provider(args: &LaunchArgs) -> anyhow::Result<SshProvider> {
         user: args.ssh_user.clone().unwrap_or_default(),
         key: args.ssh_key.clone(),
         tarball: None,
+        repositories: None,
     };
     provider.check_hosts().await?;
     Ok(provider)
@@ -256,7 +259,8 @@ fn resume(
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "ssh" => {
-                let provider = SshProvider::from_state(&state);
+                let mut provider = SshProvider::from_state(&state);
+                provider.repositories = repositories(&plan, &global.cache())?;
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "qemu" => {

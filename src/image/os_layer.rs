@@ -17,8 +17,9 @@ use super::layer::ImageSpec;
 use super::run::{self, RunSpec};
 use crate::builder::{StepCache, ensure_base_image};
 use crate::cache::CacheDir;
+use crate::cache::setup_inputs::setup_inputs_tar;
 use crate::engine::Engine;
-use crate::plan::{Input, PlanStep};
+use crate::plan::PlanStep;
 use crate::progress::{Event, Reporter};
 use crate::recipe::PackageManager;
 
@@ -151,40 +152,11 @@ impl LayerBuild<'_> {
         if let Some(entry) = steps.lookup(self.engine, &setup.key, base_id).await {
             return Ok(entry.image_id);
         }
-        let mut tar = tar::Builder::new(Vec::new());
-        let mem = |e| ImageError::io("assembling the setup inputs in", "(memory)")(e);
-        for input in &setup.inputs {
-            let (path, mode, bytes) = match input {
-                Input::Inline {
-                    path,
-                    mode,
-                    content,
-                    ..
-                } => (path, *mode, content.as_bytes().to_vec()),
-                Input::Remote {
-                    path,
-                    url,
-                    sha256: Some(sha256),
-                    ..
-                } => {
-                    let file = self.cache.download(sha256);
-                    let bytes = std::fs::read(&file).map_err(|_| ImageError::Input {
-                        what: "repository key",
-                        path: file.clone(),
-                        reason: format!("{url} is not in the download cache; run `baker build` for this recipe first"),
-                    })?;
-                    (path, 0o644, bytes)
-                }
-                _ => continue,
-            };
-            let mut h = tar::Header::new_gnu();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(mode);
-            h.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut h, path.trim_start_matches('/'), bytes.as_slice())
-                .map_err(mem)?;
-        }
-        let tar = tar.into_inner().map_err(mem)?;
+        let tar = setup_inputs_tar(self.cache, setup).map_err(|e| ImageError::Input {
+            what: "repository key",
+            path: e.path.clone(),
+            reason: e.to_string(),
+        })?;
         let container = run::create(
             self.engine,
             &RunSpec {

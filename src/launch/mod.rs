@@ -30,6 +30,7 @@ pub mod smoke;
 pub mod ssh;
 pub mod ssh_destroy;
 pub mod ssh_dirs;
+pub mod ssh_repos;
 pub mod ssh_scripts;
 pub mod ssh_shell;
 pub mod state;

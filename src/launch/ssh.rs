@@ -22,6 +22,7 @@ use super::provider::Provider;
 use super::readiness::NodeShell;
 use super::ssh_destroy::destroy as destroy_script;
 use super::ssh_dirs::{NodeDirs, assign_slots};
+use super::ssh_repos::Repositories;
 use super::ssh_scripts::{self as scripts, AS_ROOT, SshNode, address, tail};
 use super::ssh_shell::SshTarget;
 use super::state::{ClusterState, NodeState, StateDir};
@@ -60,6 +61,8 @@ pub struct SshProvider {
     pub key: Option<PathBuf>,
     /// The build's tarball and its sha256, for placing nodes.
     pub tarball: Option<(PathBuf, String)>,
+    /// The plan's package repositories, added to a machine that misses runtime packages.
+    pub repositories: Option<Repositories>,
 }
 
 impl SshProvider {
@@ -110,6 +113,8 @@ impl SshProvider {
             tarball: get("tarball")
                 .zip(get("tarball-sha256"))
                 .map(|(t, s)| (PathBuf::from(t), s)),
+            // Set by whoever places nodes again (a resumed launch), from the launched plan.
+            repositories: None,
         }
     }
 
@@ -184,7 +189,13 @@ impl SshProvider {
             .as_ref()
             .map(|i| i.runtime_packages.clone())
             .unwrap_or_default();
-        let script = scripts::install(plan.base.package_manager, &packages, AGENT, &sha256);
+        let script = scripts::install(
+            plan.base.package_manager,
+            &packages,
+            self.repositories.as_ref(),
+            AGENT,
+            &sha256,
+        );
         let remote = format!("{AS_ROOT}bash -s");
         let out = node
             .step(

@@ -13,6 +13,7 @@ use super::provider::AGENT_PATH;
 use super::readiness::NodeShell;
 use super::ssh::SshError;
 use super::ssh_dirs::{ALL_BUNDLES, NodeDirs};
+use super::ssh_repos::Repositories;
 use super::ssh_shell::SshTarget;
 use crate::recipe::PackageManager;
 
@@ -117,13 +118,24 @@ pub fn probe() -> String {
 }
 
 /// Installs the missing runtime packages and the agent; prints `tarball=present` when the tarball
-/// with `sha256` was unpacked here before.
-pub fn install(manager: PackageManager, packages: &[String], agent: &str, sha256: &str) -> String {
+/// with `sha256` was unpacked here before. When packages are missing and the plan has
+/// `repositories`, they are added first (files unpacked at `/`, then the setup script run as root),
+/// so the packages come from where the build's came from; a machine that has every package is
+/// left as it is.
+pub fn install(
+    manager: PackageManager,
+    packages: &[String],
+    repositories: Option<&Repositories>,
+    agent: &str,
+    sha256: &str,
+) -> String {
     let packages = packages.join(" ");
+    let add_repositories = repositories.map_or_else(String::new, Repositories::script);
     let install = match manager {
         PackageManager::Apt => format!(
             "for p in {packages}; do dpkg-query -W -f='${{Status}}\\n' \"$p\" 2>/dev/null | grep -q 'ok installed' || missing=\"$missing $p\"; done\n\
              if [ -n \"$missing\" ]; then\n\
+               {add_repositories}\
                echo \"installing$missing\"\n\
                export DEBIAN_FRONTEND=noninteractive\n\
                apt-get update -q >/dev/null\n\
@@ -132,7 +144,11 @@ pub fn install(manager: PackageManager, packages: &[String], agent: &str, sha256
         ),
         PackageManager::Yum => format!(
             "for p in {packages}; do rpm -q \"$p\" >/dev/null 2>&1 || missing=\"$missing $p\"; done\n\
-             if [ -n \"$missing\" ]; then echo \"installing$missing\"; yum install -y -q $missing >/dev/null; fi"
+             if [ -n \"$missing\" ]; then\n\
+               {add_repositories}\
+               echo \"installing$missing\"\n\
+               yum install -y -q $missing >/dev/null\n\
+             fi"
         ),
     };
     format!(
@@ -223,10 +239,20 @@ mod tests {
             install(
                 PackageManager::Apt,
                 &packages,
+                None,
                 "#!/bin/bash\necho agent",
                 "ab12",
             ),
-            install(PackageManager::Yum, &packages, "#!/bin/bash", "ab12"),
+            install(
+                PackageManager::Yum,
+                &packages,
+                Some(&Repositories {
+                    tar: vec![0; 1024],
+                    import: vec!["rpm --import /etc/pki/rpm-gpg/KEY".into()],
+                }),
+                "#!/bin/bash",
+                "ab12",
+            ),
             alive(&NodeDirs::of_slot(1)),
             role_log(&NodeDirs::of_slot(0), 40),
             probe(),

@@ -14,6 +14,7 @@ fn a_placed_node_is_reached_at_its_inventory_host_with_the_default_user() {
         user: "admin".into(),
         key: Some("/k".into()),
         tarball: None,
+        repositories: None,
     };
     let mut node = crate::launch::provider::WantedNode {
         name: "pg-primary".into(),
@@ -53,6 +54,7 @@ fn a_resumed_cluster_keeps_its_machines_and_reads_the_inventory_for_the_rest() {
         user: "root".into(),
         key: None,
         tarball: Some(("/t.tar.gz".into(), "ab".into())),
+        repositories: None,
     };
     let mut state = crate::launch::run::state_or_empty(
         &crate::launch::state::StateDir::new(dir.path().into()),
