@@ -140,7 +140,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     check_request(&plan, &request)?;
     if let Some(mut provider) = ssh {
         provider.tarball = Some((tarball, sha256));
-        provider.repositories = repositories(&plan, &global.cache())?;
+        provider.repositories = repositories(&plan, &global.cache());
         let inventory = args.inventory.clone().unwrap_or_default();
         request.resources = provider.resources(&inventory);
         let outcome = runtime.block_on(launch_with(&provider, &plan, &request, reporter));
@@ -260,7 +260,7 @@ fn resume(
             }
             "ssh" => {
                 let mut provider = SshProvider::from_state(&state);
-                provider.repositories = repositories(&plan, &global.cache())?;
+                provider.repositories = repositories(&plan, &global.cache());
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "qemu" => {

@@ -6,17 +6,18 @@
 //! never the setup step's other files (e.g. the build's Maven settings in `/root/.m2`), which are
 //! the build's business, not a machine's.
 
-use super::error::LaunchError;
 use crate::cache::CacheDir;
 use crate::cache::setup_inputs::setup_inputs_tar;
 use crate::plan::{Input, Plan, StepKind};
 use crate::recipe::PackageManager;
 
-/// Repository files and keys (a tar to unpack at `/`) and the commands that import the keys.
+/// Repository files and keys (a tar to unpack at `/`) and the commands that import the keys; or,
+/// when a key is not in this host's download cache (a build made elsewhere), why not — which fails
+/// the install only on a machine that needs the repositories.
 #[derive(Debug, Clone)]
-pub struct Repositories {
-    pub tar: Vec<u8>,
-    pub import: Vec<String>,
+pub enum Repositories {
+    Ready { tar: Vec<u8>, import: Vec<String> },
+    Unavailable(String),
 }
 
 /// Whether `path` configures `manager`'s repositories or keys.
@@ -29,22 +30,19 @@ fn configures(manager: PackageManager, path: &str) -> bool {
 }
 
 /// The repositories of `plan`'s setup step, with keys from `cache`; `None` when it has none.
-pub fn repositories(plan: &Plan, cache: &CacheDir) -> Result<Option<Repositories>, LaunchError> {
+pub fn repositories(plan: &Plan, cache: &CacheDir) -> Option<Repositories> {
     let manager = plan.base.package_manager;
-    let Some(mut setup) = plan
+    let mut setup = plan
         .steps
         .iter()
         .find(|s| s.kind == StepKind::Setup)
-        .cloned()
-    else {
-        return Ok(None);
-    };
+        .cloned()?;
     setup.inputs.retain(|input| match input {
         Input::Inline { path, .. } | Input::Remote { path, .. } => configures(manager, path),
         Input::Source { .. } => false,
     });
     if setup.inputs.is_empty() {
-        return Ok(None);
+        return None;
     }
     let import = setup
         .inputs
@@ -54,15 +52,30 @@ pub fn repositories(plan: &Plan, cache: &CacheDir) -> Result<Option<Repositories
             _ => None,
         })
         .collect();
-    let tar = setup_inputs_tar(cache, &setup).map_err(|e| LaunchError::Input(e.to_string()))?;
-    Ok(Some(Repositories { tar, import }))
+    Some(match setup_inputs_tar(cache, &setup) {
+        Ok(tar) => Repositories::Ready { tar, import },
+        Err(missing) => Repositories::Unavailable(missing.to_string()),
+    })
 }
 
 impl Repositories {
-    /// Shell lines (run as root) that unpack the files at `/` and import the keys.
+    /// Shell lines (run as root) that unpack the files at `/` and import the keys, or fail saying
+    /// why they cannot.
     pub fn script(&self) -> String {
         use base64::Engine as _;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&self.tar);
+        let (tar, import) = match self {
+            Self::Ready { tar, import } => (tar, import),
+            Self::Unavailable(why) => {
+                return format!(
+                    "echo {} >&2\nexit 1\n",
+                    shlex::try_quote(&format!(
+                        "runtime packages are missing and the build's repositories cannot be added: {why}"
+                    ))
+                    .expect("no NUL in an error text")
+                );
+            }
+        };
+        let encoded = base64::engine::general_purpose::STANDARD.encode(tar);
         let lines: Vec<&str> = encoded
             .as_bytes()
             .chunks(76)
@@ -73,7 +86,7 @@ impl Repositories {
              base64 -d <<'BAKER_REPOS_END' | tar -xf - -C / --no-overwrite-dir\n{}\nBAKER_REPOS_END\n",
             lines.join("\n")
         );
-        for command in &self.import {
+        for command in import {
             script.push_str(&format!("(cd / && {command}) </dev/null\n"));
         }
         script
@@ -154,11 +167,13 @@ mod tests {
                 *sha256 = Some(sha);
             }
         }
-        let repos = repositories(&plan, &cache).unwrap().unwrap();
+        let repos = repositories(&plan, &cache).unwrap();
+        let Repositories::Ready { import, .. } = &repos else {
+            panic!("{repos:?}")
+        };
         assert!(
-            repos.import.iter().any(|c| c.contains("rpm --import")),
-            "{:?}",
-            repos.import
+            import.iter().any(|c| c.contains("rpm --import")),
+            "{import:?}"
         );
         let root = dir.path().join("root");
         std::fs::create_dir(&root).unwrap();
@@ -181,15 +196,31 @@ mod tests {
     fn a_plan_whose_setup_writes_no_repository_adds_none() {
         // Mesos on Ubuntu 14.04 writes only the build's Maven settings; PostgreSQL has no setup.
         let cache = CacheDir::new(tempfile::tempdir().unwrap().path());
+        assert!(repositories(&plan("mesos", "ubuntu14"), &cache).is_none());
+        assert!(repositories(&plan("postgresql", "debian12"), &cache).is_none());
+    }
+
+    #[test]
+    fn keys_missing_from_the_cache_fail_only_a_machine_that_needs_them() {
+        let mut plan = plan("mesos", "centos6");
+        for input in plan.steps.iter_mut().flat_map(|s| &mut s.inputs) {
+            if let Input::Remote { sha256, .. } = input {
+                *sha256 = Some("ab".repeat(32));
+            }
+        }
+        let cache = CacheDir::new(tempfile::tempdir().unwrap().path());
+        let repos = repositories(&plan, &cache).unwrap();
+        assert!(matches!(repos, Repositories::Unavailable(_)), "{repos:?}");
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(repos.script())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            repositories(&plan("mesos", "ubuntu14"), &cache)
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            repositories(&plan("postgresql", "debian12"), &cache)
-                .unwrap()
-                .is_none()
+            err.contains("run `baker build` for this recipe first"),
+            "{err}"
         );
     }
 }

@@ -246,7 +246,7 @@ mod tests {
             install(
                 PackageManager::Yum,
                 &packages,
-                Some(&Repositories {
+                Some(&Repositories::Ready {
                     tar: vec![0; 1024],
                     import: vec!["rpm --import /etc/pki/rpm-gpg/KEY".into()],
                 }),
