@@ -19,6 +19,34 @@ use std::process::ExitCode;
 
 use super::launch::states;
 
+/// Evaluates `$body` (inside an async block returning `anyhow::Result`) with `$p` bound to the
+/// provider cluster `$state` was launched with, rebuilt from its state (the docker provider with a
+/// connected engine): the one place that maps a state's provider name to a provider, since the
+/// `Provider` trait's associated shell type rules out a boxed provider.
+macro_rules! with_provider {
+    ($state:expr, |$p:ident| $body:expr) => {
+        match $state.provider.as_str() {
+            "docker" => {
+                let engine = Engine::connect(&TerminalReporter::new()).await?;
+                let $p = docker_provider(&engine, &$state);
+                $body
+            }
+            "qemu" => {
+                let $p = launch_qemu::provider_of(&states(), &$state);
+                $body
+            }
+            "ssh" => {
+                let $p = SshProvider::from_state(&$state);
+                $body
+            }
+            other => anyhow::bail!(
+                "cluster {} uses the {other} provider, unknown to this baker",
+                $state.name
+            ),
+        }
+    };
+}
+
 #[derive(Debug, Args)]
 pub struct ClusterArg {
     pub name: String,
@@ -47,25 +75,9 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let state = states().load(&args.name)?;
     let state = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
-                let provider = docker_provider(&engine, &state);
-                anyhow::Ok(run::status(&provider, state).await)
-            }
-            "qemu" => {
-                let provider = launch_qemu::provider_of(&states(), &state);
-                anyhow::Ok(run::status(&provider, state).await)
-            }
-            "ssh" => {
-                let provider = SshProvider::from_state(&state);
-                anyhow::Ok(run::status(&provider, state).await)
-            }
-            other => anyhow::bail!(
-                "cluster {} uses the {other} provider, unknown to this baker",
-                args.name
-            ),
-        }
+        with_provider!(state, |provider| anyhow::Ok(
+            run::status(&provider, state).await
+        ))
     })?;
     if global.quiet {
         return Ok(ExitCode::SUCCESS);
@@ -126,25 +138,9 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     // A cluster whose launch died before writing its state: the docker provider finds it by label.
     let state = run::state_or_empty(&states, &args.name, "docker")?;
     let removed = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
-                let provider = docker_provider(&engine, &state);
-                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
-            }
-            "qemu" => {
-                let provider = launch_qemu::provider_of(&states, &state);
-                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
-            }
-            "ssh" => {
-                let provider = SshProvider::from_state(&state);
-                anyhow::Ok(run::destroy(&provider, &states, &state).await?)
-            }
-            other => anyhow::bail!(
-                "cluster {} uses the {other} provider, unknown to this baker",
-                args.name
-            ),
-        }
+        with_provider!(state, |provider| anyhow::Ok(
+            run::destroy(&provider, &states, &state).await?
+        ))
     })?;
     if !global.quiet {
         if state.recipe.is_empty() && removed == 0 {
@@ -199,45 +195,16 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     if args.follow {
         let command = runtime.block_on(async {
-            match state.provider.as_str() {
-                "docker" => {
-                    let engine = Engine::connect(&TerminalReporter::new()).await?;
-                    anyhow::Ok(docker_provider(&engine, &state).follow_command(&node, args.lines))
-                }
-                "qemu" => anyhow::Ok(
-                    launch_qemu::provider_of(&states(), &state).follow_command(&node, args.lines),
-                ),
-                "ssh" => {
-                    anyhow::Ok(SshProvider::from_state(&state).follow_command(&node, args.lines))
-                }
-                other => anyhow::bail!(
-                    "cluster {} uses the {other} provider, unknown to this baker",
-                    args.name
-                ),
-            }
+            with_provider!(state, |provider| anyhow::Ok(
+                provider.follow_command(&node, args.lines)
+            ))
         })?;
         return run_attached(&command, &node.name);
     }
     let (log, task) = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
-                let provider = docker_provider(&engine, &state);
-                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
-            }
-            "qemu" => {
-                let provider = launch_qemu::provider_of(&states(), &state);
-                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
-            }
-            "ssh" => {
-                let provider = SshProvider::from_state(&state);
-                anyhow::Ok(node_logs(&provider, &node, args.lines).await)
-            }
-            other => anyhow::bail!(
-                "cluster {} uses the {other} provider, unknown to this baker",
-                args.name
-            ),
-        }
+        with_provider!(state, |provider| anyhow::Ok(
+            node_logs(&provider, &node, args.lines).await
+        ))
     })?;
     for line in log {
         emit_line(&line)?;
@@ -269,18 +236,7 @@ pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
     let node = find_node(&state, args.node.as_deref())?;
     let runtime = tokio::runtime::Runtime::new()?;
     let command = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
-                anyhow::Ok(docker_provider(&engine, &state).login_command(node))
-            }
-            "qemu" => anyhow::Ok(launch_qemu::provider_of(&states(), &state).login_command(node)),
-            "ssh" => anyhow::Ok(SshProvider::from_state(&state).login_command(node)),
-            other => anyhow::bail!(
-                "cluster {} uses the {other} provider, unknown to this baker",
-                args.name
-            ),
-        }
+        with_provider!(state, |provider| anyhow::Ok(provider.login_command(node)))
     })?;
     // An interactive shell needs a terminal: the provider's own client (docker, ssh) gives one.
     run_attached(&command, &node.name)
