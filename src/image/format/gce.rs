@@ -118,7 +118,7 @@ fn drain(order: Receiver<Piece>, out: &Output) -> Result<Sha256, FormatError> {
         };
         w.write(bytes, false)?;
     }
-    Ok(w.finish())
+    w.finish()
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ pub(super) struct HashedWriter<'a> {
     out: &'a Output,
     file: &'a File,
     pipe: HashPipe,
+    /// Bytes written.
+    end: u64,
 }
 
 impl<'a> HashedWriter<'a> {
@@ -126,6 +128,7 @@ impl<'a> HashedWriter<'a> {
             out,
             file: out.file(),
             pipe: HashPipe::new(depth, capacity),
+            end: 0,
         }
     }
 
@@ -139,6 +142,8 @@ impl<'a> HashedWriter<'a> {
         self.file
             .write_all(&buf)
             .map_err(FormatError::write(self.out.target()))?;
+        self.end += buf.len() as u64;
+        self.out.written(self.end);
         if lent {
             self.pipe.bytes(buf);
         } else {
@@ -147,8 +152,10 @@ impl<'a> HashedWriter<'a> {
         Ok(())
     }
 
-    pub fn finish(self) -> Sha256 {
-        self.pipe.finish()
+    /// Flushes the file to disk while the hashing catches up, then returns the hasher.
+    pub fn finish(self) -> Result<Sha256, FormatError> {
+        self.out.sync()?;
+        Ok(self.pipe.finish())
     }
 }
 

@@ -27,6 +27,8 @@ use crate::progress::Reporter;
 /// Clusters read at a time.
 const BATCH: u64 = 32;
 const DEPTH: usize = 4;
+/// Bytes of a cluster the scan looks at before reading the rest.
+const PEEK: usize = 4096;
 
 pub(super) fn write(
     disk: &Disk,
@@ -82,31 +84,35 @@ pub(super) fn write(
         }
     }
     meter.finish();
-    let hasher = w.finish();
+    let hasher = w.finish()?;
     out.commit(hex::encode(hasher.finalize()))
 }
 
-/// First pass: which clusters of the data extents are not all zeros.
+/// First pass: which clusters of the data extents are not all zeros. Most clusters of a data
+/// extent start with data, so only a cluster's first page is read first and the rest only when
+/// that page is all zeros: the pass reads about a sixteenth of the data instead of all of it.
 fn scan(disk: &Disk, mut meter: Meter<'_>) -> Result<Used, FormatError> {
     let mut used = Used::new(disk.size.div_ceil(CLUSTER));
-    let mut buf = vec![0u8; (BATCH * CLUSTER) as usize];
+    let mut buf = vec![0u8; CLUSTER as usize];
     let mut next = 0;
     for extent in disk.extents() {
         let extent = extent.map_err(FormatError::read(&disk.path))?;
-        let mut c = (extent.offset / CLUSTER).max(next);
         let last = extent.end().div_ceil(CLUSTER);
-        while c < last {
-            let n = (last - c).min(BATCH);
+        for c in (extent.offset / CLUSTER).max(next)..last {
             let start = c * CLUSTER;
-            let len = ((n * CLUSTER).min(disk.size - start)) as usize;
-            disk.read_at(&mut buf[..len], start)
+            let len = CLUSTER.min(disk.size - start) as usize;
+            let peek = len.min(PEEK);
+            disk.read_at(&mut buf[..peek], start)
                 .map_err(FormatError::read(&disk.path))?;
-            for (i, cluster) in buf[..len].chunks(CLUSTER as usize).enumerate() {
-                if !is_zero(cluster) {
-                    used.set(c + i as u64);
-                }
+            let mut zero = is_zero(&buf[..peek]);
+            if zero && peek < len {
+                disk.read_at(&mut buf[peek..len], start + peek as u64)
+                    .map_err(FormatError::read(&disk.path))?;
+                zero = is_zero(&buf[peek..len]);
             }
-            c += n;
+            if !zero {
+                used.set(c);
+            }
         }
         next = last;
         meter.add(extent.len);
@@ -148,6 +154,24 @@ mod tests {
         let w2 = write_format(Format::Qcow2, &disk.path, &again, &options, &Silent).unwrap();
         assert_eq!(w2.sha256, w.sha256);
         assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&out).unwrap());
+    }
+
+    #[test]
+    fn the_scan_finds_data_behind_a_zero_first_page_and_skips_all_zero_clusters() {
+        // Cluster 0: zeros then 512 bytes of data in its last page; cluster 1: data from its
+        // second page; clusters 2 and 3: written zeros; cluster 5 starts with data.
+        let c = CLUSTER;
+        let disk = TestDisk::new(32 * MIB)
+            .zeros(0, 4 * c)
+            .data(c - 512, 512)
+            .data(c + PEEK as u64, 100)
+            .data(5 * c, 4096)
+            .build();
+        let d = Disk::open(&disk.path).unwrap();
+        let meter = Meter::new(&Silent, String::new(), d.data_bytes().unwrap());
+        let used = scan(&d, meter).unwrap();
+        let found: Vec<u64> = (0..8).filter(|&i| used.get(i)).collect();
+        assert_eq!(found, [0, 1, 5]);
     }
 
     #[test]

@@ -73,11 +73,13 @@ pub(super) fn copy(
             pipe.bytes(buf);
             meter.add(n as u64);
             at += n as u64;
+            out.written(at);
         }
         pos = extent.end();
     }
     pipe.zeros(disk.size - pos);
     meter.finish();
+    out.sync()?;
     Ok(pipe.finish())
 }
 
