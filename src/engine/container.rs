@@ -218,7 +218,12 @@ impl Container {
                 },
                 ContainerConfig {
                     env: Some(env),
-                    labels: Some(labels(extra_labels)),
+                    labels: Some({
+                        // The image must not carry this container's owner: see `owner::disown`.
+                        let mut all = labels(extra_labels);
+                        super::owner::disown(&mut all);
+                        all
+                    }),
                     cmd: Some(vec!["/bin/sh".into()]),
                     working_dir: Some("/".into()),
                     ..Default::default()

@@ -117,12 +117,9 @@ impl Engine {
             env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             labels: Some({
                 let mut all = labels(spec.labels);
-                // A node outlives the command that started it: blank the owner labels its image
-                // may carry from the container it was committed from, so that no later command
-                // takes it for an orphan of a process that is gone.
-                for key in [owner::HOST_LABEL, owner::PID_LABEL, owner::START_LABEL] {
-                    all.insert(key.to_owned(), String::new());
-                }
+                // A node outlives the command that started it: no later command may take it for
+                // an orphan of a process that is gone.
+                owner::disown(&mut all);
                 all
             }),
             exposed_ports: Some(exposed),

@@ -51,6 +51,17 @@ pub fn owner_labels() -> [(&'static str, String); 3] {
     ]
 }
 
+/// Blanks the owner labels in `labels`: for an image committed from an owned container, and for a
+/// container meant to outlive its command (a cluster's node). Docker gives a container its image's
+/// labels, so an image that kept its builder's pid would make every container later started from
+/// it — by baker or by hand — look like an orphan of a process that is gone, for the next baker
+/// command to remove.
+pub fn disown(labels: &mut std::collections::HashMap<String, String>) {
+    for key in [HOST_LABEL, PID_LABEL, START_LABEL] {
+        labels.insert(key.to_owned(), String::new());
+    }
+}
+
 /// Whether a container with these owner labels belongs to a process of this host that is gone.
 fn owner_gone(host: &str, pid: &str, start: &str, this_host: &str) -> bool {
     host == this_host && start_time(pid).is_none_or(|now| now != start)
@@ -134,5 +145,29 @@ mod tests {
             !owner_gone("elsewhere", "999999999", &start, &host),
             "another host's"
         );
+    }
+
+    #[test]
+    fn a_disowned_container_is_nobodys_orphan() {
+        let mut labels: std::collections::HashMap<String, String> = owner_labels()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        labels.insert(PID_LABEL.to_owned(), "999999999".to_owned());
+        let get = |l: &std::collections::HashMap<String, String>, k: &str| l[k].clone();
+        let here = host_name();
+        assert!(owner_gone(
+            &get(&labels, HOST_LABEL),
+            &get(&labels, PID_LABEL),
+            &get(&labels, START_LABEL),
+            &here
+        ));
+        disown(&mut labels);
+        assert!(!owner_gone(
+            &get(&labels, HOST_LABEL),
+            &get(&labels, PID_LABEL),
+            &get(&labels, START_LABEL),
+            &here
+        ));
     }
 }
