@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench-launch.sh — how long `baker launch --provider docker` takes to a ready PostgreSQL cluster of
 # 1 primary + 3 standbys, against the floor: the same containers from the same node image started by
-# hand with `docker run` on a network made by hand, the same setup (initdb, pg_basebackup) and the
-# same readiness polling (every 0.5 s: pg_isready, then 3 streaming standbys in pg_stat_replication).
+# hand with `docker run` on a network made by hand, the same setup (initdb, pg_basebackup, each
+# followed by one syncfs as the recipe does) and the
+# same readiness polling (every 0.5 s: pg_isready, then 3 streaming standbys in pg_stat_replication,
+# asked on the primary's local socket as the recipe's check does).
 # Both are timed from nothing running to ready, in one run, three times each (BENCH_REPS), alternating;
 # prints the medians and their ratio against
 # the targets (baker within 1.2x of the floor, under 10 s). The node image is made first, outside
@@ -45,27 +47,33 @@ by_hand() {
   docker network create --label "$RUN_LABEL" "$net" >/dev/null
   docker run -d --label "$RUN_LABEL" --network "$net" --name bh-primary -e PGPASSWORD=$pw "$IMAGE" bash -c "
     useradd --system --create-home --home-dir /var/lib/postgres postgres
-    runuser -u postgres -- bash -c '$B/initdb -D /var/lib/postgres/data -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile=<(echo $pw) >/dev/null
+    runuser -u postgres -- bash -c '$B/initdb --no-sync -D /var/lib/postgres/data -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile=<(echo $pw) >/dev/null
       echo \"listen_addresses = '\\''*'\\''\" >> /var/lib/postgres/data/postgresql.conf
       echo \"wal_keep_size = 256MB\" >> /var/lib/postgres/data/postgresql.conf
       echo \"host replication all 0.0.0.0/0 scram-sha-256\" >> /var/lib/postgres/data/pg_hba.conf
       echo \"host all all 0.0.0.0/0 scram-sha-256\" >> /var/lib/postgres/data/pg_hba.conf
+      sync -f /var/lib/postgres/data
       exec $B/postgres -D /var/lib/postgres/data'" >/dev/null
   for i in 1 2 3; do
     docker run -d --label "$RUN_LABEL" --network "$net" --name "bh-standby-$i" -e PGPASSWORD=$pw "$IMAGE" bash -c "
       useradd --system --create-home --home-dir /var/lib/postgres postgres
       runuser -u postgres -- bash -c 'until $B/pg_isready -q -U postgres -h bh-primary; do sleep 0.5; done
-        $B/pg_basebackup -h bh-primary -U postgres -D /var/lib/postgres/data -R -X stream
+        $B/pg_basebackup --no-sync -h bh-primary -U postgres -D /var/lib/postgres/data -R -X stream
+        sync -f /var/lib/postgres/data
         exec $B/postgres -D /var/lib/postgres/data'" >/dev/null
   done
   local waited=0
-  until [ "$(docker exec -e PGPASSWORD=$pw bh-primary $B/psql -h bh-primary -U postgres -Atc \
+  until [ "$(docker exec bh-primary $B/psql -U postgres -Atc \
       "select count(*) from pg_stat_replication where state = 'streaming'" 2>/dev/null)" = 3 ]; do
     sleep 0.5
     waited=$((waited + 1))
     if [ "$waited" -gt 240 ]; then
       say "the hand-started cluster was not ready after 120 s"
-      docker logs bh-standby-1 2>&1 | tail -n 20 >&2
+      docker ps -a --filter "label=$RUN_LABEL" >&2
+      for c in bh-primary bh-standby-1 bh-standby-2 bh-standby-3; do
+        say "--- $c"
+        docker logs "$c" 2>&1 | tail -n 15 >&2
+      done
       return 1
     fi
   done

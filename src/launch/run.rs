@@ -23,6 +23,7 @@ use super::smoke::smoke;
 use super::state::{ClusterState, Phase, STATE_FORMAT, StateDir, StateError, check_name};
 use crate::plan::{Plan, read_plan, write_plan};
 use crate::progress::{Event, Reporter};
+use crate::recipe::RoleKind;
 
 /// What to launch.
 pub struct LaunchRequest {
@@ -253,13 +254,19 @@ async fn boot<P: Provider>(
         .map(|me| render_bundle(plan, &facts, me))
         .collect::<Result<_, _>>()?;
     let snapshot = state.clone();
-    try_join_all(
-        bundles
-            .iter()
-            .enumerate()
-            .map(|(i, bundle)| provider.start(&snapshot, i, bundle)),
-    )
-    .await?;
+    // Masters start first and the slaves after them, together: every slave waits for a master, so
+    // the master's own setup (e.g. initdb) should not queue behind the slaves' starts on the
+    // provider (container creation, VM spawn, SSH), which is where a small machine spends its time.
+    let (masters, slaves): (Vec<usize>, Vec<usize>) =
+        (0..bundles.len()).partition(|&i| snapshot.nodes[i].kind == RoleKind::Master);
+    for group in [masters, slaves] {
+        try_join_all(
+            group
+                .iter()
+                .map(|&i| provider.start(&snapshot, i, &bundles[i])),
+        )
+        .await?;
+    }
     provider.started(state).await?;
     state.phase = Phase::Booting;
     state
