@@ -105,6 +105,7 @@ impl Builder<'_> {
             return Ok(done);
         }
         let tree = self.source_tree(path)?;
+        tracing::debug!(entries = tree.entries.len(), "source tree read");
         let prefix = incremental::prefix_key(self.plan);
         let record = match Record::load(&record_path).filter(|r| r.prefix_key == prefix) {
             Some(r) if r.depth < MAX_DEPTH && self.engine.has_image(&r.image).await => r,
@@ -137,6 +138,7 @@ impl Builder<'_> {
         }
         let delta = Delta::between(&record, &tree);
         let rerun = incremental::steps_to_run(self.plan, &record, &delta);
+        tracing::debug!("delta computed");
         self.reporter.report(Event::Note(format!(
             "incremental from {}: {} changed, {} deleted, {} touched; rerunning {}",
             &record.build_key[..12],
@@ -169,7 +171,7 @@ impl Builder<'_> {
         let mut outcomes = self.skipped(0..source_at, true);
         let mut parent = record.image.clone();
         let mut tags = Vec::new();
-        let mut last_build = parent.clone();
+        let mut installed = None;
         for (i, step) in self.plan.steps.iter().enumerate().skip(source_at) {
             let ours = match step.kind {
                 StepKind::Source => sync_step(step, &tag),
@@ -180,12 +182,15 @@ impl Builder<'_> {
                 _ => retagged(step, &tag),
             };
             let t = Instant::now();
-            parent = self.run_step(i, &ours, &parent).await?;
-            let tagged = crate::engine::labels::step_image(&ours.key, &self.cache_id);
-            if step.kind != StepKind::Install {
-                last_build.clone_from(&tagged);
+            if step.kind == StepKind::Install {
+                // Nothing builds on the install step's image: the artifact is read from its
+                // container, which is never committed.
+                installed = Some(self.run_uncommitted(i, &ours, &parent).await?);
+                self.finished(i, &ours, t);
+            } else {
+                parent = self.run_step(i, &ours, &parent).await?;
+                tags.push(crate::engine::labels::step_image(&ours.key, &self.cache_id));
             }
-            tags.push(tagged);
             outcomes.push(StepOutcome {
                 name: step.name.clone(),
                 key: step.key.clone(),
@@ -193,21 +198,26 @@ impl Builder<'_> {
                 seconds: t.elapsed().as_secs_f64(),
             });
         }
-        let outcome = meta::finish_artifact(self, &parent, &outcomes, started).await?;
+        let outcome = match installed {
+            Some(container) => meta::finish_from(self, container, &outcomes, started).await?,
+            None => meta::finish_artifact(self, &parent, &outcomes, started).await?,
+        };
         // The new build tree keeps its tag; the intermediate and earlier tags go (their images stay
         // as long as a tagged image is built on them).
-        let image = last_build;
+        let image = tags.last().cloned().unwrap_or_else(|| record.image.clone());
         let mut next = Record::new(self.plan, &tree, &image);
         next.depth = record.depth + 1;
         next.save(&record_path).map_err(BuildError::io(
             "writing the incremental record",
             &record_path,
         ))?;
-        for old in tags.iter().chain([&record.image]) {
-            if old != &image && old.contains(INCREMENTAL_KEY_PREFIX) {
-                let _ = self.engine.remove_image(old).await;
-            }
-        }
+        tracing::debug!("incremental record written");
+        let old = tags
+            .iter()
+            .chain([&record.image])
+            .filter(|old| **old != image && old.contains(INCREMENTAL_KEY_PREFIX));
+        futures_util::future::join_all(old.map(|old| self.engine.remove_image(old))).await;
+        tracing::debug!("earlier build trees untagged");
         Ok(outcome)
     }
 

@@ -12,10 +12,10 @@
 //! arithmetic on the block alone, so the choice, and the output, stays reproducible.
 //!
 //! Hand-written on zlib-rs because the crate made for this, gzp, writes one gzip member only
-//! through flate2's zlib backends (its libdeflate mode writes many members), and switching
-//! flate2's backend crate-wide would change the bytes of every release tarball (see
-//! `artifact/tarball.rs`). zlib-rs is pure Rust, pinned by `Cargo.lock`, so the output is the
-//! same on every machine.
+//! through flate2's zlib backends (its libdeflate mode writes many members), which would tie the
+//! bytes of every archive to the system's zlib. zlib-rs is pure Rust, pinned by `Cargo.lock`, so
+//! the output is the same on every machine. Used by the `gce` disk archive and the release
+//! tarball (`artifact/tarball.rs`).
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
