@@ -1,8 +1,10 @@
 //! An incremental build as the builder runs it (see [`super::incremental`] for what is decided). With
-//! no usable record the build runs clean and then records its build tree. With one, a container from
-//! the recorded image receives only the delta (changed files, the list of deleted and of touched
-//! paths, the source's date computed as a clean build computes it), the build steps that must rerun
-//! run on that tree, the install step runs, and the artifact is exported as in a clean build. Its
+//! no usable record the build runs clean and then records its build tree. With one, the first step
+//! that runs (a build step that must rerun, else install), in a container from the recorded image,
+//! receives only the delta (changed files, the list of deleted and of touched paths, the source's
+//! date computed as a clean build computes it) and places it before its own command; the later
+//! build steps that must rerun run on that tree, the install step runs, and the artifact is read
+//! from the install step's container, which is never committed, as in a clean build. Its
 //! images are tagged `baker-step:incr-…`, never recorded in the step cache, and its artifact is kept
 //! apart from clean ones: a build without `--incremental` never sees an incremental result.
 
@@ -172,14 +174,26 @@ impl Builder<'_> {
         let mut parent = record.image.clone();
         let mut tags = Vec::new();
         let mut installed = None;
+        // The source step's delta is placed by the next step that runs, in its own container: a
+        // container of its own would cost a create, start and commit on every build.
+        let mut sync = None;
         for (i, step) in self.plan.steps.iter().enumerate().skip(source_at) {
             let ours = match step.kind {
-                StepKind::Source => sync_step(step, &tag),
+                StepKind::Source => {
+                    sync = Some(step);
+                    outcomes.push(StepOutcome {
+                        name: step.name.clone(),
+                        key: step.key.clone(),
+                        cache_hit: false,
+                        seconds: 0.0,
+                    });
+                    continue;
+                }
                 StepKind::Build if !rerun.contains(&step.name) => {
                     outcomes.extend(self.skipped(i..i + 1, true));
                     continue;
                 }
-                _ => retagged(step, &tag),
+                _ => syncing(retagged(step, &tag), sync.take()),
             };
             let t = Instant::now();
             if step.kind == StepKind::Install {
@@ -253,23 +267,32 @@ fn retagged(step: &PlanStep, tag: &str) -> PlanStep {
     }
 }
 
-/// The source step of an incremental build: deletes, places the changed files, sets the touched
-/// files' times and records the source's date.
-fn sync_step(source: &PlanStep, tag: &str) -> PlanStep {
-    let command = format!(
-        "cd {SOURCE_DIR}\n\
+/// `step` placing the delta first when `source` is given: it takes the source step's input (which
+/// [`Builder::add_delta`] fills), deletes, places the changed files, sets the touched files' times,
+/// records the source's date and exports it, then runs its own command.
+fn syncing(step: PlanStep, source: Option<&PlanStep>) -> PlanStep {
+    let Some(source) = source else {
+        return step;
+    };
+    let sync = format!(
+        "(\n\
+         cd {SOURCE_DIR}\n\
          xargs -0 -r rm -rf -- < {SYNC_DIR}/deleted\n\
          if [ -d {SYNC_DIR}/tree ]; then cp -a {SYNC_DIR}/tree/. {SOURCE_DIR}/; fi\n\
          while IFS= read -r -d '' t && IFS= read -r -d '' p; do touch -h -d \"@$t\" -- \"$p\"; done < {SYNC_DIR}/touched\n\
          mkdir -p {meta}\n\
          cp {SYNC_DIR}/epoch {epoch}\n\
-         rm -rf {SYNC_DIR}",
+         rm -rf {SYNC_DIR}\n\
+         )\n\
+         export SOURCE_DATE_EPOCH=$(cat {epoch})\n",
         meta = crate::layout::META_DIR,
         epoch = crate::layout::EPOCH_FILE,
     );
+    let mut inputs = source.inputs.clone();
+    inputs.extend(step.inputs.iter().cloned());
     PlanStep {
-        kind: StepKind::Setup,
-        command,
-        ..retagged(source, tag)
+        command: format!("{sync}{}", step.command),
+        inputs,
+        ..step
     }
 }
