@@ -27,7 +27,7 @@
 #   WORKDIR /baker/src
 #   RUN --mount=type=cache,target=/ccache ./configure --prefix=/usr/local/pgsql --without-icu --without-llvm --enable-depend
 #   RUN --mount=type=cache,target=/ccache make -j N -s world-bin
-#   RUN make -s install-world-bin DESTDIR=/baker/dest && mkdir -p /baker/dest/etc/ld.so.conf.d \
+#   RUN make -j N -s install-world-bin DESTDIR=/baker/dest && mkdir -p /baker/dest/etc/ld.so.conf.d \
 #       && echo /usr/local/pgsql/lib > /baker/dest/etc/ld.so.conf.d/postgresql.conf
 #
 # Needs what ci/e2e-build.sh needs.

@@ -7,6 +7,7 @@ pub mod atomic_file;
 pub mod base;
 pub mod builder;
 pub mod cache;
+pub mod compress;
 pub mod engine;
 pub mod image;
 pub mod launch;

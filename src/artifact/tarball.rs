@@ -14,16 +14,16 @@
 //!   dropped: an install tree has none that matter, and file capabilities would need pax;
 //! - symlinks kept verbatim; device files and fifos kept; of the names of one hard-linked file
 //!   the first in sort order carries the data and the others link to it (see `spool.rs`);
-//! - gzip with mtime 0, no file name, OS byte 3 (Unix, as `gzip -n` writes) and level
-//!   [`GZIP_LEVEL`]. The deflate bytes come from flate2's Rust backend (miniz_oxide) pinned by
-//!   `Cargo.lock`: upgrading it, or a dependency switching flate2 to zlib, may change the
-//!   tarball's sha256 and is a deliberate, release-noted change.
+//! - one gzip member with mtime 0, no file name, OS byte 3 (Unix, as `gzip -n` writes), level
+//!   [`GZIP_LEVEL`], compressed on every core by [`pgzip`](crate::compress::pgzip) (1 MiB blocks, each deflated with the
+//!   previous block's tail as its dictionary): the bytes depend on the tree and the epoch only, not
+//!   on the number of cores. They come from zlib-rs pinned by `Cargo.lock`: upgrading it, or
+//!   changing the level or `pgzip`'s block size, changes the tarball's sha256 and is a deliberate,
+//!   release-noted change.
 //!
-//! Measured on 100 MiB of real ELF binaries and libraries from `/usr/bin` and `/usr/lib` (release
-//! build, one core): gzip alone at level 6 runs at 20 MB/s to 35.3 % of the input, at level 9
-//! at 10 MB/s to 35.1 % (level 1: 142 MB/s, 43.2 %). Level 9 doubles the time for 0.6 % less,
-//! so level 6; all of `write_reproducible` then takes 5.4–6.1 s for the 100 MiB with a 6 MB
-//! resident set. A no-change rebuild reuses the cached tarball and pays neither.
+//! Measured on PostgreSQL's install tree (34 MB, 1941 entries, this 2-core machine, release
+//! build): the single-threaded flate2 writer this replaces took 1.5 s; see `ci/bench-incremental.sh`.
+//! A no-change rebuild reuses the cached tarball and pays nothing.
 //!
 //! Writing is crash-safe: the tarball is written under a hidden partial name beside the target,
 //! fsynced and renamed into place; the stale `.sha256` is removed before that rename and the new
@@ -34,8 +34,8 @@ use std::fs;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
-use flate2::{Compression, GzBuilder};
 use sha2::{Digest, Sha256};
 use tar::{Builder, EntryType, Header};
 
@@ -43,11 +43,10 @@ use super::ArtifactError;
 use super::checksum::{checksum_path, write_sums};
 use super::spool::{Item, Kind, Spool};
 use crate::atomic_file::{commit, parent_dir, partial_file, remove_if_exists};
+use crate::compress::pgzip::{Gzip, Piece};
 
 /// The gzip level of every tarball. Changing it changes every artifact's sha256.
-pub const GZIP_LEVEL: u32 = 6;
-/// The gzip header's OS byte: Unix.
-const GZIP_OS: u8 = 3;
+pub const GZIP_LEVEL: i32 = 6;
 
 /// A finished tarball.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,20 +92,64 @@ pub fn write_reproducible(
     })
 }
 
-/// Writes the spooled entries as a `.tar.gz` to `out`; returns its sha256 and size.
+/// Writes the spooled entries as a `.tar.gz` to `out`; returns its sha256 and size. The tar stream
+/// is produced on this thread and compressed on every core ([`pgzip`]).
 fn write_tar_gz(spool: &Spool, epoch: u64, out: &mut fs::File) -> io::Result<(String, u64)> {
-    let hashing = Hashing::new(BufWriter::new(out));
-    let gzip = GzBuilder::new()
-        .mtime(0)
-        .operating_system(GZIP_OS)
-        .write(hashing, Compression::new(GZIP_LEVEL));
-    let mut tar = Builder::new(gzip);
-    for item in &spool.items {
-        append(&mut tar, &spool.file, item, epoch)?;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    std::thread::scope(|scope| {
+        let (gzip, order) = Gzip::start(scope, GZIP_LEVEL, threads);
+        let writer = scope.spawn(move || drain(order, out));
+        let produced = {
+            let mut tar = Builder::new(Compressing(gzip));
+            spool
+                .items
+                .iter()
+                .try_for_each(|item| append(&mut tar, &spool.file, item, epoch))
+                .and_then(|()| tar.into_inner())
+            // On an error the compressor is dropped here unfinished, which ends the writer's input.
+        };
+        let finished = produced.map(|Compressing(gzip)| gzip.finish());
+        let written = writer.join().expect("the tarball writer does not panic");
+        // The writer's own error (a full disk) is the cause when both failed.
+        written.and_then(|w| finished.map(|()| w))
+    })
+}
+
+/// Writes the compressed pieces to `out` in order while hashing them.
+fn drain(order: Receiver<Piece>, out: &mut fs::File) -> io::Result<(String, u64)> {
+    let mut hashing = Hashing::new(BufWriter::new(out));
+    for piece in order {
+        match piece {
+            Piece::Bytes(bytes) => hashing.write_all(&bytes)?,
+            Piece::Block(result) => {
+                let block = result
+                    .recv()
+                    .map_err(|_| io::Error::other("a compressing thread stopped"))?
+                    .map_err(io::Error::other)?;
+                hashing.write_all(&block)?;
+            }
+        }
     }
-    let (sha256, bytes, mut buffered) = tar.into_inner()?.finish()?.into_parts();
+    let (sha256, bytes, mut buffered) = hashing.into_parts();
     buffered.flush()?;
     Ok((sha256, bytes))
+}
+
+/// The tar stream's sink: hands the bytes to the parallel compressor.
+struct Compressing(Gzip);
+
+impl Write for Compressing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.0.stopped() {
+            return Err(io::Error::other("the tarball writer stopped"));
+        }
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn append<W: Write>(

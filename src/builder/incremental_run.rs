@@ -1,8 +1,10 @@
 //! An incremental build as the builder runs it (see [`super::incremental`] for what is decided). With
-//! no usable record the build runs clean and then records its build tree. With one, a container from
-//! the recorded image receives only the delta (changed files, the list of deleted and of touched
-//! paths, the source's date computed as a clean build computes it), the build steps that must rerun
-//! run on that tree, the install step runs, and the artifact is exported as in a clean build. Its
+//! no usable record the build runs clean and then records its build tree. With one, the first step
+//! that runs (a build step that must rerun, else install), in a container from the recorded image,
+//! receives only the delta (changed files, the list of deleted and of touched paths, the source's
+//! date computed as a clean build computes it) and places it before its own command; the later
+//! build steps that must rerun run on that tree, the install step runs, and the artifact is read
+//! from the install step's container, which is never committed, as in a clean build. Its
 //! images are tagged `baker-step:incr-…`, never recorded in the step cache, and its artifact is kept
 //! apart from clean ones: a build without `--incremental` never sees an incremental result.
 
@@ -105,6 +107,7 @@ impl Builder<'_> {
             return Ok(done);
         }
         let tree = self.source_tree(path)?;
+        tracing::debug!(entries = tree.entries.len(), "source tree read");
         let prefix = incremental::prefix_key(self.plan);
         let record = match Record::load(&record_path).filter(|r| r.prefix_key == prefix) {
             Some(r) if r.depth < MAX_DEPTH && self.engine.has_image(&r.image).await => r,
@@ -137,6 +140,7 @@ impl Builder<'_> {
         }
         let delta = Delta::between(&record, &tree);
         let rerun = incremental::steps_to_run(self.plan, &record, &delta);
+        tracing::debug!("delta computed");
         self.reporter.report(Event::Note(format!(
             "incremental from {}: {} changed, {} deleted, {} touched; rerunning {}",
             &record.build_key[..12],
@@ -169,23 +173,38 @@ impl Builder<'_> {
         let mut outcomes = self.skipped(0..source_at, true);
         let mut parent = record.image.clone();
         let mut tags = Vec::new();
-        let mut last_build = parent.clone();
+        let mut installed = None;
+        // The source step's delta is placed by the next step that runs, in its own container: a
+        // container of its own would cost a create, start and commit on every build.
+        let mut sync = None;
         for (i, step) in self.plan.steps.iter().enumerate().skip(source_at) {
             let ours = match step.kind {
-                StepKind::Source => sync_step(step, &tag),
+                StepKind::Source => {
+                    sync = Some(step);
+                    outcomes.push(StepOutcome {
+                        name: step.name.clone(),
+                        key: step.key.clone(),
+                        cache_hit: false,
+                        seconds: 0.0,
+                    });
+                    continue;
+                }
                 StepKind::Build if !rerun.contains(&step.name) => {
                     outcomes.extend(self.skipped(i..i + 1, true));
                     continue;
                 }
-                _ => retagged(step, &tag),
+                _ => syncing(retagged(step, &tag), sync.take()),
             };
             let t = Instant::now();
-            parent = self.run_step(i, &ours, &parent).await?;
-            let tagged = crate::engine::labels::step_image(&ours.key, &self.cache_id);
-            if step.kind != StepKind::Install {
-                last_build.clone_from(&tagged);
+            if step.kind == StepKind::Install {
+                // Nothing builds on the install step's image: the artifact is read from its
+                // container, which is never committed.
+                installed = Some(self.run_uncommitted(i, &ours, &parent).await?);
+                self.finished(i, &ours, t);
+            } else {
+                parent = self.run_step(i, &ours, &parent).await?;
+                tags.push(crate::engine::labels::step_image(&ours.key, &self.cache_id));
             }
-            tags.push(tagged);
             outcomes.push(StepOutcome {
                 name: step.name.clone(),
                 key: step.key.clone(),
@@ -193,21 +212,26 @@ impl Builder<'_> {
                 seconds: t.elapsed().as_secs_f64(),
             });
         }
-        let outcome = meta::finish_artifact(self, &parent, &outcomes, started).await?;
+        let outcome = match installed {
+            Some(container) => meta::finish_from(self, container, &outcomes, started).await?,
+            None => meta::finish_artifact(self, &parent, &outcomes, started).await?,
+        };
         // The new build tree keeps its tag; the intermediate and earlier tags go (their images stay
         // as long as a tagged image is built on them).
-        let image = last_build;
+        let image = tags.last().cloned().unwrap_or_else(|| record.image.clone());
         let mut next = Record::new(self.plan, &tree, &image);
         next.depth = record.depth + 1;
         next.save(&record_path).map_err(BuildError::io(
             "writing the incremental record",
             &record_path,
         ))?;
-        for old in tags.iter().chain([&record.image]) {
-            if old != &image && old.contains(INCREMENTAL_KEY_PREFIX) {
-                let _ = self.engine.remove_image(old).await;
-            }
-        }
+        tracing::debug!("incremental record written");
+        let old = tags
+            .iter()
+            .chain([&record.image])
+            .filter(|old| **old != image && old.contains(INCREMENTAL_KEY_PREFIX));
+        futures_util::future::join_all(old.map(|old| self.engine.remove_image(old))).await;
+        tracing::debug!("earlier build trees untagged");
         Ok(outcome)
     }
 
@@ -243,23 +267,32 @@ fn retagged(step: &PlanStep, tag: &str) -> PlanStep {
     }
 }
 
-/// The source step of an incremental build: deletes, places the changed files, sets the touched
-/// files' times and records the source's date.
-fn sync_step(source: &PlanStep, tag: &str) -> PlanStep {
-    let command = format!(
-        "cd {SOURCE_DIR}\n\
+/// `step` placing the delta first when `source` is given: it takes the source step's input (which
+/// [`Builder::add_delta`] fills), deletes, places the changed files, sets the touched files' times,
+/// records the source's date and exports it, then runs its own command.
+fn syncing(step: PlanStep, source: Option<&PlanStep>) -> PlanStep {
+    let Some(source) = source else {
+        return step;
+    };
+    let sync = format!(
+        "(\n\
+         cd {SOURCE_DIR}\n\
          xargs -0 -r rm -rf -- < {SYNC_DIR}/deleted\n\
          if [ -d {SYNC_DIR}/tree ]; then cp -a {SYNC_DIR}/tree/. {SOURCE_DIR}/; fi\n\
          while IFS= read -r -d '' t && IFS= read -r -d '' p; do touch -h -d \"@$t\" -- \"$p\"; done < {SYNC_DIR}/touched\n\
          mkdir -p {meta}\n\
          cp {SYNC_DIR}/epoch {epoch}\n\
-         rm -rf {SYNC_DIR}",
+         rm -rf {SYNC_DIR}\n\
+         )\n\
+         export SOURCE_DATE_EPOCH=$(cat {epoch})\n",
         meta = crate::layout::META_DIR,
         epoch = crate::layout::EPOCH_FILE,
     );
+    let mut inputs = source.inputs.clone();
+    inputs.extend(step.inputs.iter().cloned());
     PlanStep {
-        kind: StepKind::Setup,
-        command,
-        ..retagged(source, tag)
+        command: format!("{sync}{}", step.command),
+        inputs,
+        ..step
     }
 }

@@ -91,13 +91,38 @@ pub(super) async fn finish_artifact(
             labels: &[(STEP_LABEL, "export")],
         })
         .await?;
-    let result = export(b, &container).await;
-    container.remove().await;
-    let (spool, facts) = result?;
+    finish_from(b, container, outcomes, started).await
+}
+
+/// Takes the tarball and facts out of `container`, a stopped container whose filesystem holds the
+/// install step's tree, removes it, and writes tarball and manifest. The container is removed while
+/// the tarball is compressed.
+pub(super) async fn finish_from(
+    b: &Builder<'_>,
+    container: Container,
+    outcomes: &[StepOutcome],
+    started: Instant,
+) -> Result<BuildOutcome, BuildError> {
+    let (spool, facts) = match export(b, &container).await {
+        Ok(exported) => exported,
+        Err(e) => {
+            container.remove().await;
+            return Err(e);
+        }
+    };
+    tracing::debug!("install tree spooled");
 
     let out = out_path(b);
-    let file = artifact::write_reproducible(spool, "dest", facts.source_date_epoch, &out)?;
+    let epoch = facts.source_date_epoch;
+    let writing = tokio::task::spawn_blocking({
+        let out = out.clone();
+        move || artifact::write_reproducible(spool, "dest", epoch, &out)
+    });
+    let (written, ()) = tokio::join!(writing, container.remove());
+    let file = written.expect("the tarball writer does not panic")?;
+    tracing::debug!(bytes = file.bytes, "tarball written");
     keep_in_cache(b, &out, &facts);
+    tracing::debug!("tarball kept in the cache");
     finish(b, outcomes, file, &facts, started)
 }
 

@@ -45,6 +45,7 @@ pub async fn build(
         "reading the identity of the cache",
         options.cache.root(),
     ))?;
+    tracing::debug!("planned");
     let engine = Engine::connect(reporter.as_ref()).await?;
     let out = StagedOut::new(&options.out_dir)?;
     let work = run(
@@ -61,12 +62,14 @@ pub async fn build(
         .unwrap_or(Err(BuildError::Interrupted));
     match outcome {
         Ok(mut done) => {
+            tracing::debug!("built");
             done.artifact.path = out.published(&done.artifact.path);
             done.manifest_path = out.published(&done.manifest_path);
             out.publish().map_err(BuildError::io(
                 "moving the output set into",
                 &options.out_dir,
             ))?;
+            tracing::debug!("output set published");
             Ok(done)
         }
         Err(mut e) => {

@@ -28,14 +28,48 @@ impl Builder<'_> {
         step: &PlanStep,
         parent: &str,
     ) -> Result<String, BuildError> {
-        let total = self.plan.steps.len();
-        let name = step.name.clone();
+        let started = Instant::now();
+        let container = self.run_uncommitted(index, step, parent).await?;
+        let outcome = self.commit(step, &container).await;
+        tracing::debug!(step = %step.name, "committed");
+        container.remove().await;
+        tracing::debug!(step = %step.name, "container removed");
+        let image_id = outcome?;
+        if !step
+            .key
+            .starts_with(super::incremental_run::INCREMENTAL_KEY_PREFIX)
+        {
+            self.steps_cache
+                .record(&StepEntry {
+                    key: step.key.clone(),
+                    step: step.name.clone(),
+                    recipe: self.plan.recipe.name.clone(),
+                    image_id: image_id.clone(),
+                    base_image_id: self.base_id.clone(),
+                    created: step_cache::now(),
+                })
+                .map_err(BuildError::io(
+                    "recording the step cache entry in",
+                    self.options.cache.steps(),
+                ))?;
+        }
+        self.finished(index, step, started);
+        Ok(image_id)
+    }
+
+    /// Runs one step in a container from `parent` and returns the stopped container, uncommitted,
+    /// for the caller to read from and remove; on failure the container is removed here.
+    pub(super) async fn run_uncommitted(
+        &self,
+        index: usize,
+        step: &PlanStep,
+        parent: &str,
+    ) -> Result<Container, BuildError> {
         self.reporter.report(Event::StepStarted {
             index: index + 1,
-            total,
-            name: name.clone(),
+            total: self.plan.steps.len(),
+            name: step.name.clone(),
         });
-        let started = Instant::now();
         let upload = self.upload_for(step).await?;
 
         // The step's variables are exported by its script; see `inputs`.
@@ -54,40 +88,24 @@ impl Builder<'_> {
                 labels: &[(STEP_LABEL, &step.name), (KEY_LABEL, &step.key)],
             })
             .await?;
-
-        let result = self.execute(index, step, &container, upload).await;
-        let outcome = match result {
-            Ok(()) => self.commit(step, &container).await,
-            Err(e) => Err(e),
-        };
-        container.remove().await;
-        let image_id = outcome?;
-        if step
-            .key
-            .starts_with(super::incremental_run::INCREMENTAL_KEY_PREFIX)
-        {
-            return Ok(image_id);
+        tracing::debug!(step = %step.name, "container created");
+        match self.execute(index, step, &container, upload).await {
+            Ok(()) => Ok(container),
+            Err(e) => {
+                container.remove().await;
+                Err(e)
+            }
         }
-        self.steps_cache
-            .record(&StepEntry {
-                key: step.key.clone(),
-                step: step.name.clone(),
-                recipe: self.plan.recipe.name.clone(),
-                image_id: image_id.clone(),
-                base_image_id: self.base_id.clone(),
-                created: step_cache::now(),
-            })
-            .map_err(BuildError::io(
-                "recording the step cache entry in",
-                self.options.cache.steps(),
-            ))?;
+    }
+
+    /// Tells the reporter that step `index` ran to completion.
+    pub(super) fn finished(&self, index: usize, step: &PlanStep, started: Instant) {
         self.reporter.report(Event::StepFinished {
             index: index + 1,
-            total,
-            name,
+            total: self.plan.steps.len(),
+            name: step.name.clone(),
             elapsed: started.elapsed(),
         });
-        Ok(image_id)
     }
 
     /// Uploads the step's files, starts it, streams its output to its log and checks its exit code.
@@ -99,6 +117,7 @@ impl Builder<'_> {
         upload: Upload,
     ) -> Result<(), BuildError> {
         upload.send(container).await?;
+        tracing::debug!(step = %step.name, "files uploaded");
         let log_path =
             self.out_dir
                 .join("logs")
@@ -106,6 +125,7 @@ impl Builder<'_> {
         let mut log =
             StepLog::create(&log_path).map_err(BuildError::io("creating the log", &log_path))?;
         container.start().await?;
+        tracing::debug!(step = %step.name, "started");
         let run = async {
             let mut output = container.follow_output();
             while let Some(chunk) = output.next().await {
@@ -129,6 +149,7 @@ impl Builder<'_> {
             },
             None => (run.await?, None),
         };
+        tracing::debug!(step = %step.name, code, "exited");
         let tail = log
             .finish()
             .map_err(BuildError::io("writing the log", &log_path))?;

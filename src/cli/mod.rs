@@ -110,14 +110,25 @@ pub fn init_logging(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BAKER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("baker={level}")));
-    tracing_subscriber::fmt()
+    // `BAKER_LOG` (a filter such as `baker=debug`) is for finding where time goes: each line then
+    // carries the seconds since baker started (the builder marks its phases at debug level).
+    let (filter, timed) = match tracing_subscriber::EnvFilter::try_from_env("BAKER_LOG") {
+        Ok(filter) => (filter, true),
+        Err(_) => (
+            tracing_subscriber::EnvFilter::new(format!("baker={level}")),
+            false,
+        ),
+    };
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .without_time()
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if timed {
+        fmt.with_timer(tracing_subscriber::fmt::time::uptime())
+            .init();
+    } else {
+        fmt.without_time().init();
+    }
 }
 
 impl Global {

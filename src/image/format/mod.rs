@@ -10,17 +10,15 @@
 mod error;
 mod gce;
 mod meter;
-mod noise;
 mod oldgnu;
 mod output;
-mod pgzip;
 mod pipe;
 mod qcow2;
 mod qcow2_layout;
 mod raw;
 pub mod sparse;
 #[cfg(test)]
-mod testdisk;
+pub(crate) mod testdisk;
 mod vhd;
 
 use std::fmt;
@@ -28,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
+
+// Shared with the release tarball (`artifact/tarball.rs`).
+use crate::compress::pgzip;
 
 pub use error::FormatError;
 pub use gce::GCE_MEMBER;

@@ -12,10 +12,10 @@
 //! arithmetic on the block alone, so the choice, and the output, stays reproducible.
 //!
 //! Hand-written on zlib-rs because the crate made for this, gzp, writes one gzip member only
-//! through flate2's zlib backends (its libdeflate mode writes many members), and switching
-//! flate2's backend crate-wide would change the bytes of every release tarball (see
-//! `artifact/tarball.rs`). zlib-rs is pure Rust, pinned by `Cargo.lock`, so the output is the
-//! same on every machine.
+//! through flate2's zlib backends (its libdeflate mode writes many members), which would tie the
+//! bytes of every archive to the system's zlib. zlib-rs is pure Rust, pinned by `Cargo.lock`, so
+//! the output is the same on every machine. Used by the `gce` disk archive and the release
+//! tarball (`artifact/tarball.rs`).
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -155,25 +155,23 @@ impl Gzip {
     }
 }
 
+/// Each block gets a fresh deflate state. With one state per worker, `reset` between blocks, the
+/// PostgreSQL install tarball at level 6 came out with other bytes on 3 threads than on 1 (a
+/// worker's earlier blocks changed its later ones; found by ci/e2e-incremental.sh, whose clean and
+/// incremental tarballs differed); a new state costs little beside deflating 1 MiB.
 fn worker(jobs: &Mutex<Receiver<Job>>, level: i32) {
-    let mut deflate = Deflate::new(level, false, 15);
-    let mut store = Deflate::new(0, false, 15);
     loop {
         let job = match jobs.lock().expect("job queue lock").recv() {
             Ok(job) => job,
             Err(_) => return,
         };
-        let engine = if looks_random(&job.data) {
-            &mut store
-        } else {
-            &mut deflate
-        };
-        let _ = job.done.send(compress(engine, &job));
+        let level = if looks_random(&job.data) { 0 } else { level };
+        let mut deflate = Deflate::new(level, false, 15);
+        let _ = job.done.send(compress(&mut deflate, &job));
     }
 }
 
 fn compress(deflate: &mut Deflate, job: &Job) -> Result<Vec<u8>, String> {
-    deflate.reset();
     if let Some(before) = &job.before {
         let dict = &before[before.len().saturating_sub(WINDOW)..];
         deflate
