@@ -172,13 +172,16 @@ fn two_postgresql_standbys_on_one_machine_are_told_apart() {
             .map(|r| r.probe.to_string())
             .collect()
     };
+    // Each standby checks its own WAL receiver, on its own port's local socket.
     assert!(
-        checks(&first).contains("application_name = 'node-1'"),
+        checks(&first)
+            .contains("/psql -U postgres -Atc \"select status from pg_stat_wal_receiver\""),
         "{}",
         checks(&first)
     );
     assert!(
-        checks(&second).contains("application_name = 'node-2'"),
+        checks(&second)
+            .contains("/psql -p 5433 -U postgres -Atc \"select status from pg_stat_wal_receiver\""),
         "{}",
         checks(&second)
     );
