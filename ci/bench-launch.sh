@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # bench-launch.sh — how long `baker launch --provider docker` takes to a ready PostgreSQL cluster of
 # 1 primary + 3 standbys, against the floor: the same containers from the same node image started by
-# hand with `docker run` on a network made by hand, the same setup (initdb, pg_basebackup, each
-# followed by one syncfs as the recipe does) and the
-# same readiness polling (every 0.5 s: pg_isready, then 3 streaming standbys in pg_stat_replication,
-# asked on the primary's local socket as the recipe's check does).
-# Both are timed from nothing running to ready, in one run, three times each (BENCH_REPS), alternating;
-# prints the medians and their ratio against
-# the targets (baker within 1.2x of the floor, under 10 s). The node image is made first, outside
+# hand with `docker run` on a network made by hand (as baker makes them: an init process, the role's
+# port published on 127.0.0.1), the same setup (initdb, pg_basebackup, each followed by one syncfs as
+# the recipe does) and the same readiness polling (every 0.5 s: pg_isready, then 3 streaming standbys
+# in pg_stat_replication, asked on the primary's local socket as the recipe's check does).
+# Both are timed from nothing running to ready, in one run, three times each (BENCH_REPS),
+# alternating; prints the medians and their ratio against the targets (baker within 1.2x of the
+# floor, under 10 s). The node image is made first, outside
 # the timings, as both sides use it. The build comes from $BAKER_PG_BUILD, else it is built here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ IMAGE=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['resourc
 by_hand() {
   local net=bh-$$ pw=bench-secret B=/usr/local/pgsql/bin
   docker network create --label "$RUN_LABEL" "$net" >/dev/null
-  docker run -d --label "$RUN_LABEL" --network "$net" --name bh-primary -e PGPASSWORD=$pw "$IMAGE" bash -c "
+  docker run -d --label "$RUN_LABEL" --network "$net" --init -p 127.0.0.1::5432 --name bh-primary -e PGPASSWORD=$pw "$IMAGE" bash -c "
     useradd --system --create-home --home-dir /var/lib/postgres postgres
     runuser -u postgres -- bash -c '$B/initdb --no-sync -D /var/lib/postgres/data -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile=<(echo $pw) >/dev/null
       echo \"listen_addresses = '\\''*'\\''\" >> /var/lib/postgres/data/postgresql.conf
@@ -55,7 +55,7 @@ by_hand() {
       sync -f /var/lib/postgres/data
       exec $B/postgres -D /var/lib/postgres/data'" >/dev/null
   for i in 1 2 3; do
-    docker run -d --label "$RUN_LABEL" --network "$net" --name "bh-standby-$i" -e PGPASSWORD=$pw "$IMAGE" bash -c "
+    docker run -d --label "$RUN_LABEL" --network "$net" --init -p 127.0.0.1::5432 --name "bh-standby-$i" -e PGPASSWORD=$pw "$IMAGE" bash -c "
       useradd --system --create-home --home-dir /var/lib/postgres postgres
       runuser -u postgres -- bash -c 'until $B/pg_isready -q -U postgres -h bh-primary; do sleep 0.5; done
         $B/pg_basebackup --no-sync -h bh-primary -U postgres -D /var/lib/postgres/data -R -X stream
@@ -99,7 +99,8 @@ def first(name, needle):
     return float("nan")
 started = max(stamp(json.loads(subprocess.run(["docker", "inspect", n], capture_output=True, text=True).stdout)[0]["State"]["StartedAt"]) for n in [primary, *standbys])
 accepting = first(primary, "ready to accept connections")
-streaming = max(first(n, "started streaming WAL") for n in standbys)
+streamed = [first(n, "started streaming WAL") for n in standbys]
+streaming = float("nan") if any(t != t for t in streamed) else max(streamed)
 print(f"started {started:.2f}, primary accepting {accepting:.2f}, standbys streaming {streaming:.2f}")
 PY
 }
