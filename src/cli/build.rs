@@ -2,7 +2,7 @@
 //! [`baker::builder::build`] does the work; this file turns flags into its request, Ctrl-C/SIGTERM
 //! into its cancellation, and its outcome into a summary or JSON.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use baker::builder::{BuildError, BuildOptions, BuildOutcome, BuildRequest, build};
+use baker::image::build_output::{BuildOutput, read_build_dir};
 use baker::progress::{Reporter, Silent};
 use baker::recipe::Catalog;
 use baker::source::mirror::{Mirror, mirrors_from_env};
@@ -103,19 +104,24 @@ fn parse_step_timeout(text: &str) -> Result<Duration, String> {
     baker::recipe::validate::parse_duration(text)
 }
 
-/// The build a later stage (`image`, `launch`) runs first when given no `--from`: the outcome, or
-/// `None` when Ctrl-C stopped it (the caller says so and exits with [`stopped`]).
-pub fn build_first(
+/// The build a later stage (`image`, `launch`) starts from: the folder `--from` names (its
+/// `plan.json`, `manifest.json` and tarball, checked against each other), else the build run now.
+/// `None` when Ctrl-C stopped that build (the caller says so and exits with [`build_stopped`]).
+pub fn build_output(
     global: &Global,
+    from: Option<&Path>,
     flags: &BuildFlags,
     selection: &Selection,
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
-) -> anyhow::Result<Option<BuildOutcome>> {
+) -> anyhow::Result<Option<BuildOutput>> {
+    if let Some(dir) = from {
+        return Ok(Some(read_build_dir(dir)?));
+    }
     let catalog = global.catalog()?;
     let request = flags.request(global, &catalog, selection)?;
     match runtime.block_on(build(&request, reporter, interrupted())) {
-        Ok(outcome) => Ok(Some(outcome)),
+        Ok(outcome) => Ok(Some(BuildOutput::of(&outcome))),
         Err(BuildError::Interrupted) => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -10,14 +10,13 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use baker::engine::{Engine, engine_host};
-use baker::image::build_output::{self, BuildOutput};
 use baker::image::{
     ImageError, ImageOutcome, ImageRequest, image_spec, make_image, parse_formats, size,
 };
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
-use super::build::{BuildFlags, build_first, build_stopped};
+use super::build::{BuildFlags, build_output, build_stopped};
 use super::image_boot::BootArgs;
 use super::output::emit;
 use super::progress::TerminalReporter;
@@ -77,20 +76,16 @@ fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
         Arc::new(TerminalReporter::new())
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let built = match &args.from {
-        Some(dir) => build_output::read_build_dir(dir)?,
-        None => {
-            match build_first(
-                global,
-                &args.build,
-                &args.selection,
-                &runtime,
-                reporter.clone(),
-            )? {
-                Some(outcome) => BuildOutput::of(&outcome),
-                None => return Ok(build_stopped()),
-            }
-        }
+    let Some(built) = build_output(
+        global,
+        args.from.as_deref(),
+        &args.build,
+        &args.selection,
+        &runtime,
+        reporter.clone(),
+    )?
+    else {
+        return Ok(build_stopped());
     };
     let request = ImageRequest {
         spec: image_spec(&built.plan)?,

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use baker::engine::Engine;
@@ -20,11 +19,11 @@ use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
 use baker::launch::ssh_repos::repositories;
 use baker::launch::state::{ClusterState, StateDir};
-use baker::plan::{Plan, read_plan};
+use baker::plan::Plan;
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
-use super::build::{BuildFlags, build_first, build_stopped};
+use super::build::{BuildFlags, build_output, build_stopped};
 use super::launch_qemu;
 use super::output::emit_line;
 use super::progress::TerminalReporter;
@@ -120,23 +119,22 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let mut request = launch_request(args);
-    let (plan, tarball, sha256) = match &args.from {
-        Some(dir) => from_build_dir(dir)?,
-        None => {
-            // Bad input fails before the build, which may take long.
-            check_request(&args.selection.plan(global)?, &request)?;
-            match build_first(
-                global,
-                &args.build,
-                &args.selection,
-                &runtime,
-                reporter.clone(),
-            )? {
-                Some(outcome) => (outcome.plan, outcome.artifact.path, outcome.artifact.sha256),
-                None => return Ok(build_stopped()),
-            }
-        }
+    if args.from.is_none() {
+        // Bad input fails before the build, which may take long.
+        check_request(&args.selection.plan(global)?, &request)?;
+    }
+    let Some(built) = build_output(
+        global,
+        args.from.as_deref(),
+        &args.build,
+        &args.selection,
+        &runtime,
+        reporter.clone(),
+    )?
+    else {
+        return Ok(build_stopped());
     };
+    let (plan, tarball, sha256) = (built.plan, built.artifact, built.artifact_sha256);
     check_request(&plan, &request)?;
     if let Some(mut provider) = ssh {
         provider.tarball = Some((tarball, sha256));
@@ -313,15 +311,6 @@ fn finish_launch(
         Err(e @ LaunchError::Interrupted(_)) => Ok(stopped(&e.to_string())),
         Err(e) => Err(e.into()),
     }
-}
-
-/// The plan and tarball a build left in `dir`.
-fn from_build_dir(dir: &std::path::Path) -> anyhow::Result<(Plan, PathBuf, String)> {
-    let plan = read_plan(&dir.join(baker::plan::PLAN_FILE))?;
-    let tarball = dir.join(&plan.artifact.file_name);
-    let sha256 = baker::artifact::sha256_file(&tarball)
-        .with_context(|| format!("reading the build's tarball {}", tarball.display()))?;
-    Ok((plan, tarball, sha256))
 }
 
 fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result<()> {

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use baker::engine::Engine;
-use baker::image::build_output::{BuildOutput, read_build_dir};
 use baker::image::{Format, ImageManifest, ImageRequest, image_spec, make_image};
 use baker::launch::qemu::QemuProvider;
 use baker::launch::state::{ClusterState, StateDir};
@@ -17,7 +16,7 @@ use baker::progress::Reporter;
 use std::sync::Arc;
 
 use super::Global;
-use super::build::build_first;
+use super::build::build_output;
 use super::launch::LaunchArgs;
 
 /// Memory of each VM unless `--memory` says otherwise.
@@ -60,18 +59,16 @@ pub fn plan_and_disk(
         }
         return Ok(Some((plan, raw_disk(dir, &manifest)?)));
     }
-    let built = match &args.from {
-        Some(dir) => read_build_dir(dir)?,
-        None => match build_first(
-            global,
-            &args.build,
-            &args.selection,
-            runtime,
-            reporter.clone(),
-        )? {
-            Some(outcome) => BuildOutput::of(&outcome),
-            None => return Ok(None),
-        },
+    let Some(built) = build_output(
+        global,
+        args.from.as_deref(),
+        &args.build,
+        &args.selection,
+        runtime,
+        reporter.clone(),
+    )?
+    else {
+        return Ok(None);
     };
     let request = ImageRequest {
         spec: image_spec(&built.plan)?,

@@ -1,4 +1,4 @@
-//! What `baker image` takes from a build: its plan (`plan.json`, the contract between stages), its
+//! What the stages after the build (`baker image`, `baker launch`) take from it: its plan (`plan.json`, the contract between stages), its
 //! tarball with the sha256, and the epoch the tarball's times were clamped to — from a build output
 //! folder (`--from DIR`) or from the build just run.
 
@@ -9,7 +9,7 @@ use crate::artifact::{Manifest, sha256_file};
 use crate::builder::BuildOutcome;
 use crate::plan::{PLAN_FILE, Plan, read_plan};
 
-/// A finished build, as the image stage needs it.
+/// A finished build, as the later stages need it.
 #[derive(Debug, Clone)]
 pub struct BuildOutput {
     pub plan: Plan,
