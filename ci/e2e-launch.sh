@@ -109,7 +109,7 @@ open(sys.argv[1], "w").write(head + tail)
 PY
 "$BAKER" --recipes-dir "$WORK/recipes" plan --recipe postgresql --distro debian12 --json \
   | python3 -c "import json,sys; d=json.load(sys.stdin); d['format']=1; json.dump(d, open(sys.argv[1], 'w'))" "$WORK/bad/plan.json"
-cp "$PG_OUT"/postgresql-*.tar.gz "$WORK/bad/"
+cp "$PG_OUT"/postgresql-*.tar.gz "$PG_OUT/manifest.json" "$WORK/bad/"
 "$BAKER" launch wrong --from "$WORK/bad" --slaves 1 >"$WORK/wrong.out" 2>&1 && status=0 || status=$?
 check "a standby with a wrong master fails the launch" [ "$status" != 0 ]
 check "the failure names the standby, shows its role log and the recipe's hint" bash -c \
