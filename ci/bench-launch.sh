@@ -4,7 +4,8 @@
 # hand with `docker run` on a network made by hand (as baker makes them: an init process, the role's
 # port published on 127.0.0.1), the same setup (initdb, pg_basebackup, each followed by one syncfs as
 # the recipe does) and the same readiness polling (every 0.5 s: pg_isready, then 3 streaming standbys
-# in pg_stat_replication, asked on the primary's local socket as the recipe's check does).
+# in pg_stat_replication, asked on the primary's local socket as the recipe's check does; baker also
+# asks each standby for its WAL receiver, which the floor is spared).
 # Both are timed from nothing running to ready, in one run, three times each (BENCH_REPS),
 # alternating; prints the medians and their ratio against the targets (baker within 1.2x of the
 # floor, under 10 s). The node image is made first, outside
@@ -63,8 +64,11 @@ by_hand() {
         exec $B/postgres -D /var/lib/postgres/data'" >/dev/null
   done
   local waited=0
+  # Only the standbys' own WAL receivers (application_name walreceiver) count: while a standby
+  # clones, its pg_basebackup streams WAL too (application_name pg_basebackup, state streaming),
+  # and counting those stopped this clock before any standby ran.
   until [ "$(docker exec bh-primary $B/psql -U postgres -Atc \
-      "select count(*) from pg_stat_replication where state = 'streaming'" 2>/dev/null)" = 3 ]; do
+      "select count(*) from pg_stat_replication where state = 'streaming' and application_name = 'walreceiver'" 2>/dev/null)" = 3 ]; do
     sleep 0.5
     waited=$((waited + 1))
     if [ "$waited" -gt 240 ]; then

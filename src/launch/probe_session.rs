@@ -5,8 +5,12 @@
 //! one session runs the probe in a loop on the node, every fifth of a second, until it passes or
 //! the session's few seconds are over, and only then answers. The host still judges the last
 //! answer (with [`super::ready::passes`]); the loop on the node mirrors that judgement (`\r`
-//! removed, surrounding whitespace trimmed) only to know when to stop early. The script runs on the
-//! image's own bash (4.1 on CentOS 6): parameter expansion only, no external tools.
+//! removed, surrounding whitespace trimmed) only to know when to stop early. While the agent is
+//! still preparing the role (its bundle's `preparing` file exists: users, files, the role's setup),
+//! the session only watches that file: a probe cannot pass before the role's process runs, and
+//! four nodes' `psql` tries five times a second slowed a primary's `initdb` on two cores by a
+//! third. The script runs on the image's own bash (4.1 on CentOS 6): parameter expansion only, no
+//! external tools but `sleep`.
 
 use std::time::Duration;
 
@@ -15,8 +19,12 @@ use super::ready::normalise;
 /// How often the loop on the node tries the probe.
 pub const TRY_EVERY: Duration = Duration::from_millis(200);
 
-/// The script of one session: sources the bundle's `env` (a password in it reaches `psql`), then
-/// runs `run` in a subshell (an `exit` in it ends only that try; its standard input is /dev/null, as
+/// What a session prints when the role's process never started within it.
+pub const STILL_PREPARING: &str =
+    "the role has not started: its agent is still preparing it (its user, files or setup)";
+
+/// The script of one session: waits while the agent prepares the role (see the module doc), sources
+/// the bundle's `env` (a password in it reaches `psql`), then runs `run` in a subshell (an `exit` in it ends only that try; its standard input is /dev/null, as
 /// the script itself may arrive on standard input over SSH) until its exit code is 0 and, when
 /// `equals` is given, its normalised output equals `equals` normalised; or until `seconds` have
 /// passed (at least: counted in tries, each a pause plus the probe's own time). It prints the last
@@ -30,13 +38,21 @@ pub fn session_script(bundle_dir: &str, run: &str, equals: Option<&str>, seconds
     // Counted in tries rather than with bash's SECONDS, which ticks on whole wall-clock seconds;
     // one try more than pauses fit in the session.
     let tries = seconds as u128 * 1000 / TRY_EVERY.as_millis() + 1;
+    let half_pause = pause / 2.0;
+    let still = shell_quote(STILL_PREPARING);
     format!(
-        r#"if [ -f {bundle_dir}/env ]; then . {bundle_dir}/env; fi
+        r#"baker_waits=$(({tries} * 2))
+while [ -f {bundle_dir}/preparing ]; do
+  baker_waits=$((baker_waits - 1))
+  if [ "$baker_waits" -le 0 ]; then printf '%s' {still}; exit 1; fi
+  sleep {half_pause} </dev/null
+done
+baker_tries=$(((baker_waits + 1) / 2))
+if [ -f {bundle_dir}/env ]; then . {bundle_dir}/env; fi
 baker_probe() (
 {run}
 )
 {expect}
-baker_tries={tries}
 while :; do
   baker_out=$(baker_probe 2>&1 </dev/null)
   baker_code=$?
@@ -141,6 +157,59 @@ mod tests {
         let out = bash.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0));
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "read");
+    }
+
+    #[test]
+    fn the_probe_waits_until_the_agent_has_started_the_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let preparing = dir.path().join("preparing");
+        let tries = dir.path().join("tries");
+        std::fs::write(&preparing, "").unwrap();
+        let script = session_script(
+            dir.path().to_str().unwrap(),
+            &format!("echo x >> {}; echo up", tries.display()),
+            Some("up"),
+            5,
+        );
+        let remover = {
+            let preparing = preparing.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(600));
+                std::fs::remove_file(preparing).unwrap();
+            })
+        };
+        let started = Instant::now();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        remover.join().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "up");
+        assert!(started.elapsed() >= Duration::from_millis(600));
+        // Not one try while the role was being prepared.
+        assert_eq!(std::fs::read_to_string(&tries).unwrap(), "x\n");
+    }
+
+    #[test]
+    fn a_role_still_being_prepared_at_the_end_of_the_session_is_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("preparing"), "").unwrap();
+        let script = session_script(dir.path().to_str().unwrap(), "echo up", Some("up"), 1);
+        let started = Instant::now();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), STILL_PREPARING);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+            "took {took:?}"
+        );
     }
 
     #[test]
