@@ -24,8 +24,9 @@ pub const STILL_PREPARING: &str =
     "the role has not started: its agent is still preparing it (its user, files or setup)";
 
 /// The script of one session: waits while the agent prepares the role (see the module doc), sources
-/// the bundle's `env` (a password in it reaches `psql`), then runs `run` in a subshell (an `exit` in it ends only that try; its standard input is /dev/null, as
-/// the script itself may arrive on standard input over SSH) until its exit code is 0 and, when
+/// the bundle's `env` (a password in it reaches `psql`), then runs `run` in a subshell (an `exit` in
+/// it ends only that try; its standard input is /dev/null, as the script itself may arrive on
+/// standard input over SSH) until its exit code is 0 and, when
 /// `equals` is given, its normalised output equals `equals` normalised; or until `seconds` have
 /// passed (at least: counted in tries, each a pause plus the probe's own time). It prints the last
 /// try's output (standard output and error) and exits with its code.
