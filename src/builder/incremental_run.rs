@@ -226,6 +226,8 @@ impl Builder<'_> {
             &record_path,
         ))?;
         tracing::debug!("incremental record written");
+        // A step container still being removed would keep its image's last tag from going.
+        self.engine.removals_done().await;
         let old = tags
             .iter()
             .chain([&record.image])

@@ -1,7 +1,8 @@
 //! One step of a build: a container from the parent step's image, the step's files uploaded, its
 //! output streamed to its log and the reporter, its exit code and its time limit checked, and its
 //! filesystem committed as `baker-step:<key>-<cache>` with the cache's label and recorded in the step
-//! cache. The container is removed whatever happens. The container gets no variables of its own: the
+//! cache. The container is removed whatever happens (after a commit, in the background: the engine's
+//! sweep at the end of the build waits for it). The container gets no variables of its own: the
 //! step's script exports them (see [`inputs`]), so that the commit carries the base image's only.
 
 use std::time::{Duration, Instant};
@@ -32,8 +33,8 @@ impl Builder<'_> {
         let container = self.run_uncommitted(index, step, parent).await?;
         let outcome = self.commit(step, &container).await;
         tracing::debug!(step = %step.name, "committed");
-        container.remove().await;
-        tracing::debug!(step = %step.name, "container removed");
+        // The next step need not wait for the engine to delete this one's files.
+        container.remove_in_background();
         let image_id = outcome?;
         if !step
             .key

@@ -302,4 +302,12 @@ impl Container {
         force_remove(&self.engine.docker, &self.id).await;
         self.engine.janitor.forget(&self.id);
     }
+
+    /// Starts removing the container without waiting for it; the engine's sweep at the end of the
+    /// stage ([`Engine::run_until`]) waits for the removal.
+    pub fn remove_in_background(self) {
+        self.engine
+            .janitor
+            .remove_in_background(&self.engine.docker, self.id);
+    }
 }

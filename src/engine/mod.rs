@@ -43,6 +43,12 @@ impl Engine {
         self.janitor.sweep(&self.docker).await;
     }
 
+    /// Waits until every container removal started in the background is done (an image is then
+    /// used by no container of this run, and can be untagged).
+    pub async fn removals_done(&self) {
+        self.janitor.removed().await;
+    }
+
     /// Runs `work` until it finishes or `cancel` resolves (then `work` is dropped where it stands),
     /// and in both cases sweeps the containers it left. `None` means cancelled. Every stage that
     /// runs containers (build, and later image and launch) has this shape.
