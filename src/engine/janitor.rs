@@ -42,7 +42,12 @@ impl Janitor {
 
     /// Waits for the removals started in the background.
     pub(super) async fn removed(&self) {
-        let removing: Vec<_> = self.removing.lock().expect("janitor lock").drain(..).collect();
+        let removing: Vec<_> = self
+            .removing
+            .lock()
+            .expect("janitor lock")
+            .drain(..)
+            .collect();
         for task in removing {
             let _ = task.await;
         }

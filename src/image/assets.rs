@@ -19,7 +19,8 @@ const FIRST_BOOT: &str = include_str!("../../images/first-boot/first-boot.sh");
 const SYSTEMD_UNIT: &str = include_str!("../../images/first-boot/baker-first-boot.service");
 const UPSTART_JOB: &str = include_str!("../../images/first-boot/baker-first-boot.conf");
 const GRUB_CFG: &str = include_str!("../../images/grub/grub.cfg");
-const AGENT: &str = include_str!("../../images/agent/baker-agent");
+/// The role agent, as baked into every image (and installed by the `ssh` provider).
+pub const AGENT: &str = include_str!("../../images/agent/baker-agent");
 const AGENT_UNIT: &str = include_str!("../../images/agent/baker-agent.service");
 const AGENT_JOB: &str = include_str!("../../images/agent/baker-agent.conf");
 /// Run in the tools container: unpacks the tarball and these assets into the tree, removes what is

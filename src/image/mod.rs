@@ -13,7 +13,7 @@
 //! the image key, times are clamped to the plan's epoch, so two runs from empty caches give the same
 //! bytes. [`boot`] proves an image by booting it under QEMU to the first-boot ready line.
 
-mod assets;
+pub mod assets;
 pub mod boot;
 pub mod build_output;
 mod disk;

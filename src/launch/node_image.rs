@@ -13,12 +13,10 @@ use super::error::LaunchError;
 use super::provider::AGENT_PATH;
 use crate::cache::CacheDir;
 use crate::engine::{ContainerSpec, Engine};
+use crate::image::assets::AGENT;
 use crate::plan::{Input, Plan};
 use crate::progress::{Event, Reporter};
 use crate::recipe::PackageManager;
-
-/// The role agent, as baked into every image.
-pub const AGENT: &str = include_str!("../../images/agent/baker-agent");
 
 pub const NODE_REPO: &str = "baker-node";
 

@@ -17,7 +17,6 @@ use futures_util::future::join_all;
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
 use super::inventory::{Host, parse_host, read_inventory};
-use super::node_image::AGENT;
 use super::provider::Provider;
 use super::readiness::NodeShell;
 use super::ssh_destroy::destroy as destroy_script;
@@ -26,6 +25,7 @@ use super::ssh_repos::Repositories;
 use super::ssh_scripts::{self as scripts, AS_ROOT, SshNode, address, tail};
 use super::ssh_shell::SshTarget;
 use super::state::{ClusterState, NodeState, StateDir};
+use crate::image::assets::AGENT;
 use crate::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
