@@ -46,6 +46,13 @@ pub trait Provider: Sync {
     /// The name recorded in the cluster's state (`docker`, `qemu`, `ssh`).
     fn name(&self) -> &'static str;
 
+    /// Whether the slaves are started all at once (after the masters) or one after another. Where
+    /// starting a node costs this machine's CPU (the local engine's container setup), starting
+    /// them together slows the master's own setup, which every slave waits for.
+    fn slaves_start_together(&self) -> bool {
+        true
+    }
+
     /// Creates what the cluster shares (a network, a switch) and places every node of `state`
     /// whose address is still empty (the plan says each role's ports), recording each resource and node in `state` and saving it as
     /// it goes, so that `destroy` finds whatever an interrupted launch made.

@@ -254,18 +254,19 @@ async fn boot<P: Provider>(
         .map(|me| render_bundle(plan, &facts, me))
         .collect::<Result<_, _>>()?;
     let snapshot = state.clone();
-    // Masters start first and the slaves after them, together: every slave waits for a master, so
-    // the master's own setup (e.g. initdb) should not queue behind the slaves' starts on the
-    // provider (container creation, VM spawn, SSH), which is where a small machine spends its time.
+    // Masters start first and the slaves after them (together, unless the provider says
+    // otherwise): every slave waits for a master, so the master's own setup (e.g. initdb) should
+    // not queue behind the slaves' starts on the provider (container creation, VM spawn, SSH).
     let (masters, slaves): (Vec<usize>, Vec<usize>) =
         (0..bundles.len()).partition(|&i| snapshot.nodes[i].kind == RoleKind::Master);
-    for group in [masters, slaves] {
-        try_join_all(
-            group
-                .iter()
-                .map(|&i| provider.start(&snapshot, i, &bundles[i])),
-        )
-        .await?;
+    let start = |i: usize| provider.start(&snapshot, i, &bundles[i]);
+    try_join_all(masters.iter().map(|&i| start(i))).await?;
+    if provider.slaves_start_together() {
+        try_join_all(slaves.iter().map(|&i| start(i))).await?;
+    } else {
+        for i in slaves {
+            start(i).await?;
+        }
     }
     provider.started(state).await?;
     state.phase = Phase::Booting;
