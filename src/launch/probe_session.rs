@@ -89,7 +89,17 @@ mod tests {
     fn session(run: &str, equals: Option<&str>, seconds: u64) -> (i32, String, Duration) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("env"), "export BAKER_WORD='streaming'\n").unwrap();
-        let script = session_script(dir.path().to_str().unwrap(), run, equals, seconds);
+        session_in(dir.path(), run, equals, seconds)
+    }
+
+    /// Runs a session whose bundle is `dir`.
+    fn session_in(
+        dir: &std::path::Path,
+        run: &str,
+        equals: Option<&str>,
+        seconds: u64,
+    ) -> (i32, String, Duration) {
+        let script = session_script(dir.to_str().unwrap(), run, equals, seconds);
         let started = Instant::now();
         let out = Command::new("bash")
             .arg("-c")
@@ -166,29 +176,15 @@ mod tests {
         let preparing = dir.path().join("preparing");
         let tries = dir.path().join("tries");
         std::fs::write(&preparing, "").unwrap();
-        let script = session_script(
-            dir.path().to_str().unwrap(),
-            &format!("echo x >> {}; echo up", tries.display()),
-            Some("up"),
-            5,
-        );
-        let remover = {
-            let preparing = preparing.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(600));
-                std::fs::remove_file(preparing).unwrap();
-            })
-        };
-        let started = Instant::now();
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
+        let remover = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            std::fs::remove_file(preparing).unwrap();
+        });
+        let run = format!("echo x >> {}; echo up", tries.display());
+        let (code, out, took) = session_in(dir.path(), &run, Some("up"), 5);
         remover.join().unwrap();
-        assert_eq!(out.status.code(), Some(0));
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), "up");
-        assert!(started.elapsed() >= Duration::from_millis(600));
+        assert_eq!((code, out.as_str()), (0, "up"));
+        assert!(took >= Duration::from_millis(600), "took {took:?}");
         // Not one try while the role was being prepared.
         assert_eq!(std::fs::read_to_string(&tries).unwrap(), "x\n");
     }
@@ -197,20 +193,10 @@ mod tests {
     fn a_role_still_being_prepared_at_the_end_of_the_session_is_said_so() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("preparing"), "").unwrap();
-        let script = session_script(dir.path().to_str().unwrap(), "echo up", Some("up"), 1);
-        let started = Instant::now();
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1));
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), STILL_PREPARING);
-        let took = started.elapsed();
-        assert!(
-            took >= Duration::from_millis(900) && took < Duration::from_secs(4),
-            "took {took:?}"
-        );
+        let (code, out, took) = session_in(dir.path(), "echo up", Some("up"), 1);
+        assert_eq!((code, out.as_str()), (1, STILL_PREPARING));
+        assert!(took >= Duration::from_millis(900), "took {took:?}");
+        assert!(took < Duration::from_secs(4), "took {took:?}");
     }
 
     #[test]
