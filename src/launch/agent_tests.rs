@@ -183,3 +183,43 @@ fn the_agent_sets_each_vm_interface_by_mac_and_roots_authorized_keys_from_a_seed
     );
     assert!(root.join("command.out").exists(), "the role started after");
 }
+
+#[test]
+fn the_preparing_file_lasts_from_the_bundle_until_the_role_starts_or_the_agent_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let bundle_dir = root.join("bundle");
+    std::fs::create_dir_all(&bundle_dir).unwrap();
+    let mut b = bundle(root);
+    // Setup and command each record whether the file is there while they run.
+    let seen = |what: &str| {
+        format!(
+            "[ -f {0}/preparing ] && echo {what}: yes >> {1}/seen || echo {what}: no >> {1}/seen",
+            bundle_dir.display(),
+            root.display()
+        )
+    };
+    b.setup = Some(seen("setup"));
+    b.command = seen("command");
+    tar::Archive::new(&b.to_tar().unwrap()[..])
+        .unpack(&bundle_dir)
+        .unwrap();
+    assert!(run_agent(root, &bundle_dir, None).status.success());
+    assert_eq!(
+        std::fs::read_to_string(root.join("seen")).unwrap(),
+        "setup: yes\ncommand: no\n"
+    );
+    assert!(!bundle_dir.join("preparing").exists());
+
+    // A setup that fails ends the agent, and the probes must not wait on a file it left.
+    let failing = root.join("failing");
+    std::fs::create_dir_all(&failing).unwrap();
+    let mut b = bundle(root);
+    b.role = "other".into();
+    b.setup = Some("exit 3".into());
+    tar::Archive::new(&b.to_tar().unwrap()[..])
+        .unpack(&failing)
+        .unwrap();
+    assert!(!run_agent(root, &failing, None).status.success());
+    assert!(!failing.join("preparing").exists());
+}
