@@ -10,6 +10,9 @@
 # alternating; prints the medians and their ratio against the targets (baker within 1.2x of the
 # floor, under 10 s). The node image is made first, outside
 # the timings, as both sides use it. The build comes from $BAKER_PG_BUILD, else it is built here.
+# Then, when $BAKER_PG_IMAGE holds a `baker image` output (ci/test.sh runs this after e2e-image.sh)
+# and QEMU is installed, it launches 1 primary + 1 standby with `--provider qemu` and prints the
+# time to ready (boot + roles, KVM when /dev/kvm works, else software emulation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
@@ -21,6 +24,7 @@ RUN_LABEL=baker.test.run=bench-launch-$$
 export BAKER_LABELS="baker.test=1,$RUN_LABEL"
 cleanup() {
   "$BAKER" destroy bl >/dev/null 2>&1 || true
+  "$BAKER" destroy blq >/dev/null 2>&1 || true
   docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker network ls -q --filter "label=$RUN_LABEL" | xargs -r docker network rm >/dev/null 2>&1 || true
   docker images -q --filter "label=$RUN_LABEL" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
@@ -124,6 +128,17 @@ for rep in $(seq "$REPS"); do
   say "run $rep of $REPS: by hand ${floors[-1]} s, baker ${bakers[-1]} s"
 done
 
+qemu_line="qemu 1+1 to ready: not measured (set BAKER_PG_IMAGE to a baker image output and install QEMU)"
+if [ -n "${BAKER_PG_IMAGE:-}" ] && [ -f "$BAKER_PG_IMAGE/image.json" ] && command -v qemu-system-x86_64 >/dev/null; then
+  say "qemu: launching 1 primary + 1 standby"
+  if "$BAKER" launch blq --provider qemu --image "$BAKER_PG_IMAGE" --from "$PG_OUT" --slaves 1 -q; then
+    qemu_line="qemu 1+1 to ready: $(python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['timings']; print(f\"{t['boot'] + t['ready']:.1f} s (boot {t['boot']:.1f} s, roles {t['ready']:.1f} s)\")" "$BAKER_STATE_DIR/blq/state.json")"
+  else
+    qemu_line="qemu 1+1 to ready: FAILED (see above)"
+  fi
+  "$BAKER" destroy blq >/dev/null 2>&1 || true
+fi
+
 python3 - "${floors[*]}" "${bakers[*]}" <<'PY'
 import statistics, sys
 floors, bakers = ([float(x) for x in arg.split()] for arg in sys.argv[1:])
@@ -133,3 +148,4 @@ print(f"launch postgresql 1+3 to ready, median of {len(floors)}: by hand (docker
 print(f"  runs: by hand {' '.join(f'{x:.2f}' for x in floors)}; baker {' '.join(f'{x:.2f}' for x in bakers)}")
 print(f"  target baker <= 1.2x the floor: {'met' if ratio <= 1.2 else 'NOT met'}; under 10 s: {'met' if baker < 10 else 'NOT met'}")
 PY
+echo "$qemu_line"

@@ -37,7 +37,8 @@ bash ci/e2e-incremental.sh
 bash ci/bench-incremental.sh
 bash ci/e2e-launch.sh
 bash ci/e2e-launch-ssh.sh
-bash ci/bench-launch.sh
 bash ci/e2e-image.sh
 bash ci/e2e-launch-qemu.sh
+# After e2e-image.sh: it also times a qemu 1+1 launch from $BAKER_PG_IMAGE.
+bash ci/bench-launch.sh
 bash ci/e2e-faults.sh
