@@ -204,27 +204,49 @@ impl Provider for DockerProvider<'_> {
 
     /// Removes every container and network carrying the cluster's label, so that what an
     /// interrupted launch made before recording it goes too.
+    /// Removes the cluster's containers, then its network. A launch killed while the engine was
+    /// still creating a container leaves that creation running in the engine: the container can
+    /// appear after the first listing (and keeps the network busy), so both are listed again
+    /// until neither is left.
     async fn destroy(&self, state: &ClusterState) -> Result<usize, LaunchError> {
         let mut removed = 0;
-        for id in self
-            .engine
-            .containers_labelled(CLUSTER_LABEL, &state.name)
-            .await?
-        {
-            self.engine.remove_node(&id).await;
-            removed += 1;
-        }
-        for network in self
-            .engine
-            .networks_labelled(CLUSTER_LABEL, &state.name)
-            .await?
-        {
-            self.engine.remove_network(&network).await?;
-            removed += 1;
+        for round in 0..DESTROY_ROUNDS {
+            for id in self
+                .engine
+                .containers_labelled(CLUSTER_LABEL, &state.name)
+                .await?
+            {
+                self.engine.remove_node(&id).await;
+                removed += 1;
+            }
+            let mut busy = None;
+            for network in self
+                .engine
+                .networks_labelled(CLUSTER_LABEL, &state.name)
+                .await?
+            {
+                match self.engine.remove_network(&network).await {
+                    Ok(()) => removed += 1,
+                    Err(e) => busy = Some(e),
+                }
+            }
+            let late = !self
+                .engine
+                .containers_labelled(CLUSTER_LABEL, &state.name)
+                .await?
+                .is_empty();
+            match busy {
+                None if !late => return Ok(removed),
+                Some(e) if round + 1 == DESTROY_ROUNDS => return Err(e.into()),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
+            }
         }
         Ok(removed)
     }
 }
+
+/// How many times destroy lists what is left (see [`DockerProvider::destroy`]).
+const DESTROY_ROUNDS: usize = 10;
 
 impl DockerProvider<'_> {
     /// Creates the cluster's network on a /24 of 10.200.0.0/13 chosen from the cluster's name,
