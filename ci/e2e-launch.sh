@@ -28,7 +28,7 @@ cleanup() {
   done
   docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker network ls -q --filter "label=$RUN_LABEL" | xargs -r docker network rm >/dev/null 2>&1 || true
-  docker images -q --filter "label=$RUN_LABEL" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  remove_test_resources "$RUN_LABEL"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
