@@ -127,6 +127,29 @@ pub fn failed_task_script(bundle_dir: &str) -> String {
     )
 }
 
+/// Starts every node of `state` with its bundle. Masters start first and the slaves after them
+/// (together, unless the provider says otherwise): every slave waits for a master, so the master's
+/// own setup (e.g. initdb) should not queue behind the slaves' starts on the provider (container
+/// creation, VM spawn, SSH).
+pub async fn start_nodes<P: Provider>(
+    provider: &P,
+    state: &ClusterState,
+    bundles: &[NodeBundle],
+) -> Result<(), LaunchError> {
+    let (masters, slaves): (Vec<usize>, Vec<usize>) =
+        (0..bundles.len()).partition(|&i| state.nodes[i].kind == RoleKind::Master);
+    let start = |i: usize| provider.start(state, i, &bundles[i]);
+    futures_util::future::try_join_all(masters.iter().map(|&i| start(i))).await?;
+    if provider.slaves_start_together() {
+        futures_util::future::try_join_all(slaves.iter().map(|&i| start(i))).await?;
+    } else {
+        for i in slaves {
+            start(i).await?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

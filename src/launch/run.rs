@@ -11,19 +11,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use futures_util::future::try_join_all;
 use futures_util::stream::FuturesUnordered;
 
 use super::bundle::{NodeBundle, render_bundle};
 use super::error::{LaunchError, NodeFailure};
 use super::members::{cluster_facts, facts_of_nodes, slave_role, wanted_nodes};
-use super::provider::Provider;
+use super::provider::{Provider, start_nodes};
 use super::readiness::wait_ready;
 use super::smoke::smoke;
 use super::state::{ClusterState, Phase, STATE_FORMAT, StateDir, StateError, check_name};
 use crate::plan::{Plan, read_plan, write_plan};
 use crate::progress::{Event, Reporter};
-use crate::recipe::RoleKind;
 
 /// What to launch.
 pub struct LaunchRequest {
@@ -254,20 +252,7 @@ async fn boot<P: Provider>(
         .map(|me| render_bundle(plan, &facts, me))
         .collect::<Result<_, _>>()?;
     let snapshot = state.clone();
-    // Masters start first and the slaves after them (together, unless the provider says
-    // otherwise): every slave waits for a master, so the master's own setup (e.g. initdb) should
-    // not queue behind the slaves' starts on the provider (container creation, VM spawn, SSH).
-    let (masters, slaves): (Vec<usize>, Vec<usize>) =
-        (0..bundles.len()).partition(|&i| snapshot.nodes[i].kind == RoleKind::Master);
-    let start = |i: usize| provider.start(&snapshot, i, &bundles[i]);
-    try_join_all(masters.iter().map(|&i| start(i))).await?;
-    if provider.slaves_start_together() {
-        try_join_all(slaves.iter().map(|&i| start(i))).await?;
-    } else {
-        for i in slaves {
-            start(i).await?;
-        }
-    }
+    start_nodes(provider, &snapshot, &bundles).await?;
     provider.started(state).await?;
     state.phase = Phase::Booting;
     state
