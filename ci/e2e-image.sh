@@ -128,12 +128,13 @@ nothing_node_specific() {
   dfs 'stat /etc/machine-id' | grep -q 'Size: 0$' &&
     ! entries /etc/ssh | grep -q ssh_host_ &&
     [ -z "$(entries /var/lib/apt/lists)" ] &&
-    ! entries /var/lib/systemd | grep -qx random-seed
+    ! entries /var/lib/systemd | grep -qx random-seed &&
+    ! entries /etc/dpkg/dpkg.cfg.d | grep -qx baker-unsafe-io
 }
 check "the tarball is unpacked at / (postgres, its ld.so.conf.d entry)" has_postgres
 check "the first-boot unit is installed and enabled" has_first_boot_unit
 check "grub.cfg boots the root by UUID on the serial console" grub_boots_root_by_uuid
-check "nothing node-specific is baked: empty machine-id, no SSH host keys, no apt lists, no random seed" nothing_node_specific
+check "nothing node-specific is baked: empty machine-id, no SSH host keys, no apt lists, no random seed, dpkg's default fsyncs" nothing_node_specific
 check "files written while imaging carry the plan's epoch" \
   [ "$(mtime_of /etc/machine-id)" = "$(json "$PG/manifest.json" 'd["source_date_epoch"]')" ]
 

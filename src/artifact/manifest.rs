@@ -119,15 +119,19 @@ impl From<&ArtifactFile> for ArtifactInfo {
 }
 
 impl Manifest {
-    /// Writes pretty JSON with a trailing newline; the file appears only when complete.
+    /// Pretty JSON with a trailing newline: the bytes of `manifest.json`.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut json = serde_json::to_vec_pretty(self).expect("a manifest always serialises");
+        json.push(b'\n');
+        json
+    }
+
+    /// Writes [`Manifest::to_json`]; the file appears only when complete.
     pub fn write_atomic(&self, path: &Path) -> Result<(), ArtifactError> {
-        let write_err = |source| ArtifactError::Write {
+        write_atomic(path, &self.to_json()).map_err(|source| ArtifactError::Write {
             path: path.to_owned(),
             source,
-        };
-        let mut json = serde_json::to_vec_pretty(self).map_err(|e| write_err(e.into()))?;
-        json.push(b'\n');
-        write_atomic(path, &json).map_err(write_err)
+        })
     }
 }
 

@@ -27,7 +27,7 @@ use thiserror::Error;
 pub use crate::atomic_file::copy_atomic;
 pub use ccache::{CcacheStats, parse_ccache_stats};
 pub(crate) use checksum::write_sums;
-pub use checksum::{checksum_path, sha256_file, write_sha256_file};
+pub use checksum::{checksum_path, reissue, sha256_file};
 pub use epoch::{epoch_from_env, parse_source_date_epoch};
 pub use manifest::{
     ArtifactInfo, BaseImageInfo, IncrementalInfo, MANIFEST_FILE, Manifest, Package, RecipeInfo,

@@ -1,11 +1,12 @@
 //! The end of a build: the install step's tree taken out of its image as a reproducible tarball, the
 //! facts recorded inside the image (`/baker/meta`: installed packages, compiler-cache statistics, the
 //! source's date) read back, the manifest written, and the finished artifact kept in the cache so that
-//! a no-change rebuild only copies it.
+//! a no-change rebuild only copies it — or, when the output set it replaces already holds the same
+//! files, links them and writes only what changed (the manifest's cache hits).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -13,12 +14,23 @@ use serde::{Deserialize, Serialize};
 
 use super::{BuildError, BuildOutcome, Builder, StepOutcome, step_cache};
 use crate::artifact::{self, ArtifactFile, CcacheStats, Manifest};
+use crate::atomic_file::write_atomic_or_link;
 use crate::engine::labels::STEP_LABEL;
 use crate::engine::{Container, ContainerSpec};
 use crate::layout::META_DIR;
 use crate::plan::{Plan, SourcePlan};
 use crate::progress::Event;
 use crate::recipe::Pin;
+
+/// `facts.json` in the artifact cache: the facts, and the tarball's entry count so that a no-change
+/// rebuild need not read the tarball to count them (absent in caches of older versions).
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedFacts {
+    #[serde(flatten)]
+    facts: ImageFacts,
+    #[serde(default)]
+    entries: Option<usize>,
+}
 
 /// What the cache keeps beside a finished tarball to rebuild its manifest without the image.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,26 +51,40 @@ pub(super) async fn reuse_artifact(
     let Ok(facts) = std::fs::read_to_string(dir.join("facts.json")) else {
         return Ok(None);
     };
-    let Ok(facts) = serde_json::from_str::<ImageFacts>(&facts) else {
+    let Ok(CachedFacts { facts, entries }) = serde_json::from_str(&facts) else {
         return Ok(None);
     };
-    let Ok(sha256) = artifact::sha256_file(&cached) else {
+    let Some(sha256) =
+        std::fs::read_to_string(dir.join(format!("{}.sha256", b.plan.artifact.file_name)))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+    else {
         return Ok(None);
     };
-    if std::fs::read_to_string(dir.join(format!("{}.sha256", b.plan.artifact.file_name)))
-        .map_or(true, |s| !s.starts_with(&sha256))
-    {
-        b.reporter.report(Event::Warning(format!(
-            "the cached artifact {} does not match its checksum; rebuilding it",
-            cached.display()
-        )));
-        return Ok(None);
-    }
     let out = out_path(b);
-    artifact::copy_atomic(&cached, &out)
-        .map_err(BuildError::io("copying the cached artifact to", &out))?;
-    let file =
-        artifact::write_sha256_file(&out, &sha256).map_err(BuildError::io("writing", &out))?;
+    let previous = b.options.out_dir.join(&b.plan.artifact.file_name);
+    let file = match artifact::reissue(&cached, &sha256, entries, &out, &previous) {
+        Ok(Some(file)) => file,
+        Ok(None) => {
+            b.reporter.report(Event::Warning(format!(
+                "the cached artifact {} does not match its checksum; rebuilding it",
+                cached.display()
+            )));
+            return Ok(None);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !cached.exists() => return Ok(None),
+        Err(e) => return Err(BuildError::io("copying the cached artifact to", &out)(e)),
+    };
+    if entries.is_none() {
+        // A cache of an older version: record the count for the next time (best effort).
+        let cached = CachedFacts {
+            facts: facts.clone(),
+            entries: Some(file.entries),
+        };
+        if let Ok(json) = serde_json::to_vec(&cached) {
+            let _ = crate::atomic_file::write_atomic(&dir.join("facts.json"), &json);
+        }
+    }
     b.reporter.report(Event::Note(format!(
         "unchanged: reused {}",
         cached.display()
@@ -121,7 +147,7 @@ pub(super) async fn finish_from(
     let (written, ()) = tokio::join!(writing, container.remove());
     let file = written.expect("the tarball writer does not panic")?;
     tracing::debug!(bytes = file.bytes, "tarball written");
-    keep_in_cache(b, &out, &facts);
+    keep_in_cache(b, &file, &facts);
     tracing::debug!("tarball kept in the cache");
     finish(b, outcomes, file, &facts, started)
 }
@@ -194,8 +220,9 @@ fn out_path(b: &Builder<'_>) -> PathBuf {
 }
 
 /// Best effort: a failure to keep a copy only costs the next no-change rebuild some time.
-fn keep_in_cache(b: &Builder<'_>, out: &Path, facts: &ImageFacts) {
+fn keep_in_cache(b: &Builder<'_>, file: &ArtifactFile, facts: &ImageFacts) {
     let dir = b.artifact_cache_dir();
+    let out = &file.path;
     let result = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
         let name = &b.plan.artifact.file_name;
@@ -204,7 +231,11 @@ fn keep_in_cache(b: &Builder<'_>, out: &Path, facts: &ImageFacts) {
             &out.with_file_name(format!("{name}.sha256")),
             &dir.join(format!("{name}.sha256")),
         )?;
-        crate::atomic_file::write_atomic(&dir.join("facts.json"), &serde_json::to_vec(facts)?)
+        let cached = CachedFacts {
+            facts: facts.clone(),
+            entries: Some(file.entries),
+        };
+        crate::atomic_file::write_atomic(&dir.join("facts.json"), &serde_json::to_vec(&cached)?)
     })();
     if let Err(e) = result {
         b.reporter.report(Event::Warning(format!(
@@ -226,11 +257,21 @@ fn finish(
         .incremental_from()
         .map(|from| artifact::IncrementalInfo { from });
     let manifest_path = b.out_dir.join(artifact::MANIFEST_FILE);
-    manifest.write_atomic(&manifest_path)?;
+    let previous = |name| b.options.out_dir.join(name);
+    write_atomic_or_link(
+        &manifest_path,
+        &manifest.to_json(),
+        &previous(artifact::MANIFEST_FILE),
+    )
+    .map_err(BuildError::io("writing", &manifest_path))?;
     // The contract the later stages start from: `baker image --from`, `baker launch`.
     let plan_path = b.out_dir.join(crate::plan::PLAN_FILE);
-    crate::plan::write_plan(b.plan, &plan_path)
-        .map_err(|e| BuildError::io("writing the plan", &plan_path)(std::io::Error::other(e)))?;
+    write_atomic_or_link(
+        &plan_path,
+        crate::plan::plan_json(b.plan).as_bytes(),
+        &previous(crate::plan::PLAN_FILE),
+    )
+    .map_err(BuildError::io("writing the plan", &plan_path))?;
     b.reporter.report(Event::Note(format!(
         "finished in {:.1}s",
         started.elapsed().as_secs_f64()

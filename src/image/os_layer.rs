@@ -21,7 +21,7 @@ use crate::cache::setup_inputs::setup_inputs_tar;
 use crate::engine::Engine;
 use crate::plan::PlanStep;
 use crate::progress::{Event, Reporter};
-use crate::recipe::PackageManager;
+use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager};
 
 pub const OS_REPO: &str = "baker-os";
 /// `SOURCE_DATE_EPOCH` while the OS layer's packages install (2023-11-14).
@@ -57,8 +57,10 @@ pub fn script(spec: &ImageSpec) -> String {
             "export DEBIAN_FRONTEND=noninteractive\n\
              rm -f /etc/apt/apt.conf.d/docker-clean\n\
              echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/90baker-keep-packages\n\
+             {DPKG_UNSAFE_IO_ON}\n\
              apt-get update -q\n\
              apt-get install -y -q --no-install-recommends {list}\n\
+             {DPKG_UNSAFE_IO_OFF}\n\
              rm -f /etc/apt/apt.conf.d/90baker-keep-packages\n"
         ),
         PackageManager::Yum => format!(
@@ -314,6 +316,21 @@ mod tests {
         ));
         let yum = spec("mesos", "centos6");
         assert!(script(&yum).contains("yum install -y kernel upstart "));
+    }
+
+    #[test]
+    fn dpkg_skips_its_fsyncs_only_while_the_layer_installs() {
+        let script = script(&spec("postgresql", "debian12"));
+        let at = |line: &str| {
+            script
+                .find(line)
+                .unwrap_or_else(|| panic!("{line} in {script}"))
+        };
+        assert!(at(DPKG_UNSAFE_IO_ON) < at("apt-get install"));
+        assert!(
+            at("apt-get install") < at(DPKG_UNSAFE_IO_OFF),
+            "the bootable tree keeps dpkg's default"
+        );
     }
 
     #[test]

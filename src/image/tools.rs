@@ -13,6 +13,7 @@ use super::run::{self, RunSpec};
 use crate::cache::CacheDir;
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
+use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON};
 
 pub const TOOLS_REPO: &str = "baker-tools";
 /// Where the tools image comes from: a Debian 12 image, made locally where no registry serves one.
@@ -43,8 +44,10 @@ fn script() -> String {
          export DEBIAN_FRONTEND=noninteractive\n\
          rm -f /etc/apt/apt.conf.d/docker-clean\n\
          echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/90baker-keep-packages\n\
+         {DPKG_UNSAFE_IO_ON}\n\
          apt-get update -q\n\
          apt-get install -y -q --no-install-recommends {}\n\
+         {DPKG_UNSAFE_IO_OFF}\n\
          rm -rf /etc/apt/apt.conf.d/90baker-keep-packages /var/lib/apt/lists/*\n\
          mkdir -p /tree /work /in\n",
         PACKAGES.join(" ")

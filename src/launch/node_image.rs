@@ -16,7 +16,7 @@ use crate::engine::{ContainerSpec, Engine};
 use crate::image::assets::AGENT;
 use crate::plan::{Input, Plan};
 use crate::progress::{Event, Reporter};
-use crate::recipe::PackageManager;
+use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager};
 
 pub const NODE_REPO: &str = "baker-node";
 
@@ -178,8 +178,10 @@ fn install_script(plan: &Plan) -> String {
         PackageManager::Apt => format!(
             "export DEBIAN_FRONTEND=noninteractive\n\
              rm -f /etc/apt/apt.conf.d/docker-clean\n\
+             {DPKG_UNSAFE_IO_ON}\n\
              apt-get update -q\n\
              apt-get install -y -q --no-install-recommends {packages} procps\n\
+             {DPKG_UNSAFE_IO_OFF}\n\
              rm -rf /var/lib/apt/lists/*"
         ),
         PackageManager::Yum => format!("yum install -y {packages} procps\nyum clean all"),

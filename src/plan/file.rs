@@ -59,16 +59,21 @@ struct Read {
 
 /// Writes `plan` as pretty JSON with its format version, atomically.
 pub fn write_plan(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {
+    write_atomic(path, plan_json(plan).as_bytes()).map_err(|source| PlanFileError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The text [`write_plan`] writes.
+pub fn plan_json(plan: &Plan) -> String {
     let mut text = serde_json::to_string_pretty(&Written {
         format: PLAN_FORMAT,
         plan,
     })
     .expect("a plan always serialises");
     text.push('\n');
-    write_atomic(path, text.as_bytes()).map_err(|source| PlanFileError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    text
 }
 
 /// Reads a plan written by [`write_plan`], checking its format version first.

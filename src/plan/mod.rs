@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::recipe::{Base, CacheKind, Hint, ImageLayer, Pin, RoleKind};
 
-pub use file::{PLAN_FILE, PLAN_FORMAT, PlanFileError, read_plan, write_plan};
+pub use file::{PLAN_FILE, PLAN_FORMAT, PlanFileError, plan_json, read_plan, write_plan};
 pub use key::{KeyMaterial, step_key};
 pub use lock::Unlocked;
 pub use resolve::{PlanOptions, SourceOverride, resolve};

@@ -1,5 +1,5 @@
 //! The packages step: the recipe's package list (plus the version's, minus its removals, sorted) as
-//! the apt or yum commands that install it, keep downloads in baker's package cache (and apt's
+//! the apt or yum commands that install it (dpkg without its per-file fsyncs), keep downloads in baker's package cache (and apt's
 //! rebuildable binary caches out of the step's image), fail on a package that does not exist, and
 //! record every installed package's version for the manifest.
 
@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{CacheMount, PlanStep, StepKind};
 use crate::layout::{META_DIR, PACKAGE_LIST};
-use crate::recipe::{CacheKind, PackageManager, Recipe, VersionSpec};
+use crate::recipe::{
+    CacheKind, DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager, Recipe, VersionSpec,
+};
 
 pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
     let removed: BTreeSet<&String> = spec.remove_packages.iter().collect();
@@ -27,8 +29,10 @@ pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
                 "export DEBIAN_FRONTEND=noninteractive".to_owned(),
                 "rm -f /etc/apt/apt.conf.d/docker-clean".to_owned(),
                 "echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/90baker-keep-packages".to_owned(),
+                DPKG_UNSAFE_IO_ON.to_owned(),
                 "apt-get update".to_owned(),
                 format!("apt-get install -y {list}"),
+                DPKG_UNSAFE_IO_OFF.to_owned(),
                 // apt's binary caches of the package lists (76 MB on Debian 12) are rebuilt by the
                 // next apt command that needs them; left here, every build commits them.
                 "rm -f /var/cache/apt/pkgcache.bin /var/cache/apt/srcpkgcache.bin".to_owned(),

@@ -83,6 +83,16 @@ impl PackageManager {
     }
 }
 
+/// dpkg fsyncs every file it unpacks. In a container whose result is committed or exported
+/// afterwards those waits buy nothing and cost seconds per install (4 s of PostgreSQL's 23 s
+/// packages step here); Docker's own Debian and Ubuntu images switch them off the same way. Scripts
+/// that install with apt turn it on first ([`DPKG_UNSAFE_IO_ON`]) and off again before their result
+/// is kept ([`DPKG_UNSAFE_IO_OFF`]), so no image baker makes, least of all a bootable one, keeps it.
+pub const DPKG_UNSAFE_IO_ON: &str =
+    "mkdir -p /etc/dpkg/dpkg.cfg.d && echo force-unsafe-io > /etc/dpkg/dpkg.cfg.d/baker-unsafe-io";
+/// See [`DPKG_UNSAFE_IO_ON`].
+pub const DPKG_UNSAFE_IO_OFF: &str = "rm -f /etc/dpkg/dpkg.cfg.d/baker-unsafe-io";
+
 impl std::fmt::Display for PackageManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
