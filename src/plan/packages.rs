@@ -1,7 +1,7 @@
 //! The packages step: the recipe's package list (plus the version's, minus its removals, sorted) as
-//! the apt or yum commands that install it (dpkg without its per-file fsyncs), keep downloads in baker's package cache (and apt's
-//! rebuildable binary caches out of the step's image), fail on a package that does not exist, and
-//! record every installed package's version for the manifest.
+//! the apt or yum commands that install it (dpkg without its per-file fsyncs), keep downloads in
+//! baker's package cache (and apt's lists and their binary caches out of the step's image), fail on
+//! a package that does not exist, and record every installed package's version for the manifest.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,9 +33,10 @@ pub(super) fn packages_step(recipe: &Recipe, spec: &VersionSpec) -> PlanStep {
                 "apt-get update".to_owned(),
                 format!("apt-get install -y {list}"),
                 DPKG_UNSAFE_IO_OFF.to_owned(),
-                // apt's binary caches of the package lists (76 MB on Debian 12) are rebuilt by the
-                // next apt command that needs them; left here, every build commits them.
-                "rm -f /var/cache/apt/pkgcache.bin /var/cache/apt/srcpkgcache.bin".to_owned(),
+                // The package lists (80 MB on Debian 12) and apt's binary caches of them (76 MB)
+                // serve only this install; left here, every build commits them into the step's
+                // image. A later step that installs more runs `apt-get update` first.
+                "rm -rf /var/lib/apt/lists/* /var/cache/apt/pkgcache.bin /var/cache/apt/srcpkgcache.bin".to_owned(),
                 format!("mkdir -p {META_DIR}"),
                 format!("dpkg-query -W -f '${{Package}}\\t${{Version}}\\n' | sort > {PACKAGE_LIST}"),
         ]
