@@ -67,11 +67,14 @@ check "the manifest lists installed packages with versions" \
 check "the manifest records each step's key" \
   [ "$(json "$WORK/out-a/manifest.json" 'len([s for s in d["steps"] if len(s["key"])==64])')" = 5 ]
 
+INODE_BEFORE=$(stat -c %i "$TARBALL")
 t=$(now)
 hello "$WORK/cache-a" "$WORK/out-a" --mirror "$MIRROR" --json >"$WORK/a2.json"
 say "hello no-change rebuild: $(since "$t") s"
 check "a rebuild with nothing changed hits every step" [ "$(json "$WORK/a2.json" 'd["cache_hits"]')" = 5 ]
 check "a rebuild gives the same tarball" [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/a2.json" 'd["artifact"]["sha256"]')" ]
+check "a no-change rebuild into the same --out takes over its tarball (no copy) and the .sha256 still matches" \
+  bash -c "[ \"\$(stat -c %i '$TARBALL')\" = $INODE_BEFORE ] && cd '$WORK/out-a' && sha256sum -c --quiet hello-2.10-debian-12.tar.gz.sha256"
 
 say "hello: --no-cache rebuild"
 hello "$WORK/cache-a" "$WORK/out-n" --mirror "$MIRROR" --no-cache --json >"$WORK/n.json"
