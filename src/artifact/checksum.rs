@@ -49,10 +49,9 @@ pub fn reissue(
         }
         copy_atomic(cached, target)?;
     }
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
     write_atomic_or_link(
         &checksum_path(target),
-        format!("{sha256}  {name}\n").as_bytes(),
+        sums_line(target, sha256).as_bytes(),
         &checksum_path(previous),
     )?;
     let entries = match entries {
@@ -80,11 +79,16 @@ fn count_entries(tarball: &Path) -> io::Result<usize> {
 
 /// Writes `<tarball>.sha256` atomically.
 pub(crate) fn write_sums(tarball: &Path, sha256: &str) -> io::Result<()> {
-    let name = tarball.file_name().unwrap_or_default().to_string_lossy();
     write_atomic(
         &checksum_path(tarball),
-        format!("{sha256}  {name}\n").as_bytes(),
+        sums_line(tarball, sha256).as_bytes(),
     )
+}
+
+/// The content of `<tarball>.sha256`: `<hex>  <file name>\n`.
+fn sums_line(tarball: &Path, sha256: &str) -> String {
+    let name = tarball.file_name().unwrap_or_default().to_string_lossy();
+    format!("{sha256}  {name}\n")
 }
 
 #[cfg(test)]

@@ -32,6 +32,19 @@ struct CachedFacts {
     entries: Option<usize>,
 }
 
+/// Writes `facts.json` into the artifact cache directory `dir`.
+fn write_cached_facts(
+    dir: &std::path::Path,
+    facts: &ImageFacts,
+    entries: usize,
+) -> std::io::Result<()> {
+    let cached = CachedFacts {
+        facts: facts.clone(),
+        entries: Some(entries),
+    };
+    crate::atomic_file::write_atomic(&dir.join("facts.json"), &serde_json::to_vec(&cached)?)
+}
+
 /// What the cache keeps beside a finished tarball to rebuild its manifest without the image.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ImageFacts {
@@ -54,10 +67,9 @@ pub(super) async fn reuse_artifact(
     let Ok(CachedFacts { facts, entries }) = serde_json::from_str(&facts) else {
         return Ok(None);
     };
-    let Some(sha256) =
-        std::fs::read_to_string(dir.join(format!("{}.sha256", b.plan.artifact.file_name)))
-            .ok()
-            .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+    let Some(sha256) = std::fs::read_to_string(artifact::checksum_path(&cached))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
     else {
         return Ok(None);
     };
@@ -77,13 +89,7 @@ pub(super) async fn reuse_artifact(
     };
     if entries.is_none() {
         // A cache of an older version: record the count for the next time (best effort).
-        let cached = CachedFacts {
-            facts: facts.clone(),
-            entries: Some(file.entries),
-        };
-        if let Ok(json) = serde_json::to_vec(&cached) {
-            let _ = crate::atomic_file::write_atomic(&dir.join("facts.json"), &json);
-        }
+        let _ = write_cached_facts(&dir, &facts, file.entries);
     }
     b.reporter.report(Event::Note(format!(
         "unchanged: reused {}",
@@ -231,11 +237,7 @@ fn keep_in_cache(b: &Builder<'_>, file: &ArtifactFile, facts: &ImageFacts) {
             &out.with_file_name(format!("{name}.sha256")),
             &dir.join(format!("{name}.sha256")),
         )?;
-        let cached = CachedFacts {
-            facts: facts.clone(),
-            entries: Some(file.entries),
-        };
-        crate::atomic_file::write_atomic(&dir.join("facts.json"), &serde_json::to_vec(&cached)?)
+        write_cached_facts(&dir, facts, file.entries)
     })();
     if let Err(e) = result {
         b.reporter.report(Event::Warning(format!(
