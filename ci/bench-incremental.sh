@@ -98,9 +98,14 @@ if [ "$FULL" = 0 ] && [ -n "${BAKER_PG_CACHE:-}" ]; then
   WARM=1
 fi
 # Each build's peak RSS goes to a file: builds run in `$(timed …)` subshells, where an array would be lost.
+# Its debug log goes to $WORK/log.<n>, the n-th build's, for the phases printed at the end.
 baker_build() {
-  /usr/bin/time -v -o "$WORK/time.txt" "$BAKER" build --recipe postgresql --distro debian12 \
-    --source-dir "$SRC" --incremental --jobs "$JOBS" --cache-dir "$CACHE" --out "$WORK/out" --quiet
+  local n
+  n=1
+  [ ! -e "$WORK/rss" ] || n=$(($(wc -l <"$WORK/rss") + 1))
+  BAKER_LOG=baker=debug /usr/bin/time -v -o "$WORK/time.txt" "$BAKER" build --recipe postgresql --distro debian12 \
+    --source-dir "$SRC" --incremental --jobs "$JOBS" --cache-dir "$CACHE" --out "$WORK/out" --quiet \
+    2>"$WORK/log.$n"
   awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt" >>"$WORK/rss"
 }
 timed() { # timed COMMAND… -> prints the seconds it took
@@ -158,3 +163,7 @@ print(f"baker peak RSS: {max(rss) / 1024:.1f} MB (cold, no-change, one-line: "
       + ", ".join(f"{r / 1024:.1f}" for r in rss) + ") — target < 200 MB: "
       + ("met" if max(rss) < 200 * 1024 else "MISSED"))
 PY
+# Where baker's no-change rebuild spent its time (seconds since it started, from its debug log):
+# planning includes the stat of every file of the tree; building, the engine's answers.
+phase() { sed -n "s/^ *\([0-9.]*\)s DEBUG .*: $1\$/\1/p" "$WORK/log.2" | head -n 1; }
+echo "baker no-change phases: planned at $(phase planned) s, built at $(phase built) s, output set published at $(phase 'output set published') s"

@@ -4,7 +4,10 @@
 //! cargo run --release --example image_format -- FORMAT RAW OUT
 //! ```
 //!
-//! FORMAT is raw, ami, vhd, qcow2 or gce. `SOURCE_DATE_EPOCH` (default 0) gives the VHD timestamp
+//! FORMAT is raw, ami, vhd, qcow2 or gce, or several of them separated by commas: then OUT is a
+//! stem and each goes to `OUT.<extension>` (`OUT.raw`, `OUT.ami.raw`, `OUT.vhd`…), written in one
+//! run as `baker image` writes them (the disk's bytes hashed once for raw, ami and vhd).
+//! `SOURCE_DATE_EPOCH` (default 0) gives the VHD timestamp
 //! and the GCE entry's time; `BAKER_DISK_SEED` (default the raw file's name) the VHD's id;
 //! `BAKER_THREADS` the compressing threads (default all cores). Prints the format, the sha256,
 //! the size and the path, tab-separated; progress goes to stderr.
@@ -12,7 +15,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use baker::image::format::{Format, Options, write};
+use baker::image::format::{Format, Options, write_all};
 use baker::progress::{Event, Reporter};
 
 struct Stderr;
@@ -32,8 +35,18 @@ fn main() -> anyhow::Result<()> {
     let [format, raw, out] = &args[..] else {
         bail!("usage: image_format FORMAT RAW OUT (FORMAT: raw, ami, vhd, qcow2, gce)");
     };
-    let format: Format = format.parse()?;
-    let (raw, out) = (PathBuf::from(raw), PathBuf::from(out));
+    let formats = format
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<Vec<Format>, _>>()?;
+    let raw = PathBuf::from(raw);
+    let jobs: Vec<(Format, PathBuf)> = match &formats[..] {
+        [one] => vec![(*one, PathBuf::from(out))],
+        many => many
+            .iter()
+            .map(|f| (*f, PathBuf::from(format!("{out}.{}", f.extension()))))
+            .collect(),
+    };
     let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v.parse().context("SOURCE_DATE_EPOCH is not a number")?,
         Err(_) => 0,
@@ -44,14 +57,16 @@ fn main() -> anyhow::Result<()> {
     if let Ok(threads) = std::env::var("BAKER_THREADS") {
         options.threads = threads.parse().context("BAKER_THREADS is not a number")?;
     }
-    let written = write(format, &raw, &out, &options, &Stderr)
+    let written = write_all(&raw, &jobs, &options, &Stderr)
         .with_context(|| format!("writing {} as {format}", raw.display()))?;
-    println!(
-        "{}\t{}\t{}\t{}",
-        written.format,
-        written.sha256,
-        written.bytes,
-        written.path.display()
-    );
+    for w in written {
+        println!(
+            "{}\t{}\t{}\t{}",
+            w.format,
+            w.sha256,
+            w.bytes,
+            w.path.display()
+        );
+    }
     Ok(())
 }

@@ -203,24 +203,24 @@ pub async fn make_image(
         name: "formats".into(),
     });
     let t = Instant::now();
-    let mut files = Vec::new();
-    for format in &req.formats {
-        let name = output::file_name(&spec.stem, *format);
-        let written = output::write_format(
-            *format,
-            &raw,
-            &req.out_dir.join(&name),
-            req.epoch,
-            &key,
-            reporter.as_ref(),
-        )?;
-        files.push(FormatFile {
-            format: format.name().to_owned(),
-            file: name,
-            size: written.bytes,
-            sha256: written.sha256,
-        });
-    }
+    let written = output::write_formats(
+        &req.formats,
+        &raw,
+        &req.out_dir,
+        &spec.stem,
+        req.epoch,
+        &key,
+        reporter.as_ref(),
+    )?;
+    let files = written
+        .into_iter()
+        .map(|w| FormatFile {
+            format: w.format.name().to_owned(),
+            file: output::file_name(&spec.stem, w.format),
+            size: w.bytes,
+            sha256: w.sha256,
+        })
+        .collect();
     stage(&reporter, 3, "formats", Some(t));
 
     let manifest = manifest(req, &layer, &key, &ids, &layout, size, files);

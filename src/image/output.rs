@@ -35,17 +35,23 @@ pub fn file_name(stem: &str, format: Format) -> String {
     format!("{stem}.{}", format.extension())
 }
 
-/// Writes the raw disk at `raw` as `format` to `out` and `out.sha256`.
-pub fn write_format(
-    format: Format,
+/// Writes the raw disk at `raw` as each format, to `out_dir/<stem>.<extension>` with its
+/// `.sha256`; the disk's bytes are hashed once for `raw`, `ami` and `vhd` together.
+pub fn write_formats(
+    formats: &[Format],
     raw: &Path,
-    out: &Path,
+    out_dir: &Path,
+    stem: &str,
     epoch: u64,
     image_key: &str,
     reporter: &dyn Reporter,
-) -> Result<Written, ImageError> {
+) -> Result<Vec<Written>, ImageError> {
     let options = Options::new(epoch, image_key.as_bytes());
-    Ok(format::write(format, raw, out, &options, reporter)?)
+    let jobs: Vec<_> = formats
+        .iter()
+        .map(|&f| (f, out_dir.join(file_name(stem, f))))
+        .collect();
+    Ok(format::write_all(raw, &jobs, &options, reporter)?)
 }
 
 #[cfg(test)]

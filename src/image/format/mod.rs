@@ -147,19 +147,38 @@ pub fn write(
     options: &Options,
     reporter: &dyn Reporter,
 ) -> Result<Written, FormatError> {
+    let mut written = write_all(raw, &[(format, out.to_owned())], options, reporter)?;
+    Ok(written.remove(0))
+}
+
+/// Writes the raw disk at `raw` as each `(format, out)` in turn, as [`write`] does. `raw`, `ami`
+/// and `vhd` begin with the disk's bytes, so the first of them to be written hashes the disk and
+/// the others reuse that hash: each is still copied, but the disk is hashed once. A file already
+/// written stays when a later one fails.
+pub fn write_all(
+    raw: &Path,
+    jobs: &[(Format, PathBuf)],
+    options: &Options,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Written>, FormatError> {
     let disk = Disk::open(raw).map_err(FormatError::read(raw))?;
-    let (sha256, bytes) = match format {
-        Format::Raw | Format::Ami => raw::write(&disk, out, reporter)?,
-        Format::Vhd => vhd::write(&disk, out, options, reporter)?,
-        Format::Qcow2 => qcow2::write(&disk, out, reporter)?,
-        Format::Gce => gce::write(&disk, out, options, reporter)?,
-    };
-    Ok(Written {
-        format,
-        path: out.to_owned(),
-        sha256,
-        bytes,
-    })
+    let mut disk_hash = raw::DiskHash::default();
+    let mut written = Vec::with_capacity(jobs.len());
+    for (format, out) in jobs {
+        let (sha256, bytes) = match format {
+            Format::Raw | Format::Ami => raw::write(&disk, out, &mut disk_hash, reporter)?,
+            Format::Vhd => vhd::write(&disk, out, options, &mut disk_hash, reporter)?,
+            Format::Qcow2 => qcow2::write(&disk, out, reporter)?,
+            Format::Gce => gce::write(&disk, out, options, reporter)?,
+        };
+        written.push(Written {
+            format: *format,
+            path: out.clone(),
+            sha256,
+            bytes,
+        });
+    }
+    Ok(written)
 }
 
 #[cfg(test)]
@@ -201,6 +220,25 @@ mod tests {
         let a = write(Format::Ami, &disk.path, &ami, &options, &Silent).unwrap();
         assert_eq!((a.sha256, a.bytes), (r.sha256, r.bytes));
         assert!(ami.ends_with("d.ami.raw") && ami.with_extension("raw.sha256").exists());
+    }
+
+    #[test]
+    fn raw_ami_and_vhd_written_together_hash_the_disk_once_and_match_each_written_alone() {
+        let disk = TestDisk::typical();
+        let options = Options::new(7, b"together");
+        let dir = disk.dir.path();
+        let jobs: Vec<_> = [Format::Vhd, Format::Raw, Format::Ami, Format::Qcow2]
+            .into_iter()
+            .map(|f| (f, dir.join(format!("t.{}", f.extension()))))
+            .collect();
+        let together = write_all(&disk.path, &jobs, &options, &Silent).unwrap();
+        for (w, (format, path)) in together.iter().zip(&jobs) {
+            let alone = dir.join(format!("alone.{}", format.extension()));
+            let a = write(*format, &disk.path, &alone, &options, &Silent).unwrap();
+            assert_eq!((&w.sha256, w.bytes), (&a.sha256, a.bytes), "{format}");
+            assert_eq!(crate::artifact::sha256_file(path).unwrap(), a.sha256);
+            assert_eq!(std::fs::read(path).unwrap(), std::fs::read(&alone).unwrap());
+        }
     }
 
     #[test]

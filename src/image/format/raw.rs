@@ -5,6 +5,10 @@
 //! size, so every hole stays a hole. The data has to pass through memory anyway to be hashed
 //! (the `.sha256` covers every byte, holes as zeros), so an in-kernel `copy_file_range` would
 //! save nothing over writing from the buffer that was just hashed.
+//!
+//! When an earlier writer of the same run already hashed the disk's bytes ([`DiskHash`]: `raw`,
+//! `ami` and `vhd` all start with them), the copy reads and writes without hashing again, and a
+//! reflinked copy reads nothing at all.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -29,18 +33,21 @@ const BLOCK: usize = 4096;
 pub(super) fn write(
     disk: &Disk,
     target: &Path,
+    known: &mut DiskHash,
     reporter: &dyn Reporter,
 ) -> Result<(String, u64), FormatError> {
     let out = Output::create(target)?;
-    let hasher = copy(disk, &out, reporter)?;
+    let hasher = copy(disk, &out, known, reporter)?;
     out.commit(hex::encode(hasher.finalize()))
 }
 
 /// Copies the disk into `out` at the same offsets, holes left as holes, and returns the hasher
-/// that has seen all `disk.size` bytes.
+/// that has seen all `disk.size` bytes: the one `known` holds, else one fed while copying, which
+/// `known` then keeps for the next writer.
 pub(super) fn copy(
     disk: &Disk,
     out: &Output,
+    known: &mut DiskHash,
     reporter: &dyn Reporter,
 ) -> Result<Sha256, FormatError> {
     let file = out.file();
@@ -49,38 +56,97 @@ pub(super) fn copy(
     if !cloned {
         file.set_len(disk.size).map_err(write_err)?;
     }
+    if let (true, Some(hasher)) = (cloned, known.get()) {
+        out.sync()?;
+        return Ok(hasher);
+    }
     let total = disk.data_bytes().map_err(FormatError::read(&disk.path))?;
     let mut meter = Meter::new(
         reporter,
         format!("writing {}", out.target().display()),
         total,
     );
-    let mut pipe = HashPipe::new(DEPTH, CHUNK);
+    let mut hashing = match known.get() {
+        Some(hasher) => Hashing::Done(hasher, Vec::with_capacity(CHUNK)),
+        None => Hashing::Pipe(HashPipe::new(DEPTH, CHUNK)),
+    };
     let mut pos = 0;
     for extent in disk.extents() {
         let extent = extent.map_err(FormatError::read(&disk.path))?;
-        pipe.zeros(extent.offset - pos);
+        hashing.zeros(extent.offset - pos);
         let mut at = extent.offset;
         while at < extent.end() {
             let n = (extent.end() - at).min(CHUNK as u64) as usize;
-            let mut buf = pipe.buffer();
+            let mut buf = hashing.buffer();
             buf.resize(n, 0);
             disk.read_at(&mut buf, at)
                 .map_err(FormatError::read(&disk.path))?;
             if !cloned {
                 write_non_zero(file, &buf, at).map_err(FormatError::write(out.target()))?;
             }
-            pipe.bytes(buf);
+            hashing.bytes(buf);
             meter.add(n as u64);
             at += n as u64;
             out.written(at);
         }
         pos = extent.end();
     }
-    pipe.zeros(disk.size - pos);
+    hashing.zeros(disk.size - pos);
     meter.finish();
     out.sync()?;
-    Ok(pipe.finish())
+    let hasher = hashing.finish();
+    known.keep(&hasher);
+    Ok(hasher)
+}
+
+/// The hash of one disk's bytes, as the first writer of a run that copies them whole computed it.
+#[derive(Default)]
+pub(super) struct DiskHash(Option<Sha256>);
+
+impl DiskHash {
+    fn get(&self) -> Option<Sha256> {
+        self.0.clone()
+    }
+
+    fn keep(&mut self, hasher: &Sha256) {
+        self.0.get_or_insert_with(|| hasher.clone());
+    }
+}
+
+/// Hashing while copying, or not, when the disk's hash is known.
+enum Hashing {
+    Pipe(HashPipe),
+    /// The known hasher and the one buffer the copy goes through.
+    Done(Sha256, Vec<u8>),
+}
+
+impl Hashing {
+    fn buffer(&mut self) -> Vec<u8> {
+        match self {
+            Hashing::Pipe(pipe) => pipe.buffer(),
+            Hashing::Done(_, spare) => std::mem::take(spare),
+        }
+    }
+
+    fn bytes(&mut self, buf: Vec<u8>) {
+        match self {
+            Hashing::Pipe(pipe) => pipe.bytes(buf),
+            Hashing::Done(_, spare) => *spare = buf,
+        }
+    }
+
+    fn zeros(&mut self, n: u64) {
+        if let Hashing::Pipe(pipe) = self {
+            pipe.zeros(n);
+        }
+    }
+
+    fn finish(self) -> Sha256 {
+        match self {
+            Hashing::Pipe(pipe) => pipe.finish(),
+            Hashing::Done(hasher, _) => hasher,
+        }
+    }
 }
 
 /// Writes `buf` at `offset`, leaving out the 4 KiB blocks (aligned to the file) that are all zero.
@@ -118,7 +184,7 @@ mod tests {
     use crate::artifact::sha256_file;
     use crate::image::format::testdisk::{MIB, TestDisk, allocated};
     use crate::image::format::{Format, Options, write as write_format};
-    use crate::progress::{Event, Recorder};
+    use crate::progress::{Event, Recorder, Silent};
 
     #[test]
     fn raw_is_the_same_bytes_stays_sparse_and_reports_progress() {
@@ -143,6 +209,32 @@ mod tests {
         assert!(
             matches!(last, Event::Progress { done, total, .. } if done == total && *total >= 8 * MIB),
             "{last:?}"
+        );
+    }
+
+    #[test]
+    fn a_known_disk_hash_is_taken_as_it_is_and_the_copy_is_still_whole() {
+        let disk = TestDisk::typical();
+        let opened = Disk::open(&disk.path).unwrap();
+        // Not the disk's hash: had the copy hashed the disk again, the digest would differ.
+        let marker = Sha256::new().chain_update(b"already hashed");
+        let mut known = DiskHash(Some(marker.clone()));
+        let out = disk.dir.path().join("again.raw");
+        let (sha256, bytes) = write(&opened, &out, &mut known, &Silent).unwrap();
+        assert_eq!(sha256, hex::encode(marker.finalize()));
+        assert_eq!(bytes, 64 * MIB);
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&disk.path).unwrap()
+        );
+        let mut fresh = DiskHash::default();
+        let first = disk.dir.path().join("first.raw");
+        let (sha256, _) = write(&opened, &first, &mut fresh, &Silent).unwrap();
+        assert_eq!(sha256, sha256_file(&disk.path).unwrap());
+        assert_eq!(
+            hex::encode(fresh.get().unwrap().finalize()),
+            sha256,
+            "kept for the next"
         );
     }
 

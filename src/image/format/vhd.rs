@@ -1,5 +1,6 @@
 //! `vhd`: a fixed VHD for Azure — the raw bytes, written sparse as for `raw`, then one 512-byte
-//! big-endian footer (Microsoft's "Virtual Hard Disk Image Format Specification" 1.0; FACTS.md).
+//! big-endian footer (Microsoft's "Virtual Hard Disk Image Format Specification" 1.0; FACTS.md),
+//! so its sha256 continues the raw disk's: written beside `raw` or `ami`, the disk is hashed once.
 //! Written by hand: it is one struct of fixed fields, and `qemu-img` (the usual tool) stamps the
 //! time of writing and a random UUID into it, so its VHDs are never reproducible. Here the
 //! timestamp is the plan's epoch and the UUID the caller's [`Options::disk_id`].
@@ -15,7 +16,7 @@ use std::path::Path;
 use sha2::Digest;
 
 use super::output::Output;
-use super::raw::copy;
+use super::raw::{DiskHash, copy};
 use super::sparse::Disk;
 use super::{FormatError, Options};
 use crate::progress::Reporter;
@@ -32,6 +33,7 @@ pub(super) fn write(
     disk: &Disk,
     target: &Path,
     options: &Options,
+    known: &mut DiskHash,
     reporter: &dyn Reporter,
 ) -> Result<(String, u64), FormatError> {
     check_size(disk.size).map_err(|size| FormatError::VhdSize {
@@ -39,7 +41,7 @@ pub(super) fn write(
         size,
     })?;
     let out = Output::create(target)?;
-    let mut hasher = copy(disk, &out, reporter)?;
+    let mut hasher = copy(disk, &out, known, reporter)?;
     let footer = footer(disk.size, options);
     out.file()
         .write_all_at(&footer, disk.size)
