@@ -216,7 +216,10 @@ pub async fn make_image(
         .into_iter()
         .map(|w| FormatFile {
             format: w.format.name().to_owned(),
-            file: output::file_name(&spec.stem, w.format),
+            file: w
+                .path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into()),
             size: w.bytes,
             sha256: w.sha256,
         })
