@@ -6,7 +6,7 @@
 //!
 //! FORMAT is raw, ami, vhd, qcow2 or gce, or several of them separated by commas: then OUT is a
 //! stem and each goes to `OUT.<extension>` (`OUT.raw`, `OUT.ami.raw`, `OUT.vhd`…), written in one
-//! run as `baker image` writes them (the disk's bytes hashed once for raw, ami and vhd).
+//! run as `baker image` writes them (raw, ami and vhd in one pass that reads and hashes the disk once).
 //! `SOURCE_DATE_EPOCH` (default 0) gives the VHD timestamp
 //! and the GCE entry's time; `BAKER_DISK_SEED` (default the raw file's name) the VHD's id;
 //! `BAKER_THREADS` the compressing threads (default all cores). Prints the format, the sha256,

@@ -36,7 +36,7 @@ pub fn file_name(stem: &str, format: Format) -> String {
 }
 
 /// Writes the raw disk at `raw` as each format, to `out_dir/<stem>.<extension>` with its
-/// `.sha256`; the disk's bytes are hashed once for `raw`, `ami` and `vhd` together.
+/// `.sha256`; `raw`, `ami` and `vhd` are written in one pass that reads and hashes the disk once.
 pub fn write_formats(
     formats: &[Format],
     raw: &Path,

@@ -151,9 +151,9 @@ pub fn write(
     Ok(written.remove(0))
 }
 
-/// Writes the raw disk at `raw` as each `(format, out)` in turn, as [`write`] does. `raw`, `ami`
-/// and `vhd` begin with the disk's bytes, so the first of them to be written hashes the disk and
-/// the others reuse that hash: each is still copied, but the disk is hashed once. A file already
+/// Writes the raw disk at `raw` as each `(format, out)`, as [`write`] does. `raw`, `ami` and `vhd`
+/// are the disk's bytes, so they are written first, together, in one pass that reads and hashes
+/// the disk once; then `qcow2` and `gce`. The results come in the order of `jobs`. A file already
 /// written stays when a later one fails.
 pub fn write_all(
     raw: &Path,
@@ -162,12 +162,23 @@ pub fn write_all(
     reporter: &dyn Reporter,
 ) -> Result<Vec<Written>, FormatError> {
     let disk = Disk::open(raw).map_err(FormatError::read(raw))?;
-    let mut disk_hash = raw::DiskHash::default();
+    let copies: Vec<(Format, &Path)> = jobs
+        .iter()
+        .filter(|(format, _)| raw::is_disk_copy(*format))
+        .map(|(format, out)| (*format, out.as_path()))
+        .collect();
+    let mut copied = if copies.is_empty() {
+        Vec::new()
+    } else {
+        raw::write(&disk, &copies, options, reporter)?
+    }
+    .into_iter();
     let mut written = Vec::with_capacity(jobs.len());
     for (format, out) in jobs {
         let (sha256, bytes) = match format {
-            Format::Raw | Format::Ami => raw::write(&disk, out, &mut disk_hash, reporter)?,
-            Format::Vhd => vhd::write(&disk, out, options, &mut disk_hash, reporter)?,
+            Format::Raw | Format::Ami | Format::Vhd => {
+                copied.next().expect("one result per disk copy")
+            }
             Format::Qcow2 => qcow2::write(&disk, out, reporter)?,
             Format::Gce => gce::write(&disk, out, options, reporter)?,
         };

@@ -1,14 +1,12 @@
-//! `raw` and `ami`: the raw disk itself, copied so that it stays sparse. Where the filesystem can
-//! share blocks between files (`FICLONE`: Btrfs, XFS, ZFS…) the copy is a reflink and costs no
-//! space or time; elsewhere only the data extents are read and, of those, only the 4 KiB blocks
-//! that are not all zeros are written, at their offsets in a file already extended to the disk's
-//! size, so every hole stays a hole. The data has to pass through memory anyway to be hashed
-//! (the `.sha256` covers every byte, holes as zeros), so an in-kernel `copy_file_range` would
-//! save nothing over writing from the buffer that was just hashed.
-//!
-//! When an earlier writer of the same run already hashed the disk's bytes ([`DiskHash`]: `raw`,
-//! `ami` and `vhd` all start with them), the copy reads and writes without hashing again, and a
-//! reflinked copy reads nothing at all.
+//! `raw`, `ami` and `vhd`: the formats that are the raw disk's bytes (a VHD then adds its 512-byte
+//! footer, [`super::vhd`]). However many of them a run asks for, they are written in one pass: each
+//! data extent of the disk is read once, written into every one of the files, and hashed once
+//! (the `.sha256` covers every byte, holes as zeros; a VHD's continues the disk's past its footer).
+//! Every copy stays sparse. Where the filesystem can share blocks between files (`FICLONE`: Btrfs,
+//! XFS, ZFS…) a copy is a reflink and costs no space or write; elsewhere only the 4 KiB blocks that
+//! are not all zeros are written, at their offsets in a file already extended to the disk's size,
+//! so every hole stays a hole. The data has to pass through memory anyway to be hashed, so an
+//! in-kernel `copy_file_range` would save nothing over writing from the buffer being hashed.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -16,11 +14,11 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::FormatError;
 use super::meter::Meter;
 use super::output::Output;
 use super::pipe::HashPipe;
 use super::sparse::{Disk, is_zero};
+use super::{Format, FormatError, Options, vhd};
 use crate::progress::Reporter;
 
 /// Bytes read at a time.
@@ -30,123 +28,97 @@ const DEPTH: usize = 4;
 /// The unit in which written zeros are left out.
 const BLOCK: usize = 4096;
 
-pub(super) fn write(
-    disk: &Disk,
-    target: &Path,
-    known: &mut DiskHash,
-    reporter: &dyn Reporter,
-) -> Result<(String, u64), FormatError> {
-    let out = Output::create(target)?;
-    let hasher = copy(disk, &out, known, reporter)?;
-    out.commit(hex::encode(hasher.finalize()))
+/// Whether `format` is the disk's bytes (and so written by this module).
+pub(super) fn is_disk_copy(format: Format) -> bool {
+    matches!(format, Format::Raw | Format::Ami | Format::Vhd)
 }
 
-/// Copies the disk into `out` at the same offsets, holes left as holes, and returns the hasher
-/// that has seen all `disk.size` bytes: the one `known` holds, else one fed while copying, which
-/// `known` then keeps for the next writer.
-pub(super) fn copy(
+/// Writes each `(format, target)` — `raw`, `ami` or `vhd` — in one pass over the disk; returns
+/// each file's sha256 and length, in the order given. A VHD's size rule is checked before anything
+/// is written; on an error during the pass no file of it appears.
+pub(super) fn write(
     disk: &Disk,
-    out: &Output,
-    known: &mut DiskHash,
+    jobs: &[(Format, &Path)],
+    options: &Options,
     reporter: &dyn Reporter,
-) -> Result<Sha256, FormatError> {
-    let file = out.file();
-    let write_err = FormatError::write(out.target());
-    let cloned = rustix::fs::ioctl_ficlone(file, &disk.file).is_ok();
-    if !cloned {
-        file.set_len(disk.size).map_err(write_err)?;
+) -> Result<Vec<(String, u64)>, FormatError> {
+    debug_assert!(jobs.iter().all(|(f, _)| is_disk_copy(*f)));
+    if jobs.iter().any(|(f, _)| *f == Format::Vhd) {
+        vhd::check_size(disk.size).map_err(|size| FormatError::VhdSize {
+            path: disk.path.clone(),
+            size,
+        })?;
     }
-    if let (true, Some(hasher)) = (cloned, known.get()) {
-        out.sync()?;
-        return Ok(hasher);
+    let outs = jobs
+        .iter()
+        .map(|(_, target)| Output::create(target))
+        .collect::<Result<Vec<_>, _>>()?;
+    let hasher = copy(disk, &outs, reporter)?;
+    let mut written = Vec::with_capacity(jobs.len());
+    for ((format, target), out) in jobs.iter().zip(outs) {
+        let mut hasher = hasher.clone();
+        if *format == Format::Vhd {
+            let footer = vhd::footer(disk.size, options);
+            out.file()
+                .write_all_at(&footer, disk.size)
+                .map_err(FormatError::write(target))?;
+            hasher.update(footer);
+        }
+        written.push(out.commit(hex::encode(hasher.finalize()))?);
+    }
+    Ok(written)
+}
+
+/// Copies the disk into every one of `outs` at the same offsets, holes left as holes, reading each
+/// data extent once; returns the hasher that has seen all `disk.size` bytes.
+fn copy(disk: &Disk, outs: &[Output], reporter: &dyn Reporter) -> Result<Sha256, FormatError> {
+    // The copies that still need writing: the others are reflinks of the disk.
+    let mut to_write = Vec::with_capacity(outs.len());
+    for out in outs {
+        if rustix::fs::ioctl_ficlone(out.file(), &disk.file).is_err() {
+            out.file()
+                .set_len(disk.size)
+                .map_err(FormatError::write(out.target()))?;
+            to_write.push(out);
+        }
     }
     let total = disk.data_bytes().map_err(FormatError::read(&disk.path))?;
-    let mut meter = Meter::new(
-        reporter,
-        format!("writing {}", out.target().display()),
-        total,
-    );
-    let mut hashing = match known.get() {
-        Some(hasher) => Hashing::Done(hasher, Vec::with_capacity(CHUNK)),
-        None => Hashing::Pipe(HashPipe::new(DEPTH, CHUNK)),
-    };
+    let names: Vec<String> = outs
+        .iter()
+        .map(|o| o.target().display().to_string())
+        .collect();
+    let mut meter = Meter::new(reporter, format!("writing {}", names.join(", ")), total);
+    let mut pipe = HashPipe::new(DEPTH, CHUNK);
     let mut pos = 0;
     for extent in disk.extents() {
         let extent = extent.map_err(FormatError::read(&disk.path))?;
-        hashing.zeros(extent.offset - pos);
+        pipe.zeros(extent.offset - pos);
         let mut at = extent.offset;
         while at < extent.end() {
             let n = (extent.end() - at).min(CHUNK as u64) as usize;
-            let mut buf = hashing.buffer();
+            let mut buf = pipe.buffer();
             buf.resize(n, 0);
             disk.read_at(&mut buf, at)
                 .map_err(FormatError::read(&disk.path))?;
-            if !cloned {
-                write_non_zero(file, &buf, at).map_err(FormatError::write(out.target()))?;
+            for out in &to_write {
+                write_non_zero(out.file(), &buf, at).map_err(FormatError::write(out.target()))?;
             }
-            hashing.bytes(buf);
+            pipe.bytes(buf);
             meter.add(n as u64);
             at += n as u64;
-            out.written(at);
+            for out in &to_write {
+                out.written(at);
+            }
         }
         pos = extent.end();
     }
-    hashing.zeros(disk.size - pos);
+    pipe.zeros(disk.size - pos);
     meter.finish();
-    out.sync()?;
-    let hasher = hashing.finish();
-    known.keep(&hasher);
-    Ok(hasher)
-}
-
-/// The hash of one disk's bytes, as the first writer of a run that copies them whole computed it.
-#[derive(Default)]
-pub(super) struct DiskHash(Option<Sha256>);
-
-impl DiskHash {
-    fn get(&self) -> Option<Sha256> {
-        self.0.clone()
+    // Flushed while the hashing catches up.
+    for out in outs {
+        out.sync()?;
     }
-
-    fn keep(&mut self, hasher: &Sha256) {
-        self.0.get_or_insert_with(|| hasher.clone());
-    }
-}
-
-/// Hashing while copying, or not, when the disk's hash is known.
-enum Hashing {
-    Pipe(HashPipe),
-    /// The known hasher and the one buffer the copy goes through.
-    Done(Sha256, Vec<u8>),
-}
-
-impl Hashing {
-    fn buffer(&mut self) -> Vec<u8> {
-        match self {
-            Hashing::Pipe(pipe) => pipe.buffer(),
-            Hashing::Done(_, spare) => std::mem::take(spare),
-        }
-    }
-
-    fn bytes(&mut self, buf: Vec<u8>) {
-        match self {
-            Hashing::Pipe(pipe) => pipe.bytes(buf),
-            Hashing::Done(_, spare) => *spare = buf,
-        }
-    }
-
-    fn zeros(&mut self, n: u64) {
-        if let Hashing::Pipe(pipe) = self {
-            pipe.zeros(n);
-        }
-    }
-
-    fn finish(self) -> Sha256 {
-        match self {
-            Hashing::Pipe(pipe) => pipe.finish(),
-            Hashing::Done(hasher, _) => hasher,
-        }
-    }
+    Ok(pipe.finish())
 }
 
 /// Writes `buf` at `offset`, leaving out the 4 KiB blocks (aligned to the file) that are all zero.
@@ -184,7 +156,7 @@ mod tests {
     use crate::artifact::sha256_file;
     use crate::image::format::testdisk::{MIB, TestDisk, allocated};
     use crate::image::format::{Format, Options, write as write_format};
-    use crate::progress::{Event, Recorder, Silent};
+    use crate::progress::{Event, Recorder};
 
     #[test]
     fn raw_is_the_same_bytes_stays_sparse_and_reports_progress() {
@@ -213,29 +185,48 @@ mod tests {
     }
 
     #[test]
-    fn a_known_disk_hash_is_taken_as_it_is_and_the_copy_is_still_whole() {
+    fn raw_ami_and_vhd_are_one_pass_over_the_disk() {
         let disk = TestDisk::typical();
         let opened = Disk::open(&disk.path).unwrap();
-        // Not the disk's hash: had the copy hashed the disk again, the digest would differ.
-        let marker = Sha256::new().chain_update(b"already hashed");
-        let mut known = DiskHash(Some(marker.clone()));
-        let out = disk.dir.path().join("again.raw");
-        let (sha256, bytes) = write(&opened, &out, &mut known, &Silent).unwrap();
-        assert_eq!(sha256, hex::encode(marker.finalize()));
-        assert_eq!(bytes, 64 * MIB);
+        let data = opened.data_bytes().unwrap();
+        let dir = disk.dir.path();
+        let (raw, ami, vhd) = (dir.join("d.raw"), dir.join("d.ami.raw"), dir.join("d.vhd"));
+        let jobs = [
+            (Format::Vhd, vhd.as_path()),
+            (Format::Raw, raw.as_path()),
+            (Format::Ami, ami.as_path()),
+        ];
+        let recorder = Recorder::default();
+        let options = Options::new(5, b"one pass");
+        let written = write(&opened, &jobs, &options, &recorder).unwrap();
+        // One meter, naming the three files, that counts the disk's data once.
+        let events = recorder.0.lock().unwrap();
+        let totals: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Progress { what, total, .. } => Some((what.clone(), *total)),
+                _ => None,
+            })
+            .collect();
+        assert!(!totals.is_empty());
+        for (what, total) in &totals {
+            assert_eq!(*total, data, "{what}");
+            for name in ["d.raw", "d.ami.raw", "d.vhd"] {
+                assert!(what.contains(name), "{what}");
+            }
+        }
+        let disk_bytes = std::fs::read(&disk.path).unwrap();
+        assert_eq!(written[0].1, 64 * MIB + 512);
+        assert_eq!(written[0].0, sha256_file(&vhd).unwrap());
         assert_eq!(
-            std::fs::read(&out).unwrap(),
-            std::fs::read(&disk.path).unwrap()
+            &std::fs::read(&vhd).unwrap()[..disk_bytes.len()],
+            &disk_bytes[..]
         );
-        let mut fresh = DiskHash::default();
-        let first = disk.dir.path().join("first.raw");
-        let (sha256, _) = write(&opened, &first, &mut fresh, &Silent).unwrap();
-        assert_eq!(sha256, sha256_file(&disk.path).unwrap());
-        assert_eq!(
-            hex::encode(fresh.get().unwrap().finalize()),
-            sha256,
-            "kept for the next"
-        );
+        for (i, path) in [(1, &raw), (2, &ami)] {
+            assert_eq!(std::fs::read(path).unwrap(), disk_bytes);
+            assert_eq!(written[i], (sha256_file(&disk.path).unwrap(), 64 * MIB));
+            assert!(allocated(path) <= 7 * MIB, "each copy stays sparse");
+        }
     }
 
     #[test]

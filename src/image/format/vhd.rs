@@ -1,6 +1,6 @@
-//! `vhd`: a fixed VHD for Azure — the raw bytes, written sparse as for `raw`, then one 512-byte
-//! big-endian footer (Microsoft's "Virtual Hard Disk Image Format Specification" 1.0; FACTS.md),
-//! so its sha256 continues the raw disk's: written beside `raw` or `ami`, the disk is hashed once.
+//! `vhd`: a fixed VHD for Azure — the raw bytes, written sparse by [`super::raw`] in the same pass
+//! as `raw` and `ami`, then the one 512-byte big-endian footer made here (Microsoft's "Virtual Hard
+//! Disk Image Format Specification" 1.0; FACTS.md), so its sha256 continues the raw disk's.
 //! Written by hand: it is one struct of fixed fields, and `qemu-img` (the usual tool) stamps the
 //! time of writing and a random UUID into it, so its VHDs are never reproducible. Here the
 //! timestamp is the plan's epoch and the UUID the caller's [`Options::disk_id`].
@@ -10,16 +10,7 @@
 //! exact" (`win `, `qem2`, `d2v `…); for any other creator a 64 MiB disk would read as
 //! 63.95 MiB and lose its tail. The geometry itself follows the specification's algorithm.
 
-use std::os::unix::fs::FileExt;
-use std::path::Path;
-
-use sha2::Digest;
-
-use super::output::Output;
-use super::raw::{DiskHash, copy};
-use super::sparse::Disk;
-use super::{FormatError, Options};
-use crate::progress::Reporter;
+use super::Options;
 
 const MIB: u64 = 1 << 20;
 /// Azure's smallest fixed VHD.
@@ -28,27 +19,6 @@ pub const VHD_MIN_SIZE: u64 = 20 * MIB;
 pub const VHD_MAX_SIZE: u64 = 32 << 40;
 /// 2000-01-01T00:00:00Z, the VHD epoch, in Unix seconds.
 const VHD_EPOCH: u64 = 946_684_800;
-
-pub(super) fn write(
-    disk: &Disk,
-    target: &Path,
-    options: &Options,
-    known: &mut DiskHash,
-    reporter: &dyn Reporter,
-) -> Result<(String, u64), FormatError> {
-    check_size(disk.size).map_err(|size| FormatError::VhdSize {
-        path: disk.path.clone(),
-        size,
-    })?;
-    let out = Output::create(target)?;
-    let mut hasher = copy(disk, &out, known, reporter)?;
-    let footer = footer(disk.size, options);
-    out.file()
-        .write_all_at(&footer, disk.size)
-        .map_err(FormatError::write(target))?;
-    hasher.update(footer);
-    out.commit(hex::encode(hasher.finalize()))
-}
 
 /// Azure's rule for a fixed VHD's size; the size back as the error.
 pub(super) fn check_size(size: u64) -> Result<(), u64> {
