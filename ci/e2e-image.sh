@@ -203,19 +203,7 @@ rm -rf "$WORK/img-f"
 # --- a changed tarball reuses the OS layer -----------------------------------------------------------------
 say "a changed tarball"
 CHANGED=$WORK/pg-changed
-mkdir -p "$CHANGED/x"
-tar -xzf "$PG/postgresql-15.18-debian-12.tar.gz" -C "$CHANGED/x"
-echo "# changed" >>"$CHANGED/x/etc/ld.so.conf.d/postgresql.conf"
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@"$(json "$PG/manifest.json" 'd["source_date_epoch"]')" \
-  -C "$CHANGED/x" -czf "$CHANGED/postgresql-15.18-debian-12.tar.gz" .
-cp "$PG/plan.json" "$CHANGED/"
-python3 - "$PG/manifest.json" "$CHANGED" <<'EOF'
-import hashlib, json, sys
-m = json.load(open(sys.argv[1]))
-tarball = f"{sys.argv[2]}/{m['artifact']['file_name']}"
-m["artifact"]["sha256"] = hashlib.sha256(open(tarball, "rb").read()).hexdigest()
-json.dump(m, open(f"{sys.argv[2]}/manifest.json", "w"))
-EOF
+changed_build "$PG" "$CHANGED"
 t=$(now)
 /usr/bin/time -f %M -o "$WORK/img-c.rss" "$BAKER" image --from "$CHANGED" --format raw --out "$WORK/img-c" --cache-dir "$WORK/cache-a" --json >"$WORK/img-c.json"
 say "re-image after a tarball change: $(since "$t") s, peak RSS $(cat "$WORK/img-c.rss") KiB"

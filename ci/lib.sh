@@ -52,3 +52,25 @@ pg_build() { # pg_build WORK
     --mirror "$work/mirror" --no-upstream -q >&2
   echo "$work/pg-out"
 }
+
+# A copy of the build in SRC with one file of its tarball changed (a line appended to the
+# PostgreSQL library path file), repacked as baker packs it and with manifest.json's sha256
+# updated: what a one-file change in a build gives `baker image --from`.
+changed_build() { # changed_build SRC DST
+  local src=$1 dst=$2 tarball
+  tarball=$(json "$src/manifest.json" 'd["artifact"]["file_name"]')
+  mkdir -p "$dst/x"
+  tar -xzf "$src/$tarball" -C "$dst/x"
+  echo "# changed" >>"$dst/x/etc/ld.so.conf.d/postgresql.conf"
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@"$(json "$src/manifest.json" 'd["source_date_epoch"]')" \
+    -C "$dst/x" -czf "$dst/$tarball" .
+  rm -rf "$dst/x"
+  cp "$src/plan.json" "$dst/"
+  python3 - "$src/manifest.json" "$dst" <<'PY'
+import hashlib, json, sys
+m = json.load(open(sys.argv[1]))
+tarball = f"{sys.argv[2]}/{m['artifact']['file_name']}"
+m["artifact"]["sha256"] = hashlib.sha256(open(tarball, "rb").read()).hexdigest()
+json.dump(m, open(f"{sys.argv[2]}/manifest.json", "w"))
+PY
+}
