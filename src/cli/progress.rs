@@ -1,26 +1,35 @@
 //! Draws the library's progress events on the terminal: a spinner for the running step with its
-//! elapsed time and last log line, a byte bar for downloads, and one line per finished step. When
-//! stderr is not a terminal (CI logs), it prints plain lines instead.
+//! elapsed time and last log line, a byte bar for downloads, a byte bar for each long job running
+//! (several at once: `baker image` writes the GCE archive while it writes the other formats), and
+//! one line per finished step. When stderr is not a terminal (CI logs), it prints plain lines.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use baker::progress::{Event, Reporter};
 
 use super::output::say;
 
 pub struct TerminalReporter {
+    /// Draws every bar below, one line each.
+    bars: MultiProgress,
+    /// The running step's spinner, or a download's bar.
     bar: Mutex<Option<ProgressBar>>,
+    /// The byte bars of the long jobs running, by what they do.
+    jobs: Mutex<HashMap<String, ProgressBar>>,
     interactive: bool,
 }
 
 impl TerminalReporter {
     pub fn new() -> Self {
         Self {
+            bars: MultiProgress::new(),
             bar: Mutex::new(None),
+            jobs: Mutex::new(HashMap::new()),
             interactive: std::io::stderr().is_terminal(),
         }
     }
@@ -29,8 +38,9 @@ impl TerminalReporter {
         let mut slot = self.bar.lock().expect("progress lock");
         if let Some(old) = slot.take() {
             old.finish_and_clear();
+            self.bars.remove(&old);
         }
-        *slot = bar;
+        *slot = bar.map(|bar| self.bars.add(bar));
     }
 
     fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
@@ -40,9 +50,10 @@ impl TerminalReporter {
     }
 
     fn line(&self, text: &str) {
-        match self.bar.lock().expect("progress lock").as_ref() {
-            Some(bar) if self.interactive => bar.println(text),
-            _ => say(text),
+        if self.interactive {
+            let _ = self.bars.println(text);
+        } else {
+            say(text);
         }
     }
 }
@@ -50,9 +61,14 @@ impl TerminalReporter {
 impl TerminalReporter {
     /// A byte bar for a long stage; plain lines when it starts and ends in logs.
     fn progress(&self, what: String, done: u64, total: u64) {
+        let mut jobs = self.jobs.lock().expect("progress lock");
         if done >= total {
-            self.replace(None);
-            eprintln!("{what}: done");
+            if let Some(bar) = jobs.remove(&what) {
+                bar.finish_and_clear();
+                self.bars.remove(&bar);
+            }
+            drop(jobs);
+            self.line(&format!("{what}: done"));
         } else if done == 0 {
             if self.interactive {
                 let bar = ProgressBar::new(total).with_style(
@@ -61,13 +77,14 @@ impl TerminalReporter {
                     )
                     .expect("valid template"),
                 );
-                bar.set_message(what);
-                self.replace(Some(bar));
+                bar.set_message(what.clone());
+                jobs.insert(what, self.bars.add(bar));
             } else {
-                eprintln!("{what}: started");
+                drop(jobs);
+                self.line(&format!("{what}: started"));
             }
-        } else {
-            self.with_bar(|b| b.set_position(done));
+        } else if let Some(bar) = jobs.get(&what) {
+            bar.set_position(done);
         }
     }
 }

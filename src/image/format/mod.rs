@@ -5,7 +5,8 @@
 //! beside the target and renames it when complete, and returns the sha256 and size of what it
 //! wrote, computed while writing, with a `<file>.sha256` beside it. The same disk and
 //! [`Options`] give byte-identical files on any machine: no format carries the time of writing
-//! or a random id.
+//! or a random id. [`write_all`] writes several formats of one disk at once: `raw`, `ami` and
+//! `vhd` in one pass, and `gce`'s compression on threads of its own beside the others.
 
 mod error;
 mod gce;
@@ -152,9 +153,10 @@ pub fn write(
 }
 
 /// Writes the raw disk at `raw` as each `(format, out)`, as [`write`] does. `raw`, `ami` and `vhd`
-/// are the disk's bytes, so they are written first, together, in one pass that reads and hashes
-/// the disk once; then `qcow2` and `gce`. The results come in the order of `jobs`. A file already
-/// written stays when a later one fails.
+/// are the disk's bytes, so they are written together, in one pass that reads and hashes the disk
+/// once; then `qcow2`. `gce` is written meanwhile on its own threads: compressing is CPU-bound
+/// where the others mostly wait on the disk. The results come in the order of `jobs`. A file
+/// already written stays when another fails.
 pub fn write_all(
     raw: &Path,
     jobs: &[(Format, PathBuf)],
@@ -162,40 +164,71 @@ pub fn write_all(
     reporter: &dyn Reporter,
 ) -> Result<Vec<Written>, FormatError> {
     let disk = Disk::open(raw).map_err(FormatError::read(raw))?;
-    let copies: Vec<(Format, &Path)> = jobs
-        .iter()
-        .filter(|(format, _)| raw::is_disk_copy(*format))
-        .map(|(format, out)| (*format, out.as_path()))
-        .collect();
-    let mut copied = if copies.is_empty() {
-        Vec::new()
-    } else {
-        raw::write(&disk, &copies, options, reporter)?
-    }
-    .into_iter();
-    let mut written = Vec::with_capacity(jobs.len());
-    for (format, out) in jobs {
-        let (sha256, bytes) = match format {
-            Format::Raw | Format::Ami | Format::Vhd => {
-                copied.next().expect("one result per disk copy")
-            }
-            Format::Qcow2 => qcow2::write(&disk, out, reporter)?,
-            Format::Gce => gce::write(&disk, out, options, reporter)?,
-        };
-        written.push(Written {
-            format: *format,
-            path: out.clone(),
-            sha256,
-            bytes,
+    let of = |wanted: fn(Format) -> bool| -> Vec<usize> {
+        (0..jobs.len()).filter(|&i| wanted(jobs[i].0)).collect()
+    };
+    // Each job's result, by its index; a job not tried after another failed stays `None`.
+    let mut results: Vec<Option<Result<(String, u64), FormatError>>> =
+        jobs.iter().map(|_| None).collect();
+    let archived = std::thread::scope(|scope| {
+        let archiving = scope.spawn(|| {
+            of(|f| f == Format::Gce)
+                .into_iter()
+                .map(|i| (i, gce::write(&disk, &jobs[i].1, options, reporter)))
+                .collect::<Vec<_>>()
         });
+        let copies = of(raw::is_disk_copy);
+        if !copies.is_empty() {
+            let targets: Vec<_> = copies
+                .iter()
+                .map(|&i| (jobs[i].0, jobs[i].1.as_path()))
+                .collect();
+            match raw::write(&disk, &targets, options, reporter) {
+                Ok(done) => {
+                    for (i, done) in copies.into_iter().zip(done) {
+                        results[i] = Some(Ok(done));
+                    }
+                }
+                Err(e) => results[copies[0]] = Some(Err(e)),
+            }
+        }
+        for i in of(|f| f == Format::Qcow2) {
+            if results.iter().flatten().any(Result::is_err) {
+                break;
+            }
+            results[i] = Some(qcow2::write(&disk, &jobs[i].1, reporter));
+        }
+        archiving.join().expect("the gce writer does not panic")
+    });
+    for (i, result) in archived {
+        results[i] = Some(result);
     }
-    Ok(written)
+    if let Some(at) = results.iter().position(|r| matches!(r, Some(Err(_)))) {
+        if let Some(Err(e)) = results.swap_remove(at) {
+            return Err(e);
+        }
+    }
+    Ok(jobs
+        .iter()
+        .zip(results)
+        .map(|((format, out), result)| {
+            let (sha256, bytes) = result
+                .expect("every job is tried when none fails")
+                .expect("no job failed");
+            Written {
+                format: *format,
+                path: out.clone(),
+                sha256,
+                bytes,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::format::testdisk::{MIB, TestDisk};
+    use crate::image::format::testdisk::{GIB, MIB, TestDisk};
     use crate::progress::Silent;
 
     #[test]
@@ -233,22 +266,58 @@ mod tests {
         assert!(ami.ends_with("d.ami.raw") && ami.with_extension("raw.sha256").exists());
     }
 
-    #[test]
-    fn raw_ami_and_vhd_written_together_hash_the_disk_once_and_match_each_written_alone() {
-        let disk = TestDisk::typical();
+    /// Writes `formats` of the disk at `raw` together, then each alone, and checks they agree.
+    fn together_matches_alone(raw: &Path, dir: &Path, formats: &[Format]) {
         let options = Options::new(7, b"together");
-        let dir = disk.dir.path();
-        let jobs: Vec<_> = [Format::Vhd, Format::Raw, Format::Ami, Format::Qcow2]
-            .into_iter()
-            .map(|f| (f, dir.join(format!("t.{}", f.extension()))))
+        let jobs: Vec<_> = formats
+            .iter()
+            .map(|f| (*f, dir.join(format!("t.{}", f.extension()))))
             .collect();
-        let together = write_all(&disk.path, &jobs, &options, &Silent).unwrap();
+        let together = write_all(raw, &jobs, &options, &Silent).unwrap();
         for (w, (format, path)) in together.iter().zip(&jobs) {
+            assert_eq!((w.format, &w.path), (*format, path));
             let alone = dir.join(format!("alone.{}", format.extension()));
-            let a = write(*format, &disk.path, &alone, &options, &Silent).unwrap();
+            let a = write(*format, raw, &alone, &options, &Silent).unwrap();
             assert_eq!((&w.sha256, w.bytes), (&a.sha256, a.bytes), "{format}");
             assert_eq!(crate::artifact::sha256_file(path).unwrap(), a.sha256);
             assert_eq!(std::fs::read(path).unwrap(), std::fs::read(&alone).unwrap());
+            std::fs::remove_file(alone).unwrap();
+        }
+    }
+
+    #[test]
+    fn raw_ami_and_vhd_written_in_one_pass_and_qcow2_match_each_written_alone() {
+        let disk = TestDisk::typical();
+        let formats = [Format::Vhd, Format::Raw, Format::Ami, Format::Qcow2];
+        together_matches_alone(&disk.path, disk.dir.path(), &formats);
+    }
+
+    #[test]
+    fn gce_written_beside_another_format_matches_it_written_alone() {
+        // Whole GiB, for gce (a sparse tar hashes no holes, so this stays quick).
+        let disk = TestDisk::new(GIB)
+            .data(0, MIB)
+            .data(300 * MIB + 512, 3 * MIB)
+            .data(GIB - 4096, 4096)
+            .build();
+        together_matches_alone(&disk.path, disk.dir.path(), &[Format::Gce, Format::Qcow2]);
+    }
+
+    #[test]
+    fn a_writer_that_fails_beside_the_others_is_the_error_and_theirs_stand() {
+        // 64 MiB is no whole number of GiB: gce, written on its own thread, refuses it.
+        let disk = TestDisk::typical();
+        let dir = disk.dir.path();
+        let jobs = [
+            (Format::Raw, dir.join("d.raw")),
+            (Format::Gce, dir.join("d.tar.gz")),
+            (Format::Qcow2, dir.join("d.qcow2")),
+        ];
+        let err = write_all(&disk.path, &jobs, &Options::new(0, b""), &Silent).unwrap_err();
+        assert!(matches!(err, FormatError::GceSize { .. }), "{err:?}");
+        assert!(!dir.join("d.tar.gz").exists());
+        for done in ["d.raw", "d.raw.sha256", "d.qcow2", "d.qcow2.sha256"] {
+            assert!(dir.join(done).exists(), "{done}");
         }
     }
 
