@@ -6,7 +6,8 @@
 #   qcow2  qemu-img convert -O qcow2
 #   raw    cp --sparse=always
 # and raw, ami and vhd written in one run (as `baker image --format raw,ami,vhd` does: one pass that
-# reads and hashes the disk once) against those tools run one after another, each followed by its sha256.
+# reads and hashes the disk once), and all five in one run, against those tools run one after
+# another, each followed by its sha256.
 # Then a whole warm `baker image --format raw` of the PostgreSQL build after a one-file change in its
 # tarball (the OS layer and its tree cached by a first image), against the target of under 15 s.
 # The disk is made like a real image: an MBR and one ext4 partition (mkfs.ext4 -d) holding half
@@ -184,10 +185,20 @@ cmp b.raw disk.raw
 # and hashes the disk once. The tools' side is their three fastest runs above, each with its sha256.
 say "raw,ami,vhd together"
 together() {
-  run baker-together t.vhd 'baker raw,ami,vhd in one run' "$EX" raw,ami,vhd disk.raw t
+  run baker-together j.vhd 'baker raw,ami,vhd in one run' "$EX" raw,ami,vhd disk.raw j
 }
 rounds together
-cmp t.raw disk.raw && cmp t.ami.raw disk.raw && cmp t.vhd b.vhd
+cmp j.raw disk.raw && cmp j.ami.raw disk.raw && cmp j.vhd b.vhd
+
+# All five in one run, as `baker image --format raw,ami,vhd,qcow2,gce` writes them: gce compressed on
+# its own threads beside the others.
+say "all five formats together"
+five() {
+  run baker-five f.tar.gz 'baker all five in one run' "$EX" raw,ami,vhd,qcow2,gce disk.raw f
+}
+rounds five
+cmp f.vhd b.vhd && cmp f.qcow2 b.qcow2 && cmp f.tar.gz b.tar.gz
+rm -f f.* j.*
 
 # --- a warm re-image after a one-file change ------------------------------------------------------
 # The first image makes the OS layer and the tree volume; the second, of the same build with one
@@ -275,6 +286,12 @@ three=$(python3 -c "import sys; print(f'{sum(map(float, sys.argv[1:])):.2f}')" "
 echo "raw, ami and vhd of one disk: baker in one run $(cat baker-together.s) s, baker one at a time" \
   "$(python3 -c "import sys; print(f'{2 * float(sys.argv[1]) + float(sys.argv[2]):.2f}')" "$(cat baker-raw.s)" "$(cat baker-vhd.s)") s," \
   "the tools each followed by its sha256 $three s: $(div "$(cat baker-together.s)" "$three")"
+five=$(python3 -c "import sys; print(f'{sum(map(float, sys.argv[1:])):.2f}')" "$three" "$(cat qemu-qcow2.s)" \
+  "$(cat qemu-qcow2-sha.s)" "$(cat "$(fastest tar-gce pigz-gce).s")" "$(cat pigz-gce-sha.s)")
+echo "all five formats of one disk: baker in one run $(cat baker-five.s) s (CPU $(cat baker-five.cpu) s, peak RSS" \
+  "$(cat baker-five.rss) MiB), baker one at a time $(python3 -c "import sys; print(f'{sum(map(float, sys.argv[1:])):.2f}')" \
+  "$(cat baker-together.s)" "$(cat baker-qcow2.s)" "$(cat baker-gce.s)") s, the tools each followed by its sha256 $five s:" \
+  "$(div "$(cat baker-five.s)" "$five")"
 echo "warm PostgreSQL re-image after a one-file change in the tarball: $(cat reimage.s) s (target < 15 s:" \
   "$(python3 -c "import sys; print('met' if float(sys.argv[1]) < 15 else 'MISSED')" "$(cat reimage.s)")), CPU $(cat reimage.cpu) s," \
   "peak RSS $(cat reimage.rss) MiB; disk $(mib "$(cat reimage.out)") MiB, $(used "$(cat reimage.out)") MiB allocated," \
