@@ -45,12 +45,15 @@ TAG=baker-bench-incr:$$
 cleanup() {
   docker rmi -f "$TAG-kit" "$TAG-legacy" >/dev/null 2>&1 || true
   remove_test_resources "baker.bench-incr=$$"
+  # BuildKit's layers and cache mounts of this run (several GB).
+  [ ! -e "$WORK/build-cache.before" ] || remove_build_cache_since "$WORK/build-cache.before"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 say() { echo "bench: $*" >&2; }
 
 bash ci/docker-up.sh
+build_cache_ids >"$WORK/build-cache.before"
 BAKER=$BAKER bash ci/base-image.sh "$BASE"
 cp "$BAKER" "$WORK/baker"
 BAKER=$WORK/baker

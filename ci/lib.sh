@@ -37,6 +37,22 @@ remove_test_resources() { # remove_test_resources [LABEL]
   done
 }
 
+# BuildKit's cache records on the engine, one ID a line, sorted. They carry no labels, so a script that
+# builds with BuildKit lists them before it starts and removes the new ones when it ends.
+build_cache_ids() {
+  { docker system df -v --format '{{json .BuildCache}}' 2>/dev/null || true; } \
+    | python3 -c 'import json, sys; t = sys.stdin.read().strip(); [print(r["ID"]) for r in (json.loads(t) if t else None) or []]' | sort
+}
+remove_build_cache_since() { # remove_build_cache_since FILE: the records not listed in FILE
+  local id _
+  # One ID a call (the engine takes one value a filter); a record under another goes in a later round.
+  for _ in 1 2 3; do
+    comm -13 "$1" <(build_cache_ids) | while read -r id; do
+      docker builder prune -af --filter "id=$id" >/dev/null 2>&1 || true
+    done || true
+  done
+}
+
 # The PostgreSQL build (a `baker build --out` directory) that the launch scripts start from:
 # $BAKER_PG_BUILD when it holds one (ci/test.sh shares the one ci/e2e-build.sh made), else one
 # built under WORK from a loopback source mirror. Prints its path.
