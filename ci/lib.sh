@@ -66,6 +66,9 @@ pg_build() { # pg_build WORK
   bash ci/source-mirror.sh "$work/mirror" >&2
   "$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$work/cache" --out "$work/pg-out" \
     --mirror "$work/mirror" --no-upstream -q >&2
+  # Its step images carry the base image's labels, not the caller's run label: the caller's cleanup
+  # would miss them. Only the build folder is needed from here on.
+  "$BAKER" cache clear --cache-dir "$work/cache" -q >&2
   echo "$work/pg-out"
 }
 
