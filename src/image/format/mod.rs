@@ -167,57 +167,50 @@ pub fn write_all(
     let of = |wanted: fn(Format) -> bool| -> Vec<usize> {
         (0..jobs.len()).filter(|&i| wanted(jobs[i].0)).collect()
     };
-    // Each job's result, by its index; a job not tried after another failed stays `None`.
-    let mut results: Vec<Option<Result<(String, u64), FormatError>>> =
-        jobs.iter().map(|_| None).collect();
-    let archived = std::thread::scope(|scope| {
+    // Each job's sha256 and length, by its index, as it is written.
+    let mut done: Vec<Option<(String, u64)>> = vec![None; jobs.len()];
+    let (copied, archived) = std::thread::scope(|scope| {
         let archiving = scope.spawn(|| {
             of(|f| f == Format::Gce)
                 .into_iter()
-                .map(|i| (i, gce::write(&disk, &jobs[i].1, options, reporter)))
-                .collect::<Vec<_>>()
+                .map(|i| gce::write(&disk, &jobs[i].1, options, reporter).map(|d| (i, d)))
+                .collect::<Result<Vec<_>, _>>()
         });
-        let copies = of(raw::is_disk_copy);
-        if !copies.is_empty() {
-            let targets: Vec<_> = copies
-                .iter()
-                .map(|&i| (jobs[i].0, jobs[i].1.as_path()))
-                .collect();
-            match raw::write(&disk, &targets, options, reporter) {
-                Ok(done) => {
-                    for (i, done) in copies.into_iter().zip(done) {
-                        results[i] = Some(Ok(done));
-                    }
+        let mut copy_then_qcow2 = || -> Result<(), FormatError> {
+            let copies = of(raw::is_disk_copy);
+            if !copies.is_empty() {
+                let targets: Vec<_> = copies
+                    .iter()
+                    .map(|&i| (jobs[i].0, jobs[i].1.as_path()))
+                    .collect();
+                let written = raw::write(&disk, &targets, options, reporter)?;
+                for (i, d) in copies.into_iter().zip(written) {
+                    done[i] = Some(d);
                 }
-                Err(e) => results[copies[0]] = Some(Err(e)),
             }
-        }
-        for i in of(|f| f == Format::Qcow2) {
-            if results.iter().flatten().any(Result::is_err) {
-                break;
+            for i in of(|f| f == Format::Qcow2) {
+                done[i] = Some(qcow2::write(&disk, &jobs[i].1, reporter)?);
             }
-            results[i] = Some(qcow2::write(&disk, &jobs[i].1, reporter));
-        }
-        archiving.join().expect("the gce writer does not panic")
+            Ok(())
+        };
+        let copied = copy_then_qcow2();
+        (
+            copied,
+            archiving.join().expect("the gce writer does not panic"),
+        )
     });
-    for (i, result) in archived {
-        results[i] = Some(result);
-    }
-    if let Some(at) = results.iter().position(|r| matches!(r, Some(Err(_)))) {
-        if let Some(Err(e)) = results.swap_remove(at) {
-            return Err(e);
-        }
+    copied?;
+    for (i, d) in archived? {
+        done[i] = Some(d);
     }
     Ok(jobs
         .iter()
-        .zip(results)
-        .map(|((format, out), result)| {
-            let (sha256, bytes) = result
-                .expect("every job is tried when none fails")
-                .expect("no job failed");
+        .zip(done)
+        .map(|((format, path), d)| {
+            let (sha256, bytes) = d.expect("every job is written when none fails");
             Written {
                 format: *format,
-                path: out.clone(),
+                path: path.clone(),
                 sha256,
                 bytes,
             }
