@@ -23,7 +23,7 @@
 # peak resident memory and disk use. It reports; it does not fail on a missed target. Installs pigz, GNU time, qemu-utils and e2fsprogs if missing.
 # The re-image needs a Docker engine (ci/docker-up.sh starts one) and the PostgreSQL build in
 # $BAKER_PG_BUILD (ci/test.sh shares one); without it, it builds one first (several minutes).
-# What it creates carries the labels baker.test=1 and baker.bench-image=<pid> and is removed at the end.
+# What it creates carries the labels baker.test=1 and baker.test.run=bench-image-<pid> and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,14 +51,7 @@ need openssl openssl
 
 cargo build --release -q --example image_format
 EX=$PWD/target/release/examples/image_format
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-bench-formats.XXXXXX")
-RUN_LABEL=baker.bench-image=$$
-export BAKER_LABELS="baker.test=1,$RUN_LABEL"
-cleanup() {
-  remove_test_resources "$RUN_LABEL"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_run bench-image
 if [ -z "${BAKER:-}" ]; then
   cargo build --release -q
   BAKER=$PWD/target/release/baker

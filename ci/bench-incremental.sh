@@ -38,18 +38,14 @@ FULL=0
 [ "${1:-}" = --full ] && FULL=1
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
-export BAKER_LABELS="baker.test=1,baker.bench-incr=$$"
+start_run bench-incr
 JOBS=$(nproc)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-bench-incr.XXXXXX")
 TAG=baker-bench-incr:$$
-cleanup() {
+before_cleanup() {
   docker rmi -f "$TAG-kit" "$TAG-legacy" >/dev/null 2>&1 || true
-  remove_test_resources "baker.bench-incr=$$"
   # BuildKit's layers and cache mounts of this run (several GB).
   [ ! -e "$WORK/build-cache.before" ] || remove_build_cache_since "$WORK/build-cache.before"
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 say() { echo "bench: $*" >&2; }
 
 bash ci/docker-up.sh
@@ -86,9 +82,9 @@ docker_build() { # docker_build kit|legacy [ARGS…]
   local kind=$1 kit=0
   shift
   [ "$kind" = kit ] && kit=1
-  DOCKER_BUILDKIT=$kit "$BUILD_CLI" build -q "$@" --label baker.test=1 --label "baker.bench-incr=$$" \
+  DOCKER_BUILDKIT=$kit "$BUILD_CLI" build -q "$@" --label baker.test=1 --label "$RUN_LABEL" \
     -f "$WORK/ctx/Dockerfile.$kind" -t "$TAG-$kind" "$WORK/ctx" >/dev/null
-  docker run --rm --label baker.test=1 --label "baker.bench-incr=$$" "$TAG-$kind" \
+  docker run --rm --label baker.test=1 --label "$RUN_LABEL" "$TAG-$kind" \
     tar -C /baker/dest -czf - . >"$WORK/docker.tar.gz"
 }
 # baker's cache: its own, empty (a cold build); or, in CI without --full, the suite's PostgreSQL cache

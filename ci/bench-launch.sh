@@ -18,19 +18,12 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-bench-launch.XXXXXX")
+start_run bench-launch
 export BAKER_STATE_DIR=$WORK/state BAKER_CACHE_DIR=$WORK/cache
-RUN_LABEL=baker.test.run=bench-launch-$$
-export BAKER_LABELS="baker.test=1,$RUN_LABEL"
-cleanup() {
+before_cleanup() {
   "$BAKER" destroy bl >/dev/null 2>&1 || true
   "$BAKER" destroy blq >/dev/null 2>&1 || true
-  docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker network ls -q --filter "label=$RUN_LABEL" | xargs -r docker network rm >/dev/null 2>&1 || true
-  docker images -q --filter "label=$RUN_LABEL" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 say() { echo "bench-launch: $*" >&2; }
 
 bash ci/docker-up.sh

@@ -13,7 +13,7 @@
 #   - Ctrl-C leaves no container and no artifact behind, and the next build resumes;
 #   - two builds sharing one cache at the same time both succeed;
 #   - the PostgreSQL tarball holds working postgres, psql and pg_basebackup (a real primary/standby pair).
-# Everything it creates carries the labels baker.test=1 and baker.e2e-build=<pid> and is removed at the end.
+# Everything it creates carries the labels baker.test=1 and baker.test.run=e2e-build-<pid> and is removed at the end.
 # Needs: root, a Docker engine (ci/docker-up.sh), debootstrap. Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,15 +21,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e.XXXXXX")
-# This run's own label: its checks and its cleanup never see another run's containers and images.
-RUN_LABEL=baker.e2e-build=$$
-export BAKER_LABELS="baker.test=1,$RUN_LABEL"
-cleanup() {
-  remove_test_resources "$RUN_LABEL"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_run e2e-build
 
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"

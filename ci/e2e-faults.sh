@@ -28,22 +28,17 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-faults.XXXXXX")
-RUN_LABEL=baker.test.run=faults-${WORK##*.}
-export BAKER_LABELS=$BAKER_LABELS,$RUN_LABEL
+start_run faults
 passed=0
 failed=0
 # Servers the cases start, one pid a line (cases run in subshells, so not in a variable).
 SERVERS=$WORK/servers.pids
-cleanup() {
+before_cleanup() {
   if mountpoint -q "$WORK/tmpfs" 2>/dev/null; then umount "$WORK/tmpfs" || true; fi
   if [ -f "$SERVERS" ]; then
     while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$SERVERS"
   fi
-  remove_test_resources "$RUN_LABEL"
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 say() { echo "e2e-faults: $*" >&2; }
 note() { echo "e2e-faults: $*" >&3; } # from inside a case: a line for the CI log, not the case's log

@@ -18,7 +18,7 @@
 # The build comes from $BAKER_PG_BUILD (a `baker build --out` folder of the postgresql recipe, which
 # ci/test.sh shares with ci/e2e-build.sh) when it holds one; otherwise `baker image` builds it first
 # (the source from ci/source-mirror.sh), which takes about ten minutes on 2 cores.
-# Everything it creates carries the labels baker.test=1 and baker.e2e-image=<pid> and is removed at the end.
+# Everything it creates carries the labels baker.test=1 and baker.test.run=e2e-image-<pid> and is removed at the end.
 # Needs: root, a Docker engine (ci/docker-up.sh). Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,15 +26,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-image.XXXXXX")
-# This run's own label: its checks and its cleanup never touch another run's resources.
-RUN_LABEL=baker.e2e-image=$$
-export BAKER_LABELS="baker.test=1,$RUN_LABEL"
-cleanup() {
-  remove_test_resources "$RUN_LABEL"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_run e2e-image
 
 need() { # need COMMAND PACKAGE: installs PACKAGE when COMMAND is missing (the host-side checks)
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] || {

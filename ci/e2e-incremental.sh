@@ -18,14 +18,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-incr.XXXXXX")
-# This run's own resources, so that cleaning up never touches another run's.
-export BAKER_LABELS="baker.test=1,baker.e2e-incr=$$"
-cleanup() {
-  remove_test_resources "baker.e2e-incr=$$"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+start_run e2e-incr
 
 step_ran() { # step_ran MANIFEST STEP -> true when STEP ran (was not taken from the tree or cache)
   [ "$(json "$1" "[s['cache_hit'] for s in d['steps'] if s['name'] == '$2'][0]")" = False ]
@@ -111,7 +104,7 @@ sleep 5
 kill -KILL "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 # A killed baker cannot remove its container; this run's label finds it.
-docker ps -aq --filter "label=baker.e2e-incr=$$" | xargs -r docker rm -f >/dev/null 2>&1 || true
+docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
 mid_compile() {
   staged 04-compile.log || { say "no compile log in $(ls -d "$WORK"/.e.*.staging 2>/dev/null)"; return 1; }
   ! staged 05-install.log || { say "install had started: $(ls "$WORK"/.e.*.staging/logs)"; return 1; }

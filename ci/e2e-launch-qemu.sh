@@ -15,10 +15,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-launch-qemu.XXXXXX")
+start_run launch-qemu
 export BAKER_STATE_DIR=$WORK/state
-export BAKER_LABELS="baker.test=1,baker.test.run=launch-qemu-$$"
-cleanup() {
+before_cleanup() {
   for c in $(ls "$BAKER_STATE_DIR" 2>/dev/null); do
     "$BAKER" destroy "$c" >/dev/null 2>&1 || true
   done
@@ -26,10 +25,7 @@ cleanup() {
   for p in $(find "$WORK" -name '*.pid' 2>/dev/null); do
     kill "$(cat "$p")" 2>/dev/null || true
   done
-  remove_test_resources "baker.test.run=launch-qemu-$$"
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 need() { # need COMMAND PACKAGE: installs PACKAGE when COMMAND is missing
   command -v "$1" >/dev/null 2>&1 || {

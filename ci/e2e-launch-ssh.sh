@@ -22,22 +22,15 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-launch-ssh.XXXXXX")
+start_run launch-ssh
 export BAKER_STATE_DIR=$WORK/state
-RUN_LABEL=baker.test.run=launch-ssh-$$
-export BAKER_LABELS="baker.test=1,$RUN_LABEL"
 NET=baker-ssh-test-$$
 SSHD_IMAGE=baker-test-sshd:$$
-cleanup() {
+before_cleanup() {
   for c in $(ls "$BAKER_STATE_DIR" 2>/dev/null); do
     "$BAKER" destroy "$c" >/dev/null 2>&1 || true
   done
-  docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker network ls -q --filter "label=$RUN_LABEL" | xargs -r docker network rm >/dev/null 2>&1 || true
-  docker rmi -f "$SSHD_IMAGE" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 bash ci/docker-up.sh
 BAKER=$BAKER bash ci/base-image.sh "$BASE"

@@ -18,20 +18,13 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
 . ci/lib.sh
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/baker-e2e-launch.XXXXXX")
+start_run launch
 export BAKER_STATE_DIR=$WORK/state
-RUN_LABEL=baker.test.run=launch-$$
-export BAKER_LABELS="baker.test=1,$RUN_LABEL"
-cleanup() {
+before_cleanup() {
   for c in $("$BAKER" clusters -q 2>/dev/null; ls "$BAKER_STATE_DIR" 2>/dev/null); do
     "$BAKER" destroy "$c" >/dev/null 2>&1 || true
   done
-  docker ps -aq --filter "label=$RUN_LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
-  docker network ls -q --filter "label=$RUN_LABEL" | xargs -r docker network rm >/dev/null 2>&1 || true
-  remove_test_resources "$RUN_LABEL"
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
 
 
 bash ci/docker-up.sh
