@@ -97,12 +97,14 @@ if [ "$FULL" = 0 ] && [ -n "${BAKER_PG_CACHE:-}" ]; then
   WARM=1
 fi
 # Each build's peak RSS goes to a file: builds run in `$(timed …)` subshells, where an array would be lost.
-# Its debug log goes to $WORK/log.<n>, the n-th build's, for the phases printed at the end.
+# Its debug log goes to $WORK/log.<n>, the n-th build's, for the phases printed at the end; the
+# no-change rebuild's (the second) also times each engine request.
 baker_build() {
-  local n
+  local n filter=baker=debug
   n=1
   [ ! -e "$WORK/rss" ] || n=$(($(wc -l <"$WORK/rss") + 1))
-  BAKER_LOG=baker=debug /usr/bin/time -v -o "$WORK/time.txt" "$BAKER" build --recipe postgresql --distro debian12 \
+  [ "$n" != 2 ] || filter=baker=debug,bollard=debug
+  BAKER_LOG=$filter /usr/bin/time -v -o "$WORK/time.txt" "$BAKER" build --recipe postgresql --distro debian12 \
     --source-dir "$SRC" --incremental --jobs "$JOBS" --cache-dir "$CACHE" --out "$WORK/out" --quiet \
     2>"$WORK/log.$n"
   awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt" >>"$WORK/rss"
@@ -166,3 +168,8 @@ PY
 # planning includes the stat of every file of the tree; building, the engine's answers.
 phase() { sed -n "s/^ *\([0-9.]*\)s DEBUG .*: $1\$/\1/p" "$WORK/log.2" | head -n 1; }
 echo "baker no-change phases: planned at $(phase planned) s, built at $(phase built) s, output set published at $(phase 'output set published') s"
+# Over the target, its log says which part was slow: planning, an engine request, or the output set.
+if python3 -c "import sys; sys.exit(not float(sys.argv[1] or 0) > 0.3)" "$(phase 'output set published')"; then
+  echo "baker no-change rebuild over 0.3 s: its debug log (seconds since start; engine requests and answers):"
+  grep 's DEBUG' "$WORK/log.2" | cut -c1-160
+fi
