@@ -23,8 +23,8 @@ check() { # check DESCRIPTION COMMAND…
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 
-# Removes containers, networks, volumes and images labelled baker.test (step images inherit the label from the base
-# image), or only those carrying LABEL (`key` or `key=value`) when one is given, except the base
+# Removes containers, networks, volumes and images labelled baker.test (baker puts BAKER_LABELS on
+# every container and committed step image), or only those carrying LABEL (`key` or `key=value`) when one is given, except the base
 # image, which ci/test.sh removes at the very end. `docker images` lists the newest first, so children
 # go before their parents; a few rounds catch what a race left.
 remove_test_resources() { # remove_test_resources [LABEL]
@@ -89,8 +89,8 @@ pg_build() { # pg_build WORK
   bash ci/source-mirror.sh "$work/mirror" >&2
   "$BAKER" build --recipe postgresql --distro debian12 --cache-dir "$work/cache" --out "$work/pg-out" \
     --mirror "$work/mirror" --no-upstream -q >&2
-  # Its step images carry the base image's labels, not the caller's run label: the caller's cleanup
-  # would miss them. Only the build folder is needed from here on.
+  # Only the build folder is needed from here on: its step images and cache (several hundred MB)
+  # go now rather than at the caller's exit.
   "$BAKER" cache clear --cache-dir "$work/cache" -q >&2
   echo "$work/pg-out"
 }
