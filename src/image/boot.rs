@@ -3,9 +3,11 @@
 //! or UEFI firmware, with no network (`-nic none`)
 //! and the disk opened as a snapshot, so the image file is never changed. The serial console is
 //! streamed to a log file; the boot succeeds when the first-boot ready line appears. KVM is used
-//! when `/dev/kvm` opens and the guest actually prints something within a few seconds (here the
-//! device exists but guests never run); otherwise QEMU runs again with software emulation. On
-//! timeout the error carries the console's last 40 lines and a hint read from them.
+//! when `/dev/kvm` opens and the guest's kernel prints its first line within [`KVM_GRACE`] with no
+//! KVM internal error from QEMU: on some hosts the device exists but guests never run, and on some
+//! nested ones KVM runs the firmware and the boot loader, then stops the kernel with an emulation
+//! failure (and QEMU keeps the paused guest). Otherwise QEMU runs again with software emulation.
+//! On timeout the error carries the console's last 40 lines and a hint read from them.
 
 mod console;
 mod ovmf;
@@ -32,8 +34,15 @@ pub use ovmf::Ovmf;
 pub use qemu::{Accel, disk_format, kvm_openable, qemu_args};
 use qemu::{Runner, host_qemu};
 
-/// How long a KVM guest may stay silent before KVM is taken to be unusable.
-const KVM_GRACE: Duration = Duration::from_secs(10);
+/// How long a KVM guest may take to print its kernel's first line before KVM is taken to be
+/// unusable (about two seconds where KVM works).
+pub const KVM_GRACE: Duration = Duration::from_secs(30);
+
+/// The first line every Linux kernel prints on its console (`linux_banner`).
+pub const KERNEL_BANNER: &str = "Linux version";
+
+/// What QEMU prints when KVM stops a guest it cannot run; the guest then stays paused.
+const KVM_FAILURE: &str = "KVM internal error";
 
 #[derive(Debug, Clone)]
 pub struct BootOptions {
@@ -115,10 +124,17 @@ pub async fn boot(
                     log: opts.log.clone(),
                 });
             }
-            Watched::Silent | Watched::Ended if accel == Accel::Kvm => {
+            Watched::KvmStalled | Watched::KvmFailed | Watched::Ended if accel == Accel::Kvm => {
+                let why = match watched {
+                    Watched::Ended => "QEMU stopped".to_owned(),
+                    Watched::KvmFailed => format!("QEMU reported a {KVM_FAILURE}"),
+                    _ => format!(
+                        "the guest's kernel printed nothing within {}s",
+                        KVM_GRACE.as_secs()
+                    ),
+                };
                 reporter.report(Event::Note(format!(
-                    "KVM did not run the guest (QEMU {}): /dev/kvm opens but does not work here; using software emulation",
-                    if matches!(watched, Watched::Ended) { "stopped" } else { "printed nothing" }
+                    "KVM did not run the guest ({why}): /dev/kvm opens but does not work here; using software emulation"
                 )));
                 accel = Accel::Tcg;
             }
@@ -128,7 +144,7 @@ pub async fn boot(
                     &format!("QEMU stopped before `{READY_LINE}` appeared"),
                 ));
             }
-            Watched::Silent | Watched::TimedOut => {
+            Watched::KvmStalled | Watched::KvmFailed | Watched::TimedOut => {
                 return Err(failure(opts, &result_reason(opts)));
             }
         }
@@ -145,8 +161,10 @@ fn result_reason(opts: &BootOptions) -> String {
 
 enum Watched {
     Ready,
-    /// Nothing at all on the console within [`KVM_GRACE`] (only watched under KVM).
-    Silent,
+    /// No kernel line on the console within [`KVM_GRACE`] (only watched under KVM).
+    KvmStalled,
+    /// QEMU said KVM could not run the guest (only watched under KVM).
+    KvmFailed,
     TimedOut,
     /// QEMU ended before the ready line.
     Ended,
@@ -162,20 +180,20 @@ async fn watch(
 ) -> Result<Watched, ImageError> {
     let mut file = std::fs::File::create(log).map_err(ImageError::io("creating", log))?;
     let started = Instant::now();
-    let mut seen_any = false;
+    // Under KVM, until the kernel has printed, KVM is on trial.
+    let mut on_trial = accel == Accel::Kvm;
     let mut line = Vec::new();
     loop {
         let mut until = deadline;
-        if accel == Accel::Kvm && !seen_any {
+        if on_trial {
             until = until.min(started + KVM_GRACE);
         }
         let chunk = match tokio::time::timeout_at(until.into(), output.recv()).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => return Ok(Watched::Ended),
-            Err(_) if !seen_any && accel == Accel::Kvm => return Ok(Watched::Silent),
+            Err(_) if on_trial => return Ok(Watched::KvmStalled),
             Err(_) => return Ok(Watched::TimedOut),
         };
-        seen_any |= !chunk.is_empty();
         file.write_all(&chunk)
             .map_err(ImageError::io("writing", log))?;
         for b in chunk.iter() {
@@ -186,6 +204,11 @@ async fn watch(
                     file.flush().map_err(ImageError::io("writing", log))?;
                     return Ok(Watched::Ready);
                 }
+                if accel == Accel::Kvm && text.contains(KVM_FAILURE) {
+                    file.flush().map_err(ImageError::io("writing", log))?;
+                    return Ok(Watched::KvmFailed);
+                }
+                on_trial &= !text.contains(KERNEL_BANNER);
                 if !text.trim().is_empty() {
                     reporter.report(Event::StepLog {
                         name: "boot".into(),
@@ -196,5 +219,55 @@ async fn watch(
                 line.push(*b);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Silent;
+
+    /// What [`watch`] makes of a console that prints `chunks`, then ends.
+    async fn watched(accel: Accel, chunks: &[&str]) -> Watched {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = mpsc::channel(chunks.len().max(1));
+        for chunk in chunks {
+            tx.send(Bytes::from(chunk.to_string())).await.unwrap();
+        }
+        drop(tx);
+        let reporter: Arc<dyn Reporter> = Arc::new(Silent);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let log = dir.path().join("console.log");
+        watch(&mut rx, &log, deadline, accel, &reporter)
+            .await
+            .unwrap()
+    }
+
+    /// As a nested host's KVM printed it: the firmware and GRUB ran, the kernel did not.
+    const KVM_STOPPED_THE_KERNEL: [&str; 2] = [
+        "SeaBIOS (version 1.16.2)\r\nBooting from Hard Disk...\r\nGRUB loading...\r\n",
+        "KVM internal error. Suberror: 1\r\nextra data[0]: 0x0000000000000001\r\nemulation failure\r\n",
+    ];
+
+    #[tokio::test]
+    async fn a_kvm_internal_error_ends_the_kvm_trial_at_once() {
+        assert!(matches!(
+            watched(Accel::Kvm, &KVM_STOPPED_THE_KERNEL).await,
+            Watched::KvmFailed
+        ));
+        // Under software emulation the line is not QEMU's verdict on KVM: the watch goes on.
+        assert!(matches!(
+            watched(Accel::Tcg, &KVM_STOPPED_THE_KERNEL).await,
+            Watched::Ended
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_ready_line_ends_the_watch() {
+        let chunks = [
+            "[    0.000000] Linux version 6.1.0-50-cloud-amd64\r\n",
+            "baker-ready: first boot finished\r\n",
+        ];
+        assert!(matches!(watched(Accel::Kvm, &chunks).await, Watched::Ready));
     }
 }

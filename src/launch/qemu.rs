@@ -10,7 +10,6 @@
 //! software emulation.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tokio::sync::Mutex;
 
@@ -24,10 +23,8 @@ use super::qemu_vm::{
 };
 use super::ssh_shell::{SshTarget, ensure_cluster_key};
 use super::state::{ClusterState, NodeState, StateDir};
+use crate::image::boot::KVM_GRACE;
 use crate::plan::Plan;
-
-/// How long a guest under KVM may leave its console empty before KVM is taken not to work here.
-const KVM_GRACE: Duration = Duration::from_secs(15);
 
 /// VMs on this host.
 pub struct QemuProvider {
@@ -69,7 +66,7 @@ impl QemuProvider {
     }
 
     /// Starts node `index`'s VM with `accel`. On trial (KVM not yet proven here), whether QEMU
-    /// started and the guest printed on its console within [`KVM_GRACE`].
+    /// started and the guest's kernel printed its first line within [`KVM_GRACE`].
     async fn boot(
         &self,
         state: &ClusterState,

@@ -12,6 +12,7 @@ use super::error::LaunchError;
 use super::qemu_net::{Switch, mac};
 use super::readiness::NodeShell;
 use super::ssh_shell::SshTarget;
+use crate::image::boot::KERNEL_BANNER;
 pub use crate::image::boot::{Accel, kvm_openable};
 
 /// Where one node's files live in the cluster's state directory.
@@ -187,7 +188,9 @@ pub async fn run(args: &[String], what: &str) -> Result<(), LaunchError> {
 }
 
 /// Starts a VM with `args` (a daemonizing QEMU). With a `grace` (KVM on trial), whether QEMU
-/// started and the guest printed on its console within it; a VM that stayed silent is stopped.
+/// started and the guest's kernel printed its first line on the console within it (on some nested
+/// hosts KVM runs the firmware and the boot loader, then stops the kernel); a VM whose kernel did
+/// not print is stopped.
 pub async fn start_vm(
     args: &[String],
     files: &VmFiles,
@@ -205,7 +208,8 @@ pub async fn start_vm(
     }
     let since = std::time::Instant::now();
     while since.elapsed() < grace {
-        if std::fs::metadata(&files.console).is_ok_and(|m| m.len() > 0) {
+        let console = std::fs::read(&files.console).unwrap_or_default();
+        if String::from_utf8_lossy(&console).contains(KERNEL_BANNER) {
             return Ok(true);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
