@@ -12,7 +12,8 @@
 #     with UEFI (`--firmware uefi`, OVMF) — one hybrid disk for both;
 #   - every format, read with qemu-img and Python's tarfile: qcow2 and vhd convert back to the raw
 #     bytes, ami is the raw disk, gce is a gzipped tar with one sparse member disk.raw;
-#   - a no-change re-image answers at once; a changed tarball reuses the cached OS layer;
+#   - a no-change re-image answers at once; a format the image lacks is written from the raw disk
+#     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
 #   - two image builds from empty image caches are byte-identical (sha256s printed);
 #   - a boot that times out prints the console's last lines and the log's path.
 # The build comes from $BAKER_PG_BUILD (a `baker build --out` folder of the postgresql recipe, which
@@ -163,6 +164,19 @@ check "the UEFI console shows OVMF starting GRUB, then the kernel" bash -c \
   "grep -aq 'BdsDxe: starting' '$WORK/uefi.log' && grep -aq 'Linux version' '$WORK/uefi.log'"
 check "and leaves the disk unchanged" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
 
+# --- a format the image lacks, from the raw disk it holds ---------------------------------------------
+say "adding vhd to the raw image"
+raw_mtime=$(stat -c %y "$A")
+t=$(now)
+"$BAKER" image --from "$PG" --format raw,vhd --out "$WORK/img-a" --cache-dir "$WORK/cache-a" --json >"$WORK/img-add.json"
+say "vhd added from the raw disk: $(since "$t") s"
+V=$WORK/img-a/${DISK%.raw}.vhd
+check "a format the image lacks is written from its raw disk, and image.json lists both" \
+  [ "$(json "$WORK/img-add.json" 'not d["unchanged"] and d["disk_reused"] and [f["format"] for f in d["image"]["formats"]] == ["raw", "vhd"]')" = True ]
+check "the raw disk is left as it was" bash -c "[ \"\$(stat -c %y '$A')\" = '$raw_mtime' ] && cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256 ${DISK%.raw}.vhd.sha256"
+"$BAKER" image --from "$PG" --format vhd --out "$WORK/img-a" --cache-dir "$WORK/cache-a" --json >"$WORK/img-add2.json"
+check "asked again, it is unchanged" [ "$(json "$WORK/img-add2.json" 'd["unchanged"]')" = True ]
+
 # --- every format, read with tools baker did not write ----------------------------------------------------
 say "every format"
 t=$(now)
@@ -173,6 +187,7 @@ check "every format is written with its .sha256, and image.json lists five" bash
   "cd '$WORK/img-f' && for f in raw ami.raw qcow2 vhd tar.gz; do sha256sum -c --quiet postgresql-15.18-debian-12.\$f.sha256 || exit 1; done && [ \"\$(python3 -c 'import json; print(len(json.load(open(\"image.json\"))[\"formats\"]))')\" = 5 ]"
 check "the raw disk is the one imaged before (same inputs, same bytes)" cmp -s "$F.raw" "$A"
 check "ami is the raw disk" cmp -s "$F.ami.raw" "$F.raw"
+check "the vhd added to the raw image is the one written with a new disk" cmp -s "$F.vhd" "$V"
 check "qemu-img reads the qcow2 with the raw disk's size and bytes" bash -c \
   "qemu-img check -q '$F.qcow2' && qemu-img compare -q -f raw -F qcow2 '$F.raw' '$F.qcow2'"
 check "qemu-img reads the vhd as vpc with the raw disk's size and bytes" bash -c \

@@ -124,6 +124,7 @@ fn print_outcome(outcome: &ImageOutcome, args: &MakeArgs, quiet: bool) -> anyhow
             "image": m,
             "image_json": outcome.manifest_path,
             "unchanged": outcome.unchanged,
+            "disk_reused": outcome.disk_reused,
             "os_layer_cached": outcome.os_layer_cached,
             "seconds": outcome.seconds,
         });
@@ -145,6 +146,8 @@ fn print_outcome(outcome: &ImageOutcome, args: &MakeArgs, quiet: bool) -> anyhow
             outcome.manifest_path.display(),
             if outcome.unchanged {
                 "unchanged"
+            } else if outcome.disk_reused {
+                "formats added from its disk"
             } else {
                 "made"
             },

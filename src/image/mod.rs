@@ -11,7 +11,9 @@
 //!
 //! The plan is read through one adapter ([`layer::image_spec`]); the disk's identifiers come from
 //! the image key, times are clamped to the plan's epoch, so two runs from empty caches give the same
-//! bytes. [`boot`] proves an image by booting it under QEMU to the first-boot ready line.
+//! bytes. An output directory that already holds the image is answered from, or, when it lacks a
+//! format asked for, given it from the raw disk it holds ([`reuse`]). [`boot`] proves an image by
+//! booting it under QEMU to the first-boot ready line.
 
 pub mod assets;
 pub mod boot;
@@ -49,6 +51,7 @@ use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use layout::Layout;
 use manifest::{ArtifactRef, DiskInfo, FormatFile, KernelInfo, RecipeRef};
 use os_layer::{LayerBuild, OsLayer};
+use reuse::Existing;
 
 /// What to image, and where to.
 #[derive(Debug, Clone)]
@@ -74,6 +77,8 @@ pub struct ImageOutcome {
     pub manifest_path: PathBuf,
     /// Nothing was made: the output directory already held this image.
     pub unchanged: bool,
+    /// The formats asked for were written from the raw disk the output directory already held.
+    pub disk_reused: bool,
     pub os_layer_cached: bool,
     pub seconds: f64,
 }
@@ -116,22 +121,33 @@ pub async fn make_image(
     };
     if let Some(layer) = &cached_layer {
         let key = image_key(req, layer, &tools_image, unpacked);
-        if let Some(manifest) = reuse::unchanged(&req.out_dir, &key, &req.formats) {
-            for (i, name) in ["tools", "os layer", "disk", "formats"].iter().enumerate() {
-                stage(&reporter, i, name, None);
+        match reuse::existing(&req.out_dir, &key, &req.formats) {
+            Some(Existing::Complete(manifest)) => {
+                for (i, name) in ["tools", "os layer", "disk", "formats"].iter().enumerate() {
+                    stage(&reporter, i, name, None);
+                }
+                reporter.report(Event::Note(format!(
+                    "unchanged: {} already holds image {}",
+                    req.out_dir.display(),
+                    &key[..16]
+                )));
+                return Ok(ImageOutcome {
+                    manifest_path: ImageManifest::path_in(&req.out_dir),
+                    manifest,
+                    unchanged: true,
+                    disk_reused: false,
+                    os_layer_cached: true,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
             }
-            reporter.report(Event::Note(format!(
-                "unchanged: {} already holds image {}",
-                req.out_dir.display(),
-                &key[..16]
-            )));
-            return Ok(ImageOutcome {
-                manifest_path: ImageManifest::path_in(&req.out_dir),
+            Some(Existing::Extend {
                 manifest,
-                unchanged: true,
-                os_layer_cached: true,
-                seconds: started.elapsed().as_secs_f64(),
-            });
+                disk,
+                missing,
+            }) => {
+                return add_formats(req, manifest, &disk, &missing, &reporter, started);
+            }
+            None => {}
         }
     }
 
@@ -212,18 +228,7 @@ pub async fn make_image(
         &key,
         reporter.as_ref(),
     )?;
-    let files = written
-        .into_iter()
-        .map(|w| FormatFile {
-            format: w.format.name().to_owned(),
-            file: w
-                .path
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into()),
-            size: w.bytes,
-            sha256: w.sha256,
-        })
-        .collect();
+    let files = written.into_iter().map(format_file).collect();
     stage(&reporter, 3, "formats", Some(t));
 
     let manifest = manifest(req, &layer, &key, &ids, &layout, size, files);
@@ -239,9 +244,80 @@ pub async fn make_image(
         manifest,
         manifest_path,
         unchanged: false,
+        disk_reused: false,
         os_layer_cached: layer.cached,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Writes the formats that the image in the output directory lacks from its raw disk there (the
+/// image's bytes, untouched since baker wrote them), without making the disk again, and lists them
+/// in its `image.json` beside the formats it had.
+fn add_formats(
+    req: &ImageRequest,
+    mut manifest: ImageManifest,
+    disk: &Path,
+    missing: &[Format],
+    reporter: &Arc<dyn Reporter>,
+    started: Instant,
+) -> Result<ImageOutcome, ImageError> {
+    for (i, name) in ["tools", "os layer", "disk"].iter().enumerate() {
+        stage(reporter, i, name, None);
+    }
+    let names: Vec<&str> = missing.iter().map(|f| f.name()).collect();
+    reporter.report(Event::Note(format!(
+        "adding {} to image {} from its disk {}",
+        names.join(", "),
+        &manifest.image_key[..16],
+        disk.display()
+    )));
+    reporter.report(Event::StepStarted {
+        index: 4,
+        total: STAGES,
+        name: "formats".into(),
+    });
+    let t = Instant::now();
+    let written = output::write_formats(
+        missing,
+        disk,
+        &req.out_dir,
+        &req.spec.stem,
+        manifest.source_date_epoch,
+        &manifest.image_key,
+        reporter.as_ref(),
+    )?;
+    manifest
+        .formats
+        .extend(written.into_iter().map(format_file));
+    stage(reporter, 3, "formats", Some(t));
+    let manifest_path = manifest.write(&req.out_dir)?;
+    if let Err(e) = reuse::record(&req.out_dir, &manifest) {
+        tracing::warn!(
+            "could not record the image stamp in {}: {e}",
+            req.out_dir.display()
+        );
+    }
+    Ok(ImageOutcome {
+        manifest,
+        manifest_path,
+        unchanged: false,
+        disk_reused: true,
+        os_layer_cached: true,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A written file as `image.json` lists it.
+fn format_file(w: format::Written) -> FormatFile {
+    FormatFile {
+        format: w.format.name().to_owned(),
+        file: w
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into()),
+        size: w.bytes,
+        sha256: w.sha256,
+    }
 }
 
 /// A stage's end: finished (with its time) or answered from the cache.

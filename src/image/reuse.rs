@@ -1,9 +1,12 @@
-//! The no-change answer: when the output directory already holds the files of this very image key,
-//! untouched since baker wrote them, `baker image` says so without rebuilding or even rehashing
-//! them. A stamp beside `image.json` records each file's length and modification time as written;
-//! booting a disk (which writes to it) or replacing a file changes them, and the image is made again.
+//! What the output directory already holds of an image: when it holds the files of this very image
+//! key, untouched since baker wrote them, `baker image` says so without rebuilding or even rehashing
+//! them; when it lacks some of the formats asked for but holds the raw disk (`raw` or `ami`), the
+//! missing ones are written from that disk, which is the image's bytes, instead of making the disk
+//! again. A stamp beside `image.json` records each file's length and modification time as written;
+//! booting a disk in place (which writes to it) or replacing a file changes them, and the image is
+//! made again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
@@ -48,12 +51,46 @@ fn names(manifest: &ImageManifest) -> Vec<String> {
         .collect()
 }
 
-/// The manifest in `dir` when it is of `image_key`, lists every format asked for, and its files
-/// are as baker left them.
-pub fn unchanged(dir: &Path, image_key: &str, formats: &[Format]) -> Option<ImageManifest> {
+/// What `dir` holds of image `image_key` that a run asking for some formats can use.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Every format asked for, and more perhaps: nothing to make.
+    Complete(ImageManifest),
+    /// Not every format asked for, but the raw disk at `disk`, to write the `missing` ones from.
+    Extend {
+        manifest: ImageManifest,
+        disk: PathBuf,
+        missing: Vec<Format>,
+    },
+}
+
+/// What `dir` holds of image `image_key` when its `image.json` is of that key and every file it
+/// lists is as baker left it; `None` when the image has to be made (again).
+pub fn existing(dir: &Path, image_key: &str, formats: &[Format]) -> Option<Existing> {
+    let manifest = intact(dir, image_key)?;
+    let missing: Vec<Format> = formats
+        .iter()
+        .copied()
+        .filter(|f| manifest.file(f.name()).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Some(Existing::Complete(manifest));
+    }
+    let disk = [Format::Raw, Format::Ami]
+        .iter()
+        .find_map(|f| manifest.file(f.name()))
+        .map(|f| dir.join(&f.file))?;
+    Some(Existing::Extend {
+        manifest,
+        disk,
+        missing,
+    })
+}
+
+/// The manifest in `dir` when it is of `image_key` and its files are as baker left them.
+fn intact(dir: &Path, image_key: &str) -> Option<ImageManifest> {
     let manifest = ImageManifest::read(&ImageManifest::path_in(dir)).ok()?;
-    if manifest.image_key != image_key || formats.iter().any(|f| manifest.file(f.name()).is_none())
-    {
+    if manifest.image_key != image_key {
         return None;
     }
     let recorded: Stamp = serde_json::from_slice(&std::fs::read(dir.join(STAMP)).ok()?).ok()?;
@@ -99,20 +136,54 @@ mod tests {
     fn an_untouched_output_of_the_same_key_is_reused() {
         let (dir, m) = setup();
         assert_eq!(
-            unchanged(dir.path(), &m.image_key, &[Format::Raw]),
-            Some(m.clone())
+            existing(dir.path(), &m.image_key, &[Format::Raw]),
+            Some(Existing::Complete(m.clone()))
         );
-        assert!(unchanged(dir.path(), "another key", &[Format::Raw]).is_none());
-        assert!(unchanged(dir.path(), &m.image_key, &[Format::Raw, Format::Qcow2]).is_none());
+        assert!(existing(dir.path(), "another key", &[Format::Raw]).is_none());
+    }
+
+    #[test]
+    fn formats_it_lacks_are_written_from_its_raw_disk() {
+        let (dir, m) = setup();
+        assert_eq!(
+            existing(
+                dir.path(),
+                &m.image_key,
+                &[Format::Raw, Format::Vhd, Format::Qcow2]
+            ),
+            Some(Existing::Extend {
+                manifest: m.clone(),
+                disk: dir.path().join(&m.formats[0].file),
+                missing: vec![Format::Vhd, Format::Qcow2],
+            })
+        );
+    }
+
+    #[test]
+    fn without_a_raw_disk_the_image_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = sample();
+        m.formats[0].format = "qcow2".into();
+        m.formats[0].file = "pg.qcow2".into();
+        std::fs::write(dir.path().join("pg.qcow2"), b"qcow2").unwrap();
+        std::fs::write(dir.path().join("pg.qcow2.sha256"), b"sum").unwrap();
+        m.write(dir.path()).unwrap();
+        record(dir.path(), &m).unwrap();
+        assert!(matches!(
+            existing(dir.path(), &m.image_key, &[Format::Qcow2]),
+            Some(Existing::Complete(_))
+        ));
+        assert!(existing(dir.path(), &m.image_key, &[Format::Vhd]).is_none());
     }
 
     #[test]
     fn a_changed_or_missing_file_is_made_again() {
         let (dir, m) = setup();
         std::fs::write(dir.path().join(&m.formats[0].file), b"booted disk").unwrap();
-        assert!(unchanged(dir.path(), &m.image_key, &[Format::Raw]).is_none());
+        assert!(existing(dir.path(), &m.image_key, &[Format::Raw]).is_none());
+        assert!(existing(dir.path(), &m.image_key, &[Format::Vhd]).is_none());
         let (dir, m) = setup();
         std::fs::remove_file(dir.path().join(format!("{}.sha256", m.formats[0].file))).unwrap();
-        assert!(unchanged(dir.path(), &m.image_key, &[Format::Raw]).is_none());
+        assert!(existing(dir.path(), &m.image_key, &[Format::Raw]).is_none());
     }
 }
