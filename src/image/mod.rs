@@ -213,32 +213,9 @@ pub async fn make_image(
     .await?;
     stage(&reporter, 2, "disk", Some(t));
 
-    reporter.report(Event::StepStarted {
-        index: 4,
-        total: STAGES,
-        name: "formats".into(),
-    });
-    let t = Instant::now();
-    let written = output::write_formats(
-        &req.formats,
-        &raw,
-        &req.out_dir,
-        &spec.stem,
-        req.epoch,
-        &key,
-        reporter.as_ref(),
-    )?;
-    let files = written.into_iter().map(format_file).collect();
-    stage(&reporter, 3, "formats", Some(t));
-
+    let files = formats_stage(req, &req.formats, &raw, req.epoch, &key, &reporter)?;
     let manifest = manifest(req, &layer, &key, &ids, &layout, size, files);
-    let manifest_path = manifest.write(&req.out_dir)?;
-    if let Err(e) = reuse::record(&req.out_dir, &manifest) {
-        tracing::warn!(
-            "could not record the image stamp in {}: {e}",
-            req.out_dir.display()
-        );
-    }
+    let manifest_path = write_manifest(&req.out_dir, &manifest)?;
     drop(work);
     Ok(ImageOutcome {
         manifest,
@@ -271,32 +248,16 @@ fn add_formats(
         &manifest.image_key[..16],
         disk.display()
     )));
-    reporter.report(Event::StepStarted {
-        index: 4,
-        total: STAGES,
-        name: "formats".into(),
-    });
-    let t = Instant::now();
-    let written = output::write_formats(
+    let files = formats_stage(
+        req,
         missing,
         disk,
-        &req.out_dir,
-        &req.spec.stem,
         manifest.source_date_epoch,
         &manifest.image_key,
-        reporter.as_ref(),
+        reporter,
     )?;
-    manifest
-        .formats
-        .extend(written.into_iter().map(format_file));
-    stage(reporter, 3, "formats", Some(t));
-    let manifest_path = manifest.write(&req.out_dir)?;
-    if let Err(e) = reuse::record(&req.out_dir, &manifest) {
-        tracing::warn!(
-            "could not record the image stamp in {}: {e}",
-            req.out_dir.display()
-        );
-    }
+    manifest.formats.extend(files);
+    let manifest_path = write_manifest(&req.out_dir, &manifest)?;
     Ok(ImageOutcome {
         manifest,
         manifest_path,
@@ -305,6 +266,47 @@ fn add_formats(
         os_layer_cached: true,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The last stage: the raw disk at `raw` written as each of `formats` into the output directory;
+/// the files as `image.json` lists them.
+fn formats_stage(
+    req: &ImageRequest,
+    formats: &[Format],
+    raw: &Path,
+    epoch: u64,
+    image_key: &str,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Vec<FormatFile>, ImageError> {
+    reporter.report(Event::StepStarted {
+        index: 4,
+        total: STAGES,
+        name: "formats".into(),
+    });
+    let t = Instant::now();
+    let written = output::write_formats(
+        formats,
+        raw,
+        &req.out_dir,
+        &req.spec.stem,
+        epoch,
+        image_key,
+        reporter.as_ref(),
+    )?;
+    stage(reporter, 3, "formats", Some(t));
+    Ok(written.into_iter().map(format_file).collect())
+}
+
+/// Writes `image.json` into `out_dir` and records its files as they are now (see [`reuse`]).
+fn write_manifest(out_dir: &Path, manifest: &ImageManifest) -> Result<PathBuf, ImageError> {
+    let path = manifest.write(out_dir)?;
+    if let Err(e) = reuse::record(out_dir, manifest) {
+        tracing::warn!(
+            "could not record the image stamp in {}: {e}",
+            out_dir.display()
+        );
+    }
+    Ok(path)
 }
 
 /// A written file as `image.json` lists it.
