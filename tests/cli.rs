@@ -576,3 +576,18 @@ fn booting_with_uefi_a_disk_made_for_bios_only_is_refused_before_qemu_starts() {
             "unknown firmware `efi`; valid: bios, uefi",
         ));
 }
+
+#[test]
+fn image_boot_takes_auto_kvm_or_tcg_as_its_accelerator() {
+    baker()
+        .args(["image", "boot", "--accel", "hvf", "x.raw"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("invalid value 'hvf'"))
+        .stderr(predicate::str::contains("auto, kvm, tcg"));
+    baker()
+        .args(["image", "boot", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--accel <ACCEL>"));
+}

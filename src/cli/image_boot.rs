@@ -9,7 +9,7 @@ use clap::Args;
 
 use baker::engine::Engine;
 use baker::image::ImageManifest;
-use baker::image::boot::{BootOptions, boot};
+use baker::image::boot::{Accel, BootOptions, boot};
 use baker::progress::{Reporter, Silent};
 use baker::recipe::Firmware;
 
@@ -35,6 +35,10 @@ pub struct BootArgs {
     /// (image.json's `disk.firmware`).
     #[arg(long, default_value = "bios", value_name = "FIRMWARE", value_parser = parse_firmware)]
     pub firmware: Firmware,
+    /// How QEMU runs the guest: kvm, tcg (software emulation), or auto: KVM when /dev/kvm opens
+    /// and the guest's kernel prints within 20 s under it, else tcg.
+    #[arg(long, default_value = "auto", value_name = "ACCEL", value_parser = ["auto", "kvm", "tcg"])]
+    pub accel: String,
 }
 
 fn parse_firmware(given: &str) -> Result<Firmware, String> {
@@ -59,6 +63,8 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
         memory_mib: args.memory,
         firmware: args.firmware,
         cache: global.cache(),
+        // `auto` is no accelerator of its own: baker's choice.
+        accel: Accel::parse(&args.accel),
     };
     let reporter: Arc<dyn Reporter> = if global.quiet {
         Arc::new(Silent)

@@ -7,6 +7,7 @@
 //! KVM internal error from QEMU: on some hosts the device exists but guests never run, and on some
 //! nested ones KVM runs the firmware and the boot loader, then stops the kernel with an emulation
 //! failure (and QEMU keeps the paused guest). Otherwise QEMU runs again with software emulation.
+//! `--accel kvm|tcg` picks one instead, with no trial.
 //! On timeout the error carries the console's last 40 lines and a hint read from them.
 
 mod console;
@@ -57,6 +58,9 @@ pub struct BootOptions {
     pub firmware: Firmware,
     /// For the tools image when QEMU runs in a container.
     pub cache: CacheDir,
+    /// `None`: KVM on trial when `/dev/kvm` opens, else software emulation. `Some`: that one,
+    /// with no trial and no fallback.
+    pub accel: Option<Accel>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,11 +101,13 @@ pub async fn boot(
         }
     };
     let deadline = Instant::now() + opts.timeout;
-    let mut accel = if kvm_openable() {
+    let mut accel = opts.accel.unwrap_or(if kvm_openable() {
         Accel::Kvm
     } else {
         Accel::Tcg
-    };
+    });
+    // KVM chosen by baker, not by the user, is on trial.
+    let mut trial = opts.accel.is_none() && accel == Accel::Kvm;
     loop {
         reporter.report(Event::Note(format!(
             "booting {} under QEMU ({accel}, {}, {}); console: {}",
@@ -114,7 +120,7 @@ pub async fn boot(
         let mut vm = runner
             .start(&image, format, accel, opts.memory_mib, uefi)
             .await?;
-        let result = watch(&mut vm.output, &opts.log, deadline, accel, &reporter).await;
+        let result = watch(&mut vm.output, &opts.log, deadline, accel, trial, &reporter).await;
         vm.stop().await;
         let watched = result?;
         match watched {
@@ -126,7 +132,7 @@ pub async fn boot(
                     log: opts.log.clone(),
                 });
             }
-            Watched::KvmStalled | Watched::KvmFailed | Watched::Ended if accel == Accel::Kvm => {
+            Watched::KvmStalled | Watched::KvmFailed | Watched::Ended if trial => {
                 let why = match watched {
                     Watched::Ended => "QEMU stopped".to_owned(),
                     Watched::KvmFailed => format!("QEMU reported a {KVM_FAILURE}"),
@@ -136,9 +142,18 @@ pub async fn boot(
                     ),
                 };
                 reporter.report(Event::Note(format!(
-                    "KVM did not run the guest ({why}): /dev/kvm opens but does not work here; using software emulation"
+                    "KVM did not run the guest ({why}): /dev/kvm opens but does not work here; using software emulation (`--accel tcg` skips this trial)"
                 )));
                 accel = Accel::Tcg;
+                trial = false;
+            }
+            Watched::KvmFailed => {
+                return Err(failure(
+                    opts,
+                    &format!(
+                        "QEMU reported a {KVM_FAILURE}: KVM cannot run this guest here (`--accel tcg` uses software emulation)"
+                    ),
+                ));
             }
             Watched::Ended => {
                 return Err(failure(
@@ -146,7 +161,7 @@ pub async fn boot(
                     &format!("QEMU stopped before `{READY_LINE}` appeared"),
                 ));
             }
-            Watched::KvmStalled | Watched::KvmFailed | Watched::TimedOut => {
+            Watched::KvmStalled | Watched::TimedOut => {
                 return Err(failure(opts, &result_reason(opts)));
             }
         }
@@ -163,7 +178,7 @@ fn result_reason(opts: &BootOptions) -> String {
 
 enum Watched {
     Ready,
-    /// No kernel line on the console within [`KVM_GRACE`] (only watched under KVM).
+    /// No kernel line on the console within [`KVM_GRACE`] (only watched while KVM is on trial).
     KvmStalled,
     /// QEMU said KVM could not run the guest (only watched under KVM).
     KvmFailed,
@@ -178,12 +193,13 @@ async fn watch(
     log: &Path,
     deadline: Instant,
     accel: Accel,
+    trial: bool,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<Watched, ImageError> {
     let mut file = std::fs::File::create(log).map_err(ImageError::io("creating", log))?;
     let started = Instant::now();
-    // Under KVM, until the kernel has printed, KVM is on trial.
-    let mut on_trial = accel == Accel::Kvm;
+    // KVM on trial stays so until the kernel has printed.
+    let mut on_trial = trial;
     let mut line = Vec::new();
     loop {
         let mut until = deadline;
@@ -231,6 +247,7 @@ mod tests {
 
     /// What [`watch`] makes of a console that prints `chunks`, then ends.
     async fn watched(accel: Accel, chunks: &[&str]) -> Watched {
+        let trial = accel == Accel::Kvm;
         let dir = tempfile::tempdir().unwrap();
         let (tx, mut rx) = mpsc::channel(chunks.len().max(1));
         for chunk in chunks {
@@ -240,7 +257,7 @@ mod tests {
         let reporter: Arc<dyn Reporter> = Arc::new(Silent);
         let deadline = Instant::now() + Duration::from_secs(5);
         let log = dir.path().join("console.log");
-        watch(&mut rx, &log, deadline, accel, &reporter)
+        watch(&mut rx, &log, deadline, accel, trial, &reporter)
             .await
             .unwrap()
     }

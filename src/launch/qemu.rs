@@ -6,8 +6,8 @@
 //! is its second disk, which the role agent reads. QEMU runs daemonized on this host with a
 //! pidfile (the node's provider id) and its console in a file, all in the cluster's state
 //! directory, so the VMs outlive `baker launch`. KVM is used when `/dev/kvm` opens and a guest
-//! under it prints on its console within a grace time; otherwise (or with `BAKER_QEMU_ACCEL=tcg`)
-//! software emulation.
+//! under it prints its kernel's first line on its console within a grace time; otherwise (or with
+//! `BAKER_QEMU_ACCEL=tcg`) software emulation.
 
 use std::path::{Path, PathBuf};
 

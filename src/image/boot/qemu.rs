@@ -31,6 +31,17 @@ impl std::fmt::Display for Accel {
     }
 }
 
+impl Accel {
+    /// `kvm` or `tcg`, as `--accel` takes them; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "kvm" => Some(Accel::Kvm),
+            "tcg" => Some(Accel::Tcg),
+            _ => None,
+        }
+    }
+}
+
 /// QEMU's name for the disk format, from the file name.
 pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
     let name = image.file_name().unwrap_or_default().to_string_lossy();
