@@ -591,3 +591,13 @@ fn image_boot_takes_auto_kvm_or_tcg_as_its_accelerator() {
         .success()
         .stdout(predicate::str::contains("--accel <ACCEL>"));
 }
+
+#[test]
+fn launch_takes_auto_kvm_or_tcg_as_the_qemu_accelerator() {
+    baker()
+        .args(["launch", "c", "--provider", "qemu", "--accel", "hvf"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("invalid value 'hvf'"))
+        .stderr(predicate::str::contains("auto, kvm, tcg"));
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 
 use baker::engine::Engine;
+use baker::image::boot::Accel;
 use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
 use baker::launch::inventory::read_inventory;
@@ -62,6 +63,10 @@ pub struct LaunchArgs {
     /// `--provider qemu`: each VM's memory in MiB.
     #[arg(long, value_name = "MIB", default_value_t = launch_qemu::DEFAULT_MEMORY_MIB)]
     pub memory: u32,
+    /// `--provider qemu`: how QEMU runs the VMs: kvm, tcg (software emulation), or auto: KVM when
+    /// /dev/kvm opens and the first VM's kernel prints within 20 s under it, else tcg.
+    #[arg(long, value_name = "ACCEL", env = "BAKER_QEMU_ACCEL", default_value = "auto", value_parser = ["auto", "kvm", "tcg"])]
+    pub accel: String,
     /// Publish the roles' ports on every interface, not only 127.0.0.1.
     #[arg(long)]
     pub publish_all: bool,
@@ -187,9 +192,14 @@ fn launch_qemu(
     request
         .resources
         .insert("memory_mib".into(), args.memory.to_string());
+    request.resources.insert("accel".into(), args.accel.clone());
     let states = states();
-    let provider =
-        baker::launch::qemu::QemuProvider::new(disk, states.cluster_dir(&args.name), args.memory);
+    let provider = baker::launch::qemu::QemuProvider::new(
+        disk,
+        states.cluster_dir(&args.name),
+        args.memory,
+        Accel::parse(&args.accel),
+    );
     let outcome = runtime.block_on(run::launch(
         &provider,
         &states,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use baker::engine::Engine;
+use baker::image::boot::Accel;
 use baker::image::{Format, ImageManifest, ImageRequest, image_spec, make_image};
 use baker::launch::qemu::QemuProvider;
 use baker::launch::state::{ClusterState, StateDir};
@@ -117,5 +118,6 @@ pub fn provider_of(states: &StateDir, state: &ClusterState) -> QemuProvider {
             .into(),
         states.cluster_dir(&state.name),
         memory,
+        state.resources.get("accel").and_then(|a| Accel::parse(a)),
     )
 }

@@ -7,7 +7,7 @@
 //! pidfile (the node's provider id) and its console in a file, all in the cluster's state
 //! directory, so the VMs outlive `baker launch`. KVM is used when `/dev/kvm` opens and a guest
 //! under it prints its kernel's first line on its console within a grace time; otherwise (or with
-//! `BAKER_QEMU_ACCEL=tcg`) software emulation.
+//! `--accel tcg`) software emulation.
 
 use std::path::{Path, PathBuf};
 
@@ -38,17 +38,15 @@ pub struct QemuProvider {
 }
 
 impl QemuProvider {
-    pub fn new(disk: PathBuf, dir: PathBuf, memory_mib: u32) -> Self {
-        let forced = match std::env::var("BAKER_QEMU_ACCEL").as_deref() {
-            Ok("tcg") => Some(Accel::Tcg),
-            Ok("kvm") => Some(Accel::Kvm),
-            _ => (!kvm_openable()).then_some(Accel::Tcg),
-        };
+    /// `accel`: the accelerator every VM runs with; `None` puts KVM on trial with the first VM
+    /// when `/dev/kvm` opens (software emulation when it does not).
+    pub fn new(disk: PathBuf, dir: PathBuf, memory_mib: u32, accel: Option<Accel>) -> Self {
+        let decided = accel.or_else(|| (!kvm_openable()).then_some(Accel::Tcg));
         QemuProvider {
             disk,
             dir,
             memory_mib,
-            accel: Mutex::new(forced),
+            accel: Mutex::new(decided),
         }
     }
 
@@ -297,7 +295,7 @@ mod tests {
     #[tokio::test]
     async fn destroy_removes_what_the_directory_holds_never_a_process_that_is_not_its_vm() {
         let dir = tempfile::tempdir().unwrap();
-        let provider = QemuProvider::new("/img/pg.raw".into(), dir.path().to_owned(), 512);
+        let provider = QemuProvider::new("/img/pg.raw".into(), dir.path().to_owned(), 512, None);
         let files = VmFiles::of(dir.path(), "pg-primary");
         for file in files.all() {
             std::fs::write(file, "").unwrap();
