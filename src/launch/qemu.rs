@@ -195,6 +195,11 @@ impl Provider for QemuProvider {
                 if self.boot(state, index, Accel::Kvm, true).await? {
                     *accel = Some(Accel::Kvm);
                 } else {
+                    tracing::warn!(
+                        "KVM did not run {}'s kernel within {}s: /dev/kvm opens but does not work here; the VMs use software emulation (`--accel tcg` skips this trial)",
+                        node.name,
+                        KVM_GRACE.as_secs()
+                    );
                     *accel = Some(Accel::Tcg);
                     drop(accel);
                     self.boot(state, index, Accel::Tcg, false).await?;
