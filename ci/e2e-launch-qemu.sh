@@ -6,7 +6,8 @@
 #   - the nodes have their switch addresses, the forwarded ports listen on 127.0.0.1 only;
 #   - status, logs and login answer from a new process;
 #   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
-#     leaves its state, and destroy stops its VMs.
+#     (with `--accel tcg`, which the state records and every VM runs with) leaves its state, and
+#     destroy stops its VMs.
 # The image comes from $BAKER_PG_IMAGE (a `baker image` output directory; ci/test.sh shares the one
 # ci/e2e-image.sh made) with the build from $BAKER_PG_BUILD; otherwise this script makes them.
 # QEMU runs on the host: installed here when missing. Prints "N passed, N failed" last.
@@ -100,8 +101,8 @@ check "destroy stops the cluster's QEMU processes (pids: $(echo $vm_pids))" no_q
 check "destroy leaves no overlay, seed or state" [ ! -e "$BAKER_STATE_DIR/qpg" ]
 check "destroy is safe to repeat" "$BAKER" destroy qpg
 
-# --- a launch killed midway ----------------------------------------------------------------------
-"$BAKER" launch qkill --provider qemu --image "$IMAGE" --from "$PG" --slaves 1 -q &
+# --- a launch killed midway (with --accel tcg: no KVM trial) ---------------------------------------
+"$BAKER" launch qkill --provider qemu --accel tcg --image "$IMAGE" --from "$PG" --slaves 1 -q &
 pid=$!
 for _ in $(seq 1 300); do
   [ "$(ls "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null | wc -l)" = 2 ] && break
@@ -112,6 +113,11 @@ wait "$pid" 2>/dev/null || true
 vm_pids=$(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)
 check "a launch killed midway left its VMs running and its state for status ($(echo $vm_pids))" \
   bash -c "[ -n '$vm_pids' ] && '$BAKER' status qkill >/dev/null"
+tcg_only() {
+  [ "$(json "$BAKER_STATE_DIR/qkill/state.json" 'd["resources"]["accel"]')" = tcg ] || return 1
+  for p in $vm_pids; do tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- '-accel tcg' || return 1; done
+}
+check "--accel tcg is recorded and every VM runs under software emulation" tcg_only
 "$BAKER" destroy qkill >/dev/null 2>&1 || true
 half_made_gone() {
   for p in $vm_pids; do ! runs "$p" || return 1; done
