@@ -15,7 +15,8 @@
 #   - a no-change re-image answers at once; a format the image lacks is written from the raw disk
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
 #   - two image builds from empty image caches are byte-identical (sha256s printed);
-#   - a boot that times out prints the console's last lines and the log's path.
+#   - a boot that times out prints the console's last lines and the log's path; where the first
+#     boot's KVM trial failed, that boot skips the trial, saying why (the failure is remembered).
 # The build comes from $BAKER_PG_BUILD (a `baker build --out` folder of the postgresql recipe, which
 # ci/test.sh shares with ci/e2e-build.sh) when it holds one; otherwise `baker image` builds it first
 # (the source from ci/source-mirror.sh), which takes about ten minutes on 2 cores.
@@ -243,6 +244,14 @@ else
 fi
 check "and prints the console's last lines and the log's path" bash -c \
   "grep -q \"console's last lines\" '$WORK/short.err' && grep -q 'full console log: $WORK/short.log' '$WORK/short.err'"
+# Where the first boot's KVM trial failed, it is remembered: this boot skipped it, saying why.
+if grep -q 'KVM did not run' "$WORK/boot.err"; then
+  check "a failed KVM trial is remembered in the cache (host/kvm-verdict.json)" test -s "$WORK/cache-a/host/kvm-verdict.json"
+  check "and the next boot goes straight to software emulation, saying why" bash -c \
+    "grep -q 'KVM failed its trial on this host' '$WORK/short.err' && ! grep -q 'KVM did not run' '$WORK/short.err'"
+else
+  say "KVM passed its trial here, or is absent: nothing to remember"
+fi
 check "no container is left behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.image)" ]
 # Counted on the whole engine: making a tree volume removes the recipe's others, whoever made them (a
 # volume of the same name made outside this run is reused, without this run's label).

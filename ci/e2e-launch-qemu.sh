@@ -7,7 +7,9 @@
 #   - status, logs and login answer from a new process;
 #   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
 #     (with `--accel tcg`, which the state records and every VM runs with) leaves its state, and
-#     destroy stops its VMs.
+#     destroy stops its VMs;
+#   - where the first launch's KVM trial failed, the next launch skips it (software emulation at
+#     once, saying why).
 # The image comes from $BAKER_PG_IMAGE (a `baker image` output directory; ci/test.sh shares the one
 # ci/e2e-image.sh made) with the build from $BAKER_PG_BUILD; otherwise this script makes them.
 # QEMU runs on the host: installed here when missing. Prints "N passed, N failed" last.
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 . ci/lib.sh
 
 start_run launch-qemu
-export BAKER_STATE_DIR=$WORK/state
+export BAKER_STATE_DIR=$WORK/state BAKER_CACHE_DIR=$WORK/cache
 before_cleanup() {
   for c in $(ls "$BAKER_STATE_DIR" 2>/dev/null); do
     "$BAKER" destroy "$c" >/dev/null 2>&1 || true
@@ -124,6 +126,32 @@ half_made_gone() {
   [ ! -e "$BAKER_STATE_DIR/qkill" ]
 }
 check "destroy of the half-made cluster stops its VMs and removes its overlays" half_made_gone
+
+# --- a failed KVM trial is remembered (where qpg's failed) -----------------------------------------
+if grep -q 'KVM did not run' "$WORK/launch.err"; then
+  check "qpg's failed KVM trial is remembered in the cache (host/kvm-verdict.json)" \
+    test -s "$BAKER_CACHE_DIR/host/kvm-verdict.json"
+  t=$(now)
+  "$BAKER" launch qskip --provider qemu --image "$IMAGE" --from "$PG" --slaves 1 >/dev/null 2>"$WORK/skip.err" &
+  pid=$!
+  for _ in $(seq 1 300); do
+    [ -n "$(ls "$BAKER_STATE_DIR"/qskip/*.pid 2>/dev/null)" ] && break
+    sleep 0.2
+  done
+  say "qskip's first VM started after $(since "$t") s"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  vm_pids=$(cat "$BAKER_STATE_DIR"/qskip/*.pid 2>/dev/null || true)
+  skipped_trial() {
+    grep -q 'KVM failed its trial on this host' "$WORK/skip.err" && ! grep -q 'KVM did not run' "$WORK/skip.err" || return 1
+    [ -n "$vm_pids" ] || return 1
+    for p in $vm_pids; do tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- '-accel tcg' || return 1; done
+  }
+  check "the next launch skips the trial, saying why, and its VMs run under software emulation" skipped_trial
+  "$BAKER" destroy qskip >/dev/null 2>&1 || true
+else
+  say "KVM passed its trial here, or is absent: nothing to remember"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

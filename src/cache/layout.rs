@@ -10,6 +10,7 @@
 //! <root>/artifacts/<install-key>/      finished tarballs and manifests, for instant no-change rebuilds
 //! <root>/baker.lock                    sha256 of first downloads of unpinned files
 //! <root>/tmp/                          partial files; renamed into place when complete
+//! <root>/host/kvm-verdict.json         that KVM failed its trial on this host (image boot, qemu launch)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,15 @@ impl CacheDir {
 
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("baker.lock")
+    }
+
+    /// What baker learnt about this host, such as whether its KVM runs guests.
+    pub fn host(&self) -> PathBuf {
+        self.root.join("host")
+    }
+
+    pub fn kvm_verdict(&self) -> PathBuf {
+        self.host().join("kvm-verdict.json")
     }
 
     /// Partial files live here and are renamed into place, so a crash never leaves a file that looks complete.

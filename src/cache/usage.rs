@@ -23,6 +23,7 @@ pub struct CacheEntry {
 fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
     vec![
         ("tmp", cache.tmp()),
+        ("host", cache.host()),
         ("artifacts", cache.artifacts()),
         ("steps", cache.steps()),
         ("downloads", cache.downloads()),
@@ -243,10 +244,13 @@ mod tests {
         std::fs::write(cache.download("ab"), vec![0u8; 10]).unwrap();
         std::fs::create_dir_all(cache.packages("debian-12")).unwrap();
         std::fs::write(cache.packages("debian-12").join("gcc.deb"), vec![0u8; 5]).unwrap();
+        // What baker learnt about the host is shown, and `cache clear` forgets it.
+        std::fs::create_dir_all(cache.host()).unwrap();
+        std::fs::write(cache.kvm_verdict(), vec![0u8; 3]).unwrap();
         let entries = scan(&cache);
         assert_eq!(
             totals(&entries),
-            vec![("downloads", 10, 1), ("packages", 5, 1)]
+            vec![("host", 3, 1), ("downloads", 10, 1), ("packages", 5, 1)]
         );
     }
 }

@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 
 use baker::engine::Engine;
 use baker::image::boot::Accel;
+use baker::image::boot::kvm_memory::KvmMemory;
 use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
 use baker::launch::inventory::read_inventory;
@@ -199,7 +200,8 @@ fn launch_qemu(
         states.cluster_dir(&args.name),
         args.memory,
         Accel::parse(&args.accel),
-    );
+    )
+    .remembering_kvm(KvmMemory::in_cache(&global.cache()));
     let outcome = runtime.block_on(run::launch(
         &provider,
         &states,
@@ -272,7 +274,8 @@ fn resume(
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "qemu" => {
-                let provider = launch_qemu::provider_of(&states, &state);
+                let provider = launch_qemu::provider_of(&states, &state)
+                    .remembering_kvm(KvmMemory::in_cache(&global.cache()));
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             other => Err(LaunchError::Input(format!(

@@ -7,10 +7,12 @@
 //! KVM internal error from QEMU: on some hosts the device exists but guests never run, and on some
 //! nested ones KVM runs the firmware and the boot loader, then stops the kernel with an emulation
 //! failure (and QEMU keeps the paused guest). Otherwise QEMU runs again with software emulation.
-//! `--accel kvm|tcg` picks one instead, with no trial.
+//! A failed trial is remembered for this boot of the host ([`kvm_memory`]), so later boots go
+//! straight to software emulation. `--accel kvm|tcg` picks one instead, with no trial.
 //! On timeout the error carries the console's last 40 lines and a hint read from them.
 
 mod console;
+pub mod kvm_memory;
 mod ovmf;
 mod qemu;
 
@@ -31,6 +33,7 @@ use crate::progress::{Event, Reporter};
 use crate::recipe::Firmware;
 use console::failure;
 pub use console::{diagnose, strip_escapes};
+use kvm_memory::KvmMemory;
 pub use ovmf::Ovmf;
 pub use qemu::{Accel, disk_format, kvm_openable, qemu_args};
 use qemu::{Runner, host_qemu};
@@ -106,8 +109,16 @@ pub async fn boot(
     } else {
         Accel::Tcg
     });
-    // KVM chosen by baker, not by the user, is on trial.
+    // KVM chosen by baker, not by the user, is on trial, unless it failed one on this host before.
     let mut trial = opts.accel.is_none() && accel == Accel::Kvm;
+    let memory = KvmMemory::in_cache(&opts.cache);
+    if let Some(failure) = trial.then(|| memory.known_failure()).flatten() {
+        reporter.report(Event::Note(format!(
+            "{failure}: using software emulation (`--accel kvm` tries KVM again)"
+        )));
+        accel = Accel::Tcg;
+        trial = false;
+    }
     loop {
         reporter.report(Event::Note(format!(
             "booting {} under QEMU ({accel}, {}, {}); console: {}",
@@ -125,6 +136,9 @@ pub async fn boot(
         let watched = result?;
         match watched {
             Watched::Ready => {
+                if accel == Accel::Kvm {
+                    memory.forget();
+                }
                 return Ok(BootOutcome {
                     seconds: started.elapsed().as_secs_f64(),
                     accel,
@@ -142,8 +156,9 @@ pub async fn boot(
                     ),
                 };
                 reporter.report(Event::Note(format!(
-                    "KVM did not run the guest ({why}): /dev/kvm opens but does not work here; using software emulation (`--accel tcg` skips this trial)"
+                    "KVM did not run the guest ({why}): /dev/kvm opens but does not work here; using software emulation (`--accel tcg` skips this trial; remembered until this host reboots, for at most a week)"
                 )));
+                memory.record_failure(&why);
                 accel = Accel::Tcg;
                 trial = false;
             }

@@ -7,7 +7,8 @@
 //! pidfile (the node's provider id) and its console in a file, all in the cluster's state
 //! directory, so the VMs outlive `baker launch`. KVM is used when `/dev/kvm` opens and a guest
 //! under it prints its kernel's first line on its console within a grace time; otherwise (or with
-//! `--accel tcg`) software emulation.
+//! `--accel tcg`, or when KVM failed that trial on this host before: [`KvmMemory`]) software
+//! emulation.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ use super::qemu_vm::{
 use super::ssh_shell::{SshTarget, ensure_cluster_key};
 use super::state::{ClusterState, NodeState, StateDir};
 use crate::image::boot::KVM_GRACE;
+use crate::image::boot::kvm_memory::KvmMemory;
 use crate::plan::Plan;
 
 /// VMs on this host.
@@ -35,6 +37,8 @@ pub struct QemuProvider {
     pub memory_mib: u32,
     /// Decided by the first VM that boots; the others follow.
     accel: Mutex<Option<Accel>>,
+    /// Where a failed KVM trial is remembered; without it every launch tries KVM.
+    kvm_memory: Option<KvmMemory>,
 }
 
 impl QemuProvider {
@@ -47,7 +51,49 @@ impl QemuProvider {
             dir,
             memory_mib,
             accel: Mutex::new(decided),
+            kvm_memory: None,
         }
+    }
+
+    /// Skips the KVM trial when one failed on this host before, and remembers a failed one.
+    pub fn remembering_kvm(mut self, memory: KvmMemory) -> Self {
+        self.kvm_memory = Some(memory);
+        self
+    }
+
+    /// The accelerator every VM of this launch runs with: software emulation when KVM failed its
+    /// trial on this host before, else KVM if node `index`'s VM, started under it here, proves it.
+    /// Also whether that VM is running.
+    async fn decide_accel(
+        &self,
+        state: &ClusterState,
+        index: usize,
+    ) -> Result<(Accel, bool), LaunchError> {
+        let memory = self.kvm_memory.as_ref();
+        if let Some(failure) = memory.and_then(KvmMemory::known_failure) {
+            tracing::warn!(
+                "{failure}: the VMs use software emulation (`--accel kvm` tries KVM again)"
+            );
+            return Ok((Accel::Tcg, false));
+        }
+        if self.boot(state, index, Accel::Kvm, true).await? {
+            if let Some(memory) = memory {
+                memory.forget();
+            }
+            return Ok((Accel::Kvm, true));
+        }
+        let why = format!(
+            "the kernel of {}'s VM printed nothing within {}s",
+            state.nodes[index].name,
+            KVM_GRACE.as_secs()
+        );
+        tracing::warn!(
+            "KVM did not run a guest ({why}): /dev/kvm opens but does not work here; the VMs use software emulation (`--accel tcg` skips this trial; remembered until this host reboots, for at most a week)"
+        );
+        if let Some(memory) = memory {
+            memory.record_failure(&why);
+        }
+        Ok((Accel::Tcg, false))
     }
 
     fn switch(&self, state: &ClusterState) -> Switch {
@@ -191,18 +237,12 @@ impl Provider for QemuProvider {
                 self.boot(state, index, decided, false).await?;
             }
             None => {
-                // The first VM tries KVM while the others wait for the verdict.
-                if self.boot(state, index, Accel::Kvm, true).await? {
-                    *accel = Some(Accel::Kvm);
-                } else {
-                    tracing::warn!(
-                        "KVM did not run {}'s kernel within {}s: /dev/kvm opens but does not work here; the VMs use software emulation (`--accel tcg` skips this trial)",
-                        node.name,
-                        KVM_GRACE.as_secs()
-                    );
-                    *accel = Some(Accel::Tcg);
-                    drop(accel);
-                    self.boot(state, index, Accel::Tcg, false).await?;
+                // The first VM decides for all; the others wait for its verdict.
+                let (decided, running) = self.decide_accel(state, index).await?;
+                *accel = Some(decided);
+                drop(accel);
+                if !running {
+                    self.boot(state, index, decided, false).await?;
                 }
             }
         }
