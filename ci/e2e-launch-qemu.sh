@@ -101,6 +101,7 @@ no_qemu_left() { # the VMs' pids are gone, and no QEMU names the cluster's direc
 }
 check "destroy stops the cluster's QEMU processes (pids: $(echo $vm_pids))" no_qemu_left
 check "destroy leaves no overlay, seed or state" [ ! -e "$BAKER_STATE_DIR/qpg" ]
+check "destroy counts the cluster's 2 VMs, each with its overlay" grep -q '^destroyed qpg: 2 VMs removed, with their overlays$' "$WORK/destroy.out"
 check "destroy is safe to repeat" "$BAKER" destroy qpg
 
 # --- a launch killed midway (with --accel tcg: no KVM trial) ---------------------------------------

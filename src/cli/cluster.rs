@@ -152,7 +152,7 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let what = match state.provider.as_str() {
-            "qemu" => "VMs and overlays removed",
+            "qemu" => "VMs removed, with their overlays",
             "ssh" => "machines cleaned (the installed software stays)",
             _ => "containers and networks removed",
         };

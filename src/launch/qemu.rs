@@ -289,7 +289,8 @@ impl Provider for QemuProvider {
     }
 
     /// Stops every VM whose pidfile is in the cluster's directory and removes the overlays,
-    /// seeds and consoles; the state directory itself goes with the state.
+    /// seeds and consoles; the state directory itself goes with the state. Counts the nodes
+    /// whose VM or overlay it removed.
     async fn destroy(&self, state: &ClusterState) -> Result<usize, LaunchError> {
         let mut names: Vec<String> = state.nodes.iter().map(|n| n.name.clone()).collect();
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
@@ -305,10 +306,9 @@ impl Provider for QemuProvider {
         let mut removed = 0;
         for name in names {
             let files = VmFiles::of(&self.dir, &name);
-            if stop(&files.pidfile).await {
-                removed += 1;
-            }
-            if std::fs::remove_file(&files.overlay).is_ok() {
+            // One per node: its VM and its overlay go together.
+            let stopped = stop(&files.pidfile).await;
+            if std::fs::remove_file(&files.overlay).is_ok() || stopped {
                 removed += 1;
             }
             for file in [&files.seed, &files.pidfile, &files.console] {
