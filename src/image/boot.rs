@@ -112,10 +112,8 @@ pub async fn boot(
     // KVM chosen by baker, not by the user, is on trial, unless it failed one on this host before.
     let mut trial = opts.accel.is_none() && accel == Accel::Kvm;
     let memory = KvmMemory::in_cache(&opts.cache);
-    if let Some(failure) = trial.then(|| memory.known_failure()).flatten() {
-        reporter.report(Event::Note(format!(
-            "{failure}: using software emulation (`--accel kvm` tries KVM again)"
-        )));
+    if let Some(note) = trial.then(|| memory.skip_note()).flatten() {
+        reporter.report(Event::Note(note));
         accel = Accel::Tcg;
         trial = false;
     }
@@ -155,10 +153,7 @@ pub async fn boot(
                         KVM_GRACE.as_secs()
                     ),
                 };
-                reporter.report(Event::Note(format!(
-                    "KVM did not run the guest ({why}): /dev/kvm opens but does not work here; using software emulation (`--accel tcg` skips this trial; remembered until this host reboots, for at most a week)"
-                )));
-                memory.record_failure(&why);
+                reporter.report(Event::Note(memory.trial_failed(&why)));
                 accel = Accel::Tcg;
                 trial = false;
             }

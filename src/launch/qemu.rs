@@ -37,8 +37,8 @@ pub struct QemuProvider {
     pub memory_mib: u32,
     /// Decided by the first VM that boots; the others follow.
     accel: Mutex<Option<Accel>>,
-    /// Where a failed KVM trial is remembered; without it every launch tries KVM.
-    kvm_memory: Option<KvmMemory>,
+    /// Where a failed KVM trial is remembered (by default nowhere: every launch tries KVM).
+    kvm_memory: KvmMemory,
 }
 
 impl QemuProvider {
@@ -51,13 +51,13 @@ impl QemuProvider {
             dir,
             memory_mib,
             accel: Mutex::new(decided),
-            kvm_memory: None,
+            kvm_memory: KvmMemory::default(),
         }
     }
 
     /// Skips the KVM trial when one failed on this host before, and remembers a failed one.
     pub fn remembering_kvm(mut self, memory: KvmMemory) -> Self {
-        self.kvm_memory = Some(memory);
+        self.kvm_memory = memory;
         self
     }
 
@@ -69,17 +69,12 @@ impl QemuProvider {
         state: &ClusterState,
         index: usize,
     ) -> Result<(Accel, bool), LaunchError> {
-        let memory = self.kvm_memory.as_ref();
-        if let Some(failure) = memory.and_then(KvmMemory::known_failure) {
-            tracing::warn!(
-                "{failure}: the VMs use software emulation (`--accel kvm` tries KVM again)"
-            );
+        if let Some(note) = self.kvm_memory.skip_note() {
+            tracing::warn!("{note}");
             return Ok((Accel::Tcg, false));
         }
         if self.boot(state, index, Accel::Kvm, true).await? {
-            if let Some(memory) = memory {
-                memory.forget();
-            }
+            self.kvm_memory.forget();
             return Ok((Accel::Kvm, true));
         }
         let why = format!(
@@ -87,12 +82,7 @@ impl QemuProvider {
             state.nodes[index].name,
             KVM_GRACE.as_secs()
         );
-        tracing::warn!(
-            "KVM did not run a guest ({why}): /dev/kvm opens but does not work here; the VMs use software emulation (`--accel tcg` skips this trial; remembered until this host reboots, for at most a week)"
-        );
-        if let Some(memory) = memory {
-            memory.record_failure(&why);
-        }
+        tracing::warn!("{}", self.kvm_memory.trial_failed(&why));
         Ok((Accel::Tcg, false))
     }
 

@@ -52,73 +52,81 @@ struct Verdict {
     why: String,
 }
 
-/// The remembered verdict on this host's KVM.
-#[derive(Debug, Clone)]
+/// The remembered verdict on this host's KVM, and what baker tells the user of it: image boots
+/// and qemu launches share both.
+#[derive(Debug, Clone, Default)]
 pub struct KvmMemory {
-    path: PathBuf,
+    /// `None`: nothing is remembered (every run puts KVM on trial).
+    path: Option<PathBuf>,
 }
 
 impl KvmMemory {
     pub fn in_cache(cache: &CacheDir) -> Self {
         KvmMemory {
-            path: cache.kvm_verdict(),
+            path: Some(cache.kvm_verdict()),
         }
     }
 
-    /// Why KVM failed its trial on this host, when it did during this boot of its kernel and
-    /// within [`MAX_AGE`]: "KVM failed its trial on this host 3 min ago (why)".
-    pub fn known_failure(&self) -> Option<String> {
-        self.known_failure_on(&HostBoot::current()?, SystemTime::now())
+    /// When KVM failed its trial on this host during this boot of its kernel and within
+    /// [`MAX_AGE`], the note saying so and that software emulation is used without a trial.
+    pub fn skip_note(&self) -> Option<String> {
+        self.skip_note_on(&HostBoot::current()?, SystemTime::now())
     }
 
-    fn known_failure_on(&self, host: &HostBoot, now: SystemTime) -> Option<String> {
-        let text = std::fs::read(&self.path).ok()?;
+    fn skip_note_on(&self, host: &HostBoot, now: SystemTime) -> Option<String> {
+        let path = self.path.as_ref()?;
+        let text = std::fs::read(path).ok()?;
         let verdict: Verdict = serde_json::from_slice(&text).ok()?;
         let age = seconds(now).checked_sub(verdict.failed_at)?;
         (verdict.host == *host && age <= MAX_AGE.as_secs()).then(|| {
             format!(
-                "KVM failed its trial on this host {} ago ({}; remembered in {})",
+                "KVM failed its trial on this host {} ago ({}; remembered in {}): using software emulation (`--accel kvm` tries KVM again)",
                 ago(age),
                 verdict.why,
-                self.path.display()
+                path.display()
             )
         })
     }
 
-    /// Remembers that KVM failed its trial on this host, and `why`.
-    pub fn record_failure(&self, why: &str) {
+    /// Remembers that KVM failed its trial on this host, and `why`; returns the note saying so.
+    pub fn trial_failed(&self, why: &str) -> String {
         if let Some(host) = HostBoot::current() {
             self.record_failure_on(host, why, SystemTime::now());
         }
+        format!(
+            "KVM did not run the guest ({why}): /dev/kvm opens but does not work here; using software emulation (`--accel tcg` skips this trial; remembered until this host reboots, for at most a week)"
+        )
     }
 
     fn record_failure_on(&self, host: HostBoot, why: &str, now: SystemTime) {
+        let Some(path) = &self.path else { return };
         let verdict = Verdict {
             host,
             failed_at: seconds(now),
             why: why.to_owned(),
         };
-        let written = self
-            .path
+        let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| {
-                let partial = self.path.with_extension("json.partial");
+                let partial = path.with_extension("json.partial");
                 let json = serde_json::to_vec_pretty(&verdict).expect("a verdict serializes");
                 std::fs::write(&partial, json)?;
-                std::fs::rename(&partial, &self.path)
+                std::fs::rename(&partial, path)
             });
         if let Err(error) = written {
             tracing::debug!(
                 "not remembering KVM's failure in {}: {error}",
-                self.path.display()
+                path.display()
             );
         }
     }
 
     /// Forgets a failure: KVM just ran a guest here.
     pub fn forget(&self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -157,18 +165,19 @@ mod tests {
         let (_dir, memory) = memory();
         let here = host("b1", "6.1.0");
         let then = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert_eq!(memory.known_failure_on(&here, then), None);
+        assert_eq!(memory.skip_note_on(&here, then), None);
         memory.record_failure_on(here.clone(), "QEMU reported a KVM internal error", then);
         let known = memory
-            .known_failure_on(&here, then + Duration::from_secs(180))
+            .skip_note_on(&here, then + Duration::from_secs(180))
             .unwrap();
         assert!(
             known.starts_with("KVM failed its trial on this host 3 min ago (QEMU reported a KVM internal error; remembered in "),
             "{known}"
         );
+        assert!(known.ends_with("using software emulation (`--accel kvm` tries KVM again)"));
         // Another boot, another kernel: the trial runs again.
-        assert_eq!(memory.known_failure_on(&host("b2", "6.1.0"), then), None);
-        assert_eq!(memory.known_failure_on(&host("b1", "6.12.0"), then), None);
+        assert_eq!(memory.skip_note_on(&host("b2", "6.1.0"), then), None);
+        assert_eq!(memory.skip_note_on(&host("b1", "6.12.0"), then), None);
     }
 
     #[test]
@@ -177,21 +186,31 @@ mod tests {
         let here = host("b1", "6.1.0");
         let then = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         memory.record_failure_on(here.clone(), "why", then);
-        assert!(memory.known_failure_on(&here, then + MAX_AGE).is_some());
+        assert!(memory.skip_note_on(&here, then + MAX_AGE).is_some());
         let later = then + MAX_AGE + Duration::from_secs(1);
-        assert_eq!(memory.known_failure_on(&here, later), None);
+        assert_eq!(memory.skip_note_on(&here, later), None);
         memory.forget();
-        assert_eq!(memory.known_failure_on(&here, then), None);
+        assert_eq!(memory.skip_note_on(&here, then), None);
+        memory.forget();
+    }
+
+    #[test]
+    fn without_a_cache_nothing_is_remembered() {
+        let memory = KvmMemory::default();
+        let here = host("b1", "6.1.0");
+        let then = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        memory.record_failure_on(here.clone(), "why", then);
+        assert_eq!(memory.skip_note_on(&here, then), None);
         memory.forget();
     }
 
     #[test]
     fn a_damaged_verdict_means_no_verdict() {
         let (_dir, memory) = memory();
-        std::fs::create_dir_all(memory.path.parent().unwrap()).unwrap();
-        std::fs::write(&memory.path, "{not json").unwrap();
+        std::fs::create_dir_all(memory.path.as_ref().unwrap().parent().unwrap()).unwrap();
+        std::fs::write(memory.path.as_ref().unwrap(), "{not json").unwrap();
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert_eq!(memory.known_failure_on(&host("b1", "6.1.0"), now), None);
+        assert_eq!(memory.skip_note_on(&host("b1", "6.1.0"), now), None);
     }
 
     #[test]
