@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use baker::engine::Engine;
 use baker::image::ImageManifest;
@@ -35,10 +35,41 @@ pub struct BootArgs {
     /// (image.json's `disk.firmware`).
     #[arg(long, default_value = "bios", value_name = "FIRMWARE", value_parser = parse_firmware)]
     pub firmware: Firmware,
-    /// How QEMU runs the guest: kvm, tcg (software emulation), or auto: KVM when /dev/kvm opens
-    /// and the guest's kernel prints within 20 s under it, else tcg.
-    #[arg(long, default_value = "auto", value_name = "ACCEL", value_parser = ["auto", "kvm", "tcg"])]
-    pub accel: String,
+    /// How QEMU runs the guest.
+    #[arg(long, default_value = "auto", value_name = "ACCEL")]
+    pub accel: AccelChoice,
+}
+
+/// `--accel` of `image boot` and of `launch --provider qemu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccelChoice {
+    /// KVM when /dev/kvm opens and the guest's kernel prints within 20 s under it (a failed trial
+    /// is remembered until the host reboots), else software emulation.
+    Auto,
+    /// KVM, tried even where an earlier trial failed.
+    Kvm,
+    /// Software emulation: slower, but runs wherever QEMU does.
+    Tcg,
+}
+
+impl AccelChoice {
+    /// The accelerator asked for; `None` leaves the choice to baker.
+    pub fn accel(self) -> Option<Accel> {
+        match self {
+            AccelChoice::Auto => None,
+            AccelChoice::Kvm => Some(Accel::Kvm),
+            AccelChoice::Tcg => Some(Accel::Tcg),
+        }
+    }
+
+    /// The name `--accel` takes, as a cluster's state keeps it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AccelChoice::Auto => "auto",
+            AccelChoice::Kvm => "kvm",
+            AccelChoice::Tcg => "tcg",
+        }
+    }
 }
 
 fn parse_firmware(given: &str) -> Result<Firmware, String> {
@@ -63,8 +94,7 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
         memory_mib: args.memory,
         firmware: args.firmware,
         cache: global.cache(),
-        // `auto` is no accelerator of its own: baker's choice.
-        accel: Accel::parse(&args.accel),
+        accel: args.accel.accel(),
     };
     let reporter: Arc<dyn Reporter> = if global.quiet {
         Arc::new(Silent)

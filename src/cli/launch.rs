@@ -10,7 +10,6 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 
 use baker::engine::Engine;
-use baker::image::boot::Accel;
 use baker::image::boot::kvm_memory::KvmMemory;
 use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
@@ -26,6 +25,7 @@ use baker::progress::{Reporter, Silent};
 
 use super::Global;
 use super::build::{BuildFlags, build_output, build_stopped};
+use super::image_boot::AccelChoice;
 use super::launch_qemu;
 use super::output::emit_line;
 use super::progress::TerminalReporter;
@@ -64,10 +64,14 @@ pub struct LaunchArgs {
     /// `--provider qemu`: each VM's memory in MiB.
     #[arg(long, value_name = "MIB", default_value_t = launch_qemu::DEFAULT_MEMORY_MIB)]
     pub memory: u32,
-    /// `--provider qemu`: how QEMU runs the VMs: kvm, tcg (software emulation), or auto: KVM when
-    /// /dev/kvm opens and the first VM's kernel prints within 20 s under it, else tcg.
-    #[arg(long, value_name = "ACCEL", env = "BAKER_QEMU_ACCEL", default_value = "auto", value_parser = ["auto", "kvm", "tcg"])]
-    pub accel: String,
+    /// `--provider qemu`: how QEMU runs the VMs (auto tries KVM on the first VM).
+    #[arg(
+        long,
+        value_name = "ACCEL",
+        env = "BAKER_QEMU_ACCEL",
+        default_value = "auto"
+    )]
+    pub accel: AccelChoice,
     /// Publish the roles' ports on every interface, not only 127.0.0.1.
     #[arg(long)]
     pub publish_all: bool,
@@ -193,13 +197,15 @@ fn launch_qemu(
     request
         .resources
         .insert("memory_mib".into(), args.memory.to_string());
-    request.resources.insert("accel".into(), args.accel.clone());
+    request
+        .resources
+        .insert("accel".into(), args.accel.name().into());
     let states = states();
     let provider = baker::launch::qemu::QemuProvider::new(
         disk,
         states.cluster_dir(&args.name),
         args.memory,
-        Accel::parse(&args.accel),
+        args.accel.accel(),
     )
     .remembering_kvm(KvmMemory::in_cache(&global.cache()));
     let outcome = runtime.block_on(run::launch(
