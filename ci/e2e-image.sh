@@ -9,7 +9,8 @@
 #     debugfs lists, holding the tarball's postgres, the first-boot unit, an empty machine-id and no
 #     SSH host keys or apt lists; image.json says it boots with bios and uefi;
 #   - `baker image boot` boots it under QEMU to the first-boot ready line, with BIOS (SeaBIOS) and
-#     with UEFI (`--firmware uefi`, OVMF, and `--accel tcg`: no KVM trial) — one hybrid disk for both;
+#     with UEFI (`--firmware uefi`, OVMF, and `--accel tcg`: no KVM trial; `--qemu tools`: QEMU and
+#     OVMF from baker's tools image) — one hybrid disk for both;
 #   - every format, read with qemu-img and Python's tarfile: qcow2 and vhd convert back to the raw
 #     bytes, ami is the raw disk, gce is a gzipped tar with one sparse member disk.raw;
 #   - a no-change re-image answers at once; a format the image lacks is written from the raw disk
@@ -153,9 +154,11 @@ check "the console log holds the kernel's and systemd's lines" grep -aq 'Linux v
 check "booting leaves the disk unchanged (a snapshot)" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
 
 # With --accel tcg: software emulation at once, no KVM trial (the BIOS boot above makes baker's own choice).
-say "booting the same disk under QEMU with UEFI firmware (OVMF), --accel tcg"
+# With --qemu tools: QEMU and OVMF from baker's tools image, as on a host with only Docker (the BIOS
+# boot above runs the host's QEMU).
+say "booting the same disk under QEMU with UEFI firmware (OVMF), --accel tcg, --qemu tools"
 t=$(now)
-if "$BAKER" image boot "$WORK/img-a" --firmware uefi --accel tcg --timeout 600 --log "$WORK/uefi.log" --cache-dir "$WORK/cache-a" >"$WORK/boot-uefi.out" 2>"$WORK/boot-uefi.err"; then
+if "$BAKER" image boot "$WORK/img-a" --firmware uefi --accel tcg --qemu tools --timeout 600 --log "$WORK/uefi.log" --cache-dir "$WORK/cache-a" >"$WORK/boot-uefi.out" 2>"$WORK/boot-uefi.err"; then
   ok "the image boots under UEFI firmware to the first-boot ready line"
 else
   not_ok "the image boots under UEFI firmware to the first-boot ready line"
@@ -167,6 +170,7 @@ check "the UEFI console shows OVMF starting GRUB, then the kernel" bash -c \
 check "and leaves the disk unchanged" bash -c "cd '$WORK/img-a' && sha256sum -c --quiet $DISK.sha256"
 check "--accel tcg boots under software emulation with no KVM trial" bash -c \
   "grep -q 'tcg (software emulation)' '$WORK/boot-uefi.out' && ! grep -q 'KVM did not run' '$WORK/boot-uefi.err'"
+check "--qemu tools boots it with the QEMU of baker's tools image" grep -q ', in baker-tools:' "$WORK/boot-uefi.out"
 
 # --- a format the image lacks, from the raw disk it holds ---------------------------------------------
 say "adding vhd to the raw image"

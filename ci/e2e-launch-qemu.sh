@@ -9,10 +9,13 @@
 #     (with `--accel tcg`, which the state records and every VM runs with) leaves its state, and
 #     destroy stops its VMs;
 #   - where the first launch's KVM trial failed, the next launch skips it (software emulation at
-#     once, saying why).
+#     once, saying why);
+#   - with `--qemu tools`, a primary boots under the QEMU of baker's tools image (as on a host with
+#     only Docker) to ready; status answers; destroy stops it and its container goes.
 # The image comes from $BAKER_PG_IMAGE (a `baker image` output directory; ci/test.sh shares the one
 # ci/e2e-image.sh made) with the build from $BAKER_PG_BUILD; otherwise this script makes them.
-# QEMU runs on the host: installed here when missing. Prints "N passed, N failed" last.
+# QEMU runs on the host (installed here when missing), and once from baker's tools image (made from
+# the local Debian 12 base image). Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
@@ -153,6 +156,39 @@ if grep -q 'KVM did not run' "$WORK/launch.err"; then
 else
   say "KVM passed its trial here, or is absent: nothing to remember"
 fi
+
+# --- QEMU from baker's tools image (as on a host with only Docker) ---------------------------------
+say "launching qtools: a primary under the QEMU of baker's tools image (--qemu tools)"
+t=$(now)
+if "$BAKER" launch qtools --provider qemu --qemu tools --image "$IMAGE" --from "$PG" --slaves 0 \
+  >"$WORK/tools.out" 2>"$WORK/tools.err"; then
+  ok "launch qtools --qemu tools reaches ready ($(since "$t") s, including the tools image)"
+else
+  not_ok "launch qtools --qemu tools reaches ready"
+  tail -n 40 "$WORK/tools.err" >&2
+fi
+vm_pids=$(cat "$BAKER_STATE_DIR"/qtools/*.pid 2>/dev/null || true)
+in_tools_container() { # the state says so, and the VM's QEMU is the process of a container labelled baker.vm
+  [ "$(json "$BAKER_STATE_DIR/qtools/state.json" 'd["resources"]["qemu"]')" = tools ] || return 1
+  [ -n "$vm_pids" ] || return 1
+  for id in $(docker ps -q --no-trunc --filter "label=$RUN_LABEL" --filter label=baker.vm=qtools-primary); do
+    [ "$(docker inspect -f '{{.State.Pid}}' "$id")" = "$vm_pids" ] || grep -q "$id" "/proc/$vm_pids/cgroup" && return 0
+  done
+  return 1
+}
+check "the state records --qemu tools and the VM's QEMU runs in a container of the tools image" in_tools_container
+"$BAKER" status qtools >"$WORK/tools-status.out" 2>&1 || true
+check "status from a new process shows the primary ready" [ "$(grep -c 'ready since' "$WORK/tools-status.out")" = 1 ]
+"$BAKER" destroy qtools >"$WORK/tools-destroy.out" 2>&1 || true
+vm_container_gone() { # QEMU stopped, and the engine removed its container
+  for _ in $(seq 1 50); do
+    [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.vm)" ] && break
+    sleep 0.2
+  done
+  for p in $vm_pids; do ! runs "$p" || return 1; done
+  [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.vm)" ] && [ ! -e "$BAKER_STATE_DIR/qtools" ]
+}
+check "destroy stops the VM, its container goes with it, and no overlay or state is left" vm_container_gone
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

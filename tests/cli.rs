@@ -15,6 +15,8 @@ fn baker() -> Command {
         .env_remove("BAKER_MIRRORS")
         .env_remove("BAKER_LOCK")
         .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("BAKER_QEMU")
+        .env_remove("BAKER_QEMU_ACCEL")
         .env("DOCKER_HOST", NO_ENGINE);
     cmd
 }
@@ -600,4 +602,37 @@ fn launch_takes_auto_kvm_or_tcg_as_the_qemu_accelerator() {
         .failure()
         .stderr(predicate::str::contains("invalid value 'hvf'"))
         .stderr(predicate::str::contains("auto, kvm, tcg"));
+}
+
+#[test]
+fn qemu_from_the_host_only_fails_at_once_where_the_host_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("x.raw");
+    std::fs::write(&disk, [0u8; 512]).unwrap();
+    // A PATH with no QEMU (and, as in every test here, no engine).
+    let no_qemu = |args: &[&str]| {
+        let mut cmd = baker();
+        cmd.args(args)
+            .env("PATH", dir.path())
+            .env("BAKER_STATE_DIR", dir.path().join("state"))
+            .env("BAKER_CACHE_DIR", dir.path().join("cache"));
+        cmd
+    };
+    no_qemu(&["image", "boot", "--qemu", "host", disk.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "--qemu host: no qemu-system-x86_64 on this host's PATH",
+        ));
+    no_qemu(&["launch", "c", "--provider", "qemu", "--qemu", "host"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "--qemu host: the qemu provider needs qemu-system-x86_64 and qemu-img",
+        ));
+    baker()
+        .args(["launch", "c", "--provider", "qemu", "--qemu", "vm"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("auto, host, tools"));
 }

@@ -5,17 +5,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use baker::engine::Engine;
 use baker::image::ImageManifest;
-use baker::image::boot::{Accel, BootOptions, boot};
+use baker::image::boot::{BootOptions, boot};
 use baker::progress::{Reporter, Silent};
 use baker::recipe::Firmware;
 
 use super::Global;
 use super::output::emit;
 use super::progress::TerminalReporter;
+use super::qemu_flags::{AccelChoice, QemuChoice};
 use super::signals::{interrupted, stopped};
 
 #[derive(Debug, Args)]
@@ -38,38 +39,9 @@ pub struct BootArgs {
     /// How QEMU runs the guest.
     #[arg(long, default_value = "auto", value_name = "ACCEL")]
     pub accel: AccelChoice,
-}
-
-/// `--accel` of `image boot` and of `launch --provider qemu`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AccelChoice {
-    /// KVM when /dev/kvm opens and the guest's kernel prints within 20 s under it (a failed trial
-    /// is remembered until the host reboots), else software emulation.
-    Auto,
-    /// KVM, tried even where an earlier trial failed.
-    Kvm,
-    /// Software emulation: slower, but runs wherever QEMU does.
-    Tcg,
-}
-
-impl AccelChoice {
-    /// The accelerator asked for; `None` leaves the choice to baker.
-    pub fn accel(self) -> Option<Accel> {
-        match self {
-            AccelChoice::Auto => None,
-            AccelChoice::Kvm => Some(Accel::Kvm),
-            AccelChoice::Tcg => Some(Accel::Tcg),
-        }
-    }
-
-    /// The name `--accel` takes, as a cluster's state keeps it.
-    pub fn name(self) -> &'static str {
-        match self {
-            AccelChoice::Auto => "auto",
-            AccelChoice::Kvm => "kvm",
-            AccelChoice::Tcg => "tcg",
-        }
-    }
+    /// Whose QEMU boots the image.
+    #[arg(long, default_value = "auto", value_name = "FROM", env = "BAKER_QEMU")]
+    pub qemu: QemuChoice,
 }
 
 fn parse_firmware(given: &str) -> Result<Firmware, String> {
@@ -95,6 +67,7 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
         firmware: args.firmware,
         cache: global.cache(),
         accel: args.accel.accel(),
+        qemu: args.qemu.from(),
     };
     let reporter: Arc<dyn Reporter> = if global.quiet {
         Arc::new(Silent)

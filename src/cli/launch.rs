@@ -25,10 +25,10 @@ use baker::progress::{Reporter, Silent};
 
 use super::Global;
 use super::build::{BuildFlags, build_output, build_stopped};
-use super::image_boot::AccelChoice;
 use super::launch_qemu;
 use super::output::emit_line;
 use super::progress::TerminalReporter;
+use super::qemu_flags::{AccelChoice, QemuChoice};
 use super::select::Selection;
 use super::signals::{interrupted, stopped};
 
@@ -72,6 +72,9 @@ pub struct LaunchArgs {
         default_value = "auto"
     )]
     pub accel: AccelChoice,
+    /// `--provider qemu`: whose QEMU runs the VMs.
+    #[arg(long, value_name = "FROM", env = "BAKER_QEMU", default_value = "auto")]
+    pub qemu: QemuChoice,
     /// Publish the roles' ports on every interface, not only 127.0.0.1.
     #[arg(long)]
     pub publish_all: bool,
@@ -183,7 +186,11 @@ fn launch_qemu(
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ExitCode> {
-    launch_qemu::check_host()?;
+    let runner = runtime.block_on(launch_qemu::qemu_runner(
+        global,
+        args.qemu.from(),
+        &reporter,
+    ))?;
     let mut request = launch_request(args);
     if args.from.is_none() && args.image.is_none() {
         // Bad input fails before the build and the image, which may take long.
@@ -207,7 +214,8 @@ fn launch_qemu(
         args.memory,
         args.accel.accel(),
     )
-    .remembering_kvm(KvmMemory::in_cache(&global.cache()));
+    .remembering_kvm(KvmMemory::in_cache(&global.cache()))
+    .running_qemu(runner);
     let outcome = runtime.block_on(run::launch(
         &provider,
         &states,
@@ -280,8 +288,12 @@ fn resume(
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "qemu" => {
+                let runner = launch_qemu::runner_of(global, &state, &reporter)
+                    .await
+                    .map_err(|e| LaunchError::Input(format!("{e:#}")))?;
                 let provider = launch_qemu::provider_of(&states, &state)
-                    .remembering_kvm(KvmMemory::in_cache(&global.cache()));
+                    .remembering_kvm(KvmMemory::in_cache(&global.cache()))
+                    .running_qemu(runner);
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             other => Err(LaunchError::Input(format!(

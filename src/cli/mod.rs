@@ -12,6 +12,7 @@ mod launch_qemu;
 pub mod output;
 mod plan;
 mod progress;
+mod qemu_flags;
 mod recipes;
 mod select;
 mod signals;

@@ -117,6 +117,16 @@ impl Engine {
 }
 
 impl Container {
+    /// A container created elsewhere in the engine, tracked by the janitor from now on.
+    pub(super) fn adopt(engine: &Engine, id: String, name: String) -> Self {
+        engine.janitor.track(&id);
+        Container {
+            id,
+            name,
+            engine: engine.clone(),
+        }
+    }
+
     fn during(&self, what: &str) -> impl FnOnce(bollard::errors::Error) -> EngineError + use<> {
         EngineError::during(format!("{what} container {}", self.name))
     }

@@ -4,12 +4,14 @@
 //! ([`labels`]), the janitor that removes a run's containers on error and interrupt, and the
 //! removal of containers whose baker process was killed ([`owner`]), which every connection does. The builder,
 //! base images, the cache and the CLI call these functions; none of them imports bollard, and their
-//! errors carry an [`EngineError`], never bollard's. Later stages (`image`, `launch`: networks,
-//! long-running containers) add their calls here too.
+//! errors carry an [`EngineError`], never bollard's. Later stages add their calls here too:
+//! `launch`'s networks and node containers ([`NodeSpec`]), and host programs run from an image
+//! ([`HostToolSpec`]: QEMU where the host has none).
 
 mod connect;
 mod container;
 mod errors;
+mod host_tool;
 mod images;
 mod janitor;
 pub mod labels;
@@ -22,6 +24,7 @@ use bollard::Docker;
 pub use connect::engine_host;
 pub use container::{Container, ContainerExtras, ContainerSpec};
 pub use errors::EngineError;
+pub use host_tool::HostToolSpec;
 pub use images::ImageInfo;
 pub use labels::{OWNER_LABEL, STEP_REPO};
 pub use nodes::{ExecOutput, NodeSpec};

@@ -35,7 +35,7 @@ use console::failure;
 pub use console::{diagnose, strip_escapes};
 use kvm_memory::KvmMemory;
 pub use ovmf::Ovmf;
-pub use qemu::{Accel, disk_format, kvm_openable, qemu_args};
+pub use qemu::{Accel, QemuFrom, disk_format, kvm_openable, qemu_args};
 use qemu::{Runner, host_qemu};
 
 /// How long a KVM guest may take to print its kernel's first line before KVM is taken to be
@@ -64,6 +64,8 @@ pub struct BootOptions {
     /// `None`: KVM on trial when `/dev/kvm` opens, else software emulation. `Some`: that one,
     /// with no trial and no fallback.
     pub accel: Option<Accel>,
+    /// The host's QEMU or the tools image's.
+    pub qemu: QemuFrom,
 }
 
 #[derive(Debug, Clone)]
@@ -88,8 +90,14 @@ pub async fn boot(
         .canonicalize()
         .map_err(ImageError::io("opening the image", &opts.image))?;
     let uefi = opts.firmware == Firmware::Uefi;
-    let runner = match host_qemu() {
-        Some(_) if !uefi || ovmf::on_host() => Runner::Host,
+    let runner = match (opts.qemu, host_qemu()) {
+        (QemuFrom::Host, None) => {
+            return Err(ImageError::Boot(
+                "--qemu host: no qemu-system-x86_64 on this host's PATH (install QEMU, or leave the choice to baker, which runs it from its tools image)".into(),
+            ));
+        }
+        (QemuFrom::Host, Some(_)) => Runner::Host,
+        (QemuFrom::Auto, Some(_)) if !uefi || ovmf::on_host() => Runner::Host,
         _ => {
             let engine = engine.ok_or_else(|| {
                 ImageError::Boot(

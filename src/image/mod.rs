@@ -29,9 +29,10 @@ pub mod manifest;
 mod os_layer;
 pub mod output;
 mod reuse;
-mod run;
+pub(crate) mod run;
 pub mod size;
 mod tools;
+pub use tools::ensure_tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

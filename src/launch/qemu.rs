@@ -3,9 +3,10 @@
 //! each over ports forwarded on 127.0.0.1 (see [`super::qemu_net`]; command lines and processes are
 //! [`super::qemu_vm`]). A VM gets its address before it boots, so it boots with its bundle in hand:
 //! the bundle tar (with the VM's `network` entry and the cluster key as root's `authorized_keys`)
-//! is its second disk, which the role agent reads. QEMU runs daemonized on this host with a
-//! pidfile (the node's provider id) and its console in a file, all in the cluster's state
-//! directory, so the VMs outlive `baker launch`. KVM is used when `/dev/kvm` opens and a guest
+//! is its second disk, which the role agent reads. QEMU runs daemonized with a pidfile (the node's
+//! provider id) and its console in a file, all in the cluster's state directory, so the VMs outlive
+//! `baker launch` — on this host, or from baker's tools image where the host has no QEMU
+//! ([`super::qemu_runner`]), which changes nothing else. KVM is used when `/dev/kvm` opens and a guest
 //! under it prints its kernel's first line on its console within a grace time; otherwise (or with
 //! `--accel tcg`, or when KVM failed that trial on this host before: [`KvmMemory`]) software
 //! emulation.
@@ -18,9 +19,10 @@ use super::bundle::NodeBundle;
 use super::error::LaunchError;
 use super::provider::{Provider, ROLE_LOG, role_log_script};
 use super::qemu_net::{MAX_NODES, SSH_PORT, Switch, free_ports, network_entry};
+use super::qemu_runner::{QemuRunner, vm_dirs};
 use super::qemu_vm::{
-    Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, run, running_pid,
-    start_vm, stop, write_private,
+    Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, running_pid, start_vm,
+    stop, write_private,
 };
 use super::ssh_shell::{SshTarget, ensure_cluster_key};
 use super::state::{ClusterState, NodeState, StateDir};
@@ -39,6 +41,8 @@ pub struct QemuProvider {
     accel: Mutex<Option<Accel>>,
     /// Where a failed KVM trial is remembered (by default nowhere: every launch tries KVM).
     kvm_memory: KvmMemory,
+    /// Where QEMU runs (by default on this host).
+    runner: QemuRunner,
 }
 
 impl QemuProvider {
@@ -52,6 +56,7 @@ impl QemuProvider {
             memory_mib,
             accel: Mutex::new(decided),
             kvm_memory: KvmMemory::default(),
+            runner: QemuRunner::Host,
         }
     }
 
@@ -59,6 +64,17 @@ impl QemuProvider {
     pub fn remembering_kvm(mut self, memory: KvmMemory) -> Self {
         self.kvm_memory = memory;
         self
+    }
+
+    /// Runs QEMU and qemu-img with `runner` (from the tools image where the host has none).
+    pub fn running_qemu(mut self, runner: QemuRunner) -> Self {
+        self.runner = runner;
+        self
+    }
+
+    /// The directories QEMU reads and writes.
+    fn dirs(&self) -> Vec<String> {
+        vm_dirs(&self.dir, &self.disk)
     }
 
     /// The accelerator every VM of this launch runs with: software emulation when KVM failed its
@@ -120,7 +136,8 @@ impl QemuProvider {
             memory_mib: self.memory_mib,
         });
         let what = format!("starting the VM of {}", node.name);
-        start_vm(&args, &files, &what, trial.then_some(KVM_GRACE)).await
+        let grace = trial.then_some(KVM_GRACE);
+        start_vm(&self.runner, &args, &files, &what, &self.dirs(), grace).await
     }
 }
 
@@ -156,6 +173,9 @@ impl Provider for QemuProvider {
         state
             .resources
             .insert("disk".into(), self.disk.display().to_string());
+        state
+            .resources
+            .insert("qemu".into(), self.runner.name().into());
         states.save(state)?;
         let todo: Vec<usize> = (0..state.nodes.len())
             .filter(|&i| state.nodes[i].address.is_empty())
@@ -180,11 +200,13 @@ impl Provider for QemuProvider {
         for (index, ports) in todo.into_iter().zip(guest_ports) {
             let files = VmFiles::of(&self.dir, &state.nodes[index].name);
             let _ = std::fs::remove_file(&files.overlay);
-            run(
-                &overlay_args(&self.disk, &files.overlay),
-                &format!("making the overlay of {}", state.nodes[index].name),
-            )
-            .await?;
+            self.runner
+                .run(
+                    &overlay_args(&self.disk, &files.overlay),
+                    &format!("making the overlay of {}", state.nodes[index].name),
+                    &self.dirs(),
+                )
+                .await?;
             let node = &mut state.nodes[index];
             node.provider_id = Some(files.pidfile.display().to_string());
             node.published = ports.into_iter().zip(host_ports.by_ref()).collect();
@@ -301,7 +323,7 @@ impl Provider for QemuProvider {
             if std::fs::remove_file(&files.overlay).is_ok() || stopped {
                 removed += 1;
             }
-            for file in [&files.seed, &files.pidfile, &files.console] {
+            for file in [&files.seed, &files.pidfile, &files.console, &files.stderr] {
                 let _ = std::fs::remove_file(file);
             }
         }

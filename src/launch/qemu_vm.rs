@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::error::LaunchError;
 use super::qemu_net::{Switch, mac};
+use super::qemu_runner::QemuRunner;
 use super::readiness::NodeShell;
 use super::ssh_shell::SshTarget;
 use crate::image::boot::KERNEL_BANNER;
@@ -22,6 +23,8 @@ pub struct VmFiles {
     pub seed: PathBuf,
     pub pidfile: PathBuf,
     pub console: PathBuf,
+    /// QEMU's errors, when it runs in the tools image.
+    pub stderr: PathBuf,
 }
 
 impl VmFiles {
@@ -31,6 +34,7 @@ impl VmFiles {
             seed: dir.join(format!("{node}.seed")),
             pidfile: dir.join(format!("{node}.pid")),
             console: dir.join(format!("{node}.console.log")),
+            stderr: dir.join(format!("{node}.qemu-errors")),
         }
     }
 
@@ -41,8 +45,14 @@ impl VmFiles {
         Self::of(dir, &name)
     }
 
-    pub fn all(&self) -> [&Path; 4] {
-        [&self.overlay, &self.seed, &self.pidfile, &self.console]
+    pub fn all(&self) -> [&Path; 5] {
+        [
+            &self.overlay,
+            &self.seed,
+            &self.pidfile,
+            &self.console,
+            &self.stderr,
+        ]
     }
 }
 
@@ -192,13 +202,16 @@ pub async fn run(args: &[String], what: &str) -> Result<(), LaunchError> {
 /// hosts KVM runs the firmware and the boot loader, then stops the kernel); a VM whose kernel did
 /// not print is stopped.
 pub async fn start_vm(
+    runner: &QemuRunner,
     args: &[String],
     files: &VmFiles,
     what: &str,
+    dirs: &[String],
     grace: Option<Duration>,
 ) -> Result<bool, LaunchError> {
     let _ = std::fs::remove_file(&files.console);
-    let started = run(args, what).await;
+    let kvm = args.windows(2).any(|w| w[0] == "-accel" && w[1] == "kvm");
+    let started = runner.start(args, files, what, dirs, kvm).await;
     let Some(grace) = grace else {
         return started.map(|()| true);
     };

@@ -42,6 +42,18 @@ impl Accel {
     }
 }
 
+/// Where QEMU comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QemuFrom {
+    /// The host's when it is installed (with OVMF, for UEFI), else the tools image's.
+    #[default]
+    Auto,
+    /// The host's only.
+    Host,
+    /// The tools image's, even where the host has its own.
+    Tools,
+}
+
 /// QEMU's name for the disk format, from the file name.
 pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
     let name = image.file_name().unwrap_or_default().to_string_lossy();
