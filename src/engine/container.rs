@@ -64,15 +64,7 @@ impl Engine {
         spec: ContainerSpec<'_>,
         extras: ContainerExtras<'_>,
     ) -> Result<Container, EngineError> {
-        let devices = extras
-            .devices
-            .iter()
-            .map(|d| DeviceMapping {
-                path_on_host: Some((*d).to_owned()),
-                path_in_container: Some((*d).to_owned()),
-                cgroup_permissions: Some("rwm".into()),
-            })
-            .collect();
+        let devices = device_mappings(extras.devices);
         let body = ContainerCreateBody {
             image: Some(spec.image.to_owned()),
             cmd: Some(spec.cmd),
@@ -93,27 +85,44 @@ impl Engine {
             }),
             ..Default::default()
         };
+        let id = self.create_named(&spec.name, spec.image, body).await?;
+        Ok(Container::adopt(self, id, spec.name))
+    }
+
+    /// Creates container `name` from `body` (made from `image`); its id.
+    pub(super) async fn create_named(
+        &self,
+        name: &str,
+        image: &str,
+        body: ContainerCreateBody,
+    ) -> Result<String, EngineError> {
         let created = self
             .docker
             .create_container(
                 Some(CreateContainerOptions {
-                    name: Some(spec.name.clone()),
+                    name: Some(name.to_owned()),
                     ..Default::default()
                 }),
                 body,
             )
             .await
             .map_err(EngineError::during(format!(
-                "creating container {} from {}",
-                spec.name, spec.image
+                "creating container {name} from {image}"
             )))?;
-        self.janitor.track(&created.id);
-        Ok(Container {
-            id: created.id,
-            name: spec.name,
-            engine: self.clone(),
-        })
+        Ok(created.id)
     }
+}
+
+/// Host device nodes given to a container at the same path (`/dev/kvm`).
+pub(super) fn device_mappings(devices: &[&str]) -> Vec<DeviceMapping> {
+    devices
+        .iter()
+        .map(|d| DeviceMapping {
+            path_on_host: Some((*d).to_owned()),
+            path_in_container: Some((*d).to_owned()),
+            cgroup_permissions: Some("rwm".into()),
+        })
+        .collect()
 }
 
 impl Container {

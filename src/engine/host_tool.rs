@@ -12,10 +12,11 @@
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 
-use bollard::models::{ContainerCreateBody, DeviceMapping, HostConfig};
-use bollard::query_parameters::{CreateContainerOptions, StartContainerOptions};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::StartContainerOptions;
 use futures_util::StreamExt;
 
+use super::container::device_mappings;
 use super::janitor::force_remove;
 use super::labels::labels;
 use super::owner::{self, owner_labels};
@@ -36,15 +37,6 @@ pub struct HostToolSpec<'a> {
 
 impl HostToolSpec<'_> {
     fn body(&self, labels: HashMap<String, String>, auto_remove: bool) -> ContainerCreateBody {
-        let devices = self
-            .devices
-            .iter()
-            .map(|d| DeviceMapping {
-                path_on_host: Some((*d).to_owned()),
-                path_in_container: Some((*d).to_owned()),
-                cgroup_permissions: Some("rwm".into()),
-            })
-            .collect();
         // The device's group, so that the user may open it as on the host.
         let groups = self
             .devices
@@ -72,7 +64,7 @@ impl HostToolSpec<'_> {
             labels: Some(labels),
             host_config: Some(HostConfig {
                 binds: Some(binds),
-                devices: Some(devices),
+                devices: Some(device_mappings(self.devices)),
                 group_add: Some(groups),
                 network_mode: Some("host".into()),
                 pid_mode: Some("host".into()),
@@ -81,28 +73,6 @@ impl HostToolSpec<'_> {
             }),
             ..Default::default()
         }
-    }
-
-    async fn create(
-        &self,
-        engine: &Engine,
-        body: ContainerCreateBody,
-    ) -> Result<String, EngineError> {
-        let created = engine
-            .docker
-            .create_container(
-                Some(CreateContainerOptions {
-                    name: Some(self.name.clone()),
-                    ..Default::default()
-                }),
-                body,
-            )
-            .await
-            .map_err(EngineError::during(format!(
-                "creating container {} from {}",
-                self.name, self.image
-            )))?;
-        Ok(created.id)
     }
 }
 
@@ -114,7 +84,9 @@ impl Engine {
     ) -> Result<(i64, String), EngineError> {
         let mut all = labels(spec.labels);
         all.extend(owner_labels().map(|(k, v)| (k.to_owned(), v)));
-        let id = spec.create(self, spec.body(all, false)).await?;
+        let id = self
+            .create_named(&spec.name, spec.image, spec.body(all, false))
+            .await?;
         let tool = Container::adopt(self, id, spec.name.clone());
         let result = async {
             tool.start().await?;
@@ -137,7 +109,9 @@ impl Engine {
         let mut all = labels(spec.labels);
         // It outlives the command that started it: no later command may take it for an orphan.
         owner::disown(&mut all);
-        let id = spec.create(self, spec.body(all, true)).await?;
+        let id = self
+            .create_named(&spec.name, spec.image, spec.body(all, true))
+            .await?;
         if let Err(e) = self
             .docker
             .start_container(&id, None::<StartContainerOptions>)
