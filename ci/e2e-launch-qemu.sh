@@ -11,7 +11,8 @@
 #   - where the first launch's KVM trial failed, the next launch skips it (software emulation at
 #     once, saying why);
 #   - with `--qemu tools`, a primary boots under the QEMU of baker's tools image (as on a host with
-#     only Docker) to ready; status answers; destroy stops it and its container goes.
+#     only Docker) to ready, with its node's host name; status answers; destroy stops it and its
+#     container goes.
 # The image comes from $BAKER_PG_IMAGE (a `baker image` output directory; ci/test.sh shares the one
 # ci/e2e-image.sh made) with the build from $BAKER_PG_BUILD; otherwise this script makes them.
 # QEMU runs on the host (installed here when missing), and once from baker's tools image (made from
@@ -179,6 +180,8 @@ in_tools_container() { # the state says so, and the VM's QEMU is the process of 
 check "the state records --qemu tools and the VM's QEMU runs in a container of the tools image" in_tools_container
 "$BAKER" status qtools >"$WORK/tools-status.out" 2>&1 || true
 check "status from a new process shows the primary ready" [ "$(grep -c 'ready since' "$WORK/tools-status.out")" = 1 ]
+name=$(echo hostname | "$BAKER" login qtools 2>/dev/null | tail -n 1 || true)
+check "the VM carries its node's host name, not the image's (saw: $name)" [ "$name" = qtools-primary ]
 "$BAKER" destroy qtools >"$WORK/tools-destroy.out" 2>&1 || true
 vm_container_gone() { # QEMU stopped, and the engine removed its container
   for _ in $(seq 1 50); do

@@ -103,10 +103,10 @@ fn the_agent_reads_a_seed_disk_and_does_nothing_without_a_bundle() {
 }
 
 #[test]
-fn the_agent_sets_each_vm_interface_by_mac_and_roots_authorized_keys_from_a_seed() {
+fn the_agent_sets_each_vm_interface_by_mac_its_host_name_and_roots_authorized_keys_from_a_seed() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    // A fake sysfs with two interfaces, and an `ip` that records its arguments.
+    // A fake sysfs with two interfaces, and an `ip` and a `hostname` that record their arguments.
     for (dev, mac) in [("ens3", "52:54:00:00:00:01"), ("ens4", "52:54:00:01:00:01")] {
         std::fs::create_dir_all(root.join("sys").join(dev)).unwrap();
         std::fs::write(
@@ -122,8 +122,25 @@ fn the_agent_sets_each_vm_interface_by_mac_and_roots_authorized_keys_from_a_seed
         format!("#!/bin/bash\necho \"$*\" >> {}/ip.calls\n", root.display()),
     )
     .unwrap();
+    std::fs::write(
+        bin.join("hostname"),
+        format!(
+            "#!/bin/bash\necho \"$*\" >> {}/hostname.calls\n",
+            root.display()
+        ),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(bin.join("ip"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for tool in ["ip", "hostname"] {
+        std::fs::set_permissions(bin.join(tool), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // The image's own name, which every node would otherwise share.
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(
+        root.join("etc/hosts"),
+        "127.0.0.1 localhost\n127.0.1.1 postgresql\n",
+    )
+    .unwrap();
     let network = crate::launch::qemu_net::network_entry(
         &crate::launch::qemu_net::Switch::for_cluster(Path::new("/s/pg")),
         1,
@@ -137,6 +154,7 @@ fn the_agent_sets_each_vm_interface_by_mac_and_roots_authorized_keys_from_a_seed
                 0o600,
                 b"ssh-ed25519 AAAA baker-cluster\n",
             ),
+            ("hostname", 0o644, b"pg-standby-1\n"),
         ])
         .unwrap();
     tar.resize(1 << 20, 0);
@@ -180,6 +198,18 @@ fn the_agent_sets_each_vm_interface_by_mac_and_roots_authorized_keys_from_a_seed
     assert_eq!(
         std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
         0o600
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("hostname.calls")).unwrap(),
+        "pg-standby-1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/hostname")).unwrap(),
+        "pg-standby-1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/hosts")).unwrap(),
+        "127.0.0.1 localhost\n127.0.1.1 pg-standby-1\n"
     );
     assert!(root.join("command.out").exists(), "the role started after");
 }

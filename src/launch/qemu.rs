@@ -2,14 +2,14 @@
 //! that `baker image` made, all of a cluster's VMs on a switch that needs no root, the host reaching
 //! each over ports forwarded on 127.0.0.1 (see [`super::qemu_net`]; command lines and processes are
 //! [`super::qemu_vm`]). A VM gets its address before it boots, so it boots with its bundle in hand:
-//! the bundle tar (with the VM's `network` entry and the cluster key as root's `authorized_keys`)
-//! is its second disk, which the role agent reads. QEMU runs daemonized with a pidfile (the node's
-//! provider id) and its console in a file, all in the cluster's state directory, so the VMs outlive
-//! `baker launch` — on this host, or from baker's tools image where the host has no QEMU
-//! ([`super::qemu_runner`]), which changes nothing else. KVM is used when `/dev/kvm` opens and a guest
-//! under it prints its kernel's first line on its console within a grace time; otherwise (or with
-//! `--accel tcg`, or when KVM failed that trial on this host before: [`KvmMemory`]) software
-//! emulation.
+//! the bundle tar (with the VM's `network` entry, its `hostname`, and the cluster key as root's
+//! `authorized_keys`) is its second disk, which the role agent reads. QEMU runs daemonized with a
+//! pidfile (the node's provider id) and its console in a file, all in the cluster's state
+//! directory, so the VMs outlive `baker launch` — on this host, or from baker's tools image where
+//! the host has no QEMU ([`super::qemu_runner`]), which changes nothing else. KVM is used when
+//! `/dev/kvm` opens and a guest under it prints its kernel's first line on its console within a
+//! grace time; otherwise (or with `--accel tcg`, or when KVM failed that trial on this host
+//! before: [`KvmMemory`]) software emulation.
 
 use std::path::{Path, PathBuf};
 
@@ -236,6 +236,7 @@ impl Provider for QemuProvider {
             .to_tar_with(&[
                 ("network", 0o644, network.as_bytes()),
                 ("authorized_keys", 0o600, &key),
+                ("hostname", 0o644, format!("{}\n", node.name).as_bytes()),
             ])
             .map_err(io(format!("packing the bundle of {}", node.name)))?;
         // The bundle's env holds the cluster's secret: readable by this user only.
