@@ -35,7 +35,7 @@ use console::failure;
 pub use console::{diagnose, strip_escapes};
 use kvm_memory::KvmMemory;
 pub use ovmf::Ovmf;
-pub use qemu::{Accel, QemuFrom, disk_format, kvm_openable, qemu_args};
+pub use qemu::{Accel, QemuFrom, disk_format, kvm_openable, on_path, qemu_args};
 use qemu::{Runner, host_qemu};
 
 /// How long a KVM guest may take to print its kernel's first line before KVM is taken to be

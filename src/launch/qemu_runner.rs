@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::error::LaunchError;
 use super::qemu_vm::{VmFiles, run, running_pid};
 use crate::engine::{Engine, HostToolSpec};
+use crate::image::boot::on_path;
 
 /// The label on a VM's container, with the cluster's name.
 pub const VM_LABEL: &str = "baker.vm";
@@ -42,10 +43,9 @@ impl QemuRunner {
 
     /// Whether QEMU and qemu-img are both on this host's PATH.
     pub fn host_has_qemu() -> bool {
-        ["qemu-system-x86_64", "qemu-img"].iter().all(|tool| {
-            std::env::var_os("PATH")
-                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()))
-        })
+        ["qemu-system-x86_64", "qemu-img"]
+            .iter()
+            .all(|tool| on_path(tool).is_some())
     }
 
     /// Runs `args` (`qemu-img …`) to its end; `dirs` are the host directories it reads and writes.

@@ -119,9 +119,14 @@ pub fn kvm_openable() -> bool {
 }
 
 pub(super) fn host_qemu() -> Option<PathBuf> {
+    on_path("qemu-system-x86_64")
+}
+
+/// `program` on this host's PATH.
+pub fn on_path(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
-            .map(|dir| dir.join("qemu-system-x86_64"))
+            .map(|dir| dir.join(program))
             .find(|p| p.is_file())
     })
 }
