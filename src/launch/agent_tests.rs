@@ -199,16 +199,11 @@ fn the_agent_sets_each_vm_interface_by_mac_its_host_name_and_roots_authorized_ke
         std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
+    assert_eq!(read("hostname.calls"), "pg-standby-1\n");
+    assert_eq!(read("etc/hostname"), "pg-standby-1\n");
     assert_eq!(
-        std::fs::read_to_string(root.join("hostname.calls")).unwrap(),
-        "pg-standby-1\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(root.join("etc/hostname")).unwrap(),
-        "pg-standby-1\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(root.join("etc/hosts")).unwrap(),
+        read("etc/hosts"),
         "127.0.0.1 localhost\n127.0.1.1 pg-standby-1\n"
     );
     assert!(root.join("command.out").exists(), "the role started after");

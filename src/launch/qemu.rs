@@ -137,7 +137,8 @@ impl QemuProvider {
         });
         let what = format!("starting the VM of {}", node.name);
         let grace = trial.then_some(KVM_GRACE);
-        start_vm(&self.runner, &args, &files, &what, &self.dirs(), grace).await
+        let kvm = accel == Accel::Kvm;
+        start_vm(&self.runner, &args, &files, &what, &self.dirs(), kvm, grace).await
     }
 }
 

@@ -16,6 +16,7 @@ use super::error::LaunchError;
 use super::qemu_vm::{VmFiles, run, running_pid};
 use crate::engine::{Engine, HostToolSpec};
 use crate::image::boot::on_path;
+use crate::image::run::unique_name;
 
 /// The label on a VM's container, with the cluster's name.
 pub const VM_LABEL: &str = "baker.vm";
@@ -77,8 +78,9 @@ impl QemuRunner {
         )))
     }
 
-    /// Starts the VM of `args` (a daemonizing QEMU command line with a pidfile) and returns once
-    /// QEMU runs; `dirs` as for [`QemuRunner::run`]; `kvm` gives it `/dev/kvm`.
+    /// Starts the VM of `args` (a foreground QEMU command line with a pidfile) detached — on the
+    /// host with `-daemonize`, else as a container of its own — and returns once QEMU runs; `dirs`
+    /// as for [`QemuRunner::run`]; `kvm` gives it `/dev/kvm`.
     pub async fn start(
         &self,
         args: &[String],
@@ -88,7 +90,9 @@ impl QemuRunner {
         kvm: bool,
     ) -> Result<(), LaunchError> {
         let QemuRunner::Tools { engine, image } = self else {
-            return run(args, what).await;
+            let mut daemonized = args.to_vec();
+            daemonized.push("-daemonize".into());
+            return run(&daemonized, what).await;
         };
         // In the foreground: the container lives as long as QEMU.
         let mut cmd: Vec<String> = ["sh", "-c", "exec \"$@\" 2>\"$0\""]
@@ -96,7 +100,7 @@ impl QemuRunner {
             .map(|s| (*s).to_owned())
             .collect();
         cmd.push(files.stderr.display().to_string());
-        cmd.extend(args.iter().filter(|a| *a != "-daemonize").cloned());
+        cmd.extend_from_slice(args);
         let node = files
             .pidfile
             .file_stem()
@@ -149,10 +153,6 @@ pub fn vm_dirs(state_dir: &Path, disk: &Path) -> Vec<String> {
         dirs.push(format!("{}:ro", parent.display()));
     }
     dirs
-}
-
-fn unique_name(prefix: &str) -> String {
-    crate::image::run::unique_name(prefix)
 }
 
 #[cfg(test)]

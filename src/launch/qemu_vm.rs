@@ -1,6 +1,6 @@
 //! The VMs under the `qemu` provider: where each node's files live, the QEMU and `qemu-img` command
-//! lines, and the daemonized QEMU processes found again through their pidfiles (`-daemonize
-//! -pidfile`), so that VMs outlive `baker launch`; and the node's shell, SSH through its forwarded
+//! lines, and the QEMU processes found again through their pidfiles (`-pidfile`; daemonized or in
+//! a container of their own, see [`super::qemu_runner`]), so that VMs outlive `baker launch`; and the node's shell, SSH through its forwarded
 //! port, alive while its QEMU runs. A pid is taken for a VM only when its command line names the
 //! VM's pidfile, so a reused pid is never signalled.
 
@@ -85,8 +85,9 @@ pub struct VmSpec<'a> {
     pub memory_mib: u32,
 }
 
-/// The daemonized QEMU command line of one node: overlay as `vda`, seed as `vdb`, the user-mode
-/// NIC with its forwards, the switch NIC, the serial console to a file.
+/// The QEMU command line of one node, in the foreground (its runner daemonizes it): overlay as
+/// `vda`, seed as `vdb`, the user-mode NIC with its forwards, the switch NIC, the serial console
+/// to a file, the pidfile.
 pub fn qemu_args(vm: &VmSpec<'_>) -> Vec<String> {
     let (accel, cpu) = match vm.accel {
         Accel::Kvm => ("kvm", "host"),
@@ -116,7 +117,6 @@ pub fn qemu_args(vm: &VmSpec<'_>) -> Vec<String> {
         "none",
         "-serial",
         &format!("file:{}", path(&vm.files.console)),
-        "-daemonize",
         "-pidfile",
         &path(&vm.files.pidfile),
         "-drive",
@@ -197,7 +197,8 @@ pub async fn run(args: &[String], what: &str) -> Result<(), LaunchError> {
     )))
 }
 
-/// Starts a VM with `args` (a daemonizing QEMU). With a `grace` (KVM on trial), whether QEMU
+/// Starts a VM with `args` (QEMU's command line) through `runner`, which detaches it; `kvm` when
+/// it runs under KVM. With a `grace` (KVM on trial), whether QEMU
 /// started and the guest's kernel printed its first line on the console within it (on some nested
 /// hosts KVM runs the firmware and the boot loader, then stops the kernel); a VM whose kernel did
 /// not print is stopped.
@@ -207,10 +208,10 @@ pub async fn start_vm(
     files: &VmFiles,
     what: &str,
     dirs: &[String],
+    kvm: bool,
     grace: Option<Duration>,
 ) -> Result<bool, LaunchError> {
     let _ = std::fs::remove_file(&files.console);
-    let kvm = args.windows(2).any(|w| w[0] == "-accel" && w[1] == "kvm");
     let started = runner.start(args, files, what, dirs, kvm).await;
     let Some(grace) = grace else {
         return started.map(|()| true);
@@ -285,7 +286,7 @@ mod tests {
         .join(" ");
         for part in [
             "-accel tcg -cpu max -smp 1 -m 768",
-            "-serial file:/st/pg/pg-primary.console.log -daemonize -pidfile /st/pg/pg-primary.pid",
+            "-serial file:/st/pg/pg-primary.console.log -pidfile /st/pg/pg-primary.pid",
             "-drive file=/st/pg/pg-primary.qcow2,format=qcow2,if=virtio -drive file=/st/pg/pg-primary.seed,format=raw,if=virtio,readonly=on",
             "-netdev user,id=host,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:45432-:5432",
             "-device virtio-net-pci,netdev=host,mac=52:54:00:00:00:00",
