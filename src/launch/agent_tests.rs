@@ -141,6 +141,13 @@ fn the_agent_sets_each_vm_interface_by_mac_its_host_name_and_roots_authorized_ke
         "127.0.0.1 localhost\n127.0.1.1 postgresql\n",
     )
     .unwrap();
+    // CentOS 6's place for it.
+    std::fs::create_dir_all(root.join("etc/sysconfig")).unwrap();
+    std::fs::write(
+        root.join("etc/sysconfig/network"),
+        "NETWORKING=yes\nHOSTNAME=localhost.localdomain\n",
+    )
+    .unwrap();
     let network = crate::launch::qemu_net::network_entry(
         &crate::launch::qemu_net::Switch::for_cluster(Path::new("/s/pg")),
         1,
@@ -205,6 +212,10 @@ fn the_agent_sets_each_vm_interface_by_mac_its_host_name_and_roots_authorized_ke
     assert_eq!(
         read("etc/hosts"),
         "127.0.0.1 localhost\n127.0.1.1 pg-standby-1\n"
+    );
+    assert_eq!(
+        read("etc/sysconfig/network"),
+        "NETWORKING=yes\nHOSTNAME=pg-standby-1\n"
     );
     assert!(root.join("command.out").exists(), "the role started after");
 }
