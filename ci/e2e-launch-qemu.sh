@@ -12,7 +12,8 @@
 #     once, saying why);
 #   - with `--qemu tools`, a primary boots under the QEMU of baker's tools image (as on a host with
 #     only Docker) to ready, with its node's host name; status answers; destroy stops it and its
-#     container goes.
+#     container goes; an engine that cannot run it as a host program (baker in a container) is
+#     refused before anything starts, saying why.
 # The image comes from $BAKER_PG_IMAGE (a `baker image` output directory; ci/test.sh shares the one
 # ci/e2e-image.sh made) with the build from $BAKER_PG_BUILD; otherwise this script makes them.
 # QEMU runs on the host (installed here when missing), and once from baker's tools image (made from
@@ -192,6 +193,21 @@ vm_container_gone() { # QEMU stopped, and the engine removed its container
   [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.vm)" ] && [ ! -e "$BAKER_STATE_DIR/qtools" ]
 }
 check "destroy stops the VM, its container goes with it, and no overlay or state is left" vm_container_gone
+
+# An engine that cannot run the tools image's QEMU as a host program (here: baker itself in a
+# container, sharing the host's engine; the same check refuses a rootless or remote engine).
+say "launching qjail: baker in a container, with the host's engine, and --qemu tools"
+docker run --rm --label "$RUN_LABEL" --label baker.test=1 -e BAKER_LABELS -e BAKER_CACHE_DIR \
+  -v /var/run/docker.sock:/var/run/docker.sock -v "$BAKER:/usr/local/bin/baker:ro" \
+  -v "$BAKER_CACHE_DIR:$BAKER_CACHE_DIR" -v "$IMAGE:$IMAGE:ro" "$BASE" \
+  baker launch qjail --provider qemu --qemu tools --image "$IMAGE" --slaves 0 \
+  >"$WORK/jail.out" 2>"$WORK/jail.err" && jailed=0 || jailed=$?
+refused_jail() { # fails at once, says what differs, starts no VM, leaves no state
+  [ "$jailed" != 0 ] && grep -q "cannot run the QEMU of baker-tools:.* as a host program: its host network is not baker's" "$WORK/jail.err" &&
+    [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.vm)" ] && [ ! -e "$BAKER_STATE_DIR/qjail" ]
+}
+check "an engine whose host network and processes are not baker's is refused, saying why" refused_jail
+grep -o "the Docker engine cannot run[^:]*: [^;]*" "$WORK/jail.err" >&2 || cat "$WORK/jail.err" >&2
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

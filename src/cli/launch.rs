@@ -16,6 +16,7 @@ use baker::launch::docker::DockerProvider;
 use baker::launch::inventory::read_inventory;
 use baker::launch::node_image::ensure_node_image;
 use baker::launch::provider::Provider;
+use baker::launch::qemu_runner::QemuRunner;
 use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
 use baker::launch::ssh_repos::repositories;
@@ -186,9 +187,9 @@ fn launch_qemu(
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ExitCode> {
-    let runner = runtime.block_on(launch_qemu::qemu_runner(
-        global,
+    let runner = runtime.block_on(QemuRunner::choose(
         args.qemu.from(),
+        &global.cache(),
         &reporter,
     ))?;
     let mut request = launch_request(args);
@@ -288,9 +289,9 @@ fn resume(
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "qemu" => {
-                let runner = launch_qemu::runner_of(global, &state, &reporter)
-                    .await
-                    .map_err(|e| LaunchError::Input(format!("{e:#}")))?;
+                let runner =
+                    QemuRunner::choose(QemuRunner::recorded(&state), &global.cache(), &reporter)
+                        .await?;
                 let provider = launch_qemu::provider_of(&states, &state)
                     .remembering_kvm(KvmMemory::in_cache(&global.cache()))
                     .running_qemu(runner);

@@ -1,6 +1,5 @@
-//! What `baker launch --provider qemu` needs before the library's launch: QEMU (the host's, or the
-//! tools image's where the host has none, or as `--qemu` says), and
-//! the plan with the raw disk its nodes boot — an image directory's (`--image DIR`, its
+//! What `baker launch --provider qemu` needs before the library's launch (which chooses where QEMU
+//! runs, [`baker::launch::qemu_runner::QemuRunner::choose`]): the plan with the raw disk its nodes boot — an image directory's (`--image DIR`, its
 //! image.json), or one made now through the same library call as `baker image` (which answers from
 //! its caches when nothing changed), from `--from BUILD_DIR` or a build run first.
 
@@ -9,10 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use baker::engine::Engine;
-use baker::image::boot::{Accel, QemuFrom};
-use baker::image::{Format, ImageManifest, ImageRequest, ensure_tools, image_spec, make_image};
+use baker::image::boot::Accel;
+use baker::image::{Format, ImageManifest, ImageRequest, image_spec, make_image};
 use baker::launch::qemu::QemuProvider;
-use baker::launch::qemu_runner::QemuRunner;
 use baker::launch::state::{ClusterState, StateDir};
 use baker::plan::{PLAN_FILE, Plan, read_plan};
 use baker::progress::Reporter;
@@ -24,41 +22,6 @@ use super::launch::LaunchArgs;
 
 /// Memory of each VM unless `--memory` says otherwise.
 pub const DEFAULT_MEMORY_MIB: u32 = 768;
-
-/// Where the VMs' QEMU runs: the host's when it has QEMU and qemu-img (or `--qemu host` says so),
-/// else the tools image's, baked now when it is not there yet.
-pub async fn qemu_runner(
-    global: &Global,
-    from: QemuFrom,
-    reporter: &Arc<dyn Reporter>,
-) -> anyhow::Result<QemuRunner> {
-    let on_host = QemuRunner::host_has_qemu();
-    match from {
-        QemuFrom::Host if !on_host => anyhow::bail!(
-            "--qemu host: the qemu provider needs qemu-system-x86_64 and qemu-img on this host's PATH (Debian: apt-get install qemu-system-x86 qemu-utils); without --qemu, baker runs them from its tools image"
-        ),
-        QemuFrom::Host => Ok(QemuRunner::Host),
-        QemuFrom::Auto if on_host => Ok(QemuRunner::Host),
-        QemuFrom::Auto | QemuFrom::Tools => {
-            let engine = Engine::connect(reporter.as_ref()).await?;
-            let image = ensure_tools(&engine, &global.cache(), reporter).await?;
-            Ok(QemuRunner::Tools { engine, image })
-        }
-    }
-}
-
-/// The runner cluster `state` was launched with, for `--resume`.
-pub async fn runner_of(
-    global: &Global,
-    state: &ClusterState,
-    reporter: &Arc<dyn Reporter>,
-) -> anyhow::Result<QemuRunner> {
-    let from = match state.resources.get("qemu").map(String::as_str) {
-        Some("tools") => QemuFrom::Tools,
-        _ => QemuFrom::Host,
-    };
-    qemu_runner(global, from, reporter).await
-}
 
 /// The plan and the raw disk to boot; `None` when interrupted.
 pub fn plan_and_disk(

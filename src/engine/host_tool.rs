@@ -8,6 +8,12 @@
 //! A program that runs to its end is the janitor's like any other container; one started as a
 //! daemon outlives baker (disowned, not tracked), and the engine removes its container when the
 //! program exits.
+//!
+//! Not every engine can do this: a rootless one runs containers in a user and network namespace of
+//! its own, a remote one (or Docker Desktop's VM) on another kernel, and a baker that itself runs in
+//! a container does not see the host's network. [`Engine::unlike_host`] asks a container from the
+//! image what it sees and says what differs, so callers refuse before they start anything rather
+//! than leave a VM whose ports or pid baker cannot reach.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -76,7 +82,88 @@ impl HostToolSpec<'_> {
     }
 }
 
+/// What a host program must see as baker sees it: the same kernel (its boot id) and the same user,
+/// network and process namespaces. Each with what it means when it differs.
+const SAME_AS_BAKER: [(&str, &str); 4] = [
+    (
+        "/proc/sys/kernel/random/boot_id",
+        "its containers run on another kernel (a remote engine, or one in a VM such as Docker Desktop's)",
+    ),
+    (
+        "/proc/self/ns/user",
+        "it maps users to other ids (a rootless engine), so what its programs write would not be yours",
+    ),
+    (
+        "/proc/self/ns/net",
+        "its host network is not baker's (a rootless engine, or baker itself in a container), so ports opened on 127.0.0.1 would not be baker's",
+    ),
+    (
+        "/proc/self/ns/pid",
+        "its host processes are not baker's, so baker could neither watch nor stop the programs it starts",
+    ),
+];
+
+/// How `tool` (one line per [`SAME_AS_BAKER`] entry, as a program from the image saw them) differs
+/// from `baker` (as baker sees them); `None` when it does not.
+fn differences(baker: &[String], tool: &[String]) -> Option<String> {
+    let unlike: Vec<&str> = SAME_AS_BAKER
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| baker.get(*i).map(|s| s.trim()) != tool.get(*i).map(|s| s.trim()))
+        .map(|(_, (_, meaning))| *meaning)
+        .collect();
+    (!unlike.is_empty()).then(|| unlike.join("; "))
+}
+
+/// What baker sees, for [`differences`].
+fn as_baker_sees() -> Vec<String> {
+    SAME_AS_BAKER
+        .iter()
+        .map(|(path, _)| match path.strip_prefix("/proc/self/ns/") {
+            Some(_) => std::fs::read_link(path)
+                .map(|l| l.display().to_string())
+                .unwrap_or_default(),
+            None => std::fs::read_to_string(path).unwrap_or_default(),
+        })
+        .map(|s| s.trim().to_owned())
+        .collect()
+}
+
 impl Engine {
+    /// Why programs from `image` would not run as host programs through this engine (see the module
+    /// doc); `None` when they would.
+    pub async fn unlike_host(
+        &self,
+        image: &str,
+        name: String,
+        labels: &[(&str, &str)],
+    ) -> Result<Option<String>, EngineError> {
+        let mut script = String::new();
+        for (path, _) in SAME_AS_BAKER {
+            script.push_str(&match path.strip_prefix("/proc/self/ns/") {
+                Some(_) => format!("readlink {path}; "),
+                None => format!("cat {path}; "),
+            });
+        }
+        let spec = HostToolSpec {
+            name,
+            image,
+            cmd: vec!["sh".into(), "-c".into(), script],
+            dirs: vec![],
+            devices: &[],
+            labels,
+        };
+        let (code, output) = self.run_host_tool(&spec).await?;
+        if code != 0 {
+            return Ok(Some(format!(
+                "a container from {image} could not tell what it sees (exit code {code}): {}",
+                output.trim()
+            )));
+        }
+        let seen: Vec<String> = output.lines().map(str::to_owned).collect();
+        Ok(differences(&as_baker_sees(), &seen))
+    }
+
     /// Runs `spec` to its end: its exit code and its output.
     pub async fn run_host_tool(
         &self,
@@ -130,5 +217,69 @@ impl Engine {
     /// is no error.
     pub async fn remove_host_daemon(&self, id: &str) {
         force_remove(&self.docker, id).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(lines: [&str; 4]) -> Vec<String> {
+        lines.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    const HOST: [&str; 4] = [
+        "6f0c1e4a-1b2c-4d5e-8f90-0123456789ab",
+        "user:[4026531837]",
+        "net:[4026531840]",
+        "pid:[4026531836]",
+    ];
+
+    #[test]
+    fn a_program_that_sees_what_baker_sees_passes_for_a_host_program() {
+        let mut tool = HOST;
+        tool[0] = "6f0c1e4a-1b2c-4d5e-8f90-0123456789ab\n";
+        assert_eq!(differences(&seen(HOST), &seen(tool)), None);
+    }
+
+    #[test]
+    fn each_difference_says_what_it_would_break() {
+        let mut rootless = HOST;
+        rootless[1] = "user:[4026532201]";
+        rootless[2] = "net:[4026532205]";
+        let why = differences(&seen(HOST), &seen(rootless)).unwrap();
+        assert!(
+            why.starts_with("it maps users to other ids (a rootless engine)"),
+            "{why}"
+        );
+        assert!(why.contains("; its host network is not baker's"), "{why}");
+        assert!(
+            !why.contains("kernel") && !why.contains("processes"),
+            "{why}"
+        );
+
+        let mut remote = HOST;
+        remote[0] = "0d1e2f30-0000-4000-8000-000000000000";
+        let why = differences(&seen(HOST), &seen(remote)).unwrap();
+        assert!(
+            why.starts_with("its containers run on another kernel"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_program_that_printed_less_differs() {
+        assert!(differences(&seen(HOST), &seen(HOST)[..2]).is_some());
+    }
+
+    #[test]
+    fn baker_sees_its_own_kernel_and_namespaces() {
+        let own = as_baker_sees();
+        assert_eq!(own.len(), SAME_AS_BAKER.len());
+        assert_eq!(own[0].len(), 36, "a boot id: {own:?}");
+        assert!(
+            own[1].starts_with("user:[") && own[3].starts_with("pid:["),
+            "{own:?}"
+        );
     }
 }

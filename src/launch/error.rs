@@ -17,6 +17,8 @@ pub enum LaunchError {
     #[error(transparent)]
     Bundle(#[from] BundleError),
     #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    #[error(transparent)]
     Plan(#[from] crate::plan::PlanFileError),
     #[error(transparent)]
     Ssh(#[from] super::ssh::SshError),

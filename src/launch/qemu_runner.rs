@@ -5,21 +5,29 @@
 //! provider does — the pidfile, the forwarded ports on 127.0.0.1, the loopback switch, `alive`,
 //! `destroy` — is the same either way. The container of a VM is a daemon that outlives `baker
 //! launch` and disappears when its QEMU exits; QEMU's errors go to a file beside its console.
-//! This needs an engine whose containers see the host's users as they are (Docker as root, the
-//! default): a rootless engine maps the user to another id, and the VM's files would not be the
-//! user's.
+//! That needs an engine whose containers can share the host's users, network and processes
+//! (Docker as root on this machine, the default); [`QemuRunner::choose`] checks it before it starts
+//! anything and refuses a rootless or remote engine, saying why.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::LaunchError;
 use super::qemu_vm::{VmFiles, run, running_pid};
+use super::state::ClusterState;
+use crate::cache::CacheDir;
 use crate::engine::{Engine, HostToolSpec};
-use crate::image::boot::on_path;
+use crate::image::boot::{QemuFrom, on_path};
+use crate::image::ensure_tools;
 use crate::image::run::unique_name;
+use crate::progress::Reporter;
 
 /// The label on a VM's container, with the cluster's name.
 pub const VM_LABEL: &str = "baker.vm";
+
+/// How to install QEMU where it is missing.
+const INSTALL_QEMU: &str = "Debian: apt-get install qemu-system-x86 qemu-utils";
 
 /// How long a VM's container may take to start its QEMU.
 const START_GRACE: Duration = Duration::from_secs(60);
@@ -39,6 +47,50 @@ impl QemuRunner {
         match self {
             QemuRunner::Host => "host",
             QemuRunner::Tools { .. } => "tools",
+        }
+    }
+
+    /// Where QEMU runs, as `from` says: the host's when it has QEMU and qemu-img (`auto`, `host`),
+    /// else the tools image's, baked now when it is not there yet, once the engine is known to run
+    /// it as a host program.
+    pub async fn choose(
+        from: QemuFrom,
+        cache: &CacheDir,
+        reporter: &Arc<dyn Reporter>,
+    ) -> Result<QemuRunner, LaunchError> {
+        let on_host = QemuRunner::host_has_qemu();
+        match from {
+            QemuFrom::Host if !on_host => Err(LaunchError::Input(format!(
+                "--qemu host: the qemu provider needs qemu-system-x86_64 and qemu-img on this host's PATH ({INSTALL_QEMU}); without --qemu, baker runs them from its tools image"
+            ))),
+            QemuFrom::Host => Ok(QemuRunner::Host),
+            QemuFrom::Auto if on_host => Ok(QemuRunner::Host),
+            QemuFrom::Auto | QemuFrom::Tools => {
+                let engine = Engine::connect(reporter.as_ref()).await?;
+                let image = ensure_tools(&engine, cache, reporter).await?;
+                let probe = unique_name("baker-qemu-probe");
+                if let Some(why) = engine
+                    .unlike_host(&image, probe, &[(VM_LABEL, "tool")])
+                    .await?
+                {
+                    let (asked, instead) = match from {
+                        QemuFrom::Tools => ("--qemu tools: ", "Use the host's QEMU (--qemu host)"),
+                        _ => ("this host has no QEMU, and ", "Install QEMU on this host"),
+                    };
+                    return Err(LaunchError::Input(format!(
+                        "{asked}the Docker engine cannot run the QEMU of {image} as a host program: {why}. {instead} ({INSTALL_QEMU}), or a Docker engine that runs as root on this machine"
+                    )));
+                }
+                Ok(QemuRunner::Tools { engine, image })
+            }
+        }
+    }
+
+    /// Where the QEMU of cluster `state` ran, for `--resume`.
+    pub fn recorded(state: &ClusterState) -> QemuFrom {
+        match state.resources.get("qemu").map(String::as_str) {
+            Some("tools") => QemuFrom::Tools,
+            _ => QemuFrom::Host,
         }
     }
 
