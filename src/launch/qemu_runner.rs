@@ -74,7 +74,9 @@ impl QemuRunner {
                     .await?
                 {
                     let (asked, instead) = match from {
-                        QemuFrom::Tools => ("--qemu tools: ", "Use the host's QEMU (--qemu host)"),
+                        QemuFrom::Tools => {
+                            ("--qemu tools: ", "Use the host's QEMU with --qemu host")
+                        }
                         _ => ("this host has no QEMU, and ", "Install QEMU on this host"),
                     };
                     return Err(LaunchError::Input(format!(
