@@ -12,7 +12,9 @@
 # the timings, as both sides use it. The build comes from $BAKER_PG_BUILD, else it is built here.
 # Then, when $BAKER_PG_IMAGE holds a `baker image` output (ci/test.sh runs this after e2e-image.sh)
 # and QEMU is installed, it launches 1 primary + 1 standby with `--provider qemu` and prints the
-# time to ready (boot + roles, KVM when /dev/kvm works, else software emulation).
+# time to ready (boot + roles, KVM when /dev/kvm works, else software emulation) — unless
+# $BAKER_QEMU_FIGURE names a file that e2e-launch-qemu.sh filled with that figure in the same suite,
+# which it prints instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=ci/lib.sh
@@ -123,7 +125,11 @@ for rep in $(seq "$REPS"); do
 done
 
 qemu_line="qemu 1+1 to ready: not measured (set BAKER_PG_IMAGE to a baker image output and install QEMU)"
-if [ -n "${BAKER_PG_IMAGE:-}" ] && [ -f "$BAKER_PG_IMAGE/image.json" ] && command -v qemu-system-x86_64 >/dev/null; then
+if [ -s "${BAKER_QEMU_FIGURE:-}" ]; then
+  # The suite's e2e-launch-qemu.sh launched this very cluster (1+1 from $BAKER_PG_IMAGE) in this
+  # run and left its figure: a second boot would cost minutes under software emulation for the same.
+  qemu_line="$(cat "$BAKER_QEMU_FIGURE"), measured by e2e-launch-qemu.sh in this run"
+elif [ -n "${BAKER_PG_IMAGE:-}" ] && [ -f "$BAKER_PG_IMAGE/image.json" ] && command -v qemu-system-x86_64 >/dev/null; then
   say "qemu: launching 1 primary + 1 standby"
   if "$BAKER" launch blq --provider qemu --image "$BAKER_PG_IMAGE" --from "$PG_OUT" --slaves 1 -q; then
     qemu_line="qemu 1+1 to ready: $(python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['timings']; print(f\"{t['boot'] + t['ready']:.1f} s (boot {t['boot']:.1f} s, roles {t['ready']:.1f} s)\")" "$BAKER_STATE_DIR/blq/state.json")"

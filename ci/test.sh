@@ -29,19 +29,28 @@ BAKER_PG_BUILD=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-build.XXXXXX")
 BAKER_PG_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-cache.XXXXXX")
 # The PostgreSQL disk image of e2e-image.sh, booted as a cluster by e2e-launch-qemu.sh.
 BAKER_PG_IMAGE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-image.XXXXXX")
-export BAKER_PG_BUILD BAKER_PG_CACHE BAKER_PG_IMAGE
-trap 'rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE" "$BAKER_PG_IMAGE"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
+# The qemu 1+1 figure of e2e-launch-qemu.sh, printed by bench-launch.sh (one cluster boots, not two).
+BAKER_QEMU_FIGURE=$(mktemp "${TMPDIR:-/tmp}/baker-qemu-figure.XXXXXX")
+export BAKER_PG_BUILD BAKER_PG_CACHE BAKER_PG_IMAGE BAKER_QEMU_FIGURE
+trap 'rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE" "$BAKER_PG_IMAGE" "$BAKER_QEMU_FIGURE"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
+# Runs ci/NAME.sh and prints its wall time, so that a slow run shows where the time went.
+script() {
+  local start=$SECONDS
+  bash "ci/$1.sh"
+  echo "test.sh: $1 took $((SECONDS - start)) s" >&2
+}
 bash ci/base-image.sh "$BASE"
-bash ci/e2e-build.sh
-bash ci/e2e-incremental.sh
-bash ci/bench-incremental.sh
-bash ci/e2e-launch.sh
-bash ci/e2e-launch-ssh.sh
-bash ci/e2e-image.sh
-bash ci/e2e-launch-qemu.sh
-# After e2e-image.sh: it also times a qemu 1+1 launch from $BAKER_PG_IMAGE.
-bash ci/bench-launch.sh
+script e2e-build
+script e2e-incremental
+script bench-incremental
+script e2e-launch
+script e2e-launch-ssh
+script e2e-image
+script e2e-launch-qemu
+# After e2e-launch-qemu.sh: it prints the qemu 1+1 figure that script left in $BAKER_QEMU_FIGURE.
+script bench-launch
 # The format writers against qemu-img, tar and pigz, and a re-image of $BAKER_PG_BUILD after a
 # one-file change (--full, a 10 GiB disk, runs outside CI).
-bash ci/bench-image-formats.sh
-bash ci/e2e-faults.sh
+script bench-image-formats
+script e2e-faults
+echo "test.sh: the whole suite took $SECONDS s" >&2
