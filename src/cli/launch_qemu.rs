@@ -1,7 +1,8 @@
 //! What `baker launch --provider qemu` needs before the library's launch (which chooses where QEMU
-//! runs, [`baker::launch::qemu_runner::QemuRunner::choose`]): the plan with the raw disk its nodes boot — an image directory's (`--image DIR`, its
-//! image.json), or one made now through the same library call as `baker image` (which answers from
-//! its caches when nothing changed), from `--from BUILD_DIR` or a build run first.
+//! runs, [`baker::launch::qemu_runner::QemuRunner::choose`]): the plan with the raw disk its nodes
+//! boot — an image directory's (`--image DIR`, its image.json), or one made now through the same
+//! library call as `baker image` (which answers from its caches when nothing changed), from
+//! `--from BUILD_DIR` or a build run first.
 
 use std::path::{Path, PathBuf};
 

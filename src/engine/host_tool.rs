@@ -109,23 +109,25 @@ fn differences(baker: &[String], tool: &[String]) -> Option<String> {
     let unlike: Vec<&str> = SAME_AS_BAKER
         .iter()
         .enumerate()
-        .filter(|(i, _)| baker.get(*i).map(|s| s.trim()) != tool.get(*i).map(|s| s.trim()))
+        .filter(|(i, _)| baker.get(*i) != tool.get(*i))
         .map(|(_, (_, meaning))| *meaning)
         .collect();
     (!unlike.is_empty()).then(|| unlike.join("; "))
 }
 
-/// What baker sees, for [`differences`].
+/// What baker sees, for [`differences`]: each entry's link target (a namespace), else its content
+/// (the boot id) — as the container's `readlink P || cat P` prints them.
 fn as_baker_sees() -> Vec<String> {
     SAME_AS_BAKER
         .iter()
-        .map(|(path, _)| match path.strip_prefix("/proc/self/ns/") {
-            Some(_) => std::fs::read_link(path)
+        .map(|(path, _)| {
+            std::fs::read_link(path)
                 .map(|l| l.display().to_string())
-                .unwrap_or_default(),
-            None => std::fs::read_to_string(path).unwrap_or_default(),
+                .or_else(|_| std::fs::read_to_string(path))
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
         })
-        .map(|s| s.trim().to_owned())
         .collect()
 }
 
@@ -138,13 +140,10 @@ impl Engine {
         name: String,
         labels: &[(&str, &str)],
     ) -> Result<Option<String>, EngineError> {
-        let mut script = String::new();
-        for (path, _) in SAME_AS_BAKER {
-            script.push_str(&match path.strip_prefix("/proc/self/ns/") {
-                Some(_) => format!("readlink {path}; "),
-                None => format!("cat {path}; "),
-            });
-        }
+        let script: String = SAME_AS_BAKER
+            .iter()
+            .map(|(path, _)| format!("readlink {path} || cat {path}; "))
+            .collect();
         let spec = HostToolSpec {
             name,
             image,
@@ -160,7 +159,7 @@ impl Engine {
                 output.trim()
             )));
         }
-        let seen: Vec<String> = output.lines().map(str::to_owned).collect();
+        let seen: Vec<String> = output.lines().map(|l| l.trim().to_owned()).collect();
         Ok(differences(&as_baker_sees(), &seen))
     }
 
@@ -237,9 +236,7 @@ mod tests {
 
     #[test]
     fn a_program_that_sees_what_baker_sees_passes_for_a_host_program() {
-        let mut tool = HOST;
-        tool[0] = "6f0c1e4a-1b2c-4d5e-8f90-0123456789ab\n";
-        assert_eq!(differences(&seen(HOST), &seen(tool)), None);
+        assert_eq!(differences(&seen(HOST), &seen(HOST)), None);
     }
 
     #[test]

@@ -74,13 +74,11 @@ impl QemuRunner {
                     .await?
                 {
                     let (asked, instead) = match from {
-                        QemuFrom::Tools => {
-                            ("--qemu tools: ", "Use the host's QEMU with --qemu host")
-                        }
-                        _ => ("this host has no QEMU, and ", "Install QEMU on this host"),
+                        QemuFrom::Tools => ("--qemu tools: ", "Use the host's QEMU (--qemu host)"),
+                        _ => ("this host has no QEMU, and ", "Use the host's QEMU"),
                     };
                     return Err(LaunchError::Input(format!(
-                        "{asked}the Docker engine cannot run the QEMU of {image} as a host program: {why}. {instead} ({INSTALL_QEMU}), or a Docker engine that runs as root on this machine"
+                        "{asked}the Docker engine cannot run the QEMU of {image} as a host program: {why}. {instead}, installed where missing ({INSTALL_QEMU}), or run Docker as root on this machine"
                     )));
                 }
                 Ok(QemuRunner::Tools { engine, image })

@@ -1,7 +1,7 @@
 //! The VMs under the `qemu` provider: where each node's files live, the QEMU and `qemu-img` command
 //! lines, and the QEMU processes found again through their pidfiles (`-pidfile`; daemonized or in
-//! a container of their own, see [`super::qemu_runner`]), so that VMs outlive `baker launch`; and the node's shell, SSH through its forwarded
-//! port, alive while its QEMU runs. A pid is taken for a VM only when its command line names the
+//! a container of their own, see [`super::qemu_runner`]), so that VMs outlive `baker launch`; and
+//! the node's shell, SSH through its forwarded port, alive while its QEMU runs. A pid is taken for a VM only when its command line names the
 //! VM's pidfile, so a reused pid is never signalled.
 
 use std::collections::BTreeMap;
@@ -198,10 +198,9 @@ pub async fn run(args: &[String], what: &str) -> Result<(), LaunchError> {
 }
 
 /// Starts a VM with `args` (QEMU's command line) through `runner`, which detaches it; `kvm` when
-/// it runs under KVM. With a `grace` (KVM on trial), whether QEMU
-/// started and the guest's kernel printed its first line on the console within it (on some nested
-/// hosts KVM runs the firmware and the boot loader, then stops the kernel); a VM whose kernel did
-/// not print is stopped.
+/// it runs under KVM. With a `grace` (KVM on trial), whether QEMU started and the guest's kernel
+/// printed its first line on the console within it (on some nested hosts KVM runs the firmware
+/// and the boot loader, then stops the kernel); a VM whose kernel did not print is stopped.
 pub async fn start_vm(
     runner: &QemuRunner,
     args: &[String],
