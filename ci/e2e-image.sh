@@ -6,8 +6,9 @@
 #   - the disk, read with tools baker did not write: a GPT (`sfdisk --dump`) with a BIOS boot
 #     partition at sector 2048, an EFI System Partition whose FAT holds \EFI\BOOT\BOOTX64.EFI (`mdir`,
 #     `mtype`) and the root, GRUB in the protective MBR, an ext4 root that e2fsck finds clean and
-#     debugfs lists, holding the tarball's postgres, the first-boot unit, an empty machine-id and no
-#     SSH host keys or apt lists; image.json says it boots with bios and uefi;
+#     debugfs lists, holding the tarball's postgres, the first-boot unit, eth0 by DHCP (ifupdown,
+#     dhclient, net.ifnames=0), an empty machine-id and no SSH host keys, apt lists or DHCP leases;
+#     image.json says it boots with bios and uefi and that its first NIC takes DHCP;
 #   - `baker image boot` boots it under QEMU to the first-boot ready line, with BIOS (SeaBIOS) and
 #     with UEFI (`--firmware uefi`, OVMF, and `--accel tcg`: no KVM trial; `--qemu tools`: QEMU and
 #     OVMF from baker's tools image) — one hybrid disk for both;
@@ -124,12 +125,22 @@ nothing_node_specific() {
     ! entries /etc/ssh | grep -q ssh_host_ &&
     [ -z "$(entries /var/lib/apt/lists)" ] &&
     ! entries /var/lib/systemd | grep -qx random-seed &&
+    [ -z "$(entries /var/lib/dhcp)" ] &&
     ! entries /etc/dpkg/dpkg.cfg.d | grep -qx baker-unsafe-io
 }
 check "the tarball is unpacked at / (postgres, its ld.so.conf.d entry)" has_postgres
 check "the first-boot unit is installed and enabled" has_first_boot_unit
+# As on every cloud: eth0 (net.ifnames=0 keeps the name) by DHCP, with the distro's own client.
+first_nic_by_dhcp() {
+  dfs 'cat /etc/network/interfaces' >"$WORK/interfaces" &&
+    grep -qx 'allow-hotplug eth0' "$WORK/interfaces" && grep -qx 'iface eth0 inet dhcp' "$WORK/interfaces" &&
+    dfs 'stat /sbin/dhclient' | grep -q 'Type: regular' &&
+    dfs 'cat /boot/grub/grub.cfg' | grep -q ' ro net\.ifnames=0 ' &&
+    [ "$(json "$WORK/img-a/image.json" 'd["first_nic"]')" = dhcp ]
+}
+check "the first NIC, eth0, takes its address by DHCP: ifupdown's interfaces, dhclient, net.ifnames=0, and image.json says so" first_nic_by_dhcp
 check "grub.cfg boots the root by UUID on the serial console" grub_boots_root_by_uuid
-check "nothing node-specific is baked: empty machine-id, no SSH host keys, no apt lists, no random seed, dpkg's default fsyncs" nothing_node_specific
+check "nothing node-specific is baked: empty machine-id, no SSH host keys, no apt lists, no random seed, no DHCP leases, dpkg's default fsyncs" nothing_node_specific
 check "files written while imaging carry the plan's epoch" \
   [ "$(mtime_of /etc/machine-id)" = "$(json "$PG/manifest.json" 'd["source_date_epoch"]')" ]
 

@@ -580,6 +580,49 @@ fn booting_with_uefi_a_disk_made_for_bios_only_is_refused_before_qemu_starts() {
 }
 
 #[test]
+fn launching_an_image_from_before_images_configured_their_first_nic_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = baker()
+        .args(["plan", "--recipe", "postgresql", "--json"])
+        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(plan.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let install = plan["steps"].as_array().unwrap().last().unwrap();
+    let manifest = serde_json::json!({
+        "format": 1, "baker_version": "0.1.0", "plan_key": install["key"], "image_key": "i",
+        "recipe": {"name": "postgresql", "distro": "debian-12", "version": "15.18"},
+        "artifact": {"file_name": "a.tar.gz", "sha256": "s"},
+        "kernel": {"package": "k", "version": "v", "image": "/boot/k", "initrd": "/boot/i", "cmdline": ""},
+        "disk": {"size": 1073741824, "partition_table": "msdos", "partition_offset": 1048576,
+                 "filesystem": "ext4", "root_uuid": "u", "bootloader": "grub2", "mkfs_options": []},
+        "formats": [{"format": "raw", "file": "d.raw", "size": 1073741824, "sha256": "s"}],
+        "boots_on": [], "source_date_epoch": 1
+    });
+    std::fs::write(dir.path().join("image.json"), manifest.to_string()).unwrap();
+    baker()
+        .args([
+            "launch",
+            "old",
+            "--recipe",
+            "postgresql",
+            "--provider",
+            "qemu",
+            "--image",
+        ])
+        .arg(dir.path())
+        .env("BAKER_STATE_DIR", dir.path().join("state"))
+        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "was made by baker 0.1.0, whose images leave their first NIC unconfigured",
+        ));
+    assert!(!dir.path().join("state").join("old").exists());
+}
+
+#[test]
 fn image_boot_takes_auto_kvm_or_tcg_as_its_accelerator() {
     baker()
         .args(["image", "boot", "--accel", "hvf", "x.raw"])

@@ -151,9 +151,11 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             ))?;
             return Ok(ExitCode::SUCCESS);
         }
-        let what = match state.provider.as_str() {
-            "qemu" => "VMs removed, with their overlays",
-            "ssh" => "machines cleaned (the installed software stays)",
+        let what = match (state.provider.as_str(), removed == 1) {
+            ("qemu", true) => "VM removed, with its overlay",
+            ("qemu", false) => "VMs removed, with their overlays",
+            ("ssh", true) => "machine cleaned (the installed software stays)",
+            ("ssh", false) => "machines cleaned (the installed software stays)",
             _ => "containers and networks removed",
         };
         emit_line(&format!("destroyed {}: {removed} {what}", args.name))?;

@@ -78,6 +78,13 @@ pub fn plan_and_disk(
 }
 
 fn raw_disk(dir: &Path, manifest: &ImageManifest) -> anyhow::Result<PathBuf> {
+    if manifest.first_nic.is_none() {
+        anyhow::bail!(
+            "the image in {} was made by baker {}, whose images leave their first NIC unconfigured, so its VMs could not be reached; make it again with this baker's `baker image`",
+            dir.display(),
+            manifest.baker_version
+        );
+    }
     let file = manifest.file("raw").with_context(|| {
         format!(
             "the image in {} has no raw disk; make one with `baker image --format raw`",

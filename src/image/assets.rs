@@ -1,6 +1,7 @@
 //! The files from `images/` (compiled in, like `recipes/`) and the small per-disk files, laid out as
 //! one tar archive that the disk script unpacks over the OS tree: the first-boot script and the role
-//! agent with their systemd units or upstart jobs, `grub.cfg`, `fstab`, `hostname`, `hosts`. Every entry is owned by
+//! agent with their systemd units or upstart jobs, `grub.cfg`, `fstab`, `hostname`, `hosts`, and the
+//! first NIC's DHCP configuration ([`super::network`]). Every entry is owned by
 //! root with the plan's epoch as its time, so the archive, and the disk, are reproducible.
 
 use std::io;
@@ -11,6 +12,7 @@ use tar::{EntryType, Header};
 
 use super::key::digest_texts;
 use super::layer::{ImageSpec, Init};
+use super::network::{self, NetworkTooling};
 
 /// The line the first-boot script prints on the console when the node is ready.
 pub const READY_LINE: &str = "baker-ready: first boot finished";
@@ -27,11 +29,13 @@ const AGENT_JOB: &str = include_str!("../../images/agent/baker-agent.conf");
 /// node-specific, clamps times, and lays out the disk.
 pub const DISK_SCRIPT: &str = include_str!("scripts/disk.sh");
 
-/// The kernel command line beside `root=UUID=… ro`: the serial console last, so `/dev/console` is it.
-pub const KERNEL_CMDLINE: &str = "console=tty0 console=ttyS0,115200n8";
+/// The kernel command line beside `root=UUID=… ro`: classic NIC names (the first NIC is `eth0`, as
+/// [`super::network`] expects), the serial console last, so `/dev/console` is it.
+pub const KERNEL_CMDLINE: &str = "net.ifnames=0 console=tty0 console=ttyS0,115200n8";
 
 /// The digest of everything this module puts on a disk, for the image key.
 pub fn assets_digest() -> String {
+    let [interfaces, ifcfg, sysconfig] = network::TEMPLATES;
     digest_texts(&[
         FIRST_BOOT,
         SYSTEMD_UNIT,
@@ -42,6 +46,9 @@ pub fn assets_digest() -> String {
         AGENT_JOB,
         DISK_SCRIPT,
         KERNEL_CMDLINE,
+        interfaces,
+        ifcfg,
+        sysconfig,
     ])
 }
 
@@ -54,10 +61,7 @@ pub struct Kernel {
 }
 
 pub fn grub_cfg(title: &str, kernel: &Kernel, root_uuid: &str) -> String {
-    let mut hb = Handlebars::new();
-    hb.register_escape_fn(handlebars::no_escape);
-    hb.set_strict_mode(true);
-    hb.render_template(
+    render(
         GRUB_CFG,
         &json!({
             "title": title,
@@ -67,7 +71,15 @@ pub fn grub_cfg(title: &str, kernel: &Kernel, root_uuid: &str) -> String {
             "cmdline": KERNEL_CMDLINE,
         }),
     )
-    .expect("the embedded grub.cfg template renders")
+}
+
+/// Renders one of the embedded templates of `images/` (strict: a name missing from `data` is a bug).
+pub(super) fn render(template: &str, data: &serde_json::Value) -> String {
+    let mut hb = Handlebars::new();
+    hb.register_escape_fn(handlebars::no_escape);
+    hb.set_strict_mode(true);
+    hb.render_template(template, data)
+        .expect("the embedded templates of images/ render")
 }
 
 pub fn fstab(root_uuid: &str) -> String {
@@ -101,6 +113,9 @@ pub fn overlay(
         0o644,
         &grub_cfg(&title, kernel, root_uuid),
     )?;
+    for (path, text) in NetworkTooling::of(spec).files(&hostname) {
+        tar.file(path, 0o644, &text)?;
+    }
     tar.file("usr/lib/baker/first-boot", 0o755, FIRST_BOOT)?;
     tar.file("usr/lib/baker/baker-agent", 0o755, AGENT)?;
     for (name, unit, job) in [
@@ -169,7 +184,7 @@ mod tests {
         let cfg = grub_cfg("pg", &kernel(), "0b2c-uuid");
         assert!(cfg.contains("search --no-floppy --fs-uuid --set=root 0b2c-uuid\n"));
         assert!(cfg.contains(
-            "    linux /boot/vmlinuz-6.1.0-50-cloud-amd64 root=UUID=0b2c-uuid ro console=tty0 console=ttyS0,115200n8\n"
+            "    linux /boot/vmlinuz-6.1.0-50-cloud-amd64 root=UUID=0b2c-uuid ro net.ifnames=0 console=tty0 console=ttyS0,115200n8\n"
         ));
         assert!(cfg.contains("    initrd /boot/initrd.img-6.1.0-50-cloud-amd64\n"));
         assert!(cfg.contains("menuentry 'pg' {"));
@@ -216,6 +231,7 @@ mod tests {
         );
         assert!(paths.contains(&"boot/grub/grub.cfg"));
         assert!(paths.contains(&"etc/systemd/system/multi-user.target.wants/baker-agent.service"));
+        assert!(paths.contains(&"etc/network/interfaces"));
         assert!(!paths.contains(&"etc/init/baker-first-boot.conf"));
     }
 
@@ -229,6 +245,7 @@ mod tests {
         assert!(paths.contains(&"etc/init/baker-first-boot.conf".to_owned()));
         assert!(paths.contains(&"etc/init/baker-agent.conf".to_owned()));
         assert!(paths.contains(&"usr/lib/baker/baker-agent".to_owned()));
+        assert!(paths.contains(&"etc/network/interfaces".to_owned()));
         assert!(!paths.iter().any(|p| p.contains("systemd")));
     }
 

@@ -1,7 +1,8 @@
 //! `baker image boot`: proves a disk image by booting it under QEMU — on the host when
 //! `qemu-system-x86_64` (and, for UEFI, OVMF) is installed, else in the tools container — with BIOS
-//! or UEFI firmware, with no network (`-nic none`)
-//! and the disk opened as a snapshot, so the image file is never changed. The serial console is
+//! or UEFI firmware, with one NIC on QEMU's user-mode network, restricted so that nothing leaves it
+//! (its DHCP server answers the image as a cloud's would), and the disk opened as a snapshot, so the
+//! image file is never changed. The serial console is
 //! streamed to a log file; the boot succeeds when the first-boot ready line appears. KVM is used
 //! when `/dev/kvm` opens and the guest's kernel prints its first line within [`KVM_GRACE`] with no
 //! KVM internal error from QEMU: on some hosts the device exists but guests never run, and on some

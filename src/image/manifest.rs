@@ -25,6 +25,11 @@ pub struct ImageManifest {
     pub artifact: ArtifactRef,
     pub kernel: KernelInfo,
     pub disk: DiskInfo,
+    /// How the image's first NIC (`eth0`) takes its address at boot, by itself: launch leaves that
+    /// NIC to the image. Absent in an image.json from before images configured it
+    /// ([`super::network`]), whose VMs nothing could reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_nic: Option<FirstNic>,
     pub formats: Vec<FormatFile>,
     /// Where the image's kernel boots, and where not, as the recipe's image layer says.
     pub boots_on: Vec<BootTarget>,
@@ -69,6 +74,14 @@ pub struct DiskInfo {
     /// The EFI System Partition, on disks that boot under UEFI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esp: Option<EspInfo>,
+}
+
+/// What configures an image's first NIC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirstNic {
+    /// The image's own DHCP client, as on every cloud.
+    Dhcp,
 }
 
 fn bios() -> Vec<String> {
@@ -170,6 +183,7 @@ pub(crate) fn sample() -> ImageManifest {
             firmware: vec!["bios".into()],
             esp: None,
         },
+        first_nic: Some(FirstNic::Dhcp),
         formats: vec![FormatFile {
             format: "raw".into(),
             file: "postgresql-15.18-debian-12.raw".into(),
@@ -202,6 +216,7 @@ mod tests {
         assert!(text.starts_with("{\n  \"format\": 1,"), "{text}");
         assert_eq!(m.file("raw").unwrap().size, 2 << 30);
         assert!(m.file("qcow2").is_none());
+        assert!(text.contains("\n  \"first_nic\": \"dhcp\",\n"), "{text}");
     }
 
     #[test]

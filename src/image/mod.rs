@@ -26,6 +26,7 @@ pub mod layer;
 pub mod layout;
 mod lines;
 pub mod manifest;
+mod network;
 mod os_layer;
 pub mod output;
 mod reuse;
@@ -413,6 +414,7 @@ fn manifest(
                 loader: "/EFI/BOOT/BOOTX64.EFI".into(),
             }),
         },
+        first_nic: Some(manifest::FirstNic::Dhcp),
         formats,
         boots_on: spec.boots_on.clone(),
         source_date_epoch: req.epoch,

@@ -1,7 +1,8 @@
 //! The OS layer: the recipe's base image with the plan's repository files (its setup step), then the
-//! image layer's kernel, init and runtime packages installed from those repositories, committed as
-//! `baker-os:<OS layer key>` and reused while base, setup and image layer are unchanged — a new
-//! tarball does not touch it. Packages come through baker's package cache, as in the build.
+//! image layer's kernel, init, DHCP client and runtime packages installed from those repositories,
+//! committed as `baker-os:<OS layer key>` and reused while base, setup and image layer are
+//! unchanged — a new tarball does not touch it. Packages come through baker's package cache, as in
+//! the build.
 //!
 //! The kernel's initramfs is made while the kernel package installs; `SOURCE_DATE_EPOCH` is fixed
 //! for the whole install (to [`OS_LAYER_EPOCH`], not the plan's epoch, so that one layer serves
@@ -14,6 +15,7 @@ use super::ImageError;
 use super::assets::Kernel;
 use super::key::{LAYOUT_VERSION, OsLayerMaterial};
 use super::layer::ImageSpec;
+use super::network::NetworkTooling;
 use super::run::{self, RunSpec};
 use crate::builder::{StepCache, ensure_base_image};
 use crate::cache::CacheDir;
@@ -42,9 +44,15 @@ pub struct OsLayer {
     pub cached: bool,
 }
 
-/// The packages the layer installs: kernel, init, runtime packages.
+/// The packages the layer installs: kernel, init, the first NIC's DHCP client, runtime packages.
 pub fn packages(spec: &ImageSpec) -> Vec<String> {
     let mut list = vec![spec.kernel_package.clone(), spec.init_package().to_owned()];
+    list.extend(
+        NetworkTooling::of(spec)
+            .packages()
+            .iter()
+            .map(|p| (*p).to_owned()),
+    );
     list.extend(spec.runtime_packages.iter().cloned());
     list
 }
@@ -63,10 +71,13 @@ pub fn script(spec: &ImageSpec) -> String {
              {DPKG_UNSAFE_IO_OFF}\n\
              rm -f /etc/apt/apt.conf.d/90baker-keep-packages\n"
         ),
+        // initscripts' `network` service brings up ifcfg-eth0 ([`super::network`]): on in every
+        // runlevel, whatever the base image left.
         PackageManager::Yum => format!(
             "sed -i 's/^keepcache=0/keepcache=1/' /etc/yum.conf\n\
              yum install -y {list}\n\
-             rpm -q --whatprovides {list} > /dev/null\n"
+             rpm -q --whatprovides {list} > /dev/null\n\
+             if [ -x /etc/init.d/network ]; then chkconfig network on; fi\n"
         ),
     };
     format!(
@@ -298,13 +309,15 @@ mod tests {
     use crate::image::layer::embedded_spec as spec;
 
     #[test]
-    fn the_layer_installs_kernel_init_and_runtime_packages_without_recommends() {
+    fn the_layer_installs_kernel_init_dhcp_client_and_runtime_packages_without_recommends() {
         let s = spec("postgresql", "debian12");
         assert_eq!(
             packages(&s),
             [
                 "linux-image-cloud-amd64",
                 "systemd-sysv",
+                "ifupdown",
+                "isc-dhcp-client",
                 "libreadline8",
                 "zlib1g",
                 "openssh-server",
@@ -312,10 +325,11 @@ mod tests {
             ]
         );
         assert!(script(&s).contains(
-            "apt-get install -y -q --no-install-recommends linux-image-cloud-amd64 systemd-sysv libreadline8 zlib1g openssh-server iproute2"
+            "apt-get install -y -q --no-install-recommends linux-image-cloud-amd64 systemd-sysv ifupdown isc-dhcp-client libreadline8 zlib1g openssh-server iproute2"
         ));
         let yum = spec("mesos", "centos6");
-        assert!(script(&yum).contains("yum install -y kernel upstart "));
+        assert!(script(&yum).contains("yum install -y kernel upstart dhclient "));
+        assert!(script(&yum).contains("chkconfig network on"));
     }
 
     #[test]

@@ -148,9 +148,14 @@ fn the_agent_sets_each_vm_interface_by_mac_its_host_name_and_roots_authorized_ke
         "NETWORKING=yes\nHOSTNAME=localhost.localdomain\n",
     )
     .unwrap();
-    let network = crate::launch::qemu_net::network_entry(
-        &crate::launch::qemu_net::Switch::for_cluster(Path::new("/s/pg")),
-        1,
+    // The qemu provider's entry (its switch NIC), after a line with a gateway: a bundle may give
+    // any NIC one.
+    let network = format!(
+        "52:54:00:00:00:01 10.0.2.15/24 10.0.2.2\n{}",
+        crate::launch::qemu_net::network_entry(
+            &crate::launch::qemu_net::Switch::for_cluster(Path::new("/s/pg")),
+            1,
+        )
     );
     let address = network.lines().nth(1).unwrap().split(' ').nth(1).unwrap();
     let mut tar = bundle(root)

@@ -1,10 +1,11 @@
 //! The network of a `qemu` cluster, which needs no root anywhere. Every node has two NICs. The first
 //! is QEMU's user-mode network, which forwards ports on 127.0.0.1 to the guest (SSH and the role's
-//! ports); the guest takes its fixed address 10.0.2.15. The second joins the cluster's switch: a UDP
-//! multicast group on the loopback interface (`-netdev socket,mcast=…,localaddr=127.0.0.1`), one
-//! group and port per cluster, with a static address per node on a cluster-specific /24 that the
-//! provider knows before any VM boots. The role agent sets both from the bundle's `network` entry,
-//! matching each NIC by its MAC, so the image itself needs no network configuration.
+//! ports); the image's own DHCP client takes its address there (10.0.2.15) and the default route,
+//! as it would on a cloud, so every launch proves that part of the image. The second joins the
+//! cluster's switch: a UDP multicast group on the loopback interface
+//! (`-netdev socket,mcast=…,localaddr=127.0.0.1`), one group and port per cluster, with a static
+//! address per node on a cluster-specific /24 that the provider knows before any VM boots. The role
+//! agent sets that one from the bundle's `network` entry, matching the NIC by its MAC.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
@@ -13,9 +14,6 @@ use sha2::{Digest, Sha256};
 
 /// Nodes on one switch: addresses `.10` to `.249` of the cluster's /24.
 pub const MAX_NODES: usize = 240;
-/// The user-mode network's guest address and gateway (QEMU's fixed defaults).
-const USER_ADDRESS: &str = "10.0.2.15/24";
-const USER_GATEWAY: &str = "10.0.2.2";
 /// SSH's port in the guest; its forwarded host port is recorded under this key in `published`.
 pub const SSH_PORT: u16 = 22;
 
@@ -80,14 +78,10 @@ pub fn mac(nic: u8, index: usize) -> String {
     format!("52:54:00:{nic:02x}:{:02x}:{:02x}", index >> 8, index & 0xff)
 }
 
-/// The bundle's `network` entry for node `index`: both NICs, the default route through user mode.
+/// The bundle's `network` entry for node `index`: its switch NIC (the image's DHCP client brings up
+/// the user-mode one, with the default route).
 pub fn network_entry(switch: &Switch, index: usize) -> String {
-    format!(
-        "{} {USER_ADDRESS} {USER_GATEWAY}\n{} {}/24\n",
-        mac(0, index),
-        mac(1, index),
-        switch.address(index)
-    )
+    format!("{} {}/24\n", mac(1, index), switch.address(index))
 }
 
 /// `count` free TCP ports on 127.0.0.1, all different (held open until all are found).
@@ -132,10 +126,7 @@ mod tests {
         assert_eq!(s.address(0), "10.77.5.10");
         assert_eq!(s.address(2), "10.77.5.12");
         assert_eq!(mac(1, 2), "52:54:00:01:00:02");
-        assert_eq!(
-            network_entry(&s, 1),
-            "52:54:00:00:00:01 10.0.2.15/24 10.0.2.2\n52:54:00:01:00:01 10.77.5.11/24\n"
-        );
+        assert_eq!(network_entry(&s, 1), "52:54:00:01:00:01 10.77.5.11/24\n");
     }
 
     #[test]

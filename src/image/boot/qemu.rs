@@ -94,11 +94,19 @@ pub fn qemu_args(
         "-m",
         &memory_mib.to_string(),
         "-nographic",
-        "-nic",
-        "none",
         "-no-reboot",
         "-drive",
-        &format!("file={disk},format={format},if=virtio,snapshot=on"),
+        &format!("file={disk},format={format},if=none,id=disk,snapshot=on"),
+        "-device",
+        "virtio-blk-pci,drive=disk,bootindex=0",
+        // One NIC, as on a cloud: QEMU's user-mode network answers the image's DHCP (an image whose
+        // network start waits for its first NIC would otherwise wait at every boot), and
+        // `restrict=on` lets nothing out of it. No option ROM and the disk first in the boot
+        // order, so no firmware tries to boot from the network.
+        "-netdev",
+        "user,id=nic,restrict=on",
+        "-device",
+        "virtio-net-pci,netdev=nic,romfile=",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -276,12 +284,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn qemu_boots_the_disk_as_a_snapshot_without_network() {
+    fn qemu_boots_the_disk_as_a_snapshot_with_one_nic_that_reaches_nothing() {
         let args = qemu_args("/disk/pg.raw", "raw", Accel::Tcg, 1024, None).join(" ");
         assert_eq!(
             args,
-            "qemu-system-x86_64 -accel tcg -cpu max -m 1024 -nographic -nic none -no-reboot \
-             -drive file=/disk/pg.raw,format=raw,if=virtio,snapshot=on"
+            "qemu-system-x86_64 -accel tcg -cpu max -m 1024 -nographic -no-reboot \
+             -drive file=/disk/pg.raw,format=raw,if=none,id=disk,snapshot=on \
+             -device virtio-blk-pci,drive=disk,bootindex=0 \
+             -netdev user,id=nic,restrict=on -device virtio-net-pci,netdev=nic,romfile="
         );
         assert!(
             qemu_args("d", "raw", Accel::Kvm, 512, None)

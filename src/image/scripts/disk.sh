@@ -81,6 +81,9 @@ rm -f "$tree/var/lib/dbus/machine-id" "$tree"/etc/ssh/ssh_host_*
 rm -f "$tree/var/lib/systemd/random-seed" "$tree/var/lib/random-seed" "$tree/var/lib/urandom/random-seed"
 rm -rf "$tree"/var/lib/apt/lists/* "$tree"/var/cache/apt/*.bin "$tree"/var/cache/yum/*
 rm -f "$tree/var/cache/ldconfig/aux-cache" "$tree/root/.bash_history"
+# NIC names pinned to MACs (udev's persistent-net rules on Ubuntu 14.04 and CentOS 6), and DHCP leases.
+rm -f "$tree/etc/udev/rules.d/70-persistent-net.rules"
+rm -rf "$tree"/var/lib/dhcp/* "$tree"/var/lib/dhclient/*
 find "$tree/var/log" -type f -delete 2>/dev/null || true
 rm -rf "${tree:?}"/tmp/* "$tree"/var/tmp/*
 
