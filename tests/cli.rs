@@ -550,12 +550,11 @@ fn plan_says_debian_12_images_boot_with_bios_and_uefi() {
         .stdout(predicate::str::contains("firmware bios + uefi"));
 }
 
-#[test]
-fn booting_with_uefi_a_disk_made_for_bios_only_is_refused_before_qemu_starts() {
-    let dir = tempfile::tempdir().unwrap();
+/// An image.json in `dir` for a BIOS-only raw disk, as an older baker wrote it (no `first_nic`).
+fn write_bios_image_json(dir: &std::path::Path, baker_version: &str, plan_key: &str) {
     let manifest = serde_json::json!({
-        "format": 1, "baker_version": "0", "plan_key": "p", "image_key": "i",
-        "recipe": {"name": "r", "distro": "d", "version": "1"},
+        "format": 1, "baker_version": baker_version, "plan_key": plan_key, "image_key": "i",
+        "recipe": {"name": "postgresql", "distro": "debian-12", "version": "15.18"},
         "artifact": {"file_name": "a.tar.gz", "sha256": "s"},
         "kernel": {"package": "k", "version": "v", "image": "/boot/k", "initrd": "/boot/i", "cmdline": ""},
         "disk": {"size": 1073741824, "partition_table": "msdos", "partition_offset": 1048576,
@@ -563,7 +562,13 @@ fn booting_with_uefi_a_disk_made_for_bios_only_is_refused_before_qemu_starts() {
         "formats": [{"format": "raw", "file": "d.raw", "size": 1073741824, "sha256": "s"}],
         "boots_on": [], "source_date_epoch": 1
     });
-    std::fs::write(dir.path().join("image.json"), manifest.to_string()).unwrap();
+    std::fs::write(dir.join("image.json"), manifest.to_string()).unwrap();
+}
+
+#[test]
+fn booting_with_uefi_a_disk_made_for_bios_only_is_refused_before_qemu_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bios_image_json(dir.path(), "0", "p");
     baker()
         .args(["image", "boot", "--firmware", "uefi"])
         .arg(dir.path())
@@ -590,17 +595,7 @@ fn launching_an_image_from_before_images_configured_their_first_nic_is_refused_c
     assert!(plan.status.success());
     let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
     let install = plan["steps"].as_array().unwrap().last().unwrap();
-    let manifest = serde_json::json!({
-        "format": 1, "baker_version": "0.1.0", "plan_key": install["key"], "image_key": "i",
-        "recipe": {"name": "postgresql", "distro": "debian-12", "version": "15.18"},
-        "artifact": {"file_name": "a.tar.gz", "sha256": "s"},
-        "kernel": {"package": "k", "version": "v", "image": "/boot/k", "initrd": "/boot/i", "cmdline": ""},
-        "disk": {"size": 1073741824, "partition_table": "msdos", "partition_offset": 1048576,
-                 "filesystem": "ext4", "root_uuid": "u", "bootloader": "grub2", "mkfs_options": []},
-        "formats": [{"format": "raw", "file": "d.raw", "size": 1073741824, "sha256": "s"}],
-        "boots_on": [], "source_date_epoch": 1
-    });
-    std::fs::write(dir.path().join("image.json"), manifest.to_string()).unwrap();
+    write_bios_image_json(dir.path(), "0.1.0", install["key"].as_str().unwrap());
     baker()
         .args([
             "launch",
