@@ -1,8 +1,8 @@
 //! The files from `images/` (compiled in, like `recipes/`) and the small per-disk files, laid out as
 //! one tar archive that the disk script unpacks over the OS tree: the first-boot script and the role
 //! agent with their systemd units or upstart jobs, `grub.cfg`, `fstab`, `hostname`, `hosts`, and the
-//! first NIC's DHCP configuration ([`super::network`]). Every entry is owned by
-//! root with the plan's epoch as its time, so the archive, and the disk, are reproducible.
+//! first NIC's DHCP configuration ([`super::network`]). Every entry is owned by root with the plan's
+//! epoch as its time, so the archive, and the disk, are reproducible.
 
 use std::io;
 
