@@ -5,7 +5,7 @@
 #     written to $BAKER_QEMU_FIGURE when set, for bench-launch.sh), the
 #     smoke row written on the primary is read on the standby;
 #   - the nodes have their switch addresses, the forwarded ports listen on 127.0.0.1 only; the first
-#     NIC took its address and default route by the image's own DHCP client, as on a cloud;
+#     NIC took its address, default route and DNS server by the image's own DHCP client, as on a cloud;
 #   - status, logs and login answer from a new process;
 #   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
 #     (with `--accel tcg`, which the state records and every VM runs with) leaves its state, and
@@ -101,10 +101,10 @@ streaming=$(echo "/usr/local/pgsql/bin/psql -U postgres -Atc \"select count(*) f
 check "login opens a shell on the primary, whose pg_stat_replication shows 1 streaming standby (saw: $streaming)" \
   [ "$streaming" = 1 ]
 # The first NIC is the image's business, as on a cloud: baker's bundle names only the switch NIC.
-first_nic=$(echo "grep -h fixed-address /var/lib/dhcp/dhclient*.leases | tail -n 1; ip -4 -o addr show dev eth0; ip route show default" \
-  | "$BAKER" login qpg 2>/dev/null | grep -E 'fixed-address|inet |^default' | tr -s ' \\\n' ' ' || true)
-check "the primary's eth0 took 10.0.2.15 and its default route from QEMU's DHCP server through the image's dhclient (saw: $first_nic)" \
-  bash -c "grep -Eq 'fixed-address 10\.0\.2\.15;.* inet 10\.0\.2\.15/24 .*dynamic eth0.*default via 10\.0\.2\.2 dev eth0' <<<'$first_nic'"
+first_nic=$(echo "grep -h fixed-address /var/lib/dhcp/dhclient*.leases | tail -n 1; ip -4 -o addr show dev eth0; ip route show default; grep '^nameserver' /etc/resolv.conf" \
+  | "$BAKER" login qpg 2>/dev/null | grep -E 'fixed-address|inet |^default|^nameserver' | tr -s ' \\\n' ' ' || true)
+check "the primary's eth0 took 10.0.2.15, its default route and its DNS server from QEMU's DHCP server through the image's dhclient (saw: $first_nic)" \
+  bash -c "grep -Eq 'fixed-address 10\.0\.2\.15;.* inet 10\.0\.2\.15/24 .*dynamic eth0.*default via 10\.0\.2\.2 dev eth0.*nameserver 10\.0\.2\.3' <<<'$first_nic'"
 
 # --- destroy -------------------------------------------------------------------------------------
 vm_pids=$(cat "$BAKER_STATE_DIR"/qpg/*.pid 2>/dev/null || true)
