@@ -612,7 +612,7 @@ fn launching_an_image_from_before_images_configured_their_first_nic_is_refused_c
         .assert()
         .failure()
         .stderr(predicate::str::contains(
-            "was made by baker 0.1.0, whose images leave their first NIC unconfigured",
+            "made by baker 0.1.0, whose images leave their first NIC unconfigured",
         ));
     assert!(!dir.path().join("state").join("old").exists());
 }

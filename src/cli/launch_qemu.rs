@@ -4,9 +4,7 @@
 //! library call as `baker image` (which answers from its caches when nothing changed), from
 //! `--from BUILD_DIR` or a build run first.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
+use std::path::PathBuf;
 
 use baker::engine::Engine;
 use baker::image::boot::Accel;
@@ -45,7 +43,7 @@ pub fn plan_and_disk(
                 manifest.recipe.name
             );
         }
-        return Ok(Some((plan, raw_disk(dir, &manifest)?)));
+        return Ok(Some((plan, manifest.vm_disk(dir)?)));
     }
     let Some(built) = build_output(
         global,
@@ -73,27 +71,8 @@ pub fn plan_and_disk(
         let engine = Engine::connect(reporter.as_ref()).await?;
         anyhow::Ok(make_image(&engine, &request, reporter.clone()).await?)
     })?;
-    let disk = raw_disk(&args.build.out, &outcome.manifest)?;
+    let disk = outcome.manifest.vm_disk(&args.build.out)?;
     Ok(Some((built.plan, disk)))
-}
-
-fn raw_disk(dir: &Path, manifest: &ImageManifest) -> anyhow::Result<PathBuf> {
-    if manifest.first_nic.is_none() {
-        anyhow::bail!(
-            "the image in {} was made by baker {}, whose images leave their first NIC unconfigured, so its VMs could not be reached; make it again with this baker's `baker image`",
-            dir.display(),
-            manifest.baker_version
-        );
-    }
-    let file = manifest.file("raw").with_context(|| {
-        format!(
-            "the image in {} has no raw disk; make one with `baker image --format raw`",
-            dir.display()
-        )
-    })?;
-    let path = dir.join(&file.file);
-    path.canonicalize()
-        .with_context(|| format!("opening the image's disk {}", path.display()))
 }
 
 /// The provider of cluster `state`, from what its launch recorded.

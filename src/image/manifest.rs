@@ -147,6 +147,29 @@ impl ImageManifest {
     pub fn file(&self, format: &str) -> Option<&FormatFile> {
         self.formats.iter().find(|f| f.format == format)
     }
+
+    /// The raw disk in `dir` (where this image.json lies) that VMs boot from, as an absolute path:
+    /// refused when the image leaves its first NIC to nobody (made by an older baker), since launch
+    /// reaches a VM through that NIC, or when the image has no raw disk.
+    pub fn vm_disk(&self, dir: &Path) -> Result<PathBuf, ImageError> {
+        let refuse = |reason: String| ImageError::Input {
+            what: "the image for VMs",
+            path: Self::path_in(dir),
+            reason,
+        };
+        if self.first_nic.is_none() {
+            return Err(refuse(format!(
+                "made by baker {}, whose images leave their first NIC unconfigured, so its VMs could not be reached; make it again with this baker's `baker image`",
+                self.baker_version
+            )));
+        }
+        let file = self.file("raw").ok_or_else(|| {
+            refuse("it has no raw disk; make one with `baker image --format raw`".into())
+        })?;
+        let path = dir.join(&file.file);
+        path.canonicalize()
+            .map_err(ImageError::io("opening the image's disk", &path))
+    }
 }
 
 #[cfg(test)]
@@ -217,6 +240,25 @@ mod tests {
         assert_eq!(m.file("raw").unwrap().size, 2 << 30);
         assert!(m.file("qcow2").is_none());
         assert!(text.contains("\n  \"first_nic\": \"dhcp\",\n"), "{text}");
+    }
+
+    #[test]
+    fn vms_boot_the_raw_disk_of_an_image_that_brings_up_its_first_nic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = sample();
+        std::fs::write(dir.path().join(&m.formats[0].file), b"disk").unwrap();
+        let disk = m.vm_disk(dir.path()).unwrap();
+        assert!(disk.is_absolute() && disk.ends_with("postgresql-15.18-debian-12.raw"));
+        m.first_nic = None;
+        let err = m.vm_disk(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("whose images leave their first NIC unconfigured"),
+            "{err}"
+        );
+        m.first_nic = Some(FirstNic::Dhcp);
+        m.formats[0].format = "qcow2".into();
+        let err = m.vm_disk(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("it has no raw disk"), "{err}");
     }
 
     #[test]

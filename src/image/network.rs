@@ -49,6 +49,15 @@ impl NetworkTooling {
         }
     }
 
+    /// What the OS layer runs after installing the packages so that the init starts the network:
+    /// initscripts' `network` service on in every runlevel, whatever the base image left.
+    pub fn enable_command(self) -> Option<&'static str> {
+        match self {
+            NetworkTooling::Ifupdown { .. } => None,
+            NetworkTooling::Initscripts => Some("chkconfig network on"),
+        }
+    }
+
     /// The files to lay over the tree, as (path in the tree, content); `hostname` is the name the
     /// image carries until a node is given its own.
     pub fn files(self, hostname: &str) -> Vec<(&'static str, String)> {
@@ -93,6 +102,7 @@ mod tests {
         let tooling = NetworkTooling::of(&spec("postgresql", "debian12"));
         assert_eq!(tooling, NetworkTooling::Ifupdown { hotplug: true });
         assert_eq!(tooling.packages(), ["ifupdown", "isc-dhcp-client"]);
+        assert_eq!(tooling.enable_command(), None);
         let files = tooling.files("postgresql");
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].0, "etc/network/interfaces");
@@ -118,6 +128,7 @@ mod tests {
         let tooling = NetworkTooling::of(&spec("mesos", "centos6"));
         assert_eq!(tooling, NetworkTooling::Initscripts);
         assert_eq!(tooling.packages(), ["dhclient"]);
+        assert_eq!(tooling.enable_command(), Some("chkconfig network on"));
         let files = tooling.files("mesos");
         let ifcfg = &files[0].1;
         assert_eq!(files[0].0, "etc/sysconfig/network-scripts/ifcfg-eth0");

@@ -71,17 +71,18 @@ pub fn script(spec: &ImageSpec) -> String {
              {DPKG_UNSAFE_IO_OFF}\n\
              rm -f /etc/apt/apt.conf.d/90baker-keep-packages\n"
         ),
-        // initscripts' `network` service brings up ifcfg-eth0 ([`super::network`]): on in every
-        // runlevel, whatever the base image left.
         PackageManager::Yum => format!(
             "sed -i 's/^keepcache=0/keepcache=1/' /etc/yum.conf\n\
              yum install -y {list}\n\
-             rpm -q --whatprovides {list} > /dev/null\n\
-             if [ -x /etc/init.d/network ]; then chkconfig network on; fi\n"
+             rpm -q --whatprovides {list} > /dev/null\n"
         ),
     };
+    let enable_network = NetworkTooling::of(spec)
+        .enable_command()
+        .map(|c| format!("{c}\n"))
+        .unwrap_or_default();
     format!(
-        "set -e -o pipefail\n{install}\
+        "set -e -o pipefail\n{install}{enable_network}\
          v=$(ls /boot | sed -n 's/^vmlinuz-//p' | sort -V | tail -n 1)\n\
          [ -n \"$v\" ] || {{ echo 'no kernel in /boot after installing {kernel}' >&2; exit 1; }}\n\
          for i in /boot/initrd.img-$v /boot/initramfs-$v.img; do [ -f \"$i\" ] && initrd=$i; done\n\
