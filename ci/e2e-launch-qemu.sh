@@ -8,8 +8,10 @@
 #     NIC took its address, default route and DNS server by the image's own DHCP client, as on a cloud;
 #   - status, logs and login answer from a new process;
 #   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
-#     (with `--accel tcg`, which the state records and every VM runs with) leaves its state, and
-#     destroy stops its VMs;
+#     (with `--accel tcg`, which the state records and every VM runs with) leaves its state and its
+#     own hard link of the image's disk; with one VM dead and the image's folder removed,
+#     `launch --resume` boots that node again from the cluster's disk to ready, and destroy stops
+#     its VMs;
 #   - where the first launch's KVM trial failed, the next launch skips it (software emulation at
 #     once, saying why);
 #   - with `--qemu tools`, a primary boots under the QEMU of baker's tools image (as on a host with
@@ -120,8 +122,14 @@ check "destroy leaves no overlay, seed or state" [ ! -e "$BAKER_STATE_DIR/qpg" ]
 check "destroy counts the cluster's 2 VMs, each with its overlay" grep -q '^destroyed qpg: 2 VMs removed, with their overlays$' "$WORK/destroy.out"
 check "destroy is safe to repeat" "$BAKER" destroy qpg
 
-# --- a launch killed midway (with --accel tcg: no KVM trial) ---------------------------------------
-"$BAKER" launch qkill --provider qemu --accel tcg --image "$IMAGE" --from "$PG" --slaves 1 -q &
+# --- a launch killed midway (with --accel tcg: no KVM trial), resumed with a dead VM after the image
+# it came from is gone -----------------------------------------------------------------------------
+# A folder of its own holding the image's raw disk and image.json, removed below.
+mkdir -p "$WORK/qkill-image"
+raw=$(json "$IMAGE/image.json" '[f["file"] for f in d["formats"] if f["format"] == "raw"][0]')
+cp "$IMAGE/image.json" "$WORK/qkill-image/"
+cp --sparse=always "$IMAGE/$raw" "$WORK/qkill-image/"
+"$BAKER" launch qkill --provider qemu --accel tcg --image "$WORK/qkill-image" --from "$PG" --slaves 1 -q &
 pid=$!
 for _ in $(seq 1 300); do
   [ "$(ls "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null | wc -l)" = 2 ] && break
@@ -137,12 +145,30 @@ tcg_only() {
   for p in $vm_pids; do tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- '-accel tcg' || return 1; done
 }
 check "--accel tcg is recorded and every VM runs under software emulation" tcg_only
+inode() { stat -c %i "$1" 2>/dev/null; }
+check "the cluster keeps the image's disk in its directory (a hard link, no copy)" \
+  bash -c "[ '$(inode "$BAKER_STATE_DIR/qkill/disk.raw")' = '$(inode "$WORK/qkill-image/$raw")' ]"
+# The standby's VM dies and the image's folder goes: the resumed launch boots the standby again from
+# the cluster's own disk, to ready.
+standby_pid=$(cat "$BAKER_STATE_DIR/qkill/qkill-standby-1.pid" 2>/dev/null || true)
+kill "$standby_pid" 2>/dev/null || true
+for _ in $(seq 1 100); do runs "$standby_pid" || break; sleep 0.1; done
+rm -rf "$WORK/qkill-image"
+t=$(now)
+if "$BAKER" launch qkill --resume >"$WORK/resume.out" 2>"$WORK/resume.err"; then
+  ok "launch --resume of qkill, with its standby's VM dead and the image's folder removed, reaches ready ($(since "$t") s)"
+else
+  not_ok "launch --resume of qkill, with its standby's VM dead and the image's folder removed, reaches ready"
+  tail -n 40 "$WORK/resume.err" >&2
+fi
+check "the resumed launch said it started the dead standby again" grep -q 'qkill-standby-1 does not run: starting it again' "$WORK/resume.err"
+vm_pids="$vm_pids $(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)"
 "$BAKER" destroy qkill >/dev/null 2>&1 || true
 half_made_gone() {
   for p in $vm_pids; do ! runs "$p" || return 1; done
   [ ! -e "$BAKER_STATE_DIR/qkill" ]
 }
-check "destroy of the half-made cluster stops its VMs and removes its overlays" half_made_gone
+check "destroy of the resumed cluster stops its VMs and removes its overlays and its disk" half_made_gone
 
 # --- a failed KVM trial is remembered (where qpg's failed) -----------------------------------------
 if grep -q 'KVM did not run' "$WORK/launch.err"; then

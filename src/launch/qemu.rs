@@ -1,6 +1,6 @@
 //! The `qemu` provider: every node a VM booted from a copy-on-write qcow2 overlay of the raw disk
-//! that `baker image` made, all of a cluster's VMs on a switch that needs no root, the host reaching
-//! each over ports forwarded on 127.0.0.1 (see [`super::qemu_net`]; command lines and processes are
+//! that `baker image` made (the cluster keeps its own: [`super::qemu_disk`]), all of a cluster's
+//! VMs on a switch that needs no root, the host reaching each over ports forwarded on 127.0.0.1 (see [`super::qemu_net`]; command lines and processes are
 //! [`super::qemu_vm`]). A VM gets its address before it boots, so it boots with its bundle in hand:
 //! the bundle tar (with the VM's `network` entry, its `hostname`, and the cluster key as root's
 //! `authorized_keys`) is its second disk, which the role agent reads. QEMU runs daemonized with a
@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
 use super::provider::{Provider, ROLE_LOG, role_log_script};
+use super::qemu_disk::{Pinned, pin_disk};
 use super::qemu_net::{MAX_NODES, SSH_PORT, Switch, free_ports, network_entry};
 use super::qemu_runner::{QemuRunner, vm_dirs};
 use super::qemu_vm::{
@@ -32,7 +33,8 @@ use crate::plan::Plan;
 
 /// VMs on this host.
 pub struct QemuProvider {
-    /// The raw disk every node's overlay is made over.
+    /// The image's raw disk, pinned in the cluster's directory before any node's overlay is
+    /// made over it ([`super::qemu_disk`]); on a resumed launch, that pinned disk.
     pub disk: PathBuf,
     /// The cluster's state directory (overlays, seeds, pidfiles, consoles, the key).
     pub dir: PathBuf,
@@ -111,6 +113,26 @@ impl QemuProvider {
             .unwrap_or_else(|| Switch::for_cluster(&self.dir))
     }
 
+    /// The cluster's own disk, pinned from the image's on the first placement ([`pin_disk`]).
+    fn pin_disk(&self) -> Result<PathBuf, LaunchError> {
+        let (disk, how) = pin_disk(&self.disk, &self.dir).map_err(|source| LaunchError::Io {
+            what: format!(
+                "keeping {} in the cluster's directory {}",
+                self.disk.display(),
+                self.dir.display()
+            ),
+            source,
+        })?;
+        if how == Pinned::Copied {
+            tracing::warn!(
+                "{} is on another file system than the cluster's directory {}: its VMs boot a copy of it there (hard-linked, it would take no space)",
+                self.disk.display(),
+                self.dir.display()
+            );
+        }
+        Ok(disk)
+    }
+
     fn key(&self) -> PathBuf {
         self.dir.join("id_ed25519")
     }
@@ -166,6 +188,7 @@ impl Provider for QemuProvider {
             )));
         }
         ensure_cluster_key(&self.dir)?;
+        let disk = self.pin_disk()?;
         let switch = self.switch(state);
         state.resources.insert("switch".into(), switch.endpoint());
         state
@@ -173,7 +196,7 @@ impl Provider for QemuProvider {
             .insert("subnet".into(), switch.subnet_text());
         state
             .resources
-            .insert("disk".into(), self.disk.display().to_string());
+            .insert("disk".into(), disk.display().to_string());
         state
             .resources
             .insert("qemu".into(), self.runner.name().into());
@@ -203,7 +226,7 @@ impl Provider for QemuProvider {
             let _ = std::fs::remove_file(&files.overlay);
             self.runner
                 .run(
-                    &overlay_args(&self.disk, &files.overlay),
+                    &overlay_args(&disk, &files.overlay),
                     &format!("making the overlay of {}", state.nodes[index].name),
                     &self.dirs(),
                 )

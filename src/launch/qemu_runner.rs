@@ -201,7 +201,7 @@ impl QemuRunner {
 /// directory of the raw disk its overlays are made over.
 pub fn vm_dirs(state_dir: &Path, disk: &Path) -> Vec<String> {
     let mut dirs = vec![state_dir.display().to_string()];
-    if let Some(parent) = disk.parent() {
+    if let Some(parent) = disk.parent().filter(|p| !p.starts_with(state_dir)) {
         dirs.push(format!("{}:ro", parent.display()));
     }
     dirs
@@ -216,6 +216,11 @@ mod tests {
         assert_eq!(
             vm_dirs(Path::new("/s/pg"), Path::new("/img/out/pg.raw")),
             ["/s/pg", "/img/out:ro"]
+        );
+        // A resumed cluster's disk is pinned in its own directory, which is mounted already.
+        assert_eq!(
+            vm_dirs(Path::new("/s/pg"), Path::new("/s/pg/disk.raw")),
+            ["/s/pg"]
         );
     }
 }

@@ -62,6 +62,27 @@ impl Disk {
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.file.read_exact_at(buf, offset)
     }
+
+    /// Copies the disk into the empty file `to`, keeping its holes: only the data extents are
+    /// read, and of those only the MiBs that are not all zeros are written. (`std::fs::copy` and
+    /// `copy_file_range` between two file systems write every hole out as zeros.)
+    pub fn copy_sparse(&self, to: &File) -> io::Result<()> {
+        to.set_len(self.size)?;
+        let mut buf = vec![0u8; 1 << 20];
+        for extent in self.extents() {
+            let extent = extent?;
+            let mut at = extent.offset;
+            while at < extent.end() {
+                let n = (extent.end() - at).min(buf.len() as u64) as usize;
+                self.read_at(&mut buf[..n], at)?;
+                if !is_zero(&buf[..n]) {
+                    to.write_all_at(&buf[..n], at)?;
+                }
+                at += n as u64;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Iterator over a [`Disk`]'s data extents, found with `SEEK_DATA`/`SEEK_HOLE`.
@@ -148,6 +169,27 @@ mod tests {
         }
         assert!(d.data_bytes().unwrap() < 8 * MIB, "holes are not read");
         assert!(extents.windows(2).all(|w| w[0].end() < w[1].offset));
+    }
+
+    #[test]
+    fn a_sparse_copy_has_the_same_bytes_and_stays_sparse() {
+        let disk = TestDisk::new(64 * MIB)
+            .data(MIB, 3 * MIB)
+            .zeros(8 * MIB, 4 * MIB)
+            .data(64 * MIB - 4096, 4096)
+            .build();
+        let to = disk.dir.path().join("copy.raw");
+        let d = Disk::open(&disk.path).unwrap();
+        d.copy_sparse(&File::create(&to).unwrap()).unwrap();
+        assert_eq!(
+            std::fs::read(&to).unwrap(),
+            std::fs::read(&disk.path).unwrap()
+        );
+        let copy = Disk::open(&to).unwrap();
+        assert!(
+            copy.data_bytes().unwrap() < 5 * MIB,
+            "the written zeros and the holes take no space"
+        );
     }
 
     #[test]

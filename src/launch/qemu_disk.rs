@@ -1,0 +1,117 @@
+//! The disk a qemu cluster's VMs boot: the image's raw disk, kept in the cluster's own directory.
+//! Every node's overlay names its backing disk by path, and `baker image` replaces the disk in its
+//! output directory whenever the build or the image layer changes; a node placed again later (a
+//! VM that died, restarted by `launch --resume`) would then boot another image than its peers, or
+//! none if the directory was removed. So the first placement pins the disk: a hard link beside
+//! the overlays (free, and the image's next disk is a new file, never this one rewritten), or a
+//! sparse copy when the state directory is on another file system. The pinned disk goes with the
+//! cluster's directory at `destroy`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::atomic_file::{commit, partial_file};
+use crate::image::format::sparse::Disk;
+
+/// The pinned disk's name in the cluster's directory.
+pub const CLUSTER_DISK: &str = "disk.raw";
+
+/// Whether the pinned disk was linked or had to be copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pinned {
+    /// It was pinned before (a resumed launch).
+    Already,
+    Linked,
+    Copied,
+}
+
+/// The cluster's own copy of `disk` in `dir`, made now unless it exists; `disk` may already be it.
+pub fn pin_disk(disk: &Path, dir: &Path) -> io::Result<(PathBuf, Pinned)> {
+    let pinned = dir.join(CLUSTER_DISK);
+    if pinned.is_file() {
+        return Ok((pinned, Pinned::Already));
+    }
+    if std::fs::hard_link(disk, &pinned).is_ok() {
+        return Ok((pinned, Pinned::Linked));
+    }
+    copy_disk(disk, &pinned)?;
+    Ok((pinned, Pinned::Copied))
+}
+
+/// A sparse copy of `disk` at `to`, which appears only when complete.
+fn copy_disk(disk: &Path, to: &Path) -> io::Result<()> {
+    let partial = partial_file(to)?;
+    Disk::open(disk)?.copy_sparse(partial.as_file())?;
+    commit(partial, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn the_disk_is_linked_once_and_outlives_the_image_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let (image, cluster) = (dir.path().join("out"), dir.path().join("cluster"));
+        std::fs::create_dir_all(&image).unwrap();
+        std::fs::create_dir_all(&cluster).unwrap();
+        let disk = image.join("pg.raw");
+        std::fs::write(&disk, b"first image").unwrap();
+        let (pinned, how) = pin_disk(&disk, &cluster).unwrap();
+        assert_eq!(
+            (pinned.clone(), how),
+            (cluster.join("disk.raw"), Pinned::Linked)
+        );
+        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(inode(&pinned), inode(&disk));
+        // `baker image` puts its next disk in place by a rename: the cluster keeps the first.
+        let next = image.join(".pg.raw.partial");
+        std::fs::write(&next, b"second image").unwrap();
+        std::fs::rename(&next, &disk).unwrap();
+        assert_eq!(
+            pin_disk(&disk, &cluster).unwrap(),
+            (pinned.clone(), Pinned::Already)
+        );
+        assert_eq!(pin_disk(&pinned, &cluster).unwrap().1, Pinned::Already);
+        std::fs::remove_dir_all(&image).unwrap();
+        assert_eq!(std::fs::read(&pinned).unwrap(), b"first image");
+    }
+
+    #[test]
+    fn a_disk_that_cannot_be_linked_is_copied_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = dir.path().join("pg.raw");
+        let file = std::fs::File::create(&disk).unwrap();
+        file.set_len(8 << 20).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, b"boot", 1 << 20).unwrap();
+        let to = dir.path().join("copy.raw");
+        copy_disk(&disk, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), std::fs::read(&disk).unwrap());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "no partial file left: {names:?}");
+    }
+
+    #[test]
+    fn a_disk_on_another_file_system_is_copied() {
+        // /dev/shm is a tmpfs on Linux; where the temporary directory is one too, a link works.
+        let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+            return;
+        };
+        let cluster = tempfile::tempdir().unwrap();
+        let disk = other.path().join("pg.raw");
+        std::fs::write(&disk, b"image").unwrap();
+        let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+        let expected = if dev(other.path()) == dev(cluster.path()) {
+            Pinned::Linked
+        } else {
+            Pinned::Copied
+        };
+        let (pinned, how) = pin_disk(&disk, cluster.path()).unwrap();
+        assert_eq!(how, expected);
+        assert_eq!(std::fs::read(pinned).unwrap(), b"image");
+    }
+}
