@@ -112,12 +112,14 @@ say "disk.raw: ${DISK_GIB} GiB, ${DATA_MIB} MiB allocated"
 # seconds so far, the CPU seconds (user + system) of that run and the peak RSS (MiB) of all runs.
 # Each format's commands run in turn, $REPS rounds of them (single-threaded tar -z once), so that
 # the load of a shared machine weighs on baker and on the tools alike; the output of the last run
-# stays.
+# stays. Each run starts with nothing left to write back: the tools leave their outputs in the page
+# cache, and their writeback would otherwise land on whatever runs next (on baker's fsync, most).
 run() {
   local name=$1 out=$2 t u k m
   echo "$3" >"$name.label"
   shift 3
   rm -f "$out" "$out.sha256"
+  sync
   /usr/bin/time -f "%e %U %S %M" -o "$name.time" "$@" >/dev/null 2>"$name.err" || {
     cat "$name.err" >&2
     return 1
