@@ -7,6 +7,8 @@
 #   - the nodes have their switch addresses, the forwarded ports listen on 127.0.0.1 only; the first
 #     NIC took its address, default route and DNS server by the image's own DHCP client, as on a cloud;
 #   - status, logs and login answer from a new process;
+#   - with the primary's VM stopped (as when the host restarts), `launch --resume` boots it again
+#     over its own overlay to ready, and the smoke test's row is still on it;
 #   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
 #     (with `--accel tcg`, which the state records and every VM runs with) leaves its state and its
 #     own hard link of the image's disk; with one VM dead and the image's folder removed,
@@ -107,6 +109,25 @@ first_nic=$(echo "grep -h fixed-address /var/lib/dhcp/dhclient*.leases | tail -n
   | "$BAKER" login qpg 2>/dev/null | grep -E 'fixed-address|inet |^default|^nameserver' | tr -s ' \\\n' ' ' || true)
 check "the primary's eth0 took 10.0.2.15, its default route and its DNS server from QEMU's DHCP server through the image's dhclient (saw: $first_nic)" \
   bash -c "grep -Eq 'fixed-address 10\.0\.2\.15;.* inet 10\.0\.2\.15/24 .*dynamic eth0.*default via 10\.0\.2\.2 dev eth0.*nameserver 10\.0\.2\.3' <<<'$first_nic'"
+
+# --- a ready cluster whose primary's VM stopped (as when the host restarts) -----------------------
+# Resumed, the primary boots again over its own overlay: what it held (the smoke test's row) is still
+# there, and the smoke test is not run again.
+primary_pid=$(cat "$BAKER_STATE_DIR/qpg/qpg-primary.pid" 2>/dev/null || true)
+kill "$primary_pid" 2>/dev/null || true
+for _ in $(seq 1 100); do [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$primary_pid/cmdline")" ] || break; sleep 0.1; done
+t=$(now)
+if "$BAKER" launch qpg --resume >"$WORK/restart.out" 2>"$WORK/restart.err"; then
+  ok "launch --resume of the ready qpg with its primary's VM stopped reaches ready again ($(since "$t") s)"
+else
+  not_ok "launch --resume of the ready qpg with its primary's VM stopped reaches ready again"
+  tail -n 40 "$WORK/restart.err" >&2
+fi
+check "it started the primary again over its own disk, and ran no smoke test" bash -c \
+  "grep -q 'qpg-primary does not run: starting it again over its own disk' '$WORK/restart.err' && ! grep -q 'smoke test' '$WORK/restart.err'"
+row=$(echo "/usr/local/pgsql/bin/psql -U postgres -Atc 'select v from baker_smoke'" \
+  | "$BAKER" login qpg 2>/dev/null | tail -n 1 || true)
+check "the restarted primary still holds the smoke test's row (saw: $row)" [ "$row" = "written on qpg-primary" ]
 
 # --- destroy -------------------------------------------------------------------------------------
 vm_pids=$(cat "$BAKER_STATE_DIR"/qpg/*.pid 2>/dev/null || true)

@@ -6,7 +6,8 @@
 #   - 1 primary + 2 standbys from a Mesos deploy directory (`masters`/`slaves` files) with --smoke:
 #     the runtime packages, the tarball and the agent are installed over SSH, the agent outlives the
 #     SSH session, the primary's pg_stat_replication shows 2 streaming standbys, the smoke row is on
-#     both, status/logs answer from a new process;
+#     both, status/logs answer from a new process; with the primary's postgres stopped (as when its
+#     machine restarts), `launch --resume` starts it again over its own data, smoke row included;
 #   - destroy stops every role process and removes the bundle, the role's user and data, leaves the
 #     installed software, and is safe to repeat;
 #   - 1+1 again from baker's own inventory file (`master USER@HOST` lines), as a user with
@@ -112,6 +113,22 @@ check "login opens a shell on the node over SSH (saw: $(tail -n 1 <<<"$login"))"
 check "clusters lists pg as an ssh cluster, ready" bash -c "'$BAKER' clusters | grep -q '^pg  *ssh  *ready'"
 check "the state records the machines, not the secret" bash -c \
   "grep -q '\"provider\": \"ssh\"' '$BAKER_STATE_DIR/pg/state.json' && ! grep -q \"\$(cat '$BAKER_STATE_DIR/pg/secret')\" '$BAKER_STATE_DIR/pg/state.json'"
+
+# --- the primary's role stopped (as when its machine restarts): resumed over what it held ----------
+# postgres stops at SIGINT (a fast shutdown); the agent's process, waiting on it, goes with it.
+on "$M1" 'agent=$(cat /run/baker/agent.pid); kill -INT "$(head -n 1 /var/lib/postgres/data/postmaster.pid)"
+  for i in $(seq 1 100); do kill -0 "$agent" 2>/dev/null || exit 0; sleep 0.1; done; exit 1' ||
+  say "the primary's role did not stop within 10 s"
+t=$(now)
+if "$BAKER" launch pg --resume >"$WORK/restart.out" 2>"$WORK/restart.err"; then
+  ok "launch --resume of the ready pg with its primary stopped reaches ready again ($(since "$t") s)"
+else
+  not_ok "launch --resume of the ready pg with its primary stopped reaches ready again"
+  tail -n 30 "$WORK/restart.err" >&2
+fi
+row=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc 'select v from baker_smoke'" 2>&1 || true)
+check "the primary started again over its own data, which still holds the smoke row (saw: $row)" bash -c \
+  "[ '$row' = 'written on pg-primary' ] && grep -q 'pg-primary does not run: starting it again over its own disk' '$WORK/restart.err'"
 
 # --- destroy -------------------------------------------------------------------------------------
 "$BAKER" destroy pg >"$WORK/destroy.out" 2>&1 || cat "$WORK/destroy.out" >&2

@@ -10,7 +10,8 @@
 #   - a standby pointed at a wrong master is reported as that standby failing, with its log, and
 #     the failed cluster is rolled back;
 #   - two clusters run side by side; a launch killed midway is finished by `launch --resume`, or
-#     cleaned up by destroy.
+#     cleaned up by destroy; resuming a ready cluster whose standby's container stopped starts
+#     that same container again, to ready.
 # The build comes from $BAKER_PG_BUILD (a `baker build` output directory; ci/test.sh shares the one
 # ci/e2e-build.sh made), else this script builds PostgreSQL itself. Prints "N passed, N failed" last.
 set -euo pipefail
@@ -127,6 +128,17 @@ check "a launch killed midway left its state" "$BAKER" status resumed
 check "launch --resume finishes it" "$BAKER" launch resumed --resume -q
 "$BAKER" status resumed >"$WORK/resumed.out" 2>&1 || true
 check "and both its nodes are ready" [ "$(grep -c 'ready since' "$WORK/resumed.out")" = 2 ]
+# A ready node whose container stopped (as when the host restarts) is started again in that
+# container, with what it held.
+id=$(docker ps -q --no-trunc --filter name=resumed-standby-1)
+docker stop -t 5 resumed-standby-1 >/dev/null 2>&1 || true
+"$BAKER" launch resumed --resume >"$WORK/restart.out" 2>&1 && status=0 || status=$?
+check "launch --resume of the ready cluster with its standby's container stopped reaches ready again" [ "$status" = 0 ]
+check "it started the standby again in its own container, not a new one" bash -c \
+  "grep -q 'resumed-standby-1 does not run: starting it again over its own disk' '$WORK/restart.out' && [ -n '$id' ] && [ \"\$(docker ps -q --no-trunc --filter name=resumed-standby-1)\" = '$id' ]"
+[ "$failed" = 0 ] || cat "$WORK/restart.out" >&2
+"$BAKER" status resumed >"$WORK/restarted.out" 2>&1 || true
+check "and both its nodes are ready again" [ "$(grep -c 'ready since' "$WORK/restarted.out")" = 2 ]
 "$BAKER" destroy resumed >/dev/null
 kill_midway killed
 check "destroy of a half-made cluster removes its containers and network" bash -c \

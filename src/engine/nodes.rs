@@ -354,6 +354,17 @@ impl Engine {
         Ok(list.into_iter().filter_map(|n| n.name).collect())
     }
 
+    /// Starts a node container that stopped, with everything it held (its files, its address; the
+    /// engine picks its published ports again).
+    pub async fn restart_node(&self, name: &str) -> Result<(), EngineError> {
+        self.docker
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+            .map_err(EngineError::during(format!(
+                "starting node container {name} again"
+            )))
+    }
+
     /// Removes a container whatever its state; best effort.
     pub async fn remove_node(&self, id: &str) {
         force_remove(&self.docker, id).await;

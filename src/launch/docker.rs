@@ -108,7 +108,8 @@ impl Provider for DockerProvider<'_> {
 
     /// Creates the node's container at its address with its bundle already inside, then starts it.
     /// A container that runs (a resumed launch) has its bundle since before it started: it is left
-    /// alone, as rewriting the bundle under a running agent could race with it.
+    /// alone, as rewriting the bundle under a running agent could race with it. A node that was
+    /// ready and stopped is started again in its own container.
     async fn start(
         &self,
         state: &ClusterState,
@@ -118,6 +119,16 @@ impl Provider for DockerProvider<'_> {
         let node = &state.nodes[index];
         if self.engine.is_running(&node.name).await {
             return Ok(());
+        }
+        // A node that was ready (its container stopped, as when the host restarts) keeps its
+        // container, and with it what its role wrote.
+        if node.ready_since.is_some() {
+            return self.engine.restart_node(&node.name).await.map_err(|e| {
+                LaunchError::Input(format!(
+                    "{} was ready, but its container cannot start again ({e}); `baker destroy {}` and launch it again",
+                    node.name, state.name
+                ))
+            });
         }
         let files = with_prefix(bundle)?;
         // A launch killed between creating a container and recording it left the name taken.

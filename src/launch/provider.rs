@@ -64,7 +64,9 @@ pub trait Provider: Sync {
     ) -> impl Future<Output = Result<(), LaunchError>> + Send;
 
     /// Hands node `index` its bundle and starts its role. A resumed launch repeats it for every
-    /// node: a node that runs already keeps the bundle it has (the agent takes only the first).
+    /// node: a node that runs already keeps the bundle it has (the agent takes only the first),
+    /// and a node that was ready and stopped starts again over its own disk (its container, its
+    /// VM's overlay, its machine), so that what its role wrote is still there.
     fn start(
         &self,
         state: &ClusterState,

@@ -138,7 +138,9 @@ pub fn launched_plan(states: &StateDir, name: &str) -> Result<Plan, LaunchError>
 }
 
 /// Finishes the launch of cluster `name` that an interrupt (or a crash) stopped: places the nodes
-/// that were not placed, hands every node its bundle again, and waits for the roles.
+/// that were not placed, hands every node its bundle again, and waits for the roles. Nodes that no
+/// longer run are started again: over their own disks when they had been ready (a host that
+/// restarted under a ready cluster), made anew when they had not.
 pub async fn resume<P: Provider>(
     provider: &P,
     states: &StateDir,
@@ -156,14 +158,28 @@ pub async fn resume<P: Provider>(
             short(&plan.install_step().key)
         )));
     }
-    if state.phase == Phase::Ready {
+    let mut dead = Vec::new();
+    for (i, node) in state.nodes.iter().enumerate() {
+        if !node.address.is_empty() && !provider.alive(node).await {
+            dead.push(i);
+        }
+    }
+    if state.phase == Phase::Ready && dead.is_empty() {
         reporter.report(Event::Note(format!("cluster {name} is ready already")));
         return Ok(state);
     }
     let secret = states.secret(name)?;
-    // A node that was placed but no longer runs is placed again.
-    for node in &mut state.nodes {
-        if !node.address.is_empty() && !provider.alive(node).await {
+    for i in dead {
+        let node = &mut state.nodes[i];
+        node.ready = false;
+        if node.ready_since.is_some() {
+            // Its role's data is on its disk: the provider starts it again over that disk.
+            reporter.report(Event::Note(format!(
+                "{} does not run: starting it again over its own disk",
+                node.name
+            )));
+        } else {
+            // Never ready: whatever it made is of no use, so it is placed again.
             reporter.report(Event::Note(format!(
                 "{} does not run: starting it again",
                 node.name
@@ -175,15 +191,10 @@ pub async fn resume<P: Provider>(
     }
     state.phase = Phase::Creating;
     states.save(&state)?;
+    // A cluster with a node that was ready is kept whatever happens: it holds its roles' data.
+    let keep = keep_failed || state.nodes.iter().any(|n| n.ready_since.is_some());
     finish(
-        provider,
-        states,
-        plan,
-        &mut state,
-        &secret,
-        keep_failed,
-        reporter,
-        cancel,
+        provider, states, plan, &mut state, &secret, keep, reporter, cancel,
     )
     .await?;
     Ok(state)
@@ -317,7 +328,8 @@ async fn boot<P: Provider>(
         .timings
         .insert("ready".into(), ready_started.elapsed().as_secs_f64());
     states.save(state)?;
-    if state.smoke {
+    // Once: a cluster whose nodes were started again keeps what its smoke test wrote.
+    if state.smoke && !state.timings.contains_key("smoke") {
         smoke(provider, plan, state, &bundles, &http, reporter).await?;
         states.save(state)?;
     }
