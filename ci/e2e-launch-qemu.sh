@@ -116,13 +116,7 @@ check "the primary's eth0 took 10.0.2.15, its default route and its DNS server f
 primary_pid=$(cat "$BAKER_STATE_DIR/qpg/qpg-primary.pid" 2>/dev/null || true)
 kill "$primary_pid" 2>/dev/null || true
 for _ in $(seq 1 100); do [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$primary_pid/cmdline")" ] || break; sleep 0.1; done
-t=$(now)
-if "$BAKER" launch qpg --resume >"$WORK/restart.out" 2>"$WORK/restart.err"; then
-  ok "launch --resume of the ready qpg with its primary's VM stopped reaches ready again ($(since "$t") s)"
-else
-  not_ok "launch --resume of the ready qpg with its primary's VM stopped reaches ready again"
-  tail -n 40 "$WORK/restart.err" >&2
-fi
+resumes qpg "launch --resume of the ready qpg with its primary's VM stopped reaches ready again" "$WORK/restart.err"
 check "it started the primary again over its own disk, and ran no smoke test" bash -c \
   "grep -q 'qpg-primary does not run: starting it again over its own disk' '$WORK/restart.err' && ! grep -q 'smoke test' '$WORK/restart.err'"
 row=$(echo "/usr/local/pgsql/bin/psql -U postgres -Atc 'select v from baker_smoke'" \
@@ -175,13 +169,8 @@ standby_pid=$(cat "$BAKER_STATE_DIR/qkill/qkill-standby-1.pid" 2>/dev/null || tr
 kill "$standby_pid" 2>/dev/null || true
 for _ in $(seq 1 100); do runs "$standby_pid" || break; sleep 0.1; done
 rm -rf "$WORK/qkill-image"
-t=$(now)
-if "$BAKER" launch qkill --resume >"$WORK/resume.out" 2>"$WORK/resume.err"; then
-  ok "launch --resume of qkill, with its standby's VM dead and the image's folder removed, reaches ready ($(since "$t") s)"
-else
-  not_ok "launch --resume of qkill, with its standby's VM dead and the image's folder removed, reaches ready"
-  tail -n 40 "$WORK/resume.err" >&2
-fi
+resumes qkill "launch --resume of qkill, with its standby's VM dead and the image's folder removed, reaches ready" \
+  "$WORK/resume.err"
 check "the resumed launch said it started the dead standby again" grep -q 'qkill-standby-1 does not run: starting it again' "$WORK/resume.err"
 vm_pids="$vm_pids $(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)"
 "$BAKER" destroy qkill >/dev/null 2>&1 || true

@@ -119,13 +119,7 @@ check "the state records the machines, not the secret" bash -c \
 on "$M1" 'agent=$(cat /run/baker/agent.pid); kill -INT "$(head -n 1 /var/lib/postgres/data/postmaster.pid)"
   for i in $(seq 1 100); do kill -0 "$agent" 2>/dev/null || exit 0; sleep 0.1; done; exit 1' ||
   say "the primary's role did not stop within 10 s"
-t=$(now)
-if "$BAKER" launch pg --resume >"$WORK/restart.out" 2>"$WORK/restart.err"; then
-  ok "launch --resume of the ready pg with its primary stopped reaches ready again ($(since "$t") s)"
-else
-  not_ok "launch --resume of the ready pg with its primary stopped reaches ready again"
-  tail -n 30 "$WORK/restart.err" >&2
-fi
+resumes pg "launch --resume of the ready pg with its primary stopped reaches ready again" "$WORK/restart.err"
 row=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc 'select v from baker_smoke'" 2>&1 || true)
 check "the primary started again over its own data, which still holds the smoke row (saw: $row)" bash -c \
   "[ '$row' = 'written on pg-primary' ] && grep -q 'pg-primary does not run: starting it again over its own disk' '$WORK/restart.err'"

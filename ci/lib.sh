@@ -21,6 +21,17 @@ check() { # check DESCRIPTION COMMAND…
 }
 # json FILE EXPR: EXPR evaluated in Python with the parsed FILE as `d`.
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+resumes() { # resumes NAME DESCRIPTION ERR: `baker launch NAME --resume` reaches ready (timed); its
+  # errors go to ERR, shown when it fails
+  local t
+  t=$(now)
+  if "$BAKER" launch "$1" --resume >"${3%.err}.out" 2>"$3"; then
+    ok "$2 ($(since "$t") s)"
+  else
+    not_ok "$2"
+    tail -n 40 "$3" >&2
+  fi
+}
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 
 # Removes containers, networks, volumes and images labelled baker.test (baker puts BAKER_LABELS on
