@@ -7,8 +7,9 @@
 #   - the nodes have their switch addresses, the forwarded ports listen on 127.0.0.1 only; the first
 #     NIC took its address, default route and DNS server by the image's own DHCP client, as on a cloud;
 #   - status, logs and login answer from a new process;
-#   - with the primary's VM stopped (as when the host restarts), `launch --resume` boots it again
-#     over its own overlay to ready, and the smoke test's row is still on it;
+#   - with the primary's VM stopped (as when the host restarts) and its SSH host port taken by
+#     another program, `launch --resume` boots it again over its own overlay to ready, with that
+#     forward moved to a free port, and the smoke test's row is still on it;
 #   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
 #     (with `--accel tcg`, which the state records and every VM runs with) leaves its state and its
 #     own hard link of the image's disk; with one VM dead and the image's folder removed,
@@ -116,9 +117,20 @@ check "the primary's eth0 took 10.0.2.15, its default route and its DNS server f
 primary_pid=$(cat "$BAKER_STATE_DIR/qpg/qpg-primary.pid" 2>/dev/null || true)
 kill "$primary_pid" 2>/dev/null || true
 for _ in $(seq 1 100); do [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$primary_pid/cmdline")" ] || break; sleep 0.1; done
+# Meanwhile another program listens on the host port of the primary's SSH forward.
+ssh_port() { json "$BAKER_STATE_DIR/qpg/state.json" '[n for n in d["nodes"] if n["name"] == "qpg-primary"][0]["published"]["22"]'; }
+old_port=$(ssh_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(900)' "$old_port" &
+squatter=$!
+sleep 0.5
 resumes qpg "launch --resume of the ready qpg with its primary's VM stopped reaches ready again" "$WORK/restart.err"
+kill "$squatter" 2>/dev/null || true
 check "it started the primary again over its own disk, and ran no smoke test" bash -c \
   "grep -q 'qpg-primary does not run: starting it again over its own disk' '$WORK/restart.err' && ! grep -q 'smoke test' '$WORK/restart.err'"
+check "its SSH forward moved off the host port another program took ($old_port -> $(ssh_port)), saying so" bash -c \
+  "[ '$(ssh_port)' != '$old_port' ] && grep -q 'another program took a host port of qpg-primary' '$WORK/restart.err'"
 row=$(echo "/usr/local/pgsql/bin/psql -U postgres -Atc 'select v from baker_smoke'" \
   | "$BAKER" login qpg 2>/dev/null | tail -n 1 || true)
 check "the restarted primary still holds the smoke test's row (saw: $row)" [ "$row" = "written on qpg-primary" ]

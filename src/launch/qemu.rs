@@ -19,7 +19,7 @@ use super::bundle::NodeBundle;
 use super::error::LaunchError;
 use super::provider::{Provider, ROLE_LOG, role_log_script};
 use super::qemu_disk::{Pinned, pin_disk};
-use super::qemu_net::{MAX_NODES, SSH_PORT, Switch, free_ports, network_entry};
+use super::qemu_net::{MAX_NODES, SSH_PORT, Switch, free_ports, network_entry, ports_free};
 use super::qemu_runner::{QemuRunner, vm_dirs};
 use super::qemu_vm::{
     Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, running_pid, start_vm,
@@ -133,6 +133,42 @@ impl QemuProvider {
         Ok(disk)
     }
 
+    /// A placed VM that does not run (its host restarted) boots again with the forwards it had,
+    /// unless another program took one of their host ports meanwhile: those VMs get new ones.
+    fn move_taken_forwards(&self, state: &mut ClusterState) -> Result<(), LaunchError> {
+        let moving: Vec<usize> = (0..state.nodes.len())
+            .filter(|&i| {
+                let node = &state.nodes[i];
+                !node.address.is_empty()
+                    && running_pid(&VmFiles::of(&self.dir, &node.name).pidfile).is_none()
+                    && !ports_free(node.published.values())
+            })
+            .collect();
+        let count = moving.iter().map(|&i| state.nodes[i].published.len()).sum();
+        let mut fresh = free_ports(count)
+            .map_err(|source| LaunchError::Io {
+                what: "finding free ports on 127.0.0.1".into(),
+                source,
+            })?
+            .into_iter();
+        for i in moving {
+            let node = &mut state.nodes[i];
+            for host in node.published.values_mut() {
+                *host = fresh.next().unwrap_or(*host);
+            }
+            tracing::warn!(
+                "another program took a host port of {}'s forwards since it ran: they are now {}",
+                node.name,
+                node.published
+                    .iter()
+                    .map(|(guest, host)| format!("127.0.0.1:{host} -> {guest}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(())
+    }
+
     fn key(&self) -> PathBuf {
         self.dir.join("id_ed25519")
     }
@@ -200,6 +236,8 @@ impl Provider for QemuProvider {
         state
             .resources
             .insert("qemu".into(), self.runner.name().into());
+        states.save(state)?;
+        self.move_taken_forwards(state)?;
         states.save(state)?;
         let todo: Vec<usize> = (0..state.nodes.len())
             .filter(|&i| state.nodes[i].address.is_empty())

@@ -95,6 +95,11 @@ pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
         .collect()
 }
 
+/// Whether every one of `ports` can be listened on at 127.0.0.1 now.
+pub fn ports_free<'a>(mut ports: impl Iterator<Item = &'a u16>) -> bool {
+    ports.all(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +110,16 @@ mod tests {
             port: 23456,
             subnet: [77, 5],
         }
+    }
+
+    #[test]
+    fn a_port_another_program_listens_on_is_not_free() {
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        let other = free_ports(1).unwrap()[0];
+        assert!(!ports_free([other, port].iter()));
+        drop(held);
+        assert!(ports_free([other, port].iter()));
     }
 
     #[test]
