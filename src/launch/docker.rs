@@ -108,8 +108,8 @@ impl Provider for DockerProvider<'_> {
 
     /// Creates the node's container at its address with its bundle already inside, then starts it.
     /// A container that runs (a resumed launch) has its bundle since before it started: it is left
-    /// alone, as rewriting the bundle under a running agent could race with it. A node that was
-    /// ready and stopped is started again in its own container.
+    /// alone, as rewriting the bundle under a running agent could race with it. A node that stayed
+    /// placed but stopped is started again in its own container.
     async fn start(
         &self,
         state: &ClusterState,
@@ -120,12 +120,12 @@ impl Provider for DockerProvider<'_> {
         if self.engine.is_running(&node.name).await {
             return Ok(());
         }
-        // A node that was ready (its container stopped, as when the host restarts) keeps its
-        // container, and with it what its role wrote.
-        if node.ready_since.is_some() {
+        // A node that stayed placed (its container recorded: a resumed launch keeps a node that was
+        // ready) starts its own container again, with what its role wrote.
+        if node.provider_id.is_some() {
             return self.engine.restart_node(&node.name).await.map_err(|e| {
                 LaunchError::Input(format!(
-                    "{} was ready, but its container cannot start again ({e}); `baker destroy {}` and launch it again",
+                    "{}'s container cannot start again ({e}); `baker destroy {}` and launch it again",
                     node.name, state.name
                 ))
             });

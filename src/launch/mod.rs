@@ -8,8 +8,10 @@
 //! roles' checks the same way on every provider; [`members`] says who is in a cluster and what each
 //! node is told; [`run`] is the one library call per command, driving a [`provider::Provider`];
 //! [`smoke`] runs the recipe's smoke test; [`ssh_shell`] reaches machines over SSH. Providers:
-//! [`docker`] (containers from [`node_image`]); [`qemu`] (VMs from the disk image, pinned per cluster by
-//! [`qemu_disk`], with [`qemu_net`], [`qemu_vm`] and [`qemu_runner`], which runs QEMU from baker's tools image on hosts without it); [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
+//! [`docker`] (containers from [`node_image`]); [`qemu`] (VMs from the disk image, which
+//! [`qemu_disk`] pins per cluster, with [`qemu_net`], [`qemu_vm`] and [`qemu_runner`], which runs
+//! QEMU from baker's tools image on hosts without it); [`ssh`] (machines from an [`inventory`], set
+//! up with [`ssh_scripts`]).
 
 pub mod bundle;
 pub mod bundle_tar;

@@ -1,7 +1,7 @@
 //! The `qemu` provider: every node a VM booted from a copy-on-write qcow2 overlay of the raw disk
 //! that `baker image` made (the cluster keeps its own: [`super::qemu_disk`]), all of a cluster's
-//! VMs on a switch that needs no root, the host reaching each over ports forwarded on 127.0.0.1 (see [`super::qemu_net`]; command lines and processes are
-//! [`super::qemu_vm`]). A VM gets its address before it boots, so it boots with its bundle in hand:
+//! VMs on a switch that needs no root, the host reaching each over ports forwarded on 127.0.0.1
+//! (see [`super::qemu_net`]; command lines and processes are [`super::qemu_vm`]). A VM gets its address before it boots, so it boots with its bundle in hand:
 //! the bundle tar (with the VM's `network` entry, its `hostname`, and the cluster key as root's
 //! `authorized_keys`) is its second disk, which the role agent reads. QEMU runs daemonized with a
 //! pidfile (the node's provider id) and its console in a file, all in the cluster's state
@@ -18,8 +18,10 @@ use tokio::sync::Mutex;
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
 use super::provider::{Provider, ROLE_LOG, role_log_script};
-use super::qemu_disk::{Pinned, pin_disk};
-use super::qemu_net::{MAX_NODES, SSH_PORT, Switch, free_ports, network_entry, ports_free};
+use super::qemu_disk::pin_disk;
+use super::qemu_net::{
+    MAX_NODES, SSH_PORT, Switch, free_ports, move_taken_forwards, network_entry,
+};
 use super::qemu_runner::{QemuRunner, vm_dirs};
 use super::qemu_vm::{
     Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, running_pid, start_vm,
@@ -113,62 +115,6 @@ impl QemuProvider {
             .unwrap_or_else(|| Switch::for_cluster(&self.dir))
     }
 
-    /// The cluster's own disk, pinned from the image's on the first placement ([`pin_disk`]).
-    fn pin_disk(&self) -> Result<PathBuf, LaunchError> {
-        let (disk, how) = pin_disk(&self.disk, &self.dir).map_err(|source| LaunchError::Io {
-            what: format!(
-                "keeping {} in the cluster's directory {}",
-                self.disk.display(),
-                self.dir.display()
-            ),
-            source,
-        })?;
-        if how == Pinned::Copied {
-            tracing::warn!(
-                "{} is on another file system than the cluster's directory {}: its VMs boot a copy of it there (hard-linked, it would take no space)",
-                self.disk.display(),
-                self.dir.display()
-            );
-        }
-        Ok(disk)
-    }
-
-    /// A placed VM that does not run (its host restarted) boots again with the forwards it had,
-    /// unless another program took one of their host ports meanwhile: those VMs get new ones.
-    fn move_taken_forwards(&self, state: &mut ClusterState) -> Result<(), LaunchError> {
-        let moving: Vec<usize> = (0..state.nodes.len())
-            .filter(|&i| {
-                let node = &state.nodes[i];
-                !node.address.is_empty()
-                    && running_pid(&VmFiles::of(&self.dir, &node.name).pidfile).is_none()
-                    && !ports_free(node.published.values())
-            })
-            .collect();
-        let count = moving.iter().map(|&i| state.nodes[i].published.len()).sum();
-        let mut fresh = free_ports(count)
-            .map_err(|source| LaunchError::Io {
-                what: "finding free ports on 127.0.0.1".into(),
-                source,
-            })?
-            .into_iter();
-        for i in moving {
-            let node = &mut state.nodes[i];
-            for host in node.published.values_mut() {
-                *host = fresh.next().unwrap_or(*host);
-            }
-            tracing::warn!(
-                "another program took a host port of {}'s forwards since it ran: they are now {}",
-                node.name,
-                node.published
-                    .iter()
-                    .map(|(guest, host)| format!("127.0.0.1:{host} -> {guest}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        Ok(())
-    }
-
     fn key(&self) -> PathBuf {
         self.dir.join("id_ed25519")
     }
@@ -224,7 +170,7 @@ impl Provider for QemuProvider {
             )));
         }
         ensure_cluster_key(&self.dir)?;
-        let disk = self.pin_disk()?;
+        let disk = pin_disk(&self.disk, &self.dir)?;
         let switch = self.switch(state);
         state.resources.insert("switch".into(), switch.endpoint());
         state
@@ -236,8 +182,9 @@ impl Provider for QemuProvider {
         state
             .resources
             .insert("qemu".into(), self.runner.name().into());
-        states.save(state)?;
-        self.move_taken_forwards(state)?;
+        move_taken_forwards(&mut state.nodes, |node| {
+            running_pid(&VmFiles::of(&self.dir, &node.name).pidfile).is_none()
+        })?;
         states.save(state)?;
         let todo: Vec<usize> = (0..state.nodes.len())
             .filter(|&i| state.nodes[i].address.is_empty())

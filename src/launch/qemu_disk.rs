@@ -10,23 +10,44 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::error::LaunchError;
 use crate::atomic_file::{commit, partial_file};
 use crate::image::format::sparse::Disk;
 
 /// The pinned disk's name in the cluster's directory.
-pub const CLUSTER_DISK: &str = "disk.raw";
+const CLUSTER_DISK: &str = "disk.raw";
 
 /// Whether the pinned disk was linked or had to be copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pinned {
+enum Pinned {
     /// It was pinned before (a resumed launch).
     Already,
     Linked,
     Copied,
 }
 
-/// The cluster's own copy of `disk` in `dir`, made now unless it exists; `disk` may already be it.
-pub fn pin_disk(disk: &Path, dir: &Path) -> io::Result<(PathBuf, Pinned)> {
+/// The cluster's own copy of `disk` in `dir`, made now unless it exists (`disk` may already be
+/// it), with a warning when it had to be copied.
+pub fn pin_disk(disk: &Path, dir: &Path) -> Result<PathBuf, LaunchError> {
+    let (pinned, how) = pin(disk, dir).map_err(|source| LaunchError::Io {
+        what: format!(
+            "keeping {} in the cluster's directory {}",
+            disk.display(),
+            dir.display()
+        ),
+        source,
+    })?;
+    if how == Pinned::Copied {
+        tracing::warn!(
+            "{} is on another file system than the cluster's directory {}: its VMs boot a copy of it there (hard-linked, it would take no space)",
+            disk.display(),
+            dir.display()
+        );
+    }
+    Ok(pinned)
+}
+
+fn pin(disk: &Path, dir: &Path) -> io::Result<(PathBuf, Pinned)> {
     let pinned = dir.join(CLUSTER_DISK);
     if pinned.is_file() {
         return Ok((pinned, Pinned::Already));
@@ -58,7 +79,7 @@ mod tests {
         std::fs::create_dir_all(&cluster).unwrap();
         let disk = image.join("pg.raw");
         std::fs::write(&disk, b"first image").unwrap();
-        let (pinned, how) = pin_disk(&disk, &cluster).unwrap();
+        let (pinned, how) = pin(&disk, &cluster).unwrap();
         assert_eq!(
             (pinned.clone(), how),
             (cluster.join("disk.raw"), Pinned::Linked)
@@ -70,10 +91,10 @@ mod tests {
         std::fs::write(&next, b"second image").unwrap();
         std::fs::rename(&next, &disk).unwrap();
         assert_eq!(
-            pin_disk(&disk, &cluster).unwrap(),
+            pin(&disk, &cluster).unwrap(),
             (pinned.clone(), Pinned::Already)
         );
-        assert_eq!(pin_disk(&pinned, &cluster).unwrap().1, Pinned::Already);
+        assert_eq!(pin(&pinned, &cluster).unwrap().1, Pinned::Already);
         std::fs::remove_dir_all(&image).unwrap();
         assert_eq!(std::fs::read(&pinned).unwrap(), b"first image");
     }
@@ -110,7 +131,7 @@ mod tests {
         } else {
             Pinned::Copied
         };
-        let (pinned, how) = pin_disk(&disk, cluster.path()).unwrap();
+        let (pinned, how) = pin(&disk, cluster.path()).unwrap();
         assert_eq!(how, expected);
         assert_eq!(std::fs::read(pinned).unwrap(), b"image");
     }

@@ -5,12 +5,16 @@
 //! cluster's switch: a UDP multicast group on the loopback interface
 //! (`-netdev socket,mcast=…,localaddr=127.0.0.1`), one group and port per cluster, with a static
 //! address per node on a cluster-specific /24 that the provider knows before any VM boots. The role
-//! agent sets that one from the bundle's `network` entry, matching the NIC by its MAC.
+//! agent sets that one from the bundle's `network` entry, matching the NIC by its MAC. A VM that
+//! boots again keeps its forwards unless another program took one of their host ports meanwhile.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+
+use super::error::LaunchError;
+use super::state::NodeState;
 
 /// Nodes on one switch: addresses `.10` to `.249` of the cluster's /24.
 pub const MAX_NODES: usize = 240;
@@ -96,8 +100,46 @@ pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
 }
 
 /// Whether every one of `ports` can be listened on at 127.0.0.1 now.
-pub fn ports_free<'a>(mut ports: impl Iterator<Item = &'a u16>) -> bool {
+fn ports_free<'a>(mut ports: impl Iterator<Item = &'a u16>) -> bool {
     ports.all(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+}
+
+/// A placed node whose VM is `stopped` (its host restarted) boots again with the forwards it had,
+/// unless another program took one of their host ports meanwhile: those nodes get new ones.
+pub fn move_taken_forwards(
+    nodes: &mut [NodeState],
+    stopped: impl Fn(&NodeState) -> bool,
+) -> Result<(), LaunchError> {
+    let moving: Vec<usize> = (0..nodes.len())
+        .filter(|&i| {
+            let node = &nodes[i];
+            !node.address.is_empty() && stopped(node) && !ports_free(node.published.values())
+        })
+        .collect();
+    let count = moving.iter().map(|&i| nodes[i].published.len()).sum();
+    let mut fresh = free_ports(count)
+        .map_err(|source| LaunchError::Io {
+            what: "finding free ports on 127.0.0.1".into(),
+            source,
+        })?
+        .into_iter();
+    for i in moving {
+        let node = &mut nodes[i];
+        for host in node.published.values_mut() {
+            *host = fresh.next().unwrap_or(*host);
+        }
+        let now: Vec<String> = node
+            .published
+            .iter()
+            .map(|(guest, host)| format!("127.0.0.1:{host} -> {guest}"))
+            .collect();
+        tracing::warn!(
+            "another program took a host port of {}'s forwards since it ran: they are now {}",
+            node.name,
+            now.join(", ")
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

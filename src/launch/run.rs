@@ -172,18 +172,15 @@ pub async fn resume<P: Provider>(
     for i in dead {
         let node = &mut state.nodes[i];
         node.ready = false;
-        if node.ready_since.is_some() {
-            // Its role's data is on its disk: the provider starts it again over that disk.
-            reporter.report(Event::Note(format!(
-                "{} does not run: starting it again over its own disk",
-                node.name
-            )));
-        } else {
-            // Never ready: whatever it made is of no use, so it is placed again.
-            reporter.report(Event::Note(format!(
-                "{} does not run: starting it again",
-                node.name
-            )));
+        // A node that was ready has its role's data on its disk: it stays placed, and the
+        // provider starts it again over that disk. One that never was is placed again.
+        let kept = node.ready_since.is_some();
+        let how = if kept { " over its own disk" } else { "" };
+        reporter.report(Event::Note(format!(
+            "{} does not run: starting it again{how}",
+            node.name
+        )));
+        if !kept {
             node.provider_id = None;
             node.address.clear();
             node.published.clear();
