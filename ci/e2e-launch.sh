@@ -4,7 +4,7 @@
 #   - 1 primary + 2 standbys with --smoke: the primary's pg_stat_replication shows 2 streaming
 #     standbys, the smoke row is on both, a client without the password is refused, the ports are
 #     published on 127.0.0.1 only, status/logs/clusters answer from a new process, no secret in the
-#     state file or in `status`;
+#     state file or in `status`; `launch --resume` runs a smoke test an interrupt cut short again;
 #   - destroy leaves no container or network, and is safe to repeat;
 #   - bad input fails before anything is created (a name in use, --masters 2);
 #   - a standby pointed at a wrong master is reported as that standby failing, with its log, and
@@ -69,6 +69,24 @@ check "clusters lists pg as ready" bash -c "'$BAKER' clusters | grep -q '^pg .*r
 secret=$(cat "$BAKER_STATE_DIR/pg/secret")
 check "the secret is 0600 and in neither the state file nor status" bash -c \
   "[ \"\$(stat -c %a '$BAKER_STATE_DIR/pg/secret')\" = 600 ] && ! grep -q '$secret' '$BAKER_STATE_DIR/pg/state.json' '$WORK/status.out'"
+
+# --- a smoke test an interrupt cut short ----------------------------------------------------------
+# What Ctrl-C between the smoke test's steps leaves: the cluster ready, the primary's row written,
+# and no result recorded (the state records the test once all of it passed).
+python3 - "$BAKER_STATE_DIR/pg/state.json" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+del state["timings"]["smoke"]
+json.dump(state, open(sys.argv[1], "w"), indent=2)
+PY
+"$BAKER" launch pg --resume >"$WORK/smoke-again.out" 2>&1 && status=0 || status=$?
+check "launch --resume runs an unfinished smoke test again, over the row its first run wrote" bash -c \
+  "[ $status = 0 ] && grep -q 'its smoke test did not finish: running it again' '$WORK/smoke-again.out' && grep -q 'smoke test 2/2' '$WORK/smoke-again.out'"
+[ "$failed" = 0 ] || cat "$WORK/smoke-again.out" >&2
+rows=$(docker exec pg-standby-2 bash -c ". /etc/baker/role/env; $PSQL -h pg-standby-2 -U postgres -Atc 'select count(*) from baker_smoke'" 2>&1 || true)
+check "the smoke table holds one row after the second run (saw: $rows)" [ "$rows" = 1 ]
+check "and the state records the test's result" python3 -c \
+  "import json, sys; sys.exit('smoke' not in json.load(open(sys.argv[1]))['timings'])" "$BAKER_STATE_DIR/pg/state.json"
 
 # --- bad input fails before anything is created --------------------------------------------------
 before=$(docker ps -aq --filter "label=$RUN_LABEL" | wc -l)

@@ -1,7 +1,7 @@
-//! `baker launch` (and `--resume`). The library's [`baker::launch::run`] does the work; this file
-//! gets the build (from `--from DIR`, or by building first), makes the chosen provider, turns
-//! Ctrl-C into the launch's cancellation and prints where the cluster is. The commands on a launched
-//! cluster are in `cluster.rs`.
+//! `baker launch` (and `--resume`). The library's [`baker::launch::run`] and
+//! [`baker::launch::resume`] do the work; this file gets the build (from `--from DIR`, or by
+//! building first), makes the chosen provider, turns Ctrl-C into the launch's cancellation and
+//! prints where the cluster is. The commands on a launched cluster are in `cluster.rs`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +17,7 @@ use baker::launch::inventory::read_inventory;
 use baker::launch::node_image::ensure_node_image;
 use baker::launch::provider::Provider;
 use baker::launch::qemu_runner::QemuRunner;
+use baker::launch::resume;
 use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
 use baker::launch::ssh_repos::repositories;
@@ -122,7 +123,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     let reporter = reporter(global.quiet);
     let runtime = tokio::runtime::Runtime::new()?;
     if args.resume {
-        return resume(global, args, &runtime, reporter);
+        return resume_launch(global, args, &runtime, reporter);
     }
     if args.provider == ProviderName::Qemu {
         return launch_qemu(global, args, &runtime, reporter);
@@ -263,7 +264,7 @@ fn host_ip(publish_all: bool) -> &'static str {
 }
 
 /// `baker launch NAME --resume`: the cluster's own plan and provider, from its state directory.
-fn resume(
+fn resume_launch(
     global: &Global,
     args: &LaunchArgs,
     runtime: &tokio::runtime::Runtime,
@@ -271,7 +272,7 @@ fn resume(
 ) -> anyhow::Result<ExitCode> {
     let states = states();
     let state = states.load(&args.name)?;
-    let plan = run::launched_plan(&states, &args.name)?;
+    let plan = resume::launched_plan(&states, &args.name)?;
     let outcome = runtime.block_on(async {
         match state.provider.as_str() {
             "docker" => {
@@ -325,7 +326,7 @@ async fn resume_with<P: Provider>(
     reporter: Arc<dyn Reporter>,
 ) -> Result<ClusterState, LaunchError> {
     let (name, keep) = (&args.name, args.keep_failed);
-    run::resume(provider, states, plan, name, keep, reporter, interrupted()).await
+    resume::resume(provider, states, plan, name, keep, reporter, interrupted()).await
 }
 
 fn finish_launch(

@@ -4,14 +4,14 @@
 //! The pieces: [`state`] keeps what a launch created, per cluster, so that status, login, logs,
 //! destroy and resume work from a new shell; [`bundle`] renders a node's role from the plan's
 //! templates and the cluster's facts, and [`bundle_tar`] packs it the way the role agent
-//! (`images/agent/baker-agent`) reads it; [`ready`] and [`readiness`] judge and wait for the
-//! roles' checks the same way on every provider; [`members`] says who is in a cluster and what each
-//! node is told; [`run`] is the one library call per command, driving a [`provider::Provider`];
-//! [`smoke`] runs the recipe's smoke test; [`ssh_shell`] reaches machines over SSH. Providers:
-//! [`docker`] (containers from [`node_image`]); [`qemu`] (VMs from the disk image, which
-//! [`qemu_disk`] pins per cluster, with [`qemu_net`], [`qemu_vm`] and [`qemu_runner`], which runs
-//! QEMU from baker's tools image on hosts without it); [`ssh`] (machines from an [`inventory`], set
-//! up with [`ssh_scripts`]).
+//! (`images/agent/baker-agent`) reads it; [`ready`] and [`readiness`] judge and wait for the roles'
+//! checks the same way on every provider; [`members`] says who is in a cluster and what each node
+//! is told; [`run`] is the one library call per command, driving a [`provider::Provider`], and
+//! [`resume`] picks a cluster up from its state file; [`smoke`] runs the recipe's smoke test;
+//! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`]);
+//! [`qemu`] (VMs from the disk image, which [`qemu_disk`] pins per cluster, with [`qemu_net`],
+//! [`qemu_vm`] and [`qemu_runner`], which runs QEMU from baker's tools image on hosts without it);
+//! [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
 
 pub mod bundle;
 pub mod bundle_tar;
@@ -29,6 +29,7 @@ pub mod qemu_runner;
 pub mod qemu_vm;
 pub mod readiness;
 pub mod ready;
+pub mod resume;
 pub mod run;
 pub mod smoke;
 pub mod ssh;

@@ -3,8 +3,8 @@
 //! (see [`super::provider`]) does the provider's part. A launch checks its input before creating
 //! anything, records each resource in the cluster's state file as it makes it, places every node,
 //! renders and hands out the bundles, waits for every role's checks, and on failure says which node
-//! failed and why, then removes what it made unless told to keep it. A resumed launch picks up the
-//! state file and does what is still missing.
+//! failed and why, then removes what it made unless told to keep it. [`super::resume`] picks up a
+//! stopped launch, or a cluster whose nodes stopped, from its state file.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use super::provider::{Provider, start_nodes};
 use super::readiness::wait_ready;
 use super::smoke::smoke;
 use super::state::{ClusterState, Phase, STATE_FORMAT, StateDir, StateError, check_name};
-use crate::plan::{Plan, read_plan, write_plan};
+use crate::plan::{Plan, write_plan};
 use crate::progress::{Event, Reporter};
 
 /// What to launch.
@@ -131,79 +131,9 @@ pub async fn launch<P: Provider>(
     Ok(state)
 }
 
-/// The plan cluster `name` was launched from (kept in its state directory, so that a resumed launch
-/// never resolves the recipe again).
-pub fn launched_plan(states: &StateDir, name: &str) -> Result<Plan, LaunchError> {
-    Ok(read_plan(&states.plan_path(name))?)
-}
-
-/// Finishes the launch of cluster `name` that an interrupt (or a crash) stopped: places the nodes
-/// that were not placed, hands every node its bundle again, and waits for the roles. Nodes that no
-/// longer run are started again: over their own disks when they had been ready (a host that
-/// restarted under a ready cluster), made anew when they had not.
-pub async fn resume<P: Provider>(
-    provider: &P,
-    states: &StateDir,
-    plan: &Plan,
-    name: &str,
-    keep_failed: bool,
-    reporter: Arc<dyn Reporter>,
-    cancel: impl Future<Output = ()>,
-) -> Result<ClusterState, LaunchError> {
-    let mut state = states.load(name)?;
-    if state.plan_key != plan.install_step().key {
-        return Err(LaunchError::Input(format!(
-            "cluster {name} was launched from build {} but this is build {}; resume it with the same recipe, version, distro and sources, or `baker destroy {name}`",
-            short(&state.plan_key),
-            short(&plan.install_step().key)
-        )));
-    }
-    let mut dead = Vec::new();
-    for (i, node) in state.nodes.iter().enumerate() {
-        if !node.address.is_empty() && !provider.alive(node).await {
-            dead.push(i);
-        }
-    }
-    if state.phase == Phase::Ready && dead.is_empty() {
-        reporter.report(Event::Note(format!("cluster {name} is ready already")));
-        return Ok(state);
-    }
-    let secret = states.secret(name)?;
-    for i in dead {
-        let node = &mut state.nodes[i];
-        node.ready = false;
-        // A node that was ready has its role's data on its disk: it stays placed, and the
-        // provider starts it again over that disk. One that never was is placed again.
-        let kept = node.ready_since.is_some();
-        let how = if kept { " over its own disk" } else { "" };
-        reporter.report(Event::Note(format!(
-            "{} does not run: starting it again{how}",
-            node.name
-        )));
-        if !kept {
-            node.provider_id = None;
-            node.address.clear();
-            node.published.clear();
-        }
-    }
-    state.phase = Phase::Creating;
-    states.save(&state)?;
-    // A cluster with a node that was ready is kept whatever happens: it holds its roles' data.
-    let keep = keep_failed || state.nodes.iter().any(|n| n.ready_since.is_some());
-    finish(
-        provider, states, plan, &mut state, &secret, keep, reporter, cancel,
-    )
-    .await?;
-    Ok(state)
-}
-
-fn short(key: &str) -> &str {
-    &key[..12.min(key.len())]
-}
-
 /// Drives `state` to ready; on failure rolls back unless `keep_failed`.
 #[allow(clippy::too_many_arguments)]
-async fn finish<P: Provider>(
+pub(super) async fn finish<P: Provider>(
     provider: &P,
     states: &StateDir,
     plan: &Plan,
@@ -254,11 +184,7 @@ async fn boot<P: Provider>(
     )));
     provider.place(plan, state, states).await?;
 
-    let facts = cluster_facts(state, secret);
-    let bundles: Vec<NodeBundle> = facts_of_nodes(&facts)
-        .iter()
-        .map(|me| render_bundle(plan, &facts, me))
-        .collect::<Result<_, _>>()?;
+    let bundles = render_bundles(plan, state, secret)?;
     let snapshot = state.clone();
     start_nodes(provider, &snapshot, &bundles).await?;
     provider.started(state).await?;
@@ -274,10 +200,7 @@ async fn boot<P: Provider>(
     )));
 
     let ready_started = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .map_err(|e| LaunchError::Input(format!("cannot make an HTTP client: {e}")))?;
+    let http = http_client()?;
     // Every node is waited for at once; the first that fails ends the wait, since a cluster with a
     // failed node will not become ready (a master waiting for its slaves would otherwise time out
     // later and hide the slave's failure).
@@ -326,11 +249,38 @@ async fn boot<P: Provider>(
         .insert("ready".into(), ready_started.elapsed().as_secs_f64());
     states.save(state)?;
     // Once: a cluster whose nodes were started again keeps what its smoke test wrote.
-    if state.smoke && !state.timings.contains_key("smoke") {
+    if smoke_pending(state) {
         smoke(provider, plan, state, &bundles, &http, reporter).await?;
         states.save(state)?;
     }
     Ok(())
+}
+
+/// Every node's bundle, rendered from the plan with the cluster's facts.
+pub(super) fn render_bundles(
+    plan: &Plan,
+    state: &ClusterState,
+    secret: &str,
+) -> Result<Vec<NodeBundle>, LaunchError> {
+    let facts = cluster_facts(state, secret);
+    let bundles = facts_of_nodes(&facts)
+        .iter()
+        .map(|me| render_bundle(plan, &facts, me))
+        .collect::<Result<_, _>>()?;
+    Ok(bundles)
+}
+
+/// The client readiness checks and smoke steps probe HTTP endpoints with.
+pub(super) fn http_client() -> Result<reqwest::Client, LaunchError> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| LaunchError::Input(format!("cannot make an HTTP client: {e}")))
+}
+
+/// The launch asked for the smoke test and it has not passed yet.
+pub(super) fn smoke_pending(state: &ClusterState) -> bool {
+    state.smoke && !state.timings.contains_key("smoke")
 }
 
 /// The recipe's advice for what a node's log shows.

@@ -1,0 +1,101 @@
+//! `baker launch NAME --resume`: a launch picked up from the cluster's state file, for the two ways a
+//! cluster stops short of running: its launch was interrupted (or crashed), or its nodes stopped
+//! under it (a host restart). It decides what each node needs from what the state recorded, never
+//! from the recipe: a node never placed is placed, a node that stopped is started again (over its
+//! own disk when it had been ready, so its role's data survives), and a smoke test that did not
+//! finish runs again. Then [`super::run`] drives the cluster to ready as a launch does.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::error::LaunchError;
+use super::provider::Provider;
+use super::run::{finish, http_client, render_bundles, smoke_pending};
+use super::smoke::smoke;
+use super::state::{ClusterState, Phase, StateDir};
+use crate::plan::{Plan, read_plan};
+use crate::progress::{Event, Reporter};
+
+/// The plan cluster `name` was launched from (kept in its state directory, so that a resumed launch
+/// never resolves the recipe again).
+pub fn launched_plan(states: &StateDir, name: &str) -> Result<Plan, LaunchError> {
+    Ok(read_plan(&states.plan_path(name))?)
+}
+
+/// Finishes the launch of cluster `name` that an interrupt (or a crash) stopped: places the nodes
+/// that were not placed, hands every node its bundle again, and waits for the roles. Nodes that no
+/// longer run are started again: over their own disks when they had been ready (a host that
+/// restarted under a ready cluster), made anew when they had not.
+pub async fn resume<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    plan: &Plan,
+    name: &str,
+    keep_failed: bool,
+    reporter: Arc<dyn Reporter>,
+    cancel: impl Future<Output = ()>,
+) -> Result<ClusterState, LaunchError> {
+    let mut state = states.load(name)?;
+    if state.plan_key != plan.install_step().key {
+        return Err(LaunchError::Input(format!(
+            "cluster {name} was launched from build {} but this is build {}; resume it with the same recipe, version, distro and sources, or `baker destroy {name}`",
+            short(&state.plan_key),
+            short(&plan.install_step().key)
+        )));
+    }
+    let mut dead = Vec::new();
+    for (i, node) in state.nodes.iter().enumerate() {
+        if !node.address.is_empty() && !provider.alive(node).await {
+            dead.push(i);
+        }
+    }
+    let secret = states.secret(name)?;
+    if state.phase == Phase::Ready && dead.is_empty() {
+        if !smoke_pending(&state) {
+            reporter.report(Event::Note(format!("cluster {name} is ready already")));
+            return Ok(state);
+        }
+        // An interrupt during the smoke test leaves a ready cluster without the test's result.
+        reporter.report(Event::Note(format!(
+            "cluster {name} is ready but its smoke test did not finish: running it again"
+        )));
+        let bundles = render_bundles(plan, &state, &secret)?;
+        let http = http_client()?;
+        tokio::select! {
+            done = smoke(provider, plan, &mut state, &bundles, &http, reporter.as_ref()) => done?,
+            () = cancel => return Err(LaunchError::Interrupted(name.to_owned())),
+        }
+        states.save(&state)?;
+        return Ok(state);
+    }
+    for i in dead {
+        let node = &mut state.nodes[i];
+        node.ready = false;
+        // A node that was ready has its role's data on its disk: it stays placed, and the
+        // provider starts it again over that disk. One that never was is placed again.
+        let kept = node.ready_since.is_some();
+        let how = if kept { " over its own disk" } else { "" };
+        reporter.report(Event::Note(format!(
+            "{} does not run: starting it again{how}",
+            node.name
+        )));
+        if !kept {
+            node.provider_id = None;
+            node.address.clear();
+            node.published.clear();
+        }
+    }
+    state.phase = Phase::Creating;
+    states.save(&state)?;
+    // A cluster with a node that was ready is kept whatever happens: it holds its roles' data.
+    let keep = keep_failed || state.nodes.iter().any(|n| n.ready_since.is_some());
+    finish(
+        provider, states, plan, &mut state, &secret, keep, reporter, cancel,
+    )
+    .await?;
+    Ok(state)
+}
+
+fn short(key: &str) -> &str {
+    &key[..12.min(key.len())]
+}
