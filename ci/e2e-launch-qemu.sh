@@ -13,8 +13,9 @@
 #   - destroy leaves no QEMU process, overlay or seed, and is safe to repeat; a launch killed midway
 #     (with `--accel tcg`, which the state records and every VM runs with) leaves its state and its
 #     own hard link of the image's disk; with one VM dead and the image's folder removed,
-#     `launch --resume` boots that node again from the cluster's disk to ready, and destroy stops
-#     its VMs;
+#     `launch --resume` boots that node again from the cluster's disk to ready; with its state
+#     directory then removed by hand, destroy still finds its VMs (by their command lines) and stops
+#     them;
 #   - where the first launch's KVM trial failed, the next launch skips it (software emulation at
 #     once, saying why);
 #   - with `--qemu tools`, a primary boots under the QEMU of baker's tools image (as on a host with
@@ -185,12 +186,16 @@ resumes qkill "launch --resume of qkill, with its standby's VM dead and the imag
   "$WORK/resume.err"
 check "the resumed launch said it started the dead standby again" grep -q 'qkill-standby-1 does not run: starting it again' "$WORK/resume.err"
 vm_pids="$vm_pids $(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)"
-"$BAKER" destroy qkill >/dev/null 2>&1 || true
-half_made_gone() {
+# Its state directory removed by hand, under running VMs: destroy finds them by their command lines.
+rm -rf "$BAKER_STATE_DIR/qkill"
+"$BAKER" destroy qkill >"$WORK/orphans.out" 2>&1 || true
+orphans_gone() {
   for p in $vm_pids; do ! runs "$p" || return 1; done
-  [ ! -e "$BAKER_STATE_DIR/qkill" ]
+  grep -q '^destroyed qkill, which had no state: 2 VMs stopped$' "$WORK/orphans.out"
 }
-check "destroy of the resumed cluster stops its VMs and removes its overlays and its disk" half_made_gone
+check "destroy of qkill, whose state directory was removed by hand, stops its 2 VMs" orphans_gone
+[ "$failed" = 0 ] || cat "$WORK/orphans.out" >&2
+check "and says nothing is left when repeated" grep -q '^no cluster qkill is left' <("$BAKER" destroy qkill 2>&1)
 
 # --- a failed KVM trial is remembered (where qpg's failed) -----------------------------------------
 if grep -q 'KVM did not run' "$WORK/launch.err"; then

@@ -14,6 +14,7 @@ use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self};
 use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, NodeState};
+use baker::progress::{Event, Reporter};
 use clap::Args;
 use std::process::ExitCode;
 
@@ -135,22 +136,16 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
 pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let states = states();
-    // A cluster whose launch died before writing its state: the docker provider finds it by label.
     let state = run::state_or_empty(&states, &args.name, "docker")?;
+    if state.recipe.is_empty() {
+        return destroy_unrecorded(global, &runtime, &state);
+    }
     let removed = runtime.block_on(async {
         with_provider!(state, |provider| anyhow::Ok(
             run::destroy(&provider, &states, &state).await?
         ))
     })?;
     if !global.quiet {
-        if state.recipe.is_empty() && removed == 0 {
-            // No state, and nothing carried the cluster's label: a repeated destroy.
-            emit_line(&format!(
-                "no cluster {} is left: nothing to remove",
-                args.name
-            ))?;
-            return Ok(ExitCode::SUCCESS);
-        }
         let what = match (state.provider.as_str(), removed == 1) {
             ("qemu", true) => "VM removed, with its overlay",
             ("qemu", false) => "VMs removed, with their overlays",
@@ -159,6 +154,51 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             _ => "containers and networks removed",
         };
         emit_line(&format!("destroyed {}: {removed} {what}", args.name))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `destroy` of a cluster without a state: its launch died before writing one, or its directory
+/// was removed by hand. Its VMs are found by their command lines, which name the cluster's
+/// directory, and its containers and networks by their label, where a Docker engine answers.
+fn destroy_unrecorded(
+    global: &Global,
+    runtime: &tokio::runtime::Runtime,
+    state: &ClusterState,
+) -> anyhow::Result<ExitCode> {
+    let states = states();
+    let reporter = TerminalReporter::new();
+    let (vms, containers) = runtime.block_on(async {
+        let vms = run::destroy(&launch_qemu::provider_of(&states, state), &states, state).await?;
+        let containers = match Engine::connect(&reporter).await {
+            Ok(engine) => run::destroy(&docker_provider(&engine, state), &states, state).await?,
+            Err(e) => {
+                reporter.report(Event::Warning(format!(
+                    "not looking for containers of {}: {e}",
+                    state.name
+                )));
+                0
+            }
+        };
+        anyhow::Ok((vms, containers))
+    })?;
+    if !global.quiet {
+        emit_line(&match (vms, containers) {
+            // Nothing carried the cluster's directory or label: a repeated destroy.
+            (0, 0) => format!("no cluster {} is left: nothing to remove", state.name),
+            (0, n) => format!(
+                "destroyed {}: {n} containers and networks removed",
+                state.name
+            ),
+            (n, 0) => format!(
+                "destroyed {}, which had no state: {n} VMs stopped",
+                state.name
+            ),
+            (n, m) => format!(
+                "destroyed {}, which had no state: {n} VMs stopped, {m} containers and networks removed",
+                state.name
+            ),
+        })?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -25,7 +25,7 @@ use super::qemu_net::{
 use super::qemu_runner::{QemuRunner, vm_dirs};
 use super::qemu_vm::{
     Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, running_pid, start_vm,
-    stop, write_private,
+    stop, stop_all_under, write_private,
 };
 use super::ssh_shell::{SshTarget, ensure_cluster_key};
 use super::state::{ClusterState, NodeState, StateDir};
@@ -337,6 +337,8 @@ impl Provider for QemuProvider {
                 let _ = std::fs::remove_file(file);
             }
         }
+        // VMs whose files are gone (a state directory removed by hand) still name it.
+        removed += stop_all_under(&self.dir).await;
         Ok(removed)
     }
 }
