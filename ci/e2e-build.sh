@@ -5,7 +5,9 @@
 # mirror directory filled from Debian's source archive, byte-identical to upstream's) on a Debian 12
 # base image made locally, and checks what the issue promises:
 #   - a cold build, then a rebuild that hits every step;
-#   - two builds from empty caches (different cache and output directories) give the same sha256;
+#   - two builds from empty caches (different cache and output directories; the second a user's
+#     without root, whose `cache clear` removes what the build containers wrote as root) give the
+#     same sha256;
 #   - a one-line source change reruns from the source step and the compile step hits the compiler cache;
 #   - a wrong checksum fails before any step runs, naming the URL, expected and received digests;
 #   - an unreachable mirror is skipped for the next one;
@@ -14,7 +16,7 @@
 #   - two builds sharing one cache at the same time both succeed;
 #   - the PostgreSQL tarball holds working postgres, psql and pg_basebackup (a real primary/standby pair).
 # Everything it creates carries the labels baker.test=1 and baker.test.run=e2e-build-<pid> and is removed at the end.
-# Needs: root, a Docker engine (ci/docker-up.sh), debootstrap. Prints "N passed, N failed" last.
+# Needs: root (it makes the user without root), a Docker engine (ci/docker-up.sh), debootstrap. Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,13 +77,27 @@ check "a rerun package step downloads no package again (the package cache)" \
   grep -q 'Need to get 0 B' "$WORK/out-n/logs/01-packages.log"
 check "a rerun gives the same tarball" [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/n.json" 'd["artifact"]["sha256"]')" ]
 
-# --- reproducibility from an empty cache; an unreachable mirror first -----------------------------
-say "hello: second cold build in another cache, through an unreachable mirror first"
-hello "$WORK/cache-b" "$WORK/out-b" --mirror http://127.0.0.1:9/ --mirror "$MIRROR" --json >"$WORK/b1.json" 2>"$WORK/b1.err"
-check "an unreachable mirror is skipped for the next one" [ "$(json "$WORK/b1.json" 'd["cache_hits"]')" = 0 ]
-check "two builds from empty caches give the same sha256" \
+# --- reproducibility from an empty cache, as a user without root; an unreachable mirror first ------
+# The second cold build is a user's without root (in the engine's group), in its own cache. Its steps
+# run as root in their containers, so the compiler cache they fill on the host belongs to root; the
+# user's `baker cache clear` must still empty it.
+nonroot_user
+cp -r "$MIRROR" "$NONROOT_HOME/mirror" && chown -R "$NONROOT": "$NONROOT_HOME/mirror"
+say "hello: second cold build, as $NONROOT (no root) in its own cache, through an unreachable mirror first"
+as_nonroot ./baker build --recipe hello --distro debian12 --cache-dir "$NONROOT_HOME/cache" \
+  --out "$NONROOT_HOME/out-b" --no-upstream --mirror http://127.0.0.1:9/ --mirror "$NONROOT_HOME/mirror" --json >"$WORK/b1.json" 2>"$WORK/b1.err" || tail -n 20 "$WORK/b1.err" >&2
+check "a user without root builds hello; an unreachable mirror is skipped for the next one" \
+  [ "$(json "$WORK/b1.json" 'd["cache_hits"]')" = 0 ]
+check "two builds from empty caches (root's and that user's) give the same sha256" \
   [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/b1.json" 'd["artifact"]["sha256"]')" ]
-check "and byte-identical tarballs" cmp -s "$TARBALL" "$WORK/out-b/hello-2.10-debian-12.tar.gz"
+check "and byte-identical tarballs" cmp -s "$TARBALL" "$NONROOT_HOME/out-b/hello-2.10-debian-12.tar.gz"
+check "the user owns its output" [ -z "$(find "$NONROOT_HOME/out-b" ! -user "$NONROOT")" ]
+check "its compiler cache holds what the build containers wrote as root" \
+  [ -n "$(find "$NONROOT_HOME/cache/ccache" -mindepth 2 -user root -print -quit)" ]
+as_nonroot ./baker cache clear --cache-dir "$NONROOT_HOME/cache" >"$WORK/clear-b.out" 2>&1 && status=0 || status=$?
+check "the user's cache clear removes it too, through the engine" bash -c \
+  "[ $status = 0 ] && grep -q 'wrote as root through the engine' '$WORK/clear-b.out' && [ -z \"\$(ls -A '$NONROOT_HOME/cache/ccache')\" ]"
+[ "$failed" = 0 ] || cat "$WORK/clear-b.out" >&2
 
 # --- a one-line change in a local tree: only the compile of that file misses ----------------------
 say "hello: local source tree, then a one-line change"

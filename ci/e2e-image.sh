@@ -16,14 +16,15 @@
 #     bytes, ami is the raw disk, gce is a gzipped tar with one sparse member disk.raw;
 #   - a no-change re-image answers at once; a format the image lacks is written from the raw disk
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
-#   - two image builds from empty image caches are byte-identical (sha256s printed);
+#   - two image builds from empty image caches, the second by a user without root, are
+#     byte-identical (sha256s printed);
 #   - a boot that times out prints the console's last lines and the log's path; where the first
 #     boot's KVM trial failed, that boot skips the trial, saying why (the failure is remembered).
 # The build comes from $BAKER_PG_BUILD (a `baker build --out` folder of the postgresql recipe, which
 # ci/test.sh shares with ci/e2e-build.sh) when it holds one; otherwise `baker image` builds it first
 # (the source from ci/source-mirror.sh), which takes about ten minutes on 2 cores.
 # Everything it creates carries the labels baker.test=1 and baker.test.run=e2e-image-<pid> and is removed at the end.
-# Needs: root, a Docker engine (ci/docker-up.sh). Prints "N passed, N failed" last.
+# Needs: root (it makes the user without root), a Docker engine (ci/docker-up.sh). Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -242,16 +243,25 @@ image "$WORK/img-w" "$WORK/cache-a"
 check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/img-w/$DISK" "$A"
 rm -rf "$WORK/img-w" "$WORK/img-c"
 
-# --- byte-identity from empty image caches -------------------------------------------------------------
-say "second cold image from empty caches"
+# --- byte-identity from empty image caches, the second a user's without root ----------------------------
+# No root on the host: the second cold image is made by a user without root (in the engine's group),
+# from a copy of the build in its home, into its own cache.
+say "second cold image from empty caches, by a user without root"
 docker volume ls -q --filter "label=$RUN_LABEL" --filter label=baker.image=tree | xargs -r docker volume rm -f >/dev/null 2>&1 || true
 docker images -q --filter "label=$RUN_LABEL" --filter label=baker.image=os-layer | xargs -r docker rmi -f >/dev/null 2>&1 || true
-image "$WORK/img-b" "$WORK/cache-b" --no-cache
+nonroot_user
+mkdir "$NONROOT_HOME/pg" && cp "$PG"/plan.json "$PG"/manifest.json "$PG"/*.tar.gz "$NONROOT_HOME/pg/"
+chown -R "$NONROOT": "$NONROOT_HOME/pg"
+as_nonroot ./baker image --from "$NONROOT_HOME/pg" --format raw --out "$NONROOT_HOME/img-b" \
+  --cache-dir "$NONROOT_HOME/cache-b" --no-cache --quiet 2>"$WORK/img-b.err" || tail -n 20 "$WORK/img-b.err" >&2
+B=$NONROOT_HOME/img-b/$DISK
 sha_a=$(cut -c1-64 "$A.sha256")
-sha_b=$(cut -c1-64 "$WORK/img-b/$DISK.sha256")
-echo "sha256 of two clean image builds: $sha_a $sha_b"
-check "two image builds from empty caches give the same sha256" [ "$sha_a" = "$sha_b" ]
-check "and byte-identical disks" cmp -s "$A" "$WORK/img-b/$DISK"
+sha_b=$(cut -c1-64 "$B.sha256" 2>/dev/null || true)
+echo "sha256 of two clean image builds (root's, and a user's without root): $sha_a $sha_b"
+check "two image builds from empty caches (root's and a user's without root) give the same sha256" [ "$sha_a" = "$sha_b" ]
+check "and byte-identical disks" cmp -s "$A" "$B"
+check "the user owns the image and its sparse disk (no more than the root's disk allocates)" bash -c \
+  "[ -z \"\$(find '$NONROOT_HOME/img-b' ! -user '$NONROOT')\" ] && [ \$(du -k '$B' | cut -f1) -le \$(du -k '$A' | cut -f1) ]"
 
 # --- a boot that does not reach the ready line ----------------------------------------------------------
 if "$BAKER" image boot "$A" --timeout 3 --log "$WORK/short.log" --cache-dir "$WORK/cache-a" 2>"$WORK/short.err" >/dev/null; then

@@ -63,7 +63,24 @@ start_run() {
 end_run() {
   if declare -F before_cleanup >/dev/null; then before_cleanup || true; fi
   remove_test_resources "$RUN_LABEL"
+  if [ -n "${NONROOT:-}" ]; then userdel -r "$NONROOT" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
+}
+
+# A user without root who may use the engine (in the group of its socket), as most people run baker:
+# `nonroot_user` makes one for this run, removed with its home at the end, with baker in its home
+# ($NONROOT, $NONROOT_HOME); `as_nonroot COMMAND…` runs COMMAND as that user, from its home, with
+# this run's labels.
+nonroot_user() {
+  local socket=${DOCKER_HOST:-unix:///var/run/docker.sock}
+  NONROOT=bakerci$$
+  useradd --create-home --groups "$(stat -c %G "${socket#unix://}")" --shell /bin/bash "$NONROOT"
+  NONROOT_HOME=$(getent passwd "$NONROOT" | cut -d: -f6)
+  install -o "$NONROOT" -m 755 "$BAKER" "$NONROOT_HOME/baker"
+}
+as_nonroot() {
+  runuser -u "$NONROOT" -- env BAKER_LABELS="$BAKER_LABELS" HOME="$NONROOT_HOME" \
+    bash -c 'cd "$HOME" && exec "$@"' as_nonroot "$@"
 }
 
 # BuildKit's cache records on the engine, one ID a line, sorted. They carry no labels, so a script that

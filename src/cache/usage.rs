@@ -103,7 +103,28 @@ pub fn eviction_plan(mut entries: Vec<CacheEntry>, max_bytes: u64) -> Vec<CacheE
     evict
 }
 
-pub fn remove(entry: &CacheEntry) -> std::io::Result<()> {
+/// Removes `entries`; returns the paths of those the user may not remove: a build container wrote
+/// them as root, and only the engine can remove them (`Engine::remove_as_root`).
+pub fn remove_entries(entries: &[CacheEntry]) -> std::io::Result<Vec<PathBuf>> {
+    let mut root_owned = Vec::new();
+    for entry in entries {
+        match remove(entry) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                root_owned.push(entry.path.clone());
+            }
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("removing {}: {e}", entry.path.display()),
+                ));
+            }
+        }
+    }
+    Ok(root_owned)
+}
+
+fn remove(entry: &CacheEntry) -> std::io::Result<()> {
     if entry.path.is_dir() {
         std::fs::remove_dir_all(&entry.path)
     } else {

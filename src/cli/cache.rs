@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use baker::cache::usage::{self, CacheEntry, human, parse_size};
 use baker::cache::{CacheDir, CacheLock, LockMode, step_images};
-use baker::engine::STEP_REPO;
+use baker::engine::{Engine, STEP_REPO};
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
@@ -145,8 +145,24 @@ fn remove_all(
             say(&format!("note: step images were left in the engine ({e})"));
         }
     }
-    for entry in entries {
-        usage::remove(entry).with_context(|| format!("removing {}", entry.path.display()))?;
+    let root_owned = usage::remove_entries(entries)?;
+    if !root_owned.is_empty() {
+        let removed = runtime.block_on(async {
+            let engine = Engine::connect(reporter.as_ref()).await?;
+            anyhow::Ok(engine.remove_as_root(&root_owned).await?)
+        });
+        removed.with_context(|| {
+            format!(
+                "removing {} entries that build containers wrote as root",
+                root_owned.len()
+            )
+        })?;
+        if !quiet {
+            say(&format!(
+                "removed {} entries that build containers wrote as root through the engine",
+                root_owned.len()
+            ));
+        }
     }
     Ok(())
 }

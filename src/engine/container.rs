@@ -194,6 +194,18 @@ impl Container {
             })
     }
 
+    /// Starts the container and waits for it to stop: its exit code and all it printed.
+    pub async fn run_to_end(&self) -> Result<(i64, String), EngineError> {
+        self.start().await?;
+        let mut output = Vec::new();
+        let mut stream = self.follow_output();
+        while let Some(chunk) = stream.next().await {
+            output.extend_from_slice(&chunk?);
+        }
+        let code = self.wait().await?;
+        Ok((code, String::from_utf8_lossy(&output).into_owned()))
+    }
+
     /// Waits for the container to stop and returns its exit code.
     pub async fn wait(&self) -> Result<i64, EngineError> {
         let mut stream = self.engine.docker.wait_container(

@@ -20,7 +20,6 @@ use std::os::unix::fs::MetadataExt;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::StartContainerOptions;
-use futures_util::StreamExt;
 
 use super::container::device_mappings;
 use super::janitor::force_remove;
@@ -174,17 +173,7 @@ impl Engine {
             .create_named(&spec.name, spec.image, spec.body(all, false))
             .await?;
         let tool = Container::adopt(self, id, spec.name.clone());
-        let result = async {
-            tool.start().await?;
-            let mut output = Vec::new();
-            let mut stream = tool.follow_output();
-            while let Some(chunk) = stream.next().await {
-                output.extend_from_slice(&chunk?);
-            }
-            let code = tool.wait().await?;
-            Ok((code, String::from_utf8_lossy(&output).into_owned()))
-        }
-        .await;
+        let result = tool.run_to_end().await;
         tool.remove().await;
         result
     }

@@ -141,10 +141,17 @@ impl Engine {
 
     /// The `repo:tag` references of baker's images carrying `label` (`key=value`).
     pub async fn tags_with_label(&self, label: &str) -> Result<Vec<String>, EngineError> {
-        let filters = [(
-            "label".to_owned(),
-            vec![format!("{OWNER_LABEL}=baker"), label.to_owned()],
-        )];
+        self.tags_labelled(vec![format!("{OWNER_LABEL}=baker"), label.to_owned()])
+            .await
+    }
+
+    /// The `repo:tag` references of the images carrying every one of `labels` (`key=value`).
+    pub(super) async fn tags_labelled(
+        &self,
+        labels: Vec<String>,
+    ) -> Result<Vec<String>, EngineError> {
+        let label = labels.join(", ");
+        let filters = [("label".to_owned(), labels)];
         let images = self
             .docker
             .list_images(Some(ListImagesOptions {

@@ -6,7 +6,8 @@
 //! base images, the cache and the CLI call these functions; none of them imports bollard, and their
 //! errors carry an [`EngineError`], never bollard's. Later stages add their calls here too:
 //! `launch`'s networks and node containers ([`NodeSpec`]), and host programs run from an image
-//! ([`HostToolSpec`]: QEMU where the host has none).
+//! ([`HostToolSpec`]: QEMU where the host has none); and the removal, as root, of what build
+//! containers left in the host's cache ([`root_files`]).
 
 mod connect;
 mod container;
@@ -17,6 +18,7 @@ mod janitor;
 pub mod labels;
 mod nodes;
 mod owner;
+mod root_files;
 mod volumes;
 
 use bollard::Docker;
@@ -28,6 +30,7 @@ pub use host_tool::HostToolSpec;
 pub use images::ImageInfo;
 pub use labels::{OWNER_LABEL, STEP_REPO};
 pub use nodes::{ExecOutput, NodeSpec};
+pub use root_files::RootRemovalError;
 
 use janitor::Janitor;
 

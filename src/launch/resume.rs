@@ -25,7 +25,8 @@ pub fn launched_plan(states: &StateDir, name: &str) -> Result<Plan, LaunchError>
 /// Finishes the launch of cluster `name` that an interrupt (or a crash) stopped: places the nodes
 /// that were not placed, hands every node its bundle again, and waits for the roles. Nodes that no
 /// longer run are started again: over their own disks when they had been ready (a host that
-/// restarted under a ready cluster), made anew when they had not.
+/// restarted under a ready cluster), made anew when they had not. A ready cluster whose smoke test
+/// an interrupt cut short runs that test, and only that, again.
 pub async fn resume<P: Provider>(
     provider: &P,
     states: &StateDir,
