@@ -90,7 +90,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     for node in &state.nodes {
         let since = node
             .ready_since
-            .map(|t| format!("ready since {t} (epoch seconds)"))
+            .map(ready_since)
             .unwrap_or_else(|| "not ready".to_owned());
         emit_line(&format!(
             "  {:<28} {:<7} {:<15} {:<14} {since}",
@@ -203,6 +203,20 @@ fn destroy_unrecorded(
     Ok(ExitCode::SUCCESS)
 }
 
+/// "ready since 2026-11-28T09:41:26Z (3m 12s ago)", from seconds since the epoch.
+fn ready_since(secs: u64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let ago = std::time::SystemTime::now()
+        .duration_since(at)
+        .map(|d| std::time::Duration::from_secs(d.as_secs()))
+        .unwrap_or_default();
+    format!(
+        "ready since {} ({} ago)",
+        humantime::format_rfc3339_seconds(at),
+        humantime::format_duration(ago)
+    )
+}
+
 fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvider<'a> {
     DockerProvider {
         engine,
@@ -293,4 +307,23 @@ fn run_attached(command: &[String], node: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(
         u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_since_reads_as_a_utc_time_and_how_long_ago() {
+        let then = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - 3 * 3600;
+        let text = ready_since(then);
+        assert!(text.starts_with("ready since 20"), "{text}");
+        assert!(text.contains("Z (3h"), "{text}");
+        assert!(text.ends_with(" ago)"), "{text}");
+        assert!(ready_since(0).starts_with("ready since 1970-01-01T00:00:00Z ("));
+    }
 }
