@@ -78,9 +78,9 @@ nonroot_user() {
   NONROOT_HOME=$(getent passwd "$NONROOT" | cut -d: -f6)
   install -o "$NONROOT" -m 755 "$BAKER" "$NONROOT_HOME/baker"
 }
-as_nonroot() {
-  runuser -u "$NONROOT" -- env BAKER_LABELS="$BAKER_LABELS" HOME="$NONROOT_HOME" \
-    bash -c 'cd "$HOME" && exec "$@"' as_nonroot "$@"
+as_nonroot() { # (from /: the script's own directory, a fresh clone in a 0700 temporary one, may be closed to it)
+  (cd / && runuser -u "$NONROOT" -- env BAKER_LABELS="$BAKER_LABELS" HOME="$NONROOT_HOME" \
+    bash -c 'cd "$HOME" && exec "$@"' as_nonroot "$@")
 }
 
 # BuildKit's cache records on the engine, one ID a line, sorted. They carry no labels, so a script that
