@@ -13,7 +13,7 @@ use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self};
 use baker::launch::ssh::SshProvider;
-use baker::launch::state::{ClusterState, NodeState};
+use baker::launch::state::{ClusterState, NodeState, StateDir};
 use baker::progress::{Event, Reporter};
 use clap::Args;
 use std::process::ExitCode;
@@ -138,7 +138,7 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let states = states();
     let state = run::state_or_empty(&states, &args.name, "docker")?;
     if state.recipe.is_empty() {
-        return destroy_unrecorded(global, &runtime, &state);
+        return destroy_unrecorded(global, &runtime, &states, &state);
     }
     let removed = runtime.block_on(async {
         with_provider!(state, |provider| anyhow::Ok(
@@ -164,14 +164,14 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
 fn destroy_unrecorded(
     global: &Global,
     runtime: &tokio::runtime::Runtime,
+    states: &StateDir,
     state: &ClusterState,
 ) -> anyhow::Result<ExitCode> {
-    let states = states();
     let reporter = TerminalReporter::new();
     let (vms, containers) = runtime.block_on(async {
-        let vms = run::destroy(&launch_qemu::provider_of(&states, state), &states, state).await?;
+        let vms = run::destroy(&launch_qemu::provider_of(states, state), states, state).await?;
         let containers = match Engine::connect(&reporter).await {
-            Ok(engine) => run::destroy(&docker_provider(&engine, state), &states, state).await?,
+            Ok(engine) => run::destroy(&docker_provider(&engine, state), states, state).await?,
             Err(e) => {
                 reporter.report(Event::Warning(format!(
                     "not looking for containers of {}: {e}",

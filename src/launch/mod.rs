@@ -10,8 +10,8 @@
 //! [`resume`] picks a cluster up from its state file; [`smoke`] runs the recipe's smoke test;
 //! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`]);
 //! [`qemu`] (VMs from the disk image, which [`qemu_disk`] pins per cluster, with [`qemu_net`],
-//! [`qemu_vm`] and [`qemu_runner`], which runs QEMU from baker's tools image on hosts without it);
-//! [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
+//! [`qemu_vm`], [`qemu_process`] and [`qemu_runner`], which runs QEMU from baker's tools image on
+//! hosts without it); [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
 
 pub mod bundle;
 pub mod bundle_tar;
@@ -25,6 +25,7 @@ pub mod provider;
 pub mod qemu;
 pub mod qemu_disk;
 pub mod qemu_net;
+pub mod qemu_process;
 pub mod qemu_runner;
 pub mod qemu_vm;
 pub mod readiness;

@@ -22,10 +22,10 @@ use super::qemu_disk::pin_disk;
 use super::qemu_net::{
     MAX_NODES, SSH_PORT, Switch, free_ports, move_taken_forwards, network_entry,
 };
+use super::qemu_process::{running_pid, stop, stop_all_under};
 use super::qemu_runner::{QemuRunner, vm_dirs};
 use super::qemu_vm::{
-    Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, running_pid, start_vm,
-    stop, stop_all_under, write_private,
+    Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, start_vm, write_private,
 };
 use super::ssh_shell::{SshTarget, ensure_cluster_key};
 use super::state::{ClusterState, NodeState, StateDir};

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::LaunchError;
-use super::qemu_vm::{VmFiles, run, running_pid};
+use super::qemu_process::running_pid;
+use super::qemu_vm::{VmFiles, run};
 use super::state::ClusterState;
 use crate::cache::CacheDir;
 use crate::engine::{Engine, HostToolSpec};
