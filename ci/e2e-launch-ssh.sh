@@ -104,6 +104,9 @@ for ip in "$M2" "$M3"; do
   check "the smoke row is on the standby at $ip (saw: $row)" [ "$row" = "written on pg-primary" ]
 done
 check "the agent runs detached, its pid recorded" on "$M2" 'kill -0 "$(cat /run/baker/agent.pid)"'
+check "the role's process is the agent's own: no runuser between them to die and leave it behind" on "$M1" \
+  '[ "$(cat /run/baker/agent.pid)" = "$(head -n 1 /var/lib/postgres/data/postmaster.pid)" ] &&
+   [ "$(stat -c %U /proc/$(cat /run/baker/agent.pid))" = postgres ]'
 "$BAKER" status pg >"$WORK/status.out" || true
 check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
 "$BAKER" logs pg standby-2 >"$WORK/logs.out" || true
@@ -115,7 +118,7 @@ check "the state records the machines, not the secret" bash -c \
   "grep -q '\"provider\": \"ssh\"' '$BAKER_STATE_DIR/pg/state.json' && ! grep -q \"\$(cat '$BAKER_STATE_DIR/pg/secret')\" '$BAKER_STATE_DIR/pg/state.json'"
 
 # --- the primary's role stopped (as when its machine restarts): resumed over what it held ----------
-# postgres stops at SIGINT (a fast shutdown); the agent's process, waiting on it, goes with it.
+# postgres, the agent's own process, stops at SIGINT (a fast shutdown).
 on "$M1" 'agent=$(cat /run/baker/agent.pid); kill -INT "$(head -n 1 /var/lib/postgres/data/postmaster.pid)"
   for i in $(seq 1 100); do kill -0 "$agent" 2>/dev/null || exit 0; sleep 0.1; done; exit 1' ||
   say "the primary's role did not stop within 10 s"

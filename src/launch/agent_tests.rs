@@ -264,3 +264,67 @@ fn the_preparing_file_lasts_from_the_bundle_until_the_role_starts_or_the_agent_f
     assert!(!run_agent(root, &failing, None).status.success());
     assert!(!failing.join("preparing").exists());
 }
+
+/// The role's command becomes the agent's own process, with no wrapper between them, and that
+/// process has no child it did not start (the log's tee is adopted by init): a pidfile, an init or
+/// a `kill` that knows the agent's pid reaches the role itself, and a role that reaps unknown
+/// children (PostgreSQL's postmaster takes one for a crashed backend) finds none.
+#[test]
+fn the_role_runs_in_the_agents_own_process_and_has_no_child_of_the_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let bundle_dir = root.join("bundle");
+    std::fs::create_dir_all(&bundle_dir).unwrap();
+    let mut b = bundle(root);
+    b.setup = None;
+    b.command = "sleep 30".into();
+    tar::Archive::new(&b.to_tar().unwrap()[..])
+        .unpack(&bundle_dir)
+        .unwrap();
+    let mut agent = Command::new("bash")
+        .arg(AGENT)
+        .env("BAKER_BUNDLE", &bundle_dir)
+        .env("BAKER_AGENT_ROOT", root)
+        .env("BAKER_AGENT_LOG_DIR", root.join("log"))
+        .env("BAKER_AGENT_STATE_DIR", root.join("state"))
+        .env("BAKER_SEED", "/nonexistent")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = agent.id();
+    let comm = || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let started = std::time::Instant::now();
+    while comm().trim() != "sleep" && started.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let role = comm();
+    let children = children_of(pid);
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    assert_eq!(role.trim(), "sleep", "the agent's process became the role");
+    assert_eq!(
+        children,
+        Vec::<String>::new(),
+        "children of the role's process"
+    );
+}
+
+/// The command names of the processes whose parent is `pid`, read from `/proc/*/stat`.
+fn children_of(pid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "PID (COMM) STATE PPID …": the name may hold spaces and parentheses, the last ')' ends it.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if ppid == Some(&pid.to_string()) {
+            found.push(stat[open + 1..close].to_owned());
+        }
+    }
+    found
+}

@@ -1,5 +1,6 @@
 //! The clean-up of one `ssh` node on a machine that may run others (see [`super::ssh_dirs`]): stop
-//! the node's agent and everything under it, remove the files its bundle installed unless another
+//! the node's agent (the role's process, which the agent became) with everything under it and in
+//! its session (which holds the role log's tee and whatever lost its parent), remove the files its bundle installed unless another
 //! node's bundle on the machine installs them too, and remove its own directories. The role's user
 //! made for the cluster (and its home, where roles keep their data) goes with the last node on the
 //! machine: an earlier one hands its note on to a node that stays. Steps that look at the other
@@ -7,8 +8,10 @@
 
 use super::bundle_tar::shell_quote;
 use super::ssh_dirs::{ALL_BUNDLES, NodeDirs};
+use super::ssh_scripts::recorded_agent;
 
-/// Stops node `node`'s agent and every process under it (TERM, then KILL after 10 s), and removes
+/// Stops node `node`'s agent and every process under it or in its session (TERM, then KILL after
+/// 10 s), and removes
 /// what it made (see the module). Leaves the installed software. Exits 3, touching nothing, when
 /// the node's directories hold another node. Safe to repeat.
 pub fn destroy(node: &str, dirs: &NodeDirs) -> String {
@@ -24,22 +27,30 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
         log,
         run,
     } = dirs;
-    let pidfile = dirs.pidfile();
+    let recorded = recorded_agent(dirs);
     format!(
         "set -u\n\
          here=$(cat {bundle}/node 2>/dev/null || true)\n\
          if [ -n \"$here\" ] && [ \"$here\" != {node} ]; then echo \"{bundle} holds node $here\"; exit 3; fi\n\
-         root=$(cat {pidfile} 2>/dev/null || true)\n\
-         if [ -n \"$root\" ] && grep -q baker /proc/$root/cmdline 2>/dev/null; then\n\
+         {recorded}\n\
+         root=$pid\n\
+         if [ -n \"$root\" ]; then\n\
            declare -A kids\n\
+           session=\"\"\n\
            for f in /proc/[0-9]*/stat; do\n\
              read -r line < \"$f\" 2>/dev/null || continue\n\
              p=${{f#/proc/}}; p=${{p%/stat}}\n\
              set -- ${{line##*') '}}\n\
              kids[$2]=\"${{kids[$2]:-}} $p\"\n\
+             [ \"$4\" = \"$root\" ] && [ \"$p\" != \"$root\" ] && session=\"$session $p\"\n\
            done\n\
-           tree=\"\"; todo=$root\n\
-           while set -- $todo; [ $# -gt 0 ]; do p=$1; shift; todo=\"$* ${{kids[$p]:-}}\"; tree=\"$tree $p\"; done\n\
+           tree=\"\"; todo=\"$root $session\"\n\
+           declare -A seen\n\
+           while set -- $todo; [ $# -gt 0 ]; do\n\
+             p=$1; shift; todo=\"$*\"\n\
+             [ -n \"${{seen[$p]:-}}\" ] && continue\n\
+             seen[$p]=1; todo=\"$todo ${{kids[$p]:-}}\"; tree=\"$tree $p\"\n\
+           done\n\
            kill -TERM $tree 2>/dev/null\n\
            for _ in $(seq 1 50); do\n\
              alive=\"\"; for p in $tree; do kill -0 $p 2>/dev/null && alive=\"$alive $p\"; done\n\
@@ -145,5 +156,99 @@ mod tests {
         assert!(!std::path::Path::new(&dirs(1).state).exists());
         // Safe to repeat.
         assert_eq!(run(&script("m-slave-2", 1)), Some(0));
+    }
+
+    /// What runs: the state of each process in `pids` (`None` when it is gone or a zombie).
+    fn running(pids: &[String]) -> Vec<Option<String>> {
+        pids.iter()
+            .map(|p| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                let state = stat[stat.rfind(')')? + 2..].split(' ').next()?.to_owned();
+                (state != "Z").then_some(state)
+            })
+            .collect()
+    }
+
+    /// The processes whose session is `sid`, from `/proc/*/stat`.
+    fn in_session(sid: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
+            if stat[close + 2..].split(' ').nth(3) == Some(sid) {
+                found.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        found
+    }
+
+    /// An agent stand-in started as `start` starts one (its own session, recorded by
+    /// `record_agent`), which leaves an orphan in its session, starts a child and becomes its
+    /// role: destroy stops all three. A process that took a recorded pid but not its start time is
+    /// neither alive nor stopped.
+    #[test]
+    fn destroy_stops_the_agents_process_its_children_and_its_session_but_no_stranger() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let dirs = |name: &str| {
+            let at = |kind: &str| format!("{root}/{name}-{kind}");
+            let d = NodeDirs {
+                bundle: at("bundle"),
+                state: at("state"),
+                log: at("log"),
+                run: at("run"),
+            };
+            for p in [&d.bundle, &d.state, &d.log, &d.run] {
+                std::fs::create_dir_all(p).unwrap();
+            }
+            std::fs::write(format!("{}/node", d.bundle), name).unwrap();
+            d
+        };
+        let start = |d: &NodeDirs| {
+            let script = format!(
+                "setsid bash -c '(sleep 302 &); sleep 303 & exec sleep 301' </dev/null >/dev/null 2>&1 &\n{}",
+                crate::launch::ssh_scripts::record_agent("$!", d)
+            );
+            assert_eq!(run(&script), Some(0));
+            std::fs::read_to_string(d.pidfile())
+                .unwrap()
+                .trim()
+                .to_owned()
+        };
+        let (agent, stranger) = (dirs("agent"), dirs("stranger"));
+        let (pid, other) = (start(&agent), start(&stranger));
+        // The stranger's recorded start time is another process's.
+        std::fs::write(stranger.start_file(), "1\n").unwrap();
+        // Its orphan and child in place: three processes in each session.
+        let started = std::time::Instant::now();
+        while (in_session(&pid).len() < 3 || in_session(&other).len() < 3)
+            && started.elapsed().as_secs() < 10
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let (session, strangers) = (in_session(&pid), in_session(&other));
+        assert_eq!(session.len(), 3, "the agent's session: {session:?}");
+
+        let alive = |d: &NodeDirs| run(&crate::launch::ssh_scripts::alive(d)) == Some(0);
+        assert!(alive(&agent));
+        assert!(
+            !alive(&stranger),
+            "a pid with another start time is not the agent"
+        );
+        assert_eq!(
+            run(&destroy_among("stranger", &stranger, "", &root)),
+            Some(0)
+        );
+        let untouched = running(&strangers);
+        assert_eq!(run(&destroy_among("agent", &agent, "", &root)), Some(0));
+        let after = running(&session);
+        run(&format!("kill -9 {}", strangers.join(" ")));
+
+        assert!(untouched.iter().all(Option::is_some), "{untouched:?}");
+        assert_eq!(after, vec![None; 3], "{session:?}");
     }
 }

@@ -47,6 +47,13 @@ impl NodeDirs {
         format!("{}/agent.pid", self.run)
     }
 
+    /// When the agent's process started (field 22 of `/proc/PID/stat`, clock ticks since boot):
+    /// it stays through the agent's exec into the role, and tells that process from a later one
+    /// given the same pid.
+    pub fn start_file(&self) -> String {
+        format!("{}/agent.start", self.run)
+    }
+
     /// The agent's own output before it opens its role log.
     pub fn agent_out(&self) -> String {
         format!("{}/agent.out", self.log)

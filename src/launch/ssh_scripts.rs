@@ -185,11 +185,11 @@ pub fn start(dirs: &NodeDirs) -> String {
         log,
         run,
     } = dirs;
-    let (pidfile, out) = (dirs.pidfile(), dirs.agent_out());
+    let out = dirs.agent_out();
     let script = format!(
         "set -e\n\
-         pid=$(cat {pidfile} 2>/dev/null || true)\n\
-         if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then cat >/dev/null; echo \"the agent runs already (pid $pid)\"; exit 0; fi\n\
+         {recorded}\n\
+         if [ -n \"$pid\" ]; then cat >/dev/null; echo \"the agent runs already (pid $pid)\"; exit 0; fi\n\
          rm -rf {bundle}\n\
          mkdir -p {bundle} {run} {log} {state}\n\
          tar -xf - -C {bundle}\n\
@@ -208,15 +208,41 @@ pub fn start(dirs: &NodeDirs) -> String {
          cd /\n\
          export BAKER_BUNDLE={bundle} BAKER_AGENT_STATE_DIR={state} BAKER_AGENT_LOG_DIR={log}\n\
          setsid nohup {AGENT_PATH} </dev/null >{out} 2>&1 &\n\
-         echo $! > {pidfile}\n"
+         {record}\n",
+        recorded = recorded_agent(dirs),
+        record = record_agent("$!", dirs),
     );
     format!("{AS_ROOT}bash -c {}", shell_quote(&script))
 }
 
 /// Whether the agent (or the role it became) runs.
 pub fn alive(dirs: &NodeDirs) -> String {
-    let pidfile = dirs.pidfile();
-    format!("pid=$(cat {pidfile} 2>/dev/null) && kill -0 \"$pid\" 2>/dev/null")
+    format!("{}\n[ -n \"$pid\" ]", recorded_agent(dirs))
+}
+
+/// Records the agent started as process `pid` (a shell word): its pid, and its start time for
+/// [`recorded_agent`].
+pub fn record_agent(pid: &str, dirs: &NodeDirs) -> String {
+    let (pidfile, start_file) = (dirs.pidfile(), dirs.start_file());
+    format!(
+        "echo {pid} > {pidfile}\n\
+         stat=$(cat /proc/{pid}/stat 2>/dev/null || true); set -- ${{stat##*) }}; echo \"${{20:-}}\" > {start_file}"
+    )
+}
+
+/// Sets `pid` to the recorded agent's pid when that process still runs, else to nothing. The pid
+/// alone may have passed to another process (a restarted container keeps `/run`), so the process
+/// must also have the recorded start time; an agent started by a baker that recorded none is
+/// known by its command line, which named the bundle through `runuser` then.
+pub fn recorded_agent(dirs: &NodeDirs) -> String {
+    let (pidfile, start_file) = (dirs.pidfile(), dirs.start_file());
+    format!(
+        "pid=$(cat {pidfile} 2>/dev/null || true)\n\
+         if [ -z \"$pid\" ] || ! stat=$(cat /proc/$pid/stat 2>/dev/null); then pid=\"\"\n\
+         elif [ -s {start_file} ]; then set -- ${{stat##*) }}; [ \"${{20:-}}\" = \"$(cat {start_file})\" ] || pid=\"\"\n\
+         else grep -q baker /proc/$pid/cmdline 2>/dev/null || pid=\"\"\n\
+         fi"
+    )
 }
 
 /// The last `lines` lines of the role log, else of the agent's own output.
