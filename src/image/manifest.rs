@@ -1,13 +1,20 @@
 //! `image.json`, written beside the disk files: what the next stages (publish, launch) read instead
 //! of the recipe. It names each format's file with its size and sha256, the kernel, the disk's
-//! layout and the firmware it boots with, the plan's and the image's keys, and where the image boots. Versioned (`"format": 1`)
-//! and read back with a clear error when it comes from another version.
+//! layout and the firmware it boots with, the plan's and the image's keys, and where the image
+//! boots. Versioned (`"format": 1`) and read back with a clear error when it comes from another
+//! version. [`describe`] fills it from the request and what the image's stages made.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::ImageError;
+use super::ImageRequest;
+use super::assets;
+use super::format::Written;
+use super::key::DiskIds;
+use super::layout::Layout;
+use super::os_layer::OsLayer;
 use crate::recipe::BootTarget;
 
 pub const IMAGE_JSON: &str = "image.json";
@@ -169,6 +176,80 @@ impl ImageManifest {
         let path = dir.join(&file.file);
         path.canonicalize()
             .map_err(ImageError::io("opening the image's disk", &path))
+    }
+}
+
+/// What `image.json` says of the image `req` made: its OS layer, keys, disk and written files.
+pub(super) fn describe(
+    req: &ImageRequest,
+    layer: &OsLayer,
+    key: &str,
+    ids: &DiskIds,
+    layout: &Layout,
+    size: u64,
+    formats: Vec<FormatFile>,
+) -> ImageManifest {
+    let spec = &req.spec;
+    ImageManifest {
+        format: IMAGE_JSON_FORMAT,
+        baker_version: env!("CARGO_PKG_VERSION").into(),
+        recipe: RecipeRef {
+            name: spec.recipe.clone(),
+            distro: spec.distro.clone(),
+            version: spec.version.clone(),
+        },
+        plan_key: spec.plan_key.clone(),
+        image_key: key.to_owned(),
+        artifact: ArtifactRef {
+            file_name: req
+                .artifact
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            sha256: req.artifact_sha256.clone(),
+        },
+        kernel: KernelInfo {
+            package: spec.kernel_package.clone(),
+            version: layer.kernel.version.clone(),
+            image: layer.kernel.image.clone(),
+            initrd: layer.kernel.initrd.clone(),
+            cmdline: format!("root=UUID={} ro {}", ids.fs_uuid, assets::KERNEL_CMDLINE),
+        },
+        disk: DiskInfo {
+            size,
+            partition_table: layout.table().into(),
+            partition_offset: layout.root.offset,
+            filesystem: "ext4".into(),
+            root_uuid: ids.fs_uuid.clone(),
+            bootloader: layout.bootloader(),
+            mkfs_options: spec.mkfs_options.clone(),
+            firmware: spec.firmware.iter().map(|f| f.name().to_owned()).collect(),
+            esp: layout.esp.map(|e| EspInfo {
+                offset: e.offset,
+                size: e.size,
+                loader: "/EFI/BOOT/BOOTX64.EFI".into(),
+            }),
+        },
+        first_nic: Some(FirstNic::Dhcp),
+        formats,
+        boots_on: spec.boots_on.clone(),
+        source_date_epoch: req.epoch,
+    }
+}
+
+/// A written file as `image.json` lists it.
+impl From<Written> for FormatFile {
+    fn from(w: Written) -> Self {
+        Self {
+            format: w.format.name().to_owned(),
+            file: w
+                .path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into()),
+            size: w.bytes,
+            sha256: w.sha256,
+        }
     }
 }
 

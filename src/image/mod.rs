@@ -51,7 +51,7 @@ use crate::progress::{Event, Reporter};
 use crate::recipe::Provider;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use layout::Layout;
-use manifest::{ArtifactRef, DiskInfo, FormatFile, KernelInfo, RecipeRef};
+use manifest::FormatFile;
 use os_layer::{LayerBuild, OsLayer};
 use reuse::Existing;
 
@@ -216,7 +216,7 @@ pub async fn make_image(
     stage(&reporter, 2, "disk", Some(t));
 
     let files = formats_stage(req, &req.formats, &raw, req.epoch, &key, &reporter)?;
-    let manifest = manifest(req, &layer, &key, &ids, &layout, size, files);
+    let manifest = manifest::describe(req, &layer, &key, &ids, &layout, size, files);
     let manifest_path = write_manifest(&req.out_dir, &manifest)?;
     drop(work);
     Ok(ImageOutcome {
@@ -296,7 +296,7 @@ fn formats_stage(
         reporter.as_ref(),
     )?;
     stage(reporter, 3, "formats", Some(t));
-    Ok(written.into_iter().map(format_file).collect())
+    Ok(written.into_iter().map(FormatFile::from).collect())
 }
 
 /// Writes `image.json` into `out_dir` and records its files as they are now (see [`reuse`]).
@@ -309,19 +309,6 @@ fn write_manifest(out_dir: &Path, manifest: &ImageManifest) -> Result<PathBuf, I
         );
     }
     Ok(path)
-}
-
-/// A written file as `image.json` lists it.
-fn format_file(w: format::Written) -> FormatFile {
-    FormatFile {
-        format: w.format.name().to_owned(),
-        file: w
-            .path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into()),
-        size: w.bytes,
-        sha256: w.sha256,
-    }
 }
 
 /// A stage's end: finished (with its time) or answered from the cache.
@@ -361,64 +348,6 @@ fn image_key(req: &ImageRequest, layer: &OsLayer, tools: &str, unpacked: u64) ->
         firmware: &firmware,
     }
     .key()
-}
-
-fn manifest(
-    req: &ImageRequest,
-    layer: &OsLayer,
-    key: &str,
-    ids: &DiskIds,
-    layout: &Layout,
-    size: u64,
-    formats: Vec<FormatFile>,
-) -> ImageManifest {
-    let spec = &req.spec;
-    ImageManifest {
-        format: manifest::IMAGE_JSON_FORMAT,
-        baker_version: env!("CARGO_PKG_VERSION").into(),
-        recipe: RecipeRef {
-            name: spec.recipe.clone(),
-            distro: spec.distro.clone(),
-            version: spec.version.clone(),
-        },
-        plan_key: spec.plan_key.clone(),
-        image_key: key.to_owned(),
-        artifact: ArtifactRef {
-            file_name: req
-                .artifact
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-            sha256: req.artifact_sha256.clone(),
-        },
-        kernel: KernelInfo {
-            package: spec.kernel_package.clone(),
-            version: layer.kernel.version.clone(),
-            image: layer.kernel.image.clone(),
-            initrd: layer.kernel.initrd.clone(),
-            cmdline: format!("root=UUID={} ro {}", ids.fs_uuid, assets::KERNEL_CMDLINE),
-        },
-        disk: DiskInfo {
-            size,
-            partition_table: layout.table().into(),
-            partition_offset: layout.root.offset,
-            filesystem: "ext4".into(),
-            root_uuid: ids.fs_uuid.clone(),
-            bootloader: layout.bootloader(),
-            mkfs_options: spec.mkfs_options.clone(),
-            firmware: spec.firmware.iter().map(|f| f.name().to_owned()).collect(),
-            esp: layout.esp.map(|e| manifest::EspInfo {
-                offset: e.offset,
-                size: e.size,
-                loader: "/EFI/BOOT/BOOTX64.EFI".into(),
-            }),
-        },
-        first_nic: Some(manifest::FirstNic::Dhcp),
-        formats,
-        boots_on: spec.boots_on.clone(),
-        source_date_epoch: req.epoch,
-    }
 }
 
 /// The bytes the tarball unpacks to, for the default disk size.
