@@ -188,11 +188,20 @@ fn launch_qemu(
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ExitCode> {
-    let runner = runtime.block_on(QemuRunner::choose(
-        args.qemu.from(),
-        &global.cache(),
-        &reporter,
-    ))?;
+    let choose_qemu = || {
+        runtime.block_on(QemuRunner::choose(
+            args.qemu.from(),
+            &global.cache(),
+            &reporter,
+        ))
+    };
+    // QEMU is found before the build and the image that make the disk, which may take long; an
+    // image given with --image is read first, so that a wrong one is refused as the input it is,
+    // before baker looks for QEMU or an engine.
+    let runner = match args.image {
+        None => Some(choose_qemu()?),
+        Some(_) => None,
+    };
     let mut request = launch_request(args);
     if args.from.is_none() && args.image.is_none() {
         // Bad input fails before the build and the image, which may take long.
@@ -201,6 +210,10 @@ fn launch_qemu(
     let Some((plan, disk)) = launch_qemu::plan_and_disk(global, args, runtime, reporter.clone())?
     else {
         return Ok(stopped("interrupted"));
+    };
+    let runner = match runner {
+        Some(runner) => runner,
+        None => choose_qemu()?,
     };
     check_request(&plan, &request)?;
     request
