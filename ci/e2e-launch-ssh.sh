@@ -111,6 +111,8 @@ check "the role's process is the agent's own: no runuser between them to die and
 check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
 "$BAKER" logs pg standby-2 >"$WORK/logs.out" || true
 check "logs shows the standby's role log" grep -q "role standby starting on pg-standby-2" "$WORK/logs.out"
+check "and what postgres itself printed, through the tee the agent left to init" \
+  grep -q "database system is ready to accept read-only connections" "$WORK/logs.out"
 login=$(echo 'cat /etc/baker/role/node' | "$BAKER" login pg standby-1 2>/dev/null || true)
 check "login opens a shell on the node over SSH (saw: $(tail -n 1 <<<"$login"))" grep -qx pg-standby-1 <<<"$login"
 check "clusters lists pg as an ssh cluster, ready" bash -c "'$BAKER' clusters | grep -q '^pg  *ssh  *ready'"
