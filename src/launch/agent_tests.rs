@@ -34,7 +34,8 @@ fn bundle(root: &Path) -> NodeBundle {
     }
 }
 
-fn run_agent(root: &Path, bundle_dir: &Path, seed: Option<&Path>) -> std::process::Output {
+/// The agent on `bundle_dir`, everything it writes moved under `root`.
+fn agent(root: &Path, bundle_dir: &Path, seed: Option<&Path>) -> Command {
     let mut cmd = Command::new("bash");
     cmd.arg(AGENT)
         .env("BAKER_BUNDLE", bundle_dir)
@@ -42,7 +43,11 @@ fn run_agent(root: &Path, bundle_dir: &Path, seed: Option<&Path>) -> std::proces
         .env("BAKER_AGENT_LOG_DIR", root.join("log"))
         .env("BAKER_AGENT_STATE_DIR", root.join("state"))
         .env("BAKER_SEED", seed.unwrap_or(Path::new("/nonexistent")));
-    cmd.output().unwrap()
+    cmd
+}
+
+fn run_agent(root: &Path, bundle_dir: &Path, seed: Option<&Path>) -> std::process::Output {
+    agent(root, bundle_dir, seed).output().unwrap()
 }
 
 #[test]
@@ -281,13 +286,7 @@ fn the_role_runs_in_the_agents_own_process_and_has_no_child_of_the_agents() {
     tar::Archive::new(&b.to_tar().unwrap()[..])
         .unpack(&bundle_dir)
         .unwrap();
-    let mut agent = Command::new("bash")
-        .arg(AGENT)
-        .env("BAKER_BUNDLE", &bundle_dir)
-        .env("BAKER_AGENT_ROOT", root)
-        .env("BAKER_AGENT_LOG_DIR", root.join("log"))
-        .env("BAKER_AGENT_STATE_DIR", root.join("state"))
-        .env("BAKER_SEED", "/nonexistent")
+    let mut agent = agent(root, &bundle_dir, None)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
