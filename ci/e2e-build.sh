@@ -97,6 +97,8 @@ check "its compiler cache holds what the build containers wrote as root" \
 as_nonroot ./baker cache clear --cache-dir "$NONROOT_HOME/cache" >"$WORK/clear-b.out" 2>&1 && status=0 || status=$?
 check "the user's cache clear removes it too, through the engine" bash -c \
   "[ $status = 0 ] && grep -q 'wrote as root through the engine' '$WORK/clear-b.out' && [ -z \"\$(ls -A '$NONROOT_HOME/cache/ccache')\" ]"
+check "and leaves no directory of its package cache, apt's partial/ included" \
+  [ -z "$(ls -A "$NONROOT_HOME/cache/packages" 2>/dev/null)" ]
 [ "$failed" = 0 ] || cat "$WORK/clear-b.out" >&2
 
 # --- a one-line change in a local tree: only the compile of that file misses ----------------------

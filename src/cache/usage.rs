@@ -124,6 +124,31 @@ pub fn remove_entries(entries: &[CacheEntry]) -> std::io::Result<Vec<PathBuf>> {
     Ok(root_owned)
 }
 
+/// Removes the package caches' directories that [`remove_entries`] left empty (`packages/<distro>`
+/// and apt's `partial/` in it), once `cache clear` removed every file in them. Best effort: a
+/// directory that still holds something stays. apt's `partial/` is mode 0700 and owned by apt's
+/// user, so a user without root cannot look into it; removing it needs only the parent.
+pub fn remove_empty_package_dirs(cache: &CacheDir) {
+    fn prune(dir: &Path) {
+        if let Ok(read) = std::fs::read_dir(dir) {
+            for item in read.flatten() {
+                if item.file_type().is_ok_and(|t| t.is_dir()) {
+                    prune(&item.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    let packages = cache.root().join("packages");
+    if let Ok(read) = std::fs::read_dir(&packages) {
+        for item in read.flatten() {
+            if item.file_type().is_ok_and(|t| t.is_dir()) {
+                prune(&item.path());
+            }
+        }
+    }
+}
+
 fn remove(entry: &CacheEntry) -> std::io::Result<()> {
     if entry.path.is_dir() {
         std::fs::remove_dir_all(&entry.path)
@@ -273,5 +298,31 @@ mod tests {
             totals(&entries),
             vec![("host", 3, 1), ("downloads", 10, 1), ("packages", 5, 1)]
         );
+    }
+
+    /// `cache clear` leaves no directory of the package caches behind, apt's `partial/` (mode
+    /// 0700) included; a directory still holding a file stays.
+    #[test]
+    fn a_clear_leaves_no_empty_package_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheDir::new(dir.path());
+        for distro in ["debian-12", "centos-6"] {
+            let partial = cache.packages(distro).join("partial");
+            std::fs::create_dir_all(&partial).unwrap();
+            std::fs::write(cache.packages(distro).join("gcc.deb"), b"deb").unwrap();
+            std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let kept = cache.packages("centos-6").join("yum.lock");
+        std::fs::write(&kept, b"").unwrap();
+        let packages: Vec<CacheEntry> = scan(&cache)
+            .into_iter()
+            .filter(|e| e.path != kept)
+            .collect();
+        assert!(remove_entries(&packages).unwrap().is_empty());
+        remove_empty_package_dirs(&cache);
+        assert!(!cache.packages("debian-12").exists());
+        assert!(kept.exists());
+        assert!(!cache.packages("centos-6").join("partial").exists());
     }
 }

@@ -164,5 +164,8 @@ fn remove_all(
             ));
         }
     }
+    if all {
+        usage::remove_empty_package_dirs(cache);
+    }
     Ok(())
 }
