@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::source_text::Location;
+use super::source_text::{Location, SourceText};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {
@@ -45,6 +45,29 @@ pub enum RecipeError {
         given: String,
         available: String,
     },
+}
+
+impl RecipeError {
+    /// A TOML error in `source`, located, with the nearest valid name for an unknown field.
+    pub(super) fn from_toml(source: &SourceText, err: &toml::de::Error) -> Self {
+        let span = err.span().unwrap_or(0..0);
+        let mut message = err.message().trim().to_owned();
+        // serde says: unknown field `pakages`, expected one of `recipe`, `base`, …
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let given = rest.split('`').next().unwrap_or_default().to_owned();
+            let expected: Vec<&str> = message
+                .split_once("expected")
+                .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+                .unwrap_or_default();
+            if let Some(best) = nearest(&given, expected.iter().copied()) {
+                message = format!("{message}; did you mean `{best}`?");
+            }
+        }
+        Self::At {
+            location: source.locate(span),
+            message,
+        }
+    }
 }
 
 /// The nearest of `candidates` to `given`, if it is close enough to be a likely typo.

@@ -16,32 +16,13 @@ use super::*;
 
 /// Parses and checks one recipe file.
 pub fn parse(source: SourceText) -> Result<Recipe, RecipeError> {
-    let raw: RawRecipe = toml::from_str(&source.text).map_err(|e| toml_error(&source, &e))?;
+    let raw: RawRecipe =
+        toml::from_str(&source.text).map_err(|e| RecipeError::from_toml(&source, &e))?;
     Checker {
         source: &source,
         renderer: Renderer::default(),
     }
     .recipe(raw)
-}
-
-fn toml_error(source: &SourceText, err: &toml::de::Error) -> RecipeError {
-    let span = err.span().unwrap_or(0..0);
-    let mut message = err.message().trim().to_owned();
-    // serde says: unknown field `pakages`, expected one of `recipe`, `base`, …
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let given = rest.split('`').next().unwrap_or_default().to_owned();
-        let expected: Vec<&str> = message
-            .split_once("expected")
-            .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
-            .unwrap_or_default();
-        if let Some(best) = nearest(&given, expected.iter().copied()) {
-            message = format!("{message}; did you mean `{best}`?");
-        }
-    }
-    RecipeError::At {
-        location: source.locate(span),
-        message,
-    }
 }
 
 struct Checker<'a> {
@@ -207,78 +188,6 @@ impl Checker<'_> {
         Ok(recipe)
     }
 
-    fn versions(&self, raw: &RawRecipe) -> Result<BTreeMap<String, VersionSpec>, RecipeError> {
-        if raw.versions.is_empty() {
-            return Err(self.at(
-                raw.recipe.default_version.span(),
-                "a recipe needs at least one [versions.\"X\"] table",
-            ));
-        }
-        raw.versions
-            .iter()
-            .map(|(name, v)| {
-                let pin = self.pin(
-                    v.sha256.as_ref(),
-                    v.checksum_origin.as_ref(),
-                    v.unpinned.as_ref(),
-                    raw.recipe.default_version.span(),
-                    &format!("[versions.\"{name}\"]"),
-                )?;
-                Ok((
-                    name.clone(),
-                    VersionSpec {
-                        pin,
-                        packages: names(&v.packages),
-                        remove_packages: names(&v.remove_packages),
-                        env: self.env(&v.env)?,
-                    },
-                ))
-            })
-            .collect()
-    }
-
-    fn pin(
-        &self,
-        sha256: Option<&Spanned<String>>,
-        origin: Option<&String>,
-        unpinned: Option<&String>,
-        fallback_span: Range<usize>,
-        what: &str,
-    ) -> Result<Pin, RecipeError> {
-        match (sha256, unpinned) {
-            (Some(sum), None) => {
-                let value = sum.get_ref();
-                if value.len() != 64 || !value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
-                    return Err(self.at(
-                        sum.span(),
-                        "sha256 must be 64 lower-case hexadecimal digits",
-                    ));
-                }
-                let origin = origin.filter(|o| !o.trim().is_empty()).ok_or_else(|| {
-                    self.at(
-                        sum.span(),
-                        format!("{what}: a pinned sha256 needs `checksum_origin` saying where the value comes from"),
-                    )
-                })?;
-                Ok(Pin::Sha256 {
-                    sha256: value.clone(),
-                    origin: origin.trim().to_owned(),
-                })
-            }
-            (None, Some(reason)) if !reason.trim().is_empty() => Ok(Pin::Lock {
-                reason: reason.trim().to_owned(),
-            }),
-            (Some(sum), Some(_)) => Err(self.at(
-                sum.span(),
-                format!("{what}: give either `sha256` or `unpinned`, not both"),
-            )),
-            _ => Err(self.at(
-                fallback_span,
-                format!("{what}: needs `sha256` (with `checksum_origin`) or `unpinned = \"why no checksum is published\"`"),
-            )),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn step(
         &self,
@@ -405,32 +314,6 @@ impl Checker<'_> {
             .collect()
     }
 
-    fn repository(&self, r: &raw::RawRepository) -> Result<Repository, RecipeError> {
-        Ok(Repository {
-            name: r.name.get_ref().clone(),
-            path: self.absolute(&r.path)?,
-            content: Template::from_spanned(&r.content),
-            keys: r
-                .keys
-                .iter()
-                .map(|k| {
-                    Ok(RemoteFile {
-                        url: Template::from_spanned(&k.url),
-                        path: self.absolute(&k.path)?,
-                        pin: self.pin(
-                            k.sha256.as_ref(),
-                            k.checksum_origin.as_ref(),
-                            k.unpinned.as_ref(),
-                            k.url.span(),
-                            &format!("key {}", k.url.get_ref()),
-                        )?,
-                        then: k.then.as_ref().map(Template::from_spanned),
-                    })
-                })
-                .collect::<Result<_, RecipeError>>()?,
-        })
-    }
-
     fn file(&self, f: &raw::RawFile) -> Result<FileSpec, RecipeError> {
         let mode = match &f.mode {
             None => 0o644,
@@ -487,6 +370,9 @@ mod tests;
 
 #[path = "validate_runtime.rs"]
 mod runtime;
+
+#[path = "validate_pins.rs"]
+mod pins;
 
 /// Parses a step timeout (`90m`, `2h 30m`, `45s`); used for the recipe field and `--step-timeout`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
