@@ -188,20 +188,17 @@ fn launch_qemu(
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ExitCode> {
-    let choose_qemu = || {
-        runtime.block_on(QemuRunner::choose(
-            args.qemu.from(),
-            &global.cache(),
-            &reporter,
-        ))
-    };
-    // QEMU is found before the build and the image that make the disk, which may take long; an
-    // image given with --image is read first, so that a wrong one is refused as the input it is,
-    // before baker looks for QEMU or an engine.
-    let runner = match args.image {
-        None => Some(choose_qemu()?),
-        Some(_) => None,
-    };
+    // A wrong image given with --image is refused as the input it is, before baker looks for QEMU
+    // or an engine; QEMU is then found before the build and the image that make the disk, which
+    // may take long.
+    if let Some(dir) = &args.image {
+        launch_qemu::check_image(dir)?;
+    }
+    let runner = runtime.block_on(QemuRunner::choose(
+        args.qemu.from(),
+        &global.cache(),
+        &reporter,
+    ))?;
     let mut request = launch_request(args);
     if args.from.is_none() && args.image.is_none() {
         // Bad input fails before the build and the image, which may take long.
@@ -210,10 +207,6 @@ fn launch_qemu(
     let Some((plan, disk)) = launch_qemu::plan_and_disk(global, args, runtime, reporter.clone())?
     else {
         return Ok(stopped("interrupted"));
-    };
-    let runner = match runner {
-        Some(runner) => runner,
-        None => choose_qemu()?,
     };
     check_request(&plan, &request)?;
     request

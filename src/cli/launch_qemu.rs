@@ -4,7 +4,7 @@
 //! library call as `baker image` (which answers from its caches when nothing changed), from
 //! `--from BUILD_DIR` or a build run first.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use baker::engine::Engine;
 use baker::image::boot::Accel;
@@ -23,6 +23,13 @@ use super::launch::LaunchArgs;
 pub const DEFAULT_MEMORY_MIB: u32 = 768;
 
 /// The plan and the raw disk to boot; `None` when interrupted.
+/// Refuses an image VMs cannot boot from (see [`ImageManifest::vm_disk`]), reading only its
+/// `image.json`.
+pub fn check_image(dir: &Path) -> anyhow::Result<()> {
+    ImageManifest::read(&ImageManifest::path_in(dir))?.vm_disk(dir)?;
+    Ok(())
+}
+
 pub fn plan_and_disk(
     global: &Global,
     args: &LaunchArgs,
