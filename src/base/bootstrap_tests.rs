@@ -1,5 +1,5 @@
-//! Tests of [`super`] that run no debootstrap: each distro's suite and keyring, the mirror it takes,
-//! and the arguments refused before anything runs.
+//! Tests of [`super`] that run no debootstrap: each distro's suite and keyring, the mirror it
+//! takes, and the arguments refused before anything runs.
 
 use super::*;
 

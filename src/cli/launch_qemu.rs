@@ -22,7 +22,6 @@ use super::launch::LaunchArgs;
 /// Memory of each VM unless `--memory` says otherwise.
 pub const DEFAULT_MEMORY_MIB: u32 = 768;
 
-/// The plan and the raw disk to boot; `None` when interrupted.
 /// Refuses an image VMs cannot boot from (see [`ImageManifest::vm_disk`]), reading only its
 /// `image.json`.
 pub fn check_image(dir: &Path) -> anyhow::Result<()> {
@@ -30,6 +29,7 @@ pub fn check_image(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The plan and the raw disk to boot; `None` when interrupted.
 pub fn plan_and_disk(
     global: &Global,
     args: &LaunchArgs,

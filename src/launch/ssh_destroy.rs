@@ -1,19 +1,19 @@
 //! The clean-up of one `ssh` node on a machine that may run others (see [`super::ssh_dirs`]): stop
 //! the node's agent (the role's process, which the agent became) with everything under it and in
-//! its session (which holds the role log's tee and whatever lost its parent), remove the files its bundle installed unless another
-//! node's bundle on the machine installs them too, and remove its own directories. The role's user
-//! made for the cluster (and its home, where roles keep their data) goes with the last node on the
-//! machine: an earlier one hands its note on to a node that stays. Steps that look at the other
-//! nodes run under a lock on `/etc/baker`, as a cluster's nodes are destroyed at once.
+//! its session (which holds the role log's tee and whatever lost its parent), remove the files its
+//! bundle installed unless another node's bundle on the machine installs them too, and remove its
+//! own directories. The role's user made for the cluster (and its home, where roles keep their
+//! data) goes with the last node on the machine: an earlier one hands its note on to a node that
+//! stays. Steps that look at the other nodes run under a lock on `/etc/baker`, as a cluster's nodes
+//! are destroyed at once.
 
 use super::bundle_tar::shell_quote;
 use super::ssh_dirs::{ALL_BUNDLES, NodeDirs};
 use super::ssh_scripts::recorded_agent;
 
 /// Stops node `node`'s agent and every process under it or in its session (TERM, then KILL after
-/// 10 s), and removes
-/// what it made (see the module). Leaves the installed software. Exits 3, touching nothing, when
-/// the node's directories hold another node. Safe to repeat.
+/// 10 s), and removes what it made (see the module). Leaves the installed software. Exits 3,
+/// touching nothing, when the node's directories hold another node. Safe to repeat.
 pub fn destroy(node: &str, dirs: &NodeDirs) -> String {
     destroy_among(node, dirs, ALL_BUNDLES, "/etc/baker")
 }
