@@ -129,22 +129,18 @@ pub fn remove_entries(entries: &[CacheEntry]) -> std::io::Result<Vec<PathBuf>> {
 /// directory that still holds something stays. apt's `partial/` is mode 0700 and owned by apt's
 /// user, so a user without root cannot look into it; removing it needs only the parent.
 pub fn remove_empty_package_dirs(cache: &CacheDir) {
-    fn prune(dir: &Path) {
-        if let Ok(read) = std::fs::read_dir(dir) {
-            for item in read.flatten() {
-                if item.file_type().is_ok_and(|t| t.is_dir()) {
-                    prune(&item.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
-    let packages = cache.root().join("packages");
-    if let Ok(read) = std::fs::read_dir(&packages) {
-        for item in read.flatten() {
-            if item.file_type().is_ok_and(|t| t.is_dir()) {
-                prune(&item.path());
-            }
+    remove_empty_dirs_below(&cache.root().join("packages"));
+}
+
+/// Removes every empty directory under `dir`, deepest first; `dir` itself stays.
+fn remove_empty_dirs_below(dir: &Path) {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for item in read.flatten() {
+        if item.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_empty_dirs_below(&item.path());
+            let _ = std::fs::remove_dir(item.path());
         }
     }
 }
