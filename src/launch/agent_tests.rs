@@ -50,14 +50,20 @@ fn run_agent(root: &Path, bundle_dir: &Path, seed: Option<&Path>) -> std::proces
     agent(root, bundle_dir, seed).output().unwrap()
 }
 
+/// `b` as the agent finds it on a node: its tar unpacked in `dir`.
+fn unpack_bundle(b: &NodeBundle, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    tar::Archive::new(&b.to_tar().unwrap()[..])
+        .unpack(dir)
+        .unwrap();
+}
+
 #[test]
 fn the_agent_places_files_runs_setup_once_and_execs_the_command() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let bundle_dir = root.join("bundle");
-    std::fs::create_dir_all(&bundle_dir).unwrap();
-    let tar = bundle(root).to_tar().unwrap();
-    tar::Archive::new(&tar[..]).unpack(&bundle_dir).unwrap();
+    unpack_bundle(&bundle(root), &bundle_dir);
 
     for _ in 0..2 {
         let out = run_agent(root, &bundle_dir, None);
@@ -235,7 +241,6 @@ fn the_preparing_file_lasts_from_the_bundle_until_the_role_starts_or_the_agent_f
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let bundle_dir = root.join("bundle");
-    std::fs::create_dir_all(&bundle_dir).unwrap();
     let mut b = bundle(root);
     // Setup and command each record whether the file is there while they run.
     let seen = |what: &str| {
@@ -247,9 +252,7 @@ fn the_preparing_file_lasts_from_the_bundle_until_the_role_starts_or_the_agent_f
     };
     b.setup = Some(seen("setup"));
     b.command = seen("command");
-    tar::Archive::new(&b.to_tar().unwrap()[..])
-        .unpack(&bundle_dir)
-        .unwrap();
+    unpack_bundle(&b, &bundle_dir);
     assert!(run_agent(root, &bundle_dir, None).status.success());
     assert_eq!(
         std::fs::read_to_string(root.join("seen")).unwrap(),
@@ -259,13 +262,10 @@ fn the_preparing_file_lasts_from_the_bundle_until_the_role_starts_or_the_agent_f
 
     // A setup that fails ends the agent, and the probes must not wait on a file it left.
     let failing = root.join("failing");
-    std::fs::create_dir_all(&failing).unwrap();
     let mut b = bundle(root);
     b.role = "other".into();
     b.setup = Some("exit 3".into());
-    tar::Archive::new(&b.to_tar().unwrap()[..])
-        .unpack(&failing)
-        .unwrap();
+    unpack_bundle(&b, &failing);
     assert!(!run_agent(root, &failing, None).status.success());
     assert!(!failing.join("preparing").exists());
 }
@@ -279,13 +279,10 @@ fn the_role_runs_in_the_agents_own_process_and_has_no_child_of_the_agents() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let bundle_dir = root.join("bundle");
-    std::fs::create_dir_all(&bundle_dir).unwrap();
     let mut b = bundle(root);
     b.setup = None;
     b.command = "sleep 30".into();
-    tar::Archive::new(&b.to_tar().unwrap()[..])
-        .unpack(&bundle_dir)
-        .unwrap();
+    unpack_bundle(&b, &bundle_dir);
     let mut agent = agent(root, &bundle_dir, None)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
