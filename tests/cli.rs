@@ -199,6 +199,33 @@ fn an_unknown_role_variable_is_caught_before_any_boot() {
 }
 
 #[test]
+fn a_role_command_that_would_not_be_the_roles_process_is_warned_about_with_its_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = recipe_file(&dir, HELLO);
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("own process").not());
+    let path = recipe_file(
+        &dir,
+        &HELLO.replace(
+            "command = \"/usr/bin/hello",
+            "command = \"cd /tmp && /usr/bin/hello",
+        ),
+    );
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!("{path}:81:")))
+        .stderr(predicate::str::contains(
+            "role `hello`'s command will not be the role's own process",
+        ))
+        .stderr(predicate::str::contains("&& exec /usr/bin/hello"));
+}
+
+#[test]
 fn a_wrong_checksum_format_is_rejected_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = recipe_file(&dir, &HELLO.replace("31e066137a96", "31E066137A96"));

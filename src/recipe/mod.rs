@@ -12,6 +12,7 @@ pub mod distro;
 pub mod error;
 pub mod image;
 pub mod raw;
+pub mod role_command;
 pub mod source_text;
 pub mod template;
 pub mod template_check;

@@ -232,6 +232,13 @@ impl Checker<'_> {
                 })
             })
             .collect::<Result<_, RecipeError>>()?;
+        if let Some(reason) = super::role_command::not_exec_reason(r.command.get_ref()) {
+            // Not an error: such a role runs, but its agent's pid is bash's rather than the role's.
+            tracing::warn!(
+                "{}: role `{name}`'s command will not be the role's own process: {reason}",
+                self.source.locate(r.command.span())
+            );
+        }
         Ok(RoleSpec {
             kind,
             description: r.description.clone(),
