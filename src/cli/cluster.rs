@@ -191,16 +191,23 @@ fn destroy_unrecorded(
                 state.name
             ),
             (n, 0) => format!(
-                "destroyed {}, which had no state: {n} VMs stopped",
-                state.name
+                "destroyed {}, which had no state: {} stopped",
+                state.name,
+                vms_count(n)
             ),
             (n, m) => format!(
-                "destroyed {}, which had no state: {n} VMs stopped, {m} containers and networks removed",
-                state.name
+                "destroyed {}, which had no state: {} stopped, {m} containers and networks removed",
+                state.name,
+                vms_count(n)
             ),
         })?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// "1 VM", "2 VMs".
+fn vms_count(n: usize) -> String {
+    format!("{n} VM{}", if n == 1 { "" } else { "s" })
 }
 
 /// "ready since 2026-11-28T09:41:26Z (3m 12s ago)", from seconds since the epoch.
