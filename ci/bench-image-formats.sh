@@ -13,7 +13,7 @@
 # The disk is made like a real image: an MBR and one ext4 partition (mkfs.ext4 -d) holding half
 # real binaries and libraries from this machine and half incompressible files (stand-ins for
 # compressed packages, media, encrypted data), copied in with dd conv=sparse.
-#   bash ci/bench-image-formats.sh          2 GiB disk, about 500 MiB of data, best of 3 runs
+#   bash ci/bench-image-formats.sh          2 GiB disk, about 500 MiB of data, best of 2 runs
 #   bash ci/bench-image-formats.sh --full   10 GiB disk, about 2 GiB of data, one run
 # baker's times include the sha256 it computes while writing (the `.sha256` beside each file); the
 # tools compute none, so each is also timed followed by `openssl dgst -sha256` of its output.
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 
 FULL=0
 [ "${1:-}" = --full ] && FULL=1
-if [ "$FULL" = 1 ]; then DISK_GIB=10 HALF_MIB=1024 REPS=1; else DISK_GIB=2 HALF_MIB=256 REPS=3; fi
+if [ "$FULL" = 1 ]; then DISK_GIB=10 HALF_MIB=1024 REPS=1; else DISK_GIB=2 HALF_MIB=256 REPS=2; fi
 
 # shellcheck source=ci/lib.sh
 . ci/lib.sh

@@ -35,17 +35,21 @@ resumes() { # resumes NAME DESCRIPTION ERR: `baker launch NAME --resume` reaches
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 
 # Removes containers, networks, volumes and images labelled baker.test (baker puts BAKER_LABELS on
-# every container and committed step image), or only those carrying LABEL (`key` or `key=value`) when one is given, except the base
-# image, which ci/test.sh removes at the very end. `docker images` lists the newest first, so children
-# go before their parents; a few rounds catch what a race left.
+# every container and committed step image), or only those carrying LABEL (`key` or `key=value`) when
+# one is given, except the base image, which ci/test.sh removes at the very end, and, when
+# $BAKER_SUITE_KEEPS_TOOLS is set (by ci/test.sh), baker's tools image (`baker-tools:*`): a minute of
+# apt that the suite's image and QEMU scripts share, removed by ci/test.sh at the end. `docker images`
+# lists the newest first, so children go before their parents; a few rounds catch what a race left.
 remove_test_resources() { # remove_test_resources [LABEL]
-  local label=${1:-baker.test}
+  local label=${1:-baker.test} keep_tools=${BAKER_SUITE_KEEPS_TOOLS:+1}
   docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker network ls -q --filter "label=$label" | xargs -r docker network rm >/dev/null 2>&1 || true
   docker volume ls -q --filter "label=$label" | xargs -r docker volume rm -f >/dev/null 2>&1 || true
   for _ in 1 2 3; do
     docker images --filter "label=$label" --format '{{.ID}} {{.Repository}}:{{.Tag}}' \
-      | awk -v base="$BASE" '$2 != base && !seen[$1]++ {print $1}' | xargs -r docker rmi -f >/dev/null 2>&1 || true
+      | awk -v base="$BASE" -v keep_tools="$keep_tools" \
+        '$2 != base && !(keep_tools && $2 ~ /^baker-tools:/) && !seen[$1]++ {print $1}' \
+      | xargs -r docker rmi -f >/dev/null 2>&1 || true
   done
 }
 

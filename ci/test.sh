@@ -31,8 +31,16 @@ BAKER_PG_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-cache.XXXXXX")
 BAKER_PG_IMAGE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-image.XXXXXX")
 # The qemu 1+1 figure of e2e-launch-qemu.sh, printed by bench-launch.sh (one cluster boots, not two).
 BAKER_QEMU_FIGURE=$(mktemp "${TMPDIR:-/tmp}/baker-qemu-figure.XXXXXX")
-export BAKER_PG_BUILD BAKER_PG_CACHE BAKER_PG_IMAGE BAKER_QEMU_FIGURE
-trap 'rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE" "$BAKER_PG_IMAGE" "$BAKER_QEMU_FIGURE"; [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true' EXIT
+# baker's tools image (mkfs, GRUB, QEMU, OVMF), baked by the first script that needs it (e2e-image.sh)
+# and reused by e2e-launch-qemu.sh and bench-image-formats.sh rather than baked again by each.
+BAKER_SUITE_KEEPS_TOOLS=1
+export BAKER_PG_BUILD BAKER_PG_CACHE BAKER_PG_IMAGE BAKER_QEMU_FIGURE BAKER_SUITE_KEEPS_TOOLS
+suite_end() {
+  rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE" "$BAKER_PG_IMAGE" "$BAKER_QEMU_FIGURE"
+  docker images -q --filter label=baker.test --filter reference='baker-tools:*' | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true
+}
+trap suite_end EXIT
 # Runs ci/NAME.sh and prints its wall time, so that a slow run shows where the time went.
 script() {
   local start=$SECONDS
