@@ -13,30 +13,35 @@
 /// Why `command` would not become the agent's own process, or `None` when it would.
 pub fn not_exec_reason(command: &str) -> Option<String> {
     let segments = control_segments(command);
-    let (last_op, last) = segments.last()?;
-    let earlier = segments[..segments.len() - 1]
-        .iter()
-        .find_map(|(op, _)| *op);
-    if let Some(op @ ("|" | "&")) = earlier.or(*last_op) {
-        let what = if op == "|" {
-            "a pipe"
-        } else {
-            "a background `&`"
-        };
-        return Some(format!(
-            "it holds {what}, so bash stays the parent of its commands"
-        ));
+    let ops: Vec<&str> = segments.iter().filter_map(|(op, _)| *op).collect();
+    for (op, what) in [("|", "a pipe"), ("&", "a background `&`")] {
+        if ops.contains(&op) {
+            return Some(format!(
+                "it holds {what}, so bash stays the parent of its commands"
+            ));
+        }
     }
-    match earlier {
-        Some(op) if !starts_with_exec(last) => Some(format!(
-            "its commands are joined with `{}`, so bash stays the parent of the last one; write \
-             `exec` before the last command (`… {op} exec {}`), or move what comes before it to \
-             `setup`",
-            op.trim(),
-            last.trim()
-        )),
-        _ => None,
+    // Only `;`, `&&`, `||` and newlines are left: the last command can replace bash.
+    let [.., (Some(joiner), _), (None, last)] = segments.as_slice() else {
+        return None;
+    };
+    if starts_with_exec(last) {
+        return None;
     }
+    let (joined, fix) = match *joiner {
+        "\n" => (
+            "on separate lines".to_owned(),
+            format!("`exec {}` on the last line", last.trim()),
+        ),
+        op => (
+            format!("joined with `{op}`"),
+            format!("`… {op} exec {}`", last.trim()),
+        ),
+    };
+    Some(format!(
+        "its commands are {joined}, so bash stays the parent of the last one; write `exec` before \
+         the last command ({fix}), or move what comes before it to `setup`"
+    ))
 }
 
 fn starts_with_exec(segment: &str) -> bool {
@@ -155,8 +160,17 @@ mod tests {
         );
         let reason = not_exec_reason("cd /srv; ./server").unwrap();
         assert!(reason.contains("joined with `;`"), "{reason}");
-        assert!(not_exec_reason("cd /srv\n./server").is_some());
-        assert!(not_exec_reason("a || b").is_some());
+        let reason = not_exec_reason("cd /srv\n./server").unwrap();
+        assert!(reason.contains("on separate lines"), "{reason}");
+        assert!(
+            reason.contains("`exec ./server` on the last line"),
+            "{reason}"
+        );
+        assert!(
+            not_exec_reason("a || b")
+                .unwrap()
+                .contains("joined with `||`")
+        );
     }
 
     #[test]
