@@ -50,8 +50,8 @@ fn starts_with_exec(segment: &str) -> bool {
 }
 
 /// The command split at bash's control operators outside quotes and template expressions: each
-/// piece with the operator that ends it (`None` for the last). Empty pieces (a trailing newline or
-/// `;`) are dropped, and the operator before them with them.
+/// piece with the operator that ends it (`None` for the last, unless it is a background `&`).
+/// Empty pieces (after a trailing newline or `;`) are dropped with the operator that ends them.
 fn control_segments(command: &str) -> Vec<(Option<&'static str>, &str)> {
     let bytes = command.as_bytes();
     let mut segments = Vec::new();
@@ -95,7 +95,7 @@ fn control_segments(command: &str) -> Vec<(Option<&'static str>, &str)> {
             }
             b'&' if bytes.get(i + 1) == Some(&b'&') => "&&",
             b'|' if bytes.get(i + 1) == Some(&b'|') => "||",
-            // `>&2`, `&>file`, `|&` are redirections, not a background job.
+            // The `&` of `>&2` and `&>file` (redirections) and of `|&` (a pipe) is no background job.
             b'&' if i > 0 && matches!(bytes[i - 1], b'>' | b'<' | b'|') => {
                 i += 1;
                 continue;
