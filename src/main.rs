@@ -9,7 +9,7 @@ mod cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging(args.global.verbose);
+    cli::logging::init(args.global.verbose, args.global.quiet);
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

@@ -199,7 +199,7 @@ fn an_unknown_role_variable_is_caught_before_any_boot() {
 }
 
 #[test]
-fn a_role_command_that_would_not_be_the_roles_process_is_warned_about_with_its_fix() {
+fn a_role_command_that_would_not_be_the_roles_process_is_warned_about_with_its_fix_unless_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let path = recipe_file(&dir, HELLO);
     baker()
@@ -218,11 +218,24 @@ fn a_role_command_that_would_not_be_the_roles_process_is_warned_about_with_its_f
         .args(["plan", "--recipe", &path])
         .assert()
         .success()
-        .stderr(predicate::str::contains(format!("{path}:81:")))
+        .stderr(predicate::str::contains(format!("warning: {path}:81:")))
         .stderr(predicate::str::contains(
             "role `hello`'s command will not be the role's own process",
         ))
-        .stderr(predicate::str::contains("&& exec /usr/bin/hello"));
+        .stderr(predicate::str::contains("&& exec /usr/bin/hello"))
+        .stderr(predicate::str::contains("WARN").not());
+    // --quiet promises no warnings; -v shows the log's own form, with its level and module.
+    baker()
+        .args(["plan", "-q", "--recipe", &path])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+    baker()
+        .args(["plan", "-v", "--recipe", &path])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("WARN"))
+        .stderr(predicate::str::contains("own process"));
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod image;
 mod image_boot;
 mod launch;
 mod launch_qemu;
+pub mod logging;
 pub mod output;
 mod plan;
 mod progress;
@@ -102,33 +103,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => cluster::logs(&cli.global, &args),
         Command::Destroy(args) => cluster::destroy(&cli.global, &args),
         Command::Clusters => cluster::clusters(&cli.global),
-    }
-}
-
-pub fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "debug",
-        _ => "trace",
-    };
-    // `BAKER_LOG` (a filter such as `baker=debug`) is for finding where time goes: each line then
-    // carries the seconds since baker started (the builder marks its phases at debug level).
-    let (filter, timed) = match tracing_subscriber::EnvFilter::try_from_env("BAKER_LOG") {
-        Ok(filter) => (filter, true),
-        Err(_) => (
-            tracing_subscriber::EnvFilter::new(format!("baker={level}")),
-            false,
-        ),
-    };
-    let fmt = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if timed {
-        fmt.with_timer(tracing_subscriber::fmt::time::uptime())
-            .init();
-    } else {
-        fmt.without_time().init();
     }
 }
 
