@@ -3,9 +3,11 @@
 //! baker::launch::qemu: …`): a user reading them wants what happened, not which module said so.
 //! `--quiet` keeps only errors, as it promises. `-v`, `-vv` and `BAKER_LOG` (a filter such as
 //! `baker=debug`, for finding where time goes) switch to tracing's own format, with each line's
-//! level and module, and with `BAKER_LOG` the seconds since baker started.
+//! level and module, and with `BAKER_LOG` the seconds since baker started. Either way a log line is
+//! written above the progress bars, not through them.
 
 use std::fmt;
+use std::io;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -17,7 +19,7 @@ use tracing_subscriber::registry::LookupSpan;
 pub fn init(verbose: u8, quiet: bool) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| StderrAboveBars)
         .with_ansi(ansi);
     if let Ok(filter) = EnvFilter::try_from_env("BAKER_LOG") {
         builder
@@ -37,6 +39,20 @@ pub fn init(verbose: u8, quiet: bool) {
         builder.event_format(AsBakerSays).init();
     } else {
         builder.without_time().init();
+    }
+}
+
+/// stderr, written with the progress bars lifted (the log writes each event in one piece).
+struct StderrAboveBars;
+
+impl io::Write for StderrAboveBars {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        super::output::write_stderr(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
     }
 }
 

@@ -12,7 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use baker::progress::{Event, Reporter};
 
-use super::output::say;
+use super::output::{bars, say};
 
 pub struct TerminalReporter {
     /// Draws every bar below, one line each.
@@ -27,7 +27,7 @@ pub struct TerminalReporter {
 impl TerminalReporter {
     pub fn new() -> Self {
         Self {
-            bars: MultiProgress::new(),
+            bars: bars().clone(),
             bar: Mutex::new(None),
             jobs: Mutex::new(HashMap::new()),
             interactive: std::io::stderr().is_terminal(),
