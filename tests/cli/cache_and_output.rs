@@ -1,0 +1,163 @@
+//! `cache du|prune|clear`, and what baker prints: quietly with --quiet, and without panicking when
+//! stdout or stderr is closed.
+
+use super::*;
+
+#[test]
+fn cache_du_shows_each_part_and_prune_bounds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("downloads/sha256")).unwrap();
+    std::fs::write(root.join("downloads/sha256/aa"), vec![1u8; 4096]).unwrap();
+    std::fs::create_dir_all(root.join("packages/debian-12")).unwrap();
+    std::fs::write(root.join("packages/debian-12/gcc.deb"), vec![1u8; 1024]).unwrap();
+    baker()
+        .args(["cache", "du", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"downloads\s+4.0 KiB\s+1 entries").unwrap())
+        .stdout(predicate::str::is_match(r"packages\s+1.0 KiB").unwrap())
+        .stdout(predicate::str::is_match(r"total\s+5.0 KiB").unwrap());
+    baker()
+        .args(["cache", "prune", "--max-size", "2K", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("removed 1 entries"));
+    assert!(
+        root.join("packages/debian-12/gcc.deb").exists(),
+        "what fits stays"
+    );
+    baker()
+        .args(["cache", "clear", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .success();
+    assert!(!root.join("packages/debian-12/gcc.deb").exists());
+    baker()
+        .args(["cache", "prune", "--max-size", "lots", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("not a size"));
+}
+
+/// Runs baker with stdout connected to a socket whose other end is already closed, so that every
+/// write fails with a broken pipe, as in `baker plan | head -1` once `head` has exited.
+fn run_with_closed_stdout(args: &[&str], cache: &std::path::Path) -> std::process::Output {
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("baker"))
+        .env_remove("BAKER_RECIPES_DIR")
+        .env_remove("BAKER_MIRRORS")
+        .env_remove("BAKER_LOCK")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("DOCKER_HOST", NO_ENGINE)
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .stdout(std::os::fd::OwnedFd::from(writer))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let cache = tempfile::tempdir().unwrap();
+    for args in [
+        &["plan", "--distro", "centos6"][..],
+        &["plan", "--json", "--distro", "centos6"],
+        &["recipes"],
+        &["recipes", "--json"],
+        &["cache", "du"],
+        &["cache", "du", "--json"],
+    ] {
+        let out = run_with_closed_stdout(args, cache.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_closed_stderr_does_not_turn_an_error_into_a_panic() {
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("baker"))
+        .args(["plan", "--distro", "centos7"])
+        .stderr(std::os::fd::OwnedFd::from(writer))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "a panic exits with 101");
+}
+
+/// A cache holding one step entry, whose image `prune`/`clear` would remove from an engine.
+fn cache_with_a_step(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let root = dir.path().join("cache");
+    std::fs::create_dir_all(root.join("steps")).unwrap();
+    std::fs::write(root.join(format!("steps/{}.json", "ab".repeat(32))), "{}").unwrap();
+    root
+}
+
+#[test]
+fn quiet_prints_nothing_when_the_cache_is_pruned_or_cleared() {
+    for command in [
+        &["cache", "prune", "--max-size", "0"][..],
+        &["cache", "clear"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = cache_with_a_step(&dir);
+        baker()
+            .args(command)
+            .arg("--quiet")
+            .arg("--cache-dir")
+            .arg(&root)
+            .assert()
+            .success()
+            .stdout("")
+            .stderr("");
+        assert!(
+            !root
+                .join("steps")
+                .join(format!("{}.json", "ab".repeat(32)))
+                .exists()
+        );
+    }
+}
+
+#[test]
+fn without_quiet_pruning_says_what_it_removed_and_what_it_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = cache_with_a_step(&dir);
+    baker()
+        .args(["cache", "prune", "--max-size", "0", "--cache-dir"])
+        .arg(&root)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("removed 1 entries"))
+        .stderr(predicate::str::contains(
+            "step images were left in the engine",
+        ));
+}
+
+#[test]
+fn quiet_keeps_what_was_asked_for_and_says_nothing_else() {
+    let cache = tempfile::tempdir().unwrap();
+    baker()
+        .args([
+            "--quiet", "plan", "--recipe", "hello", "--distro", "debian12",
+        ])
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hello 2.10 for debian-12"))
+        .stderr("");
+    baker()
+        .args(["recipes", "-q"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hello"))
+        .stderr("");
+}

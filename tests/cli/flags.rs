@@ -1,0 +1,149 @@
+//! The flags and settings every command reads, refused at the flag with what is wrong: no engine,
+//! an unknown optional step, the lock file, SOURCE_DATE_EPOCH, --jobs, step timeouts, --out.
+
+use super::*;
+
+#[test]
+fn build_without_an_engine_says_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    baker()
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/no-such.sock", dir.path().display()),
+        )
+        .args([
+            "build",
+            "--recipe",
+            "hello",
+            "--distro",
+            "debian12",
+            "--no-upstream",
+            "--out",
+        ])
+        .arg(dir.path().join("out"))
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot reach a Docker engine"))
+        .stderr(predicate::str::contains("dockerd"))
+        .stderr(predicate::str::contains("DOCKER_HOST"));
+}
+
+#[test]
+fn an_unknown_optional_step_lists_the_optional_ones() {
+    baker()
+        .args(["plan", "--distro", "trusty", "--enable", "chek"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no optional step `chek`"))
+        .stderr(predicate::str::contains("check"));
+}
+
+#[test]
+fn a_lock_file_beside_the_recipes_is_read_with_lock_or_baker_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("baker.lock");
+    let sha = "ab".repeat(32);
+    std::fs::write(
+        &lock,
+        format!("[files]\n\"https://archive.apache.org/dist/mesos/0.25.0/mesos-0.25.0.tar.gz\" = \"{sha}\"\n"),
+    )
+    .unwrap();
+    let plan = |cmd: &mut Command| {
+        cmd.args([
+            "plan",
+            "--distro",
+            "centos6",
+            "--version",
+            "0.25.0",
+            "--cache-dir",
+        ])
+        .arg(dir.path().join("cache"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("locked sha256 {sha}")));
+    };
+    plan(baker().arg("--lock").arg(&lock));
+    plan(baker().env("BAKER_LOCK", &lock));
+}
+
+#[test]
+fn source_date_epoch_is_carried_by_the_plan_and_a_bad_one_is_refused() {
+    baker()
+        .args(["plan", "--recipe", "hello", "--distro", "debian12"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("epoch       1700000000"));
+    baker()
+        .args(["plan", "--recipe", "hello", "--distro", "debian12"])
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("SOURCE_DATE_EPOCH is invalid"));
+}
+
+#[test]
+fn jobs_outside_1_to_1024_are_refused_at_the_flag() {
+    for jobs in ["0", "100000"] {
+        baker()
+            .args(["build", "--recipe", "hello", "--jobs", jobs])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--jobs <JOBS>"))
+            .stderr(
+                predicate::str::contains("1..=1024")
+                    .or(predicate::str::contains("unexpected argument")),
+            );
+    }
+}
+
+#[test]
+fn a_step_timeout_that_is_no_duration_is_refused_at_the_flag() {
+    baker()
+        .args(["build", "--recipe", "hello", "--step-timeout", "soon"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`soon` is not a duration"));
+}
+
+#[test]
+fn a_recipe_step_timeout_is_checked_at_load_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = HELLO.replace(
+        "run = \"make check\"",
+        "run = \"make check\"\ntimeout = \"ninety minutes\"",
+    );
+    let path = recipe_file(&dir, &text);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("timeout = "))
+        .unwrap()
+        + 1;
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "{path}:{line}:11: timeout: `ninety minutes` is not a duration"
+        )));
+}
+
+#[test]
+fn out_naming_a_file_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out");
+    std::fs::write(&file, "").unwrap();
+    baker()
+        .args(["build", "--recipe", "hello", "--no-upstream", "--out"])
+        .arg(&file)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "the output directory {} (--out) exists and is not a directory",
+            file.display()
+        )));
+}

@@ -1,0 +1,138 @@
+//! Images and QEMU without an engine: what `plan` says images boot with, and the refusals that come
+//! before any VM starts (a BIOS-only disk booted with UEFI, an image from an older baker, no QEMU).
+
+use super::*;
+
+#[test]
+fn plan_says_debian_12_images_boot_with_bios_and_uefi() {
+    baker()
+        .args(["plan", "--distro", "debian12", "--recipe", "postgresql"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("firmware bios + uefi"));
+}
+
+/// An image.json in `dir` for a BIOS-only raw disk, as an older baker wrote it (no `first_nic`).
+fn write_bios_image_json(dir: &std::path::Path, baker_version: &str, plan_key: &str) {
+    let manifest = serde_json::json!({
+        "format": 1, "baker_version": baker_version, "plan_key": plan_key, "image_key": "i",
+        "recipe": {"name": "postgresql", "distro": "debian-12", "version": "15.18"},
+        "artifact": {"file_name": "a.tar.gz", "sha256": "s"},
+        "kernel": {"package": "k", "version": "v", "image": "/boot/k", "initrd": "/boot/i", "cmdline": ""},
+        "disk": {"size": 1073741824, "partition_table": "msdos", "partition_offset": 1048576,
+                 "filesystem": "ext4", "root_uuid": "u", "bootloader": "grub2", "mkfs_options": []},
+        "formats": [{"format": "raw", "file": "d.raw", "size": 1073741824, "sha256": "s"}],
+        "boots_on": [], "source_date_epoch": 1
+    });
+    std::fs::write(dir.join("image.json"), manifest.to_string()).unwrap();
+}
+
+#[test]
+fn booting_with_uefi_a_disk_made_for_bios_only_is_refused_before_qemu_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    write_bios_image_json(dir.path(), "0", "p");
+    baker()
+        .args(["image", "boot", "--firmware", "uefi"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("boots with bios only, not uefi"));
+    baker()
+        .args(["image", "boot", "--firmware", "efi", "x.raw"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "unknown firmware `efi`; valid: bios, uefi",
+        ));
+}
+
+#[test]
+fn launching_an_image_from_before_images_configured_their_first_nic_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = baker()
+        .args(["plan", "--recipe", "postgresql", "--json"])
+        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(plan.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let install = plan["steps"].as_array().unwrap().last().unwrap();
+    write_bios_image_json(dir.path(), "0.1.0", install["key"].as_str().unwrap());
+    baker()
+        .args([
+            "launch",
+            "old",
+            "--recipe",
+            "postgresql",
+            "--provider",
+            "qemu",
+            "--image",
+        ])
+        .arg(dir.path())
+        .env("BAKER_STATE_DIR", dir.path().join("state"))
+        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "made by baker 0.1.0, whose images leave their first NIC unconfigured",
+        ));
+    assert!(!dir.path().join("state").join("old").exists());
+}
+
+#[test]
+fn image_boot_takes_auto_kvm_or_tcg_as_its_accelerator() {
+    baker()
+        .args(["image", "boot", "--accel", "hvf", "x.raw"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("invalid value 'hvf'"))
+        .stderr(predicate::str::contains("auto, kvm, tcg"));
+    baker()
+        .args(["image", "boot", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--accel <ACCEL>"));
+}
+
+#[test]
+fn launch_takes_auto_kvm_or_tcg_as_the_qemu_accelerator() {
+    baker()
+        .args(["launch", "c", "--provider", "qemu", "--accel", "hvf"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("invalid value 'hvf'"))
+        .stderr(predicate::str::contains("auto, kvm, tcg"));
+}
+
+#[test]
+fn qemu_from_the_host_only_fails_at_once_where_the_host_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("x.raw");
+    std::fs::write(&disk, [0u8; 512]).unwrap();
+    // A PATH with no QEMU (and, as in every test here, no engine).
+    let no_qemu = |args: &[&str]| {
+        let mut cmd = baker();
+        cmd.args(args)
+            .env("PATH", dir.path())
+            .env("BAKER_STATE_DIR", dir.path().join("state"))
+            .env("BAKER_CACHE_DIR", dir.path().join("cache"));
+        cmd
+    };
+    no_qemu(&["image", "boot", "--qemu", "host", disk.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "--qemu host: no qemu-system-x86_64 on this host's PATH",
+        ));
+    no_qemu(&["launch", "c", "--provider", "qemu", "--qemu", "host"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "--qemu host: the qemu provider needs qemu-system-x86_64 and qemu-img",
+        ));
+    baker()
+        .args(["launch", "c", "--provider", "qemu", "--qemu", "vm"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("auto, host, tools"));
+}

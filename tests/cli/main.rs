@@ -1,0 +1,36 @@
+//! The `baker` executable as users run it: listing, planning, and the error messages for the mistakes
+//! people make (unknown distro, a typo in a recipe field, an unknown template variable, no engine).
+//! One test binary, one file per subject; this file holds what they share. None of these need Docker
+//! or the network, and none may touch an engine that happens to run: `cache prune|clear` remove
+//! images, so every run points DOCKER_HOST where no engine listens.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+mod cache_and_output;
+mod flags;
+mod images;
+mod recipes;
+
+/// Where no engine listens.
+const NO_ENGINE: &str = "unix:///nonexistent/baker-cli-tests/docker.sock";
+
+fn baker() -> Command {
+    let mut cmd = Command::cargo_bin("baker").unwrap();
+    cmd.env_remove("BAKER_RECIPES_DIR")
+        .env_remove("BAKER_MIRRORS")
+        .env_remove("BAKER_LOCK")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("BAKER_QEMU")
+        .env_remove("BAKER_QEMU_ACCEL")
+        .env("DOCKER_HOST", NO_ENGINE);
+    cmd
+}
+
+fn recipe_file(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const HELLO: &str = include_str!("../../recipes/hello/debian-12.toml");

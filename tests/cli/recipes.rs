@@ -1,0 +1,253 @@
+//! Listing recipes and planning them, and the mistakes recipe authors make: an unknown distro or
+//! version, a typo in a field, an unknown template variable, a bad checksum, a role command that
+//! would not be the role's own process.
+
+use super::*;
+
+#[test]
+fn recipes_lists_every_recipe_with_distro_versions_and_source() {
+    baker()
+        .arg("recipes")
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"mesos\s+centos-6.6\s+0.25.0\*?, 1.11.0").unwrap())
+        .stdout(predicate::str::is_match(r"mesos\s+ubuntu-14.04\s+0.25.0").unwrap())
+        .stdout(predicate::str::contains("archive.apache.org/dist/mesos"))
+        .stdout(predicate::str::is_match(r"hello\s+debian-12\s+2.10").unwrap())
+        .stdout(predicate::str::is_match(r"postgresql\s+debian-12\s+15.18").unwrap());
+}
+
+#[test]
+fn plan_accepts_forgiving_distro_names_and_gives_the_same_plan() {
+    let plans: Vec<String> = ["centos6", "centos-6", "centos6.6", "centos-6.6"]
+        .iter()
+        .map(|d| {
+            let out = baker()
+                .args(["plan", "--json", "--distro", d])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{d}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect();
+    assert!(plans.windows(2).all(|w| w[0] == w[1]));
+    for d in ["ubuntu14.04", "ubuntu-14.04", "trusty"] {
+        baker()
+            .args(["plan", "--distro", d])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("mesos"));
+    }
+    for d in ["debian12", "bookworm"] {
+        baker()
+            .args(["plan", "--recipe", "hello", "--distro", d])
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn plan_shows_base_repositories_packages_source_steps_install_image_and_roles() {
+    baker()
+        .args(["plan", "--distro", "centos6", "--version", "1.11.0"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("centos:6.6"))
+        .stdout(predicate::str::contains("slc6-devtoolset.repo"))
+        .stdout(predicate::str::contains("wandisco"))
+        .stdout(predicate::str::contains("devtoolset-2-toolchain"))
+        .stdout(predicate::str::contains(
+            "ce08cb648a21502a4a0c45d240a596d9ac860fcaf717f9a3dc986da9d406fe34",
+        ))
+        .stdout(predicate::str::contains("scl enable devtoolset-2"))
+        .stdout(predicate::str::contains("make install DESTDIR=/baker/dest"))
+        .stdout(predicate::str::contains("image layer"))
+        .stdout(predicate::str::contains("init upstart, firmware bios\n"))
+        .stdout(predicate::str::contains("role master"))
+        .stdout(predicate::str::contains("role slave"));
+}
+
+#[test]
+fn plan_marks_a_source_without_a_published_checksum() {
+    let cache = tempfile::tempdir().unwrap();
+    baker()
+        .args([
+            "plan",
+            "--distro",
+            "centos6",
+            "--version",
+            "0.25.0",
+            "--cache-dir",
+        ])
+        .arg(cache.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("UNPINNED"))
+        .stdout(predicate::str::contains("not locked yet"));
+}
+
+#[test]
+fn an_unknown_distro_lists_the_valid_names() {
+    baker()
+        .args(["plan", "--distro", "centos7"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown distro `centos7`"))
+        .stderr(predicate::str::contains("centos-6.6"))
+        .stderr(predicate::str::contains("trusty"))
+        .stderr(predicate::str::contains("bookworm"));
+}
+
+#[test]
+fn an_unknown_version_lists_the_versions() {
+    baker()
+        .args(["plan", "--distro", "centos6", "--version", "9.9"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no version `9.9`"))
+        .stderr(predicate::str::contains("0.25.0, 1.11.0"));
+}
+
+#[test]
+fn a_typo_in_a_field_points_at_file_line_column_and_suggests_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = HELLO.replace("[packages]\ninstall", "[packages]\ninstal");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("instal ="))
+        .unwrap()
+        + 1;
+    let path = recipe_file(&dir, &text);
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!("{path}:{line}:1")))
+        .stderr(predicate::str::contains("unknown field `instal`"))
+        .stderr(predicate::str::contains("did you mean `install`?"))
+        .stderr(predicate::str::contains("instal = ["));
+}
+
+#[test]
+fn a_top_level_typo_suggests_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = recipe_file(&dir, &HELLO.replace("[packages]", "[pakages]"));
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("did you mean `packages`?"));
+}
+
+#[test]
+fn an_unknown_template_variable_is_an_error_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = HELLO.replace("make -j {{jobs}}", "make -j {{jobz}}");
+    let line = text.lines().position(|l| l.contains("{{jobz}}")).unwrap() + 1;
+    let column = text.lines().nth(line - 1).unwrap().find("jobz").unwrap() + 1;
+    let path = recipe_file(&dir, &text);
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!("{path}:{line}:{column}")))
+        .stderr(predicate::str::contains("unknown template variable `jobz`"))
+        .stderr(predicate::str::contains("jobs"));
+}
+
+#[test]
+fn an_unknown_role_variable_is_caught_before_any_boot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = recipe_file(&dir, &HELLO.replace("{{self.ip}}", "{{self.address}}"));
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "unknown template variable `self.address`",
+        ))
+        .stderr(predicate::str::contains("self.ip"));
+}
+
+#[test]
+fn a_role_command_that_would_not_be_the_roles_process_is_warned_about_with_its_fix_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = recipe_file(&dir, HELLO);
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("own process").not());
+    let path = recipe_file(
+        &dir,
+        &HELLO.replace(
+            "command = \"/usr/bin/hello",
+            "command = \"cd /tmp && /usr/bin/hello",
+        ),
+    );
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!("warning: {path}:81:")))
+        .stderr(predicate::str::contains(
+            "role `hello`'s command will not be the role's own process",
+        ))
+        .stderr(predicate::str::contains("&& exec /usr/bin/hello"))
+        .stderr(predicate::str::contains("WARN").not());
+    // --quiet promises no warnings; -v shows the log's own form, with its level and module.
+    baker()
+        .args(["plan", "-q", "--recipe", &path])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+    baker()
+        .args(["plan", "-v", "--recipe", &path])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("WARN"))
+        .stderr(predicate::str::contains("own process"));
+}
+
+#[test]
+fn a_wrong_checksum_format_is_rejected_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = recipe_file(&dir, &HELLO.replace("31e066137a96", "31E066137A96"));
+    baker()
+        .args(["plan", "--recipe", &path])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("64 lower-case hexadecimal digits"));
+}
+
+#[test]
+fn several_recipes_for_a_distro_ask_for_a_choice() {
+    baker()
+        .args(["plan", "--distro", "debian12"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("hello"))
+        .stderr(predicate::str::contains("postgresql"))
+        .stderr(predicate::str::contains("--recipe"));
+}
+
+#[test]
+fn a_recipes_directory_adds_recipes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("greet")).unwrap();
+    std::fs::write(
+        dir.path().join("greet/debian-12.toml"),
+        HELLO.replace("name = \"hello\"", "name = \"greet\""),
+    )
+    .unwrap();
+    baker()
+        .args(["recipes", "--recipes-dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"greet\s+debian-12").unwrap());
+}
