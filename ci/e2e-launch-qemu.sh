@@ -131,8 +131,8 @@ resumes qpg "launch --resume of the ready qpg with its primary's VM stopped reac
 kill "$squatter" 2>/dev/null || true
 check "it started the primary again over its own disk, and ran no smoke test" bash -c \
   "grep -q 'qpg-primary does not run: starting it again over its own disk' '$WORK/restart.err' && ! grep -q 'smoke test' '$WORK/restart.err'"
-check "its SSH forward moved off the host port another program took ($old_port -> $(ssh_port)), saying so" bash -c \
-  "[ '$(ssh_port)' != '$old_port' ] && grep -q 'another program took a host port of qpg-primary' '$WORK/restart.err'"
+check "its SSH forward moved off the host port another program took ($old_port -> $(ssh_port)), saying so in a warning: line" bash -c \
+  "[ '$(ssh_port)' != '$old_port' ] && grep -q '^warning: another program took a host port of qpg-primary' '$WORK/restart.err'"
 row=$(echo "/usr/local/pgsql/bin/psql -U postgres -Atc 'select v from baker_smoke'" \
   | "$BAKER" login qpg 2>/dev/null | tail -n 1 || true)
 check "the restarted primary still holds the smoke test's row (saw: $row)" [ "$row" = "written on qpg-primary" ]
