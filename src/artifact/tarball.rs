@@ -93,7 +93,7 @@ pub fn write_reproducible(
 }
 
 /// Writes the spooled entries as a `.tar.gz` to `out`; returns its sha256 and size. The tar stream
-/// is produced on this thread and compressed on every core ([`pgzip`]).
+/// is produced on this thread and compressed on every core ([`pgzip`](crate::compress::pgzip)).
 fn write_tar_gz(spool: &Spool, epoch: u64, out: &mut fs::File) -> io::Result<(String, u64)> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     std::thread::scope(|scope| {

@@ -2,7 +2,7 @@
 //! unpinned file (a recipe's `unpinned` source or repository key) has no sha256 for it, so its keys
 //! cannot be final. The build fetches those files once, records their sha256 in the lock file, and
 //! then fills them in here and recomputes the key chain, instead of resolving the recipe a second
-//! time. The keys are exactly the ones [`resolve`](super::resolve) gives with the same locks.
+//! time. The keys are exactly the ones [`resolve`](fn@super::resolve) gives with the same locks.
 
 use std::collections::BTreeMap;
 

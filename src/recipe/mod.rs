@@ -186,7 +186,7 @@ pub struct StepSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheKind {
-    /// The compiler cache (ccache), mounted at [`CCACHE_DIR`].
+    /// The compiler cache (ccache), mounted at [`CCACHE_DIR`](crate::layout::CCACHE_DIR).
     Ccache,
     /// The distro's package download cache (`/var/cache/apt/archives` or `/var/cache/yum`).
     Packages,

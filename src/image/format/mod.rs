@@ -152,7 +152,7 @@ pub fn write(
     Ok(written.remove(0))
 }
 
-/// Writes the raw disk at `raw` as each `(format, out)`, as [`write`] does. `raw`, `ami` and `vhd`
+/// Writes the raw disk at `raw` as each `(format, out)`, as [`write()`] does. `raw`, `ami` and `vhd`
 /// are the disk's bytes, so they are written together, in one pass that reads and hashes the disk
 /// once; then `qcow2`. `gce` is written meanwhile on its own threads: compressing is CPU-bound
 /// where the others mostly wait on the disk. The results come in the order of `jobs`. A file
