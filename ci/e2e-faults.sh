@@ -230,9 +230,6 @@ copy_seed() {
   rm -f "$1/cache-id" "$1/in-use.lock"
   [ "${2:-}" = steps ] || rm -rf "$1/steps" "$1/artifacts"
 }
-cache_identity() { # the label value baker gives a cache's step images
-  printf '%s\0%s' "$(realpath "$1")" "$(cat "$1/cache-id")" | sha256sum | cut -d' ' -f1
-}
 seed_images_intact() { # every step image the seed's index names is still in the engine
   local f id
   for f in "$SEED"/steps/*.json; do

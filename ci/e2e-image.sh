@@ -251,9 +251,9 @@ rm -rf "$WORK/img-w" "$WORK/img-c"
 # --- byte-identity from empty image caches, the second a user's without root ----------------------------
 # No root on the host: the second cold image is made by a user without root (in the engine's group),
 # from a copy of the build in its home, into its own cache.
+# Its cache is its own, so its OS layer and tree volume are too (what a cache keeps in the engine
+# carries its label; caches sharing an engine never use each other's).
 say "second cold image from empty caches, by a user without root"
-docker volume ls -q --filter "label=$RUN_LABEL" --filter label=baker.image=tree | xargs -r docker volume rm -f >/dev/null 2>&1 || true
-docker images -q --filter "label=$RUN_LABEL" --filter label=baker.image=os-layer | xargs -r docker rmi -f >/dev/null 2>&1 || true
 nonroot_user
 mkdir "$NONROOT_HOME/pg" && cp "$PG"/plan.json "$PG"/manifest.json "$PG"/*.tar.gz "$NONROOT_HOME/pg/"
 chown -R "$NONROOT": "$NONROOT_HOME/pg"
@@ -267,6 +267,19 @@ check "two image builds from empty caches (root's and a user's without root) giv
 check "and byte-identical disks" cmp -s "$A" "$B"
 check "the user owns the image and its sparse disk (no more than the root's disk allocates)" bash -c \
   "[ -z \"\$(find '$NONROOT_HOME/img-b' ! -user '$NONROOT')\" ] && [ \$(du -k '$B' | cut -f1) -le \$(du -k '$A' | cut -f1) ]"
+
+# --- what a cache keeps in the engine is its own, and `cache clear` removes it ----------------------------
+ID_A=$(cache_identity "$WORK/cache-a")
+ID_B=$(cache_identity "$NONROOT_HOME/cache-b")
+in_engine() { # in_engine IDENTITY: "<OS layer images> <tree volumes>" labelled with that cache
+  echo "$(docker images -q --filter "label=baker.cache=$1" --filter label=baker.image=os-layer | wc -l)" \
+    "$(docker volume ls -q --filter "label=baker.cache=$1" --filter label=baker.tree-of=postgresql | wc -l)"
+}
+check "each cache has one OS layer and one tree volume of its own (root's: $(in_engine "$ID_A"); the user's: $(in_engine "$ID_B"))" \
+  bash -c "[ '$(in_engine "$ID_A")' = '1 1' ] && [ '$(in_engine "$ID_B")' = '1 1' ]"
+as_nonroot ./baker cache clear --cache-dir "$NONROOT_HOME/cache-b" -q 2>"$WORK/clear-b.err" || tail -n 20 "$WORK/clear-b.err" >&2
+check "the user's cache clear removes its OS layer and tree volume ($(in_engine "$ID_B") left), and nothing of root's cache ($(in_engine "$ID_A"))" \
+  bash -c "[ '$(in_engine "$ID_B")' = '0 0' ] && [ '$(in_engine "$ID_A")' = '1 1' ]"
 
 # --- a boot that does not reach the ready line ----------------------------------------------------------
 if "$BAKER" image boot "$A" --timeout 3 --log "$WORK/short.log" --cache-dir "$WORK/cache-a" 2>"$WORK/short.err" >/dev/null; then
@@ -285,9 +298,8 @@ else
   say "KVM passed its trial here, or is absent: nothing to remember"
 fi
 check "no container is left behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.image)" ]
-# Counted on the whole engine: making a tree volume removes the recipe's others, whoever made them (a
-# volume of the same name made outside this run is reused, without this run's label).
-check "one tree volume is kept per recipe" [ "$(docker volume ls -q --filter label=baker.tree-of=postgresql | wc -l)" = 1 ]
+# Root's cache imaged two tarballs (the build and a changed one) and kept one tree volume.
+check "one tree volume is kept per recipe and cache" [ "$(in_engine "$ID_A")" = '1 1' ]
 
 echo "e2e-image: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -82,6 +82,9 @@ nonroot_user() {
   NONROOT_HOME=$(getent passwd "$NONROOT" | cut -d: -f6)
   install -o "$NONROOT" -m 755 "$BAKER" "$NONROOT_HOME/baker"
 }
+cache_identity() { # CACHE_DIR: the label value (baker.cache=…) of what that cache keeps in the engine
+  printf '%s\0%s' "$(realpath "$1")" "$(cat "$1/cache-id")" | sha256sum | cut -d' ' -f1
+}
 as_nonroot() { # (from /: the script's own directory, a fresh clone in a 0700 temporary one, may be closed to it)
   (cd / && runuser -u "$NONROOT" -- env BAKER_LABELS="$BAKER_LABELS" HOME="$NONROOT_HOME" \
     bash -c 'cd "$HOME" && exec "$@"' as_nonroot "$@")

@@ -9,8 +9,8 @@ use clap::Subcommand;
 use std::sync::Arc;
 
 use baker::cache::usage::{self, CacheEntry, human, parse_size};
-use baker::cache::{CacheDir, CacheLock, LockMode, step_images};
-use baker::engine::{Engine, STEP_REPO};
+use baker::cache::{CACHE_LABEL, CacheDir, CacheLock, LockMode, step_images};
+use baker::engine::Engine;
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
@@ -33,7 +33,8 @@ pub enum CacheCommand {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Remove everything baker cached, and this cache's committed step images.
+    /// Remove everything baker cached, and what this cache keeps in the engine: its committed step
+    /// images, and `baker image`'s OS layers and unpacked trees.
     Clear {
         /// Fail at once when a build is using the cache, instead of waiting for it.
         #[arg(long)]
@@ -77,9 +78,23 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
                     text += &format!("  {part:<10} {:>10}  {count} entries\n", human(*bytes));
                 }
                 text += &format!("  {:<10} {:>10}\n", "total", human(all));
-                text += &format!(
-                    "(committed step images live in the engine: `docker images {STEP_REPO}`)"
-                );
+                // What the cache keeps in the engine is found by its label, not by a path (a cache
+                // that was never used has no identity yet, and `du` does not make one).
+                let label = cache
+                    .root()
+                    .join("cache-id")
+                    .exists()
+                    .then(|| cache.identity().ok())
+                    .flatten()
+                    .map(|id| format!("{CACHE_LABEL}={id}"));
+                text += &match label {
+                    Some(label) => format!(
+                        "in the engine: its step images and image layers \
+                         (`docker images --filter label={label}`)\n\
+                         and its unpacked OS trees (`docker volume ls --filter label={label}`)"
+                    ),
+                    None => "in the engine: nothing yet".to_owned(),
+                };
                 emit_line(&text)?;
             }
         }

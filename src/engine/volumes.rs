@@ -1,5 +1,6 @@
 //! Named volumes baker keeps between runs (the unpacked OS tree of `baker image`): looked up, made
-//! with baker's labels, and removed by label so that only the newest of a kind stays.
+//! with baker's labels, and removed by label so that only the newest of a kind stays, or all of a
+//! cache's go with it.
 
 use std::collections::HashMap;
 
@@ -31,9 +32,13 @@ impl Engine {
             .map_err(EngineError::during(format!("creating the volume {name}")))
     }
 
-    /// Removes the volumes labelled `label=value` but `keep`; best effort (one in use stays).
-    pub async fn remove_volumes_labelled(&self, label: &str, value: &str, keep: &str) {
-        let filters = HashMap::from([("label".to_owned(), vec![format!("{label}={value}")])]);
+    /// Removes the volumes carrying every one of `labels` (`(label, value)`) but `keep`; best effort
+    /// (one in use stays).
+    pub async fn remove_volumes_labelled(&self, labels: &[(&str, &str)], keep: &str) {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        )]);
         let Ok(list) = self
             .docker
             .list_volumes(Some(ListVolumesOptions {

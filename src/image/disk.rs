@@ -5,7 +5,9 @@
 //! which the script only ever changes by replacing files, never by writing into them. So a re-image
 //! after a tarball change unpacks nothing. The build's tarball is bind-mounted read-only; `disk.raw`
 //! appears in the bind-mounted work directory, the only host directory touched and the only
-//! temporary space besides the outputs: the disk, sparse. One tree volume is kept per recipe. The
+//! temporary space besides the outputs: the disk, sparse. One tree volume is kept per recipe and
+//! cache, labelled with the cache's identity, so that `baker cache clear` removes it and a cache never
+//! removes or reuses another's (caches sharing an engine are independent). The
 //! partition layout (MBR, or GPT with an EFI System Partition) comes computed from [`Layout`].
 
 use std::collections::BTreeMap;
@@ -18,12 +20,15 @@ use super::assets::DISK_SCRIPT;
 use super::key::DiskIds;
 use super::layout::Layout;
 use super::run::{self, RunSpec};
+use crate::cache::CACHE_LABEL;
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 
 /// What the disk is made of.
 pub struct DiskJob<'a> {
     pub recipe: &'a str,
+    /// The identity of the cache the tree volume belongs to.
+    pub cache_id: &'a str,
     pub tools_image: &'a str,
     pub os_image: &'a str,
     pub os_key: &'a str,
@@ -78,7 +83,13 @@ pub async fn make_disk(
         ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
     ]);
     env.extend(job.layout.env(job.ids));
-    let volume = format!("baker-tree-{}-{}", &job.os_key[..16], job.epoch);
+    let volume = format!(
+        "baker-tree-{}-{}-{}",
+        &job.os_key[..16],
+        job.epoch,
+        &job.cache_id[..16]
+    );
+    let mine = [("baker.tree-of", job.recipe), (CACHE_LABEL, job.cache_id)];
     let spec = RunSpec {
         name: String::new(),
         image: job.tools_image,
@@ -95,23 +106,16 @@ pub async fn make_disk(
     for attempt in 0..2 {
         let fresh = !engine.has_volume(&volume).await;
         if fresh {
+            engine.remove_volumes_labelled(&mine, &volume).await;
             engine
-                .remove_volumes_labelled("baker.tree-of", job.recipe, &volume)
-                .await;
-            engine
-                .create_volume(
-                    &volume,
-                    &[("baker.image", "tree"), ("baker.tree-of", job.recipe)],
-                )
+                .create_volume(&volume, &[("baker.image", "tree"), mine[0], mine[1]])
                 .await?;
         }
         let feed = fresh.then_some(job.os_image);
         (code, tail) = run_script(engine, &spec, feed, reporter).await?;
         if code == TREE_MISSING && attempt == 0 {
             // An earlier run stopped while unpacking: make the tree again.
-            engine
-                .remove_volumes_labelled("baker.tree-of", job.recipe, "")
-                .await;
+            engine.remove_volumes_labelled(&mine, "").await;
             continue;
         }
         break;

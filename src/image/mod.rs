@@ -96,6 +96,10 @@ pub async fn make_image(
     let spec = &req.spec;
     let tools_image = tools::tools_reference(&tools::tools_base());
     let unpacked = unpacked_size(&req.artifact)?;
+    let cache_id = req.cache.identity().map_err(ImageError::io(
+        "reading the cache's identity in",
+        req.cache.root(),
+    ))?;
     if req.formats.contains(&Format::Ami) {
         let fails = spec.cannot_boot(Provider::Aws);
         if !fails.is_empty() {
@@ -111,13 +115,14 @@ pub async fn make_image(
     let layers = LayerBuild {
         engine,
         cache: &req.cache,
+        cache_id: &cache_id,
         reporter: &reporter,
     };
     let cached_layer = if req.no_cache {
         None
     } else {
         match engine.image_id(&spec.base.image).await {
-            Ok(base) => os_layer::lookup(engine, spec, &base).await,
+            Ok(base) => os_layer::lookup(engine, spec, &base, &cache_id).await,
             Err(_) => None,
         }
     };
@@ -198,6 +203,7 @@ pub async fn make_image(
         engine,
         disk::DiskJob {
             recipe: &spec.recipe,
+            cache_id: &cache_id,
             tools_image: &tools,
             os_image: &layer.reference,
             os_key: &layer.key,

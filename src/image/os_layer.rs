@@ -1,8 +1,10 @@
 //! The OS layer: the recipe's base image with the plan's repository files (its setup step), then the
 //! image layer's kernel, init, DHCP client and runtime packages installed from those repositories,
-//! committed as `baker-os:<OS layer key>` and reused while base, setup and image layer are
+//! committed as `baker-os:<OS layer key>-<cache>` and reused while base, setup and image layer are
 //! unchanged — a new tarball does not touch it. Packages come through baker's package cache, as in
-//! the build.
+//! the build. Like the build's step images, the layer (and the setup step committed for it when the
+//! build's own is not in this cache) is tagged and labelled with the identity of the cache that made
+//! it: `baker cache clear` removes it, and caches sharing an engine never use or remove each other's.
 //!
 //! The kernel's initramfs is made while the kernel package installs; `SOURCE_DATE_EPOCH` is fixed
 //! for the whole install (to [`OS_LAYER_EPOCH`], not the plan's epoch, so that one layer serves
@@ -18,9 +20,10 @@ use super::layer::ImageSpec;
 use super::network::NetworkTooling;
 use super::run::{self, RunSpec};
 use crate::builder::{StepCache, ensure_base_image};
-use crate::cache::CacheDir;
 use crate::cache::setup_inputs::setup_inputs_tar;
+use crate::cache::{CACHE_LABEL, CacheDir};
 use crate::engine::Engine;
+use crate::engine::labels::step_tag;
 use crate::plan::PlanStep;
 use crate::progress::{Event, Reporter};
 use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager};
@@ -114,10 +117,21 @@ pub fn layer_key(spec: &ImageSpec) -> String {
     .key()
 }
 
-/// The cached layer for `spec`, if the engine has it and it was made from today's base image.
-pub async fn lookup(engine: &Engine, spec: &ImageSpec, base_id: &str) -> Option<OsLayer> {
+/// The reference of the OS layer with `key` made for the cache with identity `cache_id`.
+fn layer_reference(key: &str, cache_id: &str) -> String {
+    format!("{OS_REPO}:{}", step_tag(key, cache_id))
+}
+
+/// The cached layer for `spec` in the cache with identity `cache_id`, if the engine has it and it
+/// was made from today's base image.
+pub async fn lookup(
+    engine: &Engine,
+    spec: &ImageSpec,
+    base_id: &str,
+    cache_id: &str,
+) -> Option<OsLayer> {
     let key = layer_key(spec);
-    let reference = format!("{OS_REPO}:{key}");
+    let reference = layer_reference(&key, cache_id);
     let info = engine.image_info(&reference).await?;
     if info.labels.get(LABEL_BASE_ID).map(String::as_str) != Some(base_id) {
         return None;
@@ -135,6 +149,8 @@ pub async fn lookup(engine: &Engine, spec: &ImageSpec, base_id: &str) -> Option<
 pub struct LayerBuild<'a> {
     pub engine: &'a Engine,
     pub cache: &'a CacheDir,
+    /// The cache's identity, which tags and labels what this makes.
+    pub cache_id: &'a str,
     pub reporter: &'a Arc<dyn Reporter>,
 }
 
@@ -148,7 +164,7 @@ impl LayerBuild<'_> {
                 how_to_make: spec.base.how_to_make.clone(),
             })?;
         if !no_cache {
-            if let Some(layer) = lookup(self.engine, spec, &base_id).await {
+            if let Some(layer) = lookup(self.engine, spec, &base_id, self.cache_id).await {
                 return Ok(layer);
             }
         }
@@ -198,9 +214,9 @@ impl LayerBuild<'_> {
             .container
             .commit(
                 "baker-image-setup",
-                &setup.key,
+                &step_tag(&setup.key, self.cache_id),
                 vec![],
-                &[("baker.image", "setup")],
+                &[("baker.image", "setup"), (CACHE_LABEL, self.cache_id)],
             )
             .await
             .map_err(ImageError::from);
@@ -271,10 +287,11 @@ impl LayerBuild<'_> {
             .container
             .commit(
                 OS_REPO,
-                &key,
+                &step_tag(&key, self.cache_id),
                 env,
                 &[
                     ("baker.image", "os-layer"),
+                    (CACHE_LABEL, self.cache_id),
                     ("baker.recipe", &spec.recipe),
                     (LABEL_BASE_ID, base_id),
                     (LABEL_KERNEL, &kernel_label),
@@ -284,7 +301,7 @@ impl LayerBuild<'_> {
             .map_err(ImageError::from);
         finished.container.remove().await;
         committed?;
-        let reference = format!("{OS_REPO}:{key}");
+        let reference = layer_reference(&key, self.cache_id);
         let size = self
             .engine
             .image_info(&reference)
@@ -364,5 +381,16 @@ mod tests {
         assert_eq!(layer_key(&s), layer_key(&other));
         other.runtime_packages.push("less".into());
         assert_ne!(layer_key(&s), layer_key(&other));
+    }
+
+    #[test]
+    fn each_cache_tags_its_own_layer() {
+        let key = layer_key(&spec("postgresql", "debian12"));
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        assert_eq!(
+            layer_reference(&key, &a),
+            format!("baker-os:{key}-{}", &a[..16])
+        );
+        assert_ne!(layer_reference(&key, &a), layer_reference(&key, &b));
     }
 }
