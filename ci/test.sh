@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test.sh — the whole test suite: what CI runs (.ci/run) and what developers run before pushing.
-#   bash ci/test.sh          formatting, lints, doc links, unit and CLI tests, then the end-to-end builds on a real
-#                            Docker engine (installed and started if none runs), the disk image of the
-#                            PostgreSQL build booted under QEMU, and the benchmarks
-#   bash ci/test.sh --quick  formatting, lints, doc links, unit and CLI tests only (no Docker, a minute or two)
+#   bash ci/test.sh          formatting, lints, doc links, unit and CLI tests, then the end-to-end
+#                            builds on a real Docker engine (installed and started if none runs),
+#                            the PostgreSQL disk image booted under QEMU, and the benchmarks
+#   bash ci/test.sh --quick  formatting, lints, doc links, unit and CLI tests only (no Docker, a
+#                            minute or two)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 bash ci/host-tools.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-# Every intra-doc link resolves (the docs are for the people who work on baker, private items included).
+# Every intra-doc link resolves (the docs are for those who work on baker, private items included).
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --quiet
 cargo test
 [ "${1:-}" = --quick ] && exit 0
