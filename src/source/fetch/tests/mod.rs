@@ -60,6 +60,20 @@ impl Env {
         Fetcher::new(self.cache.clone(), self.events.clone(), policy)
     }
 
+    /// Fetches the file at `urls` pinned to `sha256` with the quick policy, no mirrors; it must succeed.
+    async fn fetch_pinned(&self, urls: &[String], sha256: &str) -> Fetched {
+        self.fetcher(quick())
+            .fetch(&pinned(urls, sha256), &[], true)
+            .await
+            .unwrap()
+    }
+
+    /// Leaves `bytes` as the partial download of the file with `sha256`, as an interrupted run does.
+    fn leave_partial(&self, sha256: &str, bytes: &[u8]) {
+        std::fs::create_dir_all(self.cache.tmp()).unwrap();
+        std::fs::write(self.cache.tmp().join(format!("{sha256}.partial")), bytes).unwrap();
+    }
+
     fn files_in(&self, dir: PathBuf) -> Vec<PathBuf> {
         std::fs::read_dir(dir)
             .map(|d| d.map(|e| e.unwrap().path()).collect())
@@ -225,11 +239,7 @@ async fn a_corrupt_cached_file_is_fetched_again() {
     std::fs::write(env.cache.download(&hex), b"bit rot").unwrap();
     let urls = [server.url(PATH)];
 
-    let got = env
-        .fetcher(quick())
-        .fetch(&pinned(&urls, &hex), &[], true)
-        .await
-        .unwrap();
+    let got = env.fetch_pinned(&urls, &hex).await;
     assert!(!got.cached);
     assert_eq!(std::fs::read(got.path).unwrap(), bytes);
 }

@@ -12,11 +12,7 @@ async fn a_dropped_connection_is_resumed_with_a_range_request() {
     let env = Env::new();
     let urls = [server.url(PATH)];
 
-    let got = env
-        .fetcher(quick())
-        .fetch(&pinned(&urls, &sha(&bytes)), &[], true)
-        .await
-        .unwrap();
+    let got = env.fetch_pinned(&urls, &sha(&bytes)).await;
     assert_eq!(std::fs::read(got.path).unwrap(), bytes);
     let seen = server.requests(PATH);
     assert_eq!(seen.len(), 2);
@@ -52,11 +48,7 @@ async fn a_later_run_resumes_the_partial_a_failed_run_left() {
     assert!(err.to_string().contains(&urls[0]), "{err}");
     assert!(env.cache.tmp().join(format!("{hex}.partial")).exists());
 
-    let got = env
-        .fetcher(quick())
-        .fetch(&pinned(&urls, &hex), &[], true)
-        .await
-        .unwrap();
+    let got = env.fetch_pinned(&urls, &hex).await;
     assert_eq!(std::fs::read(got.path).unwrap(), bytes);
     assert!(server.requests(PATH)[1].range.is_some());
     assert!(env.files_in(env.cache.tmp()).is_empty());
@@ -69,19 +61,10 @@ async fn a_stale_partial_that_does_not_verify_is_downloaded_again_from_scratch()
     server.serve(PATH, &bytes);
     let env = Env::new();
     let hex = sha(&bytes);
-    std::fs::create_dir_all(env.cache.tmp()).unwrap();
-    std::fs::write(
-        env.cache.tmp().join(format!("{hex}.partial")),
-        body(1000, 99),
-    )
-    .unwrap();
+    env.leave_partial(&hex, &body(1000, 99));
     let urls = [server.url(PATH)];
 
-    let got = env
-        .fetcher(quick())
-        .fetch(&pinned(&urls, &hex), &[], true)
-        .await
-        .unwrap();
+    let got = env.fetch_pinned(&urls, &hex).await;
     assert_eq!(std::fs::read(got.path).unwrap(), bytes);
     let seen = server.requests(PATH);
     assert_eq!(seen.len(), 2);
@@ -97,19 +80,10 @@ async fn a_server_that_ignores_range_restarts_the_file() {
     server.fault(PATH, Fault::IgnoreRange);
     let env = Env::new();
     let hex = sha(&bytes);
-    std::fs::create_dir_all(env.cache.tmp()).unwrap();
-    std::fs::write(
-        env.cache.tmp().join(format!("{hex}.partial")),
-        &bytes[..20_000],
-    )
-    .unwrap();
+    env.leave_partial(&hex, &bytes[..20_000]);
     let urls = [server.url(PATH)];
 
-    let got = env
-        .fetcher(quick())
-        .fetch(&pinned(&urls, &hex), &[], true)
-        .await
-        .unwrap();
+    let got = env.fetch_pinned(&urls, &hex).await;
     assert_eq!(std::fs::read(got.path).unwrap(), bytes);
     assert_eq!(server.requests(PATH).len(), 1);
     assert_eq!(

@@ -35,11 +35,7 @@ async fn a_500_is_retried_and_then_succeeds() {
     let env = Env::new();
     let urls = [server.url(PATH)];
 
-    let got = env
-        .fetcher(quick())
-        .fetch(&pinned(&urls, &sha(&bytes)), &[], true)
-        .await
-        .unwrap();
+    let got = env.fetch_pinned(&urls, &sha(&bytes)).await;
     assert_eq!(std::fs::read(got.path).unwrap(), bytes);
     assert_eq!(server.requests(PATH).len(), 2);
     assert_eq!(env.retries(), 1);
@@ -53,11 +49,7 @@ async fn a_404_moves_on_to_the_next_url_without_retrying() {
     let env = Env::new();
     let urls = [server.url("/missing/x"), server.url("/good/x")];
 
-    let got = env
-        .fetcher(quick())
-        .fetch(&pinned(&urls, &sha(&bytes)), &[], true)
-        .await
-        .unwrap();
+    let got = env.fetch_pinned(&urls, &sha(&bytes)).await;
     assert_eq!(got.from, urls[1]);
     assert_eq!(server.requests("/missing/x").len(), 1);
     assert_eq!(env.retries(), 0);
