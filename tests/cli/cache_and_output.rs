@@ -137,7 +137,16 @@ fn without_quiet_pruning_says_what_it_removed_and_what_it_left() {
         .success()
         .stdout(predicate::str::contains("removed 1 entries"))
         .stderr(predicate::str::contains(
-            "step images were left in the engine",
+            "what this cache keeps in the engine was left there",
+        ));
+    // A clear says so too, though it names no step: it removes the cache's image layers as well.
+    baker()
+        .args(["cache", "clear", "--cache-dir"])
+        .arg(&root)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "what this cache keeps in the engine was left there",
         ));
 }
 

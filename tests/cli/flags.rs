@@ -25,19 +25,19 @@ fn build_without_an_engine_says_how_to_start_one() {
         .arg(dir.path().join("cache"))
         .assert()
         .failure()
-        .stderr(predicate::str::contains("cannot reach a Docker engine"))
-        .stderr(predicate::str::contains("dockerd"))
-        .stderr(predicate::str::contains("DOCKER_HOST"));
+        .stderr(contains_all(&[
+            "cannot reach a Docker engine",
+            "dockerd",
+            "DOCKER_HOST",
+        ]));
 }
 
 #[test]
 fn an_unknown_optional_step_lists_the_optional_ones() {
-    baker()
-        .args(["plan", "--distro", "trusty", "--enable", "chek"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("no optional step `chek`"))
-        .stderr(predicate::str::contains("check"));
+    fails_saying(
+        &["plan", "--distro", "trusty", "--enable", "chek"],
+        &["no optional step `chek`", "check"],
+    );
 }
 
 #[test]

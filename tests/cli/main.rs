@@ -5,6 +5,7 @@
 //! images, so every run points DOCKER_HOST where no engine listens.
 
 use assert_cmd::Command;
+use predicates::BoxPredicate;
 use predicates::prelude::*;
 
 mod cache_and_output;
@@ -25,6 +26,24 @@ fn baker() -> Command {
         .env_remove("BAKER_QEMU_ACCEL")
         .env("DOCKER_HOST", NO_ENGINE);
     cmd
+}
+
+/// A predicate on output: it holds every one of `needles` (a failure names the one missing).
+fn contains_all(needles: &[&str]) -> BoxPredicate<str> {
+    needles
+        .iter()
+        .map(|n| predicate::str::contains(*n).boxed())
+        .reduce(|all, one| all.and(one).boxed())
+        .expect("at least one needle")
+}
+
+/// Runs baker with `args`, which must fail with every one of `said` on its stderr.
+fn fails_saying(args: &[&str], said: &[&str]) {
+    baker()
+        .args(args)
+        .assert()
+        .failure()
+        .stderr(contains_all(said));
 }
 
 fn recipe_file(dir: &tempfile::TempDir, text: &str) -> String {
