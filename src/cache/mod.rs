@@ -1,14 +1,14 @@
 //! baker's local cache: downloads, step index, compiler and package caches, finished artifacts.
-//! [`layout`] names the directories, [`usage`] measures and bounds them, and [`step_images`] removes
-//! the committed step images that go with removed step entries, [`identity`] tells this cache's step
-//! images from other caches' on a shared engine, [`lock`] keeps clear and prune off running builds, and
+//! [`layout`] names the directories, [`usage`] measures and bounds them, and [`in_engine`] removes
+//! what goes with them in the engine (step images, image layers, tree volumes), [`identity`] tells this
+//! cache's images and volumes from other caches' on a shared engine, [`lock`] keeps clear and prune off running builds, and
 //! [`setup_inputs`] gives a setup step's repository files and keys to whoever runs it again.
 
 pub mod identity;
+pub mod in_engine;
 pub mod layout;
 pub mod lock;
 pub mod setup_inputs;
-pub mod step_images;
 pub mod usage;
 
 pub use identity::CACHE_LABEL;

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use std::sync::Arc;
 
 use baker::cache::usage::{self, CacheEntry, human, parse_size};
-use baker::cache::{CACHE_LABEL, CacheDir, CacheLock, LockMode, step_images};
+use baker::cache::{CACHE_LABEL, CacheDir, CacheLock, LockMode, in_engine};
 use baker::engine::Engine;
 use baker::progress::{Reporter, Silent};
 
@@ -155,9 +155,11 @@ fn remove_all(
         .iter()
         .filter_map(|e| e.step_key.as_deref())
         .collect();
-    if let Err(e) = runtime.block_on(step_images::remove(cache, &keys, all, reporter.as_ref())) {
-        if !keys.is_empty() && !quiet {
-            say(&format!("note: step images were left in the engine ({e})"));
+    if let Err(e) = runtime.block_on(in_engine::remove(cache, &keys, all, reporter.as_ref())) {
+        if (all || !keys.is_empty()) && !quiet {
+            say(&format!(
+                "note: what this cache keeps in the engine was left there ({e})"
+            ));
         }
     }
     let root_owned = usage::remove_entries(entries)?;
