@@ -9,7 +9,8 @@
 #   7.9  a garbled baker.lock (not UTF-8, not TOML) names its path and the fix;
 #   7.9  --out naming a file names --out; a silent engine names DOCKER_HOST within seconds;
 #   7.6  --jobs 0 / 100000 refused at the flag; a step over its timeout is killed; the first error line;
-#   7.2  two caches on one engine: prune and clear in one keep the other's step images;
+#   7.2  two caches on one engine: `du` counts one's step images as the engine does, and prune and
+#        clear in one keep the other's step images;
 #   7.3  clear and prune loops during a build: they wait, the build succeeds, --no-wait fails at once;
 #   7.4  a step-scoped variable is not seen by the next step; step images carry the base image's Env;
 #   7.5  a SIGKILLed baker's step container is removed, with a warning, by the next command;
@@ -268,6 +269,15 @@ case_two_caches() {
   label=baker.cache=$(cache_identity "$other")
   [ -n "$(docker images -q --filter "label=$label")" ] || fail "the second cache's step images lack $label"
   seed_images_intact
+  # `cache du` counts the cache's images as the engine does: each by what it adds to its parent.
+  local engine_bytes=0 id
+  for id in $(docker images -aq --no-trunc --filter "label=$label"); do
+    engine_bytes=$((engine_bytes + $(docker image inspect -f '{{.Size}}' "$id") -
+      $(docker image inspect -f '{{.Size}}' "$(docker image inspect -f '{{.Parent}}' "$id")")))
+  done
+  "$BAKER" cache du --json --cache-dir "$other" >"$WORK/72-du.json"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=int(sys.argv[2]); assert n > 0 and d["engine_bytes"] + d["engine_bytes_unheld"] == n, (d, n)' \
+    "$WORK/72-du.json" "$engine_bytes" || fail "cache du's engine bytes differ from the engine's ($engine_bytes): $(cat "$WORK/72-du.json")"
   "$BAKER" cache prune --cache-dir "$other" --max-size 1 >"$WORK/72-prune.out" 2>&1
   seed_images_intact
   [ -z "$(docker images -q --filter "label=$label")" ] || fail "prune --max-size 1 left the cache's own images"

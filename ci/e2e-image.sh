@@ -18,6 +18,9 @@
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
 #   - two image builds from empty image caches, the second by a user without root, are
 #     byte-identical (sha256s printed);
+#   - each cache keeps an OS layer and a tree volume of its own; the user's `cache clear` removes
+#     its own and nothing of root's; `cache du` counts them as the engine does, and
+#     `cache prune --max-size` removes them;
 #   - a boot that times out prints the console's last lines and the log's path; where the first
 #     boot's KVM trial failed, that boot skips the trial, saying why (the failure is remembered).
 # The build comes from $BAKER_PG_BUILD (a `baker build --out` folder of the postgresql recipe, which
@@ -300,6 +303,23 @@ fi
 check "no container is left behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.image)" ]
 # Root's cache imaged two tarballs (the build and a changed one) and kept one tree volume.
 check "one tree volume is kept per recipe and cache" [ "$(in_engine "$ID_A")" = '1 1' ]
+
+# --- `cache du` counts what the cache keeps in the engine, and `cache prune` bounds it -------------------
+# What the engine says the OS layer adds to the image it stands on, and what the tree volume's files take.
+layer=$(docker images -q --filter "label=baker.cache=$ID_A" --filter label=baker.image=os-layer)
+parent=$(docker image inspect -f '{{.Parent}}' "$layer")
+layer_bytes=$(( $(docker image inspect -f '{{.Size}}' "$layer") - $(docker image inspect -f '{{.Size}}' "$parent") ))
+volume=$(docker volume ls -q --filter "label=baker.cache=$ID_A" --filter label=baker.tree-of=postgresql)
+volume_bytes=$(du -sb "$(docker volume inspect -f '{{.Mountpoint}}' "$volume")" | cut -f1)
+"$BAKER" cache du --json --cache-dir "$WORK/cache-a" >"$WORK/du-a.json"
+du_bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["parts"]["os-layers"]["bytes"])' "$WORK/du-a.json")
+echo "cache du: os-layers $du_bytes bytes; the engine: layer $layer_bytes + tree $volume_bytes"
+check "cache du counts the OS layer and its tree in the engine (within 5% of the engine's own figures)" \
+  python3 -c 'import sys; d, l, v = map(int, sys.argv[1:]); assert abs(d - (l + v)) <= 0.05 * (l + v) and l > 0 and v > 0' \
+  "$du_bytes" "$layer_bytes" "$volume_bytes"
+"$BAKER" cache prune --max-size 1M --cache-dir "$WORK/cache-a" >"$WORK/prune-a.out" 2>&1 || cat "$WORK/prune-a.out" >&2
+check "cache prune --max-size 1M removes the OS layer and its tree volume ($(in_engine "$ID_A") left)" \
+  [ "$(in_engine "$ID_A")" = '0 0' ]
 
 echo "e2e-image: $passed passed, $failed failed"
 [ "$failed" = 0 ]

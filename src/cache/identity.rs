@@ -26,6 +26,15 @@ impl CacheDir {
         let root = self.root().canonicalize()?;
         Ok(identity_of(&root, &id))
     }
+
+    /// This cache's identity when it has one; `None` for a cache that never made anything (and
+    /// so has nothing in any engine), without making an id for it.
+    pub fn known_identity(&self) -> Option<String> {
+        let id = std::fs::read_to_string(self.root().join("cache-id")).ok()?;
+        let id = Some(id.trim()).filter(|id| !id.is_empty())?;
+        let root = self.root().canonicalize().ok()?;
+        Some(identity_of(&root, id))
+    }
 }
 
 fn identity_of(canonical_root: &Path, id: &str) -> String {
@@ -61,7 +70,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = CacheDir::new(dir.path().join("a"));
         let b = CacheDir::new(dir.path().join("b"));
+        assert_eq!(a.known_identity(), None, "a new cache has none yet");
         let first = a.identity().unwrap();
+        assert_eq!(a.known_identity().as_deref(), Some(first.as_str()));
         assert_eq!(first.len(), 64);
         assert_eq!(a.identity().unwrap(), first, "stable across calls");
         assert_ne!(b.identity().unwrap(), first);

@@ -1,38 +1,136 @@
 //! The part of the cache that lives in the engine: each step entry's committed image
 //! `baker-step:<key>-<cache>`, labelled with the identity of the cache that made it, and what
-//! `baker image` keeps there under the same label (OS layers, setup steps committed for them, the
-//! unpacked OS trees' volumes). When `baker cache prune|clear` removes entries, their images go too,
-//! with the untagged images this cache's later commits of the same key left behind; `clear` removes
-//! every image and volume with the cache's label. Images and volumes of other caches on the same
-//! engine are never touched (issue 7.2). Callers hold the cache's lock exclusively, so no build or
-//! image of this cache is using them.
+//! `baker image` keeps there under the same label: each OS layer entry's image `baker-os:<key>-<cache>`
+//! with the volumes of its unpacked trees, and the setup steps committed for them. [`measure`] adds
+//! what an entry keeps in the engine to its bytes, so that `baker cache du` shows it and
+//! `baker cache prune --max-size` bounds it. When prune or clear removes entries, their images and
+//! volumes go too, with the untagged images this cache's later commits of the same key left behind;
+//! `clear` removes every image and volume with the cache's label. Images and volumes of other caches
+//! on the same engine are never touched (issue 7.2). Callers of [`remove`] hold the cache's lock
+//! exclusively, so no build or image of this cache is using them.
 
+use super::accounting::EngineBytes;
+use super::usage::CacheEntry;
 use super::{CACHE_LABEL, CacheDir};
-use crate::engine::labels::step_image;
-use crate::engine::{Engine, EngineError};
+use crate::engine::labels::{os_layer_image, step_image, tree_volume_ends};
+use crate::engine::{DiskUsage, Engine, EngineError};
 use crate::progress::Reporter;
 
-/// Removes this cache's committed images of the steps with `keys` (an image already gone is fine) —
-/// or, with `all`, every image and volume labelled with this cache — then this cache's untagged
-/// images. An image that cannot go (a container still uses it) does not stop the others; the first
-/// such error is returned at the end.
+/// What a cache's entries hold in the engine, as [`measure`] found it.
+#[derive(Debug, Default)]
+pub struct Measured {
+    /// The bytes of each image and volume an entry holds.
+    pub bytes: EngineBytes,
+    /// The bytes of the images and volumes with this cache's label that no entry holds (a setup step
+    /// committed for an OS layer, a layer or tree an older baker made); `clear` removes them.
+    pub unheld: u64,
+}
+
+impl Measured {
+    /// Everything the entries hold, each thing once.
+    pub fn held(&self) -> u64 {
+        self.bytes.values().sum()
+    }
+}
+
+/// Fills in what each step and OS layer entry holds in the engine: its image and the images of this
+/// cache it stands on (a step's earlier steps), and an OS layer's tree volumes.
+pub async fn measure(
+    cache: &CacheDir,
+    entries: &mut [CacheEntry],
+    reporter: &dyn Reporter,
+) -> Result<Measured, EngineError> {
+    let Some(identity) = cache.known_identity() else {
+        return Ok(Measured::default());
+    };
+    let engine = Engine::connect(reporter).await?;
+    let usage = engine.disk_usage().await?;
+    Ok(find_held(&usage, &identity, entries))
+}
+
+fn find_held(usage: &DiskUsage, identity: &str, entries: &mut [CacheEntry]) -> Measured {
+    let ours = |labels: &std::collections::HashMap<String, String>| {
+        labels.get(CACHE_LABEL).is_some_and(|l| l == identity)
+    };
+    let mut bytes = EngineBytes::new();
+    for entry in entries {
+        let Some(key) = entry.engine_key.as_deref() else {
+            continue;
+        };
+        let image = match entry.part {
+            "steps" => step_image(key, identity),
+            "os-layers" => os_layer_image(key, identity),
+            _ => continue,
+        };
+        let mut held = usage.chain(&image, |i| ours(&i.labels));
+        if entry.part == "os-layers" {
+            let (start, end) = tree_volume_ends(key, identity);
+            held.extend(
+                usage
+                    .volumes_named(&start, &end)
+                    .into_iter()
+                    .map(|(name, b)| (format!("volume:{name}"), b)),
+            );
+        }
+        for (name, b) in held {
+            entry.held.push(name.clone());
+            bytes.insert(name, b);
+        }
+    }
+    let unheld_images = usage
+        .images
+        .iter()
+        .filter(|i| ours(&i.labels) && !bytes.contains_key(&i.id))
+        .map(|i| usage.chain_bytes(i));
+    let unheld_volumes = usage
+        .volumes
+        .iter()
+        .filter(|v| ours(&v.labels) && !bytes.contains_key(&format!("volume:{}", v.name)))
+        .map(|v| v.bytes.unwrap_or(0));
+    let unheld = unheld_images.sum::<u64>() + unheld_volumes.sum::<u64>();
+    Measured { bytes, unheld }
+}
+
+/// Removes what `entries` keep in this cache's name in the engine (an image or volume already gone
+/// is fine) — or, with `all`, every image and volume labelled with this cache — then this cache's
+/// untagged images. An image that cannot go (a container still uses it) does not stop the others;
+/// the first such error is returned at the end.
 pub async fn remove(
     cache: &CacheDir,
-    keys: &[&str],
+    entries: &[CacheEntry],
     all: bool,
     reporter: &dyn Reporter,
 ) -> Result<(), EngineError> {
-    let Ok(identity) = cache.identity() else {
+    let Some(identity) = cache.known_identity() else {
         return Ok(());
     };
+    let keyed = |part: &'static str| {
+        entries
+            .iter()
+            .filter(move |e| e.part == part)
+            .filter_map(|e| e.engine_key.as_deref())
+    };
+    if !all && keyed("steps").chain(keyed("os-layers")).next().is_none() {
+        return Ok(());
+    }
     let engine = Engine::connect(reporter).await?;
     let label = format!("{CACHE_LABEL}={identity}");
-    let mut references: Vec<String> = keys.iter().map(|k| step_image(k, &identity)).collect();
+    let mut references: Vec<String> = keyed("steps").map(|k| step_image(k, &identity)).collect();
+    let os_keys: Vec<&str> = keyed("os-layers").collect();
+    references.extend(os_keys.iter().map(|k| os_layer_image(k, &identity)));
+    if all || !os_keys.is_empty() {
+        let is_tree_of = |volume: &str, key: &str| {
+            let (start, end) = tree_volume_ends(key, &identity);
+            volume.starts_with(&start) && volume.ends_with(&end)
+        };
+        for volume in engine.volumes_labelled(&[(CACHE_LABEL, &identity)]).await? {
+            if all || os_keys.iter().any(|k| is_tree_of(&volume, k)) {
+                engine.remove_volume(&volume).await;
+            }
+        }
+    }
     if all {
         references.extend(engine.tags_with_label(&label).await?);
-        engine
-            .remove_volumes_labelled(&[(CACHE_LABEL, &identity)], "")
-            .await;
     }
     let mut first_error = None;
     for reference in &references {
@@ -44,4 +142,84 @@ pub async fn remove(
         first_error.get_or_insert(e);
     }
     first_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::engine::{ImageUsage, VolumeUsage};
+
+    fn entry(part: &'static str, key: Option<&str>) -> CacheEntry {
+        CacheEntry {
+            part,
+            path: format!("/cache/{part}/{}", key.unwrap_or("x")).into(),
+            bytes: 1,
+            last_used: SystemTime::UNIX_EPOCH,
+            engine_key: key.map(str::to_owned),
+            held: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn steps_and_os_layers_hold_their_chains_and_trees_in_this_caches_name() {
+        let (mine, other) = ("c".repeat(64), "d".repeat(64));
+        let os_key = "a".repeat(64);
+        let labelled = |cache: &str| HashMap::from([(CACHE_LABEL.to_owned(), cache.to_owned())]);
+        let image = |id: &str, parent: &str, tag: String, size, cache: &str| ImageUsage {
+            id: id.into(),
+            parent_id: parent.into(),
+            tags: vec![tag],
+            labels: labelled(cache),
+            size,
+            shared_size: None,
+        };
+        let volume = |name: String, bytes, cache: &str| VolumeUsage {
+            name,
+            labels: labelled(cache),
+            bytes: Some(bytes),
+        };
+        let tree = |cache: &str| format!("baker-tree-{}-1700-{}", &os_key[..16], &cache[..16]);
+        let usage = DiskUsage {
+            images: vec![
+                image("base", "", "debian:bookworm".into(), 200, "none"),
+                image("s1", "base", step_image("k1", &mine), 1200, &mine),
+                image("s2", "s1", step_image("k2", &mine), 1210, &mine),
+                image("s1o", "base", step_image("k1", &other), 5200, &other),
+                image("os", "s1", os_layer_image(&os_key, &mine), 1700, &mine),
+                image("old", "base", "baker-os:old".into(), 300, &mine),
+            ],
+            volumes: vec![
+                volume(tree(&mine), 30, &mine),
+                volume(tree(&other), 90, &other),
+            ],
+        };
+        let mut entries = vec![
+            entry("steps", Some("k1")),
+            entry("steps", Some("k2")),
+            entry("steps", Some("gone")),
+            entry("os-layers", Some(&os_key)),
+            entry("downloads", None),
+        ];
+        let measured = find_held(&usage, &mine, &mut entries);
+        let held: Vec<Vec<&str>> = entries
+            .iter()
+            .map(|e| e.held.iter().map(String::as_str).collect())
+            .collect();
+        let volume_name = format!("volume:{}", tree(&mine));
+        assert_eq!(
+            held,
+            [
+                vec!["s1"],
+                vec!["s2", "s1"],
+                vec![],
+                vec!["os", "s1", volume_name.as_str()],
+                vec![]
+            ]
+        );
+        assert_eq!(measured.held(), 1000 + 10 + 500 + 30);
+        assert_eq!(measured.unheld, 100, "the layer an older baker made");
+    }
 }

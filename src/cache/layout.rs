@@ -4,6 +4,7 @@
 //! ```text
 //! <root>/downloads/sha256/<hex>        verified downloads, content-addressed
 //! <root>/steps/<key>.json              step cache index: key -> committed image
+//! <root>/os-layers/<key>.json          `baker image`'s OS layers (and their trees), by last use
 //! <root>/ccache/<recipe>-<distro>/     compiler caches, one per recipe and distro
 //! <root>/packages/<distro>/            distro package downloads (apt archives, yum cache)
 //! <root>/maven/<distro>/               Maven local repositories
@@ -49,6 +50,12 @@ impl CacheDir {
 
     pub fn steps(&self) -> PathBuf {
         self.root.join("steps")
+    }
+
+    /// One file per OS layer `baker image` made or reused, touched at each use, so that
+    /// `baker cache prune` can bound the layers and their unpacked trees as it bounds steps.
+    pub fn os_layers(&self) -> PathBuf {
+        self.root.join("os-layers")
     }
 
     pub fn ccache(&self, recipe: &str, distro: &str) -> PathBuf {

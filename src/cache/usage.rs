@@ -1,7 +1,8 @@
-//! What the cache holds and how to bound it: sizes per part for `baker cache du`, and least-recently-
-//! used eviction for `baker cache prune --max-size`. Eviction works on whole entries (a download, an
-//! artifact, a step with its committed image, a package file, a compiler cache) so that nothing is
-//! left half there; compiler caches go last, since they bound themselves (`CCACHE_MAXSIZE`).
+//! What the cache's directory holds, as entries that `baker cache du` shows and `baker cache
+//! prune|clear` remove whole (a download, an artifact, a step's index entry, an OS layer's entry, a
+//! package file, a compiler cache) so that nothing is left half there; sizes such as `20G` as the
+//! user writes them. What a step or OS layer entry holds in the engine is found by
+//! [`super::in_engine::measure`], and [`super::accounting`] adds it up and plans evictions.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -15,9 +16,16 @@ pub struct CacheEntry {
     pub path: PathBuf,
     pub bytes: u64,
     pub last_used: SystemTime,
-    /// For step entries: the key, whose image `baker-step:<key>-<cache>` goes with it.
-    pub step_key: Option<String>,
+    /// For step and OS layer entries: the key, whose image (`baker-step:<key>-<cache>`,
+    /// `baker-os:<key>-<cache>`; an OS layer's tree volumes too) goes with the entry.
+    pub engine_key: Option<String>,
+    /// What the entry holds in the engine (images by id, volumes as `volume:<name>`), filled in by
+    /// [`super::in_engine::measure`]; see [`super::accounting`].
+    pub held: Vec<String>,
 }
+
+/// The parts whose entries stand for something in the engine, named by the entry's key.
+pub const ENGINE_PARTS: [&str; 2] = ["steps", "os-layers"];
 
 /// Every part of the cache with the directories it lives in, in eviction order (first evicted first).
 fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
@@ -26,6 +34,7 @@ fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
         ("host", cache.host()),
         ("artifacts", cache.artifacts()),
         ("steps", cache.steps()),
+        ("os-layers", cache.os_layers()),
         ("downloads", cache.downloads()),
         ("packages", cache.root().join("packages")),
         ("maven", cache.root().join("maven")),
@@ -43,7 +52,8 @@ pub fn scan(cache: &CacheDir) -> Vec<CacheEntry> {
         for item in read.flatten() {
             let path = item.path();
             let (bytes, last_used) = size_and_time(&path);
-            let step_key = (part == "steps")
+            let engine_key = ENGINE_PARTS
+                .contains(&part)
                 .then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
                 .flatten();
             // packages/<distro> holds files to evict one by one.
@@ -55,7 +65,8 @@ pub fn scan(cache: &CacheDir) -> Vec<CacheEntry> {
                         path: file,
                         bytes,
                         last_used,
-                        step_key: None,
+                        engine_key: None,
+                        held: Vec::new(),
                     });
                 }
                 continue;
@@ -65,42 +76,12 @@ pub fn scan(cache: &CacheDir) -> Vec<CacheEntry> {
                 path,
                 bytes,
                 last_used,
-                step_key,
+                engine_key,
+                held: Vec::new(),
             });
         }
     }
     entries
-}
-
-/// Total bytes per part, in the order of [`parts`].
-pub fn totals(entries: &[CacheEntry]) -> Vec<(&'static str, u64, usize)> {
-    let mut out: Vec<(&'static str, u64, usize)> = Vec::new();
-    for e in entries {
-        match out.iter_mut().find(|(p, _, _)| *p == e.part) {
-            Some(t) => {
-                t.1 += e.bytes;
-                t.2 += 1;
-            }
-            None => out.push((e.part, e.bytes, 1)),
-        }
-    }
-    out
-}
-
-/// The entries to remove so that what stays fits in `max_bytes`: least recently used first, compiler
-/// caches only when nothing else is left.
-pub fn eviction_plan(mut entries: Vec<CacheEntry>, max_bytes: u64) -> Vec<CacheEntry> {
-    let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
-    entries.sort_by_key(|e| (e.part == "ccache", e.last_used));
-    let mut evict = Vec::new();
-    for e in entries {
-        if total <= max_bytes {
-            break;
-        }
-        total = total.saturating_sub(e.bytes);
-        evict.push(e);
-    }
-    evict
 }
 
 /// Removes `entries`; returns the paths of those the user may not remove: a build container wrote
@@ -237,7 +218,6 @@ pub fn human(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn parses_sizes() {
@@ -247,35 +227,6 @@ mod tests {
         assert_eq!(parse_size("10 G"), Some(10 << 30));
         assert_eq!(parse_size("ten"), None);
         assert_eq!(human(3 << 29), "1.5 GiB");
-    }
-
-    #[test]
-    fn evicts_least_recently_used_first_and_compiler_caches_last() {
-        let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
-        let e = |part, name: &str, bytes, t| CacheEntry {
-            part,
-            path: PathBuf::from(name),
-            bytes,
-            last_used: at(t),
-            step_key: None,
-        };
-        let entries = vec![
-            e("ccache", "cc", 100, 1),
-            e("downloads", "old", 100, 2),
-            e("downloads", "new", 100, 9),
-            e("artifacts", "mid", 100, 5),
-        ];
-        let names = |v: Vec<CacheEntry>| {
-            v.into_iter()
-                .map(|e| e.path.display().to_string())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(names(eviction_plan(entries.clone(), 250)), ["old", "mid"]);
-        assert_eq!(
-            names(eviction_plan(entries.clone(), 50)),
-            ["old", "mid", "new", "cc"]
-        );
-        assert!(eviction_plan(entries, 400).is_empty());
     }
 
     #[test]
@@ -291,7 +242,7 @@ mod tests {
         std::fs::write(cache.kvm_verdict(), vec![0u8; 3]).unwrap();
         let entries = scan(&cache);
         assert_eq!(
-            totals(&entries),
+            super::super::accounting::totals(&entries, &Default::default()),
             vec![("host", 3, 1), ("downloads", 10, 1), ("packages", 5, 1)]
         );
     }

@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use std::sync::Arc;
 
+use baker::cache::accounting;
 use baker::cache::usage::{self, CacheEntry, human, parse_size};
 use baker::cache::{CACHE_LABEL, CacheDir, CacheLock, LockMode, in_engine};
 use baker::engine::Engine;
@@ -19,13 +20,14 @@ use super::progress::TerminalReporter;
 
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Show how much each part of the cache holds.
+    /// Show how much each part of the cache holds, in its directory and in the engine.
     Du {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Remove least recently used entries until the cache fits in SIZE (e.g. 20G, 500M).
+    /// Remove least recently used entries until the cache fits in SIZE (e.g. 20G, 500M): its
+    /// directory and what it keeps in the engine (step images, OS layers and their trees).
     Prune {
         #[arg(long, value_name = "SIZE", value_parser = parse_max_size)]
         max_size: u64,
@@ -55,8 +57,12 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
     };
     match cmd {
         CacheCommand::Du { json } => {
-            let entries = usage::scan(&cache);
-            let totals = usage::totals(&entries);
+            let mut entries = usage::scan(&cache);
+            let runtime = tokio::runtime::Runtime::new()?;
+            let in_engine = runtime.block_on(in_engine::measure(&cache, &mut entries, &Silent));
+            let no_engine = accounting::EngineBytes::new();
+            let held = in_engine.as_ref().map(|m| &m.bytes).unwrap_or(&no_engine);
+            let totals = accounting::totals(&entries, held);
             let all: u64 = totals.iter().map(|t| t.1).sum();
             if *json {
                 let parts: serde_json::Map<String, serde_json::Value> = totals
@@ -69,8 +75,14 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
                     })
                     .collect();
                 emit_line(
-                    &serde_json::json!({"root": cache.root(), "bytes": all, "parts": parts})
-                        .to_string(),
+                    &serde_json::json!({
+                        "root": cache.root(),
+                        "bytes": all,
+                        "engine_bytes": in_engine.as_ref().ok().map(|m| m.held()),
+                        "engine_bytes_unheld": in_engine.as_ref().ok().map(|m| m.unheld),
+                        "parts": parts,
+                    })
+                    .to_string(),
                 )?;
             } else {
                 let mut text = format!("cache {}\n", cache.root().display());
@@ -78,31 +90,26 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
                     text += &format!("  {part:<10} {:>10}  {count} entries\n", human(*bytes));
                 }
                 text += &format!("  {:<10} {:>10}\n", "total", human(all));
-                // What the cache keeps in the engine is found by its label, not by a path (a cache
-                // that was never used has no identity yet, and `du` does not make one).
-                let label = cache
-                    .root()
-                    .join("cache-id")
-                    .exists()
-                    .then(|| cache.identity().ok())
-                    .flatten()
-                    .map(|id| format!("{CACHE_LABEL}={id}"));
-                text += &match label {
-                    Some(label) => format!(
-                        "in the engine: its step images and image layers \
-                         (`docker images --filter label={label}`)\n\
-                         and its unpacked OS trees (`docker volume ls --filter label={label}`)"
-                    ),
-                    None => "in the engine: nothing yet".to_owned(),
-                };
+                text += &in_engine_text(&cache, in_engine.as_ref().ok());
                 emit_line(&text)?;
+                if let (Err(e), false) = (&in_engine, global.quiet) {
+                    say(&format!("note: {e}"));
+                }
             }
         }
         CacheCommand::Prune { max_size, no_wait } => {
             let (runtime, _lock) = lock_exclusive(&cache, *no_wait, &reporter)?;
-            let entries = usage::scan(&cache);
-            let evict = usage::eviction_plan(entries, *max_size);
-            let freed: u64 = evict.iter().map(|e| e.bytes).sum();
+            let mut entries = usage::scan(&cache);
+            let measured = runtime.block_on(in_engine::measure(&cache, &mut entries, &Silent));
+            if measured.is_err() && !global.quiet {
+                say(
+                    "note: the engine could not be reached: the size counts only the cache's \
+                     directory, not its step images and OS layers",
+                );
+            }
+            let held = measured.map(|m| m.bytes).unwrap_or_default();
+            let plan = accounting::eviction_plan(entries, &held, *max_size);
+            let (evict, freed) = (plan.entries, plan.freed);
             remove_all(&runtime, &cache, &evict, false, &reporter, global.quiet)?;
             if !global.quiet {
                 emit_line(&format!(
@@ -128,6 +135,31 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `du` says of the part of the cache in the engine: how much of the total it is, and the
+/// filters that list it there.
+fn in_engine_text(cache: &CacheDir, measured: Option<&in_engine::Measured>) -> String {
+    // It is found by the cache's label, not by a path; a cache that was never used has no identity
+    // yet, and `du` does not make one.
+    let Some(identity) = cache.known_identity() else {
+        return "in the engine: nothing yet".to_owned();
+    };
+    let label = format!("{CACHE_LABEL}={identity}");
+    let how_much = match measured {
+        Some(m) if m.unheld > 0 => format!(
+            "{} of the total, and {} that no entry holds (`cache clear` removes it)",
+            human(m.held()),
+            human(m.unheld)
+        ),
+        Some(m) => format!("{} of the total", human(m.held())),
+        None => "not measured (the engine could not be reached)".to_owned(),
+    };
+    format!(
+        "in the engine: {how_much}: its step images and image layers \
+         (`docker images --filter label={label}`)\n\
+         and its unpacked OS trees (`docker volume ls --filter label={label}`)"
+    )
+}
+
 /// Takes the cache's lock exclusively (waiting for builds unless `no_wait`); returns it with the
 /// runtime that the engine calls run on.
 fn lock_exclusive(
@@ -151,12 +183,9 @@ fn remove_all(
     reporter: &Arc<dyn Reporter>,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let keys: Vec<&str> = entries
-        .iter()
-        .filter_map(|e| e.step_key.as_deref())
-        .collect();
-    if let Err(e) = runtime.block_on(in_engine::remove(cache, &keys, all, reporter.as_ref())) {
-        if (all || !keys.is_empty()) && !quiet {
+    let in_engine = entries.iter().any(|e| e.engine_key.is_some());
+    if let Err(e) = runtime.block_on(in_engine::remove(cache, entries, all, reporter.as_ref())) {
+        if (all || in_engine) && !quiet {
             say(&format!(
                 "note: what this cache keeps in the engine was left there ({e})"
             ));

@@ -2,7 +2,9 @@
 //! cleaned up: every container and committed image carries [`OWNER_LABEL`] plus whatever
 //! `BAKER_LABELS="k=v,…"` adds (tests add `baker.test=1`); committed steps are tagged
 //! `baker-step:<key>-<cache>` (the first 16 digits of the cache's identity, so that caches sharing an
-//! engine never re-tag each other's images); base images made locally carry [`BASE_LABEL`].
+//! engine never re-tag each other's images), and so are `baker image`'s OS layers
+//! ([`os_layer_image`]) and the volumes of their unpacked trees ([`tree_volume`]); base images made
+//! locally carry [`BASE_LABEL`].
 
 use std::collections::HashMap;
 
@@ -18,6 +20,8 @@ pub const RECIPE_LABEL: &str = "baker.recipe";
 pub const BASE_LABEL: (&str, &str) = ("baker.base", "1");
 /// The image repository of committed steps.
 pub const STEP_REPO: &str = "baker-step";
+/// The image repository of `baker image`'s OS layers.
+pub const OS_REPO: &str = "baker-os";
 
 /// The tag of the committed step with `key` in the cache with identity `cache`.
 pub fn step_tag(key: &str, cache: &str) -> String {
@@ -27,6 +31,28 @@ pub fn step_tag(key: &str, cache: &str) -> String {
 /// The image reference of the committed step with `key` in the cache with identity `cache`.
 pub fn step_image(key: &str, cache: &str) -> String {
     format!("{STEP_REPO}:{}", step_tag(key, cache))
+}
+
+/// The image reference of the OS layer with `key` made for the cache with identity `cache`.
+pub fn os_layer_image(key: &str, cache: &str) -> String {
+    format!("{OS_REPO}:{}", step_tag(key, cache))
+}
+
+/// The volume holding the unpacked tree of the OS layer with `os_key`, with file times clamped to
+/// `epoch`, for the cache with identity `cache`.
+pub fn tree_volume(os_key: &str, epoch: u64, cache: &str) -> String {
+    let (start, end) = tree_volume_ends(os_key, cache);
+    format!("{start}{epoch}{end}")
+}
+
+/// How the names of every tree volume of the OS layer with `os_key` in the cache `cache` start and
+/// end, whatever their epoch.
+pub fn tree_volume_ends(os_key: &str, cache: &str) -> (String, String) {
+    let short = |s: &str| s[..s.len().min(16)].to_owned();
+    (
+        format!("baker-tree-{}-", short(os_key)),
+        format!("-{}", short(cache)),
+    )
 }
 
 /// `extra`, the owner label and the labels of `BAKER_LABELS`.

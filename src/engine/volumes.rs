@@ -32,28 +32,42 @@ impl Engine {
             .map_err(EngineError::during(format!("creating the volume {name}")))
     }
 
+    /// Removes the volume `name`; best effort (one in use stays, one already gone is fine).
+    pub async fn remove_volume(&self, name: &str) {
+        let _ = self
+            .docker
+            .remove_volume(name, None::<RemoveVolumeOptions>)
+            .await;
+    }
+
+    /// The names of the volumes carrying every one of `labels` (`(label, value)`).
+    pub async fn volumes_labelled(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<String>, EngineError> {
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let during = format!("listing volumes labelled {}", labels.join(", "));
+        let list = self
+            .docker
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(HashMap::from([("label".to_owned(), labels)])),
+            }))
+            .await
+            .map_err(EngineError::during(during))?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
     /// Removes the volumes carrying every one of `labels` (`(label, value)`) but `keep`; best effort
     /// (one in use stays).
     pub async fn remove_volumes_labelled(&self, labels: &[(&str, &str)], keep: &str) {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-        )]);
-        let Ok(list) = self
-            .docker
-            .list_volumes(Some(ListVolumesOptions {
-                filters: Some(filters),
-            }))
-            .await
-        else {
-            return;
-        };
-        for volume in list.volumes.unwrap_or_default() {
-            if volume.name != keep {
-                let _ = self
-                    .docker
-                    .remove_volume(&volume.name, None::<RemoveVolumeOptions>)
-                    .await;
+        for name in self.volumes_labelled(labels).await.unwrap_or_default() {
+            if name != keep {
+                self.remove_volume(&name).await;
             }
         }
     }

@@ -22,6 +22,7 @@ use super::layout::Layout;
 use super::run::{self, RunSpec};
 use crate::cache::CACHE_LABEL;
 use crate::engine::Engine;
+use crate::engine::labels::tree_volume;
 use crate::progress::{Event, Reporter};
 
 /// What the disk is made of.
@@ -83,12 +84,7 @@ pub async fn make_disk(
         ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
     ]);
     env.extend(job.layout.env(job.ids));
-    let volume = format!(
-        "baker-tree-{}-{}-{}",
-        &job.os_key[..16],
-        job.epoch,
-        &job.cache_id[..16]
-    );
+    let volume = tree_volume(job.os_key, job.epoch, job.cache_id);
     let mine = [("baker.tree-of", job.recipe), (CACHE_LABEL, job.cache_id)];
     let spec = RunSpec {
         name: String::new(),

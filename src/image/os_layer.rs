@@ -23,12 +23,11 @@ use crate::builder::{StepCache, ensure_base_image};
 use crate::cache::setup_inputs::setup_inputs_tar;
 use crate::cache::{CACHE_LABEL, CacheDir};
 use crate::engine::Engine;
-use crate::engine::labels::step_tag;
+use crate::engine::labels::{OS_REPO, os_layer_image, step_tag};
 use crate::plan::PlanStep;
 use crate::progress::{Event, Reporter};
 use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager};
 
-pub const OS_REPO: &str = "baker-os";
 /// `SOURCE_DATE_EPOCH` while the OS layer's packages install (2023-11-14).
 pub const OS_LAYER_EPOCH: u64 = 1_700_000_000;
 const KERNEL_LINE: &str = "baker-kernel:";
@@ -117,11 +116,6 @@ pub fn layer_key(spec: &ImageSpec) -> String {
     .key()
 }
 
-/// The reference of the OS layer with `key` made for the cache with identity `cache_id`.
-fn layer_reference(key: &str, cache_id: &str) -> String {
-    format!("{OS_REPO}:{}", step_tag(key, cache_id))
-}
-
 /// The cached layer for `spec` in the cache with identity `cache_id`, if the engine has it and it
 /// was made from today's base image.
 pub async fn lookup(
@@ -131,7 +125,7 @@ pub async fn lookup(
     cache_id: &str,
 ) -> Option<OsLayer> {
     let key = layer_key(spec);
-    let reference = layer_reference(&key, cache_id);
+    let reference = os_layer_image(&key, cache_id);
     let info = engine.image_info(&reference).await?;
     if info.labels.get(LABEL_BASE_ID).map(String::as_str) != Some(base_id) {
         return None;
@@ -165,6 +159,7 @@ impl LayerBuild<'_> {
             })?;
         if !no_cache {
             if let Some(layer) = lookup(self.engine, spec, &base_id, self.cache_id).await {
+                self.remember(spec, &layer);
                 return Ok(layer);
             }
         }
@@ -172,7 +167,27 @@ impl LayerBuild<'_> {
             None => base_id.clone(),
             Some(setup) => self.setup_image(setup, &base_id).await?,
         };
-        self.build(spec, &parent, &base_id).await
+        let layer = self.build(spec, &parent, &base_id).await?;
+        self.remember(spec, &layer);
+        Ok(layer)
+    }
+
+    /// Writes (or rewrites, which marks its use) the layer's entry under `<cache>/os-layers/`, by
+    /// which `baker cache du|prune` find the layer and its tree volumes. Best effort: a layer
+    /// without an entry is still used, and `baker cache clear` still removes it by its label.
+    fn remember(&self, spec: &ImageSpec, layer: &OsLayer) {
+        let entry = serde_json::json!({
+            "key": layer.key,
+            "recipe": spec.recipe,
+            "distro": spec.distro,
+            "image": layer.reference,
+        });
+        let path = self.cache.os_layers().join(format!("{}.json", layer.key));
+        let written = std::fs::create_dir_all(self.cache.os_layers())
+            .and_then(|()| crate::atomic_file::write_atomic(&path, entry.to_string().as_bytes()));
+        if let Err(e) = written {
+            tracing::debug!("could not write {}: {e}", path.display());
+        }
     }
 
     /// The build's committed setup step when the step cache has it, else the setup step run again
@@ -301,7 +316,7 @@ impl LayerBuild<'_> {
             .map_err(ImageError::from);
         finished.container.remove().await;
         committed?;
-        let reference = layer_reference(&key, self.cache_id);
+        let reference = os_layer_image(&key, self.cache_id);
         let size = self
             .engine
             .image_info(&reference)
@@ -388,9 +403,9 @@ mod tests {
         let key = layer_key(&spec("postgresql", "debian12"));
         let (a, b) = ("a".repeat(64), "b".repeat(64));
         assert_eq!(
-            layer_reference(&key, &a),
+            os_layer_image(&key, &a),
             format!("baker-os:{key}-{}", &a[..16])
         );
-        assert_ne!(layer_reference(&key, &a), layer_reference(&key, &b));
+        assert_ne!(os_layer_image(&key, &a), os_layer_image(&key, &b));
     }
 }

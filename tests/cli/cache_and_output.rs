@@ -97,6 +97,7 @@ fn cache_with_a_step(dir: &tempfile::TempDir) -> std::path::PathBuf {
     let root = dir.path().join("cache");
     std::fs::create_dir_all(root.join("steps")).unwrap();
     std::fs::write(root.join(format!("steps/{}.json", "ab".repeat(32))), "{}").unwrap();
+    std::fs::write(root.join("cache-id"), "0123456789abcdef\n").unwrap();
     root
 }
 
@@ -131,14 +132,27 @@ fn without_quiet_pruning_says_what_it_removed_and_what_it_left() {
     let dir = tempfile::tempdir().unwrap();
     let root = cache_with_a_step(&dir);
     baker()
+        .args(["cache", "du", "--cache-dir"])
+        .arg(&root)
+        .assert()
+        .success()
+        .stdout(contains_all(&[
+            "in the engine: not measured (the engine could not be reached)",
+            "docker images --filter label=baker.cache=",
+        ]))
+        .stderr(predicate::str::contains(
+            "note: cannot reach a Docker engine",
+        ));
+    baker()
         .args(["cache", "prune", "--max-size", "0", "--cache-dir"])
         .arg(&root)
         .assert()
         .success()
         .stdout(predicate::str::contains("removed 1 entries"))
-        .stderr(predicate::str::contains(
+        .stderr(contains_all(&[
+            "the size counts only the cache's directory",
             "what this cache keeps in the engine was left there",
-        ));
+        ]));
     // A clear says so too, though it names no step: it removes the cache's image layers as well.
     baker()
         .args(["cache", "clear", "--cache-dir"])
