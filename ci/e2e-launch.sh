@@ -11,7 +11,10 @@
 #     the failed cluster is rolled back;
 #   - two clusters run side by side; a launch killed midway is finished by `launch --resume`, or
 #     cleaned up by destroy; resuming a ready cluster whose standby's container stopped starts
-#     that same container again, to ready.
+#     that same container again, to ready;
+#   - the node image belongs to the cache: `cache du` counts it; a changed build makes a new one,
+#     the older stays while a cluster names it and goes with the next launch after; `cache prune`
+#     removes it.
 # The build comes from $BAKER_PG_BUILD (a `baker build` output directory; ci/test.sh shares the one
 # ci/e2e-build.sh made), else this script builds PostgreSQL itself. Prints "N passed, N failed" last.
 set -euo pipefail
@@ -161,6 +164,24 @@ check "and both its nodes are ready again" [ "$(grep -c 'ready since' "$WORK/res
 kill_midway killed
 check "destroy of a half-made cluster removes its containers and network" bash -c \
   "'$BAKER' destroy killed >/dev/null && [ -z \"\$(docker ps -aq --filter label=baker.cluster=killed)\" ] && [ -z \"\$(docker network ls -q --filter label=baker.cluster=killed)\" ]"
+
+# --- node images belong to the cache ---------------------------------------------------------------
+ID=$(cache_identity "$BAKER_CACHE_DIR")
+nodes() { docker images -q --filter "label=baker.cache=$ID" --filter label=baker.node-of=postgresql-debian-12 | wc -l; }
+"$BAKER" cache du --json >"$WORK/du.json"
+check "the cache holds one node image, and cache du counts it ($(json "$WORK/du.json" 'd["parts"].get("node-images")'))" \
+  bash -c "[ $(nodes) = 1 ] && [ $(json "$WORK/du.json" 'd["parts"]["node-images"]["bytes"] > 100e6') = True ]"
+changed_build "$PG_OUT" "$WORK/pg-changed"
+"$BAKER" launch old --from "$PG_OUT" --slaves 0 -q
+"$BAKER" launch new --from "$WORK/pg-changed" --slaves 0 -q
+check "a changed build makes a new node image, and the older stays while a cluster names it ($(nodes))" [ "$(nodes)" = 2 ]
+"$BAKER" destroy old >/dev/null
+"$BAKER" destroy new >/dev/null
+"$BAKER" launch again --from "$WORK/pg-changed" --slaves 0 -q
+check "the next launch of the recipe removes the node image no cluster names any more ($(nodes))" [ "$(nodes)" = 1 ]
+"$BAKER" destroy again >/dev/null
+"$BAKER" cache prune --max-size 1M >"$WORK/prune.out" 2>&1 || cat "$WORK/prune.out" >&2
+check "cache prune --max-size 1M removes it ($(nodes))" [ "$(nodes)" = 0 ]
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

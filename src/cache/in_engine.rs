@@ -1,7 +1,8 @@
 //! The part of the cache that lives in the engine: each step entry's committed image
 //! `baker-step:<key>-<cache>`, labelled with the identity of the cache that made it, and what
 //! `baker image` keeps there under the same label: each OS layer entry's image `baker-os:<key>-<cache>`
-//! with the volumes of its unpacked trees, and the setup steps committed for them. [`measure`] adds
+//! with the volumes of its unpacked trees, and the setup steps committed for them; and each node
+//! image entry's `baker-node:<key>-<cache>`, which the `docker` provider's nodes run. [`measure`] adds
 //! what an entry keeps in the engine to its bytes, so that `baker cache du` shows it and
 //! `baker cache prune --max-size` bounds it. When prune or clear removes entries, their images and
 //! volumes go too, with the untagged images this cache's later commits of the same key left behind;
@@ -12,7 +13,7 @@
 use super::accounting::EngineBytes;
 use super::usage::CacheEntry;
 use super::{CACHE_LABEL, CacheDir};
-use crate::engine::labels::{os_layer_image, step_image, tree_volume_ends};
+use crate::engine::labels::{node_image, os_layer_image, step_image, tree_volume_ends};
 use crate::engine::{DiskUsage, Engine, EngineError};
 use crate::progress::Reporter;
 
@@ -23,6 +24,8 @@ pub struct Measured {
     pub bytes: EngineBytes,
     /// The bytes of the images and volumes with this cache's label that no entry holds (a setup step
     /// committed for an OS layer, a layer or tree an older baker made); `clear` removes them.
+    /// Volumes count only in a cache with OS layer entries, the only ones [`measure`] asks the
+    /// engine to measure volumes for.
     pub unheld: u64,
 }
 
@@ -33,8 +36,8 @@ impl Measured {
     }
 }
 
-/// Fills in what each step and OS layer entry holds in the engine: its image and the images of this
-/// cache it stands on (a step's earlier steps), and an OS layer's tree volumes.
+/// Fills in what each step, OS layer and node image entry holds in the engine: its image and the
+/// images of this cache it stands on (a step's earlier steps), and an OS layer's tree volumes.
 pub async fn measure(
     cache: &CacheDir,
     entries: &mut [CacheEntry],
@@ -44,7 +47,9 @@ pub async fn measure(
         return Ok(Measured::default());
     };
     let engine = Engine::connect(reporter).await?;
-    let usage = engine.disk_usage().await?;
+    // Only OS layers hold volumes, and measuring volumes walks every one on the engine.
+    let trees = entries.iter().any(|e| e.part == "os-layers");
+    let usage = engine.disk_usage(trees).await?;
     Ok(find_held(&usage, &identity, entries))
 }
 
@@ -60,6 +65,7 @@ fn find_held(usage: &DiskUsage, identity: &str, entries: &mut [CacheEntry]) -> M
         let image = match entry.part {
             "steps" => step_image(key, identity),
             "os-layers" => os_layer_image(key, identity),
+            "node-images" => node_image(key, identity),
             _ => continue,
         };
         let mut held = usage.chain(&image, |i| ours(&i.labels));
@@ -110,7 +116,7 @@ pub async fn remove(
             .filter(move |e| e.part == part)
             .filter_map(|e| e.engine_key.as_deref())
     };
-    if !all && keyed("steps").chain(keyed("os-layers")).next().is_none() {
+    if !all && entries.iter().all(|e| e.engine_key.is_none()) {
         return Ok(());
     }
     let engine = Engine::connect(reporter).await?;
@@ -118,6 +124,7 @@ pub async fn remove(
     let mut references: Vec<String> = keyed("steps").map(|k| step_image(k, &identity)).collect();
     let os_keys: Vec<&str> = keyed("os-layers").collect();
     references.extend(os_keys.iter().map(|k| os_layer_image(k, &identity)));
+    references.extend(keyed("node-images").map(|k| node_image(k, &identity)));
     if all || !os_keys.is_empty() {
         let is_tree_of = |volume: &str, key: &str| {
             let (start, end) = tree_volume_ends(key, &identity);

@@ -5,6 +5,7 @@
 //! <root>/downloads/sha256/<hex>        verified downloads, content-addressed
 //! <root>/steps/<key>.json              step cache index: key -> committed image
 //! <root>/os-layers/<key>.json          `baker image`'s OS layers (and their trees), by last use
+//! <root>/node-images/<key>.json        the `docker` provider's node images, by last use
 //! <root>/ccache/<recipe>-<distro>/     compiler caches, one per recipe and distro
 //! <root>/packages/<distro>/            distro package downloads (apt archives, yum cache)
 //! <root>/maven/<distro>/               Maven local repositories
@@ -56,6 +57,12 @@ impl CacheDir {
     /// `baker cache prune` can bound the layers and their unpacked trees as it bounds steps.
     pub fn os_layers(&self) -> PathBuf {
         self.root.join("os-layers")
+    }
+
+    /// One file per node image `baker launch --provider docker` made or reused, touched at each
+    /// use, so that `baker cache prune` can bound them as it bounds steps.
+    pub fn node_images(&self) -> PathBuf {
+        self.root.join("node-images")
     }
 
     pub fn ccache(&self, recipe: &str, distro: &str) -> PathBuf {

@@ -1,12 +1,14 @@
 //! baker's local cache: downloads, step index, compiler and package caches, finished artifacts.
 //! [`layout`] names the directories, [`usage`] lists their entries, [`in_engine`] measures and
-//! removes what goes with them in the engine (step images, image layers, tree volumes),
+//! removes what goes with them in the engine (step images, image layers, tree volumes, node
+//! images; [`engine_entries`] indexes the last two),
 //! [`accounting`] adds both up and plans `prune`'s evictions, [`identity`] tells this cache's images
 //! and volumes from other caches' on a shared engine, [`lock`] keeps clear and prune off running
 //! builds, and [`setup_inputs`] gives a setup step's repository files and keys to whoever runs it
 //! again.
 
 pub mod accounting;
+pub mod engine_entries;
 pub mod identity;
 pub mod in_engine;
 pub mod layout;

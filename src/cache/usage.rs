@@ -1,6 +1,6 @@
 //! What the cache's directory holds, as entries that `baker cache du` shows and `baker cache
-//! prune|clear` remove whole (a download, an artifact, a step's index entry, an OS layer's entry, a
-//! package file, a compiler cache) so that nothing is left half there; sizes such as `20G` as the
+//! prune|clear` remove whole (a download, an artifact, a step's index entry, an OS layer's or node
+//! image's entry, a package file, a compiler cache) so that nothing is left half there; sizes such as `20G` as the
 //! user writes them. What a step or OS layer entry holds in the engine is found by
 //! [`super::in_engine::measure`], and [`super::accounting`] adds it up and plans evictions.
 
@@ -16,8 +16,9 @@ pub struct CacheEntry {
     pub path: PathBuf,
     pub bytes: u64,
     pub last_used: SystemTime,
-    /// For step and OS layer entries: the key, whose image (`baker-step:<key>-<cache>`,
-    /// `baker-os:<key>-<cache>`; an OS layer's tree volumes too) goes with the entry.
+    /// For step, OS layer and node image entries: the key, whose image (`baker-step:<key>-<cache>`,
+    /// `baker-os:<key>-<cache>`, `baker-node:<key>-<cache>`; an OS layer's tree volumes too) goes
+    /// with the entry.
     pub engine_key: Option<String>,
     /// What the entry holds in the engine (images by id, volumes as `volume:<name>`), filled in by
     /// [`super::in_engine::measure`]; see [`super::accounting`].
@@ -25,7 +26,7 @@ pub struct CacheEntry {
 }
 
 /// The parts whose entries stand for something in the engine, named by the entry's key.
-pub const ENGINE_PARTS: [&str; 2] = ["steps", "os-layers"];
+pub const ENGINE_PARTS: [&str; 3] = ["steps", "os-layers", "node-images"];
 
 /// Every part of the cache with the directories it lives in, in eviction order (first evicted first).
 fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
@@ -35,6 +36,7 @@ fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
         ("artifacts", cache.artifacts()),
         ("steps", cache.steps()),
         ("os-layers", cache.os_layers()),
+        ("node-images", cache.node_images()),
         ("downloads", cache.downloads()),
         ("packages", cache.root().join("packages")),
         ("maven", cache.root().join("maven")),

@@ -164,6 +164,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         let image = ensure_node_image(
             &engine,
             &global.cache(),
+            &states(),
             &plan,
             &tarball,
             &sha256,

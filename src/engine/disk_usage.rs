@@ -88,9 +88,10 @@ fn own_bytes(image: &ImageUsage, parent: Option<&ImageUsage>) -> u64 {
 }
 
 impl Engine {
-    /// Every image and volume with the bytes the engine accounts them. The engine walks its volumes
-    /// to measure them, which takes about a second per GB of small files.
-    pub async fn disk_usage(&self) -> Result<DiskUsage, EngineError> {
+    /// Every image with the bytes the engine accounts it, and with `volumes` every volume too. The
+    /// engine measures volumes by walking all of them, baker's and everyone else's (about a second
+    /// per GB of small files), so they are asked for only when needed.
+    pub async fn disk_usage(&self, volumes: bool) -> Result<DiskUsage, EngineError> {
         // Every image, the untagged ones a chain of steps stands on included (`/system/df` lists
         // only those `docker images` shows).
         let images = self
@@ -102,11 +103,6 @@ impl Engine {
             }))
             .await
             .map_err(EngineError::during("listing the engine's images"))?;
-        let df = self
-            .docker
-            .df(None::<bollard::query_parameters::DataUsageOptions>)
-            .await
-            .map_err(EngineError::during("measuring the engine's volumes"))?;
         let bytes = |n: i64| u64::try_from(n).ok();
         let images = images
             .into_iter()
@@ -119,6 +115,17 @@ impl Engine {
                 shared_size: bytes(i.shared_size),
             })
             .collect();
+        if !volumes {
+            return Ok(DiskUsage {
+                images,
+                volumes: Vec::new(),
+            });
+        }
+        let df = self
+            .docker
+            .df(None::<bollard::query_parameters::DataUsageOptions>)
+            .await
+            .map_err(EngineError::during("measuring the engine's volumes"))?;
         let volumes = df
             .volumes
             .unwrap_or_default()

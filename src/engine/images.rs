@@ -146,10 +146,7 @@ impl Engine {
     }
 
     /// The `repo:tag` references of the images carrying every one of `labels` (`key=value`).
-    pub(super) async fn tags_labelled(
-        &self,
-        labels: Vec<String>,
-    ) -> Result<Vec<String>, EngineError> {
+    pub async fn tags_labelled(&self, labels: Vec<String>) -> Result<Vec<String>, EngineError> {
         let label = labels.join(", ");
         let filters = [("label".to_owned(), labels)];
         let images = self

@@ -3,8 +3,8 @@
 //! `BAKER_LABELS="k=v,…"` adds (tests add `baker.test=1`); committed steps are tagged
 //! `baker-step:<key>-<cache>` (the first 16 digits of the cache's identity, so that caches sharing an
 //! engine never re-tag each other's images), and so are `baker image`'s OS layers
-//! ([`os_layer_image`]) and the volumes of their unpacked trees ([`tree_volume`]); base images made
-//! locally carry [`BASE_LABEL`].
+//! ([`os_layer_image`]), the volumes of their unpacked trees ([`tree_volume`]) and the `docker`
+//! provider's node images ([`node_image`]); base images made locally carry [`BASE_LABEL`].
 
 use std::collections::HashMap;
 
@@ -22,6 +22,8 @@ pub const BASE_LABEL: (&str, &str) = ("baker.base", "1");
 pub const STEP_REPO: &str = "baker-step";
 /// The image repository of `baker image`'s OS layers.
 pub const OS_REPO: &str = "baker-os";
+/// The image repository of the `docker` provider's node images.
+pub const NODE_REPO: &str = "baker-node";
 
 /// The tag of the committed step with `key` in the cache with identity `cache`.
 pub fn step_tag(key: &str, cache: &str) -> String {
@@ -36,6 +38,11 @@ pub fn step_image(key: &str, cache: &str) -> String {
 /// The image reference of the OS layer with `key` made for the cache with identity `cache`.
 pub fn os_layer_image(key: &str, cache: &str) -> String {
     format!("{OS_REPO}:{}", step_tag(key, cache))
+}
+
+/// The image reference of the node image with `key` made for the cache with identity `cache`.
+pub fn node_image(key: &str, cache: &str) -> String {
+    format!("{NODE_REPO}:{}", step_tag(key, cache))
 }
 
 /// The volume holding the unpacked tree of the OS layer with `os_key`, with file times clamped to

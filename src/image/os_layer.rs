@@ -21,7 +21,7 @@ use super::network::NetworkTooling;
 use super::run::{self, RunSpec};
 use crate::builder::{StepCache, ensure_base_image};
 use crate::cache::setup_inputs::setup_inputs_tar;
-use crate::cache::{CACHE_LABEL, CacheDir};
+use crate::cache::{CACHE_LABEL, CacheDir, engine_entries};
 use crate::engine::Engine;
 use crate::engine::labels::{OS_REPO, os_layer_image, step_tag};
 use crate::plan::PlanStep;
@@ -172,9 +172,7 @@ impl LayerBuild<'_> {
         Ok(layer)
     }
 
-    /// Writes (or rewrites, which marks its use) the layer's entry under `<cache>/os-layers/`, by
-    /// which `baker cache du|prune` find the layer and its tree volumes. Best effort: a layer
-    /// without an entry is still used, and `baker cache clear` still removes it by its label.
+    /// Writes (or rewrites, which marks its use) the layer's entry under `<cache>/os-layers/`.
     fn remember(&self, spec: &ImageSpec, layer: &OsLayer) {
         let entry = serde_json::json!({
             "key": layer.key,
@@ -182,12 +180,7 @@ impl LayerBuild<'_> {
             "distro": spec.distro,
             "image": layer.reference,
         });
-        let path = self.cache.os_layers().join(format!("{}.json", layer.key));
-        let written = std::fs::create_dir_all(self.cache.os_layers())
-            .and_then(|()| crate::atomic_file::write_atomic(&path, entry.to_string().as_bytes()));
-        if let Err(e) = written {
-            tracing::debug!("could not write {}: {e}", path.display());
-        }
+        engine_entries::remember(&self.cache.os_layers(), &layer.key, &entry);
     }
 
     /// The build's committed setup step when the step cache has it, else the setup step run again

@@ -130,6 +130,15 @@ impl Provider for DockerProvider<'_> {
                 ))
             });
         }
+        if !self.engine.has_image(&self.image).await {
+            // A resumed launch names the node image its first run made, which a `baker cache
+            // prune|clear` may have removed since.
+            return Err(LaunchError::Input(format!(
+                "{}'s node image {} is gone (`baker cache prune` and `clear` remove node images); \
+                 `baker destroy {}` and launch it again",
+                node.name, self.image, state.name
+            )));
+        }
         let files = with_prefix(bundle)?;
         // A launch killed between creating a container and recording it left the name taken.
         self.engine.remove_node(&node.name).await;

@@ -2,8 +2,14 @@
 //! build and reused by every cluster of it. It is the recipe's base image with the plan's repository
 //! files, the image layer's runtime packages (no kernel or bootloader: a container has neither),
 //! the build's tarball unpacked at `/` with its libraries registered, and the role agent, committed
-//! as `baker-node:<key>`. The key covers the plan's install key, the tarball's sha256, the runtime
-//! packages and the agent, so a new build or a new agent makes a new image and nothing else does.
+//! as `baker-node:<key>-<cache>`. The key covers the plan's install key, the tarball's sha256, the
+//! runtime packages and the agent, so a new build or a new agent makes a new image and nothing else
+//! does. Like the image stage's OS layers, node images belong to the cache whose packages they were
+//! installed from: tagged and labelled with its identity and indexed in `<cache>/node-images/`, so
+//! that `baker cache du|prune|clear` count and remove them. Every launch that makes or uses one
+//! removes the cache's other node images of the same recipe and distro, unless a cluster still
+//! names one (or a container still runs it), so that an edit–build–launch loop does not
+//! leave an image per build behind.
 
 use std::path::Path;
 
@@ -11,14 +17,14 @@ use sha2::{Digest, Sha256};
 
 use super::error::LaunchError;
 use super::provider::AGENT_PATH;
-use crate::cache::CacheDir;
+use super::state::StateDir;
+use crate::cache::{CACHE_LABEL, CacheDir, engine_entries};
+use crate::engine::labels::{NODE_REPO, node_image, step_tag};
 use crate::engine::{ContainerSpec, Engine};
 use crate::image::assets::AGENT;
 use crate::plan::{Input, Plan};
 use crate::progress::{Event, Reporter};
 use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager};
-
-pub const NODE_REPO: &str = "baker-node";
 
 /// The node image's key.
 pub fn node_image_key(plan: &Plan, tarball_sha256: &str) -> String {
@@ -40,18 +46,37 @@ pub fn node_image_key(plan: &Plan, tarball_sha256: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// The node image for `plan` and its tarball, made when the engine does not have it yet.
+/// Labels a node image with the recipe and distro it runs, whose older images it replaces.
+const NODE_OF_LABEL: &str = "baker.node-of";
+
+/// The node image for `plan` and its tarball, made when the engine does not have it yet; then the
+/// cache's other node images of the same recipe and distro go, but those the clusters in `clusters`
+/// name.
 pub async fn ensure_node_image(
     engine: &Engine,
     cache: &CacheDir,
+    clusters: &StateDir,
     plan: &Plan,
     tarball: &Path,
     tarball_sha256: &str,
     reporter: &dyn Reporter,
 ) -> Result<String, LaunchError> {
     let key = node_image_key(plan, tarball_sha256);
-    let reference = format!("{NODE_REPO}:{}", &key[..32]);
+    let identity = cache.identity().map_err(|source| LaunchError::Io {
+        what: format!(
+            "reading the identity of the cache {}",
+            cache.root().display()
+        ),
+        source,
+    })?;
+    let reference = node_image(&key, &identity);
+    let node_of = format!("{}-{}", plan.recipe.name, plan.recipe.distro);
+    let entry = serde_json::json!({
+        "key": key, "recipe": plan.recipe.name, "distro": plan.recipe.distro, "image": reference,
+    });
     if engine.has_image(&reference).await {
+        engine_entries::remember(&cache.node_images(), &key, &entry);
+        remove_older(engine, &identity, &node_of, &reference, clusters).await;
         return Ok(reference);
     }
     reporter.report(Event::Note(format!(
@@ -117,16 +142,52 @@ pub async fn ensure_node_image(
         container
             .commit(
                 NODE_REPO,
-                &key[..32],
+                &step_tag(&key, &identity),
                 image_env,
-                &[("baker.node-image", &key)],
+                &[
+                    ("baker.node-image", &key),
+                    (CACHE_LABEL, &identity),
+                    (NODE_OF_LABEL, &node_of),
+                ],
             )
             .await?;
         Ok(reference.clone())
     }
     .await;
     container.remove().await;
+    if result.is_ok() {
+        engine_entries::remember(&cache.node_images(), &key, &entry);
+        remove_older(engine, &identity, &node_of, &reference, clusters).await;
+    }
     result
+}
+
+/// Removes the cache's node images of `node_of` (recipe and distro) but `newest` and those a
+/// cluster names; best effort: one a container still runs stays (the engine refuses), and so does
+/// any image when the engine or the clusters cannot be listed.
+async fn remove_older(
+    engine: &Engine,
+    identity: &str,
+    node_of: &str,
+    newest: &str,
+    clusters: &StateDir,
+) {
+    let Ok(named) = clusters.list() else {
+        return;
+    };
+    let in_use: Vec<String> = named
+        .iter()
+        .filter_map(|c| c.resources.get("image").cloned())
+        .collect();
+    let labels = vec![
+        format!("{CACHE_LABEL}={identity}"),
+        format!("{NODE_OF_LABEL}={node_of}"),
+    ];
+    for older in engine.tags_labelled(labels).await.unwrap_or_default() {
+        if older != newest && !in_use.contains(&older) {
+            let _ = engine.remove_image(&older).await;
+        }
+    }
 }
 
 /// The repository files of the plan's setup step, the agent, and the script that installs the
