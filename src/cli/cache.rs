@@ -27,8 +27,10 @@ pub enum CacheCommand {
         json: bool,
     },
     /// Remove least recently used entries until the cache fits in SIZE (e.g. 20G, 500M): its
-    /// directory and what it keeps in the engine (step images, OS layers and their trees).
+    /// directory and what it keeps in the engine (step images, OS layers and their trees, node
+    /// images).
     Prune {
+        /// The size to fit in: bytes, or with a unit (500M, 20G, 1.5GiB; powers of 1024).
         #[arg(long, value_name = "SIZE", value_parser = parse_max_size)]
         max_size: u64,
         /// Fail at once when a build is using the cache, instead of waiting for it.
@@ -36,7 +38,7 @@ pub enum CacheCommand {
         no_wait: bool,
     },
     /// Remove everything baker cached, and what this cache keeps in the engine: its committed step
-    /// images, and `baker image`'s OS layers and unpacked trees.
+    /// images, `baker image`'s OS layers and unpacked trees, and the `docker` provider's node images.
     Clear {
         /// Fail at once when a build is using the cache, instead of waiting for it.
         #[arg(long)]
@@ -154,9 +156,9 @@ fn in_engine_text(cache: &CacheDir, measured: Option<&in_engine::Measured>) -> S
         None => "not measured (the engine could not be reached)".to_owned(),
     };
     format!(
-        "in the engine: {how_much}: its step images and image layers \
-         (`docker images --filter label={label}`)\n\
-         and its unpacked OS trees (`docker volume ls --filter label={label}`)"
+        "in the engine: {how_much}\n  \
+         its step images, OS layers and node images: `docker images --filter label={label}`\n  \
+         its unpacked OS trees: `docker volume ls --filter label={label}`"
     )
 }
 
