@@ -316,7 +316,7 @@ case_clear_during_build() {
   runs=$(grep -c '^removed' "$WORK/73-clear.out" || true)
   note "7.3: the build finished with status $status; clear/prune ran $runs times around it"
   [ "$status" = 0 ] || { tail -n 20 "$WORK/73.err"; fail "the build failed while clear/prune looped"; }
-  expect_in "$WORK/73-clear.out" "waiting for the builds using the cache $cache to finish"
+  expect_in "$WORK/73-clear.out" "waiting for the builds (and images, and launches) using the cache $cache to finish"
   if grep -q 'failed' "$WORK/73-clear.out"; then fail "a clear or prune failed: $(cat "$WORK/73-clear.out")"; fi
   expect_in "$WORK/73.out" "built $WORK/out-73/hello-2.10-debian-12.tar.gz"
   seed_images_intact

@@ -2,13 +2,14 @@
 //! `baker-step:<key>-<cache>`, labelled with the identity of the cache that made it, and what
 //! `baker image` keeps there under the same label: each OS layer entry's image `baker-os:<key>-<cache>`
 //! with the volumes of its unpacked trees, and the setup steps committed for them; and each node
-//! image entry's `baker-node:<key>-<cache>`, which the `docker` provider's nodes run. [`measure`] adds
-//! what an entry keeps in the engine to its bytes, so that `baker cache du` shows it and
-//! `baker cache prune --max-size` bounds it. When prune or clear removes entries, their images and
+//! image entry's `baker-node:<key>-<cache>`, which the `docker` provider's nodes run. [`measure`]
+//! finds what each entry holds there, so that `baker cache du` shows it and `baker cache prune
+//! --max-size` bounds it (see [`super::accounting`]). When prune or clear removes entries, their images and
 //! volumes go too, with the untagged images this cache's later commits of the same key left behind;
 //! `clear` removes every image and volume with the cache's label. Images and volumes of other caches
 //! on the same engine are never touched (issue 7.2). Callers of [`remove`] hold the cache's lock
-//! exclusively, so no build or image of this cache is using them.
+//! exclusively, so no build, image or node image of this cache is being made from them; an image a
+//! container still runs (a cluster's node) stays, since the engine refuses to remove it.
 
 use super::accounting::EngineBytes;
 use super::usage::CacheEntry;
@@ -171,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn steps_and_os_layers_hold_their_chains_and_trees_in_this_caches_name() {
+    fn entries_hold_their_chains_and_trees_in_this_caches_name() {
         let (mine, other) = ("c".repeat(64), "d".repeat(64));
         let os_key = "a".repeat(64);
         let labelled = |cache: &str| HashMap::from([(CACHE_LABEL.to_owned(), cache.to_owned())]);
@@ -197,6 +198,7 @@ mod tests {
                 image("s1o", "base", step_image("k1", &other), 5200, &other),
                 image("os", "s1", os_layer_image(&os_key, &mine), 1700, &mine),
                 image("old", "base", "baker-os:old".into(), 300, &mine),
+                image("node", "base", node_image("nk", &mine), 450, &mine),
             ],
             volumes: vec![
                 volume(tree(&mine), 30, &mine),
@@ -208,6 +210,7 @@ mod tests {
             entry("steps", Some("k2")),
             entry("steps", Some("gone")),
             entry("os-layers", Some(&os_key)),
+            entry("node-images", Some("nk")),
             entry("downloads", None),
         ];
         let measured = find_held(&usage, &mine, &mut entries);
@@ -223,10 +226,11 @@ mod tests {
                 vec!["s2", "s1"],
                 vec![],
                 vec!["os", "s1", volume_name.as_str()],
+                vec!["node"],
                 vec![]
             ]
         );
-        assert_eq!(measured.held(), 1000 + 10 + 500 + 30);
+        assert_eq!(measured.held(), 1000 + 10 + 500 + 30 + 250);
         assert_eq!(measured.unheld, 100, "the layer an older baker made");
     }
 }

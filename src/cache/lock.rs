@@ -1,8 +1,9 @@
 //! Builds and `baker cache clear|prune` on one cache directory must not overlap: a clear during a
 //! build removes the packages and step images it is using (issue 7.3). Builds hold `<root>/in-use.lock`
-//! shared for their whole run, so any number run together; clear and prune hold it exclusively,
-//! waiting for running builds (saying so) or, with `--no-wait`, failing at once. A build started
-//! during a clear waits for it the same way.
+//! shared for their whole run, and so do `baker image` (its OS layer and tree volume) and the making
+//! of a launch's node image, so any number run together; clear and prune hold it exclusively,
+//! waiting for those runs (saying so) or, with `--no-wait`, failing at once. A build started during
+//! a clear waits for it the same way.
 //!
 //! The lock is the operating system's advisory file lock (`flock(2)`, through rustix, which baker
 //! already uses for the output directory's exchange), released when the process exits however it
@@ -25,7 +26,7 @@ pub enum CacheLockError {
         source: std::io::Error,
     },
     #[error(
-        "the cache {} is in use by a running build (lock {}); retry when it finishes, or drop --no-wait to wait for it",
+        "the cache {} is in use by a running build (or image, or launch; lock {}); retry when it finishes, or drop --no-wait to wait for it",
         root.display(), path.display()
     )]
     Busy { root: PathBuf, path: PathBuf },
@@ -97,7 +98,7 @@ impl CacheDir {
                 self.root().display()
             ),
             LockMode::Exclusive => format!(
-                "waiting for the builds using the cache {} to finish",
+                "waiting for the builds (and images, and launches) using the cache {} to finish",
                 self.root().display()
             ),
         }));

@@ -1,5 +1,6 @@
 //! `baker cache du|prune|clear`: show and bound what the cache holds. Prune and clear hold the
-//! cache's lock exclusively, waiting for the builds using it (or failing at once with `--no-wait`).
+//! cache's lock exclusively, waiting for the builds, images and launches using it (or failing at
+//! once with `--no-wait`).
 
 use std::process::ExitCode;
 
@@ -33,14 +34,14 @@ pub enum CacheCommand {
         /// The size to fit in: bytes, or with a unit (500M, 20G, 1.5GiB; powers of 1024).
         #[arg(long, value_name = "SIZE", value_parser = parse_max_size)]
         max_size: u64,
-        /// Fail at once when a build is using the cache, instead of waiting for it.
+        /// Fail at once when a build, image or launch is using the cache, instead of waiting for it.
         #[arg(long)]
         no_wait: bool,
     },
     /// Remove everything baker cached, and what this cache keeps in the engine: its committed step
     /// images, `baker image`'s OS layers and unpacked trees, and the `docker` provider's node images.
     Clear {
-        /// Fail at once when a build is using the cache, instead of waiting for it.
+        /// Fail at once when a build, image or launch is using the cache, instead of waiting for it.
         #[arg(long)]
         no_wait: bool,
     },

@@ -13,6 +13,9 @@ pub enum ImageError {
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
 
+    #[error(transparent)]
+    CacheLock(#[from] crate::cache::CacheLockError),
+
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,

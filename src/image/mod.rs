@@ -45,7 +45,7 @@ pub use layer::{ImageSpec, image_spec};
 pub use manifest::ImageManifest;
 pub use output::{Format, parse_formats};
 
-use crate::cache::CacheDir;
+use crate::cache::{CacheDir, LockMode};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use crate::recipe::Provider;
@@ -93,6 +93,12 @@ pub async fn make_image(
     reporter: Arc<dyn Reporter>,
 ) -> Result<ImageOutcome, ImageError> {
     let started = Instant::now();
+    // What this image takes from the cache (its OS layer, tree volume and package files) stays
+    // while it is made: `baker cache prune|clear` wait for the lock, as they wait for builds.
+    let _in_use = req
+        .cache
+        .lock(LockMode::Shared, true, reporter.as_ref())
+        .await?;
     let spec = &req.spec;
     let tools_image = tools::tools_reference(&tools::tools_base());
     let unpacked = unpacked_size(&req.artifact)?;

@@ -15,6 +15,8 @@ pub enum LaunchError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
+    CacheLock(#[from] crate::cache::CacheLockError),
+    #[error(transparent)]
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),

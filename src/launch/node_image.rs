@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use super::error::LaunchError;
 use super::provider::AGENT_PATH;
 use super::state::StateDir;
-use crate::cache::{CACHE_LABEL, CacheDir, engine_entries};
+use crate::cache::{CACHE_LABEL, CacheDir, LockMode, engine_entries};
 use crate::engine::labels::{NODE_REPO, node_image, step_tag};
 use crate::engine::{ContainerSpec, Engine};
 use crate::image::assets::AGENT;
@@ -61,6 +61,9 @@ pub async fn ensure_node_image(
     tarball_sha256: &str,
     reporter: &dyn Reporter,
 ) -> Result<String, LaunchError> {
+    // The node image and the package files it is made from stay while this runs: `baker cache
+    // prune|clear` wait. Once the cluster's containers run it, the engine keeps it anyway.
+    let _in_use = cache.lock(LockMode::Shared, true, reporter).await?;
     let key = node_image_key(plan, tarball_sha256);
     let identity = cache.identity().map_err(|source| LaunchError::Io {
         what: format!(
