@@ -62,7 +62,9 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
         CacheCommand::Du { json } => {
             let mut entries = usage::scan(&cache);
             let runtime = tokio::runtime::Runtime::new()?;
-            let in_engine = runtime.block_on(in_engine::measure(&cache, &mut entries, &Silent));
+            // Through the reporter: connecting removes killed bakers' containers, and says so.
+            let in_engine =
+                runtime.block_on(in_engine::measure(&cache, &mut entries, reporter.as_ref()));
             let no_engine = accounting::EngineBytes::new();
             let held = in_engine.as_ref().map(|m| &m.bytes).unwrap_or(&no_engine);
             let totals = accounting::totals(&entries, held);
@@ -103,7 +105,8 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
         CacheCommand::Prune { max_size, no_wait } => {
             let (runtime, _lock) = lock_exclusive(&cache, *no_wait, &reporter)?;
             let mut entries = usage::scan(&cache);
-            let measured = runtime.block_on(in_engine::measure(&cache, &mut entries, &Silent));
+            let measured =
+                runtime.block_on(in_engine::measure(&cache, &mut entries, reporter.as_ref()));
             if measured.is_err() && !global.quiet {
                 say(
                     "note: the engine could not be reached: the size counts only the cache's \
