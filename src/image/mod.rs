@@ -28,6 +28,7 @@ mod lines;
 pub mod manifest;
 mod network;
 mod os_layer;
+mod os_layer_install;
 pub mod output;
 mod reuse;
 pub(crate) mod run;

@@ -6,9 +6,10 @@
 //! build's own is not in this cache) is tagged and labelled with the identity of the cache that made
 //! it: `baker cache clear` removes it, and caches sharing an engine never use or remove each other's.
 //!
-//! The kernel's initramfs is made while the kernel package installs; `SOURCE_DATE_EPOCH` is fixed
-//! for the whole install (to [`OS_LAYER_EPOCH`], not the plan's epoch, so that one layer serves
-//! every build of the recipe), and `update-initramfs` then writes the same bytes each time.
+//! What the layer installs, and the script that does it, are in [`super::os_layer_install`]. The
+//! kernel's initramfs is made while the kernel package installs; `SOURCE_DATE_EPOCH` is fixed for
+//! the whole install (to [`OS_LAYER_EPOCH`], not the plan's epoch, so that one layer serves every
+//! build of the recipe), and `update-initramfs` then writes the same bytes each time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,20 +18,20 @@ use super::ImageError;
 use super::assets::Kernel;
 use super::key::{LAYOUT_VERSION, OsLayerMaterial};
 use super::layer::ImageSpec;
-use super::network::NetworkTooling;
+use super::os_layer_install::{KERNEL_LINE, packages, parse_kernel, script};
 use super::run::{self, RunSpec};
 use crate::builder::{StepCache, ensure_base_image};
+use crate::cache::engine_entries::{self, EngineEntry};
 use crate::cache::setup_inputs::setup_inputs_tar;
-use crate::cache::{CACHE_LABEL, CacheDir, engine_entries};
+use crate::cache::{CACHE_LABEL, CacheDir};
 use crate::engine::Engine;
 use crate::engine::labels::{OS_REPO, os_layer_image, step_tag};
 use crate::plan::PlanStep;
 use crate::progress::{Event, Reporter};
-use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager};
+use crate::recipe::PackageManager;
 
 /// `SOURCE_DATE_EPOCH` while the OS layer's packages install (2023-11-14).
 pub const OS_LAYER_EPOCH: u64 = 1_700_000_000;
-const KERNEL_LINE: &str = "baker-kernel:";
 const LABEL_BASE_ID: &str = "baker.base-id";
 const LABEL_KERNEL: &str = "baker.kernel";
 
@@ -44,63 +45,6 @@ pub struct OsLayer {
     pub size: u64,
     /// Whether it came from the cache.
     pub cached: bool,
-}
-
-/// The packages the layer installs: kernel, init, the first NIC's DHCP client, runtime packages.
-pub fn packages(spec: &ImageSpec) -> Vec<String> {
-    let mut list = vec![spec.kernel_package.clone(), spec.init_package().to_owned()];
-    list.extend(
-        NetworkTooling::of(spec)
-            .packages()
-            .iter()
-            .map(|p| (*p).to_owned()),
-    );
-    list.extend(spec.runtime_packages.iter().cloned());
-    list
-}
-
-/// The script that installs them, then names the kernel and its initramfs on one line.
-pub fn script(spec: &ImageSpec) -> String {
-    let list = packages(spec).join(" ");
-    let install = match spec.base.package_manager {
-        PackageManager::Apt => format!(
-            "export DEBIAN_FRONTEND=noninteractive\n\
-             rm -f /etc/apt/apt.conf.d/docker-clean\n\
-             echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/90baker-keep-packages\n\
-             {DPKG_UNSAFE_IO_ON}\n\
-             apt-get update -q\n\
-             apt-get install -y -q --no-install-recommends {list}\n\
-             {DPKG_UNSAFE_IO_OFF}\n\
-             rm -f /etc/apt/apt.conf.d/90baker-keep-packages\n"
-        ),
-        PackageManager::Yum => format!(
-            "sed -i 's/^keepcache=0/keepcache=1/' /etc/yum.conf\n\
-             yum install -y {list}\n\
-             rpm -q --whatprovides {list} > /dev/null\n"
-        ),
-    };
-    let enable_network = NetworkTooling::of(spec)
-        .enable_command()
-        .map(|c| format!("{c}\n"))
-        .unwrap_or_default();
-    format!(
-        "set -e -o pipefail\n{install}{enable_network}\
-         v=$(ls /boot | sed -n 's/^vmlinuz-//p' | sort -V | tail -n 1)\n\
-         [ -n \"$v\" ] || {{ echo 'no kernel in /boot after installing {kernel}' >&2; exit 1; }}\n\
-         for i in /boot/initrd.img-$v /boot/initramfs-$v.img; do [ -f \"$i\" ] && initrd=$i; done\n\
-         [ -n \"${{initrd:-}}\" ] || {{ echo \"no initramfs for kernel $v in /boot\" >&2; exit 1; }}\n\
-         echo \"{KERNEL_LINE} $v /boot/vmlinuz-$v $initrd\"\n",
-        kernel = spec.kernel_package
-    )
-}
-
-fn parse_kernel(line: &str) -> Option<Kernel> {
-    let mut parts = line.strip_prefix(KERNEL_LINE)?.split_whitespace();
-    Some(Kernel {
-        version: parts.next()?.to_owned(),
-        image: parts.next()?.to_owned(),
-        initrd: parts.next()?.to_owned(),
-    })
 }
 
 pub fn layer_key(spec: &ImageSpec) -> String {
@@ -174,13 +118,15 @@ impl LayerBuild<'_> {
 
     /// Writes (or rewrites, which marks its use) the layer's entry under `<cache>/os-layers/`.
     fn remember(&self, spec: &ImageSpec, layer: &OsLayer) {
-        let entry = serde_json::json!({
-            "key": layer.key,
-            "recipe": spec.recipe,
-            "distro": spec.distro,
-            "image": layer.reference,
-        });
-        engine_entries::remember(&self.cache.os_layers(), &layer.key, &entry);
+        let (key, recipe, distro, image) =
+            (&layer.key, &spec.recipe, &spec.distro, &layer.reference);
+        let entry = EngineEntry {
+            key,
+            recipe,
+            distro,
+            image,
+        };
+        engine_entries::remember(&self.cache.os_layers(), &entry);
     }
 
     /// The build's committed setup step when the step cache has it, else the setup step run again
@@ -239,12 +185,13 @@ impl LayerBuild<'_> {
         base_id: &str,
     ) -> Result<OsLayer, ImageError> {
         let key = layer_key(spec);
-        let packages = self.cache.packages(&spec.distro);
-        std::fs::create_dir_all(&packages)
-            .map_err(ImageError::io("creating the package cache", &packages))?;
-        let packages = packages
-            .canonicalize()
-            .map_err(ImageError::io("resolving the package cache", &packages))?;
+        let package_cache = self.cache.packages(&spec.distro);
+        std::fs::create_dir_all(&package_cache)
+            .map_err(ImageError::io("creating the package cache", &package_cache))?;
+        let package_cache = package_cache.canonicalize().map_err(ImageError::io(
+            "resolving the package cache",
+            &package_cache,
+        ))?;
         let target = match spec.base.package_manager {
             PackageManager::Apt => "/var/cache/apt/archives",
             PackageManager::Yum => "/var/cache/yum",
@@ -257,7 +204,7 @@ impl LayerBuild<'_> {
                 image: parent,
                 cmd: vec!["bash".into(), "-c".into(), script(spec)],
                 env,
-                binds: vec![format!("{}:{target}", packages.display())],
+                binds: vec![format!("{}:{target}", package_cache.display())],
                 labels: &[("baker.image", "os-layer")],
             },
         )
@@ -281,7 +228,7 @@ impl LayerBuild<'_> {
                 return Err(ImageError::Failed {
                     what: format!(
                         "installing the image layer ({}) into {}",
-                        packages_text(spec),
+                        packages(spec).join(" "),
                         spec.base.image
                     ),
                     code,
@@ -325,61 +272,10 @@ impl LayerBuild<'_> {
     }
 }
 
-fn packages_text(spec: &ImageSpec) -> String {
-    packages(spec).join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::image::layer::embedded_spec as spec;
-
-    #[test]
-    fn the_layer_installs_kernel_init_dhcp_client_and_runtime_packages_without_recommends() {
-        let s = spec("postgresql", "debian12");
-        assert_eq!(
-            packages(&s),
-            [
-                "linux-image-cloud-amd64",
-                "systemd-sysv",
-                "ifupdown",
-                "isc-dhcp-client",
-                "libreadline8",
-                "zlib1g",
-                "openssh-server",
-                "iproute2"
-            ]
-        );
-        assert!(script(&s).contains(
-            "apt-get install -y -q --no-install-recommends linux-image-cloud-amd64 systemd-sysv ifupdown isc-dhcp-client libreadline8 zlib1g openssh-server iproute2"
-        ));
-        let yum = spec("mesos", "centos6");
-        assert!(script(&yum).contains("yum install -y kernel upstart dhclient "));
-        assert!(script(&yum).contains("chkconfig network on"));
-    }
-
-    #[test]
-    fn dpkg_skips_its_fsyncs_only_while_the_layer_installs() {
-        let script = script(&spec("postgresql", "debian12"));
-        let at = |line: &str| {
-            script
-                .find(line)
-                .unwrap_or_else(|| panic!("{line} in {script}"))
-        };
-        assert!(at(DPKG_UNSAFE_IO_ON) < at("apt-get install"));
-        assert!(
-            at("apt-get install") < at(DPKG_UNSAFE_IO_OFF),
-            "the bootable tree keeps dpkg's default"
-        );
-    }
-
-    #[test]
-    fn the_kernel_line_names_kernel_and_initramfs() {
-        let k = parse_kernel("baker-kernel: 6.1.0-50-cloud-amd64 /boot/vmlinuz-6.1.0-50-cloud-amd64 /boot/initrd.img-6.1.0-50-cloud-amd64").unwrap();
-        assert_eq!(k.version, "6.1.0-50-cloud-amd64");
-        assert_eq!(k.initrd, "/boot/initrd.img-6.1.0-50-cloud-amd64");
-        assert!(parse_kernel("Setting up linux-image").is_none());
-    }
 
     #[test]
     fn the_layer_key_ignores_the_build_but_follows_the_image_layer() {

@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use super::error::LaunchError;
 use super::provider::AGENT_PATH;
 use super::state::StateDir;
-use crate::cache::{CACHE_LABEL, CacheDir, LockMode, engine_entries};
+use crate::cache::engine_entries::{self, EngineEntry};
+use crate::cache::{CACHE_LABEL, CacheDir, LockMode};
 use crate::engine::labels::{NODE_REPO, node_image, step_tag};
 use crate::engine::{ContainerSpec, Engine};
 use crate::image::assets::AGENT;
@@ -74,11 +75,14 @@ pub async fn ensure_node_image(
     })?;
     let reference = node_image(&key, &identity);
     let node_of = format!("{}-{}", plan.recipe.name, plan.recipe.distro);
-    let entry = serde_json::json!({
-        "key": key, "recipe": plan.recipe.name, "distro": plan.recipe.distro, "image": reference,
-    });
+    let entry = EngineEntry {
+        key: &key,
+        recipe: &plan.recipe.name,
+        distro: &plan.recipe.distro,
+        image: &reference,
+    };
     if engine.has_image(&reference).await {
-        engine_entries::remember(&cache.node_images(), &key, &entry);
+        engine_entries::remember(&cache.node_images(), &entry);
         remove_older(engine, &identity, &node_of, &reference, clusters).await;
         return Ok(reference);
     }
@@ -159,7 +163,7 @@ pub async fn ensure_node_image(
     .await;
     container.remove().await;
     if result.is_ok() {
-        engine_entries::remember(&cache.node_images(), &key, &entry);
+        engine_entries::remember(&cache.node_images(), &entry);
         remove_older(engine, &identity, &node_of, &reference, clusters).await;
     }
     result
