@@ -5,7 +5,7 @@
 //! [`accounting`] adds both up and plans `prune`'s evictions, [`identity`] tells this cache's images
 //! and volumes from other caches' on a shared engine, [`lock`] keeps clear and prune off running
 //! builds, and [`setup_inputs`] gives a setup step's repository files and keys to whoever runs it
-//! again.
+//! again. [`upkeep`] joins them into `baker cache du|prune|clear`.
 
 pub mod accounting;
 pub mod engine_entries;
@@ -14,6 +14,7 @@ pub mod in_engine;
 pub mod layout;
 pub mod lock;
 pub mod setup_inputs;
+pub mod upkeep;
 pub mod usage;
 
 pub use identity::CACHE_LABEL;

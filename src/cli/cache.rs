@@ -1,18 +1,12 @@
-//! `baker cache du|prune|clear`: show and bound what the cache holds. Prune and clear hold the
-//! cache's lock exclusively, waiting for the builds, images and launches using it (or failing at
-//! once with `--no-wait`).
+//! `baker cache du|prune|clear`: show and bound what the cache holds. The work is
+//! [`baker::cache::upkeep`]'s; this parses the arguments and prints its summaries.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Subcommand;
 
-use std::sync::Arc;
-
-use baker::cache::accounting;
-use baker::cache::usage::{self, CacheEntry, human, parse_size};
-use baker::cache::{CACHE_LABEL, CacheDir, CacheLock, LockMode, in_engine};
-use baker::engine::Engine;
+use baker::cache::upkeep::{self, InEngine, Removal, Usage};
+use baker::cache::usage::{human, parse_size};
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
@@ -53,87 +47,50 @@ fn parse_max_size(s: &str) -> Result<u64, String> {
 
 pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
     let cache = global.cache();
-    let reporter: Arc<dyn Reporter> = if global.quiet {
-        Arc::new(Silent)
+    let reporter: Box<dyn Reporter> = if global.quiet {
+        Box::new(Silent)
     } else {
-        Arc::new(TerminalReporter::new())
+        Box::new(TerminalReporter::new())
     };
+    let runtime = tokio::runtime::Runtime::new()?;
     match cmd {
         CacheCommand::Du { json } => {
-            let mut entries = usage::scan(&cache);
-            let runtime = tokio::runtime::Runtime::new()?;
-            // Through the reporter: connecting removes killed bakers' containers, and says so.
-            let in_engine =
-                runtime.block_on(in_engine::measure(&cache, &mut entries, reporter.as_ref()));
-            let no_engine = accounting::EngineBytes::new();
-            let held = in_engine.as_ref().map(|m| &m.bytes).unwrap_or(&no_engine);
-            let totals = accounting::totals(&entries, held);
-            let all: u64 = totals.iter().map(|t| t.1).sum();
+            let usage = runtime.block_on(upkeep::du(&cache, reporter.as_ref()));
             if *json {
-                let parts: serde_json::Map<String, serde_json::Value> = totals
-                    .iter()
-                    .map(|(p, b, n)| {
-                        (
-                            (*p).to_owned(),
-                            serde_json::json!({"bytes": b, "entries": n}),
-                        )
-                    })
-                    .collect();
-                emit_line(
-                    &serde_json::json!({
-                        "root": cache.root(),
-                        "bytes": all,
-                        "engine_bytes": in_engine.as_ref().ok().map(|m| m.held()),
-                        "engine_bytes_unheld": in_engine.as_ref().ok().map(|m| m.unheld),
-                        "parts": parts,
-                    })
-                    .to_string(),
-                )?;
+                emit_line(&du_json(&usage).to_string())?;
             } else {
-                let mut text = format!("cache {}\n", cache.root().display());
-                for (part, bytes, count) in &totals {
-                    text += &format!("  {part:<10} {:>10}  {count} entries\n", human(*bytes));
-                }
-                text += &format!("  {:<10} {:>10}\n", "total", human(all));
-                text += &in_engine_text(&cache, in_engine.as_ref().ok());
-                emit_line(&text)?;
-                if let (Err(e), false) = (&in_engine, global.quiet) {
-                    say(&format!("note: {e}"));
+                emit_line(&du_text(&usage))?;
+                if let (InEngine::Unreachable { error, .. }, false) =
+                    (&usage.in_engine, global.quiet)
+                {
+                    say(&format!("note: {error}"));
                 }
             }
         }
         CacheCommand::Prune { max_size, no_wait } => {
-            let (runtime, _lock) = lock_exclusive(&cache, *no_wait, &reporter)?;
-            let mut entries = usage::scan(&cache);
-            let measured =
-                runtime.block_on(in_engine::measure(&cache, &mut entries, reporter.as_ref()));
-            if measured.is_err() && !global.quiet {
-                say(
-                    "note: the engine could not be reached: the size counts only the cache's \
-                     directory, not its step images and OS layers",
-                );
-            }
-            let held = measured.map(|m| m.bytes).unwrap_or_default();
-            let plan = accounting::eviction_plan(entries, &held, *max_size);
-            let (evict, freed) = (plan.entries, plan.freed);
-            remove_all(&runtime, &cache, &evict, false, &reporter, global.quiet)?;
+            let removal = runtime.block_on(upkeep::prune(
+                &cache,
+                *max_size,
+                !no_wait,
+                reporter.as_ref(),
+            ))?;
             if !global.quiet {
+                say_notes(&removal);
                 emit_line(&format!(
                     "removed {} entries, {} freed",
-                    evict.len(),
-                    human(freed)
+                    removal.entries,
+                    human(removal.freed.unwrap_or(0))
                 ))?;
             }
         }
         CacheCommand::Clear { no_wait } => {
-            let (runtime, _lock) = lock_exclusive(&cache, *no_wait, &reporter)?;
-            let entries = usage::scan(&cache);
-            remove_all(&runtime, &cache, &entries, true, &reporter, global.quiet)?;
+            let removal = runtime.block_on(upkeep::clear(&cache, !no_wait, reporter.as_ref()))?;
             if !global.quiet {
+                say_notes(&removal);
                 emit_line(&format!(
                     "removed {} entries from {}",
-                    entries.len(),
-                    cache.root().display()
+                    removal.entries,
+                    removal.root.display()
                 ))?;
             }
         }
@@ -141,23 +98,69 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn du_json(usage: &Usage) -> serde_json::Value {
+    let parts: serde_json::Map<String, serde_json::Value> = usage
+        .parts
+        .iter()
+        .map(|p| {
+            let part = serde_json::json!({"bytes": p.bytes, "entries": p.entries});
+            (p.name.to_owned(), part)
+        })
+        .collect();
+    let (held, unheld) = match usage.in_engine {
+        InEngine::Nothing => (Some(0), Some(0)),
+        InEngine::Measured { held, unheld, .. } => (Some(held), Some(unheld)),
+        InEngine::Unreachable { .. } => (None, None),
+    };
+    serde_json::json!({
+        "root": usage.root,
+        "bytes": usage.total,
+        "engine_bytes": held,
+        "engine_bytes_unheld": unheld,
+        "parts": parts,
+    })
+}
+
+fn du_text(usage: &Usage) -> String {
+    let mut text = format!("cache {}\n", usage.root.display());
+    for part in &usage.parts {
+        text += &format!(
+            "  {:<10} {:>10}  {} entries\n",
+            part.name,
+            human(part.bytes),
+            part.entries
+        );
+    }
+    text += &format!("  {:<10} {:>10}\n", "total", human(usage.total));
+    text + &in_engine_text(&usage.in_engine)
+}
+
 /// What `du` says of the part of the cache in the engine: how much of the total it is, and the
 /// filters that list it there.
-fn in_engine_text(cache: &CacheDir, measured: Option<&in_engine::Measured>) -> String {
-    // It is found by the cache's label, not by a path; a cache that was never used has no identity
-    // yet, and `du` does not make one.
-    let Some(identity) = cache.known_identity() else {
-        return "in the engine: nothing yet".to_owned();
-    };
-    let label = format!("{CACHE_LABEL}={identity}");
-    let how_much = match measured {
-        Some(m) if m.unheld > 0 => format!(
-            "{} of the total, and {} that no entry holds (`cache clear` removes it)",
-            human(m.held()),
-            human(m.unheld)
+fn in_engine_text(in_engine: &InEngine) -> String {
+    let (how_much, label) = match in_engine {
+        InEngine::Nothing => return "in the engine: nothing yet".to_owned(),
+        InEngine::Measured {
+            label,
+            held,
+            unheld: 0,
+        } => (format!("{} of the total", human(*held)), label),
+        InEngine::Measured {
+            label,
+            held,
+            unheld,
+        } => (
+            format!(
+                "{} of the total, and {} that no entry holds (`cache clear` removes it)",
+                human(*held),
+                human(*unheld)
+            ),
+            label,
         ),
-        Some(m) => format!("{} of the total", human(m.held())),
-        None => "not measured (the engine could not be reached)".to_owned(),
+        InEngine::Unreachable { label, .. } => (
+            "not measured (the engine could not be reached)".to_owned(),
+            label,
+        ),
     };
     format!(
         "in the engine: {how_much}\n  \
@@ -166,58 +169,24 @@ fn in_engine_text(cache: &CacheDir, measured: Option<&in_engine::Measured>) -> S
     )
 }
 
-/// Takes the cache's lock exclusively (waiting for builds unless `no_wait`); returns it with the
-/// runtime that the engine calls run on.
-fn lock_exclusive(
-    cache: &CacheDir,
-    no_wait: bool,
-    reporter: &Arc<dyn Reporter>,
-) -> anyhow::Result<(tokio::runtime::Runtime, CacheLock)> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let lock = runtime.block_on(cache.lock(LockMode::Exclusive, !no_wait, reporter.as_ref()))?;
-    Ok((runtime, lock))
-}
-
-/// Removes entries; step entries take this cache's committed images with them (`all`: every image
-/// labelled with this cache), and this cache's step images that a later commit of the same key left
-/// untagged go too, when an engine is reachable.
-fn remove_all(
-    runtime: &tokio::runtime::Runtime,
-    cache: &CacheDir,
-    entries: &[CacheEntry],
-    all: bool,
-    reporter: &Arc<dyn Reporter>,
-    quiet: bool,
-) -> anyhow::Result<()> {
-    let in_engine = entries.iter().any(|e| e.engine_key.is_some());
-    if let Err(e) = runtime.block_on(in_engine::remove(cache, entries, all, reporter.as_ref())) {
-        if (all || in_engine) && !quiet {
-            say(&format!(
-                "note: what this cache keeps in the engine was left there ({e})"
-            ));
-        }
+/// The notes of a prune or clear: what it could not measure or remove in the engine, and what it
+/// removed through it.
+fn say_notes(removal: &Removal) {
+    if removal.measured_directory_only.is_some() {
+        say(
+            "note: the engine could not be reached: the size counts only the cache's \
+             directory, not its step images and OS layers",
+        );
     }
-    let root_owned = usage::remove_entries(entries)?;
-    if !root_owned.is_empty() {
-        let removed = runtime.block_on(async {
-            let engine = Engine::connect(reporter.as_ref()).await?;
-            anyhow::Ok(engine.remove_as_root(&root_owned).await?)
-        });
-        removed.with_context(|| {
-            format!(
-                "removing {} entries that build containers wrote as root",
-                root_owned.len()
-            )
-        })?;
-        if !quiet {
-            say(&format!(
-                "removed {} entries that build containers wrote as root through the engine",
-                root_owned.len()
-            ));
-        }
+    if let Some(why) = &removal.left_in_engine {
+        say(&format!(
+            "note: what this cache keeps in the engine was left there ({why})"
+        ));
     }
-    if all {
-        usage::remove_empty_package_dirs(cache);
+    if removal.removed_as_root > 0 {
+        say(&format!(
+            "removed {} entries that build containers wrote as root through the engine",
+            removal.removed_as_root
+        ));
     }
-    Ok(())
 }
