@@ -13,8 +13,8 @@
 #     cleaned up by destroy; resuming a ready cluster whose standby's container stopped starts
 #     that same container again, to ready;
 #   - the node image belongs to the cache: `cache du` counts it; a changed build makes a new one,
-#     the older stays while a cluster names it and goes with the next launch after; `cache prune`
-#     removes it.
+#     the older stays while a cluster names it or another launch holds the cache, and goes with the
+#     next launch after; `cache prune` keeps it while a cluster runs it, and removes it after.
 # The build comes from $BAKER_PG_BUILD (a `baker build` output directory; ci/test.sh shares the one
 # ci/e2e-build.sh made), else this script builds PostgreSQL itself. Prints "N passed, N failed" last.
 set -euo pipefail
@@ -177,11 +177,19 @@ changed_build "$PG_OUT" "$WORK/pg-changed"
 check "a changed build makes a new node image, and the older stays while a cluster names it ($(nodes))" [ "$(nodes)" = 2 ]
 "$BAKER" destroy old >/dev/null
 "$BAKER" destroy new >/dev/null
+# Another launch that has picked its node image but not yet named it in its state holds the cache's
+# lock shared; `flock -s` stands in for it, so no launch may remove an image no cluster names.
+flock -s "$BAKER_CACHE_DIR/in-use.lock" "$BAKER" launch held --from "$WORK/pg-changed" --slaves 0 -q
+check "while another launch holds the cache, a launch removes no node image ($(nodes))" [ "$(nodes)" = 2 ]
+"$BAKER" destroy held >/dev/null
 "$BAKER" launch again --from "$WORK/pg-changed" --slaves 0 -q
 check "the next launch of the recipe removes the node image no cluster names any more ($(nodes))" [ "$(nodes)" = 1 ]
+"$BAKER" cache prune --max-size 1M >"$WORK/prune-kept.out" 2>&1 || cat "$WORK/prune-kept.out" >&2
+check "cache prune keeps the node image a cluster's containers run, and says so ($(nodes))" \
+  bash -c "[ $(nodes) = 1 ] && grep -q 'kept 1 entries whose images containers were created from' '$WORK/prune-kept.out'"
 "$BAKER" destroy again >/dev/null
 "$BAKER" cache prune --max-size 1M >"$WORK/prune.out" 2>&1 || cat "$WORK/prune.out" >&2
-check "cache prune --max-size 1M removes it ($(nodes))" [ "$(nodes)" = 0 ]
+check "cache prune --max-size 1M removes it once the cluster is gone ($(nodes))" [ "$(nodes)" = 0 ]
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -4,9 +4,10 @@
 //! entries hold is counted once and is freed only when the last entry holding it goes. A chain of
 //! step images is the common case: each step stands on the one before, so evicting a chain's first
 //! step frees nothing while its later steps stay, and the plan counts it that way instead of
-//! promising bytes the engine keeps.
+//! promising bytes the engine keeps. An entry holding an image a container was created from (a
+//! cluster's node image) is kept: the engine would refuse to remove the image.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::usage::CacheEntry;
 
@@ -41,13 +42,17 @@ pub fn totals(entries: &[CacheEntry], engine: &EngineBytes) -> Vec<(&'static str
 pub struct Eviction {
     pub entries: Vec<CacheEntry>,
     pub freed: u64,
+    /// The entries it would have evicted but kept, since they hold something in `in_use`.
+    pub kept_in_use: usize,
 }
 
-/// Least recently used first, compiler caches only when nothing else is left; an entry frees its
-/// own bytes, and what it holds in the engine once no entry left holds it.
+/// Least recently used first, compiler caches only when nothing else is left, never an entry
+/// holding something in `in_use`; an entry frees its own bytes, and what it holds in the engine
+/// once no entry left holds it.
 pub fn eviction_plan(
     mut entries: Vec<CacheEntry>,
     engine: &EngineBytes,
+    in_use: &HashSet<String>,
     max_bytes: u64,
 ) -> Eviction {
     let mut holders: HashMap<String, usize> = HashMap::new();
@@ -60,9 +65,14 @@ pub fn eviction_plan(
     let mut total = start;
     entries.sort_by_key(|e| (e.part == "ccache", e.last_used));
     let mut evict = Vec::new();
+    let mut kept_in_use = 0;
     for e in entries {
         if total <= max_bytes {
             break;
+        }
+        if e.held.iter().any(|h| in_use.contains(h)) {
+            kept_in_use += 1;
+            continue;
         }
         total = total.saturating_sub(e.bytes);
         for held in &e.held {
@@ -77,6 +87,7 @@ pub fn eviction_plan(
     Eviction {
         entries: evict,
         freed: start - total,
+        kept_in_use,
     }
 }
 
@@ -114,16 +125,21 @@ mod tests {
             entry("artifacts", "mid", 100, 5, &[]),
         ];
         let none = EngineBytes::new();
-        let plan = eviction_plan(entries.clone(), &none, 250);
+        let none_used = HashSet::new();
+        let plan = eviction_plan(entries.clone(), &none, &none_used, 250);
         assert_eq!(
             (names(&plan), plan.freed),
             (vec!["old".into(), "mid".into()], 200)
         );
         assert_eq!(
-            names(&eviction_plan(entries.clone(), &none, 50)),
+            names(&eviction_plan(entries.clone(), &none, &none_used, 50)),
             ["old", "mid", "new", "cc"]
         );
-        assert!(eviction_plan(entries, &none, 400).entries.is_empty());
+        assert!(
+            eviction_plan(entries, &none, &none_used, 400)
+                .entries
+                .is_empty()
+        );
     }
 
     /// Two steps of one chain: the first's image is held by the second too, so evicting the first
@@ -149,12 +165,30 @@ mod tests {
                 ("downloads", 100, 1)
             ]
         );
-        let plan = eviction_plan(entries.clone(), &engine, 1200);
+        let none_used = HashSet::new();
+        let plan = eviction_plan(entries.clone(), &engine, &none_used, 1200);
         assert_eq!(
             (names(&plan), plan.freed),
             (vec!["s1".into(), "s2".into()], 1012)
         );
-        let plan = eviction_plan(entries, &engine, 1612);
+        let plan = eviction_plan(entries, &engine, &none_used, 1612);
         assert_eq!((names(&plan), plan.freed), (vec!["s1".into()], 1));
+    }
+
+    /// A cluster's node image is kept, whatever its age: the engine would not remove it, and
+    /// counting it as freed would be a lie.
+    #[test]
+    fn an_image_a_container_runs_is_kept() {
+        let engine = EngineBytes::from([("node".to_owned(), 1000), ("step".to_owned(), 500)]);
+        let entries = vec![
+            entry("node-images", "n", 1, 1, &["node"]),
+            entry("steps", "s", 1, 2, &["step"]),
+        ];
+        let in_use = HashSet::from(["node".to_owned()]);
+        let plan = eviction_plan(entries, &engine, &in_use, 0);
+        assert_eq!(
+            (names(&plan), plan.freed, plan.kept_in_use),
+            (vec!["s".into()], 501, 1)
+        );
     }
 }

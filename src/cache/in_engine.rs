@@ -11,6 +11,8 @@
 //! exclusively, so no build, image or node image of this cache is being made from them; an image a
 //! container still runs (a cluster's node) stays, since the engine refuses to remove it.
 
+use std::collections::HashSet;
+
 use super::accounting::EngineBytes;
 use super::usage::CacheEntry;
 use super::{CACHE_LABEL, CacheDir};
@@ -28,6 +30,9 @@ pub struct Measured {
     /// Volumes count only in a cache with OS layer entries, the only ones [`measure`] asks the
     /// engine to measure volumes for.
     pub unheld: u64,
+    /// What entries hold that a container was created from (a cluster's node image): the engine
+    /// refuses to remove it, so prune keeps the entries holding it.
+    pub in_use: HashSet<String>,
 }
 
 impl Measured {
@@ -95,7 +100,15 @@ fn find_held(usage: &DiskUsage, identity: &str, entries: &mut [CacheEntry]) -> M
         .filter(|v| ours(&v.labels) && !bytes.contains_key(&format!("volume:{}", v.name)))
         .map(|v| v.bytes.unwrap_or(0));
     let unheld = unheld_images.sum::<u64>() + unheld_volumes.sum::<u64>();
-    Measured { bytes, unheld }
+    let in_use = (bytes.keys())
+        .filter(|held| usage.run_by_containers.contains(*held))
+        .cloned()
+        .collect();
+    Measured {
+        bytes,
+        unheld,
+        in_use,
+    }
 }
 
 /// Removes what `entries` keep in this cache's name in the engine (an image or volume already gone
@@ -204,6 +217,7 @@ mod tests {
                 volume(tree(&mine), 30, &mine),
                 volume(tree(&other), 90, &other),
             ],
+            run_by_containers: ["node".to_owned(), "base".to_owned()].into(),
         };
         let mut entries = vec![
             entry("steps", Some("k1")),
@@ -232,5 +246,7 @@ mod tests {
         );
         assert_eq!(measured.held(), 1000 + 10 + 500 + 30 + 250);
         assert_eq!(measured.unheld, 100, "the layer an older baker made");
+        // A cluster's container runs the node image; the base image it runs too is not this cache's.
+        assert_eq!(measured.in_use, ["node".to_owned()].into());
     }
 }

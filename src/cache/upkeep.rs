@@ -66,6 +66,9 @@ pub struct Removal {
     pub left_in_engine: Option<String>,
     /// How many entries a build container wrote as root, removed through the engine.
     pub removed_as_root: usize,
+    /// How many entries `prune` would have evicted but kept, since a container (a cluster's node)
+    /// runs an image they hold.
+    pub kept_in_use: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,10 +132,11 @@ pub async fn prune(
     let mut entries = usage::scan(cache);
     let measured = in_engine::measure(cache, &mut entries, reporter).await;
     let measured_directory_only = measured.as_ref().err().map(|e| e.to_string());
-    let held = measured.map(|m| m.bytes).unwrap_or_default();
-    let plan = accounting::eviction_plan(entries, &held, max_size);
+    let measured = measured.unwrap_or_default();
+    let plan = accounting::eviction_plan(entries, &measured.bytes, &measured.in_use, max_size);
     let mut removal = remove(cache, &plan.entries, false, reporter).await?;
     removal.freed = Some(plan.freed);
+    removal.kept_in_use = plan.kept_in_use;
     removal.measured_directory_only = measured_directory_only;
     Ok(removal)
 }
@@ -182,6 +186,7 @@ async fn remove(
         measured_directory_only: None,
         left_in_engine,
         removed_as_root: root_owned.len(),
+        kept_in_use: 0,
     })
 }
 

@@ -183,6 +183,13 @@ fn say_notes(removal: &Removal) {
             "note: what this cache keeps in the engine was left there ({why})"
         ));
     }
+    if removal.kept_in_use > 0 {
+        say(&format!(
+            "note: kept {} entries whose images containers were created from (a cluster's \
+             nodes; `baker destroy` the cluster to free them)",
+            removal.kept_in_use
+        ));
+    }
     if removal.removed_as_root > 0 {
         say(&format!(
             "removed {} entries that build containers wrote as root through the engine",

@@ -12,9 +12,8 @@ use clap::{Args, ValueEnum};
 use baker::engine::Engine;
 use baker::image::boot::kvm_memory::KvmMemory;
 use baker::launch::LaunchError;
-use baker::launch::docker::DockerProvider;
+use baker::launch::docker::{DockerProvider, launch_containers};
 use baker::launch::inventory::read_inventory;
-use baker::launch::node_image::ensure_node_image;
 use baker::launch::provider::Provider;
 use baker::launch::qemu_runner::QemuRunner;
 use baker::launch::resume;
@@ -161,23 +160,22 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     }
     let outcome = runtime.block_on(async {
         let engine = Engine::connect(reporter.as_ref()).await?;
-        let image = ensure_node_image(
+        let cache = global.cache();
+        let built = (tarball.as_path(), sha256.as_str());
+        let host_ip = host_ip(args.publish_all);
+        let cancel = interrupted();
+        launch_containers(
             &engine,
-            &global.cache(),
+            &cache,
             &states(),
             &plan,
-            &tarball,
-            &sha256,
-            reporter.as_ref(),
+            built,
+            request,
+            host_ip,
+            reporter,
+            cancel,
         )
-        .await?;
-        request.resources.insert("image".into(), image.clone());
-        let provider = DockerProvider {
-            engine: &engine,
-            image,
-            host_ip: host_ip(args.publish_all),
-        };
-        launch_with(&provider, &plan, &request, reporter).await
+        .await
     });
     finish_launch(global, outcome, &plan)
 }

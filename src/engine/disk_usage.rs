@@ -5,7 +5,7 @@
 //! step images then adds up to what the chain takes, with the base image counted by none of them,
 //! and each image of the chain is known by id, so that what several steps stand on counts once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{Engine, EngineError};
 
@@ -37,6 +37,9 @@ pub struct VolumeUsage {
 pub struct DiskUsage {
     pub images: Vec<ImageUsage>,
     pub volumes: Vec<VolumeUsage>,
+    /// The ids of the images a container, running or stopped, was created from: the engine
+    /// refuses to remove them.
+    pub run_by_containers: HashSet<String>,
 }
 
 impl DiskUsage {
@@ -115,10 +118,22 @@ impl Engine {
                 shared_size: bytes(i.shared_size),
             })
             .collect();
+        let run_by_containers = self
+            .docker
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                all: true,
+                ..Default::default()
+            }))
+            .await
+            .map_err(EngineError::during("listing the engine's containers"))?
+            .into_iter()
+            .filter_map(|c| c.image_id)
+            .collect();
         if !volumes {
             return Ok(DiskUsage {
                 images,
                 volumes: Vec::new(),
+                run_by_containers,
             });
         }
         let df = self
@@ -136,7 +151,11 @@ impl Engine {
                 bytes: v.usage_data.and_then(|u| bytes(u.size)),
             })
             .collect();
-        Ok(DiskUsage { images, volumes })
+        Ok(DiskUsage {
+            images,
+            volumes,
+            run_by_containers,
+        })
     }
 }
 
@@ -165,6 +184,7 @@ mod tests {
                 image("s3", "s2", "baker-step:k3-c", 1300, Some(0)),
             ],
             volumes: vec![],
+            ..Default::default()
         };
         let ours = |i: &ImageUsage| i.id.starts_with('s');
         assert_eq!(
@@ -180,11 +200,13 @@ mod tests {
         let usage = DiskUsage {
             images: vec![image("s", "", "baker-os:k-c", 900, Some(200))],
             volumes: vec![],
+            ..Default::default()
         };
         assert_eq!(usage.chain("baker-os:k-c", |_| true), [("s".into(), 700)]);
         let unsaid = DiskUsage {
             images: vec![image("s", "", "baker-os:k-c", 900, None)],
             volumes: vec![],
+            ..Default::default()
         };
         assert_eq!(unsaid.chain("baker-os:k-c", |_| true), [("s".into(), 900)]);
     }
@@ -204,6 +226,7 @@ mod tests {
                 volume("baker-tree-aaaa-1700-dddd", Some(7)),
                 volume("baker-tree-bbbb-1700-cccc", Some(9)),
             ],
+            ..Default::default()
         };
         assert_eq!(
             usage.volumes_named("baker-tree-aaaa-", "-cccc"),

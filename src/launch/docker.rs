@@ -3,18 +3,25 @@
 //! the role agent as its command. The cluster's network gets a subnet of its own, so that every
 //! node's address is chosen before any container runs; each container is created at its address,
 //! given its bundle (rendered with every address) and only then started, so that its role begins
-//! at once. Ports are published on 127.0.0.1 unless asked otherwise.
+//! at once. Ports are published on 127.0.0.1 unless asked otherwise. [`launch_containers`] is the
+//! whole launch: the node image, the cluster, then the removal of node images no cluster names.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use super::bundle::NodeBundle;
 use super::bundle_tar::BUNDLE_DIR;
 use super::error::LaunchError;
+use super::node_image::{ensure_node_image, remove_unused_node_images};
 use super::provider::{AGENT_PATH, Provider, ROLE_LOG, role_log_script};
 use super::readiness::NodeShell;
+use super::run::{LaunchRequest, launch};
 use super::state::{ClusterState, NodeState, StateDir};
+use crate::cache::CacheDir;
 use crate::engine::{Engine, NodeSpec};
 use crate::plan::Plan;
+use crate::progress::Reporter;
 
 /// Every container, network and image of a cluster carries `baker.cluster=<name>`.
 pub const CLUSTER_LABEL: &str = "baker.cluster";
@@ -26,6 +33,44 @@ pub struct DockerProvider<'a> {
     pub image: String,
     /// `127.0.0.1`, or `0.0.0.0` with `--publish-all`.
     pub host_ip: &'static str,
+}
+
+/// Launches a cluster of containers from `tarball` (built from `plan`, made with
+/// `cache`'s packages): makes the node image when the engine does not have it, launches the cluster
+/// (its state names the image, which the cache's lock keeps until then), then removes the recipe's
+/// other node images that no cluster names.
+#[allow(clippy::too_many_arguments)]
+pub async fn launch_containers(
+    engine: &Engine,
+    cache: &CacheDir,
+    states: &StateDir,
+    plan: &Plan,
+    (tarball, tarball_sha256): (&Path, &str),
+    mut request: LaunchRequest,
+    host_ip: &'static str,
+    reporter: Arc<dyn Reporter>,
+    cancel: impl Future<Output = ()>,
+) -> Result<ClusterState, LaunchError> {
+    let image = ensure_node_image(
+        engine,
+        cache,
+        plan,
+        tarball,
+        tarball_sha256,
+        reporter.as_ref(),
+    )
+    .await?;
+    let reference = image.reference.clone();
+    request.resources.insert("image".into(), reference.clone());
+    let provider = DockerProvider {
+        engine,
+        image: reference.clone(),
+        host_ip,
+    };
+    let launched = launch(&provider, states, plan, &request, reporter.clone(), cancel).await;
+    drop(image);
+    remove_unused_node_images(engine, cache, states, plan, &reference, reporter.as_ref()).await;
+    launched
 }
 
 /// One container of a cluster.

@@ -6,10 +6,13 @@
 //! runtime packages and the agent, so a new build or a new agent makes a new image and nothing else
 //! does. Like the image stage's OS layers, node images belong to the cache whose packages they were
 //! installed from: tagged and labelled with its identity and indexed in `<cache>/node-images/`, so
-//! that `baker cache du|prune|clear` count and remove them. Every launch that makes or uses one
-//! removes the cache's other node images of the same recipe and distro, unless a cluster still
-//! names one (or a container still runs it), so that an edit–build–launch loop does not
-//! leave an image per build behind.
+//! that `baker cache du|prune|clear` count and remove them. After each launch,
+//! [`remove_unused_node_images`] removes the cache's other node images of the same recipe and
+//! distro, unless a cluster still names one (or a container still runs it), so that an
+//! edit–build–launch loop does not leave an image per build behind. A launch holds the cache's lock
+//! shared from making or picking its image until its cluster's state names it ([`NodeImage`]), and
+//! the removal needs the lock exclusively and skips when it is busy: so a launch never removes the
+//! image another launch, started seconds before, is about to run.
 
 use std::path::Path;
 
@@ -19,7 +22,7 @@ use super::error::LaunchError;
 use super::provider::AGENT_PATH;
 use super::state::StateDir;
 use crate::cache::engine_entries::{self, EngineEntry};
-use crate::cache::{CACHE_LABEL, CacheDir, LockMode};
+use crate::cache::{CACHE_LABEL, CacheDir, CacheLock, CacheLockError, LockMode};
 use crate::engine::labels::{NODE_REPO, node_image, step_tag};
 use crate::engine::{ContainerSpec, Engine};
 use crate::image::assets::AGENT;
@@ -50,21 +53,40 @@ pub fn node_image_key(plan: &Plan, tarball_sha256: &str) -> String {
 /// Labels a node image with the recipe and distro it runs, whose older images it replaces.
 const NODE_OF_LABEL: &str = "baker.node-of";
 
-/// The node image for `plan` and its tarball, made when the engine does not have it yet; then the
-/// cache's other node images of the same recipe and distro go, but those the clusters in `clusters`
-/// name.
+/// A node image a launch is about to run. While it lives, the cache's lock is held shared: `baker
+/// cache prune|clear` wait, and other launches leave the image alone. Drop it once the cluster's
+/// state names the image.
+pub struct NodeImage {
+    /// `baker-node:<key>-<cache>`.
+    pub reference: String,
+    _in_use: CacheLock,
+}
+
+/// The node image for `plan` and its tarball, made when the engine does not have it yet.
 pub async fn ensure_node_image(
     engine: &Engine,
     cache: &CacheDir,
-    clusters: &StateDir,
+    plan: &Plan,
+    tarball: &Path,
+    tarball_sha256: &str,
+    reporter: &dyn Reporter,
+) -> Result<NodeImage, LaunchError> {
+    let in_use = cache.lock(LockMode::Shared, true, reporter).await?;
+    let reference = make_node_image(engine, cache, plan, tarball, tarball_sha256, reporter).await?;
+    Ok(NodeImage {
+        reference,
+        _in_use: in_use,
+    })
+}
+
+async fn make_node_image(
+    engine: &Engine,
+    cache: &CacheDir,
     plan: &Plan,
     tarball: &Path,
     tarball_sha256: &str,
     reporter: &dyn Reporter,
 ) -> Result<String, LaunchError> {
-    // The node image and the package files it is made from stay while this runs: `baker cache
-    // prune|clear` wait. Once the cluster's containers run it, the engine keeps it anyway.
-    let _in_use = cache.lock(LockMode::Shared, true, reporter).await?;
     let key = node_image_key(plan, tarball_sha256);
     let identity = cache.identity().map_err(|source| LaunchError::Io {
         what: format!(
@@ -83,7 +105,6 @@ pub async fn ensure_node_image(
     };
     if engine.has_image(&reference).await {
         engine_entries::remember(&cache.node_images(), &entry);
-        remove_older(engine, &identity, &node_of, &reference, clusters).await;
         return Ok(reference);
     }
     reporter.report(Event::Note(format!(
@@ -164,21 +185,41 @@ pub async fn ensure_node_image(
     container.remove().await;
     if result.is_ok() {
         engine_entries::remember(&cache.node_images(), &entry);
-        remove_older(engine, &identity, &node_of, &reference, clusters).await;
     }
     result
 }
 
-/// Removes the cache's node images of `node_of` (recipe and distro) but `newest` and those a
-/// cluster names; best effort: one a container still runs stays (the engine refuses), and so does
-/// any image when the engine or the clusters cannot be listed.
-async fn remove_older(
+/// Removes the cache's node images of `plan`'s recipe and distro but `latest` (the one this launch
+/// used) and those a cluster in `clusters` names. Best effort, and only when nothing uses the cache (no launch between picking its image
+/// and naming it in its state; no build, image or prune either): otherwise the next launch does it.
+/// An image a container still runs stays (the engine refuses), and so does every image when the
+/// engine or the clusters cannot be listed.
+pub async fn remove_unused_node_images(
     engine: &Engine,
-    identity: &str,
-    node_of: &str,
-    newest: &str,
+    cache: &CacheDir,
     clusters: &StateDir,
+    plan: &Plan,
+    latest: &str,
+    reporter: &dyn Reporter,
 ) {
+    let Some(identity) = cache.known_identity() else {
+        return;
+    };
+    let _alone = match cache.lock(LockMode::Exclusive, false, reporter).await {
+        Ok(lock) => lock,
+        Err(CacheLockError::Busy { .. }) => {
+            tracing::debug!(
+                "the cache is in use: its unused node images stay until the next launch"
+            );
+            return;
+        }
+        Err(e) => {
+            tracing::debug!("{e}");
+            return;
+        }
+    };
+    let node_of = format!("{}-{}", plan.recipe.name, plan.recipe.distro);
+    // Read under the lock: every launch that picked an image has named it in its state by now.
     let Ok(named) = clusters.list() else {
         return;
     };
@@ -191,7 +232,7 @@ async fn remove_older(
         format!("{NODE_OF_LABEL}={node_of}"),
     ];
     for older in engine.tags_labelled(labels).await.unwrap_or_default() {
-        if older != newest && !in_use.contains(&older) {
+        if older != latest && !in_use.contains(&older) {
             let _ = engine.remove_image(&older).await;
         }
     }
