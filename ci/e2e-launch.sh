@@ -186,7 +186,7 @@ check "while another launch holds the cache, a launch removes no node image ($(n
 check "the next launch of the recipe removes the node image no cluster names any more ($(nodes))" [ "$(nodes)" = 1 ]
 "$BAKER" cache prune --max-size 1M >"$WORK/prune-kept.out" 2>&1 || cat "$WORK/prune-kept.out" >&2
 check "cache prune keeps the node image a cluster's containers run, and says so ($(nodes))" \
-  bash -c "[ $(nodes) = 1 ] && grep -q 'kept 1 entries whose images containers were created from' '$WORK/prune-kept.out'"
+  bash -c "[ $(nodes) = 1 ] && grep -q 'kept 1 entry whose images containers were created from' '$WORK/prune-kept.out'"
 "$BAKER" destroy again >/dev/null
 "$BAKER" cache prune --max-size 1M >"$WORK/prune.out" 2>&1 || cat "$WORK/prune.out" >&2
 check "cache prune --max-size 1M removes it once the cluster is gone ($(nodes))" [ "$(nodes)" = 0 ]

@@ -77,8 +77,8 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
             if !global.quiet {
                 say_notes(&removal);
                 emit_line(&format!(
-                    "removed {} entries, {} freed",
-                    removal.entries,
+                    "removed {}, {} freed",
+                    entries(removal.entries),
                     human(removal.freed.unwrap_or(0))
                 ))?;
             }
@@ -88,8 +88,8 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
             if !global.quiet {
                 say_notes(&removal);
                 emit_line(&format!(
-                    "removed {} entries from {}",
-                    removal.entries,
+                    "removed {} from {}",
+                    entries(removal.entries),
                     removal.root.display()
                 ))?;
             }
@@ -125,10 +125,10 @@ fn du_text(usage: &Usage) -> String {
     let mut text = format!("cache {}\n", usage.root.display());
     for part in &usage.parts {
         text += &format!(
-            "  {:<10} {:>10}  {} entries\n",
+            "  {:<10} {:>10}  {}\n",
             part.name,
             human(part.bytes),
-            part.entries
+            entries(part.entries)
         );
     }
     text += &format!("  {:<10} {:>10}\n", "total", human(usage.total));
@@ -185,15 +185,23 @@ fn say_notes(removal: &Removal) {
     }
     if removal.kept_in_use > 0 {
         say(&format!(
-            "note: kept {} entries whose images containers were created from (a cluster's \
-             nodes; `baker destroy` the cluster to free them)",
-            removal.kept_in_use
+            "note: kept {} whose images containers were created from (a cluster's nodes; \
+             `baker destroy` the cluster to free them)",
+            entries(removal.kept_in_use)
         ));
     }
     if removal.removed_as_root > 0 {
         say(&format!(
-            "removed {} entries that build containers wrote as root through the engine",
-            removal.removed_as_root
+            "removed {} that build containers wrote as root through the engine",
+            entries(removal.removed_as_root)
         ));
+    }
+}
+
+/// "1 entry", "3 entries".
+fn entries(count: usize) -> String {
+    match count {
+        1 => "1 entry".to_owned(),
+        n => format!("{n} entries"),
     }
 }

@@ -16,7 +16,7 @@ fn cache_du_shows_each_part_and_prune_bounds_it() {
         .arg(root)
         .assert()
         .success()
-        .stdout(predicate::str::is_match(r"downloads\s+4.0 KiB\s+1 entries").unwrap())
+        .stdout(predicate::str::is_match(r"downloads\s+4.0 KiB\s+1 entry").unwrap())
         .stdout(predicate::str::is_match(r"packages\s+1.0 KiB").unwrap())
         .stdout(predicate::str::is_match(r"total\s+5.0 KiB").unwrap());
     baker()
@@ -24,7 +24,7 @@ fn cache_du_shows_each_part_and_prune_bounds_it() {
         .arg(root)
         .assert()
         .success()
-        .stdout(predicate::str::contains("removed 1 entries"));
+        .stdout(predicate::str::contains("removed 1 entry"));
     assert!(
         root.join("packages/debian-12/gcc.deb").exists(),
         "what fits stays"
@@ -148,7 +148,7 @@ fn without_quiet_pruning_says_what_it_removed_and_what_it_left() {
         .arg(&root)
         .assert()
         .success()
-        .stdout(predicate::str::contains("removed 1 entries"))
+        .stdout(predicate::str::contains("removed 1 entry"))
         .stderr(contains_all(&[
             "the size counts only the cache's directory",
             "what this cache keeps in the engine was left there",
