@@ -14,6 +14,7 @@
 #     OVMF from baker's tools image) — one hybrid disk for both;
 #   - every format, read with qemu-img and Python's tarfile: qcow2 and vhd convert back to the raw
 #     bytes, ami is the raw disk, gce is a gzipped tar with one sparse member disk.raw;
+#   - it removes the tools image another baker version baked;
 #   - a no-change re-image answers at once; a format the image lacks is written from the raw disk
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
 #   - two image builds from empty image caches, the second by a user without root, are
@@ -72,10 +73,16 @@ image() { # image OUT CACHE [ARGS…]: baker image of the build, timed, peak RSS
 }
 
 # --- a cold image: the tools image and the OS layer made now -------------------------------------------
+# A tools image another baker version baked: a stand-in, the base relabelled. The engine keeps one.
+OLD_TOOLS=baker-tools:0000000000000000
+old=$(docker create "$BASE" true)
+docker commit -c "LABEL baker.image=tools baker.test=1 $RUN_LABEL" "$old" "$OLD_TOOLS" >/dev/null
+docker rm "$old" >/dev/null
 say "cold image (OS layer built)"
 t=$(now)
 image "$WORK/img-a" "$WORK/cache-a" --no-cache
 say "cold image: $(since "$t") s, peak RSS $(cat "$WORK/img-a.rss") KiB"
+check "baker image removed the tools image another baker version baked" [ -z "$(docker images -q "$OLD_TOOLS")" ]
 A=$WORK/img-a/$DISK
 # $BAKER_PG_IMAGE (set by ci/test.sh) keeps this image for ci/e2e-launch-qemu.sh, which boots it.
 if [ -n "${BAKER_PG_IMAGE:-}" ]; then

@@ -16,6 +16,8 @@ pub const STEP_LABEL: &str = "baker.step";
 pub const KEY_LABEL: &str = "baker.key";
 /// The recipe a committed step belongs to.
 pub const RECIPE_LABEL: &str = "baker.recipe";
+/// What part of `baker image` a container, image or volume is (`tools`, `os-layer`, `tree`…).
+pub const IMAGE_PART_LABEL: &str = "baker.image";
 /// On every base image made by `baker base`, so it can be told from pulled ones.
 pub const BASE_LABEL: (&str, &str) = ("baker.base", "1");
 /// The image repository of committed steps.

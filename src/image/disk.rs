@@ -22,7 +22,7 @@ use super::layout::Layout;
 use super::run::{self, RunSpec};
 use crate::cache::CACHE_LABEL;
 use crate::engine::Engine;
-use crate::engine::labels::tree_volume;
+use crate::engine::labels::{IMAGE_PART_LABEL, tree_volume};
 use crate::progress::{Event, Reporter};
 
 /// What the disk is made of.
@@ -96,7 +96,7 @@ pub async fn make_disk(
             format!("{}:/in/artifact.tar.gz:ro", artifact.display()),
             format!("{volume}:/cache"),
         ],
-        labels: &[("baker.image", "disk")],
+        labels: &[(IMAGE_PART_LABEL, "disk")],
     };
     let (mut code, mut tail) = (0, String::new());
     for attempt in 0..2 {
@@ -104,7 +104,7 @@ pub async fn make_disk(
         if fresh {
             engine.remove_volumes_labelled(&mine, &volume).await;
             engine
-                .create_volume(&volume, &[("baker.image", "tree"), mine[0], mine[1]])
+                .create_volume(&volume, &[(IMAGE_PART_LABEL, "tree"), mine[0], mine[1]])
                 .await?;
         }
         let feed = fresh.then_some(job.os_image);

@@ -25,7 +25,7 @@ use crate::cache::engine_entries::{self, EngineEntry};
 use crate::cache::setup_inputs::setup_inputs_tar;
 use crate::cache::{CACHE_LABEL, CacheDir};
 use crate::engine::Engine;
-use crate::engine::labels::{OS_REPO, os_layer_image, step_tag};
+use crate::engine::labels::{IMAGE_PART_LABEL, OS_REPO, os_layer_image, step_tag};
 use crate::plan::PlanStep;
 use crate::progress::{Event, Reporter};
 use crate::recipe::PackageManager;
@@ -149,7 +149,7 @@ impl LayerBuild<'_> {
                 cmd: vec!["bash".into(), "-c".into(), setup.command.clone()],
                 env: BTreeMap::new(),
                 binds: vec![],
-                labels: &[("baker.image", "setup")],
+                labels: &[(IMAGE_PART_LABEL, "setup")],
             },
         )
         .await?;
@@ -170,7 +170,7 @@ impl LayerBuild<'_> {
                 "baker-image-setup",
                 &step_tag(&setup.key, self.cache_id),
                 vec![],
-                &[("baker.image", "setup"), (CACHE_LABEL, self.cache_id)],
+                &[(IMAGE_PART_LABEL, "setup"), (CACHE_LABEL, self.cache_id)],
             )
             .await
             .map_err(ImageError::from);
@@ -205,7 +205,7 @@ impl LayerBuild<'_> {
                 cmd: vec!["bash".into(), "-c".into(), script(spec)],
                 env,
                 binds: vec![format!("{}:{target}", package_cache.display())],
-                labels: &[("baker.image", "os-layer")],
+                labels: &[(IMAGE_PART_LABEL, "os-layer")],
             },
         )
         .await?;
@@ -245,7 +245,7 @@ impl LayerBuild<'_> {
                 &step_tag(&key, self.cache_id),
                 env,
                 &[
-                    ("baker.image", "os-layer"),
+                    (IMAGE_PART_LABEL, "os-layer"),
                     (CACHE_LABEL, self.cache_id),
                     ("baker.recipe", &spec.recipe),
                     (LABEL_BASE_ID, base_id),

@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::ImageError;
 use super::lines::Lines;
+use crate::engine::labels::IMAGE_PART_LABEL;
 use crate::engine::{Container, ContainerExtras, ContainerSpec, Engine};
 
 /// What a container to run is made of.
@@ -98,7 +99,7 @@ pub async fn run_fed(
                     cmd: vec!["true".into()],
                     env: BTreeMap::new(),
                     binds: vec![],
-                    labels: &[("baker.image", "export")],
+                    labels: &[(IMAGE_PART_LABEL, "export")],
                 },
             )
             .await?,

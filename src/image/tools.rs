@@ -3,7 +3,9 @@
 //! `grub-mkimage`, dosfstools and mtools (the EFI System Partition), QEMU, OVMF (UEFI firmware for
 //! QEMU) and qemu-img. baker bakes it itself the first
 //! time from a Debian 12 image present locally, and tags it `baker-tools:<digest of what it is
-//! made of>`, so a changed package list makes a new one and an unchanged one is reused.
+//! made of>`, so a changed package list makes a new one and an unchanged one is reused. The engine
+//! keeps one: each use removes the tools images other baker versions baked (about 480 MB each),
+//! which would otherwise pile up with every upgrade, since they belong to no cache.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use super::ImageError;
 use super::run::{self, RunSpec};
 use crate::cache::CacheDir;
 use crate::engine::Engine;
+use crate::engine::labels::IMAGE_PART_LABEL;
 use crate::progress::{Event, Reporter};
 use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON};
 
@@ -68,6 +71,7 @@ pub async fn ensure_tools(
 ) -> Result<String, ImageError> {
     let base = tools_base();
     let reference = tools_reference(&base);
+    remove_other_tools(engine, &reference, reporter.as_ref()).await;
     if engine.has_image(&reference).await {
         return Ok(reference);
     }
@@ -96,7 +100,7 @@ pub async fn ensure_tools(
             cmd: vec!["bash".into(), "-c".into(), script()],
             env: BTreeMap::new(),
             binds: vec![format!("{}:/var/cache/apt/archives", packages.display())],
-            labels: &[("baker.image", "tools")],
+            labels: &[(IMAGE_PART_LABEL, "tools")],
         },
     )
     .await?;
@@ -110,7 +114,7 @@ pub async fn ensure_tools(
     let result = if finished.code == 0 {
         finished
             .container
-            .commit(repo, tag, base_info.env, &[("baker.image", "tools")])
+            .commit(repo, tag, base_info.env, &[(IMAGE_PART_LABEL, "tools")])
             .await
             .map(|_| reference.clone())
             .map_err(ImageError::from)
@@ -123,6 +127,22 @@ pub async fn ensure_tools(
     };
     finished.container.remove().await;
     result
+}
+
+/// Removes the tools images but `keep`. Best effort: one a container still runs (another baker
+/// version's `baker image` at work) stays, as does every one when the engine cannot list them.
+async fn remove_other_tools(engine: &Engine, keep: &str, reporter: &dyn Reporter) {
+    let labelled = engine.tags_labelled(vec![format!("{IMAGE_PART_LABEL}=tools")]);
+    for other in labelled.await.unwrap_or_default() {
+        if other != keep
+            && other.starts_with(&format!("{TOOLS_REPO}:"))
+            && engine.remove_image(&other).await.is_ok()
+        {
+            reporter.report(Event::Note(format!(
+                "removed {other}, the tools image of another baker version"
+            )));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::super::run::{self, RunSpec};
 use super::ovmf::{self, Ovmf};
 use crate::engine::Container;
 use crate::engine::Engine;
+use crate::engine::labels::IMAGE_PART_LABEL;
 
 /// How QEMU runs the guest's CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,7 +257,7 @@ impl Runner {
                         cmd: args,
                         env: Default::default(),
                         binds: vec![format!("{}:/disk:ro", dir.display())],
-                        labels: &[("baker.image", "boot")],
+                        labels: &[(IMAGE_PART_LABEL, "boot")],
                     },
                     devices,
                 )
