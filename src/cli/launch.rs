@@ -148,36 +148,27 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     else {
         return Ok(build_stopped());
     };
-    let (plan, tarball, sha256) = (built.plan, built.artifact, built.artifact_sha256);
-    check_request(&plan, &request)?;
+    check_request(&built.plan, &request)?;
     if let Some(mut provider) = ssh {
-        provider.tarball = Some((tarball, sha256));
-        provider.repositories = repositories(&plan, &global.cache());
+        let plan = &built.plan;
+        provider.tarball = Some((built.artifact.clone(), built.artifact_sha256.clone()));
+        provider.repositories = repositories(plan, &global.cache());
         let inventory = args.inventory.clone().unwrap_or_default();
         request.resources = provider.resources(&inventory);
-        let outcome = runtime.block_on(launch_with(&provider, &plan, &request, reporter));
-        return finish_launch(global, outcome, &plan);
+        let outcome = runtime.block_on(launch_with(&provider, plan, &request, reporter));
+        return finish_launch(global, outcome, plan);
     }
-    let outcome = runtime.block_on(async {
-        let engine = Engine::connect(reporter.as_ref()).await?;
-        let cache = global.cache();
-        let built = (tarball.as_path(), sha256.as_str());
-        let host_ip = host_ip(args.publish_all);
-        let cancel = interrupted();
-        launch_containers(
-            &engine,
-            &cache,
-            &states(),
-            &plan,
-            built,
-            request,
-            host_ip,
-            reporter,
-            cancel,
-        )
-        .await
-    });
-    finish_launch(global, outcome, &plan)
+    let host_ip = host_ip(args.publish_all);
+    let outcome = runtime.block_on(launch_containers(
+        &global.cache(),
+        &states(),
+        &built,
+        request,
+        host_ip,
+        reporter,
+        interrupted(),
+    ));
+    finish_launch(global, outcome, &built.plan)
 }
 
 /// `baker launch --provider qemu`: the image's raw disk (made first when not given), then VMs.

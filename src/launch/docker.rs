@@ -7,7 +7,6 @@
 //! whole launch: the node image, the cluster, then the removal of node images no cluster names.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::bundle::NodeBundle;
@@ -20,6 +19,7 @@ use super::run::{LaunchRequest, launch};
 use super::state::{ClusterState, NodeState, StateDir};
 use crate::cache::CacheDir;
 use crate::engine::{Engine, NodeSpec};
+use crate::image::build_output::BuildOutput;
 use crate::plan::Plan;
 use crate::progress::Reporter;
 
@@ -35,41 +35,31 @@ pub struct DockerProvider<'a> {
     pub host_ip: &'static str,
 }
 
-/// Launches a cluster of containers from `tarball` (built from `plan`, made with
-/// `cache`'s packages): makes the node image when the engine does not have it, launches the cluster
-/// (its state names the image, which the cache's lock keeps until then), then removes the recipe's
-/// other node images that no cluster names.
-#[allow(clippy::too_many_arguments)]
+/// Launches a cluster of containers from `built`, whose node image is made with `cache`'s packages
+/// when the engine does not have it yet; the cache's lock keeps the image until the cluster's state
+/// names it. Then removes the recipe's other node images that no cluster names.
 pub async fn launch_containers(
-    engine: &Engine,
     cache: &CacheDir,
     states: &StateDir,
-    plan: &Plan,
-    (tarball, tarball_sha256): (&Path, &str),
+    built: &BuildOutput,
     mut request: LaunchRequest,
     host_ip: &'static str,
     reporter: Arc<dyn Reporter>,
     cancel: impl Future<Output = ()>,
 ) -> Result<ClusterState, LaunchError> {
-    let image = ensure_node_image(
-        engine,
-        cache,
-        plan,
-        tarball,
-        tarball_sha256,
-        reporter.as_ref(),
-    )
-    .await?;
+    let engine = Engine::connect(reporter.as_ref()).await?;
+    let plan = &built.plan;
+    let image = ensure_node_image(&engine, cache, built, reporter.as_ref()).await?;
     let reference = image.reference.clone();
     request.resources.insert("image".into(), reference.clone());
     let provider = DockerProvider {
-        engine,
+        engine: &engine,
         image: reference.clone(),
         host_ip,
     };
     let launched = launch(&provider, states, plan, &request, reporter.clone(), cancel).await;
     drop(image);
-    remove_unused_node_images(engine, cache, states, plan, &reference, reporter.as_ref()).await;
+    remove_unused_node_images(&engine, cache, states, plan, &reference, reporter.as_ref()).await;
     launched
 }
 

@@ -26,6 +26,7 @@ use crate::cache::{CACHE_LABEL, CacheDir, CacheLock, CacheLockError, LockMode};
 use crate::engine::labels::{NODE_REPO, node_image, step_tag};
 use crate::engine::{ContainerSpec, Engine};
 use crate::image::assets::AGENT;
+use crate::image::build_output::BuildOutput;
 use crate::plan::{Input, Plan};
 use crate::progress::{Event, Reporter};
 use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager};
@@ -62,17 +63,16 @@ pub struct NodeImage {
     _in_use: CacheLock,
 }
 
-/// The node image for `plan` and its tarball, made when the engine does not have it yet.
+/// The node image for the build, made when the engine does not have it yet.
 pub async fn ensure_node_image(
     engine: &Engine,
     cache: &CacheDir,
-    plan: &Plan,
-    tarball: &Path,
-    tarball_sha256: &str,
+    built: &BuildOutput,
     reporter: &dyn Reporter,
 ) -> Result<NodeImage, LaunchError> {
     let in_use = cache.lock(LockMode::Shared, true, reporter).await?;
-    let reference = make_node_image(engine, cache, plan, tarball, tarball_sha256, reporter).await?;
+    let (plan, tarball, sha256) = (&built.plan, &built.artifact, &built.artifact_sha256);
+    let reference = make_node_image(engine, cache, plan, tarball, sha256, reporter).await?;
     Ok(NodeImage {
         reference,
         _in_use: in_use,
@@ -190,8 +190,9 @@ async fn make_node_image(
 }
 
 /// Removes the cache's node images of `plan`'s recipe and distro but `latest` (the one this launch
-/// used) and those a cluster in `clusters` names. Best effort, and only when nothing uses the cache (no launch between picking its image
-/// and naming it in its state; no build, image or prune either): otherwise the next launch does it.
+/// used) and those a cluster in `clusters` names. Best effort, and only when nothing uses the cache
+/// (no launch between picking its image and naming it in its state; no build, image or prune
+/// either): otherwise the next launch does it.
 /// An image a container still runs stays (the engine refuses), and so does every image when the
 /// engine or the clusters cannot be listed.
 pub async fn remove_unused_node_images(
