@@ -1,9 +1,9 @@
 //! Builds and `baker cache clear|prune` on one cache directory must not overlap: a clear during a
 //! build removes the packages and step images it is using (issue 7.3). Builds hold `<root>/in-use.lock`
-//! shared for their whole run, and so do `baker image` (its OS layer and tree volume) and the making
-//! of a launch's node image, so any number run together; clear and prune hold it exclusively,
-//! waiting for those runs (saying so) or, with `--no-wait`, failing at once. A build started during
-//! a clear waits for it the same way.
+//! shared for their whole run, and so do `baker image` (its OS layer and tree volume) and a
+//! `docker` launch (its node image), so any number run together; clear and prune hold it
+//! exclusively, waiting for those runs (saying so, and naming them: [`super::lock_holders`]) or,
+//! with `--no-wait`, failing at once. A build started during a clear waits for it the same way.
 //!
 //! The lock is the operating system's advisory file lock (`flock(2)`, through rustix, which baker
 //! already uses for the output directory's exchange), released when the process exits however it
@@ -16,6 +16,7 @@ use rustix::fs::{FlockOperation, flock};
 use rustix::io::Errno;
 
 use super::CacheDir;
+use super::lock_holders::lock_holders;
 use crate::progress::{Event, Reporter};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +27,24 @@ pub enum CacheLockError {
         source: std::io::Error,
     },
     #[error(
-        "the cache {} is in use by a running build (or image, or launch; lock {}); retry when it finishes, or drop --no-wait to wait for it",
-        root.display(), path.display()
+        "the cache {} is in use by a running build (or image, or launch; lock {}){}; retry when it finishes, or drop --no-wait to wait for it",
+        root.display(), path.display(), by(holders)
     )]
-    Busy { root: PathBuf, path: PathBuf },
+    Busy {
+        root: PathBuf,
+        path: PathBuf,
+        /// What holds it (see [`lock_holders`]).
+        holders: Vec<String>,
+    },
+}
+
+/// `: pid 1 (…), pid 2 (…)` naming the holders, or nothing when none could be named.
+fn by(holders: &[String]) -> String {
+    if holders.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", holders.join(", "))
+    }
 }
 
 /// Held while the cache is in use; dropping it releases the lock.
@@ -86,19 +101,21 @@ impl CacheDir {
             Err(Errno::WOULDBLOCK) if !wait => {
                 return Err(CacheLockError::Busy {
                     root: self.root().to_owned(),
+                    holders: lock_holders(&path),
                     path,
                 });
             }
             Err(Errno::WOULDBLOCK) => {}
             Err(e) => return Err(io(e.into())),
         }
+        let holders = by(&lock_holders(&path));
         reporter.report(Event::Note(match mode {
             LockMode::Shared => format!(
-                "waiting for `baker cache clear|prune` on {} to finish",
+                "waiting for `baker cache clear|prune` on {} to finish{holders}",
                 self.root().display()
             ),
             LockMode::Exclusive => format!(
-                "waiting for the builds (and images, and launches) using the cache {} to finish",
+                "waiting for the builds (and images, and launches) using the cache {} to finish{holders}",
                 self.root().display()
             ),
         }));
