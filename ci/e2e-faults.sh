@@ -11,7 +11,7 @@
 #   7.6  --jobs 0 / 100000 refused at the flag; a step over its timeout is killed; the first error line;
 #   7.2  two caches on one engine: `du` counts one's step images as the engine does, and prune and
 #        clear in one keep the other's step images;
-#   7.3  clear and prune loops during a build: they wait, the build succeeds, --no-wait fails at once;
+#   7.3  clear and prune loops during a build: they wait, the build succeeds, --no-wait fails at once; both name the build (pid, command);
 #   7.4  a step-scoped variable is not seen by the next step; step images carry the base image's Env;
 #   7.5  a SIGKILLed baker's step container is removed, with a warning, by the next command;
 #   7.7  a full disk (tmpfs) while writing the output set leaves the previous set whole.
@@ -305,6 +305,8 @@ case_clear_during_build() {
   for _ in $(seq 300); do grep -q 'busy' "$WORK/73.err" 2>/dev/null && break; sleep 0.1; done
   "$BAKER" cache clear --cache-dir "$cache" --no-wait >/dev/null 2>"$WORK/73-nowait.err" && fail "clear --no-wait ran during a build"
   expect_in "$WORK/73-nowait.err" "is in use by a running build"
+  # …and names it: the build's pid and command line.
+  expect_in "$WORK/73-nowait.err" "pid $pid (baker build --recipe $recipe"
   # A clear and a prune loop: each waits for the build, then runs.
   (while kill -0 "$pid" 2>/dev/null; do
     "$BAKER" cache clear --cache-dir "$cache" >>"$WORK/73-clear.out" 2>&1 || echo "clear failed" >>"$WORK/73-clear.out"
@@ -316,7 +318,7 @@ case_clear_during_build() {
   runs=$(grep -c '^removed' "$WORK/73-clear.out" || true)
   note "7.3: the build finished with status $status; clear/prune ran $runs times around it"
   [ "$status" = 0 ] || { tail -n 20 "$WORK/73.err"; fail "the build failed while clear/prune looped"; }
-  expect_in "$WORK/73-clear.out" "waiting for the builds (and images, and launches) using the cache $cache to finish"
+  expect_in "$WORK/73-clear.out" "waiting for the builds (and images, and launches) using the cache $cache to finish: pid $pid (baker build"
   if grep -q 'failed' "$WORK/73-clear.out"; then fail "a clear or prune failed: $(cat "$WORK/73-clear.out")"; fi
   expect_in "$WORK/73.out" "built $WORK/out-73/hello-2.10-debian-12.tar.gz"
   seed_images_intact
