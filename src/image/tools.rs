@@ -139,7 +139,8 @@ async fn remove_other_tools(engine: &Engine, keep: &str, reporter: &dyn Reporter
             && engine.remove_image(&other).await.is_ok()
         {
             reporter.report(Event::Note(format!(
-                "removed {other}, the tools image of another baker version"
+                "removed {other}, a tools image this baker does not use (another baker version's, or \
+                 another BAKER_TOOLS_BASE's)"
             )));
         }
     }
