@@ -1,6 +1,7 @@
 //! Images in the engine: looking one up (its id, its environment), pulling a base image, importing a
-//! root filesystem stream as an image (`docker import`), and removing committed step images with the
-//! untagged ones that later commits of the same key left behind.
+//! root filesystem stream as an image (`docker import`), removing committed step images with the
+//! untagged ones that later commits of the same key left behind, and removing the images a newer one
+//! of their kind replaced.
 
 use std::io;
 
@@ -164,6 +165,24 @@ impl Engine {
             .flat_map(|i| i.repo_tags)
             .filter(|t| t != "<none>:<none>")
             .collect())
+    }
+
+    /// Removes the images carrying every one of `labels` but those `keep` accepts, and returns the
+    /// references it removed. Best effort, for images that replace one another (a cache's node
+    /// images, the tools images of baker versions): one a container was created from stays, as the
+    /// engine refuses to remove it, and nothing is removed when the engine cannot list them.
+    pub async fn remove_labelled_except(
+        &self,
+        labels: Vec<String>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let mut removed = Vec::new();
+        for other in self.tags_labelled(labels).await.unwrap_or_default() {
+            if !keep(&other) && self.remove_image(&other).await.is_ok() {
+                removed.push(other);
+            }
+        }
+        removed
     }
 
     /// Removes untagged images that baker made and that carry `label` (`key=value`): a step

@@ -132,17 +132,13 @@ pub async fn ensure_tools(
 /// Removes the tools images but `keep`. Best effort: one a container still runs (another baker
 /// version's `baker image` at work) stays, as does every one when the engine cannot list them.
 async fn remove_other_tools(engine: &Engine, keep: &str, reporter: &dyn Reporter) {
-    let labelled = engine.tags_labelled(vec![format!("{IMAGE_PART_LABEL}=tools")]);
-    for other in labelled.await.unwrap_or_default() {
-        if other != keep
-            && other.starts_with(&format!("{TOOLS_REPO}:"))
-            && engine.remove_image(&other).await.is_ok()
-        {
-            reporter.report(Event::Note(format!(
-                "removed {other}, a tools image this baker does not use (another baker version's, or \
-                 another BAKER_TOOLS_BASE's)"
-            )));
-        }
+    let labels = vec![format!("{IMAGE_PART_LABEL}=tools")];
+    let kept = |other: &str| other == keep || !other.starts_with(&format!("{TOOLS_REPO}:"));
+    for other in engine.remove_labelled_except(labels, kept).await {
+        reporter.report(Event::Note(format!(
+            "removed {other}, a tools image this baker does not use (another baker version's, or \
+             another BAKER_TOOLS_BASE's)"
+        )));
     }
 }
 

@@ -232,11 +232,8 @@ pub async fn remove_unused_node_images(
         format!("{CACHE_LABEL}={identity}"),
         format!("{NODE_OF_LABEL}={node_of}"),
     ];
-    for older in engine.tags_labelled(labels).await.unwrap_or_default() {
-        if older != latest && !in_use.contains(&older) {
-            let _ = engine.remove_image(&older).await;
-        }
-    }
+    let keep = |image: &str| image == latest || in_use.iter().any(|named| named == image);
+    engine.remove_labelled_except(labels, keep).await;
 }
 
 /// The repository files of the plan's setup step, the agent, and the script that installs the
