@@ -1,11 +1,13 @@
 //! `gce`: what Compute Engine imports — a gzip-compressed tar holding one member, `disk.raw`, in
 //! GNU's old format with a sparse map (`tar --format=oldgnu -Sczf`, as Google documents), the
-//! disk a whole number of GiB. Only the data extents go into the archive; the tar stream
+//! disk a whole number of GiB. Only the 4 KiB blocks that hold something go into the archive
+//! ([`Disk::non_zero_runs`]: by the disk's bytes, not by how the file system stores them, so the
+//! archive is the same on every file system, where `tar -S` stores whatever the file system
+//! reports as data, written zeros included); the tar stream
 //! ([`oldgnu`](super::oldgnu)) is compressed on every core ([`pgzip`](super::pgzip)) while the
-//! output is hashed, so the disk is read once and the archive never. The entry's time is the
+//! output is hashed, so the archive is never read back. The entry's time is the
 //! plan's epoch, its owner 0 with no names, its mode 0644: the archive depends on the disk alone.
 
-use std::io;
 use std::path::Path;
 use std::sync::mpsc::Receiver;
 
@@ -43,9 +45,8 @@ pub(super) fn write(
             size: disk.size,
         });
     }
-    let extents: Vec<Extent> = disk
-        .extents()
-        .collect::<io::Result<_>>()
+    let extents = disk
+        .non_zero_runs()
         .map_err(FormatError::read(&disk.path))?;
     let stored = extents.iter().map(|e| e.len).sum();
     let out = Output::create(target)?;
@@ -156,14 +157,27 @@ mod tests {
         let w = write_gce(&disk.path, &out, 2);
         let o = out.to_str().unwrap();
         run("gzip", &["-t", o]);
-        // The same tar stream as GNU tar's, byte for byte, once decompressed.
+        // The same tar stream as GNU tar's, byte for byte, once decompressed, of the same bytes
+        // with the written zeros stored as holes (`cp --sparse=always`): `tar -S` stores what the
+        // file system reports as data, baker the blocks that are not all zeros.
+        let holes = dir.join("holes");
+        std::fs::create_dir(&holes).unwrap();
+        let copy = holes.join(GCE_MEMBER);
+        let copy_arg = copy.to_str().unwrap();
+        run(
+            "cp",
+            &["--sparse=always", disk.path.to_str().unwrap(), copy_arg],
+        );
         let ours = run("sh", &["-c", &format!("gzip -dc {o} | sha256sum")]);
         let gnu = format!(
             "tar --format=oldgnu -S -c --mtime=@{EPOCH} --owner=0 --group=0 --numeric-owner \
              -C {} -f - disk.raw | sha256sum",
-            dir.display()
+            holes.display()
         );
         assert_eq!(ours, run("sh", &["-c", &gnu]));
+        // And the archive of that copy is this one: the file system's holes change nothing.
+        let again = write_gce(&copy, &dir.join("again.tar.gz"), 2);
+        assert_eq!(again.sha256, w.sha256);
         let listing = run("tar", &["-tvzf", o]);
         assert_eq!(listing.lines().count(), 1, "{listing}");
         assert!(

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::meter::Meter;
 use super::output::Output;
 use super::pipe::HashPipe;
-use super::sparse::{Disk, is_zero};
+use super::sparse::{Disk, ZERO_BLOCK, is_zero};
 use super::{Format, FormatError, Options, vhd};
 use crate::progress::Reporter;
 
@@ -26,7 +26,7 @@ const CHUNK: usize = 2 << 20;
 /// Buffers in flight between reading and hashing.
 const DEPTH: usize = 4;
 /// The unit in which written zeros are left out.
-const BLOCK: usize = 4096;
+const BLOCK: usize = ZERO_BLOCK;
 
 /// Whether `format` is the disk's bytes (and so written by this module).
 pub(super) fn is_disk_copy(format: Format) -> bool {

@@ -85,6 +85,52 @@ impl Disk {
     }
 }
 
+/// The blocks, aligned to the disk, by which [`Disk::non_zero_runs`] tells data from zeros: a
+/// file system's block, so that a disk copied by baker (which writes no all-zero block) stores
+/// exactly those runs.
+pub const ZERO_BLOCK: usize = 4096;
+
+impl Disk {
+    /// The runs of [`ZERO_BLOCK`]s that hold something other than zeros, in offset order: the data
+    /// extents without their all-zero blocks. Unlike the extents, they follow the disk's bytes
+    /// alone, not how a file system stores them (blocks written as zeros, as mkfs writes a
+    /// journal; ZFS's records; no `SEEK_DATA` at all), so what is built from them is the same on
+    /// every machine. Reads every data extent once.
+    pub fn non_zero_runs(&self) -> io::Result<Vec<Extent>> {
+        const READ: u64 = 4 << 20;
+        let block = ZERO_BLOCK as u64;
+        let mut runs: Vec<Extent> = Vec::new();
+        let mut buf = vec![0u8; READ as usize];
+        // Blocks before `next` were looked at with an earlier extent.
+        let mut next = 0;
+        for extent in self.extents() {
+            let extent = extent?;
+            let mut at = (extent.offset / block * block).max(next);
+            let end = extent.end().div_ceil(block) * block;
+            while at < end {
+                let n = (end - at).min(READ).min(self.size - at) as usize;
+                self.read_at(&mut buf[..n], at)?;
+                for (i, chunk) in buf[..n].chunks(ZERO_BLOCK).enumerate() {
+                    if is_zero(chunk) {
+                        continue;
+                    }
+                    let offset = at + (i * ZERO_BLOCK) as u64;
+                    match runs.last_mut() {
+                        Some(run) if run.end() == offset => run.len += chunk.len() as u64,
+                        _ => runs.push(Extent {
+                            offset,
+                            len: chunk.len() as u64,
+                        }),
+                    }
+                }
+                at += n as u64;
+            }
+            next = end;
+        }
+        Ok(runs)
+    }
+}
+
 /// Iterator over a [`Disk`]'s data extents, found with `SEEK_DATA`/`SEEK_HOLE`.
 pub struct DataExtents<'a> {
     disk: &'a Disk,
@@ -198,6 +244,30 @@ mod tests {
         let d = Disk::open(&disk.path).unwrap();
         assert_eq!(d.extents().count(), 0);
         assert_eq!(d.data_bytes().unwrap(), 0);
+    }
+
+    #[test]
+    fn non_zero_runs_leave_out_written_zeros_and_follow_the_bytes_alone() {
+        let disk = TestDisk::typical();
+        let opened = Disk::open(&disk.path).unwrap();
+        let runs = opened.non_zero_runs().unwrap();
+        // The written zeros at 8 MiB are gone; the run from 20 MiB + 512 starts at its block.
+        let spans: Vec<_> = runs.iter().map(|r| (r.offset, r.len)).collect();
+        assert_eq!(
+            spans,
+            [
+                (0, MIB),
+                (20 * MIB, 5 * MIB + 4096),
+                (64 * MIB - 4096, 4096)
+            ]
+        );
+        // The same bytes with every block allocated (as on a file system without holes, or
+        // copied with `cp --sparse=never`) give the same runs.
+        let full = disk.dir.path().join("full.raw");
+        std::fs::write(&full, std::fs::read(&disk.path).unwrap()).unwrap();
+        let full = Disk::open(&full).unwrap();
+        assert_eq!(full.data_bytes().unwrap(), 64 * MIB);
+        assert_eq!(full.non_zero_runs().unwrap(), runs);
     }
 
     #[test]
