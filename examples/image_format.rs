@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use baker::image::format::{Format, Options, write_all};
+use baker::image::format::{DiskFile, Format, Options, write_all};
 use baker::progress::{Event, Reporter};
 
 struct Stderr;
@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     if let Ok(threads) = std::env::var("BAKER_THREADS") {
         options.threads = threads.parse().context("BAKER_THREADS is not a number")?;
     }
-    let written = write_all(&raw, &jobs, &options, &Stderr)
+    let written = write_all(&raw, DiskFile::Keep, &jobs, &options, &Stderr)
         .with_context(|| format!("writing {} as {format}", raw.display()))?;
     for w in written {
         println!(

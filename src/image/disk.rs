@@ -4,8 +4,9 @@
 //! to the epoch, kept per OS layer and epoch, and hard-linked into a fresh work tree for each disk,
 //! which the script only ever changes by replacing files, never by writing into them. So a re-image
 //! after a tarball change unpacks nothing. The build's tarball is bind-mounted read-only; `disk.raw`
-//! appears in the bind-mounted work directory, the only host directory touched and the only
-//! temporary space besides the outputs: the disk, sparse. One tree volume is kept per recipe and
+//! appears in the bind-mounted work directory (in the output directory), the only host directory
+//! touched and the only temporary space besides the outputs: the disk, sparse, which becomes the
+//! `raw` output when one is asked for. One tree volume is kept per recipe and
 //! cache, labelled with the cache's identity, so that `baker cache clear` removes it and a cache never
 //! removes or reuses another's (caches sharing an engine are independent). The
 //! partition layout (MBR, or GPT with an EFI System Partition) comes computed from [`Layout`].

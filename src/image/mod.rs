@@ -50,6 +50,7 @@ use crate::cache::{CacheDir, LockMode};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use crate::recipe::Provider;
+use format::DiskFile;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use layout::Layout;
 use manifest::FormatFile;
@@ -228,7 +229,9 @@ pub async fn make_image(
     .await?;
     stage(&reporter, 2, "disk", Some(t));
 
-    let files = formats_stage(req, &req.formats, &raw, req.epoch, &key, &reporter)?;
+    // The disk is this run's own: the raw (or ami) output is that file, renamed.
+    let disk = (raw.as_path(), DiskFile::Take);
+    let files = formats_stage(req, &req.formats, disk, req.epoch, &key, &reporter)?;
     let manifest = manifest::describe(req, &layer, &key, &ids, &layout, size, files);
     let manifest_path = write_manifest(&req.out_dir, &manifest)?;
     drop(work);
@@ -266,7 +269,7 @@ fn add_formats(
     let files = formats_stage(
         req,
         missing,
-        disk,
+        (disk, DiskFile::Keep),
         manifest.source_date_epoch,
         &manifest.image_key,
         reporter,
@@ -283,12 +286,13 @@ fn add_formats(
     })
 }
 
-/// The last stage: the raw disk at `raw` written as each of `formats` into the output directory;
-/// the files as `image.json` lists them.
+/// The last stage: the raw disk at `raw` written as each of `formats` into the output directory
+/// (the disk itself becoming one of them when it may be taken); the files as `image.json` lists
+/// them.
 fn formats_stage(
     req: &ImageRequest,
     formats: &[Format],
-    raw: &Path,
+    (raw, disk_file): (&Path, DiskFile),
     epoch: u64,
     image_key: &str,
     reporter: &Arc<dyn Reporter>,
@@ -301,7 +305,7 @@ fn formats_stage(
     let t = Instant::now();
     let written = output::write_formats(
         formats,
-        raw,
+        (raw, disk_file),
         &req.out_dir,
         &req.spec.stem,
         epoch,

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::ImageError;
-use super::format::{self, Options, Written};
+use super::format::{self, DiskFile, Options, Written};
 use crate::progress::Reporter;
 
 pub use super::format::Format;
@@ -37,9 +37,11 @@ pub fn file_name(stem: &str, format: Format) -> String {
 
 /// Writes the raw disk at `raw` as each format, to `out_dir/<stem>.<extension>` with its
 /// `.sha256`; `raw`, `ami` and `vhd` are written in one pass that reads and hashes the disk once.
+/// With [`DiskFile::Take`] (`raw` is baker's own disk in `out_dir`) the `raw` or `ami` file is
+/// that disk, renamed.
 pub fn write_formats(
     formats: &[Format],
-    raw: &Path,
+    (raw, disk_file): (&Path, DiskFile),
     out_dir: &Path,
     stem: &str,
     epoch: u64,
@@ -51,7 +53,9 @@ pub fn write_formats(
         .iter()
         .map(|&f| (f, out_dir.join(file_name(stem, f))))
         .collect();
-    Ok(format::write_all(raw, &jobs, &options, reporter)?)
+    Ok(format::write_all(
+        raw, disk_file, &jobs, &options, reporter,
+    )?)
 }
 
 #[cfg(test)]

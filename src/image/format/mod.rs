@@ -128,6 +128,18 @@ impl Options {
     }
 }
 
+/// Whether the raw disk file may become one of the outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskFile {
+    /// Someone else's file (the raw disk of an image already in `--out`, a benchmark's input):
+    /// only read.
+    Keep,
+    /// baker's own temporary disk, in the output directory: the `raw` output (else `ami`) is that
+    /// file, its all-zero blocks punched out as a copy would leave them, renamed into place once
+    /// hashed. No copy is written, and the disk's space is not needed twice.
+    Take,
+}
+
 /// A finished output file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
@@ -148,7 +160,8 @@ pub fn write(
     options: &Options,
     reporter: &dyn Reporter,
 ) -> Result<Written, FormatError> {
-    let mut written = write_all(raw, &[(format, out.to_owned())], options, reporter)?;
+    let jobs = [(format, out.to_owned())];
+    let mut written = write_all(raw, DiskFile::Keep, &jobs, options, reporter)?;
     Ok(written.remove(0))
 }
 
@@ -156,9 +169,11 @@ pub fn write(
 /// are the disk's bytes, so they are written together, in one pass that reads and hashes the disk
 /// once; then `qcow2`. `gce` is written meanwhile on its own threads: compressing is CPU-bound
 /// where the others mostly wait on the disk. The results come in the order of `jobs`. A file
-/// already written stays when another fails.
+/// already written stays when another fails. With [`DiskFile::Take`], the disk at `raw` becomes
+/// the `raw` (else `ami`) output.
 pub fn write_all(
     raw: &Path,
+    disk_file: DiskFile,
     jobs: &[(Format, PathBuf)],
     options: &Options,
     reporter: &dyn Reporter,
@@ -183,7 +198,7 @@ pub fn write_all(
                     .iter()
                     .map(|&i| (jobs[i].0, jobs[i].1.as_path()))
                     .collect();
-                let written = raw::write(&disk, &targets, options, reporter)?;
+                let written = raw::write(&disk, disk_file, &targets, options, reporter)?;
                 for (i, d) in copies.into_iter().zip(written) {
                     done[i] = Some(d);
                 }
@@ -266,7 +281,7 @@ mod tests {
             .iter()
             .map(|f| (*f, dir.join(format!("t.{}", f.extension()))))
             .collect();
-        let together = write_all(raw, &jobs, &options, &Silent).unwrap();
+        let together = write_all(raw, DiskFile::Keep, &jobs, &options, &Silent).unwrap();
         for (w, (format, path)) in together.iter().zip(&jobs) {
             assert_eq!((w.format, &w.path), (*format, path));
             let alone = dir.join(format!("alone.{}", format.extension()));
@@ -306,7 +321,8 @@ mod tests {
             (Format::Gce, dir.join("d.tar.gz")),
             (Format::Qcow2, dir.join("d.qcow2")),
         ];
-        let err = write_all(&disk.path, &jobs, &Options::new(0, b""), &Silent).unwrap_err();
+        let options = Options::new(0, b"");
+        let err = write_all(&disk.path, DiskFile::Keep, &jobs, &options, &Silent).unwrap_err();
         assert!(matches!(err, FormatError::GceSize { .. }), "{err:?}");
         assert!(!dir.join("d.tar.gz").exists());
         for done in ["d.raw", "d.raw.sha256", "d.qcow2", "d.qcow2.sha256"] {

@@ -1,5 +1,6 @@
-//! The file a format writer fills: created under a hidden partial name beside the target, and
-//! only when complete fsynced, renamed over the target and given its `<file>.sha256`
+//! The file a format writer fills: created under a hidden partial name beside the target (or
+//! baker's own temporary disk, adopted), and only when complete fsynced, renamed over the target
+//! and given its `<file>.sha256`
 //! (`<hex>  <name>\n`, what `sha256sum -c` reads). A writer that fails drops its [`Output`],
 //! which removes the partial file, so a failure never leaves half an image under the final name.
 //! The stale `.sha256` of an older image is removed before the rename, so a `.sha256` always
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{Advice, fadvise};
 
-use tempfile::NamedTempFile;
+use tempfile::{NamedTempFile, TempPath};
 
 use super::FormatError;
 use crate::artifact::{checksum_path, write_sums};
@@ -39,6 +40,24 @@ impl Output {
         Ok(Self {
             target: target.to_owned(),
             partial,
+            flushed: AtomicU64::new(0),
+        })
+    }
+
+    /// An output that is an existing file instead of a new one: baker's own temporary disk, beside
+    /// the target on its file system, which [`Output::commit`] renames into place. Dropped before
+    /// that, it is removed, as a partial file is.
+    pub fn adopt(path: &Path, target: &Path) -> Result<Self, FormatError> {
+        let err = FormatError::write(target);
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path);
+        let file = opened.and_then(|file| Ok((file, TempPath::try_from_path(path)?)));
+        let (file, path) = file.map_err(err)?;
+        Ok(Self {
+            target: target.to_owned(),
+            partial: NamedTempFile::from_parts(file, path),
             flushed: AtomicU64::new(0),
         })
     }

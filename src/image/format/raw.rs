@@ -7,26 +7,31 @@
 //! are not all zeros are written, at their offsets in a file already extended to the disk's size,
 //! so every hole stays a hole. The data has to pass through memory anyway to be hashed, so an
 //! in-kernel `copy_file_range` would save nothing over writing from the buffer being hashed.
+//! When the disk is baker's own ([`DiskFile::Take`]), the `raw` (else `ami`) file is not a copy
+//! but the disk itself: the pass punches out its all-zero blocks (mkfs writes a journal and inode
+//! tables of zeros), so it ends as sparse as a copy, and it is renamed into place.
 
 use std::fs::File;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+use rustix::fs::FallocateFlags;
+use rustix::io::Errno;
 
 use sha2::{Digest, Sha256};
 
 use super::meter::Meter;
 use super::output::Output;
 use super::pipe::HashPipe;
-use super::sparse::{Disk, ZERO_BLOCK, is_zero};
-use super::{Format, FormatError, Options, vhd};
+use super::sparse::{Disk, ZERO_BLOCK, block_runs};
+use super::{DiskFile, Format, FormatError, Options, vhd};
 use crate::progress::Reporter;
 
 /// Bytes read at a time.
 const CHUNK: usize = 2 << 20;
 /// Buffers in flight between reading and hashing.
 const DEPTH: usize = 4;
-/// The unit in which written zeros are left out.
-const BLOCK: usize = ZERO_BLOCK;
 
 /// Whether `format` is the disk's bytes (and so written by this module).
 pub(super) fn is_disk_copy(format: Format) -> bool {
@@ -35,9 +40,11 @@ pub(super) fn is_disk_copy(format: Format) -> bool {
 
 /// Writes each `(format, target)` — `raw`, `ami` or `vhd` — in one pass over the disk; returns
 /// each file's sha256 and length, in the order given. A VHD's size rule is checked before anything
-/// is written; on an error during the pass no file of it appears.
+/// is written; on an error during the pass no file of it appears. With [`DiskFile::Take`] the
+/// `raw` (else `ami`) target is the disk itself, renamed.
 pub(super) fn write(
     disk: &Disk,
+    disk_file: DiskFile,
     jobs: &[(Format, &Path)],
     options: &Options,
     reporter: &dyn Reporter,
@@ -49,11 +56,20 @@ pub(super) fn write(
             size,
         })?;
     }
+    let position = |format| jobs.iter().position(|(f, _)| *f == format);
+    let taken = match disk_file {
+        DiskFile::Take => position(Format::Raw).or_else(|| position(Format::Ami)),
+        DiskFile::Keep => None,
+    };
     let outs = jobs
         .iter()
-        .map(|(_, target)| Output::create(target))
+        .enumerate()
+        .map(|(i, (_, target))| match taken == Some(i) {
+            true => Output::adopt(&disk.path, target),
+            false => Output::create(target),
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let hasher = copy(disk, &outs, reporter)?;
+    let hasher = copy(disk, &outs, taken, reporter)?;
     let mut written = Vec::with_capacity(jobs.len());
     for ((format, target), out) in jobs.iter().zip(outs) {
         let mut hasher = hasher.clone();
@@ -69,12 +85,21 @@ pub(super) fn write(
     Ok(written)
 }
 
-/// Copies the disk into every one of `outs` at the same offsets, holes left as holes, reading each
-/// data extent once; returns the hasher that has seen all `disk.size` bytes.
-fn copy(disk: &Disk, outs: &[Output], reporter: &dyn Reporter) -> Result<Sha256, FormatError> {
+/// Copies the disk into every one of `outs` but the `taken` one (the disk itself, whose all-zero
+/// blocks are punched out instead) at the same offsets, holes left as holes, reading each data
+/// extent once; returns the hasher that has seen all `disk.size` bytes.
+fn copy(
+    disk: &Disk,
+    outs: &[Output],
+    taken: Option<usize>,
+    reporter: &dyn Reporter,
+) -> Result<Sha256, FormatError> {
     // The copies that still need writing: the others are reflinks of the disk.
     let mut to_write = Vec::with_capacity(outs.len());
-    for out in outs {
+    for (i, out) in outs.iter().enumerate() {
+        if Some(i) == taken {
+            continue;
+        }
         if rustix::fs::ioctl_ficlone(out.file(), &disk.file).is_err() {
             out.file()
                 .set_len(disk.size)
@@ -100,8 +125,13 @@ fn copy(disk: &Disk, outs: &[Output], reporter: &dyn Reporter) -> Result<Sha256,
             buf.resize(n, 0);
             disk.read_at(&mut buf, at)
                 .map_err(FormatError::read(&disk.path))?;
+            let runs = block_runs(&buf, at);
             for out in &to_write {
-                write_non_zero(out.file(), &buf, at).map_err(FormatError::write(out.target()))?;
+                write_non_zero(out.file(), &buf, at, &runs)
+                    .map_err(FormatError::write(out.target()))?;
+            }
+            if let Some(out) = taken.map(|i| &outs[i]) {
+                punch_zeros(out.file(), at, &runs).map_err(FormatError::write(out.target()))?;
             }
             pipe.bytes(buf);
             meter.add(n as u64);
@@ -122,30 +152,34 @@ fn copy(disk: &Disk, outs: &[Output], reporter: &dyn Reporter) -> Result<Sha256,
 }
 
 /// Writes `buf` at `offset`, leaving out the 4 KiB blocks (aligned to the file) that are all zero.
-fn write_non_zero(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
-    let mut i = 0;
-    while i < buf.len() {
-        // Blocks end on multiples of BLOCK in the file, whatever `offset` is.
-        let block_end = |from: usize| {
-            let next = (offset as usize + from) / BLOCK * BLOCK + BLOCK - offset as usize;
-            next.min(buf.len())
-        };
-        let end = block_end(i);
-        if is_zero(&buf[i..end]) {
-            i = end;
-            continue;
-        }
-        let start = i;
-        let mut j = end;
-        while j < buf.len() {
-            let e = block_end(j);
-            if is_zero(&buf[j..e]) {
-                break;
+fn write_non_zero(
+    file: &File,
+    buf: &[u8],
+    offset: u64,
+    runs: &[(Range<usize>, bool)],
+) -> std::io::Result<()> {
+    for (run, _) in runs.iter().filter(|(_, zero)| !zero) {
+        file.write_all_at(&buf[run.clone()], offset + run.start as u64)?;
+    }
+    Ok(())
+}
+
+/// Makes holes of the whole 4 KiB blocks of `runs` (of a buffer read at `offset`) that are all
+/// zeros, in the disk file itself: its bytes stay the same, its zeros stop taking space. On a file
+/// system that cannot punch holes the zeros stay, as they would in a copy there.
+fn punch_zeros(file: &File, offset: u64, runs: &[(Range<usize>, bool)]) -> std::io::Result<()> {
+    let block = ZERO_BLOCK as u64;
+    for (run, _) in runs.iter().filter(|(_, zero)| *zero) {
+        let start = (offset + run.start as u64).next_multiple_of(block);
+        let end = (offset + run.end as u64) / block * block;
+        if end > start {
+            let mode = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+            match rustix::fs::fallocate(file, mode, start, end - start) {
+                Ok(()) => {}
+                Err(Errno::OPNOTSUPP) => return Ok(()),
+                Err(e) => return Err(e.into()),
             }
-            j = e;
         }
-        file.write_all_at(&buf[start..j], offset + start as u64)?;
-        i = j;
     }
     Ok(())
 }
@@ -156,7 +190,7 @@ mod tests {
     use crate::artifact::sha256_file;
     use crate::image::format::testdisk::{MIB, TestDisk, allocated};
     use crate::image::format::{Format, Options, write as write_format};
-    use crate::progress::{Event, Recorder};
+    use crate::progress::{Event, Recorder, Silent};
 
     #[test]
     fn raw_is_the_same_bytes_stays_sparse_and_reports_progress() {
@@ -198,7 +232,7 @@ mod tests {
         ];
         let recorder = Recorder::default();
         let options = Options::new(5, b"one pass");
-        let written = write(&opened, &jobs, &options, &recorder).unwrap();
+        let written = write(&opened, DiskFile::Keep, &jobs, &options, &recorder).unwrap();
         // One meter, naming the three files, that counts the disk's data once.
         let events = recorder.0.lock().unwrap();
         let totals: Vec<_> = events
@@ -230,6 +264,61 @@ mod tests {
     }
 
     #[test]
+    fn a_taken_disk_becomes_the_raw_file_with_its_written_zeros_punched_out() {
+        let disk = TestDisk::typical();
+        let bytes = std::fs::read(&disk.path).unwrap();
+        let sha256 = sha256_file(&disk.path).unwrap();
+        assert!(
+            allocated(&disk.path) >= 8 * MIB,
+            "the test disk has written zeros"
+        );
+        let opened = Disk::open(&disk.path).unwrap();
+        let dir = disk.dir.path();
+        let (raw, vhd) = (dir.join("d.raw"), dir.join("d.vhd"));
+        let jobs = [(Format::Vhd, vhd.as_path()), (Format::Raw, raw.as_path())];
+        let options = Options::new(5, b"taken");
+        let written = write(&opened, DiskFile::Take, &jobs, &options, &Silent).unwrap();
+        assert!(!disk.path.exists(), "the disk was renamed, not copied");
+        assert_eq!(std::fs::read(&raw).unwrap(), bytes);
+        assert_eq!(written[1], (sha256.clone(), 64 * MIB));
+        assert_eq!(
+            std::fs::read_to_string(dir.join("d.raw.sha256")).unwrap(),
+            format!("{sha256}  d.raw\n")
+        );
+        assert!(
+            allocated(&raw) <= 7 * MIB,
+            "as sparse as a copy: {} bytes allocated",
+            allocated(&raw)
+        );
+        assert_eq!(&std::fs::read(&vhd).unwrap()[..bytes.len()], &bytes[..]);
+        // With no raw asked for, the ami file is the one taken; kept, the disk stays where it is.
+        let disk = TestDisk::typical();
+        let ami = disk.dir.path().join("d.ami.raw");
+        let opened = Disk::open(&disk.path).unwrap();
+        write(
+            &opened,
+            DiskFile::Take,
+            &[(Format::Ami, &ami)],
+            &options,
+            &Silent,
+        )
+        .unwrap();
+        assert!(!disk.path.exists() && ami.exists());
+        let disk = TestDisk::typical();
+        let copy = disk.dir.path().join("d.raw");
+        let opened = Disk::open(&disk.path).unwrap();
+        write(
+            &opened,
+            DiskFile::Keep,
+            &[(Format::Raw, &copy)],
+            &options,
+            &Silent,
+        )
+        .unwrap();
+        assert!(disk.path.exists() && copy.exists());
+    }
+
+    #[test]
     fn write_non_zero_leaves_zero_blocks_unwritten_at_any_offset() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
@@ -240,13 +329,13 @@ mod tests {
             .open(&path)
             .unwrap();
         file.set_len(64 * 1024).unwrap();
-        let mut buf = vec![0u8; 5 * BLOCK];
-        buf[BLOCK - 100] = 7; // in the first (partial) block seen from offset 100
-        buf[4 * BLOCK] = 9;
-        write_non_zero(&file, &buf, 100).unwrap();
-        let mut back = vec![0u8; 5 * BLOCK];
+        let mut buf = vec![0u8; 5 * ZERO_BLOCK];
+        buf[ZERO_BLOCK - 100] = 7; // in the first (partial) block seen from offset 100
+        buf[4 * ZERO_BLOCK] = 9;
+        write_non_zero(&file, &buf, 100, &block_runs(&buf, 100)).unwrap();
+        let mut back = vec![0u8; 5 * ZERO_BLOCK];
         file.read_exact_at(&mut back, 100).unwrap();
         assert_eq!(back, buf);
-        assert!(allocated(&path) <= 3 * BLOCK as u64);
+        assert!(allocated(&path) <= 3 * ZERO_BLOCK as u64);
     }
 }

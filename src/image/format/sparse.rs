@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -110,17 +111,11 @@ impl Disk {
             while at < end {
                 let n = (end - at).min(READ).min(self.size - at) as usize;
                 self.read_at(&mut buf[..n], at)?;
-                for (i, chunk) in buf[..n].chunks(ZERO_BLOCK).enumerate() {
-                    if is_zero(chunk) {
-                        continue;
-                    }
-                    let offset = at + (i * ZERO_BLOCK) as u64;
+                for (range, _) in block_runs(&buf[..n], at).into_iter().filter(|(_, z)| !z) {
+                    let (offset, len) = (at + range.start as u64, range.len() as u64);
                     match runs.last_mut() {
-                        Some(run) if run.end() == offset => run.len += chunk.len() as u64,
-                        _ => runs.push(Extent {
-                            offset,
-                            len: chunk.len() as u64,
-                        }),
+                        Some(run) if run.end() == offset => run.len += len,
+                        _ => runs.push(Extent { offset, len }),
                     }
                 }
                 at += n as u64;
@@ -129,6 +124,25 @@ impl Disk {
         }
         Ok(runs)
     }
+}
+
+/// `buf`, which sits at `offset` in the disk, cut at the disk's [`ZERO_BLOCK`] boundaries into runs
+/// of blocks that are all zeros (`true`) and runs of blocks that are not, as ranges of `buf`.
+pub fn block_runs(buf: &[u8], offset: u64) -> Vec<(Range<usize>, bool)> {
+    let mut runs: Vec<(Range<usize>, bool)> = Vec::new();
+    let mut i = 0;
+    while i < buf.len() {
+        // Blocks end on multiples of ZERO_BLOCK in the disk, whatever `offset` is.
+        let end = ((offset as usize + i) / ZERO_BLOCK * ZERO_BLOCK + ZERO_BLOCK - offset as usize)
+            .min(buf.len());
+        let zero = is_zero(&buf[i..end]);
+        match runs.last_mut() {
+            Some((run, z)) if *z == zero => run.end = end,
+            _ => runs.push((i..end, zero)),
+        }
+        i = end;
+    }
+    runs
 }
 
 /// Iterator over a [`Disk`]'s data extents, found with `SEEK_DATA`/`SEEK_HOLE`.
