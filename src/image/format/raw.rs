@@ -292,30 +292,17 @@ mod tests {
         );
         assert_eq!(&std::fs::read(&vhd).unwrap()[..bytes.len()], &bytes[..]);
         // With no raw asked for, the ami file is the one taken; kept, the disk stays where it is.
-        let disk = TestDisk::typical();
-        let ami = disk.dir.path().join("d.ami.raw");
-        let opened = Disk::open(&disk.path).unwrap();
-        write(
-            &opened,
-            DiskFile::Take,
-            &[(Format::Ami, &ami)],
-            &options,
-            &Silent,
-        )
-        .unwrap();
-        assert!(!disk.path.exists() && ami.exists());
-        let disk = TestDisk::typical();
-        let copy = disk.dir.path().join("d.raw");
-        let opened = Disk::open(&disk.path).unwrap();
-        write(
-            &opened,
-            DiskFile::Keep,
-            &[(Format::Raw, &copy)],
-            &options,
-            &Silent,
-        )
-        .unwrap();
-        assert!(disk.path.exists() && copy.exists());
+        for (format, disk_file, name, taken) in [
+            (Format::Ami, DiskFile::Take, "d.ami.raw", true),
+            (Format::Raw, DiskFile::Keep, "d.raw", false),
+        ] {
+            let disk = TestDisk::typical();
+            let target = disk.dir.path().join(name);
+            let opened = Disk::open(&disk.path).unwrap();
+            let jobs = [(format, target.as_path())];
+            write(&opened, disk_file, &jobs, &options, &Silent).unwrap();
+            assert_eq!((disk.path.exists(), target.exists()), (!taken, true));
+        }
     }
 
     #[test]
