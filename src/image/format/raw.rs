@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use super::meter::Meter;
 use super::output::Output;
 use super::pipe::HashPipe;
-use super::sparse::{Disk, ZERO_BLOCK, block_runs};
+use super::sparse::{Disk, ZERO_BLOCK, block_runs, write_non_zero};
 use super::{DiskFile, Format, FormatError, Options, vhd};
 use crate::progress::Reporter;
 
@@ -149,19 +149,6 @@ fn copy(
         out.sync()?;
     }
     Ok(pipe.finish())
-}
-
-/// Writes `buf` at `offset`, leaving out the 4 KiB blocks (aligned to the file) that are all zero.
-fn write_non_zero(
-    file: &File,
-    buf: &[u8],
-    offset: u64,
-    runs: &[(Range<usize>, bool)],
-) -> std::io::Result<()> {
-    for (run, _) in runs.iter().filter(|(_, zero)| !zero) {
-        file.write_all_at(&buf[run.clone()], offset + run.start as u64)?;
-    }
-    Ok(())
 }
 
 /// Makes holes of the whole 4 KiB blocks of `runs` (of a buffer read at `offset`) that are all

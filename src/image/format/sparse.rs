@@ -2,7 +2,8 @@
 //! mostly holes; asking the filesystem where the data is (`SEEK_DATA`/`SEEK_HOLE`, through rustix
 //! since this crate forbids `unsafe`) lets every writer read about 1 GiB instead of 10. A
 //! filesystem without those seeks reports the whole file as one data extent, which is slower but
-//! still correct.
+//! still correct. Within the data, [`block_runs`] tells the 4 KiB blocks of zeros from the others,
+//! for every writer that leaves zeros out: sparse copies, the raw outputs, the GCE sparse map.
 
 use std::fs::File;
 use std::io;
@@ -25,6 +26,11 @@ impl Extent {
         self.offset + self.len
     }
 }
+
+/// The blocks, aligned to the disk, by which [`Disk::non_zero_runs`] tells data from zeros: a
+/// file system's block, so that a disk copied by baker (which writes no all-zero block) stores
+/// exactly those runs.
+pub const ZERO_BLOCK: usize = 4096;
 
 /// An open raw disk file and its size.
 #[derive(Debug)]
@@ -65,8 +71,9 @@ impl Disk {
     }
 
     /// Copies the disk into the empty file `to`, keeping its holes: only the data extents are
-    /// read, and of those only the MiBs that are not all zeros are written. (`std::fs::copy` and
-    /// `copy_file_range` between two file systems write every hole out as zeros.)
+    /// read, and of those only the [`ZERO_BLOCK`]s that are not all zeros are written.
+    /// (`std::fs::copy` and `copy_file_range` between two file systems write every hole out as
+    /// zeros.)
     pub fn copy_sparse(&self, to: &File) -> io::Result<()> {
         to.set_len(self.size)?;
         let mut buf = vec![0u8; 1 << 20];
@@ -76,22 +83,13 @@ impl Disk {
             while at < extent.end() {
                 let n = (extent.end() - at).min(buf.len() as u64) as usize;
                 self.read_at(&mut buf[..n], at)?;
-                if !is_zero(&buf[..n]) {
-                    to.write_all_at(&buf[..n], at)?;
-                }
+                write_non_zero(to, &buf[..n], at, &block_runs(&buf[..n], at))?;
                 at += n as u64;
             }
         }
         Ok(())
     }
-}
 
-/// The blocks, aligned to the disk, by which [`Disk::non_zero_runs`] tells data from zeros: a
-/// file system's block, so that a disk copied by baker (which writes no all-zero block) stores
-/// exactly those runs.
-pub const ZERO_BLOCK: usize = 4096;
-
-impl Disk {
     /// The runs of [`ZERO_BLOCK`]s that hold something other than zeros, in offset order: the data
     /// extents without their all-zero blocks. Unlike the extents, they follow the disk's bytes
     /// alone, not how a file system stores them (blocks written as zeros, as mkfs writes a
@@ -143,6 +141,20 @@ pub fn block_runs(buf: &[u8], offset: u64) -> Vec<(Range<usize>, bool)> {
         i = end;
     }
     runs
+}
+
+/// Writes `buf` at `offset`, leaving out the blocks that `runs` ([`block_runs`] of `buf` at
+/// `offset`) says are all zeros.
+pub fn write_non_zero(
+    file: &File,
+    buf: &[u8],
+    offset: u64,
+    runs: &[(Range<usize>, bool)],
+) -> std::io::Result<()> {
+    for (run, _) in runs.iter().filter(|(_, zero)| !zero) {
+        file.write_all_at(&buf[run.clone()], offset + run.start as u64)?;
+    }
+    Ok(())
 }
 
 /// Iterator over a [`Disk`]'s data extents, found with `SEEK_DATA`/`SEEK_HOLE`.
