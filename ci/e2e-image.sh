@@ -19,6 +19,7 @@
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
 #   - two image builds from empty image caches, the second by a user without root, are
 #     byte-identical (sha256s printed);
+#   - a disk made after its OS layer was made again under the same key holds the new layer's files;
 #   - each cache keeps an OS layer and a tree volume of its own; the user's `cache clear` removes
 #     its own and nothing of root's; `cache du` counts them as the engine does, and
 #     `cache prune --max-size` removes them;
@@ -291,6 +292,22 @@ as_nonroot ./baker cache clear --cache-dir "$NONROOT_HOME/cache-b" -q 2>"$WORK/c
 check "the user's cache clear removes its OS layer and tree volume ($(in_engine "$ID_B") left), and nothing of root's cache ($(in_engine "$ID_A"))" \
   bash -c "[ '$(in_engine "$ID_B")' = '0 0' ] && [ '$(in_engine "$ID_A")' = '1 1' ]"
 
+# --- an OS layer made again under its key is unpacked again -------------------------------------------
+# `--no-cache`, or a new base image, makes the OS layer again under the same key. The disk must then be
+# made from the new layer, not from the tree volume unpacked from the one it replaced. A stand-in for
+# a new layer: the cached one with a marker file, committed under its reference (its labels kept).
+say "an OS layer made again under its key"
+layer_ref=$(docker images --format '{{.Repository}}:{{.Tag}}' --filter "label=baker.cache=$ID_A" --filter label=baker.image=os-layer)
+old_layer=$(docker images -q --no-trunc "$layer_ref")
+docker run --name "baker-e2e-layer-$$" --label "$RUN_LABEL" "$layer_ref" sh -c 'echo remade >/etc/baker-e2e-remade'
+docker commit "baker-e2e-layer-$$" "$layer_ref" >/dev/null && docker rm "baker-e2e-layer-$$" >/dev/null
+"$BAKER" image --from "$PG" --format raw --out "$WORK/img-m" --cache-dir "$WORK/cache-a" -q 2>"$WORK/img-m.err" || tail -n 20 "$WORK/img-m.err" >&2
+dd if="$WORK/img-m/$DISK" of="$WORK/part-m.ext4" bs=1M skip=$(($(json "$WORK/img-m/image.json" 'd["disk"]["partition_offset"]') / 1048576)) conv=sparse status=none
+check "a disk made after its OS layer was made again holds the new layer's files" \
+  bash -c "debugfs -R 'cat /etc/baker-e2e-remade' '$WORK/part-m.ext4' 2>/dev/null | grep -qx remade"
+docker rmi "$old_layer" >/dev/null
+rm -rf "$WORK/img-m" "$WORK/part-m.ext4"
+
 # --- a boot that does not reach the ready line ----------------------------------------------------------
 if "$BAKER" image boot "$A" --timeout 3 --log "$WORK/short.log" --cache-dir "$WORK/cache-a" 2>"$WORK/short.err" >/dev/null; then
   not_ok "a boot that times out fails"
@@ -308,7 +325,8 @@ else
   say "KVM passed its trial here, or is absent: nothing to remember"
 fi
 check "no container is left behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.image)" ]
-# Root's cache imaged two tarballs (the build and a changed one) and kept one tree volume.
+# Root's cache imaged two tarballs (the build and a changed one) and an OS layer made again, and kept
+# one tree volume.
 check "one tree volume is kept per recipe and cache" [ "$(in_engine "$ID_A")" = '1 1' ]
 
 # --- `cache du` counts what the cache keeps in the engine, and `cache prune` bounds it -------------------

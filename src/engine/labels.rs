@@ -47,11 +47,14 @@ pub fn node_image(key: &str, cache: &str) -> String {
     format!("{NODE_REPO}:{}", step_tag(key, cache))
 }
 
-/// The volume holding the unpacked tree of the OS layer with `os_key`, with file times clamped to
-/// `epoch`, for the cache with identity `cache`.
-pub fn tree_volume(os_key: &str, epoch: u64, cache: &str) -> String {
+/// The volume holding the unpacked tree of the OS layer image `os_id` (whose key is `os_key`), with
+/// file times clamped to `epoch`, for the cache with identity `cache`. The image's id is in the name
+/// because a layer made again under the same key (`--no-cache`, a new base image) is new content:
+/// its tree must be unpacked again, not taken from the volume of the one it replaced.
+pub fn tree_volume(os_key: &str, os_id: &str, epoch: u64, cache: &str) -> String {
     let (start, end) = tree_volume_ends(os_key, cache);
-    format!("{start}{epoch}{end}")
+    let id = os_id.strip_prefix("sha256:").unwrap_or(os_id);
+    format!("{start}{}-{epoch}{end}", &id[..id.len().min(12)])
 }
 
 /// How the names of every tree volume of the OS layer with `os_key` in the cache `cache` start and
@@ -117,5 +120,22 @@ mod tests {
             step_image("ab", "0123456789abcdef0123"),
             "baker-step:ab-0123456789abcdef"
         );
+    }
+
+    #[test]
+    fn a_layer_made_again_under_its_key_has_a_tree_volume_of_its_own() {
+        let (key, cache) = ("0123456789abcdef99", "fedcba9876543210aa");
+        let old = tree_volume(key, "sha256:aaaaaaaaaaaa11", 1_700_000_000, cache);
+        let new = tree_volume(key, "sha256:bbbbbbbbbbbb11", 1_700_000_000, cache);
+        assert_eq!(
+            old,
+            "baker-tree-0123456789abcdef-aaaaaaaaaaaa-1700000000-fedcba9876543210"
+        );
+        assert_ne!(old, new);
+        // `cache du|prune|clear` find both by how the names of the layer's volumes start and end.
+        let (start, end) = tree_volume_ends(key, cache);
+        for name in [old, new] {
+            assert!(name.starts_with(&start) && name.ends_with(&end), "{name}");
+        }
     }
 }

@@ -34,6 +34,8 @@ pub struct DiskJob<'a> {
     pub tools_image: &'a str,
     pub os_image: &'a str,
     pub os_key: &'a str,
+    /// The OS layer image's id: its tree volume is made from this image.
+    pub os_id: &'a str,
     /// The build's tarball on the host.
     pub artifact: &'a Path,
     /// The archive of baker's files unpacked over the tree.
@@ -85,7 +87,7 @@ pub async fn make_disk(
         ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
     ]);
     env.extend(job.layout.env(job.ids));
-    let volume = tree_volume(job.os_key, job.epoch, job.cache_id);
+    let volume = tree_volume(job.os_key, job.os_id, job.epoch, job.cache_id);
     let mine = [("baker.tree-of", job.recipe), (CACHE_LABEL, job.cache_id)];
     let spec = RunSpec {
         name: String::new(),

@@ -215,6 +215,7 @@ pub async fn make_image(
             tools_image: &tools,
             os_image: &layer.reference,
             os_key: &layer.key,
+            os_id: &layer.id,
             artifact: &req.artifact,
             overlay,
             work_dir: work.path(),

@@ -40,6 +40,9 @@ const LABEL_KERNEL: &str = "baker.kernel";
 pub struct OsLayer {
     pub reference: String,
     pub key: String,
+    /// The engine's id of the committed image: a layer made again under the same key (`--no-cache`,
+    /// a new base image) has a new one, and so a tree of its own.
+    pub id: String,
     pub kernel: Kernel,
     /// The size of its file system.
     pub size: u64,
@@ -78,6 +81,7 @@ pub async fn lookup(
     Some(OsLayer {
         reference,
         key,
+        id: info.id,
         kernel,
         size: info.size,
         cached: true,
@@ -255,7 +259,7 @@ impl LayerBuild<'_> {
             .await
             .map_err(ImageError::from);
         finished.container.remove().await;
-        committed?;
+        let id = committed?;
         let reference = os_layer_image(&key, self.cache_id);
         let size = self
             .engine
@@ -265,6 +269,7 @@ impl LayerBuild<'_> {
         Ok(OsLayer {
             reference,
             key,
+            id,
             kernel,
             size,
             cached: false,
