@@ -1,8 +1,9 @@
 //! How a readiness check's answer is judged, in one place for every provider. A probe answers with
 //! text: an HTTP body (or the JSON value at the check's pointer), or a command's standard output.
 //! The answer is compared trimmed of surrounding whitespace and with every `\r` removed, so a
-//! Windows line end or a trailing newline never fails a check; a check without `equals` passes on
-//! the status (HTTP) or exit code (command) alone.
+//! Windows line end or a trailing newline never fails a check; two numbers compare by value, so
+//! Mesos 1.x's metrics (`"master/slaves_active": 2.0`, every value a double) pass a check that
+//! expects `"2"`; a check without `equals` passes on the status (HTTP) or exit code (command) alone.
 
 use serde_json::Value;
 
@@ -36,8 +37,19 @@ pub fn passes(seen: &Seen, equals: Option<&str>) -> bool {
     match (seen, equals) {
         (Seen::Failure(_), _) => false,
         (Seen::Answer(_), None) => true,
-        (Seen::Answer(answer), Some(expected)) => normalise(answer) == normalise(expected),
+        (Seen::Answer(answer), Some(expected)) => {
+            let (answer, expected) = (normalise(answer), normalise(expected));
+            match (number(&answer), number(&expected)) {
+                (Some(a), Some(e)) => a == e,
+                _ => answer == expected,
+            }
+        }
     }
+}
+
+/// The answer as a finite number, when it is one (`2`, `2.0`, `-1e3`).
+fn number(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
 impl std::fmt::Display for Seen {
@@ -62,6 +74,20 @@ mod tests {
         assert!(!passes(&seen, Some("catchup")));
         assert!(passes(&Seen::Answer(String::new()), None));
         assert!(!passes(&Seen::Failure("exit code 2".into()), None));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        // Mesos 1.x writes every metric as a double.
+        let body = r#"{"master/slaves_active": 2.0, "master/elected": 1.0}"#;
+        let seen = Seen::Answer(at_pointer(body, "/master~1slaves_active").unwrap());
+        assert!(passes(&seen, Some("2")));
+        assert!(!passes(&seen, Some("3")));
+        assert!(passes(&Seen::Answer("1".into()), Some("1.0")));
+        assert!(!passes(&Seen::Answer("1.0".into()), Some("true")));
+        // What is not a finite number compares as text.
+        assert!(passes(&Seen::Answer("NaN".into()), Some("NaN")));
+        assert!(!passes(&Seen::Answer("inf".into()), Some("infinity")));
     }
 
     #[test]
