@@ -1,7 +1,8 @@
 #!/bin/sh
 # baker first boot: what must differ between nodes made from one image is created here, on the node,
 # never baked into the image: the machine id, and SSH host keys when sshd is installed. Then the
-# fixed ready line goes to the console, where `baker image boot` and a cloud's serial log see it.
+# fixed ready line goes to the console, where `baker image boot` and a cloud's serial log see it,
+# once the role agent is known to run here.
 # Runs at every boot (from a systemd unit or an upstart job); the work is only done once.
 # Until the role agent arrives (launch issue), this is the whole first-boot contract.
 set -u
@@ -28,8 +29,24 @@ if [ ! -e "$done_file" ]; then
                 [ -e "$key" ] || ssh-keygen -q -t "$type" -N '' -f "$key"
             done
         fi
+        # Upstart (Ubuntu 14.04) starts ssh with runlevel 2, before this job: without host keys
+        # sshd exited and upstart stopped respawning it. It has keys now.
+        if [ -f /etc/init/ssh.conf ] && command -v initctl >/dev/null 2>&1; then
+            initctl start ssh >/dev/null 2>&1 || true
+        fi
     fi
     mkdir -p /var/lib/baker
     : >"$done_file"
+fi
+# The ready line also says that the role agent can run here: it is in place, and this image's own
+# bash parses it (bash 4.1 on CentOS 6). Otherwise the console says why and there is no ready line.
+agent=/usr/lib/baker/baker-agent
+if [ ! -x "$agent" ]; then
+    echo "baker-first-boot: the role agent cannot run: $agent is missing" >/dev/console
+    exit 1
+fi
+if ! bash -n "$agent" 2>/dev/console; then
+    echo "baker-first-boot: the role agent cannot run: this image's bash does not parse $agent" >/dev/console
+    exit 1
 fi
 echo "baker-ready: first boot finished" >/dev/console

@@ -194,6 +194,10 @@ mod tests {
     #[test]
     fn the_first_boot_script_prints_the_ready_line_the_boot_check_waits_for() {
         assert!(FIRST_BOOT.contains(&format!("echo \"{READY_LINE}\" >/dev/console")));
+        // Unless the role agent cannot run, which the boot's hint then names.
+        let refusal = format!("echo \"{}:", super::super::boot::AGENT_CANNOT_RUN);
+        assert!(FIRST_BOOT.matches(&refusal).count() == 2, "{FIRST_BOOT}");
+        assert!(FIRST_BOOT.find(&refusal) < FIRST_BOOT.find(READY_LINE));
         assert!(SYSTEMD_UNIT.contains("ExecStart=/usr/lib/baker/first-boot"));
         assert!(UPSTART_JOB.contains("exec /usr/lib/baker/first-boot"));
     }

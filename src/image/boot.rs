@@ -33,7 +33,7 @@ use crate::progress::{Event, Reporter};
 
 use crate::recipe::Firmware;
 use console::failure;
-pub use console::{diagnose, strip_escapes};
+pub use console::{AGENT_CANNOT_RUN, diagnose, strip_escapes};
 use kvm_memory::KvmMemory;
 pub use ovmf::Ovmf;
 pub use qemu::{Accel, QemuFrom, disk_format, kvm_openable, on_path, qemu_args};

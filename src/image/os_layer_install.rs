@@ -12,6 +12,15 @@ use crate::recipe::{DPKG_UNSAFE_IO_OFF, DPKG_UNSAFE_IO_ON, PackageManager};
 /// Starts the line that names the kernel, its image and its initramfs.
 pub const KERNEL_LINE: &str = "baker-kernel:";
 
+/// Undoes what Docker Hub's Ubuntu images change for life in a container, which a booted machine
+/// must not keep: `/sbin/initctl` diverted to a stub that does nothing (upstart, Ubuntu 14.04's init,
+/// sends its boot events through it: runlevel 2 would never start) and a `policy-rc.d` that forbids
+/// packages to start their services. Runs after the layer's packages install, which still want both.
+const UNDO_CONTAINER_TWEAKS: &str = "\
+if dpkg-divert --list /sbin/initctl | grep -q .; then rm -f /sbin/initctl; dpkg-divert --local --rename --remove /sbin/initctl; fi
+rm -f /usr/sbin/policy-rc.d
+";
+
 /// The packages the layer installs: kernel, init, the first NIC's DHCP client, runtime packages.
 pub fn packages(spec: &ImageSpec) -> Vec<String> {
     let mut list = vec![spec.kernel_package.clone(), spec.init_package().to_owned()];
@@ -37,7 +46,8 @@ pub fn script(spec: &ImageSpec) -> String {
              apt-get update -q\n\
              apt-get install -y -q --no-install-recommends {list}\n\
              {DPKG_UNSAFE_IO_OFF}\n\
-             rm -f /etc/apt/apt.conf.d/90baker-keep-packages\n"
+             rm -f /etc/apt/apt.conf.d/90baker-keep-packages\n\
+             {UNDO_CONTAINER_TWEAKS}"
         ),
         PackageManager::Yum => format!(
             "sed -i 's/^keepcache=0/keepcache=1/' /etc/yum.conf\n\
@@ -97,6 +107,14 @@ mod tests {
         let yum = spec("mesos", "centos6");
         assert!(script(&yum).contains("yum install -y kernel upstart dhclient "));
         assert!(script(&yum).contains("chkconfig network on"));
+    }
+
+    #[test]
+    fn an_ubuntu_layer_gets_its_real_initctl_back_after_installing() {
+        let script = script(&spec("mesos", "ubuntu14.04"));
+        let undo = script.find("dpkg-divert --local --rename --remove /sbin/initctl");
+        assert!(undo > script.find("apt-get install"), "{script}");
+        assert!(script.contains("rm -f /usr/sbin/policy-rc.d"));
     }
 
     #[test]

@@ -23,10 +23,24 @@ pub(super) fn failure(opts: &BootOptions, reason: &str) -> ImageError {
     ))
 }
 
+/// What first boot prints instead of the ready line when the role agent cannot run on the image.
+pub const AGENT_CANNOT_RUN: &str = "baker-first-boot: the role agent cannot run";
+
 /// What the console says went wrong, when it says it in a known way.
 pub fn diagnose(lines: &[&str]) -> Option<&'static str> {
     let has = |needles: &[&str]| lines.iter().any(|l| needles.iter().any(|n| l.contains(n)));
-    if has(&["EXT4-fs", "ext4"]) && has(&["unsupported", "couldn't mount"]) {
+    // On one line: "EXT4-fs (vda1): couldn't mount … because of unsupported optional features
+    // (400)". Not "couldn't mount as ext3 due to feature incompatibilities", which every kernel
+    // that mounts ext4 through its ext3 name prints on a good boot.
+    let too_new = lines
+        .iter()
+        .any(|l| l.contains("EXT4-fs") && l.contains("unsupported optional features"));
+    if has(&[AGENT_CANNOT_RUN]) {
+        return Some(
+            "the image booted, but its role agent cannot run there (first boot checks it with the image's own bash): a recipe's image layer must keep bash, and nothing may replace /usr/lib/baker/baker-agent",
+        );
+    }
+    if too_new {
         return Some(
             "the kernel cannot mount the root file system: its ext4 features are too new for it; set the recipe's mkfs_options (e.g. `-O ^metadata_csum,^64bit,^orphan_file,^metadata_csum_seed` for 2014 kernels)",
         );
@@ -94,6 +108,22 @@ mod tests {
         );
         assert!(diagnose(&[]).unwrap().contains("console stayed empty"));
         assert!(diagnose(&["Welcome to Debian"]).is_none());
+    }
+
+    #[test]
+    fn a_good_boot_s_ext3_probe_is_not_taken_for_too_new_features() {
+        let lines = [
+            "EXT4-fs (vda3): couldn't mount as ext3 due to feature incompatibilities",
+            "EXT4-fs (vda3): mounted filesystem with ordered data mode. Quota mode: none.",
+            "Welcome to Debian GNU/Linux 12 (bookworm)!",
+        ];
+        assert!(diagnose(&lines).is_none());
+    }
+
+    #[test]
+    fn an_agent_that_cannot_run_is_named() {
+        let line = format!("{AGENT_CANNOT_RUN}: /usr/lib/baker/baker-agent is missing");
+        assert!(diagnose(&[&line]).unwrap().contains("role agent"));
     }
 
     #[test]
