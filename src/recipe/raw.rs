@@ -232,7 +232,7 @@ pub struct RawImage {
     #[serde(default)]
     pub boots_on: Vec<RawBootTarget>,
     #[serde(default)]
-    pub mkfs_options: Option<String>,
+    pub mkfs_options: Option<Spanned<String>>,
     #[serde(default)]
     pub firmware: Vec<Spanned<String>>,
 }

@@ -67,9 +67,39 @@ impl Checker<'_> {
             runtime_packages: i.runtime_packages.clone(),
             first_boot: i.first_boot.clone(),
             boots_on,
-            mkfs_options: i.mkfs_options.clone(),
+            mkfs_options: self.mkfs_options(i.mkfs_options.as_ref())?,
             firmware: self.firmware(&i.firmware, bootloader)?,
         })
+    }
+
+    /// The recipe's extra `mkfs.ext4` options, refused when they name one that baker sets itself:
+    /// mke2fs keeps only the last `-E`, so a recipe's would drop the partition's offset and the
+    /// fixed hash seed (the file system written over the partition table, or different bytes
+    /// each run), and the label, UUID, tree and quiet/force flags are the disk's.
+    fn mkfs_options(&self, given: Option<&Spanned<String>>) -> Result<Option<String>, RecipeError> {
+        let Some(given) = given else { return Ok(None) };
+        const BAKERS: [(&str, &str); 6] = [
+            (
+                "-E",
+                "extended options (baker sets offset, hash_seed and nodiscard)",
+            ),
+            ("-U", "the UUID (derived from the image key)"),
+            ("-L", "the label (`root`)"),
+            ("-d", "the tree to copy in"),
+            ("-F", "force"),
+            ("-q", "quiet"),
+        ];
+        for word in given.get_ref().split_whitespace() {
+            if let Some((flag, what)) = BAKERS.iter().find(|(f, _)| word.starts_with(f)) {
+                return Err(self.at(
+                    given.span(),
+                    format!(
+                        "`mkfs_options` may not set `{flag}`, {what}: baker sets it for every image"
+                    ),
+                ));
+            }
+        }
+        Ok(Some(given.get_ref().clone()))
     }
 
     /// The image's firmware list: BIOS always (the disk always carries GRUB for BIOS), UEFI only

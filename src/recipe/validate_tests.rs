@@ -163,6 +163,27 @@ fn the_firmware_list_needs_bios_and_uefi_needs_grub_2() {
 }
 
 #[test]
+fn mkfs_options_may_not_set_what_baker_sets_for_every_image() {
+    let with = |options: &str| {
+        POSTGRES.replace(
+            "firmware = [",
+            &format!("mkfs_options = \"{options}\"\nfirmware = ["),
+        )
+    };
+    let ok = parse(SourceText::new("r.toml", with("-O ^64bit -I 256"))).unwrap();
+    assert_eq!(
+        ok.image.unwrap().mkfs_options.as_deref(),
+        Some("-O ^64bit -I 256")
+    );
+    let message = error_of(&with("-O ^64bit -E root_owner=0:0"));
+    assert!(
+        message.contains("may not set `-E`") && message.contains("offset, hash_seed"),
+        "{message}"
+    );
+    assert!(error_of(&with("-Uclear")).contains("may not set `-U`"));
+}
+
+#[test]
 fn role_env_is_checked_like_step_env() {
     let bad = POSTGRES.replace("PGDATA = ", "\"1BAD\" = ");
     assert!(error_of(&bad).contains("`1BAD` is not a valid environment variable name"));
