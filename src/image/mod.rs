@@ -95,6 +95,9 @@ pub async fn make_image(
     reporter: Arc<dyn Reporter>,
 ) -> Result<ImageOutcome, ImageError> {
     let started = Instant::now();
+    if let Some(size) = req.size {
+        size::check_for_formats(size, &req.formats)?;
+    }
     // What this image takes from the cache (its OS layer, tree volume and package files) stays
     // while it is made: `baker cache prune|clear` wait for the lock, as they wait for builds.
     let _in_use = req

@@ -4,7 +4,7 @@
 //! Written by hand because size crates read `10G` as 10⁹ bytes, while disk tools (`truncate`,
 //! `qemu-img`) and their users mean 10 GiB; this parser does the same, powers of two throughout.
 
-use super::ImageError;
+use super::{Format, ImageError};
 
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
@@ -58,6 +58,26 @@ pub fn default_size(tree_bytes: u64) -> u64 {
     round_up(PARTITION_OFFSET + tree_bytes + overhead + headroom, GIB)
 }
 
+/// Refuses, before any work, a `--size` that a format asked for cannot take: GCE's `disk.raw` must
+/// be a whole number of GiB (the other formats take the whole MiB every size is).
+pub fn check_for_formats(size: u64, formats: &[Format]) -> Result<(), ImageError> {
+    if formats.contains(&Format::Gce) && size % GIB != 0 {
+        let (below, above) = (size / GIB, size.div_ceil(GIB));
+        let choices = if below == 0 {
+            format!("{above}G")
+        } else {
+            format!("{below}G or {above}G")
+        };
+        return Err(ImageError::Size {
+            given: describe(size),
+            reason: format!(
+                "the gce format needs a whole number of GiB: ask for {choices}, or leave --size out"
+            ),
+        });
+    }
+    Ok(())
+}
+
 pub fn round_up(value: u64, unit: u64) -> u64 {
     value.div_ceil(unit) * unit
 }
@@ -74,6 +94,19 @@ pub fn describe(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gce_image_needs_whole_gib_before_any_work() {
+        let message = check_for_formats(parse_size("1536M").unwrap(), &[Format::Raw, Format::Gce])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("invalid size `1536 MiB`"), "{message}");
+        assert!(message.contains("ask for 1G or 2G"), "{message}");
+        let small = check_for_formats(512 * MIB, &[Format::Gce]).unwrap_err();
+        assert!(small.to_string().contains("ask for 1G,"), "{small}");
+        assert!(check_for_formats(parse_size("1536M").unwrap(), &[Format::Vhd]).is_ok());
+        assert!(check_for_formats(2 * GIB, &[Format::Gce]).is_ok());
+    }
 
     #[test]
     fn sizes_use_binary_units_as_disk_tools_do() {
