@@ -32,6 +32,10 @@ pub enum ImageError {
         how_to_make: Option<String>,
     },
 
+    /// The recipe's base image is not here and the engine's pull said why.
+    #[error(transparent)]
+    BaseImage(Box<crate::builder::BuildError>),
+
     #[error("{what} failed with exit code {code}; its last lines:\n{tail}")]
     Failed {
         what: String,

@@ -101,10 +101,7 @@ impl LayerBuild<'_> {
     pub async fn ensure(&self, spec: &ImageSpec, no_cache: bool) -> Result<OsLayer, ImageError> {
         let base_id = ensure_base_image(self.engine, &spec.base, self.reporter.as_ref())
             .await
-            .map_err(|_| ImageError::MissingImage {
-                image: spec.base.image.clone(),
-                how_to_make: spec.base.how_to_make.clone(),
-            })?;
+            .map_err(|e| ImageError::BaseImage(Box::new(e)))?;
         if !no_cache {
             if let Some(layer) = lookup(self.engine, spec, &base_id, self.cache_id).await {
                 self.remember(spec, &layer);
