@@ -48,6 +48,10 @@ pub struct Suite {
     pub keyring_package: &'static str,
     /// Whether the machine's apt configuration can supply the mirror.
     pub debian: bool,
+    /// The archive components the image's sources.list names (`--components`; debootstrap's
+    /// default is `main` alone). Ubuntu's are those of Docker Hub's image: trusty's Maven, which
+    /// the Mesos recipe needs, is in universe.
+    pub components: Option<&'static str>,
 }
 
 pub fn suite(distro: Distro) -> Result<Suite, BaseError> {
@@ -57,12 +61,14 @@ pub fn suite(distro: Distro) -> Result<Suite, BaseError> {
             keyring: "/usr/share/keyrings/debian-archive-keyring.gpg",
             keyring_package: "debian-archive-keyring",
             debian: true,
+            components: None,
         }),
         Distro::Ubuntu1404 => Ok(Suite {
             name: "trusty",
             keyring: "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
             keyring_package: "ubuntu-keyring",
             debian: false,
+            components: Some("main,restricted,universe,multiverse"),
         }),
         Distro::Centos66 => Err(BaseError::Unsupported {
             distro: distro.to_string(),
@@ -235,6 +241,9 @@ impl Debootstrap {
     /// The debootstrap command line for `target`.
     pub fn args(&self, target: &Path) -> Vec<String> {
         let mut args = vec![format!("--variant={}", self.variant.name())];
+        if let Some(components) = self.suite.components {
+            args.push(format!("--components={components}"));
+        }
         if !self.include.is_empty() {
             args.push(format!("--include={}", self.include.join(",")));
         }

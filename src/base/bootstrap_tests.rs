@@ -71,6 +71,7 @@ fn ubuntu_needs_a_mirror() {
         plan.args(Path::new("/t")),
         [
             "--variant=minbase",
+            "--components=main,restricted,universe,multiverse",
             "--include=ca-certificates,g++",
             "--no-check-gpg",
             "trusty",
