@@ -54,6 +54,10 @@ pub struct RecipeRef {
 pub struct ArtifactRef {
     pub file_name: String,
     pub sha256: String,
+    /// The bytes the tarball unpacks to, which size the disk when `--size` is not given. Absent
+    /// in an image.json from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpacked_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +212,7 @@ pub(super) fn describe(
                 .to_string_lossy()
                 .into_owned(),
             sha256: req.artifact_sha256.clone(),
+            unpacked_bytes: None,
         },
         kernel: KernelInfo {
             package: spec.kernel_package.clone(),
@@ -268,6 +273,7 @@ pub(crate) fn sample() -> ImageManifest {
         artifact: ArtifactRef {
             file_name: "postgresql-15.18-debian-12.tar.gz".into(),
             sha256: "a".repeat(64),
+            unpacked_bytes: Some(60 << 20),
         },
         kernel: KernelInfo {
             package: "linux-image-cloud-amd64".into(),

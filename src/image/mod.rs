@@ -106,7 +106,7 @@ pub async fn make_image(
         .await?;
     let spec = &req.spec;
     let tools_image = tools::tools_reference(&tools::tools_base());
-    let unpacked = unpacked_size(&req.artifact)?;
+    let unpacked = unpacked_size(&req.out_dir, &req.artifact, &req.artifact_sha256)?;
     let cache_id = req.cache.identity().map_err(ImageError::io(
         "reading the cache's identity in",
         req.cache.root(),
@@ -236,7 +236,8 @@ pub async fn make_image(
     // The disk is this run's own: the raw (or ami) output is that file, renamed.
     let disk = (raw.as_path(), DiskFile::Take);
     let files = formats_stage(req, &req.formats, disk, req.epoch, &key, &reporter)?;
-    let manifest = manifest::describe(req, &layer, &key, &ids, &layout, size, files);
+    let mut manifest = manifest::describe(req, &layer, &key, &ids, &layout, size, files);
+    manifest.artifact.unpacked_bytes = Some(unpacked);
     let manifest_path = write_manifest(&req.out_dir, &manifest)?;
     drop(work);
     Ok(ImageOutcome {
@@ -371,9 +372,50 @@ fn image_key(req: &ImageRequest, layer: &OsLayer, tools: &str, unpacked: u64) ->
     .key()
 }
 
-/// The bytes the tarball unpacks to, for the default disk size.
-fn unpacked_size(tarball: &Path) -> Result<u64, ImageError> {
+/// The bytes the tarball unpacks to, for the default disk size: what the output directory's
+/// image.json recorded when it was made from this same tarball (by its sha256), so that a no-change
+/// re-image does not decompress it, else counted by decompressing it.
+fn unpacked_size(out_dir: &Path, tarball: &Path, sha256: &str) -> Result<u64, ImageError> {
+    let recorded = ImageManifest::read(&ImageManifest::path_in(out_dir))
+        .ok()
+        .filter(|m| m.artifact.sha256 == sha256)
+        .and_then(|m| m.artifact.unpacked_bytes);
+    if let Some(bytes) = recorded {
+        return Ok(bytes);
+    }
     let file = std::fs::File::open(tarball).map_err(ImageError::io("reading", tarball))?;
     let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
     std::io::copy(&mut gz, &mut std::io::sink()).map_err(ImageError::io("reading", tarball))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn the_unpacked_size_comes_from_image_json_when_it_was_made_from_the_same_tarball() {
+        let dir = tempfile::tempdir().unwrap();
+        let tarball = dir.path().join("t.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&tarball).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&[7u8; 10_000]).unwrap();
+        gz.finish().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        // No image.json: counted.
+        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 10_000);
+        let mut recorded = manifest::sample();
+        recorded.artifact.sha256 = "s1".into();
+        recorded.artifact.unpacked_bytes = Some(1234);
+        recorded.write(&out).unwrap();
+        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 1234);
+        // Another tarball, or an image.json that does not say: counted.
+        assert_eq!(unpacked_size(&out, &tarball, "s2").unwrap(), 10_000);
+        recorded.artifact.unpacked_bytes = None;
+        recorded.write(&out).unwrap();
+        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 10_000);
+    }
 }
