@@ -1,4 +1,4 @@
-//! The files from `images/` (compiled in, like `recipes/`) and the small per-disk files, laid out as
+//! The files from `images/` (compiled in, like `recipes/`), rendered for one disk, laid out as
 //! one tar archive that the disk script unpacks over the OS tree: the first-boot script and the role
 //! agent with their systemd units or upstart jobs, `grub.cfg`, `fstab`, `hostname`, `hosts`, and the
 //! first NIC's DHCP configuration ([`super::network`]). Every entry is owned by root with the plan's
@@ -25,13 +25,18 @@ const GRUB_CFG: &str = include_str!("../../images/grub/grub.cfg");
 pub const AGENT: &str = include_str!("../../images/agent/baker-agent");
 const AGENT_UNIT: &str = include_str!("../../images/agent/baker-agent.service");
 const AGENT_JOB: &str = include_str!("../../images/agent/baker-agent.conf");
+/// Templates: `root_uuid`; `hostname`; `hostname`.
+const FSTAB: &str = include_str!("../../images/system/fstab");
+const HOSTNAME: &str = include_str!("../../images/system/hostname");
+const HOSTS: &str = include_str!("../../images/system/hosts");
 /// Run in the tools container: unpacks the tarball and these assets into the tree, removes what is
 /// node-specific, clamps times, and lays out the disk.
 pub const DISK_SCRIPT: &str = include_str!("scripts/disk.sh");
 
-/// The kernel command line beside `root=UUID=… ro`: classic NIC names (the first NIC is `eth0`, as
-/// [`super::network`] expects), the serial console last, so `/dev/console` is it.
-pub const KERNEL_CMDLINE: &str = "net.ifnames=0 console=tty0 console=ttyS0,115200n8";
+/// The kernel command line beside `root=UUID=… ro` (`images/grub/cmdline`): classic NIC names (the
+/// first NIC is `eth0`, as [`super::network`] expects), the serial console last, so `/dev/console`
+/// is it.
+pub const KERNEL_CMDLINE: &str = include_str!("../../images/grub/cmdline").trim_ascii_end();
 
 /// The digest of everything this module puts on a disk, for the image key.
 pub fn assets_digest() -> String {
@@ -44,6 +49,9 @@ pub fn assets_digest() -> String {
         AGENT,
         AGENT_UNIT,
         AGENT_JOB,
+        FSTAB,
+        HOSTNAME,
+        HOSTS,
         DISK_SCRIPT,
         KERNEL_CMDLINE,
         interfaces,
@@ -83,9 +91,7 @@ pub(super) fn render(template: &str, data: &serde_json::Value) -> String {
 }
 
 pub fn fstab(root_uuid: &str) -> String {
-    format!(
-        "# written by baker: the root file system, found by UUID\nUUID={root_uuid} / ext4 defaults,errors=remount-ro 0 1\n"
-    )
+    render(FSTAB, &json!({ "root_uuid": root_uuid }))
 }
 
 /// The archive unpacked over the tree (`tar -x --keep-directory-symlink` in the disk script).
@@ -100,13 +106,10 @@ pub fn overlay(
         epoch,
     };
     let hostname = spec.recipe.clone();
+    let named = json!({ "hostname": hostname });
     tar.file("etc/fstab", 0o644, &fstab(root_uuid))?;
-    tar.file("etc/hostname", 0o644, &format!("{hostname}\n"))?;
-    tar.file(
-        "etc/hosts",
-        0o644,
-        &format!("127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
-    )?;
+    tar.file("etc/hostname", 0o644, &render(HOSTNAME, &named))?;
+    tar.file("etc/hosts", 0o644, &render(HOSTS, &named))?;
     let title = format!("{} {} ({})", spec.recipe, spec.version, spec.distro);
     tar.file(
         "boot/grub/grub.cfg",
@@ -256,5 +259,32 @@ mod tests {
     #[test]
     fn fstab_mounts_the_root_by_uuid() {
         assert!(fstab("abc").contains("\nUUID=abc / ext4 defaults,errors=remount-ro 0 1\n"));
+    }
+
+    #[test]
+    fn the_image_is_named_after_its_recipe_in_hostname_and_hosts() {
+        let s = spec("postgresql", "debian12");
+        let tar = overlay(&s, &kernel(), "u", 1).unwrap();
+        let text = |path: &str| {
+            let mut archive = tar::Archive::new(tar.as_slice());
+            let mut entry = archive
+                .entries()
+                .unwrap()
+                .map(Result::unwrap)
+                .find(|e| e.path().unwrap().to_str() == Some(path))
+                .unwrap();
+            let mut out = String::new();
+            io::Read::read_to_string(&mut entry, &mut out).unwrap();
+            out
+        };
+        assert_eq!(text("etc/hostname"), "postgresql\n");
+        assert_eq!(
+            text("etc/hosts"),
+            "127.0.0.1\tlocalhost\n127.0.1.1\tpostgresql\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        );
+        assert_eq!(
+            KERNEL_CMDLINE,
+            "net.ifnames=0 console=tty0 console=ttyS0,115200n8"
+        );
     }
 }
