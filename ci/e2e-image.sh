@@ -301,17 +301,16 @@ check "the user's cache clear removes its OS layer and tree volume ($(in_engine 
 # --- an OS layer made again under its key is unpacked again -------------------------------------------
 # `--no-cache`, or a new base image, makes the OS layer again under the same key. The disk must then be
 # made from the new layer, not from the tree volume unpacked from the one it replaced. A stand-in for
-# a new layer: the cached one with a marker file, committed under its reference (its labels kept).
+# a new layer: the cached one with a marker file, committed under its reference (its labels kept;
+# the layer it replaces stays below it, untagged, and goes when it goes).
 say "an OS layer made again under its key"
 layer_ref=$(docker images --format '{{.Repository}}:{{.Tag}}' --filter "label=baker.cache=$ID_A" --filter label=baker.image=os-layer)
-old_layer=$(docker images -q --no-trunc "$layer_ref")
 docker run --name "baker-e2e-layer-$$" --label "$RUN_LABEL" "$layer_ref" sh -c 'echo remade >/etc/baker-e2e-remade'
 docker commit "baker-e2e-layer-$$" "$layer_ref" >/dev/null && docker rm "baker-e2e-layer-$$" >/dev/null
 "$BAKER" image --from "$PG" --format raw --out "$WORK/img-m" --cache-dir "$WORK/cache-a" -q 2>"$WORK/img-m.err" || tail -n 20 "$WORK/img-m.err" >&2
 dd if="$WORK/img-m/$DISK" of="$WORK/part-m.ext4" bs=1M skip=$(($(json "$WORK/img-m/image.json" 'd["disk"]["partition_offset"]') / 1048576)) conv=sparse status=none
 check "a disk made after its OS layer was made again holds the new layer's files" \
   bash -c "debugfs -R 'cat /etc/baker-e2e-remade' '$WORK/part-m.ext4' 2>/dev/null | grep -qx remade"
-docker rmi "$old_layer" >/dev/null
 rm -rf "$WORK/img-m" "$WORK/part-m.ext4"
 
 # --- a boot that does not reach the ready line ----------------------------------------------------------
