@@ -298,21 +298,6 @@ as_nonroot ./baker cache clear --cache-dir "$NONROOT_HOME/cache-b" -q 2>"$WORK/c
 check "the user's cache clear removes its OS layer and tree volume ($(in_engine "$ID_B") left), and nothing of root's cache ($(in_engine "$ID_A"))" \
   bash -c "[ '$(in_engine "$ID_B")' = '0 0' ] && [ '$(in_engine "$ID_A")' = '1 1' ]"
 
-# --- an OS layer made again under its key is unpacked again -------------------------------------------
-# `--no-cache`, or a new base image, makes the OS layer again under the same key. The disk must then be
-# made from the new layer, not from the tree volume unpacked from the one it replaced. A stand-in for
-# a new layer: the cached one with a marker file, committed under its reference (its labels kept;
-# the layer it replaces stays below it, untagged, and goes when it goes).
-say "an OS layer made again under its key"
-layer_ref=$(docker images --format '{{.Repository}}:{{.Tag}}' --filter "label=baker.cache=$ID_A" --filter label=baker.image=os-layer)
-docker run --name "baker-e2e-layer-$$" --label "$RUN_LABEL" "$layer_ref" sh -c 'echo remade >/etc/baker-e2e-remade'
-docker commit "baker-e2e-layer-$$" "$layer_ref" >/dev/null && docker rm "baker-e2e-layer-$$" >/dev/null
-"$BAKER" image --from "$PG" --format raw --out "$WORK/img-m" --cache-dir "$WORK/cache-a" -q 2>"$WORK/img-m.err" || tail -n 20 "$WORK/img-m.err" >&2
-dd if="$WORK/img-m/$DISK" of="$WORK/part-m.ext4" bs=1M skip=$(($(json "$WORK/img-m/image.json" 'd["disk"]["partition_offset"]') / 1048576)) conv=sparse status=none
-check "a disk made after its OS layer was made again holds the new layer's files" \
-  bash -c "debugfs -R 'cat /etc/baker-e2e-remade' '$WORK/part-m.ext4' 2>/dev/null | grep -qx remade"
-rm -rf "$WORK/img-m" "$WORK/part-m.ext4"
-
 # --- a boot that does not reach the ready line ----------------------------------------------------------
 if "$BAKER" image boot "$A" --timeout 3 --log "$WORK/short.log" --cache-dir "$WORK/cache-a" 2>"$WORK/short.err" >/dev/null; then
   not_ok "a boot that times out fails"
@@ -330,8 +315,7 @@ else
   say "KVM passed its trial here, or is absent: nothing to remember"
 fi
 check "no container is left behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.image)" ]
-# Root's cache imaged two tarballs (the build and a changed one) and an OS layer made again, and kept
-# one tree volume.
+# Root's cache imaged two tarballs (the build and a changed one) and kept one tree volume.
 check "one tree volume is kept per recipe and cache" [ "$(in_engine "$ID_A")" = '1 1' ]
 
 # --- `cache du` counts what the cache keeps in the engine, and `cache prune` bounds it -------------------
@@ -347,6 +331,23 @@ echo "cache du: os-layers $du_bytes bytes; the engine: layer $layer_bytes + tree
 check "cache du counts the OS layer and its tree in the engine (within 5% of the engine's own figures)" \
   python3 -c 'import sys; d, l, v = map(int, sys.argv[1:]); assert abs(d - (l + v)) <= 0.05 * (l + v) and l > 0 and v > 0' \
   "$du_bytes" "$layer_bytes" "$volume_bytes"
+
+# --- an OS layer made again under its key is unpacked again -------------------------------------------
+# `--no-cache`, or a new base image, makes the OS layer again under the same key. The disk must then be
+# made from the new layer, not from the tree volume unpacked from the one it replaced. A stand-in for
+# a new layer: the cached one with a marker file, committed under its reference (its labels kept;
+# the layer it replaces stays below it, untagged, and goes when it goes).
+say "an OS layer made again under its key"
+layer_ref=$(docker images --format '{{.Repository}}:{{.Tag}}' --filter "label=baker.cache=$ID_A" --filter label=baker.image=os-layer)
+docker run --name "baker-e2e-layer-$$" --label "$RUN_LABEL" "$layer_ref" sh -c 'echo remade >/etc/baker-e2e-remade'
+docker commit "baker-e2e-layer-$$" "$layer_ref" >/dev/null && docker rm "baker-e2e-layer-$$" >/dev/null
+"$BAKER" image --from "$PG" --format raw --out "$WORK/img-m" --cache-dir "$WORK/cache-a" -q 2>"$WORK/img-m.err" || tail -n 20 "$WORK/img-m.err" >&2
+dd if="$WORK/img-m/$DISK" of="$WORK/part-m.ext4" bs=1M skip=$(($(json "$WORK/img-m/image.json" 'd["disk"]["partition_offset"]') / 1048576)) conv=sparse status=none
+check "a disk made after its OS layer was made again holds the new layer's files" \
+  bash -c "debugfs -R 'cat /etc/baker-e2e-remade' '$WORK/part-m.ext4' 2>/dev/null | grep -qx remade"
+check "and the tree unpacked from the layer it replaced is removed ($(in_engine "$ID_A") left)" [ "$(in_engine "$ID_A")" = '1 1' ]
+rm -rf "$WORK/img-m" "$WORK/part-m.ext4"
+
 "$BAKER" cache prune --max-size 1M --cache-dir "$WORK/cache-a" >"$WORK/prune-a.out" 2>&1 || cat "$WORK/prune-a.out" >&2
 check "cache prune --max-size 1M removes the OS layer and its tree volume ($(in_engine "$ID_A") left)" \
   [ "$(in_engine "$ID_A")" = '0 0' ]
