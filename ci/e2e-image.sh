@@ -155,12 +155,15 @@ check "grub.cfg boots the root by UUID on the serial console" grub_boots_root_by
 check "nothing node-specific is baked: empty machine-id, no SSH host keys, no apt lists, no random seed, no DHCP leases, dpkg's default fsyncs" nothing_node_specific
 check "files written while imaging carry the plan's epoch" \
   [ "$(mtime_of /etc/machine-id)" = "$(json "$PG/manifest.json" 'd["source_date_epoch"]')" ]
-# Dates inside files: every /etc/shadow entry's last password change is clamped to the epoch's day.
+# Dates inside files: every entry's last password change, in /etc/shadow and in the backup useradd
+# left beside it (openssh-server made a user), is clamped to the epoch's day.
 shadow_clamped() {
-  local day=$(($(json "$PG/manifest.json" 'd["source_date_epoch"]') / 86400))
-  dfs 'cat /etc/shadow' | awk -F: -v day="$day" 'NF > 2 { n++ } $3 != "" && $3 + 0 > day { bad++ } END { exit !(n > 0 && bad == 0) }'
+  local day=$(($(json "$PG/manifest.json" 'd["source_date_epoch"]') / 86400)) f
+  for f in /etc/shadow /etc/shadow-; do
+    dfs "cat $f" | awk -F: -v day="$day" 'NF > 2 { n++ } $3 != "" && $3 + 0 > day { bad++ } END { exit !(n > 0 && bad == 0) }' || return 1
+  done
 }
-check "and /etc/shadow's password-change days are no later than the epoch's day" shadow_clamped
+check "and the password-change days in /etc/shadow and /etc/shadow- are no later than the epoch's day" shadow_clamped
 
 # --- no-change re-image, boot ---------------------------------------------------------------------------
 t=$(now)

@@ -88,17 +88,16 @@ find "$tree/var/log" -type f -delete 2>/dev/null || true
 rm -rf "${tree:?}"/tmp/* "$tree"/var/tmp/*
 
 phase clamp
-# Dates inside files too: /etc/shadow's last password change (field 3, in days) is the day a user
-# was made — by debootstrap, or by a package on a shadow older than 4.6 (Ubuntu 14.04, CentOS 6),
-# which ignores SOURCE_DATE_EPOCH. Clamped to the plan's epoch, into a new file (the tree's files
-# are hard links into the cached tree).
-if [ -f "$tree/etc/shadow" ]; then
-    awk -F: -v OFS=: -v day=$((EPOCH / 86400)) '$3 != "" && $3 + 0 > day { $3 = day } 1' \
-        "$tree/etc/shadow" >"$tree/etc/shadow.baker"
-    chmod --reference="$tree/etc/shadow" "$tree/etc/shadow.baker"
-    chown --reference="$tree/etc/shadow" "$tree/etc/shadow.baker"
-    mv -f "$tree/etc/shadow.baker" "$tree/etc/shadow"
-fi
+# Dates inside files too: the last password change in /etc/shadow and in the backup useradd keeps
+# beside it (field 3, in days) is the day a user was made, by debootstrap or a package's postinst.
+# Clamped to the plan's epoch, into a new file (the tree's files are hard links into the cached tree).
+for f in "$tree/etc/shadow" "$tree/etc/shadow-"; do
+    [ -f "$f" ] || continue
+    awk -F: -v OFS=: -v day=$((EPOCH / 86400)) '$3 != "" && $3 + 0 > day { $3 = day } 1' "$f" >"$f.baker"
+    chmod --reference="$f" "$f.baker"
+    chown --reference="$f" "$f.baker"
+    mv -f "$f.baker" "$f"
+done
 find "$tree" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
 echo "tree: $(du -sx --block-size=1 "$tree" | cut -f1) bytes"
 
