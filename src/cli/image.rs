@@ -127,6 +127,7 @@ fn print_outcome(outcome: &ImageOutcome, args: &MakeArgs, quiet: bool) -> anyhow
             "disk_reused": outcome.disk_reused,
             "os_layer_cached": outcome.os_layer_cached,
             "seconds": outcome.seconds,
+            "warnings": outcome.warnings,
         });
         emit(&format!("{}\n", serde_json::to_string_pretty(&result)?))?;
     } else if !quiet {

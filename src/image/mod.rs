@@ -85,6 +85,9 @@ pub struct ImageOutcome {
     pub disk_reused: bool,
     pub os_layer_cached: bool,
     pub seconds: f64,
+    /// What the user should know about the image, also reported as it was found: the instance
+    /// families an `ami` cannot boot on.
+    pub warnings: Vec<String>,
 }
 
 const STAGES: usize = 4;
@@ -111,15 +114,9 @@ pub async fn make_image(
         "reading the cache's identity in",
         req.cache.root(),
     ))?;
-    if req.formats.contains(&Format::Ami) {
-        let fails = spec.cannot_boot(Provider::Aws);
-        if !fails.is_empty() {
-            reporter.report(Event::Note(format!(
-                "warning: the recipe says this image's kernel ({}) does not boot on AWS {}: pick another instance family when launching it",
-                spec.kernel_package,
-                fails.join(", ")
-            )));
-        }
+    let warnings = warnings(spec, &req.formats);
+    for warning in &warnings {
+        reporter.report(Event::Warning(warning.clone()));
     }
 
     // The quick path: a cached OS layer, and the output directory already holds this image.
@@ -156,6 +153,7 @@ pub async fn make_image(
                     disk_reused: false,
                     os_layer_cached: true,
                     seconds: started.elapsed().as_secs_f64(),
+                    warnings,
                 });
             }
             Some(Existing::Extend {
@@ -163,7 +161,9 @@ pub async fn make_image(
                 disk,
                 missing,
             }) => {
-                return add_formats(req, manifest, &disk, &missing, &reporter, started);
+                let mut outcome = add_formats(req, manifest, &disk, &missing, &reporter, started)?;
+                outcome.warnings = warnings;
+                return Ok(outcome);
             }
             None => {}
         }
@@ -247,6 +247,7 @@ pub async fn make_image(
         disk_reused: false,
         os_layer_cached: layer.cached,
         seconds: started.elapsed().as_secs_f64(),
+        warnings,
     })
 }
 
@@ -288,6 +289,7 @@ fn add_formats(
         disk_reused: true,
         os_layer_cached: true,
         seconds: started.elapsed().as_secs_f64(),
+        warnings: Vec::new(),
     })
 }
 
@@ -372,6 +374,20 @@ fn image_key(req: &ImageRequest, layer: &OsLayer, tools: &str, unpacked: u64) ->
     .key()
 }
 
+/// What the user should know before using the formats asked for: the AWS instance families the
+/// recipe says an `ami` of this kernel does not boot on.
+fn warnings(spec: &ImageSpec, formats: &[Format]) -> Vec<String> {
+    let fails = spec.cannot_boot(Provider::Aws);
+    if !formats.contains(&Format::Ami) || fails.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "the recipe says this image's kernel ({}) does not boot on AWS {}: pick another instance family when launching it",
+        spec.kernel_package,
+        fails.join(", ")
+    )]
+}
+
 /// The bytes the tarball unpacks to, for the default disk size: what the output directory's
 /// image.json recorded when it was made from this same tarball (by its sha256), so that a no-change
 /// re-image does not decompress it, else counted by decompressing it.
@@ -392,6 +408,20 @@ fn unpacked_size(out_dir: &Path, tarball: &Path, sha256: &str) -> Result<u64, Im
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn an_ami_of_an_old_kernel_warns_of_the_families_it_cannot_boot_on() {
+        let centos = layer::embedded_spec("mesos", "centos6");
+        let said = warnings(&centos, &[Format::Raw, Format::Ami]);
+        assert_eq!(said.len(), 1);
+        assert!(
+            said[0].contains("does not boot on AWS") && said[0].contains("kernel (kernel)"),
+            "{said:?}"
+        );
+        assert!(warnings(&centos, &[Format::Raw]).is_empty());
+        let debian = layer::embedded_spec("postgresql", "debian12");
+        assert!(warnings(&debian, &[Format::Ami]).is_empty());
+    }
 
     #[test]
     fn the_unpacked_size_comes_from_image_json_when_it_was_made_from_the_same_tarball() {
