@@ -4,7 +4,7 @@
 # fixed ready line goes to the console, where `baker image boot` and a cloud's serial log see it,
 # once the role agent is known to run here.
 # Runs at every boot (from a systemd unit or an upstart job); the work is only done once.
-# Until the role agent arrives (launch issue), this is the whole first-boot contract.
+# The role agent starts after this job (its own unit or job) and runs the node's role, if it has one.
 set -u
 
 done_file=/var/lib/baker/first-boot-done
