@@ -1,7 +1,7 @@
 //! The one place that reads a plan's image layer (typed in the plan: kernel package, init, boot
 //! targets). Everything else in `src/image` reads the [`ImageSpec`] made here.
 
-use super::ImageError;
+use super::{Format, ImageError};
 use crate::plan::{Plan, PlanStep, StepKind};
 use crate::recipe::{Base, BootTarget, Firmware, PackageManager, Provider};
 
@@ -40,6 +40,20 @@ impl ImageSpec {
             .filter(|t| t.provider == provider)
             .flat_map(|t| t.fails.iter().cloned())
             .collect()
+    }
+
+    /// What the user should know before using the formats asked for: the AWS instance families the
+    /// recipe says an `ami` of this kernel does not boot on.
+    pub fn warnings_for(&self, formats: &[Format]) -> Vec<String> {
+        let fails = self.cannot_boot(Provider::Aws);
+        if !formats.contains(&Format::Ami) || fails.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "the recipe says this image's kernel ({}) does not boot on AWS {}: pick another instance family when launching it",
+            self.kernel_package,
+            fails.join(", ")
+        )]
     }
 
     /// The package that makes `init` the system's init.
@@ -103,6 +117,23 @@ pub(crate) fn embedded_spec(recipe: &str, distro: &str) -> ImageSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ami_of_an_old_kernel_warns_of_the_families_it_cannot_boot_on() {
+        let centos = spec("mesos", "centos6");
+        let said = centos.warnings_for(&[Format::Raw, Format::Ami]);
+        assert_eq!(said.len(), 1);
+        assert!(
+            said[0].contains("does not boot on AWS") && said[0].contains("kernel (kernel)"),
+            "{said:?}"
+        );
+        assert!(centos.warnings_for(&[Format::Raw]).is_empty());
+        assert!(
+            spec("postgresql", "debian12")
+                .warnings_for(&[Format::Ami])
+                .is_empty()
+        );
+    }
 
     fn spec(recipe: &str, distro: &str) -> ImageSpec {
         embedded_spec(recipe, distro)

@@ -49,7 +49,6 @@ pub use output::{Format, parse_formats};
 use crate::cache::{CacheDir, LockMode};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
-use crate::recipe::Provider;
 use format::DiskFile;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use layout::Layout;
@@ -109,12 +108,12 @@ pub async fn make_image(
         .await?;
     let spec = &req.spec;
     let tools_image = tools::tools_reference(&tools::tools_base());
-    let unpacked = unpacked_size(&req.out_dir, &req.artifact, &req.artifact_sha256)?;
+    let unpacked = size::unpacked_size(&req.out_dir, &req.artifact, &req.artifact_sha256)?;
     let cache_id = req.cache.identity().map_err(ImageError::io(
         "reading the cache's identity in",
         req.cache.root(),
     ))?;
-    let warnings = warnings(spec, &req.formats);
+    let warnings = spec.warnings_for(&req.formats);
     for warning in &warnings {
         reporter.report(Event::Warning(warning.clone()));
     }
@@ -372,80 +371,4 @@ fn image_key(req: &ImageRequest, layer: &OsLayer, tools: &str, unpacked: u64) ->
         firmware: &firmware,
     }
     .key()
-}
-
-/// What the user should know before using the formats asked for: the AWS instance families the
-/// recipe says an `ami` of this kernel does not boot on.
-fn warnings(spec: &ImageSpec, formats: &[Format]) -> Vec<String> {
-    let fails = spec.cannot_boot(Provider::Aws);
-    if !formats.contains(&Format::Ami) || fails.is_empty() {
-        return Vec::new();
-    }
-    vec![format!(
-        "the recipe says this image's kernel ({}) does not boot on AWS {}: pick another instance family when launching it",
-        spec.kernel_package,
-        fails.join(", ")
-    )]
-}
-
-/// The bytes the tarball unpacks to, for the default disk size: what the output directory's
-/// image.json recorded when it was made from this same tarball (by its sha256), so that a no-change
-/// re-image does not decompress it, else counted by decompressing it.
-fn unpacked_size(out_dir: &Path, tarball: &Path, sha256: &str) -> Result<u64, ImageError> {
-    let recorded = ImageManifest::read(&ImageManifest::path_in(out_dir))
-        .ok()
-        .filter(|m| m.artifact.sha256 == sha256)
-        .and_then(|m| m.artifact.unpacked_bytes);
-    if let Some(bytes) = recorded {
-        return Ok(bytes);
-    }
-    let file = std::fs::File::open(tarball).map_err(ImageError::io("reading", tarball))?;
-    let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
-    std::io::copy(&mut gz, &mut std::io::sink()).map_err(ImageError::io("reading", tarball))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    #[test]
-    fn an_ami_of_an_old_kernel_warns_of_the_families_it_cannot_boot_on() {
-        let centos = layer::embedded_spec("mesos", "centos6");
-        let said = warnings(&centos, &[Format::Raw, Format::Ami]);
-        assert_eq!(said.len(), 1);
-        assert!(
-            said[0].contains("does not boot on AWS") && said[0].contains("kernel (kernel)"),
-            "{said:?}"
-        );
-        assert!(warnings(&centos, &[Format::Raw]).is_empty());
-        let debian = layer::embedded_spec("postgresql", "debian12");
-        assert!(warnings(&debian, &[Format::Ami]).is_empty());
-    }
-
-    #[test]
-    fn the_unpacked_size_comes_from_image_json_when_it_was_made_from_the_same_tarball() {
-        let dir = tempfile::tempdir().unwrap();
-        let tarball = dir.path().join("t.tar.gz");
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(&tarball).unwrap(),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(&[7u8; 10_000]).unwrap();
-        gz.finish().unwrap();
-        let out = dir.path().join("out");
-        std::fs::create_dir(&out).unwrap();
-        // No image.json: counted.
-        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 10_000);
-        let mut recorded = manifest::sample();
-        recorded.artifact.sha256 = "s1".into();
-        recorded.artifact.unpacked_bytes = Some(1234);
-        recorded.write(&out).unwrap();
-        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 1234);
-        // Another tarball, or an image.json that does not say: counted.
-        assert_eq!(unpacked_size(&out, &tarball, "s2").unwrap(), 10_000);
-        recorded.artifact.unpacked_bytes = None;
-        recorded.write(&out).unwrap();
-        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 10_000);
-    }
 }

@@ -1,9 +1,14 @@
-//! The disk's size: `--size` as the user wrote it, or the tree plus headroom rounded up to whole GiB
-//! so that every format accepts it (GCE wants whole GiB, Azure whole MiB).
+//! The disk's size: `--size` as the user wrote it (refused up front when a format asked for cannot
+//! take it), or the tree plus headroom rounded up to whole GiB so that every format accepts it (GCE
+//! wants whole GiB, Azure whole MiB), the tarball's share of the tree read from `image.json` when
+//! it was recorded for the same tarball.
 //!
 //! Written by hand because size crates read `10G` as 10⁹ bytes, while disk tools (`truncate`,
 //! `qemu-img`) and their users mean 10 GiB; this parser does the same, powers of two throughout.
 
+use std::path::Path;
+
+use super::manifest::ImageManifest;
 use super::{Format, ImageError};
 
 pub const MIB: u64 = 1 << 20;
@@ -78,6 +83,22 @@ pub fn check_for_formats(size: u64, formats: &[Format]) -> Result<(), ImageError
     Ok(())
 }
 
+/// The bytes the tarball unpacks to, for the default disk size: what the output directory's
+/// image.json recorded when it was made from this same tarball (by its sha256), so that a no-change
+/// re-image does not decompress it, else counted by decompressing it.
+pub fn unpacked_size(out_dir: &Path, tarball: &Path, sha256: &str) -> Result<u64, ImageError> {
+    let recorded = ImageManifest::read(&ImageManifest::path_in(out_dir))
+        .ok()
+        .filter(|m| m.artifact.sha256 == sha256)
+        .and_then(|m| m.artifact.unpacked_bytes);
+    if let Some(bytes) = recorded {
+        return Ok(bytes);
+    }
+    let file = std::fs::File::open(tarball).map_err(ImageError::io("reading", tarball))?;
+    let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+    std::io::copy(&mut gz, &mut std::io::sink()).map_err(ImageError::io("reading", tarball))
+}
+
 pub fn round_up(value: u64, unit: u64) -> u64 {
     value.div_ceil(unit) * unit
 }
@@ -94,6 +115,32 @@ pub fn describe(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_unpacked_size_comes_from_image_json_when_it_was_made_from_the_same_tarball() {
+        let dir = tempfile::tempdir().unwrap();
+        let tarball = dir.path().join("t.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&tarball).unwrap(),
+            flate2::Compression::fast(),
+        );
+        std::io::Write::write_all(&mut gz, &[7u8; 10_000]).unwrap();
+        gz.finish().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        // No image.json: counted.
+        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 10_000);
+        let mut recorded = super::super::manifest::sample();
+        recorded.artifact.sha256 = "s1".into();
+        recorded.artifact.unpacked_bytes = Some(1234);
+        recorded.write(&out).unwrap();
+        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 1234);
+        // Another tarball, or an image.json that does not say: counted.
+        assert_eq!(unpacked_size(&out, &tarball, "s2").unwrap(), 10_000);
+        recorded.artifact.unpacked_bytes = None;
+        recorded.write(&out).unwrap();
+        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 10_000);
+    }
 
     #[test]
     fn a_gce_image_needs_whole_gib_before_any_work() {
