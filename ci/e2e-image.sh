@@ -17,6 +17,8 @@
 #   - it removes the tools image another baker version baked;
 #   - a no-change re-image answers at once; a format the image lacks is written from the raw disk
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
+#   - a format that fails beside another leaves image.json listing the one written, and the same
+#     command run again writes only the failed one, from the raw disk;
 #   - two image builds from empty image caches, the second by a user without root, are
 #     byte-identical (sha256s printed);
 #   - a disk made after its OS layer was made again under the same key holds the new layer's files;
@@ -264,6 +266,26 @@ say "re-image after a tarball change: $(since "$t") s, peak RSS $(cat "$WORK/img
 check "a changed tarball reuses the cached OS layer and makes a new disk" \
   [ "$(json "$WORK/img-c.json" 'd["os_layer_cached"] and not d["unchanged"]')" = True ]
 check "and the new disk differs" [ "$(cut -c1-64 "$A.sha256")" != "$(cut -c1-64 "$WORK/img-c/$DISK.sha256")" ]
+
+# --- a format that fails beside another: image.json lists what was written; run again, only the rest ----
+# gce's rename over a directory of its name fails, after the raw disk is written.
+say "a format that fails beside another"
+U=$WORK/img-u
+mkdir -p "$U/${DISK%.raw}.tar.gz"
+rc=0
+"$BAKER" image --from "$CHANGED" --format raw,gce --out "$U" --cache-dir "$WORK/cache-a" --quiet 2>"$WORK/img-u.err" || rc=$?
+check "baker image fails, naming the format's file, what image.json lists and what running it again does" bash -c \
+  "[ $rc != 0 ] && grep -q 'cannot write .*tar.gz' '$WORK/img-u.err' && grep -q 'image.json lists the formats that were written (raw)' '$WORK/img-u.err' && grep -q 'writes gce from the raw disk' '$WORK/img-u.err'"
+check "and image.json lists the raw disk it wrote, which matches its .sha256" bash -c \
+  "[ \"\$(python3 -c 'import json; print([f[\"format\"] for f in json.load(open(\"$U/image.json\"))[\"formats\"]])')\" = \"['raw']\" ] && cd '$U' && sha256sum -c --quiet $DISK.sha256"
+rmdir "$U/${DISK%.raw}.tar.gz"
+t=$(now)
+"$BAKER" image --from "$CHANGED" --format raw,gce --out "$U" --cache-dir "$WORK/cache-a" --json >"$WORK/img-u.json"
+say "the same command again, once the way is clear: $(since "$t") s"
+check "the same command again writes only gce, from the raw disk, and image.json lists both" \
+  [ "$(json "$WORK/img-u.json" 'd["disk_reused"] and [f["format"] for f in d["image"]["formats"]] == ["raw", "gce"]')" = True ]
+check "and the gce archive is whole" bash -c "gzip -t '$U/${DISK%.raw}.tar.gz' && cd '$U' && sha256sum -c --quiet ${DISK%.raw}.tar.gz.sha256"
+rm -rf "$U"
 image "$WORK/img-w" "$WORK/cache-a"
 check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/img-w/$DISK" "$A"
 rm -rf "$WORK/img-w" "$WORK/img-c"

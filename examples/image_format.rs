@@ -58,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         options.threads = threads.parse().context("BAKER_THREADS is not a number")?;
     }
     let written = write_all(&raw, DiskFile::Keep, &jobs, &options, &Stderr)
+        .map_err(|u| u.error)
         .with_context(|| format!("writing {} as {format}", raw.display()))?;
     for w in written {
         println!(

@@ -59,6 +59,18 @@ pub enum ImageError {
     #[error(transparent)]
     Format(#[from] super::format::FormatError),
 
+    /// A format writer failed after others had finished; `image.json` lists those.
+    #[error(
+        "{source}; image.json lists the formats that were written ({written}), and the same command run again writes {missing}{}",
+        if *from_disk { " from the raw disk beside them" } else { " after making the disk again" }
+    )]
+    FormatsUnfinished {
+        source: super::format::FormatError,
+        written: String,
+        missing: String,
+        from_disk: bool,
+    },
+
     #[error(
         "the disk image engine is remote ({host}): `baker image` binds a work directory into its tools container, so it needs a local engine"
     )]

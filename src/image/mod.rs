@@ -12,14 +12,16 @@
 //! The plan is read through one adapter ([`layer::image_spec`]); the disk's identifiers come from
 //! the image key, times are clamped to the plan's epoch, so two runs from empty caches give the same
 //! bytes. An output directory that already holds the image is answered from, or, when it lacks a
-//! format asked for, given it from the raw disk it holds ([`reuse`]). [`boot`] proves an image by
-//! booting it under QEMU to the first-boot ready line.
+//! format asked for, given it from the raw disk it holds ([`reuse`]); a format writer that fails
+//! leaves `image.json` listing the formats the others wrote ([`finish`]), so running again writes
+//! only the rest. [`boot`] proves an image by booting it under QEMU to the first-boot ready line.
 
 pub mod assets;
 pub mod boot;
 pub mod build_output;
 mod disk;
 mod error;
+mod finish;
 pub mod format;
 mod key;
 pub mod layer;
@@ -49,10 +51,10 @@ pub use output::{Format, parse_formats};
 use crate::cache::{CacheDir, LockMode};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
+use finish::formats_stage;
 use format::DiskFile;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use layout::Layout;
-use manifest::FormatFile;
 use os_layer::{LayerBuild, OsLayer};
 use reuse::Existing;
 
@@ -234,10 +236,18 @@ pub async fn make_image(
 
     // The disk is this run's own: the raw (or ami) output is that file, renamed.
     let disk = (raw.as_path(), DiskFile::Take);
-    let files = formats_stage(req, &req.formats, disk, req.epoch, &key, &reporter)?;
-    let mut manifest = manifest::describe(req, &layer, &key, &ids, &layout, size, files);
-    manifest.artifact.unpacked_bytes = Some(unpacked);
-    let manifest_path = write_manifest(&req.out_dir, &manifest)?;
+    let (manifest, manifest_path) = formats_stage(
+        req,
+        &req.formats,
+        disk,
+        (req.epoch, &key),
+        &reporter,
+        |files| {
+            let mut manifest = manifest::describe(req, &layer, &key, &ids, &layout, size, files);
+            manifest.artifact.unpacked_bytes = Some(unpacked);
+            manifest
+        },
+    )?;
     drop(work);
     Ok(ImageOutcome {
         manifest,
@@ -271,16 +281,18 @@ fn add_formats(
         &manifest.image_key[..16],
         disk.display()
     )));
-    let files = formats_stage(
+    let (epoch, key) = (manifest.source_date_epoch, manifest.image_key.clone());
+    let (manifest, manifest_path) = formats_stage(
         req,
         missing,
         (disk, DiskFile::Keep),
-        manifest.source_date_epoch,
-        &manifest.image_key,
+        (epoch, &key),
         reporter,
+        |files| {
+            manifest.formats.extend(files);
+            manifest
+        },
     )?;
-    manifest.formats.extend(files);
-    let manifest_path = write_manifest(&req.out_dir, &manifest)?;
     Ok(ImageOutcome {
         manifest,
         manifest_path,
@@ -290,48 +302,6 @@ fn add_formats(
         seconds: started.elapsed().as_secs_f64(),
         warnings: Vec::new(),
     })
-}
-
-/// The last stage: the raw disk at `raw` written as each of `formats` into the output directory
-/// (the disk itself becoming one of them when it may be taken); the files as `image.json` lists
-/// them.
-fn formats_stage(
-    req: &ImageRequest,
-    formats: &[Format],
-    (raw, disk_file): (&Path, DiskFile),
-    epoch: u64,
-    image_key: &str,
-    reporter: &Arc<dyn Reporter>,
-) -> Result<Vec<FormatFile>, ImageError> {
-    reporter.report(Event::StepStarted {
-        index: 4,
-        total: STAGES,
-        name: "formats".into(),
-    });
-    let t = Instant::now();
-    let written = output::write_formats(
-        formats,
-        (raw, disk_file),
-        &req.out_dir,
-        &req.spec.stem,
-        epoch,
-        image_key,
-        reporter.as_ref(),
-    )?;
-    stage(reporter, 3, "formats", Some(t));
-    Ok(written.into_iter().map(FormatFile::from).collect())
-}
-
-/// Writes `image.json` into `out_dir` and records its files as they are now (see [`reuse`]).
-fn write_manifest(out_dir: &Path, manifest: &ImageManifest) -> Result<PathBuf, ImageError> {
-    let path = manifest.write(out_dir)?;
-    if let Err(e) = reuse::record(out_dir, manifest) {
-        tracing::warn!(
-            "could not record the image stamp in {}: {e}",
-            out_dir.display()
-        );
-    }
-    Ok(path)
 }
 
 /// A stage's end: finished (with its time) or answered from the cache.

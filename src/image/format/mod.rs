@@ -161,24 +161,36 @@ pub fn write(
     reporter: &dyn Reporter,
 ) -> Result<Written, FormatError> {
     let jobs = [(format, out.to_owned())];
-    let mut written = write_all(raw, DiskFile::Keep, &jobs, options, reporter)?;
+    let mut written =
+        write_all(raw, DiskFile::Keep, &jobs, options, reporter).map_err(|u| u.error)?;
     Ok(written.remove(0))
+}
+
+/// What [`write_all`] leaves when a writer fails: its error, and the files the other writers
+/// finished, which stay where they were written.
+#[derive(Debug)]
+pub struct Unfinished {
+    pub error: FormatError,
+    pub written: Vec<Written>,
 }
 
 /// Writes the raw disk at `raw` as each `(format, out)`, as [`write()`] does. `raw`, `ami` and `vhd`
 /// are the disk's bytes, so they are written together, in one pass that reads and hashes the disk
 /// once; then `qcow2`. `gce` is written meanwhile on its own threads: compressing is CPU-bound
-/// where the others mostly wait on the disk. The results come in the order of `jobs`. A file
-/// already written stays when another fails. With [`DiskFile::Take`], the disk at `raw` becomes
-/// the `raw` (else `ami`) output.
+/// where the others mostly wait on the disk. The results come in the order of `jobs`. When one
+/// writer fails, the files the others finished stay, and [`Unfinished`] lists them. With
+/// [`DiskFile::Take`], the disk at `raw` becomes the `raw` (else `ami`) output.
 pub fn write_all(
     raw: &Path,
     disk_file: DiskFile,
     jobs: &[(Format, PathBuf)],
     options: &Options,
     reporter: &dyn Reporter,
-) -> Result<Vec<Written>, FormatError> {
-    let disk = Disk::open(raw).map_err(FormatError::read(raw))?;
+) -> Result<Vec<Written>, Unfinished> {
+    let disk = Disk::open(raw).map_err(|e| Unfinished {
+        error: FormatError::read(raw)(e),
+        written: Vec::new(),
+    })?;
     let of = |wanted: fn(Format) -> bool| -> Vec<usize> {
         (0..jobs.len()).filter(|&i| wanted(jobs[i].0)).collect()
     };
@@ -214,23 +226,27 @@ pub fn write_all(
             archiving.join().expect("the gce writer does not panic"),
         )
     });
-    copied?;
-    for (i, d) in archived? {
-        done[i] = Some(d);
-    }
-    Ok(jobs
+    let archived = archived.map(|list| {
+        for (i, d) in list {
+            done[i] = Some(d);
+        }
+    });
+    let written = jobs
         .iter()
         .zip(done)
-        .map(|((format, path), d)| {
-            let (sha256, bytes) = d.expect("every job is written when none fails");
-            Written {
+        .filter_map(|((format, path), d)| {
+            d.map(|(sha256, bytes)| Written {
                 format: *format,
                 path: path.clone(),
                 sha256,
                 bytes,
-            }
+            })
         })
-        .collect())
+        .collect();
+    match copied.and(archived) {
+        Ok(()) => Ok(written),
+        Err(error) => Err(Unfinished { error, written }),
+    }
 }
 
 #[cfg(test)]
@@ -322,8 +338,15 @@ mod tests {
             (Format::Qcow2, dir.join("d.qcow2")),
         ];
         let options = Options::new(0, b"");
-        let err = write_all(&disk.path, DiskFile::Keep, &jobs, &options, &Silent).unwrap_err();
-        assert!(matches!(err, FormatError::GceSize { .. }), "{err:?}");
+        let Unfinished { error, written } =
+            write_all(&disk.path, DiskFile::Keep, &jobs, &options, &Silent).unwrap_err();
+        assert!(matches!(error, FormatError::GceSize { .. }), "{error:?}");
+        let listed: Vec<_> = written.iter().map(|w| (w.format, w.path.clone())).collect();
+        assert_eq!(listed, [jobs[0].clone(), jobs[2].clone()]);
+        assert_eq!(
+            written[1].sha256,
+            crate::artifact::sha256_file(&jobs[2].1).unwrap()
+        );
         assert!(!dir.join("d.tar.gz").exists());
         for done in ["d.raw", "d.raw.sha256", "d.qcow2", "d.qcow2.sha256"] {
             assert!(dir.join(done).exists(), "{done}");
