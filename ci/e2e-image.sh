@@ -19,6 +19,8 @@
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
 #   - a format that fails beside another leaves image.json listing the one written, and the same
 #     command run again writes only the failed one, from the raw disk;
+#   - an output directory with less room than the disk's files is refused before mkfs writes, saying
+#     how much each holds;
 #   - two image builds from empty image caches, the second by a user without root, are
 #     byte-identical (sha256s printed);
 #   - a disk made after its OS layer was made again under the same key holds the new layer's files;
@@ -31,7 +33,7 @@
 # ci/test.sh shares with ci/e2e-build.sh) when it holds one; otherwise `baker image` builds it first
 # (the source from ci/source-mirror.sh), which takes about ten minutes on 2 cores.
 # Everything it creates carries the labels baker.test=1 and baker.test.run=e2e-image-<pid> and is removed at the end.
-# Needs: root (it makes the user without root), a Docker engine (ci/docker-up.sh). Prints "N passed, N failed" last.
+# Needs: root (it makes the user without root and mounts a small tmpfs), a Docker engine (ci/docker-up.sh). Prints "N passed, N failed" last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -286,6 +288,21 @@ check "the same command again writes only gce, from the raw disk, and image.json
   [ "$(json "$WORK/img-u.json" 'd["disk_reused"] and [f["format"] for f in d["image"]["formats"]] == ["raw", "gce"]')" = True ]
 check "and the gce archive is whole" bash -c "gzip -t '$U/${DISK%.raw}.tar.gz' && cd '$U' && sha256sum -c --quiet ${DISK%.raw}.tar.gz.sha256"
 rm -rf "$U"
+
+# --- an output directory too small for the disk: refused before mkfs fills it ---------------------------
+# A 300 MiB tmpfs, where the disk's files take about 400 MiB; unmounted at the end whatever happens.
+say "an output directory too small for the disk"
+mkdir "$WORK/small"
+before_cleanup() { if mountpoint -q "$WORK/small"; then umount "$WORK/small"; fi; }
+mount -t tmpfs -o size=300m baker-e2e "$WORK/small"
+rc=0
+t=$(now)
+"$BAKER" image --from "$CHANGED" --format raw --out "$WORK/small/img" --cache-dir "$WORK/cache-a" --quiet 2>"$WORK/small.err" || rc=$?
+say "refused in $(since "$t") s"
+check "an output directory with less room than the disk's files is refused before mkfs, saying what each holds" bash -c \
+  "[ $rc != 0 ] && grep -q 'no room for the disk in .*small/img: its files take .* MiB and the file system there has 300.0 MiB free' '$WORK/small.err'"
+check "and nothing is left in it" [ -z "$(ls -A "$WORK/small/img")" ]
+umount "$WORK/small"
 image "$WORK/img-w" "$WORK/cache-a"
 check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/img-w/$DISK" "$A"
 rm -rf "$WORK/img-w" "$WORK/img-c"

@@ -10,6 +10,9 @@
 //! cache, labelled with the cache's identity, so that `baker cache clear` removes it and a cache never
 //! removes or reuses another's (caches sharing an engine are independent). The
 //! partition layout (MBR, or GPT with an EFI System Partition) comes computed from [`Layout`].
+//! Before mkfs writes, the script checks that the output directory has room for the tree's blocks:
+//! a `--out` too small fails within seconds, saying how much each holds ([`ImageError::NoRoom`]),
+//! rather than a minute into mkfs with ENOSPC.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +54,9 @@ pub struct DiskJob<'a> {
 
 /// The disk script's exit code when the tree volume has no finished tree and none was fed.
 const TREE_MISSING: i64 = 75;
+/// The disk script's exit code when the output directory has less room than the tree takes, after
+/// a line `baker-no-room: <tree bytes> <free bytes>`.
+const NO_ROOM: i64 = 76;
 
 /// Runs the disk script; returns the path of `disk.raw` in the work directory.
 pub async fn make_disk(
@@ -119,6 +125,13 @@ pub async fn make_disk(
         }
         break;
     }
+    if let Some((need, free)) = (code == NO_ROOM).then(|| no_room(&tail)).flatten() {
+        return Err(ImageError::NoRoom {
+            dir: job.work_dir.parent().unwrap_or(job.work_dir).to_owned(),
+            need,
+            free,
+        });
+    }
     if code != 0 {
         return Err(ImageError::Failed {
             what: format!("making the disk in {} (scripts/disk.sh)", job.tools_image),
@@ -130,6 +143,18 @@ pub async fn make_disk(
         let _ = std::fs::remove_file(work.join(name));
     }
     Ok(work.join("disk.raw"))
+}
+
+/// The tree's bytes and the output directory's free bytes, from the disk script's last lines when
+/// it found no room for the disk.
+fn no_room(tail: &str) -> Option<(u64, u64)> {
+    let line = tail
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once("baker-no-room: "))?
+        .1;
+    let (need, free) = line.trim().split_once(' ')?;
+    Some((need.parse().ok()?, free.parse().ok()?))
 }
 
 /// One run of the disk script, its phases reported as they end.
@@ -167,4 +192,17 @@ async fn run_script(
         labels: spec.labels,
     };
     run::run_fed(engine, &spec, feed, &mut on_line).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_the_disk_lacks_is_read_from_the_script_s_last_lines() {
+        let tail =
+            "  | baker-phase: clamp\n  | tree: 812 bytes\n  | baker-no-room: 851443712 314572800";
+        assert_eq!(no_room(tail), Some((851_443_712, 314_572_800)));
+        assert_eq!(no_room("mkfs.ext4: No space left on device\n"), None);
+    }
 }

@@ -56,6 +56,12 @@ pub enum ImageError {
     #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce")]
     UnknownFormat { given: String },
 
+    #[error(
+        "no room for the disk in {}: its files take {} and the file system there has {} free; free some space, or give an --out on a larger file system (each vhd or qcow2, and an ami beside a raw, needs about as much again)",
+        dir.display(), crate::cache::usage::human(*need), crate::cache::usage::human(*free)
+    )]
+    NoRoom { dir: PathBuf, need: u64, free: u64 },
+
     #[error(transparent)]
     Format(#[from] super::format::FormatError),
 

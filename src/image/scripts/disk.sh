@@ -99,7 +99,15 @@ for f in "$tree/etc/shadow" "$tree/etc/shadow-"; do
     mv -f "$f.baker" "$f"
 done
 find "$tree" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
-echo "tree: $(du -sx --block-size=1 "$tree" | cut -f1) bytes"
+tree_bytes=$(du -sx --block-size=1 "$tree" | cut -f1)
+echo "tree: $tree_bytes bytes"
+# Room for the disk, before mkfs fills it: the output directory must hold at least the tree's blocks.
+# A file system that compresses (btrfs, ZFS) may hold more than it says is free: there mkfs finds out.
+free=$(df --output=avail -B1 /work | tail -n 1 | tr -d ' ')
+case "$(stat -f -c %T /work)" in
+btrfs | zfs) ;;
+*) if [ "$tree_bytes" -gt "$free" ]; then echo "baker-no-room: $tree_bytes $free"; exit 76; fi ;;
+esac
 
 phase mkfs
 rm -f "$disk"
