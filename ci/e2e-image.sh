@@ -19,6 +19,7 @@
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS layer;
 #   - a format that fails beside another leaves image.json listing the one written, and the same
 #     command run again writes only the failed one, from the raw disk;
+#   - Ctrl-C while the formats are written stops baker at once, leaving no partial file;
 #   - an output directory with less room than the disk's files is refused before mkfs writes, saying
 #     how much each holds;
 #   - two image builds from empty image caches, the second by a user without root, are
@@ -288,6 +289,39 @@ check "the same command again writes only gce, from the raw disk, and image.json
   [ "$(json "$WORK/img-u.json" 'd["disk_reused"] and [f["format"] for f in d["image"]["formats"]] == ["raw", "gce"]')" = True ]
 check "and the gce archive is whole" bash -c "gzip -t '$U/${DISK%.raw}.tar.gz' && cd '$U' && sha256sum -c --quiet ${DISK%.raw}.tar.gz.sha256"
 rm -rf "$U"
+
+# --- Ctrl-C while the formats are written: out at once, nothing half-written left ---------------------
+# The formats stage is a minute of synchronous writing on a large image; Ctrl-C used to wait for it.
+say "interrupting the formats stage"
+I=$WORK/img-i
+set -m # the background run is its own process, not started with SIGINT ignored
+"$BAKER" image --from "$CHANGED" --format raw,vhd,qcow2,gce --out "$I" --cache-dir "$WORK/cache-a" >/dev/null 2>"$WORK/img-i.err" &
+pid=$!
+set +m
+for _ in $(seq 300); do grep -q 'formats: running' "$WORK/img-i.err" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+t=$(now)
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+took=$(since "$t")
+say "baker image stopped $took s after Ctrl-C"
+check "Ctrl-C in the formats stage stops baker image within 3 s, with status 130" \
+  bash -c "[ $status = 130 ] && python3 -c 'import sys; sys.exit(float(sys.argv[1]) >= 3)' $took"
+check "and leaves no partial file or work directory, only finished formats that image.json lists" python3 - "$I" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+names = set(os.listdir(d))
+hidden = {n for n in names if n.startswith(".") and n != ".baker-image.stamp"}
+assert not hidden, hidden
+listed = set()
+if "image.json" in names:
+    for f in json.load(open(os.path.join(d, "image.json")))["formats"]:
+        listed |= {f["file"], f["file"] + ".sha256"}
+left = names - {"image.json", ".baker-image.stamp"}
+assert left == listed, (left, listed)
+PY
+rm -rf "$I"
 
 # --- an output directory too small for the disk: refused before mkfs fills it ---------------------------
 # A 300 MiB tmpfs, where the disk's files take about 400 MiB; unmounted at the end whatever happens.

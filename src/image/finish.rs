@@ -3,29 +3,70 @@
 //! the others finished, and `image.json` lists those alone rather than none, so the image in the
 //! output directory is always described as it is, and the same command run again writes only what
 //! is missing — from the raw disk when it is there ([`reuse`]) — instead of making the disk again.
+//!
+//! The writers are synchronous and take from a second to minutes, so they run on a blocking thread
+//! while the runtime watches for Ctrl-C: when `baker image` is interrupted (its future dropped),
+//! they are asked to [`Stop`], and end within milliseconds, their partial files removed and
+//! `image.json` listing what was finished before.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::format::{self, DiskFile, Unfinished};
+use super::format::{self, DiskFile, Stop, Unfinished};
 use super::manifest::{FormatFile, ImageManifest};
-use super::{Format, ImageError, ImageRequest, STAGES, output, reuse, stage};
+use super::{Format, ImageError, STAGES, output, reuse, stage};
 use crate::progress::{Event, Reporter};
 
-/// The last stage: the raw disk at `raw` written as each of `formats` into the output directory
-/// (the disk itself becoming one of them when it may be taken), then `image.json`, which
-/// `describe` makes from the files written. When a writer fails, the files the others finished
-/// stay and `image.json` lists them alone, so that the same command run again writes only the
-/// formats still missing ([`reuse`]), from the raw disk when it is among them.
-pub(super) fn formats_stage(
-    req: &ImageRequest,
-    formats: &[Format],
-    (raw, disk_file): (&Path, DiskFile),
-    (epoch, image_key): (u64, &str),
-    reporter: &Arc<dyn Reporter>,
-    describe: impl FnOnce(Vec<FormatFile>) -> ImageManifest,
-) -> Result<(ImageManifest, PathBuf), ImageError> {
+/// What the last stage writes, and where.
+pub(super) struct FormatsJob {
+    /// The formats the user asked for, for the error that says which are missing.
+    pub asked: Vec<Format>,
+    /// The formats to write now.
+    pub formats: Vec<Format>,
+    /// The raw disk, and whether it may become the `raw` (or `ami`) output.
+    pub disk: (PathBuf, DiskFile),
+    pub out_dir: PathBuf,
+    /// The output files' names without their extensions.
+    pub stem: String,
+    /// The image as `image.json` describes it, with the formats it already has: the files
+    /// written are added to them.
+    pub manifest: ImageManifest,
+    pub reporter: Arc<dyn Reporter>,
+}
+
+/// The last stage: `job.disk` written as each of its formats into the output directory (the disk
+/// itself becoming one of them when it may be taken), then `image.json`. When a writer fails, the
+/// files the others finished stay and `image.json` lists them, so that the same command run again
+/// writes only the formats still missing ([`reuse`]), from the raw disk when it is among them.
+/// Dropping this future asks the writers to stop.
+pub(super) async fn formats_stage(job: FormatsJob) -> Result<(ImageManifest, PathBuf), ImageError> {
+    let stop = Stop::default();
+    let _stop_unless_done = StopOnDrop(stop.clone());
+    tokio::task::spawn_blocking(move || write(job, stop))
+        .await
+        .expect("the format writers do not panic")
+}
+
+/// Asks the writers to stop when the stage's future is dropped (after they finished, harmlessly).
+struct StopOnDrop(Stop);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.request();
+    }
+}
+
+fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageError> {
+    let FormatsJob {
+        asked,
+        formats,
+        disk: (raw, disk_file),
+        out_dir,
+        stem,
+        mut manifest,
+        reporter,
+    } = job;
     reporter.report(Event::StepStarted {
         index: 4,
         total: STAGES,
@@ -33,28 +74,28 @@ pub(super) fn formats_stage(
     });
     let t = Instant::now();
     let written = output::write_formats(
-        formats,
-        (raw, disk_file),
-        &req.out_dir,
-        &req.spec.stem,
-        epoch,
-        image_key,
+        &formats,
+        (&raw, disk_file),
+        (&out_dir, &stem),
+        manifest.source_date_epoch,
+        &manifest.image_key,
+        stop,
         reporter.as_ref(),
     );
-    let files = |written: Vec<format::Written>| written.into_iter().map(FormatFile::from).collect();
+    let files = |written: Vec<format::Written>| written.into_iter().map(FormatFile::from);
     match written {
         Ok(written) => {
-            stage(reporter, 3, "formats", Some(t));
-            let manifest = describe(files(written));
-            let path = write_manifest(&req.out_dir, &manifest)?;
+            stage(&reporter, 3, "formats", Some(t));
+            manifest.formats.extend(files(written));
+            let path = write_manifest(&out_dir, &manifest)?;
             Ok((manifest, path))
         }
         Err(Unfinished { error, written }) if written.is_empty() => Err(error.into()),
         Err(Unfinished { error, written }) => {
-            let manifest = describe(files(written));
-            write_manifest(&req.out_dir, &manifest)?;
+            manifest.formats.extend(files(written));
+            write_manifest(&out_dir, &manifest)?;
             let listed = |wanted: bool| -> Vec<&str> {
-                req.formats
+                asked
                     .iter()
                     .filter(|f| manifest.file(f.name()).is_some() == wanted)
                     .map(|f| f.name())
@@ -90,46 +131,35 @@ pub(super) fn write_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::CacheDir;
-    use crate::image::layer::embedded_spec;
     use crate::image::manifest;
     use crate::image::reuse::Existing;
     use crate::progress::Silent;
     use format::testdisk::TestDisk;
 
+    /// The job of writing `formats` of `disk` into `out`, for an image of key `kkk…`.
+    fn job(disk: &Path, out: &Path, formats: &[Format]) -> FormatsJob {
+        FormatsJob {
+            asked: formats.to_vec(),
+            formats: formats.to_vec(),
+            disk: (disk.to_owned(), DiskFile::Keep),
+            out_dir: out.to_owned(),
+            stem: "pg".into(),
+            manifest: ImageManifest {
+                image_key: "k".repeat(64),
+                formats: Vec::new(),
+                ..manifest::sample()
+            },
+            reporter: Arc::new(Silent),
+        }
+    }
+
     #[test]
     fn a_format_that_fails_leaves_image_json_listing_the_others_to_extend_from() {
         let disk = TestDisk::typical();
         let out = tempfile::tempdir().unwrap();
-        let spec = embedded_spec("postgresql", "debian12");
-        let stem = spec.stem.clone();
-        let req = ImageRequest {
-            spec,
-            artifact: PathBuf::from("unused.tar.gz"),
-            artifact_sha256: "a".repeat(64),
-            epoch: 1,
-            // A 64 MiB disk is no whole number of GiB: gce refuses it, after raw is written.
-            formats: vec![Format::Raw, Format::Gce],
-            size: None,
-            out_dir: out.path().to_owned(),
-            cache: CacheDir::new(out.path().join("cache")),
-            no_cache: false,
-        };
-        let key = "k".repeat(64);
-        let reporter: Arc<dyn Reporter> = Arc::new(Silent);
-        let err = formats_stage(
-            &req,
-            &req.formats,
-            (&disk.path, DiskFile::Keep),
-            (1, &key),
-            &reporter,
-            |files| ImageManifest {
-                image_key: key.clone(),
-                formats: files,
-                ..manifest::sample()
-            },
-        )
-        .unwrap_err();
+        // A 64 MiB disk is no whole number of GiB: gce refuses it, after raw is written.
+        let formats = [Format::Raw, Format::Gce];
+        let err = write(job(&disk.path, out.path(), &formats), Stop::default()).unwrap_err();
         let said = err.to_string();
         assert!(
             matches!(&err, ImageError::FormatsUnfinished { written, missing, from_disk: true, .. }
@@ -140,15 +170,37 @@ mod tests {
 
         let listed = ImageManifest::read(&ImageManifest::path_in(out.path())).unwrap();
         let names: Vec<_> = listed.formats.iter().map(|f| f.file.as_str()).collect();
-        assert_eq!(names, [format!("{stem}.raw")]);
-        assert!(!out.path().join(format!("{stem}.tar.gz")).exists());
+        assert_eq!(names, ["pg.raw"]);
+        assert!(!out.path().join("pg.tar.gz").exists());
         assert_eq!(
-            reuse::existing(out.path(), &key, &req.formats),
+            reuse::existing(out.path(), &"k".repeat(64), &formats),
             Some(Existing::Extend {
-                disk: out.path().join(format!("{stem}.raw")),
+                disk: out.path().join("pg.raw"),
                 missing: vec![Format::Gce],
                 manifest: listed,
             })
         );
+    }
+
+    #[tokio::test]
+    async fn dropping_the_stage_stops_its_writers_and_leaves_no_partial_file() {
+        // 8 GiB, hashed at about 2 GB/s: the pass takes seconds, far longer than the wait below.
+        let disk = TestDisk::new(8 << 30).data(0, 64 << 20).build();
+        let out = tempfile::tempdir().unwrap();
+        let formats = [Format::Raw, Format::Vhd];
+        let stage = formats_stage(job(&disk.path, out.path(), &formats));
+        let started = Instant::now();
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(200), stage).await;
+        assert!(cut.is_err(), "the copy finished within 200 ms");
+        // The blocking thread sees the request at its next 16 MiB, removes its partial files, and
+        // ends: nothing of the writers is left in the output directory.
+        loop {
+            let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(started.elapsed().as_secs() < 5, "still there: {left:?}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }

@@ -51,7 +51,7 @@ pub use output::{Format, parse_formats};
 use crate::cache::{CacheDir, LockMode};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
-use finish::formats_stage;
+use finish::{FormatsJob, formats_stage};
 use format::DiskFile;
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use layout::Layout;
@@ -162,7 +162,8 @@ pub async fn make_image(
                 disk,
                 missing,
             }) => {
-                let mut outcome = add_formats(req, manifest, &disk, &missing, &reporter, started)?;
+                let mut outcome =
+                    add_formats(req, manifest, &disk, &missing, &reporter, started).await?;
                 outcome.warnings = warnings;
                 return Ok(outcome);
             }
@@ -235,19 +236,18 @@ pub async fn make_image(
     stage(&reporter, 2, "disk", Some(t));
 
     // The disk is this run's own: the raw (or ami) output is that file, renamed.
-    let disk = (raw.as_path(), DiskFile::Take);
-    let (manifest, manifest_path) = formats_stage(
-        req,
-        &req.formats,
-        disk,
-        (req.epoch, &key),
-        &reporter,
-        |files| {
-            let mut manifest = manifest::describe(req, &layer, &key, &ids, &layout, size, files);
-            manifest.artifact.unpacked_bytes = Some(unpacked);
-            manifest
-        },
-    )?;
+    let mut described = manifest::describe(req, &layer, &key, &ids, &layout, size, Vec::new());
+    described.artifact.unpacked_bytes = Some(unpacked);
+    let (manifest, manifest_path) = formats_stage(FormatsJob {
+        asked: req.formats.clone(),
+        formats: req.formats.clone(),
+        disk: (raw, DiskFile::Take),
+        out_dir: req.out_dir.clone(),
+        stem: req.spec.stem.clone(),
+        manifest: described,
+        reporter: reporter.clone(),
+    })
+    .await?;
     drop(work);
     Ok(ImageOutcome {
         manifest,
@@ -263,9 +263,9 @@ pub async fn make_image(
 /// Writes the formats that the image in the output directory lacks from its raw disk there (the
 /// image's bytes, untouched since baker wrote them), without making the disk again, and lists them
 /// in its `image.json` beside the formats it had.
-fn add_formats(
+async fn add_formats(
     req: &ImageRequest,
-    mut manifest: ImageManifest,
+    manifest: ImageManifest,
     disk: &Path,
     missing: &[Format],
     reporter: &Arc<dyn Reporter>,
@@ -281,18 +281,16 @@ fn add_formats(
         &manifest.image_key[..16],
         disk.display()
     )));
-    let (epoch, key) = (manifest.source_date_epoch, manifest.image_key.clone());
-    let (manifest, manifest_path) = formats_stage(
-        req,
-        missing,
-        (disk, DiskFile::Keep),
-        (epoch, &key),
-        reporter,
-        |files| {
-            manifest.formats.extend(files);
-            manifest
-        },
-    )?;
+    let (manifest, manifest_path) = formats_stage(FormatsJob {
+        asked: req.formats.clone(),
+        formats: missing.to_vec(),
+        disk: (disk.to_owned(), DiskFile::Keep),
+        out_dir: req.out_dir.clone(),
+        stem: req.spec.stem.clone(),
+        manifest,
+        reporter: reporter.clone(),
+    })
+    .await?;
     Ok(ImageOutcome {
         manifest,
         manifest_path,

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::ImageError;
-use super::format::{self, DiskFile, Options, Unfinished, Written};
+use super::format::{self, DiskFile, Options, Stop, Unfinished, Written};
 use crate::progress::Reporter;
 
 pub use super::format::Format;
@@ -37,19 +37,23 @@ pub fn file_name(stem: &str, format: Format) -> String {
 
 /// Writes the raw disk at `raw` as each format, to `out_dir/<stem>.<extension>` with its
 /// `.sha256`; `raw`, `ami` and `vhd` are written in one pass that reads and hashes the disk once.
+/// The writers stop when `stop` is requested.
 /// With [`DiskFile::Take`] (`raw` is baker's own disk in `out_dir`) the `raw` or `ami` file is
 /// that disk, renamed. When a writer fails, the files the others finished stay (see
 /// [`Unfinished`]).
 pub fn write_formats(
     formats: &[Format],
     (raw, disk_file): (&Path, DiskFile),
-    out_dir: &Path,
-    stem: &str,
+    (out_dir, stem): (&Path, &str),
     epoch: u64,
     image_key: &str,
+    stop: Stop,
     reporter: &dyn Reporter,
 ) -> Result<Vec<Written>, Unfinished> {
-    let options = Options::new(epoch, image_key.as_bytes());
+    let options = Options {
+        stop,
+        ..Options::new(epoch, image_key.as_bytes())
+    };
     let jobs: Vec<_> = formats
         .iter()
         .map(|&f| (f, out_dir.join(file_name(stem, f))))

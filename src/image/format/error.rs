@@ -35,6 +35,9 @@ pub enum FormatError {
     GceSize { path: PathBuf, size: u64 },
     #[error("compressing {} failed: {reason}", path.display())]
     Compress { path: PathBuf, reason: String },
+    /// The writers were asked to [`super::Stop`].
+    #[error("interrupted")]
+    Stopped,
 }
 
 impl FormatError {

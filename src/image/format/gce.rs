@@ -52,6 +52,7 @@ pub(super) fn write(
     let out = Output::create(target)?;
     let mut meter = Meter::new(
         reporter,
+        &options.stop,
         format!("compressing {}", target.display()),
         stored,
     );
@@ -91,7 +92,7 @@ fn produce(
             let n = (extent.end() - at).min(READ);
             gzip.fill(n as usize, |buf, done| disk.read_at(buf, at + done as u64))
                 .map_err(FormatError::read(&disk.path))?;
-            meter.add(n);
+            meter.add(n)?;
             at += n;
         }
         stored += extent.len;

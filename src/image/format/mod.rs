@@ -33,6 +33,7 @@ use crate::compress::pgzip;
 
 pub use error::FormatError;
 pub use gce::GCE_MEMBER;
+pub use meter::Stop;
 pub use vhd::{VHD_MAX_SIZE, VHD_MIN_SIZE};
 
 use crate::progress::Reporter;
@@ -96,8 +97,9 @@ impl FromStr for Format {
     }
 }
 
-/// What a writer needs besides the disk; everything that would otherwise be time or chance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a writer needs besides the disk: everything that would otherwise be time or chance, how
+/// many threads compress, and how it is asked to stop.
+#[derive(Debug, Clone)]
 pub struct Options {
     /// `SOURCE_DATE_EPOCH` of the plan: the VHD footer's timestamp and the GCE tar entry's mtime.
     pub epoch: u64,
@@ -105,6 +107,8 @@ pub struct Options {
     pub disk_id: [u8; 16],
     /// Threads that compress the GCE archive (its bytes do not depend on this).
     pub threads: usize,
+    /// Set, the writers stop within milliseconds, their partial files removed.
+    pub stop: Stop,
 }
 
 impl Options {
@@ -124,6 +128,7 @@ impl Options {
             epoch,
             disk_id,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            stop: Stop::default(),
         }
     }
 }
@@ -216,7 +221,7 @@ pub fn write_all(
                 }
             }
             for i in of(|f| f == Format::Qcow2) {
-                done[i] = Some(qcow2::write(&disk, &jobs[i].1, reporter)?);
+                done[i] = Some(qcow2::write(&disk, &jobs[i].1, options, reporter)?);
             }
             Ok(())
         };
@@ -351,6 +356,27 @@ mod tests {
         for done in ["d.raw", "d.raw.sha256", "d.qcow2", "d.qcow2.sha256"] {
             assert!(dir.join(done).exists(), "{done}");
         }
+    }
+
+    #[test]
+    fn every_writer_asked_to_stop_stops_and_leaves_no_file() {
+        let disk = TestDisk::new(GIB).data(0, 32 * MIB).build();
+        let dir = disk.dir.path();
+        let jobs: Vec<_> = [Format::Raw, Format::Vhd, Format::Qcow2, Format::Gce]
+            .into_iter()
+            .map(|f| (f, dir.join(format!("s.{}", f.extension()))))
+            .collect();
+        let options = Options::new(0, b"");
+        options.stop.request();
+        let Unfinished { error, written } =
+            write_all(&disk.path, DiskFile::Keep, &jobs, &options, &Silent).unwrap_err();
+        assert!(matches!(error, FormatError::Stopped), "{error:?}");
+        assert!(written.is_empty());
+        let left: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [disk.path.file_name().unwrap()]);
     }
 
     #[test]

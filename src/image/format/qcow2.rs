@@ -15,7 +15,6 @@ use std::path::Path;
 
 use sha2::Digest;
 
-use super::FormatError;
 use super::meter::Meter;
 use super::output::Output;
 use super::pipe::HashedWriter;
@@ -23,6 +22,7 @@ use super::qcow2_layout::{
     CLUSTER, L2_ENTRIES, Layout, Used, header, l1_table, l2_table, refcount_block, refcount_table,
 };
 use super::sparse::{Disk, is_zero};
+use super::{FormatError, Options};
 use crate::progress::Reporter;
 /// Clusters read at a time.
 const BATCH: u64 = 32;
@@ -33,18 +33,19 @@ const PEEK: usize = 4096;
 pub(super) fn write(
     disk: &Disk,
     target: &Path,
+    options: &Options,
     reporter: &dyn Reporter,
 ) -> Result<(String, u64), FormatError> {
     let total = disk.data_bytes().map_err(FormatError::read(&disk.path))?;
     let what = format!("scanning {} for {}", disk.path.display(), target.display());
-    let used = scan(disk, Meter::new(reporter, what, total))?;
+    let used = scan(disk, Meter::new(reporter, &options.stop, what, total))?;
     let layout = Layout::new(disk.size, &used);
     let out = Output::create(target)?;
     let mut w = HashedWriter::new(&out, DEPTH, (BATCH * CLUSTER) as usize);
     let what = format!("writing {}", target.display());
-    let mut meter = Meter::new(reporter, what, layout.total * CLUSTER);
+    let mut meter = Meter::new(reporter, &options.stop, what, layout.total * CLUSTER);
     let mut put = |w: &mut HashedWriter, buf: Vec<u8>, lent| {
-        meter.add(buf.len() as u64);
+        meter.add(buf.len() as u64)?;
         w.write(buf, lent)
     };
     put(&mut w, header(disk.size, &layout), false)?;
@@ -115,7 +116,7 @@ fn scan(disk: &Disk, mut meter: Meter<'_>) -> Result<Used, FormatError> {
             }
         }
         next = last;
-        meter.add(extent.len);
+        meter.add(extent.len)?;
     }
     meter.finish();
     Ok(used)
@@ -168,7 +169,8 @@ mod tests {
             .data(5 * c, 4096)
             .build();
         let d = Disk::open(&disk.path).unwrap();
-        let meter = Meter::new(&Silent, String::new(), d.data_bytes().unwrap());
+        let stop = crate::image::format::Stop::default();
+        let meter = Meter::new(&Silent, &stop, String::new(), d.data_bytes().unwrap());
         let used = scan(&d, meter).unwrap();
         let found: Vec<u64> = (0..8).filter(|&i| used.get(i)).collect();
         assert_eq!(found, [0, 1, 5]);

@@ -21,7 +21,7 @@ use rustix::io::Errno;
 
 use sha2::{Digest, Sha256};
 
-use super::meter::Meter;
+use super::meter::{Meter, Stop};
 use super::output::Output;
 use super::pipe::HashPipe;
 use super::sparse::{Disk, ZERO_BLOCK, block_runs, write_non_zero};
@@ -32,6 +32,8 @@ use crate::progress::Reporter;
 const CHUNK: usize = 2 << 20;
 /// Buffers in flight between reading and hashing.
 const DEPTH: usize = 4;
+/// Zero bytes of a hole handed to the hashing at a time.
+const ZERO_STEP: u64 = 64 << 20;
 
 /// Whether `format` is the disk's bytes (and so written by this module).
 pub(super) fn is_disk_copy(format: Format) -> bool {
@@ -69,7 +71,7 @@ pub(super) fn write(
             false => Output::create(target),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let hasher = copy(disk, &outs, taken, reporter)?;
+    let hasher = copy(disk, &outs, taken, &options.stop, reporter)?;
     let mut written = Vec::with_capacity(jobs.len());
     for ((format, target), out) in jobs.iter().zip(outs) {
         let mut hasher = hasher.clone();
@@ -92,6 +94,7 @@ fn copy(
     disk: &Disk,
     outs: &[Output],
     taken: Option<usize>,
+    stop: &Stop,
     reporter: &dyn Reporter,
 ) -> Result<Sha256, FormatError> {
     // The copies that still need writing: the others are reflinks of the disk.
@@ -112,12 +115,13 @@ fn copy(
         .iter()
         .map(|o| o.target().display().to_string())
         .collect();
-    let mut meter = Meter::new(reporter, format!("writing {}", names.join(", ")), total);
+    let what = format!("writing {}", names.join(", "));
+    let mut meter = Meter::new(reporter, stop, what, total);
     let mut pipe = HashPipe::new(DEPTH, CHUNK);
     let mut pos = 0;
     for extent in disk.extents() {
         let extent = extent.map_err(FormatError::read(&disk.path))?;
-        pipe.zeros(extent.offset - pos);
+        hash_zeros(&mut pipe, extent.offset - pos, stop)?;
         let mut at = extent.offset;
         while at < extent.end() {
             let n = (extent.end() - at).min(CHUNK as u64) as usize;
@@ -134,7 +138,7 @@ fn copy(
                 punch_zeros(out.file(), at, &runs).map_err(FormatError::write(out.target()))?;
             }
             pipe.bytes(buf);
-            meter.add(n as u64);
+            meter.add(n as u64)?;
             at += n as u64;
             for out in &to_write {
                 out.written(at);
@@ -142,7 +146,7 @@ fn copy(
         }
         pos = extent.end();
     }
-    pipe.zeros(disk.size - pos);
+    hash_zeros(&mut pipe, disk.size - pos, stop)?;
     meter.finish();
     // Flushed while the hashing catches up.
     for out in outs {
@@ -167,6 +171,20 @@ fn punch_zeros(file: &File, offset: u64, runs: &[(Range<usize>, bool)]) -> std::
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+    Ok(())
+}
+
+/// Hashes `n` zero bytes (a hole) in steps, so that a stop request is seen while the hashing
+/// catches up: on a mostly empty disk it is the longest part of the pass.
+fn hash_zeros(pipe: &mut HashPipe, mut n: u64, stop: &Stop) -> Result<(), FormatError> {
+    while n > 0 {
+        if stop.requested() {
+            return Err(FormatError::Stopped);
+        }
+        let step = n.min(ZERO_STEP);
+        pipe.zeros(step);
+        n -= step;
     }
     Ok(())
 }
