@@ -119,7 +119,10 @@ check "the EFI System Partition's FAT holds \\EFI\\BOOT\\BOOTX64.EFI, a PE image
   "mdir -i '$A@@2M' ::/EFI/BOOT | grep -Eq '^BOOTX64 +EFI ' && [ \"\$(mtype -i '$A@@2M' ::/EFI/BOOT/BOOTX64.EFI | head -c 2)\" = MZ ]"
 check "the MBR ends in 55aa and holds GRUB's boot code" bash -c \
   "[ \"\$(dd if='$A' bs=1 skip=510 count=2 status=none | od -An -tx1 | tr -d ' ')\" = 55aa ] && dd if='$A' bs=440 count=1 status=none | grep -aq GRUB"
-dd if="$A" of="$WORK/part.ext4" bs=1M skip=$(($(json "$WORK/img-a/image.json" 'd["disk"]["partition_offset"]') / 1048576)) conv=sparse status=none
+root_partition() { # root_partition IMAGE_DIR OUT: the image's root partition, by image.json's offset
+  dd if="$1/$DISK" of="$2" bs=1M skip=$(($(json "$1/image.json" 'd["disk"]["partition_offset"]') / 1048576)) conv=sparse status=none
+}
+root_partition "$WORK/img-a" "$WORK/part.ext4"
 check "e2fsck finds the root file system clean" bash -c "e2fsck -fn '$WORK/part.ext4' >'$WORK/e2fsck.txt' 2>&1"
 debugfs -R 'ls -l /' "$WORK/part.ext4" >"$WORK/root.txt" 2>/dev/null
 check "debugfs lists the root: boot, etc, usr, var" bash -c "for d in boot etc usr var; do grep -Eq \" \$d\$\" '$WORK/root.txt' || exit 1; done"
@@ -418,7 +421,7 @@ layer_ref=$(docker images --format '{{.Repository}}:{{.Tag}}' --filter "label=ba
 docker run --name "baker-e2e-layer-$$" --label "$RUN_LABEL" "$layer_ref" sh -c 'echo remade >/etc/baker-e2e-remade'
 docker commit "baker-e2e-layer-$$" "$layer_ref" >/dev/null && docker rm "baker-e2e-layer-$$" >/dev/null
 "$BAKER" image --from "$PG" --format raw --out "$WORK/img-m" --cache-dir "$WORK/cache-a" -q 2>"$WORK/img-m.err" || tail -n 20 "$WORK/img-m.err" >&2
-dd if="$WORK/img-m/$DISK" of="$WORK/part-m.ext4" bs=1M skip=$(($(json "$WORK/img-m/image.json" 'd["disk"]["partition_offset"]') / 1048576)) conv=sparse status=none
+root_partition "$WORK/img-m" "$WORK/part-m.ext4"
 check "a disk made after its OS layer was made again holds the new layer's files" \
   bash -c "debugfs -R 'cat /etc/baker-e2e-remade' '$WORK/part-m.ext4' 2>/dev/null | grep -qx remade"
 check "and the tree unpacked from the layer it replaced is removed ($(in_engine "$ID_A") left)" [ "$(in_engine "$ID_A")" = '1 1' ]

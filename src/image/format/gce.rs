@@ -68,8 +68,9 @@ pub(super) fn write(
         let written = writer.join().expect("the archive writer does not panic");
         produced.and(written)
     })?;
+    let written = out.commit(hex::encode(hasher.finalize()))?;
     meter.finish();
-    out.commit(hex::encode(hasher.finalize()))
+    Ok(written)
 }
 
 /// The tar stream: headers, the extents' bytes, padding, end of archive.

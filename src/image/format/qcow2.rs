@@ -84,9 +84,10 @@ pub(super) fn write(
             c += n;
         }
     }
-    meter.finish();
     let hasher = w.finish()?;
-    out.commit(hex::encode(hasher.finalize()))
+    let written = out.commit(hex::encode(hasher.finalize()))?;
+    meter.finish();
+    Ok(written)
 }
 
 /// First pass: which clusters of the data extents are not all zeros. Most clusters of a data

@@ -147,12 +147,13 @@ fn copy(
         pos = extent.end();
     }
     hash_zeros(&mut pipe, disk.size - pos, stop)?;
-    meter.finish();
     // Flushed while the hashing catches up.
     for out in outs {
         out.sync()?;
     }
-    Ok(pipe.finish())
+    let hasher = pipe.finish();
+    meter.finish();
+    Ok(hasher)
 }
 
 /// Makes holes of the whole 4 KiB blocks of `runs` (of a buffer read at `offset`) that are all
