@@ -66,15 +66,12 @@ pub enum ImageError {
     Format(#[from] super::format::FormatError),
 
     /// A format writer failed after others had finished; `image.json` lists those.
-    #[error(
-        "{source}; image.json lists the formats that were written ({written}), and the same command run again writes {missing}{}",
-        if *from_disk { " from the raw disk beside them" } else { " after making the disk again" }
-    )]
+    #[error("{source}; image.json lists the formats that were written ({written}), and {rerun}")]
     FormatsUnfinished {
         source: super::format::FormatError,
         written: String,
-        missing: String,
-        from_disk: bool,
+        /// What running again does.
+        rerun: String,
     },
 
     #[error(

@@ -6,7 +6,7 @@
 //!
 //! The writers are synchronous and take from a second to minutes, so they run on a blocking thread
 //! while the runtime watches for Ctrl-C: when `baker image` is interrupted (its future dropped),
-//! they are asked to [`Stop`], and end within milliseconds, their partial files removed and
+//! they are asked to [`Stop`], and end a few MiB later, their partial files removed and
 //! `image.json` listing what was finished before.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ use crate::progress::{Event, Reporter};
 pub(super) struct FormatsJob {
     /// The formats the user asked for, for the error that says which are missing.
     pub asked: Vec<Format>,
+    /// `--no-cache`, under which running again makes the disk again.
+    pub no_cache: bool,
     /// The formats to write now.
     pub formats: Vec<Format>,
     /// The raw disk, and whether it may become the `raw` (or `ami`) output.
@@ -60,6 +62,7 @@ impl Drop for StopOnDrop {
 fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageError> {
     let FormatsJob {
         asked,
+        no_cache,
         formats,
         disk: (raw, disk_file),
         out_dir,
@@ -73,6 +76,10 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
         name: "formats".into(),
     });
     let t = Instant::now();
+    reuse::forget_other(&out_dir, &manifest.image_key).map_err(ImageError::io(
+        "removing the image.json of the older image in",
+        &out_dir,
+    ))?;
     let written = output::write_formats(
         &formats,
         (&raw, disk_file),
@@ -101,13 +108,25 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
                     .map(|f| f.name())
                     .collect()
             };
+            let missing = listed(false).join(", ");
+            let has_disk = [Format::Raw, Format::Ami]
+                .iter()
+                .any(|f| manifest.file(f.name()).is_some());
+            let rerun = match (has_disk, no_cache) {
+                (true, false) => format!(
+                    "the same command run again writes {missing} from the raw disk beside them"
+                ),
+                (true, true) => format!(
+                    "the same command without --no-cache writes {missing} from the raw disk beside them"
+                ),
+                (false, _) => {
+                    format!("the same command run again makes the disk again for {missing}")
+                }
+            };
             Err(ImageError::FormatsUnfinished {
                 source: error,
                 written: listed(true).join(", "),
-                missing: listed(false).join(", "),
-                from_disk: [Format::Raw, Format::Ami]
-                    .iter()
-                    .any(|f| manifest.file(f.name()).is_some()),
+                rerun,
             })
         }
     }
@@ -140,6 +159,7 @@ mod tests {
     fn job(disk: &Path, out: &Path, formats: &[Format]) -> FormatsJob {
         FormatsJob {
             asked: formats.to_vec(),
+            no_cache: false,
             formats: formats.to_vec(),
             disk: (disk.to_owned(), DiskFile::Keep),
             out_dir: out.to_owned(),
@@ -162,11 +182,21 @@ mod tests {
         let err = write(job(&disk.path, out.path(), &formats), Stop::default()).unwrap_err();
         let said = err.to_string();
         assert!(
-            matches!(&err, ImageError::FormatsUnfinished { written, missing, from_disk: true, .. }
-                if written == "raw" && missing == "gce"),
+            matches!(&err, ImageError::FormatsUnfinished { written, .. } if written == "raw"),
             "{said}"
         );
-        assert!(said.contains("GCE takes") && said.contains("writes gce from the raw disk"));
+        assert!(
+            said.contains("GCE takes")
+                && said.contains("the same command run again writes gce from the raw disk"),
+            "{said}"
+        );
+        let mut no_cache = job(&disk.path, out.path(), &formats);
+        no_cache.no_cache = true;
+        let said = write(no_cache, Stop::default()).unwrap_err().to_string();
+        assert!(
+            said.contains("the same command without --no-cache writes gce"),
+            "{said}"
+        );
 
         let listed = ImageManifest::read(&ImageManifest::path_in(out.path())).unwrap();
         let names: Vec<_> = listed.formats.iter().map(|f| f.file.as_str()).collect();
@@ -192,8 +222,8 @@ mod tests {
         let started = Instant::now();
         let cut = tokio::time::timeout(std::time::Duration::from_millis(200), stage).await;
         assert!(cut.is_err(), "the copy finished within 200 ms");
-        // The blocking thread sees the request at its next 16 MiB, removes its partial files, and
-        // ends: nothing of the writers is left in the output directory.
+        // The blocking thread sees the request at its next 2 MiB of data or 64 MiB of holes,
+        // removes its partial files, and ends: nothing of the writers is left in the directory.
         loop {
             let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
             if left.is_empty() {

@@ -240,6 +240,7 @@ pub async fn make_image(
     described.artifact.unpacked_bytes = Some(unpacked);
     let (manifest, manifest_path) = formats_stage(FormatsJob {
         asked: req.formats.clone(),
+        no_cache: req.no_cache,
         formats: req.formats.clone(),
         disk: (raw, DiskFile::Take),
         out_dir: req.out_dir.clone(),
@@ -283,6 +284,7 @@ async fn add_formats(
     )));
     let (manifest, manifest_path) = formats_stage(FormatsJob {
         asked: req.formats.clone(),
+        no_cache: req.no_cache,
         formats: missing.to_vec(),
         disk: (disk.to_owned(), DiskFile::Keep),
         out_dir: req.out_dir.clone(),

@@ -104,6 +104,19 @@ fn intact(dir: &Path, image_key: &str) -> Option<ImageManifest> {
     (recorded == now).then_some(manifest)
 }
 
+/// Makes `dir` stop describing an image other than `image_key`: its `image.json` (also one this
+/// baker cannot read) and stamp are removed before a new image's files replace the older one's, so
+/// that a run stopped part way never leaves them describing bytes that are no longer there. The
+/// older image's files stay until replaced.
+pub fn forget_other(dir: &Path, image_key: &str) -> std::io::Result<()> {
+    let path = ImageManifest::path_in(dir);
+    if !path.exists() || ImageManifest::read(&path).is_ok_and(|m| m.image_key == image_key) {
+        return Ok(());
+    }
+    crate::atomic_file::remove_if_exists(&dir.join(STAMP))?;
+    crate::atomic_file::remove_if_exists(&path)
+}
+
 /// Records the files of `manifest` as they are now.
 pub fn record(dir: &Path, manifest: &ImageManifest) -> std::io::Result<()> {
     let stamp = Stamp {
@@ -185,5 +198,22 @@ mod tests {
         let (dir, m) = setup();
         std::fs::remove_file(dir.path().join(format!("{}.sha256", m.formats[0].file))).unwrap();
         assert!(existing(dir.path(), &m.image_key, &[Format::Raw]).is_none());
+    }
+
+    #[test]
+    fn a_new_image_makes_the_directory_forget_an_older_one_and_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let older = sample();
+        older.write(dir.path()).unwrap();
+        record(dir.path(), &older).unwrap();
+        forget_other(dir.path(), &older.image_key).unwrap();
+        assert!(
+            ImageManifest::path_in(dir.path()).exists(),
+            "its own key stays"
+        );
+        forget_other(dir.path(), &"n".repeat(64)).unwrap();
+        assert!(!ImageManifest::path_in(dir.path()).exists());
+        assert!(!dir.path().join(STAMP).exists());
+        forget_other(dir.path(), &"n".repeat(64)).unwrap();
     }
 }

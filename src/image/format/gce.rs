@@ -46,8 +46,11 @@ pub(super) fn write(
         });
     }
     let extents = disk
-        .non_zero_runs()
-        .map_err(FormatError::read(&disk.path))?;
+        .non_zero_runs(&options.stop)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::Interrupted => FormatError::Stopped,
+            _ => FormatError::read(&disk.path)(e),
+        })?;
     let stored = extents.iter().map(|e| e.len).sum();
     let out = Output::create(target)?;
     let mut meter = Meter::new(

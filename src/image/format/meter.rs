@@ -2,8 +2,8 @@
 //! handled: a first event at 0, then about every 1 % (at least 16 MiB apart), then the total
 //! (only that one when there is nothing to handle). Each step is also where a writer asked to
 //! [`Stop`] stops: [`Meter::add`] answers [`FormatError::Stopped`], which the writer returns like
-//! any other error, removing its partial file. Writers report every few MiB, so they stop within
-//! milliseconds of being asked.
+//! any other error, removing its partial file. Writers report every few MiB, so they stop a few
+//! MiB after being asked (an fsync already under way still finishes).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -107,7 +107,7 @@ pub struct Options {
     pub disk_id: [u8; 16],
     /// Threads that compress the GCE archive (its bytes do not depend on this).
     pub threads: usize,
-    /// Set, the writers stop within milliseconds, their partial files removed.
+    /// Set, the writers stop at their next few MiB, their partial files removed.
     pub stop: Stop,
 }
 
@@ -208,7 +208,9 @@ pub fn write_all(
                 .map(|i| gce::write(&disk, &jobs[i].1, options, reporter).map(|d| (i, d)))
                 .collect::<Result<Vec<_>, _>>()
         });
+        // The first error; a copy that fails leaves the others of its pass, and qcow2, to go on.
         let mut copy_then_qcow2 = || -> Result<(), FormatError> {
+            let mut failed = None;
             let copies = of(raw::is_disk_copy);
             if !copies.is_empty() {
                 let targets: Vec<_> = copies
@@ -217,13 +219,16 @@ pub fn write_all(
                     .collect();
                 let written = raw::write(&disk, disk_file, &targets, options, reporter)?;
                 for (i, d) in copies.into_iter().zip(written) {
-                    done[i] = Some(d);
+                    match d {
+                        Ok(d) => done[i] = Some(d),
+                        Err(e) => failed = failed.or(Some(e)),
+                    }
                 }
             }
             for i in of(|f| f == Format::Qcow2) {
                 done[i] = Some(qcow2::write(&disk, &jobs[i].1, options, reporter)?);
             }
-            Ok(())
+            failed.map_or(Ok(()), Err)
         };
         let copied = copy_then_qcow2();
         (
@@ -362,21 +367,55 @@ mod tests {
     fn every_writer_asked_to_stop_stops_and_leaves_no_file() {
         let disk = TestDisk::new(GIB).data(0, 32 * MIB).build();
         let dir = disk.dir.path();
-        let jobs: Vec<_> = [Format::Raw, Format::Vhd, Format::Qcow2, Format::Gce]
-            .into_iter()
-            .map(|f| (f, dir.join(format!("s.{}", f.extension()))))
-            .collect();
         let options = Options::new(0, b"");
         options.stop.request();
+        for format in [Format::Raw, Format::Vhd, Format::Qcow2, Format::Gce] {
+            let jobs = [(format, dir.join(format!("s.{}", format.extension())))];
+            let Unfinished { error, written } =
+                write_all(&disk.path, DiskFile::Keep, &jobs, &options, &Silent).unwrap_err();
+            assert!(matches!(error, FormatError::Stopped), "{format}: {error:?}");
+            assert!(written.is_empty());
+            let left: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left, [disk.path.file_name().unwrap()], "{format}");
+        }
+    }
+
+    #[test]
+    fn a_copy_that_fails_leaves_the_disk_taken_as_raw_and_its_bytes() {
+        let disk = TestDisk::typical();
+        let dir = disk.dir.path();
+        let sha = crate::artifact::sha256_file(&disk.path).unwrap();
+        // A directory where the vhd goes: its rename fails after the pass.
+        std::fs::create_dir(dir.join("d.vhd")).unwrap();
+        let jobs = [
+            (Format::Raw, dir.join("d.raw")),
+            (Format::Vhd, dir.join("d.vhd")),
+        ];
+        let options = Options::new(0, b"");
         let Unfinished { error, written } =
-            write_all(&disk.path, DiskFile::Keep, &jobs, &options, &Silent).unwrap_err();
-        assert!(matches!(error, FormatError::Stopped), "{error:?}");
-        assert!(written.is_empty());
-        let left: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(left, [disk.path.file_name().unwrap()]);
+            write_all(&disk.path, DiskFile::Take, &jobs, &options, &Silent).unwrap_err();
+        assert!(
+            matches!(&error, FormatError::Write { path, .. } if path.ends_with("d.vhd")),
+            "{error:?}"
+        );
+        assert_eq!(written.len(), 1);
+        assert_eq!((written[0].format, &written[0].sha256), (Format::Raw, &sha));
+        assert_eq!(
+            crate::artifact::sha256_file(&dir.join("d.raw")).unwrap(),
+            sha
+        );
+        assert!(!disk.path.exists(), "the disk became d.raw");
+        let hidden = std::fs::read_dir(dir).unwrap().filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        });
+        assert_eq!(hidden.count(), 0, "no partial file is left");
     }
 
     #[test]

@@ -40,17 +40,22 @@ pub(super) fn is_disk_copy(format: Format) -> bool {
     matches!(format, Format::Raw | Format::Ami | Format::Vhd)
 }
 
+/// What became of one output of the pass: its file's sha256 and length, or why it failed.
+type Outcome = Result<(String, u64), FormatError>;
+
 /// Writes each `(format, target)` — `raw`, `ami` or `vhd` — in one pass over the disk; returns
-/// each file's sha256 and length, in the order given. A VHD's size rule is checked before anything
-/// is written; on an error during the pass no file of it appears. With [`DiskFile::Take`] the
-/// `raw` (else `ami`) target is the disk itself, renamed.
+/// each file's sha256 and length, or why it failed, in the order given. A VHD's size rule is
+/// checked before anything is written. An output that fails (a full disk, say) ends alone, its
+/// partial file removed, and the others go on; reading the disk failing, or a [`Stop`], ends them
+/// all, and then no file of the pass appears. With [`DiskFile::Take`] the `raw` (else `ami`)
+/// target is the disk itself, renamed.
 pub(super) fn write(
     disk: &Disk,
     disk_file: DiskFile,
     jobs: &[(Format, &Path)],
     options: &Options,
     reporter: &dyn Reporter,
-) -> Result<Vec<(String, u64)>, FormatError> {
+) -> Result<Vec<Outcome>, FormatError> {
     debug_assert!(jobs.iter().all(|(f, _)| is_disk_copy(*f)));
     if jobs.iter().any(|(f, _)| *f == Format::Vhd) {
         vhd::check_size(disk.size).map_err(|size| FormatError::VhdSize {
@@ -63,56 +68,64 @@ pub(super) fn write(
         DiskFile::Take => position(Format::Raw).or_else(|| position(Format::Ami)),
         DiskFile::Keep => None,
     };
-    let outs = jobs
+    let mut outs: Vec<Result<Output, FormatError>> = jobs
         .iter()
         .enumerate()
         .map(|(i, (_, target))| match taken == Some(i) {
             true => Output::adopt(&disk.path, target),
             false => Output::create(target),
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let hasher = copy(disk, &outs, taken, &options.stop, reporter)?;
-    let mut written = Vec::with_capacity(jobs.len());
-    for ((format, target), out) in jobs.iter().zip(outs) {
-        let mut hasher = hasher.clone();
-        if *format == Format::Vhd {
-            let footer = vhd::footer(disk.size, options);
-            out.file()
-                .write_all_at(&footer, disk.size)
-                .map_err(FormatError::write(target))?;
-            hasher.update(footer);
-        }
-        written.push(out.commit(hex::encode(hasher.finalize()))?);
-    }
+        .collect();
+    let (hasher, meter) = copy(disk, &mut outs, taken, &options.stop, reporter)?;
+    let written = jobs
+        .iter()
+        .zip(outs)
+        .map(|((format, target), out)| {
+            let out = out?;
+            let mut hasher = hasher.clone();
+            if *format == Format::Vhd {
+                let footer = vhd::footer(disk.size, options);
+                out.file()
+                    .write_all_at(&footer, disk.size)
+                    .map_err(FormatError::write(target))?;
+                hasher.update(footer);
+            }
+            out.commit(hex::encode(hasher.finalize()))
+        })
+        .collect();
+    meter.finish();
     Ok(written)
 }
 
 /// Copies the disk into every one of `outs` but the `taken` one (the disk itself, whose all-zero
 /// blocks are punched out instead) at the same offsets, holes left as holes, reading each data
-/// extent once; returns the hasher that has seen all `disk.size` bytes.
-fn copy(
+/// extent once; returns the hasher that has seen all `disk.size` bytes, and the meter, to finish
+/// once the files are committed. An output whose write fails becomes its error, and the pass goes
+/// on for the others.
+fn copy<'a>(
     disk: &Disk,
-    outs: &[Output],
+    outs: &mut [Result<Output, FormatError>],
     taken: Option<usize>,
-    stop: &Stop,
-    reporter: &dyn Reporter,
-) -> Result<Sha256, FormatError> {
+    stop: &'a Stop,
+    reporter: &'a dyn Reporter,
+) -> Result<(Sha256, Meter<'a>), FormatError> {
     // The copies that still need writing: the others are reflinks of the disk.
     let mut to_write = Vec::with_capacity(outs.len());
-    for (i, out) in outs.iter().enumerate() {
-        if Some(i) == taken {
-            continue;
-        }
-        if rustix::fs::ioctl_ficlone(out.file(), &disk.file).is_err() {
-            out.file()
-                .set_len(disk.size)
-                .map_err(FormatError::write(out.target()))?;
-            to_write.push(out);
+    for i in 0..outs.len() {
+        let reflinked = match &outs[i] {
+            Ok(out) => {
+                Some(i) == taken || rustix::fs::ioctl_ficlone(out.file(), &disk.file).is_ok()
+            }
+            Err(_) => true,
+        };
+        if !reflinked && on_output(outs, i, |file| file.set_len(disk.size)) {
+            to_write.push(i);
         }
     }
     let total = disk.data_bytes().map_err(FormatError::read(&disk.path))?;
     let names: Vec<String> = outs
         .iter()
+        .filter_map(|o| o.as_ref().ok())
         .map(|o| o.target().display().to_string())
         .collect();
     let what = format!("writing {}", names.join(", "));
@@ -130,17 +143,16 @@ fn copy(
             disk.read_at(&mut buf, at)
                 .map_err(FormatError::read(&disk.path))?;
             let runs = block_runs(&buf, at);
-            for out in &to_write {
-                write_non_zero(out.file(), &buf, at, &runs)
-                    .map_err(FormatError::write(out.target()))?;
+            for &i in &to_write {
+                on_output(outs, i, |file| write_non_zero(file, &buf, at, &runs));
             }
-            if let Some(out) = taken.map(|i| &outs[i]) {
-                punch_zeros(out.file(), at, &runs).map_err(FormatError::write(out.target()))?;
+            if let Some(i) = taken {
+                on_output(outs, i, |file| punch_zeros(file, at, &runs));
             }
             pipe.bytes(buf);
             meter.add(n as u64)?;
             at += n as u64;
-            for out in &to_write {
+            for out in to_write.iter().filter_map(|&i| outs[i].as_ref().ok()) {
                 out.written(at);
             }
         }
@@ -148,12 +160,35 @@ fn copy(
     }
     hash_zeros(&mut pipe, disk.size - pos, stop)?;
     // Flushed while the hashing catches up.
-    for out in outs {
-        out.sync()?;
+    for slot in outs.iter_mut() {
+        if let Ok(out) = slot {
+            if let Err(e) = out.sync() {
+                *slot = Err(e);
+            }
+        }
     }
-    let hasher = pipe.finish();
-    meter.finish();
-    Ok(hasher)
+    Ok((pipe.finish(), meter))
+}
+
+/// Runs `f` on the file of output `i` while it is written; when `f` fails, the output becomes
+/// that error (its partial file removed) and the answer is `false`, as it is for an output that
+/// had already failed.
+fn on_output(
+    outs: &mut [Result<Output, FormatError>],
+    i: usize,
+    f: impl FnOnce(&File) -> std::io::Result<()>,
+) -> bool {
+    let Ok(out) = &outs[i] else {
+        return false;
+    };
+    match f(out.file()) {
+        Ok(()) => true,
+        Err(e) => {
+            let failed = FormatError::write(out.target())(e);
+            outs[i] = Err(failed);
+            false
+        }
+    }
 }
 
 /// Makes holes of the whole 4 KiB blocks of `runs` (of a buffer read at `offset`) that are all
@@ -239,6 +274,7 @@ mod tests {
         let recorder = Recorder::default();
         let options = Options::new(5, b"one pass");
         let written = write(&opened, DiskFile::Keep, &jobs, &options, &recorder).unwrap();
+        let written: Vec<_> = written.into_iter().map(Result::unwrap).collect();
         // One meter, naming the three files, that counts the disk's data once.
         let events = recorder.0.lock().unwrap();
         let totals: Vec<_> = events
@@ -284,6 +320,7 @@ mod tests {
         let jobs = [(Format::Vhd, vhd.as_path()), (Format::Raw, raw.as_path())];
         let options = Options::new(5, b"taken");
         let written = write(&opened, DiskFile::Take, &jobs, &options, &Silent).unwrap();
+        let written: Vec<_> = written.into_iter().map(Result::unwrap).collect();
         assert!(!disk.path.exists(), "the disk was renamed, not copied");
         assert_eq!(std::fs::read(&raw).unwrap(), bytes);
         assert_eq!(written[1], (sha256.clone(), 64 * MIB));

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::SeekFrom;
 use rustix::io::Errno;
 
+use super::Stop;
+
 /// A run of bytes that the filesystem stores; everything between extents reads as zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Extent {
@@ -94,8 +96,9 @@ impl Disk {
     /// extents without their all-zero blocks. Unlike the extents, they follow the disk's bytes
     /// alone, not how a file system stores them (blocks written as zeros, as mkfs writes a
     /// journal; ZFS's records; no `SEEK_DATA` at all), so what is built from them is the same on
-    /// every machine. Reads every data extent once.
-    pub fn non_zero_runs(&self) -> io::Result<Vec<Extent>> {
+    /// every machine. Reads every data extent once, 4 MiB at a time, and gives up between two
+    /// reads when asked to [`Stop`] (an `Interrupted` error).
+    pub fn non_zero_runs(&self, stop: &Stop) -> io::Result<Vec<Extent>> {
         const READ: u64 = 4 << 20;
         let block = ZERO_BLOCK as u64;
         let mut runs: Vec<Extent> = Vec::new();
@@ -107,6 +110,9 @@ impl Disk {
             let mut at = (extent.offset / block * block).max(next);
             let end = extent.end().div_ceil(block) * block;
             while at < end {
+                if stop.requested() {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
                 let n = (end - at).min(READ).min(self.size - at) as usize;
                 self.read_at(&mut buf[..n], at)?;
                 for (range, _) in block_runs(&buf[..n], at).into_iter().filter(|(_, z)| !z) {
@@ -276,7 +282,7 @@ mod tests {
     fn non_zero_runs_leave_out_written_zeros_and_follow_the_bytes_alone() {
         let disk = TestDisk::typical();
         let opened = Disk::open(&disk.path).unwrap();
-        let runs = opened.non_zero_runs().unwrap();
+        let runs = opened.non_zero_runs(&Stop::default()).unwrap();
         // The written zeros at 8 MiB are gone; the run from 20 MiB + 512 starts at its block.
         let spans: Vec<_> = runs.iter().map(|r| (r.offset, r.len)).collect();
         assert_eq!(
@@ -293,7 +299,11 @@ mod tests {
         std::fs::write(&full, std::fs::read(&disk.path).unwrap()).unwrap();
         let full = Disk::open(&full).unwrap();
         assert_eq!(full.data_bytes().unwrap(), 64 * MIB);
-        assert_eq!(full.non_zero_runs().unwrap(), runs);
+        assert_eq!(full.non_zero_runs(&Stop::default()).unwrap(), runs);
+        let stop = Stop::default();
+        stop.request();
+        let err = full.non_zero_runs(&stop).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted);
     }
 
     #[test]
