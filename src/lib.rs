@@ -20,3 +20,4 @@ pub mod plan;
 pub mod progress;
 pub mod recipe;
 pub mod source;
+pub mod stop;

@@ -57,6 +57,10 @@ pub enum Event {
     Warning(String),
 }
 
+mod meter;
+
+pub use meter::Meter;
+
 pub trait Reporter: Send + Sync {
     fn report(&self, event: Event);
 }

@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::format::{self, DiskFile, Stop, Unfinished};
+use super::format::{self, DiskFile, Unfinished};
 use super::manifest::{FormatFile, ImageManifest};
 use super::{Format, ImageError, STAGES, output, reuse, stage};
 use crate::progress::{Event, Reporter};
+use crate::stop::Stop;
 
 /// What the last stage writes, and where.
 pub(super) struct FormatsJob {
@@ -44,19 +45,10 @@ pub(super) struct FormatsJob {
 /// Dropping this future asks the writers to stop.
 pub(super) async fn formats_stage(job: FormatsJob) -> Result<(ImageManifest, PathBuf), ImageError> {
     let stop = Stop::default();
-    let _stop_unless_done = StopOnDrop(stop.clone());
+    let _stop_unless_done = stop.on_drop();
     tokio::task::spawn_blocking(move || write(job, stop))
         .await
         .expect("the format writers do not panic")
-}
-
-/// Asks the writers to stop when the stage's future is dropped (after they finished, harmlessly).
-struct StopOnDrop(Stop);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.request();
-    }
 }
 
 fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageError> {

@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use super::ImageError;
-use super::format::{self, DiskFile, Options, Stop, Unfinished, Written};
+use super::format::{self, DiskFile, Options, Unfinished, Written};
 use crate::progress::Reporter;
+use crate::stop::Stop;
 
 pub use super::format::Format;
 

@@ -35,9 +35,15 @@ pub enum FormatError {
     GceSize { path: PathBuf, size: u64 },
     #[error("compressing {} failed: {reason}", path.display())]
     Compress { path: PathBuf, reason: String },
-    /// The writers were asked to [`super::Stop`].
+    /// The writers were asked to [`Stop`](crate::stop::Stop).
     #[error("interrupted")]
     Stopped,
+}
+
+impl From<crate::stop::Stopped> for FormatError {
+    fn from(_: crate::stop::Stopped) -> Self {
+        FormatError::Stopped
+    }
 }
 
 impl FormatError {

@@ -13,13 +13,13 @@ use std::sync::mpsc::Receiver;
 
 use sha2::{Digest, Sha256};
 
-use super::meter::Meter;
 use super::oldgnu::{data_padding, sparse_headers, trailer};
 use super::output::Output;
 use super::pgzip::{Gzip, Piece};
 use super::pipe::HashedWriter;
 use super::sparse::{Disk, Extent};
 use super::{FormatError, Options};
+use crate::progress::Meter;
 use crate::progress::Reporter;
 
 /// The one member's name, which GCE requires.

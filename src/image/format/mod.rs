@@ -10,7 +10,6 @@
 
 mod error;
 mod gce;
-mod meter;
 mod oldgnu;
 mod output;
 mod pipe;
@@ -34,11 +33,11 @@ use crate::compress::pgzip;
 
 pub use error::FormatError;
 pub use gce::GCE_MEMBER;
-pub use meter::Stop;
 pub use together::{Unfinished, write_all};
 pub use vhd::{VHD_MAX_SIZE, VHD_MIN_SIZE};
 
 use crate::progress::Reporter;
+use crate::stop::Stop;
 
 /// An output format of `baker image`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -15,7 +15,6 @@ use std::path::Path;
 
 use sha2::Digest;
 
-use super::meter::Meter;
 use super::output::Output;
 use super::pipe::HashedWriter;
 use super::qcow2_layout::{
@@ -23,6 +22,7 @@ use super::qcow2_layout::{
 };
 use super::sparse::{Disk, is_zero};
 use super::{FormatError, Options};
+use crate::progress::Meter;
 use crate::progress::Reporter;
 /// Clusters read at a time.
 const BATCH: u64 = 32;
@@ -170,7 +170,7 @@ mod tests {
             .data(5 * c, 4096)
             .build();
         let d = Disk::open(&disk.path).unwrap();
-        let stop = crate::image::format::Stop::default();
+        let stop = crate::stop::Stop::default();
         let meter = Meter::new(&Silent, &stop, String::new(), d.data_bytes().unwrap());
         let used = scan(&d, meter).unwrap();
         let found: Vec<u64> = (0..8).filter(|&i| used.get(i)).collect();

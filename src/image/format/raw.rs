@@ -21,12 +21,13 @@ use rustix::io::Errno;
 
 use sha2::{Digest, Sha256};
 
-use super::meter::{Meter, Stop};
 use super::output::Output;
 use super::pipe::HashPipe;
 use super::sparse::{Disk, ZERO_BLOCK, block_runs, write_non_zero};
 use super::{DiskFile, Format, FormatError, Options, vhd};
+use crate::progress::Meter;
 use crate::progress::Reporter;
+use crate::stop::Stop;
 
 /// Bytes read at a time.
 const CHUNK: usize = 2 << 20;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::SeekFrom;
 use rustix::io::Errno;
 
-use super::Stop;
+use crate::stop::Stop;
 
 /// A run of bytes that the filesystem stores; everything between extents reads as zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
