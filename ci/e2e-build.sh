@@ -12,7 +12,8 @@
 #   - a wrong checksum fails before any step runs, naming the URL, expected and received digests;
 #   - an unreachable mirror is skipped for the next one;
 #   - a failing step prints its exit code, the log tail, the log path and the recipe's hint;
-#   - Ctrl-C leaves no container and no artifact behind, and the next build resumes;
+#   - Ctrl-C leaves no container and no artifact behind, and the next build resumes; Ctrl-C while
+#     the tarball is compressed stops the compression at once;
 #   - two builds sharing one cache at the same time both succeed;
 #   - the PostgreSQL tarball holds working postgres, psql and pg_basebackup (a real primary/standby pair).
 # Everything it creates carries the labels baker.test=1 and baker.test.run=e2e-build-<pid> and is removed at the end.
@@ -174,6 +175,40 @@ check "Ctrl-C leaves no artifact that looks complete" [ ! -e "$WORK/out-s/hello-
 "${SLOW[@]}" --json >"$WORK/s2.json" 2>/dev/null
 check "the next build resumes at the first unfinished step" \
   [ "$(json "$WORK/s2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, True, True, True, False, False]" ]
+
+say "hello: interrupting the tarball's compression"
+# An install tree of about 570 MiB of text, which takes seconds to compress.
+python3 - "$WORK/big.toml" <<'EOF'
+import sys
+text = open("recipes/hello/debian-12.toml").read()
+install = 'run = "make install DESTDIR={{destdir}}"'
+assert install in text
+big = 'run = "make install DESTDIR={{destdir}} && seq 1 60000000 >{{destdir}}/usr/share/big.txt"'
+open(sys.argv[1], "w").write(text.replace(install, big))
+EOF
+BIG=("$BAKER" build --recipe "$WORK/big.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-big" --mirror "$MIRROR" --no-upstream)
+set -m
+"${BIG[@]}" >/dev/null 2>"$WORK/big1.err" &
+pid=$!
+set +m
+for _ in $(seq 1200); do grep -q 'compressing .*: started' "$WORK/big1.err" 2>/dev/null && break; sleep 0.1; done
+reached=no
+grep -q 'compressing .*: started' "$WORK/big1.err" && reached=yes
+sleep 0.5
+t=$(now)
+kill -INT "$pid" 2>/dev/null || true
+status=0
+wait "$pid" || status=$?
+stopped_in=$(since "$t")
+say "the build stopped $stopped_in s after Ctrl-C"
+check "Ctrl-C while the tarball is compressed stops the build within 1 s, with status 130 (compression reached: $reached)" \
+  python3 -c "import sys; sys.exit(not ('$reached' == 'yes' and $status == 130 and $stopped_in < 1))"
+check "and leaves no output directory and no container" \
+  bash -c "[ ! -e '$WORK/out-big' ] && [ -z \"\$(docker ps -aq --filter 'label=$RUN_LABEL')\" ]"
+"${BIG[@]}" --json >"$WORK/big2.json" 2>/dev/null
+check "the next build takes every step from the cache and writes the tarball" bash -c \
+  "[ '$(json "$WORK/big2.json" 'all(s["cache_hit"] for s in d["steps"])')' = True ] && test -s '$WORK/out-big/hello-2.10-debian-12.tar.gz'"
+rm -rf "$WORK/out-big"
 
 say "hello: a step container killed from outside"
 hello_with_step doomed "sleep 60" >"$WORK/doomed.toml"

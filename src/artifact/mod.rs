@@ -61,4 +61,7 @@ pub enum ArtifactError {
         out.display()
     )]
     Truncated { out: PathBuf },
+    /// The writing was asked to [`Stop`](crate::stop::Stop) (the build interrupted).
+    #[error("writing {} was stopped", out.display())]
+    Stopped { out: PathBuf },
 }

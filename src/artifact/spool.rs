@@ -1,9 +1,10 @@
-//! The container's tar stream, spooled to an anonymous file and indexed so it can be rewritten in
+//! The container's tar stream, spooled to an anonymous file, indexed so it can be rewritten in
 //! sorted order.
 //!
 //! Docker streams entries in directory-walk order, which depends on the filesystem, so the output
 //! order has to be chosen after the last entry has arrived. Spooling the raw stream to an unnamed
-//! temporary file (`O_TMPFILE`: nothing to clean up after a crash) and remembering, per entry, its
+//! temporary file (`O_TMPFILE`: nothing to clean up after a crash; the builder writes it while the
+//! stream arrives, see `builder::meta`) and remembering, per entry, its
 //! metadata and the offset of its data keeps memory proportional to the number of entries, not
 //! their size, needs no privileges (unpacking to disk would need root for setuid bits, device
 //! files and foreign owners, and would let the host filesystem touch modes and times), and copies
@@ -16,13 +17,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use tar::{Archive, Entry, EntryType};
 
 use super::ArtifactError;
-use crate::atomic_file::parent_dir;
 
 const BLOCK: u64 = 512;
 
@@ -65,12 +65,9 @@ pub(crate) struct Spool {
 }
 
 impl Spool {
-    /// Copies `input` to a temporary file beside `out` and indexes it, stripping `strip_prefix`.
-    pub(crate) fn read(
-        mut input: impl Read,
-        strip_prefix: &str,
-        out: &Path,
-    ) -> Result<Self, ArtifactError> {
+    /// Indexes `file`, the container's tar stream spooled whole, stripping `strip_prefix`; `out`
+    /// is the tarball it is for, named in errors.
+    pub(crate) fn index(file: File, strip_prefix: &str, out: &Path) -> Result<Self, ArtifactError> {
         let read_err = |source| ArtifactError::ReadStream {
             out: out.to_owned(),
             source,
@@ -80,15 +77,7 @@ impl Spool {
             entry: String::from_utf8_lossy(entry).into_owned(),
             reason,
         };
-        let dir = parent_dir(out);
-        let file = tempfile::tempfile_in(dir).map_err(|source| ArtifactError::Write {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let mut spooled = BufWriter::new(&file);
-        let len = io::copy(&mut input, &mut spooled).map_err(read_err)?;
-        spooled.flush().map_err(read_err)?;
-        drop(spooled);
+        let len = file.metadata().map_err(read_err)?.len();
 
         let prefix = components(strip_prefix.as_bytes());
         let mut items = Vec::new();

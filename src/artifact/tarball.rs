@@ -29,6 +29,10 @@
 //! fsynced and renamed into place; the stale `.sha256` is removed before that rename and the new
 //! one written (atomically too) after it, so a `.sha256` always describes the complete tarball
 //! beside it. On any error nothing new appears at `out_path`.
+//!
+//! A Mesos install tree takes many seconds to compress, so the writer reports its progress in
+//! bytes of the tar stream, and checks at each write of the stream whether it was asked to
+//! [`Stop`] (the build interrupted): it then ends like any failed write, leaving nothing behind.
 
 use std::fs;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -44,6 +48,8 @@ use super::checksum::{checksum_path, write_sums};
 use super::spool::{Item, Kind, Spool};
 use crate::atomic_file::{commit, parent_dir, partial_file, remove_if_exists};
 use crate::compress::pgzip::{Gzip, Piece};
+use crate::progress::{Meter, Reporter};
+use crate::stop::Stop;
 
 /// The gzip level of every tarball. Changing it changes every artifact's sha256.
 pub const GZIP_LEVEL: i32 = 6;
@@ -60,30 +66,57 @@ pub struct ArtifactFile {
     pub entries: usize,
 }
 
-/// Rewrites `input`, an uncompressed tar stream whose entries all lie under `strip_prefix/`
-/// (Docker's `GET /containers/{id}/archive?path=/baker/dest` with `strip_prefix` = `dest`), into
-/// a reproducible `.tar.gz` at `out_path`, plus `<out_path>.sha256`. See the module doc.
+/// Rewrites `spool`, a file holding an uncompressed tar stream whose entries all lie under
+/// `strip_prefix/` (Docker's `GET /containers/{id}/archive?path=/baker/dest` with `strip_prefix` =
+/// `dest`), into a reproducible `.tar.gz` at `out_path`, plus `<out_path>.sha256`. Progress goes
+/// to `reporter`; once `stop` is requested the writing ends with [`ArtifactError::Stopped`]. See
+/// the module doc.
 pub fn write_reproducible(
-    input: impl Read,
+    spool: fs::File,
     strip_prefix: &str,
     epoch: u64,
     out_path: &Path,
+    reporter: &dyn Reporter,
+    stop: &Stop,
+) -> Result<ArtifactFile, ArtifactError> {
+    write(spool, strip_prefix, epoch, out_path, reporter, stop).map_err(|e| {
+        if stop.requested() {
+            ArtifactError::Stopped {
+                out: out_path.to_owned(),
+            }
+        } else {
+            e
+        }
+    })
+}
+
+fn write(
+    spool: fs::File,
+    strip_prefix: &str,
+    epoch: u64,
+    out_path: &Path,
+    reporter: &dyn Reporter,
+    stop: &Stop,
 ) -> Result<ArtifactFile, ArtifactError> {
     let write_err = |path: &Path| {
         let path = path.to_owned();
         move |source| ArtifactError::Write { path, source }
     };
     fs::create_dir_all(parent_dir(out_path)).map_err(write_err(parent_dir(out_path)))?;
-    let spool = Spool::read(input, strip_prefix, out_path)?;
+    let spool = Spool::index(spool, strip_prefix, out_path)?;
 
+    let total = spool.file.metadata().map_err(write_err(out_path))?.len();
+    let name = out_path.file_name().unwrap_or_default().to_string_lossy();
+    let mut meter = Meter::new(reporter, stop, format!("compressing {name}"), total);
     let mut partial = partial_file(out_path).map_err(write_err(out_path))?;
-    let (sha256, bytes) =
-        write_tar_gz(&spool, epoch, partial.as_file_mut()).map_err(write_err(out_path))?;
+    let (sha256, bytes) = write_tar_gz(&spool, epoch, &mut meter, partial.as_file_mut())
+        .map_err(write_err(out_path))?;
 
     let sums = checksum_path(out_path);
     remove_if_exists(&sums).map_err(write_err(&sums))?;
     commit(partial, out_path).map_err(write_err(out_path))?;
     write_sums(out_path, &sha256).map_err(write_err(&sums))?;
+    meter.finish();
     Ok(ArtifactFile {
         path: out_path.to_owned(),
         sha256,
@@ -93,14 +126,20 @@ pub fn write_reproducible(
 }
 
 /// Writes the spooled entries as a `.tar.gz` to `out`; returns its sha256 and size. The tar stream
-/// is produced on this thread and compressed on every core ([`pgzip`](crate::compress::pgzip)).
-fn write_tar_gz(spool: &Spool, epoch: u64, out: &mut fs::File) -> io::Result<(String, u64)> {
+/// is produced on this thread and compressed on every core ([`pgzip`](crate::compress::pgzip)),
+/// its bytes counted by `meter`.
+fn write_tar_gz(
+    spool: &Spool,
+    epoch: u64,
+    meter: &mut Meter<'_>,
+    out: &mut fs::File,
+) -> io::Result<(String, u64)> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     std::thread::scope(|scope| {
         let (gzip, order) = Gzip::start(scope, GZIP_LEVEL, threads);
         let writer = scope.spawn(move || drain(order, out));
         let produced = {
-            let mut tar = Builder::new(Compressing(gzip));
+            let mut tar = Builder::new(Compressing { gzip, meter });
             spool
                 .items
                 .iter()
@@ -108,7 +147,7 @@ fn write_tar_gz(spool: &Spool, epoch: u64, out: &mut fs::File) -> io::Result<(St
                 .and_then(|()| tar.into_inner())
             // On an error the compressor is dropped here unfinished, which ends the writer's input.
         };
-        let finished = produced.map(|Compressing(gzip)| gzip.finish());
+        let finished = produced.map(|Compressing { gzip, .. }| gzip.finish());
         let written = writer.join().expect("the tarball writer does not panic");
         // The writer's own error (a full disk) is the cause when both failed.
         written.and_then(|w| finished.map(|()| w))
@@ -135,15 +174,19 @@ fn drain(order: Receiver<Piece>, out: &mut fs::File) -> io::Result<(String, u64)
     Ok((sha256, bytes))
 }
 
-/// The tar stream's sink: hands the bytes to the parallel compressor.
-struct Compressing(Gzip);
+/// The tar stream's sink: hands the bytes to the parallel compressor, counting them.
+struct Compressing<'m, 'r> {
+    gzip: Gzip,
+    meter: &'m mut Meter<'r>,
+}
 
-impl Write for Compressing {
+impl Write for Compressing<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.0.stopped() {
+        if self.gzip.stopped() {
             return Err(io::Error::other("the tarball writer stopped"));
         }
-        self.0.write(buf);
+        self.meter.add(buf.len() as u64).map_err(io::Error::other)?;
+        self.gzip.write(buf);
         Ok(buf.len())
     }
 

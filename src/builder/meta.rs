@@ -21,6 +21,7 @@ use crate::layout::META_DIR;
 use crate::plan::{Plan, SourcePlan};
 use crate::progress::Event;
 use crate::recipe::Pin;
+use crate::stop::Stop;
 
 /// `facts.json` in the artifact cache: the facts, and the tarball's entry count so that a no-change
 /// rebuild need not read the tarball to count them (absent in caches of older versions).
@@ -135,6 +136,8 @@ pub(super) async fn finish_from(
     outcomes: &[StepOutcome],
     started: Instant,
 ) -> Result<BuildOutcome, BuildError> {
+    b.reporter
+        .report(Event::Note("exporting the install tree".into()));
     let (spool, facts) = match export(b, &container).await {
         Ok(exported) => exported,
         Err(e) => {
@@ -146,9 +149,12 @@ pub(super) async fn finish_from(
 
     let out = out_path(b);
     let epoch = facts.source_date_epoch;
+    // Compressing takes many seconds for a large tree: Ctrl-C (this future dropped) stops it.
+    let stop = Stop::default();
+    let _stop_unless_done = stop.on_drop();
     let writing = tokio::task::spawn_blocking({
-        let out = out.clone();
-        move || artifact::write_reproducible(spool, "dest", epoch, &out)
+        let (out, reporter) = (out.clone(), b.reporter.clone());
+        move || artifact::write_reproducible(spool, "dest", epoch, &out, &*reporter, &stop)
     });
     let (written, ()) = tokio::join!(writing, container.remove());
     let file = written.expect("the tarball writer does not panic")?;

@@ -3,7 +3,7 @@
 //! gzip header without time or name, and nothing left behind when the stream is broken.
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 
 use flate2::read::GzDecoder;
@@ -14,13 +14,23 @@ use super::docker_stream::{
     EPOCH, LINKED, docker_stream, long_dir, reversed_order, tree, very_long_file, walk_order,
 };
 use super::*;
+use crate::progress::{Event, Recorder, Silent};
+
+/// `stream` in an anonymous file, as the builder spools a container's.
+fn spooled(stream: &[u8]) -> fs::File {
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(stream).unwrap();
+    file
+}
 
 fn build(stream: &[u8], dir: &Path) -> ArtifactFile {
     write_reproducible(
-        stream,
+        spooled(stream),
         "dest",
         EPOCH,
         &dir.join("mesos-1.0-debian-12.tar.gz"),
+        &Silent,
+        &Stop::default(),
     )
     .unwrap()
 }
@@ -195,7 +205,15 @@ fn a_broken_stream_leaves_nothing_at_the_out_path() {
     for (what, input) in cases {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("a.tar.gz");
-        let err = write_reproducible(input, "dest", EPOCH, &out).expect_err(what);
+        let err = write_reproducible(
+            spooled(input),
+            "dest",
+            EPOCH,
+            &out,
+            &Silent,
+            &Stop::default(),
+        )
+        .expect_err(what);
         assert!(err.to_string().contains("a.tar.gz"), "{what}: {err}");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "{what}");
     }
@@ -211,10 +229,66 @@ fn entries_outside_the_prefix_are_rejected_by_name() {
         .unwrap();
     let stream = builder.into_inner().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let err = write_reproducible(&stream[..], "dest", EPOCH, &dir.path().join("a.tar.gz"));
+    let out = dir.path().join("a.tar.gz");
+    let err = write_reproducible(
+        spooled(&stream),
+        "dest",
+        EPOCH,
+        &out,
+        &Silent,
+        &Stop::default(),
+    );
     let err = err.unwrap_err().to_string();
     assert!(
         err.contains("etc/shadow") && err.contains("not under `dest/`"),
         "{err}"
+    );
+}
+
+#[test]
+fn asked_to_stop_it_ends_leaving_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.tar.gz");
+    let stop = Stop::default();
+    stop.request();
+    let input = spooled(&docker_stream(&walk_order()));
+    let err = write_reproducible(input, "dest", EPOCH, &out, &Silent, &stop).unwrap_err();
+    assert!(
+        matches!(&err, ArtifactError::Stopped { out: o } if *o == out),
+        "{err:?}"
+    );
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn compressing_reports_progress_from_zero_to_the_whole_stream() {
+    let stream = docker_stream(&walk_order());
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let out = dir.path().join("a.tar.gz");
+    write_reproducible(
+        spooled(&stream),
+        "dest",
+        EPOCH,
+        &out,
+        &recorder,
+        &Stop::default(),
+    )
+    .unwrap();
+    let events = recorder.0.lock().unwrap();
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| match e {
+            Event::Progress { what, done, total } => (what.as_str(), *done, *total),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let total = stream.len() as u64;
+    assert_eq!(
+        seen,
+        [
+            ("compressing a.tar.gz", 0, total),
+            ("compressing a.tar.gz", total, total)
+        ]
     );
 }
