@@ -10,9 +10,11 @@
 //! cache, labelled with the cache's identity, so that `baker cache clear` removes it and a cache never
 //! removes or reuses another's (caches sharing an engine are independent). The
 //! partition layout (MBR, or GPT with an EFI System Partition) comes computed from [`Layout`].
-//! Before mkfs writes, the script checks that the output directory has room for the tree's blocks:
-//! a `--out` too small fails within seconds, saying how much each holds ([`ImageError::NoRoom`]),
-//! rather than a minute into mkfs with ENOSPC.
+//! Before mkfs writes, the script checks that the output directory has room for the tree's blocks,
+//! once for the disk and once more for each copy of its data the formats asked for make
+//! ([`DataCopies`]; a vhd or ami copy shares the disk's blocks where the file system can, and then
+//! costs nothing): a `--out` too small fails within seconds, saying how much each holds
+//! ([`ImageError::NoRoom`]), rather than a minute into mkfs, or later in a writer, with ENOSPC.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use std::time::Instant;
 
 use super::ImageError;
 use super::assets::DISK_SCRIPT;
+use super::format::DataCopies;
 use super::key::DiskIds;
 use super::layout::Layout;
 use super::run::{self, RunSpec};
@@ -50,12 +53,14 @@ pub struct DiskJob<'a> {
     pub size: u64,
     pub epoch: u64,
     pub mkfs_options: &'a [String],
+    /// The copies of the disk's data the formats asked for make beside it, for the room check.
+    pub copies: DataCopies,
 }
 
 /// The disk script's exit code when the tree volume has no finished tree and none was fed.
 const TREE_MISSING: i64 = 75;
-/// The disk script's exit code when the output directory has less room than the tree takes, after
-/// a line `baker-no-room: <tree bytes> <free bytes>`.
+/// The disk script's exit code when the output directory has less room than the tree takes times
+/// the disk and its copies, after a line `baker-no-room: <tree bytes> <free bytes> <shares 0|1>`.
 const NO_ROOM: i64 = 76;
 
 /// Runs the disk script; returns the path of `disk.raw` in the work directory.
@@ -91,6 +96,11 @@ pub async fn make_disk(
         ("SIZE".to_owned(), job.size.to_string()),
         ("OWNER".to_owned(), owner),
         ("MKFS_OPTIONS".to_owned(), job.mkfs_options.join(" ")),
+        ("COPIES".to_owned(), job.copies.written.len().to_string()),
+        (
+            "SHAREABLE_COPIES".to_owned(),
+            job.copies.shareable.len().to_string(),
+        ),
     ]);
     env.extend(job.layout.env(job.ids));
     let volume = tree_volume(job.os_key, job.os_id, job.epoch, job.cache_id);
@@ -125,10 +135,19 @@ pub async fn make_disk(
         }
         break;
     }
-    if let Some((need, free)) = (code == NO_ROOM).then(|| no_room(&tail)).flatten() {
+    if let Some((tree, free, shares)) = (code == NO_ROOM).then(|| no_room(&tail)).flatten() {
+        let DataCopies {
+            mut written,
+            shareable,
+        } = job.copies;
+        if !shares {
+            written.extend(shareable);
+        }
+        written.sort();
         return Err(ImageError::NoRoom {
             dir: job.work_dir.parent().unwrap_or(job.work_dir).to_owned(),
-            need,
+            tree,
+            copies: written,
             free,
         });
     }
@@ -145,16 +164,17 @@ pub async fn make_disk(
     Ok(work.join("disk.raw"))
 }
 
-/// The tree's bytes and the output directory's free bytes, from the disk script's last lines when
-/// it found no room for the disk.
-fn no_room(tail: &str) -> Option<(u64, u64)> {
+/// The tree's bytes, the output directory's free bytes and whether its file system shares blocks
+/// between files, from the disk script's last lines when it found no room for the disk.
+fn no_room(tail: &str) -> Option<(u64, u64, bool)> {
     let line = tail
         .lines()
         .rev()
         .find_map(|l| l.split_once("baker-no-room: "))?
         .1;
-    let (need, free) = line.trim().split_once(' ')?;
-    Some((need.parse().ok()?, free.parse().ok()?))
+    let mut figures = line.split_whitespace().map(str::parse::<u64>);
+    let (tree, free, shares) = (figures.next()?.ok()?, figures.next()?.ok()?, figures.next());
+    Some((tree, free, matches!(shares, Some(Ok(1)))))
 }
 
 /// One run of the disk script, its phases reported as they end.
@@ -201,8 +221,10 @@ mod tests {
     #[test]
     fn the_room_the_disk_lacks_is_read_from_the_script_s_last_lines() {
         let tail =
-            "  | baker-phase: clamp\n  | tree: 812 bytes\n  | baker-no-room: 851443712 314572800";
-        assert_eq!(no_room(tail), Some((851_443_712, 314_572_800)));
+            "  | baker-phase: clamp\n  | tree: 812 bytes\n  | baker-no-room: 851443712 314572800 0";
+        assert_eq!(no_room(tail), Some((851_443_712, 314_572_800, false)));
+        let shares = "  | baker-no-room: 851443712 314572800 1\n";
+        assert_eq!(no_room(shares), Some((851_443_712, 314_572_800, true)));
         assert_eq!(no_room("mkfs.ext4: No space left on device\n"), None);
     }
 }

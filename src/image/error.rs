@@ -56,11 +56,15 @@ pub enum ImageError {
     #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce")]
     UnknownFormat { given: String },
 
-    #[error(
-        "no room for the disk in {}: its files take {} and the file system there has {} free; free some space, or give an --out on a larger file system (each vhd or qcow2, and an ami beside a raw, needs about as much again)",
-        dir.display(), crate::cache::usage::human(*need), crate::cache::usage::human(*free)
-    )]
-    NoRoom { dir: PathBuf, need: u64, free: u64 },
+    /// The disk's files (`tree` bytes), once for the disk and once more for each of `copies`, do
+    /// not fit in the `free` bytes of the output directory `dir`.
+    #[error("{}", no_room(dir, *tree, copies, *free))]
+    NoRoom {
+        dir: PathBuf,
+        tree: u64,
+        copies: Vec<crate::image::Format>,
+        free: u64,
+    },
 
     #[error(transparent)]
     Format(#[from] super::format::FormatError),
@@ -90,5 +94,68 @@ impl ImageError {
     pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { what, path, source }
+    }
+}
+
+fn no_room(dir: &std::path::Path, tree: u64, copies: &[crate::image::Format], free: u64) -> String {
+    use crate::cache::usage::human;
+    let (dir, files, free) = (dir.display(), human(tree), human(free));
+    if copies.is_empty() {
+        return format!(
+            "no room for the disk in {dir}: its files take {files} and the file system there has \
+             {free} free; free some space, or give an --out on a larger file system"
+        );
+    }
+    let names: Vec<&str> = copies.iter().map(|f| f.name()).collect();
+    let all = human(tree * (1 + copies.len() as u64));
+    let copies = match names.as_slice() {
+        [one] => format!("the copy of them that {one} makes"),
+        [init @ .., last] => format!(
+            "the copies of them that {} and {last} make",
+            init.join(", ")
+        ),
+        [] => unreachable!("copies is not empty"),
+    };
+    format!(
+        "no room for the disk and its formats in {dir}: its files take {files}, {all} with \
+         {copies}, and the file system there has {free} free; free some space, ask for fewer \
+         formats, or give an --out on a larger file system"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Format;
+
+    #[test]
+    fn no_room_names_the_copies_the_formats_make_when_they_are_what_does_not_fit() {
+        let err = |copies: Vec<Format>| {
+            ImageError::NoRoom {
+                dir: "/out".into(),
+                tree: 400 << 20,
+                copies,
+                free: 600 << 20,
+            }
+            .to_string()
+        };
+        let alone = err(vec![]);
+        assert!(
+            alone.starts_with("no room for the disk in /out: its files take 400.0 MiB and")
+                && alone.contains("has 600.0 MiB free"),
+            "{alone}"
+        );
+        let one = err(vec![Format::Vhd]);
+        assert!(
+            one.contains(
+                "its files take 400.0 MiB, 800.0 MiB with the copy of them that vhd makes,"
+            ) && one.contains("ask for fewer formats"),
+            "{one}"
+        );
+        let two = err(vec![Format::Vhd, Format::Qcow2]);
+        assert!(
+            two.contains("1.2 GiB with the copies of them that vhd and qcow2 make"),
+            "{two}"
+        );
     }
 }

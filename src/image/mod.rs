@@ -52,7 +52,7 @@ use crate::cache::{CacheDir, LockMode};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 use finish::{FormatsJob, formats_stage};
-use format::DiskFile;
+use format::{DataCopies, DiskFile};
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use layout::Layout;
 use os_layer::{LayerBuild, OsLayer};
@@ -229,6 +229,7 @@ pub async fn make_image(
             size,
             epoch: req.epoch,
             mkfs_options: &spec.mkfs_options,
+            copies: DataCopies::of(&req.formats),
         },
         &reporter,
     )

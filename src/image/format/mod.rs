@@ -145,6 +145,47 @@ pub enum DiskFile {
     Take,
 }
 
+impl DiskFile {
+    /// Of `formats`, the one whose file is the disk itself when it is [`DiskFile::Take`]n: `raw`,
+    /// else `ami`.
+    pub fn taken_as(self, formats: impl IntoIterator<Item = Format> + Clone) -> Option<Format> {
+        let asked = |format| formats.clone().into_iter().any(|f| f == format);
+        match self {
+            DiskFile::Take => [Format::Raw, Format::Ami].into_iter().find(|&f| asked(f)),
+            DiskFile::Keep => None,
+        }
+    }
+}
+
+/// The copies of the disk's data that writing some formats beside baker's own disk
+/// ([`DiskFile::Take`]) adds to the output directory: the room they need besides the disk's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataCopies {
+    /// Formats that always write the data again: qcow2.
+    pub written: Vec<Format>,
+    /// Formats whose copy shares the disk's blocks where the file system can (reflinks): vhd, and
+    /// ami beside raw.
+    pub shareable: Vec<Format>,
+}
+
+impl DataCopies {
+    /// The copies `formats` make; gce, compressed to a size not known before, is not counted.
+    pub fn of(formats: &[Format]) -> Self {
+        let taken = DiskFile::Take.taken_as(formats.iter().copied());
+        let mut copies = Self::default();
+        for &format in formats {
+            match format {
+                Format::Qcow2 => copies.written.push(format),
+                Format::Raw | Format::Ami | Format::Vhd if taken != Some(format) => {
+                    copies.shareable.push(format)
+                }
+                _ => {}
+            }
+        }
+        copies
+    }
+}
+
 /// A finished output file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
@@ -184,6 +225,20 @@ mod tests {
         }
         let err = "vmdk".parse::<Format>().unwrap_err().to_string();
         assert!(err.contains("vmdk") && err.contains("qcow2"), "{err}");
+    }
+
+    #[test]
+    fn the_copies_of_the_data_are_those_beside_the_disk_taken_as_raw_else_ami() {
+        use Format::*;
+        let copies = |formats: &[Format]| {
+            let c = DataCopies::of(formats);
+            (c.written, c.shareable)
+        };
+        assert_eq!(copies(&[Raw, Gce]), (vec![], vec![]));
+        assert_eq!(copies(&[Ami, Raw, Vhd]), (vec![], vec![Ami, Vhd]));
+        assert_eq!(copies(&[Ami, Qcow2]), (vec![Qcow2], vec![]));
+        assert_eq!(copies(&[Vhd, Qcow2]), (vec![Qcow2], vec![Vhd]));
+        assert_eq!(DiskFile::Keep.taken_as([Raw]), None);
     }
 
     #[test]

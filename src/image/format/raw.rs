@@ -65,10 +65,9 @@ pub(super) fn write(
         })?;
     }
     let position = |format| jobs.iter().position(|(f, _)| *f == format);
-    let taken = match disk_file {
-        DiskFile::Take => position(Format::Raw).or_else(|| position(Format::Ami)),
-        DiskFile::Keep => None,
-    };
+    let taken = disk_file
+        .taken_as(jobs.iter().map(|(f, _)| *f))
+        .and_then(position);
     let mut outs: Vec<Result<Output, FormatError>> = jobs
         .iter()
         .enumerate()

@@ -101,12 +101,20 @@ done
 find "$tree" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
 tree_bytes=$(du -sx --block-size=1 "$tree" | cut -f1)
 echo "tree: $tree_bytes bytes"
-# Room for the disk, before mkfs fills it: the output directory must hold at least the tree's blocks.
-# A file system that compresses (btrfs, ZFS) may hold more than it says is free: there mkfs finds out.
+# Room for the disk, before mkfs fills it: the output directory must hold the tree's blocks once for
+# the disk and once more for each copy of its data the formats make: COPIES always (qcow2), and
+# SHAREABLE_COPIES (vhd, ami beside raw) where the file system cannot share blocks between files.
+# A file system that compresses (btrfs, ZFS) may hold more than it says is free: there mkfs and the
+# format writers find out.
+shares=0
+echo x >/work/.share-probe
+cp --reflink=always /work/.share-probe /work/.share-probe.copy 2>/dev/null && shares=1
+rm -f /work/.share-probe /work/.share-probe.copy
+need=$((tree_bytes * (1 + ${COPIES:-0} + (1 - shares) * ${SHAREABLE_COPIES:-0})))
 free=$(df --output=avail -B1 /work | tail -n 1 | tr -d ' ')
 case "$(stat -f -c %T /work)" in
 btrfs | zfs) ;;
-*) if [ "$tree_bytes" -gt "$free" ]; then echo "baker-no-room: $tree_bytes $free"; exit 76; fi ;;
+*) if [ "$need" -gt "$free" ]; then echo "baker-no-room: $tree_bytes $free $shares"; exit 76; fi ;;
 esac
 
 phase mkfs
