@@ -234,12 +234,17 @@ check "asked again, it is unchanged" [ "$(json "$WORK/img-add2.json" 'd["unchang
 
 # --- every format, read with tools baker did not write ----------------------------------------------------
 say "every format"
+# Into a folder that holds the build too, as `baker image` without --from leaves it: the build's
+# tarball (<stem>.tar.gz) must survive the gce archive beside it.
+mkdir "$WORK/img-f" && cp "$PG"/plan.json "$PG"/manifest.json "$PG"/*.tar.gz "$PG"/*.tar.gz.sha256 "$WORK/img-f/"
 t=$(now)
 /usr/bin/time -f %M -o "$WORK/img-f.rss" "$BAKER" image --from "$PG" --format raw,ami,qcow2,vhd,gce --out "$WORK/img-f" --cache-dir "$WORK/cache-a" --json >"$WORK/img-f.json"
 say "all formats (OS layer cached): $(since "$t") s, peak RSS $(cat "$WORK/img-f.rss") KiB"
 F=$WORK/img-f/postgresql-15.18-debian-12
 check "every format is written with its .sha256, and image.json lists five" bash -c \
-  "cd '$WORK/img-f' && for f in raw ami.raw qcow2 vhd tar.gz; do sha256sum -c --quiet postgresql-15.18-debian-12.\$f.sha256 || exit 1; done && [ \"\$(python3 -c 'import json; print(len(json.load(open(\"image.json\"))[\"formats\"]))')\" = 5 ]"
+  "cd '$WORK/img-f' && for f in raw ami.raw qcow2 vhd gce.tar.gz; do sha256sum -c --quiet postgresql-15.18-debian-12.\$f.sha256 || exit 1; done && [ \"\$(python3 -c 'import json; print(len(json.load(open(\"image.json\"))[\"formats\"]))')\" = 5 ]"
+check "the build's tarball beside the images is untouched, and still the one its manifest names" bash -c \
+  "cd '$WORK/img-f' && sha256sum -c --quiet postgresql-15.18-debian-12.tar.gz.sha256 && cmp -s postgresql-15.18-debian-12.tar.gz '$PG/postgresql-15.18-debian-12.tar.gz'"
 check "the raw disk is the one imaged before (same inputs, same bytes)" cmp -s "$F.raw" "$A"
 check "ami is the raw disk" cmp -s "$F.ami.raw" "$F.raw"
 check "the vhd added to the raw image is the one written with a new disk" cmp -s "$F.vhd" "$V"
@@ -247,7 +252,7 @@ check "qemu-img reads the qcow2 with the raw disk's size and bytes" bash -c \
   "qemu-img check -q '$F.qcow2' && qemu-img compare -q -f raw -F qcow2 '$F.raw' '$F.qcow2'"
 check "qemu-img reads the vhd as vpc with the raw disk's size and bytes" bash -c \
   "qemu-img info --output=json -f vpc '$F.vhd' | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d[\"virtual-size\"] != $(stat -c %s "$A"))' && qemu-img compare -q -f raw -F vpc '$F.raw' '$F.vhd'"
-check "gce is a gzip whose tar holds one sparse member disk.raw with the raw disk's bytes" python3 - "$F.tar.gz" "$(cut -c1-64 "$A.sha256")" <<'PY'
+check "gce is a gzip whose tar holds one sparse member disk.raw with the raw disk's bytes" python3 - "$F.gce.tar.gz" "$(cut -c1-64 "$A.sha256")" <<'PY'
 import hashlib, sys, tarfile
 with tarfile.open(sys.argv[1], "r:gz") as tar:
     members = tar.getmembers()
@@ -259,7 +264,7 @@ with tarfile.open(sys.argv[1], "r:gz") as tar:
             h.update(block)
     assert h.hexdigest() == sys.argv[2], (h.hexdigest(), sys.argv[2])
 PY
-check "gzip -t accepts the gce archive" gzip -t "$F.tar.gz"
+check "gzip -t accepts the gce archive" gzip -t "$F.gce.tar.gz"
 rm -rf "$WORK/img-f"
 
 # --- a changed tarball reuses the OS layer -----------------------------------------------------------------
@@ -277,20 +282,20 @@ check "and the new disk differs" [ "$(cut -c1-64 "$A.sha256")" != "$(cut -c1-64 
 # gce's rename over a directory of its name fails, after the raw disk is written.
 say "a format that fails beside another"
 U=$WORK/img-u
-mkdir -p "$U/${DISK%.raw}.tar.gz"
+mkdir -p "$U/${DISK%.raw}.gce.tar.gz"
 rc=0
 "$BAKER" image --from "$CHANGED" --format raw,gce --out "$U" --cache-dir "$WORK/cache-a" --quiet 2>"$WORK/img-u.err" || rc=$?
 check "baker image fails, naming the format's file, what image.json lists and what running it again does" bash -c \
-  "[ $rc != 0 ] && grep -q 'cannot write .*tar.gz' '$WORK/img-u.err' && grep -q 'image.json lists the formats that were written (raw)' '$WORK/img-u.err' && grep -q 'writes gce from the raw disk' '$WORK/img-u.err'"
+  "[ $rc != 0 ] && grep -q 'cannot write .*gce.tar.gz' '$WORK/img-u.err' && grep -q 'image.json lists the formats that were written (raw)' '$WORK/img-u.err' && grep -q 'writes gce from the raw disk' '$WORK/img-u.err'"
 check "and image.json lists the raw disk it wrote, which matches its .sha256" bash -c \
   "[ \"\$(python3 -c 'import json; print([f[\"format\"] for f in json.load(open(\"$U/image.json\"))[\"formats\"]])')\" = \"['raw']\" ] && cd '$U' && sha256sum -c --quiet $DISK.sha256"
-rmdir "$U/${DISK%.raw}.tar.gz"
+rmdir "$U/${DISK%.raw}.gce.tar.gz"
 t=$(now)
 "$BAKER" image --from "$CHANGED" --format raw,gce --out "$U" --cache-dir "$WORK/cache-a" --json >"$WORK/img-u.json"
 say "the same command again, once the way is clear: $(since "$t") s"
 check "the same command again writes only gce, from the raw disk, and image.json lists both" \
   [ "$(json "$WORK/img-u.json" 'd["disk_reused"] and [f["format"] for f in d["image"]["formats"]] == ["raw", "gce"]')" = True ]
-check "and the gce archive is whole" bash -c "gzip -t '$U/${DISK%.raw}.tar.gz' && cd '$U' && sha256sum -c --quiet ${DISK%.raw}.tar.gz.sha256"
+check "and the gce archive is whole" bash -c "gzip -t '$U/${DISK%.raw}.gce.tar.gz' && cd '$U' && sha256sum -c --quiet ${DISK%.raw}.gce.tar.gz.sha256"
 rm -rf "$U"
 
 # --- Ctrl-C while the formats are written: out at once, nothing half-written left ---------------------

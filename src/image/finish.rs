@@ -193,7 +193,7 @@ mod tests {
         let listed = ImageManifest::read(&ImageManifest::path_in(out.path())).unwrap();
         let names: Vec<_> = listed.formats.iter().map(|f| f.file.as_str()).collect();
         assert_eq!(names, ["pg.raw"]);
-        assert!(!out.path().join("pg.tar.gz").exists());
+        assert!(!out.path().join("pg.gce.tar.gz").exists());
         assert_eq!(
             reuse::existing(out.path(), &"k".repeat(64), &formats),
             Some(Existing::Extend {

@@ -74,6 +74,14 @@ mod tests {
         );
         assert!(parse_formats("raw,vmdk").is_err());
         assert!(parse_formats("").is_err());
-        assert_eq!(file_name("pg", Format::Gce), "pg.tar.gz");
+        assert_eq!(file_name("pg", Format::Gce), "pg.gce.tar.gz");
+        // The build's tarball, `<stem>.tar.gz`, may be in the same --out: no format takes its name.
+        for format in Format::ALL {
+            let name = file_name("pg", format);
+            assert!(
+                name != "pg.tar.gz" && name != "pg.tar.gz.sha256",
+                "{format}"
+            );
+        }
     }
 }

@@ -58,9 +58,16 @@ pub enum QemuFrom {
 /// QEMU's name for the disk format, from the file name.
 pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
     let name = image.file_name().unwrap_or_default().to_string_lossy();
-    if name.ends_with(".tar.gz") {
+    if name.ends_with(".gce.tar.gz") {
         return Err(ImageError::Boot(format!(
             "{} is a GCE archive: boot the raw disk it holds (tar -xzf it, then boot disk.raw)",
+            image.display()
+        )));
+    }
+    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        return Err(ImageError::Boot(format!(
+            "{} is a tarball, not a disk image: make one from the build beside it with \
+             `baker image --from <its folder> --format raw`, then boot the .raw file",
             image.display()
         )));
     }
@@ -307,6 +314,11 @@ mod tests {
         assert_eq!(disk_format(Path::new("pg.ami.raw")).unwrap(), "raw");
         assert_eq!(disk_format(Path::new("pg.qcow2")).unwrap(), "qcow2");
         assert_eq!(disk_format(Path::new("pg.vhd")).unwrap(), "vpc");
-        assert!(disk_format(Path::new("pg.tar.gz")).is_err());
+        let gce = disk_format(Path::new("pg.gce.tar.gz"))
+            .unwrap_err()
+            .to_string();
+        assert!(gce.contains("is a GCE archive"), "{gce}");
+        let build = disk_format(Path::new("pg.tar.gz")).unwrap_err().to_string();
+        assert!(build.contains("is a tarball, not a disk image"), "{build}");
     }
 }

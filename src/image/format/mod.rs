@@ -68,14 +68,15 @@ impl Format {
         }
     }
 
-    /// The file name ending for this format (`ami` is a raw disk too, named apart from `raw`).
+    /// The file name ending for this format (`ami` is a raw disk too, named apart from `raw`; `gce`
+    /// is named apart from the build's `<stem>.tar.gz`, which an `--out` may hold beside it).
     pub fn extension(self) -> &'static str {
         match self {
             Format::Raw => "raw",
             Format::Ami => "ami.raw",
             Format::Vhd => "vhd",
             Format::Qcow2 => "qcow2",
-            Format::Gce => "tar.gz",
+            Format::Gce => "gce.tar.gz",
         }
     }
 }
