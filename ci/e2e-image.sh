@@ -360,6 +360,16 @@ rc=0
 "$BAKER" image --from "$CHANGED" --format raw --out "$WORK/small/img" --cache-dir "$WORK/cache-a" --quiet 2>"$WORK/small.err" || rc=$?
 check "and the raw disk alone is made there" bash -c "[ $rc = 0 ] && [ -s '$WORK/small/img/$DISK' ]"
 umount "$WORK/small"
+# --- a --size too small for the files, and an --out that is a file: refused, leaving nothing -----------
+rc=0
+"$BAKER" image --from "$CHANGED" --format raw --size 300M --out "$WORK/img-s" --cache-dir "$WORK/cache-a" --quiet 2>"$WORK/img-s.err" || rc=$?
+check "a --size too small for the image's files is refused before mkfs, saying what they take and what to do" bash -c \
+  "[ $rc != 0 ] && grep -q -- '--size 300 MiB is too small for the image: its files take [0-9.]* MiB.*leave --size out (baker then picks 2 GiB)' '$WORK/img-s.err' && [ ! -e '$WORK/img-s' ]"
+echo file >"$WORK/img-file"
+rc=0
+"$BAKER" image --from "$CHANGED" --format raw --out "$WORK/img-file" --cache-dir "$WORK/cache-a" --quiet 2>"$WORK/img-file.err" || rc=$?
+check "an --out that is a file is refused by name before any work" bash -c \
+  "[ $rc != 0 ] && grep -q 'img-file (--out) exists and is not a directory' '$WORK/img-file.err' && [ \"\$(cat '$WORK/img-file')\" = file ]"
 image "$WORK/img-w" "$WORK/cache-a"
 check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/img-w/$DISK" "$A"
 rm -rf "$WORK/img-w" "$WORK/img-c"

@@ -62,6 +62,9 @@ const TREE_MISSING: i64 = 75;
 /// The disk script's exit code when the output directory has less room than the tree takes times
 /// the disk and its copies, after a line `baker-no-room: <tree bytes> <free bytes> <shares 0|1>`.
 const NO_ROOM: i64 = 76;
+/// The disk script's exit code when the root partition of a `--size` cannot hold the tree, after a
+/// line `baker-too-small: <tree bytes> <root partition bytes>`.
+const TOO_SMALL: i64 = 77;
 
 /// Runs the disk script; returns the path of `disk.raw` in the work directory.
 pub async fn make_disk(
@@ -151,6 +154,12 @@ pub async fn make_disk(
             free,
         });
     }
+    if let Some((tree, _)) = (code == TOO_SMALL).then(|| too_small(&tail)).flatten() {
+        return Err(ImageError::TooSmall {
+            size: job.size,
+            tree,
+        });
+    }
     if code != 0 {
         return Err(ImageError::Failed {
             what: format!("making the disk in {} (scripts/disk.sh)", job.tools_image),
@@ -175,6 +184,18 @@ fn no_room(tail: &str) -> Option<(u64, u64, bool)> {
     let mut figures = line.split_whitespace().map(str::parse::<u64>);
     let (tree, free, shares) = (figures.next()?.ok()?, figures.next()?.ok()?, figures.next());
     Some((tree, free, matches!(shares, Some(Ok(1)))))
+}
+
+/// The tree's bytes and the root partition's, from the disk script's last lines when the disk's
+/// size cannot hold the tree.
+fn too_small(tail: &str) -> Option<(u64, u64)> {
+    let line = tail
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once("baker-too-small: "))?
+        .1;
+    let (tree, root) = line.trim().split_once(' ')?;
+    Some((tree.parse().ok()?, root.parse().ok()?))
 }
 
 /// One run of the disk script, its phases reported as they end.
@@ -226,5 +247,8 @@ mod tests {
         let shares = "  | baker-no-room: 851443712 314572800 1\n";
         assert_eq!(no_room(shares), Some((851_443_712, 314_572_800, true)));
         assert_eq!(no_room("mkfs.ext4: No space left on device\n"), None);
+        let small = "  | __populate_fs: Could not allocate block\n  | baker-too-small: 362659840 99614720\n";
+        assert_eq!(too_small(small), Some((362_659_840, 99_614_720)));
+        assert_eq!(too_small(tail), None);
     }
 }

@@ -50,8 +50,24 @@ pub enum ImageError {
         reason: String,
     },
 
+    #[error(
+        "the output directory {} (--out) exists and is not a directory; name a directory, or remove the file",
+        path.display()
+    )]
+    OutNotDirectory { path: PathBuf },
+
     #[error("invalid size `{given}`: {reason}")]
     Size { given: String, reason: String },
+
+    /// The disk of `--size` `size` cannot hold the `tree` bytes of the image's files.
+    #[error(
+        "--size {} is too small for the image: its files take {}, more than its root file system \
+         holds; leave --size out (baker then picks {}) or ask for more",
+        crate::image::size::describe(*size),
+        crate::cache::usage::human(*tree),
+        crate::image::size::describe(crate::image::size::default_size(*tree))
+    )]
+    TooSmall { size: u64, tree: u64 },
 
     #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce")]
     UnknownFormat { given: String },

@@ -93,7 +93,26 @@ pub struct ImageOutcome {
 
 const STAGES: usize = 4;
 
+/// Makes the image `req` asks for in its output directory: see the module doc. An output directory
+/// this call created is removed again when it fails leaving it empty.
 pub async fn make_image(
+    engine: &Engine,
+    req: &ImageRequest,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ImageOutcome, ImageError> {
+    let out = &req.out_dir;
+    if out.exists() && !out.is_dir() {
+        return Err(ImageError::OutNotDirectory { path: out.clone() });
+    }
+    let out_was_there = out.exists();
+    let made = make(engine, req, reporter).await;
+    if made.is_err() && !out_was_there {
+        let _ = std::fs::remove_dir(out); // only when empty
+    }
+    made
+}
+
+async fn make(
     engine: &Engine,
     req: &ImageRequest,
     reporter: Arc<dyn Reporter>,

@@ -101,6 +101,10 @@ done
 find "$tree" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
 tree_bytes=$(du -sx --block-size=1 "$tree" | cut -f1)
 echo "tree: $tree_bytes bytes"
+# A --size whose root partition cannot hold the tree: refused now, or when mkfs runs out of blocks
+# or inodes (ext4's own tables and journal take some of the partition too).
+too_small() { echo "baker-too-small: $tree_bytes $ROOT_SIZE"; exit 77; }
+[ "$tree_bytes" -lt "$ROOT_SIZE" ] || too_small
 # Room for the disk, before mkfs fills it: the output directory must hold the tree's blocks once for
 # the disk and once more for each copy of its data the formats make: COPIES always (qcow2), and
 # SHAREABLE_COPIES (vhd, ami beside raw) where the file system cannot share blocks between files.
@@ -123,8 +127,14 @@ truncate -s "$SIZE" "$disk"
 printf '%s' "$PARTITIONS" | sfdisk -q "$disk"
 blocks_k=$(( ROOT_SIZE / 1024 ))
 # shellcheck disable=SC2086 # MKFS_OPTIONS is a list of arguments
-E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -L root -U "$FS_UUID" \
-    -E "hash_seed=$HASH_SEED,offset=$offset,nodiscard" ${MKFS_OPTIONS:-} -d "$tree" "$disk" "${blocks_k}k"
+if ! E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -L root -U "$FS_UUID" \
+    -E "hash_seed=$HASH_SEED,offset=$offset,nodiscard" ${MKFS_OPTIONS:-} -d "$tree" "$disk" "${blocks_k}k" \
+    2>/tmp/mkfs.err; then
+    cat /tmp/mkfs.err >&2
+    grep -Eq 'Could not allocate (block|inode)|No space left' /tmp/mkfs.err && too_small
+    exit 1
+fi
+cat /tmp/mkfs.err >&2
 
 # mkfs copies ctime and atime from the tree, where the kernel set them at unpacking: fix both on
 # every inode in use (the complement of each group's free list).
