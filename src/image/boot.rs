@@ -32,8 +32,8 @@ use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 
 use crate::recipe::Firmware;
-use console::failure;
 pub use console::{AGENT_CANNOT_RUN, diagnose, strip_escapes};
+use console::{NOTHING_TO_BOOT, failure};
 use kvm_memory::KvmMemory;
 pub use ovmf::Ovmf;
 pub use qemu::{Accel, QemuFrom, disk_format, kvm_openable, on_path, qemu_args};
@@ -183,6 +183,15 @@ pub async fn boot(
             Watched::KvmStalled | Watched::TimedOut => {
                 return Err(failure(opts, &result_reason(opts)));
             }
+            Watched::NothingToBoot => {
+                return Err(failure(
+                    opts,
+                    &format!(
+                        "the firmware found nothing to boot on {}",
+                        opts.image.display()
+                    ),
+                ));
+            }
         }
     }
 }
@@ -204,6 +213,8 @@ enum Watched {
     TimedOut,
     /// QEMU ended before the ready line.
     Ended,
+    /// The firmware said the disk holds no boot loader: waiting longer changes nothing.
+    NothingToBoot,
 }
 
 /// Copies the console to the log and looks for the ready line.
@@ -240,6 +251,10 @@ async fn watch(
                 if text.contains(READY_LINE) {
                     file.flush().map_err(ImageError::io("writing", log))?;
                     return Ok(Watched::Ready);
+                }
+                if NOTHING_TO_BOOT.iter().any(|n| text.contains(n)) {
+                    file.flush().map_err(ImageError::io("writing", log))?;
+                    return Ok(Watched::NothingToBoot);
                 }
                 if accel == Accel::Kvm && text.contains(KVM_FAILURE) {
                     file.flush().map_err(ImageError::io("writing", log))?;
@@ -298,6 +313,26 @@ mod tests {
             watched(Accel::Tcg, &KVM_STOPPED_THE_KERNEL).await,
             Watched::Ended
         ));
+    }
+
+    #[tokio::test]
+    async fn a_firmware_with_nothing_to_boot_ends_the_watch_at_once() {
+        // The console stays open after SeaBIOS's line, as QEMU's does: the watch ends on the line.
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.send(Bytes::from(
+            "SeaBIOS (version 1.16.2)\r\nBooting from Hard Disk...\r\nBoot failed: not a bootable disk\r\n\r\nNo bootable device.  Retrying in 60 seconds.\r\n",
+        ))
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let reporter: Arc<dyn Reporter> = Arc::new(Silent);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let log = dir.path().join("console.log");
+        let started = Instant::now();
+        let watched = watch(&mut rx, &log, deadline, Accel::Tcg, false, &reporter).await;
+        assert!(matches!(watched.unwrap(), Watched::NothingToBoot));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(tx);
     }
 
     #[tokio::test]

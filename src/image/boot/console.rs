@@ -27,6 +27,10 @@ pub(super) fn failure(opts: &BootOptions, reason: &str) -> ImageError {
 pub const AGENT_CANNOT_RUN: &str = "baker-first-boot: the role agent cannot run";
 
 /// What the console says went wrong, when it says it in a known way.
+/// What the firmware prints when the disk holds nothing it can boot: SeaBIOS (BIOS), then OVMF's
+/// boot manager (UEFI).
+pub const NOTHING_TO_BOOT: [&str; 2] = ["No bootable device", "No bootable option"];
+
 pub fn diagnose(lines: &[&str]) -> Option<&'static str> {
     let has = |needles: &[&str]| lines.iter().any(|l| needles.iter().any(|n| l.contains(n)));
     // On one line: "EXT4-fs (vda1): couldn't mount … because of unsupported optional features
@@ -61,6 +65,11 @@ pub fn diagnose(lines: &[&str]) -> Option<&'static str> {
             "kernel panic: when it names the root file system, the mkfs features are too new for this kernel (set the recipe's mkfs_options); otherwise read the lines above it",
         );
     }
+    if has(&NOTHING_TO_BOOT) {
+        return Some(
+            "the disk has no boot loader the firmware can start: boot a disk image baker made (.raw, .qcow2 or .vhd), not a tarball or another file",
+        );
+    }
     if has(&["grub rescue>", "error: file `", "error: unknown filesystem"]) {
         return Some(
             "GRUB could not read its files from the root partition: the file system or its features are unknown to GRUB's core image",
@@ -84,6 +93,15 @@ pub fn strip_escapes(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_disk_with_no_boot_loader_says_so() {
+        let lines = [
+            "Booting from Hard Disk...",
+            "No bootable device.  Retrying in 60 seconds.",
+        ];
+        assert!(diagnose(&lines).unwrap().contains("no boot loader"));
+    }
 
     #[test]
     fn a_missing_root_device_points_at_the_initramfs() {
