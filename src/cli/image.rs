@@ -52,8 +52,9 @@ pub struct MakeArgs {
     /// Disk size, e.g. 4G or 1536M (powers of 1024) [default: the tree plus headroom, in whole GiB].
     #[arg(long, value_name = "SIZE")]
     pub size: Option<String>,
-    /// An existing build's output folder (its plan.json, manifest.json and tarball) instead of building.
-    #[arg(long, value_name = "DIR")]
+    /// An existing build's output folder (its plan.json, manifest.json and tarball) instead of building;
+    /// its plan says the recipe, distro and version.
+    #[arg(long, value_name = "DIR", conflicts_with_all = super::select::CHOSEN_BY_THE_BUILD)]
     pub from: Option<PathBuf>,
     /// Print one JSON result (image.json plus timings) at the end instead of progress.
     #[arg(long)]

@@ -51,8 +51,9 @@ pub struct LaunchArgs {
     pub provider: ProviderName,
     #[command(flatten)]
     pub selection: Selection,
-    /// A build's output directory (plan.json and the tarball) instead of building first.
-    #[arg(long, value_name = "DIR")]
+    /// A build's output directory (plan.json and the tarball) instead of building first; its plan
+    /// says the recipe, distro and version.
+    #[arg(long, value_name = "DIR", conflicts_with_all = super::select::CHOSEN_BY_THE_BUILD)]
     pub from: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     pub masters: usize,

@@ -12,6 +12,10 @@ use baker::plan::Plan;
 
 use super::Global;
 
+/// The [`Selection`] options a build folder (`--from`) has already decided: given with it, they
+/// would be ignored, so they are refused.
+pub const CHOSEN_BY_THE_BUILD: [&str; 5] = ["distro", "recipe", "version", "enable", "source_dir"];
+
 #[derive(Debug, Args)]
 pub struct Selection {
     /// Distro to build for: centos6, ubuntu14.04 (trusty), debian12 (bookworm); forgiving spellings accepted.

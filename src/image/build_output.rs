@@ -32,10 +32,21 @@ impl BuildOutput {
 
 /// Reads `DIR/plan.json` and `DIR/manifest.json` and checks the tarball they name.
 pub fn read_build_dir(dir: &Path) -> Result<BuildOutput, ImageError> {
+    if !dir.is_dir() {
+        return Err(ImageError::Input {
+            what: "build folder",
+            path: dir.to_owned(),
+            reason: if dir.exists() {
+                "not a folder: name the folder a `baker build --out` wrote".into()
+            } else {
+                "no such folder: name the folder a `baker build --out` wrote".into()
+            },
+        });
+    }
     let plan = read_plan(&dir.join(PLAN_FILE)).map_err(|e| ImageError::Input {
         what: "build folder",
         path: dir.to_owned(),
-        reason: format!("{e} (a `baker build --out` folder holds plan.json since plan format 1)"),
+        reason: format!("{e} (`baker build --out DIR` writes plan.json in DIR)"),
     })?;
     let path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&path).map_err(ImageError::io("reading", &path))?;

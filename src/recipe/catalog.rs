@@ -149,6 +149,11 @@ impl Catalog {
                     .map(|r| format!("{} ({})", r.name, r.distro))
                     .collect::<Vec<_>>()
                     .join(", "),
+                choose: if many.iter().all(|r| r.name == many[0].name) {
+                    "--distro D"
+                } else {
+                    "--recipe NAME"
+                },
             }),
         }
     }
@@ -180,4 +185,20 @@ pub fn load_file(path: &Path) -> Result<Recipe, RecipeError> {
         source,
     })?;
     validate::parse(SourceText::new(path.display().to_string(), text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_distro_the_product_s_recipes_ask_for_one() {
+        let catalog = Catalog::embedded().unwrap();
+        let err = catalog.select(None, None).unwrap_err().to_string();
+        assert!(
+            err.contains("mesos (centos-6.6), mesos (ubuntu-14.04); choose one with --distro D"),
+            "{err}"
+        );
+        assert_eq!(catalog.select(None, Some("centos6")).unwrap().name, "mesos");
+    }
 }

@@ -29,8 +29,14 @@ pub enum RecipeError {
         available: String,
     },
 
-    #[error("several recipes build for {distro}: {candidates}; choose one with --recipe NAME")]
-    AmbiguousRecipe { distro: String, candidates: String },
+    /// `choose` is the option that picks one: `--distro D` when the candidates are one recipe's
+    /// distros, else `--recipe NAME`.
+    #[error("several recipes build for {distro}: {candidates}; choose one with {choose}")]
+    AmbiguousRecipe {
+        distro: String,
+        candidates: String,
+        choose: &'static str,
+    },
 
     #[error("recipe {recipe} has no optional step `{given}`; optional steps: {available}")]
     UnknownOptionalStep {
