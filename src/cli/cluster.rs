@@ -120,14 +120,14 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
     }
     for state in list {
         emit_line(&format!(
-            "{:<20} {:<8} {:<12} {} {} for {}, {} nodes",
+            "{:<20} {:<8} {:<12} {} {} for {}, {}",
             state.name,
             state.provider,
             format!("{:?}", state.phase).to_lowercase(),
             state.recipe,
             state.version,
             state.distro,
-            state.nodes.len()
+            state.node_count()
         ))?;
     }
     Ok(ExitCode::SUCCESS)

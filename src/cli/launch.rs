@@ -345,12 +345,12 @@ fn finish_launch(
 
 fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result<()> {
     emit_line(&format!(
-        "cluster {} ready: {} {} for {}, {} nodes",
+        "cluster {} ready: {} {} for {}, {}",
         state.name,
         state.recipe,
         state.version,
         state.distro,
-        state.nodes.len()
+        state.node_count()
     ))?;
     for node in &state.nodes {
         let published: Vec<String> = node

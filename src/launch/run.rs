@@ -178,8 +178,8 @@ async fn boot<P: Provider>(
 ) -> Result<(), LaunchError> {
     let started = Instant::now();
     reporter.report(Event::Note(format!(
-        "placing {} nodes ({})",
-        state.nodes.len(),
+        "placing {} ({})",
+        state.node_count(),
         provider.name()
     )));
     provider.place(plan, state, states).await?;
@@ -194,8 +194,8 @@ async fn boot<P: Provider>(
         .insert("boot".into(), started.elapsed().as_secs_f64());
     states.save(state)?;
     reporter.report(Event::Note(format!(
-        "{} nodes booted in {:.1}s; waiting for their roles",
-        state.nodes.len(),
+        "{} booted in {:.1}s; waiting for their roles",
+        state.node_count(),
         started.elapsed().as_secs_f64()
     )));
 

@@ -78,6 +78,16 @@ pub struct ClusterState {
     pub smoke: bool,
 }
 
+impl ClusterState {
+    /// `1 node`, `3 nodes`: the cluster's size, for messages.
+    pub fn node_count(&self) -> String {
+        match self.nodes.len() {
+            1 => "1 node".to_owned(),
+            n => format!("{n} nodes"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeState {
     pub name: String,
