@@ -23,6 +23,9 @@ use super::state::{ClusterState, Phase, STATE_FORMAT, StateDir, StateError, chec
 use crate::plan::{Plan, write_plan};
 use crate::progress::{Event, Reporter};
 
+/// How often the wait for the roles says whom it still waits for.
+const WAITING_NOTE: Duration = Duration::from_secs(30);
+
 /// What to launch.
 pub struct LaunchRequest {
     pub name: String,
@@ -217,12 +220,38 @@ async fn boot<P: Provider>(
         .collect();
     let mut failure = None;
     let mut ready = Vec::new();
-    while let Some((i, result)) = waits.next().await {
-        match result {
-            Ok(()) => ready.push(i),
-            Err(not_ready) => {
-                failure = Some((i, not_ready));
-                break;
+    // Under software emulation roles take minutes: each node says when it is ready, and the wait
+    // says whom it still waits for every half minute.
+    let mut still_waiting =
+        tokio::time::interval_at(tokio::time::Instant::now() + WAITING_NOTE, WAITING_NOTE);
+    loop {
+        tokio::select! {
+            next = waits.next() => match next {
+                None => break,
+                Some((i, Ok(()))) => {
+                    ready.push(i);
+                    reporter.report(Event::Note(format!(
+                        "  {} ({}) ready after {:.1}s",
+                        state.nodes[i].name,
+                        state.nodes[i].role,
+                        ready_started.elapsed().as_secs_f64()
+                    )));
+                }
+                Some((i, Err(not_ready))) => {
+                    failure = Some((i, not_ready));
+                    break;
+                }
+            },
+            _ = still_waiting.tick() => {
+                let waiting: Vec<&str> = (0..state.nodes.len())
+                    .filter(|i| !ready.contains(i))
+                    .map(|i| state.nodes[i].name.as_str())
+                    .collect();
+                reporter.report(Event::Note(format!(
+                    "  still waiting for {} after {:.0}s",
+                    waiting.join(", "),
+                    ready_started.elapsed().as_secs_f64()
+                )));
             }
         }
     }
