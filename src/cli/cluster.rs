@@ -55,14 +55,18 @@ pub struct ClusterArg {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
+    /// The cluster.
     pub name: String,
-    /// The node (default: the master).
+    /// The node: its name, the end of it (`primary`, `standby-1`), or `master` or `slave`
+    /// [default: the master].
     pub node: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
+    /// The cluster.
     pub name: String,
+    /// The node: its name, the end of it (`primary`, `standby-1`), or `master` or `slave`.
     pub node: String,
     /// How many lines.
     #[arg(long, short = 'n', default_value_t = 100)]
@@ -233,18 +237,21 @@ fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvid
 }
 
 /// Node `node` of the cluster (its full name or its suffix, e.g. `replica-1`), else the master.
+/// The node `node` names: its name, the end of its name after the cluster's (`primary`,
+/// `standby-1`), or its kind (`master`, `slave`: the first of that kind); none names the first.
 fn find_node<'a>(state: &'a ClusterState, node: Option<&str>) -> anyhow::Result<&'a NodeState> {
     let found = match node {
         None => state.nodes.first(),
         Some(n) => state
             .nodes
             .iter()
-            .find(|x| x.name == n || x.name.ends_with(&format!("-{n}"))),
+            .find(|x| x.name == n || x.name.ends_with(&format!("-{n}")))
+            .or_else(|| state.nodes.iter().find(|x| x.kind.name() == n)),
     };
     found.ok_or_else(|| {
         let names: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();
         anyhow::anyhow!(
-            "cluster {} has no node {:?}; its nodes: {}",
+            "cluster {} has no node {:?}; name one of its nodes ({}), the end of a name, or master or slave",
             state.name,
             node.unwrap_or(""),
             names.join(", ")

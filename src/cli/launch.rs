@@ -55,8 +55,10 @@ pub struct LaunchArgs {
     /// says the recipe, distro and version.
     #[arg(long, value_name = "DIR", conflicts_with_all = super::select::CHOSEN_BY_THE_BUILD)]
     pub from: Option<PathBuf>,
+    /// Nodes of the recipe's master role (the recipes here support one).
     #[arg(long, default_value_t = 1)]
     pub masters: usize,
+    /// Nodes of the recipe's slave role (0 for a recipe without one, such as hello).
     #[arg(long, default_value_t = 2)]
     pub slaves: usize,
     /// `--provider qemu`: a `baker image` output directory (image.json and its raw disk) to boot,

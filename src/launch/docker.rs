@@ -219,9 +219,16 @@ impl Provider for DockerProvider<'_> {
         }
     }
 
+    /// A terminal only when baker's own input is one: piped input runs as a script, as over SSH.
     fn login_command(&self, node: &NodeState) -> Vec<String> {
+        use std::io::IsTerminal;
         let id = node.provider_id.clone().unwrap_or_default();
-        ["docker", "exec", "-it", &id, "bash", "-l"]
+        let input = if std::io::stdin().is_terminal() {
+            "-it"
+        } else {
+            "-i"
+        };
+        ["docker", "exec", input, &id, "bash", "-l"]
             .map(str::to_owned)
             .to_vec()
     }
