@@ -3,49 +3,34 @@
 //! wants whole GiB, Azure whole MiB), the tarball's share of the tree read from `image.json` when
 //! it was recorded for the same tarball.
 //!
-//! Written by hand because size crates read `10G` as 10⁹ bytes, while disk tools (`truncate`,
-//! `qemu-img`) and their users mean 10 GiB; this parser does the same, powers of two throughout.
+//! Sizes are read by baker's one size parser ([`usage::parse_size`], written by hand because size
+//! crates read `10G` as 10⁹ bytes, while disk tools (`truncate`, `qemu-img`) and their users mean
+//! 10 GiB), then held to what a disk needs: whole MiB, at least 64 MiB.
 
 use std::path::Path;
 
 use super::manifest::ImageManifest;
 use super::{Format, ImageError};
+use crate::cache::usage;
 
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
 /// Where the root partition starts (sector 2048): the MBR, then GRUB's core image, before it.
 pub const PARTITION_OFFSET: u64 = MIB;
 
-/// `2G`, `2GiB`, `1536M`, `1536MiB`, `10g`, or a plain number of bytes; binary units.
+/// `2G`, `2GiB`, `1.5G`, `1536M`, `10g`, or a plain number of bytes; binary units, as
+/// [`usage::parse_size`] reads them for `baker cache prune` too.
 pub fn parse_size(given: &str) -> Result<u64, ImageError> {
     let err = |reason: &str| ImageError::Size {
         given: given.to_owned(),
         reason: reason.to_owned(),
     };
-    let text = given.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| err("expected a number with an optional unit, e.g. 4G or 1536M"))?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit
-        .strip_suffix("ib")
-        .or_else(|| unit.strip_suffix('b'))
-        .unwrap_or(&unit);
-    let shift = match unit {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => return Err(err("unknown unit; use K, M, G or T (powers of 1024)")),
-    };
-    let bytes = number
-        .checked_mul(1 << shift)
-        .ok_or_else(|| err("too large"))?;
+    let bytes = usage::parse_size(given).ok_or_else(|| {
+        err(
+            "expected a number with an optional unit, K, M, G or T (powers of 1024), \
+             e.g. 4G, 1.5G or 1536M",
+        )
+    })?;
     if bytes % MIB != 0 {
         return Err(err("must be a whole number of MiB"));
     }
@@ -163,11 +148,12 @@ mod tests {
         assert_eq!(parse_size("1536M").unwrap(), 1536 * MIB);
         assert_eq!(parse_size(" 1T ").unwrap(), 1024 * GIB);
         assert_eq!(parse_size("1073741824").unwrap(), GIB);
+        assert_eq!(parse_size("1.5G").unwrap(), 1536 * MIB);
     }
 
     #[test]
     fn sizes_that_no_format_accepts_are_refused() {
-        assert!(parse_size("1.5G").is_err());
+        assert!(parse_size("1.0001G").is_err());
         assert!(parse_size("100000K").is_err());
         assert!(parse_size("10M").is_err());
         assert!(parse_size("2X").is_err());
