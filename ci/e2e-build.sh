@@ -158,18 +158,9 @@ check "a failed step leaves no container" [ -z "$(docker ps -aq --filter "label=
 say "hello: interrupting a build"
 hello_with_step slow "sleep 8" >"$WORK/slow.toml"
 SLOW=("$BAKER" build --recipe "$WORK/slow.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-s" --mirror "$MIRROR" --no-upstream)
-# With job control on, the background build is its own process (not a subshell) and does not start
-# with SIGINT ignored, as a non-interactive shell's background jobs otherwise do.
-set -m
-"${SLOW[@]}" >/dev/null 2>"$WORK/s1.err" &
-pid=$!
-set +m
-for _ in $(seq 100); do grep -q 'slow: running' "$WORK/s1.err" 2>/dev/null && break; sleep 0.1; done
-sleep 1
-kill -INT "$pid"
-status=0
-wait "$pid" || status=$?
-check "Ctrl-C stops the build with status 130" [ "$status" = 130 ]
+interrupt 'slow: running' "$WORK/s1.err" 1 "${SLOW[@]}"
+check "Ctrl-C stops the build with status 130 (the slow step was reached: $REACHED)" \
+  [ "$REACHED $STATUS" = "yes 130" ]
 check "Ctrl-C leaves no container behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL")" ]
 check "Ctrl-C leaves no artifact that looks complete" [ ! -e "$WORK/out-s/hello-2.10-debian-12.tar.gz" ]
 "${SLOW[@]}" --json >"$WORK/s2.json" 2>/dev/null
@@ -187,22 +178,10 @@ big = 'run = "make install DESTDIR={{destdir}} && seq 1 60000000 >{{destdir}}/us
 open(sys.argv[1], "w").write(text.replace(install, big))
 EOF
 BIG=("$BAKER" build --recipe "$WORK/big.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-big" --mirror "$MIRROR" --no-upstream)
-set -m
-"${BIG[@]}" >/dev/null 2>"$WORK/big1.err" &
-pid=$!
-set +m
-for _ in $(seq 1200); do grep -q 'compressing .*: started' "$WORK/big1.err" 2>/dev/null && break; sleep 0.1; done
-reached=no
-grep -q 'compressing .*: started' "$WORK/big1.err" && reached=yes
-sleep 0.5
-t=$(now)
-kill -INT "$pid" 2>/dev/null || true
-status=0
-wait "$pid" || status=$?
-stopped_in=$(since "$t")
-say "the build stopped $stopped_in s after Ctrl-C"
-check "Ctrl-C while the tarball is compressed stops the build within 1 s, with status 130 (compression reached: $reached)" \
-  python3 -c "import sys; sys.exit(not ('$reached' == 'yes' and $status == 130 and $stopped_in < 1))"
+interrupt 'compressing .*: started' "$WORK/big1.err" 0.5 "${BIG[@]}"
+say "the build stopped $STOPPED_IN s after Ctrl-C"
+check "Ctrl-C while the tarball is compressed stops the build within 1 s, with status 130 (compression reached: $REACHED)" \
+  python3 -c "import sys; sys.exit(not ('$REACHED' == 'yes' and $STATUS == 130 and $STOPPED_IN < 1))"
 check "and leaves no output directory and no container" \
   bash -c "[ ! -e '$WORK/out-big' ] && [ -z \"\$(docker ps -aq --filter 'label=$RUN_LABEL')\" ]"
 "${BIG[@]}" --json >"$WORK/big2.json" 2>/dev/null

@@ -302,25 +302,11 @@ rm -rf "$U"
 # The formats stage is a minute of synchronous writing on a large image; Ctrl-C used to wait for it.
 say "interrupting the formats stage"
 I=$WORK/img-i
-set -m # the background run is its own process, not started with SIGINT ignored
-"$BAKER" image --from "$CHANGED" --format raw,vhd,qcow2,gce --out "$I" --cache-dir "$WORK/cache-a" >/dev/null 2>"$WORK/img-i.err" &
-pid=$!
-set +m
-reached=no
-for _ in $(seq 1200); do
-  if grep -q 'formats: running' "$WORK/img-i.err" 2>/dev/null; then reached=yes; break; fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-sleep 0.5
-t=$(now)
-kill -INT "$pid" 2>/dev/null || true
-status=0
-wait "$pid" || status=$?
-took=$(since "$t")
-say "baker image stopped $took s after Ctrl-C"
-check "Ctrl-C in the formats stage stops baker image within 3 s, with status 130 (the stage was reached: $reached)" \
-  bash -c "[ $reached = yes ] && [ $status = 130 ] && python3 -c 'import sys; sys.exit(float(sys.argv[1]) >= 3)' $took"
+interrupt 'formats: running' "$WORK/img-i.err" 0.5 \
+  "$BAKER" image --from "$CHANGED" --format raw,vhd,qcow2,gce --out "$I" --cache-dir "$WORK/cache-a"
+say "baker image stopped $STOPPED_IN s after Ctrl-C"
+check "Ctrl-C in the formats stage stops baker image within 3 s, with status 130 (the stage was reached: $REACHED)" \
+  bash -c "[ $REACHED = yes ] && [ $STATUS = 130 ] && python3 -c 'import sys; sys.exit(float(sys.argv[1]) >= 3)' $STOPPED_IN"
 check "and leaves no partial file or work directory, only finished formats that image.json lists" python3 - "$I" <<'PY'
 import json, os, sys
 d = sys.argv[1]

@@ -33,6 +33,32 @@ resumes() { # resumes NAME DESCRIPTION ERR: `baker launch NAME --resume` reaches
   fi
 }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
+# interrupt PATTERN ERR DELAY COMMAND…: Ctrl-C as a user sends it. Runs COMMAND in the background as
+# a process of its own (with job control on, so that it does not start with SIGINT ignored, as a
+# non-interactive shell's background jobs otherwise do), its stderr to ERR; once PATTERN shows in
+# ERR (or COMMAND ended, or two minutes passed), waits DELAY seconds more, sends SIGINT and waits for
+# it. Sets REACHED (yes when PATTERN showed), STATUS (its exit status) and STOPPED_IN (seconds from
+# the signal to its end).
+interrupt() {
+  local pattern=$1 err=$2 delay=$3 pid t
+  shift 3
+  set -m
+  "$@" >/dev/null 2>"$err" &
+  pid=$!
+  set +m
+  REACHED=no
+  for _ in $(seq 1200); do
+    if grep -q -- "$pattern" "$err" 2>/dev/null; then REACHED=yes; break; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep "$delay"
+  t=$(now)
+  kill -INT "$pid" 2>/dev/null || true
+  STATUS=0
+  wait "$pid" || STATUS=$?
+  STOPPED_IN=$(since "$t")
+}
 
 # Removes containers, networks, volumes and images labelled baker.test (baker puts BAKER_LABELS on
 # every container and committed step image), or only those carrying LABEL (`key` or `key=value`) when
