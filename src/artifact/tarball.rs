@@ -79,25 +79,6 @@ pub fn write_reproducible(
     reporter: &dyn Reporter,
     stop: &Stop,
 ) -> Result<ArtifactFile, ArtifactError> {
-    write(spool, strip_prefix, epoch, out_path, reporter, stop).map_err(|e| {
-        if stop.requested() {
-            ArtifactError::Stopped {
-                out: out_path.to_owned(),
-            }
-        } else {
-            e
-        }
-    })
-}
-
-fn write(
-    spool: fs::File,
-    strip_prefix: &str,
-    epoch: u64,
-    out_path: &Path,
-    reporter: &dyn Reporter,
-    stop: &Stop,
-) -> Result<ArtifactFile, ArtifactError> {
     let write_err = |path: &Path| {
         let path = path.to_owned();
         move |source| ArtifactError::Write { path, source }
@@ -109,8 +90,15 @@ fn write(
     let name = out_path.file_name().unwrap_or_default().to_string_lossy();
     let mut meter = Meter::new(reporter, stop, format!("compressing {name}"), total);
     let mut partial = partial_file(out_path).map_err(write_err(out_path))?;
-    let (sha256, bytes) = write_tar_gz(&spool, epoch, &mut meter, partial.as_file_mut())
-        .map_err(write_err(out_path))?;
+    let (sha256, bytes) =
+        write_tar_gz(&spool, epoch, &mut meter, partial.as_file_mut()).map_err(|e| {
+            match stop.requested() {
+                true => ArtifactError::Stopped {
+                    out: out_path.to_owned(),
+                },
+                false => write_err(out_path)(e),
+            }
+        })?;
 
     let sums = checksum_path(out_path);
     remove_if_exists(&sums).map_err(write_err(&sums))?;
