@@ -189,10 +189,10 @@ cmp j.raw disk.raw && cmp j.ami.raw disk.raw && cmp j.vhd b.vhd
 # its own threads beside the others.
 say "all five formats together"
 five() {
-  run baker-five f.tar.gz 'baker all five in one run' "$EX" raw,ami,vhd,qcow2,gce disk.raw f
+  run baker-five f.gce.tar.gz 'baker all five in one run' "$EX" raw,ami,vhd,qcow2,gce disk.raw f
 }
 rounds five
-cmp f.vhd b.vhd && cmp f.qcow2 b.qcow2 && cmp f.tar.gz b.tar.gz
+cmp f.vhd b.vhd && cmp f.qcow2 b.qcow2 && cmp f.gce.tar.gz b.tar.gz
 rm -f f.* j.*
 
 # --- a warm re-image after a one-file change ------------------------------------------------------

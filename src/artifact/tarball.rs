@@ -46,7 +46,7 @@ use tar::{Builder, EntryType, Header};
 use super::ArtifactError;
 use super::checksum::{checksum_path, write_sums};
 use super::spool::{Item, Kind, Spool};
-use crate::atomic_file::{commit, parent_dir, partial_file, remove_if_exists};
+use crate::atomic_file::{commit, partial_file, remove_if_exists};
 use crate::compress::pgzip::{Gzip, Piece};
 use crate::progress::{Meter, Reporter};
 use crate::stop::Stop;
@@ -68,9 +68,10 @@ pub struct ArtifactFile {
 
 /// Rewrites `spool`, a file holding an uncompressed tar stream whose entries all lie under
 /// `strip_prefix/` (Docker's `GET /containers/{id}/archive?path=/baker/dest` with `strip_prefix` =
-/// `dest`), into a reproducible `.tar.gz` at `out_path`, plus `<out_path>.sha256`. Progress goes
-/// to `reporter`; once `stop` is requested the writing ends with [`ArtifactError::Stopped`]. See
-/// the module doc.
+/// `dest`), into a reproducible `.tar.gz` at `out_path`, plus `<out_path>.sha256`. The directory
+/// must exist: it is not made here, since an interrupted build may already have removed its
+/// staging directory. Progress goes to `reporter`; once `stop` is requested the writing ends with
+/// [`ArtifactError::Stopped`]. See the module doc.
 pub fn write_reproducible(
     spool: fs::File,
     strip_prefix: &str,
@@ -83,7 +84,6 @@ pub fn write_reproducible(
         let path = path.to_owned();
         move |source| ArtifactError::Write { path, source }
     };
-    fs::create_dir_all(parent_dir(out_path)).map_err(write_err(parent_dir(out_path)))?;
     let spool = Spool::index(spool, strip_prefix, out_path)?;
 
     let total = spool.file.metadata().map_err(write_err(out_path))?.len();

@@ -192,12 +192,11 @@ pub fn parse_size(text: &str) -> Option<u64> {
         "t" => 1 << 40,
         _ => return None,
     };
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    Some((number * scale as f64) as u64)
+    #[allow(clippy::cast_precision_loss)]
+    let bytes = number * scale as f64;
+    // Too large for a u64 (which the cast would silently saturate) is not a size.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    (bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 /// `1.5 GiB`-style sizes for people.
@@ -228,6 +227,7 @@ mod tests {
         assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
         assert_eq!(parse_size("10 G"), Some(10 << 30));
         assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("99999999T"), None);
         assert_eq!(human(3 << 29), "1.5 GiB");
     }
 

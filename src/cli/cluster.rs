@@ -236,7 +236,6 @@ fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvid
     }
 }
 
-/// Node `node` of the cluster (its full name or its suffix, e.g. `replica-1`), else the master.
 /// The node `node` names: its name, the end of its name after the cluster's (`primary`,
 /// `standby-1`), or its kind (`master`, `slave`: the first of that kind); none names the first.
 fn find_node<'a>(state: &'a ClusterState, node: Option<&str>) -> anyhow::Result<&'a NodeState> {

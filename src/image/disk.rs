@@ -55,6 +55,9 @@ pub struct DiskJob<'a> {
     pub mkfs_options: &'a [String],
     /// The copies of the disk's data the formats asked for make beside it, for the room check.
     pub copies: DataCopies,
+    /// When `--size` gave `size`: the size baker would have picked, for the error that says the
+    /// given one cannot hold the tree. `None` when baker picked `size` itself.
+    pub picked_size: Option<u64>,
 }
 
 /// The disk script's exit code when the tree volume has no finished tree and none was fed.
@@ -154,10 +157,12 @@ pub async fn make_disk(
             free,
         });
     }
-    if let Some((tree, _)) = (code == TOO_SMALL).then(|| too_small(&tail)).flatten() {
+    let too_small = (code == TOO_SMALL).then(|| too_small(&tail)).flatten();
+    if let (Some((tree, _)), Some(picked)) = (too_small, job.picked_size) {
         return Err(ImageError::TooSmall {
             size: job.size,
             tree,
+            picked,
         });
     }
     if code != 0 {

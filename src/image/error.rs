@@ -59,15 +59,16 @@ pub enum ImageError {
     #[error("invalid size `{given}`: {reason}")]
     Size { given: String, reason: String },
 
-    /// The disk of `--size` `size` cannot hold the `tree` bytes of the image's files.
+    /// The disk of `--size` `size` cannot hold the `tree` bytes of the image's files; without
+    /// `--size`, baker would have `picked` a size.
     #[error(
         "--size {} is too small for the image: its files take {}, more than its root file system \
          holds; leave --size out (baker then picks {}) or ask for more",
         crate::image::size::describe(*size),
         crate::cache::usage::human(*tree),
-        crate::image::size::describe(crate::image::size::default_size(*tree))
+        crate::image::size::describe(*picked)
     )]
-    TooSmall { size: u64, tree: u64 },
+    TooSmall { size: u64, tree: u64, picked: u64 },
 
     #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce")]
     UnknownFormat { given: String },

@@ -94,7 +94,7 @@ pub struct ImageOutcome {
 const STAGES: usize = 4;
 
 /// Makes the image `req` asks for in its output directory: see the module doc. An output directory
-/// this call created is removed again when it fails leaving it empty.
+/// this call created is removed again when it fails, or is interrupted, leaving it empty.
 pub async fn make_image(
     engine: &Engine,
     req: &ImageRequest,
@@ -104,12 +104,17 @@ pub async fn make_image(
     if out.exists() && !out.is_dir() {
         return Err(ImageError::OutNotDirectory { path: out.clone() });
     }
-    let out_was_there = out.exists();
-    let made = make(engine, req, reporter).await;
-    if made.is_err() && !out_was_there {
-        let _ = std::fs::remove_dir(out); // only when empty
+    let _made_here = (!out.exists()).then(|| RemoveIfEmpty(out.clone()));
+    make(engine, req, reporter).await
+}
+
+/// Removes a directory when dropped if it is empty (an image written there is not).
+struct RemoveIfEmpty(PathBuf);
+
+impl Drop for RemoveIfEmpty {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
     }
-    made
 }
 
 async fn make(
@@ -249,6 +254,7 @@ async fn make(
             epoch: req.epoch,
             mkfs_options: &spec.mkfs_options,
             copies: DataCopies::of(&req.formats),
+            picked_size: req.size.map(|_| picked_size(req, &layer, unpacked)),
         },
         &reporter,
     )
@@ -340,9 +346,13 @@ fn stage(reporter: &Arc<dyn Reporter>, index: usize, name: &str, started: Option
 
 /// `--size`, or the tree plus headroom and the partitions beside the root.
 fn disk_size(req: &ImageRequest, layer: &OsLayer, unpacked: u64) -> u64 {
-    req.size.unwrap_or_else(|| {
-        size::default_size(layer.size + unpacked + layout::reserved(&req.spec.firmware))
-    })
+    req.size
+        .unwrap_or_else(|| picked_size(req, layer, unpacked))
+}
+
+/// The size baker picks when `--size` is not given.
+fn picked_size(req: &ImageRequest, layer: &OsLayer, unpacked: u64) -> u64 {
+    size::default_size(layer.size + unpacked + layout::reserved(&req.spec.firmware))
 }
 
 fn image_key(req: &ImageRequest, layer: &OsLayer, tools: &str, unpacked: u64) -> String {

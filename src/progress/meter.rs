@@ -49,7 +49,7 @@ impl<'a> Meter<'a> {
         Ok(())
     }
 
-    /// Reports the total: the work is done (its file committed).
+    /// Reports the total: the work is done (its file committed, for work that writes one).
     pub fn finish(mut self) {
         self.done = self.total;
         self.report();

@@ -24,6 +24,7 @@ fn spooled(stream: &[u8]) -> fs::File {
 }
 
 fn build(stream: &[u8], dir: &Path) -> ArtifactFile {
+    fs::create_dir_all(dir).unwrap();
     write_reproducible(
         spooled(stream),
         "dest",

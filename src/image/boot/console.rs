@@ -26,11 +26,11 @@ pub(super) fn failure(opts: &BootOptions, reason: &str) -> ImageError {
 /// What first boot prints instead of the ready line when the role agent cannot run on the image.
 pub const AGENT_CANNOT_RUN: &str = "baker-first-boot: the role agent cannot run";
 
-/// What the console says went wrong, when it says it in a known way.
 /// What the firmware prints when the disk holds nothing it can boot: SeaBIOS (BIOS), then OVMF's
 /// boot manager (UEFI).
 pub const NOTHING_TO_BOOT: [&str; 2] = ["No bootable device", "No bootable option"];
 
+/// What the console says went wrong, when it says it in a known way.
 pub fn diagnose(lines: &[&str]) -> Option<&'static str> {
     let has = |needles: &[&str]| lines.iter().any(|l| needles.iter().any(|n| l.contains(n)));
     // On one line: "EXT4-fs (vda1): couldn't mount … because of unsupported optional features

@@ -111,8 +111,9 @@ too_small() { echo "baker-too-small: $tree_bytes $ROOT_SIZE"; exit 77; }
 # A file system that compresses (btrfs, ZFS) may hold more than it says is free: there mkfs and the
 # format writers find out.
 shares=0
-echo x >/work/.share-probe
-cp --reflink=always /work/.share-probe /work/.share-probe.copy 2>/dev/null && shares=1
+# (A full --out fails the probe's write: then it shares nothing, and the check below says so.)
+{ echo x >/work/.share-probe; } 2>/dev/null &&
+    cp --reflink=always /work/.share-probe /work/.share-probe.copy 2>/dev/null && shares=1
 rm -f /work/.share-probe /work/.share-probe.copy
 need=$((tree_bytes * (1 + ${COPIES:-0} + (1 - shares) * ${SHAREABLE_COPIES:-0})))
 free=$(df --output=avail -B1 /work | tail -n 1 | tr -d ' ')
@@ -131,7 +132,8 @@ if ! E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -L root -U "$FS_UUID" \
     -E "hash_seed=$HASH_SEED,offset=$offset,nodiscard" ${MKFS_OPTIONS:-} -d "$tree" "$disk" "${blocks_k}k" \
     2>/tmp/mkfs.err; then
     cat /tmp/mkfs.err >&2
-    grep -Eq 'Could not allocate (block|inode)|No space left' /tmp/mkfs.err && too_small
+    # The partition full, not the output directory (whose "No space left on device" is not this).
+    grep -Eq 'Could not allocate (block|inode)' /tmp/mkfs.err && too_small
     exit 1
 fi
 cat /tmp/mkfs.err >&2
