@@ -66,7 +66,7 @@ const TREE_MISSING: i64 = 75;
 /// the disk and its copies, after a line `baker-no-room: <tree bytes> <free bytes> <shares 0|1>`.
 const NO_ROOM: i64 = 76;
 /// The disk script's exit code when the root partition of a `--size` cannot hold the tree, after a
-/// line `baker-too-small: <tree bytes> <root partition bytes>`.
+/// line `baker-too-small: <tree bytes> <root partition bytes>` (the second for people reading the log).
 const TOO_SMALL: i64 = 77;
 
 /// Runs the disk script; returns the path of `disk.raw` in the work directory.
@@ -158,7 +158,7 @@ pub async fn make_disk(
         });
     }
     let too_small = (code == TOO_SMALL).then(|| too_small(&tail)).flatten();
-    if let (Some((tree, _)), Some(picked)) = (too_small, job.picked_size) {
+    if let (Some(tree), Some(picked)) = (too_small, job.picked_size) {
         return Err(ImageError::TooSmall {
             size: job.size,
             tree,
@@ -181,26 +181,21 @@ pub async fn make_disk(
 /// The tree's bytes, the output directory's free bytes and whether its file system shares blocks
 /// between files, from the disk script's last lines when it found no room for the disk.
 fn no_room(tail: &str) -> Option<(u64, u64, bool)> {
-    let line = tail
-        .lines()
-        .rev()
-        .find_map(|l| l.split_once("baker-no-room: "))?
-        .1;
-    let mut figures = line.split_whitespace().map(str::parse::<u64>);
-    let (tree, free, shares) = (figures.next()?.ok()?, figures.next()?.ok()?, figures.next());
-    Some((tree, free, matches!(shares, Some(Ok(1)))))
+    match figures(tail, "baker-no-room: ")?.as_slice() {
+        [tree, free, shares] => Some((*tree, *free, *shares == 1)),
+        _ => None,
+    }
 }
 
-/// The tree's bytes and the root partition's, from the disk script's last lines when the disk's
-/// size cannot hold the tree.
-fn too_small(tail: &str) -> Option<(u64, u64)> {
-    let line = tail
-        .lines()
-        .rev()
-        .find_map(|l| l.split_once("baker-too-small: "))?
-        .1;
-    let (tree, root) = line.trim().split_once(' ')?;
-    Some((tree.parse().ok()?, root.parse().ok()?))
+/// The tree's bytes, from the disk script's last lines when the disk's size cannot hold the tree.
+fn too_small(tail: &str) -> Option<u64> {
+    figures(tail, "baker-too-small: ")?.first().copied()
+}
+
+/// The numbers on the disk script's last line that starts with `marker`.
+fn figures(tail: &str, marker: &str) -> Option<Vec<u64>> {
+    let line = tail.lines().rev().find_map(|l| l.split_once(marker))?.1;
+    line.split_whitespace().map(|f| f.parse().ok()).collect()
 }
 
 /// One run of the disk script, its phases reported as they end.
@@ -253,7 +248,7 @@ mod tests {
         assert_eq!(no_room(shares), Some((851_443_712, 314_572_800, true)));
         assert_eq!(no_room("mkfs.ext4: No space left on device\n"), None);
         let small = "  | __populate_fs: Could not allocate block\n  | baker-too-small: 362659840 99614720\n";
-        assert_eq!(too_small(small), Some((362_659_840, 99_614_720)));
+        assert_eq!(too_small(small), Some(362_659_840));
         assert_eq!(too_small(tail), None);
     }
 }

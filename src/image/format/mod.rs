@@ -5,8 +5,8 @@
 //! beside the target and renames it when complete, and returns the sha256 and size of what it
 //! wrote, computed while writing, with a `<file>.sha256` beside it. The same disk and
 //! [`Options`] give byte-identical files on any machine: no format carries the time of writing
-//! or a random id. [`write_all`] ([`together`]) writes several formats of one disk at once: `raw`, `ami` and
-//! `vhd` in one pass, and `gce`'s compression on threads of its own beside the others.
+//! or a random id. [`write_all`] ([`together`]) writes several formats of one disk at once: `raw`,
+//! `ami` and `vhd` in one pass, and `gce`'s compression on threads of its own beside the others.
 
 mod error;
 mod gce;
