@@ -54,7 +54,12 @@ pub struct MakeArgs {
     pub size: Option<String>,
     /// An existing build's output folder (its plan.json, manifest.json and tarball) instead of building;
     /// its plan says the recipe, distro and version.
-    #[arg(long, value_name = "DIR", conflicts_with_all = super::select::CHOSEN_BY_THE_BUILD)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = super::select::CHOSEN_BY_THE_BUILD,
+        conflicts_with_all = super::select::ONLY_WHEN_BUILDING
+    )]
     pub from: Option<PathBuf>,
     /// Print one JSON result (image.json plus timings) at the end instead of progress.
     #[arg(long)]

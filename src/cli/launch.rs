@@ -53,7 +53,12 @@ pub struct LaunchArgs {
     pub selection: Selection,
     /// A build's output directory (plan.json and the tarball) instead of building first; its plan
     /// says the recipe, distro and version.
-    #[arg(long, value_name = "DIR", conflicts_with_all = super::select::CHOSEN_BY_THE_BUILD)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = super::select::CHOSEN_BY_THE_BUILD,
+        conflicts_with_all = super::select::ONLY_WHEN_BUILDING
+    )]
     pub from: Option<PathBuf>,
     /// Nodes of the recipe's master role (the recipes here support one).
     #[arg(long, default_value_t = 1)]

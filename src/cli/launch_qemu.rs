@@ -72,7 +72,7 @@ pub fn plan_and_disk(
         size: None,
         out_dir: args.build.out.clone(),
         cache: global.cache(),
-        no_cache: false,
+        no_cache: args.build.no_cache,
     };
     let outcome = runtime.block_on(async {
         let engine = Engine::connect(reporter.as_ref()).await?;

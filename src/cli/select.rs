@@ -16,6 +16,16 @@ use super::Global;
 /// would be ignored, so they are refused.
 pub const CHOSEN_BY_THE_BUILD: [&str; 5] = ["distro", "recipe", "version", "enable", "source_dir"];
 
+/// The [`super::build::BuildFlags`] that only steer a build, which `--from` skips: given with it,
+/// they would be ignored, so they are refused too.
+pub const ONLY_WHEN_BUILDING: [&str; 5] = [
+    "jobs",
+    "step_timeout",
+    "mirror",
+    "no_upstream",
+    "incremental",
+];
+
 #[derive(Debug, Args)]
 pub struct Selection {
     /// Distro to build for: centos6, ubuntu14.04 (trusty), debian12 (bookworm); forgiving spellings accepted.

@@ -133,20 +133,28 @@ fn qemu_from_the_host_only_fails_at_once_where_the_host_has_none() {
 }
 
 #[test]
-fn a_build_folder_decides_the_recipe_so_from_refuses_a_distro_and_names_a_missing_folder() {
+fn a_build_folder_decides_the_recipe_so_from_refuses_a_distro_and_build_flags_and_names_a_missing_folder()
+ {
     for command in ["image", "launch"] {
         let mut args = vec![command];
         if command == "launch" {
             args.push("c");
         }
-        baker()
-            .args(&args)
-            .args(["--from", "/nonexistent", "--distro", "centos6"])
-            .assert()
-            .failure()
-            .stderr(predicate::str::contains(
-                "the argument '--from <DIR>' cannot be used with '--distro <DISTRO>'",
-            ));
+        for (flag, shown) in [
+            (["--distro", "centos6"], "'--distro <DISTRO>'"),
+            (["--jobs", "3"], "'--jobs <JOBS>'"),
+            (["--mirror", "/srv/m"], "'--mirror <URL|DIR>'"),
+        ] {
+            baker()
+                .args(&args)
+                .args(["--from", "/nonexistent"])
+                .args(flag)
+                .assert()
+                .failure()
+                .stderr(predicate::str::contains(format!(
+                    "the argument '--from <DIR>' cannot be used with {shown}"
+                )));
+        }
     }
     baker()
         .args(["image", "--from", "/nonexistent-build", "--format", "raw"])
