@@ -1,7 +1,7 @@
-//! `baker launch` (and `--resume`). The library's [`baker::launch::run`] and
-//! [`baker::launch::resume`] do the work; this file gets the build (from `--from DIR`, or by
-//! building first), makes the chosen provider, turns Ctrl-C into the launch's cancellation and
-//! prints where the cluster is. The commands on a launched cluster are in `cluster.rs`.
+//! `baker launch`. The library's [`baker::launch::run`] does the work; this file gets the build
+//! (from `--from DIR`, or by building first), makes the chosen provider, turns Ctrl-C into the
+//! launch's cancellation and prints where the cluster is. `--resume` is in `launch_resume.rs`, the
+//! qemu provider's disk in `launch_qemu.rs`, the commands on a launched cluster in `cluster.rs`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,14 +9,13 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use baker::engine::Engine;
 use baker::image::boot::kvm_memory::KvmMemory;
 use baker::launch::LaunchError;
-use baker::launch::docker::{DockerProvider, launch_containers};
+use baker::launch::docker::launch_containers;
 use baker::launch::inventory::read_inventory;
+use baker::launch::members::slaves_to_launch;
 use baker::launch::provider::Provider;
 use baker::launch::qemu_runner::QemuRunner;
-use baker::launch::resume;
 use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
 use baker::launch::ssh_repos::repositories;
@@ -63,9 +62,10 @@ pub struct LaunchArgs {
     /// Nodes of the recipe's master role (the recipes here support one).
     #[arg(long, default_value_t = 1)]
     pub masters: usize,
-    /// Nodes of the recipe's slave role (0 for a recipe without one, such as hello).
-    #[arg(long, default_value_t = 2)]
-    pub slaves: usize,
+    /// Nodes of the recipe's slave role [default: 2, `--provider ssh`: every slave the inventory
+    /// lists; none for a recipe without a slave role, such as hello].
+    #[arg(long)]
+    pub slaves: Option<usize>,
     /// `--provider qemu`: a `baker image` output directory (image.json and its raw disk) to boot,
     /// instead of making the image first.
     #[arg(long, value_name = "DIR")]
@@ -130,20 +130,19 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     let reporter = reporter(global.quiet);
     let runtime = tokio::runtime::Runtime::new()?;
     if args.resume {
-        return resume_launch(global, args, &runtime, reporter);
+        return super::launch_resume::resume_launch(global, args, &runtime, reporter);
     }
     if args.provider == ProviderName::Qemu {
         return launch_qemu(global, args, &runtime, reporter);
     }
-    // The machines are checked before anything is built or made.
-    let ssh = match args.provider {
-        ProviderName::Ssh => Some(runtime.block_on(ssh_provider(args))?),
-        _ => None,
-    };
     let mut request = launch_request(args);
+    let mut ssh = None;
     if args.from.is_none() {
-        // Bad input fails before the build, which may take long.
-        check_request(&args.selection.plan(global)?, &request)?;
+        // Bad input fails, and the machines are checked, before the build, which may take long.
+        fit_request(&mut request, args, &args.selection.plan(global)?)?;
+        if args.provider == ProviderName::Ssh {
+            ssh = Some(runtime.block_on(ssh_provider(args, request.slaves))?);
+        }
     }
     let Some(built) = build_output(
         global,
@@ -156,7 +155,10 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     else {
         return Ok(build_stopped());
     };
-    check_request(&built.plan, &request)?;
+    fit_request(&mut request, args, &built.plan)?;
+    if args.provider == ProviderName::Ssh && ssh.is_none() {
+        ssh = Some(runtime.block_on(ssh_provider(args, request.slaves))?);
+    }
     if let Some(mut provider) = ssh {
         let plan = &built.plan;
         provider.tarball = Some((built.artifact.clone(), built.artifact_sha256.clone()));
@@ -200,13 +202,13 @@ fn launch_qemu(
     let mut request = launch_request(args);
     if args.from.is_none() && args.image.is_none() {
         // Bad input fails before the build and the image, which may take long.
-        check_request(&args.selection.plan(global)?, &request)?;
+        fit_request(&mut request, args, &args.selection.plan(global)?)?;
     }
     let Some((plan, disk)) = launch_qemu::plan_and_disk(global, args, runtime, reporter.clone())?
     else {
         return Ok(stopped("interrupted"));
     };
-    check_request(&plan, &request)?;
+    fit_request(&mut request, args, &plan)?;
     request
         .resources
         .insert("memory_mib".into(), args.memory.to_string());
@@ -233,27 +235,41 @@ fn launch_qemu(
     finish_launch(global, outcome, &plan)
 }
 
-/// What `args` ask the library to launch (the provider adds its resources).
+/// What `args` ask the library to launch (the provider adds its resources; [`fit_request`] the
+/// slaves' default once the plan is known).
 fn launch_request(args: &LaunchArgs) -> LaunchRequest {
     LaunchRequest {
         name: args.name.clone(),
         masters: args.masters,
-        slaves: args.slaves,
+        slaves: args.slaves.unwrap_or(0),
         keep_failed: args.keep_failed,
         smoke: args.smoke,
         resources: Default::default(),
     }
 }
 
-/// The `ssh` provider for a new launch: its inventory read and every machine checked.
-async fn ssh_provider(args: &LaunchArgs) -> anyhow::Result<SshProvider> {
+/// Gives `request` the slaves `--slaves` asks for, or their default for `plan`, and checks it
+/// against `plan`.
+fn fit_request(request: &mut LaunchRequest, args: &LaunchArgs, plan: &Plan) -> anyhow::Result<()> {
+    // An unreadable inventory is reported by `ssh_provider`.
+    let listed = match (args.provider, &args.inventory) {
+        (ProviderName::Ssh, Some(path)) => read_inventory(path).ok().map(|i| i.slaves.len()),
+        _ => None,
+    };
+    request.slaves = slaves_to_launch(plan, args.slaves, listed);
+    Ok(check_request(plan, request)?)
+}
+
+/// The `ssh` provider for a new launch: its inventory read, the master and the first `slaves`
+/// slaves taken and every one of them checked.
+async fn ssh_provider(args: &LaunchArgs, slaves: usize) -> anyhow::Result<SshProvider> {
     let Some(path) = &args.inventory else {
         anyhow::bail!(
             "--provider ssh needs --inventory PATH (a file of `master HOST` / `slave HOST` lines, or a Mesos deploy directory with `masters` and `slaves` files)"
         );
     };
     let provider = SshProvider {
-        hosts: read_inventory(path)?.assign(args.slaves)?,
+        hosts: read_inventory(path)?.assign(slaves)?,
         user: args.ssh_user.clone().unwrap_or_default(),
         key: args.ssh_key.clone(),
         tarball: None,
@@ -263,52 +279,8 @@ async fn ssh_provider(args: &LaunchArgs) -> anyhow::Result<SshProvider> {
     Ok(provider)
 }
 
-fn host_ip(publish_all: bool) -> &'static str {
+pub(super) fn host_ip(publish_all: bool) -> &'static str {
     if publish_all { "0.0.0.0" } else { "127.0.0.1" }
-}
-
-/// `baker launch NAME --resume`: the cluster's own plan and provider, from its state directory.
-fn resume_launch(
-    global: &Global,
-    args: &LaunchArgs,
-    runtime: &tokio::runtime::Runtime,
-    reporter: Arc<dyn Reporter>,
-) -> anyhow::Result<ExitCode> {
-    let states = states();
-    let state = states.load(&args.name)?;
-    let plan = resume::launched_plan(&states, &args.name)?;
-    let outcome = runtime.block_on(async {
-        match state.provider.as_str() {
-            "docker" => {
-                let engine = Engine::connect(reporter.as_ref()).await?;
-                let provider = DockerProvider {
-                    engine: &engine,
-                    image: state.resources.get("image").cloned().unwrap_or_default(),
-                    host_ip: host_ip(args.publish_all),
-                };
-                resume_with(&provider, &states, &plan, args, reporter).await
-            }
-            "ssh" => {
-                let mut provider = SshProvider::from_state(&state);
-                provider.repositories = repositories(&plan, &global.cache());
-                resume_with(&provider, &states, &plan, args, reporter).await
-            }
-            "qemu" => {
-                let runner =
-                    QemuRunner::choose(QemuRunner::recorded(&state), &global.cache(), &reporter)
-                        .await?;
-                let provider = launch_qemu::provider_of(&states, &state)
-                    .remembering_kvm(KvmMemory::in_cache(&global.cache()))
-                    .running_qemu(runner);
-                resume_with(&provider, &states, &plan, args, reporter).await
-            }
-            other => Err(LaunchError::Input(format!(
-                "cluster {} uses the {other} provider, which this baker cannot resume",
-                args.name
-            ))),
-        }
-    });
-    finish_launch(global, outcome, &plan)
 }
 
 /// Launches a new cluster with `provider`, stopping at Ctrl-C.
@@ -321,19 +293,7 @@ async fn launch_with<P: Provider>(
     run::launch(provider, &states(), plan, request, reporter, interrupted()).await
 }
 
-/// Finishes cluster `args.name`'s launch with its provider.
-async fn resume_with<P: Provider>(
-    provider: &P,
-    states: &StateDir,
-    plan: &Plan,
-    args: &LaunchArgs,
-    reporter: Arc<dyn Reporter>,
-) -> Result<ClusterState, LaunchError> {
-    let (name, keep) = (&args.name, args.keep_failed);
-    resume::resume(provider, states, plan, name, keep, reporter, interrupted()).await
-}
-
-fn finish_launch(
+pub(super) fn finish_launch(
     global: &Global,
     outcome: Result<ClusterState, LaunchError>,
     plan: &Plan,

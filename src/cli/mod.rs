@@ -9,6 +9,7 @@ mod image;
 mod image_boot;
 mod launch;
 mod launch_qemu;
+mod launch_resume;
 pub mod logging;
 pub mod output;
 mod plan;

@@ -16,6 +16,21 @@ pub fn slave_role(plan: &Plan) -> Option<&str> {
         .map(|(n, _)| n.as_str())
 }
 
+/// The slaves of a launch that does not say how many, for a recipe with a slave role (Mesos'
+/// agents, PostgreSQL's standbys): two, so that a cluster shows what one slave alone would not.
+pub const DEFAULT_SLAVES: usize = 2;
+
+/// How many slaves a launch of `plan` starts: `asked`, else none for a recipe without a slave role,
+/// else every slave of the machines' inventory (`listed`, for the ssh provider), else
+/// [`DEFAULT_SLAVES`].
+pub fn slaves_to_launch(plan: &Plan, asked: Option<usize>, listed: Option<usize>) -> usize {
+    match asked {
+        Some(slaves) => slaves,
+        None if slave_role(plan).is_none() => 0,
+        None => listed.unwrap_or(DEFAULT_SLAVES),
+    }
+}
+
 /// The nodes of cluster `name` with one master and `slaves` slaves, master first.
 pub fn wanted_nodes(plan: &Plan, name: &str, slaves: usize) -> Vec<WantedNode> {
     let (master, _) = plan
@@ -73,4 +88,39 @@ pub fn facts_of_nodes(facts: &ClusterFacts) -> Vec<NodeFacts> {
     std::iter::once(facts.master.clone())
         .chain(facts.slaves.iter().cloned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PlanOptions, resolve};
+    use crate::recipe::Catalog;
+
+    fn plan(recipe: &str) -> Plan {
+        let catalog = Catalog::embedded().unwrap();
+        let recipe = catalog.select(Some(recipe), Some("debian12")).unwrap();
+        resolve(&recipe, &PlanOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn a_launch_that_does_not_say_takes_two_slaves_the_inventorys_or_none_without_a_slave_role() {
+        let (postgresql, hello) = (plan("postgresql"), plan("hello"));
+        assert_eq!(slaves_to_launch(&postgresql, None, None), DEFAULT_SLAVES);
+        assert_eq!(slaves_to_launch(&postgresql, None, Some(5)), 5);
+        assert_eq!(slaves_to_launch(&postgresql, Some(1), Some(5)), 1);
+        assert_eq!(slaves_to_launch(&hello, None, None), 0);
+        assert_eq!(slaves_to_launch(&hello, None, Some(3)), 0);
+        // Asked for, they are refused by `check_request`, not dropped here.
+        assert_eq!(slaves_to_launch(&hello, Some(2), None), 2);
+        let nodes = wanted_nodes(&postgresql, "c", slaves_to_launch(&postgresql, None, None));
+        let kinds: Vec<_> = nodes.iter().map(|n| (n.name.as_str(), n.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("c-primary", RoleKind::Master),
+                ("c-standby-1", RoleKind::Slave),
+                ("c-standby-2", RoleKind::Slave)
+            ]
+        );
+    }
 }

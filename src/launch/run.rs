@@ -57,7 +57,7 @@ pub fn check_request(plan: &Plan, request: &LaunchRequest) -> Result<(), LaunchE
     }
     if request.slaves > 0 && slave_role(plan).is_none() {
         return Err(LaunchError::Input(format!(
-            "recipe {} has no slave role; launch it with --slaves 0",
+            "recipe {} has no slave role; launch it without --slaves (or with --slaves 0)",
             plan.recipe.name
         )));
     }
