@@ -163,6 +163,8 @@ check "Ctrl-C stops the build with status 130 (the slow step was reached: $REACH
   [ "$REACHED $STATUS" = "yes 130" ]
 check "Ctrl-C leaves no container behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL")" ]
 check "Ctrl-C leaves no artifact that looks complete" [ ! -e "$WORK/out-s/hello-2.10-debian-12.tar.gz" ]
+check "Ctrl-C says where the run's step logs are kept, and they are there" bash -c \
+  "grep -qF 'step logs are in $WORK/out-s.failed/logs' '$WORK/s1.err' && test -e '$WORK/out-s.failed/logs/05-slow.log'"
 "${SLOW[@]}" --json >"$WORK/s2.json" 2>/dev/null
 check "the next build resumes at the first unfinished step" \
   [ "$(json "$WORK/s2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, True, True, True, False, False]" ]

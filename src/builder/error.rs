@@ -71,9 +71,13 @@ pub enum BuildError {
     CacheLock(#[from] CacheLockError),
 
     #[error(
-        "interrupted; containers removed, finished steps stay cached and the next build resumes after them"
+        "interrupted; containers removed, finished steps stay cached and the next build resumes after them{}",
+        logs_kept(.logs)
     )]
-    Interrupted,
+    Interrupted {
+        /// Where the interrupted run's step logs were kept (`<out>.failed/logs`), when it had any.
+        logs: Option<PathBuf>,
+    },
 }
 
 impl From<RecipeError> for BuildError {
@@ -85,10 +89,14 @@ impl From<RecipeError> for BuildError {
 impl BuildError {
     /// Points a failed step's log at `<failed>/logs/…`, where a failed build's logs are kept.
     pub(super) fn moved_logs(&mut self, failed: &std::path::Path) {
-        if let Self::StepFailed(f) = self {
-            if let Some(name) = f.log.file_name() {
-                f.log = failed.join("logs").join(name);
+        match self {
+            Self::StepFailed(f) => {
+                if let Some(name) = f.log.file_name() {
+                    f.log = failed.join("logs").join(name);
+                }
             }
+            Self::Interrupted { logs } => *logs = Some(failed.join("logs")),
+            _ => {}
         }
     }
 
@@ -96,6 +104,13 @@ impl BuildError {
         let path = path.into();
         move |source| Self::Io { what, path, source }
     }
+}
+
+/// The end of the interrupted build's message: where its logs are, if it kept any.
+fn logs_kept(logs: &Option<PathBuf>) -> String {
+    logs.as_ref()
+        .map(|l| format!("; this run's step logs are in {}", l.display()))
+        .unwrap_or_default()
 }
 
 /// A step that exited non-zero or ran over its timeout, with the excerpt of its log.

@@ -59,7 +59,7 @@ pub async fn build(
     let outcome = engine
         .run_until(work, cancel)
         .await
-        .unwrap_or(Err(BuildError::Interrupted));
+        .unwrap_or(Err(BuildError::Interrupted { logs: None }));
     match outcome {
         Ok(mut done) => {
             tracing::debug!("built");

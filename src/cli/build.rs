@@ -17,10 +17,10 @@ use baker::recipe::Catalog;
 use baker::source::mirror::{Mirror, mirrors_from_env};
 
 use super::Global;
-use super::output::emit_line;
+use super::output::{emit_line, say};
 use super::progress::TerminalReporter;
 use super::select::Selection;
-use super::signals::{interrupted, stopped};
+use super::signals::{INTERRUPTED, interrupted, stopped};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -106,7 +106,8 @@ fn parse_step_timeout(text: &str) -> Result<Duration, String> {
 
 /// The build a later stage (`image`, `launch`) starts from: the folder `--from` names (its
 /// `plan.json`, `manifest.json` and tarball, checked against each other), else the build run now.
-/// `None` when Ctrl-C stopped that build (the caller says so and exits with [`build_stopped`]).
+/// `None` when Ctrl-C stopped that build: it has said so, and the caller exits with
+/// [`build_stopped`].
 pub fn build_output(
     global: &Global,
     from: Option<&Path>,
@@ -122,14 +123,17 @@ pub fn build_output(
     let request = flags.request(global, &catalog, selection)?;
     match runtime.block_on(build(&request, reporter, interrupted())) {
         Ok(outcome) => Ok(Some(BuildOutput::of(&outcome))),
-        Err(BuildError::Interrupted) => Ok(None),
+        Err(e @ BuildError::Interrupted { .. }) => {
+            say(&e.to_string());
+            Ok(None)
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// What a stage that built first prints when Ctrl-C stopped the build.
+/// The exit status of a stage whose build Ctrl-C stopped ([`build_output`] has said so).
 pub fn build_stopped() -> ExitCode {
-    stopped(&BuildError::Interrupted.to_string())
+    ExitCode::from(INTERRUPTED)
 }
 
 pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
@@ -143,7 +147,7 @@ pub fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     match runtime.block_on(build(&request, reporter, interrupted())) {
         Ok(outcome) => print_outcome(&outcome, args.json, global.quiet)?,
-        Err(e @ BuildError::Interrupted) => return Ok(stopped(&e.to_string())),
+        Err(e @ BuildError::Interrupted { .. }) => return Ok(stopped(&e.to_string())),
         Err(e) => return Err(e.into()),
     }
     Ok(ExitCode::SUCCESS)

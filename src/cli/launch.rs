@@ -206,7 +206,7 @@ fn launch_qemu(
     }
     let Some((plan, disk)) = launch_qemu::plan_and_disk(global, args, runtime, reporter.clone())?
     else {
-        return Ok(stopped("interrupted"));
+        return Ok(build_stopped());
     };
     fit_request(&mut request, args, &plan)?;
     request

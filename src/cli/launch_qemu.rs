@@ -29,7 +29,7 @@ pub fn check_image(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The plan and the raw disk to boot; `None` when interrupted.
+/// The plan and the raw disk to boot; `None` when Ctrl-C stopped the build (which has said so).
 pub fn plan_and_disk(
     global: &Global,
     args: &LaunchArgs,
