@@ -464,7 +464,7 @@ case_out_file_and_silent_engine() {
   local status=0 t seconds port
   touch "$WORK/a-file"
   hello "$WORK/cache-79b" "$WORK/a-file" --mirror "$MIRROR" >/dev/null 2>"$WORK/79-out.err" && fail "--out naming a file was accepted"
-  expect_in "$WORK/79-out.err" "the output directory $WORK/a-file (--out) exists and is not a directory"
+  expect_in "$WORK/79-out.err" "invalid value '$WORK/a-file' for '--out <DIR>': a file, not a folder"
   if grep -q 'File exists (os error 17)' "$WORK/79-out.err"; then fail "the bare I/O error is back"; fi
   silent_server engine
   port=$(cat "$WORK/engine.port")

@@ -355,7 +355,7 @@ echo file >"$WORK/img-file"
 rc=0
 "$BAKER" image --from "$CHANGED" --format raw --out "$WORK/img-file" --cache-dir "$WORK/cache-a" --quiet 2>"$WORK/img-file.err" || rc=$?
 check "an --out that is a file is refused by name before any work" bash -c \
-  "[ $rc != 0 ] && grep -q 'img-file (--out) exists and is not a directory' '$WORK/img-file.err' && [ \"\$(cat '$WORK/img-file')\" = file ]"
+  "[ $rc != 0 ] && grep -qF \"for '--out <DIR>': a file, not a folder\" '$WORK/img-file.err' && [ \"\$(cat '$WORK/img-file')\" = file ]"
 image "$WORK/img-w" "$WORK/cache-a"
 check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/img-w/$DISK" "$A"
 rm -rf "$WORK/img-w" "$WORK/img-c"

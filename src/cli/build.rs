@@ -45,7 +45,7 @@ pub struct BuildFlags {
     pub step_timeout: Option<Duration>,
     /// Where the tarball, its .sha256, manifest.json, plan.json and the step logs go (and the disk
     /// images of `baker image`).
-    #[arg(long, value_name = "DIR", default_value = "out")]
+    #[arg(long, value_name = "DIR", default_value = "out", value_parser = super::folder_arg::folder)]
     pub out: PathBuf,
     /// Look for source files here first: a base URL (`<URL>/<file name>`) or a directory; repeatable,
     /// tried in order, before the recipe's own URLs. Also read from $BAKER_MIRRORS (space- or comma-separated).

@@ -5,6 +5,7 @@ mod base;
 mod build;
 mod cache;
 mod cluster;
+mod folder_arg;
 mod image;
 mod image_boot;
 mod launch;
@@ -48,8 +49,14 @@ pub struct Global {
     /// notes, warnings or summaries.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// The cache root [default: $BAKER_CACHE_DIR or ~/.cache/baker].
-    #[arg(long, global = true, value_name = "DIR")]
+    /// The cache root [default: ~/.cache/baker].
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "BAKER_CACHE_DIR",
+        value_parser = folder_arg::folder
+    )]
     pub cache_dir: Option<PathBuf>,
     /// The lock file of first-download sha256s of unpinned files; keep it beside your recipes under
     /// version control [default: $BAKER_LOCK, else <cache>/baker.lock].

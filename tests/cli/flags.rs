@@ -131,19 +131,47 @@ fn a_recipe_step_timeout_is_checked_at_load_time() {
 }
 
 #[test]
-fn out_naming_a_file_names_the_flag() {
+fn a_folder_option_naming_a_file_or_a_path_under_one_is_refused_by_name_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out");
     std::fs::write(&file, "").unwrap();
-    baker()
-        .args(["build", "--recipe", "hello", "--no-upstream", "--out"])
-        .arg(&file)
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(format!(
-            "the output directory {} (--out) exists and is not a directory",
-            file.display()
-        )));
+    let under = file.join("sub");
+    let cases = [
+        ("--out", &file, "a file, not a folder".to_owned()),
+        ("--cache-dir", &file, "a file, not a folder".to_owned()),
+        (
+            "--out",
+            &under,
+            format!(
+                "{} is a file, so no folder can be made under it",
+                file.display()
+            ),
+        ),
+        (
+            "--cache-dir",
+            &under,
+            format!(
+                "{} is a file, so no folder can be made under it",
+                file.display()
+            ),
+        ),
+    ];
+    for (flag, path, reason) in cases {
+        for command in [
+            &["build", "--recipe", "hello"][..],
+            &["image", "--from", "/nonexistent"],
+        ] {
+            baker()
+                .args(command)
+                .arg(flag)
+                .arg(path)
+                .assert()
+                .failure()
+                .stderr(predicate::str::contains(format!(
+                    "invalid value '{}' for '{flag} <DIR>': {reason}",
+                    path.display()
+                )));
+        }
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"");
 }

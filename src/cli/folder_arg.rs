@@ -1,0 +1,55 @@
+//! The value parser of the options that name a folder baker creates or writes in (`--out`,
+//! `--cache-dir`). A path that is a file, or lies under one, is refused as the options are read,
+//! by clap, in an error that names the option — not after a build or an image has run, in an
+//! error that names only a path.
+
+use std::path::{Path, PathBuf};
+
+/// `text` as a path, unless it, or the nearest of its parents that exists, is not a folder.
+pub fn folder(text: &str) -> Result<PathBuf, String> {
+    if text.is_empty() {
+        return Err("an empty path".into());
+    }
+    let path = PathBuf::from(text);
+    match nearest_existing(&path) {
+        Some((found, false)) if found == path => Err("a file, not a folder".into()),
+        Some((found, false)) => Err(format!(
+            "{} is a file, so no folder can be made under it",
+            found.display()
+        )),
+        _ => Ok(path),
+    }
+}
+
+/// The path itself or the nearest of its parents that exists, and whether it is a folder
+/// (following symbolic links, as creating a folder under it would).
+fn nearest_existing(path: &Path) -> Option<(&Path, bool)> {
+    path.ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find_map(|a| std::fs::metadata(a).ok().map(|m| (a, m.is_dir())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_or_a_path_under_one_is_taken_and_a_file_or_a_path_under_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let ok = |p: &Path| folder(p.to_str().unwrap());
+        assert_eq!(ok(dir.path()), Ok(dir.path().to_owned()));
+        assert!(ok(&dir.path().join("new/deeper")).is_ok());
+        assert_eq!(ok(&file), Err("a file, not a folder".into()));
+        assert_eq!(
+            ok(&file.join("out")),
+            Err(format!(
+                "{} is a file, so no folder can be made under it",
+                file.display()
+            ))
+        );
+        assert!(folder("relative-and-new").is_ok());
+        assert_eq!(folder(""), Err("an empty path".into()));
+    }
+}
