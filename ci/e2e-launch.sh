@@ -59,9 +59,9 @@ check "ports are published on 127.0.0.1 only" bash -c \
   "docker port pg-primary 5432 | grep -q '^127.0.0.1:' && ! docker port pg-primary 5432 | grep -qv '^127.0.0.1:'"
 "$BAKER" status pg >"$WORK/status.out"
 check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
-login=$(echo 'cat /etc/baker/role/node' | "$BAKER" login pg master 2>"$WORK/login.err" || true)
-check "login with piped input runs it in the master named by its kind (saw: $(tail -n 1 <<<"$login"))" \
-  bash -c 'grep -qx pg-primary <<<"$1" && ! grep -q "not a TTY" "$2"' _ "$login" "$WORK/login.err"
+login=$(printf 'cat /etc/baker/role/node\ncommand -v psql\n' | "$BAKER" login pg master 2>"$WORK/login.err" || true)
+check "login with piped input runs it in the master named by its kind, psql on its PATH (saw: $(tr '\n' ' ' <<<"$login"))" \
+  bash -c 'grep -qx pg-primary <<<"$1" && grep -qx /usr/local/pgsql/bin/psql <<<"$1" && ! grep -q "not a TTY" "$2"' _ "$login" "$WORK/login.err"
 "$BAKER" logs pg standby-1 >"$WORK/logs.out"
 check "logs shows the standby's role log" grep -q "role standby starting on pg-standby-1" "$WORK/logs.out"
 # logs -f runs until stopped: in a session of its own, so that stopping it stops its docker client too.

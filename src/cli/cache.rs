@@ -123,17 +123,27 @@ fn du_json(usage: &Usage) -> serde_json::Value {
 
 fn du_text(usage: &Usage) -> String {
     let mut text = format!("cache {}\n", usage.root.display());
+    // The name column as wide as the longest name, so that every size lines up.
+    let width = usage
+        .parts
+        .iter()
+        .map(|p| p.name.len())
+        .chain([TOTAL.len()])
+        .max()
+        .unwrap_or(0);
     for part in &usage.parts {
         text += &format!(
-            "  {:<10} {:>10}  {}\n",
+            "  {:<width$} {:>10}  {}\n",
             part.name,
             human(part.bytes),
             entries(part.entries)
         );
     }
-    text += &format!("  {:<10} {:>10}\n", "total", human(usage.total));
+    text += &format!("  {TOTAL:<width$} {:>10}\n", human(usage.total));
     text + &in_engine_text(&usage.in_engine)
 }
+
+const TOTAL: &str = "total";
 
 /// What `du` says of the part of the cache in the engine: how much of the total it is, and the
 /// filters that list it there.
@@ -203,5 +213,34 @@ fn entries(count: usize) -> String {
     match count {
         1 => "1 entry".to_owned(),
         n => format!("{n} entries"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baker::cache::upkeep::PartUsage;
+
+    #[test]
+    fn du_lines_every_size_up_under_the_longest_part_name() {
+        let part = |name, bytes| PartUsage {
+            name,
+            bytes,
+            entries: 1,
+        };
+        let usage = Usage {
+            root: "/c".into(),
+            parts: vec![part("steps", 1 << 30), part("node-images", 1 << 20)],
+            total: (1 << 30) + (1 << 20),
+            in_engine: InEngine::Nothing,
+        };
+        let text = du_text(&usage);
+        let ends: Vec<usize> = text
+            .lines()
+            .filter(|l| l.contains("iB"))
+            .map(|l| l.find("iB").unwrap())
+            .collect();
+        assert_eq!(ends.len(), 3, "{text}");
+        assert!(ends.iter().all(|&e| e == ends[0]), "{text}");
     }
 }

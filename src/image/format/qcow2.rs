@@ -37,7 +37,8 @@ pub(super) fn write(
     reporter: &dyn Reporter,
 ) -> Result<(String, u64), FormatError> {
     let total = disk.data_bytes().map_err(FormatError::read(&disk.path))?;
-    let what = format!("scanning {} for {}", disk.path.display(), target.display());
+    // The disk is a file in baker's work folder, which means nothing to the user.
+    let what = format!("scanning the disk for {}", target.display());
     let used = scan(disk, Meter::new(reporter, &options.stop, what, total))?;
     let layout = Layout::new(disk.size, &used);
     let out = Output::create(target)?;
