@@ -134,7 +134,7 @@ async fn make(
         .await?;
     let spec = &req.spec;
     let tools_image = tools::tools_reference(&tools::tools_base());
-    let unpacked = size::unpacked_size(&req.out_dir, &req.artifact, &req.artifact_sha256)?;
+    let unpacked = size::unpacked_size(&req.out_dir, &req.artifact, &req.artifact_sha256).await?;
     let cache_id = req.cache.identity().map_err(ImageError::io(
         "reading the cache's identity in",
         req.cache.root(),

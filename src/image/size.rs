@@ -7,11 +7,13 @@
 //! crates read `10G` as 10⁹ bytes, while disk tools (`truncate`, `qemu-img`) and their users mean
 //! 10 GiB), then held to what a disk needs: whole MiB, at least 64 MiB.
 
+use std::io::Read;
 use std::path::Path;
 
 use super::manifest::ImageManifest;
 use super::{Format, ImageError};
 use crate::cache::usage;
+use crate::stop::Stop;
 
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
@@ -70,8 +72,13 @@ pub fn check_for_formats(size: u64, formats: &[Format]) -> Result<(), ImageError
 
 /// The bytes the tarball unpacks to, for the default disk size: what the output directory's
 /// image.json recorded when it was made from this same tarball (by its sha256), so that a no-change
-/// re-image does not decompress it, else counted by decompressing it.
-pub fn unpacked_size(out_dir: &Path, tarball: &Path, sha256: &str) -> Result<u64, ImageError> {
+/// re-image does not decompress it, else counted by decompressing it on a blocking thread that
+/// stops when this future is dropped (Ctrl-C).
+pub async fn unpacked_size(
+    out_dir: &Path,
+    tarball: &Path,
+    sha256: &str,
+) -> Result<u64, ImageError> {
     let recorded = ImageManifest::read(&ImageManifest::path_in(out_dir))
         .ok()
         .filter(|m| m.artifact.sha256 == sha256)
@@ -79,9 +86,32 @@ pub fn unpacked_size(out_dir: &Path, tarball: &Path, sha256: &str) -> Result<u64
     if let Some(bytes) = recorded {
         return Ok(bytes);
     }
+    let stop = Stop::default();
+    let _stop_unless_done = stop.on_drop();
+    let tarball = tarball.to_owned();
+    tokio::task::spawn_blocking(move || count_unpacked(&tarball, &stop))
+        .await
+        .expect("counting a tarball does not panic")
+}
+
+/// The bytes `tarball` decompresses to; [`ImageError::Interrupted`] once `stop` is requested.
+fn count_unpacked(tarball: &Path, stop: &Stop) -> Result<u64, ImageError> {
     let file = std::fs::File::open(tarball).map_err(ImageError::io("reading", tarball))?;
     let mut gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
-    std::io::copy(&mut gz, &mut std::io::sink()).map_err(ImageError::io("reading", tarball))
+    let mut chunk = vec![0; 1 << 20];
+    let mut total = 0;
+    loop {
+        if stop.requested() {
+            return Err(ImageError::Interrupted);
+        }
+        match gz
+            .read(&mut chunk)
+            .map_err(ImageError::io("reading", tarball))?
+        {
+            0 => return Ok(total),
+            n => total += n as u64,
+        }
+    }
 }
 
 pub fn round_up(value: u64, unit: u64) -> u64 {
@@ -101,8 +131,8 @@ pub fn describe(bytes: u64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_unpacked_size_comes_from_image_json_when_it_was_made_from_the_same_tarball() {
+    #[tokio::test]
+    async fn the_unpacked_size_comes_from_image_json_when_it_was_made_from_the_same_tarball() {
         let dir = tempfile::tempdir().unwrap();
         let tarball = dir.path().join("t.tar.gz");
         let mut gz = flate2::write::GzEncoder::new(
@@ -114,17 +144,24 @@ mod tests {
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();
         // No image.json: counted.
-        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 10_000);
+        assert_eq!(unpacked_size(&out, &tarball, "s1").await.unwrap(), 10_000);
         let mut recorded = super::super::manifest::sample();
         recorded.artifact.sha256 = "s1".into();
         recorded.artifact.unpacked_bytes = Some(1234);
         recorded.write(&out).unwrap();
-        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 1234);
+        assert_eq!(unpacked_size(&out, &tarball, "s1").await.unwrap(), 1234);
         // Another tarball, or an image.json that does not say: counted.
-        assert_eq!(unpacked_size(&out, &tarball, "s2").unwrap(), 10_000);
+        assert_eq!(unpacked_size(&out, &tarball, "s2").await.unwrap(), 10_000);
         recorded.artifact.unpacked_bytes = None;
         recorded.write(&out).unwrap();
-        assert_eq!(unpacked_size(&out, &tarball, "s1").unwrap(), 10_000);
+        assert_eq!(unpacked_size(&out, &tarball, "s1").await.unwrap(), 10_000);
+        // Asked to stop (the future dropped at Ctrl-C), the count stops.
+        let stop = Stop::default();
+        stop.request();
+        assert!(matches!(
+            count_unpacked(&tarball, &stop),
+            Err(ImageError::Interrupted)
+        ));
     }
 
     #[test]
