@@ -61,6 +61,8 @@ check "the manifest lists installed packages with versions" \
   [ "$(json "$WORK/out-a/manifest.json" '[p["version"] for p in d["packages"] if p["name"]=="gcc-12"][0] != ""')" = True ]
 check "the manifest records each step's key" \
   [ "$(json "$WORK/out-a/manifest.json" 'len([s for s in d["steps"] if len(s["key"])==64])')" = 5 ]
+check "no step image passes for a base image (whose label it inherits)" bash -c \
+  "[ -n \"\$(docker images -q --filter label=baker.step --filter label=$RUN_LABEL)\" ] && [ -z \"\$(docker images -q --filter label=baker.step --filter label=$RUN_LABEL --filter label=baker.base=1)\" ]"
 
 INODE_BEFORE=$(stat -c %i "$TARBALL")
 t=$(now)

@@ -16,7 +16,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 use tokio::io::AsyncWrite;
 
 use super::janitor::force_remove;
-use super::labels::labels;
+use super::labels::{BASE_LABEL, labels};
 use super::owner::owner_labels;
 use super::{Engine, EngineError};
 
@@ -253,6 +253,8 @@ impl Container {
                         // The image must not carry this container's owner: see `owner::disown`.
                         let mut all = labels(extra_labels);
                         super::owner::disown(&mut all);
+                        // Nor pass for a base image, whose label it inherits from its base.
+                        all.insert(BASE_LABEL.0.to_owned(), String::new());
                         all
                     }),
                     cmd: Some(vec!["/bin/sh".into()]),
