@@ -335,7 +335,7 @@ impl Engine {
         Ok(list.into_iter().filter_map(|c| c.id).collect())
     }
 
-    /// Names of the networks carrying label `key=value`.
+    /// Ids of the networks carrying label `key=value`.
     pub async fn networks_labelled(
         &self,
         key: &str,
@@ -351,7 +351,9 @@ impl Engine {
             .map_err(EngineError::during(format!(
                 "listing networks labelled {key}={value}"
             )))?;
-        Ok(list.into_iter().filter_map(|n| n.name).collect())
+        // By id: two networks may share a name (two launches of one cluster name raced), and
+        // the engine refuses to remove a name that is ambiguous.
+        Ok(list.into_iter().filter_map(|n| n.id).collect())
     }
 
     /// Starts a node container that stopped, with everything it held (its files, its address; the

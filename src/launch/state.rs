@@ -14,6 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::atomic_file::write_atomic;
 use crate::recipe::RoleKind;
 
+/// `state.json`'s text.
+fn state_text(state: &ClusterState) -> String {
+    let mut text = serde_json::to_string_pretty(state).expect("a state always serialises");
+    text.push('\n');
+    text
+}
+
 /// The version of `state.json`'s shape.
 pub const STATE_FORMAT: u32 = 1;
 
@@ -165,19 +172,36 @@ impl StateDir {
         std::fs::create_dir_all(&dir).map_err(write(dir.clone()))?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(write(dir.clone()))?;
+        // The name is claimed by linking the state file in place, which never replaces one: of two
+        // launches of one name at once, the second stops here, before it makes anything that its
+        // clean-up would then take from the first.
+        let path = self.state_path(&state.name);
+        let mut claim = tempfile::NamedTempFile::new_in(&dir).map_err(write(dir.clone()))?;
+        std::io::Write::write_all(&mut claim, state_text(state).as_bytes())
+            .map_err(write(claim.path().to_owned()))?;
+        // The temporary file goes when `claim` is dropped; the link stays.
+        match std::fs::hard_link(claim.path(), &path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StateError::Exists {
+                    name: state.name.clone(),
+                    dir,
+                });
+            }
+            Err(e) => return Err(write(path)(e)),
+        }
         let secret_path = self.secret_path(&state.name);
         write_atomic(&secret_path, secret.as_bytes()).map_err(write(secret_path.clone()))?;
         std::fs::set_permissions(&secret_path, std::fs::Permissions::from_mode(0o600))
             .map_err(write(secret_path))?;
-        self.save(state)
+        Ok(())
     }
 
     /// Writes the state atomically.
     pub fn save(&self, state: &ClusterState) -> Result<(), StateError> {
         let path = self.state_path(&state.name);
-        let mut text = serde_json::to_string_pretty(state).expect("a state always serialises");
-        text.push('\n');
-        write_atomic(&path, text.as_bytes()).map_err(|source| StateError::Write { path, source })
+        write_atomic(&path, state_text(state).as_bytes())
+            .map_err(|source| StateError::Write { path, source })
     }
 
     pub fn load(&self, name: &str) -> Result<ClusterState, StateError> {
@@ -277,6 +301,29 @@ mod tests {
             nodes: vec![],
             timings: BTreeMap::new(),
             smoke: false,
+        }
+    }
+
+    #[test]
+    fn of_two_launches_of_one_name_at_once_exactly_one_creates_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let states = StateDir::new(dir.path().to_owned());
+        for round in 0..20 {
+            let name = format!("race{round}");
+            let barrier = std::sync::Barrier::new(2);
+            let created: usize = std::thread::scope(|scope| {
+                let racers: Vec<_> = (0..2)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            states.create(&state(&name), "s").is_ok()
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|r| r.join().unwrap() as usize).sum()
+            });
+            assert_eq!(created, 1, "round {round}");
+            assert!(states.load(&name).is_ok());
         }
     }
 
