@@ -8,6 +8,11 @@
 //!
 //! rustix gives the one system call std lacks; where the file system refuses the exchange, two
 //! renames do it with a moment in which `--out` is absent, never one in which it is mixed.
+//!
+//! An `--out` that cannot be renamed — a mount point (a volume, a bind mount), or the working
+//! directory or one of its parents (`--out .`) — is staged in place instead: the staging directory
+//! and `.failed/` are inside it, and publishing removes the previous set's members and moves the new
+//! ones in, one rename each, so that for a moment the set there is incomplete.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,6 +27,10 @@ use crate::plan::PLAN_FILE;
 pub struct StagedOut {
     pub staging: PathBuf,
     target: PathBuf,
+    /// Where a failed run's logs go: `<out>.failed`, or `<out>/.failed` when staged in place.
+    failed: PathBuf,
+    /// Staged in place: see the module doc.
+    in_place: bool,
 }
 
 impl StagedOut {
@@ -38,19 +47,27 @@ impl StagedOut {
     /// Checks `target` (`--out`) and creates a staging directory beside it.
     pub fn new(target: &Path) -> Result<Self, BuildError> {
         Self::check(target)?;
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| BuildError::OutNotDirectory {
-                path: target.to_owned(),
-            })?;
-        let parent = crate::atomic_file::parent_dir(target);
-        std::fs::create_dir_all(parent).map_err(BuildError::io("creating", parent))?;
+        Self::staged(target, cannot_be_renamed(target))
+    }
+
+    fn staged(target: &Path, in_place: bool) -> Result<Self, BuildError> {
+        let (dir, prefix, failed) = match target.file_name() {
+            Some(name) if !in_place => {
+                let parent = crate::atomic_file::parent_dir(target);
+                std::fs::create_dir_all(parent).map_err(BuildError::io("creating", parent))?;
+                (
+                    parent,
+                    format!(".{}.", name.to_string_lossy()),
+                    failed_dir(target),
+                )
+            }
+            _ => (target, ".baker-out.".to_owned(), target.join(".failed")),
+        };
         let staging = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
+            .prefix(&prefix)
             .suffix(".staging")
-            .tempdir_in(parent)
-            .map_err(BuildError::io("creating a staging directory in", parent))?
+            .tempdir_in(dir)
+            .map_err(BuildError::io("creating a staging directory in", dir))?
             .keep();
         // Always part of the set, empty when every step came from the cache.
         let logs = staging.join("logs");
@@ -58,6 +75,8 @@ impl StagedOut {
         Ok(Self {
             staging,
             target: target.to_owned(),
+            failed,
+            in_place,
         })
     }
 
@@ -70,7 +89,10 @@ impl StagedOut {
     /// Puts the staged set in place of the previous one.
     pub fn publish(self) -> io::Result<()> {
         let previous_set = set_members(&self.target);
-        let _ = std::fs::remove_dir_all(failed_dir(&self.target));
+        let _ = std::fs::remove_dir_all(&self.failed);
+        if self.in_place {
+            return self.publish_in_place(&previous_set);
+        }
         if !self.target.exists() {
             return std::fs::rename(&self.staging, &self.target);
         }
@@ -93,22 +115,56 @@ impl StagedOut {
         std::fs::remove_dir_all(&self.staging)
     }
 
-    /// Keeps the failed run's logs in `<out>.failed/logs/` and removes the rest; returns where the
-    /// logs went (or `None` when there were none).
+    /// Staged in place: the previous set's members removed, the new ones moved in.
+    fn publish_in_place(self, previous_set: &[String]) -> io::Result<()> {
+        for name in previous_set {
+            let path = self.target.join(name);
+            let removed = match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+                Ok(_) => std::fs::remove_file(&path),
+                Err(_) => Ok(()),
+            };
+            removed?;
+        }
+        for entry in std::fs::read_dir(&self.staging)? {
+            let entry = entry?;
+            std::fs::rename(entry.path(), self.target.join(entry.file_name()))?;
+        }
+        std::fs::remove_dir(&self.staging)
+    }
+
+    /// Keeps the failed run's logs in `<out>.failed/logs/` (`<out>/.failed/logs/` when staged in
+    /// place) and removes the rest; returns where the logs went (or `None` when there were none).
     pub fn discard(self) -> Option<PathBuf> {
         let logs = self.staging.join("logs");
         let has_logs = std::fs::read_dir(&logs).is_ok_and(|mut d| d.next().is_some());
-        let kept = has_logs
-            .then(|| failed_dir(&self.target))
-            .and_then(|failed| {
-                let _ = std::fs::remove_dir_all(&failed);
-                std::fs::create_dir_all(&failed).ok()?;
-                std::fs::rename(&logs, failed.join("logs")).ok()?;
-                Some(failed)
-            });
+        let kept = has_logs.then(|| self.failed.clone()).and_then(|failed| {
+            let _ = std::fs::remove_dir_all(&failed);
+            std::fs::create_dir_all(&failed).ok()?;
+            std::fs::rename(&logs, failed.join("logs")).ok()?;
+            Some(failed)
+        });
         let _ = std::fs::remove_dir_all(&self.staging);
         kept
     }
+}
+
+/// Whether `target` is a directory that cannot be renamed: a mount point, or the working directory
+/// or one of its parents (which a rename would take from under the user's shell).
+fn cannot_be_renamed(target: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(real) = std::fs::canonicalize(target) else {
+        return false;
+    };
+    let device = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    let mount_point = real
+        .parent()
+        .is_none_or(|parent| device(parent) != device(&real));
+    let holds_cwd = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| std::fs::canonicalize(cwd).ok())
+        .is_some_and(|cwd| cwd.starts_with(&real));
+    mount_point || holds_cwd
 }
 
 /// `<out>.failed`, beside `--out`.
@@ -202,6 +258,48 @@ mod tests {
         assert!(out.join("a-1.tar.gz").exists() && !out.join("a-2.tar.gz").exists());
         assert_eq!(names(&dir.path().join("out.failed")), ["logs"]);
         assert_eq!(names(dir.path()), ["out", "out.failed"]);
+    }
+
+    #[test]
+    fn an_out_that_cannot_be_renamed_is_staged_in_place_and_keeps_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        write(&out.join("NOTES.txt"), "mine");
+        let in_place = |tarball: &str| {
+            let staged = StagedOut::staged(&out, true).unwrap();
+            assert!(staged.staging.starts_with(&out));
+            write(&staged.staging.join(tarball), "tar");
+            let manifest = format!(r#"{{"artifact": {{"file_name": "{tarball}"}}}}"#);
+            write(&staged.staging.join(MANIFEST_FILE), &manifest);
+            write(&staged.staging.join("logs/01-x.log"), "log");
+            staged
+        };
+        in_place("a-1.tar.gz").publish().unwrap();
+        in_place("a-2.tar.gz").publish().unwrap();
+        assert_eq!(
+            names(&out),
+            ["NOTES.txt", "a-2.tar.gz", "logs", "manifest.json"]
+        );
+        assert_eq!(in_place("a-3.tar.gz").discard(), Some(out.join(".failed")));
+        assert_eq!(
+            names(&out),
+            [
+                ".failed",
+                "NOTES.txt",
+                "a-2.tar.gz",
+                "logs",
+                "manifest.json"
+            ]
+        );
+        assert_eq!(names(dir.path()), ["out"], "nothing beside --out");
+        in_place("a-4.tar.gz").publish().unwrap();
+        assert!(
+            !out.join(".failed").exists(),
+            "a success forgets the failure"
+        );
+        assert!(!cannot_be_renamed(&out));
+        assert!(cannot_be_renamed(Path::new("/")) && cannot_be_renamed(Path::new("/proc")));
     }
 
     #[test]
