@@ -33,6 +33,9 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
+/// The output folder when `--out` is not given (and no `--from` build folder is).
+const DEFAULT_OUT: &str = "out";
+
 /// How to build, shared by every command that builds first (`build`, `image`, `launch`).
 #[derive(Debug, Args)]
 pub struct BuildFlags {
@@ -44,9 +47,9 @@ pub struct BuildFlags {
     #[arg(long, value_name = "DURATION", value_parser = parse_step_timeout)]
     pub step_timeout: Option<Duration>,
     /// Where the tarball, its .sha256, manifest.json, plan.json and the step logs go (and the disk
-    /// images of `baker image`).
-    #[arg(long, value_name = "DIR", default_value = "out", value_parser = super::folder_arg::folder)]
-    pub out: PathBuf,
+    /// images of `baker image`) [default: out; with `--from`, that build's folder].
+    #[arg(long, value_name = "DIR", value_parser = super::folder_arg::folder)]
+    pub out: Option<PathBuf>,
     /// Look for source files here first: a base URL (`<URL>/<file name>`) or a directory; repeatable,
     /// tried in order, before the recipe's own URLs. Also read from $BAKER_MIRRORS (space- or comma-separated).
     #[arg(long, value_name = "URL|DIR")]
@@ -64,6 +67,15 @@ pub struct BuildFlags {
 }
 
 impl BuildFlags {
+    /// `--out`, else the folder of the build `--from` names (so that its images lie beside it, never
+    /// in an `out` holding another build), else `out`.
+    pub fn out_dir(&self, from: Option<&Path>) -> PathBuf {
+        self.out
+            .clone()
+            .or_else(|| from.map(Path::to_owned))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT))
+    }
+
     /// The library's build request for `selection` with these flags.
     pub fn request<'a>(
         &self,
@@ -85,7 +97,7 @@ impl BuildFlags {
             options: BuildOptions {
                 cache: global.cache(),
                 lock_file: global.lock_file(),
-                out_dir: self.out.clone(),
+                out_dir: self.out_dir(None),
                 jobs: self.jobs.map_or_else(
                     || std::thread::available_parallelism().map_or(2, |n| n.get().min(1024)),
                     usize::from,
@@ -175,4 +187,25 @@ fn print_outcome(outcome: &BuildOutcome, json: bool, quiet: bool) -> anyhow::Res
         ))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        flags: BuildFlags,
+    }
+
+    #[test]
+    fn the_output_folder_is_out_the_from_folder_or_what_out_names() {
+        let flags = |args: &[&str]| Flags::parse_from([&["t"], args].concat()).flags;
+        let from = Some(Path::new("/builds/pg"));
+        assert_eq!(flags(&[]).out_dir(None), Path::new("out"));
+        assert_eq!(flags(&[]).out_dir(from), Path::new("/builds/pg"));
+        assert_eq!(flags(&["--out", "img"]).out_dir(from), Path::new("img"));
+    }
 }

@@ -100,7 +100,7 @@ fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
         epoch: built.epoch,
         formats,
         size,
-        out_dir: args.build.out.clone(),
+        out_dir: args.build.out_dir(args.from.as_deref()),
         cache: global.cache(),
         no_cache: args.build.no_cache,
     };
@@ -141,7 +141,7 @@ fn print_outcome(outcome: &ImageOutcome, args: &MakeArgs, quiet: bool) -> anyhow
         for f in &m.formats {
             text.push_str(&format!(
                 "image {}\n  sha256 {}\n",
-                args.build.out.join(&f.file).display(),
+                args.build.out_dir(args.from.as_deref()).join(&f.file).display(),
                 f.sha256
             ));
         }

@@ -70,7 +70,7 @@ pub fn plan_and_disk(
         epoch: built.epoch,
         formats: vec![Format::Raw],
         size: None,
-        out_dir: args.build.out.clone(),
+        out_dir: args.build.out_dir(args.from.as_deref()),
         cache: global.cache(),
         no_cache: args.build.no_cache,
     };
@@ -78,7 +78,7 @@ pub fn plan_and_disk(
         let engine = Engine::connect(reporter.as_ref()).await?;
         anyhow::Ok(make_image(&engine, &request, reporter.clone()).await?)
     })?;
-    let disk = outcome.manifest.vm_disk(&args.build.out)?;
+    let disk = outcome.manifest.vm_disk(&args.build.out_dir(args.from.as_deref()))?;
     Ok(Some((built.plan, disk)))
 }
 
