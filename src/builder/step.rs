@@ -17,6 +17,7 @@ use crate::cache::CACHE_LABEL;
 use crate::engine::labels::{KEY_LABEL, RECIPE_LABEL, STEP_LABEL, STEP_REPO, step_tag};
 use crate::engine::{Container, ContainerSpec};
 use crate::plan::PlanStep;
+use crate::recipe::CacheKind;
 use crate::progress::Event;
 
 use step_cache::StepEntry;
@@ -76,6 +77,16 @@ impl Builder<'_> {
         // The step's variables are exported by its script; see `inputs`.
         let env = std::collections::BTreeMap::new();
         let binds = self.binds(step)?;
+        // Held until the step's container has run: see `CacheDir::lock_packages`.
+        let mut _packages = None;
+        if step.caches.iter().any(|c| c.cache == CacheKind::Packages) {
+            let cache = &self.options.cache;
+            _packages = Some(
+                cache
+                    .lock_packages(&self.plan.recipe.distro, self.reporter.as_ref())
+                    .await?,
+            );
+        }
         let unique = format!("{}-{}", std::process::id(), step_cache::now_nanos());
         let container = self
             .engine

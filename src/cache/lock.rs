@@ -126,12 +126,76 @@ impl CacheDir {
             .map_err(|e| io(e.into()))?;
         Ok(CacheLock { _file: file })
     }
+
+    /// Takes the lock of `distro`'s package download cache, which builds' package steps, OS layers
+    /// and node images all mount at the package manager's own cache directory: apt and yum lock it
+    /// with a lock of their own and fail, rather than wait, when another container holds it. Waits
+    /// for another process of baker's that holds it, saying so.
+    pub async fn lock_packages(
+        &self,
+        distro: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<CacheLock, CacheLockError> {
+        let path = self.root().join(format!("packages-{distro}.lock"));
+        let io = |source| CacheLockError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(self.root()).map_err(io)?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(CacheLock { _file: file }),
+            Err(Errno::WOULDBLOCK) => {}
+            Err(e) => return Err(io(e.into())),
+        }
+        reporter.report(Event::Note(format!(
+            "waiting for the {distro} package cache, which another build (or image, or launch) is installing from{}",
+            by(&lock_holders(&path))
+        )));
+        let waiting = file.try_clone().map_err(io)?;
+        tokio::task::spawn_blocking(move || flock(&waiting, FlockOperation::LockExclusive))
+            .await
+            .map_err(|e| io(std::io::Error::other(e)))?
+            .map_err(|e| io(e.into()))?;
+        Ok(CacheLock { _file: file })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::progress::Recorder;
+
+    #[tokio::test]
+    async fn one_user_of_a_distros_package_cache_at_a_time_and_the_next_says_it_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheDir::new(dir.path());
+        let r = Recorder::default();
+        let held = cache.lock_packages("debian-12", &r).await.unwrap();
+        let _other_distro = cache.lock_packages("centos-6", &r).await.unwrap();
+        let waiter = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let r = Recorder::default();
+                let lock = cache.lock_packages("debian-12", &r).await.unwrap();
+                (lock, r.0.into_inner().unwrap())
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished());
+        drop(held);
+        let (_lock, events) = waiter.await.unwrap();
+        assert!(
+            matches!(&events[..], [Event::Note(n)] if n.contains("waiting for the debian-12 package cache")),
+            "{events:?}"
+        );
+        assert!(r.0.into_inner().unwrap().is_empty());
+    }
 
     #[tokio::test]
     async fn builds_share_the_cache_and_a_clear_excludes_them() {

@@ -32,6 +32,7 @@ mod network;
 mod os_layer;
 mod os_layer_install;
 pub mod output;
+mod out_lock;
 mod reuse;
 pub(crate) mod run;
 pub mod size;
@@ -105,6 +106,7 @@ pub async fn make_image(
         return Err(ImageError::OutNotDirectory { path: out.clone() });
     }
     let _made_here = (!out.exists()).then(|| RemoveIfEmpty(out.clone()));
+    let _one_at_a_time = out_lock::lock_out(out, reporter.as_ref()).await?;
     make(engine, req, reporter).await
 }
 

@@ -198,6 +198,10 @@ impl LayerBuild<'_> {
             PackageManager::Yum => "/var/cache/yum",
         };
         let env = BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), OS_LAYER_EPOCH.to_string())]);
+        // Held while the layer's packages install: see `CacheDir::lock_packages`.
+        let _packages = (self.cache)
+            .lock_packages(&spec.distro, self.reporter.as_ref())
+            .await?;
         let container = run::create(
             self.engine,
             &RunSpec {

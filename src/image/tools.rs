@@ -92,6 +92,8 @@ pub async fn ensure_tools(
         .canonicalize()
         .map_err(ImageError::io("resolving the package cache", &packages))?;
     let (repo, tag) = reference.split_once(':').expect("reference has a tag");
+    // Held while the tools install: see `CacheDir::lock_packages`.
+    let _packages = cache.lock_packages("debian-12", reporter.as_ref()).await?;
     let container = run::create(
         engine,
         &RunSpec {

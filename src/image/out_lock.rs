@@ -1,0 +1,111 @@
+//! One `baker image` at a time per output folder. Two runs into one folder would each make a disk
+//! and write `image.json` last, so the folder would end up holding files that its `image.json` does
+//! not list. A run holds an exclusive `flock(2)` on the folder itself (a lock file would keep an
+//! otherwise empty folder from being removed after a failure) and a second one waits, saying so.
+//!
+//! Holding the lock, a run also knows that the work folders (`.baker-image-*`) and partial files
+//! (`.*.partial`) in the folder belong to no running image: they are what a killed run (SIGKILL, a
+//! power cut) left, and are removed, so that they do not fill the disk one run after another.
+
+use std::fs::File;
+use std::path::Path;
+
+use rustix::fs::{FlockOperation, flock};
+use rustix::io::Errno;
+
+use super::ImageError;
+use crate::progress::{Event, Reporter};
+
+/// Held while an image is made into its folder; dropping it releases the folder.
+pub struct OutLock {
+    _dir: File,
+}
+
+/// Creates `out` if needed, waits for any other image being made into it, and removes what killed
+/// runs left there.
+pub async fn lock_out(out: &Path, reporter: &dyn Reporter) -> Result<OutLock, ImageError> {
+    std::fs::create_dir_all(out).map_err(ImageError::io("creating", out))?;
+    let dir = File::open(out).map_err(ImageError::io("opening", out))?;
+    let locking = |e: Errno| ImageError::io("locking", out)(e.into());
+    match flock(&dir, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(Errno::WOULDBLOCK) => {
+            reporter.report(Event::Note(format!(
+                "waiting for another `baker image` into {} to finish",
+                out.display()
+            )));
+            let waiting = dir.try_clone().map_err(ImageError::io("opening", out))?;
+            tokio::task::spawn_blocking(move || flock(&waiting, FlockOperation::LockExclusive))
+                .await
+                .expect("flock does not panic")
+                .map_err(locking)?;
+        }
+        Err(e) => return Err(locking(e)),
+    }
+    remove_leftovers(out, reporter);
+    Ok(OutLock { _dir: dir })
+}
+
+/// Removes the work folders and partial files of runs that were killed; best effort.
+fn remove_leftovers(out: &Path, reporter: &dyn Reporter) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let removed = if name.starts_with(".baker-image-") && path.is_dir() {
+            std::fs::remove_dir_all(&path).is_ok()
+        } else if name.starts_with('.') && name.ends_with(".partial") && path.is_file() {
+            std::fs::remove_file(&path).is_ok()
+        } else {
+            continue;
+        };
+        if removed {
+            reporter.report(Event::Note(format!(
+                "removed {}, left by an image run that was killed",
+                path.display()
+            )));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Recorder;
+
+    #[tokio::test]
+    async fn one_image_at_a_time_per_folder_and_what_killed_runs_left_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(out.join(".baker-image-abc/x")).unwrap();
+        std::fs::write(out.join(".pg.raw.Xy12.partial"), "half").unwrap();
+        std::fs::write(out.join("pg.raw"), "whole").unwrap();
+        let r = Recorder::default();
+        let held = lock_out(&out, &r).await.unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["pg.raw"]);
+        assert_eq!(r.0.lock().unwrap().len(), 2, "each removal is said");
+        let waiter = {
+            let out = out.clone();
+            tokio::spawn(async move {
+                let r = Recorder::default();
+                let lock = lock_out(&out, &r).await.unwrap();
+                (lock, r.0.into_inner().unwrap())
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished());
+        drop(held);
+        let (_lock, events) = waiter.await.unwrap();
+        assert!(
+            matches!(&events[..], [Event::Note(n)] if n.contains("waiting for another `baker image`")),
+            "{events:?}"
+        );
+    }
+}
