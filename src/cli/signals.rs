@@ -1,4 +1,4 @@
-//! The signals that stop a run: Ctrl-C (SIGINT) and SIGTERM. The CLI hands [`interrupted`] to the
+//! The signals that stop a run: Ctrl-C (SIGINT), SIGTERM and SIGHUP. The CLI hands [`interrupted`] to the
 //! library as the cancellation of a long stage; the library cleans up and answers with its own
 //! "interrupted" error, which the CLI turns into exit status 130, as shells expect.
 
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 /// The exit status of a run stopped by a signal, as shells report SIGINT (128 + 2).
 pub const INTERRUPTED: u8 = 130;
 
-/// Resolves on Ctrl-C or SIGTERM. Handlers are installed when it is first polled; a signal that
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP. Handlers are installed when it is first polled; a signal that
 /// cannot be watched never resolves it.
 pub async fn interrupted() {
     use std::future::pending;
@@ -17,9 +17,9 @@ pub async fn interrupted() {
             pending::<()>().await;
         }
     };
-    let term = async {
-        let received = match signal(SignalKind::terminate()) {
-            Ok(mut term) => term.recv().await.is_some(),
+    let other = |kind| async move {
+        let received = match signal(kind) {
+            Ok(mut s) => s.recv().await.is_some(),
             Err(_) => false,
         };
         if !received {
@@ -28,7 +28,10 @@ pub async fn interrupted() {
     };
     tokio::select! {
         () = ctrl_c => {},
-        () = term => {},
+        () = other(SignalKind::terminate()) => {},
+        // The terminal closed (an SSH session dropped): stop and clean up as for Ctrl-C, rather
+        // than die leaving containers running and work folders behind.
+        () = other(SignalKind::hangup()) => {},
     }
 }
 
