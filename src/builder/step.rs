@@ -17,8 +17,8 @@ use crate::cache::CACHE_LABEL;
 use crate::engine::labels::{KEY_LABEL, RECIPE_LABEL, STEP_LABEL, STEP_REPO, step_tag};
 use crate::engine::{Container, ContainerSpec};
 use crate::plan::PlanStep;
-use crate::recipe::CacheKind;
 use crate::progress::Event;
+use crate::recipe::CacheKind;
 
 use step_cache::StepEntry;
 

@@ -1,7 +1,7 @@
-//! The value parser of the options that name a folder baker creates or writes in (`--out`,
-//! `--cache-dir`). A path that is a file, or lies under one, is refused as the options are read,
-//! by clap, in an error that names the option — not after a build or an image has run, in an
-//! error that names only a path.
+//! The value parsers of the options that name a folder baker creates or writes in (`--out`,
+//! `--cache-dir`), or reads (`--recipes-dir`). A path that is a file, or lies under one (or, read,
+//! does not exist), is refused as the options are read, by clap, in an error that names the option
+//! — not after a build or an image has run, in an error that names only a path.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,16 @@ pub fn folder(text: &str) -> Result<PathBuf, String> {
             found.display()
         )),
         _ => Ok(path),
+    }
+}
+
+/// `text` as a path to a folder that exists (one baker reads from: `--recipes-dir`).
+pub fn existing_folder(text: &str) -> Result<PathBuf, String> {
+    let path = folder(text)?;
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err("no such folder".into())
     }
 }
 
@@ -51,5 +61,11 @@ mod tests {
         );
         assert!(folder("relative-and-new").is_ok());
         assert_eq!(folder(""), Err("an empty path".into()));
+        assert!(existing_folder(dir.path().to_str().unwrap()).is_ok());
+        let missing = dir.path().join("missing");
+        assert_eq!(
+            existing_folder(missing.to_str().unwrap()),
+            Err("no such folder".into())
+        );
     }
 }

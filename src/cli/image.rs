@@ -141,7 +141,10 @@ fn print_outcome(outcome: &ImageOutcome, args: &MakeArgs, quiet: bool) -> anyhow
         for f in &m.formats {
             text.push_str(&format!(
                 "image {}\n  sha256 {}\n",
-                args.build.out_dir(args.from.as_deref()).join(&f.file).display(),
+                args.build
+                    .out_dir(args.from.as_deref())
+                    .join(&f.file)
+                    .display(),
                 f.sha256
             ));
         }

@@ -107,7 +107,23 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
 /// must say the disk boots with `firmware`.
 fn disk_of(path: &Path, firmware: Firmware) -> anyhow::Result<PathBuf> {
     let json = if path.is_dir() {
-        ImageManifest::path_in(path)
+        let json = ImageManifest::path_in(path);
+        if !json.is_file() {
+            let build = path.join(baker::plan::PLAN_FILE).is_file();
+            anyhow::bail!(
+                "{} holds no image.json: name a disk image, or a folder `baker image` wrote{}",
+                path.display(),
+                if build {
+                    format!(
+                        " (this is a build's folder: `baker image --from {}` makes its image there)",
+                        path.display()
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        json
     } else if path.file_name().is_some_and(|n| n == "image.json") {
         path.to_owned()
     } else {

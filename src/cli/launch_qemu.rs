@@ -41,6 +41,14 @@ pub fn plan_and_disk(
         let plan = match (&args.from, dir.join(PLAN_FILE)) {
             (Some(build_dir), _) => read_plan(&build_dir.join(PLAN_FILE))?,
             (None, in_image) if in_image.is_file() => read_plan(&in_image)?,
+            (None, _) if args.selection.distro.is_none() && args.selection.recipe.is_none() => {
+                anyhow::bail!(
+                    "the image in {} has no plan.json beside it: give the build it was made from with --from BUILD_DIR (its image.json says {} for {})",
+                    dir.display(),
+                    manifest.recipe.name,
+                    manifest.recipe.distro
+                );
+            }
             (None, _) => args.selection.plan(global)?,
         };
         if plan.install_step().key != manifest.plan_key {
@@ -78,7 +86,9 @@ pub fn plan_and_disk(
         let engine = Engine::connect(reporter.as_ref()).await?;
         anyhow::Ok(make_image(&engine, &request, reporter.clone()).await?)
     })?;
-    let disk = outcome.manifest.vm_disk(&args.build.out_dir(args.from.as_deref()))?;
+    let disk = outcome
+        .manifest
+        .vm_disk(&args.build.out_dir(args.from.as_deref()))?;
     Ok(Some((built.plan, disk)))
 }
 

@@ -63,7 +63,13 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH", env = "BAKER_LOCK")]
     pub lock: Option<PathBuf>,
     /// A directory of extra recipes (`<name>/<distro>.toml`); they replace embedded ones of the same name and distro.
-    #[arg(long, global = true, value_name = "DIR", env = "BAKER_RECIPES_DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "BAKER_RECIPES_DIR",
+        value_parser = folder_arg::existing_folder
+    )]
     pub recipes_dir: Option<PathBuf>,
 }
 

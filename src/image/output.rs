@@ -16,9 +16,12 @@ pub use super::format::Format;
 pub fn parse_formats(list: &str) -> Result<Vec<Format>, ImageError> {
     let mut formats = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let format: Format = name.parse().map_err(|_| ImageError::UnknownFormat {
-            given: name.to_owned(),
-        })?;
+        let format: Format =
+            name.to_ascii_lowercase()
+                .parse()
+                .map_err(|_| ImageError::UnknownFormat {
+                    given: name.to_owned(),
+                })?;
         if !formats.contains(&format) {
             formats.push(format);
         }
@@ -71,6 +74,10 @@ mod tests {
         assert_eq!(
             parse_formats("raw, qcow2,raw").unwrap(),
             [Format::Raw, Format::Qcow2]
+        );
+        assert_eq!(
+            parse_formats("RAW,Vhd").unwrap(),
+            [Format::Raw, Format::Vhd]
         );
         assert!(parse_formats("raw,vmdk").is_err());
         assert!(parse_formats("").is_err());

@@ -103,6 +103,30 @@ mod tests {
     }
 
     #[test]
+    fn a_launch_is_refused_without_its_master_with_two_or_with_slaves_the_recipe_lacks() {
+        use crate::launch::run::{LaunchRequest, check_request};
+        let request = |masters, slaves| LaunchRequest {
+            name: "c".into(),
+            masters,
+            slaves,
+            keep_failed: false,
+            smoke: false,
+            resources: Default::default(),
+        };
+        let refusal = |recipe, masters, slaves| {
+            check_request(&plan(recipe), &request(masters, slaves))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            refusal("postgresql", 0, 2).contains("a cluster needs its master (role `primary`)")
+        );
+        assert!(refusal("postgresql", 2, 2).contains("supports one master"));
+        assert!(refusal("hello", 1, 1).contains("has no slave role; launch it without --slaves"));
+        assert!(check_request(&plan("postgresql"), &request(1, 2)).is_ok());
+    }
+
+    #[test]
     fn a_launch_that_does_not_say_takes_two_slaves_the_inventorys_or_none_without_a_slave_role() {
         let (postgresql, hello) = (plan("postgresql"), plan("hello"));
         assert_eq!(slaves_to_launch(&postgresql, None, None), DEFAULT_SLAVES);

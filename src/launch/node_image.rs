@@ -127,9 +127,7 @@ async fn make_node_image(
     );
     let env = std::collections::BTreeMap::new();
     // Held while the node's packages install: see `CacheDir::lock_packages`.
-    let _packages = cache
-        .lock_packages(&plan.recipe.distro, reporter)
-        .await?;
+    let _packages = cache.lock_packages(&plan.recipe.distro, reporter).await?;
     let container = engine
         .create_container(ContainerSpec {
             name: format!("baker-node-image-{}-{}", &key[..12], std::process::id()),

@@ -49,6 +49,11 @@ pub fn check_request(plan: &Plan, request: &LaunchRequest) -> Result<(), LaunchE
             plan.recipe.name
         )));
     };
+    if request.masters == 0 {
+        return Err(LaunchError::Input(format!(
+            "a cluster needs its master (role `{master}`): leave --masters out, or give --masters 1"
+        )));
+    }
     if request.masters != 1 {
         return Err(LaunchError::Input(format!(
             "recipe {} supports one master (role `{master}`); --masters {} needs a recipe whose master role can be replicated",

@@ -18,7 +18,13 @@ pub(crate) fn copy(
     reporter: &dyn Reporter,
 ) -> Result<Staged, Failure> {
     let source = |e: io::Error| match e.kind() {
-        io::ErrorKind::NotFound => Failure::Source("not found in this mirror".into()),
+        io::ErrorKind::NotFound => match from.parent() {
+            Some(dir) if !dir.is_dir() => Failure::Source(format!(
+                "the mirror folder {} does not exist",
+                dir.display()
+            )),
+            _ => Failure::Source("not found in this mirror".into()),
+        },
         _ => Failure::Source(e.to_string()),
     };
     let local = |e| Failure::Local(partial.path().to_owned(), e);

@@ -164,3 +164,26 @@ fn a_build_folder_decides_the_recipe_so_from_refuses_a_distro_and_build_flags_an
             "/nonexistent-build: no such folder: name the folder a `baker build --out` wrote",
         ));
 }
+
+#[test]
+fn booting_a_folder_without_image_json_says_what_to_name_and_a_build_folder_how_to_image_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.json"), "{}").unwrap();
+    baker()
+        .args(["image", "boot"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "{} holds no image.json: name a disk image, or a folder `baker image` wrote (this is a build's folder: `baker image --from {}` makes its image there)",
+            dir.path().display(),
+            dir.path().display()
+        )));
+    baker()
+        .args(["--recipes-dir", "/nonexistent-recipes", "recipes"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "invalid value '/nonexistent-recipes' for '--recipes-dir <DIR>': no such folder",
+        ));
+}

@@ -186,7 +186,9 @@ async fn when_every_source_fails_the_error_lists_each_and_why() {
     server.serve("/bad/x", b"not the file");
     let env = Env::new();
     let dir = env.dir.path().join("empty");
-    let mirrors = [Mirror::Dir(dir.clone())];
+    std::fs::create_dir(&dir).unwrap();
+    let nowhere = env.dir.path().join("nowhere");
+    let mirrors = [Mirror::Dir(dir.clone()), Mirror::Dir(nowhere.clone())];
     let urls = [server.url("/missing/x"), server.url("/bad/x")];
     let hex = sha(b"the file");
 
@@ -198,7 +200,7 @@ async fn when_every_source_fails_the_error_lists_each_and_why() {
     let FetchError::AllSourcesFailed { attempts, .. } = &err else {
         panic!("{err:?}")
     };
-    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts.len(), 4);
     let message = err.to_string();
     for needle in [
         NAME,
@@ -207,6 +209,7 @@ async fn when_every_source_fails_the_error_lists_each_and_why() {
         &urls[0],
         "404",
         &urls[1],
+        &format!("the mirror folder {} does not exist", nowhere.display()),
     ] {
         assert!(message.contains(needle), "{needle} missing from: {message}");
     }
