@@ -46,7 +46,9 @@ pub struct Eviction {
     pub kept_in_use: usize,
 }
 
-/// Least recently used first, compiler caches only when nothing else is left, never an entry
+/// Least recently used first, compiler caches only when nothing else is left, and last what baker
+/// learnt about this host (its KVM verdict: bytes, whose loss costs the next boot a 20-s trial);
+/// never an entry
 /// holding something in `in_use`; an entry frees its own bytes, and what it holds in the engine
 /// once no entry left holds it.
 pub fn eviction_plan(
@@ -63,7 +65,7 @@ pub fn eviction_plan(
     let start: u64 = entries.iter().map(|e| e.bytes).sum::<u64>()
         + holders.keys().map(|h| held_bytes(h)).sum::<u64>();
     let mut total = start;
-    entries.sort_by_key(|e| (e.part == "ccache", e.last_used));
+    entries.sort_by_key(|e| (e.part == "host", e.part == "ccache", e.last_used));
     let mut evict = Vec::new();
     let mut kept_in_use = 0;
     for e in entries {
@@ -117,8 +119,9 @@ mod tests {
     }
 
     #[test]
-    fn evicts_least_recently_used_first_and_compiler_caches_last() {
+    fn evicts_least_recently_used_first_and_compiler_caches_and_host_facts_last() {
         let entries = vec![
+            entry("host", "kvm", 10, 0, &[]),
             entry("ccache", "cc", 100, 1, &[]),
             entry("downloads", "old", 100, 2, &[]),
             entry("downloads", "new", 100, 9, &[]),
@@ -135,8 +138,12 @@ mod tests {
             names(&eviction_plan(entries.clone(), &none, &none_used, 50)),
             ["old", "mid", "new", "cc"]
         );
+        assert_eq!(
+            names(&eviction_plan(entries.clone(), &none, &none_used, 0)),
+            ["old", "mid", "new", "cc", "kvm"]
+        );
         assert!(
-            eviction_plan(entries, &none, &none_used, 400)
+            eviction_plan(entries, &none, &none_used, 410)
                 .entries
                 .is_empty()
         );

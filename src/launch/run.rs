@@ -202,9 +202,14 @@ async fn boot<P: Provider>(
         .insert("boot".into(), started.elapsed().as_secs_f64());
     states.save(state)?;
     reporter.report(Event::Note(format!(
-        "{} booted in {:.1}s; waiting for their roles",
+        "{} booted in {:.1}s; waiting for {}",
         state.node_count(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        if state.nodes.len() == 1 {
+            "its role"
+        } else {
+            "their roles"
+        }
     )));
 
     let ready_started = Instant::now();
