@@ -356,9 +356,18 @@ rc=0
 "$BAKER" image --from "$CHANGED" --format raw --out "$WORK/img-file" --cache-dir "$WORK/cache-a" --quiet 2>"$WORK/img-file.err" || rc=$?
 check "an --out that is a file is refused by name before any work" bash -c \
   "[ $rc != 0 ] && grep -qF \"for '--out <DIR>': a file, not a folder\" '$WORK/img-file.err' && [ \"\$(cat '$WORK/img-file')\" = file ]"
-image "$WORK/img-w" "$WORK/cache-a"
-check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/img-w/$DISK" "$A"
-rm -rf "$WORK/img-w" "$WORK/img-c"
+# A warm image, with --from and no --out: into the build's own folder, once another run (flock(1)
+# standing in for it) lets go of the folder.
+cp -a "$PG" "$WORK/pg-copy"
+flock "$WORK/pg-copy" sleep 2 &
+holder=$!
+sleep 0.3
+"$BAKER" image --from "$WORK/pg-copy" --format raw --cache-dir "$WORK/cache-a" >/dev/null 2>"$WORK/img-w.err"
+wait "$holder"
+check "with --from and no --out, the image goes into the build's folder, after waiting for the run that holds it" bash -c \
+  "grep -q 'waiting for another .baker image. into $WORK/pg-copy' '$WORK/img-w.err' && [ -s '$WORK/pg-copy/$DISK' ] && cd '$WORK/pg-copy' && sha256sum -c --quiet ./*.tar.gz.sha256 && [ -s plan.json ] && [ -s manifest.json ]"
+check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/pg-copy/$DISK" "$A"
+rm -rf "$WORK/pg-copy" "$WORK/img-c"
 
 # --- byte-identity from empty image caches, the second a user's without root ----------------------------
 # No root on the host: the second cold image is made by a user without root (in the engine's group),
