@@ -5,12 +5,15 @@
 //! exclusively, waiting for those runs (saying so, and naming them: [`super::lock_holders`]) or,
 //! with `--no-wait`, failing at once. A build started during a clear waits for it the same way.
 //!
+//! Each distro's package download cache has a lock of its own, `<root>/packages-<distro>.lock`,
+//! held exclusively while a container installs from it ([`CacheDir::lock_packages`]).
+//!
 //! The lock is the operating system's advisory file lock (`flock(2)`, through rustix, which baker
 //! already uses for the output directory's exchange), released when the process exits however it
 //! exits, so a killed baker never leaves the cache locked.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{FlockOperation, flock};
 use rustix::io::Errno;
@@ -74,57 +77,30 @@ impl CacheDir {
         wait: bool,
         reporter: &dyn Reporter,
     ) -> Result<CacheLock, CacheLockError> {
-        let path = self.in_use_lock();
-        let io = |source| CacheLockError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(self.root()).map_err(io)?;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
-        let (try_op, wait_op) = match mode {
-            LockMode::Shared => (
-                FlockOperation::NonBlockingLockShared,
-                FlockOperation::LockShared,
-            ),
-            LockMode::Exclusive => (
-                FlockOperation::NonBlockingLockExclusive,
-                FlockOperation::LockExclusive,
-            ),
-        };
-        match flock(&file, try_op) {
-            Ok(()) => return Ok(CacheLock { _file: file }),
-            Err(Errno::WOULDBLOCK) if !wait => {
+        let root = self.root();
+        let busy = |path: &Path| {
+            let holders = lock_holders(path);
+            if !wait {
                 return Err(CacheLockError::Busy {
-                    root: self.root().to_owned(),
-                    holders: lock_holders(&path),
-                    path,
+                    root: root.to_owned(),
+                    path: path.to_owned(),
+                    holders,
                 });
             }
-            Err(Errno::WOULDBLOCK) => {}
-            Err(e) => return Err(io(e.into())),
-        }
-        let holders = by(&lock_holders(&path));
-        reporter.report(Event::Note(match mode {
-            LockMode::Shared => format!(
-                "waiting for `baker cache clear|prune` on {} to finish{holders}",
-                self.root().display()
-            ),
-            LockMode::Exclusive => format!(
-                "waiting for the builds (and images, and launches) using the cache {} to finish{holders}",
-                self.root().display()
-            ),
-        }));
-        let waiting = file.try_clone().map_err(io)?;
-        tokio::task::spawn_blocking(move || flock(&waiting, wait_op))
-            .await
-            .map_err(|e| io(std::io::Error::other(e)))?
-            .map_err(|e| io(e.into()))?;
-        Ok(CacheLock { _file: file })
+            Ok(match mode {
+                LockMode::Shared => format!(
+                    "waiting for `baker cache clear|prune` on {} to finish{}",
+                    root.display(),
+                    by(&holders)
+                ),
+                LockMode::Exclusive => format!(
+                    "waiting for the builds (and images, and launches) using the cache {} to finish{}",
+                    root.display(),
+                    by(&holders)
+                ),
+            })
+        };
+        take(&self.in_use_lock(), mode, busy, reporter).await
     }
 
     /// Takes the lock of `distro`'s package download cache, which builds' package steps, OS layers
@@ -136,34 +112,61 @@ impl CacheDir {
         distro: &str,
         reporter: &dyn Reporter,
     ) -> Result<CacheLock, CacheLockError> {
-        let path = self.root().join(format!("packages-{distro}.lock"));
-        let io = |source| CacheLockError::Io {
-            path: path.clone(),
-            source,
+        let busy = |path: &Path| {
+            Ok(format!(
+                "waiting for the {distro} package cache, which another build (or image, or launch) is installing from{}",
+                by(&lock_holders(path))
+            ))
         };
-        std::fs::create_dir_all(self.root()).map_err(io)?;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
-        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => return Ok(CacheLock { _file: file }),
-            Err(Errno::WOULDBLOCK) => {}
-            Err(e) => return Err(io(e.into())),
-        }
-        reporter.report(Event::Note(format!(
-            "waiting for the {distro} package cache, which another build (or image, or launch) is installing from{}",
-            by(&lock_holders(&path))
-        )));
-        let waiting = file.try_clone().map_err(io)?;
-        tokio::task::spawn_blocking(move || flock(&waiting, FlockOperation::LockExclusive))
-            .await
-            .map_err(|e| io(std::io::Error::other(e)))?
-            .map_err(|e| io(e.into()))?;
-        Ok(CacheLock { _file: file })
+        let path = self.root().join(format!("packages-{distro}.lock"));
+        take(&path, LockMode::Exclusive, busy, reporter).await
     }
+}
+
+/// Takes `flock(2)` on the lock file `path` (made, with its folder, if missing) in `mode`: at once
+/// when it is free; else `busy` says why it waits (or fails), and it waits off the async runtime's
+/// threads.
+async fn take(
+    path: &Path,
+    mode: LockMode,
+    busy: impl FnOnce(&Path) -> Result<String, CacheLockError>,
+    reporter: &dyn Reporter,
+) -> Result<CacheLock, CacheLockError> {
+    let io = |source| CacheLockError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let (try_op, wait_op) = match mode {
+        LockMode::Shared => (
+            FlockOperation::NonBlockingLockShared,
+            FlockOperation::LockShared,
+        ),
+        LockMode::Exclusive => (
+            FlockOperation::NonBlockingLockExclusive,
+            FlockOperation::LockExclusive,
+        ),
+    };
+    match flock(&file, try_op) {
+        Ok(()) => return Ok(CacheLock { _file: file }),
+        Err(Errno::WOULDBLOCK) => {}
+        Err(e) => return Err(io(e.into())),
+    }
+    reporter.report(Event::Note(busy(path)?));
+    let waiting = file.try_clone().map_err(io)?;
+    tokio::task::spawn_blocking(move || flock(&waiting, wait_op))
+        .await
+        .map_err(|e| io(std::io::Error::other(e)))?
+        .map_err(|e| io(e.into()))?;
+    Ok(CacheLock { _file: file })
 }
 
 #[cfg(test)]
