@@ -13,7 +13,7 @@ use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self};
 use baker::launch::ssh::SshProvider;
-use baker::launch::state::{ClusterState, NodeState, StateDir};
+use baker::launch::state::{ClusterState, NodeState, Phase, StateDir};
 use baker::progress::{Event, Reporter};
 use clap::Args;
 use std::process::ExitCode;
@@ -87,8 +87,19 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     if global.quiet {
         return Ok(ExitCode::SUCCESS);
     }
+    // The phase is what the launch recorded; a node that stopped since is found now.
+    let down = state.nodes.iter().filter(|n| !n.ready).count();
+    let now = match (state.phase, down) {
+        (Phase::Ready, 1..) => format!(
+            ", but {down} of {} not running now (`baker launch {} --resume` starts {} again)",
+            state.node_count(),
+            state.name,
+            if down == 1 { "it" } else { "them" }
+        ),
+        _ => String::new(),
+    };
     emit_line(&format!(
-        "cluster {} ({} {} for {}, provider {}): {:?}",
+        "cluster {} ({} {} for {}, provider {}): {:?}{now}",
         state.name, state.recipe, state.version, state.distro, state.provider, state.phase
     ))?;
     for node in &state.nodes {
