@@ -57,6 +57,12 @@ pub enum BuildError {
     #[error("the output directory {} (--out) exists and is not a directory; name a directory, or remove the file", path.display())]
     OutNotDirectory { path: PathBuf },
 
+    #[error(
+        "the output directory {} (--out) holds {names}, which no baker build wrote there, and a build's set has members of those names: name another directory, or move them",
+        path.display()
+    )]
+    OutHoldsOthers { path: PathBuf, names: String },
+
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,

@@ -17,7 +17,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{CWD, RenameFlags, renameat_with};
+use rustix::fs::{AtFlags, CWD, RenameFlags, StatxFlags, renameat_with, statx};
 
 use super::BuildError;
 use crate::artifact::MANIFEST_FILE;
@@ -51,6 +51,7 @@ impl StagedOut {
     }
 
     fn staged(target: &Path, in_place: bool) -> Result<Self, BuildError> {
+        check_foreign_members(target)?;
         let (dir, prefix, failed) = match target.file_name() {
             Some(name) if !in_place => {
                 let parent = crate::atomic_file::parent_dir(target);
@@ -152,19 +153,27 @@ impl StagedOut {
 /// Whether `target` is a directory that cannot be renamed: a mount point, or the working directory
 /// or one of its parents (which a rename would take from under the user's shell).
 fn cannot_be_renamed(target: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
     let Ok(real) = std::fs::canonicalize(target) else {
         return false;
     };
-    let device = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
     let mount_point = real
         .parent()
-        .is_none_or(|parent| device(parent) != device(&real));
+        .is_none_or(|parent| mount_of(parent) != mount_of(&real));
     let holds_cwd = std::env::current_dir()
         .ok()
         .and_then(|cwd| std::fs::canonicalize(cwd).ok())
         .is_some_and(|cwd| cwd.starts_with(&real));
     mount_point || holds_cwd
+}
+
+/// The mount `path` is on: its mount id (Linux 5.8 and later), else its device, which tells a
+/// mount point of another file system but not a bind mount of the same one.
+fn mount_of(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    match statx(CWD, path, AtFlags::empty(), StatxFlags::MNT_ID) {
+        Ok(st) if st.stx_mask & StatxFlags::MNT_ID.bits() != 0 => Some(st.stx_mnt_id),
+        _ => std::fs::metadata(path).map(|m| m.dev()).ok(),
+    }
 }
 
 /// `<out>.failed`, beside `--out`.
@@ -175,21 +184,41 @@ fn failed_dir(target: &Path) -> PathBuf {
 }
 
 /// The names of the set in `dir`: manifest, plan, logs, and the tarball and checksum its manifest names.
+/// None when `dir` holds no set: no manifest of baker's naming its tarball.
 fn set_members(dir: &Path) -> Vec<String> {
-    let mut names = vec![
-        MANIFEST_FILE.to_owned(),
-        PLAN_FILE.to_owned(),
-        "logs".to_owned(),
-    ];
     let artifact = std::fs::read_to_string(dir.join(MANIFEST_FILE))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|m| m["artifact"]["file_name"].as_str().map(str::to_owned));
-    if let Some(file) = artifact {
-        names.push(format!("{file}.sha256"));
-        names.push(file);
-    }
+    let Some(file) = artifact else {
+        return Vec::new();
+    };
+    let mut names = FIXED_MEMBERS.map(str::to_owned).to_vec();
+    names.push(format!("{file}.sha256"));
+    names.push(file);
     names
+}
+
+/// The members of every set, whatever its tarball.
+const FIXED_MEMBERS: [&str; 3] = [MANIFEST_FILE, PLAN_FILE, "logs"];
+
+/// Refuses an `--out` holding a file or folder of a set member's name that is not part of a set
+/// baker wrote (a project's own `logs/`, with `--out .`): publishing would replace or drop it.
+fn check_foreign_members(target: &Path) -> Result<(), BuildError> {
+    if !set_members(target).is_empty() {
+        return Ok(());
+    }
+    let taken: Vec<&str> = FIXED_MEMBERS
+        .into_iter()
+        .filter(|name| target.join(name).symlink_metadata().is_ok())
+        .collect();
+    if taken.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::OutHoldsOthers {
+        path: target.to_owned(),
+        names: taken.join(", "),
+    })
 }
 
 #[cfg(test)]
@@ -300,6 +329,19 @@ mod tests {
         );
         assert!(!cannot_be_renamed(&out));
         assert!(cannot_be_renamed(Path::new("/")) && cannot_be_renamed(Path::new("/proc")));
+    }
+
+    #[test]
+    fn an_out_holding_a_members_name_that_no_build_wrote_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join("logs/mine.log"), "mine");
+        let refused = StagedOut::new(dir.path()).err().unwrap().to_string();
+        assert!(refused.contains("holds logs"), "{refused}");
+        assert_eq!(names(dir.path()), ["logs"], "nothing staged, nothing removed");
+        // Once a build's set is there, its members are its own.
+        let out = dir.path().join("out");
+        stage_set(&out, "a-1.tar.gz").publish().unwrap();
+        assert!(StagedOut::new(&out).is_ok());
     }
 
     #[test]

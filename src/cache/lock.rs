@@ -145,28 +145,33 @@ async fn take(
         .write(true)
         .open(path)
         .map_err(io)?;
-    let (try_op, wait_op) = match mode {
-        LockMode::Shared => (
-            FlockOperation::NonBlockingLockShared,
-            FlockOperation::LockShared,
-        ),
-        LockMode::Exclusive => (
-            FlockOperation::NonBlockingLockExclusive,
-            FlockOperation::LockExclusive,
-        ),
+    let op = match mode {
+        LockMode::Shared => FlockOperation::NonBlockingLockShared,
+        LockMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
     };
-    match flock(&file, try_op) {
+    match flock(&file, op) {
         Ok(()) => return Ok(CacheLock { _file: file }),
         Err(Errno::WOULDBLOCK) => {}
         Err(e) => return Err(io(e.into())),
     }
     reporter.report(Event::Note(busy(path)?));
-    let waiting = file.try_clone().map_err(io)?;
-    tokio::task::spawn_blocking(move || flock(&waiting, wait_op))
-        .await
-        .map_err(|e| io(std::io::Error::other(e)))?
-        .map_err(|e| io(e.into()))?;
+    flock_when_free(&file, op).await.map_err(|e| io(e.into()))?;
     Ok(CacheLock { _file: file })
+}
+
+/// How often a wait for a lock tries it again.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Takes `flock(2)` on `file` with the non-blocking `op` once it is free, trying again every
+/// [`LOCK_RETRY`]. Not a blocking `flock` on a blocking thread: dropping this future (Ctrl-C) ends
+/// the wait at once, where the runtime would wait for that thread, and so for the lock, at exit.
+pub async fn flock_when_free(file: &File, op: FlockOperation) -> Result<(), Errno> {
+    loop {
+        match flock(file, op) {
+            Err(Errno::WOULDBLOCK) => tokio::time::sleep(LOCK_RETRY).await,
+            done => return done,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use rustix::fs::{FlockOperation, flock};
 use rustix::io::Errno;
 
 use super::ImageError;
+use crate::cache::lock::flock_when_free;
 use crate::progress::{Event, Reporter};
 
 /// Held while an image is made into its folder; dropping it releases the folder.
@@ -27,21 +28,25 @@ pub async fn lock_out(out: &Path, reporter: &dyn Reporter) -> Result<OutLock, Im
     std::fs::create_dir_all(out).map_err(ImageError::io("creating", out))?;
     let dir = File::open(out).map_err(ImageError::io("opening", out))?;
     let locking = |e: Errno| ImageError::io("locking", out)(e.into());
-    match flock(&dir, FlockOperation::NonBlockingLockExclusive) {
+    let op = FlockOperation::NonBlockingLockExclusive;
+    match flock(&dir, op) {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => {
             reporter.report(Event::Note(format!(
                 "waiting for another `baker image` into {} to finish",
                 out.display()
             )));
-            let waiting = dir.try_clone().map_err(ImageError::io("opening", out))?;
-            tokio::task::spawn_blocking(move || flock(&waiting, FlockOperation::LockExclusive))
-                .await
-                .expect("flock does not panic")
-                .map_err(locking)?;
+            flock_when_free(&dir, op).await.map_err(locking)?;
         }
         Err(e) => return Err(locking(e)),
     }
+    // A folder baker cannot write in (another user's build, a read-only mount) is refused now,
+    // not after the OS layer and the disk.
+    tempfile::tempfile_in(out).map_err(|e| ImageError::Input {
+        what: "output folder",
+        path: out.to_owned(),
+        reason: format!("cannot write in it ({e}); name one that baker may write in with --out"),
+    })?;
     remove_leftovers(out, reporter);
     Ok(OutLock { _dir: dir })
 }
