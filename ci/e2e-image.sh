@@ -359,9 +359,11 @@ check "an --out that is a file is refused by name before any work" bash -c \
 # A warm image, with --from and no --out: into the build's own folder, once another run (flock(1)
 # standing in for it) lets go of the folder.
 cp -a "$PG" "$WORK/pg-copy"
-flock "$WORK/pg-copy" sleep 2 &
+: >"$WORK/img-w.err"
+# Held until baker says it waits (at most 60 s), then let go.
+flock "$WORK/pg-copy" bash -c "for _ in \$(seq 600); do grep -q 'waiting for another' '$WORK/img-w.err' && break; sleep 0.1; done" &
 holder=$!
-sleep 0.3
+until ! flock -n "$WORK/pg-copy" true; do sleep 0.05; done
 "$BAKER" image --from "$WORK/pg-copy" --format raw --cache-dir "$WORK/cache-a" >/dev/null 2>"$WORK/img-w.err"
 wait "$holder"
 check "with --from and no --out, the image goes into the build's folder, after waiting for the run that holds it" bash -c \

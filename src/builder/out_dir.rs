@@ -337,7 +337,11 @@ mod tests {
         write(&dir.path().join("logs/mine.log"), "mine");
         let refused = StagedOut::new(dir.path()).err().unwrap().to_string();
         assert!(refused.contains("holds logs"), "{refused}");
-        assert_eq!(names(dir.path()), ["logs"], "nothing staged, nothing removed");
+        assert_eq!(
+            names(dir.path()),
+            ["logs"],
+            "nothing staged, nothing removed"
+        );
         // Once a build's set is there, its members are its own.
         let out = dir.path().join("out");
         stage_set(&out, "a-1.tar.gz").publish().unwrap();

@@ -48,9 +48,8 @@ pub struct Eviction {
 
 /// Least recently used first, compiler caches only when nothing else is left, and last what baker
 /// learnt about this host (its KVM verdict: bytes, whose loss costs the next boot a 20-s trial);
-/// never an entry
-/// holding something in `in_use`; an entry frees its own bytes, and what it holds in the engine
-/// once no entry left holds it.
+/// never an entry holding something in `in_use`. An entry frees its own bytes, and what it holds in
+/// the engine once no entry left holds it.
 pub fn eviction_plan(
     mut entries: Vec<CacheEntry>,
     engine: &EngineBytes,

@@ -28,7 +28,8 @@ pub struct CacheEntry {
 /// The parts whose entries stand for something in the engine, named by the entry's key.
 pub const ENGINE_PARTS: [&str; 3] = ["steps", "os-layers", "node-images"];
 
-/// Every part of the cache with the directories it lives in, in eviction order (first evicted first).
+/// Every part of the cache with the directories it lives in, in the order `du` lists them (what
+/// `prune` evicts first is the least recently used: see `accounting::eviction_plan`).
 fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
     vec![
         ("tmp", cache.tmp()),

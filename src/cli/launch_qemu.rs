@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use baker::engine::Engine;
 use baker::image::boot::Accel;
-use baker::image::{Format, ImageManifest, ImageRequest, image_spec, make_image};
+use baker::image::{Format, ImageError, ImageManifest, ImageRequest, image_spec, make_image};
 use baker::launch::qemu::QemuProvider;
 use baker::launch::state::{ClusterState, StateDir};
 use baker::plan::{PLAN_FILE, Plan, read_plan};
@@ -18,6 +18,8 @@ use std::sync::Arc;
 use super::Global;
 use super::build::build_output;
 use super::launch::LaunchArgs;
+use super::output::say;
+use super::signals::interrupted;
 
 /// Memory of each VM unless `--memory` says otherwise.
 pub const DEFAULT_MEMORY_MIB: u32 = 768;
@@ -29,7 +31,8 @@ pub fn check_image(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The plan and the raw disk to boot; `None` when Ctrl-C stopped the build (which has said so).
+/// The plan and the raw disk to boot; `None` when Ctrl-C stopped the build or the image (which
+/// has been said).
 pub fn plan_and_disk(
     global: &Global,
     args: &LaunchArgs,
@@ -84,8 +87,18 @@ pub fn plan_and_disk(
     };
     let outcome = runtime.block_on(async {
         let engine = Engine::connect(reporter.as_ref()).await?;
-        anyhow::Ok(make_image(&engine, &request, reporter.clone()).await?)
+        let made = engine
+            .run_until(
+                make_image(&engine, &request, reporter.clone()),
+                interrupted(),
+            )
+            .await;
+        anyhow::Ok(made.transpose()?)
     })?;
+    let Some(outcome) = outcome else {
+        say(&ImageError::Interrupted.to_string());
+        return Ok(None);
+    };
     let disk = outcome
         .manifest
         .vm_disk(&args.build.out_dir(args.from.as_deref()))?;

@@ -191,10 +191,17 @@ impl StateDir {
             Err(e) => return Err(write(path)(e)),
         }
         let secret_path = self.secret_path(&state.name);
-        write_atomic(&secret_path, secret.as_bytes()).map_err(write(secret_path.clone()))?;
-        std::fs::set_permissions(&secret_path, std::fs::Permissions::from_mode(0o600))
-            .map_err(write(secret_path))?;
-        Ok(())
+        let secret_written = write_atomic(&secret_path, secret.as_bytes())
+            .and_then(|()| {
+                std::fs::set_permissions(&secret_path, std::fs::Permissions::from_mode(0o600))
+            })
+            .map_err(write(secret_path));
+        if secret_written.is_err() {
+            // The name is given back: a state without its secret could be neither used nor
+            // launched again.
+            let _ = std::fs::remove_file(&path);
+        }
+        secret_written
     }
 
     /// Writes the state atomically.
