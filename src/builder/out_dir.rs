@@ -184,7 +184,7 @@ fn failed_dir(target: &Path) -> PathBuf {
 }
 
 /// The names of the set in `dir`: manifest, plan, logs, and the tarball and checksum its manifest names.
-/// None when `dir` holds no set: no manifest of baker's naming its tarball.
+/// Empty when `dir` holds no set: no manifest of baker's naming its tarball.
 fn set_members(dir: &Path) -> Vec<String> {
     let artifact = std::fs::read_to_string(dir.join(MANIFEST_FILE))
         .ok()
