@@ -200,17 +200,19 @@ impl<'a> Builder<'a> {
     }
 
     /// `host:container` bind mounts of the step's caches, creating the host directories.
+    /// The bind mounts of `step`'s caches but the package cache, which [`CacheDir::mount_packages`]
+    /// gives with its lock.
     fn binds(&self, step: &PlanStep) -> Result<Vec<String>, BuildError> {
         let cache = &self.options.cache;
         let distro = &self.plan.recipe.distro;
         step.caches
             .iter()
-            .map(|mount| {
-                let host = match mount.cache {
-                    CacheKind::Ccache => cache.ccache(&self.plan.recipe.name, distro),
-                    CacheKind::Packages => cache.packages(distro),
-                    CacheKind::Maven => cache.maven(distro),
-                };
+            .filter_map(|mount| match mount.cache {
+                CacheKind::Ccache => Some((cache.ccache(&self.plan.recipe.name, distro), mount)),
+                CacheKind::Maven => Some((cache.maven(distro), mount)),
+                CacheKind::Packages => None,
+            })
+            .map(|(host, mount)| {
                 std::fs::create_dir_all(&host)
                     .map_err(BuildError::io("creating the cache directory", &host))?;
                 let host = host

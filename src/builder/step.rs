@@ -76,17 +76,21 @@ impl Builder<'_> {
 
         // The step's variables are exported by its script; see `inputs`.
         let env = std::collections::BTreeMap::new();
-        let binds = self.binds(step)?;
-        // Held until the step's container has run: see `CacheDir::lock_packages`.
-        let mut _packages = None;
-        if step.caches.iter().any(|c| c.cache == CacheKind::Packages) {
-            let cache = &self.options.cache;
-            _packages = Some(
-                cache
-                    .lock_packages(&self.plan.recipe.distro, self.reporter.as_ref())
+        let mut binds = self.binds(step)?;
+        // Held until the step's container has run.
+        let packages = match step.caches.iter().find(|c| c.cache == CacheKind::Packages) {
+            Some(mount) => Some(
+                (self.options.cache)
+                    .mount_packages(
+                        &self.plan.recipe.distro,
+                        &mount.target,
+                        self.reporter.as_ref(),
+                    )
                     .await?,
-            );
-        }
+            ),
+            None => None,
+        };
+        binds.extend(packages.as_ref().map(|p| p.bind.clone()));
         let unique = format!("{}-{}", std::process::id(), step_cache::now_nanos());
         let container = self
             .engine

@@ -6,7 +6,7 @@
 //! with `--no-wait`, failing at once. A build started during a clear waits for it the same way.
 //!
 //! Each distro's package download cache has a lock of its own, `<root>/packages-<distro>.lock`,
-//! held exclusively while a container installs from it ([`CacheDir::lock_packages`]).
+//! held exclusively while a container installs from it (see [`super::package_mount`]).
 //!
 //! The lock is the operating system's advisory file lock (`flock(2)`, through rustix, which baker
 //! already uses for the output directory's exchange), released when the process exits however it
@@ -29,6 +29,11 @@ pub enum CacheLockError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot make the package cache {}: {source}", path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "the cache {} is in use by a running build (or image, or launch; lock {}){}; retry when it finishes, or drop --no-wait to wait for it",
         root.display(), path.display(), by(holders)
@@ -42,7 +47,7 @@ pub enum CacheLockError {
 }
 
 /// `: pid 1 (…), pid 2 (…)` naming the holders, or nothing when none could be named.
-fn by(holders: &[String]) -> String {
+pub(super) fn by(holders: &[String]) -> String {
     if holders.is_empty() {
         String::new()
     } else {
@@ -54,6 +59,15 @@ fn by(holders: &[String]) -> String {
 #[derive(Debug)]
 pub struct CacheLock {
     _file: File,
+    waited: bool,
+}
+
+impl CacheLock {
+    /// Whether another process held the lock when it was asked for, so that this one waited: what
+    /// that process made meanwhile may be there now.
+    pub fn waited(&self) -> bool {
+        self.waited
+    }
 }
 
 /// Whether the lock is shared (builds) or exclusive (clear, prune).
@@ -102,31 +116,12 @@ impl CacheDir {
         };
         take(&self.in_use_lock(), mode, busy, reporter).await
     }
-
-    /// Takes the lock of `distro`'s package download cache, which builds' package steps, OS layers
-    /// and node images all mount at the package manager's own cache directory: apt and yum lock it
-    /// with a lock of their own and fail, rather than wait, when another container holds it. Waits
-    /// for another process of baker's that holds it, saying so.
-    pub async fn lock_packages(
-        &self,
-        distro: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<CacheLock, CacheLockError> {
-        let busy = |path: &Path| {
-            Ok(format!(
-                "waiting for the {distro} package cache, which another build (or image, or launch) is installing from{}",
-                by(&lock_holders(path))
-            ))
-        };
-        let path = self.root().join(format!("packages-{distro}.lock"));
-        take(&path, LockMode::Exclusive, busy, reporter).await
-    }
 }
 
 /// Takes `flock(2)` on the lock file `path` (made, with its folder, if missing) in `mode`: at once
 /// when it is free; else `busy` says why it waits (or fails), and it waits off the async runtime's
 /// threads.
-async fn take(
+pub(super) async fn take(
     path: &Path,
     mode: LockMode,
     busy: impl FnOnce(&Path) -> Result<String, CacheLockError>,
@@ -150,13 +145,21 @@ async fn take(
         LockMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
     };
     match flock(&file, op) {
-        Ok(()) => return Ok(CacheLock { _file: file }),
+        Ok(()) => {
+            return Ok(CacheLock {
+                _file: file,
+                waited: false,
+            });
+        }
         Err(Errno::WOULDBLOCK) => {}
         Err(e) => return Err(io(e.into())),
     }
     reporter.report(Event::Note(busy(path)?));
     flock_when_free(&file, op).await.map_err(|e| io(e.into()))?;
-    Ok(CacheLock { _file: file })
+    Ok(CacheLock {
+        _file: file,
+        waited: true,
+    })
 }
 
 /// How often a wait for a lock tries it again.
@@ -178,32 +181,6 @@ pub async fn flock_when_free(file: &File, op: FlockOperation) -> Result<(), Errn
 mod tests {
     use super::*;
     use crate::progress::Recorder;
-
-    #[tokio::test]
-    async fn one_user_of_a_distros_package_cache_at_a_time_and_the_next_says_it_waits() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = CacheDir::new(dir.path());
-        let r = Recorder::default();
-        let held = cache.lock_packages("debian-12", &r).await.unwrap();
-        let _other_distro = cache.lock_packages("centos-6", &r).await.unwrap();
-        let waiter = {
-            let cache = cache.clone();
-            tokio::spawn(async move {
-                let r = Recorder::default();
-                let lock = cache.lock_packages("debian-12", &r).await.unwrap();
-                (lock, r.0.into_inner().unwrap())
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert!(!waiter.is_finished());
-        drop(held);
-        let (_lock, events) = waiter.await.unwrap();
-        assert!(
-            matches!(&events[..], [Event::Note(n)] if n.contains("waiting for the debian-12 package cache")),
-            "{events:?}"
-        );
-        assert!(r.0.into_inner().unwrap().is_empty());
-    }
 
     #[tokio::test]
     async fn builds_share_the_cache_and_a_clear_excludes_them() {

@@ -28,7 +28,6 @@ use crate::engine::Engine;
 use crate::engine::labels::{IMAGE_PART_LABEL, OS_REPO, os_layer_image, step_tag};
 use crate::plan::PlanStep;
 use crate::progress::{Event, Reporter};
-use crate::recipe::PackageManager;
 
 /// `SOURCE_DATE_EPOCH` while the OS layer's packages install (2023-11-14).
 pub const OS_LAYER_EPOCH: u64 = 1_700_000_000;
@@ -112,7 +111,7 @@ impl LayerBuild<'_> {
             None => base_id.clone(),
             Some(setup) => self.setup_image(setup, &base_id).await?,
         };
-        let layer = self.build(spec, &parent, &base_id).await?;
+        let layer = self.build(spec, &parent, &base_id, no_cache).await?;
         self.remember(spec, &layer);
         Ok(layer)
     }
@@ -184,24 +183,24 @@ impl LayerBuild<'_> {
         spec: &ImageSpec,
         parent: &str,
         base_id: &str,
+        no_cache: bool,
     ) -> Result<OsLayer, ImageError> {
         let key = layer_key(spec);
-        let package_cache = self.cache.packages(&spec.distro);
-        std::fs::create_dir_all(&package_cache)
-            .map_err(ImageError::io("creating the package cache", &package_cache))?;
-        let package_cache = package_cache.canonicalize().map_err(ImageError::io(
-            "resolving the package cache",
-            &package_cache,
-        ))?;
-        let target = match spec.base.package_manager {
-            PackageManager::Apt => "/var/cache/apt/archives",
-            PackageManager::Yum => "/var/cache/yum",
-        };
         let env = BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), OS_LAYER_EPOCH.to_string())]);
-        // Held while the layer's packages install: see `CacheDir::lock_packages`.
-        let _packages = (self.cache)
-            .lock_packages(&spec.distro, self.reporter.as_ref())
+        // Held while the layer's packages install.
+        let package_cache = (self.cache)
+            .mount_packages(
+                &spec.distro,
+                spec.base.package_manager.cache_dir(),
+                self.reporter.as_ref(),
+            )
             .await?;
+        if package_cache.waited() && !no_cache {
+            // Made by the run it waited for, when that run built the same layer.
+            if let Some(layer) = lookup(self.engine, spec, base_id, self.cache_id).await {
+                return Ok(layer);
+            }
+        }
         let container = run::create(
             self.engine,
             &RunSpec {
@@ -209,7 +208,7 @@ impl LayerBuild<'_> {
                 image: parent,
                 cmd: vec!["bash".into(), "-c".into(), script(spec)],
                 env,
-                binds: vec![format!("{}:{target}", package_cache.display())],
+                binds: vec![package_cache.bind.clone()],
                 labels: &[(IMAGE_PART_LABEL, "os-layer")],
             },
         )

@@ -81,19 +81,23 @@ pub async fn ensure_tools(
             how_to_make: Some(HOW_TO_MAKE_BASE.to_owned()),
         });
     };
+    let (repo, tag) = reference.split_once(':').expect("reference has a tag");
+    // Held while the tools install.
+    let packages = (cache)
+        .mount_packages(
+            "debian-12",
+            crate::recipe::PackageManager::Apt.cache_dir(),
+            reporter.as_ref(),
+        )
+        .await?;
+    if packages.waited() && engine.has_image(&reference).await {
+        // Baked by the run it waited for.
+        return Ok(reference);
+    }
     reporter.report(Event::Note(format!(
         "baking the tools image {reference} from {base} ({})",
         PACKAGES.join(", ")
     )));
-    let packages = cache.packages("debian-12");
-    std::fs::create_dir_all(&packages)
-        .map_err(ImageError::io("creating the package cache", &packages))?;
-    let packages = packages
-        .canonicalize()
-        .map_err(ImageError::io("resolving the package cache", &packages))?;
-    let (repo, tag) = reference.split_once(':').expect("reference has a tag");
-    // Held while the tools install: see `CacheDir::lock_packages`.
-    let _packages = cache.lock_packages("debian-12", reporter.as_ref()).await?;
     let container = run::create(
         engine,
         &RunSpec {
@@ -101,7 +105,7 @@ pub async fn ensure_tools(
             image: &base,
             cmd: vec!["bash".into(), "-c".into(), script()],
             env: BTreeMap::new(),
-            binds: vec![format!("{}:/var/cache/apt/archives", packages.display())],
+            binds: vec![packages.bind.clone()],
             labels: &[(IMAGE_PART_LABEL, "tools")],
         },
     )

@@ -107,27 +107,25 @@ async fn make_node_image(
         engine_entries::remember(&cache.node_images(), &entry);
         return Ok(reference);
     }
+    // Held while the node's packages install.
+    let packages = (cache)
+        .mount_packages(
+            &plan.recipe.distro,
+            plan.base.package_manager.cache_dir(),
+            reporter,
+        )
+        .await?;
+    if packages.waited() && engine.has_image(&reference).await {
+        // Made by the launch it waited for.
+        engine_entries::remember(&cache.node_images(), &entry);
+        return Ok(reference);
+    }
     reporter.report(Event::Note(format!(
         "making the node image {reference} from {} and {}",
         plan.base.image,
         tarball.display()
     )));
-    let packages_dir = cache.packages(&plan.recipe.distro);
-    std::fs::create_dir_all(&packages_dir).map_err(|source| LaunchError::Io {
-        what: format!("creating {}", packages_dir.display()),
-        source,
-    })?;
-    let cache_mount = format!(
-        "{}:{}",
-        packages_dir
-            .canonicalize()
-            .unwrap_or(packages_dir)
-            .display(),
-        plan.base.package_manager.cache_dir()
-    );
     let env = std::collections::BTreeMap::new();
-    // Held while the node's packages install: see `CacheDir::lock_packages`.
-    let _packages = cache.lock_packages(&plan.recipe.distro, reporter).await?;
     let container = engine
         .create_container(ContainerSpec {
             name: format!("baker-node-image-{}-{}", &key[..12], std::process::id()),
@@ -139,7 +137,7 @@ async fn make_node_image(
             ],
             workdir: "/",
             env: &env,
-            binds: vec![cache_mount],
+            binds: vec![packages.bind.clone()],
             labels: &[("baker.node-image", &key)],
         })
         .await?;
