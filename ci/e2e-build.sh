@@ -4,7 +4,7 @@
 # Builds the GNU hello and PostgreSQL examples from the pinned upstream tarballs (served from a local
 # mirror directory filled from Debian's source archive, byte-identical to upstream's) on a Debian 12
 # base image made locally, and checks what the issue promises:
-#   - a cold build, then a rebuild that hits every step;
+#   - a cold build, then a rebuild that hits every step and still has every step's log;
 #   - two builds from empty caches (different cache and output directories; the second a user's
 #     without root, whose `cache clear` removes what the build containers wrote as root) give the
 #     same sha256;
@@ -65,6 +65,7 @@ check "no step image passes for a base image (whose label it inherits)" bash -c 
   "[ -n \"\$(docker images -q --filter label=baker.step --filter label=$RUN_LABEL)\" ] && [ -z \"\$(docker images -q --filter label=baker.step --filter label=$RUN_LABEL --filter label=baker.base=1)\" ]"
 
 INODE_BEFORE=$(stat -c %i "$TARBALL")
+cp -r "$WORK/out-a/logs" "$WORK/a1-logs"
 t=$(now)
 hello "$WORK/cache-a" "$WORK/out-a" --mirror "$MIRROR" --json >"$WORK/a2.json"
 say "hello no-change rebuild: $(since "$t") s"
@@ -72,6 +73,8 @@ check "a rebuild with nothing changed hits every step" [ "$(json "$WORK/a2.json"
 check "a rebuild gives the same tarball" [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/a2.json" 'd["artifact"]["sha256"]')" ]
 check "a no-change rebuild into the same --out takes over its tarball (no copy) and the .sha256 still matches" \
   bash -c "[ \"\$(stat -c %i '$TARBALL')\" = $INODE_BEFORE ] && cd '$WORK/out-a' && sha256sum -c --quiet hello-2.10-debian-12.tar.gz.sha256"
+check "its logs/ holds every step's log, as the run that made the step wrote it" bash -c \
+  "[ \$(ls '$WORK/out-a/logs' | wc -l) = 5 ] && diff -r '$WORK/a1-logs' '$WORK/out-a/logs'"
 
 say "hello: --no-cache rebuild"
 hello "$WORK/cache-a" "$WORK/out-n" --mirror "$MIRROR" --no-cache --json >"$WORK/n.json"

@@ -110,7 +110,7 @@ impl<'a> Builder<'a> {
     ) -> Self {
         Self {
             fetcher: Fetcher::new(options.cache.clone(), reporter.clone(), Default::default()),
-            steps_cache: StepCache::new(&options.cache.steps()),
+            steps_cache: StepCache::new(&options.cache),
             engine,
             plan,
             options,
@@ -175,7 +175,8 @@ impl<'a> Builder<'a> {
     }
 
     /// Outcomes for steps taken as they are (from the record's image or the cache).
-    /// `report` tells the user about each (false when it is not yet sure they will be used).
+    /// `report` tells the user about each (false when it is not yet sure they will be used) and
+    /// puts the log of the run that made it in the output set's `logs/`.
     fn skipped(&self, range: std::ops::Range<usize>, report: bool) -> Vec<StepOutcome> {
         let total = self.plan.steps.len();
         self.plan.steps[range.clone()]
@@ -188,6 +189,7 @@ impl<'a> Builder<'a> {
                         total,
                         name: s.name.clone(),
                     });
+                    self.steps_cache.restore_log(&s.key, &self.log_path(i, s));
                 }
                 StepOutcome {
                     name: s.name.clone(),

@@ -5,6 +5,7 @@
 //! sweep at the end of the build waits for it). The container gets no variables of its own: the
 //! step's script exports them (see [`inputs`]), so that the commit carries the base image's only.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -54,6 +55,7 @@ impl Builder<'_> {
                     "recording the step cache entry in",
                     self.options.cache.steps(),
                 ))?;
+            (self.steps_cache).keep_log(&step.key, &self.log_path(index, step));
         }
         self.finished(index, step, started);
         Ok(image_id)
@@ -134,10 +136,7 @@ impl Builder<'_> {
     ) -> Result<(), BuildError> {
         upload.send(container).await?;
         tracing::debug!(step = %step.name, "files uploaded");
-        let log_path =
-            self.out_dir
-                .join("logs")
-                .join(format!("{:02}-{}.log", index + 1, step.name));
+        let log_path = self.log_path(index, step);
         let mut log =
             StepLog::create(&log_path).map_err(BuildError::io("creating the log", &log_path))?;
         container.start().await?;
@@ -183,6 +182,11 @@ impl Builder<'_> {
             hints: matching_hints(&self.plan.hints, &log_path),
             log: log_path,
         })))
+    }
+
+    /// Where the step at `index` writes its log in this build's output set.
+    pub(super) fn log_path(&self, index: usize, step: &PlanStep) -> PathBuf {
+        (self.out_dir.join("logs")).join(format!("{:02}-{}.log", index + 1, step.name))
     }
 
     /// How long `step` may run: `--step-timeout` when given, else the recipe's `timeout`.

@@ -3,12 +3,17 @@
 //! records, per key, the image id and the base image it grew from. An entry counts only if its image
 //! still exists in the engine and its base is the one in use now; entries are written atomically so
 //! two builds sharing a cache never see half an entry.
+//!
+//! Each entry's step log is kept beside the index, in `<cache>/step-logs/<key>.log`: a build that
+//! takes a step from the cache puts the log of the run that made it in `<out>/logs/`, so an unchanged
+//! rebuild's output still says how its tarball was made.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::CacheDir;
 use crate::engine::Engine;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -23,6 +28,7 @@ pub struct StepEntry {
 
 pub struct StepCache {
     dir: PathBuf,
+    cache: CacheDir,
 }
 
 pub fn now_nanos() -> u128 {
@@ -38,9 +44,10 @@ pub fn now() -> u64 {
 }
 
 impl StepCache {
-    pub fn new(dir: &Path) -> Self {
+    pub fn new(cache: &CacheDir) -> Self {
         Self {
-            dir: dir.to_owned(),
+            dir: cache.steps(),
+            cache: cache.clone(),
         }
     }
 
@@ -78,6 +85,48 @@ impl StepCache {
         )
     }
 
+    /// Keeps `log`, the log of the run that made the step `key`, for the builds that take the step
+    /// from the cache. Best effort: a build without it only lacks that log.
+    pub fn keep_log(&self, key: &str, log: &Path) {
+        let kept = self.cache.step_log(key);
+        let copied = std::fs::create_dir_all(self.cache.step_logs())
+            .and_then(|()| tempfile::NamedTempFile::new_in(self.cache.step_logs()))
+            .and_then(|mut temp| {
+                std::io::copy(&mut std::fs::File::open(log)?, &mut temp)?;
+                temp.persist(&kept).map_err(|e| e.error)?;
+                Ok(())
+            });
+        if let Err(e) = copied {
+            tracing::warn!(
+                key,
+                "could not keep the step's log in {}: {e}",
+                kept.display()
+            );
+        }
+    }
+
+    /// Copies the kept log of the step `key` to `to`; false when the cache has none (the step was
+    /// cached before baker kept logs, or the log was pruned).
+    pub fn restore_log(&self, key: &str, to: &Path) -> bool {
+        let kept = self.cache.step_log(key);
+        let restored = to
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::copy(&kept, to));
+        match restored {
+            Ok(_) => {
+                // Its last use, as for the entry: `baker cache prune` evicts the oldest first.
+                let _ = filetime_touch(&kept);
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => {
+                tracing::warn!(key, "could not copy the kept log {}: {e}", kept.display());
+                false
+            }
+        }
+    }
+
     /// Every entry, for `baker cache`.
     pub fn entries(&self) -> Vec<(PathBuf, StepEntry)> {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
@@ -106,7 +155,7 @@ mod tests {
     #[test]
     fn entries_round_trip_through_the_index() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = StepCache::new(dir.path());
+        let cache = StepCache::new(&CacheDir::new(dir.path()));
         let entry = StepEntry {
             key: "ab".repeat(32),
             step: "compile".into(),
@@ -120,5 +169,20 @@ mod tests {
         let all = cache.entries();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].1, entry);
+    }
+
+    #[test]
+    fn a_kept_log_comes_back_and_a_missing_one_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = StepCache::new(&CacheDir::new(dir.path().join("cache")));
+        let log = dir.path().join("03-compile.log");
+        std::fs::write(&log, "make: done\n").unwrap();
+        cache.keep_log("k1", &log);
+        std::fs::write(&log, "changed after").unwrap();
+        let out = dir.path().join("out/logs/03-compile.log");
+        assert!(cache.restore_log("k1", &out));
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "make: done\n");
+        assert!(!cache.restore_log("k2", &dir.path().join("out/logs/04-x.log")));
+        assert!(!dir.path().join("out/logs/04-x.log").exists());
     }
 }

@@ -4,6 +4,7 @@
 //! ```text
 //! <root>/downloads/sha256/<hex>        verified downloads, content-addressed
 //! <root>/steps/<key>.json              step cache index: key -> committed image
+//! <root>/step-logs/<key>.log           the log of the run that made each cached step
 //! <root>/os-layers/<key>.json          `baker image`'s OS layers (and their trees), by last use
 //! <root>/node-images/<key>.json        the `docker` provider's node images, by last use
 //! <root>/ccache/<recipe>-<distro>/     compiler caches, one per recipe and distro
@@ -51,6 +52,16 @@ impl CacheDir {
 
     pub fn steps(&self) -> PathBuf {
         self.root.join("steps")
+    }
+
+    /// The log of the run that made each cached step, so that a build taking the step from the
+    /// cache still shows it in `<out>/logs/`; removed with its step entry.
+    pub fn step_logs(&self) -> PathBuf {
+        self.root.join("step-logs")
+    }
+
+    pub fn step_log(&self, key: &str) -> PathBuf {
+        self.step_logs().join(format!("{key}.log"))
     }
 
     /// One file per OS layer `baker image` made or reused, touched at each use, so that

@@ -36,6 +36,7 @@ fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
         ("host", cache.host()),
         ("artifacts", cache.artifacts()),
         ("steps", cache.steps()),
+        ("step-logs", cache.step_logs()),
         ("os-layers", cache.os_layers()),
         ("node-images", cache.node_images()),
         ("downloads", cache.downloads()),
@@ -130,11 +131,23 @@ fn remove_empty_dirs_below(dir: &Path) {
 }
 
 fn remove(entry: &CacheEntry) -> std::io::Result<()> {
-    if entry.path.is_dir() {
+    let removed = if entry.path.is_dir() {
         std::fs::remove_dir_all(&entry.path)
     } else {
         std::fs::remove_file(&entry.path)
+    };
+    match removed {
+        // Gone already: a step's kept log that went with its step, earlier in the same list.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        removed => removed?,
     }
+    // A step's kept log goes with its entry: `<root>/steps/<key>.json` -> `<root>/step-logs/<key>.log`
+    // (see `CacheDir::step_log`).
+    let root = entry.path.parent().and_then(Path::parent);
+    if let (Some(key), Some(root), "steps") = (&entry.engine_key, root, entry.part) {
+        let _ = std::fs::remove_file(CacheDir::new(root).step_log(key));
+    }
+    Ok(())
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {
@@ -274,5 +287,33 @@ mod tests {
         assert!(!cache.packages("debian-12").exists());
         assert!(kept.exists());
         assert!(!cache.packages("centos-6").join("partial").exists());
+    }
+
+    /// A step's kept log is counted on its own and goes when its step entry goes.
+    #[test]
+    fn a_step_entrys_log_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheDir::new(dir.path());
+        std::fs::create_dir_all(cache.steps()).unwrap();
+        std::fs::create_dir_all(cache.step_logs()).unwrap();
+        for key in ["k1", "k2"] {
+            std::fs::write(cache.steps().join(format!("{key}.json")), b"{}").unwrap();
+            std::fs::write(cache.step_log(key), b"make\n").unwrap();
+        }
+        let entries = scan(&cache);
+        assert_eq!(
+            super::super::accounting::totals(&entries, &Default::default()),
+            vec![("steps", 4, 2), ("step-logs", 10, 2)]
+        );
+        let k1: Vec<CacheEntry> = (entries.into_iter())
+            .filter(|e| e.engine_key.as_deref() == Some("k1"))
+            .collect();
+        assert_eq!(k1.len(), 1);
+        remove_entries(&k1).unwrap();
+        assert!(!cache.step_log("k1").exists());
+        assert!(cache.step_log("k2").exists());
+        // `cache clear` lists a step before its log, which is gone by then.
+        assert!(remove_entries(&scan(&cache)).unwrap().is_empty());
+        assert!(!cache.step_log("k2").exists() && !cache.steps().join("k2.json").exists());
     }
 }

@@ -132,7 +132,7 @@ impl LayerBuild<'_> {
     /// The build's committed setup step when the step cache has it, else the setup step run again
     /// from its inputs (repository files from the plan, keys from the download cache).
     async fn setup_image(&self, setup: &PlanStep, base_id: &str) -> Result<String, ImageError> {
-        let steps = StepCache::new(&self.cache.steps());
+        let steps = StepCache::new(self.cache);
         if let Some(entry) = steps.lookup(self.engine, &setup.key, base_id).await {
             return Ok(entry.image_id);
         }
