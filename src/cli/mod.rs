@@ -6,6 +6,7 @@ mod build;
 mod cache;
 mod cluster;
 mod folder_arg;
+mod heartbeat;
 mod image;
 mod image_boot;
 mod launch;

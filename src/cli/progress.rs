@@ -1,17 +1,19 @@
 //! Draws the library's progress events on the terminal: a spinner for the running step with its
 //! elapsed time and last log line, a byte bar for downloads, a byte bar for each long job running
 //! (several at once: `baker image` writes the GCE archive while it writes the other formats), and
-//! one line per finished step. When stderr is not a terminal (CI logs), it prints plain lines.
+//! one line per finished step. When stderr is not a terminal (CI logs), it prints plain lines, and
+//! a running step's [`Heartbeat`].
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use baker::progress::{Event, Reporter};
 
+use super::heartbeat::Heartbeat;
 use super::output::{bars, say};
 
 pub struct TerminalReporter {
@@ -21,6 +23,8 @@ pub struct TerminalReporter {
     bar: Mutex<Option<ProgressBar>>,
     /// The byte bars of the long jobs running, by what they do.
     jobs: Mutex<HashMap<String, ProgressBar>>,
+    /// The running step's name and heartbeat, when not on a terminal.
+    heartbeat: Mutex<Option<(String, Heartbeat)>>,
     interactive: bool,
 }
 
@@ -30,6 +34,7 @@ impl TerminalReporter {
             bars: bars().clone(),
             bar: Mutex::new(None),
             jobs: Mutex::new(HashMap::new()),
+            heartbeat: Mutex::new(None),
             interactive: std::io::stderr().is_terminal(),
         }
     }
@@ -107,10 +112,23 @@ impl Reporter for TerminalReporter {
                     bar.enable_steady_tick(Duration::from_millis(120));
                     self.replace(Some(bar));
                 } else {
-                    say(&format!("[{index}/{total}] {name}: running"));
+                    let label = format!("[{index}/{total}] {name}");
+                    say(&format!("{label}: running"));
+                    *self.heartbeat.lock().expect("progress lock") =
+                        Some((name, Heartbeat::new(label, Instant::now())));
                 }
             }
-            Event::StepLog { line, .. } => self.with_bar(|b| b.set_message(line)),
+            Event::StepLog { name, line } => {
+                if self.interactive {
+                    self.with_bar(|b| b.set_message(line));
+                } else if let Some((step, beat)) =
+                    self.heartbeat.lock().expect("progress lock").as_mut()
+                {
+                    if *step == name {
+                        beat.on_line(&line, Instant::now()).inspect(|l| say(l));
+                    }
+                }
+            }
             Event::StepFinished {
                 index,
                 total,
@@ -118,6 +136,7 @@ impl Reporter for TerminalReporter {
                 elapsed,
             } => {
                 self.replace(None);
+                self.heartbeat.lock().expect("progress lock").take();
                 say(&format!(
                     "[{index}/{total}] {name}: done in {:.1}s",
                     elapsed.as_secs_f64()
