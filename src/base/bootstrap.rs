@@ -115,11 +115,7 @@ impl BootstrapSpec {
     pub fn validate(&self, sources: &[apt::AptSource]) -> Result<Debootstrap, BaseError> {
         let invalid = |what: String| Err(BaseError::Precondition { what });
         let Some(distro) = Distro::parse(&self.distro) else {
-            return invalid(format!(
-                "unknown distro `{}`; valid: {}",
-                self.distro,
-                Distro::valid_names()
-            ));
+            return invalid(Distro::unknown(&self.distro));
         };
         let suite = suite(distro)?;
         validate_tag(&self.tag)?;

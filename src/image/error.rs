@@ -70,8 +70,9 @@ pub enum ImageError {
     )]
     TooSmall { size: u64, tree: u64, picked: u64 },
 
-    #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce")]
-    UnknownFormat { given: String },
+    /// `hint` is `recipe::error::did_you_mean`'s.
+    #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce{hint}")]
+    UnknownFormat { given: String, hint: String },
 
     /// The disk's files (`tree` bytes), once for the disk and once more for each of `copies`, do
     /// not fit in the `free` bytes of the output directory `dir`.

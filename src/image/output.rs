@@ -11,6 +11,7 @@ use crate::progress::Reporter;
 use crate::stop::Stop;
 
 pub use super::format::Format;
+use crate::recipe::error::did_you_mean;
 
 /// `raw,qcow2` -> the formats, each once, in the order given.
 pub fn parse_formats(list: &str) -> Result<Vec<Format>, ImageError> {
@@ -21,6 +22,10 @@ pub fn parse_formats(list: &str) -> Result<Vec<Format>, ImageError> {
                 .parse()
                 .map_err(|_| ImageError::UnknownFormat {
                     given: name.to_owned(),
+                    hint: did_you_mean(
+                        &name.to_ascii_lowercase(),
+                        Format::ALL.iter().map(|f| f.name()),
+                    ),
                 })?;
         if !formats.contains(&format) {
             formats.push(format);
@@ -29,6 +34,7 @@ pub fn parse_formats(list: &str) -> Result<Vec<Format>, ImageError> {
     if formats.is_empty() {
         return Err(ImageError::UnknownFormat {
             given: list.to_owned(),
+            hint: String::new(),
         });
     }
     Ok(formats)

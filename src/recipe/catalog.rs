@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::RecipeError;
+use super::error::{RecipeError, did_you_mean};
 use super::{Distro, Recipe, SourceText, validate};
 
 /// The product's recipes, compiled in. Paths are relative to the repository root.
@@ -94,12 +94,7 @@ impl Catalog {
         distro: Option<&str>,
     ) -> Result<Recipe, RecipeError> {
         let distro = distro
-            .map(|d| {
-                Distro::parse(d).ok_or_else(|| RecipeError::UnknownDistro {
-                    given: d.to_owned(),
-                    valid: Distro::valid_names(),
-                })
-            })
+            .map(|d| Distro::parse(d).ok_or_else(|| RecipeError::UnknownDistro(Distro::unknown(d))))
             .transpose()?;
         if let Some(given) = recipe.filter(|r| looks_like_path(r)) {
             let loaded = load_file(Path::new(given))?;
@@ -122,6 +117,7 @@ impl Catalog {
                 return Err(RecipeError::UnknownRecipe {
                     given: name.to_owned(),
                     available: self.names(),
+                    hint: did_you_mean(name, self.recipes.iter().map(|r| r.name.as_str())),
                 });
             }
             candidates.retain(|r| r.name == name);

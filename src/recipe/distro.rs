@@ -40,16 +40,24 @@ impl Distro {
 
     /// Resolves any accepted spelling; `None` when the name is not one baker knows.
     pub fn parse(input: &str) -> Option<Self> {
-        let folded: String = input
-            .trim()
-            .to_ascii_lowercase()
-            .chars()
-            .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
-            .collect();
+        let folded = fold(input);
         NAMES
             .iter()
             .find(|(_, _, aliases)| aliases.contains(&folded.as_str()))
             .map(|(d, _, _)| *d)
+    }
+
+    /// What to say of `input` when [`Distro::parse`] does not know it: the nearest name when one is
+    /// close (`debain12`: `debian12`) and every valid name.
+    pub fn unknown(input: &str) -> String {
+        let aliases = NAMES
+            .iter()
+            .flat_map(|(_, _, aliases)| aliases.iter().copied());
+        format!(
+            "unknown distro `{input}`; valid names: {}{}",
+            Self::valid_names(),
+            super::error::did_you_mean(&fold(input), aliases),
+        )
     }
 
     /// The list shown when a name is not recognised.
@@ -60,6 +68,13 @@ impl Distro {
             .collect::<Vec<_>>()
             .join("; ")
     }
+}
+
+/// `CentOS-6.6` -> `centos66`: lower case, without the separators people put in distro names.
+fn fold(input: &str) -> String {
+    (input.trim().to_ascii_lowercase().chars())
+        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
+        .collect()
 }
 
 impl std::fmt::Display for Distro {
@@ -96,5 +111,12 @@ mod tests {
         assert_eq!(Distro::parse("centos7"), None);
         assert_eq!(Distro::parse(""), None);
         assert!(Distro::valid_names().contains("centos-6.6"));
+        let typo = Distro::unknown("Debain-12");
+        assert!(typo.starts_with("unknown distro `Debain-12`; valid names: centos-6.6"));
+        assert!(
+            typo.ends_with("bookworm); did you mean `debian12`?"),
+            "{typo}"
+        );
+        assert!(Distro::unknown("gentoo").ends_with("bookworm)"));
     }
 }

@@ -16,11 +16,17 @@ pub enum RecipeError {
         source: std::io::Error,
     },
 
-    #[error("unknown distro `{given}`; valid names: {valid}")]
-    UnknownDistro { given: String, valid: String },
+    /// [`super::Distro::unknown`]'s message.
+    #[error("{0}")]
+    UnknownDistro(String),
 
-    #[error("no recipe named `{given}`; available: {available}")]
-    UnknownRecipe { given: String, available: String },
+    /// `hint` is [`did_you_mean`]'s.
+    #[error("no recipe named `{given}`; available: {available}{hint}")]
+    UnknownRecipe {
+        given: String,
+        available: String,
+        hint: String,
+    },
 
     #[error("no recipe for distro {distro}{for_name}; recipes exist for: {available}")]
     NoRecipeForDistro {
@@ -65,9 +71,7 @@ impl RecipeError {
                 .split_once("expected")
                 .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
                 .unwrap_or_default();
-            if let Some(best) = nearest(&given, expected.iter().copied()) {
-                message = format!("{message}; did you mean `{best}`?");
-            }
+            message.push_str(&did_you_mean(&given, expected.iter().copied()));
         }
         Self::At {
             location: source.locate(span),
@@ -86,9 +90,17 @@ pub fn nearest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -
         .map(|(_, c)| c)
 }
 
+/// `; did you mean `x`?` naming the [`nearest`] of `candidates` to `given`, or nothing when none is
+/// close: the end of an error message about a mistyped name.
+pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(given, candidates)
+        .map(|n| format!("; did you mean `{n}`?"))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::nearest;
+    use super::{did_you_mean, nearest};
 
     #[test]
     fn suggests_close_names_only() {
@@ -96,5 +108,7 @@ mod tests {
         assert_eq!(nearest("pakages", fields), Some("packages"));
         assert_eq!(nearest("sorce", fields), Some("source"));
         assert_eq!(nearest("zzzzzzzz", fields), None);
+        assert_eq!(did_you_mean("sorce", fields), "; did you mean `source`?");
+        assert_eq!(did_you_mean("zzzzzzzz", fields), "");
     }
 }

@@ -8,7 +8,7 @@ use std::ops::Range;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use super::error::{RecipeError, nearest};
+use super::error::{RecipeError, did_you_mean};
 use super::raw::{self, RawRecipe};
 use super::template::{Renderer, Template};
 use super::template_check::check_templates;
@@ -42,11 +42,7 @@ impl Checker<'_> {
         let distro = Distro::parse(raw.recipe.distro.get_ref()).ok_or_else(|| {
             self.at(
                 raw.recipe.distro.span(),
-                format!(
-                    "unknown distro `{}`; valid names: {}",
-                    raw.recipe.distro.get_ref(),
-                    Distro::valid_names()
-                ),
+                Distro::unknown(raw.recipe.distro.get_ref()),
             )
         })?;
         let name = raw.recipe.name.get_ref().clone();
@@ -220,9 +216,7 @@ impl Checker<'_> {
                     .map(|(_, k)| *k)
                     .ok_or_else(|| {
                         let valid: Vec<&str> = CacheKind::ALL.iter().map(|(n, _)| *n).collect();
-                        let hint = nearest(c.get_ref(), valid.iter().copied())
-                            .map(|n| format!("; did you mean `{n}`?"))
-                            .unwrap_or_default();
+                        let hint = did_you_mean(c.get_ref(), valid.iter().copied());
                         self.at(
                             c.span(),
                             format!(

@@ -104,6 +104,31 @@ fn an_unknown_distro_lists_the_valid_names() {
 }
 
 #[test]
+fn a_mistyped_distro_recipe_or_format_names_the_nearest() {
+    fails_saying(
+        &["plan", "--distro", "debain12"],
+        &[
+            "unknown distro `debain12`; valid names: ",
+            "; did you mean `debian12`?",
+        ],
+    );
+    fails_saying(
+        &["plan", "--recipe", "postgres", "--distro", "debian12"],
+        &[
+            "no recipe named `postgres`; available: hello, mesos, postgresql; did you mean `postgresql`?",
+        ],
+    );
+    fails_saying(
+        &[
+            "image", "--recipe", "hello", "--distro", "debian12", "--format", "qcow",
+        ],
+        &[
+            "unknown image format `qcow`; expected one of raw, ami, qcow2, vhd, gce; did you mean `qcow2`?",
+        ],
+    );
+}
+
+#[test]
 fn an_unknown_version_lists_the_versions() {
     fails_saying(
         &["plan", "--distro", "centos6", "--version", "9.9"],
