@@ -13,6 +13,7 @@
 //! On timeout the error carries the console's last 40 lines and a hint read from them.
 
 mod console;
+mod disk_kind;
 pub mod kvm_memory;
 mod ovmf;
 mod qemu;
@@ -34,9 +35,10 @@ use crate::progress::{Event, Reporter};
 use crate::recipe::Firmware;
 pub use console::{AGENT_CANNOT_RUN, diagnose, strip_escapes};
 use console::{NOTHING_TO_BOOT, failure};
+pub use disk_kind::disk_format;
 use kvm_memory::KvmMemory;
 pub use ovmf::Ovmf;
-pub use qemu::{Accel, QemuFrom, disk_format, kvm_openable, on_path, qemu_args};
+pub use qemu::{Accel, QemuFrom, kvm_openable, on_path, qemu_args};
 use qemu::{Runner, host_qemu};
 
 /// How long a KVM guest may take to print its kernel's first line before KVM is taken to be
@@ -172,16 +174,19 @@ pub async fn boot(
                     &format!(
                         "QEMU reported a {KVM_FAILURE}: KVM cannot run this guest here (`--accel tcg` uses software emulation)"
                     ),
+                    None,
                 ));
             }
             Watched::Ended => {
                 return Err(failure(
                     opts,
                     &format!("QEMU stopped before `{READY_LINE}` appeared"),
+                    None,
                 ));
             }
             Watched::KvmStalled | Watched::TimedOut => {
-                return Err(failure(opts, &result_reason(opts)));
+                let hint = console::still_booting(accel);
+                return Err(failure(opts, &result_reason(opts), Some(hint)));
             }
             Watched::NothingToBoot => {
                 return Err(failure(
@@ -190,6 +195,7 @@ pub async fn boot(
                         "the firmware found nothing to boot on {}",
                         opts.image.display()
                     ),
+                    None,
                 ));
             }
         }

@@ -104,7 +104,10 @@ fn launch_takes_auto_kvm_or_tcg_as_the_qemu_accelerator() {
 fn qemu_from_the_host_only_fails_at_once_where_the_host_has_none() {
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("x.raw");
-    std::fs::write(&disk, [0u8; 512]).unwrap();
+    // A partition table's boot signature, or `image boot` would refuse it as no disk.
+    let mut sector = [0u8; 512];
+    sector[510..].copy_from_slice(&[0x55, 0xaa]);
+    std::fs::write(&disk, sector).unwrap();
     // A PATH with no QEMU (and, as in every test here, no engine).
     let no_qemu = |args: &[&str]| {
         let mut cmd = baker();

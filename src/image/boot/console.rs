@@ -4,8 +4,9 @@
 use super::super::ImageError;
 use super::BootOptions;
 
-/// The boot error: what did not happen, the console's last 40 lines, and a hint.
-pub(super) fn failure(opts: &BootOptions, reason: &str) -> ImageError {
+/// The boot error: what did not happen, the console's last 40 lines, and a hint: [`diagnose`]'s,
+/// else `otherwise`.
+pub(super) fn failure(opts: &BootOptions, reason: &str, otherwise: Option<String>) -> ImageError {
     let text = std::fs::read(&opts.log).unwrap_or_default();
     let text = strip_escapes(&String::from_utf8_lossy(&text));
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -14,7 +15,7 @@ pub(super) fn failure(opts: &BootOptions, reason: &str) -> ImageError {
         .map(|l| format!("  | {l}"))
         .collect::<Vec<_>>()
         .join("\n");
-    let hint = diagnose(&lines)
+    let hint = (diagnose(&lines).map(str::to_owned).or(otherwise))
         .map(|h| format!("\nhint: {h}"))
         .unwrap_or_default();
     ImageError::Boot(format!(
@@ -81,6 +82,17 @@ pub fn diagnose(lines: &[&str]) -> Option<&'static str> {
         );
     }
     None
+}
+
+/// The hint for a boot that ran out of time while the console showed nothing wrong.
+pub(super) fn still_booting(accel: super::Accel) -> String {
+    let slow = match accel {
+        super::Accel::Tcg => " (software emulation boots several times slower than KVM)",
+        super::Accel::Kvm => "",
+    };
+    format!(
+        "nothing on the console says what went wrong, so the guest may still have been booting{slow}: try a longer --timeout"
+    )
 }
 
 /// Removes terminal escape sequences (colours, cursor moves) from console text.

@@ -55,31 +55,6 @@ pub enum QemuFrom {
     Tools,
 }
 
-/// QEMU's name for the disk format, from the file name.
-pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
-    let name = image.file_name().unwrap_or_default().to_string_lossy();
-    if name.ends_with(".gce.tar.gz") {
-        return Err(ImageError::Boot(format!(
-            "{} is a GCE archive: boot the raw disk it holds (tar -xzf it, then boot disk.raw)",
-            image.display()
-        )));
-    }
-    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        return Err(ImageError::Boot(format!(
-            "{} is a tarball, not a disk image: make one from the build beside it with \
-             `baker image --from <its folder> --format raw`, then boot the .raw file",
-            image.display()
-        )));
-    }
-    Ok(if name.ends_with(".qcow2") {
-        "qcow2"
-    } else if name.ends_with(".vhd") {
-        "vpc"
-    } else {
-        "raw"
-    })
-}
-
 /// The QEMU command line for `disk` (a path as QEMU sees it).
 /// With `ovmf` the guest starts in UEFI firmware, else in SeaBIOS.
 pub fn qemu_args(
@@ -306,19 +281,5 @@ mod tests {
                 .join(" ")
                 .contains("-accel kvm -cpu host -m 512")
         );
-    }
-
-    #[test]
-    fn the_disk_format_comes_from_the_file_name() {
-        assert_eq!(disk_format(Path::new("a/pg.raw")).unwrap(), "raw");
-        assert_eq!(disk_format(Path::new("pg.ami.raw")).unwrap(), "raw");
-        assert_eq!(disk_format(Path::new("pg.qcow2")).unwrap(), "qcow2");
-        assert_eq!(disk_format(Path::new("pg.vhd")).unwrap(), "vpc");
-        let gce = disk_format(Path::new("pg.gce.tar.gz"))
-            .unwrap_err()
-            .to_string();
-        assert!(gce.contains("is a GCE archive"), "{gce}");
-        let build = disk_format(Path::new("pg.tar.gz")).unwrap_err().to_string();
-        assert!(build.contains("is a tarball, not a disk image"), "{build}");
     }
 }
