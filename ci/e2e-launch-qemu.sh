@@ -90,6 +90,8 @@ cat "$WORK/launch.out" >&2
 "$BAKER" status qpg >"$WORK/status.out" 2>&1 || true
 check "status from a new process shows both nodes ready" \
   [ "$(grep -c 'ready since' "$WORK/status.out")" = 2 ]
+check "and each node's QEMU by its pid, a running QEMU's" bash -c \
+  "[ \$(grep -oE ' pid [0-9]+ ' '$WORK/status.out' | wc -l) = 2 ] && for p in \$(grep -oE ' pid [0-9]+ ' '$WORK/status.out' | awk '{print \$2}'); do grep -q qemu /proc/\$p/cmdline || exit 1; done"
 subnet=$(json "$BAKER_STATE_DIR/qpg/state.json" 'd["resources"]["subnet"].rsplit(".", 1)[0]')
 check "the nodes have their addresses on the cluster's switch ($subnet.x)" \
   [ "$(json "$BAKER_STATE_DIR/qpg/state.json" '" ".join(n["address"] for n in d["nodes"])')" = "$subnet.10 $subnet.11" ]

@@ -112,17 +112,24 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             node.name,
             node.kind.name(),
             node.address,
-            node.provider_id
-                .as_deref()
-                // A container id is shown short; a machine (`ssh`) by its whole name.
-                .map_or("-", |id| if state.provider == "docker" {
-                    &id[..12.min(id.len())]
-                } else {
-                    id
-                }),
+            shown_id(&state.provider, node.provider_id.as_deref()),
         ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A node's provider id as `status` shows it: a container id short, a VM by its QEMU's pid (its
+/// id is the pidfile's path), a machine (`ssh`) by its whole name.
+fn shown_id(provider: &str, id: Option<&str>) -> String {
+    match (provider, id) {
+        (_, None) => "-".to_owned(),
+        ("docker", Some(id)) => id[..12.min(id.len())].to_owned(),
+        ("qemu", Some(pidfile)) => {
+            let pid = baker::launch::qemu_process::running_pid(std::path::Path::new(pidfile));
+            pid.map_or("stopped".to_owned(), |pid| format!("pid {pid}"))
+        }
+        (_, Some(id)) => id.to_owned(),
+    }
 }
 
 pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
