@@ -148,13 +148,20 @@ kill_midway() { # kill_midway NAME: starts a 1+1 launch and SIGKILLs it once its
   wait "$pid" 2>/dev/null || true
 }
 kill_midway resumed
-check "a launch killed midway left its state" "$BAKER" status resumed
+"$BAKER" status resumed >"$WORK/killed-status.out" 2>&1 && status=0 || status=$?
+check "a launch killed midway left its state, and status says to finish it with --resume" bash -c \
+  "[ $status = 0 ] && grep -q 'its launch has not finished (when it was stopped, .baker launch resumed --resume. finishes it)' '$WORK/killed-status.out'"
 check "launch --resume finishes it" "$BAKER" launch resumed --resume -q
 "$BAKER" status resumed >"$WORK/resumed.out" 2>&1 || true
 check "and both its nodes are ready" [ "$(grep -c 'ready since' "$WORK/resumed.out")" = 2 ]
 # A ready node whose container stopped (as when the host restarts) is started again in that
 # container, with what it held.
 id=$(docker ps -q --no-trunc --filter name=resumed-standby-1)
+node_field() { json "$BAKER_STATE_DIR/resumed/state.json" "[n for n in d['nodes'] if n['name']=='resumed-$1'][0]['$2']"; }
+primary_since=$(node_field primary ready_since)
+standby_since=$(node_field standby-1 ready_since)
+standby_ports=$(node_field standby-1 published)
+sleep 1 # a new ready time differs from the old one by a second at least
 docker stop -t 5 resumed-standby-1 >/dev/null 2>&1 || true
 "$BAKER" launch resumed --resume >"$WORK/restart.out" 2>&1 && status=0 || status=$?
 check "launch --resume of the ready cluster with its standby's container stopped reaches ready again" [ "$status" = 0 ]
@@ -163,6 +170,15 @@ check "it started the standby again in its own container, not a new one" bash -c
 [ "$failed" = 0 ] || cat "$WORK/restart.out" >&2
 "$BAKER" status resumed >"$WORK/restarted.out" 2>&1 || true
 check "and both its nodes are ready again" [ "$(grep -c 'ready since' "$WORK/restarted.out")" = 2 ]
+check "the primary, which never stopped, keeps its ready time; the standby has a new one" bash -c \
+  "[ '$(node_field primary ready_since)' = '$primary_since' ] && [ '$(node_field standby-1 ready_since)' != '$standby_since' ]"
+if [ "$(node_field standby-1 published)" = "$standby_ports" ]; then
+  check "the standby's ports stayed where they were ($standby_ports), and resume says nothing of them" \
+    bash -c "! grep -q 'is now published on host port' '$WORK/restart.out'"
+else
+  check "the standby's ports moved ($standby_ports -> $(node_field standby-1 published)), and resume says so" \
+    grep -q "resumed-standby-1's port .* is now published on host port" "$WORK/restart.out"
+fi
 "$BAKER" destroy resumed >/dev/null
 kill_midway killed
 check "destroy of a half-made cluster removes its containers and network" bash -c \

@@ -96,6 +96,10 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             state.name,
             if down == 1 { "it" } else { "them" }
         ),
+        (Phase::Creating | Phase::Booting, _) => format!(
+            ": its launch has not finished (when it was stopped, `baker launch {} --resume` finishes it)",
+            state.name
+        ),
         _ => String::new(),
     };
     emit_line(&format!(

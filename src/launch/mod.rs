@@ -31,6 +31,7 @@ pub mod qemu_vm;
 pub mod readiness;
 pub mod ready;
 pub mod resume;
+mod role_wait;
 pub mod run;
 pub mod smoke;
 pub mod ssh;

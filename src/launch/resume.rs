@@ -5,6 +5,7 @@
 //! own disk when it had been ready, so its role's data survives), and a smoke test that did not
 //! finish runs again. Then [`super::run`] drives the cluster to ready as a launch does.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use super::error::LaunchError;
 use super::provider::Provider;
 use super::run::{finish, http_client, render_bundles, smoke_pending};
 use super::smoke::smoke;
-use super::state::{ClusterState, Phase, StateDir};
+use super::state::{ClusterState, NodeState, Phase, StateDir};
 use crate::plan::{Plan, read_plan};
 use crate::progress::{Event, Reporter};
 
@@ -88,15 +89,70 @@ pub async fn resume<P: Provider>(
     }
     state.phase = Phase::Creating;
     states.save(&state)?;
+    let published_before: Vec<_> = state.nodes.iter().map(|n| n.published.clone()).collect();
     // A cluster with a node that was ready is kept whatever happens: it holds its roles' data.
     let keep = keep_failed || state.nodes.iter().any(|n| n.ready_since.is_some());
     finish(
-        provider, states, plan, &mut state, &secret, keep, reporter, cancel,
+        provider,
+        states,
+        plan,
+        &mut state,
+        &secret,
+        keep,
+        reporter.clone(),
+        cancel,
     )
     .await?;
+    for note in moved_ports(&published_before, &state.nodes) {
+        reporter.report(Event::Note(note));
+    }
     Ok(state)
+}
+
+/// What to say of the host ports that changed for the nodes started again: a node's port is
+/// published afresh when its container or VM starts, and the host port the engine picks then may
+/// differ from the one the user has been using.
+fn moved_ports(before: &[BTreeMap<u16, u16>], nodes: &[NodeState]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (node, before) in nodes.iter().zip(before) {
+        for (port, host) in &node.published {
+            match before.get(port) {
+                Some(old) if old != host && *old != 0 => notes.push(format!(
+                    "{}'s port {port} is now published on host port {host} (was {old})",
+                    node.name
+                )),
+                _ => {}
+            }
+        }
+    }
+    notes
 }
 
 fn short(key: &str) -> &str {
     &key[..12.min(key.len())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launch::provider::WantedNode;
+    use crate::recipe::RoleKind;
+
+    #[test]
+    fn a_port_published_on_another_host_port_is_named() {
+        let mut node = WantedNode {
+            name: "pg-standby-1".into(),
+            role: "standby".into(),
+            kind: RoleKind::Slave,
+        }
+        .unplaced();
+        node.published = BTreeMap::from([(5432, 40001), (22, 40002)]);
+        let nodes = [node];
+        let before = [BTreeMap::from([(5432, 39999), (22, 40002)])];
+        assert_eq!(
+            moved_ports(&before, &nodes),
+            ["pg-standby-1's port 5432 is now published on host port 40001 (was 39999)"]
+        );
+        assert!(moved_ports(&[BTreeMap::new()], &nodes).is_empty());
+    }
 }

@@ -10,21 +10,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
-
 use super::bundle::{NodeBundle, render_bundle};
-use super::error::{LaunchError, NodeFailure};
+use super::error::LaunchError;
 use super::members::{cluster_facts, facts_of_nodes, slave_role, wanted_nodes};
 use super::provider::{Provider, start_nodes};
-use super::readiness::wait_ready;
+use super::role_wait::wait_for_roles;
 use super::smoke::smoke;
 use super::state::{ClusterState, Phase, STATE_FORMAT, StateDir, StateError, check_name};
 use crate::plan::{Plan, write_plan};
 use crate::progress::{Event, Reporter};
-
-/// How often the wait for the roles says whom it still waits for.
-const WAITING_NOTE: Duration = Duration::from_secs(30);
 
 /// What to launch.
 pub struct LaunchRequest {
@@ -75,7 +69,7 @@ pub fn check_request(plan: &Plan, request: &LaunchRequest) -> Result<(), LaunchE
     Ok(())
 }
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -214,74 +208,7 @@ async fn boot<P: Provider>(
 
     let ready_started = Instant::now();
     let http = http_client()?;
-    // Every node is waited for at once; the first that fails ends the wait, since a cluster with a
-    // failed node will not become ready (a master waiting for its slaves would otherwise time out
-    // later and hide the slave's failure).
-    let mut waits: FuturesUnordered<_> = state
-        .nodes
-        .iter()
-        .zip(&bundles)
-        .enumerate()
-        .map(|(i, (node, bundle))| {
-            let shell = provider.shell(node);
-            let http = &http;
-            async move { (i, wait_ready(bundle, &shell, http).await) }
-        })
-        .collect();
-    let mut failure = None;
-    let mut ready = Vec::new();
-    // Under software emulation roles take minutes: each node says when it is ready, and the wait
-    // says whom it still waits for every half minute.
-    let mut still_waiting =
-        tokio::time::interval_at(tokio::time::Instant::now() + WAITING_NOTE, WAITING_NOTE);
-    loop {
-        tokio::select! {
-            next = waits.next() => match next {
-                None => break,
-                Some((i, Ok(()))) => {
-                    ready.push(i);
-                    reporter.report(Event::Note(format!(
-                        "  {} ({}) ready after {:.1}s",
-                        state.nodes[i].name,
-                        state.nodes[i].role,
-                        ready_started.elapsed().as_secs_f64()
-                    )));
-                }
-                Some((i, Err(not_ready))) => {
-                    failure = Some((i, not_ready));
-                    break;
-                }
-            },
-            _ = still_waiting.tick() => {
-                let waiting: Vec<&str> = (0..state.nodes.len())
-                    .filter(|i| !ready.contains(i))
-                    .map(|i| state.nodes[i].name.as_str())
-                    .collect();
-                reporter.report(Event::Note(format!(
-                    "  still waiting for {} after {:.0}s",
-                    waiting.join(", "),
-                    ready_started.elapsed().as_secs_f64()
-                )));
-            }
-        }
-    }
-    drop(waits);
-    for i in ready {
-        state.nodes[i].ready = true;
-        state.nodes[i].ready_since = Some(now());
-    }
-    if let Some((i, not_ready)) = failure {
-        let node = &state.nodes[i];
-        let log = provider.role_log(node, 40).await;
-        return Err(LaunchError::NodeFailed(Box::new(NodeFailure {
-            node: node.name.clone(),
-            role: node.role.clone(),
-            check: not_ready.check,
-            seen: not_ready.seen.to_string(),
-            hints: matching_hints(plan, &log),
-            log,
-        })));
-    }
+    wait_for_roles(provider, states, plan, state, &bundles, &http, reporter).await?;
     state.phase = Phase::Ready;
     state
         .timings
@@ -320,20 +247,6 @@ pub(super) fn http_client() -> Result<reqwest::Client, LaunchError> {
 /// The launch asked for the smoke test and it has not passed yet.
 pub(super) fn smoke_pending(state: &ClusterState) -> bool {
     state.smoke && !state.timings.contains_key("smoke")
-}
-
-/// The recipe's advice for what a node's log shows.
-fn matching_hints(plan: &Plan, log: &[String]) -> Vec<String> {
-    let mut advice = Vec::new();
-    for hint in &plan.hints {
-        let Ok(re) = regex::Regex::new(&hint.pattern) else {
-            continue;
-        };
-        if log.iter().any(|l| re.is_match(l)) && !advice.contains(&hint.advice) {
-            advice.push(hint.advice.clone());
-        }
-    }
-    advice
 }
 
 /// The state of cluster `name`, or (when it has none) an empty one of the same name, so that
