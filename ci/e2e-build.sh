@@ -79,6 +79,8 @@ check "its logs/ holds every step's log, as the run that made the step wrote it"
 say "hello: --no-cache rebuild"
 hello "$WORK/cache-a" "$WORK/out-n" --mirror "$MIRROR" --no-cache --json >"$WORK/n.json"
 check "--no-cache runs every step again" [ "$(json "$WORK/n.json" 'd["cache_hits"]')" = 0 ]
+check "and removes the step images it replaced: none is left untagged" bash -c \
+  "[ -z \"\$(docker images -q --filter dangling=true --filter label=baker.step --filter label=$RUN_LABEL)\" ] && [ \$(docker images -q --filter label=baker.step --filter label=$RUN_LABEL | wc -l) = 5 ]"
 check "a rerun package step downloads no package again (the package cache)" \
   grep -q 'Need to get 0 B' "$WORK/out-n/logs/01-packages.log"
 check "a rerun gives the same tarball" [ "$(json "$WORK/a1.json" 'd["artifact"]["sha256"]')" = "$(json "$WORK/n.json" 'd["artifact"]["sha256"]')" ]

@@ -96,6 +96,10 @@ struct Builder<'a> {
     fetcher: Fetcher,
     steps_cache: StepCache,
     session: incremental_run::Session,
+    /// The step images this build's commits took the tags of (`--no-cache` reruns steps whose
+    /// images exist), oldest first: removed once the build is done, or they would stay in the
+    /// engine, untagged, until `baker cache prune`.
+    replaced: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> Builder<'a> {
@@ -119,15 +123,32 @@ impl<'a> Builder<'a> {
             cache_id,
             out_dir,
             session: Default::default(),
+            replaced: Default::default(),
         }
     }
 
     async fn run(&self) -> Result<BuildOutcome, BuildError> {
         let started = Instant::now();
-        if self.options.incremental {
-            return self.run_incremental(started).await;
+        let outcome = if self.options.incremental {
+            self.run_incremental(started).await
+        } else {
+            self.run_clean(started).await
+        };
+        self.remove_replaced().await;
+        outcome
+    }
+
+    /// Removes the step images whose tags this build's commits took, newest first (each is the
+    /// parent of the next). The engine refuses to remove one that a container or another image still
+    /// stands on (a build running beside this one, a plan sharing the first steps): it stays, for
+    /// `baker cache prune`.
+    async fn remove_replaced(&self) {
+        let replaced = std::mem::take(&mut *self.replaced.lock().expect("replaced lock"));
+        for id in replaced.iter().rev() {
+            if let Err(e) = self.engine.remove_image(id).await {
+                tracing::debug!(image = %id, "the replaced step image stays: {e}");
+            }
         }
-        self.run_clean(started).await
     }
 
     async fn run_clean(&self, started: Instant) -> Result<BuildOutcome, BuildError> {

@@ -15,7 +15,7 @@ use super::gather::Upload;
 use super::step_log::{StepLog, matching_hints};
 use super::{BuildError, Builder, inputs, step_cache};
 use crate::cache::CACHE_LABEL;
-use crate::engine::labels::{KEY_LABEL, RECIPE_LABEL, STEP_LABEL, STEP_REPO, step_tag};
+use crate::engine::labels::{KEY_LABEL, RECIPE_LABEL, STEP_LABEL, STEP_REPO, step_image, step_tag};
 use crate::engine::{Container, ContainerSpec};
 use crate::plan::PlanStep;
 use crate::progress::Event;
@@ -207,8 +207,20 @@ impl Builder<'_> {
             (CACHE_LABEL, self.cache_id.as_str()),
         ];
         let tag = step_tag(&step.key, &self.cache_id);
-        Ok(container
+        let before = match self.options.no_cache {
+            true => (self
+                .engine
+                .image_info(&step_image(&step.key, &self.cache_id))
+                .await)
+                .map(|info| info.id),
+            false => None,
+        };
+        let id = container
             .commit(STEP_REPO, &tag, image_env, &labels)
-            .await?)
+            .await?;
+        if let Some(old) = before.filter(|old| *old != id) {
+            self.replaced.lock().expect("replaced lock").push(old);
+        }
+        Ok(id)
     }
 }
