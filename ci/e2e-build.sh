@@ -75,6 +75,16 @@ check "a no-change rebuild into the same --out takes over its tarball (no copy) 
   bash -c "[ \"\$(stat -c %i '$TARBALL')\" = $INODE_BEFORE ] && cd '$WORK/out-a' && sha256sum -c --quiet hello-2.10-debian-12.tar.gz.sha256"
 check "its logs/ holds every step's log, as the run that made the step wrote it" bash -c \
   "[ \$(ls '$WORK/out-a/logs' | wc -l) = 5 ] && diff -r '$WORK/a1-logs' '$WORK/out-a/logs'"
+# A `baker image` making an image in the folder (flock(1) standing in for it) is waited for before
+# the build replaces its set there.
+: >"$WORK/a3.err"
+flock "$WORK/out-a" bash -c "for _ in \$(seq 600); do grep -q 'waiting for the' '$WORK/a3.err' && break; sleep 0.1; done; touch '$WORK/out-a/image-made'" &
+holder=$!
+until ! flock -n "$WORK/out-a" true; do sleep 0.05; done
+hello "$WORK/cache-a" "$WORK/out-a" --mirror "$MIRROR" 2>"$WORK/a3.err" >/dev/null
+wait "$holder"
+check "a build waits for the image being made in its --out before replacing its set, and keeps what the image wrote" bash -c \
+  "grep -q 'waiting for the .baker image. into $WORK/out-a to finish' '$WORK/a3.err' && [ -e '$WORK/out-a/image-made' ] && cd '$WORK/out-a' && sha256sum -c --quiet hello-2.10-debian-12.tar.gz.sha256"
 
 say "hello: --no-cache rebuild"
 hello "$WORK/cache-a" "$WORK/out-n" --mirror "$MIRROR" --no-cache --json >"$WORK/n.json"

@@ -367,7 +367,7 @@ until ! flock -n "$WORK/pg-copy" true; do sleep 0.05; done
 "$BAKER" image --from "$WORK/pg-copy" --format raw --cache-dir "$WORK/cache-a" >/dev/null 2>"$WORK/img-w.err"
 wait "$holder"
 check "with --from and no --out, the image goes into the build's folder, after waiting for the run that holds it" bash -c \
-  "grep -q 'waiting for another .baker image. into $WORK/pg-copy' '$WORK/img-w.err' && [ -s '$WORK/pg-copy/$DISK' ] && cd '$WORK/pg-copy' && sha256sum -c --quiet ./*.tar.gz.sha256 && [ -s plan.json ] && [ -s manifest.json ]"
+  "grep -q 'waiting for another .baker image. (or build) into $WORK/pg-copy' '$WORK/img-w.err' && [ -s '$WORK/pg-copy/$DISK' ] && cd '$WORK/pg-copy' && sha256sum -c --quiet ./*.tar.gz.sha256 && [ -s plan.json ] && [ -s manifest.json ]"
 check "a warm image (cached OS layer and tree) is byte-identical to the cold one" cmp -s "$WORK/pg-copy/$DISK" "$A"
 rm -rf "$WORK/pg-copy" "$WORK/img-c"
 

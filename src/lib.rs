@@ -13,6 +13,7 @@ pub mod builder;
 pub mod cache;
 pub mod compress;
 pub mod engine;
+pub mod folder_lock;
 pub mod image;
 pub mod launch;
 pub mod layout;

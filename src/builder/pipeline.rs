@@ -4,7 +4,8 @@
 //! their sha256s into that plan, runs the steps and exports the artifact; whatever happens — success,
 //! an error, or the cancellation resolving — every container the build created is removed before it
 //! returns. It holds the cache's lock shared throughout, so `baker cache clear|prune` wait for it, and
-//! writes the output set in a staging directory that replaces `--out` only when the build succeeded.
+//! writes the output set in a staging directory that replaces `--out` only when the build succeeded,
+//! holding `--out`'s lock meanwhile, so an image being made there is not swapped from under it.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use super::out_dir::StagedOut;
 use super::{BuildError, BuildOptions, BuildOutcome, Builder, Selection};
 use crate::cache::LockMode;
 use crate::engine::Engine;
+use crate::folder_lock::{FolderLock, lock_folder};
 use crate::plan::Plan;
 use crate::progress::{Event, Reporter};
 use crate::recipe::{Base, Catalog};
@@ -48,20 +50,25 @@ pub async fn build(
     tracing::debug!("planned");
     let engine = Engine::connect(reporter.as_ref()).await?;
     let out = StagedOut::new(&options.out_dir)?;
-    let work = run(
-        &engine,
-        plan,
-        request,
-        reporter,
-        cache_id,
-        out.staging.clone(),
-    );
+    let work = async {
+        let done = run(
+            &engine,
+            plan,
+            request,
+            reporter.clone(),
+            cache_id,
+            out.staging.clone(),
+        )
+        .await?;
+        let folder = hold_out_dir(&options.out_dir, reporter.as_ref()).await?;
+        Ok((done, folder))
+    };
     let outcome = engine
         .run_until(work, cancel)
         .await
         .unwrap_or(Err(BuildError::Interrupted { logs: None }));
     match outcome {
-        Ok(mut done) => {
+        Ok((mut done, _folder)) => {
             tracing::debug!("built");
             done.artifact.path = out.published(&done.artifact.path);
             done.manifest_path = out.published(&done.manifest_path);
@@ -123,6 +130,25 @@ async fn run(
     )
     .run()
     .await
+}
+
+/// The lock of `--out`, when it exists, held while the build's set replaces the one there: waits
+/// for a `baker image` making an image in it (see [`crate::folder_lock`]).
+async fn hold_out_dir(
+    out: &std::path::Path,
+    reporter: &dyn Reporter,
+) -> Result<Option<FolderLock>, BuildError> {
+    if !out.is_dir() {
+        return Ok(None);
+    }
+    let waiting = || {
+        format!(
+            "waiting for the `baker image` into {} to finish before replacing the build there",
+            out.display()
+        )
+    };
+    let held = lock_folder(out, waiting, reporter).await;
+    Ok(Some(held.map_err(BuildError::io("locking", out))?))
 }
 
 /// The base image's id, pulling it when it is not present. Called before anything is downloaded, so

@@ -1,45 +1,35 @@
 //! One `baker image` at a time per output folder. Two runs into one folder would each make a disk
 //! and write `image.json` last, so the folder would end up holding files that its `image.json` does
-//! not list. A run holds an exclusive `flock(2)` on the folder itself (a lock file would keep an
-//! otherwise empty folder from being removed after a failure) and a second one waits, saying so.
+//! not list. A run holds the folder's lock ([`crate::folder_lock`]) and a second one waits, saying
+//! so; so does a build publishing its set into the folder.
 //!
 //! Holding the lock, a run also knows that the work folders (`.baker-image-*`) and partial files
 //! (`.*.partial`) in the folder belong to no running image: they are what a killed run (SIGKILL, a
 //! power cut) left, and are removed, so that they do not fill the disk one run after another.
 
-use std::fs::File;
 use std::path::Path;
 
-use rustix::fs::{FlockOperation, flock};
-use rustix::io::Errno;
-
 use super::ImageError;
-use crate::cache::lock::flock_when_free;
+use crate::folder_lock::{FolderLock, lock_folder};
 use crate::progress::{Event, Reporter};
 
 /// Held while an image is made into its folder; dropping it releases the folder.
 pub struct OutLock {
-    _dir: File,
+    _dir: FolderLock,
 }
 
-/// Creates `out` if needed, waits for any other image being made into it, and removes what killed
-/// runs left there.
+/// Creates `out` if needed, waits for any other image being made into it (or build being published
+/// there), and removes what killed runs left there.
 pub async fn lock_out(out: &Path, reporter: &dyn Reporter) -> Result<OutLock, ImageError> {
     std::fs::create_dir_all(out).map_err(ImageError::io("creating", out))?;
-    let dir = File::open(out).map_err(ImageError::io("opening", out))?;
-    let locking = |e: Errno| ImageError::io("locking", out)(e.into());
-    let op = FlockOperation::NonBlockingLockExclusive;
-    match flock(&dir, op) {
-        Ok(()) => {}
-        Err(Errno::WOULDBLOCK) => {
-            reporter.report(Event::Note(format!(
-                "waiting for another `baker image` into {} to finish",
-                out.display()
-            )));
-            flock_when_free(&dir, op).await.map_err(locking)?;
-        }
-        Err(e) => return Err(locking(e)),
-    }
+    let waiting = || {
+        format!(
+            "waiting for another `baker image` (or build) into {} to finish",
+            out.display()
+        )
+    };
+    let dir =
+        (lock_folder(out, waiting, reporter).await).map_err(ImageError::io("locking", out))?;
     // A folder baker cannot write in (another user's build, a read-only mount) is refused now,
     // not after the OS layer and the disk.
     tempfile::tempfile_in(out).map_err(|e| ImageError::Input {
