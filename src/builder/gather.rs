@@ -16,7 +16,7 @@ use crate::progress::{Event, Reporter};
 use crate::recipe::Pin;
 use crate::source::fetch::{Expected, FetchRequest, Fetcher};
 use crate::source::stat_cache::StatCache;
-use crate::source::tree::{TreeDigest, digest_tree_with};
+use crate::source::tree::{LeftOut, TreeDigest, digest_tree_with};
 use crate::source::tree_stream;
 
 /// What is uploaded into a step's container before it starts.
@@ -180,7 +180,9 @@ impl Builder<'_> {
     pub(super) fn source_tree(&self, path: &str) -> Result<TreeDigest, BuildError> {
         let root = Path::new(path);
         let mut cache = StatCache::open(&self.options.cache.root().join("stat"), root);
-        digest_tree_with(root, &mut cache).map_err(BuildError::io("reading the source tree", path))
+        let left_out = LeftOut::output_folder(&self.options.out_dir);
+        digest_tree_with(root, &left_out, &mut cache)
+            .map_err(BuildError::io("reading the source tree", path))
     }
 
     async fn fetch(

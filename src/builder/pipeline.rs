@@ -36,9 +36,11 @@ pub async fn build(
 ) -> Result<BuildOutcome, BuildError> {
     let options = &request.options;
     StagedOut::check(&options.out_dir)?;
-    let plan = request
-        .selection
-        .plan(request.catalog, &options.lock_file)?;
+    let selection = Selection {
+        output_dir: Some(options.out_dir.clone()),
+        ..request.selection.clone()
+    };
+    let plan = selection.plan(request.catalog, &options.lock_file)?;
     let _in_use = options
         .cache
         .lock(LockMode::Shared, true, reporter.as_ref())

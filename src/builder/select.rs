@@ -10,7 +10,7 @@ use crate::plan::{Plan, PlanOptions, SourceOverride, resolve};
 use crate::recipe::Catalog;
 use crate::source::lock::LockFile;
 use crate::source::stat_cache::StatCache;
-use crate::source::tree::digest_tree_with;
+use crate::source::tree::{LeftOut, digest_tree_with};
 
 /// What to build, as the user chose it.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,9 @@ pub struct Selection {
     pub source_date_epoch: Option<u64>,
     /// Where the stat caches of `--source-dir` trees live (`<cache>/stat`); none re-hashes every file.
     pub stat_cache: Option<PathBuf>,
+    /// The build's output folder, left out of the `--source-dir` tree when it is inside it (see
+    /// [`LeftOut`]); [`build`](super::build) sets it from `--out`.
+    pub output_dir: Option<PathBuf>,
 }
 
 impl Selection {
@@ -39,7 +42,11 @@ impl Selection {
         let source_override = self
             .source_dir
             .as_deref()
-            .map(|dir| source_tree(dir, self.stat_cache.as_deref()))
+            .map(|dir| {
+                let left_out = (self.output_dir.as_deref())
+                    .map_or_else(LeftOut::default, LeftOut::output_folder);
+                source_tree(dir, &left_out, self.stat_cache.as_deref())
+            })
             .transpose()?;
         let locked = LockFile::load(lock_file)?.files;
         Ok(resolve(
@@ -56,14 +63,18 @@ impl Selection {
 }
 
 /// The identity of a local source tree: its absolute path, file count and content digest.
-fn source_tree(dir: &Path, stat_cache: Option<&Path>) -> Result<SourceOverride, BuildError> {
+fn source_tree(
+    dir: &Path,
+    left_out: &LeftOut,
+    stat_cache: Option<&Path>,
+) -> Result<SourceOverride, BuildError> {
     let unreadable = |source| BuildError::SourceDir {
         path: dir.to_owned(),
         source,
     };
     let dir = dir.canonicalize().map_err(unreadable)?;
     let mut cache = stat_cache.map_or_else(StatCache::none, |c| StatCache::open(c, &dir));
-    let tree = digest_tree_with(&dir, &mut cache).map_err(unreadable)?;
+    let tree = digest_tree_with(&dir, left_out, &mut cache).map_err(unreadable)?;
     Ok(SourceOverride {
         path: dir.display().to_string(),
         files: tree.files(),

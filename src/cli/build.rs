@@ -34,7 +34,7 @@ pub struct BuildArgs {
 }
 
 /// The output folder when `--out` is not given (and no `--from` build folder is).
-const DEFAULT_OUT: &str = "out";
+pub(super) const DEFAULT_OUT: &str = "out";
 
 /// How to build, shared by every command that builds first (`build`, `image`, `launch`).
 #[derive(Debug, Args)]

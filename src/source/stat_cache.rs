@@ -141,7 +141,7 @@ fn now_ns() -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::tree::digest_tree_with;
+    use crate::source::tree::{LeftOut, digest_tree_with};
 
     #[test]
     fn an_unchanged_file_is_not_reread_and_a_changed_one_is() {
@@ -149,13 +149,17 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let file = tree.path().join("a.c");
         std::fs::write(&file, "one\n").unwrap();
-        let first =
-            digest_tree_with(tree.path(), &mut StatCache::open(cache.path(), tree.path())).unwrap();
+        let first = digest_tree_with(
+            tree.path(),
+            &LeftOut::default(),
+            &mut StatCache::open(cache.path(), tree.path()),
+        )
+        .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         // Written after the file: the entry is no longer racy and is trusted.
         let mut again = StatCache::open(cache.path(), tree.path());
         let stat = Stat::of(&std::fs::metadata(&file).unwrap());
-        let _ = digest_tree_with(tree.path(), &mut again).unwrap();
+        let _ = digest_tree_with(tree.path(), &LeftOut::default(), &mut again).unwrap();
         let again = StatCache::open(cache.path(), tree.path());
         assert_eq!(
             again.get("a.c", &stat),
@@ -164,12 +168,16 @@ mod tests {
 
         // Same size, new content: the stat differs (mtime, ctime), so the file is re-hashed.
         std::fs::write(&file, "two\n").unwrap();
-        let changed =
-            digest_tree_with(tree.path(), &mut StatCache::open(cache.path(), tree.path())).unwrap();
+        let changed = digest_tree_with(
+            tree.path(),
+            &LeftOut::default(),
+            &mut StatCache::open(cache.path(), tree.path()),
+        )
+        .unwrap();
         assert_ne!(changed.sha256, first.sha256);
         assert_eq!(
             changed.sha256,
-            digest_tree_with(tree.path(), &mut StatCache::none())
+            digest_tree_with(tree.path(), &LeftOut::default(), &mut StatCache::none())
                 .unwrap()
                 .sha256
         );

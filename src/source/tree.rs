@@ -1,6 +1,9 @@
 //! The identity of a local source tree (`--source-dir`): a digest over every file's relative path,
 //! mode and content sha256 (symlinks by their target), never over times, so touching a file without
-//! changing it does not change the key. Version-control and editor litter is skipped.
+//! changing it does not change the key. Version-control and editor litter is skipped, and so is the
+//! build's own output folder when it is inside the tree (`--source-dir . --out out`, the default
+//! `--out` when building from the tree's root), with what the build stages beside it: otherwise each
+//! build's tarball would be part of the next one's source, and no build would ever hit the cache.
 
 use std::fs;
 use std::io;
@@ -41,16 +44,65 @@ impl TreeDigest {
     }
 }
 
+/// A build's output folder, left out of the tree it is in: the folder, `<out>.failed` and the
+/// staging folders `.<out>.*` beside it (see `builder::out_dir`).
+#[derive(Debug, Clone, Default)]
+pub struct LeftOut {
+    /// The output folder as an absolute path, its existing part resolved like the tree's root.
+    out: Option<PathBuf>,
+}
+
+impl LeftOut {
+    pub fn output_folder(out: &Path) -> Self {
+        Self { out: resolved(out) }
+    }
+
+    fn skips(&self, path: &Path) -> bool {
+        let Some(out) = &self.out else {
+            return false;
+        };
+        if path == out {
+            return true;
+        }
+        let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else {
+            return false;
+        };
+        let name = name.to_string_lossy();
+        let entry = path.file_name().unwrap_or_default().to_string_lossy();
+        path.parent() == Some(parent)
+            && (entry == format!("{name}.failed") || entry.starts_with(&format!(".{name}.")))
+    }
+}
+
+/// `path` made absolute, with its longest existing ancestor canonicalized (the folder may not be
+/// made yet).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(path).ok()?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        rest.push(existing.file_name()?);
+        existing = existing.parent()?;
+    }
+    let mut resolved = existing.canonicalize().ok()?;
+    resolved.extend(rest.into_iter().rev());
+    Some(resolved)
+}
+
 /// Walks `root` in sorted order and digests it, hashing every file.
 pub fn digest_tree(root: &Path) -> io::Result<TreeDigest> {
-    digest_tree_with(root, &mut StatCache::none())
+    digest_tree_with(root, &LeftOut::default(), &mut StatCache::none())
 }
 
 /// Walks `root` and digests it, taking the sha256 of files whose stat is unchanged from `cache` and
 /// hashing the others in parallel (a thread per core); records what it found in `cache`.
-pub fn digest_tree_with(root: &Path, cache: &mut StatCache) -> io::Result<TreeDigest> {
+pub fn digest_tree_with(
+    root: &Path,
+    left_out: &LeftOut,
+    cache: &mut StatCache,
+) -> io::Result<TreeDigest> {
     let mut found = Vec::new();
-    walk(root, root, &mut found)?;
+    walk(root, root, left_out, &mut found)?;
     let digests: Vec<io::Result<String>> = found
         .par_iter()
         .map(|f| match &f.kind {
@@ -107,14 +159,14 @@ enum Kind {
     Dir,
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<Found>) -> io::Result<()> {
+fn walk(root: &Path, dir: &Path, left_out: &LeftOut, out: &mut Vec<Found>) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        if SKIPPED.iter().any(|s| name == *s) {
+        let path = entry.path();
+        if SKIPPED.iter().any(|s| name == *s) || left_out.skips(&path) {
             continue;
         }
-        let path = entry.path();
         let meta = fs::symlink_metadata(&path)?;
         let relative = path
             .strip_prefix(root)
@@ -143,7 +195,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Found>) -> io::Result<()> {
             kind,
         });
         if is_dir {
-            walk(root, &path, out)?;
+            walk(root, &path, left_out, out)?;
         }
     }
     Ok(())
@@ -183,5 +235,30 @@ mod tests {
         perms.set_mode(0o755);
         fs::set_permissions(dir.path().join("a.c"), perms).unwrap();
         assert_ne!(digest_tree(dir.path()).unwrap().sha256, changed.sha256);
+    }
+
+    #[test]
+    fn the_builds_output_folder_and_what_it_stages_beside_it_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs::write(root.join("a.c"), "int main(){}\n").unwrap();
+        let clean = digest_tree(&root).unwrap();
+        for made in ["out/logs", ".out.x1.staging/logs", "out.failed/logs"] {
+            fs::create_dir_all(root.join(made)).unwrap();
+            fs::write(root.join(made).join("01-x.log"), "log").unwrap();
+        }
+        fs::write(root.join("out/hello.tar.gz"), "tarball").unwrap();
+        // Named from elsewhere: relative to the working directory, or through a symbolic link.
+        let link = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(&root, link.path().join("src")).unwrap();
+        for out in [root.join("out"), link.path().join("src/out")] {
+            let left_out = LeftOut::output_folder(&out);
+            let tree = digest_tree_with(&root, &left_out, &mut StatCache::none()).unwrap();
+            assert_eq!(tree.sha256, clean.sha256, "{out:?}");
+        }
+        // Another folder's are not left out; nor is a folder not yet made a reason to fail.
+        let other = LeftOut::output_folder(&root.join("elsewhere/out"));
+        let tree = digest_tree_with(&root, &other, &mut StatCache::none()).unwrap();
+        assert_eq!(tree.files(), 5);
     }
 }
