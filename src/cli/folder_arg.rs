@@ -5,8 +5,27 @@
 
 use std::path::{Path, PathBuf};
 
+/// The variables that give the folder options their values when the options are not given.
+const FROM_ENV: [&str; 2] = ["BAKER_CACHE_DIR", "BAKER_RECIPES_DIR"];
+
 /// `text` as a path, unless it, or the nearest of its parents that exists, is not a folder.
 pub fn folder(text: &str) -> Result<PathBuf, String> {
+    checked(text).map_err(|why| from_env(text, why))
+}
+
+/// `why`, with the variable that `text` came from when it is one of [`FROM_ENV`]'s values: clap's
+/// error names only the option, which the user may never have typed.
+fn from_env(text: &str, why: String) -> String {
+    match FROM_ENV
+        .iter()
+        .find(|v| std::env::var(v).is_ok_and(|value| value == text))
+    {
+        Some(var) => format!("{why} (the value of ${var})"),
+        None => why,
+    }
+}
+
+fn checked(text: &str) -> Result<PathBuf, String> {
     if text.is_empty() {
         return Err("an empty path".into());
     }
@@ -27,7 +46,7 @@ pub fn existing_folder(text: &str) -> Result<PathBuf, String> {
     if path.is_dir() {
         Ok(path)
     } else {
-        Err("no such folder".into())
+        Err(from_env(text, "no such folder".into()))
     }
 }
 

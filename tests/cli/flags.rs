@@ -175,3 +175,37 @@ fn a_folder_option_naming_a_file_or_a_path_under_one_is_refused_by_name_before_a
     }
     assert_eq!(std::fs::read(&file).unwrap(), b"");
 }
+
+#[test]
+fn a_folder_variable_naming_no_folder_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, "").unwrap();
+    for (var, path, reason) in [
+        ("BAKER_CACHE_DIR", file.clone(), "a file, not a folder"),
+        (
+            "BAKER_RECIPES_DIR",
+            dir.path().join("none"),
+            "no such folder",
+        ),
+    ] {
+        baker()
+            .arg("clusters")
+            .env(var, &path)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(format!(
+                "{reason} (the value of ${var})"
+            )));
+    }
+    // Given as the option, the same path is the option's value: no variable is named.
+    baker()
+        .args(["clusters", "--cache-dir"])
+        .arg(&file)
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("a file, not a folder")
+                .and(predicate::str::contains("the value of").not()),
+        );
+}
