@@ -54,15 +54,12 @@ mod tests {
             .await
             .unwrap();
         let path = dir.path().to_owned();
-        let waiter = tokio::spawn(async move {
-            let r = Recorder::default();
-            let lock = lock_folder(&path, || "waiting".into(), &r).await.unwrap();
-            (lock, r.0.into_inner().unwrap())
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert!(!waiter.is_finished());
-        drop(held);
-        let (_lock, events) = waiter.await.unwrap();
+        let (_lock, events) = Recorder::after_release(held, |r| async move {
+            lock_folder(&path, || "waiting".into(), r.as_ref())
+                .await
+                .unwrap()
+        })
+        .await;
         assert!(
             matches!(&events[..], [Event::Note(n)] if n == "waiting"),
             "{events:?}"

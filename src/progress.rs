@@ -81,3 +81,27 @@ impl Reporter for Recorder {
         self.0.lock().expect("recorder lock").push(event);
     }
 }
+
+#[cfg(test)]
+impl Recorder {
+    /// For tests of a wait: runs `take` on a task of its own with a recorder of its own, checks
+    /// that it still waits 100 ms later, drops `held` (what it waits for) and returns what `take`
+    /// returned, with the events it reported.
+    pub async fn after_release<T, Fut>(
+        held: impl Sized,
+        take: impl FnOnce(std::sync::Arc<Recorder>) -> Fut,
+    ) -> (T, Vec<Event>)
+    where
+        Fut: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let recorder = std::sync::Arc::new(Recorder::default());
+        let waiter = tokio::spawn(take(recorder.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished(), "it did not wait");
+        drop(held);
+        let taken = waiter.await.expect("the waiter panicked");
+        let events = std::mem::take(&mut *recorder.0.lock().expect("recorder lock"));
+        (taken, events)
+    }
+}

@@ -203,17 +203,13 @@ mod tests {
             cache.lock(LockMode::Shared, false, &r).await,
             Err(CacheLockError::Busy { .. })
         ));
-        let waiter = {
-            let cache = cache.clone();
-            tokio::spawn(async move {
-                let r = Recorder::default();
-                let lock = cache.lock(LockMode::Shared, true, &r).await.unwrap();
-                (lock, r.0.into_inner().unwrap())
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        drop(clear);
-        let (_lock, events) = waiter.await.unwrap();
+        let (_lock, events) = Recorder::after_release(clear, |r| async move {
+            cache
+                .lock(LockMode::Shared, true, r.as_ref())
+                .await
+                .unwrap()
+        })
+        .await;
         assert!(
             matches!(&events[..], [Event::Note(n)] if n.contains("waiting for `baker cache clear|prune`"))
         );

@@ -90,18 +90,14 @@ mod tests {
         let r = Recorder::default();
         let held = cache.mount_packages("debian-12", "/a", &r).await.unwrap();
         let other_distro = cache.mount_packages("centos-6", "/a", &r).await.unwrap();
-        let waiter = {
-            let cache = cache.clone();
-            tokio::spawn(async move {
-                let r = Recorder::default();
-                let mount = cache.mount_packages("debian-12", "/b", &r).await.unwrap();
-                (mount, r.0.into_inner().unwrap())
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert!(!waiter.is_finished());
-        drop(held);
-        let (mount, events) = waiter.await.unwrap();
+        let waiter = cache.clone();
+        let (mount, events) = Recorder::after_release(held, |r| async move {
+            waiter
+                .mount_packages("debian-12", "/b", r.as_ref())
+                .await
+                .unwrap()
+        })
+        .await;
         assert!(
             matches!(&events[..], [Event::Note(n)] if n.contains("waiting for the debian-12 package cache")),
             "{events:?}"

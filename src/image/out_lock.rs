@@ -86,18 +86,10 @@ mod tests {
         names.sort();
         assert_eq!(names, ["pg.raw"]);
         assert_eq!(r.0.lock().unwrap().len(), 2, "each removal is said");
-        let waiter = {
-            let out = out.clone();
-            tokio::spawn(async move {
-                let r = Recorder::default();
-                let lock = lock_out(&out, &r).await.unwrap();
-                (lock, r.0.into_inner().unwrap())
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        assert!(!waiter.is_finished());
-        drop(held);
-        let (_lock, events) = waiter.await.unwrap();
+        let (_lock, events) = Recorder::after_release(held, |r| async move {
+            lock_out(&out, r.as_ref()).await.unwrap()
+        })
+        .await;
         assert!(
             matches!(&events[..], [Event::Note(n)] if n.contains("waiting for another `baker image`")),
             "{events:?}"
