@@ -124,6 +124,14 @@ say "hello: local source tree, then a one-line change"
 SRC=$WORK/hello-src
 mkdir -p "$SRC" && tar -xzf "$MIRROR/hello-2.10.tar.gz" -C "$SRC" --strip-components=1
 hello "$WORK/cache-a" "$WORK/out-tree" --source-dir "$SRC" --json >"$WORK/t1.json"
+# Built from the tree's root with the default --out (./out, inside the tree): the output folder, its
+# staging folder and its logs are not part of the source, so the same tree hits every step each time.
+(cd "$SRC" && "$BAKER" build --recipe hello --distro debian12 --cache-dir "$WORK/cache-a" --no-upstream --source-dir . --json >"$WORK/t-in1.json" &&
+  "$BAKER" build --recipe hello --distro debian12 --cache-dir "$WORK/cache-a" --no-upstream --source-dir . --json >"$WORK/t-in2.json" 2>"$WORK/t-in2.err")
+hits_in="$(json "$WORK/t-in1.json" 'd["cache_hits"]') $(json "$WORK/t-in2.json" 'd["cache_hits"]')"
+check "a tree holding the build's own --out (./out) plans the same source key, build after build (hits: $hits_in)" bash -c \
+  "[ '$hits_in' = '5 5' ] && [ -s '$SRC/out/hello-2.10-debian-12.tar.gz' ] && ! grep -q 'changed since it was planned' '$WORK/t-in2.err'"
+rm -rf "$SRC/out"
 sed -i 's/Hello, world!/Hello, baker!/' "$SRC/src/hello.c"
 t=$(now)
 hello "$WORK/cache-a" "$WORK/out-tree" --source-dir "$SRC" --json >"$WORK/t2.json"

@@ -22,23 +22,37 @@ pub struct FolderLock {
 }
 
 /// Locks the folder `dir` (which must exist) exclusively. When another process holds it, reports
-/// `waiting` and waits; dropping the future (Ctrl-C) ends the wait.
+/// `waiting` and waits; dropping the future (Ctrl-C) ends the wait. When the folder at `dir` was
+/// replaced while this waited (a build published its set there, swapping the folder), the lock is
+/// taken again on the folder that is there now.
 pub async fn lock_folder(
     dir: &Path,
     waiting: impl FnOnce() -> String,
     reporter: &dyn Reporter,
 ) -> io::Result<FolderLock> {
-    let file = File::open(dir)?;
-    let op = FlockOperation::NonBlockingLockExclusive;
-    match flock(&file, op) {
-        Ok(()) => {}
-        Err(Errno::WOULDBLOCK) => {
-            reporter.report(Event::Note(waiting()));
-            flock_when_free(&file, op).await?;
+    let mut waiting = Some(waiting);
+    loop {
+        let file = File::open(dir)?;
+        let op = FlockOperation::NonBlockingLockExclusive;
+        match flock(&file, op) {
+            Ok(()) => {}
+            Err(Errno::WOULDBLOCK) => {
+                if let Some(waiting) = waiting.take() {
+                    reporter.report(Event::Note(waiting()));
+                }
+                flock_when_free(&file, op).await?;
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
+        if same_file(&file.metadata()?, &std::fs::metadata(dir)?) {
+            return Ok(FolderLock { _dir: file });
+        }
     }
-    Ok(FolderLock { _dir: file })
+}
+
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 
 #[cfg(test)]
@@ -69,5 +83,33 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    /// A waiter whose folder was swapped while it waited locks the folder that is there now.
+    #[tokio::test]
+    async fn a_folder_swapped_while_waiting_is_locked_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let r = Recorder::default();
+        let held = lock_folder(&out, || unreachable!(), &r).await.unwrap();
+        let path = out.clone();
+        let waiter = tokio::spawn(async move {
+            let r = Recorder::default();
+            lock_folder(&path, || "waiting".into(), &r).await.unwrap()
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // The holder publishes: the folder is replaced by another, then lets go of the old one.
+        std::fs::rename(&out, dir.path().join("old")).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        let new = lock_folder(&out, || unreachable!(), &r).await.unwrap();
+        drop(held);
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert!(
+            !waiter.is_finished(),
+            "it took the old folder's lock and went on"
+        );
+        drop(new);
+        let _lock = waiter.await.unwrap();
     }
 }

@@ -57,6 +57,9 @@ pub enum BuildError {
     #[error("the output directory {} (--out) exists and is not a directory; name a directory, or remove the file", path.display())]
     OutNotDirectory { path: PathBuf },
 
+    #[error("the output directory {} (--out) is the --source-dir tree itself: each build's tarball would be part of the next one's source; name a folder inside the tree (the default ./out is left out of it) or outside it", path.display())]
+    OutIsSourceTree { path: PathBuf },
+
     #[error(
         "the output directory {} (--out) holds {names}, which no baker build wrote there, and a build's set has members of those names: name another directory, or move them",
         path.display()

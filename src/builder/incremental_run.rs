@@ -104,6 +104,7 @@ impl Builder<'_> {
         // A clean build of exactly this tree already made the artifact: that is the answer.
         let all_cached = self.skipped(0..self.plan.steps.len(), false);
         if let Some(done) = meta::reuse_artifact(self, &all_cached, started).await? {
+            self.restore_logs(0..self.plan.steps.len());
             return Ok(done);
         }
         let tree = self.source_tree(path)?;

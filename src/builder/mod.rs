@@ -34,6 +34,7 @@ pub use step_cache::{StepCache, StepEntry};
 
 use crate::artifact::{ArtifactFile, Manifest};
 use crate::cache::CacheDir;
+use crate::cache::lock_holders::held_by_this_process_alone;
 use crate::engine::Engine;
 use crate::plan::{Plan, PlanStep};
 use crate::progress::{Event, Reporter};
@@ -139,11 +140,15 @@ impl<'a> Builder<'a> {
     }
 
     /// Removes the step images whose tags this build's commits took, newest first (each is the
-    /// parent of the next). The engine refuses to remove one that a container or another image still
-    /// stands on (a build running beside this one, a plan sharing the first steps): it stays, for
-    /// `baker cache prune`.
+    /// parent of the next), when no other process uses the cache: a build beside this one may have
+    /// looked one up before this build's commits took its tag, and not yet made its container from
+    /// it. The engine refuses to remove one that a container or another image still stands on (a
+    /// plan sharing the first steps). What stays is for `baker cache prune`.
     async fn remove_replaced(&self) {
         let replaced = std::mem::take(&mut *self.replaced.lock().expect("replaced lock"));
+        if replaced.is_empty() || !held_by_this_process_alone(&self.options.cache.in_use_lock()) {
+            return;
+        }
         for id in replaced.iter().rev() {
             if let Err(e) = self.engine.remove_image(id).await {
                 tracing::debug!(image = %id, "the replaced step image stays: {e}");
@@ -210,7 +215,7 @@ impl<'a> Builder<'a> {
                         total,
                         name: s.name.clone(),
                     });
-                    self.steps_cache.restore_log(&s.key, &self.log_path(i, s));
+                    self.restore_logs(i..i + 1);
                 }
                 StepOutcome {
                     name: s.name.clone(),
@@ -222,9 +227,16 @@ impl<'a> Builder<'a> {
             .collect()
     }
 
-    /// `host:container` bind mounts of the step's caches, creating the host directories.
-    /// The bind mounts of `step`'s caches but the package cache, which [`CacheDir::mount_packages`]
-    /// gives with its lock.
+    /// Puts the kept logs of the steps in `range`, taken from the cache, in the output set's `logs/`.
+    fn restore_logs(&self, range: std::ops::Range<usize>) {
+        for (step, i) in self.plan.steps[range.clone()].iter().zip(range) {
+            self.steps_cache
+                .restore_log(&step.key, &self.log_path(i, step));
+        }
+    }
+
+    /// `host:container` bind mounts of `step`'s caches, creating the host directories; all but the
+    /// package cache, which [`CacheDir::mount_packages`] gives with its lock.
     fn binds(&self, step: &PlanStep) -> Result<Vec<String>, BuildError> {
         let cache = &self.options.cache;
         let distro = &self.plan.recipe.distro;

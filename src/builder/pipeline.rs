@@ -18,6 +18,7 @@ use crate::folder_lock::{FolderLock, lock_folder};
 use crate::plan::Plan;
 use crate::progress::{Event, Reporter};
 use crate::recipe::{Base, Catalog};
+use crate::source::tree::LeftOut;
 
 /// Everything a build needs besides the reporter and the cancellation.
 pub struct BuildRequest<'a> {
@@ -36,6 +37,13 @@ pub async fn build(
 ) -> Result<BuildOutcome, BuildError> {
     let options = &request.options;
     StagedOut::check(&options.out_dir)?;
+    if let Some(tree) = &request.selection.source_dir {
+        if LeftOut::output_folder(&options.out_dir).is_root_of(tree) {
+            return Err(BuildError::OutIsSourceTree {
+                path: options.out_dir.clone(),
+            });
+        }
+    }
     let selection = Selection {
         output_dir: Some(options.out_dir.clone()),
         ..request.selection.clone()
@@ -134,15 +142,15 @@ async fn run(
     .await
 }
 
-/// The lock of `--out`, when it exists, held while the build's set replaces the one there: waits
-/// for a `baker image` making an image in it (see [`crate::folder_lock`]).
+/// The lock of `--out`, held while the build's set replaces the one there: waits for a `baker image`
+/// making an image in it (see [`crate::folder_lock`]).
 async fn hold_out_dir(
     out: &std::path::Path,
     reporter: &dyn Reporter,
-) -> Result<Option<FolderLock>, BuildError> {
-    if !out.is_dir() {
-        return Ok(None);
-    }
+) -> Result<FolderLock, BuildError> {
+    // Made now if missing, so that an image made into it meanwhile is waited for too: the set is
+    // then exchanged with this folder.
+    std::fs::create_dir_all(out).map_err(BuildError::io("creating", out))?;
     let waiting = || {
         format!(
             "waiting for the `baker image` into {} to finish before replacing the build there",
@@ -150,7 +158,7 @@ async fn hold_out_dir(
         )
     };
     let held = lock_folder(out, waiting, reporter).await;
-    Ok(Some(held.map_err(BuildError::io("locking", out))?))
+    held.map_err(BuildError::io("locking", out))
 }
 
 /// The base image's id, pulling it when it is not present. Called before anything is downloaded, so

@@ -93,6 +93,10 @@ impl StepCache {
             .and_then(|()| tempfile::NamedTempFile::new_in(self.cache.step_logs()))
             .and_then(|mut temp| {
                 std::io::copy(&mut std::fs::File::open(log)?, &mut temp)?;
+                // Readable as the log it copies is (a temporary file is the owner's alone), and
+                // so is each copy of it in an output set.
+                temp.as_file()
+                    .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
                 temp.persist(&kept).map_err(|e| e.error)?;
                 Ok(())
             });
@@ -182,6 +186,10 @@ mod tests {
         let out = dir.path().join("out/logs/03-compile.log");
         assert!(cache.restore_log("k1", &out));
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "make: done\n");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&out).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o644);
         assert!(!cache.restore_log("k2", &dir.path().join("out/logs/04-x.log")));
         assert!(!dir.path().join("out/logs/04-x.log").exists());
     }

@@ -59,15 +59,6 @@ pub(super) fn by(holders: &[String]) -> String {
 #[derive(Debug)]
 pub struct CacheLock {
     _file: File,
-    waited: bool,
-}
-
-impl CacheLock {
-    /// Whether another process held the lock when it was asked for, so that this one waited: what
-    /// that process made meanwhile may be there now.
-    pub fn waited(&self) -> bool {
-        self.waited
-    }
 }
 
 /// Whether the lock is shared (builds) or exclusive (clear, prune).
@@ -145,21 +136,13 @@ pub(super) async fn take(
         LockMode::Exclusive => FlockOperation::NonBlockingLockExclusive,
     };
     match flock(&file, op) {
-        Ok(()) => {
-            return Ok(CacheLock {
-                _file: file,
-                waited: false,
-            });
-        }
+        Ok(()) => return Ok(CacheLock { _file: file }),
         Err(Errno::WOULDBLOCK) => {}
         Err(e) => return Err(io(e.into())),
     }
     reporter.report(Event::Note(busy(path)?));
     flock_when_free(&file, op).await.map_err(|e| io(e.into()))?;
-    Ok(CacheLock {
-        _file: file,
-        waited: true,
-    })
+    Ok(CacheLock { _file: file })
 }
 
 /// How often a wait for a lock tries it again.

@@ -13,20 +13,7 @@ const COMMAND_CHARS: usize = 100;
 
 /// `pid <n> (<command line>)` for each process holding a `flock(2)` lock on `path`, but this one.
 pub fn lock_holders(path: &Path) -> Vec<String> {
-    let (Ok(meta), Ok(locks)) = (
-        std::fs::metadata(path),
-        std::fs::read_to_string("/proc/locks"),
-    ) else {
-        return Vec::new();
-    };
-    let file = format!(
-        "{:02x}:{:02x}:{}",
-        rustix::fs::major(meta.dev()),
-        rustix::fs::minor(meta.dev()),
-        meta.ino()
-    );
-    let mut pids: Vec<u32> = locks_on(&locks, &file)
-        .into_iter()
+    let mut pids: Vec<u32> = (holder_pids(path).unwrap_or_default().into_iter())
         .filter(|pid| *pid != std::process::id())
         .collect();
     pids.sort_unstable();
@@ -34,6 +21,26 @@ pub fn lock_holders(path: &Path) -> Vec<String> {
     pids.into_iter()
         .map(|pid| format!("pid {pid} ({})", command_of(pid)))
         .collect()
+}
+
+/// Whether this process is known to be the only one holding a `flock(2)` lock on `path`: it is among
+/// the holders `/proc/locks` lists and no other is. False when that cannot be told.
+pub fn held_by_this_process_alone(path: &Path) -> bool {
+    holder_pids(path)
+        .is_some_and(|pids| !pids.is_empty() && pids.iter().all(|pid| *pid == std::process::id()))
+}
+
+/// The pids holding a `flock(2)` lock on `path`, from `/proc/locks`; `None` when it cannot be read.
+fn holder_pids(path: &Path) -> Option<Vec<u32>> {
+    let meta = std::fs::metadata(path).ok()?;
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let file = format!(
+        "{:02x}:{:02x}:{}",
+        rustix::fs::major(meta.dev()),
+        rustix::fs::minor(meta.dev()),
+        meta.ino()
+    );
+    Some(locks_on(&locks, &file))
 }
 
 /// The pids of the `FLOCK` lines of `/proc/locks` on `file` (`MAJOR:MINOR:INODE`, the first two in
@@ -95,6 +102,7 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         let ours = std::fs::File::open(&path).unwrap();
         rustix::fs::flock(&ours, rustix::fs::FlockOperation::LockShared).unwrap();
+        assert!(held_by_this_process_alone(&path));
         let mut child = std::process::Command::new("flock")
             .args(["-s", path.to_str().unwrap(), "sleep", "30"])
             .spawn()
@@ -107,9 +115,11 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        let alone_beside_the_child = held_by_this_process_alone(&path);
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(holders.len(), 1, "{holders:?}");
+        assert!(!alone_beside_the_child);
         assert!(
             holders[0].starts_with(&format!("pid {} (flock -s ", child.id())),
             "{holders:?}"

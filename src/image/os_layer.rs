@@ -195,8 +195,8 @@ impl LayerBuild<'_> {
                 self.reporter.as_ref(),
             )
             .await?;
-        if package_cache.waited() && !no_cache {
-            // Made by the run it waited for, when that run built the same layer.
+        if !no_cache {
+            // Made meanwhile by another run, which held the package cache.
             if let Some(layer) = lookup(self.engine, spec, base_id, self.cache_id).await {
                 return Ok(layer);
             }

@@ -90,8 +90,8 @@ pub async fn ensure_tools(
             reporter.as_ref(),
         )
         .await?;
-    if packages.waited() && engine.has_image(&reference).await {
-        // Baked by the run it waited for.
+    if engine.has_image(&reference).await {
+        // Baked meanwhile by another run, which held the package cache.
         return Ok(reference);
     }
     reporter.report(Event::Note(format!(

@@ -115,8 +115,8 @@ async fn make_node_image(
             reporter,
         )
         .await?;
-    if packages.waited() && engine.has_image(&reference).await {
-        // Made by the launch it waited for.
+    if engine.has_image(&reference).await {
+        // Made meanwhile by another launch, which held the package cache.
         engine_entries::remember(&cache.node_images(), &entry);
         return Ok(reference);
     }

@@ -61,7 +61,13 @@ pub(super) async fn wait_for_roles<P: Provider>(
                     // state, for `status`, and for `--resume`, which keeps its ready time.
                     let mut recorded = state.clone();
                     mark_ready(&mut recorded.nodes, &ready);
-                    states.save(&recorded)?;
+                    // Best effort: the state is saved whole once the wait ends.
+                    if let Err(e) = states.save(&recorded) {
+                        reporter.report(Event::Warning(format!(
+                            "could not record {} ready in the cluster's state: {e}",
+                            state.nodes[i].name
+                        )));
+                    }
                     reporter.report(Event::Note(format!(
                         "  {} ({}) ready after {:.1}s",
                         state.nodes[i].name,
@@ -90,6 +96,9 @@ pub(super) async fn wait_for_roles<P: Provider>(
     drop(waits);
     mark_ready(&mut state.nodes, &ready);
     if let Some((i, not_ready)) = failure {
+        // Not serving, whatever an earlier launch recorded; it keeps the time it was ready, which
+        // tells a resume to start it over its own disk.
+        state.nodes[i].ready = false;
         let node = &state.nodes[i];
         let log = provider.role_log(node, 40).await;
         return Err(LaunchError::NodeFailed(Box::new(NodeFailure {

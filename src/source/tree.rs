@@ -57,6 +57,11 @@ impl LeftOut {
         Self { out: resolved(out) }
     }
 
+    /// Whether the output folder is the tree at `root` itself, which it cannot leave out of it.
+    pub fn is_root_of(&self, root: &Path) -> bool {
+        self.out.is_some() && self.out == resolved(root)
+    }
+
     fn skips(&self, path: &Path) -> bool {
         let Some(out) = &self.out else {
             return false;
@@ -248,7 +253,7 @@ mod tests {
             fs::write(root.join(made).join("01-x.log"), "log").unwrap();
         }
         fs::write(root.join("out/hello.tar.gz"), "tarball").unwrap();
-        // Named from elsewhere: relative to the working directory, or through a symbolic link.
+        // Named directly, or through a symbolic link.
         let link = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(&root, link.path().join("src")).unwrap();
         for out in [root.join("out"), link.path().join("src/out")] {
@@ -256,6 +261,8 @@ mod tests {
             let tree = digest_tree_with(&root, &left_out, &mut StatCache::none()).unwrap();
             assert_eq!(tree.sha256, clean.sha256, "{out:?}");
         }
+        assert!(LeftOut::output_folder(&link.path().join("src")).is_root_of(&root));
+        assert!(!LeftOut::output_folder(&root.join("out")).is_root_of(&root));
         // Another folder's are not left out; nor is a folder not yet made a reason to fail.
         let other = LeftOut::output_folder(&root.join("elsewhere/out"));
         let tree = digest_tree_with(&root, &other, &mut StatCache::none()).unwrap();

@@ -209,3 +209,19 @@ fn a_folder_variable_naming_no_folder_is_named_in_the_error() {
                 .and(predicate::str::contains("the value of").not()),
         );
 }
+
+#[test]
+fn an_out_that_is_the_source_tree_itself_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.c"), "int main(){}\n").unwrap();
+    baker()
+        .args(["build", "--recipe", "hello", "--distro", "debian12", "--source-dir", "."])
+        .args(["--out", "."])
+        .current_dir(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "(--out) is the --source-dir tree itself: each build's tarball would be part of the next one's source",
+        ));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
