@@ -164,6 +164,51 @@ mod tests {
         ));
     }
 
+    /// The count runs on a blocking thread, which the runtime does not stop: dropping the future
+    /// (Ctrl-C) must ask it to. A tarball that does not end soon (a pipe fed for ten seconds)
+    /// shows it: once the future is dropped, the thread stops reading and closes the pipe, which
+    /// ends the writer.
+    #[tokio::test]
+    async fn dropping_the_count_stops_the_thread_that_decompresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("endless.tar.gz");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let writer = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || -> std::io::Result<()> {
+                let pipe = std::fs::File::create(&fifo)?;
+                let mut gz = flate2::write::GzEncoder::new(pipe, flate2::Compression::fast());
+                // Ten seconds of it, so that a test that fails ends too.
+                let started = std::time::Instant::now();
+                while started.elapsed() < std::time::Duration::from_secs(10) {
+                    std::io::Write::write_all(&mut gz, &[0u8; 1 << 16])?;
+                }
+                gz.finish().map(drop)
+            }
+        });
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let count = unpacked_size(&out, &fifo, "s");
+        let limit = std::time::Duration::from_millis(300);
+        assert!(
+            tokio::time::timeout(limit, count).await.is_err(),
+            "it ended early"
+        );
+        for _ in 0..60 {
+            if writer.is_finished() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            writer.is_finished(),
+            "the count went on after it was dropped"
+        );
+        let ended = writer.join().unwrap().unwrap_err();
+        assert_eq!(ended.kind(), std::io::ErrorKind::BrokenPipe);
+    }
+
     #[test]
     fn a_gce_image_needs_whole_gib_before_any_work() {
         let message = check_for_formats(parse_size("1536M").unwrap(), &[Format::Raw, Format::Gce])
