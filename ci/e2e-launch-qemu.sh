@@ -197,7 +197,7 @@ for _ in $(seq 1 100); do runs "$primary_pid" || break; sleep 0.1; done
 rm -rf "$WORK/qkill-image"
 resumes qkill "launch --resume of qkill, with its VM dead and the image's folder removed, reaches ready" \
   "$WORK/resume.err"
-check "the resumed launch said it started the dead VM again" grep -q 'qkill-primary does not run: starting it again' "$WORK/resume.err"
+check "the resumed launch said it made the dead VM again" grep -q 'qkill-primary does not run: making it again' "$WORK/resume.err"
 vm_pids="$vm_pids $(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)"
 # Its state directory removed by hand, under running VMs: destroy finds them by their command lines.
 rm -rf "$BAKER_STATE_DIR/qkill"

@@ -45,9 +45,11 @@ pub async fn resume<P: Provider>(
             short(&plan.install_step().key)
         )));
     }
+    // A node the provider never recorded as made (no id: a launch stopped while it placed or
+    // started the nodes) is not dead; finishing the launch makes or starts it.
     let mut dead = Vec::new();
     for (i, node) in state.nodes.iter().enumerate() {
-        if !node.address.is_empty() && !provider.alive(node).await {
+        if node.provider_id.is_some() && !provider.alive(node).await {
             dead.push(i);
         }
     }
@@ -76,11 +78,12 @@ pub async fn resume<P: Provider>(
         // A node that was ready has its role's data on its disk: it stays placed, and the
         // provider starts it again over that disk. One that never was is placed again.
         let kept = node.ready_since.is_some();
-        let how = if kept { " over its own disk" } else { "" };
-        reporter.report(Event::Note(format!(
-            "{} does not run: starting it again{how}",
-            node.name
-        )));
+        let how = if kept {
+            "starting it again over its own disk"
+        } else {
+            "making it again"
+        };
+        reporter.report(Event::Note(format!("{} does not run: {how}", node.name)));
         if !kept {
             node.provider_id = None;
             node.address.clear();

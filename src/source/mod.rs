@@ -3,6 +3,7 @@
 
 pub mod fetch;
 mod http;
+pub mod left_out;
 mod local;
 pub mod lock;
 pub mod mirror;

@@ -1,9 +1,7 @@
 //! The identity of a local source tree (`--source-dir`): a digest over every file's relative path,
 //! mode and content sha256 (symlinks by their target), never over times, so touching a file without
-//! changing it does not change the key. Version-control and editor litter is skipped, and so is the
-//! build's own output folder when it is inside the tree (`--source-dir . --out out`, the default
-//! `--out` when building from the tree's root), with what the build stages beside it: otherwise each
-//! build's tarball would be part of the next one's source, and no build would ever hit the cache.
+//! changing it does not change the key. Version-control and editor litter is skipped, and so is what
+//! baker itself wrote into the tree ([`LeftOut`]).
 
 use std::fs;
 use std::io;
@@ -14,6 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use super::left_out::LeftOut;
 use super::stat_cache::{Stat, StatCache};
 
 /// Names never taken into a build from a local tree.
@@ -42,56 +41,6 @@ impl TreeDigest {
     pub fn files(&self) -> usize {
         self.entries.iter().filter(|e| !e.digest.is_empty()).count()
     }
-}
-
-/// A build's output folder, left out of the tree it is in: the folder, `<out>.failed` and the
-/// staging folders `.<out>.*` beside it (see `builder::out_dir`).
-#[derive(Debug, Clone, Default)]
-pub struct LeftOut {
-    /// The output folder as an absolute path, its existing part resolved like the tree's root.
-    out: Option<PathBuf>,
-}
-
-impl LeftOut {
-    pub fn output_folder(out: &Path) -> Self {
-        Self { out: resolved(out) }
-    }
-
-    /// Whether the output folder is the tree at `root` itself, which it cannot leave out of it.
-    pub fn is_root_of(&self, root: &Path) -> bool {
-        self.out.is_some() && self.out == resolved(root)
-    }
-
-    fn skips(&self, path: &Path) -> bool {
-        let Some(out) = &self.out else {
-            return false;
-        };
-        if path == out {
-            return true;
-        }
-        let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else {
-            return false;
-        };
-        let name = name.to_string_lossy();
-        let entry = path.file_name().unwrap_or_default().to_string_lossy();
-        path.parent() == Some(parent)
-            && (entry == format!("{name}.failed") || entry.starts_with(&format!(".{name}.")))
-    }
-}
-
-/// `path` made absolute, with its longest existing ancestor canonicalized (the folder may not be
-/// made yet).
-fn resolved(path: &Path) -> Option<PathBuf> {
-    let absolute = std::path::absolute(path).ok()?;
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        rest.push(existing.file_name()?);
-        existing = existing.parent()?;
-    }
-    let mut resolved = existing.canonicalize().ok()?;
-    resolved.extend(rest.into_iter().rev());
-    Some(resolved)
 }
 
 /// Walks `root` in sorted order and digests it, hashing every file.
@@ -169,10 +118,13 @@ fn walk(root: &Path, dir: &Path, left_out: &LeftOut, out: &mut Vec<Found>) -> io
         let entry = entry?;
         let name = entry.file_name();
         let path = entry.path();
-        if SKIPPED.iter().any(|s| name == *s) || left_out.skips(&path) {
+        if SKIPPED.iter().any(|s| name == *s) {
             continue;
         }
         let meta = fs::symlink_metadata(&path)?;
+        if left_out.skips(&path, meta.is_dir()) {
+            continue;
+        }
         let relative = path
             .strip_prefix(root)
             .map_err(io::Error::other)?
@@ -240,32 +192,5 @@ mod tests {
         perms.set_mode(0o755);
         fs::set_permissions(dir.path().join("a.c"), perms).unwrap();
         assert_ne!(digest_tree(dir.path()).unwrap().sha256, changed.sha256);
-    }
-
-    #[test]
-    fn the_builds_output_folder_and_what_it_stages_beside_it_are_left_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        fs::write(root.join("a.c"), "int main(){}\n").unwrap();
-        let clean = digest_tree(&root).unwrap();
-        for made in ["out/logs", ".out.x1.staging/logs", "out.failed/logs"] {
-            fs::create_dir_all(root.join(made)).unwrap();
-            fs::write(root.join(made).join("01-x.log"), "log").unwrap();
-        }
-        fs::write(root.join("out/hello.tar.gz"), "tarball").unwrap();
-        // Named directly, or through a symbolic link.
-        let link = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(&root, link.path().join("src")).unwrap();
-        for out in [root.join("out"), link.path().join("src/out")] {
-            let left_out = LeftOut::output_folder(&out);
-            let tree = digest_tree_with(&root, &left_out, &mut StatCache::none()).unwrap();
-            assert_eq!(tree.sha256, clean.sha256, "{out:?}");
-        }
-        assert!(LeftOut::output_folder(&link.path().join("src")).is_root_of(&root));
-        assert!(!LeftOut::output_folder(&root.join("out")).is_root_of(&root));
-        // Another folder's are not left out; nor is a folder not yet made a reason to fail.
-        let other = LeftOut::output_folder(&root.join("elsewhere/out"));
-        let tree = digest_tree_with(&root, &other, &mut StatCache::none()).unwrap();
-        assert_eq!(tree.files(), 5);
     }
 }
