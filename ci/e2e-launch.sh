@@ -150,7 +150,7 @@ kill_midway() { # kill_midway NAME: starts a 1+1 launch and SIGKILLs it once its
 kill_midway resumed
 "$BAKER" status resumed >"$WORK/killed-status.out" 2>&1 && status=0 || status=$?
 check "a launch killed midway left its state, and status says to finish it with --resume" bash -c \
-  "[ $status = 0 ] && grep -q 'its launch has not finished (when it was stopped, .baker launch resumed --resume. finishes it)' '$WORK/killed-status.out'"
+  "[ $status = 0 ] && grep -q 'its launch has not finished (if it was interrupted, .baker launch resumed --resume. finishes it)' '$WORK/killed-status.out'"
 check "launch --resume finishes it" "$BAKER" launch resumed --resume -q
 "$BAKER" status resumed >"$WORK/resumed.out" 2>&1 || true
 check "and both its nodes are ready" [ "$(grep -c 'ready since' "$WORK/resumed.out")" = 2 ]

@@ -170,7 +170,7 @@ impl Builder<'_> {
         let tree = self.source_tree(path)?;
         if &tree.sha256 != sha256 {
             self.reporter.report(Event::Warning(format!(
-                "the source tree {path} changed since it was planned; building what is there now"
+                "the source tree {path} changed since it was planned; building what is there now (a file written into the tree while baker runs, such as a log redirected there, changes it: write it outside the tree)"
             )));
         }
         Ok(tree)

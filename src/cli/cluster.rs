@@ -97,7 +97,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             if down == 1 { "it" } else { "them" }
         ),
         (Phase::Creating | Phase::Booting, _) => format!(
-            ": its launch has not finished (when it was stopped, `baker launch {} --resume` finishes it)",
+            ": its launch has not finished (if it was interrupted, `baker launch {} --resume` finishes it)",
             state.name
         ),
         _ => String::new(),
@@ -144,7 +144,7 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
     if list.is_empty() {
         emit_line("no clusters")?;
     }
-    for state in list {
+    for state in &list {
         emit_line(&format!(
             "{:<20} {:<8} {:<12} {} {} for {}, {}",
             state.name,
@@ -155,6 +155,13 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
             state.distro,
             state.node_count()
         ))?;
+    }
+    if !list.is_empty() {
+        // The list reads the state files only: asking every provider (SSH to each machine) would
+        // make it slow.
+        super::output::say(
+            "phases as the launches recorded them; `baker status NAME` looks at the nodes now",
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,8 +1,8 @@
 //! Without a terminal (a CI log, `nohup`), a running step has no spinner: the log would show
 //! `running` and then nothing until `done`, for most of an hour on a Mesos compile. [`Heartbeat`]
 //! says now and then that the step still runs, for how long, and its last log line, so a reader of
-//! the log can tell a slow step from a hung one. It is driven by the step's own output: a step that
-//! prints nothing adds no line.
+//! the log can tell a slow step from a hung one: with its last log line while it prints, and with
+//! how long it has been silent while it does not (a ticker asks [`Heartbeat::on_silence`]).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ pub struct Heartbeat {
     label: String,
     started: Instant,
     last_said: Instant,
+    last_output: Instant,
 }
 
 impl Heartbeat {
@@ -22,25 +23,47 @@ impl Heartbeat {
             label,
             started: now,
             last_said: now,
+            last_output: now,
         }
     }
 
     /// The line to print for the step's output `line` at `now`, when [`EVERY`] has passed since the
     /// step started or was last reported.
     pub fn on_line(&mut self, line: &str, now: Instant) -> Option<String> {
+        self.last_output = now;
         if now.duration_since(self.last_said) < EVERY {
             return None;
         }
         self.last_said = now;
-        let secs = now.duration_since(self.started).as_secs();
         Some(format!(
-            "{}: still running ({}m{:02}s): {}",
+            "{}: still running ({}): {}",
             self.label,
-            secs / 60,
-            secs % 60,
+            minutes(now.duration_since(self.started)),
             shortened(line.trim())
         ))
     }
+
+    /// The line to print at `now` when the step has printed nothing for [`EVERY`] and nothing was
+    /// said of it for as long.
+    pub fn on_silence(&mut self, now: Instant) -> Option<String> {
+        let quiet = now.duration_since(self.last_output);
+        if quiet < EVERY || now.duration_since(self.last_said) < EVERY {
+            return None;
+        }
+        self.last_said = now;
+        Some(format!(
+            "{}: still running ({}), no output for {}",
+            self.label,
+            minutes(now.duration_since(self.started)),
+            minutes(quiet)
+        ))
+    }
+}
+
+/// `1m05s`.
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    format!("{}m{:02}s", secs / 60, secs % 60)
 }
 
 /// The first 160 characters of a log line (compiler command lines run to thousands).
@@ -76,5 +99,25 @@ mod tests {
         let long = "x".repeat(500);
         let said = beat.on_line(&long, t0 + Duration::from_secs(126)).unwrap();
         assert!(said.ends_with(&format!("{}…", "x".repeat(160))), "{said}");
+    }
+
+    #[test]
+    fn a_silent_step_is_said_to_run_with_how_long_it_has_been_silent() {
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut beat = Heartbeat::new("[3/5] link".into(), t0);
+        assert_eq!(beat.on_silence(at(29)), None);
+        assert_eq!(
+            beat.on_silence(at(31)).as_deref(),
+            Some("[3/5] link: still running (0m31s), no output for 0m31s")
+        );
+        assert_eq!(beat.on_silence(at(40)), None);
+        // Output resets the silence, and a line said for it counts as said.
+        assert!(beat.on_line("ld -o mesos", at(62)).is_some());
+        assert_eq!(beat.on_silence(at(80)), None);
+        assert_eq!(
+            beat.on_silence(at(95)).as_deref(),
+            Some("[3/5] link: still running (1m35s), no output for 0m33s")
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -23,19 +23,24 @@ pub struct TerminalReporter {
     bar: Mutex<Option<ProgressBar>>,
     /// The byte bars of the long jobs running, by what they do.
     jobs: Mutex<HashMap<String, ProgressBar>>,
-    /// The running step's name and heartbeat, when not on a terminal.
-    heartbeat: Mutex<Option<(String, Heartbeat)>>,
+    /// The running step's name and heartbeat, when not on a terminal; a ticker thread reads it too.
+    heartbeat: Arc<Mutex<Option<(String, Heartbeat)>>>,
     interactive: bool,
 }
 
 impl TerminalReporter {
     pub fn new() -> Self {
+        let interactive = std::io::stderr().is_terminal();
+        let heartbeat = Arc::new(Mutex::new(None));
+        if !interactive {
+            tick_silent_steps(Arc::downgrade(&heartbeat));
+        }
         Self {
             bars: bars().clone(),
             bar: Mutex::new(None),
             jobs: Mutex::new(HashMap::new()),
-            heartbeat: Mutex::new(None),
-            interactive: std::io::stderr().is_terminal(),
+            heartbeat,
+            interactive,
         }
     }
 
@@ -61,6 +66,28 @@ impl TerminalReporter {
             say(text);
         }
     }
+}
+
+/// How often the ticker looks whether the running step has been silent long enough to be said to run.
+const TICK: Duration = Duration::from_secs(5);
+
+/// Says, every [`heartbeat::EVERY`](super::heartbeat::EVERY) or so, that a running step that prints
+/// nothing still runs; ends with the reporter.
+fn tick_silent_steps(heartbeat: Weak<Mutex<Option<(String, Heartbeat)>>>) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(TICK);
+            let Some(heartbeat) = heartbeat.upgrade() else {
+                return;
+            };
+            let mut running = heartbeat.lock().expect("progress lock");
+            if let Some(line) =
+                (running.as_mut()).and_then(|(_, beat)| beat.on_silence(Instant::now()))
+            {
+                say(&line);
+            }
+        }
+    });
 }
 
 impl TerminalReporter {

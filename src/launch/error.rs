@@ -32,7 +32,7 @@ pub enum LaunchError {
     #[error("{0}")]
     NodeFailed(Box<NodeFailure>),
     #[error(
-        "interrupted; `baker launch --resume {0}` finishes the launch, `baker destroy {0}` removes it"
+        "interrupted; `baker launch {0} --resume` finishes the launch, `baker destroy {0}` removes it"
     )]
     Interrupted(String),
     #[error("{what}: {source}")]

@@ -31,9 +31,11 @@ pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
         return Err(not_a_disk(if name.ends_with(".gce.tar.gz") {
             "is a GCE archive: boot the raw disk it holds (tar -xzf it, then boot disk.raw)".into()
         } else {
-            "is a gzip file (a tarball?), not a disk image: make one from the build beside it \
-             with `baker image --from <its folder> --format raw`, then boot the .raw file"
-                .into()
+            format!(
+                "is a gzip file (a tarball?), not a disk image: make one from the build beside it \
+                 with `baker image --from {} --format raw`, then boot the .raw file",
+                folder_of(image).display()
+            )
         }));
     }
     if len >= 1024 {
@@ -52,6 +54,14 @@ pub fn disk_format(image: &Path) -> Result<&'static str, ImageError> {
         "is not a disk image: it is neither qcow2 nor VHD, and its first sector has no partition \
          table ({len} bytes); boot a .raw, .qcow2 or .vhd that `baker image` wrote"
     )))
+}
+
+/// The folder `image` is in, as the user would name it (`.` for a bare file name).
+fn folder_of(image: &Path) -> &Path {
+    match image.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Reads into `buf` until it is full or the file ends; returns how much it read.
