@@ -59,6 +59,9 @@ check "ports are published on 127.0.0.1 only" bash -c \
   "docker port pg-primary 5432 | grep -q '^127.0.0.1:' && ! docker port pg-primary 5432 | grep -qv '^127.0.0.1:'"
 "$BAKER" status pg >"$WORK/status.out"
 check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
+port=$(grep -oE '; ports [0-9]+->5432' "$WORK/status.out" | head -1 | grep -oE '[0-9]+->' | tr -d '>-')
+check "and each node's host port for 5432, where the primary answers ($port)" bash -c \
+  "[ \$(grep -cE '; ports [0-9]+->5432' '$WORK/status.out') = 3 ] && timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$port'"
 login=$(printf 'cat /etc/baker/role/node\ncommand -v psql\n' | "$BAKER" login pg master 2>"$WORK/login.err" || true)
 check "login with piped input runs it in the master named by its kind, psql on its PATH (saw: $(tr '\n' ' ' <<<"$login"))" \
   bash -c 'grep -qx pg-primary <<<"$1" && grep -qx /usr/local/pgsql/bin/psql <<<"$1" && ! grep -q "not a TTY" "$2"' _ "$login" "$WORK/login.err"

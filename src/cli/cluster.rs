@@ -112,14 +112,30 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             .map(ready_since)
             .unwrap_or_else(|| "not ready".to_owned());
         emit_line(&format!(
-            "  {:<28} {:<7} {:<15} {:<14} {since}",
+            "  {:<28} {:<7} {:<15} {:<14} {since}{}",
             node.name,
             node.kind.name(),
             node.address,
             shown_id(&state.provider, node.provider_id.as_deref()),
+            host_ports(&node.published),
         ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `; ports 32791->5432, 32792->22`: the host ports forwarded to the node's ports, where the user
+/// reaches them (on 127.0.0.1 unless the launch published them on every address); nothing when none
+/// is forwarded yet.
+fn host_ports(published: &std::collections::BTreeMap<u16, u16>) -> String {
+    let shown: Vec<String> = (published.iter())
+        .filter(|(_, host)| **host != 0)
+        .map(|(port, host)| format!("{host}->{port}"))
+        .collect();
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!("; ports {}", shown.join(", "))
+    }
 }
 
 /// A node's provider id as `status` shows it: a container id short, a VM by its QEMU's pid (its
@@ -354,6 +370,13 @@ fn run_attached(command: &[String], node: &str) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_ports_read_host_to_node_and_unpublished_ones_are_left_out() {
+        let ports = std::collections::BTreeMap::from([(22, 40002), (5432, 40001), (8080, 0)]);
+        assert_eq!(host_ports(&ports), "; ports 40002->22, 40001->5432");
+        assert_eq!(host_ports(&Default::default()), "");
+    }
 
     #[test]
     fn ready_since_reads_as_a_utc_time_and_how_long_ago() {
