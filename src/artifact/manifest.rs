@@ -135,6 +135,17 @@ impl Manifest {
     }
 }
 
+/// The tarball named by the manifest in `dir`, when `dir` holds a manifest of baker's. Read loosely
+/// (only `artifact.file_name`), so that a manifest written by any version of baker is recognised,
+/// and a project's own `manifest.json` is not.
+pub fn tarball_named_in(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).ok()?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+    manifest["artifact"]["file_name"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// Parses `name<TAB>version` lines (`dpkg-query -W`, `rpm -qa --qf '%{NAME}\t%{VERSION}-%{RELEASE}\n'`)
 /// into a sorted list without duplicates. Blank lines are skipped; a line without a tab is a
 /// package of unknown (empty) version.

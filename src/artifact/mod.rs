@@ -31,7 +31,7 @@ pub use checksum::{checksum_path, reissue, sha256_file};
 pub use epoch::{epoch_from_env, parse_source_date_epoch};
 pub use manifest::{
     ArtifactInfo, BaseImageInfo, IncrementalInfo, MANIFEST_FILE, Manifest, Package, RecipeInfo,
-    SourceInfo, StepRecord, parse_package_list,
+    SourceInfo, StepRecord, parse_package_list, tarball_named_in,
 };
 pub use tarball::{ArtifactFile, GZIP_LEVEL, write_reproducible};
 

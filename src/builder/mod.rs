@@ -29,7 +29,7 @@ use std::time::Instant;
 
 pub use error::{BuildError, StepFailure};
 pub use pipeline::{BuildRequest, build, ensure_base_image};
-pub use select::Selection;
+pub use select::{DEFAULT_OUT_DIR, Selection};
 pub use step_cache::{StepCache, StepEntry};
 
 use crate::artifact::{ArtifactFile, Manifest};

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, CWD, RenameFlags, StatxFlags, renameat_with, statx};
 
 use super::BuildError;
-use crate::artifact::MANIFEST_FILE;
+use crate::artifact::{MANIFEST_FILE, tarball_named_in};
 use crate::plan::PLAN_FILE;
 
 /// A staging directory for one build's output set, and where it goes.
@@ -186,11 +186,7 @@ fn failed_dir(target: &Path) -> PathBuf {
 /// The names of the set in `dir`: manifest, plan, logs, and the tarball and checksum its manifest names.
 /// Empty when `dir` holds no set: no manifest of baker's naming its tarball.
 fn set_members(dir: &Path) -> Vec<String> {
-    let artifact = std::fs::read_to_string(dir.join(MANIFEST_FILE))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|m| m["artifact"]["file_name"].as_str().map(str::to_owned));
-    let Some(file) = artifact else {
+    let Some(file) = tarball_named_in(dir) else {
         return Vec::new();
     };
     let mut names = FIXED_MEMBERS.map(str::to_owned).to_vec();

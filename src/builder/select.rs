@@ -12,6 +12,9 @@ use crate::source::lock::LockFile;
 use crate::source::stat_cache::StatCache;
 use crate::source::tree::{LeftOut, digest_tree_with};
 
+/// The build's output folder when none is given: `out`, in the working directory.
+pub const DEFAULT_OUT_DIR: &str = "out";
+
 /// What to build, as the user chose it.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
@@ -30,7 +33,8 @@ pub struct Selection {
     /// Where the stat caches of `--source-dir` trees live (`<cache>/stat`); none re-hashes every file.
     pub stat_cache: Option<PathBuf>,
     /// The build's output folder, left out of the `--source-dir` tree when it is inside it (see
-    /// [`LeftOut`]); [`build`](super::build) sets it from `--out`.
+    /// [`LeftOut`]); [`build`](super::build) sets it from `--out`. [default: [`DEFAULT_OUT_DIR`],
+    /// so that `baker plan`, which has no `--out`, gives the keys of a build with the default one]
     pub output_dir: Option<PathBuf>,
 }
 
@@ -43,8 +47,8 @@ impl Selection {
             .source_dir
             .as_deref()
             .map(|dir| {
-                let left_out = (self.output_dir.as_deref())
-                    .map_or_else(LeftOut::default, LeftOut::output_folder);
+                let out = (self.output_dir.as_deref()).unwrap_or(Path::new(DEFAULT_OUT_DIR));
+                let left_out = LeftOut::output_folder(out);
                 source_tree(dir, &left_out, self.stat_cache.as_deref())
             })
             .transpose()?;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 
-use baker::builder::{BuildError, BuildOptions, BuildOutcome, BuildRequest, build};
+use baker::builder::{
+    BuildError, BuildOptions, BuildOutcome, BuildRequest, DEFAULT_OUT_DIR, build,
+};
 use baker::image::build_output::{BuildOutput, read_build_dir};
 use baker::progress::{Reporter, Silent};
 use baker::recipe::Catalog;
@@ -32,9 +34,6 @@ pub struct BuildArgs {
     #[arg(long)]
     pub json: bool,
 }
-
-/// The output folder when `--out` is not given (and no `--from` build folder is).
-pub(super) const DEFAULT_OUT: &str = "out";
 
 /// How to build, shared by every command that builds first (`build`, `image`, `launch`).
 #[derive(Debug, Args)]
@@ -73,7 +72,7 @@ impl BuildFlags {
         self.out
             .clone()
             .or_else(|| from.map(Path::to_owned))
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT_DIR))
     }
 
     /// The library's build request for `selection` with these flags.

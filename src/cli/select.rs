@@ -56,9 +56,7 @@ impl Selection {
             source_dir: self.source_dir.clone(),
             source_date_epoch: epoch_from_env().context("reading $SOURCE_DATE_EPOCH")?,
             stat_cache: None,
-            // `baker plan` has no --out: the default one is left out of a tree it is in, as the
-            // build's would be, so that both give the same keys.
-            output_dir: Some(PathBuf::from(super::build::DEFAULT_OUT)),
+            output_dir: None,
         })
     }
 

@@ -121,6 +121,15 @@ impl ImageManifest {
         dir.join(IMAGE_JSON)
     }
 
+    /// Whether `dir` holds an `image.json` of baker's. Read loosely (its `formats` and
+    /// `image_key`), so that one written by any version of baker is recognised.
+    pub fn is_in(dir: &Path) -> bool {
+        std::fs::read_to_string(Self::path_in(dir))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|m| m["formats"].is_array() && m["image_key"].is_string())
+    }
+
     pub fn write(&self, dir: &Path) -> Result<PathBuf, ImageError> {
         let path = Self::path_in(dir);
         let mut text = serde_json::to_string_pretty(self).expect("image.json serialises");

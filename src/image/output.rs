@@ -11,30 +11,19 @@ use crate::progress::Reporter;
 use crate::stop::Stop;
 
 pub use super::format::Format;
-use crate::recipe::error::did_you_mean;
 
 /// `raw,qcow2` -> the formats, each once, in the order given.
 pub fn parse_formats(list: &str) -> Result<Vec<Format>, ImageError> {
     let mut formats = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let format: Format =
-            name.to_ascii_lowercase()
-                .parse()
-                .map_err(|_| ImageError::UnknownFormat {
-                    given: name.to_owned(),
-                    hint: did_you_mean(
-                        &name.to_ascii_lowercase(),
-                        Format::ALL.iter().map(|f| f.name()),
-                    ),
-                })?;
+        let format: Format = name.parse()?;
         if !formats.contains(&format) {
             formats.push(format);
         }
     }
     if formats.is_empty() {
-        return Err(ImageError::UnknownFormat {
+        return Err(ImageError::NoFormat {
             given: list.to_owned(),
-            hint: String::new(),
         });
     }
     Ok(formats)

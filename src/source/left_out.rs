@@ -15,6 +15,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::artifact::tarball_named_in;
+use crate::image::ImageManifest;
+use crate::plan::PLAN_FILE;
+
 /// What a tree walk leaves out besides the version-control folders.
 #[derive(Debug, Clone, Default)]
 pub struct LeftOut {
@@ -70,15 +74,8 @@ fn written_by_baker(dir: &Path) -> bool {
             return true;
         }
     }
-    let json = |file: &str| {
-        std::fs::read_to_string(dir.join(file))
-            .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-    };
-    let build_set = json("manifest.json").is_some_and(|m| m["artifact"]["file_name"].is_string())
-        && dir.join("plan.json").is_file();
-    build_set
-        || json("image.json").is_some_and(|m| m["formats"].is_array() && m["image_key"].is_string())
+    let build_set = tarball_named_in(dir).is_some() && dir.join(PLAN_FILE).is_file();
+    build_set || ImageManifest::is_in(dir)
 }
 
 /// `path` made absolute, with its longest existing ancestor canonicalized (the folder may not be

@@ -7,8 +7,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum FormatError {
-    #[error("unknown image format `{name}` (known: raw, ami, vhd, qcow2, gce)")]
-    UnknownFormat { name: String },
+    /// `hint` is `recipe::error::did_you_mean`'s.
+    #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce{hint}")]
+    UnknownFormat { given: String, hint: String },
     #[error("cannot read the raw disk {}", path.display())]
     Read {
         path: PathBuf,

@@ -37,6 +37,7 @@ pub use together::{Unfinished, write_all};
 pub use vhd::{VHD_MAX_SIZE, VHD_MIN_SIZE};
 
 use crate::progress::Reporter;
+use crate::recipe::error::did_you_mean;
 use crate::stop::Stop;
 
 /// An output format of `baker image`.
@@ -90,11 +91,16 @@ impl fmt::Display for Format {
 impl FromStr for Format {
     type Err = FormatError;
 
+    /// A format's name, in any case; an unknown one is refused with the nearest name.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let name = s.trim().to_ascii_lowercase();
         Format::ALL
             .into_iter()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| FormatError::UnknownFormat { name: s.to_owned() })
+            .find(|f| f.name() == name)
+            .ok_or_else(|| FormatError::UnknownFormat {
+                given: s.to_owned(),
+                hint: did_you_mean(&name, Format::ALL.iter().map(|f| f.name())),
+            })
     }
 }
 
@@ -224,8 +230,11 @@ mod tests {
         for f in Format::ALL {
             assert_eq!(f.name().parse::<Format>().unwrap(), f);
         }
+        assert_eq!("QCOW2".parse::<Format>().unwrap(), Format::Qcow2);
         let err = "vmdk".parse::<Format>().unwrap_err().to_string();
         assert!(err.contains("vmdk") && err.contains("qcow2"), "{err}");
+        let err = "qcow".parse::<Format>().unwrap_err().to_string();
+        assert!(err.ends_with("; did you mean `qcow2`?"), "{err}");
     }
 
     #[test]
