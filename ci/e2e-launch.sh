@@ -109,7 +109,9 @@ check "a second cluster runs beside the first" "$BAKER" launch side --from "$PG_
 check "both answer" bash -c "docker exec pg-primary true && docker exec side-primary true"
 
 # --- destroy -------------------------------------------------------------------------------------
-"$BAKER" destroy pg >/dev/null
+"$BAKER" destroy pg >"$WORK/destroy.out"
+check "destroy counts pg's 3 containers and its network apart" \
+  grep -qx 'destroyed pg: 3 containers and 1 network removed' "$WORK/destroy.out"
 check "destroy leaves no container or network of the cluster" bash -c \
   "[ -z \"\$(docker ps -aq --filter label=baker.cluster=pg)\" ] && [ -z \"\$(docker network ls -q --filter label=baker.cluster=pg)\" ]"
 check "destroy is safe to repeat" "$BAKER" destroy pg

@@ -1,6 +1,6 @@
-//! The commands on launched clusters: `status`, `login`, `logs` (`-f`), `destroy`, `clusters`. Each
-//! reads the cluster's state file, rebuilds the provider it was launched with (from the state, never
-//! from the recipe) and calls the library; this file only dispatches and prints.
+//! The commands on launched clusters: `status`, `login`, `logs` (`-f`), `destroy` (in [`destroy`]),
+//! `clusters`. Each reads the cluster's state file, rebuilds the provider it was launched with (from
+//! the state, never from the recipe) and calls the library; this file only dispatches and prints.
 
 use super::Global;
 use super::launch_qemu;
@@ -13,8 +13,7 @@ use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self};
 use baker::launch::ssh::SshProvider;
-use baker::launch::state::{ClusterState, NodeState, Phase, StateDir};
-use baker::progress::{Event, Reporter};
+use baker::launch::state::{ClusterState, NodeState, Phase};
 use clap::Args;
 use std::process::ExitCode;
 
@@ -47,6 +46,9 @@ macro_rules! with_provider {
         }
     };
 }
+
+mod destroy;
+pub use destroy::destroy;
 
 #[derive(Debug, Args)]
 pub struct ClusterArg {
@@ -180,83 +182,6 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let states = states();
-    let state = run::state_or_empty(&states, &args.name, "docker")?;
-    if state.recipe.is_empty() {
-        return destroy_unrecorded(global, &runtime, &states, &state);
-    }
-    let removed = runtime.block_on(async {
-        with_provider!(state, |provider| anyhow::Ok(
-            run::destroy(&provider, &states, &state).await?
-        ))
-    })?;
-    if !global.quiet {
-        let what = match (state.provider.as_str(), removed == 1) {
-            ("qemu", true) => "VM removed, with its overlay",
-            ("qemu", false) => "VMs removed, with their overlays",
-            ("ssh", true) => "machine cleaned (the installed software stays)",
-            ("ssh", false) => "machines cleaned (the installed software stays)",
-            _ => "containers and networks removed",
-        };
-        emit_line(&format!("destroyed {}: {removed} {what}", args.name))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `destroy` of a cluster without a state: its launch died before writing one, or its directory
-/// was removed by hand. Its VMs are found by their command lines, which name the cluster's
-/// directory, and its containers and networks by their label, where a Docker engine answers.
-fn destroy_unrecorded(
-    global: &Global,
-    runtime: &tokio::runtime::Runtime,
-    states: &StateDir,
-    state: &ClusterState,
-) -> anyhow::Result<ExitCode> {
-    let reporter = TerminalReporter::new();
-    let (vms, containers) = runtime.block_on(async {
-        let vms = run::destroy(&launch_qemu::provider_of(states, state), states, state).await?;
-        let containers = match Engine::connect(&reporter).await {
-            Ok(engine) => run::destroy(&docker_provider(&engine, state), states, state).await?,
-            Err(e) => {
-                reporter.report(Event::Warning(format!(
-                    "not looking for containers of {}: {e}",
-                    state.name
-                )));
-                0
-            }
-        };
-        anyhow::Ok((vms, containers))
-    })?;
-    if !global.quiet {
-        emit_line(&match (vms, containers) {
-            // Nothing carried the cluster's directory or label: a repeated destroy.
-            (0, 0) => format!("no cluster {} is left: nothing to remove", state.name),
-            (0, n) => format!(
-                "destroyed {}: {n} containers and networks removed",
-                state.name
-            ),
-            (n, 0) => format!(
-                "destroyed {}, which had no state: {} stopped",
-                state.name,
-                vms_count(n)
-            ),
-            (n, m) => format!(
-                "destroyed {}, which had no state: {} stopped, {m} containers and networks removed",
-                state.name,
-                vms_count(n)
-            ),
-        })?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// "1 VM", "2 VMs".
-fn vms_count(n: usize) -> String {
-    format!("{n} VM{}", if n == 1 { "" } else { "s" })
 }
 
 /// "ready since 2026-11-28T09:41:26Z (3m 12s ago)", from seconds since the epoch.

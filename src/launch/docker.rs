@@ -13,7 +13,7 @@ use super::bundle::NodeBundle;
 use super::bundle_tar::BUNDLE_DIR;
 use super::error::LaunchError;
 use super::node_image::{ensure_node_image, remove_unused_node_images};
-use super::provider::{AGENT_PATH, Provider, ROLE_LOG, role_log_script};
+use super::provider::{AGENT_PATH, Provider, ROLE_LOG, Removed, role_log_script};
 use super::readiness::NodeShell;
 use super::run::{LaunchRequest, launch};
 use super::state::{ClusterState, NodeState, StateDir};
@@ -270,8 +270,8 @@ impl Provider for DockerProvider<'_> {
     /// still creating a container leaves that creation running in the engine: the container can
     /// appear after the first listing (and keeps the network busy), so both are listed again
     /// until neither is left.
-    async fn destroy(&self, state: &ClusterState) -> Result<usize, LaunchError> {
-        let mut removed = 0;
+    async fn destroy(&self, state: &ClusterState) -> Result<Removed, LaunchError> {
+        let mut removed = Removed::default();
         for round in 0..DESTROY_ROUNDS {
             for id in self
                 .engine
@@ -279,7 +279,7 @@ impl Provider for DockerProvider<'_> {
                 .await?
             {
                 self.engine.remove_node(&id).await;
-                removed += 1;
+                removed.nodes += 1;
             }
             let mut busy = None;
             for network in self
@@ -288,7 +288,7 @@ impl Provider for DockerProvider<'_> {
                 .await?
             {
                 match self.engine.remove_network(&network).await {
-                    Ok(()) => removed += 1,
+                    Ok(()) => removed.networks += 1,
                     Err(e) => busy = Some(e),
                 }
             }

@@ -100,11 +100,25 @@ pub trait Provider: Sync {
     fn alive(&self, node: &NodeState) -> impl Future<Output = bool> + Send;
 
     /// Removes everything cluster `state` made; safe to repeat and on a half-made cluster.
-    /// Returns how many things it removed.
+    /// Returns what it removed.
     fn destroy(
         &self,
         state: &ClusterState,
-    ) -> impl Future<Output = Result<usize, LaunchError>> + Send;
+    ) -> impl Future<Output = Result<Removed, LaunchError>> + Send;
+}
+
+/// What a destroy removed: the nodes (containers, VMs with their overlays, or machines' slots) and
+/// the networks made for the cluster alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub nodes: usize,
+    pub networks: usize,
+}
+
+impl Removed {
+    pub fn nothing(self) -> bool {
+        self == Self::default()
+    }
 }
 
 /// The role agent's path in every image.

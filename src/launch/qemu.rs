@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
-use super::provider::{Provider, ROLE_LOG, role_log_script};
+use super::provider::{Provider, ROLE_LOG, Removed, role_log_script};
 use super::qemu_disk::pin_disk;
 use super::qemu_net::{
     MAX_NODES, SSH_PORT, Switch, free_ports, move_taken_forwards, network_entry,
@@ -313,7 +313,7 @@ impl Provider for QemuProvider {
     /// Stops every VM whose pidfile is in the cluster's directory and removes the overlays,
     /// seeds and consoles; the state directory itself goes with the state. Counts the nodes
     /// whose VM or overlay it removed.
-    async fn destroy(&self, state: &ClusterState) -> Result<usize, LaunchError> {
+    async fn destroy(&self, state: &ClusterState) -> Result<Removed, LaunchError> {
         let mut names: Vec<String> = state.nodes.iter().map(|n| n.name.clone()).collect();
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
             for entry in entries.flatten() {
@@ -339,7 +339,10 @@ impl Provider for QemuProvider {
         }
         // VMs whose files are gone (a state directory removed by hand) still name it.
         removed += stop_all_under(&self.dir).await;
-        Ok(removed)
+        Ok(Removed {
+            nodes: removed,
+            networks: 0,
+        })
     }
 }
 
@@ -373,10 +376,17 @@ mod tests {
         std::fs::write(&files.pidfile, std::process::id().to_string()).unwrap();
         let states = StateDir::new(dir.path().join("states"));
         let state = crate::launch::run::state_or_empty(&states, "pg", "qemu").unwrap();
-        assert_eq!(provider.destroy(&state).await.unwrap(), 1, "the overlay");
+        assert_eq!(
+            provider.destroy(&state).await.unwrap().nodes,
+            1,
+            "the overlay"
+        );
         for file in files.all() {
             assert!(!file.exists(), "{}", file.display());
         }
-        assert_eq!(provider.destroy(&state).await.unwrap(), 0, "safe to repeat");
+        assert!(
+            provider.destroy(&state).await.unwrap().nothing(),
+            "safe to repeat"
+        );
     }
 }

@@ -13,10 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::bundle::{NodeBundle, render_bundle};
 use super::error::LaunchError;
 use super::members::{cluster_facts, facts_of_nodes, slave_role, wanted_nodes};
-use super::provider::{Provider, start_nodes};
+use super::provider::{Provider, Removed, start_nodes};
 use super::role_wait::wait_for_roles;
 use super::smoke::smoke;
-use super::state::{ClusterState, Phase, STATE_FORMAT, StateDir, StateError, check_name};
+use super::state::{
+    ClusterState, NodeState, Phase, STATE_FORMAT, StateDir, StateError, check_name,
+};
 use crate::plan::{Plan, write_plan};
 use crate::progress::{Event, Reporter};
 
@@ -179,11 +181,7 @@ async fn boot<P: Provider>(
     reporter: &dyn Reporter,
 ) -> Result<(), LaunchError> {
     let started = Instant::now();
-    reporter.report(Event::Note(format!(
-        "placing {} ({})",
-        state.node_count(),
-        provider.name()
-    )));
+    reporter.report(Event::Note(placing_note(&state.nodes, provider.name())));
     provider.place(plan, state, states).await?;
 
     let bundles = render_bundles(plan, state, secret)?;
@@ -220,6 +218,21 @@ async fn boot<P: Provider>(
         states.save(state)?;
     }
     Ok(())
+}
+
+/// What `boot` says it does first: a launch places every node; a resumed one only those it never
+/// made, and starts again those of the others that stopped.
+fn placing_note(nodes: &[NodeState], provider: &str) -> String {
+    let unmade = nodes.iter().filter(|n| n.provider_id.is_none()).count();
+    let all = match nodes.len() {
+        1 => "1 node".to_owned(),
+        n => format!("{n} nodes"),
+    };
+    match unmade {
+        0 => format!("{all} placed before ({provider}): starting any that stopped"),
+        n if n == nodes.len() => format!("placing {all} ({provider})"),
+        n => format!("placing {n} of {all} ({provider}); the others were placed before"),
+    }
 }
 
 /// Every node's bundle, rendered from the plan with the cluster's facts.
@@ -283,7 +296,7 @@ pub async fn destroy<P: Provider>(
     provider: &P,
     states: &StateDir,
     state: &ClusterState,
-) -> Result<usize, LaunchError> {
+) -> Result<Removed, LaunchError> {
     let removed = provider.destroy(state).await?;
     states.remove(&state.name)?;
     Ok(removed)
@@ -298,4 +311,37 @@ pub async fn status<P: Provider>(provider: &P, mut state: ClusterState) -> Clust
         }
     }
     state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launch::provider::WantedNode;
+    use crate::recipe::RoleKind;
+
+    #[test]
+    fn a_resumed_launch_says_it_places_only_the_nodes_it_never_made() {
+        let node = |made: bool| {
+            let mut node = WantedNode {
+                name: "pg-standby-1".into(),
+                role: "standby".into(),
+                kind: RoleKind::Slave,
+            }
+            .unplaced();
+            node.provider_id = made.then(|| "c0ffee".to_owned());
+            node
+        };
+        let note = |made: &[bool]| {
+            placing_note(&made.iter().map(|m| node(*m)).collect::<Vec<_>>(), "docker")
+        };
+        assert_eq!(note(&[false, false, false]), "placing 3 nodes (docker)");
+        assert_eq!(
+            note(&[true, false, true]),
+            "placing 1 of 3 nodes (docker); the others were placed before"
+        );
+        assert_eq!(
+            note(&[true]),
+            "1 node placed before (docker): starting any that stopped"
+        );
+    }
 }

@@ -17,7 +17,7 @@ use futures_util::future::join_all;
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
 use super::inventory::{Host, parse_host, read_inventory};
-use super::provider::Provider;
+use super::provider::{Provider, Removed};
 use super::readiness::NodeShell;
 use super::ssh_destroy::destroy as destroy_script;
 use super::ssh_dirs::{NodeDirs, assign_slots};
@@ -351,7 +351,7 @@ impl Provider for SshProvider {
     /// Cleans each node's slot on the machine it was placed on; a slot that now holds another node
     /// is left alone, a machine that cannot be reached fails the destroy (the state stays, to try
     /// again). Nodes sharing a machine never touch each other's directories.
-    async fn destroy(&self, state: &ClusterState) -> Result<usize, LaunchError> {
+    async fn destroy(&self, state: &ClusterState) -> Result<Removed, LaunchError> {
         let cleaned = join_all(state.nodes.iter().filter_map(|node| {
             let shell = self.node(node)?;
             Some(async move {
@@ -379,6 +379,9 @@ impl Provider for SshProvider {
                 Err(why) => return Err(SshError::Unreachable { host, why }.into()),
             }
         }
-        Ok(removed)
+        Ok(Removed {
+            nodes: removed,
+            networks: 0,
+        })
     }
 }

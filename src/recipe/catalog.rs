@@ -112,7 +112,7 @@ impl Catalog {
             .iter()
             .filter(|r| distro.is_none_or(|d| r.distro == d))
             .collect();
-        if let Some(name) = recipe {
+        if let Some(name) = recipe.map(|given| self.name_in_any_case(given)) {
             if !self.recipes.iter().any(|r| r.name == name) {
                 return Err(RecipeError::UnknownRecipe {
                     given: name.to_owned(),
@@ -151,6 +151,21 @@ impl Catalog {
                     "--recipe NAME"
                 },
             }),
+        }
+    }
+
+    /// `given`, or the one recipe name that differs from it only in case (`Hello` for `hello`), as
+    /// distros are taken in any case.
+    fn name_in_any_case<'a>(&'a self, given: &'a str) -> &'a str {
+        let names = || self.recipes.iter().map(|r| r.name.as_str());
+        if names().any(|name| name == given) {
+            return given;
+        }
+        let mut folded: Vec<&str> = names().filter(|n| n.eq_ignore_ascii_case(given)).collect();
+        folded.dedup();
+        match folded.as_slice() {
+            [one] => one,
+            _ => given,
         }
     }
 
@@ -196,5 +211,14 @@ mod tests {
             "{err}"
         );
         assert_eq!(catalog.select(None, Some("centos6")).unwrap().name, "mesos");
+    }
+
+    #[test]
+    fn a_recipe_name_is_taken_in_any_case_as_distros_are() {
+        let catalog = Catalog::embedded().unwrap();
+        let hello = catalog.select(Some("Hello"), Some("Debian12")).unwrap();
+        assert_eq!(hello.name, "hello");
+        let err = catalog.select(Some("helo"), None).unwrap_err().to_string();
+        assert!(err.contains("did you mean `hello`?"), "{err}");
     }
 }
