@@ -13,7 +13,7 @@
 //! They are recognised by what baker writes in them rather than marked, so that output folders made
 //! by earlier versions are left out too.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::artifact::tarball_named_in;
 use crate::image::ImageManifest;
@@ -78,18 +78,26 @@ fn written_by_baker(dir: &Path) -> bool {
     build_set || ImageManifest::is_in(dir)
 }
 
-/// `path` made absolute, with its longest existing ancestor canonicalized (the folder may not be
-/// made yet).
+/// `path` made absolute and resolved as far as it exists (symbolic links followed, as the tree's
+/// walk sees them); the part that does not exist yet (the folder may not be made) is taken as
+/// written, its `.` and `..` folded, which is exact there: no link can be in it.
 fn resolved(path: &Path) -> Option<PathBuf> {
     let absolute = std::path::absolute(path).ok()?;
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        rest.push(existing.file_name()?);
-        existing = existing.parent()?;
+    let mut resolved = PathBuf::new();
+    for component in absolute.components() {
+        resolved.push(component);
+        match resolved.canonicalize() {
+            Ok(real) => resolved = real,
+            Err(_) if component == Component::ParentDir => {
+                resolved.pop(); // the `..`
+                resolved.pop(); // the folder it leaves, which does not exist
+            }
+            Err(_) if component == Component::CurDir => {
+                resolved.pop();
+            }
+            Err(_) => {}
+        }
     }
-    let mut resolved = existing.canonicalize().ok()?;
-    resolved.extend(rest.into_iter().rev());
     Some(resolved)
 }
 
@@ -111,10 +119,15 @@ mod tests {
             fs::write(root.join(made).join("01-x.log"), "log").unwrap();
         }
         fs::write(root.join("out/hello.tar.gz"), "tarball").unwrap();
-        // Named directly, or through a symbolic link.
+        // Named directly, through a symbolic link, or through `.` and a `..` that leaves a folder
+        // not made yet.
         let link = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(&root, link.path().join("src")).unwrap();
-        for out in [root.join("out"), link.path().join("src/out")] {
+        for out in [
+            root.join("out"),
+            link.path().join("src/out"),
+            root.join("not-made/../././out"),
+        ] {
             let left_out = LeftOut::output_folder(&out);
             let tree = digest_tree_with(&root, &left_out, &mut StatCache::none()).unwrap();
             assert_eq!(tree.sha256, clean.sha256, "{out:?}");
@@ -133,6 +146,7 @@ mod tests {
             .collect();
         assert_eq!(files, ["a.c", "out/hello.tar.gz", "out/logs/01-x.log"]);
     }
+
     /// Output folders of other builds and images in the tree are left out too; a folder that only
     /// looks a little like one is not.
     #[test]
