@@ -181,7 +181,8 @@ check "a failed step leaves no container" [ -z "$(docker ps -aq --filter "label=
 
 # --- Ctrl-C: no container, no artifact; the next build resumes at the first unfinished step ---------
 say "hello: interrupting a build"
-hello_with_step slow "sleep 8" >"$WORK/slow.toml"
+# hello with two steps more before `check`: `mark`, quick, then `slow`, where the build is interrupted.
+hello_with_step slow "sleep 8" | python3 -c "import sys; t = sys.stdin.read(); print(t.replace('[[steps]]\nname = \"slow\"', '[[steps]]\nname = \"mark\"\nrun = \"echo marked\"\n\n[[steps]]\nname = \"slow\"'), end='')" >"$WORK/slow.toml"
 SLOW=("$BAKER" build --recipe "$WORK/slow.toml" --cache-dir "$WORK/cache-a" --out "$WORK/out-s" --mirror "$MIRROR" --no-upstream)
 interrupt 'slow: running' "$WORK/s1.err" 1 "${SLOW[@]}"
 check "Ctrl-C stops the build with status 130 (the slow step was reached: $REACHED)" \
@@ -189,10 +190,15 @@ check "Ctrl-C stops the build with status 130 (the slow step was reached: $REACH
 check "Ctrl-C leaves no container behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL")" ]
 check "Ctrl-C leaves no artifact that looks complete" [ ! -e "$WORK/out-s/hello-2.10-debian-12.tar.gz" ]
 check "Ctrl-C says where the run's step logs are kept, and they are there" bash -c \
-  "grep -qF 'step logs are in $WORK/out-s.failed/logs' '$WORK/s1.err' && test -e '$WORK/out-s.failed/logs/05-slow.log'"
+  "grep -qF 'step logs are in $WORK/out-s.failed/logs' '$WORK/s1.err' && test -e '$WORK/out-s.failed/logs/06-slow.log'"
+# A --no-cache build interrupted in `slow` has replaced the image of `mark`, which nothing stands on.
+mark_image=$(docker images -q --filter label=baker.step=mark --filter "label=$RUN_LABEL")
+interrupt 'slow: running' "$WORK/s1n.err" 0 "${SLOW[@]}" --no-cache
+check "an interrupted --no-cache build removes the step image it replaced (mark's, $mark_image)" bash -c \
+  "[ '$REACHED $STATUS' = 'yes 130' ] && [ -n '$mark_image' ] && ! docker image inspect '$mark_image' >/dev/null 2>&1 && [ -z \"\$(docker images -q --filter dangling=true --filter label=baker.step --filter label=$RUN_LABEL)\" ]"
 "${SLOW[@]}" --json >"$WORK/s2.json" 2>/dev/null
 check "the next build resumes at the first unfinished step" \
-  [ "$(json "$WORK/s2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, True, True, True, False, False]" ]
+  [ "$(json "$WORK/s2.json" '[s["cache_hit"] for s in d["steps"]]')" = "[True, True, True, True, True, False, False]" ]
 
 say "hello: interrupting the tarball's compression"
 # An install tree of about 570 MiB of text, which takes seconds to compress.

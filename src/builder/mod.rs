@@ -18,6 +18,7 @@ mod inputs;
 mod meta;
 mod out_dir;
 mod pipeline;
+mod replaced;
 mod select;
 mod step;
 mod step_cache;
@@ -34,13 +35,13 @@ pub use step_cache::{StepCache, StepEntry};
 
 use crate::artifact::{ArtifactFile, Manifest};
 use crate::cache::CacheDir;
-use crate::cache::lock_holders::held_by_this_process_alone;
 use crate::engine::Engine;
 use crate::plan::{Plan, PlanStep};
 use crate::progress::{Event, Reporter};
 use crate::recipe::CacheKind;
 use crate::source::fetch::Fetcher;
 use crate::source::mirror::Mirror;
+use replaced::ReplacedImages;
 
 pub struct BuildOptions {
     pub cache: CacheDir,
@@ -97,10 +98,8 @@ struct Builder<'a> {
     fetcher: Fetcher,
     steps_cache: StepCache,
     session: incremental_run::Session,
-    /// The step images this build's commits took the tags of (`--no-cache` reruns steps whose
-    /// images exist), oldest first: removed once the build is done, or they would stay in the
-    /// engine, untagged, until `baker cache prune`.
-    replaced: std::sync::Mutex<Vec<String>>,
+    /// The step images this build's commits took the tags of (see [`ReplacedImages`]).
+    replaced: &'a ReplacedImages,
 }
 
 impl<'a> Builder<'a> {
@@ -110,7 +109,7 @@ impl<'a> Builder<'a> {
         options: &'a BuildOptions,
         reporter: Arc<dyn Reporter>,
         base_id: String,
-        cache_id: String,
+        (cache_id, replaced): (String, &'a ReplacedImages),
         out_dir: PathBuf,
     ) -> Self {
         Self {
@@ -124,35 +123,16 @@ impl<'a> Builder<'a> {
             cache_id,
             out_dir,
             session: Default::default(),
-            replaced: Default::default(),
+            replaced,
         }
     }
 
     async fn run(&self) -> Result<BuildOutcome, BuildError> {
         let started = Instant::now();
-        let outcome = if self.options.incremental {
+        if self.options.incremental {
             self.run_incremental(started).await
         } else {
             self.run_clean(started).await
-        };
-        self.remove_replaced().await;
-        outcome
-    }
-
-    /// Removes the step images whose tags this build's commits took, newest first (each is the
-    /// parent of the next), when no other process uses the cache: a build beside this one may have
-    /// looked one up before this build's commits took its tag, and not yet made its container from
-    /// it. The engine refuses to remove one that a container or another image still stands on (a
-    /// plan sharing the first steps). What stays is for `baker cache prune`.
-    async fn remove_replaced(&self) {
-        let replaced = std::mem::take(&mut *self.replaced.lock().expect("replaced lock"));
-        if replaced.is_empty() || !held_by_this_process_alone(&self.options.cache.in_use_lock()) {
-            return;
-        }
-        for id in replaced.iter().rev() {
-            if let Err(e) = self.engine.remove_image(id).await {
-                tracing::debug!(image = %id, "the replaced step image stays: {e}");
-            }
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::gather::lock_unpinned;
 use super::out_dir::StagedOut;
+use super::replaced::ReplacedImages;
 use super::{BuildError, BuildOptions, BuildOutcome, Builder, Selection};
 use crate::cache::LockMode;
 use crate::engine::Engine;
@@ -60,13 +61,14 @@ pub async fn build(
     tracing::debug!("planned");
     let engine = Engine::connect(reporter.as_ref()).await?;
     let out = StagedOut::new(&options.out_dir)?;
+    let replaced = ReplacedImages::default();
     let work = async {
         let done = run(
             &engine,
             plan,
             request,
             reporter.clone(),
-            cache_id,
+            (cache_id, &replaced),
             out.staging.clone(),
         )
         .await?;
@@ -77,6 +79,7 @@ pub async fn build(
         .run_until(work, cancel)
         .await
         .unwrap_or(Err(BuildError::Interrupted { logs: None }));
+    replaced.remove(&engine, &options.cache).await;
     match outcome {
         Ok((mut done, _folder)) => {
             tracing::debug!("built");
@@ -103,7 +106,7 @@ async fn run(
     mut plan: Plan,
     request: &BuildRequest<'_>,
     reporter: Arc<dyn Reporter>,
-    cache_id: String,
+    (cache_id, replaced): (String, &ReplacedImages),
     out_dir: std::path::PathBuf,
 ) -> Result<BuildOutcome, BuildError> {
     let options = &request.options;
@@ -135,7 +138,7 @@ async fn run(
         options,
         reporter,
         base_id,
-        cache_id,
+        (cache_id, replaced),
         out_dir,
     )
     .run()

@@ -219,7 +219,7 @@ impl Builder<'_> {
             .commit(STEP_REPO, &tag, image_env, &labels)
             .await?;
         if let Some(old) = before.filter(|old| *old != id) {
-            self.replaced.lock().expect("replaced lock").push(old);
+            self.replaced.push(old);
         }
         Ok(id)
     }
