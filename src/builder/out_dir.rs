@@ -47,7 +47,8 @@ impl StagedOut {
     /// Checks `target` (`--out`) and creates a staging directory beside it.
     pub fn new(target: &Path) -> Result<Self, BuildError> {
         Self::check(target)?;
-        Self::staged(target, cannot_be_renamed(target))
+        let cwd = std::env::current_dir().ok();
+        Self::staged(target, cannot_be_renamed(target, cwd.as_deref()))
     }
 
     fn staged(target: &Path, in_place: bool) -> Result<Self, BuildError> {
@@ -151,16 +152,15 @@ impl StagedOut {
 }
 
 /// Whether `target` is a directory that cannot be renamed: a mount point, or the working directory
-/// or one of its parents (which a rename would take from under the user's shell).
-fn cannot_be_renamed(target: &Path) -> bool {
+/// `cwd` or one of its parents (which a rename would take from under the user's shell).
+fn cannot_be_renamed(target: &Path, cwd: Option<&Path>) -> bool {
     let Ok(real) = std::fs::canonicalize(target) else {
         return false;
     };
     let mount_point = real
         .parent()
         .is_none_or(|parent| mount_of(parent) != mount_of(&real));
-    let holds_cwd = std::env::current_dir()
-        .ok()
+    let holds_cwd = cwd
         .and_then(|cwd| std::fs::canonicalize(cwd).ok())
         .is_some_and(|cwd| cwd.starts_with(&real));
     mount_point || holds_cwd
@@ -323,8 +323,15 @@ mod tests {
             !out.join(".failed").exists(),
             "a success forgets the failure"
         );
-        assert!(!cannot_be_renamed(&out));
-        assert!(cannot_be_renamed(Path::new("/")) && cannot_be_renamed(Path::new("/proc")));
+        let elsewhere = Some(dir.path().parent().unwrap());
+        assert!(!cannot_be_renamed(&out, elsewhere));
+        assert!(!cannot_be_renamed(&out, None));
+        // The working directory, or a folder holding it (`--out .`, `--out ..`).
+        std::fs::create_dir(out.join("src")).unwrap();
+        assert!(cannot_be_renamed(&out, Some(&out)));
+        assert!(cannot_be_renamed(&out, Some(&out.join("src"))));
+        assert!(cannot_be_renamed(Path::new("/"), None));
+        assert!(cannot_be_renamed(Path::new("/proc"), None));
     }
 
     #[test]
