@@ -68,10 +68,27 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
         name: "formats".into(),
     });
     let t = Instant::now();
-    reuse::forget_other(&out_dir, &manifest.image_key).map_err(ImageError::io(
-        "removing the image.json of the older image in",
-        &out_dir,
-    ))?;
+    if disk_file == DiskFile::Take {
+        let removed = reuse::replace_older(&out_dir)
+            .map_err(ImageError::io("removing the older image in", &out_dir))?;
+        let replaced = |name: &String| {
+            formats
+                .iter()
+                .any(|f| *name == output::file_name(&stem, *f))
+        };
+        let gone: Vec<&str> = removed
+            .iter()
+            .filter(|n| !replaced(n))
+            .map(String::as_str)
+            .collect();
+        if !gone.is_empty() {
+            reporter.report(Event::Note(format!(
+                "removed the older image's {} from {}: this image replaces it",
+                gone.join(", "),
+                out_dir.display()
+            )));
+        }
+    }
     let written = output::write_formats(
         &formats,
         (&raw, disk_file),

@@ -104,17 +104,46 @@ fn intact(dir: &Path, image_key: &str) -> Option<ImageManifest> {
     (recorded == now).then_some(manifest)
 }
 
-/// Makes `dir` stop describing an image other than `image_key`: its `image.json` (also one this
-/// baker cannot read) and stamp are removed before a new image's files replace the older one's, so
-/// that a run stopped part way never leaves them describing bytes that are no longer there. The
-/// older image's files stay until replaced.
-pub fn forget_other(dir: &Path, image_key: &str) -> std::io::Result<()> {
+/// Clears `dir` of the image it held, for a run that made its disk anew: the files the older
+/// `image.json` lists, each with its `.sha256`, then that `image.json` and its stamp. Whatever its
+/// key: a disk made again may differ from an older one of the same key (a package updated in its
+/// repositories since), so none of the older files may stay beside the new ones, checksums and
+/// all, as if they were this image's. The `image.json` is read loosely, so that one written by
+/// another version of baker is understood, and only names of image files are removed (a plain file
+/// name with a format's extension). Returns the names of the image files removed.
+pub fn replace_older(dir: &Path) -> std::io::Result<Vec<String>> {
     let path = ImageManifest::path_in(dir);
-    if !path.exists() || ImageManifest::read(&path).is_ok_and(|m| m.image_key == image_key) {
-        return Ok(());
-    }
+    let listed: Vec<String> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|m| m["formats"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| f["file"].as_str().map(str::to_owned))
+        .filter(|name| is_image_file_name(name))
+        .collect();
+    // The description goes first, so that a run stopped part way never leaves it listing files
+    // that are gone.
     crate::atomic_file::remove_if_exists(&dir.join(STAMP))?;
-    crate::atomic_file::remove_if_exists(&path)
+    crate::atomic_file::remove_if_exists(&path)?;
+    let mut removed = Vec::new();
+    for name in listed {
+        crate::atomic_file::remove_if_exists(&dir.join(format!("{name}.sha256")))?;
+        if dir.join(&name).symlink_metadata().is_ok() {
+            crate::atomic_file::remove_if_exists(&dir.join(&name))?;
+            removed.push(name);
+        }
+    }
+    Ok(removed)
+}
+
+/// A plain file name (no folder) ending with an image format's extension.
+fn is_image_file_name(name: &str) -> bool {
+    let plain = !name.contains('/') && !name.starts_with('.');
+    plain
+        && Format::ALL.iter().any(|f| {
+            name.len() > f.extension().len() + 1 && name.ends_with(&format!(".{}", f.extension()))
+        })
 }
 
 /// Records the files of `manifest` as they are now.
@@ -201,19 +230,42 @@ mod tests {
     }
 
     #[test]
-    fn a_new_image_makes_the_directory_forget_an_older_one_and_keeps_its_own() {
-        let dir = tempfile::tempdir().unwrap();
-        let older = sample();
+    fn a_disk_made_anew_clears_the_older_image_and_only_its_files() {
+        let (dir, mut older) = setup();
+        let mut qcow2 = older.formats[0].clone();
+        qcow2.format = "qcow2".into();
+        qcow2.file = "older.qcow2".into();
+        let mut foreign = qcow2.clone();
+        foreign.file = "NOTES.txt".into();
+        older.formats.extend([qcow2, foreign]);
         older.write(dir.path()).unwrap();
+        for name in [
+            "older.qcow2",
+            "older.qcow2.sha256",
+            "NOTES.txt",
+            "mine.qcow2",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
         record(dir.path(), &older).unwrap();
-        forget_other(dir.path(), &older.image_key).unwrap();
-        assert!(
-            ImageManifest::path_in(dir.path()).exists(),
-            "its own key stays"
+        let raw = older.formats[0].file.clone();
+        assert_eq!(
+            replace_older(dir.path()).unwrap(),
+            [raw, "older.qcow2".into()]
         );
-        forget_other(dir.path(), &"n".repeat(64)).unwrap();
-        assert!(!ImageManifest::path_in(dir.path()).exists());
-        assert!(!dir.path().join(STAMP).exists());
-        forget_other(dir.path(), &"n".repeat(64)).unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["NOTES.txt", "mine.qcow2"],
+            "a name not an image's, or not listed, stays"
+        );
+        assert!(
+            replace_older(dir.path()).unwrap().is_empty(),
+            "safe to repeat"
+        );
     }
 }
