@@ -2,8 +2,13 @@
 //! `running` and then nothing until `done`, for most of an hour on a Mesos compile. [`Heartbeat`]
 //! says now and then that the step still runs, for how long, and its last log line, so a reader of
 //! the log can tell a slow step from a hung one: with its last log line while it prints, and with
-//! how long it has been silent while it does not (a ticker asks [`Heartbeat::on_silence`]).
+//! how long it has been silent while it does not (a ticker asks [`Heartbeat::on_silence`]). Long
+//! byte-counted work (hashing and compressing a disk image) is said with how far it got and about
+//! how long it has left ([`Heartbeat::on_progress`]).
 
+use std::collections::HashMap;
+
+use baker::cache::usage::human;
 use std::time::{Duration, Instant};
 
 /// How often at most a running step is reported in a log.
@@ -14,6 +19,8 @@ pub struct Heartbeat {
     started: Instant,
     last_said: Instant,
     last_output: Instant,
+    /// When each piece of byte-counted work (by its name) reported its start.
+    counted_since: HashMap<String, Instant>,
 }
 
 impl Heartbeat {
@@ -24,7 +31,36 @@ impl Heartbeat {
             started: now,
             last_said: now,
             last_output: now,
+            counted_since: HashMap::new(),
         }
+    }
+
+    /// The line to print at `now` for byte-counted work `what` that has handled `done` of `total`
+    /// bytes (0 when it starts), as [`Heartbeat::on_line`] would print a log line: how far it got
+    /// and, from its pace so far, about how long it has left.
+    pub fn on_progress(
+        &mut self,
+        what: &str,
+        done: u64,
+        total: u64,
+        now: Instant,
+    ) -> Option<String> {
+        let since = *self.counted_since.entry(what.to_owned()).or_insert(now);
+        if done == 0 || total == 0 {
+            return None;
+        }
+        let elapsed = now.duration_since(since).as_secs_f64();
+        let left =
+            Duration::from_secs_f64(elapsed * (total - done.min(total)) as f64 / done as f64);
+        let line = format!(
+            // The figures first: a long path in `what` is what gets shortened.
+            "{}% ({} of {}), about {} left: {what}",
+            done * 100 / total,
+            human(done),
+            human(total),
+            minutes(left)
+        );
+        self.on_line(&line, now)
     }
 
     /// The line to print for the step's output `line` at `now`, when [`EVERY`] has passed since the
@@ -99,6 +135,27 @@ mod tests {
         let long = "x".repeat(500);
         let said = beat.on_line(&long, t0 + Duration::from_secs(126)).unwrap();
         assert!(said.ends_with(&format!("{}…", "x".repeat(160))), "{said}");
+    }
+
+    #[test]
+    fn long_counted_work_is_said_with_how_far_it_got_and_about_how_long_it_has_left() {
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut beat = Heartbeat::new("[4/4] formats".into(), t0);
+        let what = "hashing x.raw";
+        assert_eq!(beat.on_progress(what, 0, 10 << 40, at(1)), None);
+        assert_eq!(
+            beat.on_progress(what, 1 << 40, 10 << 40, at(20)),
+            None,
+            "within 30 s"
+        );
+        assert_eq!(
+            beat.on_progress(what, 2 << 40, 10 << 40, at(61)).as_deref(),
+            Some(
+                "[4/4] formats: still running (1m01s): 20% (2.0 TiB of 10.0 TiB), about 4m00s \
+                 left: hashing x.raw"
+            )
+        );
     }
 
     #[test]

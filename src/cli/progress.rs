@@ -91,8 +91,15 @@ fn tick_silent_steps(heartbeat: Weak<Mutex<Option<(String, Heartbeat)>>>) {
 }
 
 impl TerminalReporter {
-    /// A byte bar for a long stage; plain lines when it starts and ends in logs.
+    /// A byte bar for a long stage; in logs, plain lines when it starts and ends, and how far it got
+    /// with the running step's heartbeat.
     fn progress(&self, what: String, done: u64, total: u64) {
+        if !self.interactive && done < total {
+            if let Some((_, beat)) = self.heartbeat.lock().expect("progress lock").as_mut() {
+                beat.on_progress(&what, done, total, Instant::now())
+                    .inspect(|l| say(l));
+            }
+        }
         let mut jobs = self.jobs.lock().expect("progress lock");
         if done >= total {
             if let Some(bar) = jobs.remove(&what) {
