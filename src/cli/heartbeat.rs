@@ -96,10 +96,13 @@ impl Heartbeat {
     }
 }
 
-/// `1m05s`.
+/// `1m05s`, or `1h52m07s` from an hour on.
 fn minutes(d: Duration) -> String {
     let secs = d.as_secs();
-    format!("{}m{:02}s", secs / 60, secs % 60)
+    match secs / 3600 {
+        0 => format!("{}m{:02}s", secs / 60, secs % 60),
+        hours => format!("{hours}h{:02}m{:02}s", secs % 3600 / 60, secs % 60),
+    }
 }
 
 /// The first 160 characters of a log line (compiler command lines run to thousands).
@@ -156,6 +159,12 @@ mod tests {
                  left: hashing x.raw"
             )
         );
+    }
+
+    #[test]
+    fn durations_are_said_in_minutes_then_hours() {
+        assert_eq!(minutes(Duration::from_secs(65)), "1m05s");
+        assert_eq!(minutes(Duration::from_secs(6727)), "1h52m07s");
     }
 
     #[test]

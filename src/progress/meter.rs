@@ -1,6 +1,7 @@
 //! Progress of long synchronous work, counted in bytes, as [`Event::Progress`] events: a first
-//! event at 0, then about every 1 % (at least 16 MiB apart), then the total (only that one when
-//! there is nothing to handle). Each count is also where the work, asked to [`Stop`], stops:
+//! event at 0, then about every 1 % or every GiB, whichever comes first (at least 16 MiB apart; a
+//! 10 TiB sparse disk is hashed at about a GiB a second, so 1 % alone would be a minute of
+//! silence), then the total (only that one when there is nothing to handle). Each count is also where the work, asked to [`Stop`], stops:
 //! [`Meter::add`] answers [`Stopped`], which the work returns like any other error, removing what
 //! it had half-written. Work that counts every few MiB stops a few MiB after being asked.
 
@@ -20,7 +21,7 @@ pub struct Meter<'a> {
 impl<'a> Meter<'a> {
     /// A meter of `total` bytes; `what` names the work and its file for the progress line.
     pub fn new(reporter: &'a dyn Reporter, stop: &'a Stop, what: String, total: u64) -> Self {
-        let step = (total / 100).max(16 << 20);
+        let step = (total / 100).clamp(16 << 20, 1 << 30);
         let meter = Self {
             reporter,
             stop,
@@ -89,6 +90,16 @@ mod tests {
         }
         meter.finish();
         assert_eq!(done_figures(&recorder), [0, 16 << 20, 32 << 20, 40 << 20]);
+    }
+
+    #[test]
+    fn reports_every_gib_at_most_of_a_large_total() {
+        let (recorder, stop) = (Recorder::default(), Stop::default());
+        let mut meter = Meter::new(&recorder, &stop, "w".into(), 10 << 40);
+        for _ in 0..3 {
+            meter.add(1 << 30).unwrap();
+        }
+        assert_eq!(done_figures(&recorder), [0, 1 << 30, 2 << 30, 3 << 30]);
     }
 
     #[test]
