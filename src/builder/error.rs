@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use super::offline::{Offline, missing_base};
 use crate::artifact::ArtifactError;
 use crate::cache::CacheLockError;
 use crate::engine::EngineError;
@@ -36,15 +37,14 @@ pub enum BuildError {
     #[error(transparent)]
     Engine(#[from] EngineError),
 
-    #[error("{}", missing_base(.image, .how_to_make.as_deref(), .source, .needs, .offline))]
+    #[error("{}", missing_base(.image, .how_to_make.as_deref(), .source, .offline.as_deref()))]
     BaseImage {
         image: String,
         how_to_make: Option<String>,
         source: Box<EngineError>,
-        /// The upstream hosts the build would reach after the image (repositories, keys, sources).
-        needs: Vec<String>,
-        /// Other recipes whose base image is here, so they build without a registry.
-        offline: Vec<String>,
+        /// What the build reaches after the image and which recipes have theirs here; `None` where
+        /// the caller did not look (an image's OS layer).
+        offline: Option<Box<Offline>>,
     },
 
     #[error(transparent)]
@@ -175,32 +175,4 @@ impl std::fmt::Display for StepFailure {
         }
         f.write_str(&s)
     }
-}
-
-fn missing_base(
-    image: &str,
-    how_to_make: Option<&str>,
-    source: &EngineError,
-    needs: &[String],
-    offline: &[String],
-) -> String {
-    let mut s = format!("base image `{image}` is neither present nor pullable: {source}");
-    if let Some(h) = how_to_make {
-        let _ = write!(s, "\nmake it locally: {h}");
-    }
-    if !needs.is_empty() {
-        let _ = write!(
-            s,
-            "\nafter the image, this build also needs to reach: {} (or mirrors of them: --mirror, --recipes-dir)",
-            needs.join(", ")
-        );
-    }
-    if !offline.is_empty() {
-        let _ = write!(
-            s,
-            "\nthese recipes have their base image here and build without a registry: {}",
-            offline.join("; ")
-        );
-    }
-    s
 }

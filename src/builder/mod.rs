@@ -16,6 +16,7 @@ mod incremental;
 mod incremental_run;
 mod inputs;
 mod meta;
+mod offline;
 mod out_dir;
 mod pipeline;
 mod replaced;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use error::{BuildError, StepFailure};
+pub use offline::{HereRecipe, Offline};
 pub use pipeline::{BuildRequest, build, ensure_base_image};
 pub use select::{DEFAULT_OUT_DIR, Selection};
 pub use step_cache::{StepCache, StepEntry};

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use super::gather::lock_unpinned;
+use super::offline::{Offline, recipes_here};
 use super::out_dir::StagedOut;
 use super::replaced::ReplacedImages;
 use super::{BuildError, BuildOptions, BuildOutcome, Builder, Selection};
@@ -118,9 +119,12 @@ async fn run(
             source,
             ..
         }) => {
+            let here = recipes_here(engine, request.catalog, &image).await;
             return Err(BuildError::BaseImage {
-                offline: offline_recipes(engine, request.catalog, &image).await,
-                needs: plan.upstream_hosts(),
+                offline: Some(Box::new(Offline {
+                    needs: plan.upstream(),
+                    here,
+                })),
                 image,
                 how_to_make,
                 source,
@@ -183,21 +187,6 @@ pub async fn ensure_base_image(
             image: image.clone(),
             how_to_make: base.how_to_make.clone(),
             source: Box::new(source),
-            needs: Vec::new(),
-            offline: Vec::new(),
+            offline: None,
         })
-}
-
-/// Recipes whose base image this engine already has: what can be built here without a registry.
-async fn offline_recipes(engine: &Engine, catalog: &Catalog, missing: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for recipe in catalog.recipes() {
-        if recipe.base.image != missing && engine.has_image(&recipe.base.image).await {
-            found.push(format!(
-                "--recipe {} --distro {} (base {})",
-                recipe.name, recipe.distro, recipe.base.image
-            ));
-        }
-    }
-    found
 }

@@ -35,7 +35,9 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
-/// How to build, shared by every command that builds first (`build`, `image`, `launch`).
+/// How to build, shared by every command that builds first (`build`, `image`, `launch`). Their help
+/// is what it is for `baker build`; `image` and `launch` say what `--out` and `--no-cache` do there
+/// too (`mut_arg`).
 #[derive(Debug, Args)]
 pub struct BuildFlags {
     /// Parallel jobs for `make -j`, 1 to 1024 [default: the number of CPUs].
@@ -45,18 +47,20 @@ pub struct BuildFlags {
     /// per-step `timeout`.
     #[arg(long, value_name = "DURATION", value_parser = parse_step_timeout)]
     pub step_timeout: Option<Duration>,
-    /// Where the tarball, its .sha256, manifest.json, plan.json and the step logs go (and the disk
-    /// images of `baker image`) [default: out; with `--from`, that build's folder].
+    /// Where the build's files go: the tarball, its .sha256, manifest.json, plan.json and the step
+    /// logs [default: out].
     #[arg(long, value_name = "DIR", value_parser = super::folder_arg::folder)]
     pub out: Option<PathBuf>,
-    /// Look for source files here first: a base URL (`<URL>/<file name>`) or a directory; repeatable,
-    /// tried in order, before the recipe's own URLs. Also read from $BAKER_MIRRORS (space- or comma-separated).
+    /// Look for the files baker downloads itself (source archives, repository keys) here first: a
+    /// base URL (`<URL>/<file name>`) or a directory; repeatable, tried in order, before the recipe's
+    /// own URLs. Also read from $BAKER_MIRRORS (space- or comma-separated). Package repositories and
+    /// what the build's steps download (Maven's) are not looked up here.
     #[arg(long, value_name = "URL|DIR")]
     pub mirror: Vec<String>,
     /// Use only the mirrors, never the recipe's own URLs (air-gapped machines, tests).
     #[arg(long)]
     pub no_upstream: bool,
-    /// Run every step even when the step cache has it (`baker image`: and make the OS layer again).
+    /// Run every step even when the step cache has it.
     #[arg(long)]
     pub no_cache: bool,
     /// Reuse the build tree of the previous `--incremental` build of this --source-dir: only changed

@@ -9,11 +9,12 @@ use super::progress::TerminalReporter;
 use anyhow::Context;
 use baker::engine::Engine;
 use baker::launch::docker::DockerProvider;
+use baker::launch::health::Health;
 use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
 use baker::launch::run::{self};
 use baker::launch::ssh::SshProvider;
-use baker::launch::state::{ClusterState, NodeState, Phase};
+use baker::launch::state::{ClusterState, NodeState};
 use clap::Args;
 use std::process::ExitCode;
 
@@ -52,12 +53,13 @@ pub use destroy::destroy;
 
 #[derive(Debug, Args)]
 pub struct ClusterArg {
+    /// The cluster's name, as `baker launch` was given it (`baker clusters` lists them).
     pub name: String,
 }
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// The cluster.
+    /// The cluster's name, as `baker launch` was given it (`baker clusters` lists them).
     pub name: String,
     /// The node: its name, the end of it (`primary`, `standby-1`), or `master` or `slave`
     /// [default: the master].
@@ -66,7 +68,7 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The cluster.
+    /// The cluster's name, as `baker launch` was given it (`baker clusters` lists them).
     pub name: String,
     /// The node: its name, the end of it (`primary`, `standby-1`), or `master` or `slave`.
     pub node: String,
@@ -86,23 +88,23 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             run::status(&provider, state).await
         ))
     })?;
-    if global.quiet {
-        return Ok(ExitCode::SUCCESS);
-    }
     // The phase is what the launch recorded; a node that stopped since is found now.
-    let down = state.nodes.iter().filter(|n| !n.ready).count();
-    let now = match (state.phase, down) {
-        (Phase::Ready, 1..) => format!(
+    let health = Health::of(&state);
+    if global.quiet {
+        return Ok(status_code(health));
+    }
+    let now = match health {
+        Health::NodesDown(down) => format!(
             ", but {down} of {} not running now (`baker launch {} --resume` starts {} again)",
             state.node_count(),
             state.name,
             if down == 1 { "it" } else { "them" }
         ),
-        (Phase::Creating | Phase::Booting, _) => format!(
+        Health::Unfinished => format!(
             ": its launch has not finished (if it was interrupted, `baker launch {} --resume` finishes it)",
             state.name
         ),
-        _ => String::new(),
+        Health::Ready | Health::Failed => String::new(),
     };
     emit_line(&format!(
         "cluster {} ({} {} for {}, provider {}): {:?}{now}",
@@ -122,7 +124,24 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             host_ports(&node.published),
         ))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(status_code(health))
+}
+
+/// `baker status`'s exit status for a cluster that is not ready: a node is down, or its launch has
+/// not finished or failed. Errors (no such cluster, no engine) exit 1, as every command's do.
+pub const NOT_READY: u8 = 3;
+
+/// `status --help`'s word on what it exits with.
+pub const STATUS_EXIT: &str = "Exit status: 0 when the cluster's launch finished and every node \
+runs; 3 when not (a node is down, or the launch has not finished or failed); 1 when status cannot \
+tell (no such cluster, its provider unreachable).";
+
+fn status_code(health: Health) -> ExitCode {
+    if health.is_ready() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(NOT_READY)
+    }
 }
 
 /// `; ports 32791->5432, 32792->22`: the host ports forwarded to the node's ports, where the user
@@ -301,6 +320,17 @@ mod tests {
         let ports = std::collections::BTreeMap::from([(22, 40002), (5432, 40001), (8080, 0)]);
         assert_eq!(host_ports(&ports), "; ports 40002->22, 40001->5432");
         assert_eq!(host_ports(&Default::default()), "");
+    }
+
+    #[test]
+    fn status_exits_0_only_for_a_ready_cluster_and_3_otherwise() {
+        let code = |h| format!("{:?}", status_code(h));
+        assert_eq!(code(Health::Ready), format!("{:?}", ExitCode::SUCCESS));
+        for health in [Health::NodesDown(1), Health::Unfinished, Health::Failed] {
+            assert_eq!(code(health), format!("{:?}", ExitCode::from(NOT_READY)));
+        }
+        assert_eq!(NOT_READY, 3);
+        assert!(STATUS_EXIT.contains("3 when not"));
     }
 
     #[test]

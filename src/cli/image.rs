@@ -38,19 +38,31 @@ pub enum ImageCommand {
     Boot(BootArgs),
 }
 
+/// `--out` of `baker image`.
+const OUT_HELP: &str = "Where the build's files and the disk images (image.json, each format with \
+its .sha256) go [default: out; with --from, that build's folder]";
+
+/// `--no-cache` of `baker image`.
+const NO_CACHE_HELP: &str = "Make the OS layer again, and (without --from) run every build step \
+even when the step cache has it";
+
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("out", |a| a.help(OUT_HELP)),
+    mut_arg("no_cache", |a| a.help(NO_CACHE_HELP))
+)]
 pub struct MakeArgs {
     #[command(flatten)]
     pub selection: Selection,
-    /// How to build first; `--out` receives the build's files and the disk images, `--no-cache`
-    /// rebuilds the OS layer too.
+    // How to build first, unless --from names a build.
     #[command(flatten)]
     pub build: BuildFlags,
     /// Formats to write, comma-separated: raw, ami, qcow2, vhd, gce.
     #[arg(long, default_value = "raw", value_name = "LIST")]
     pub format: String,
-    /// Disk size, e.g. 4G or 1536M (powers of 1024) [default: the tree plus headroom, in whole GiB].
-    #[arg(long, value_name = "SIZE")]
+    /// Disk size, e.g. 4G, 4GiB or 1536M (powers of 1024; GB and MB are refused as ambiguous)
+    /// [default: the tree plus headroom, in whole GiB].
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub size: Option<String>,
     /// An existing build's output folder (its plan.json, manifest.json and tarball) instead of building;
     /// its plan says the recipe, distro and version.

@@ -42,7 +42,20 @@ pub enum ProviderName {
     Ssh,
 }
 
+/// `--out` of `baker launch`.
+const OUT_HELP: &str = "Where the build's files go when it builds first [default: out]; \
+`--provider qemu`: and the disk image it makes (with --from, into that build's folder unless --out \
+names another)";
+
+/// `--no-cache` of `baker launch`.
+const NO_CACHE_HELP: &str = "Run every build step even when the step cache has it; \
+`--provider qemu`: and make the image's OS layer again";
+
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("out", |a| a.help(OUT_HELP)),
+    mut_arg("no_cache", |a| a.help(NO_CACHE_HELP))
+)]
 pub struct LaunchArgs {
     /// The cluster's name: letters, digits and `-`.
     pub name: String,
@@ -67,7 +80,9 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub slaves: Option<usize>,
     /// `--provider qemu`: a `baker image` output directory (image.json and its raw disk) to boot,
-    /// instead of making the image first.
+    /// instead of making the image first. Its build's plan is needed too: a plan.json beside the
+    /// image (there when the image went into its build's folder), else --from BUILD_DIR (or the
+    /// --distro and --recipe to plan it again).
     #[arg(long, value_name = "DIR")]
     pub image: Option<PathBuf>,
     /// `--provider qemu`: each VM's memory in MiB.
@@ -191,9 +206,9 @@ fn launch_qemu(
     // A wrong image given with --image is refused as the input it is, before baker looks for QEMU
     // or an engine; QEMU is then found before the build and the image that make the disk, which
     // may take long.
-    if let Some(dir) = &args.image {
-        launch_qemu::check_image(dir)?;
-    }
+    let given = (args.image.as_deref())
+        .map(|dir| launch_qemu::given_image(global, args, dir))
+        .transpose()?;
     let runner = runtime.block_on(QemuRunner::choose(
         args.qemu.from(),
         &global.cache(),
@@ -204,7 +219,8 @@ fn launch_qemu(
         // Bad input fails before the build and the image, which may take long.
         fit_request(&mut request, args, &args.selection.plan(global)?)?;
     }
-    let Some((plan, disk)) = launch_qemu::plan_and_disk(global, args, runtime, reporter.clone())?
+    let Some((plan, disk)) =
+        launch_qemu::plan_and_disk(global, args, given, runtime, reporter.clone())?
     else {
         return Ok(build_stopped());
     };

@@ -10,6 +10,7 @@ use baker::engine::Engine;
 use baker::image::boot::Accel;
 use baker::image::{Format, ImageError, ImageManifest, ImageRequest, image_spec, make_image};
 use baker::launch::qemu::QemuProvider;
+use baker::launch::qemu_disk::check_image_plan;
 use baker::launch::state::{ClusterState, StateDir};
 use baker::plan::{PLAN_FILE, Plan, read_plan};
 use baker::progress::Reporter;
@@ -24,44 +25,52 @@ use super::signals::interrupted;
 /// Memory of each VM unless `--memory` says otherwise.
 pub const DEFAULT_MEMORY_MIB: u32 = 768;
 
-/// Refuses an image VMs cannot boot from (see [`ImageManifest::vm_disk`]), reading only its
-/// `image.json`.
-pub fn check_image(dir: &Path) -> anyhow::Result<()> {
-    ImageManifest::read(&ImageManifest::path_in(dir))?.vm_disk(dir)?;
-    Ok(())
+/// The plan and the raw disk of the image `--image` names, refused before baker looks for QEMU or
+/// an engine when VMs cannot boot from it (see [`ImageManifest::vm_disk`]) or it was made from
+/// another build than the plan (`--from`'s, the one beside it, or `--distro`/`--recipe`'s).
+pub fn given_image(
+    global: &Global,
+    args: &LaunchArgs,
+    dir: &Path,
+) -> anyhow::Result<(Plan, PathBuf)> {
+    let manifest = ImageManifest::read(&ImageManifest::path_in(dir))?;
+    let disk = manifest.vm_disk(dir)?;
+    let in_image = dir.join(PLAN_FILE);
+    let (plan, plan_from) = match &args.from {
+        Some(build_dir) => {
+            let path = build_dir.join(PLAN_FILE);
+            (read_plan(&path)?, path.display().to_string())
+        }
+        None if in_image.is_file() => (read_plan(&in_image)?, in_image.display().to_string()),
+        None if args.selection.distro.is_none() && args.selection.recipe.is_none() => {
+            anyhow::bail!(
+                "the image in {} has no plan.json beside it: give the build it was made from with --from BUILD_DIR (its image.json says {} for {})",
+                dir.display(),
+                manifest.recipe.name,
+                manifest.recipe.distro
+            );
+        }
+        None => (
+            args.selection.plan(global)?,
+            "planned now from --distro/--recipe".to_owned(),
+        ),
+    };
+    check_image_plan(dir, &manifest, &plan, &plan_from)?;
+    Ok((plan, disk))
 }
 
-/// The plan and the raw disk to boot; `None` when Ctrl-C stopped the build or the image (which
-/// has been said).
+/// The plan and the raw disk to boot: `given` (the image `--image` names, see [`given_image`]),
+/// else the image made now; `None` when Ctrl-C stopped the build or the image (which has been
+/// said).
 pub fn plan_and_disk(
     global: &Global,
     args: &LaunchArgs,
+    given: Option<(Plan, PathBuf)>,
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<Option<(Plan, PathBuf)>> {
-    if let Some(dir) = &args.image {
-        let manifest = ImageManifest::read(&ImageManifest::path_in(dir))?;
-        let plan = match (&args.from, dir.join(PLAN_FILE)) {
-            (Some(build_dir), _) => read_plan(&build_dir.join(PLAN_FILE))?,
-            (None, in_image) if in_image.is_file() => read_plan(&in_image)?,
-            (None, _) if args.selection.distro.is_none() && args.selection.recipe.is_none() => {
-                anyhow::bail!(
-                    "the image in {} has no plan.json beside it: give the build it was made from with --from BUILD_DIR (its image.json says {} for {})",
-                    dir.display(),
-                    manifest.recipe.name,
-                    manifest.recipe.distro
-                );
-            }
-            (None, _) => args.selection.plan(global)?,
-        };
-        if plan.install_step().key != manifest.plan_key {
-            anyhow::bail!(
-                "the image in {} was made from another build of {} than this plan's; give the build it came from (--from) or make the image again",
-                dir.display(),
-                manifest.recipe.name
-            );
-        }
-        return Ok(Some((plan, manifest.vm_disk(dir)?)));
+    if given.is_some() {
+        return Ok(given);
     }
     let Some(built) = build_output(
         global,

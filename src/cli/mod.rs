@@ -92,7 +92,8 @@ pub enum Command {
     Base(base::BaseCommand),
     /// Launch a cluster from a build, with preset master and slave roles, and wait until it is ready.
     Launch(launch::LaunchArgs),
-    /// Show a cluster's nodes: role, address, provider id, ready or not.
+    /// Show a cluster's nodes: role, address, provider id, ready or not; exits 3 when it is not ready.
+    #[command(after_help = cluster::STATUS_EXIT)]
     Status(cluster::ClusterArg),
     /// Open a shell on a node of a cluster (the master by default).
     Login(cluster::LoginArgs),

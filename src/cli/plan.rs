@@ -12,6 +12,14 @@ use super::Global;
 use super::select::Selection;
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("enable", |a| a.help(
+        "Include an optional step in the plan (e.g. `check` for `make check`); repeatable"
+    )),
+    mut_arg("source_dir", |a| a.help(
+        "Plan the build of this local source tree instead of the recipe's release archive"
+    ))
+)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub selection: Selection,

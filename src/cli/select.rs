@@ -1,5 +1,7 @@
-//! The options that choose what to build, shared by `baker plan` and `baker build`: the flags of the
-//! library's [`baker::builder::Selection`], which turns them into a [`Plan`].
+//! The options that choose what to build, shared by `baker plan`, `build`, `image` and `launch`: the
+//! flags of the library's [`baker::builder::Selection`], which turns them into a [`Plan`]. Their
+//! help speaks of a build; `plan`, which runs nothing, says what `--enable` and `--source-dir` mean
+//! there (`mut_arg` in `plan.rs`).
 
 use std::path::PathBuf;
 

@@ -21,12 +21,20 @@ pub const GIB: u64 = 1 << 30;
 pub const PARTITION_OFFSET: u64 = MIB;
 
 /// `2G`, `2GiB`, `1.5G`, `1536M`, `10g`, or a plain number of bytes; binary units, as
-/// [`usage::parse_size`] reads them for `baker cache prune` too.
+/// [`usage::parse_size`] reads them for `baker cache prune` too. `GB`, `MB` and the like are
+/// refused rather than guessed: some tools read them as powers of 1000, others as 1024.
 pub fn parse_size(given: &str) -> Result<u64, ImageError> {
     let err = |reason: &str| ImageError::Size {
         given: given.to_owned(),
         reason: reason.to_owned(),
     };
+    let negative = given.trim_start().strip_prefix('-');
+    if negative.is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')) {
+        return Err(err("a disk size cannot be negative"));
+    }
+    if let Some(reason) = decimal_unit(given) {
+        return Err(err(&reason));
+    }
     let bytes = usage::parse_size(given).ok_or_else(|| {
         err(
             "expected a number with an optional unit, K, M, G or T (powers of 1024), \
@@ -40,6 +48,36 @@ pub fn parse_size(given: &str) -> Result<u64, ImageError> {
         return Err(err("must be at least 64M"));
     }
     Ok(bytes)
+}
+
+/// Why `given` is refused when it ends in a unit that reads as a power of 1000 (`GB`, `mb`): what
+/// to write instead, for the power of 1024 and, when it makes a disk, for the power of 1000.
+fn decimal_unit(given: &str) -> Option<String> {
+    let t = given.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = t.split_at(split);
+    let unit = unit.trim();
+    let power = match unit.to_ascii_lowercase().as_str() {
+        "kb" => 1,
+        "mb" => 2,
+        "gb" => 3,
+        "tb" => 4,
+        _ => return None,
+    };
+    let binary = &unit[..1].to_ascii_uppercase();
+    let mut reason = format!(
+        "{unit} is ambiguous (powers of 1000 to some tools, of 1024 to others), so baker does not \
+         guess: write {number}{binary} or {number}{binary}iB for powers of 1024"
+    );
+    let decimal = number.parse::<f64>().ok()? * 1000f64.powi(power);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let mib = (decimal / MIB as f64) as u64;
+    if mib >= 64 {
+        reason.push_str(&format!(
+            ", or {mib}M for the whole MiB in {number} x 1000^{power} bytes"
+        ));
+    }
+    Some(reason)
 }
 
 /// The default disk size for a tree of `tree_bytes`: room for ext4's own tables and journal, a
@@ -226,11 +264,42 @@ mod tests {
     fn sizes_use_binary_units_as_disk_tools_do() {
         assert_eq!(parse_size("2G").unwrap(), 2 * GIB);
         assert_eq!(parse_size("2GiB").unwrap(), 2 * GIB);
-        assert_eq!(parse_size("2gb").unwrap(), 2 * GIB);
         assert_eq!(parse_size("1536M").unwrap(), 1536 * MIB);
         assert_eq!(parse_size(" 1T ").unwrap(), 1024 * GIB);
         assert_eq!(parse_size("1073741824").unwrap(), GIB);
         assert_eq!(parse_size("1.5G").unwrap(), 1536 * MIB);
+    }
+
+    #[test]
+    fn decimal_units_are_refused_with_what_to_write_instead() {
+        let said = |given: &str| parse_size(given).unwrap_err().to_string();
+        assert_eq!(
+            said("3GB"),
+            "invalid size `3GB`: GB is ambiguous (powers of 1000 to some tools, of 1024 to \
+             others), so baker does not guess: write 3G or 3GiB for powers of 1024, or 2861M for \
+             the whole MiB in 3 x 1000^3 bytes"
+        );
+        assert!(said("2gb").contains("write 2G or 2GiB"), "{}", said("2gb"));
+        assert!(said("1.5 GB").contains("1.5G or 1.5GiB"));
+        assert!(said("1500MB").contains("1430M"), "{}", said("1500MB"));
+        // Too small a disk either way: no size in MiB is offered.
+        assert!(!said("10MB").contains("M for"), "{}", said("10MB"));
+        assert!(said("1TB").contains("953674M"), "{}", said("1TB"));
+    }
+
+    #[test]
+    fn a_negative_size_is_refused_as_negative() {
+        assert_eq!(
+            parse_size("-1G").unwrap_err().to_string(),
+            "invalid size `-1G`: a disk size cannot be negative"
+        );
+        // `--size --json`, a value forgotten, is not read as a negative size.
+        assert!(
+            parse_size("--json")
+                .unwrap_err()
+                .to_string()
+                .contains("expected a number")
+        );
     }
 
     #[test]

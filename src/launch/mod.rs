@@ -6,7 +6,7 @@
 //! templates and the cluster's facts, and [`bundle_tar`] packs it the way the role agent
 //! (`images/agent/baker-agent`) reads it; [`ready`] and [`readiness`] judge and wait for the roles'
 //! checks the same way on every provider; [`members`] says who is in a cluster and what each node
-//! is told; [`run`] is the one library call per command, driving a [`provider::Provider`], and
+//! is told; [`health`] is what `status` concludes from a cluster's nodes; [`run`] is the one library call per command, driving a [`provider::Provider`], and
 //! [`resume`] picks a cluster up from its state file; [`smoke`] runs the recipe's smoke test;
 //! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`]);
 //! [`qemu`] (VMs from the disk image, which [`qemu_disk`] pins per cluster, with [`qemu_net`],
@@ -17,6 +17,7 @@ pub mod bundle;
 pub mod bundle_tar;
 pub mod docker;
 pub mod error;
+pub mod health;
 pub mod inventory;
 pub mod members;
 pub mod node_image;

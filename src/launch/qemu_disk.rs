@@ -5,14 +5,18 @@
 //! none if the directory was removed. So the first placement pins the disk: a hard link beside
 //! the overlays (free, and the image's next disk is a new file, never this one rewritten), or a
 //! sparse copy when the state directory is on another file system. The pinned disk goes with the
-//! cluster's directory at `destroy`.
+//! cluster's directory at `destroy`. Before any of that, an image given by the user is checked
+//! against the plan the nodes are launched from, since each node's role comes from the plan and
+//! its software from the image.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::LaunchError;
 use crate::atomic_file::{commit, partial_file};
+use crate::image::ImageManifest;
 use crate::image::format::sparse::Disk;
+use crate::plan::Plan;
 
 /// The pinned disk's name in the cluster's directory.
 const CLUSTER_DISK: &str = "disk.raw";
@@ -47,6 +51,39 @@ pub fn pin_disk(disk: &Path, dir: &Path) -> Result<PathBuf, LaunchError> {
     Ok(pinned)
 }
 
+/// Refuses the image in `dir` (its `image.json` is `image`) when it was made from another build
+/// than `plan`, which `plan_from` says where it came from (`BUILD/plan.json`, say), naming what
+/// each was made from.
+pub fn check_image_plan(
+    dir: &Path,
+    image: &ImageManifest,
+    plan: &Plan,
+    plan_from: &str,
+) -> Result<(), LaunchError> {
+    if plan.install_step().key == image.plan_key {
+        return Ok(());
+    }
+    let made = &image.recipe;
+    let made_of = format!("{} {} for {}", made.name, made.version, made.distro);
+    let plan_of = format!(
+        "{} {} for {}",
+        plan.recipe.name, plan.version, plan.recipe.distro
+    );
+    let what = if made_of == plan_of {
+        format!(
+            "was made from another build of {made_of} than the plan ({plan_from}): the recipe, \
+             the source or a step changed between them"
+        )
+    } else {
+        format!("was made from {made_of}, but the plan ({plan_from}) is of {plan_of}")
+    };
+    Err(LaunchError::Input(format!(
+        "the image in {} {what}; give the build the image came from (--from BUILD_DIR), or make \
+         the image again from this plan's build (`baker image --from BUILD_DIR`)",
+        dir.display()
+    )))
+}
+
 fn pin(disk: &Path, dir: &Path) -> io::Result<(PathBuf, Pinned)> {
     let pinned = dir.join(CLUSTER_DISK);
     if pinned.is_file() {
@@ -70,6 +107,42 @@ fn copy_disk(disk: &Path, to: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    fn plan_of(recipe: &str) -> Plan {
+        let catalog = crate::recipe::Catalog::embedded().unwrap();
+        let recipe = catalog.select(Some(recipe), Some("debian12")).unwrap();
+        crate::plan::resolve(&recipe, &crate::plan::PlanOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn an_image_of_another_build_is_refused_naming_the_image_s_recipe_and_the_plan_s() {
+        let dir = Path::new("/images/hello");
+        // The sample image.json is of postgresql 15.18 for debian-12.
+        let mut image = crate::image::manifest::sample();
+        let hello = plan_of("hello");
+        let err = check_image_plan(dir, &image, &hello, "/builds/hello/plan.json").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the image in /images/hello was made from postgresql 15.18 for debian-12, but the \
+                 plan (/builds/hello/plan.json) is of hello {} for debian-12; give the build the \
+                 image came from (--from BUILD_DIR), or make the image again from this plan's \
+                 build (`baker image --from BUILD_DIR`)",
+                hello.version
+            )
+        );
+        let postgresql = plan_of("postgresql");
+        let err = check_image_plan(dir, &image, &postgresql, "p").unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "was made from another build of postgresql {} for debian-12 than the plan (p):",
+                postgresql.version
+            )),
+            "{err}"
+        );
+        image.plan_key.clone_from(&postgresql.install_step().key);
+        assert!(check_image_plan(dir, &image, &postgresql, "p").is_ok());
+    }
 
     #[test]
     fn the_disk_is_linked_once_and_outlives_the_image_it_came_from() {

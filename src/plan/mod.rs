@@ -16,6 +16,7 @@ mod resolve;
 mod roles;
 #[cfg(test)]
 mod round_trip_tests;
+mod upstream;
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,7 @@ pub use file::{PLAN_FILE, PLAN_FORMAT, PlanFileError, plan_json, read_plan, writ
 pub use key::{KeyMaterial, step_key};
 pub use lock::Unlocked;
 pub use resolve::{PlanOptions, SourceOverride, resolve};
+pub use upstream::Upstream;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -257,49 +259,6 @@ impl Plan {
             .iter()
             .find(|(_, r)| r.kind == RoleKind::Master)
             .map(|(n, r)| (n.as_str(), r))
-    }
-}
-
-impl Plan {
-    /// Every host this plan's build reaches upstream, by scheme and host, sorted: the source's URLs,
-    /// the repository keys, and the repositories named in the files the setup step writes.
-    pub fn upstream_hosts(&self) -> Vec<String> {
-        let mut texts: Vec<&str> = Vec::new();
-        if let SourcePlan::Archive { urls, .. } = &self.source {
-            texts.extend(urls.iter().map(String::as_str));
-        }
-        for input in self.steps.iter().flat_map(|s| &s.inputs) {
-            match input {
-                Input::Remote { url, .. } => texts.push(url),
-                Input::Inline { content, .. } => texts.push(content),
-                Input::Source { .. } => {}
-            }
-        }
-        let mut hosts = std::collections::BTreeSet::new();
-        for text in texts {
-            for (i, _) in text.match_indices("://") {
-                let scheme_start = text[..i]
-                    .rfind(|c: char| !c.is_ascii_alphabetic())
-                    .map_or(0, |p| p + 1);
-                let scheme = &text[scheme_start..i];
-                // XML namespace names (Maven's settings.xml) are identifiers, not sites.
-                let before = text[..scheme_start].trim_end_matches(['"', '\'']);
-                if !matches!(scheme, "http" | "https")
-                    || before.ends_with("xmlns=")
-                    || before.ends_with("schemaLocation=")
-                {
-                    continue;
-                }
-                let rest = &text[i + 3..];
-                let end = rest
-                    .find(|c: char| c == '/' || c.is_whitespace() || c == '<' || c == '"')
-                    .unwrap_or(rest.len());
-                if end > 0 {
-                    hosts.insert(format!("{scheme}://{}", &rest[..end]));
-                }
-            }
-        }
-        hosts.into_iter().collect()
     }
 }
 

@@ -117,22 +117,3 @@ fn source_date_epoch_keys_the_source_step_and_everything_after_it_only_when_set(
     assert!(!none.steps[source].env.contains_key("SOURCE_DATE_EPOCH"));
     assert_eq!(a.steps[source].env["SOURCE_DATE_EPOCH"], "1");
 }
-
-#[test]
-fn the_upstream_hosts_of_the_centos_build_are_every_site_it_reaches() {
-    let plans = every_embedded_plan();
-    let centos = plans
-        .iter()
-        .find(|p| p.recipe.distro == "centos-6.6")
-        .unwrap();
-    let hosts = centos.upstream_hosts();
-    for host in [
-        "http://vault.centos.org",
-        "http://linuxsoft.cern.ch",
-        "http://opensource.wandisco.com",
-        "http://repos.fedorapeople.org",
-        "https://archive.apache.org",
-    ] {
-        assert!(hosts.iter().any(|h| h == host), "{host} in {hosts:?}");
-    }
-}

@@ -1,5 +1,6 @@
 //! Images and QEMU without an engine: what `plan` says images boot with, and the refusals that come
-//! before any VM starts (a BIOS-only disk booted with UEFI, an image from an older baker, no QEMU).
+//! before any VM starts (a BIOS-only disk booted with UEFI, an image from an older baker or of
+//! another build, no QEMU, a size baker will not guess).
 
 use super::*;
 
@@ -189,4 +190,63 @@ fn booting_a_folder_without_image_json_says_what_to_name_and_a_build_folder_how_
         .stderr(predicate::str::contains(
             "invalid value '/nonexistent-recipes' for '--recipes-dir <DIR>': no such folder",
         ));
+}
+
+#[test]
+fn an_image_size_in_gb_or_below_zero_is_refused_before_any_work() {
+    fails_saying(
+        &["image", "--recipe", "hello", "--size", "3GB"],
+        &["invalid size `3GB`: GB is ambiguous", "write 3G or 3GiB"],
+    );
+    // Taken as --size's value, not as an unknown option.
+    fails_saying(
+        &["image", "--recipe", "hello", "--size", "-1G"],
+        &["invalid size `-1G`: a disk size cannot be negative"],
+    );
+}
+
+#[test]
+fn launching_an_image_with_the_plan_of_another_recipe_names_both_before_qemu_is_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = baker()
+        .args(["plan", "--recipe", "postgresql", "--json"])
+        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(plan.status.success());
+    let mut plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    plan["format"] = 1.into();
+    let build = dir.path().join("pg-build");
+    std::fs::create_dir(&build).unwrap();
+    std::fs::write(build.join("plan.json"), plan.to_string()).unwrap();
+    // An image of hello, whose VMs could boot.
+    let image = dir.path().join("hello-image");
+    std::fs::create_dir(&image).unwrap();
+    write_bios_image_json(&image, "0.1.0", "k");
+    let path = image.join("image.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["recipe"] =
+        serde_json::json!({"name": "hello", "distro": "debian-12", "version": "2.10"});
+    manifest["first_nic"] = "dhcp".into();
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    std::fs::write(image.join("d.raw"), b"").unwrap();
+    baker()
+        .args(["launch", "mm", "--provider", "qemu", "--image"])
+        .arg(&image)
+        .arg("--from")
+        .arg(&build)
+        // Where no QEMU is: the image is refused before baker looks for one.
+        .env("PATH", dir.path())
+        .env("BAKER_STATE_DIR", dir.path().join("state"))
+        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(format!(
+            "the image in {} was made from hello 2.10 for debian-12, but the plan ({}) is of postgresql {} for debian-12",
+            image.display(),
+            build.join("plan.json").display(),
+            plan["version"].as_str().unwrap()
+        )));
+    assert!(!dir.path().join("state").join("mm").exists());
 }

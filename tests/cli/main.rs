@@ -10,6 +10,7 @@ use predicates::prelude::*;
 
 mod cache_and_output;
 mod flags;
+mod help;
 mod images;
 mod recipes;
 

@@ -1,0 +1,91 @@
+//! Help as each subcommand shows it: options shared between subcommands (the build flags, the
+//! selection, a cluster's name) say what they do in the one they are shown in, never what they do
+//! in another.
+
+use super::*;
+
+/// `baker <command> --help`'s output.
+fn help(command: &[&str]) -> String {
+    let out = baker().args(command).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{command:?} --help failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The help of option `flag` (its line and the ones up to the next option) in `text`.
+fn option_help<'a>(text: &'a str, flag: &str) -> &'a str {
+    let start = text
+        .find(&format!("{flag} "))
+        .or_else(|| text.find(&format!("{flag}\n")))
+        .unwrap_or_else(|| panic!("no {flag} in {text}"));
+    let rest = &text[start..];
+    let end = rest[1..].find("\n  -").map_or(rest.len(), |e| e + 1);
+    &rest[..end]
+}
+
+#[test]
+fn build_help_speaks_of_build_only() {
+    let text = help(&["build"]);
+    let out = option_help(&text, "--out");
+    assert!(out.contains("[default: out]"), "{out}");
+    assert!(
+        !out.contains("--from") && !out.contains("baker image"),
+        "{out}"
+    );
+    let no_cache = option_help(&text, "--no-cache");
+    assert!(!no_cache.contains("image"), "{no_cache}");
+    let mirror = option_help(&text, "--mirror");
+    assert!(mirror.contains("repository keys"), "{mirror}");
+    assert!(mirror.contains("Package repositories"), "{mirror}");
+}
+
+#[test]
+fn image_and_launch_help_say_what_out_and_no_cache_do_there() {
+    let image = help(&["image"]);
+    let out = option_help(&image, "--out");
+    assert!(
+        out.contains("disk images") && out.contains("with --from"),
+        "{out}"
+    );
+    assert!(option_help(&image, "--no-cache").contains("OS layer"));
+    let size = option_help(&image, "--size");
+    assert!(size.contains("GB and MB are refused"), "{size}");
+    let launch = help(&["launch"]);
+    let out = option_help(&launch, "--out");
+    assert!(out.contains("--provider qemu"), "{out}");
+    let no_cache = option_help(&launch, "--no-cache");
+    assert!(no_cache.contains("--provider qemu"), "{no_cache}");
+    let image = option_help(&launch, "--image");
+    assert!(image.contains("plan.json beside the image"), "{image}");
+    assert!(image.contains("--from BUILD_DIR"), "{image}");
+}
+
+#[test]
+fn plan_help_does_not_say_it_runs_anything() {
+    let text = help(&["plan"]);
+    let enable = option_help(&text, "--enable");
+    assert!(enable.contains("in the plan"), "{enable}");
+    assert!(!enable.contains("Run "), "{enable}");
+    let source_dir = option_help(&text, "--source-dir");
+    assert!(
+        source_dir.contains("Plan the build of this local source tree"),
+        "{source_dir}"
+    );
+}
+
+#[test]
+fn every_cluster_command_describes_its_name_and_status_its_exit_status() {
+    for command in ["status", "destroy", "login", "logs"] {
+        let text = help(&[command]);
+        assert!(
+            text.contains("The cluster's name, as `baker launch` was given it"),
+            "{command}: {text}"
+        );
+    }
+    let status = help(&["status"]);
+    assert!(
+        status.contains(
+            "Exit status: 0 when the cluster's launch finished and every node runs; 3 when not"
+        ),
+        "{status}"
+    );
+}
