@@ -154,8 +154,8 @@ kill_midway() { # kill_midway NAME: starts a 1+1 launch and SIGKILLs it once its
 }
 kill_midway resumed
 "$BAKER" status resumed >"$WORK/killed-status.out" 2>&1 && status=0 || status=$?
-check "a launch killed midway left its state, and status says to finish it with --resume" bash -c \
-  "[ $status = 0 ] && grep -q 'its launch has not finished (if it was interrupted, .baker launch resumed --resume. finishes it)' '$WORK/killed-status.out'"
+check "a launch killed midway left its state; status says to finish it with --resume, and exits 3 (not ready)" bash -c \
+  "[ $status = 3 ] && grep -q 'its launch has not finished (if it was interrupted, .baker launch resumed --resume. finishes it)' '$WORK/killed-status.out'"
 check "launch --resume finishes it" "$BAKER" launch resumed --resume -q
 "$BAKER" status resumed >"$WORK/resumed.out" 2>&1 || true
 check "and both its nodes are ready" [ "$(grep -c 'ready since' "$WORK/resumed.out")" = 2 ]
@@ -168,13 +168,16 @@ standby_since=$(node_field standby-1 ready_since)
 standby_ports=$(node_field standby-1 published)
 sleep 1 # a new ready time differs from the old one by a second at least
 docker stop -t 5 resumed-standby-1 >/dev/null 2>&1 || true
+"$BAKER" -q status resumed && status=0 || status=$?
+check "with the standby's container stopped, status -q exits 3 (a health check fails)" [ "$status" = 3 ]
 "$BAKER" launch resumed --resume >"$WORK/restart.out" 2>&1 && status=0 || status=$?
 check "launch --resume of the ready cluster with its standby's container stopped reaches ready again" [ "$status" = 0 ]
 check "it started the standby again in its own container, not a new one" bash -c \
   "grep -q 'resumed-standby-1 does not run: starting it again over its own disk' '$WORK/restart.out' && [ -n '$id' ] && [ \"\$(docker ps -q --no-trunc --filter name=resumed-standby-1)\" = '$id' ]"
 [ "$failed" = 0 ] || cat "$WORK/restart.out" >&2
-"$BAKER" status resumed >"$WORK/restarted.out" 2>&1 || true
-check "and both its nodes are ready again" [ "$(grep -c 'ready since' "$WORK/restarted.out")" = 2 ]
+"$BAKER" status resumed >"$WORK/restarted.out" 2>&1 && status=0 || status=$?
+check "and both its nodes are ready again, status exiting 0" \
+  bash -c "[ $status = 0 ] && [ \$(grep -c 'ready since' '$WORK/restarted.out') = 2 ]"
 check "the primary, which never stopped, keeps its ready time; the standby has a new one" bash -c \
   "[ '$(node_field primary ready_since)' = '$primary_since' ] && [ '$(node_field standby-1 ready_since)' != '$standby_since' ]"
 if [ "$(node_field standby-1 published)" = "$standby_ports" ]; then
