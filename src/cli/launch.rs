@@ -150,6 +150,19 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     if args.provider == ProviderName::Qemu {
         return launch_qemu(global, args, &runtime, reporter);
     }
+    if args.from.is_some() && (args.build.out.is_some() || args.build.no_cache) {
+        // Refused rather than ignored, as --from refuses the options that steer a build.
+        anyhow::bail!(
+            "--out and --no-cache are not used with --from and --provider {}: the build is in --from \
+             and the nodes make no files there; leave them out (with --provider qemu they say where the \
+             disk image goes, and that its OS layer is made again)",
+            if args.provider == ProviderName::Ssh {
+                "ssh"
+            } else {
+                "docker"
+            }
+        );
+    }
     let mut request = launch_request(args);
     let mut ssh = None;
     if args.from.is_none() {

@@ -225,3 +225,21 @@ fn an_out_that_is_the_source_tree_itself_is_refused_before_any_work() {
         ));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn launch_from_a_build_refuses_out_and_no_cache_for_containers_and_machines() {
+    let from = tempfile::tempdir().unwrap();
+    for (provider, flag) in [("docker", "--out"), ("ssh", "--no-cache")] {
+        let mut cmd = baker();
+        cmd.args(["launch", "c1", "--provider", provider, "--from"])
+            .arg(from.path());
+        match flag {
+            "--out" => cmd.arg("--out").arg(from.path().join("elsewhere")),
+            _ => cmd.arg(flag),
+        };
+        cmd.assert().failure().stderr(contains_all(&[
+            "--out and --no-cache are not used with --from and --provider",
+            provider,
+        ]));
+    }
+}
