@@ -68,27 +68,15 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
         name: "formats".into(),
     });
     let t = Instant::now();
-    if disk_file == DiskFile::Take {
-        let removed = reuse::replace_older(&out_dir)
-            .map_err(ImageError::io("removing the older image in", &out_dir))?;
-        let replaced = |name: &String| {
-            formats
-                .iter()
-                .any(|f| *name == output::file_name(&stem, *f))
-        };
-        let gone: Vec<&str> = removed
-            .iter()
-            .filter(|n| !replaced(n))
-            .map(String::as_str)
-            .collect();
-        if !gone.is_empty() {
-            reporter.report(Event::Note(format!(
-                "removed the older image's {} from {}: this image replaces it",
-                gone.join(", "),
-                out_dir.display()
-            )));
-        }
-    }
+    // A disk made anew replaces the image the folder held: described by nothing while the new files
+    // are written, the older files not written again removed once all are.
+    let older = match disk_file {
+        DiskFile::Take => reuse::forget_older(&out_dir).map_err(ImageError::io(
+            "removing the image.json of the older image in",
+            &out_dir,
+        ))?,
+        DiskFile::Keep => Vec::new(),
+    };
     let written = output::write_formats(
         &formats,
         (&raw, disk_file),
@@ -103,6 +91,15 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
         Ok(written) => {
             stage(&reporter, 3, "formats", Some(t));
             manifest.formats.extend(files(written));
+            let names: Vec<String> = manifest.formats.iter().map(|f| f.file.clone()).collect();
+            let removed = reuse::remove_older_files(&out_dir, &older, &names);
+            if !removed.is_empty() {
+                reporter.report(Event::Note(format!(
+                    "removed the older image's {} from {}: this image replaces it",
+                    removed.join(", "),
+                    out_dir.display()
+                )));
+            }
             let path = write_manifest(&out_dir, &manifest)?;
             Ok((manifest, path))
         }

@@ -104,16 +104,19 @@ fn intact(dir: &Path, image_key: &str) -> Option<ImageManifest> {
     (recorded == now).then_some(manifest)
 }
 
-/// Clears `dir` of the image it held, for a run that made its disk anew: the files the older
-/// `image.json` lists, each with its `.sha256`, then that `image.json` and its stamp. Whatever its
-/// key: a disk made again may differ from an older one of the same key (a package updated in its
-/// repositories since), so none of the older files may stay beside the new ones, checksums and
-/// all, as if they were this image's. The `image.json` is read loosely, so that one written by
-/// another version of baker is understood, and only names of image files are removed (a plain file
-/// name with a format's extension). Returns the names of the image files removed.
-pub fn replace_older(dir: &Path) -> std::io::Result<Vec<String>> {
+/// The first half of replacing the image `dir` held, for a run that made its disk anew: its
+/// `image.json` and stamp are removed before any new file is written, so that a run stopped part way
+/// never leaves them describing bytes that are no longer there. Returns the image files that
+/// `image.json` listed, for [`remove_older_files`] once the new ones are written. Only an
+/// `image.json` of baker's counts ([`ImageManifest::is_in`], read loosely, so that one written by
+/// another version of baker is understood), and of what it lists only image file names (a plain
+/// file name with a format's extension).
+pub fn forget_older(dir: &Path) -> std::io::Result<Vec<String>> {
     let path = ImageManifest::path_in(dir);
-    let listed: Vec<String> = std::fs::read_to_string(&path)
+    if !ImageManifest::is_in(dir) {
+        return Ok(Vec::new());
+    }
+    let listed = std::fs::read_to_string(&path)
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .and_then(|m| m["formats"].as_array().cloned())
@@ -122,19 +125,36 @@ pub fn replace_older(dir: &Path) -> std::io::Result<Vec<String>> {
         .filter_map(|f| f["file"].as_str().map(str::to_owned))
         .filter(|name| is_image_file_name(name))
         .collect();
-    // The description goes first, so that a run stopped part way never leaves it listing files
-    // that are gone.
     crate::atomic_file::remove_if_exists(&dir.join(STAMP))?;
     crate::atomic_file::remove_if_exists(&path)?;
+    Ok(listed)
+}
+
+/// The second half, once the new image's formats are all written: the `older` files that are not
+/// among the `written` ones go, each with its `.sha256`, whatever the older image's key — a disk
+/// made again may differ from an older one of the same key (a package updated in its repositories
+/// since) — so that none stays beside the new ones, checksum and all, as if it were this image's.
+/// Only regular files and links are removed; what cannot be is left, with a warning in the log.
+/// Returns the names removed.
+pub fn remove_older_files(dir: &Path, older: &[String], written: &[String]) -> Vec<String> {
     let mut removed = Vec::new();
-    for name in listed {
-        crate::atomic_file::remove_if_exists(&dir.join(format!("{name}.sha256")))?;
-        if dir.join(&name).symlink_metadata().is_ok() {
-            crate::atomic_file::remove_if_exists(&dir.join(&name))?;
-            removed.push(name);
+    for name in older.iter().filter(|n| !written.contains(n)) {
+        for file in [format!("{name}.sha256"), name.clone()] {
+            let path = dir.join(&file);
+            let Ok(meta) = path.symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) if file == *name => removed.push(file),
+                Ok(()) => {}
+                Err(e) => tracing::warn!("could not remove {}: {e}", path.display()),
+            }
         }
     }
-    Ok(removed)
+    removed
 }
 
 /// A plain file name (no folder) ending with an image format's extension.
@@ -230,14 +250,16 @@ mod tests {
     }
 
     #[test]
-    fn a_disk_made_anew_clears_the_older_image_and_only_its_files() {
+    fn a_disk_made_anew_forgets_the_older_image_then_removes_only_its_files_not_written_again() {
         let (dir, mut older) = setup();
         let mut qcow2 = older.formats[0].clone();
         qcow2.format = "qcow2".into();
         qcow2.file = "older.qcow2".into();
         let mut foreign = qcow2.clone();
         foreign.file = "NOTES.txt".into();
-        older.formats.extend([qcow2, foreign]);
+        let mut folder = qcow2.clone();
+        folder.file = "folder.vhd".into();
+        older.formats.extend([qcow2, foreign, folder]);
         older.write(dir.path()).unwrap();
         for name in [
             "older.qcow2",
@@ -247,25 +269,43 @@ mod tests {
         ] {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
+        std::fs::create_dir(dir.path().join("folder.vhd")).unwrap();
         record(dir.path(), &older).unwrap();
         let raw = older.formats[0].file.clone();
+        let listed = forget_older(dir.path()).unwrap();
         assert_eq!(
-            replace_older(dir.path()).unwrap(),
-            [raw, "older.qcow2".into()]
+            listed,
+            [raw.clone(), "older.qcow2".into(), "folder.vhd".into()]
+        );
+        assert!(!ImageManifest::path_in(dir.path()).exists() && !dir.path().join(STAMP).exists());
+        // The raw disk is written again under its name: it stays.
+        assert_eq!(
+            remove_older_files(dir.path(), &listed, &[raw.clone()]),
+            ["older.qcow2"]
         );
         let mut left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
+        let raw_sha = format!("{raw}.sha256");
         assert_eq!(
             left,
-            ["NOTES.txt", "mine.qcow2"],
-            "a name not an image's, or not listed, stays"
+            ["NOTES.txt", "folder.vhd", "mine.qcow2", &raw, &raw_sha]
         );
         assert!(
-            replace_older(dir.path()).unwrap().is_empty(),
+            forget_older(dir.path()).unwrap().is_empty(),
             "safe to repeat"
         );
+    }
+
+    #[test]
+    fn an_image_json_that_is_not_bakers_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = r#"{"formats": [{"file": "disk.qcow2"}]}"#;
+        std::fs::write(ImageManifest::path_in(dir.path()), other).unwrap();
+        std::fs::write(dir.path().join("disk.qcow2"), b"x").unwrap();
+        assert!(forget_older(dir.path()).unwrap().is_empty());
+        assert!(ImageManifest::path_in(dir.path()).exists());
     }
 }
