@@ -133,8 +133,8 @@ pub const NOT_READY: u8 = 3;
 
 /// `status --help`'s word on what it exits with.
 pub const STATUS_EXIT: &str = "Exit status: 0 when the cluster's launch finished and every node \
-runs; 3 when not (a node is down, or the launch has not finished or failed); 1 when status cannot \
-tell (no such cluster, its provider unreachable).";
+runs; 3 when not (a node is down or cannot be reached, or the launch has not finished or failed); 1 \
+when status cannot run (no such cluster, no Docker engine for a docker cluster).";
 
 fn status_code(health: Health) -> ExitCode {
     if health.is_ready() {

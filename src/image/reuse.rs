@@ -280,7 +280,7 @@ mod tests {
         assert!(!ImageManifest::path_in(dir.path()).exists() && !dir.path().join(STAMP).exists());
         // The raw disk is written again under its name: it stays.
         assert_eq!(
-            remove_older_files(dir.path(), &listed, &[raw.clone()]),
+            remove_older_files(dir.path(), &listed, std::slice::from_ref(&raw)),
             ["older.qcow2"]
         );
         let mut left: Vec<_> = std::fs::read_dir(dir.path())
