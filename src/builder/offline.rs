@@ -116,7 +116,8 @@ fn packages(up: &Upstream) -> Option<String> {
     });
     let base = up.base_sources.then(|| {
         format!(
-            "the package repositories the base image's own {own} name (the plan cannot list them)"
+            "the package repositories the base image's own {own} name, unless the recipe replaces \
+             them (the plan cannot list them)"
         )
     });
     let base_remedy = match up.package_manager {
@@ -160,9 +161,9 @@ fn here(recipes: &[HereRecipe]) -> String {
         })
         .collect();
     format!(
-        "\nthese recipes have their base image here, so they need no registry, but still the \
-         network: their sources come from upstream or a --mirror, their packages from their base \
-         image's package repositories: {}",
+        "\nthese recipes have their base image here, so they need no registry (what their caches \
+         do not hold yet still comes over the network: their sources from upstream or a --mirror, \
+         their packages from the repositories their plans name): {}",
         each.join("; ")
     )
 }
@@ -229,7 +230,7 @@ mod tests {
             here.contains("--recipe hello --distro debian-12 (base debian:bookworm; it downloads from https://ftp.gnu.org or a --mirror)"),
             "{here}"
         );
-        assert!(here.contains("but still the network"), "{here}");
+        assert!(here.contains("still comes over the network"), "{here}");
     }
 
     #[test]
