@@ -185,7 +185,8 @@ fn size_and_time(path: &Path) -> (u64, SystemTime) {
     (bytes, newest)
 }
 
-/// Parses sizes such as `500M`, `10G`, `1.5GiB`, `2048` (bytes); units are powers of 1024.
+/// Parses sizes such as `500M`, `10G`, `1.5GiB`, `2048` (bytes); units are powers of 1024. `GB`,
+/// `MB` and the like are not sizes here: some tools read them as powers of 1000, others as 1024.
 pub fn parse_size(text: &str) -> Option<u64> {
     let t = text.trim();
     let split = t
@@ -193,12 +194,8 @@ pub fn parse_size(text: &str) -> Option<u64> {
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let number: f64 = number.parse().ok()?;
-    let scale: u64 = match unit
-        .trim()
-        .to_ascii_lowercase()
-        .trim_end_matches("ib")
-        .trim_end_matches('b')
-    {
+    let unit = unit.trim().to_ascii_lowercase();
+    let scale: u64 = match unit.strip_suffix("ib").unwrap_or(&unit) {
         "" => 1,
         "k" => 1 << 10,
         "m" => 1 << 20,
@@ -242,6 +239,11 @@ mod tests {
         assert_eq!(parse_size("10 G"), Some(10 << 30));
         assert_eq!(parse_size("ten"), None);
         assert_eq!(parse_size("99999999T"), None);
+        assert_eq!(
+            parse_size("2GB"),
+            None,
+            "powers of 1000 or 1024: not guessed"
+        );
         assert_eq!(human(3 << 29), "1.5 GiB");
     }
 

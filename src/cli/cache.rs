@@ -42,7 +42,9 @@ pub enum CacheCommand {
 }
 
 fn parse_max_size(s: &str) -> Result<u64, String> {
-    parse_size(s).ok_or_else(|| format!("`{s}` is not a size; write e.g. 500M, 20G, 1.5GiB"))
+    parse_size(s).ok_or_else(|| {
+        format!("`{s}` is not a size; write e.g. 500M, 20G, 1.5GiB (powers of 1024; GB and MB are refused as ambiguous)")
+    })
 }
 
 pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {

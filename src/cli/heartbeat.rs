@@ -45,8 +45,13 @@ impl Heartbeat {
         total: u64,
         now: Instant,
     ) -> Option<String> {
+        if done == 0 {
+            // A start, or the same work started again: its pace is counted from now.
+            self.counted_since.insert(what.to_owned(), now);
+            return None;
+        }
         let since = *self.counted_since.entry(what.to_owned()).or_insert(now);
-        if done == 0 || total == 0 {
+        if total == 0 {
             return None;
         }
         let elapsed = now.duration_since(since).as_secs_f64();
@@ -54,8 +59,8 @@ impl Heartbeat {
             Duration::from_secs_f64(elapsed * (total - done.min(total)) as f64 / done as f64);
         let line = format!(
             // The figures first: a long path in `what` is what gets shortened.
-            "{}% ({} of {}), about {} left: {what}",
-            done * 100 / total,
+            "{:.1}% ({} of {}), about {} left: {what}",
+            done as f64 * 100.0 / total as f64,
             human(done),
             human(total),
             minutes(left)
@@ -155,7 +160,7 @@ mod tests {
         assert_eq!(
             beat.on_progress(what, 2 << 40, 10 << 40, at(61)).as_deref(),
             Some(
-                "[4/4] formats: still running (1m01s): 20% (2.0 TiB of 10.0 TiB), about 4m00s \
+                "[4/4] formats: still running (1m01s): 20.0% (2.0 TiB of 10.0 TiB), about 4m00s \
                  left: hashing x.raw"
             )
         );

@@ -45,7 +45,7 @@ pub enum ProviderName {
 /// `--out` of `baker launch`.
 const OUT_HELP: &str = "Where the build's files go when it builds first [default: out]; \
 `--provider qemu`: and the disk image it makes (with --from, into that build's folder unless --out \
-names another)";
+names another), which replaces an image of another build there, removing its files";
 
 /// `--no-cache` of `baker launch`.
 const NO_CACHE_HELP: &str = "Run every build step even when the step cache has it; \

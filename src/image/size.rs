@@ -21,8 +21,8 @@ pub const GIB: u64 = 1 << 30;
 pub const PARTITION_OFFSET: u64 = MIB;
 
 /// `2G`, `2GiB`, `1.5G`, `1536M`, `10g`, or a plain number of bytes; binary units, as
-/// [`usage::parse_size`] reads them for `baker cache prune` too. `GB`, `MB` and the like are
-/// refused rather than guessed: some tools read them as powers of 1000, others as 1024.
+/// [`usage::parse_size`] reads them for `baker cache prune` too, which refuses `GB`, `MB` and the
+/// like rather than guess; here the refusal says what to write instead.
 pub fn parse_size(given: &str) -> Result<u64, ImageError> {
     let err = |reason: &str| ImageError::Size {
         given: given.to_owned(),

@@ -272,6 +272,8 @@ impl Provider for DockerProvider<'_> {
     /// until neither is left.
     async fn destroy(&self, state: &ClusterState) -> Result<Removed, LaunchError> {
         let mut removed = Removed::default();
+        // A container the engine failed to remove is listed again next round: counted once.
+        let mut containers = std::collections::BTreeSet::new();
         for round in 0..DESTROY_ROUNDS {
             for id in self
                 .engine
@@ -279,7 +281,9 @@ impl Provider for DockerProvider<'_> {
                 .await?
             {
                 self.engine.remove_node(&id).await;
-                removed.nodes += 1;
+                if containers.insert(id) {
+                    removed.nodes += 1;
+                }
             }
             let mut busy = None;
             for network in self
