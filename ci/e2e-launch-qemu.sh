@@ -178,8 +178,8 @@ done
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 vm_pids=$(cat "$BAKER_STATE_DIR"/qkill/*.pid 2>/dev/null || true)
-check "a launch killed midway left its VM running and its state for status ($(echo $vm_pids))" \
-  bash -c "[ -n '$vm_pids' ] && '$BAKER' status qkill >/dev/null"
+check "a launch killed midway left its VM running and its state, which status reads as not ready (exit 3) ($(echo $vm_pids))" \
+  bash -c "[ -n '$vm_pids' ] && { '$BAKER' status qkill >/dev/null; [ \$? = 3 ]; }"
 tcg_only() {
   [ "$(json "$BAKER_STATE_DIR/qkill/state.json" 'd["resources"]["accel"]')" = tcg ] || return 1
   for p in $vm_pids; do tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- '-accel tcg' || return 1; done
@@ -275,8 +275,8 @@ check "destroy stops the VM, its container goes with it, and no overlay or state
 say "launching qjail: baker in a container, with the host's engine, and --qemu tools"
 docker run --rm --label "$RUN_LABEL" --label baker.test=1 -e BAKER_LABELS -e BAKER_CACHE_DIR \
   -v /var/run/docker.sock:/var/run/docker.sock -v "$BAKER:/usr/local/bin/baker:ro" \
-  -v "$BAKER_CACHE_DIR:$BAKER_CACHE_DIR" -v "$IMAGE:$IMAGE:ro" "$BASE" \
-  baker launch qjail --provider qemu --qemu tools --image "$IMAGE" --slaves 0 \
+  -v "$BAKER_CACHE_DIR:$BAKER_CACHE_DIR" -v "$IMAGE:$IMAGE:ro" -v "$PG:$PG:ro" "$BASE" \
+  baker launch qjail --provider qemu --qemu tools --image "$IMAGE" --from "$PG" --slaves 0 \
   >"$WORK/jail.out" 2>"$WORK/jail.err" && jailed=0 || jailed=$?
 refused_jail() { # fails at once, says what differs, starts no VM, leaves no state
   [ "$jailed" != 0 ] && grep -q "cannot run the QEMU of baker-tools:.* as a host program: its host network is not baker's" "$WORK/jail.err" &&

@@ -171,13 +171,7 @@ fn here(recipes: &[HereRecipe]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Plan;
-
-    fn plan_of(recipe: &str, distro: &str) -> Plan {
-        let catalog = Catalog::embedded().unwrap();
-        let recipe = catalog.select(Some(recipe), Some(distro)).unwrap();
-        resolve(&recipe, &PlanOptions::default()).unwrap()
-    }
+    use crate::plan::embedded_plan as plan_of;
 
     fn message(recipe: &str, distro: &str, here: Vec<HereRecipe>) -> String {
         let plan = plan_of(recipe, distro);

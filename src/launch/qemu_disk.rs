@@ -109,9 +109,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     fn plan_of(recipe: &str) -> Plan {
-        let catalog = crate::recipe::Catalog::embedded().unwrap();
-        let recipe = catalog.select(Some(recipe), Some("debian12")).unwrap();
-        crate::plan::resolve(&recipe, &crate::plan::PlanOptions::default()).unwrap()
+        crate::plan::embedded_plan(recipe, "debian12")
     }
 
     #[test]

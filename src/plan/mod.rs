@@ -30,6 +30,16 @@ pub use lock::Unlocked;
 pub use resolve::{PlanOptions, SourceOverride, resolve};
 pub use upstream::Upstream;
 
+/// The plan of an embedded recipe, by name and distro, with default options: for tests.
+#[cfg(test)]
+pub fn embedded_plan(recipe: &str, distro: &str) -> Plan {
+    let catalog = crate::recipe::Catalog::embedded().expect("the embedded recipes load");
+    let recipe = catalog
+        .select(Some(recipe), Some(distro))
+        .expect("an embedded recipe");
+    resolve(&recipe, &PlanOptions::default()).expect("an embedded recipe plans")
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub recipe: RecipeRef,

@@ -122,14 +122,7 @@ fn hosts_in(texts: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PlanOptions, resolve};
-    use crate::recipe::Catalog;
-
-    fn plan_of(recipe: &str, distro: &str) -> Plan {
-        let catalog = Catalog::embedded().unwrap();
-        let recipe = catalog.select(Some(recipe), Some(distro)).unwrap();
-        resolve(&recipe, &PlanOptions::default()).unwrap()
-    }
+    use crate::plan::embedded_plan as plan_of;
 
     #[test]
     fn the_centos_build_reaches_its_downloads_its_repositories_and_maven_each_named_apart() {
