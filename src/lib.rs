@@ -10,6 +10,7 @@ pub mod artifact;
 pub mod atomic_file;
 pub mod base;
 pub mod builder;
+pub mod byte_size;
 pub mod cache;
 pub mod compress;
 pub mod engine;

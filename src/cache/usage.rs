@@ -185,67 +185,9 @@ fn size_and_time(path: &Path) -> (u64, SystemTime) {
     (bytes, newest)
 }
 
-/// Parses sizes such as `500M`, `10G`, `1.5GiB`, `2048` (bytes); units are powers of 1024. `GB`,
-/// `MB` and the like are not sizes here: some tools read them as powers of 1000, others as 1024.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let scale: u64 = match unit.strip_suffix("ib").unwrap_or(&unit) {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return None,
-    };
-    #[allow(clippy::cast_precision_loss)]
-    let bytes = number * scale as f64;
-    // Too large for a u64 (which the cast would silently saturate) is not a size.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    (bytes < u64::MAX as f64).then_some(bytes as u64)
-}
-
-/// `1.5 GiB`-style sizes for people.
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_sizes() {
-        assert_eq!(parse_size("2048"), Some(2048));
-        assert_eq!(parse_size("500M"), Some(500 << 20));
-        assert_eq!(parse_size("1.5GiB"), Some(3 << 29));
-        assert_eq!(parse_size("10 G"), Some(10 << 30));
-        assert_eq!(parse_size("ten"), None);
-        assert_eq!(parse_size("99999999T"), None);
-        assert_eq!(
-            parse_size("2GB"),
-            None,
-            "powers of 1000 or 1024: not guessed"
-        );
-        assert_eq!(human(3 << 29), "1.5 GiB");
-    }
 
     #[test]
     fn scans_the_cache_layout() {

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use baker::byte_size::{self, human};
 use baker::cache::upkeep::{self, InEngine, Removal, Usage};
-use baker::cache::usage::{human, parse_size};
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
@@ -42,9 +42,7 @@ pub enum CacheCommand {
 }
 
 fn parse_max_size(s: &str) -> Result<u64, String> {
-    parse_size(s).ok_or_else(|| {
-        format!("`{s}` is not a size; write e.g. 500M, 20G, 1.5GiB (powers of 1024; GB and MB are refused as ambiguous)")
-    })
+    byte_size::parse(s).map_err(|why| why.to_string())
 }
 
 pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use baker::cache::usage::human;
+use baker::byte_size::human;
 use std::time::{Duration, Instant};
 
 /// How often at most a running step is reported in a log.

@@ -62,8 +62,8 @@ pub struct MakeArgs {
     pub format: String,
     /// Disk size, e.g. 4G, 4GiB or 1536M (powers of 1024; GB and MB are refused as ambiguous)
     /// [default: the tree plus headroom, in whole GiB].
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub size: Option<String>,
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = disk_size)]
+    pub size: Option<u64>,
     /// An existing build's output folder (its plan.json, manifest.json and tarball) instead of building;
     /// its plan says the recipe, distro and version.
     #[arg(
@@ -78,6 +78,16 @@ pub struct MakeArgs {
     pub json: bool,
 }
 
+/// `--size`, read when the command line is. Hyphens are allowed so that `-1G` is refused as
+/// negative rather than as an unknown option `-1`, and a forgotten size (`--size --json`) as an
+/// option; clap still reads `--size --format raw`'s `raw` as a subcommand before this runs.
+fn disk_size(given: &str) -> Result<u64, String> {
+    size::parse_size(given).map_err(|refused| match refused {
+        ImageError::Size { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
 pub fn run(global: &Global, args: &ImageArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         Some(ImageCommand::Boot(boot)) => super::image_boot::run(global, boot),
@@ -87,7 +97,7 @@ pub fn run(global: &Global, args: &ImageArgs) -> anyhow::Result<ExitCode> {
 
 fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
     let formats = parse_formats(&args.format)?;
-    let size = args.size.as_deref().map(size::parse_size).transpose()?;
+    let size = args.size;
     let reporter: Arc<dyn Reporter> = if args.json || global.quiet {
         Arc::new(Silent)
     } else {

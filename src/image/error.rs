@@ -65,7 +65,7 @@ pub enum ImageError {
         "--size {} is too small for the image: its files take {}, more than its root file system \
          holds; leave --size out (baker then picks {}) or ask for more",
         crate::image::size::describe(*size),
-        crate::cache::usage::human(*tree),
+        crate::byte_size::human(*tree),
         crate::image::size::describe(*picked)
     )]
     TooSmall { size: u64, tree: u64, picked: u64 },
@@ -118,7 +118,7 @@ impl ImageError {
 }
 
 fn no_room(dir: &std::path::Path, tree: u64, copies: &[crate::image::Format], free: u64) -> String {
-    use crate::cache::usage::human;
+    use crate::byte_size::human;
     let (dir, files, free) = (dir.display(), human(tree), human(free));
     if copies.is_empty() {
         return format!(

@@ -3,16 +3,15 @@
 //! wants whole GiB, Azure whole MiB), the tarball's share of the tree read from `image.json` when
 //! it was recorded for the same tarball.
 //!
-//! Sizes are read by baker's one size parser ([`usage::parse_size`], written by hand because size
-//! crates read `10G` as 10⁹ bytes, while disk tools (`truncate`, `qemu-img`) and their users mean
-//! 10 GiB), then held to what a disk needs: whole MiB, at least 64 MiB.
+//! Sizes are read by baker's one size parser ([`byte_size::parse`]: binary units, `GB` refused as
+//! ambiguous), then held to what a disk needs: whole MiB, at least 64 MiB.
 
 use std::io::Read;
 use std::path::Path;
 
 use super::manifest::ImageManifest;
 use super::{Format, ImageError};
-use crate::cache::usage;
+use crate::byte_size;
 use crate::stop::Stop;
 
 pub const MIB: u64 = 1 << 20;
@@ -20,64 +19,21 @@ pub const GIB: u64 = 1 << 30;
 /// Where the root partition starts (sector 2048): the MBR, then GRUB's core image, before it.
 pub const PARTITION_OFFSET: u64 = MIB;
 
-/// `2G`, `2GiB`, `1.5G`, `1536M`, `10g`, or a plain number of bytes; binary units, as
-/// [`usage::parse_size`] reads them for `baker cache prune` too, which refuses `GB`, `MB` and the
-/// like rather than guess; here the refusal says what to write instead.
+/// `2G`, `2GiB`, `1.5G`, `1536M`, `10g`, or a plain number of bytes, read by [`byte_size::parse`]
+/// as `baker cache prune` reads its sizes, then held to what a disk needs.
 pub fn parse_size(given: &str) -> Result<u64, ImageError> {
-    let err = |reason: &str| ImageError::Size {
+    let err = |reason: String| ImageError::Size {
         given: given.to_owned(),
-        reason: reason.to_owned(),
+        reason,
     };
-    let negative = given.trim_start().strip_prefix('-');
-    if negative.is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')) {
-        return Err(err("a disk size cannot be negative"));
-    }
-    if let Some(reason) = decimal_unit(given) {
-        return Err(err(&reason));
-    }
-    let bytes = usage::parse_size(given).ok_or_else(|| {
-        err(
-            "expected a number with an optional unit, K, M, G or T (powers of 1024), \
-             e.g. 4G, 1.5G or 1536M",
-        )
-    })?;
+    let bytes = byte_size::parse(given).map_err(|why| err(why.to_string()))?;
     if bytes % MIB != 0 {
-        return Err(err("must be a whole number of MiB"));
+        return Err(err("must be a whole number of MiB".into()));
     }
     if bytes < 64 * MIB {
-        return Err(err("must be at least 64M"));
+        return Err(err("must be at least 64M".into()));
     }
     Ok(bytes)
-}
-
-/// Why `given` is refused when it ends in a unit that reads as a power of 1000 (`GB`, `mb`): what
-/// to write instead, for the power of 1024 and, when it makes a disk, for the power of 1000.
-fn decimal_unit(given: &str) -> Option<String> {
-    let t = given.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let (number, unit) = t.split_at(split);
-    let unit = unit.trim();
-    let power = match unit.to_ascii_lowercase().as_str() {
-        "kb" => 1,
-        "mb" => 2,
-        "gb" => 3,
-        "tb" => 4,
-        _ => return None,
-    };
-    let binary = &unit[..1].to_ascii_uppercase();
-    let mut reason = format!(
-        "{unit} is ambiguous (powers of 1000 to some tools, of 1024 to others), so baker does not \
-         guess: write {number}{binary} or {number}{binary}iB for powers of 1024"
-    );
-    let decimal = number.parse::<f64>().ok()? * 1000f64.powi(power);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let mib = (decimal / MIB as f64) as u64;
-    if mib >= 64 {
-        reason.push_str(&format!(
-            ", or {mib}M for the whole MiB in {number} x 1000^{power} bytes"
-        ));
-    }
-    Some(reason)
 }
 
 /// The default disk size for a tree of `tree_bytes`: room for ext4's own tables and journal, a
@@ -271,35 +227,17 @@ mod tests {
     }
 
     #[test]
-    fn decimal_units_are_refused_with_what_to_write_instead() {
+    fn refusals_name_the_size_and_say_why() {
         let said = |given: &str| parse_size(given).unwrap_err().to_string();
-        assert_eq!(
-            said("3GB"),
-            "invalid size `3GB`: GB is ambiguous (powers of 1000 to some tools, of 1024 to \
-             others), so baker does not guess: write 3G or 3GiB for powers of 1024, or 2861M for \
-             the whole MiB in 3 x 1000^3 bytes"
-        );
-        assert!(said("2gb").contains("write 2G or 2GiB"), "{}", said("2gb"));
-        assert!(said("1.5 GB").contains("1.5G or 1.5GiB"));
-        assert!(said("1500MB").contains("1430M"), "{}", said("1500MB"));
-        // Too small a disk either way: no size in MiB is offered.
-        assert!(!said("10MB").contains("M for"), "{}", said("10MB"));
-        assert!(said("1TB").contains("953674M"), "{}", said("1TB"));
-    }
-
-    #[test]
-    fn a_negative_size_is_refused_as_negative() {
-        assert_eq!(
-            parse_size("-1G").unwrap_err().to_string(),
-            "invalid size `-1G`: a disk size cannot be negative"
-        );
-        // `--size --json`, a value forgotten, is not read as a negative size.
         assert!(
-            parse_size("--json")
-                .unwrap_err()
-                .to_string()
-                .contains("expected a number")
+            said("3GB").starts_with("invalid size `3GB`: GB is ambiguous"),
+            "{}",
+            said("3GB")
         );
+        assert_eq!(said("-1G"), "invalid size `-1G`: a size cannot be negative");
+        // `--size --json`, a value forgotten, is not read as a negative size.
+        assert!(said("--json").contains("that is an option, not a size"));
+        assert_eq!(said("10M"), "invalid size `10M`: must be at least 64M");
     }
 
     #[test]

@@ -40,7 +40,19 @@ fn cache_du_shows_each_part_and_prune_bounds_it() {
         .arg(root)
         .assert()
         .failure()
-        .stderr(predicate::str::contains("not a size"));
+        .stderr(predicate::str::contains(
+            "invalid value 'lots' for '--max-size <SIZE>': expected a number",
+        ));
+    // The same advice as `baker image --size`, from the same parser.
+    baker()
+        .args(["cache", "prune", "--max-size", "20GB", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "invalid value '20GB' for '--max-size <SIZE>': GB is ambiguous",
+        ))
+        .stderr(predicate::str::contains("write 20G or 20GiB"));
 }
 
 /// Runs baker with stdout connected to a socket whose other end is already closed, so that every

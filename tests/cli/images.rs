@@ -50,13 +50,7 @@ fn booting_with_uefi_a_disk_made_for_bios_only_is_refused_before_qemu_starts() {
 #[test]
 fn launching_an_image_from_before_images_configured_their_first_nic_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = baker()
-        .args(["plan", "--recipe", "postgresql", "--json"])
-        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
-        .output()
-        .unwrap();
-    assert!(plan.status.success());
-    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let plan = postgresql_plan(dir.path());
     let install = plan["steps"].as_array().unwrap().last().unwrap();
     write_bios_image_json(dir.path(), "0.1.0", install["key"].as_str().unwrap());
     baker()
@@ -196,25 +190,38 @@ fn booting_a_folder_without_image_json_says_what_to_name_and_a_build_folder_how_
 fn an_image_size_in_gb_or_below_zero_is_refused_before_any_work() {
     fails_saying(
         &["image", "--recipe", "hello", "--size", "3GB"],
-        &["invalid size `3GB`: GB is ambiguous", "write 3G or 3GiB"],
+        &[
+            "invalid value '3GB' for '--size <SIZE>': GB is ambiguous",
+            "write 3G or 3GiB",
+        ],
     );
     // Taken as --size's value, not as an unknown option.
     fails_saying(
         &["image", "--recipe", "hello", "--size", "-1G"],
-        &["invalid size `-1G`: a disk size cannot be negative"],
+        &["invalid value '-1G' for '--size <SIZE>': a size cannot be negative"],
     );
+    // A forgotten size does not swallow the next option silently.
+    fails_saying(
+        &["image", "--recipe", "hello", "--size", "--json"],
+        &["invalid value '--json' for '--size <SIZE>': that is an option, not a size"],
+    );
+}
+
+/// The embedded postgresql recipe's plan as `baker plan --json` prints it, with its cache in `dir`.
+fn postgresql_plan(dir: &std::path::Path) -> serde_json::Value {
+    let plan = baker()
+        .args(["plan", "--recipe", "postgresql", "--json"])
+        .env("BAKER_CACHE_DIR", dir.join("cache"))
+        .output()
+        .unwrap();
+    assert!(plan.status.success());
+    serde_json::from_slice(&plan.stdout).unwrap()
 }
 
 #[test]
 fn launching_an_image_with_the_plan_of_another_recipe_names_both_before_qemu_is_looked_for() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = baker()
-        .args(["plan", "--recipe", "postgresql", "--json"])
-        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
-        .output()
-        .unwrap();
-    assert!(plan.status.success());
-    let mut plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let mut plan = postgresql_plan(dir.path());
     plan["format"] = 1.into();
     let build = dir.path().join("pg-build");
     std::fs::create_dir(&build).unwrap();
