@@ -3,12 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     cli::logging::init(args.global.verbose, args.global.quiet);
     match cli::run(args) {
         Ok(code) => code,

@@ -121,9 +121,15 @@ pub struct LaunchArgs {
     /// written on the primary and read on every standby).
     #[arg(long)]
     pub smoke: bool,
-    /// Finish the interrupted launch of cluster NAME (its recipe, provider and nodes come from its
-    /// state; other options are ignored).
-    #[arg(long)]
+    /// Finish the interrupted launch of cluster NAME, or start its stopped nodes again, as its
+    /// state says: recipe, build, provider, nodes and smoke test. Only --publish-all and
+    /// --keep-failed go with it; the options that would change the cluster are refused.
+    #[arg(
+        long,
+        conflicts_with_all = super::launch_resume::NEW_LAUNCH_ONLY,
+        conflicts_with_all = super::select::CHOSEN_BY_THE_BUILD,
+        conflicts_with_all = super::select::ONLY_WHEN_BUILDING
+    )]
     pub resume: bool,
     #[command(flatten)]
     pub build: BuildFlags,

@@ -24,7 +24,7 @@ mod signals;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use baker::cache::CacheDir;
 use baker::recipe::Catalog;
@@ -103,6 +103,17 @@ pub enum Command {
     Destroy(cluster::ClusterArg),
     /// List the clusters launched from this machine.
     Clusters,
+}
+
+/// The command line, parsed; on a mistake clap's error, which exits, with a tip where clap alone
+/// would not say why (an option given with `launch --resume`).
+pub fn parse() -> Cli {
+    let mut command = Cli::command();
+    let parsed = (command.try_get_matches_from_mut(std::env::args_os())).and_then(|matches| {
+        launch_resume::refuse_given_options(&mut command, &matches)?;
+        Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut command))
+    });
+    parsed.unwrap_or_else(|err| launch_resume::explain_refusal(err).exit())
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -193,15 +193,9 @@ async fn boot<P: Provider>(
         .timings
         .insert("boot".into(), started.elapsed().as_secs_f64());
     states.save(state)?;
-    reporter.report(Event::Note(format!(
-        "{} booted in {:.1}s; waiting for {}",
-        state.node_count(),
+    reporter.report(Event::Note(started_note(
+        state.nodes.len(),
         started.elapsed().as_secs_f64(),
-        if state.nodes.len() == 1 {
-            "its role"
-        } else {
-            "their roles"
-        }
     )));
 
     let ready_started = Instant::now();
@@ -232,6 +226,16 @@ fn placing_note(nodes: &[NodeState], provider: &str) -> String {
         0 => format!("{all} placed before ({provider}): starting any that stopped"),
         n if n == nodes.len() => format!("placing {all} ({provider})"),
         n => format!("placing {n} of {all} ({provider}); the others were placed before"),
+    }
+}
+
+/// What `boot` says once the provider has started every node: a container, a VM's QEMU process,
+/// a machine's role agent. None of them is known to be up yet (a VM has not even booted its OS):
+/// that is what the wait for the roles finds out.
+fn started_note(nodes: usize, seconds: f64) -> String {
+    match nodes {
+        1 => format!("1 node started in {seconds:.1}s; waiting for its role"),
+        n => format!("{n} nodes started in {seconds:.1}s; waiting for their roles"),
     }
 }
 
@@ -342,6 +346,20 @@ mod tests {
         assert_eq!(
             note(&[true]),
             "1 node placed before (docker): starting any that stopped"
+        );
+    }
+
+    #[test]
+    fn the_nodes_are_said_to_be_started_not_booted() {
+        // A provider starts a container, a QEMU process or an agent; whether the node came up is
+        // what the roles' checks find out next.
+        assert_eq!(
+            started_note(1, 0.24),
+            "1 node started in 0.2s; waiting for its role"
+        );
+        assert_eq!(
+            started_note(3, 1.06),
+            "3 nodes started in 1.1s; waiting for their roles"
         );
     }
 }

@@ -12,6 +12,7 @@ mod cache_and_output;
 mod flags;
 mod help;
 mod images;
+mod launch_resume;
 mod recipes;
 
 /// Where no engine listens.

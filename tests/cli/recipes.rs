@@ -269,3 +269,34 @@ fn a_recipes_directory_adds_recipes() {
         .success()
         .stdout(predicate::str::is_match(r"greet\s+debian-12").unwrap());
 }
+
+#[test]
+fn the_postgresql_standby_smoke_reads_its_table_only_once_replication_has_brought_it() {
+    // Polled on a standby that replication has not yet brought the table to, a plain `select` from
+    // it makes the standby's server log `ERROR: relation "baker_smoke" does not exist` at every try
+    // of a check that then passes. The table is looked up first (to_regclass: NULL, no error).
+    let out = baker()
+        .args("plan --json --recipe postgresql --distro debian12".split(' '))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let standby = (plan["smoke"].as_array().unwrap().iter())
+        .find(|step| step["role"] == "standby")
+        .unwrap();
+    let run = standby["run"].as_str().unwrap();
+    assert_eq!(
+        standby["equals"], "written on {{master.name}}",
+        "as strict as before"
+    );
+    let lines: Vec<&str> = run.lines().map(str::trim).collect();
+    let at = |line: &str| lines.iter().position(|l| *l == line);
+    let looked_up = at(r"select to_regclass('public.baker_smoke') is not null as replicated \gset");
+    let (guard, otherwise) = (at(r"\if :replicated"), at(r"\else"));
+    let read = at("select v from baker_smoke;");
+    assert!(
+        looked_up.is_some() && looked_up < guard && guard < read && read < otherwise,
+        "the standby's smoke must read baker_smoke only under `\\if` on its lookup:\n{run}"
+    );
+    assert_eq!(run.matches("from baker_smoke").count(), 1, "{run}");
+}
