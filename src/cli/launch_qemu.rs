@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use baker::engine::Engine;
 use baker::image::boot::Accel;
-use baker::image::{Format, ImageError, ImageManifest, ImageRequest, image_spec, make_image};
+use baker::image::{Format, ImageError, ImageRequest, image_spec, make_image};
 use baker::launch::qemu::QemuProvider;
-use baker::launch::qemu_disk::check_image_plan;
+use baker::launch::qemu_disk::{self, PlanForImage};
 use baker::launch::state::{ClusterState, StateDir};
-use baker::plan::{PLAN_FILE, Plan, read_plan};
+use baker::plan::Plan;
 use baker::progress::Reporter;
 use std::sync::Arc;
 
@@ -25,38 +25,23 @@ use super::signals::interrupted;
 /// Memory of each VM unless `--memory` says otherwise.
 pub const DEFAULT_MEMORY_MIB: u32 = 768;
 
-/// The plan and the raw disk of the image `--image` names, refused before baker looks for QEMU or
-/// an engine when VMs cannot boot from it (see [`ImageManifest::vm_disk`]) or it was made from
-/// another build than the plan (`--from`'s, the one beside it, or `--distro`/`--recipe`'s).
+/// The plan and the raw disk of the image `--image` names (the library's [`given_image`]), with the
+/// plan the user chose: `--from`'s, else one made now from `--distro`/`--recipe`, else the one
+/// beside the image.
 pub fn given_image(
     global: &Global,
     args: &LaunchArgs,
     dir: &Path,
 ) -> anyhow::Result<(Plan, PathBuf)> {
-    let manifest = ImageManifest::read(&ImageManifest::path_in(dir))?;
-    let disk = manifest.vm_disk(dir)?;
-    let in_image = dir.join(PLAN_FILE);
-    let (plan, plan_from) = match &args.from {
-        Some(build_dir) => {
-            let path = build_dir.join(PLAN_FILE);
-            (read_plan(&path)?, path.display().to_string())
+    let chosen = &args.selection;
+    let plan = match &args.from {
+        Some(build_dir) => PlanForImage::Build(build_dir.clone()),
+        None if chosen.distro.is_some() || chosen.recipe.is_some() => {
+            PlanForImage::Planned(chosen.plan(global)?)
         }
-        None if in_image.is_file() => (read_plan(&in_image)?, in_image.display().to_string()),
-        None if args.selection.distro.is_none() && args.selection.recipe.is_none() => {
-            anyhow::bail!(
-                "the image in {} has no plan.json beside it: give the build it was made from with --from BUILD_DIR (its image.json says {} for {})",
-                dir.display(),
-                manifest.recipe.name,
-                manifest.recipe.distro
-            );
-        }
-        None => (
-            args.selection.plan(global)?,
-            "planned now from --distro/--recipe".to_owned(),
-        ),
+        None => PlanForImage::BesideTheImage,
     };
-    check_image_plan(dir, &manifest, &plan, &plan_from)?;
-    Ok((plan, disk))
+    Ok(qemu_disk::given_image(dir, plan)?)
 }
 
 /// The plan and the raw disk to boot: `given` (the image `--image` names, see [`given_image`]),

@@ -7,7 +7,7 @@
 //! sparse copy when the state directory is on another file system. The pinned disk goes with the
 //! cluster's directory at `destroy`. Before any of that, an image given by the user is checked
 //! against the plan the nodes are launched from, since each node's role comes from the plan and
-//! its software from the image.
+//! its software from the image: [`given_image`] picks that plan and checks it.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use super::error::LaunchError;
 use crate::atomic_file::{commit, partial_file};
 use crate::image::ImageManifest;
 use crate::image::format::sparse::Disk;
-use crate::plan::Plan;
+use crate::plan::{PLAN_FILE, Plan, read_plan};
 
 /// The pinned disk's name in the cluster's directory.
 const CLUSTER_DISK: &str = "disk.raw";
@@ -28,6 +28,46 @@ enum Pinned {
     Already,
     Linked,
     Copied,
+}
+
+/// The plan an image given to `launch --image` is launched with, as the user chose it.
+pub enum PlanForImage {
+    /// The build the image was made from (`--from BUILD_DIR`): its `plan.json`.
+    Build(PathBuf),
+    /// A plan made now from the recipe the user named (`--distro`, `--recipe`).
+    Planned(Plan),
+    /// Neither: the `plan.json` that `baker image --from` left beside the image, if any.
+    BesideTheImage,
+}
+
+/// The plan and the raw disk of the image in `dir`, refused when VMs cannot boot from it (see
+/// [`ImageManifest::vm_disk`]), when no plan says what its nodes run, or when the plan is of
+/// another build than the image (see [`check_image_plan`]).
+pub fn given_image(dir: &Path, choice: PlanForImage) -> Result<(Plan, PathBuf), LaunchError> {
+    let manifest = ImageManifest::read(&ImageManifest::path_in(dir))?;
+    let disk = manifest.vm_disk(dir)?;
+    let read = |path: PathBuf| -> Result<(Plan, String), LaunchError> {
+        Ok((read_plan(&path)?, path.display().to_string()))
+    };
+    let beside = dir.join(PLAN_FILE);
+    let (plan, plan_from) = match choice {
+        PlanForImage::Build(build_dir) => read(build_dir.join(PLAN_FILE))?,
+        PlanForImage::Planned(plan) => (plan, "planned now from --distro/--recipe".to_owned()),
+        PlanForImage::BesideTheImage if beside.is_file() => read(beside)?,
+        PlanForImage::BesideTheImage => {
+            return Err(LaunchError::Input(format!(
+                "the image in {} has no plan.json beside it: give the build it was made from \
+                 with --from BUILD_DIR, or its recipe with --distro and --recipe (its image.json \
+                 says {} {} for {})",
+                dir.display(),
+                manifest.recipe.name,
+                manifest.recipe.version,
+                manifest.recipe.distro
+            )));
+        }
+    };
+    check_image_plan(dir, &manifest, &plan, &plan_from)?;
+    Ok((plan, disk))
 }
 
 /// The cluster's own copy of `disk` in `dir`, made now unless it exists (`disk` may already be
@@ -54,7 +94,7 @@ pub fn pin_disk(disk: &Path, dir: &Path) -> Result<PathBuf, LaunchError> {
 /// Refuses the image in `dir` (its `image.json` is `image`) when it was made from another build
 /// than `plan`, which `plan_from` says where it came from (`BUILD/plan.json`, say), naming what
 /// each was made from.
-pub fn check_image_plan(
+fn check_image_plan(
     dir: &Path,
     image: &ImageManifest,
     plan: &Plan,

@@ -255,5 +255,31 @@ fn launching_an_image_with_the_plan_of_another_recipe_names_both_before_qemu_is_
             build.join("plan.json").display(),
             plan["version"].as_str().unwrap()
         )));
+    // A recipe named on the command line is the plan checked, not one beside the image; with
+    // neither, baker says which two ways there are to give one.
+    std::fs::write(image.join("plan.json"), plan.to_string()).unwrap();
+    let launch_image = |extra: &[&str], says: &str| {
+        baker()
+            .args(["launch", "mm", "--provider", "qemu", "--image"])
+            .arg(&image)
+            .args(extra)
+            .env("PATH", dir.path())
+            .env("BAKER_STATE_DIR", dir.path().join("state"))
+            .env("BAKER_CACHE_DIR", dir.path().join("cache"))
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(says));
+    };
+    launch_image(
+        &["--recipe", "postgresql"],
+        "but the plan (planned now from --distro/--recipe) is of postgresql",
+    );
+    launch_image(&[], "but the plan (");
+    std::fs::remove_file(image.join("plan.json")).unwrap();
+    launch_image(
+        &[],
+        "has no plan.json beside it: give the build it was made from with --from BUILD_DIR, or \
+         its recipe with --distro and --recipe (its image.json says hello 2.10 for debian-12)",
+    );
     assert!(!dir.path().join("state").join("mm").exists());
 }
