@@ -37,7 +37,7 @@ pub fn given_image(
     let plan = match &args.from {
         Some(build_dir) => PlanForImage::Build(build_dir.clone()),
         None if chosen.distro.is_some() || chosen.recipe.is_some() => {
-            PlanForImage::Planned(chosen.plan(global)?)
+            PlanForImage::Planned(Box::new(chosen.plan(global)?))
         }
         None => PlanForImage::BesideTheImage,
     };

@@ -35,7 +35,7 @@ pub enum PlanForImage {
     /// The build the image was made from (`--from BUILD_DIR`): its `plan.json`.
     Build(PathBuf),
     /// A plan made now from the recipe the user named (`--distro`, `--recipe`).
-    Planned(Plan),
+    Planned(Box<Plan>),
     /// Neither: the `plan.json` that `baker image --from` left beside the image, if any.
     BesideTheImage,
 }
@@ -52,7 +52,7 @@ pub fn given_image(dir: &Path, choice: PlanForImage) -> Result<(Plan, PathBuf), 
     let beside = dir.join(PLAN_FILE);
     let (plan, plan_from) = match choice {
         PlanForImage::Build(build_dir) => read(build_dir.join(PLAN_FILE))?,
-        PlanForImage::Planned(plan) => (plan, "planned now from --distro/--recipe".to_owned()),
+        PlanForImage::Planned(plan) => (*plan, "planned now from --distro/--recipe".to_owned()),
         PlanForImage::BesideTheImage if beside.is_file() => read(beside)?,
         PlanForImage::BesideTheImage => {
             return Err(LaunchError::Input(format!(
