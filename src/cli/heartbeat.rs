@@ -4,7 +4,8 @@
 //! the log can tell a slow step from a hung one: with its last log line while it prints, and with
 //! how long it has been silent while it does not (a ticker asks [`Heartbeat::on_silence`]). Long
 //! byte-counted work (hashing and compressing a disk image) is said with how far it got and about
-//! how long it has left ([`Heartbeat::on_progress`]).
+//! how long it has left ([`Heartbeat::on_progress`]), each piece at its own pace, so that the `gce`
+//! archive compressed beside the `raw` disk being hashed is said as often as the disk.
 
 use std::collections::HashMap;
 
@@ -19,8 +20,14 @@ pub struct Heartbeat {
     started: Instant,
     last_said: Instant,
     last_output: Instant,
-    /// When each piece of byte-counted work (by its name) reported its start.
-    counted_since: HashMap<String, Instant>,
+    /// Each piece of byte-counted work, by its name.
+    counted: HashMap<String, Counted>,
+}
+
+/// One piece of byte-counted work: when it reported its start, and when it was last said.
+struct Counted {
+    since: Instant,
+    said: Instant,
 }
 
 impl Heartbeat {
@@ -31,7 +38,7 @@ impl Heartbeat {
             started: now,
             last_said: now,
             last_output: now,
-            counted_since: HashMap::new(),
+            counted: HashMap::new(),
         }
     }
 
@@ -47,25 +54,39 @@ impl Heartbeat {
     ) -> Option<String> {
         if done == 0 {
             // A start, or the same work started again: its pace is counted from now.
-            self.counted_since.insert(what.to_owned(), now);
+            let started = Counted {
+                since: now,
+                said: now,
+            };
+            self.counted.insert(what.to_owned(), started);
             return None;
         }
-        let since = *self.counted_since.entry(what.to_owned()).or_insert(now);
-        if total == 0 {
+        let work = (self.counted.entry(what.to_owned())).or_insert(Counted {
+            since: self.started,
+            said: self.started,
+        });
+        self.last_output = now;
+        if total == 0 || now.duration_since(work.said) < EVERY {
             return None;
         }
-        let elapsed = now.duration_since(since).as_secs_f64();
+        work.said = now;
+        self.last_said = now;
+        let elapsed = now.duration_since(work.since).as_secs_f64();
         let left =
             Duration::from_secs_f64(elapsed * (total - done.min(total)) as f64 / done as f64);
-        let line = format!(
+        Some(format!(
             // The figures first: a long path in `what` is what gets shortened.
-            "{:.1}% ({} of {}), about {} left: {what}",
-            done as f64 * 100.0 / total as f64,
-            human(done),
-            human(total),
-            minutes(left)
-        );
-        self.on_line(&line, now)
+            "{}: still running ({}): {}",
+            self.label,
+            minutes(now.duration_since(self.started)),
+            shortened(&format!(
+                "{:.1}% ({} of {}), about {} left: {what}",
+                done as f64 * 100.0 / total as f64,
+                human(done),
+                human(total),
+                minutes(left)
+            ))
+        ))
     }
 
     /// The line to print for the step's output `line` at `now`, when [`EVERY`] has passed since the
@@ -164,6 +185,26 @@ mod tests {
                  left: hashing x.raw"
             )
         );
+    }
+
+    #[test]
+    fn pieces_of_counted_work_running_together_are_each_said_at_their_own_pace() {
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut beat = Heartbeat::new("[4/4] formats".into(), t0);
+        assert_eq!(beat.on_progress("hashing x.raw", 0, 100, at(0)), None);
+        assert_eq!(
+            beat.on_progress("compressing x.gce.tar.gz", 0, 100, at(0)),
+            None
+        );
+        let hashed = beat.on_progress("hashing x.raw", 40, 100, at(31)).unwrap();
+        assert!(hashed.ends_with("40.0% (40 B of 100 B), about 0m46s left: hashing x.raw"));
+        // The disk was just said; the archive beside it is said too, not held back for 30 s.
+        let compressed = beat.on_progress("compressing x.gce.tar.gz", 20, 100, at(32));
+        assert!(compressed.unwrap().contains("20.0% (20 B of 100 B)"));
+        assert_eq!(beat.on_progress("hashing x.raw", 50, 100, at(40)), None);
+        // Progress is output: the step is not said to be silent.
+        assert_eq!(beat.on_silence(at(63)), None);
     }
 
     #[test]
