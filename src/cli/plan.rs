@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use baker::plan::{Input, Plan, SourcePlan};
+use baker::plan::{Input, Plan, RolesForDisplay, SourcePlan, roles_for_display};
 use baker::recipe::Pin;
 
 use super::Global;
@@ -218,7 +218,9 @@ fn render_image_and_roles(w: &mut String, plan: &Plan) {
             let _ = writeln!(w, "  boots on   {}", target.summary());
         }
     }
-    for (name, role) in &plan.roles {
+    let shown = roles_for_display(plan);
+    render_roles_header(w, plan, &shown);
+    for (name, role) in &shown.roles {
         let _ = writeln!(
             w,
             "\nrole {name} ({}): {}",
@@ -263,5 +265,41 @@ fn render_image_and_roles(w: &mut String, plan: &Plan) {
                 ready.timeout_seconds
             );
         }
+    }
+}
+
+/// What the roles below show: their templates rendered for this version, with a placeholder for
+/// each value a launch fills in per node, and the node a slave is shown as when that matters.
+fn render_roles_header(w: &mut String, plan: &Plan, shown: &RolesForDisplay) {
+    if shown.roles.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "\nroles, rendered for {} {} (`baker plan --json` keeps the templates as written):",
+        plan.recipe.name, plan.version
+    );
+    if !shown.filled_at_launch.is_empty() {
+        let _ = writeln!(
+            w,
+            "  filled in per node at launch: {}",
+            shown.filled_at_launch.join(" ")
+        );
+    }
+    if shown.by_slot {
+        let _ = writeln!(
+            w,
+            "  a slave is shown in slot 0, the first node on its machine: a second node there \
+             (`--provider ssh`) adds its slot to ports and directories"
+        );
+    }
+    if shown.by_index {
+        let _ = writeln!(
+            w,
+            "  a slave is shown as the first slave (self.index 1): each slave renders its own index"
+        );
+    }
+    for (role, why) in &shown.as_written {
+        let _ = writeln!(w, "  role {role} is shown as written: {why}");
     }
 }

@@ -88,34 +88,14 @@ pub fn render_bundle(
             message,
         })
     };
-    let ready = role
-        .ready
-        .iter()
-        .map(|r| {
-            Ok(ReadyCheck {
-                probe: match &r.probe {
-                    ProbePlan::Http {
-                        url,
-                        status,
-                        json_pointer,
-                    } => ProbePlan::Http {
-                        url: render("a readiness URL", url)?,
-                        status: *status,
-                        json_pointer: json_pointer.clone(),
-                    },
-                    ProbePlan::Command { run } => ProbePlan::Command {
-                        run: render("a readiness command", run)?,
-                    },
-                },
-                equals: r
-                    .equals
-                    .as_deref()
-                    .map(|e| render("a readiness `equals`", e))
-                    .transpose()?,
-                timeout_seconds: r.timeout_seconds,
-            })
+    let rendered = role.render_templates(render)?;
+    let ready = (rendered.ready.into_iter())
+        .map(|r| ReadyCheck {
+            probe: r.probe,
+            equals: r.equals,
+            timeout_seconds: r.timeout_seconds,
         })
-        .collect::<Result<_, BundleError>>()?;
+        .collect();
     let smoke = plan
         .smoke
         .iter()
@@ -140,28 +120,16 @@ pub fn render_bundle(
         role: me.role.clone(),
         kind: role.kind,
         user: role.user.clone(),
-        env: role
-            .env
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), render(&format!("env {k}"), v)?)))
-            .collect::<Result<_, BundleError>>()?,
-        files: role
-            .config
-            .iter()
-            .map(|f| {
-                Ok(BundleFile {
-                    path: f.path.clone(),
-                    mode: f.mode,
-                    content: render(&format!("config file {}", f.path), &f.content)?,
-                })
+        env: rendered.env,
+        files: (rendered.config.into_iter())
+            .map(|f| BundleFile {
+                path: f.path,
+                mode: f.mode,
+                content: f.content,
             })
-            .collect::<Result<_, BundleError>>()?,
-        setup: role
-            .setup
-            .as_deref()
-            .map(|s| render("setup", s))
-            .transpose()?,
-        command: render("command", &role.command)?,
+            .collect(),
+        setup: rendered.setup,
+        command: rendered.command,
         ready,
     })
 }

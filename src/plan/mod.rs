@@ -13,6 +13,9 @@ mod key_tests;
 mod lock;
 mod packages;
 mod resolve;
+pub mod role_display;
+#[cfg(test)]
+mod role_display_tests;
 mod roles;
 #[cfg(test)]
 mod round_trip_tests;
@@ -28,6 +31,7 @@ pub use file::{PLAN_FILE, PLAN_FORMAT, PlanFileError, plan_json, read_plan, writ
 pub use key::{KeyMaterial, step_key};
 pub use lock::Unlocked;
 pub use resolve::{PlanOptions, SourceOverride, resolve};
+pub use role_display::{RolesForDisplay, roles_for_display};
 pub use upstream::Upstream;
 
 /// The plan of an embedded recipe, by name and distro, with default options: for tests.

@@ -13,7 +13,9 @@ mod flags;
 mod help;
 mod images;
 mod launch_resume;
+mod plan_roles;
 mod recipes;
+mod recipes_readme;
 
 /// Where no engine listens.
 const NO_ENGINE: &str = "unix:///nonexistent/baker-cli-tests/docker.sock";
