@@ -266,6 +266,23 @@ fn render_image_and_roles(w: &mut String, plan: &Plan) {
             );
         }
     }
+    if !shown.smoke.is_empty() {
+        let _ = writeln!(w, "\nsmoke test (`baker launch --smoke`), in this order:");
+    }
+    for step in &shown.smoke {
+        let mut lines = step.run.lines();
+        let first = lines.next().unwrap_or_default();
+        let _ = writeln!(w, "  on every {} $ {first}", step.role);
+        for line in lines {
+            let _ = writeln!(w, "      {line}");
+        }
+        let printing = (step.equals.as_ref()).map_or(String::new(), |e| format!(" printing `{e}`"));
+        let _ = writeln!(
+            w,
+            "    passes when it exits 0{printing} (tried again for up to {} s)",
+            step.timeout_seconds
+        );
+    }
 }
 
 /// What the roles below show: their templates rendered for this version, with a placeholder for

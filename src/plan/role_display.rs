@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Plan, ProbePlan, RolePlan};
+use super::{Plan, ProbePlan, RolePlan, SmokePlan};
 use crate::recipe::context::{ClusterFacts, NodeFacts, build_context, role_context};
 use crate::recipe::template::{Renderer, Template};
 use crate::recipe::{Distro, RoleKind};
@@ -47,6 +47,8 @@ pub struct RolesForDisplay {
     pub by_slot: bool,
     /// Whether a slave's templates read `self.index`: another slave shows other values.
     pub by_index: bool,
+    /// The smoke test (`baker launch --smoke`), each step rendered for a node of its role.
+    pub smoke: Vec<SmokePlan>,
     /// Roles shown as written, each with why a template could not be rendered for display (a
     /// helper that needs a number where a placeholder stands, say).
     pub as_written: Vec<(String, String)>,
@@ -59,6 +61,7 @@ pub fn roles_for_display(plan: &Plan) -> RolesForDisplay {
         filled_at_launch: Vec::new(),
         by_slot: false,
         by_index: false,
+        smoke: Vec::new(),
         as_written: Vec::new(),
     };
     let renderer = Renderer::default();
@@ -96,7 +99,14 @@ pub fn roles_for_display(plan: &Plan) -> RolesForDisplay {
         });
         shown.roles.insert(name.clone(), role);
     }
-    let texts: Vec<&str> = shown.roles.values().flat_map(role_texts).collect();
+    shown.smoke = (plan.smoke.iter())
+        .map(|step| smoke_for_display(plan, &renderer, &cluster, step))
+        .collect();
+    let mut texts: Vec<&str> = shown.roles.values().flat_map(role_texts).collect();
+    for step in &shown.smoke {
+        texts.push(&step.run);
+        texts.extend(step.equals.as_deref());
+    }
     shown.filled_at_launch = LAUNCH_PLACEHOLDERS
         .iter()
         .copied()
@@ -117,6 +127,38 @@ pub fn render_role(
             .render(&Template::new(text, 0..0), context)
             .map_err(|fault| fault.message)
     })
+}
+
+/// Smoke step `step` as a node of its role runs it, or as written when it cannot be rendered.
+fn smoke_for_display(
+    plan: &Plan,
+    renderer: &Renderer,
+    cluster: &ClusterFacts,
+    step: &SmokePlan,
+) -> SmokePlan {
+    let Some((Some(distro), role)) =
+        (plan.roles.get(&step.role)).map(|role| (Distro::parse(&plan.recipe.distro), role))
+    else {
+        return step.clone();
+    };
+    let build = build_context(&plan.recipe.name, distro, &plan.version);
+    let me = placeholder_self(&step.role, role.kind);
+    let mut context = role_context(&build, cluster, &me);
+    context["slave_count"] = Value::from(SLAVE_COUNT_PLACEHOLDER);
+    let render = |text: &str| {
+        renderer
+            .render(&Template::new(text, 0..0), &context)
+            .map_err(|fault| fault.message)
+    };
+    let rendered = render(&step.run).and_then(|run| {
+        let equals = step.equals.as_deref().map(render).transpose()?;
+        Ok::<_, String>(SmokePlan {
+            run,
+            equals,
+            ..step.clone()
+        })
+    });
+    rendered.unwrap_or_else(|_| step.clone())
 }
 
 /// Every template-bearing string of a role.

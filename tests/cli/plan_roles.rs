@@ -95,7 +95,7 @@ fn postgresql_standbys_are_shown_in_slot_0_with_the_plain_port() {
     let text = plan_text(&["--recipe", "postgresql", "--distro", "debian12"]);
     assert!(!text.contains("{{"), "{text}");
     assert!(
-        text.contains("  filled in per node at launch: <self.name> <self.ip> <master.ip> <slave_count> <cluster.secret>\n"),
+        text.contains("  filled in per node at launch: <self.name> <self.ip> <master.name> <master.ip> <slave_count> <cluster.secret>\n"),
         "{text}"
     );
     assert_eq!(
@@ -128,4 +128,22 @@ fn plan_json_keeps_the_templates_launch_renders() {
     let slave = plan["roles"]["slave"]["command"].as_str().unwrap();
     assert!(slave.contains("--port={{add 5051 self.slot}}"), "{slave}");
     assert!(!plan.to_string().contains("<self.ip>"));
+}
+
+#[test]
+fn the_smoke_test_is_shown_in_order_as_each_role_runs_it() {
+    let text = plan_text(&["--recipe", "postgresql"]);
+    let smoke = &text[text
+        .find("\nsmoke test (`baker launch --smoke`)")
+        .expect(&text)..];
+    let primary = smoke.find("  on every primary $ ").expect(smoke);
+    let standby = smoke.find("  on every standby $ ").expect(smoke);
+    assert!(primary < standby, "{smoke}");
+    assert!(
+        smoke.contains("passes when it exits 0 printing `written on <master.name>`"),
+        "{smoke}"
+    );
+    assert!(!smoke.contains("{{"), "{smoke}");
+    // hello has no smoke test: no heading for one.
+    assert!(!plan_text(&["--recipe", "hello"]).contains("smoke test"));
 }
