@@ -101,24 +101,13 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{PlanOptions, resolve};
-    use crate::recipe::Catalog;
+    use crate::plan::{PlanOptions, every_embedded_plan, resolve};
 
     /// Every embedded recipe and version, planned without locks.
     fn unlocked_plans() -> Vec<(crate::recipe::Recipe, String, Plan)> {
-        let catalog = Catalog::embedded().unwrap();
-        let mut plans = Vec::new();
-        for recipe in catalog.recipes() {
-            for version in recipe.version_names() {
-                let options = PlanOptions {
-                    version: Some(version.to_owned()),
-                    ..PlanOptions::default()
-                };
-                let plan = resolve(recipe, &options).unwrap();
-                plans.push((recipe.clone(), version.to_owned(), plan));
-            }
-        }
-        plans
+        (every_embedded_plan(&PlanOptions::default()).into_iter())
+            .map(|(recipe, plan)| (recipe, plan.version.clone(), plan))
+            .collect()
     }
 
     #[test]

@@ -44,6 +44,25 @@ pub fn embedded_plan(recipe: &str, distro: &str) -> Plan {
     resolve(&recipe, &PlanOptions::default()).expect("an embedded recipe plans")
 }
 
+/// Every embedded recipe and version with its plan, resolved with `options` (its version set to
+/// each in turn): for tests that must hold for all of them.
+#[cfg(test)]
+pub fn every_embedded_plan(options: &PlanOptions) -> Vec<(crate::recipe::Recipe, Plan)> {
+    let catalog = crate::recipe::Catalog::embedded().expect("the embedded recipes load");
+    let mut plans = Vec::new();
+    for recipe in catalog.recipes() {
+        for version in recipe.version_names() {
+            let options = PlanOptions {
+                version: Some(version.to_owned()),
+                ..options.clone()
+            };
+            let plan = resolve(recipe, &options).expect("an embedded recipe plans");
+            plans.push((recipe.clone(), plan));
+        }
+    }
+    plans
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub recipe: RecipeRef,

@@ -3,7 +3,7 @@
 //! role shown as written when a template cannot take a placeholder.
 
 use super::role_display::{LAUNCH_PLACEHOLDERS, render_role, roles_for_display};
-use super::{Plan, PlanOptions, ProbePlan, RolePlan, resolve};
+use super::{Plan, PlanOptions, ProbePlan, RolePlan, every_embedded_plan, resolve};
 use crate::launch::bundle::render_bundle;
 use crate::recipe::context::{ClusterFacts, build_context, role_context};
 use crate::recipe::template::Renderer;
@@ -11,18 +11,9 @@ use crate::recipe::{Catalog, Distro};
 
 /// The plan of every embedded recipe and version.
 fn every_plan() -> Vec<Plan> {
-    let catalog = Catalog::embedded().unwrap();
-    let mut plans = Vec::new();
-    for recipe in catalog.recipes() {
-        for version in recipe.version_names() {
-            let options = PlanOptions {
-                version: Some(version.to_owned()),
-                ..PlanOptions::default()
-            };
-            plans.push(resolve(recipe, &options).unwrap());
-        }
-    }
-    plans
+    (every_embedded_plan(&PlanOptions::default()).into_iter())
+        .map(|(_, plan)| plan)
+        .collect()
 }
 
 fn mesos_plan(distro: &str, version: &str) -> Plan {

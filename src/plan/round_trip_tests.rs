@@ -6,19 +6,13 @@ use super::*;
 use crate::recipe::Catalog;
 
 fn every_embedded_plan() -> Vec<Plan> {
-    let catalog = Catalog::embedded().unwrap();
-    let mut plans = Vec::new();
-    for recipe in catalog.recipes() {
-        for version in recipe.version_names() {
-            let options = PlanOptions {
-                version: Some(version.to_owned()),
-                source_date_epoch: Some(1_700_000_000),
-                ..Default::default()
-            };
-            plans.push(resolve(recipe, &options).unwrap());
-        }
-    }
-    plans
+    let options = PlanOptions {
+        source_date_epoch: Some(1_700_000_000),
+        ..PlanOptions::default()
+    };
+    (super::every_embedded_plan(&options).into_iter())
+        .map(|(_, plan)| plan)
+        .collect()
 }
 
 #[test]
