@@ -105,6 +105,9 @@ listening_on_loopback_only() {
 check "every forwarded port (SSH, 5432) listens on 127.0.0.1 only ($ports)" listening_on_loopback_only
 check "logs shows the standby's role log" bash -c \
   "'$BAKER' logs qpg standby-1 2>&1 | grep -q 'role standby starting on qpg-standby-1'"
+"$BAKER" logs qpg standby-1 -n 100000 >"$WORK/standby.log" 2>&1 || true
+check "the smoke test left no ERROR in the standby's whole log (it looks its table up before reading it)" \
+  bash -c "grep -q 'role standby starting' '$WORK/standby.log' && ! grep -E 'ERROR: |does not exist' '$WORK/standby.log'"
 streaming=$(echo "/usr/local/pgsql/bin/psql -U postgres -Atc \"select count(*) from pg_stat_replication where state = 'streaming'\"" \
   | "$BAKER" login qpg 2>/dev/null | tail -n 1 || true)
 check "login opens a shell on the primary, whose pg_stat_replication shows 1 streaming standby (saw: $streaming)" \
