@@ -1,21 +1,21 @@
-//! The commands on launched clusters: `status`, `login`, `logs` (`-f`), `destroy` (in [`destroy`]),
-//! `clusters`. Each reads the cluster's state file, rebuilds the provider it was launched with (from
-//! the state, never from the recipe) and calls the library; this file only dispatches and prints.
+//! The commands on launched clusters: `status` (in [`status`]), `login` (a shell, or a command, on a
+//! node), `logs` (`-f`), `destroy` (in [`destroy`]), `clusters`. Each reads the cluster's state
+//! file, rebuilds the provider it was launched with (from the state, never from the recipe) and
+//! calls the library; [`nodes`] picks the node `login` and `logs` act on.
 
 use super::Global;
 use super::launch_qemu;
-use super::output::emit_line;
+use super::output::{emit_line, say};
 use super::progress::TerminalReporter;
 use anyhow::Context;
 use baker::engine::Engine;
 use baker::launch::docker::DockerProvider;
-use baker::launch::health::Health;
 use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
-use baker::launch::run::{self};
 use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, NodeState};
 use clap::Args;
+use nodes::{PickedNode, pick_node};
 use std::process::ExitCode;
 
 use super::launch::states;
@@ -49,7 +49,10 @@ macro_rules! with_provider {
 }
 
 mod destroy;
+mod nodes;
+mod status;
 pub use destroy::destroy;
+pub use status::{STATUS_EXIT, status};
 
 #[derive(Debug, Args)]
 pub struct ClusterArg {
@@ -58,19 +61,29 @@ pub struct ClusterArg {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = LOGIN_COMMAND)]
 pub struct LoginArgs {
     /// The cluster's name, as `baker launch` was given it (`baker clusters` lists them).
     pub name: String,
-    /// The node: its name, the end of it (`primary`, `standby-1`), or `master` or `slave`
+    /// The node: its name, the end of it (`primary`, `standby-1`), a role (`standby`), or `master`
+    /// or `slave`; a role or kind of several nodes picks the first, naming the others on stderr
     /// [default: the master].
     pub node: Option<String>,
+    /// A command to run on the node instead of a shell (after `--`): without a terminal, read by
+    /// the node's shell as `ssh HOST COMMAND` reads it, exiting with the command's exit code.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
+
+/// `login --help`'s word on its command form.
+pub const LOGIN_COMMAND: &str = "With `-- COMMAND...`, runs the command on the node and exits with its exit code: `baker login pg1 -- hostname`, `baker login pg1 standby-1 -- 'tail /var/log/baker/role.log'` (docker: `docker exec`; qemu and ssh: over SSH, as the shell is).";
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The cluster's name, as `baker launch` was given it (`baker clusters` lists them).
     pub name: String,
-    /// The node: its name, the end of it (`primary`, `standby-1`), or `master` or `slave`.
+    /// The node: its name, the end of it (`primary`, `standby-1`), a role (`standby`), or `master`
+    /// or `slave`; a role or kind of several nodes picks the first, naming the others on stderr.
     pub node: String,
     /// How many lines.
     #[arg(long, short = 'n', default_value_t = 100)]
@@ -78,99 +91,6 @@ pub struct LogsArgs {
     /// Keep printing what the role logs, until Ctrl-C.
     #[arg(long, short = 'f')]
     pub follow: bool,
-}
-
-pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let state = states().load(&args.name)?;
-    let state = runtime.block_on(async {
-        with_provider!(state, |provider| anyhow::Ok(
-            run::status(&provider, state).await
-        ))
-    })?;
-    // The phase is what the launch recorded; a node that stopped since is found now.
-    let health = Health::of(&state);
-    if global.quiet {
-        return Ok(status_code(health));
-    }
-    let now = match health {
-        Health::NodesDown(down) => format!(
-            ", but {down} of {} not running now (`baker launch {} --resume` starts {} again)",
-            state.node_count(),
-            state.name,
-            if down == 1 { "it" } else { "them" }
-        ),
-        Health::Unfinished => format!(
-            ": its launch has not finished (if it was interrupted, `baker launch {} --resume` finishes it)",
-            state.name
-        ),
-        Health::Ready | Health::Failed => String::new(),
-    };
-    emit_line(&format!(
-        "cluster {} ({} {} for {}, provider {}): {:?}{now}",
-        state.name, state.recipe, state.version, state.distro, state.provider, state.phase
-    ))?;
-    for node in &state.nodes {
-        let since = node
-            .ready_since
-            .map(ready_since)
-            .unwrap_or_else(|| "not ready".to_owned());
-        emit_line(&format!(
-            "  {:<28} {:<7} {:<15} {:<14} {since}{}",
-            node.name,
-            node.kind.name(),
-            node.address,
-            shown_id(&state.provider, node.provider_id.as_deref()),
-            host_ports(&node.published),
-        ))?;
-    }
-    Ok(status_code(health))
-}
-
-/// `baker status`'s exit status for a cluster that is not ready: a node is down, or its launch has
-/// not finished or failed. Errors (no such cluster, no engine) exit 1, as every command's do.
-pub const NOT_READY: u8 = 3;
-
-/// `status --help`'s word on what it exits with.
-pub const STATUS_EXIT: &str = "Exit status: 0 when the cluster's launch finished and every node \
-runs; 3 when not (a node is down or cannot be reached, or the launch has not finished or failed); 1 \
-when status cannot run (no such cluster, no Docker engine for a docker cluster).";
-
-fn status_code(health: Health) -> ExitCode {
-    if health.is_ready() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(NOT_READY)
-    }
-}
-
-/// `; ports 32791->5432, 32792->22`: the host ports forwarded to the node's ports, where the user
-/// reaches them (on 127.0.0.1 unless the launch published them on every address); nothing when none
-/// is forwarded yet.
-fn host_ports(published: &std::collections::BTreeMap<u16, u16>) -> String {
-    let shown: Vec<String> = (published.iter())
-        .filter(|(_, host)| **host != 0)
-        .map(|(port, host)| format!("{host}->{port}"))
-        .collect();
-    if shown.is_empty() {
-        String::new()
-    } else {
-        format!("; ports {}", shown.join(", "))
-    }
-}
-
-/// A node's provider id as `status` shows it: a container id short, a VM by its QEMU's pid (its
-/// id is the pidfile's path), a machine (`ssh`) by its whole name.
-fn shown_id(provider: &str, id: Option<&str>) -> String {
-    match (provider, id) {
-        (_, None) => "-".to_owned(),
-        ("docker", Some(id)) => id[..12.min(id.len())].to_owned(),
-        ("qemu", Some(pidfile)) => {
-            let pid = baker::launch::qemu_process::running_pid(std::path::Path::new(pidfile));
-            pid.map_or("stopped".to_owned(), |pid| format!("pid {pid}"))
-        }
-        (_, Some(id)) => id.to_owned(),
-    }
 }
 
 pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
@@ -203,20 +123,6 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// "ready since 2026-11-28T09:41:26Z (3m 12s ago)", from seconds since the epoch.
-fn ready_since(secs: u64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    let ago = std::time::SystemTime::now()
-        .duration_since(at)
-        .map(|d| std::time::Duration::from_secs(d.as_secs()))
-        .unwrap_or_default();
-    format!(
-        "ready since {} ({} ago)",
-        humantime::format_rfc3339_seconds(at),
-        humantime::format_duration(ago)
-    )
-}
-
 fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvider<'a> {
     DockerProvider {
         engine,
@@ -225,44 +131,26 @@ fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvid
     }
 }
 
-/// The node `node` names: its name, the end of its name after the cluster's (`primary`,
-/// `standby-1`), or its kind (`master`, `slave`: the first of that kind); none names the first.
-fn find_node<'a>(state: &'a ClusterState, node: Option<&str>) -> anyhow::Result<&'a NodeState> {
-    let found = match node {
-        None => state.nodes.first(),
-        Some(n) => state
-            .nodes
-            .iter()
-            .find(|x| x.name == n || x.name.ends_with(&format!("-{n}")))
-            .or_else(|| state.nodes.iter().find(|x| x.kind.name() == n)),
-    };
-    found.ok_or_else(|| {
-        let names: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();
-        anyhow::anyhow!(
-            "cluster {} has no node {:?}; name one of its nodes ({}), the end of a name, or master or slave",
-            state.name,
-            node.unwrap_or(""),
-            names.join(", ")
-        )
-    })
-}
-
-pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
+pub fn logs(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let state = states().load(&args.name)?;
-    let node = find_node(&state, Some(&args.node))?.clone();
+    let picked = pick_node(&state, Some(&args.node))?;
+    tell_choice(global, &picked, "showing the log of");
+    let node = picked.node;
     let runtime = tokio::runtime::Runtime::new()?;
     if args.follow {
         let command = runtime.block_on(async {
-            with_provider!(state, |provider| anyhow::Ok(
-                provider.follow_command(&node, args.lines)
-            ))
+            with_provider!(state, |provider| {
+                let node = provider.located(&state, node).await;
+                anyhow::Ok(provider.follow_command(&node, args.lines))
+            })
         })?;
         return run_attached(&command, &node.name);
     }
     let (log, task) = runtime.block_on(async {
-        with_provider!(state, |provider| anyhow::Ok(
-            node_logs(&provider, &node, args.lines).await
-        ))
+        with_provider!(state, |provider| {
+            let node = provider.located(&state, node).await;
+            anyhow::Ok(node_logs(&provider, &node, args.lines).await)
+        })
     })?;
     for line in log {
         emit_line(&line)?;
@@ -271,6 +159,13 @@ pub fn logs(_global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
         emit_line(task.trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr which node an argument naming several picked (unless `-q`).
+fn tell_choice(global: &Global, picked: &PickedNode, doing: &str) {
+    if let Some(note) = picked.choice_note(doing).filter(|_| !global.quiet) {
+        say(&note);
+    }
 }
 
 /// A node's role log and, for a Mesos slave, its newest failed task's sandbox stderr.
@@ -289,14 +184,25 @@ async fn node_logs<P: Provider>(
     (log, task)
 }
 
-pub fn login(_global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
+pub fn login(global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
     let state = states().load(&args.name)?;
-    let node = find_node(&state, args.node.as_deref())?;
+    let picked = pick_node(&state, args.node.as_deref())?;
+    let doing = if args.command.is_empty() {
+        "logging in to"
+    } else {
+        "running the command on"
+    };
+    tell_choice(global, &picked, doing);
+    let node = picked.node;
     let runtime = tokio::runtime::Runtime::new()?;
     let command = runtime.block_on(async {
-        with_provider!(state, |provider| anyhow::Ok(provider.login_command(node)))
+        with_provider!(state, |provider| {
+            let node = provider.located(&state, node).await;
+            anyhow::Ok(provider.login_command(&node, &args.command))
+        })
     })?;
-    // An interactive shell needs a terminal: the provider's own client (docker, ssh) gives one.
+    // A shell needs a terminal, a command the exit code: the provider's own client (docker, ssh)
+    // gives both.
     run_attached(&command, &node.name)
 }
 
@@ -309,41 +215,4 @@ fn run_attached(command: &[String], node: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(
         u8::try_from(status.code().unwrap_or(1)).unwrap_or(1),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_ports_read_host_to_node_and_unpublished_ones_are_left_out() {
-        let ports = std::collections::BTreeMap::from([(22, 40002), (5432, 40001), (8080, 0)]);
-        assert_eq!(host_ports(&ports), "; ports 40002->22, 40001->5432");
-        assert_eq!(host_ports(&Default::default()), "");
-    }
-
-    #[test]
-    fn status_exits_0_only_for_a_ready_cluster_and_3_otherwise() {
-        let code = |h| format!("{:?}", status_code(h));
-        assert_eq!(code(Health::Ready), format!("{:?}", ExitCode::SUCCESS));
-        for health in [Health::NodesDown(1), Health::Unfinished, Health::Failed] {
-            assert_eq!(code(health), format!("{:?}", ExitCode::from(NOT_READY)));
-        }
-        assert_eq!(NOT_READY, 3);
-        assert!(STATUS_EXIT.contains("3 when not"));
-    }
-
-    #[test]
-    fn ready_since_reads_as_a_utc_time_and_how_long_ago() {
-        let then = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            - 3 * 3600;
-        let text = ready_since(then);
-        assert!(text.starts_with("ready since 20"), "{text}");
-        assert!(text.contains("Z (3h"), "{text}");
-        assert!(text.ends_with(" ago)"), "{text}");
-        assert!(ready_since(0).starts_with("ready since 1970-01-01T00:00:00Z ("));
-    }
 }

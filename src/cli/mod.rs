@@ -95,7 +95,7 @@ pub enum Command {
     /// Show a cluster's nodes: role, address, provider id, ready or not; exits 3 when it is not ready.
     #[command(after_help = cluster::STATUS_EXIT)]
     Status(cluster::ClusterArg),
-    /// Open a shell on a node of a cluster (the master by default).
+    /// Open a shell on a node of a cluster (the master by default), or run a command there.
     Login(cluster::LoginArgs),
     /// Show a node's role log (and, for a Mesos slave, its newest task's stderr).
     Logs(cluster::LogsArgs),

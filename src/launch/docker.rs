@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use super::bundle::NodeBundle;
 use super::bundle_tar::BUNDLE_DIR;
+use super::docker_node;
 use super::error::LaunchError;
 use super::node_image::{ensure_node_image, remove_unused_node_images};
-use super::provider::{AGENT_PATH, Provider, ROLE_LOG, Removed, role_log_script};
+use super::provider::{AGENT_PATH, Provider, Removed, role_log_script};
 use super::readiness::NodeShell;
 use super::run::{LaunchRequest, launch};
 use super::state::{ClusterState, NodeState, StateDir};
@@ -219,26 +220,13 @@ impl Provider for DockerProvider<'_> {
         }
     }
 
-    /// A terminal only when baker's own input is one: piped input runs as a script, as over SSH.
-    fn login_command(&self, node: &NodeState) -> Vec<String> {
-        use std::io::IsTerminal;
-        let id = node.provider_id.clone().unwrap_or_default();
-        let input = if std::io::stdin().is_terminal() {
-            "-it"
-        } else {
-            "-i"
-        };
-        ["docker", "exec", input, &id, "bash", "-l"]
-            .map(str::to_owned)
-            .to_vec()
+    fn login_command(&self, node: &NodeState, command: &[String]) -> Vec<String> {
+        let id = node.provider_id.as_deref().unwrap_or_default();
+        docker_node::login_command(id, command, docker_node::stdin_is_terminal())
     }
 
     fn follow_command(&self, node: &NodeState, lines: usize) -> Vec<String> {
-        let id = node.provider_id.clone().unwrap_or_default();
-        let lines = lines.to_string();
-        ["docker", "exec", &id, "tail", "-n", &lines, "-F", ROLE_LOG]
-            .map(str::to_owned)
-            .to_vec()
+        docker_node::follow_command(node.provider_id.as_deref().unwrap_or_default(), lines)
     }
 
     async fn role_log(&self, node: &NodeState, lines: usize) -> Vec<String> {
@@ -262,6 +250,10 @@ impl Provider for DockerProvider<'_> {
             Some(id) => self.engine.is_running(id).await,
             None => false,
         }
+    }
+
+    async fn located(&self, state: &ClusterState, node: &NodeState) -> NodeState {
+        self.find_container(state, node).await
     }
 
     /// Removes every container and network carrying the cluster's label, so that what an

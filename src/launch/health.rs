@@ -1,9 +1,62 @@
 //! What `baker status` concludes about a cluster from its state as the providers see it now: ready
 //! (its launch finished and every node runs), or why not. The CLI prints the reason and turns
 //! anything but ready into an exit status of its own, so that a monitoring script can tell a
-//! cluster that needs attention without reading the text.
+//! cluster that needs attention without reading the text. Each node's [`NodeCondition`] is what
+//! `status` says of it: a node of an interrupted launch that runs but was never checked is told
+//! from one that stopped, and from one the launch never started.
 
-use super::state::{ClusterState, Phase};
+use super::provider::Provider;
+use super::state::{ClusterState, NodeState, Phase};
+
+/// What `status` finds of one node now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeCondition {
+    /// It runs, and passed its role's checks at `since` (seconds since the epoch).
+    Ready { since: Option<u64> },
+    /// It runs, but no pass of its role's checks is recorded: its launch is still checking it,
+    /// stopped before its checks passed (`launch --resume` checks it), or failed.
+    Unchecked,
+    /// The provider has it (a container, a VM's files, a machine) and it does not run now.
+    Stopped,
+    /// Its launch never started it: the provider finds nothing of it.
+    NotStarted,
+}
+
+impl NodeCondition {
+    /// The condition of `node` (as the provider located it, with `ready` as its launch recorded
+    /// it), which runs now or not.
+    pub fn of(node: &NodeState, running: bool) -> Self {
+        match (running, node.ready, &node.provider_id) {
+            (true, true, _) => Self::Ready {
+                since: node.ready_since,
+            },
+            (true, false, _) => Self::Unchecked,
+            (false, _, Some(_)) => Self::Stopped,
+            (false, _, None) => Self::NotStarted,
+        }
+    }
+}
+
+/// Cluster `state` as `provider` finds it now: each node located (its handle found when the
+/// launch did not record it), with `ready` and `ready_since` cleared when it does not run, and
+/// each node's condition.
+pub async fn look<P: Provider>(
+    provider: &P,
+    mut state: ClusterState,
+) -> (ClusterState, Vec<NodeCondition>) {
+    let mut conditions = Vec::with_capacity(state.nodes.len());
+    for index in 0..state.nodes.len() {
+        let mut node = provider.located(&state, &state.nodes[index]).await;
+        let running = provider.alive(&node).await;
+        conditions.push(NodeCondition::of(&node, running));
+        if !running {
+            node.ready = false;
+            node.ready_since = None;
+        }
+        state.nodes[index] = node;
+    }
+    (state, conditions)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -18,8 +71,8 @@ pub enum Health {
 }
 
 impl Health {
-    /// The health of `state`, whose nodes' `ready` says whether each runs now (as
-    /// [`super::run::status`] leaves it).
+    /// The health of `state`, whose nodes' `ready` says whether each runs now (as [`look`]
+    /// leaves it).
     pub fn of(state: &ClusterState) -> Self {
         match state.phase {
             Phase::Creating | Phase::Booting => Self::Unfinished,
@@ -69,6 +122,22 @@ mod tests {
             timings: Default::default(),
             smoke: false,
         }
+    }
+
+    #[test]
+    fn a_node_that_runs_unchecked_is_told_from_one_stopped_or_never_started() {
+        let mut node = cluster(Phase::Booting, &[false]).nodes.remove(0);
+        assert_eq!(NodeCondition::of(&node, true), NodeCondition::Unchecked);
+        assert_eq!(NodeCondition::of(&node, false), NodeCondition::Stopped);
+        node.provider_id = None;
+        assert_eq!(NodeCondition::of(&node, false), NodeCondition::NotStarted);
+        assert_eq!(NodeCondition::of(&node, true), NodeCondition::Unchecked);
+        let ready = cluster(Phase::Ready, &[true]).nodes.remove(0);
+        assert_eq!(
+            NodeCondition::of(&ready, true),
+            NodeCondition::Ready { since: Some(1) }
+        );
+        assert_eq!(NodeCondition::of(&ready, false), NodeCondition::Stopped);
     }
 
     #[test]

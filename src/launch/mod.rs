@@ -8,7 +8,8 @@
 //! checks the same way on every provider; [`members`] says who is in a cluster and what each node
 //! is told; [`health`] is what `status` concludes from a cluster's nodes; [`run`] is the one library call per command, driving a [`provider::Provider`], and
 //! [`resume`] picks a cluster up from its state file; [`smoke`] runs the recipe's smoke test;
-//! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`]);
+//! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`],
+//! with [`docker_node`]'s commands on a node);
 //! [`qemu`] (VMs from the disk image, which [`qemu_disk`] pins per cluster, with [`qemu_net`],
 //! [`qemu_vm`], [`qemu_process`] and [`qemu_runner`], which runs QEMU from baker's tools image on
 //! hosts without it); [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
@@ -16,6 +17,7 @@
 pub mod bundle;
 pub mod bundle_tar;
 pub mod docker;
+pub mod docker_node;
 pub mod error;
 pub mod health;
 pub mod inventory;

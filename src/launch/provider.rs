@@ -86,8 +86,10 @@ pub trait Provider: Sync {
 
     fn shell<'a>(&'a self, node: &NodeState) -> Self::Shell<'a>;
 
-    /// The command line that opens an interactive shell on the node (`baker login`).
-    fn login_command(&self, node: &NodeState) -> Vec<String>;
+    /// `baker login`'s command line: with no `command`, one that opens an interactive shell on the
+    /// node; else one that runs `command` there (its words read by the node's shell, as `ssh HOST
+    /// COMMAND` reads them) without a terminal, exiting with its exit code.
+    fn login_command(&self, node: &NodeState, command: &[String]) -> Vec<String>;
 
     /// The command line that prints the last `lines` lines of the node's role log and follows it
     /// (`baker logs -f`).
@@ -98,6 +100,26 @@ pub trait Provider: Sync {
 
     /// Whether the node still runs.
     fn alive(&self, node: &NodeState) -> impl Future<Output = bool> + Send;
+
+    /// Node `node` of cluster `state` as the provider finds it now. A launch interrupted between
+    /// starting a node and recording what the start told it (a container's id and host ports)
+    /// left the state without them: a provider that can find the node by its name fills them in.
+    /// By default, the node as recorded.
+    fn located(
+        &self,
+        state: &ClusterState,
+        node: &NodeState,
+    ) -> impl Future<Output = NodeState> + Send {
+        let _ = state;
+        let node = node.clone();
+        async move { node }
+    }
+
+    /// Where the nodes' serial consoles are written, with `<node>` for a node's name: for VMs,
+    /// whose console tells what a node is doing before its role can be asked. None elsewhere.
+    fn console_logs(&self) -> Option<std::path::PathBuf> {
+        None
+    }
 
     /// Removes everything cluster `state` made; safe to repeat and on a half-made cluster.
     /// Returns what it removed.

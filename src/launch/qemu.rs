@@ -278,8 +278,8 @@ impl Provider for QemuProvider {
         }
     }
 
-    fn login_command(&self, node: &NodeState) -> Vec<String> {
-        ssh_target(node, &self.key()).ssh_args(true)
+    fn login_command(&self, node: &NodeState, command: &[String]) -> Vec<String> {
+        ssh_target(node, &self.key()).login_args(command)
     }
 
     fn follow_command(&self, node: &NodeState, lines: usize) -> Vec<String> {
@@ -308,6 +308,10 @@ impl Provider for QemuProvider {
 
     async fn alive(&self, node: &NodeState) -> bool {
         running_pid(&pidfile(node)).is_some()
+    }
+
+    fn console_logs(&self) -> Option<PathBuf> {
+        Some(VmFiles::of(&self.dir, "<node>").console)
     }
 
     /// Stops every VM whose pidfile is in the cluster's directory and removes the overlays,

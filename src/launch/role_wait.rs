@@ -85,10 +85,10 @@ pub(super) async fn wait_for_roles<P: Provider>(
                     .filter(|i| !ready.iter().any(|(r, _)| r == i))
                     .map(|i| state.nodes[i].name.as_str())
                     .collect();
-                reporter.report(Event::Note(format!(
-                    "  still waiting for {} after {:.0}s",
-                    waiting.join(", "),
-                    ready_started.elapsed().as_secs_f64()
+                reporter.report(Event::Note(waiting_note(
+                    &waiting,
+                    ready_started.elapsed().as_secs_f64(),
+                    provider.console_logs().as_deref(),
                 )));
             }
         }
@@ -111,6 +111,18 @@ pub(super) async fn wait_for_roles<P: Provider>(
         })));
     }
     Ok(())
+}
+
+/// Whom the wait still waits for, and where their consoles tell what they do when the provider
+/// writes them (a VM booting under software emulation can take minutes before its role answers).
+fn waiting_note(waiting: &[&str], seconds: f64, consoles: Option<&std::path::Path>) -> String {
+    let consoles = consoles.map_or(String::new(), |path| {
+        format!(" (serial consoles: {})", path.display())
+    });
+    format!(
+        "  still waiting for {} after {seconds:.0}s{consoles}",
+        waiting.join(", ")
+    )
 }
 
 /// Marks the nodes of `ready` (index, when) ready. A node ready already (one that ran through an
@@ -145,6 +157,33 @@ mod tests {
     use super::*;
     use crate::launch::provider::WantedNode;
     use crate::recipe::RoleKind;
+
+    #[test]
+    fn the_waiting_note_says_where_the_consoles_are_when_there_are_any() {
+        assert_eq!(
+            waiting_note(&["q1-primary", "q1-standby-1"], 30.2, None),
+            "  still waiting for q1-primary, q1-standby-1 after 30s"
+        );
+        let consoles = std::path::Path::new("/st/q1/<node>.console.log");
+        assert_eq!(
+            waiting_note(&["q1-primary"], 60.0, Some(consoles)),
+            "  still waiting for q1-primary after 60s (serial consoles: /st/q1/<node>.console.log)"
+        );
+    }
+
+    #[test]
+    fn a_qemu_clusters_consoles_are_in_its_state_directory() {
+        let provider = crate::launch::qemu::QemuProvider::new(
+            "/img/disk.raw".into(),
+            "/st/q1".into(),
+            512,
+            None,
+        );
+        assert_eq!(
+            provider.console_logs().unwrap(),
+            std::path::Path::new("/st/q1/<node>.console.log")
+        );
+    }
 
     #[test]
     fn a_node_ready_already_keeps_its_time_and_one_started_again_takes_the_new_one() {

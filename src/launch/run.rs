@@ -1,10 +1,11 @@
-//! The library calls behind `baker launch` (and `--resume`), `status` and `destroy`, in the shape
-//! every stage shares: a request, a reporter, and (for launch) a cancellation future; the provider
-//! (see [`super::provider`]) does the provider's part. A launch checks its input before creating
-//! anything, records each resource in the cluster's state file as it makes it, places every node,
-//! renders and hands out the bundles, waits for every role's checks, and on failure says which node
-//! failed and why, then removes what it made unless told to keep it. [`super::resume`] picks up a
-//! stopped launch, or a cluster whose nodes stopped, from its state file.
+//! The library calls behind `baker launch` (and `--resume`) and `destroy` (`status`'s is
+//! [`super::health::look`]), in the shape every stage shares: a request, a reporter, and (for
+//! launch) a cancellation future; the provider (see [`super::provider`]) does the provider's part.
+//! A launch checks its input before creating anything, records each resource in the cluster's
+//! state file as it makes it, places every node, renders and hands out the bundles, waits for
+//! every role's checks, and on failure says which node failed and why, then removes what it made
+//! unless told to keep it. [`super::resume`] picks up a stopped launch, or a cluster whose nodes
+//! stopped, from its state file.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -304,17 +305,6 @@ pub async fn destroy<P: Provider>(
     let removed = provider.destroy(state).await?;
     states.remove(&state.name)?;
     Ok(removed)
-}
-
-/// Refreshes whether each node runs; returns the state as it is now.
-pub async fn status<P: Provider>(provider: &P, mut state: ClusterState) -> ClusterState {
-    for node in &mut state.nodes {
-        if !provider.alive(node).await {
-            node.ready = false;
-            node.ready_since = None;
-        }
-    }
-    state
 }
 
 #[cfg(test)]

@@ -321,8 +321,8 @@ impl Provider for SshProvider {
         })
     }
 
-    fn login_command(&self, node: &NodeState) -> Vec<String> {
-        self.shell(node).target.ssh_args(true)
+    fn login_command(&self, node: &NodeState, command: &[String]) -> Vec<String> {
+        self.shell(node).target.login_args(command)
     }
 
     fn follow_command(&self, node: &NodeState, lines: usize) -> Vec<String> {

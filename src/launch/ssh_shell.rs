@@ -29,12 +29,31 @@ impl SshTarget {
     /// a VM makes its host keys at first boot, so no earlier record of them can exist; the
     /// connection stays on the path the provider chose (loopback for VMs, the inventory's hosts).
     pub fn ssh_args(&self, interactive: bool) -> Vec<String> {
-        let mut args: Vec<String> = vec!["ssh".into()];
         if interactive {
-            args.push("-t".into());
+            self.ssh_args_with(&["-t"])
         } else {
-            args.extend(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5"].map(str::to_owned));
+            self.ssh_args_with(&["-o", "BatchMode=yes", "-o", "ConnectTimeout=5"])
         }
+    }
+
+    /// `baker login`'s `ssh` command line: an interactive shell on a terminal, or with `command`,
+    /// the command (read by the remote user's shell) without one, whose exit code is ssh's, and
+    /// with no message of the day (sshd shows it to interactive sessions only). Like the shell, it
+    /// may prompt for what the user's own identity needs (a passphrase).
+    pub fn login_args(&self, command: &[String]) -> Vec<String> {
+        if command.is_empty() {
+            return self.ssh_args(true);
+        }
+        let mut args = self.ssh_args_with(&["-T"]);
+        // Options end at `--`: the command's words are never taken for ssh's.
+        args.push("--".into());
+        args.extend(command.iter().cloned());
+        args
+    }
+
+    fn ssh_args_with(&self, mode: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = vec!["ssh".into()];
+        args.extend(mode.iter().map(|a| (*a).to_owned()));
         args.extend(
             [
                 "-o",
@@ -180,6 +199,28 @@ mod tests {
         assert!(args.contains("IdentitiesOnly=yes -i /state/pg/id_ed25519"));
         assert!(args.ends_with("-p 2201 root@127.0.0.1"), "{args}");
         assert!(target.ssh_args(true).join(" ").starts_with("ssh -t "));
+    }
+
+    #[test]
+    fn a_login_command_runs_after_the_options_end_without_a_terminal() {
+        let target = SshTarget {
+            host: "127.0.0.1".into(),
+            port: 2201,
+            user: "root".into(),
+            key: Some("/state/pg/id_ed25519".into()),
+        };
+        assert_eq!(target.login_args(&[]), target.ssh_args(true));
+        let command = ["-v".to_owned(), "hostname".to_owned()];
+        let args = target.login_args(&command).join(" ");
+        assert!(
+            args.starts_with("ssh -T -o StrictHostKeyChecking=no"),
+            "{args}"
+        );
+        assert!(
+            args.ends_with("-i /state/pg/id_ed25519 -p 2201 root@127.0.0.1 -- -v hostname"),
+            "{args}"
+        );
+        assert!(!args.contains(" -t "), "{args}");
     }
 
     #[test]

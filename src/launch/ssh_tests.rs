@@ -24,7 +24,7 @@ fn a_placed_node_is_reached_at_its_inventory_host_with_the_default_user() {
     .unplaced();
     assert!(provider.node(&node).is_none());
     node.provider_id = Some("10.0.0.5:2222".into());
-    let args = provider.login_command(&node).join(" ");
+    let args = provider.login_command(&node, &[]).join(" ");
     assert!(args.starts_with("ssh -t "), "{args}");
     assert!(args.ends_with("-i /k -p 2222 admin@10.0.0.5"), "{args}");
     node.provider_id = Some("root@db1:22".into());

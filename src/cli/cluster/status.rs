@@ -1,0 +1,264 @@
+//! `baker status`: a cluster's phase as its launch recorded it and each node as its provider finds
+//! it now — ready since when, running but never checked (a launch interrupted before its checks
+//! passed), stopped, or never started — with its container id, QEMU pid or machine, and the host
+//! ports forwarded to a node that runs. Exits 0 only for a finished launch whose every node runs.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use baker::engine::Engine;
+use baker::launch::health::{Health, NodeCondition, look};
+use baker::launch::ssh::SshProvider;
+use baker::launch::state::{ClusterState, Phase};
+
+use super::super::Global;
+use super::super::launch::states;
+use super::super::launch_qemu;
+use super::super::output::emit_line;
+use super::super::progress::TerminalReporter;
+use super::{ClusterArg, docker_provider};
+
+pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let state = states().load(&args.name)?;
+    let (state, conditions) = runtime.block_on(async {
+        with_provider!(state, |provider| anyhow::Ok(look(&provider, state).await))
+    })?;
+    // The phase is what the launch recorded; a node that stopped since is found now.
+    let health = Health::of(&state);
+    if global.quiet {
+        return Ok(status_code(health));
+    }
+    emit_line(&format!(
+        "cluster {} ({} {} for {}, provider {}): {:?}{}",
+        state.name,
+        state.recipe,
+        state.version,
+        state.distro,
+        state.provider,
+        state.phase,
+        health_note(&state, health)
+    ))?;
+    for (node, condition) in state.nodes.iter().zip(conditions) {
+        let running = matches!(
+            condition,
+            NodeCondition::Ready { .. } | NodeCondition::Unchecked
+        );
+        // A node that does not run has no port published: a container's go when it stops, and a
+        // node started again may get others.
+        let ports = if running {
+            host_ports(&node.published)
+        } else {
+            String::new()
+        };
+        emit_line(&format!(
+            "  {:<28} {:<7} {:<15} {:<14} {}{ports}",
+            node.name,
+            node.kind.name(),
+            node.address,
+            shown_id(&state.provider, node.provider_id.as_deref()),
+            condition_text(condition, &state),
+        ))?;
+    }
+    Ok(status_code(health))
+}
+
+/// What the header adds to the cluster's phase: why it is not ready.
+fn health_note(state: &ClusterState, health: Health) -> String {
+    match health {
+        Health::NodesDown(down) => format!(
+            ", but {down} of {} not running now (`baker launch {} --resume` starts {} again)",
+            state.node_count(),
+            state.name,
+            if down == 1 { "it" } else { "them" }
+        ),
+        Health::Unfinished => format!(
+            ": its launch has not finished (if it was interrupted, `baker launch {} --resume` finishes it)",
+            state.name
+        ),
+        Health::Ready | Health::Failed => String::new(),
+    }
+}
+
+/// What `status` says of a node in `state`'s cluster.
+fn condition_text(condition: NodeCondition, state: &ClusterState) -> String {
+    let resume = format!("`baker launch {} --resume`", state.name);
+    match condition {
+        NodeCondition::Ready { since: Some(at) } => ready_since(at),
+        NodeCondition::Ready { since: None } => "ready".to_owned(),
+        NodeCondition::Unchecked => match state.phase {
+            Phase::Failed => "running, not ready: its launch failed".to_owned(),
+            Phase::Creating | Phase::Booting => {
+                format!("running, not checked ready yet: if its launch stopped, {resume} checks it")
+            }
+            Phase::Ready => {
+                format!("running, not checked ready since it started: {resume} checks it")
+            }
+        },
+        NodeCondition::Stopped if state.provider == "ssh" => {
+            "not running (its role agent stopped, or the machine cannot be reached)".to_owned()
+        }
+        NodeCondition::Stopped => "stopped".to_owned(),
+        NodeCondition::NotStarted => match state.phase {
+            Phase::Creating | Phase::Booting => {
+                "not started: its launch stopped before starting it, or is starting it".to_owned()
+            }
+            Phase::Ready | Phase::Failed => "not started".to_owned(),
+        },
+    }
+}
+
+/// `baker status`'s exit status for a cluster that is not ready: a node is down, or its launch has
+/// not finished or failed. Errors (no such cluster, no engine) exit 1, as every command's do.
+pub const NOT_READY: u8 = 3;
+
+/// `status --help`'s word on what it exits with.
+pub const STATUS_EXIT: &str = "Exit status: 0 when the cluster's launch finished and every node \
+runs; 3 when not (a node is down or cannot be reached, or the launch has not finished or failed); 1 \
+when status cannot run (no such cluster, no Docker engine for a docker cluster).";
+
+fn status_code(health: Health) -> ExitCode {
+    if health.is_ready() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(NOT_READY)
+    }
+}
+
+/// `; ports 32791->5432, 32792->22`: the host ports forwarded to the node's ports, where the user
+/// reaches them (on 127.0.0.1 unless the launch published them on every address); nothing when none
+/// is forwarded yet.
+fn host_ports(published: &BTreeMap<u16, u16>) -> String {
+    let shown: Vec<String> = (published.iter())
+        .filter(|(_, host)| **host != 0)
+        .map(|(port, host)| format!("{host}->{port}"))
+        .collect();
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!("; ports {}", shown.join(", "))
+    }
+}
+
+/// A node's provider id as `status` shows it: a container id short, a VM by its QEMU's pid (its
+/// id is the pidfile's path; `-` when none runs), a machine (`ssh`) by its whole name.
+fn shown_id(provider: &str, id: Option<&str>) -> String {
+    match (provider, id) {
+        (_, None) => "-".to_owned(),
+        ("docker", Some(id)) => id[..12.min(id.len())].to_owned(),
+        ("qemu", Some(pidfile)) => {
+            let pid = baker::launch::qemu_process::running_pid(std::path::Path::new(pidfile));
+            pid.map_or("-".to_owned(), |pid| format!("pid {pid}"))
+        }
+        (_, Some(id)) => id.to_owned(),
+    }
+}
+
+/// "ready since 2026-11-28T09:41:26Z (3m 12s ago)", from seconds since the epoch.
+fn ready_since(secs: u64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let ago = std::time::SystemTime::now()
+        .duration_since(at)
+        .map(|d| std::time::Duration::from_secs(d.as_secs()))
+        .unwrap_or_default();
+    format!(
+        "ready since {} ({} ago)",
+        humantime::format_rfc3339_seconds(at),
+        humantime::format_duration(ago)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baker::launch::state::STATE_FORMAT;
+
+    fn cluster(provider: &str, phase: Phase) -> ClusterState {
+        ClusterState {
+            format: STATE_FORMAT,
+            name: "pg2".into(),
+            provider: provider.into(),
+            recipe: "postgresql".into(),
+            version: "15.18".into(),
+            distro: "debian-12".into(),
+            plan_key: "k".into(),
+            phase,
+            created: 1,
+            resources: Default::default(),
+            nodes: vec![],
+            timings: Default::default(),
+            smoke: false,
+        }
+    }
+
+    #[test]
+    fn host_ports_read_host_to_node_and_unpublished_ones_are_left_out() {
+        let ports = BTreeMap::from([(22, 40002), (5432, 40001), (8080, 0)]);
+        assert_eq!(host_ports(&ports), "; ports 40002->22, 40001->5432");
+        assert_eq!(host_ports(&Default::default()), "");
+    }
+
+    #[test]
+    fn a_node_of_an_interrupted_launch_that_runs_is_said_to_run_unchecked() {
+        let text = condition_text(
+            NodeCondition::Unchecked,
+            &cluster("docker", Phase::Creating),
+        );
+        assert_eq!(
+            text,
+            "running, not checked ready yet: if its launch stopped, `baker launch pg2 --resume` checks it"
+        );
+        let failed = condition_text(NodeCondition::Unchecked, &cluster("docker", Phase::Failed));
+        assert_eq!(failed, "running, not ready: its launch failed");
+        let never = condition_text(NodeCondition::NotStarted, &cluster("qemu", Phase::Booting));
+        assert!(
+            never.starts_with("not started: its launch stopped"),
+            "{never}"
+        );
+    }
+
+    #[test]
+    fn a_stopped_node_is_said_to_be_stopped_on_every_provider() {
+        for provider in ["docker", "qemu"] {
+            let text = condition_text(NodeCondition::Stopped, &cluster(provider, Phase::Ready));
+            assert_eq!(text, "stopped");
+        }
+        let ssh = condition_text(NodeCondition::Stopped, &cluster("ssh", Phase::Ready));
+        assert!(
+            ssh.starts_with("not running (its role agent stopped"),
+            "{ssh}"
+        );
+        // A VM that does not run has no pid to show.
+        assert_eq!(shown_id("qemu", Some("/nonexistent/pg-primary.pid")), "-");
+        assert_eq!(
+            shown_id("docker", Some("579657c93a45deadbeef")),
+            "579657c93a45"
+        );
+        assert_eq!(shown_id("docker", None), "-");
+    }
+
+    #[test]
+    fn status_exits_0_only_for_a_ready_cluster_and_3_otherwise() {
+        let code = |h| format!("{:?}", status_code(h));
+        assert_eq!(code(Health::Ready), format!("{:?}", ExitCode::SUCCESS));
+        for health in [Health::NodesDown(1), Health::Unfinished, Health::Failed] {
+            assert_eq!(code(health), format!("{:?}", ExitCode::from(NOT_READY)));
+        }
+        assert_eq!(NOT_READY, 3);
+        assert!(STATUS_EXIT.contains("3 when not"));
+    }
+
+    #[test]
+    fn ready_since_reads_as_a_utc_time_and_how_long_ago() {
+        let then = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - 3 * 3600;
+        let text = ready_since(then);
+        assert!(text.starts_with("ready since 20"), "{text}");
+        assert!(text.contains("Z (3h"), "{text}");
+        assert!(text.ends_with(" ago)"), "{text}");
+        assert!(ready_since(0).starts_with("ready since 1970-01-01T00:00:00Z ("));
+    }
+}
