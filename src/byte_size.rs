@@ -71,6 +71,13 @@ pub fn parse(text: &str) -> Result<u64, SizeError> {
     Ok(bytes as u64)
 }
 
+/// Whether `text` is a number without a unit (`3`, ` 1.5 `), which [`parse`] reads as bytes:
+/// what a caller with a minimum in MiB or GiB checks to say so when it refuses the size.
+pub fn is_without_unit(text: &str) -> bool {
+    let t = text.trim();
+    !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
 /// What to write instead of `{number}{unit}` (`3GB`): the same number with the binary unit, and,
 /// when it is at least one, the whole MiB in the decimal reading.
 fn ambiguous(number_text: &str, number: f64, unit: &str) -> SizeError {
@@ -126,6 +133,13 @@ mod tests {
         assert_eq!(parse(" 1T "), Ok(1 << 40));
         assert_eq!(human(3 << 29), "1.5 GiB");
         assert_eq!(human(12), "12 B");
+    }
+
+    #[test]
+    fn a_number_without_a_unit_is_told_apart() {
+        assert!(is_without_unit("3") && is_without_unit(" 1.5 ") && is_without_unit("1073741824"));
+        assert!(!is_without_unit("3G") && !is_without_unit("3 b") && !is_without_unit(""));
+        assert!(!is_without_unit("-3") && !is_without_unit("--json"));
     }
 
     #[test]

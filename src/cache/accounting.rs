@@ -42,6 +42,9 @@ pub fn totals(entries: &[CacheEntry], engine: &EngineBytes) -> Vec<(&'static str
 pub struct Eviction {
     pub entries: Vec<CacheEntry>,
     pub freed: u64,
+    /// What `freed` is made of: per part, the bytes and entries, most bytes first. What several
+    /// entries held counts in the part of the last to go, which freed it.
+    pub freed_by_part: Vec<(&'static str, u64, usize)>,
     /// The entries it would have evicted but kept, since they hold something in `in_use`.
     pub kept_in_use: usize,
 }
@@ -66,6 +69,7 @@ pub fn eviction_plan(
     let mut total = start;
     entries.sort_by_key(|e| (e.part == "host", e.part == "ccache", e.last_used));
     let mut evict = Vec::new();
+    let mut freed_by_part: Vec<(&'static str, u64, usize)> = Vec::new();
     let mut kept_in_use = 0;
     for e in entries {
         if total <= max_bytes {
@@ -75,19 +79,29 @@ pub fn eviction_plan(
             kept_in_use += 1;
             continue;
         }
-        total = total.saturating_sub(e.bytes);
+        let mut freed_here = e.bytes;
         for held in &e.held {
             let count = holders.get_mut(held).expect("counted above");
             *count -= 1;
             if *count == 0 {
-                total = total.saturating_sub(held_bytes(held));
+                freed_here += held_bytes(held);
             }
+        }
+        total = total.saturating_sub(freed_here);
+        match freed_by_part.iter_mut().find(|(p, _, _)| *p == e.part) {
+            Some(part) => {
+                part.1 += freed_here;
+                part.2 += 1;
+            }
+            None => freed_by_part.push((e.part, freed_here, 1)),
         }
         evict.push(e);
     }
+    freed_by_part.sort_by_key(|(_, bytes, _)| std::cmp::Reverse(*bytes));
     Eviction {
         entries: evict,
         freed: start - total,
+        freed_by_part,
         kept_in_use,
     }
 }
@@ -179,6 +193,35 @@ mod tests {
         );
         let plan = eviction_plan(entries, &engine, &none_used, 1612);
         assert_eq!((names(&plan), plan.freed), (vec!["s1".into()], 1));
+    }
+
+    /// A prune says what it freed by part, biggest first, so that an OS layer among many small
+    /// steps is seen; a chain's bytes count in the part of the entry that freed them.
+    #[test]
+    fn what_is_freed_is_told_by_part() {
+        let engine = EngineBytes::from([
+            ("step1".to_owned(), 100),
+            ("step2".to_owned(), 10),
+            ("os".to_owned(), 7000),
+        ]);
+        let entries = vec![
+            entry("steps", "s1", 1, 1, &["step1"]),
+            entry("steps", "s2", 1, 2, &["step2", "step1"]),
+            entry("downloads", "d", 300, 3, &[]),
+            entry("os-layers", "os", 1, 4, &["os"]),
+            entry("downloads", "new", 5, 9, &[]),
+        ];
+        let plan = eviction_plan(entries, &engine, &HashSet::new(), 5);
+        assert_eq!(
+            plan.freed_by_part,
+            [
+                ("os-layers", 7001, 1),
+                ("downloads", 300, 1),
+                ("steps", 112, 2)
+            ]
+        );
+        let summed: u64 = plan.freed_by_part.iter().map(|(_, b, _)| b).sum();
+        assert_eq!(summed, plan.freed);
     }
 
     /// A cluster's node image is kept, whatever its age: the engine would not remove it, and

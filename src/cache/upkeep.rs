@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use super::accounting::{self, EngineBytes};
 use super::usage::{self, CacheEntry};
 use super::{CACHE_LABEL, CacheDir, CacheLockError, LockMode, in_engine};
+use crate::engine::labels::IMAGE_PART_LABEL;
 use crate::engine::{Engine, RootRemovalError};
 use crate::progress::Reporter;
 
@@ -22,6 +23,17 @@ pub struct Usage {
     /// The sum of the parts, each thing counted once.
     pub total: u64,
     pub in_engine: InEngine,
+    /// Images every cache on the engine uses and none owns: baker's tools image. Not in
+    /// [`Usage::total`], and `cache prune|clear` leave them (`docker rmi` removes one).
+    pub shared: Vec<SharedImage>,
+}
+
+/// An image no cache owns, which `du` shows beside the cache's parts.
+#[derive(Debug)]
+pub struct SharedImage {
+    pub reference: String,
+    /// Every layer's, as `docker images` counts it (its Debian base's included).
+    pub bytes: u64,
 }
 
 #[derive(Debug)]
@@ -58,6 +70,9 @@ pub struct Removal {
     pub entries: usize,
     /// The bytes `prune` counted as freed; `None` for `clear`.
     pub freed: Option<u64>,
+    /// What `prune` freed, per part of the cache (bytes and entries), most bytes first; empty for
+    /// `clear`.
+    pub freed_by_part: Vec<PartUsage>,
     /// Why the engine could not be asked what the entries hold there: `prune` counted the
     /// directory only.
     pub measured_directory_only: Option<String>,
@@ -99,6 +114,7 @@ pub async fn du(cache: &CacheDir, reporter: &dyn Reporter) -> Usage {
             entries,
         })
         .collect();
+    let reached = measured.is_ok();
     let in_engine = match (cache.known_identity(), measured) {
         (None, _) => InEngine::Nothing,
         (Some(identity), Ok(m)) => InEngine::Measured {
@@ -111,12 +127,39 @@ pub async fn du(cache: &CacheDir, reporter: &dyn Reporter) -> Usage {
             error: e.to_string(),
         },
     };
+    // Only where the engine was asked already: `du` of a cache that made nothing there connects to
+    // no engine.
+    let shared = match in_engine {
+        InEngine::Measured { .. } if reached => shared_images(reporter).await,
+        _ => Vec::new(),
+    };
     Usage {
         root: cache.root().to_owned(),
         total: parts.iter().map(|p| p.bytes).sum(),
         parts,
         in_engine,
+        shared,
     }
+}
+
+/// baker's tools images (`baker-tools:<digest>`, labelled `baker.image=tools`): `baker image`
+/// makes one from a Debian image and every cache uses it; none owns it. Empty when the engine
+/// cannot say.
+async fn shared_images(reporter: &dyn Reporter) -> Vec<SharedImage> {
+    let Ok(engine) = Engine::connect(reporter).await else {
+        return Vec::new();
+    };
+    let tools = vec![format!("{IMAGE_PART_LABEL}=tools")];
+    let mut shared = Vec::new();
+    for reference in engine.tags_labelled(tools).await.unwrap_or_default() {
+        if let Some(info) = engine.image_info(&reference).await {
+            shared.push(SharedImage {
+                reference,
+                bytes: info.size,
+            });
+        }
+    }
+    shared
 }
 
 /// Removes the least recently used entries, with what they hold in the engine, until the cache
@@ -136,6 +179,13 @@ pub async fn prune(
     let plan = accounting::eviction_plan(entries, &measured.bytes, &measured.in_use, max_size);
     let mut removal = remove(cache, &plan.entries, false, reporter).await?;
     removal.freed = Some(plan.freed);
+    removal.freed_by_part = (plan.freed_by_part.into_iter())
+        .map(|(name, bytes, entries)| PartUsage {
+            name,
+            bytes,
+            entries,
+        })
+        .collect();
     removal.kept_in_use = plan.kept_in_use;
     removal.measured_directory_only = measured_directory_only;
     Ok(removal)
@@ -183,6 +233,7 @@ async fn remove(
         root: cache.root().to_owned(),
         entries: entries.len(),
         freed: None,
+        freed_by_part: Vec::new(),
         measured_directory_only: None,
         left_in_engine,
         removed_as_root: root_owned.len(),
@@ -221,6 +272,10 @@ mod tests {
 
         let pruned = prune(&cache, 250, false, &Silent).await.unwrap();
         assert_eq!((pruned.entries, pruned.freed), (1, Some(300)));
+        let by_part: Vec<_> = (pruned.freed_by_part.iter())
+            .map(|p| (p.name, p.bytes, p.entries))
+            .collect();
+        assert_eq!(by_part, [("downloads", 300, 1)]);
         assert!(pruned.left_in_engine.is_none() && pruned.measured_directory_only.is_none());
         assert!(!cache.download("old").exists() && cache.download("new").exists());
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use baker::byte_size::{self, human};
-use baker::cache::upkeep::{self, InEngine, Removal, Usage};
+use baker::cache::upkeep::{self, InEngine, PartUsage, Removal, Usage};
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
@@ -76,11 +76,7 @@ pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {
             ))?;
             if !global.quiet {
                 say_notes(&removal);
-                emit_line(&format!(
-                    "removed {}, {} freed",
-                    entries(removal.entries),
-                    human(removal.freed.unwrap_or(0))
-                ))?;
+                emit_line(&prune_text(&removal))?;
             }
         }
         CacheCommand::Clear { no_wait } => {
@@ -112,26 +108,43 @@ fn du_json(usage: &Usage) -> serde_json::Value {
         InEngine::Measured { held, unheld, .. } => (Some(held), Some(unheld)),
         InEngine::Unreachable { .. } => (None, None),
     };
+    let shared: Vec<serde_json::Value> = (usage.shared.iter())
+        .map(|s| serde_json::json!({"image": s.reference, "bytes": s.bytes}))
+        .collect();
     serde_json::json!({
         "root": usage.root,
         "bytes": usage.total,
         "engine_bytes": held,
         "engine_bytes_unheld": unheld,
         "parts": parts,
+        "shared_images": shared,
     })
 }
 
 fn du_text(usage: &Usage) -> String {
     let mut text = format!("cache {}\n", usage.root.display());
-    // The name column as wide as the longest name, so that every size lines up.
-    let width = usage
-        .parts
-        .iter()
-        .map(|p| p.name.len())
-        .chain([TOTAL.len()])
+    text += &part_lines(&usage.parts, Some(usage.total));
+    text += &in_engine_text(&usage.in_engine);
+    for image in &usage.shared {
+        text += &format!(
+            "\nshared by every cache, not in the total: {} {} (`baker image`'s disk tools and \
+             QEMU; `cache clear` leaves it, `docker rmi` removes it)",
+            image.reference,
+            human(image.bytes)
+        );
+    }
+    text
+}
+
+/// One line per part, `name  size  entries`, and the total when given, the name column as wide as
+/// the longest name so that every size lines up.
+fn part_lines(parts: &[PartUsage], total: Option<u64>) -> String {
+    let width = (parts.iter().map(|p| p.name.len()))
+        .chain(total.map(|_| TOTAL.len()))
         .max()
         .unwrap_or(0);
-    for part in &usage.parts {
+    let mut text = String::new();
+    for part in parts {
         text += &format!(
             "  {:<width$} {:>10}  {}\n",
             part.name,
@@ -139,8 +152,29 @@ fn du_text(usage: &Usage) -> String {
             entries(part.entries)
         );
     }
-    text += &format!("  {TOTAL:<width$} {:>10}\n", human(usage.total));
-    text + &in_engine_text(&usage.in_engine)
+    if let Some(total) = total {
+        text += &format!("  {TOTAL:<width$} {:>10}\n", human(total));
+    }
+    text
+}
+
+/// What a prune removed: how many entries and bytes, then by the parts `du` shows, so that an OS
+/// layer the next `baker image` makes again does not go unseen among small entries.
+fn prune_text(removal: &Removal) -> String {
+    let mut text = format!(
+        "removed {}, {} freed",
+        entries(removal.entries),
+        human(removal.freed.unwrap_or(0))
+    );
+    if removal.freed_by_part.is_empty() {
+        return text;
+    }
+    text += ":\n";
+    text += &part_lines(&removal.freed_by_part, None);
+    if removal.freed_by_part.iter().any(|p| p.name == "os-layers") {
+        text += "the next `baker image` of a recipe whose OS layer went makes it again\n";
+    }
+    text.trim_end().to_owned()
 }
 
 const TOTAL: &str = "total";
@@ -219,7 +253,7 @@ fn entries(count: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baker::cache::upkeep::PartUsage;
+    use baker::cache::upkeep::SharedImage;
 
     #[test]
     fn du_lines_every_size_up_under_the_longest_part_name() {
@@ -233,6 +267,7 @@ mod tests {
             parts: vec![part("steps", 1 << 30), part("node-images", 1 << 20)],
             total: (1 << 30) + (1 << 20),
             in_engine: InEngine::Nothing,
+            shared: Vec::new(),
         };
         let text = du_text(&usage);
         let ends: Vec<usize> = text
@@ -242,5 +277,77 @@ mod tests {
             .collect();
         assert_eq!(ends.len(), 3, "{text}");
         assert!(ends.iter().all(|&e| e == ends[0]), "{text}");
+    }
+
+    fn part(name: &'static str, bytes: u64, entries: usize) -> PartUsage {
+        PartUsage {
+            name,
+            bytes,
+            entries,
+        }
+    }
+
+    /// baker's tools image is every cache's and none's: shown, and not added to the total.
+    #[test]
+    fn du_shows_the_shared_tools_image_apart_from_the_total() {
+        let usage = Usage {
+            root: "/c".into(),
+            parts: vec![part("os-layers", 800 << 20, 1)],
+            total: 800 << 20,
+            in_engine: InEngine::Measured {
+                label: "baker.cache=abc".into(),
+                held: 790 << 20,
+                unheld: 0,
+            },
+            shared: vec![SharedImage {
+                reference: "baker-tools:0123456789abcdef".into(),
+                bytes: 512 << 20,
+            }],
+        };
+        let text = du_text(&usage);
+        assert!(text.contains("total      800.0 MiB"), "{text}");
+        assert!(
+            text.ends_with(
+                "\nshared by every cache, not in the total: baker-tools:0123456789abcdef 512.0 \
+                 MiB (`baker image`'s disk tools and QEMU; `cache clear` leaves it, `docker rmi` \
+                 removes it)"
+            ),
+            "{text}"
+        );
+        let json = du_json(&usage);
+        assert_eq!(json["bytes"], 800 << 20);
+        assert_eq!(json["shared_images"][0]["bytes"], 512 << 20);
+    }
+
+    /// A prune says what it removed by part, biggest first, and that an OS layer costs the next
+    /// `baker image` its making.
+    #[test]
+    fn prune_says_what_it_removed_by_part() {
+        let removal = |freed_by_part: Vec<PartUsage>| Removal {
+            root: "/c".into(),
+            entries: freed_by_part.iter().map(|p| p.entries).sum(),
+            freed: Some(freed_by_part.iter().map(|p| p.bytes).sum()),
+            freed_by_part,
+            measured_directory_only: None,
+            left_in_engine: None,
+            removed_as_root: 0,
+            kept_in_use: 0,
+        };
+        let text = prune_text(&removal(vec![
+            part("os-layers", 776 << 20, 1),
+            part("steps", 80 << 20, 120),
+            part("downloads", 2 << 20, 2),
+        ]));
+        assert_eq!(
+            text,
+            "removed 123 entries, 858.0 MiB freed:\n  \
+             os-layers  776.0 MiB  1 entry\n  \
+             steps       80.0 MiB  120 entries\n  \
+             downloads    2.0 MiB  2 entries\n\
+             the next `baker image` of a recipe whose OS layer went makes it again"
+        );
+        assert_eq!(prune_text(&removal(vec![])), "removed 0 entries, 0 B freed");
+        let downloads = prune_text(&removal(vec![part("downloads", 4096, 1)]));
+        assert!(!downloads.contains("baker image"), "{downloads}");
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use baker::engine::{Engine, engine_host};
 use baker::image::{
-    ImageError, ImageOutcome, ImageRequest, image_spec, make_image, parse_formats, size,
+    Format, ImageError, ImageOutcome, ImageRequest, format, image_spec, make_image, size,
 };
 use baker::progress::{Reporter, Silent};
 
@@ -58,8 +58,8 @@ pub struct MakeArgs {
     #[command(flatten)]
     pub build: BuildFlags,
     /// Formats to write, comma-separated: raw, ami, qcow2, vhd, gce.
-    #[arg(long, default_value = "raw", value_name = "LIST")]
-    pub format: String,
+    #[arg(long, default_value = "raw", value_name = "LIST", value_parser = format_list)]
+    pub format: FormatList,
     /// Disk size, e.g. 4G, 4GiB or 1536M (powers of 1024; GB and MB are refused as ambiguous)
     /// [default: the tree plus headroom, in whole GiB].
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = disk_size)]
@@ -88,6 +88,19 @@ fn disk_size(given: &str) -> Result<u64, String> {
     })
 }
 
+/// The formats `--format` names, each once, in its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatList(pub Vec<Format>);
+
+/// `--format`, read when the command line is, so that a list naming an unknown format or holding
+/// an empty item is a usage error (exit 2) as another bad value is, with the format it likely
+/// means.
+fn format_list(given: &str) -> Result<FormatList, String> {
+    format::parse_list(given)
+        .map(FormatList)
+        .map_err(|refused| refused.to_string())
+}
+
 pub fn run(global: &Global, args: &ImageArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         Some(ImageCommand::Boot(boot)) => super::image_boot::run(global, boot),
@@ -96,7 +109,7 @@ pub fn run(global: &Global, args: &ImageArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
-    let formats = parse_formats(&args.format)?;
+    let formats = args.format.0.clone();
     let size = args.size;
     let reporter: Arc<dyn Reporter> = if args.json || global.quiet {
         Arc::new(Silent)

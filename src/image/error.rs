@@ -70,12 +70,6 @@ pub enum ImageError {
     )]
     TooSmall { size: u64, tree: u64, picked: u64 },
 
-    /// `--format` named no format at all (`--format ,`).
-    #[error(
-        "--format `{given}` names no format; expected one or more of raw, ami, qcow2, vhd, gce, comma-separated"
-    )]
-    NoFormat { given: String },
-
     /// The disk's files (`tree` bytes), once for the disk and once more for each of `copies`, do
     /// not fit in the `free` bytes of the output directory `dir`.
     #[error("{}", no_room(dir, *tree, copies, *free))]

@@ -47,7 +47,7 @@ pub use assets::READY_LINE;
 pub use error::ImageError;
 pub use layer::{ImageSpec, image_spec};
 pub use manifest::ImageManifest;
-pub use output::{Format, parse_formats};
+pub use output::Format;
 
 use crate::cache::{CacheDir, LockMode};
 use crate::engine::Engine;

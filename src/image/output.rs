@@ -5,29 +5,11 @@
 
 use std::path::Path;
 
-use super::ImageError;
 use super::format::{self, DiskFile, Options, Unfinished, Written};
 use crate::progress::Reporter;
 use crate::stop::Stop;
 
 pub use super::format::Format;
-
-/// `raw,qcow2` -> the formats, each once, in the order given.
-pub fn parse_formats(list: &str) -> Result<Vec<Format>, ImageError> {
-    let mut formats = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let format: Format = name.parse()?;
-        if !formats.contains(&format) {
-            formats.push(format);
-        }
-    }
-    if formats.is_empty() {
-        return Err(ImageError::NoFormat {
-            given: list.to_owned(),
-        });
-    }
-    Ok(formats)
-}
 
 /// The file name of `format` for images named `stem`.
 pub fn file_name(stem: &str, format: Format) -> String {
@@ -65,17 +47,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn format_lists_parse_once_each_in_order() {
-        assert_eq!(
-            parse_formats("raw, qcow2,raw").unwrap(),
-            [Format::Raw, Format::Qcow2]
-        );
-        assert_eq!(
-            parse_formats("RAW,Vhd").unwrap(),
-            [Format::Raw, Format::Vhd]
-        );
-        assert!(parse_formats("raw,vmdk").is_err());
-        assert!(parse_formats("").is_err());
+    fn no_format_takes_the_build_tarball_s_name() {
         assert_eq!(file_name("pg", Format::Gce), "pg.gce.tar.gz");
         // The build's tarball, `<stem>.tar.gz`, may be in the same --out: no format takes its name.
         for format in Format::ALL {

@@ -27,13 +27,43 @@ pub fn parse_size(given: &str) -> Result<u64, ImageError> {
         reason,
     };
     let bytes = byte_size::parse(given).map_err(|why| err(why.to_string()))?;
-    if bytes % MIB != 0 {
-        return Err(err("must be a whole number of MiB".into()));
+    // What the size breaks: the rule as said of a size with a unit, and of a plain number.
+    let (must, is_not) = if bytes % MIB != 0 {
+        (
+            "must be a whole number of MiB",
+            "is not a whole number of MiB",
+        )
+    } else if bytes < MIN_SIZE {
+        (
+            "must be at least 64M",
+            "is less than 64M, the least disk baker makes",
+        )
+    } else {
+        return Ok(bytes);
+    };
+    if byte_size::is_without_unit(given) {
+        Err(err(bare_number_refused(given.trim(), is_not)))
+    } else {
+        Err(err(must.to_owned()))
     }
-    if bytes < 64 * MIB {
-        return Err(err("must be at least 64M".into()));
+}
+
+/// The least disk baker makes: room for GRUB, the kernel, an init and ext4's own tables.
+const MIN_SIZE: u64 = 64 * MIB;
+
+/// Why `number`, written without a unit and so read as bytes, is no disk size (`rule`), with the
+/// sizes the user more likely meant: `number` GiB, or MiB, when a disk may be that size.
+fn bare_number_refused(number: &str, rule: &str) -> String {
+    let meant: Vec<String> = [("G", "GiB"), ("M", "MiB")]
+        .into_iter()
+        .filter(|(unit, _)| parse_size(&format!("{number}{unit}")).is_ok())
+        .map(|(unit, name)| format!("{number}{unit} for {number} {name}"))
+        .collect();
+    let mut said = format!("{number} bytes {rule}: a number without a unit is bytes");
+    if !meant.is_empty() {
+        said.push_str(&format!("; write {}", meant.join(" or ")));
     }
-    Ok(bytes)
+    said
 }
 
 /// The default disk size for a tree of `tree_bytes`: room for ext4's own tables and journal, a
@@ -238,6 +268,44 @@ mod tests {
         // `--size --json`, a value forgotten, is not read as a negative size.
         assert!(said("--json").contains("that is an option, not a size"));
         assert_eq!(said("10M"), "invalid size `10M`: must be at least 64M");
+    }
+
+    /// A plain number is bytes, which a user who wrote `--size 3` did not mean: the refusal says
+    /// so, with the sizes they more likely meant (only those a disk may be).
+    #[test]
+    fn a_number_without_a_unit_is_refused_as_bytes_with_what_to_write() {
+        let said = |given: &str| parse_size(given).unwrap_err().to_string();
+        assert_eq!(
+            said("3"),
+            "invalid size `3`: 3 bytes is not a whole number of MiB: a number without a unit is \
+             bytes; write 3G for 3 GiB"
+        );
+        assert_eq!(
+            said("100"),
+            "invalid size `100`: 100 bytes is not a whole number of MiB: a number without a unit \
+             is bytes; write 100G for 100 GiB or 100M for 100 MiB"
+        );
+        assert!(
+            said("1.5").ends_with("write 1.5G for 1.5 GiB"),
+            "{}",
+            said("1.5")
+        );
+        assert_eq!(
+            said("1048576"),
+            "invalid size `1048576`: 1048576 bytes is less than 64M, the least disk baker makes: \
+             a number without a unit is bytes; write 1048576G for 1048576 GiB or 1048576M for \
+             1048576 MiB"
+        );
+        assert!(
+            said("0").ends_with("a number without a unit is bytes"),
+            "{}",
+            said("0")
+        );
+        // With a unit, the rule alone.
+        assert_eq!(
+            said("100000K"),
+            "invalid size `100000K`: must be a whole number of MiB"
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@ use predicates::BoxPredicate;
 use predicates::prelude::*;
 
 mod cache_and_output;
+mod cluster_commands;
 mod flags;
 mod help;
+mod image_and_cache_values;
 mod images;
 mod launch_resume;
 mod plan_roles;

@@ -10,6 +10,24 @@ pub enum FormatError {
     /// `hint` is `recipe::error::did_you_mean`'s.
     #[error("unknown image format `{given}`; expected one of raw, ami, qcow2, vhd, gce{hint}")]
     UnknownFormat { given: String, hint: String },
+    /// A format list naming none (`--format ,`).
+    #[error(
+        "`{given}` names no format; expected one or more of raw, ami, qcow2, vhd, gce, \
+         comma-separated"
+    )]
+    NoFormat { given: String },
+    /// A format list with an empty item (`raw,,vhd`) at `position` (from 1); `without` is the
+    /// list without its empty items.
+    #[error(
+        "`{given}` has an empty item (the {}): name a format between every two commas{}",
+        ordinal(*position),
+        if without.is_empty() { String::new() } else { format!(", e.g. `{}`", without.join(",")) }
+    )]
+    EmptyItem {
+        given: String,
+        position: usize,
+        without: Vec<String>,
+    },
     #[error("cannot read the raw disk {}", path.display())]
     Read {
         path: PathBuf,
@@ -39,6 +57,18 @@ pub enum FormatError {
     /// The writers were asked to [`Stop`](crate::stop::Stop).
     #[error("interrupted")]
     Stopped,
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`… `11th`, `21st`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 impl From<crate::stop::Stopped> for FormatError {
