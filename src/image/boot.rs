@@ -124,7 +124,7 @@ pub async fn boot(
     let mut trial = opts.accel.is_none() && accel == Accel::Kvm;
     let memory = KvmMemory::in_cache(&opts.cache);
     if let Some(note) = trial.then(|| memory.skip_note()).flatten() {
-        reporter.report(Event::Note(note));
+        reporter.report(Event::Warning(note));
         accel = Accel::Tcg;
         trial = false;
     }
@@ -164,7 +164,7 @@ pub async fn boot(
                         KVM_GRACE.as_secs()
                     ),
                 };
-                reporter.report(Event::Note(memory.trial_failed(&why)));
+                reporter.report(Event::Warning(memory.trial_failed(&why)));
                 accel = Accel::Tcg;
                 trial = false;
             }
