@@ -278,9 +278,9 @@ case_two_caches() {
   "$BAKER" cache du --json --cache-dir "$other" >"$WORK/72-du.json"
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); n=int(sys.argv[2]); assert n > 0 and d["engine_bytes"] + d["engine_bytes_unheld"] == n, (d, n)' \
     "$WORK/72-du.json" "$engine_bytes" || fail "cache du's engine bytes differ from the engine's ($engine_bytes): $(cat "$WORK/72-du.json")"
-  "$BAKER" cache prune --cache-dir "$other" --max-size 1 >"$WORK/72-prune.out" 2>&1
+  "$BAKER" cache prune --cache-dir "$other" --max-size 0 >"$WORK/72-prune.out" 2>&1
   seed_images_intact
-  [ -z "$(docker images -q --filter "label=$label")" ] || fail "prune --max-size 1 left the cache's own images"
+  [ -z "$(docker images -q --filter "label=$label")" ] || fail "prune --max-size 0 left the cache's own images"
   rerun_tail "$other"
   cp -a "$SEED/steps/." "$other/steps/"
   rerun_tail "$other"
@@ -310,7 +310,7 @@ case_clear_during_build() {
   # A clear and a prune loop: each waits for the build, then runs.
   (while kill -0 "$pid" 2>/dev/null; do
     "$BAKER" cache clear --cache-dir "$cache" >>"$WORK/73-clear.out" 2>&1 || echo "clear failed" >>"$WORK/73-clear.out"
-    "$BAKER" cache prune --cache-dir "$cache" --max-size 1 >>"$WORK/73-clear.out" 2>&1 || echo "prune failed" >>"$WORK/73-clear.out"
+    "$BAKER" cache prune --cache-dir "$cache" --max-size 0 >>"$WORK/73-clear.out" 2>&1 || echo "prune failed" >>"$WORK/73-clear.out"
   done) &
   loop=$!
   wait "$pid" || status=$?

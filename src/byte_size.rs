@@ -34,7 +34,8 @@ pub enum SizeError {
     NotASize,
 }
 
-/// Parses `500M`, `10G`, `1.5GiB`, `10 g` or a plain number of bytes; units are powers of 1024.
+/// Parses `500M`, `10G`, `1.5GiB`, `10 g`, `512B` or a plain number of bytes; units are powers of
+/// 1024.
 pub fn parse(text: &str) -> Result<u64, SizeError> {
     let t = text.trim();
     if t.starts_with("--") {
@@ -52,16 +53,22 @@ pub fn parse(text: &str) -> Result<u64, SizeError> {
     let number: f64 = number_text.parse().map_err(|_| SizeError::NotASize)?;
     let unit = unit.trim();
     let lower = unit.to_ascii_lowercase();
-    let power = match lower.strip_suffix("ib").unwrap_or(&lower) {
-        "" => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
+    let power: u32 = match lower.as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 1,
+        "m" | "mib" => 2,
+        "g" | "gib" => 3,
+        "t" | "tib" => 4,
         "kb" | "mb" | "gb" | "tb" => return Err(ambiguous(number_text, number, unit)),
         _ => return Err(SizeError::NotASize),
     };
-    let bytes = number * 1024f64.powi(power);
+    let scale = 1u64 << (10 * power);
+    // Whole numbers exactly (an f64 holds integers to 2^53 only); fractions through f64.
+    if let Ok(whole) = number_text.parse::<u64>() {
+        return whole.checked_mul(scale).ok_or(SizeError::TooLarge);
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let bytes = number * scale as f64;
     // Too large for a u64 (which the cast would silently saturate) is not a size.
     #[allow(clippy::cast_precision_loss)]
     if bytes >= u64::MAX as f64 {
@@ -131,6 +138,11 @@ mod tests {
         assert_eq!(parse("1.5GiB"), Ok(3 << 29));
         assert_eq!(parse("10 g"), Ok(10 << 30));
         assert_eq!(parse(" 1T "), Ok(1 << 40));
+        assert_eq!(parse("512B"), Ok(512));
+        // Whole numbers are exact, to the last byte a u64 holds.
+        assert_eq!(parse("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(parse("9007199254740993"), Ok(9_007_199_254_740_993));
+        assert_eq!(parse("16777216T"), Err(SizeError::TooLarge));
         assert_eq!(human(3 << 29), "1.5 GiB");
         assert_eq!(human(12), "12 B");
     }
@@ -147,6 +159,8 @@ mod tests {
         assert_eq!(parse("ten"), Err(SizeError::NotASize));
         assert_eq!(parse(""), Err(SizeError::NotASize));
         assert_eq!(parse("2X"), Err(SizeError::NotASize));
+        assert_eq!(parse("3iB"), Err(SizeError::NotASize));
+        assert_eq!(parse("3GBiB"), Err(SizeError::NotASize));
         assert_eq!(parse("99999999T"), Err(SizeError::TooLarge));
         assert_eq!(parse("-1G"), Err(SizeError::Negative));
         assert_eq!(parse("-.5G"), Err(SizeError::Negative));

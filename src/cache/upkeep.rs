@@ -114,7 +114,6 @@ pub async fn du(cache: &CacheDir, reporter: &dyn Reporter) -> Usage {
             entries,
         })
         .collect();
-    let reached = measured.is_ok();
     let in_engine = match (cache.known_identity(), measured) {
         (None, _) => InEngine::Nothing,
         (Some(identity), Ok(m)) => InEngine::Measured {
@@ -130,7 +129,7 @@ pub async fn du(cache: &CacheDir, reporter: &dyn Reporter) -> Usage {
     // Only where the engine was asked already: `du` of a cache that made nothing there connects to
     // no engine.
     let shared = match in_engine {
-        InEngine::Measured { .. } if reached => shared_images(reporter).await,
+        InEngine::Measured { .. } => shared_images(reporter).await,
         _ => Vec::new(),
     };
     Usage {

@@ -25,7 +25,7 @@ pub enum CacheCommand {
     /// directory and what it keeps in the engine (step images, OS layers and their trees, node
     /// images).
     Prune {
-        /// The size to fit in: bytes, or with a unit (500M, 20G, 1.5GiB; powers of 1024).
+        /// The size to fit in, with its unit: 500M, 20G, 1.5GiB (powers of 1024), 4096B; 0 empties it.
         #[arg(long, value_name = "SIZE", value_parser = parse_max_size)]
         max_size: u64,
         /// Fail at once when a build, image or launch is using the cache, instead of waiting for it.
@@ -41,8 +41,18 @@ pub enum CacheCommand {
     },
 }
 
+/// `--max-size`: a size with its unit, or 0. A number without a unit would be bytes, which a user
+/// who wrote `--max-size 20` did not mean: such a cap empties the cache.
 fn parse_max_size(s: &str) -> Result<u64, String> {
-    byte_size::parse(s).map_err(|why| why.to_string())
+    let bytes = byte_size::parse(s).map_err(|why| why.to_string())?;
+    if bytes != 0 && byte_size::is_without_unit(s) {
+        let n = s.trim();
+        return Err(format!(
+            "a number without a unit would be bytes, and a cap of {n} bytes empties the cache: \
+             write {n}G for {n} GiB or {n}M for {n} MiB ({n}B if bytes are meant; 0 empties it)"
+        ));
+    }
+    Ok(bytes)
 }
 
 pub fn run(global: &Global, cmd: &CacheCommand) -> anyhow::Result<ExitCode> {

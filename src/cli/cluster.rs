@@ -10,12 +10,12 @@ use super::progress::TerminalReporter;
 use anyhow::Context;
 use baker::engine::Engine;
 use baker::launch::docker::DockerProvider;
+use baker::launch::node_pick::{PickedNode, pick_node};
 use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
 use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, NodeState};
 use clap::Args;
-use nodes::{PickedNode, pick_node};
 use std::process::ExitCode;
 
 use super::launch::states;
@@ -49,7 +49,6 @@ macro_rules! with_provider {
 }
 
 mod destroy;
-mod nodes;
 mod status;
 pub use destroy::destroy;
 pub use status::{STATUS_EXIT, status};

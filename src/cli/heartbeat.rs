@@ -74,18 +74,16 @@ impl Heartbeat {
         let elapsed = now.duration_since(work.since).as_secs_f64();
         let left =
             Duration::from_secs_f64(elapsed * (total - done.min(total)) as f64 / done as f64);
-        Some(format!(
-            // The figures first: a long path in `what` is what gets shortened.
-            "{}: still running ({}): {}",
-            self.label,
-            minutes(now.duration_since(self.started)),
-            shortened(&format!(
+        // The figures first: a long path in `what` is what gets shortened.
+        Some(self.still_running(
+            now,
+            &format!(
                 "{:.1}% ({} of {}), about {} left: {what}",
                 done as f64 * 100.0 / total as f64,
                 human(done),
                 human(total),
                 minutes(left)
-            ))
+            ),
         ))
     }
 
@@ -97,12 +95,17 @@ impl Heartbeat {
             return None;
         }
         self.last_said = now;
-        Some(format!(
+        Some(self.still_running(now, line))
+    }
+
+    /// `[3/5] compile: still running (1m35s): LINE`, the line shortened.
+    fn still_running(&self, now: Instant, line: &str) -> String {
+        format!(
             "{}: still running ({}): {}",
             self.label,
             minutes(now.duration_since(self.started)),
             shortened(line.trim())
-        ))
+        )
     }
 
     /// The line to print at `now` when the step has printed nothing for [`EVERY`] and nothing was

@@ -122,8 +122,9 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub smoke: bool,
     /// Finish the interrupted launch of cluster NAME, or start its stopped nodes again, as its
-    /// state says: recipe, build, provider, nodes and smoke test. Only --publish-all and
-    /// --keep-failed go with it; the options that would change the cluster are refused.
+    /// state says: recipe, build, provider, nodes and smoke test. Of launch's own options only
+    /// --publish-all and --keep-failed go with it; the options that would change the cluster are
+    /// refused.
     #[arg(
         long,
         conflicts_with_all = super::launch_resume::NEW_LAUNCH_ONLY,

@@ -25,7 +25,7 @@ use super::signals::interrupted;
 /// Memory of each VM unless `--memory` says otherwise.
 pub const DEFAULT_MEMORY_MIB: u32 = 768;
 
-/// The plan and the raw disk of the image `--image` names (the library's [`given_image`]), with the
+/// The plan and the raw disk of the image `--image` names (the library's [`qemu_disk::given_image`]), with the
 /// plan the user chose: `--from`'s, else one made now from `--distro`/`--recipe`, else the one
 /// beside the image.
 pub fn given_image(

@@ -316,7 +316,7 @@ fn render_roles_header(w: &mut String, plan: &Plan, shown: &RolesForDisplay) {
             "  a slave is shown as the first slave (self.index 1): each slave renders its own index"
         );
     }
-    for (role, why) in &shown.as_written {
-        let _ = writeln!(w, "  role {role} is shown as written: {why}");
+    for (what, why) in &shown.as_written {
+        let _ = writeln!(w, "  {what} is shown as written: {why}");
     }
 }

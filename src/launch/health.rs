@@ -64,6 +64,9 @@ pub enum Health {
     Ready,
     /// The launch finished, but this many nodes do not run now.
     NodesDown(usize),
+    /// The launch finished and every node runs, but this many were started again since their
+    /// checks last passed (a resume stopped before checking them).
+    NodesUnchecked(usize),
     /// The launch has not finished: it still runs, or was interrupted.
     Unfinished,
     /// The launch failed.
@@ -71,16 +74,23 @@ pub enum Health {
 }
 
 impl Health {
-    /// The health of `state`, whose nodes' `ready` says whether each runs now (as [`look`]
-    /// leaves it).
-    pub fn of(state: &ClusterState) -> Self {
+    /// The health of cluster `state` whose nodes are as `conditions` (from [`look`]) say.
+    pub fn of(state: &ClusterState, conditions: &[NodeCondition]) -> Self {
+        let count =
+            |wanted: fn(&NodeCondition) -> bool| conditions.iter().filter(|c| wanted(c)).count();
         match state.phase {
             Phase::Creating | Phase::Booting => Self::Unfinished,
             Phase::Failed => Self::Failed,
-            Phase::Ready => match state.nodes.iter().filter(|n| !n.ready).count() {
-                0 => Self::Ready,
-                down => Self::NodesDown(down),
-            },
+            Phase::Ready => {
+                let down =
+                    count(|c| matches!(c, NodeCondition::Stopped | NodeCondition::NotStarted));
+                let unchecked = count(|c| matches!(c, NodeCondition::Unchecked));
+                match (down, unchecked) {
+                    (0, 0) => Self::Ready,
+                    (0, unchecked) => Self::NodesUnchecked(unchecked),
+                    (down, _) => Self::NodesDown(down),
+                }
+            }
         }
     }
 
@@ -141,28 +151,28 @@ mod tests {
     }
 
     #[test]
-    fn a_cluster_is_ready_only_when_its_launch_finished_and_every_node_runs() {
+    fn a_cluster_is_ready_only_when_its_launch_finished_and_every_node_runs_checked() {
+        use NodeCondition::{NotStarted, Ready, Stopped, Unchecked};
+        let ready = Ready { since: Some(1) };
+        let health =
+            |phase, conditions: &[NodeCondition]| Health::of(&cluster(phase, &[]), conditions);
+        assert_eq!(health(Phase::Ready, &[ready, ready]), Health::Ready);
         assert_eq!(
-            Health::of(&cluster(Phase::Ready, &[true, true])),
-            Health::Ready
-        );
-        assert_eq!(
-            Health::of(&cluster(Phase::Ready, &[true, false])),
+            health(Phase::Ready, &[ready, Stopped]),
             Health::NodesDown(1)
         );
         assert_eq!(
-            Health::of(&cluster(Phase::Ready, &[false, false])),
+            health(Phase::Ready, &[Stopped, NotStarted, Unchecked]),
             Health::NodesDown(2)
         );
+        // Running but not checked since it started is not counted as down.
         assert_eq!(
-            Health::of(&cluster(Phase::Booting, &[true, true])),
-            Health::Unfinished
+            health(Phase::Ready, &[ready, Unchecked]),
+            Health::NodesUnchecked(1)
         );
-        assert_eq!(
-            Health::of(&cluster(Phase::Creating, &[])),
-            Health::Unfinished
-        );
-        assert_eq!(Health::of(&cluster(Phase::Failed, &[true])), Health::Failed);
-        assert!(Health::Ready.is_ready() && !Health::NodesDown(1).is_ready());
+        assert_eq!(health(Phase::Booting, &[ready, ready]), Health::Unfinished);
+        assert_eq!(health(Phase::Creating, &[]), Health::Unfinished);
+        assert_eq!(health(Phase::Failed, &[ready]), Health::Failed);
+        assert!(Health::Ready.is_ready() && !Health::NodesUnchecked(1).is_ready());
     }
 }

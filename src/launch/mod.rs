@@ -23,6 +23,7 @@ pub mod health;
 pub mod inventory;
 pub mod members;
 pub mod node_image;
+pub mod node_pick;
 pub mod probe_session;
 pub mod provider;
 pub mod qemu;

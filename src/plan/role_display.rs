@@ -49,8 +49,8 @@ pub struct RolesForDisplay {
     pub by_index: bool,
     /// The smoke test (`baker launch --smoke`), each step rendered for a node of its role.
     pub smoke: Vec<SmokePlan>,
-    /// Roles shown as written, each with why a template could not be rendered for display (a
-    /// helper that needs a number where a placeholder stands, say).
+    /// What is shown as written (`role master`, `smoke step 2`), each with why a template could not
+    /// be rendered for display (a helper that needs a number where a placeholder stands, say).
     pub as_written: Vec<(String, String)>,
 }
 
@@ -68,40 +68,40 @@ pub fn roles_for_display(plan: &Plan) -> RolesForDisplay {
     let cluster = placeholder_cluster(plan);
     for (name, role) in &plan.roles {
         let me = placeholder_self(name, role.kind);
-        let rendered = Distro::parse(&plan.recipe.distro)
-            .ok_or_else(|| format!("the distro `{}` is unknown", plan.recipe.distro))
-            .and_then(|distro| {
-                let context = |me: &NodeFacts| {
-                    let build = build_context(&plan.recipe.name, distro, &plan.version);
-                    let mut context = role_context(&build, &cluster, me);
-                    context["slave_count"] = Value::from(SLAVE_COUNT_PLACEHOLDER);
-                    context
+        let render_as = |me: &NodeFacts| {
+            let context = display_context(plan, &cluster, me)?;
+            render_role(&renderer, &context, role)
+        };
+        let rendered = render_as(&me).and_then(|first| {
+            if role.kind == RoleKind::Slave {
+                let other_slot = NodeFacts {
+                    slot: me.slot + 1,
+                    ..me.clone()
                 };
-                let first = render_role(&renderer, &context(&me), role)?;
-                if role.kind == RoleKind::Slave {
-                    let other_slot = NodeFacts {
-                        slot: me.slot + 1,
-                        ..me.clone()
-                    };
-                    let other_index = NodeFacts {
-                        index: me.index + 1,
-                        ..me.clone()
-                    };
-                    shown.by_slot |= render_role(&renderer, &context(&other_slot), role)? != first;
-                    shown.by_index |=
-                        render_role(&renderer, &context(&other_index), role)? != first;
-                }
-                Ok(first)
-            });
+                let other_index = NodeFacts {
+                    index: me.index + 1,
+                    ..me.clone()
+                };
+                shown.by_slot |= render_as(&other_slot)? != first;
+                shown.by_index |= render_as(&other_index)? != first;
+            }
+            Ok(first)
+        });
         let role = rendered.unwrap_or_else(|why| {
-            shown.as_written.push((name.clone(), why));
+            shown.as_written.push((format!("role {name}"), why));
             role.clone()
         });
         shown.roles.insert(name.clone(), role);
     }
-    shown.smoke = (plan.smoke.iter())
-        .map(|step| smoke_for_display(plan, &renderer, &cluster, step))
-        .collect();
+    for (n, step) in plan.smoke.iter().enumerate() {
+        let rendered = smoke_for_display(plan, &renderer, &cluster, step).unwrap_or_else(|why| {
+            shown
+                .as_written
+                .push((format!("smoke step {}", n + 1), why));
+            step.clone()
+        });
+        shown.smoke.push(rendered);
+    }
     let mut texts: Vec<&str> = shown.roles.values().flat_map(role_texts).collect();
     for step in &shown.smoke {
         texts.push(&step.run);
@@ -122,43 +122,47 @@ pub fn render_role(
     context: &Value,
     role: &RolePlan,
 ) -> Result<RolePlan, String> {
-    role.render_templates(|_, text| {
+    role.render_templates(|what, text| {
         renderer
             .render(&Template::new(text, 0..0), context)
-            .map_err(|fault| fault.message)
+            .map_err(|fault| format!("{what}: {}", fault.message))
     })
 }
 
-/// Smoke step `step` as a node of its role runs it, or as written when it cannot be rendered.
+/// What the templates of node `me` see, as a launch gives it (`launch::bundle`), with the
+/// cluster's placeholders and [`SLAVE_COUNT_PLACEHOLDER`].
+fn display_context(plan: &Plan, cluster: &ClusterFacts, me: &NodeFacts) -> Result<Value, String> {
+    let distro = Distro::parse(&plan.recipe.distro)
+        .ok_or_else(|| format!("the distro `{}` is unknown", plan.recipe.distro))?;
+    let build = build_context(&plan.recipe.name, distro, &plan.version);
+    let mut context = role_context(&build, cluster, me);
+    context["slave_count"] = Value::from(SLAVE_COUNT_PLACEHOLDER);
+    Ok(context)
+}
+
+/// Smoke step `step` as a node of its role runs it; why not, when it cannot be rendered.
 fn smoke_for_display(
     plan: &Plan,
     renderer: &Renderer,
     cluster: &ClusterFacts,
     step: &SmokePlan,
-) -> SmokePlan {
-    let Some((Some(distro), role)) =
-        (plan.roles.get(&step.role)).map(|role| (Distro::parse(&plan.recipe.distro), role))
-    else {
-        return step.clone();
-    };
-    let build = build_context(&plan.recipe.name, distro, &plan.version);
-    let me = placeholder_self(&step.role, role.kind);
-    let mut context = role_context(&build, cluster, &me);
-    context["slave_count"] = Value::from(SLAVE_COUNT_PLACEHOLDER);
-    let render = |text: &str| {
+) -> Result<SmokePlan, String> {
+    let role = (plan.roles.get(&step.role))
+        .ok_or_else(|| format!("the plan has no role `{}`", step.role))?;
+    let context = display_context(plan, cluster, &placeholder_self(&step.role, role.kind))?;
+    let render = |what: &str, text: &str| {
         renderer
             .render(&Template::new(text, 0..0), &context)
-            .map_err(|fault| fault.message)
+            .map_err(|fault| format!("{what}: {}", fault.message))
     };
-    let rendered = render(&step.run).and_then(|run| {
-        let equals = step.equals.as_deref().map(render).transpose()?;
-        Ok::<_, String>(SmokePlan {
-            run,
-            equals,
-            ..step.clone()
-        })
-    });
-    rendered.unwrap_or_else(|_| step.clone())
+    let equals = (step.equals.as_deref())
+        .map(|e| render("its `equals`", e))
+        .transpose()?;
+    Ok(SmokePlan {
+        run: render("its command", &step.run)?,
+        equals,
+        ..step.clone()
+    })
 }
 
 /// Every template-bearing string of a role.
@@ -189,19 +193,19 @@ fn placeholder_node(prefix: &str, role: &str, index: usize) -> NodeFacts {
 }
 
 /// The cluster as a plan knows it: the master's role and place (index 0, slot 0, as launch puts
-/// it first), one stand-in for every slave, and placeholders for the rest.
+/// it first), one stand-in for every slave (none without a slave role), and placeholders for the
+/// rest.
 pub fn placeholder_cluster(plan: &Plan) -> ClusterFacts {
     let master_role = plan.master_role().map_or("", |(name, _)| name);
-    let slave_role = plan
-        .roles
-        .iter()
-        .find(|(_, r)| r.kind == RoleKind::Slave)
-        .map_or(master_role, |(name, _)| name.as_str());
+    let slave_role = (plan.roles.iter()).find(|(_, r)| r.kind == RoleKind::Slave);
     ClusterFacts {
         name: "<cluster.name>".to_owned(),
         secret: "<cluster.secret>".to_owned(),
         master: placeholder_node("master", master_role, 0),
-        slaves: vec![placeholder_node("slaves.*", slave_role, 1)],
+        // A recipe without a slave role launches no slaves: none is shown.
+        slaves: (slave_role.into_iter())
+            .map(|(name, _)| placeholder_node("slaves.*", name, 1))
+            .collect(),
     }
 }
 

@@ -44,9 +44,9 @@ fn the_display_renders_every_field_as_a_nodes_bundle_does() {
     for plan in every_plan() {
         let distro = Distro::parse(&plan.recipe.distro).unwrap();
         let master = plan.master_role().unwrap().0.to_owned();
-        let slave = super::role_display::placeholder_cluster(&plan).slaves[0]
-            .role
-            .clone();
+        let slave = (plan.roles.iter())
+            .find(|(_, role)| role.kind == crate::recipe::RoleKind::Slave)
+            .map_or(master.clone(), |(name, _)| name.clone());
         let cluster = ClusterFacts::example(&master, &slave);
         let nodes = std::iter::once(&cluster.master).chain(&cluster.slaves);
         for me in nodes {
@@ -187,9 +187,9 @@ fn a_role_whose_template_needs_a_launch_number_is_shown_as_written() {
     let shown = roles_for_display(&plan);
     assert_eq!(shown.roles["master"].command, master_command(&plan));
     assert_eq!(shown.as_written.len(), 1, "{:?}", shown.as_written);
-    assert_eq!(shown.as_written[0].0, "master");
+    assert_eq!(shown.as_written[0].0, "role master");
     assert!(
-        shown.as_written[0].1.contains("`add`"),
+        shown.as_written[0].1.starts_with("command: ") && shown.as_written[0].1.contains("`add`"),
         "{}",
         shown.as_written[0].1
     );
@@ -209,4 +209,30 @@ fn a_slave_template_that_reads_its_index_says_so() {
     let shown = roles_for_display(&plan);
     assert_eq!(shown.roles["slave"].command, "serve --id=1 --on=slave");
     assert!(shown.by_index);
+}
+
+#[test]
+fn a_recipe_without_slaves_is_shown_with_none_and_a_smoke_step_that_cannot_render_says_why() {
+    let mut plan = super::embedded_plan("hello", "debian12");
+    assert!(
+        super::role_display::placeholder_cluster(&plan)
+            .slaves
+            .is_empty()
+    );
+    let master = plan.master_role().unwrap().0.to_owned();
+    plan.smoke = vec![super::SmokePlan {
+        role: master,
+        run: "{{#each slaves}}ping {{this.ip}}; {{/each}}echo {{add slave_count 1}}".to_owned(),
+        equals: None,
+        timeout_seconds: 5,
+    }];
+    let shown = roles_for_display(&plan);
+    assert_eq!(shown.as_written.len(), 1, "{:?}", shown.as_written);
+    assert_eq!(shown.as_written[0].0, "smoke step 1");
+    assert!(
+        shown.as_written[0].1.starts_with("its command: "),
+        "{:?}",
+        shown.as_written
+    );
+    assert_eq!(shown.smoke[0], plan.smoke[0], "shown as written");
 }

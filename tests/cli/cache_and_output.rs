@@ -53,6 +53,15 @@ fn cache_du_shows_each_part_and_prune_bounds_it() {
             "invalid value '20GB' for '--max-size <SIZE>': GB is ambiguous",
         ))
         .stderr(predicate::str::contains("write 20G or 20GiB"));
+    // A number without a unit is bytes: a cap that would empty the cache is refused, 0 is not.
+    baker()
+        .args(["cache", "prune", "--max-size", "20", "--cache-dir"])
+        .arg(root)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "a cap of 20 bytes empties the cache: write 20G for 20 GiB",
+        ));
 }
 
 /// Runs baker with stdout connected to a socket whose other end is already closed, so that every

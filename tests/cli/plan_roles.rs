@@ -102,9 +102,13 @@ fn postgresql_standbys_are_shown_in_slot_0_with_the_plain_port() {
         runs_line(&text, "standby"),
         "  runs   $ /usr/local/pgsql/bin/postgres"
     );
+    let standby = &text[text.find("\nrole standby ").expect(&text)..];
+    let standby = &standby[..standby[1..]
+        .find("\n\n")
+        .map_or(standby.len(), |end| end + 1)];
     assert!(
-        text.contains("env    PGDATA=/var/lib/postgres/data\n"),
-        "{text}"
+        standby.contains("env    PGDATA=/var/lib/postgres/data\n"),
+        "{standby}"
     );
 }
 

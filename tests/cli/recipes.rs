@@ -271,7 +271,7 @@ fn a_recipes_directory_adds_recipes() {
 }
 
 #[test]
-fn the_postgresql_standby_smoke_reads_its_table_only_once_replication_has_brought_it() {
+fn the_postgresql_standby_smoke_is_written_to_read_its_table_only_after_looking_it_up() {
     // Polled on a standby that replication has not yet brought the table to, a plain `select` from
     // it makes the standby's server log `ERROR: relation "baker_smoke" does not exist` at every try
     // of a check that then passes. The table is looked up first (to_regclass: NULL, no error).

@@ -25,7 +25,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         with_provider!(state, |provider| anyhow::Ok(look(&provider, state).await))
     })?;
     // The phase is what the launch recorded; a node that stopped since is found now.
-    let health = Health::of(&state);
+    let health = Health::of(&state, &conditions);
     if global.quiet {
         return Ok(status_code(health));
     }
@@ -71,6 +71,13 @@ fn health_note(state: &ClusterState, health: Health) -> String {
             state.node_count(),
             state.name,
             if down == 1 { "it" } else { "them" }
+        ),
+        Health::NodesUnchecked(unchecked) => format!(
+            ", but {unchecked} of {} started again and not checked ready since (`baker launch {} \
+             --resume` checks {})",
+            state.node_count(),
+            state.name,
+            if unchecked == 1 { "it" } else { "them" }
         ),
         Health::Unfinished => format!(
             ": its launch has not finished (if it was interrupted, `baker launch {} --resume` finishes it)",
@@ -241,7 +248,12 @@ mod tests {
     fn status_exits_0_only_for_a_ready_cluster_and_3_otherwise() {
         let code = |h| format!("{:?}", status_code(h));
         assert_eq!(code(Health::Ready), format!("{:?}", ExitCode::SUCCESS));
-        for health in [Health::NodesDown(1), Health::Unfinished, Health::Failed] {
+        for health in [
+            Health::NodesDown(1),
+            Health::NodesUnchecked(1),
+            Health::Unfinished,
+            Health::Failed,
+        ] {
             assert_eq!(code(health), format!("{:?}", ExitCode::from(NOT_READY)));
         }
         assert_eq!(NOT_READY, 3);

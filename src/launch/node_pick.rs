@@ -4,7 +4,8 @@
 //! them, as `login NAME slave` always has, and both commands say on stderr which node that is and
 //! which others there are, so that no choice is made silently.
 
-use baker::launch::state::{ClusterState, NodeState};
+use super::error::LaunchError;
+use super::state::{ClusterState, NodeState};
 
 /// The node a NODE argument picked, and the other nodes it could have meant.
 #[derive(Debug)]
@@ -32,7 +33,7 @@ impl PickedNode<'_> {
 pub fn pick_node<'a>(
     state: &'a ClusterState,
     argument: Option<&str>,
-) -> anyhow::Result<PickedNode<'a>> {
+) -> Result<PickedNode<'a>, LaunchError> {
     let Some(wanted) = argument else {
         let node = state.nodes.first().ok_or_else(|| no_node(state, ""))?;
         return Ok(PickedNode { node, shared: None });
@@ -68,21 +69,21 @@ pub fn pick_node<'a>(
     })
 }
 
-fn no_node(state: &ClusterState, wanted: &str) -> anyhow::Error {
+fn no_node(state: &ClusterState, wanted: &str) -> LaunchError {
     let names: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();
-    anyhow::anyhow!(
+    LaunchError::Input(format!(
         "cluster {} has no node {wanted:?}; name one of its nodes ({}), the end of a name, a role, or master or slave",
         state.name,
         names.join(", ")
-    )
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baker::launch::provider::WantedNode;
-    use baker::launch::state::{Phase, STATE_FORMAT};
-    use baker::recipe::RoleKind;
+    use crate::launch::provider::WantedNode;
+    use crate::launch::state::{Phase, STATE_FORMAT};
+    use crate::recipe::RoleKind;
 
     fn cluster() -> ClusterState {
         let node = |name: &str, role: &str, kind| {
