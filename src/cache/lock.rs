@@ -181,7 +181,9 @@ mod tests {
             "{busy}"
         );
         drop((one, two));
-        let clear = cache.lock(LockMode::Exclusive, false, &r).await.unwrap();
+        // Waiting, as `cache clear` does by default: a child another test spawns at this moment
+        // holds a copy of the dropped descriptors until its `exec` closes them.
+        let clear = cache.lock(LockMode::Exclusive, true, &r).await.unwrap();
         assert!(matches!(
             cache.lock(LockMode::Shared, false, &r).await,
             Err(CacheLockError::Busy { .. })

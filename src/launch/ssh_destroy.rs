@@ -169,7 +169,8 @@ mod tests {
             .collect()
     }
 
-    /// The processes whose session is `sid`, from `/proc/*/stat`.
+    /// The `sleep` processes whose session is `sid`, from `/proc/*/stat`: what an agent stand-in
+    /// leaves once started, without the shells that are still on their way to exit.
     fn in_session(sid: &str) -> Vec<String> {
         let mut found = Vec::new();
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -179,7 +180,8 @@ mod tests {
             let Some(close) = stat.rfind(')') else {
                 continue;
             };
-            if stat[close + 2..].split(' ').nth(3) == Some(sid) {
+            let sleeps = stat.get(..close).is_some_and(|s| s.ends_with("(sleep"));
+            if sleeps && stat[close + 2..].split(' ').nth(3) == Some(sid) {
                 found.push(entry.file_name().to_string_lossy().into_owned());
             }
         }
