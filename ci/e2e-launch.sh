@@ -59,6 +59,8 @@ check "ports are published on 127.0.0.1 only" bash -c \
   "docker port pg-primary 5432 | grep -q '^127.0.0.1:' && ! docker port pg-primary 5432 | grep -qv '^127.0.0.1:'"
 "$BAKER" status pg >"$WORK/status.out"
 check "status shows 3 ready nodes" [ "$(grep -c 'ready since' "$WORK/status.out")" = 3 ]
+check "and names each node's container by its short id, as docker ps does" bash -c \
+  "ids=\$(docker ps -q --filter label=baker.cluster=pg); [ \$(echo \$ids | wc -w) = 3 ] && for id in \$ids; do grep -q \" \$id \" '$WORK/status.out' || exit 1; done"
 port=$(grep -oE '; ports [0-9]+->5432' "$WORK/status.out" | head -1 | grep -oE '[0-9]+->' | tr -d '>-')
 check "and each node's host port for 5432, where the primary answers ($port)" bash -c \
   "[ \$(grep -cE '; ports [0-9]+->5432' '$WORK/status.out') = 3 ] && timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$port'"

@@ -256,6 +256,12 @@ impl Provider for DockerProvider<'_> {
         self.find_container(state, node).await
     }
 
+    /// A container by its short id, as `docker ps` shows it.
+    fn shown_id(&self, node: &NodeState) -> String {
+        let id = node.provider_id.as_deref().unwrap_or("-");
+        id[..12.min(id.len())].to_owned()
+    }
+
     /// Removes every container and network carrying the cluster's label, so that what an
     /// interrupted launch made before recording it goes too.
     /// Removes the cluster's containers, then its network. A launch killed while the engine was

@@ -118,19 +118,8 @@ mod tests {
             slot: 0,
         };
         ClusterState {
-            format: crate::launch::state::STATE_FORMAT,
-            name: "pg".into(),
-            provider: "docker".into(),
-            recipe: "postgresql".into(),
-            version: "15.18".into(),
-            distro: "debian-12".into(),
-            plan_key: "k".into(),
-            phase,
-            created: 1,
-            resources: Default::default(),
             nodes: ready.iter().enumerate().map(node).collect(),
-            timings: Default::default(),
-            smoke: false,
+            ..ClusterState::postgresql_example("pg", "docker", phase)
         }
     }
 

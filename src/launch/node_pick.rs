@@ -82,7 +82,7 @@ fn no_node(state: &ClusterState, wanted: &str) -> LaunchError {
 mod tests {
     use super::*;
     use crate::launch::provider::WantedNode;
-    use crate::launch::state::{Phase, STATE_FORMAT};
+    use crate::launch::state::Phase;
     use crate::recipe::RoleKind;
 
     fn cluster() -> ClusterState {
@@ -95,24 +95,13 @@ mod tests {
             .unplaced()
         };
         ClusterState {
-            format: STATE_FORMAT,
-            name: "pg2".into(),
-            provider: "docker".into(),
-            recipe: "postgresql".into(),
-            version: "15.18".into(),
-            distro: "debian-12".into(),
-            plan_key: "k".into(),
-            phase: Phase::Ready,
-            created: 1,
-            resources: Default::default(),
             nodes: vec![
                 node("primary", "primary", RoleKind::Master),
                 node("standby-1", "standby", RoleKind::Slave),
                 node("standby-2", "standby", RoleKind::Slave),
                 node("standby-3", "standby", RoleKind::Slave),
             ],
-            timings: Default::default(),
-            smoke: false,
+            ..ClusterState::postgresql_example("pg2", "docker", Phase::Ready)
         }
     }
 

@@ -115,6 +115,11 @@ pub trait Provider: Sync {
         async move { node }
     }
 
+    /// The node's id as `status` shows it, by default its provider id whole (`-` when it has none).
+    fn shown_id(&self, node: &NodeState) -> String {
+        node.provider_id.clone().unwrap_or_else(|| "-".to_owned())
+    }
+
     /// Where the nodes' serial consoles are written, with `<node>` for a node's name: for VMs,
     /// whose console tells what a node is doing before its role can be asked. None elsewhere.
     fn console_logs(&self) -> Option<std::path::PathBuf> {

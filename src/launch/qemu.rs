@@ -310,6 +310,11 @@ impl Provider for QemuProvider {
         running_pid(&pidfile(node)).is_some()
     }
 
+    /// A VM by its QEMU's pid (`-` when none runs): its provider id is the pidfile's path.
+    fn shown_id(&self, node: &NodeState) -> String {
+        running_pid(&pidfile(node)).map_or("-".to_owned(), |pid| format!("pid {pid}"))
+    }
+
     fn console_logs(&self) -> Option<PathBuf> {
         Some(VmFiles::of(&self.dir, "<node>").console)
     }
@@ -365,32 +370,5 @@ fn ssh_target(node: &NodeState, key: &Path) -> SshTarget {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn destroy_removes_what_the_directory_holds_never_a_process_that_is_not_its_vm() {
-        let dir = tempfile::tempdir().unwrap();
-        let provider = QemuProvider::new("/img/pg.raw".into(), dir.path().to_owned(), 512, None);
-        let files = VmFiles::of(dir.path(), "pg-primary");
-        for file in files.all() {
-            std::fs::write(file, "").unwrap();
-        }
-        // A pid that is alive but not this VM's QEMU (a reused pid) is left alone.
-        std::fs::write(&files.pidfile, std::process::id().to_string()).unwrap();
-        let states = StateDir::new(dir.path().join("states"));
-        let state = crate::launch::run::state_or_empty(&states, "pg", "qemu").unwrap();
-        assert_eq!(
-            provider.destroy(&state).await.unwrap().nodes,
-            1,
-            "the overlay"
-        );
-        for file in files.all() {
-            assert!(!file.exists(), "{}", file.display());
-        }
-        assert!(
-            provider.destroy(&state).await.unwrap().nothing(),
-            "safe to repeat"
-        );
-    }
-}
+#[path = "qemu_tests.rs"]
+mod tests;

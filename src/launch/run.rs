@@ -276,21 +276,7 @@ pub fn state_or_empty(
 ) -> Result<ClusterState, LaunchError> {
     match states.load(name) {
         Ok(state) => Ok(state),
-        Err(StateError::Unknown { .. }) => Ok(ClusterState {
-            format: STATE_FORMAT,
-            name: name.to_owned(),
-            provider: provider.to_owned(),
-            recipe: String::new(),
-            version: String::new(),
-            distro: String::new(),
-            plan_key: String::new(),
-            phase: Phase::Creating,
-            created: 0,
-            resources: BTreeMap::new(),
-            nodes: Vec::new(),
-            timings: BTreeMap::new(),
-            smoke: false,
-        }),
+        Err(StateError::Unknown { .. }) => Ok(ClusterState::empty(name, provider)),
         Err(e) => Err(e.into()),
     }
 }

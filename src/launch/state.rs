@@ -86,6 +86,40 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
+    /// Cluster `name` on `provider` before anything is known of it: no recipe, no nodes, creating.
+    pub fn empty(name: &str, provider: &str) -> ClusterState {
+        ClusterState {
+            format: STATE_FORMAT,
+            name: name.to_owned(),
+            provider: provider.to_owned(),
+            recipe: String::new(),
+            version: String::new(),
+            distro: String::new(),
+            plan_key: String::new(),
+            phase: Phase::Creating,
+            created: 0,
+            resources: BTreeMap::new(),
+            nodes: Vec::new(),
+            timings: BTreeMap::new(),
+            smoke: false,
+        }
+    }
+
+    /// A PostgreSQL 15.18 cluster on Debian 12 of `name` on `provider`, in `phase`, without
+    /// nodes: the tests' example to change.
+    #[cfg(test)]
+    pub fn postgresql_example(name: &str, provider: &str, phase: Phase) -> ClusterState {
+        ClusterState {
+            recipe: "postgresql".into(),
+            version: "15.18".into(),
+            distro: "debian-12".into(),
+            plan_key: "k".into(),
+            phase,
+            created: 1,
+            ..ClusterState::empty(name, provider)
+        }
+    }
+
     /// `1 node`, `3 nodes`: the cluster's size, for messages.
     pub fn node_count(&self) -> String {
         match self.nodes.len() {
@@ -294,21 +328,7 @@ mod tests {
     use super::*;
 
     fn state(name: &str) -> ClusterState {
-        ClusterState {
-            format: STATE_FORMAT,
-            name: name.into(),
-            provider: "docker".into(),
-            recipe: "postgresql".into(),
-            version: "15.18".into(),
-            distro: "debian-12".into(),
-            plan_key: "k".into(),
-            phase: Phase::Creating,
-            created: 1,
-            resources: BTreeMap::new(),
-            nodes: vec![],
-            timings: BTreeMap::new(),
-            smoke: false,
-        }
+        ClusterState::postgresql_example(name, "docker", Phase::Creating)
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use baker::engine::Engine;
 use baker::launch::health::{Health, NodeCondition, look};
+use baker::launch::provider::Provider;
 use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, Phase};
 
@@ -21,8 +22,12 @@ use super::{ClusterArg, docker_provider};
 pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let state = states().load(&args.name)?;
-    let (state, conditions) = runtime.block_on(async {
-        with_provider!(state, |provider| anyhow::Ok(look(&provider, state).await))
+    let (state, conditions, ids) = runtime.block_on(async {
+        with_provider!(state, |provider| {
+            let (state, conditions) = look(&provider, state).await;
+            let ids: Vec<String> = state.nodes.iter().map(|n| provider.shown_id(n)).collect();
+            anyhow::Ok((state, conditions, ids))
+        })
     })?;
     // The phase is what the launch recorded; a node that stopped since is found now.
     let health = Health::of(&state, &conditions);
@@ -39,7 +44,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         state.phase,
         health_note(&state, health)
     ))?;
-    for (node, condition) in state.nodes.iter().zip(conditions) {
+    for ((node, condition), id) in state.nodes.iter().zip(conditions).zip(ids) {
         let running = matches!(
             condition,
             NodeCondition::Ready { .. } | NodeCondition::Unchecked
@@ -56,7 +61,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             node.name,
             node.kind.name(),
             node.address,
-            shown_id(&state.provider, node.provider_id.as_deref()),
+            id,
             condition_text(condition, &state),
         ))?;
     }
@@ -147,20 +152,6 @@ fn host_ports(published: &BTreeMap<u16, u16>) -> String {
     }
 }
 
-/// A node's provider id as `status` shows it: a container id short, a VM by its QEMU's pid (its
-/// id is the pidfile's path; `-` when none runs), a machine (`ssh`) by its whole name.
-fn shown_id(provider: &str, id: Option<&str>) -> String {
-    match (provider, id) {
-        (_, None) => "-".to_owned(),
-        ("docker", Some(id)) => id[..12.min(id.len())].to_owned(),
-        ("qemu", Some(pidfile)) => {
-            let pid = baker::launch::qemu_process::running_pid(std::path::Path::new(pidfile));
-            pid.map_or("-".to_owned(), |pid| format!("pid {pid}"))
-        }
-        (_, Some(id)) => id.to_owned(),
-    }
-}
-
 /// "ready since 2026-11-28T09:41:26Z (3m 12s ago)", from seconds since the epoch.
 fn ready_since(secs: u64) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
@@ -178,23 +169,14 @@ fn ready_since(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baker::launch::state::STATE_FORMAT;
 
     fn cluster(provider: &str, phase: Phase) -> ClusterState {
         ClusterState {
-            format: STATE_FORMAT,
-            name: "pg2".into(),
-            provider: provider.into(),
             recipe: "postgresql".into(),
             version: "15.18".into(),
             distro: "debian-12".into(),
-            plan_key: "k".into(),
             phase,
-            created: 1,
-            resources: Default::default(),
-            nodes: vec![],
-            timings: Default::default(),
-            smoke: false,
+            ..ClusterState::empty("pg2", provider)
         }
     }
 
@@ -235,13 +217,6 @@ mod tests {
             ssh.starts_with("not running (its role agent stopped"),
             "{ssh}"
         );
-        // A VM that does not run has no pid to show.
-        assert_eq!(shown_id("qemu", Some("/nonexistent/pg-primary.pid")), "-");
-        assert_eq!(
-            shown_id("docker", Some("579657c93a45deadbeef")),
-            "579657c93a45"
-        );
-        assert_eq!(shown_id("docker", None), "-");
     }
 
     #[test]
