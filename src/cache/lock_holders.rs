@@ -108,7 +108,8 @@ mod tests {
             .spawn()
             .unwrap();
         let mut holders = Vec::new();
-        for _ in 0..100 {
+        // Up to 10 s for the child to start and take the lock, on a loaded machine.
+        for _ in 0..500 {
             holders = lock_holders(&path);
             if !holders.is_empty() {
                 break;

@@ -235,7 +235,7 @@ mod tests {
             if left.is_empty() {
                 break;
             }
-            assert!(started.elapsed().as_secs() < 5, "still there: {left:?}");
+            assert!(started.elapsed().as_secs() < 30, "still there: {left:?}");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }

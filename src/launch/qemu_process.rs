@@ -92,12 +92,14 @@ mod tests {
     use super::*;
 
     /// A process whose command line reads `bash -c … PROGRAM -pidfile PIDFILE`, in a process group
-    /// of its own (killed with its `sleep` at the end).
+    /// of its own (killed at the end). It waits with a builtin on the pipe its `Child` holds: a
+    /// forked `sleep` would carry the same command line until its `exec`, a second lookalike.
     fn lookalike(program: &str, pidfile: &Path) -> std::process::Child {
         use std::os::unix::process::CommandExt;
         std::process::Command::new("bash")
-            .args(["-c", "sleep 60; :", program, "-pidfile"])
+            .args(["-c", "read -r -t 60 || :", program, "-pidfile"])
             .arg(pidfile)
+            .stdin(std::process::Stdio::piped())
             .process_group(0)
             .spawn()
             .unwrap()
