@@ -33,7 +33,7 @@ pub use output::emit;
 
 /// Reproducible, cached builds of Apache Mesos into tarballs, disk images and clusters.
 #[derive(Debug, Parser)]
-#[command(name = "baker", version, about, long_about = None)]
+#[command(name = "baker", version, about, long_about = None, after_help = ENVIRONMENT)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -104,6 +104,19 @@ pub enum Command {
     /// List the clusters launched from this machine.
     Clusters,
 }
+
+/// What baker reads from the environment besides the variables named at options (`[env: …]`).
+const ENVIRONMENT: &str = "\
+Environment, besides the variables named at options:
+  BAKER_STATE_DIR         where clusters' states are kept [default: ~/.local/state/baker/clusters]
+  BAKER_MIRRORS           source mirrors tried before upstream, like --mirror (URLs or folders,
+                          separated by spaces or commas)
+  BAKER_RESPONSE_TIMEOUT  seconds a download server may take to start answering [default: 30]
+  BAKER_ENGINE_TIMEOUT    seconds the Docker engine may take to answer the first calls [default: 10]
+  DOCKER_HOST             the Docker engine (unix://, tcp://, ssh://) [default: unix:///var/run/docker.sock]
+  SOURCE_DATE_EPOCH       the epoch file times are clamped to [default: the source's newest file]
+  BAKER_LABELS            labels added to what baker makes in the Docker engine (k=v,k=v)
+  BAKER_TOOLS_BASE        the base of baker's tools image (mkfs, GRUB, QEMU) [default: debian:bookworm]";
 
 /// The command line, parsed; on a mistake clap's error, which exits, with a tip where clap alone
 /// would not say why (an option given with `launch --resume`).

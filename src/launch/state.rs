@@ -164,7 +164,8 @@ impl StateDir {
         Self { root }
     }
 
-    /// `$BAKER_STATE_DIR`, else the user's state directory (`~/.local/state/baker`).
+    /// `$BAKER_STATE_DIR`, else `clusters` in the user's state directory
+    /// (`~/.local/state/baker/clusters`).
     pub fn default_root() -> PathBuf {
         if let Some(dir) = std::env::var_os("BAKER_STATE_DIR") {
             return PathBuf::from(dir);

@@ -89,3 +89,45 @@ fn every_cluster_command_describes_its_name_and_status_its_exit_status() {
         "{status}"
     );
 }
+
+/// Every environment variable baker's code reads by name (`env::var("…")`, or a `…_ENV` constant) is
+/// in `baker --help`: the ones options read show there as `[env: …]`, the others in its
+/// environment section. `PATH` is the system's.
+#[test]
+fn every_environment_variable_baker_reads_is_in_the_help() {
+    let text = help(&[]);
+    let mut read = std::collections::BTreeSet::new();
+    let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).unwrap_or_default();
+            for (at, _) in source.match_indices("env::var") {
+                let rest = &source[at..];
+                let Some(open) = rest.find("(\"").filter(|open| *open < 12) else {
+                    continue;
+                };
+                let name = &rest[open + 2..];
+                read.insert(name[..name.find('"').unwrap()].to_owned());
+            }
+            for line in source.lines().filter(|l| l.contains("_ENV: &str = \"")) {
+                let name = line.rsplit_once("= \"").unwrap().1;
+                read.insert(name.trim_end_matches("\";").to_owned());
+            }
+        }
+    }
+    read.remove("PATH");
+    assert!(
+        read.contains("BAKER_STATE_DIR") && read.len() > 5,
+        "{read:?}"
+    );
+    let missing: Vec<_> = read.iter().filter(|name| !text.contains(*name)).collect();
+    assert!(
+        missing.is_empty(),
+        "not in baker --help: {missing:?}\n{text}"
+    );
+}
