@@ -34,12 +34,15 @@ BAKER_PG_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-cache.XXXXXX")
 BAKER_PG_IMAGE=$(mktemp -d "${TMPDIR:-/tmp}/baker-pg-image.XXXXXX")
 # The qemu 1+1 figure of e2e-launch-qemu.sh, printed by bench-launch.sh (one cluster boots, not two).
 BAKER_QEMU_FIGURE=$(mktemp "${TMPDIR:-/tmp}/baker-qemu-figure.XXXXXX")
+# The warm re-image figure of e2e-image.sh, printed by bench-image-formats.sh (which images nothing
+# of its own then: the same build after the same one-file change, imaged once, not twice).
+BAKER_IMAGE_FIGURE=$(mktemp "${TMPDIR:-/tmp}/baker-image-figure.XXXXXX")
 # baker's tools image (mkfs, GRUB, QEMU, OVMF), baked by the first script that needs it (e2e-image.sh)
 # and reused by e2e-launch-qemu.sh and bench-image-formats.sh rather than baked again by each.
 BAKER_SUITE_KEEPS_TOOLS=1
-export BAKER_PG_BUILD BAKER_PG_CACHE BAKER_PG_IMAGE BAKER_QEMU_FIGURE BAKER_SUITE_KEEPS_TOOLS
+export BAKER_PG_BUILD BAKER_PG_CACHE BAKER_PG_IMAGE BAKER_QEMU_FIGURE BAKER_IMAGE_FIGURE BAKER_SUITE_KEEPS_TOOLS
 suite_end() {
-  rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE" "$BAKER_PG_IMAGE" "$BAKER_QEMU_FIGURE"
+  rm -rf "$BAKER_PG_BUILD" "$BAKER_PG_CACHE" "$BAKER_PG_IMAGE" "$BAKER_QEMU_FIGURE" "$BAKER_IMAGE_FIGURE"
   docker images -q --filter label=baker.test --filter reference='baker-tools:*' | xargs -r docker rmi -f >/dev/null 2>&1 || true
   [ "$made_base" = 0 ] || docker rmi -f "$BASE" >/dev/null 2>&1 || true
 }
@@ -60,8 +63,8 @@ script e2e-image
 script e2e-launch-qemu
 # After e2e-launch-qemu.sh: it prints the qemu 1+1 figure that script left in $BAKER_QEMU_FIGURE.
 script bench-launch
-# The format writers against qemu-img, tar and pigz, and a re-image of $BAKER_PG_BUILD after a
-# one-file change (--full, a 10 GiB disk, runs outside CI).
+# The format writers against qemu-img, tar and pigz, and the re-image figure e2e-image.sh left
+# (--full, a 10 GiB disk and a re-image of its own, runs outside CI).
 script bench-image-formats
 script e2e-faults
 echo "test.sh: the whole suite took $SECONDS s" >&2
