@@ -178,8 +178,9 @@ mod tests {
         std::fs::write(&preparing, "").unwrap();
         let remover = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(600));
+            let removing = Instant::now();
             std::fs::remove_file(preparing).unwrap();
-            Instant::now()
+            removing
         });
         let run = format!("echo x >> {}; echo up", tries.display());
         let (code, out, _) = session_in(dir.path(), &run, Some("up"), 5);

@@ -234,6 +234,7 @@ mod tests {
         }
         let (session, strangers) = (in_session(&pid), in_session(&other));
         assert_eq!(session.len(), 3, "the agent's session: {session:?}");
+        assert_eq!(strangers.len(), 3, "the stranger's session: {strangers:?}");
 
         let alive = |d: &NodeDirs| run(&crate::launch::ssh_scripts::alive(d)) == Some(0);
         assert!(alive(&agent));
