@@ -256,10 +256,8 @@ impl Provider for DockerProvider<'_> {
         self.find_container(state, node).await
     }
 
-    /// A container by its short id, as `docker ps` shows it.
     fn shown_id(&self, node: &NodeState) -> String {
-        let id = node.provider_id.as_deref().unwrap_or("-");
-        id[..12.min(id.len())].to_owned()
+        super::docker_node::short_id(node)
     }
 
     /// Removes every container and network carrying the cluster's label, so that what an

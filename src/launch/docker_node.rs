@@ -1,7 +1,8 @@
 //! The `docker` provider's commands on one node, run with the `docker` client on the user's
 //! terminal (`baker login`, with or without a command, and `baker logs -f`), and how it finds a
 //! node's container again when the cluster's state does not record it: a launch interrupted after
-//! starting containers but before recording their ids left them running, by their names.
+//! starting containers but before recording their ids left them running, by their names. `status`
+//! shows a container by its short id.
 
 use std::io::IsTerminal;
 
@@ -71,9 +72,35 @@ impl DockerProvider<'_> {
     }
 }
 
+/// A node's container as `status` shows it: its id's first 12 characters, as `docker ps` does;
+/// `-` when none is known.
+pub fn short_id(node: &NodeState) -> String {
+    let id = node.provider_id.as_deref().unwrap_or("-");
+    id[..12.min(id.len())].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_container_is_shown_by_its_short_id() {
+        let node = |id: Option<&str>| NodeState {
+            provider_id: id.map(str::to_owned),
+            ..crate::launch::provider::WantedNode {
+                name: "pg-primary".into(),
+                role: "primary".into(),
+                kind: crate::recipe::RoleKind::Master,
+            }
+            .unplaced()
+        };
+        assert_eq!(
+            short_id(&node(Some("579657c93a45deadbeef"))),
+            "579657c93a45"
+        );
+        assert_eq!(short_id(&node(Some("c0ffee"))), "c0ffee");
+        assert_eq!(short_id(&node(None)), "-");
+    }
 
     #[test]
     fn a_login_opens_a_shell_and_a_command_runs_without_a_terminal() {

@@ -87,23 +87,24 @@ async fn stop_vm(pid: i32, pidfile: &Path) -> bool {
     true
 }
 
+/// A process whose command line reads `bash -c … PROGRAM -pidfile PIDFILE`, in a process group of
+/// its own (the test kills the group). It waits with a builtin on the pipe its `Child` holds: a
+/// forked `sleep` would carry the same command line until its `exec`, a second lookalike.
+#[cfg(test)]
+pub(crate) fn lookalike(program: &str, pidfile: &Path) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new("bash")
+        .args(["-c", "read -r -t 60 || :", program, "-pidfile"])
+        .arg(pidfile)
+        .stdin(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A process whose command line reads `bash -c … PROGRAM -pidfile PIDFILE`, in a process group
-    /// of its own (killed at the end). It waits with a builtin on the pipe its `Child` holds: a
-    /// forked `sleep` would carry the same command line until its `exec`, a second lookalike.
-    fn lookalike(program: &str, pidfile: &Path) -> std::process::Child {
-        use std::os::unix::process::CommandExt;
-        std::process::Command::new("bash")
-            .args(["-c", "read -r -t 60 || :", program, "-pidfile"])
-            .arg(pidfile)
-            .stdin(std::process::Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap()
-    }
 
     #[tokio::test]
     async fn the_vms_of_a_removed_state_directory_are_found_by_their_command_lines() {

@@ -3,6 +3,24 @@
 use super::*;
 use crate::launch::provider::WantedNode;
 
+/// The primary of cluster `pg` on `provider`, its VM's pidfile recorded as its id.
+fn primary(provider: &QemuProvider) -> NodeState {
+    let wanted = WantedNode {
+        name: "pg-primary".into(),
+        role: "primary".into(),
+        kind: crate::recipe::RoleKind::Master,
+    };
+    NodeState {
+        provider_id: Some(
+            VmFiles::of(&provider.dir, "pg-primary")
+                .pidfile
+                .display()
+                .to_string(),
+        ),
+        ..wanted.unplaced()
+    }
+}
+
 #[tokio::test]
 async fn destroy_removes_what_the_directory_holds_never_a_process_that_is_not_its_vm() {
     let dir = tempfile::tempdir().unwrap();
@@ -15,18 +33,8 @@ async fn destroy_removes_what_the_directory_holds_never_a_process_that_is_not_it
     std::fs::write(&files.pidfile, std::process::id().to_string()).unwrap();
     let states = StateDir::new(dir.path().join("states"));
     let state = crate::launch::run::state_or_empty(&states, "pg", "qemu").unwrap();
-    let primary = (WantedNode {
-        name: "pg-primary".into(),
-        role: "primary".into(),
-        kind: crate::recipe::RoleKind::Master,
-    })
-    .unplaced();
-    let node = NodeState {
-        provider_id: Some(files.pidfile.display().to_string()),
-        ..primary
-    };
     assert_eq!(
-        provider.shown_id(&node),
+        provider.shown_id(&primary(&provider)),
         "-",
         "no pid of a process not its QEMU"
     );
@@ -42,4 +50,19 @@ async fn destroy_removes_what_the_directory_holds_never_a_process_that_is_not_it
         provider.destroy(&state).await.unwrap().nothing(),
         "safe to repeat"
     );
+}
+
+/// `status` shows a VM that runs by its QEMU's pid, read from the pidfile its node records.
+#[test]
+fn a_running_vm_is_shown_by_its_qemu_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = QemuProvider::new("/img/pg.raw".into(), dir.path().to_owned(), 512, None);
+    let pidfile = VmFiles::of(dir.path(), "pg-primary").pidfile;
+    let mut vm = crate::launch::qemu_process::lookalike("qemu-system-x86_64", &pidfile);
+    std::fs::write(&pidfile, vm.id().to_string()).unwrap();
+    let shown = provider.shown_id(&primary(&provider));
+    let group = rustix::process::Pid::from_raw(vm.id() as i32).unwrap();
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    let _ = vm.wait();
+    assert_eq!(shown, format!("pid {}", vm.id()));
 }
