@@ -107,16 +107,20 @@ pub enum Command {
 
 /// What baker reads from the environment besides the variables named at options (`[env: …]`).
 const ENVIRONMENT: &str = "\
-Environment, besides the variables named at options:
-  BAKER_STATE_DIR         where clusters' states are kept [default: ~/.local/state/baker/clusters]
+Environment, besides the variables named at options (here and in `baker COMMAND --help`):
+  BAKER_STATE_DIR         where clusters' states are kept [default: baker/clusters in
+                          $XDG_STATE_HOME, else ~/.local/state/baker/clusters]
   BAKER_MIRRORS           source mirrors tried before upstream, like --mirror (URLs or folders,
                           separated by spaces or commas)
   BAKER_RESPONSE_TIMEOUT  seconds a download server may take to start answering [default: 30]
-  BAKER_ENGINE_TIMEOUT    seconds the Docker engine may take to answer the first calls [default: 10]
+  BAKER_ENGINE_TIMEOUT    whole seconds the Docker engine may take to answer the first calls
+                          [default: 10]
   DOCKER_HOST             the Docker engine (unix://, tcp://, ssh://) [default: unix:///var/run/docker.sock]
   SOURCE_DATE_EPOCH       the epoch file times are clamped to [default: the source's newest file]
   BAKER_LABELS            labels added to what baker makes in the Docker engine (k=v,k=v)
-  BAKER_TOOLS_BASE        the base of baker's tools image (mkfs, GRUB, QEMU) [default: debian:bookworm]";
+  BAKER_TOOLS_BASE        the base of baker's tools image (mkfs, GRUB, QEMU) [default: debian:bookworm]
+  BAKER_LOG               the log's filter in place of -v and -q (baker=debug, baker::image=trace),
+                          with times";
 
 /// The command line, parsed; on a mistake clap's error, which exits, with a tip where clap alone
 /// would not say why (an option given with `launch --resume`).
