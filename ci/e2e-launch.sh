@@ -9,8 +9,9 @@
 #   - bad input fails before anything is created (a name in use, --masters 2);
 #   - a standby pointed at a wrong master is reported as that standby failing, with its log, and
 #     the failed cluster is rolled back;
-#   - two clusters run side by side; a launch killed midway is finished by `launch --resume`, or
-#     cleaned up by destroy; resuming a ready cluster whose standby's container stopped starts
+#   - two clusters run side by side; while a launch runs, status says so and a second `--resume`
+#     or a destroy of that cluster is refused; a launch killed midway is finished by `launch
+#     --resume`, or cleaned up by destroy; resuming a ready cluster whose standby's container stopped starts
 #     that same container again, to ready;
 #   - the node image belongs to the cache: `cache du` counts it; a changed build makes a new one,
 #     the older stays while a cluster names it or another launch holds the cache, and goes with the
@@ -144,20 +145,38 @@ check "the failed cluster was rolled back" bash -c \
   "[ -z \"\$(docker ps -aq --filter label=baker.cluster=wrong)\" ] && ! '$BAKER' status wrong 2>/dev/null"
 
 # --- a launch killed midway: resumed, or destroyed -----------------------------------------------
-kill_midway() { # kill_midway NAME: starts a 1+1 launch and SIGKILLs it once its first container runs
+kill_midway() { # kill_midway NAME [CHECKS]: starts a 1+1 launch and SIGKILLs it once its first
+  # container runs; with CHECKS, first runs that function with the launch's pid while the launch
+  # is frozen (SIGSTOP: it holds its cluster as a launch at work in another shell does)
   "$BAKER" launch "$1" --from "$PG_OUT" --slaves 1 -q &
   local pid=$!
   for _ in $(seq 1 100); do
     [ -n "$(docker ps -q --filter "label=baker.cluster=$1")" ] && break
     sleep 0.1
   done
+  if [ -n "${2:-}" ]; then
+    kill -STOP "$pid" 2>/dev/null || true
+    "$2" "$pid"
+  fi
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
-kill_midway resumed
+while_launching() { # while_launching PID: what other commands do while launch PID runs
+  "$BAKER" status resumed >"$WORK/launching-status.out" 2>&1 && status=0 || status=$?
+  check "while a launch runs in another shell, status says so, naming its pid, and exits 3" bash -c \
+    "[ $status = 3 ] && grep -q 'its launch has not finished; it is being launched now by pid $1 (baker launch resumed ' '$WORK/launching-status.out'"
+  "$BAKER" launch resumed --resume >"$WORK/launching-resume.out" 2>&1 && status=0 || status=$?
+  check "a --resume meanwhile is refused, naming the launch" bash -c \
+    "[ $status = 1 ] && grep -q 'cluster .resumed. is being launched now by another baker: pid $1 ' '$WORK/launching-resume.out'"
+  "$BAKER" destroy resumed >"$WORK/launching-destroy.out" 2>&1 && status=0 || status=$?
+  check "so is a destroy, which leaves the cluster's containers and state alone" bash -c \
+    "[ $status = 1 ] && grep -q 'pid $1 ' '$WORK/launching-destroy.out' && [ -n \"\$(docker ps -q --filter label=baker.cluster=resumed)\" ] && [ -f '$BAKER_STATE_DIR/resumed/state.json' ]"
+  [ "$failed" = 0 ] || cat "$WORK"/launching-*.out >&2
+}
+kill_midway resumed while_launching
 "$BAKER" status resumed >"$WORK/killed-status.out" 2>&1 && status=0 || status=$?
-check "a launch killed midway left its state; status says to finish it with --resume, and exits 3 (not ready)" bash -c \
-  "[ $status = 3 ] && grep -q 'its launch has not finished (if it was interrupted, .baker launch resumed --resume. finishes it)' '$WORK/killed-status.out'"
+check "a launch killed midway left its state; status says it stopped and to finish it with --resume, and exits 3 (not ready)" bash -c \
+  "[ $status = 3 ] && grep -q 'its launch stopped before it finished (.baker launch resumed --resume. finishes it)' '$WORK/killed-status.out'"
 check "launch --resume finishes it" "$BAKER" launch resumed --resume -q
 "$BAKER" status resumed >"$WORK/resumed.out" 2>&1 || true
 check "and both its nodes are ready" [ "$(grep -c 'ready since' "$WORK/resumed.out")" = 2 ]

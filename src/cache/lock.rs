@@ -47,7 +47,7 @@ pub enum CacheLockError {
 }
 
 /// `: pid 1 (…), pid 2 (…)` naming the holders, or nothing when none could be named.
-pub(super) fn by(holders: &[String]) -> String {
+pub(crate) fn by(holders: &[String]) -> String {
     if holders.is_empty() {
         String::new()
     } else {

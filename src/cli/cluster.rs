@@ -10,11 +10,12 @@ use super::progress::TerminalReporter;
 use anyhow::Context;
 use baker::engine::Engine;
 use baker::launch::docker::DockerProvider;
+use baker::launch::launch_lock::LaunchActivity;
 use baker::launch::node_pick::{PickedNode, pick_node};
 use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
 use baker::launch::ssh::SshProvider;
-use baker::launch::state::{ClusterState, NodeState};
+use baker::launch::state::{ClusterState, NodeState, Phase};
 use clap::Args;
 use std::process::ExitCode;
 
@@ -93,7 +94,8 @@ pub struct LogsArgs {
 }
 
 pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
-    let list = states().list()?;
+    let states = states();
+    let list = states.list()?;
     if global.quiet {
         return Ok(ExitCode::SUCCESS);
     }
@@ -102,14 +104,15 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
     }
     for state in &list {
         emit_line(&format!(
-            "{:<20} {:<8} {:<12} {} {} for {}, {}",
+            "{:<20} {:<8} {:<12} {} {} for {}, {}{}",
             state.name,
             state.provider,
             format!("{:?}", state.phase).to_lowercase(),
             state.recipe,
             state.version,
             state.distro,
-            state.node_count()
+            state.node_count(),
+            at_work(state, &states.launch_activity(&state.name))
         ))?;
     }
     if !list.is_empty() {
@@ -120,6 +123,18 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `clusters` adds to a cluster's line: whether a baker works on it now, or its launch
+/// stopped before it finished.
+fn at_work(state: &ClusterState, activity: &LaunchActivity) -> &'static str {
+    let finished = matches!(state.phase, Phase::Ready | Phase::Failed);
+    match (activity, finished) {
+        (LaunchActivity::Running { .. }, false) => "; its launch runs now",
+        (LaunchActivity::Running { .. }, true) => "; a --resume or destroy runs now",
+        (LaunchActivity::Stopped, false) => "; its launch stopped (--resume finishes it)",
+        (LaunchActivity::Stopped, true) => "",
+    }
 }
 
 fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvider<'a> {

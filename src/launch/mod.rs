@@ -2,7 +2,8 @@
 //! and the cluster's facts, then checked until every role's readiness checks pass.
 //!
 //! The pieces: [`state`] keeps what a launch created, per cluster, so that status, login, logs,
-//! destroy and resume work from a new shell; [`bundle`] renders a node's role from the plan's
+//! destroy and resume work from a new shell, and [`launch_lock`] lets one launch, resume or destroy
+//! work on a cluster at a time; [`bundle`] renders a node's role from the plan's
 //! templates and the cluster's facts, and [`bundle_tar`] packs it the way the role agent
 //! (`images/agent/baker-agent`) reads it; [`ready`] and [`readiness`] judge and wait for the roles'
 //! checks the same way on every provider; [`members`] says who is in a cluster and what each node
@@ -21,6 +22,7 @@ pub mod docker_node;
 pub mod error;
 pub mod health;
 pub mod inventory;
+pub mod launch_lock;
 pub mod members;
 pub mod node_image;
 pub mod node_pick;

@@ -37,6 +37,8 @@ pub async fn resume<P: Provider>(
     reporter: Arc<dyn Reporter>,
     cancel: impl Future<Output = ()>,
 ) -> Result<ClusterState, LaunchError> {
+    // Held until the resume returns; refused while another launch of the cluster runs.
+    let _resuming = states.lock_launch(name).await?;
     let mut state = states.load(name)?;
     if state.plan_key != plan.install_step().key {
         return Err(LaunchError::Input(format!(

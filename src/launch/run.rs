@@ -120,7 +120,8 @@ pub async fn launch<P: Provider>(
         timings: BTreeMap::new(),
         smoke: request.smoke,
     };
-    states.create(&state, &secret)?;
+    // Held until the launch returns: no `--resume` or `destroy` of this cluster meanwhile.
+    let _launching = states.create(&state, &secret)?;
     write_plan(plan, &states.plan_path(&request.name))?;
     finish(
         provider,
@@ -282,12 +283,15 @@ pub fn state_or_empty(
 }
 
 /// Removes everything cluster `state` made, then its state; safe to repeat, and cleans up a
-/// half-made cluster whose state never got past creating.
+/// half-made cluster whose state never got past creating. Refused ([`StateError::Busy`]) while a
+/// launch of the cluster runs.
 pub async fn destroy<P: Provider>(
     provider: &P,
     states: &StateDir,
     state: &ClusterState,
 ) -> Result<Removed, LaunchError> {
+    // Refused while a launch of the cluster runs: it would go on using what this removes.
+    let _destroying = states.lock_launch(&state.name).await?;
     let removed = provider.destroy(state).await?;
     states.remove(&state.name)?;
     Ok(removed)

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::launch_lock::LaunchLock;
 use crate::atomic_file::write_atomic;
 use crate::recipe::RoleKind;
 
@@ -34,6 +35,15 @@ pub enum StateError {
         "`{name}` is not a valid cluster name: use letters, digits and `-`, at most 40, starting with a letter"
     )]
     BadName { name: String },
+    #[error(
+        "cluster `{name}` is being launched now by another baker{}: wait for that launch (`baker status {name}` shows how far it got), or stop it (Ctrl-C where it runs) and try again",
+        crate::cache::lock::by(holders)
+    )]
+    Busy {
+        name: String,
+        /// What holds its launch lock (see [`super::launch_lock`]).
+        holders: Vec<String>,
+    },
     #[error("cannot read {}", path.display())]
     Read {
         path: PathBuf,
@@ -193,8 +203,10 @@ impl StateDir {
         self.cluster_dir(name).join("secret")
     }
 
-    /// Reserves `name` for a new cluster: fails when it is taken, writes its secret (0600).
-    pub fn create(&self, state: &ClusterState, secret: &str) -> Result<(), StateError> {
+    /// Reserves `name` for a new cluster: fails when it is taken, writes its secret (0600), and
+    /// holds the cluster's launch lock (see [`super::launch_lock`]) for as long as the launch keeps
+    /// what it returns.
+    pub fn create(&self, state: &ClusterState, secret: &str) -> Result<LaunchLock, StateError> {
         check_name(&state.name)?;
         let dir = self.cluster_dir(&state.name);
         if self.state_path(&state.name).exists() {
@@ -207,6 +219,14 @@ impl StateDir {
         std::fs::create_dir_all(&dir).map_err(write(dir.clone()))?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(write(dir.clone()))?;
+        let exists = || StateError::Exists {
+            name: state.name.clone(),
+            dir: dir.clone(),
+        };
+        // Locked before the name is claimed, so that no `--resume` or `destroy` starts between.
+        let lock = (self.claim_launch(&state.name))
+            .map_err(write(self.launch_lock_path(&state.name)))?
+            .ok_or_else(exists)?;
         // The name is claimed by linking the state file in place, which never replaces one: of two
         // launches of one name at once, the second stops here, before it makes anything that its
         // clean-up would then take from the first.
@@ -217,12 +237,7 @@ impl StateDir {
         // The temporary file goes when `claim` is dropped; the link stays.
         match std::fs::hard_link(claim.path(), &path) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(StateError::Exists {
-                    name: state.name.clone(),
-                    dir,
-                });
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
             Err(e) => return Err(write(path)(e)),
         }
         let secret_path = self.secret_path(&state.name);
@@ -236,7 +251,7 @@ impl StateDir {
             // launched again.
             let _ = std::fs::remove_file(&path);
         }
-        secret_written
+        secret_written.map(|()| lock)
     }
 
     /// Writes the state atomically.

@@ -34,7 +34,7 @@ fn of_two_launches_of_one_name_at_once_exactly_one_creates_it() {
 fn a_cluster_is_created_once_listed_loaded_and_removed() {
     let dir = tempfile::tempdir().unwrap();
     let states = StateDir::new(dir.path().to_owned());
-    states.create(&state("pg"), "s3cret").unwrap();
+    drop(states.create(&state("pg"), "s3cret").unwrap());
     let err = states
         .create(&state("pg"), "other")
         .unwrap_err()
@@ -58,7 +58,7 @@ fn a_cluster_is_created_once_listed_loaded_and_removed() {
 fn the_secret_is_private_and_never_in_the_state_file() {
     let dir = tempfile::tempdir().unwrap();
     let states = StateDir::new(dir.path().to_owned());
-    states.create(&state("pg"), "s3cret").unwrap();
+    drop(states.create(&state("pg"), "s3cret").unwrap());
     let mode = std::fs::metadata(states.secret_path("pg"))
         .unwrap()
         .permissions()

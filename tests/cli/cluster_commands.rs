@@ -27,6 +27,12 @@ impl FakeVm {
         std::fs::write(pidfile, child.id().to_string()).unwrap();
         FakeVm(child)
     }
+
+    /// Whether it runs (and is not a zombie yet).
+    fn alive(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.0.id()))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    }
 }
 
 impl Drop for FakeVm {
@@ -87,9 +93,12 @@ impl InterruptedCluster {
             timings: Default::default(),
             smoke: false,
         };
-        StateDir::new(states.path().to_owned())
-            .create(&state, "secret")
-            .unwrap();
+        // The lock a launch would hold goes now: no launch runs.
+        drop(
+            StateDir::new(states.path().to_owned())
+                .create(&state, "secret")
+                .unwrap(),
+        );
         let vms = vec![
             FakeVm::start(&dir.join("pg2-primary.pid")),
             FakeVm::start(&dir.join("pg2-standby-1.pid")),
@@ -140,8 +149,13 @@ fn status_after_an_interrupted_launch_shows_the_nodes_that_run() {
         .stdout
         .clone();
     let out = String::from_utf8(out).unwrap();
-    assert!(out.contains("its launch has not finished"), "{out}");
-    let unchecked = "running, not checked ready yet: if its launch stopped, \
+    assert!(
+        out.contains(
+            "its launch stopped before it finished (`baker launch pg2 --resume` finishes it)"
+        ),
+        "{out}"
+    );
+    let unchecked = "running, never checked ready (its launch stopped): \
                      `baker launch pg2 --resume` checks it";
     for (vm, name) in [(0, "pg2-primary"), (1, "pg2-standby-1")] {
         let line = line_of(&out, name);
@@ -172,6 +186,104 @@ fn status_after_an_interrupted_launch_shows_the_nodes_that_run() {
         .assert()
         .code(3)
         .stdout("");
+}
+
+/// A process that holds cluster `name`'s launch lock in `states` as a running launch does, until
+/// it is dropped: `flock(1)`, once it has said it holds it. `-o` keeps the lock from its child, so
+/// that the lock goes with `flock` itself.
+struct LaunchInAnotherShell(std::process::Child);
+
+impl LaunchInAnotherShell {
+    fn start(states: &Path, name: &str) -> Self {
+        let mut child = std::process::Command::new("flock")
+            .arg("-o")
+            .arg(states.join(name).join("launch.lock"))
+            .process_group(0)
+            .args(["sh", "-c", "echo held; exec sleep 60"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "held\n");
+        LaunchInAnotherShell(child)
+    }
+}
+
+impl Drop for LaunchInAnotherShell {
+    /// Ends `flock` and its `sleep`, its process group.
+    fn drop(&mut self) {
+        let group = rustix::process::Pid::from_raw(self.0.id() as i32).expect("a pid");
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn status_tells_a_launch_at_work_in_another_shell_and_destroy_is_refused_meanwhile() {
+    let cluster = InterruptedCluster::new();
+    let launch = LaunchInAnotherShell::start(cluster.states.path(), "pg2");
+    let holder = format!("pid {} (flock ", launch.0.id());
+    let out = cluster
+        .baker()
+        .args(["status", "pg2"])
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    let header = out.lines().next().unwrap();
+    assert!(
+        header.contains(&format!(
+            ": its launch has not finished; it is being launched now by {holder}"
+        )),
+        "{header}"
+    );
+    let primary = line_of(&out, "pg2-primary");
+    assert!(
+        primary.contains("running, not checked ready yet (its launch is checking it)"),
+        "{primary}"
+    );
+    assert!(line_of(&out, "pg2-standby-3").contains("not started yet"));
+    cluster
+        .baker()
+        .arg("clusters")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("4 nodes; its launch runs now\n"));
+    // No destroy works on the cluster meanwhile (ci/e2e-launch.sh checks `--resume` too).
+    cluster
+        .baker()
+        .args(["destroy", "pg2"])
+        .assert()
+        .code(1)
+        .stderr(contains_all(&[
+            "cluster `pg2` is being launched now by another baker: ",
+            &holder,
+            "Ctrl-C",
+        ]));
+    assert!(cluster.states.path().join("pg2/state.json").is_file());
+    assert!(cluster.vms.iter().all(|vm| vm.alive()), "no VM was stopped");
+    drop(launch);
+    let out = cluster.baker().args(["status", "pg2"]).output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.contains("its launch stopped before it finished"),
+        "{out}"
+    );
+    cluster
+        .baker()
+        .arg("clusters")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "4 nodes; its launch stopped (--resume finishes it)\n",
+        ));
 }
 
 #[test]

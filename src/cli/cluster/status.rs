@@ -1,13 +1,16 @@
-//! `baker status`: a cluster's phase as its launch recorded it and each node as its provider finds
-//! it now — ready since when, running but never checked (a launch interrupted before its checks
-//! passed), stopped, or never started — with its container id, QEMU pid or machine, and the host
-//! ports forwarded to a node that runs. Exits 0 only for a finished launch whose every node runs.
+//! `baker status`: a cluster's phase as its launch recorded it, whether a launch of it runs now (in
+//! another shell) or stopped (see [`baker::launch::launch_lock`]), and each node as its provider
+//! finds it now — ready since when, running but never checked (a launch interrupted before its
+//! checks passed), stopped, or never started — with its container id, QEMU pid or machine, and the
+//! host ports forwarded to a node that runs. Exits 0 only for a finished launch whose every node
+//! runs.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use baker::engine::Engine;
 use baker::launch::health::{Health, NodeCondition, look};
+use baker::launch::launch_lock::LaunchActivity;
 use baker::launch::provider::Provider;
 use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, Phase};
@@ -21,7 +24,8 @@ use super::{ClusterArg, docker_provider};
 
 pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let state = states().load(&args.name)?;
+    let states = states();
+    let state = states.load(&args.name)?;
     let (state, conditions, ids) = runtime.block_on(async {
         with_provider!(state, |provider| {
             let (state, conditions) = look(&provider, state).await;
@@ -31,6 +35,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     })?;
     // The phase is what the launch recorded; a node that stopped since is found now.
     let health = Health::of(&state, &conditions);
+    let activity = states.launch_activity(&state.name);
     if global.quiet {
         return Ok(status_code(health));
     }
@@ -42,7 +47,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         state.distro,
         state.provider,
         state.phase,
-        health_note(&state, health)
+        health_note(&state, health, &activity)
     ))?;
     for ((node, condition), id) in state.nodes.iter().zip(conditions).zip(ids) {
         let running = matches!(
@@ -62,46 +67,80 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
             node.kind.name(),
             node.address,
             id,
-            condition_text(condition, &state),
+            condition_text(condition, &state, &activity),
         ))?;
     }
     Ok(status_code(health))
 }
 
-/// What the header adds to the cluster's phase: why it is not ready.
-fn health_note(state: &ClusterState, health: Health) -> String {
+/// What the header adds to the cluster's phase: why it is not ready, and whether a baker works on
+/// it now (`activity`) or a `--resume` is wanted.
+fn health_note(state: &ClusterState, health: Health, activity: &LaunchActivity) -> String {
+    let name = &state.name;
+    let at_work = |what: &str| match activity {
+        LaunchActivity::Running { holders } => Some(format!("{what} now by {}", worker(holders))),
+        LaunchActivity::Stopped => None,
+    };
     match health {
         Health::NodesDown(down) => format!(
-            ", but {down} of {} not running now (`baker launch {} --resume` starts {} again)",
+            ", but {down} of {} not running now ({})",
             state.node_count(),
-            state.name,
-            if down == 1 { "it" } else { "them" }
+            at_work("being started again").unwrap_or_else(|| format!(
+                "`baker launch {name} --resume` starts {} again",
+                it_or_them(down)
+            ))
         ),
         Health::NodesUnchecked(unchecked) => format!(
-            ", but {unchecked} of {} started again and not checked ready since (`baker launch {} \
-             --resume` checks {})",
+            ", but {unchecked} of {} started again and not checked ready since ({})",
             state.node_count(),
-            state.name,
-            if unchecked == 1 { "it" } else { "them" }
+            at_work("being checked").unwrap_or_else(|| format!(
+                "`baker launch {name} --resume` checks {}",
+                it_or_them(unchecked)
+            ))
         ),
-        Health::Unfinished => format!(
-            ": its launch has not finished (if it was interrupted, `baker launch {} --resume` finishes it)",
-            state.name
-        ),
+        Health::Unfinished => match at_work("being launched") {
+            Some(launching) => format!(": its launch has not finished; it is {launching}"),
+            None => format!(
+                ": its launch stopped before it finished (`baker launch {name} --resume` finishes it)"
+            ),
+        },
         Health::Ready | Health::Failed => String::new(),
     }
 }
 
-/// What `status` says of a node in `state`'s cluster.
-fn condition_text(condition: NodeCondition, state: &ClusterState) -> String {
+/// "it" for one, "them" for more.
+fn it_or_them(n: usize) -> &'static str {
+    if n == 1 { "it" } else { "them" }
+}
+
+/// Who holds a cluster's launch lock: "pid 4242 (baker launch pg2 --slaves 3)", or, where `/proc`
+/// names none (another pid namespace), what it can be.
+fn worker(holders: &[String]) -> String {
+    if holders.is_empty() {
+        "another baker (a launch, --resume or destroy)".to_owned()
+    } else {
+        holders.join(", ")
+    }
+}
+
+/// What `status` says of a node in `state`'s cluster, whose launch runs now or not (`activity`).
+fn condition_text(
+    condition: NodeCondition,
+    state: &ClusterState,
+    activity: &LaunchActivity,
+) -> String {
     let resume = format!("`baker launch {} --resume`", state.name);
+    let launching = matches!(activity, LaunchActivity::Running { .. });
     match condition {
         NodeCondition::Ready { since: Some(at) } => ready_since(at),
         NodeCondition::Ready { since: None } => "ready".to_owned(),
         NodeCondition::Unchecked => match state.phase {
             Phase::Failed => "running, not ready: its launch failed".to_owned(),
+            Phase::Creating | Phase::Booting if launching => {
+                "running, not checked ready yet (its launch is checking it)".to_owned()
+            }
             Phase::Creating | Phase::Booting => {
-                format!("running, not checked ready yet: if its launch stopped, {resume} checks it")
+                format!("running, never checked ready (its launch stopped): {resume} checks it")
             }
             Phase::Ready => {
                 format!("running, not checked ready since it started: {resume} checks it")
@@ -112,8 +151,9 @@ fn condition_text(condition: NodeCondition, state: &ClusterState) -> String {
         }
         NodeCondition::Stopped => "stopped".to_owned(),
         NodeCondition::NotStarted => match state.phase {
+            Phase::Creating | Phase::Booting if launching => "not started yet".to_owned(),
             Phase::Creating | Phase::Booting => {
-                "not started: its launch stopped before starting it, or is starting it".to_owned()
+                "not started: its launch stopped before starting it".to_owned()
             }
             Phase::Ready | Phase::Failed => "not started".to_owned(),
         },
@@ -187,32 +227,87 @@ mod tests {
         assert_eq!(host_ports(&Default::default()), "");
     }
 
+    const STOPPED: LaunchActivity = LaunchActivity::Stopped;
+
+    fn launching() -> LaunchActivity {
+        LaunchActivity::Running {
+            holders: vec!["pid 4242 (baker launch pg2 --slaves 1)".into()],
+        }
+    }
+
     #[test]
     fn a_node_of_an_interrupted_launch_that_runs_is_said_to_run_unchecked() {
-        let text = condition_text(
-            NodeCondition::Unchecked,
-            &cluster("docker", Phase::Creating),
+        let text = |condition, phase, activity: &LaunchActivity| {
+            condition_text(condition, &cluster("docker", phase), activity)
+        };
+        assert_eq!(
+            text(NodeCondition::Unchecked, Phase::Creating, &STOPPED),
+            "running, never checked ready (its launch stopped): `baker launch pg2 --resume` checks it"
         );
         assert_eq!(
-            text,
-            "running, not checked ready yet: if its launch stopped, `baker launch pg2 --resume` checks it"
+            text(NodeCondition::Unchecked, Phase::Booting, &launching()),
+            "running, not checked ready yet (its launch is checking it)"
         );
-        let failed = condition_text(NodeCondition::Unchecked, &cluster("docker", Phase::Failed));
-        assert_eq!(failed, "running, not ready: its launch failed");
-        let never = condition_text(NodeCondition::NotStarted, &cluster("qemu", Phase::Booting));
+        assert_eq!(
+            text(NodeCondition::Unchecked, Phase::Failed, &STOPPED),
+            "running, not ready: its launch failed"
+        );
+        assert_eq!(
+            text(NodeCondition::NotStarted, Phase::Booting, &STOPPED),
+            "not started: its launch stopped before starting it"
+        );
+        assert_eq!(
+            text(NodeCondition::NotStarted, Phase::Creating, &launching()),
+            "not started yet"
+        );
+    }
+
+    #[test]
+    fn the_header_tells_a_launch_at_work_from_one_that_stopped() {
+        let state = cluster("docker", Phase::Booting);
+        assert_eq!(
+            health_note(&state, Health::Unfinished, &STOPPED),
+            ": its launch stopped before it finished (`baker launch pg2 --resume` finishes it)"
+        );
+        assert_eq!(
+            health_note(&state, Health::Unfinished, &launching()),
+            ": its launch has not finished; it is being launched now by pid 4242 (baker launch pg2 --slaves 1)"
+        );
+        let unnamed = LaunchActivity::Running { holders: vec![] };
         assert!(
-            never.starts_with("not started: its launch stopped"),
-            "{never}"
+            health_note(&state, Health::Unfinished, &unnamed)
+                .ends_with("now by another baker (a launch, --resume or destroy)")
+        );
+        let ready = cluster("docker", Phase::Ready);
+        assert!(
+            health_note(&ready, Health::NodesDown(1), &STOPPED)
+                .ends_with("(`baker launch pg2 --resume` starts it again)")
+        );
+        assert!(
+            health_note(&ready, Health::NodesDown(2), &launching())
+                .ends_with("(being started again now by pid 4242 (baker launch pg2 --slaves 1))")
+        );
+        assert!(
+            health_note(&ready, Health::NodesUnchecked(2), &STOPPED)
+                .ends_with("(`baker launch pg2 --resume` checks them)")
         );
     }
 
     #[test]
     fn a_stopped_node_is_said_to_be_stopped_on_every_provider() {
         for provider in ["docker", "qemu"] {
-            let text = condition_text(NodeCondition::Stopped, &cluster(provider, Phase::Ready));
+            let text = condition_text(
+                NodeCondition::Stopped,
+                &cluster(provider, Phase::Ready),
+                &STOPPED,
+            );
             assert_eq!(text, "stopped");
         }
-        let ssh = condition_text(NodeCondition::Stopped, &cluster("ssh", Phase::Ready));
+        let ssh = condition_text(
+            NodeCondition::Stopped,
+            &cluster("ssh", Phase::Ready),
+            &STOPPED,
+        );
         assert!(
             ssh.starts_with("not running (its role agent stopped"),
             "{ssh}"
