@@ -80,12 +80,32 @@ pub struct MakeArgs {
 
 /// `--size`, read when the command line is. Hyphens are allowed so that `-1G` is refused as
 /// negative rather than as an unknown option `-1`, and a forgotten size (`--size --json`) as an
-/// option; clap still reads `--size --format raw`'s `raw` as a subcommand before this runs.
+/// option; clap still reads `--size --format raw`'s `raw` as a subcommand before this runs, which
+/// [`forgotten_size`] puts right.
 fn disk_size(given: &str) -> Result<u64, String> {
     size::parse_size(given).map_err(|refused| match refused {
         ImageError::Size { reason, .. } => reason,
         other => other.to_string(),
     })
+}
+
+/// The refusal of `baker image --size` followed by an option instead of a size, on command line
+/// `args`, whatever clap reported: given `--size --format raw`, clap takes `--format` for the size
+/// and reports the stray `raw` as a subcommand that cannot be used with `--size`, where the
+/// mistake is the size, as with `--size --json`.
+pub(super) fn forgotten_size(
+    command: &mut clap::Command,
+    args: &[std::ffi::OsString],
+) -> Option<clap::Error> {
+    let image = args.iter().position(|arg| arg == "image")?;
+    let size = image + args[image..].iter().position(|arg| arg == "--size")?;
+    let given = args.get(size + 1)?.to_str()?;
+    let refusal = disk_size(given).err()?;
+    let image = command.find_subcommand_mut("image")?;
+    Some(image.error(
+        clap::error::ErrorKind::InvalidValue,
+        format!("invalid value '{given}' for '--size <SIZE>': {refusal}"),
+    ))
 }
 
 /// The formats `--format` names, each once, in its order.

@@ -83,15 +83,22 @@ pub(super) fn refuse_given_options(
         ContextKind::Usage,
         ContextValue::StyledStr(command.render_usage()),
     );
-    Err(explain_refusal(err))
+    Err(err)
 }
 
-/// Why [`NEW_LAUNCH_ONLY`] and the others are refused with `--resume`, as a tip under clap's error.
-const RESUME_TIP: &str = "--resume finishes the launch its cluster's state recorded (recipe, build, \
-provider, nodes, smoke test); to launch the cluster otherwise, `baker destroy NAME` and launch it again";
+/// Why [`NEW_LAUNCH_ONLY`] and the others are refused with `--resume`, as a tip under clap's error,
+/// for cluster `name`.
+fn resume_tip(name: &str) -> String {
+    format!(
+        "--resume finishes the launch its cluster's state recorded (recipe, build, provider, \
+         nodes, smoke test); to launch the cluster otherwise, `baker destroy {name}` and launch it \
+         again"
+    )
+}
 
-/// `err` with [`RESUME_TIP`] when it is clap's refusal of an option given with `--resume`.
-pub(super) fn explain_refusal(mut err: clap::Error) -> clap::Error {
+/// `err` with [`resume_tip`] when it is clap's refusal of an option given with `--resume` on the
+/// command line `args`, naming the cluster it names.
+pub(super) fn explain_refusal(mut err: clap::Error, args: &[std::ffi::OsString]) -> clap::Error {
     let names_resume = |kind| match err.get(kind) {
         Some(ContextValue::String(arg)) => arg == "--resume",
         Some(ContextValue::Strings(args)) => args.iter().any(|arg| arg == "--resume"),
@@ -100,12 +107,22 @@ pub(super) fn explain_refusal(mut err: clap::Error) -> clap::Error {
     if err.kind() == ErrorKind::ArgumentConflict
         && (names_resume(ContextKind::InvalidArg) || names_resume(ContextKind::PriorArg))
     {
+        let name = launched_name(args).unwrap_or_else(|| "NAME".to_owned());
         err.insert(
             ContextKind::Suggested,
-            ContextValue::StyledStrs(vec![RESUME_TIP.into()]),
+            ContextValue::StyledStrs(vec![resume_tip(&name).into()]),
         );
     }
     err
+}
+
+/// The cluster `baker launch NAME` names on command line `args`, read past the errors that clap
+/// reports for it.
+fn launched_name(args: &[std::ffi::OsString]) -> Option<String> {
+    let command = <super::Cli as clap::CommandFactory>::command().ignore_errors(true);
+    let matches = command.try_get_matches_from(args).ok()?;
+    let (_, launch) = matches.subcommand().filter(|(cmd, _)| *cmd == "launch")?;
+    launch.get_one::<String>("name").cloned()
 }
 
 /// `baker launch NAME --resume`: the cluster's own plan and provider, from its state directory.

@@ -126,11 +126,18 @@ Environment, besides the variables named at options (here and in `baker COMMAND 
 /// would not say why (an option given with `launch --resume`).
 pub fn parse() -> Cli {
     let mut command = Cli::command();
-    let parsed = (command.try_get_matches_from_mut(std::env::args_os())).and_then(|matches| {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let parsed = (command.try_get_matches_from_mut(&args)).and_then(|matches| {
         launch_resume::refuse_given_options(&mut command, &matches)?;
         Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut command))
     });
-    parsed.unwrap_or_else(|err| launch_resume::explain_refusal(err).exit())
+    parsed.unwrap_or_else(|err| {
+        let err = match image::forgotten_size(&mut command, &args) {
+            Some(size) if err.use_stderr() => size,
+            _ => err,
+        };
+        launch_resume::explain_refusal(err, &args).exit()
+    })
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

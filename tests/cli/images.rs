@@ -205,6 +205,15 @@ fn an_image_size_in_gb_or_below_zero_is_refused_before_any_work() {
         &["image", "--recipe", "hello", "--size", "--json"],
         &["invalid value '--json' for '--size <SIZE>': that is an option, not a size"],
     );
+    // Nor one that takes a value, whose value clap would report as a stray subcommand.
+    baker()
+        .args(["image", "--recipe", "hello", "--size", "--format", "raw"])
+        .assert()
+        .code(2)
+        .stderr(contains_all(&[
+            "invalid value '--format' for '--size <SIZE>': that is an option, not a size",
+        ]))
+        .stderr(predicate::str::contains("subcommand").not());
 }
 
 /// The embedded postgresql recipe's plan as `baker plan --json` prints it, with its cache in `dir`.

@@ -53,6 +53,7 @@ fn options_that_would_change_the_cluster_are_refused_by_name_with_resume() {
                 option[0],
                 "--resume",
                 TIP,
+                "`baker destroy pg` and launch it again",
             ]));
     }
 }
