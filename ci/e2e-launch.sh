@@ -108,7 +108,10 @@ check "--masters 2 is refused for a one-master recipe" bash -c \
 check "and nothing was created by either" [ "$(docker ps -aq --filter "label=$RUN_LABEL" | wc -l)" = "$before" ]
 
 # --- two clusters side by side ---------------------------------------------------------------------
-check "a second cluster runs beside the first" "$BAKER" launch side --from "$PG_OUT" --slaves 1 -q
+check "a second cluster runs beside the first" bash -c "'$BAKER' launch side --from '$PG_OUT' --slaves 1 >'$WORK/side.out' 2>&1"
+check "the first launch's summary counts the node image it made, then boot, ready and smoke; the second's, which found it, starts at boot" bash -c \
+  "grep -qE '^  took: node image [0-9.]+s, boot [0-9.]+s, ready [0-9.]+s, smoke [0-9.]+s\$' '$WORK/launch.out' && grep -qE '^  took: boot [0-9.]+s, ready [0-9.]+s\$' '$WORK/side.out'"
+[ "$failed" = 0 ] || cat "$WORK/side.out" >&2
 check "both answer" bash -c "docker exec pg-primary true && docker exec side-primary true"
 
 # --- destroy -------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ use baker::progress::{Reporter, Silent};
 use super::Global;
 use super::build::{BuildFlags, build_output, build_stopped};
 use super::launch_qemu;
-use super::output::emit_line;
+use super::launch_summary;
 use super::progress::TerminalReporter;
 use super::qemu_flags::{AccelChoice, QemuChoice};
 use super::select::Selection;
@@ -281,6 +281,7 @@ fn launch_request(args: &LaunchArgs) -> LaunchRequest {
         keep_failed: args.keep_failed,
         smoke: args.smoke,
         resources: Default::default(),
+        timings: Default::default(),
     }
 }
 
@@ -337,53 +338,11 @@ pub(super) fn finish_launch(
     match outcome {
         Ok(state) => {
             if !global.quiet {
-                print_cluster(&state, plan)?;
+                launch_summary::print_cluster(&state, plan)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ LaunchError::Interrupted(_)) => Ok(stopped(&e.to_string())),
         Err(e) => Err(e.into()),
     }
-}
-
-fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result<()> {
-    emit_line(&format!(
-        "cluster {} ready: {} {} for {}, {}",
-        state.name,
-        state.recipe,
-        state.version,
-        state.distro,
-        state.node_count()
-    ))?;
-    for node in &state.nodes {
-        let published: Vec<String> = node
-            .published
-            .iter()
-            .map(|(port, host)| format!("{port} at 127.0.0.1:{host}"))
-            .collect();
-        emit_line(&format!(
-            "  {:<28} {:<7} {:<15} {}",
-            node.name,
-            node.kind.name(),
-            node.address,
-            published.join(", ")
-        ))?;
-    }
-    if let Some((role, _)) = plan.master_role() {
-        if role == "master" && plan.recipe.name == "mesos" {
-            if let Some(m) = state.nodes.first().and_then(|n| n.published.get(&5050)) {
-                emit_line(&format!("  Mesos web UI: http://127.0.0.1:{m}/"))?;
-            } else if let Some(master) = state.nodes.first().filter(|_| state.provider == "ssh") {
-                // Machines are reached at their own addresses.
-                emit_line(&format!("  Mesos web UI: http://{}:5050/", master.address))?;
-            }
-        }
-    }
-    let timings: Vec<String> = state
-        .timings
-        .iter()
-        .map(|(phase, s)| format!("{phase} {s:.1}s"))
-        .collect();
-    emit_line(&format!("  took: {}", timings.join(", ")))?;
-    Ok(())
 }

@@ -12,6 +12,7 @@ mod image_boot;
 mod launch;
 mod launch_qemu;
 mod launch_resume;
+mod launch_summary;
 pub mod logging;
 pub mod output;
 mod plan;
@@ -123,7 +124,8 @@ Environment, besides the variables named at options (here and in `baker COMMAND 
                           with times";
 
 /// The command line, parsed; on a mistake clap's error, which exits, with a tip where clap alone
-/// would not say why (an option given with `launch --resume`).
+/// would not say why (an option given with `launch --resume`), or the first mistake where clap
+/// reports a later one (`image --size --format raw`).
 pub fn parse() -> Cli {
     let mut command = Cli::command();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();

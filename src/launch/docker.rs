@@ -53,6 +53,9 @@ pub async fn launch_containers(
     let image = ensure_node_image(&engine, cache, built, reporter.as_ref()).await?;
     let reference = image.reference.clone();
     request.resources.insert("image".into(), reference.clone());
+    if let Some(made_in) = image.made_in {
+        (request.timings).insert(NODE_IMAGE_TIMING.into(), made_in.as_secs_f64());
+    }
     let provider = DockerProvider {
         engine: &engine,
         image: reference.clone(),
@@ -63,6 +66,9 @@ pub async fn launch_containers(
     remove_unused_node_images(&engine, cache, states, plan, &reference, reporter.as_ref()).await;
     launched
 }
+
+/// The summary's name for the time a launch spent making its node image.
+pub const NODE_IMAGE_TIMING: &str = "node image";
 
 /// One container of a cluster.
 pub struct ContainerNode<'a> {

@@ -112,6 +112,7 @@ mod tests {
             keep_failed: false,
             smoke: false,
             resources: Default::default(),
+            timings: Default::default(),
         };
         let refusal = |recipe, masters, slaves| {
             check_request(&plan(recipe), &request(masters, slaves))

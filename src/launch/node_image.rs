@@ -60,6 +60,8 @@ const NODE_OF_LABEL: &str = "baker.node-of";
 pub struct NodeImage {
     /// `baker-node:<key>-<cache>`.
     pub reference: String,
+    /// How long making it took, when this launch made it (the engine did not have it).
+    pub made_in: Option<std::time::Duration>,
     _in_use: CacheLock,
 }
 
@@ -72,13 +74,16 @@ pub async fn ensure_node_image(
 ) -> Result<NodeImage, LaunchError> {
     let in_use = cache.lock(LockMode::Shared, true, reporter).await?;
     let (plan, tarball, sha256) = (&built.plan, &built.artifact, &built.artifact_sha256);
-    let reference = make_node_image(engine, cache, plan, tarball, sha256, reporter).await?;
+    let started = std::time::Instant::now();
+    let (reference, made) = make_node_image(engine, cache, plan, tarball, sha256, reporter).await?;
     Ok(NodeImage {
         reference,
+        made_in: made.then(|| started.elapsed()),
         _in_use: in_use,
     })
 }
 
+/// The node image's reference, and whether it was made now.
 async fn make_node_image(
     engine: &Engine,
     cache: &CacheDir,
@@ -86,7 +91,7 @@ async fn make_node_image(
     tarball: &Path,
     tarball_sha256: &str,
     reporter: &dyn Reporter,
-) -> Result<String, LaunchError> {
+) -> Result<(String, bool), LaunchError> {
     let key = node_image_key(plan, tarball_sha256);
     let identity = cache.identity().map_err(|source| LaunchError::Io {
         what: format!(
@@ -105,7 +110,7 @@ async fn make_node_image(
     };
     if engine.has_image(&reference).await {
         engine_entries::remember(&cache.node_images(), &entry);
-        return Ok(reference);
+        return Ok((reference, false));
     }
     // Held while the node's packages install.
     let packages = (cache)
@@ -118,7 +123,7 @@ async fn make_node_image(
     if engine.has_image(&reference).await {
         // Made meanwhile by another launch, which held the package cache.
         engine_entries::remember(&cache.node_images(), &entry);
-        return Ok(reference);
+        return Ok((reference, false));
     }
     reporter.report(Event::Note(format!(
         "making the node image {reference} from {} and {}",
@@ -179,7 +184,7 @@ async fn make_node_image(
                 ],
             )
             .await?;
-        Ok(reference.clone())
+        Ok((reference.clone(), true))
     }
     .await;
     container.remove().await;

@@ -35,6 +35,9 @@ pub struct LaunchRequest {
     /// What the provider needs to find its resources again on `--resume` and `destroy` (an
     /// image, an inventory file), recorded in the state's resources.
     pub resources: BTreeMap<String, String>,
+    /// Seconds the provider spent before the launch on work the summary counts (`node image`,
+    /// when it made one), recorded in the state's timings.
+    pub timings: BTreeMap<String, f64>,
 }
 
 /// Checks what can be checked before anything is created.
@@ -117,7 +120,7 @@ pub async fn launch<P: Provider>(
             .iter()
             .map(|w| w.unplaced())
             .collect(),
-        timings: BTreeMap::new(),
+        timings: request.timings.clone(),
         smoke: request.smoke,
     };
     // Held until the launch returns: no `--resume` or `destroy` of this cluster meanwhile.

@@ -125,6 +125,15 @@ impl InterruptedCluster {
         cmd
     }
 
+    /// What `baker status pg2` prints; it exits 3, as for every cluster that is not ready.
+    fn status(&self) -> String {
+        let out = (self.baker().args(["status", "pg2"]).assert().code(3))
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    }
+
     fn pid(&self, vm: usize) -> u32 {
         self.vms[vm].0.id()
     }
@@ -140,15 +149,7 @@ fn line_of<'a>(out: &'a str, name: &str) -> &'a str {
 #[test]
 fn status_after_an_interrupted_launch_shows_the_nodes_that_run() {
     let cluster = InterruptedCluster::new();
-    let out = cluster
-        .baker()
-        .args(["status", "pg2"])
-        .assert()
-        .code(3)
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    let out = cluster.status();
     assert!(
         out.contains(
             "its launch stopped before it finished (`baker launch pg2 --resume` finishes it)"
@@ -228,15 +229,7 @@ fn status_tells_a_launch_at_work_in_another_shell_and_destroy_is_refused_meanwhi
     let cluster = InterruptedCluster::new();
     let launch = LaunchInAnotherShell::start(cluster.states.path(), "pg2");
     let holder = format!("pid {} (flock ", launch.0.id());
-    let out = cluster
-        .baker()
-        .args(["status", "pg2"])
-        .assert()
-        .code(3)
-        .get_output()
-        .stdout
-        .clone();
-    let out = String::from_utf8(out).unwrap();
+    let out = cluster.status();
     let header = out.lines().next().unwrap();
     assert!(
         header.contains(&format!(
@@ -270,8 +263,7 @@ fn status_tells_a_launch_at_work_in_another_shell_and_destroy_is_refused_meanwhi
     assert!(cluster.states.path().join("pg2/state.json").is_file());
     assert!(cluster.vms.iter().all(|vm| vm.alive()), "no VM was stopped");
     drop(launch);
-    let out = cluster.baker().args(["status", "pg2"]).output().unwrap();
-    let out = String::from_utf8(out.stdout).unwrap();
+    let out = cluster.status();
     assert!(
         out.contains("its launch stopped before it finished"),
         "{out}"
