@@ -88,18 +88,31 @@ async fn stop_vm(pid: i32, pidfile: &Path) -> bool {
 }
 
 /// A process whose command line reads `bash -c … PROGRAM -pidfile PIDFILE`, in a process group of
-/// its own (the test kills the group). It waits with a builtin on the pipe its `Child` holds: a
-/// forked `sleep` would carry the same command line until its `exec`, a second lookalike.
+/// its own (the test kills the group), returned once its command line reads so (until its `exec`,
+/// a child carries the test's). It waits with a builtin on the pipe its `Child` holds: a forked
+/// `sleep` would carry the same command line until its `exec`, a second lookalike.
 #[cfg(test)]
 pub(crate) fn lookalike(program: &str, pidfile: &Path) -> std::process::Child {
     use std::os::unix::process::CommandExt;
-    std::process::Command::new("bash")
+    let child = std::process::Command::new("bash")
         .args(["-c", "read -r -t 60 || :", program, "-pidfile"])
         .arg(pidfile)
         .stdin(std::process::Stdio::piped())
         .process_group(0)
         .spawn()
-        .unwrap()
+        .unwrap();
+    let cmdline = format!("/proc/{}/cmdline", child.id());
+    let started = std::time::Instant::now();
+    let path = pidfile.to_string_lossy().into_owned();
+    while !std::fs::read(&cmdline).is_ok_and(|line| String::from_utf8_lossy(&line).contains(&path))
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the lookalike did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child
 }
 
 #[cfg(test)]

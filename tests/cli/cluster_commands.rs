@@ -25,6 +25,16 @@ impl FakeVm {
             .spawn()
             .unwrap();
         std::fs::write(pidfile, child.id().to_string()).unwrap();
+        // Until its `exec`, the child carries the test's command line.
+        let cmdline = format!("/proc/{}/cmdline", child.id());
+        let path = pidfile.to_string_lossy().into_owned();
+        for _ in 0..2000 {
+            let line = std::fs::read(&cmdline).unwrap_or_default();
+            if String::from_utf8_lossy(&line).contains(&path) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         FakeVm(child)
     }
 
