@@ -26,7 +26,7 @@ pub struct BootArgs {
     /// Seconds to wait for the ready line.
     #[arg(long, default_value_t = 300, value_name = "S")]
     pub timeout: u64,
-    /// Where the serial console goes [default: <image>.console.log].
+    /// Where the serial console goes [default: <image>.console.log]; the last boot's log there is kept as <log>.1.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Guest memory in MiB.

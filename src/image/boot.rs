@@ -128,13 +128,23 @@ pub async fn boot(
         accel = Accel::Tcg;
         trial = false;
     }
+    let kept = keep_previous_log(&opts.log).unwrap_or_else(|e| {
+        reporter.report(Event::Warning(format!(
+            "cannot keep the last boot's console log {} ({e}); this boot writes over it",
+            opts.log.display()
+        )));
+        None
+    });
     loop {
         reporter.report(Event::Note(format!(
-            "booting {} under QEMU ({accel}, {}, {}); console: {}",
+            "booting {} under QEMU ({accel}, {}, {}); console: {}{}",
             opts.image.display(),
             if uefi { "UEFI firmware (OVMF)" } else { "BIOS" },
             runner.name(),
-            opts.log.display()
+            opts.log.display(),
+            kept.as_ref()
+                .map(|previous| format!(" (the last boot's is now {})", previous.display()))
+                .unwrap_or_default()
         )));
         let started = Instant::now();
         let mut vm = runner
@@ -223,6 +233,22 @@ enum Watched {
     NothingToBoot,
 }
 
+/// Keeps the console log a boot before this one left at `log`, as `log.1` (replacing the one
+/// before it), so that booting an image again does not lose the log of the boot that failed:
+/// where it went, or `None` when there was none. Only a regular file is kept: `--log /dev/stdout`
+/// stays where it is.
+fn keep_previous_log(log: &Path) -> std::io::Result<Option<PathBuf>> {
+    match std::fs::symlink_metadata(log) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let previous = PathBuf::from(format!("{}.1", log.display()));
+    std::fs::rename(log, &previous)?;
+    Ok(Some(previous))
+}
+
 /// Copies the console to the log and looks for the ready line.
 async fn watch(
     output: &mut mpsc::Receiver<Bytes>,
@@ -284,6 +310,27 @@ async fn watch(
 mod tests {
     use super::*;
     use crate::progress::Silent;
+
+    #[test]
+    fn a_boot_keeps_the_last_boots_console_log_beside_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("disk.raw.console.log");
+        assert_eq!(keep_previous_log(&log).unwrap(), None);
+        std::fs::write(&log, "first boot").unwrap();
+        let kept = keep_previous_log(&log).unwrap().unwrap();
+        assert_eq!(kept, dir.path().join("disk.raw.console.log.1"));
+        assert_eq!(std::fs::read_to_string(&kept).unwrap(), "first boot");
+        assert!(!log.exists());
+        std::fs::write(&log, "second boot").unwrap();
+        keep_previous_log(&log).unwrap();
+        assert_eq!(std::fs::read_to_string(&kept).unwrap(), "second boot");
+        // A log that is not a file is left alone.
+        assert_eq!(keep_previous_log(Path::new("/dev/null")).unwrap(), None);
+        let link = dir.path().join("to-null");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert_eq!(keep_previous_log(&link).unwrap(), None);
+        assert!(link.exists());
+    }
 
     /// What [`watch`] makes of a console that prints `chunks`, then ends.
     async fn watched(accel: Accel, chunks: &[&str]) -> Watched {
