@@ -158,8 +158,12 @@ kill_midway() { # kill_midway NAME [CHECKS]: starts a 1+1 launch and SIGKILLs it
     sleep 0.1
   done
   if [ -n "${2:-}" ]; then
-    kill -STOP "$pid" 2>/dev/null || true
-    "$2" "$pid"
+    # Stopped (T), not a zombie that ended before it: a zombie takes the signal too.
+    if kill -STOP "$pid" 2>/dev/null && sleep 0.1 && [ "$(ps -o stat= -p "$pid" | cut -c1)" = T ]; then
+      "$2" "$pid"
+    else
+      not_ok "the launch of $1 still ran once its first container did (it had ended: nothing to check it against)"
+    fi
   fi
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -167,10 +171,10 @@ kill_midway() { # kill_midway NAME [CHECKS]: starts a 1+1 launch and SIGKILLs it
 while_launching() { # while_launching PID: what other commands do while launch PID runs
   "$BAKER" status resumed >"$WORK/launching-status.out" 2>&1 && status=0 || status=$?
   check "while a launch runs in another shell, status says so, naming its pid, and exits 3" bash -c \
-    "[ $status = 3 ] && grep -q 'its launch has not finished; it is being launched now by pid $1 (baker launch resumed ' '$WORK/launching-status.out'"
+    "[ $status = 3 ] && grep -q ': its launch runs now (pid $1 (baker launch resumed ' '$WORK/launching-status.out'"
   "$BAKER" launch resumed --resume >"$WORK/launching-resume.out" 2>&1 && status=0 || status=$?
   check "a --resume meanwhile is refused, naming the launch" bash -c \
-    "[ $status = 1 ] && grep -q 'cluster .resumed. is being launched now by another baker: pid $1 ' '$WORK/launching-resume.out'"
+    "[ $status = 1 ] && grep -q 'cluster .resumed. is busy: its launch runs now (pid $1 (baker launch resumed ' '$WORK/launching-resume.out'"
   "$BAKER" destroy resumed >"$WORK/launching-destroy.out" 2>&1 && status=0 || status=$?
   check "so is a destroy, which leaves the cluster's containers and state alone" bash -c \
     "[ $status = 1 ] && grep -q 'pid $1 ' '$WORK/launching-destroy.out' && [ -n \"\$(docker ps -q --filter label=baker.cluster=resumed)\" ] && [ -f '$BAKER_STATE_DIR/resumed/state.json' ]"

@@ -10,7 +10,7 @@ use super::progress::TerminalReporter;
 use anyhow::Context;
 use baker::engine::Engine;
 use baker::launch::docker::DockerProvider;
-use baker::launch::launch_lock::LaunchActivity;
+use baker::launch::launch_lock::{self, LaunchActivity};
 use baker::launch::node_pick::{PickedNode, pick_node};
 use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
@@ -125,15 +125,14 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `clusters` adds to a cluster's line: whether a baker works on it now, or its launch
-/// stopped before it finished.
-fn at_work(state: &ClusterState, activity: &LaunchActivity) -> &'static str {
+/// What `clusters` adds to a cluster's line: what a baker at work on it does now, or that its
+/// launch stopped before it finished.
+fn at_work(state: &ClusterState, activity: &LaunchActivity) -> String {
     let finished = matches!(state.phase, Phase::Ready | Phase::Failed);
-    match (activity, finished) {
-        (LaunchActivity::Running { .. }, false) => "; its launch runs now",
-        (LaunchActivity::Running { .. }, true) => "; a --resume or destroy runs now",
-        (LaunchActivity::Stopped, false) => "; its launch stopped (--resume finishes it)",
-        (LaunchActivity::Stopped, true) => "",
+    match activity {
+        LaunchActivity::Running { work, .. } => format!("; {}", launch_lock::at_work(work, &[])),
+        LaunchActivity::Stopped if finished => String::new(),
+        LaunchActivity::Stopped => "; its launch stopped (--resume finishes it)".to_owned(),
     }
 }
 

@@ -97,8 +97,15 @@ pub(super) fn forgotten_size(
     command: &mut clap::Command,
     args: &[std::ffi::OsString],
 ) -> Option<clap::Error> {
-    let image = args.iter().position(|arg| arg == "image")?;
-    let size = image + args[image..].iter().position(|arg| arg == "--size")?;
+    let parsed = command
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .ok()?;
+    let (_, image) = parsed.subcommand().filter(|(name, _)| *name == "image")?;
+    // Not `image boot`, which has no --size.
+    image.subcommand().is_none().then_some(())?;
+    let size = args.iter().position(|arg| arg == "--size")?;
     let given = args.get(size + 1)?.to_str()?;
     let refusal = disk_size(given).err()?;
     let image = command.find_subcommand_mut("image")?;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::bundle::{NodeBundle, render_bundle};
 use super::error::LaunchError;
+use super::launch_lock::{LaunchLock, LaunchWork};
 use super::members::{cluster_facts, facts_of_nodes, slave_role, wanted_nodes};
 use super::provider::{Provider, Removed, start_nodes};
 use super::role_wait::wait_for_roles;
@@ -293,9 +294,25 @@ pub async fn destroy<P: Provider>(
     states: &StateDir,
     state: &ClusterState,
 ) -> Result<Removed, LaunchError> {
-    // Refused while a launch of the cluster runs: it would go on using what this removes.
-    let _destroying = states.lock_launch(&state.name).await?;
-    let removed = provider.destroy(state).await?;
+    let destroying = states.lock_launch(&state.name, LaunchWork::Destroy).await?;
+    destroy_locked(provider, states, state, &destroying).await
+}
+
+/// [`destroy`], under the cluster's lock, which the caller took (`destroy` of a cluster without a
+/// state asks two providers under one lock). The state is read again under the lock: a launch
+/// that finished meanwhile may have recorded more.
+pub async fn destroy_locked<P: Provider>(
+    provider: &P,
+    states: &StateDir,
+    state: &ClusterState,
+    _held: &LaunchLock,
+) -> Result<Removed, LaunchError> {
+    let now = match states.load(&state.name) {
+        Ok(now) => now,
+        Err(StateError::Unknown { .. }) => state.clone(),
+        Err(e) => return Err(e.into()),
+    };
+    let removed = provider.destroy(&now).await?;
     states.remove(&state.name)?;
     Ok(removed)
 }

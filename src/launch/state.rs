@@ -1,8 +1,10 @@
 //! A cluster's state file: what `baker launch` created and where, so that `status`, `login`,
 //! `logs`, `destroy` and `launch --resume` work from any new shell. One directory per cluster under
 //! the state root (`$BAKER_STATE_DIR`, else the user's state directory), holding `state.json`
-//! (written atomically after every change) and `secret` (mode 0600; the state file only refers to
-//! it, so that no secret is printed by `status` or copied with the state).
+//! (written atomically after every change), `plan.json` (the plan it was launched from) and
+//! `secret` (mode 0600; the state file only refers to it, so that no secret is printed by `status`
+//! or copied with the state). Beside the clusters, `.locks/` holds each one's launch lock (see
+//! [`super::launch_lock`]).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -36,12 +38,14 @@ pub enum StateError {
     )]
     BadName { name: String },
     #[error(
-        "cluster `{name}` is being launched now by another baker{}: wait for that launch (`baker status {name}` shows how far it got), or stop it (Ctrl-C where it runs) and try again",
-        crate::cache::lock::by(holders)
+        "cluster `{name}` is busy: {}; wait for it to finish (`baker status {name}` shows the cluster meanwhile), or stop it where it runs, then try again",
+        super::launch_lock::at_work(work, holders)
     )]
     Busy {
         name: String,
-        /// What holds its launch lock (see [`super::launch_lock`]).
+        /// What the process holding its launch lock does, when it said (see [`super::launch_lock`]).
+        work: Option<super::launch_lock::LaunchWork>,
+        /// That process, and any other holding the lock.
         holders: Vec<String>,
     },
     #[error("cannot read {}", path.display())]
@@ -184,6 +188,11 @@ impl StateDir {
             .and_then(|d| d.state_dir().map(Path::to_owned))
             .unwrap_or_else(|| PathBuf::from(".baker-state"))
             .join("clusters")
+    }
+
+    /// The folder every cluster's directory is in.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     pub fn cluster_dir(&self, name: &str) -> PathBuf {

@@ -25,14 +25,19 @@ impl FakeVm {
             .spawn()
             .unwrap();
         std::fs::write(pidfile, child.id().to_string()).unwrap();
-        // Until its `exec`, the child carries the test's command line.
+        // Returned once `/proc` shows the command line a VM's lookup reads.
         let cmdline = format!("/proc/{}/cmdline", child.id());
         let path = pidfile.to_string_lossy().into_owned();
-        for _ in 0..2000 {
+        let shows = || {
             let line = std::fs::read(&cmdline).unwrap_or_default();
-            if String::from_utf8_lossy(&line).contains(&path) {
-                break;
-            }
+            String::from_utf8_lossy(&line).contains(&path)
+        };
+        let started = std::time::Instant::now();
+        while !shows() {
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "the fake VM did not start"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         FakeVm(child)
@@ -206,11 +211,19 @@ struct LaunchInAnotherShell(std::process::Child);
 
 impl LaunchInAnotherShell {
     fn start(states: &Path, name: &str) -> Self {
+        let lock = states.join(".locks").join(format!("{name}.lock"));
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        // What a launch writes in its lock once it holds it.
         let mut child = std::process::Command::new("flock")
             .arg("-o")
-            .arg(states.join(name).join("launch.lock"))
+            .arg(&lock)
             .process_group(0)
-            .args(["sh", "-c", "echo held; exec sleep 60"])
+            .args([
+                "sh",
+                "-c",
+                "printf launch >\"$0\"; echo held; exec sleep 60",
+            ])
+            .arg(&lock)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -242,9 +255,7 @@ fn status_tells_a_launch_at_work_in_another_shell_and_destroy_is_refused_meanwhi
     let out = cluster.status();
     let header = out.lines().next().unwrap();
     assert!(
-        header.contains(&format!(
-            ": its launch has not finished; it is being launched now by {holder}"
-        )),
+        header.contains(&format!(": its launch runs now ({holder}")),
         "{header}"
     );
     let primary = line_of(&out, "pg2-primary");
@@ -266,9 +277,8 @@ fn status_tells_a_launch_at_work_in_another_shell_and_destroy_is_refused_meanwhi
         .assert()
         .code(1)
         .stderr(contains_all(&[
-            "cluster `pg2` is being launched now by another baker: ",
-            &holder,
-            "Ctrl-C",
+            &format!("cluster `pg2` is busy: its launch runs now ({holder}"),
+            "wait for it to finish",
         ]));
     assert!(cluster.states.path().join("pg2/state.json").is_file());
     assert!(cluster.vms.iter().all(|vm| vm.alive()), "no VM was stopped");

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use baker::engine::Engine;
+use baker::launch::launch_lock::LaunchWork;
 use baker::launch::provider::Removed;
 use baker::launch::run;
 use baker::launch::ssh::SshProvider;
@@ -55,9 +56,15 @@ fn destroy_unrecorded(
 ) -> anyhow::Result<ExitCode> {
     let reporter = TerminalReporter::new();
     let (vms, containers) = runtime.block_on(async {
-        let vms = run::destroy(&launch_qemu::provider_of(states, state), states, state).await?;
+        // One lock for both: no launch of the name starts between them.
+        let held = states.lock_launch(&state.name, LaunchWork::Destroy).await?;
+        let qemu = launch_qemu::provider_of(states, state);
+        let vms = run::destroy_locked(&qemu, states, state, &held).await?;
         let containers = match Engine::connect(&reporter).await {
-            Ok(engine) => run::destroy(&docker_provider(&engine, state), states, state).await?,
+            Ok(engine) => {
+                let docker = docker_provider(&engine, state);
+                run::destroy_locked(&docker, states, state, &held).await?
+            }
             Err(e) => {
                 reporter.report(Event::Warning(format!(
                     "not looking for containers of {}: {e}",

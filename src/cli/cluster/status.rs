@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use baker::engine::Engine;
 use baker::launch::health::{Health, NodeCondition, look};
-use baker::launch::launch_lock::LaunchActivity;
+use baker::launch::launch_lock::{LaunchActivity, LaunchWork, at_work};
 use baker::launch::provider::Provider;
 use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, Phase};
@@ -73,38 +73,49 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     Ok(status_code(health))
 }
 
-/// What the header adds to the cluster's phase: why it is not ready, and whether a baker works on
-/// it now (`activity`) or a `--resume` is wanted.
+/// What the header adds to the cluster's phase: why it is not ready, and what a baker at work on
+/// it does now (`activity`), or else how `--resume` would finish it.
 fn health_note(state: &ClusterState, health: Health, activity: &LaunchActivity) -> String {
     let name = &state.name;
-    let at_work = |what: &str| match activity {
-        LaunchActivity::Running { holders } => Some(format!("{what} now by {}", worker(holders))),
+    let doing = match activity {
+        LaunchActivity::Running { work, holders } => Some(at_work(work, holders)),
         LaunchActivity::Stopped => None,
     };
-    match health {
+    let resume = |does: String| match doing {
+        Some(_) => String::new(),
+        None => format!(" (`baker launch {name} --resume` {does})"),
+    };
+    let launching = matches!(
+        activity,
+        LaunchActivity::Running {
+            work: Some(LaunchWork::Launch),
+            ..
+        }
+    );
+    let why = match health {
         Health::NodesDown(down) => format!(
-            ", but {down} of {} not running now ({})",
+            ", but {down} of {} not running now{}",
             state.node_count(),
-            at_work("being started again").unwrap_or_else(|| format!(
-                "`baker launch {name} --resume` starts {} again",
-                it_or_them(down)
-            ))
+            resume(format!("starts {} again", it_or_them(down)))
         ),
         Health::NodesUnchecked(unchecked) => format!(
-            ", but {unchecked} of {} started again and not checked ready since ({})",
+            ", but {unchecked} of {} started again and not checked ready since{}",
             state.node_count(),
-            at_work("being checked").unwrap_or_else(|| format!(
-                "`baker launch {name} --resume` checks {}",
-                it_or_them(unchecked)
-            ))
+            resume(format!("checks {}", it_or_them(unchecked)))
         ),
-        Health::Unfinished => match at_work("being launched") {
-            Some(launching) => format!(": its launch has not finished; it is {launching}"),
-            None => format!(
-                ": its launch stopped before it finished (`baker launch {name} --resume` finishes it)"
-            ),
-        },
+        // A launch at work says it all.
+        Health::Unfinished if launching => String::new(),
+        Health::Unfinished if doing.is_some() => ": its launch has not finished".to_owned(),
+        Health::Unfinished => format!(
+            ": its launch stopped before it finished{}",
+            resume("finishes it".to_owned())
+        ),
         Health::Ready | Health::Failed => String::new(),
+    };
+    match doing {
+        Some(doing) if why.is_empty() => format!(": {doing}"),
+        Some(doing) => format!("{why}; {doing}"),
+        None => why,
     }
 }
 
@@ -113,49 +124,48 @@ fn it_or_them(n: usize) -> &'static str {
     if n == 1 { "it" } else { "them" }
 }
 
-/// Who holds a cluster's launch lock: "pid 4242 (baker launch pg2 --slaves 3)", or, where `/proc`
-/// names none (another pid namespace), what it can be.
-fn worker(holders: &[String]) -> String {
-    if holders.is_empty() {
-        "another baker (a launch, --resume or destroy)".to_owned()
-    } else {
-        holders.join(", ")
-    }
-}
-
-/// What `status` says of a node in `state`'s cluster, whose launch runs now or not (`activity`).
+/// What `status` says of a node in `state`'s cluster, whose launch may run now (`activity`).
 fn condition_text(
     condition: NodeCondition,
     state: &ClusterState,
     activity: &LaunchActivity,
 ) -> String {
     let resume = format!("`baker launch {} --resume`", state.name);
-    let launching = matches!(activity, LaunchActivity::Running { .. });
+    let checking = matches!(
+        activity,
+        LaunchActivity::Running {
+            work: Some(LaunchWork::Launch | LaunchWork::Resume),
+            ..
+        }
+    );
+    let stopped = *activity == LaunchActivity::Stopped;
     match condition {
         NodeCondition::Ready { since: Some(at) } => ready_since(at),
         NodeCondition::Ready { since: None } => "ready".to_owned(),
         NodeCondition::Unchecked => match state.phase {
             Phase::Failed => "running, not ready: its launch failed".to_owned(),
-            Phase::Creating | Phase::Booting if launching => {
+            Phase::Creating | Phase::Booting if checking => {
                 "running, not checked ready yet (its launch is checking it)".to_owned()
             }
-            Phase::Creating | Phase::Booting => {
+            Phase::Creating | Phase::Booting if stopped => {
                 format!("running, never checked ready (its launch stopped): {resume} checks it")
             }
-            Phase::Ready => {
+            Phase::Creating | Phase::Booting => "running, never checked ready".to_owned(),
+            Phase::Ready if stopped => {
                 format!("running, not checked ready since it started: {resume} checks it")
             }
+            Phase::Ready => "running, not checked ready since it started".to_owned(),
         },
         NodeCondition::Stopped if state.provider == "ssh" => {
             "not running (its role agent stopped, or the machine cannot be reached)".to_owned()
         }
         NodeCondition::Stopped => "stopped".to_owned(),
         NodeCondition::NotStarted => match state.phase {
-            Phase::Creating | Phase::Booting if launching => "not started yet".to_owned(),
-            Phase::Creating | Phase::Booting => {
+            Phase::Creating | Phase::Booting if checking => "not started yet".to_owned(),
+            Phase::Creating | Phase::Booting if stopped => {
                 "not started: its launch stopped before starting it".to_owned()
             }
-            Phase::Ready | Phase::Failed => "not started".to_owned(),
+            _ => "not started".to_owned(),
         },
     }
 }
@@ -229,8 +239,9 @@ mod tests {
 
     const STOPPED: LaunchActivity = LaunchActivity::Stopped;
 
-    fn launching() -> LaunchActivity {
+    fn running(work: LaunchWork) -> LaunchActivity {
         LaunchActivity::Running {
+            work: Some(work),
             holders: vec!["pid 4242 (baker launch pg2 --slaves 1)".into()],
         }
     }
@@ -244,9 +255,18 @@ mod tests {
             text(NodeCondition::Unchecked, Phase::Creating, &STOPPED),
             "running, never checked ready (its launch stopped): `baker launch pg2 --resume` checks it"
         );
+        let launching = running(LaunchWork::Launch);
         assert_eq!(
-            text(NodeCondition::Unchecked, Phase::Booting, &launching()),
+            text(NodeCondition::Unchecked, Phase::Booting, &launching),
             "running, not checked ready yet (its launch is checking it)"
+        );
+        assert_eq!(
+            text(
+                NodeCondition::Unchecked,
+                Phase::Booting,
+                &running(LaunchWork::Destroy)
+            ),
+            "running, never checked ready"
         );
         assert_eq!(
             text(NodeCondition::Unchecked, Phase::Failed, &STOPPED),
@@ -257,40 +277,48 @@ mod tests {
             "not started: its launch stopped before starting it"
         );
         assert_eq!(
-            text(NodeCondition::NotStarted, Phase::Creating, &launching()),
+            text(NodeCondition::NotStarted, Phase::Creating, &launching),
             "not started yet"
         );
     }
 
     #[test]
-    fn the_header_tells_a_launch_at_work_from_one_that_stopped() {
+    fn the_header_says_what_works_on_the_cluster_or_how_to_finish_it() {
         let state = cluster("docker", Phase::Booting);
         assert_eq!(
             health_note(&state, Health::Unfinished, &STOPPED),
             ": its launch stopped before it finished (`baker launch pg2 --resume` finishes it)"
         );
         assert_eq!(
-            health_note(&state, Health::Unfinished, &launching()),
-            ": its launch has not finished; it is being launched now by pid 4242 (baker launch pg2 --slaves 1)"
+            health_note(&state, Health::Unfinished, &running(LaunchWork::Launch)),
+            ": its launch runs now (pid 4242 (baker launch pg2 --slaves 1))"
         );
-        let unnamed = LaunchActivity::Running { holders: vec![] };
-        assert!(
-            health_note(&state, Health::Unfinished, &unnamed)
-                .ends_with("now by another baker (a launch, --resume or destroy)")
+        assert_eq!(
+            health_note(&state, Health::Unfinished, &running(LaunchWork::Destroy)),
+            ": its launch has not finished; it is being destroyed now (pid 4242 (baker launch pg2 --slaves 1))"
+        );
+        let unnamed = LaunchActivity::Running {
+            work: None,
+            holders: vec![],
+        };
+        assert_eq!(
+            health_note(&state, Health::Unfinished, &unnamed),
+            ": its launch has not finished; another baker works on it now"
         );
         let ready = cluster("docker", Phase::Ready);
-        assert!(
-            health_note(&ready, Health::NodesDown(1), &STOPPED)
-                .ends_with("(`baker launch pg2 --resume` starts it again)")
+        assert_eq!(
+            health_note(&ready, Health::NodesDown(1), &STOPPED),
+            ", but 1 of 0 nodes not running now (`baker launch pg2 --resume` starts it again)"
         );
         assert!(
-            health_note(&ready, Health::NodesDown(2), &launching())
-                .ends_with("(being started again now by pid 4242 (baker launch pg2 --slaves 1))")
+            health_note(&ready, Health::NodesDown(2), &running(LaunchWork::Resume))
+                .ends_with("not running now; a `launch --resume` of it runs now (pid 4242 (baker launch pg2 --slaves 1))")
         );
         assert!(
             health_note(&ready, Health::NodesUnchecked(2), &STOPPED)
                 .ends_with("(`baker launch pg2 --resume` checks them)")
         );
+        assert_eq!(health_note(&ready, Health::Ready, &STOPPED), "");
     }
 
     #[test]
