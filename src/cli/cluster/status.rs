@@ -159,6 +159,10 @@ fn condition_text(
         NodeCondition::Stopped if state.provider == "ssh" => {
             "not running (its role agent stopped, or the machine cannot be reached)".to_owned()
         }
+        // Made and not started yet: a launch at work creates every node before it starts them.
+        NodeCondition::Stopped if checking && matches!(state.phase, Phase::Creating) => {
+            "made, not started yet (its launch is starting it)".to_owned()
+        }
         NodeCondition::Stopped => "stopped".to_owned(),
         NodeCondition::NotStarted => match state.phase {
             Phase::Creating | Phase::Booting if checking => "not started yet".to_owned(),
@@ -279,6 +283,14 @@ mod tests {
         assert_eq!(
             text(NodeCondition::NotStarted, Phase::Creating, &launching),
             "not started yet"
+        );
+        assert_eq!(
+            text(NodeCondition::Stopped, Phase::Creating, &launching),
+            "made, not started yet (its launch is starting it)"
+        );
+        assert_eq!(
+            text(NodeCondition::Stopped, Phase::Creating, &STOPPED),
+            "stopped"
         );
     }
 
