@@ -10,7 +10,7 @@ use super::progress::TerminalReporter;
 use anyhow::Context;
 use baker::engine::Engine;
 use baker::launch::docker::DockerProvider;
-use baker::launch::launch_lock::{self, LaunchActivity};
+use baker::launch::launch_lock::{self, LaunchActivity, LaunchWork};
 use baker::launch::node_pick::{PickedNode, pick_node};
 use baker::launch::provider::{Provider, failed_task_script};
 use baker::launch::readiness::NodeShell;
@@ -96,11 +96,21 @@ pub struct LogsArgs {
 pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
     let states = states();
     let list = states.list()?;
+    let preparing = states.preparing();
     if global.quiet {
         return Ok(ExitCode::SUCCESS);
     }
-    if list.is_empty() {
+    if list.is_empty() && preparing.is_empty() {
         emit_line("no clusters")?;
+    }
+    // Reserved by a launch that builds, or makes its image, before it makes the cluster.
+    for name in &preparing {
+        emit_line(&format!(
+            "{name:<20} {:<8} {:<12} no nodes yet; {}",
+            "-",
+            "launching",
+            launch_lock::at_work(&Some(LaunchWork::Launch), &[])
+        ))?;
     }
     for state in &list {
         emit_line(&format!(

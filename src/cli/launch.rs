@@ -14,7 +14,6 @@ use baker::launch::LaunchError;
 use baker::launch::docker::launch_containers;
 use baker::launch::inventory::read_inventory;
 use baker::launch::members::slaves_to_launch;
-use baker::launch::provider::Provider;
 use baker::launch::qemu_runner::QemuRunner;
 use baker::launch::run::{self, LaunchRequest, check_request};
 use baker::launch::ssh::SshProvider;
@@ -171,6 +170,9 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut request = launch_request(args);
+    let states = states();
+    // A name in use fails now, not after the build; held, it shows in `status` meanwhile.
+    let reserved = states.reserve_launch(&args.name)?;
     let mut ssh = None;
     if args.from.is_none() {
         // Bad input fails, and the machines are checked, before the build, which may take long.
@@ -200,15 +202,24 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         provider.repositories = repositories(plan, &global.cache());
         let inventory = args.inventory.clone().unwrap_or_default();
         request.resources = provider.resources(&inventory);
-        let outcome = runtime.block_on(launch_with(&provider, plan, &request, reporter));
+        let outcome = runtime.block_on(run::launch(
+            &provider,
+            &states,
+            plan,
+            &request,
+            &reserved,
+            reporter,
+            interrupted(),
+        ));
         return finish_launch(global, outcome, plan);
     }
     let host_ip = host_ip(args.publish_all);
     let outcome = runtime.block_on(launch_containers(
         &global.cache(),
-        &states(),
+        &states,
         &built,
         request,
+        &reserved,
         host_ip,
         reporter,
         interrupted(),
@@ -235,6 +246,9 @@ fn launch_qemu(
         &reporter,
     ))?;
     let mut request = launch_request(args);
+    let states = states();
+    // A name in use fails now, not after the build and the image.
+    let reserved = states.reserve_launch(&args.name)?;
     if args.from.is_none() && args.image.is_none() {
         // Bad input fails before the build and the image, which may take long.
         fit_request(&mut request, args, &args.selection.plan(global)?)?;
@@ -251,7 +265,6 @@ fn launch_qemu(
     request
         .resources
         .insert("accel".into(), args.accel.name().into());
-    let states = states();
     let provider = baker::launch::qemu::QemuProvider::new(
         disk,
         states.cluster_dir(&args.name),
@@ -265,6 +278,7 @@ fn launch_qemu(
         &states,
         &plan,
         &request,
+        &reserved,
         reporter,
         interrupted(),
     ));
@@ -318,16 +332,6 @@ async fn ssh_provider(args: &LaunchArgs, slaves: usize) -> anyhow::Result<SshPro
 
 pub(super) fn host_ip(publish_all: bool) -> &'static str {
     if publish_all { "0.0.0.0" } else { "127.0.0.1" }
-}
-
-/// Launches a new cluster with `provider`, stopping at Ctrl-C.
-async fn launch_with<P: Provider>(
-    provider: &P,
-    plan: &Plan,
-    request: &LaunchRequest,
-    reporter: Arc<dyn Reporter>,
-) -> Result<ClusterState, LaunchError> {
-    run::launch(provider, &states(), plan, request, reporter, interrupted()).await
 }
 
 pub(super) fn finish_launch(

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use baker::launch::docker::NODE_IMAGE_TIMING;
 use baker::launch::state::ClusterState;
+use baker::launch::state::timing;
 use baker::plan::Plan;
 
 use super::output::emit_line;
@@ -50,12 +50,10 @@ pub(super) fn print_cluster(state: &ClusterState, plan: &Plan) -> anyhow::Result
 /// "node image 9.8s, boot 1.1s, ready 2.0s, smoke 0.4s": each part of the launch in the order it
 /// ran (any other after them, by name).
 fn took(timings: &BTreeMap<String, f64>) -> String {
-    const ORDER: [&str; 4] = [NODE_IMAGE_TIMING, "boot", "ready", "smoke"];
     let rank = |phase: &str| {
-        ORDER
-            .iter()
+        (timing::ORDER.iter())
             .position(|p| *p == phase)
-            .unwrap_or(ORDER.len())
+            .unwrap_or(timing::ORDER.len())
     };
     let mut parts: Vec<(&String, &f64)> = timings.iter().collect();
     parts.sort_by_key(|(phase, _)| rank(phase));

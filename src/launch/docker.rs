@@ -1,23 +1,26 @@
 //! The `docker` provider: every node a container on a network of its own, started from the node
 //! image (the image stage's OS layer with the tarball and the role agent, committed once), running
-//! the role agent as its command. The cluster's network gets a subnet of its own, so that every
-//! node's address is chosen before any container runs; each container is created at its address,
-//! given its bundle (rendered with every address) and only then started, so that its role begins
-//! at once. Ports are published on 127.0.0.1 unless asked otherwise. [`launch_containers`] is the
-//! whole launch: the node image, the cluster, then the removal of node images no cluster names.
+//! the role agent as its command. The cluster's network gets a subnet of its own
+//! ([`super::docker_net`]), so that every node's address is chosen before any container runs; each
+//! container is created at its address, given its bundle (rendered with every address) and only
+//! then started, so that its role begins at once. Ports are published on 127.0.0.1 unless asked
+//! otherwise. [`launch_containers`] is the whole launch: the node image, the cluster, then the
+//! removal of node images no cluster names.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::bundle::NodeBundle;
 use super::bundle_tar::BUNDLE_DIR;
+use super::docker_net::{FIRST_HOST, MAX_NODES};
 use super::docker_node;
 use super::error::LaunchError;
+use super::launch_lock::LaunchLock;
 use super::node_image::{ensure_node_image, remove_unused_node_images};
 use super::provider::{AGENT_PATH, Provider, Removed, role_log_script};
 use super::readiness::NodeShell;
 use super::run::{LaunchRequest, launch};
-use super::state::{ClusterState, NodeState, StateDir};
+use super::state::{ClusterState, NodeState, StateDir, timing};
 use crate::cache::CacheDir;
 use crate::engine::{Engine, NodeSpec};
 use crate::image::build_output::BuildOutput;
@@ -36,14 +39,17 @@ pub struct DockerProvider<'a> {
     pub host_ip: &'static str,
 }
 
-/// Launches a cluster of containers from `built`, whose node image is made with `cache`'s packages
-/// when the engine does not have it yet; the cache's lock keeps the image until the cluster's state
-/// names it. Then removes the recipe's other node images that no cluster names.
+/// Launches a cluster of containers from `built`, under the name `reserved` holds, whose node image
+/// is made with `cache`'s packages when the engine does not have it yet; the cache's lock keeps the
+/// image until the cluster's state names it. Then removes the recipe's other node images that no
+/// cluster names.
+#[allow(clippy::too_many_arguments)]
 pub async fn launch_containers(
     cache: &CacheDir,
     states: &StateDir,
     built: &BuildOutput,
     mut request: LaunchRequest,
+    reserved: &LaunchLock,
     host_ip: &'static str,
     reporter: Arc<dyn Reporter>,
     cancel: impl Future<Output = ()>,
@@ -54,21 +60,27 @@ pub async fn launch_containers(
     let reference = image.reference.clone();
     request.resources.insert("image".into(), reference.clone());
     if let Some(made_in) = image.made_in {
-        (request.timings).insert(NODE_IMAGE_TIMING.into(), made_in.as_secs_f64());
+        (request.timings).insert(timing::NODE_IMAGE.into(), made_in.as_secs_f64());
     }
     let provider = DockerProvider {
         engine: &engine,
         image: reference.clone(),
         host_ip,
     };
-    let launched = launch(&provider, states, plan, &request, reporter.clone(), cancel).await;
+    let launched = launch(
+        &provider,
+        states,
+        plan,
+        &request,
+        reserved,
+        reporter.clone(),
+        cancel,
+    )
+    .await;
     drop(image);
     remove_unused_node_images(&engine, cache, states, plan, &reference, reporter.as_ref()).await;
     launched
 }
-
-/// The summary's name for the time a launch spent making its node image.
-pub const NODE_IMAGE_TIMING: &str = "node image";
 
 /// One container of a cluster.
 pub struct ContainerNode<'a> {
@@ -316,48 +328,6 @@ impl Provider for DockerProvider<'_> {
 /// How many times destroy lists what is left (see [`DockerProvider::destroy`]).
 const DESTROY_ROUNDS: usize = 10;
 
-impl DockerProvider<'_> {
-    /// Creates the cluster's network on a /24 of 10.200.0.0/13 chosen from the cluster's name,
-    /// or the next free one when another network holds it; returns the subnet.
-    async fn create_network(&self, network: &str, cluster: &str) -> Result<String, LaunchError> {
-        let first = subnet_index(cluster);
-        for attempt in 0..SUBNET_ATTEMPTS {
-            let subnet = subnet_of(first + attempt);
-            if self
-                .engine
-                .create_network(network, &subnet, &[(CLUSTER_LABEL, cluster)])
-                .await?
-            {
-                return Ok(subnet);
-            }
-        }
-        Err(LaunchError::Input(format!(
-            "no free /24 for cluster {cluster}'s network among {SUBNET_ATTEMPTS} tried in 10.200.0.0/13; remove unused networks (`docker network prune`)"
-        )))
-    }
-}
-
-/// Containers get `.10` and up of their /24.
-const FIRST_HOST: usize = 10;
-const MAX_NODES: usize = 240;
-const SUBNET_ATTEMPTS: usize = 32;
-/// 10.200.0.0/13 holds 2048 /24s.
-const SUBNETS: usize = 2048;
-
-/// Where a cluster's search for a free /24 starts: a digest of its name, so that clusters launched
-/// side by side rarely try the same ones.
-fn subnet_index(cluster: &str) -> usize {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(cluster.as_bytes());
-    usize::from(u16::from_be_bytes([digest[0], digest[1]])) % SUBNETS
-}
-
-/// The `n`th /24 of 10.200.0.0/13 (wrapping).
-fn subnet_of(n: usize) -> String {
-    let n = n % SUBNETS;
-    format!("10.{}.{}.0/24", 200 + n / 256, n % 256)
-}
-
 /// The bundle tar with its entries under the agent's bundle directory, to unpack at `/`.
 fn with_prefix(bundle: &NodeBundle) -> Result<Vec<u8>, LaunchError> {
     let io = |source| LaunchError::Io {
@@ -378,19 +348,4 @@ fn with_prefix(bundle: &NodeBundle) -> Result<Vec<u8>, LaunchError> {
         out.append_data(&mut header, path, &mut entry).map_err(io)?;
     }
     out.into_inner().map_err(io)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subnets_are_private_24s_that_wrap_within_the_range() {
-        assert_eq!(subnet_of(0), "10.200.0.0/24");
-        assert_eq!(subnet_of(257), "10.201.1.0/24");
-        assert_eq!(subnet_of(SUBNETS - 1), "10.207.255.0/24");
-        assert_eq!(subnet_of(SUBNETS), subnet_of(0));
-        assert_eq!(subnet_index("pg"), subnet_index("pg"));
-        assert!(subnet_index("pg") < SUBNETS);
-    }
 }

@@ -100,16 +100,68 @@ impl StateDir {
         self.root().join(LOCKS).join(format!("{name}.lock"))
     }
 
-    /// Cluster `name`'s lock for a launch that claims the name now: `None` when another process
-    /// holds it (a launch claiming the same name at this moment, or a `destroy` of the last
-    /// cluster of that name).
-    pub(super) fn claim_launch(&self, name: &str) -> io::Result<Option<LaunchLock>> {
-        let file = open(&self.launch_lock_path(name))?;
+    /// Reserves `name` for a new launch, before it builds or makes an image, which may take long:
+    /// [`StateError::Busy`] while another launch (or a `destroy`, or a `--resume`) of the name
+    /// runs, and [`StateError::Exists`] when a cluster has the name, so that a taken name fails at
+    /// once and not after the build. The launch holds the lock until it exits; meanwhile `status`
+    /// and `clusters` show the name as being launched ([`StateDir::preparing`]).
+    pub fn reserve_launch(&self, name: &str) -> Result<LaunchLock, StateError> {
+        check_name(name)?;
+        let path = self.launch_lock_path(name);
+        let file = open(&path).map_err(|source| StateError::Write {
+            path: path.clone(),
+            source,
+        })?;
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(Some(taken(file, LaunchWork::Launch))),
-            Err(Errno::WOULDBLOCK) => Ok(None),
-            Err(e) => Err(e.into()),
+            Ok(()) => {}
+            Err(Errno::WOULDBLOCK) => {
+                return Err(StateError::Busy {
+                    name: name.to_owned(),
+                    work: LaunchWork::read(&file),
+                    holders: lock_holders(&path),
+                });
+            }
+            Err(e) => {
+                return Err(StateError::Write {
+                    path,
+                    source: e.into(),
+                });
+            }
         }
+        // Checked under the lock: a `destroy` of the name, which holds it, has finished.
+        if self.has_state(name) {
+            return Err(StateError::Exists {
+                name: name.to_owned(),
+                dir: self.cluster_dir(name),
+            });
+        }
+        Ok(taken(file, LaunchWork::Launch))
+    }
+
+    /// The names a launch running now has reserved and not made a cluster of yet (it builds, or
+    /// makes its image, first): `clusters` shows them.
+    pub fn preparing(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.root().join(LOCKS)) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = (entries.filter_map(Result::ok))
+            .filter_map(|e| {
+                let file = e.file_name().into_string().ok()?;
+                Some(file.strip_suffix(".lock")?.to_owned())
+            })
+            .filter(|name| check_name(name).is_ok() && !self.has_state(name))
+            .collect();
+        names.sort();
+        names.retain(|name| {
+            matches!(
+                self.launch_activity(name),
+                LaunchActivity::Running {
+                    work: Some(LaunchWork::Launch),
+                    ..
+                }
+            )
+        });
+        names
     }
 
     /// Cluster `name`'s lock, for `work` (`--resume` or `destroy`); [`StateError::Busy`], naming

@@ -1,9 +1,12 @@
 use super::*;
 use crate::launch::state::{ClusterState, Phase};
 
+/// A cluster being launched: its name reserved and its state made, the lock held.
 fn cluster(states: &StateDir, name: &str) -> LaunchLock {
     let state = ClusterState::postgresql_example(name, "docker", Phase::Creating);
-    states.create(&state, "secret").unwrap()
+    let reserved = states.reserve_launch(name).unwrap();
+    states.create(&state, "secret", &reserved).unwrap();
+    reserved
 }
 
 /// Whether cluster `name` is seen `Stopped` within 10 s. A dropped lock can outlive its drop for
@@ -54,11 +57,17 @@ async fn a_launch_holds_its_cluster_until_it_ends_and_status_tells_what_holds_it
     ));
     // A launch of the name waits for the destroy of the cluster that had it.
     std::fs::remove_dir_all(states.cluster_dir("pg")).unwrap();
-    let state = ClusterState::postgresql_example("pg", "docker", Phase::Creating);
-    assert!(matches!(
-        states.create(&state, "secret"),
-        Err(StateError::Exists { .. })
-    ));
+    let refused = states.reserve_launch("pg").unwrap_err();
+    assert!(
+        matches!(
+            &refused,
+            StateError::Busy {
+                work: Some(LaunchWork::Destroy),
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
     drop(destroy);
     assert!(stops(&states, "pg"));
     // Another cluster's lock is its own.
@@ -116,4 +125,45 @@ fn what_holds_a_cluster_is_said_with_its_holders() {
         "it is being destroyed now"
     );
     assert_eq!(at_work(&None, &[]), "another baker works on it now");
+}
+
+#[test]
+fn a_launch_reserves_its_name_before_it_builds_so_a_taken_name_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let states = StateDir::new(dir.path().to_owned());
+    assert!(matches!(
+        states.reserve_launch("1pg"),
+        Err(StateError::BadName { .. })
+    ));
+    // Reserved, not made yet: `clusters` shows the name, and a second launch of it is refused,
+    // naming the first.
+    let building = states.reserve_launch("pg").unwrap();
+    assert_eq!(states.preparing(), ["pg"]);
+    assert!(states.list().unwrap().is_empty());
+    let second = states.reserve_launch("pg").unwrap_err();
+    assert!(
+        second
+            .to_string()
+            .starts_with("cluster `pg` is busy: its launch runs now"),
+        "{second}"
+    );
+    drop(building);
+    assert!(stops(&states, "pg"));
+    assert!(states.preparing().is_empty(), "a launch that ended");
+    // A name with a cluster is refused before anything is built.
+    drop(cluster(&states, "pg"));
+    assert!(stops(&states, "pg"));
+    let taken = states.reserve_launch("pg").unwrap_err();
+    assert!(matches!(taken, StateError::Exists { .. }), "{taken:?}");
+    assert!(
+        states.preparing().is_empty(),
+        "a made cluster is not preparing"
+    );
+    // ... and so is one whose launch runs now.
+    let _launching = cluster(&states, "pg2");
+    assert!(states.preparing().is_empty());
+    assert!(matches!(
+        states.reserve_launch("pg2"),
+        Err(StateError::Busy { .. })
+    ));
 }

@@ -10,7 +10,7 @@
 //! is told; [`health`] is what `status` concludes from a cluster's nodes; [`run`] is the one library call per command, driving a [`provider::Provider`], and
 //! [`resume`] picks a cluster up from its state file; [`smoke`] runs the recipe's smoke test;
 //! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`],
-//! with [`docker_node`]'s commands on a node);
+//! on [`docker_net`]'s network, with [`docker_node`]'s commands on a node);
 //! [`qemu`] (VMs from the disk image, which [`qemu_disk`] pins per cluster, with [`qemu_net`],
 //! [`qemu_vm`], [`qemu_process`] and [`qemu_runner`], which runs QEMU from baker's tools image on
 //! hosts without it); [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
@@ -18,6 +18,7 @@
 pub mod bundle;
 pub mod bundle_tar;
 pub mod docker;
+pub mod docker_net;
 pub mod docker_node;
 pub mod error;
 pub mod health;

@@ -9,13 +9,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use super::docker::NODE_IMAGE_TIMING;
 use super::error::LaunchError;
 use super::launch_lock::LaunchWork;
 use super::provider::Provider;
 use super::run::{finish, http_client, render_bundles, smoke_pending};
 use super::smoke::smoke;
-use super::state::{ClusterState, NodeState, Phase, StateDir};
+use super::state::{ClusterState, NodeState, Phase, StateDir, timing};
 use crate::plan::{Plan, read_plan};
 use crate::progress::{Event, Reporter};
 
@@ -43,7 +42,7 @@ pub async fn resume<P: Provider>(
     let _resuming = states.lock_launch(name, LaunchWork::Resume).await?;
     let mut state = states.load(name)?;
     // The summary is of this run, which makes no node image.
-    state.timings.remove(NODE_IMAGE_TIMING);
+    state.timings.remove(timing::NODE_IMAGE);
     if state.plan_key != plan.install_step().key {
         return Err(LaunchError::Input(format!(
             "cluster {name} was launched from build {} but this is build {}; resume it with the same recipe, version, distro and sources, or `baker destroy {name}`",

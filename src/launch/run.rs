@@ -19,7 +19,7 @@ use super::provider::{Provider, Removed, start_nodes};
 use super::role_wait::wait_for_roles;
 use super::smoke::smoke;
 use super::state::{
-    ClusterState, NodeState, Phase, STATE_FORMAT, StateDir, StateError, check_name,
+    ClusterState, NodeState, Phase, STATE_FORMAT, StateDir, StateError, check_name, timing,
 };
 use crate::plan::{Plan, write_plan};
 use crate::progress::{Event, Reporter};
@@ -95,12 +95,14 @@ pub fn new_secret() -> Result<String, LaunchError> {
     Ok(hex::encode(bytes))
 }
 
-/// Launches a cluster and waits until it is ready.
+/// Launches a cluster under the name `reserved` holds (see [`StateDir::reserve_launch`]), and
+/// waits until it is ready.
 pub async fn launch<P: Provider>(
     provider: &P,
     states: &StateDir,
     plan: &Plan,
     request: &LaunchRequest,
+    reserved: &LaunchLock,
     reporter: Arc<dyn Reporter>,
     cancel: impl Future<Output = ()>,
 ) -> Result<ClusterState, LaunchError> {
@@ -124,8 +126,8 @@ pub async fn launch<P: Provider>(
         timings: request.timings.clone(),
         smoke: request.smoke,
     };
-    // Held until the launch returns: no `--resume` or `destroy` of this cluster meanwhile.
-    let _launching = states.create(&state, &secret)?;
+    // `reserved` is held until the launch returns: no `--resume` or `destroy` of it meanwhile.
+    states.create(&state, &secret, reserved)?;
     write_plan(plan, &states.plan_path(&request.name))?;
     finish(
         provider,
@@ -197,7 +199,7 @@ async fn boot<P: Provider>(
     state.phase = Phase::Booting;
     state
         .timings
-        .insert("boot".into(), started.elapsed().as_secs_f64());
+        .insert(timing::BOOT.into(), started.elapsed().as_secs_f64());
     states.save(state)?;
     reporter.report(Event::Note(started_note(
         state.nodes.len(),
@@ -210,7 +212,7 @@ async fn boot<P: Provider>(
     state.phase = Phase::Ready;
     state
         .timings
-        .insert("ready".into(), ready_started.elapsed().as_secs_f64());
+        .insert(timing::READY.into(), ready_started.elapsed().as_secs_f64());
     states.save(state)?;
     // Once: a cluster whose nodes were started again keeps what its smoke test wrote.
     if smoke_pending(state) {
@@ -269,7 +271,7 @@ pub(super) fn http_client() -> Result<reqwest::Client, LaunchError> {
 
 /// The launch asked for the smoke test and it has not passed yet.
 pub(super) fn smoke_pending(state: &ClusterState) -> bool {
-    state.smoke && !state.timings.contains_key("smoke")
+    state.smoke && !state.timings.contains_key(timing::SMOKE)
 }
 
 /// The state of cluster `name`, or (when it has none) an empty one of the same name, so that

@@ -10,7 +10,7 @@ use super::bundle::NodeBundle;
 use super::error::{LaunchError, NodeFailure};
 use super::provider::Provider;
 use super::readiness::wait_checks;
-use super::state::ClusterState;
+use super::state::{ClusterState, timing};
 use crate::plan::Plan;
 use crate::progress::{Event, Reporter};
 
@@ -70,6 +70,6 @@ pub async fn smoke<P: Provider>(
     }
     state
         .timings
-        .insert("smoke".into(), started.elapsed().as_secs_f64());
+        .insert(timing::SMOKE.into(), started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -92,7 +92,7 @@ pub struct ClusterState {
     /// What the provider made besides nodes (a network, a switch process, an image), by kind.
     pub resources: BTreeMap<String, String>,
     pub nodes: Vec<NodeState>,
-    /// Seconds each phase took (`boot`, `ready`, `smoke`), for the summary.
+    /// Seconds each part of the launch took, named by [`timing`], for the summary.
     pub timings: BTreeMap<String, f64>,
     /// Whether the launch runs the smoke test once ready (a resumed launch does too).
     #[serde(default)]
@@ -167,6 +167,20 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// The names of the parts of a launch in [`ClusterState::timings`].
+pub mod timing {
+    /// Making the node image (`docker`), before the state is made.
+    pub const NODE_IMAGE: &str = "node image";
+    /// Placing and starting the nodes.
+    pub const BOOT: &str = "boot";
+    /// Waiting until every role's checks pass.
+    pub const READY: &str = "ready";
+    /// The recipe's smoke test.
+    pub const SMOKE: &str = "smoke";
+    /// The order they run in.
+    pub const ORDER: [&str; 4] = [NODE_IMAGE, BOOT, READY, SMOKE];
+}
+
 /// Where cluster states live.
 #[derive(Debug, Clone)]
 pub struct StateDir {
@@ -203,6 +217,11 @@ impl StateDir {
         self.cluster_dir(name).join("state.json")
     }
 
+    /// Whether cluster `name` has a state file.
+    pub(super) fn has_state(&self, name: &str) -> bool {
+        self.state_path(name).exists()
+    }
+
     /// The plan the cluster was launched from.
     pub fn plan_path(&self, name: &str) -> PathBuf {
         self.cluster_dir(name).join("plan.json")
@@ -212,33 +231,30 @@ impl StateDir {
         self.cluster_dir(name).join("secret")
     }
 
-    /// Reserves `name` for a new cluster: fails when it is taken, writes its secret (0600), and
-    /// holds the cluster's launch lock (see [`super::launch_lock`]) for as long as the launch keeps
-    /// what it returns.
-    pub fn create(&self, state: &ClusterState, secret: &str) -> Result<LaunchLock, StateError> {
+    /// Makes the state of a new cluster whose name `_reserved` holds (see
+    /// [`StateDir::reserve_launch`]): fails when it is taken, and writes its secret (0600).
+    pub fn create(
+        &self,
+        state: &ClusterState,
+        secret: &str,
+        _reserved: &LaunchLock,
+    ) -> Result<(), StateError> {
         check_name(&state.name)?;
         let dir = self.cluster_dir(&state.name);
-        if self.state_path(&state.name).exists() {
-            return Err(StateError::Exists {
-                name: state.name.clone(),
-                dir,
-            });
+        let exists = || StateError::Exists {
+            name: state.name.clone(),
+            dir: dir.clone(),
+        };
+        if self.has_state(&state.name) {
+            return Err(exists());
         }
         let write = |path: PathBuf| move |source| StateError::Write { path, source };
         std::fs::create_dir_all(&dir).map_err(write(dir.clone()))?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(write(dir.clone()))?;
-        let exists = || StateError::Exists {
-            name: state.name.clone(),
-            dir: dir.clone(),
-        };
-        // Locked before the name is claimed, so that no `--resume` or `destroy` starts between.
-        let lock = (self.claim_launch(&state.name))
-            .map_err(write(self.launch_lock_path(&state.name)))?
-            .ok_or_else(exists)?;
-        // The name is claimed by linking the state file in place, which never replaces one: of two
-        // launches of one name at once, the second stops here, before it makes anything that its
-        // clean-up would then take from the first.
+        // The name is claimed by linking the state file in place, which never replaces one: should
+        // a baker that did not reserve the name launch it at once, the second stops here, before it
+        // makes anything that its clean-up would then take from the first.
         let path = self.state_path(&state.name);
         let mut claim = tempfile::NamedTempFile::new_in(&dir).map_err(write(dir.clone()))?;
         std::io::Write::write_all(&mut claim, state_text(state).as_bytes())
@@ -260,7 +276,7 @@ impl StateDir {
             // launched again.
             let _ = std::fs::remove_file(&path);
         }
-        secret_written.map(|()| lock)
+        secret_written
     }
 
     /// Writes the state atomically.

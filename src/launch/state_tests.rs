@@ -7,6 +7,12 @@ fn state(name: &str) -> ClusterState {
     ClusterState::postgresql_example(name, "docker", Phase::Creating)
 }
 
+/// What a launch does: reserves the name, then makes the state.
+fn create(states: &StateDir, state: &ClusterState, secret: &str) -> Result<(), StateError> {
+    let reserved = states.reserve_launch(&state.name)?;
+    states.create(state, secret, &reserved)
+}
+
 #[test]
 fn of_two_launches_of_one_name_at_once_exactly_one_creates_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -19,7 +25,7 @@ fn of_two_launches_of_one_name_at_once_exactly_one_creates_it() {
                 .map(|_| {
                     scope.spawn(|| {
                         barrier.wait();
-                        states.create(&state(&name), "s").is_ok()
+                        create(&states, &state(&name), "s").is_ok()
                     })
                 })
                 .collect();
@@ -34,9 +40,8 @@ fn of_two_launches_of_one_name_at_once_exactly_one_creates_it() {
 fn a_cluster_is_created_once_listed_loaded_and_removed() {
     let dir = tempfile::tempdir().unwrap();
     let states = StateDir::new(dir.path().to_owned());
-    drop(states.create(&state("pg"), "s3cret").unwrap());
-    let err = states
-        .create(&state("pg"), "other")
+    create(&states, &state("pg"), "s3cret").unwrap();
+    let err = create(&states, &state("pg"), "other")
         .unwrap_err()
         .to_string();
     assert!(err.contains("exists already"), "{err}");
@@ -58,7 +63,7 @@ fn a_cluster_is_created_once_listed_loaded_and_removed() {
 fn the_secret_is_private_and_never_in_the_state_file() {
     let dir = tempfile::tempdir().unwrap();
     let states = StateDir::new(dir.path().to_owned());
-    drop(states.create(&state("pg"), "s3cret").unwrap());
+    create(&states, &state("pg"), "s3cret").unwrap();
     let mode = std::fs::metadata(states.secret_path("pg"))
         .unwrap()
         .permissions()

@@ -15,7 +15,7 @@ use baker::recipe::RoleKind;
 use super::*;
 
 /// A process whose command line names `pidfile` as a QEMU's does, killed when dropped.
-struct FakeVm(std::process::Child);
+pub(super) struct FakeVm(std::process::Child);
 
 impl FakeVm {
     fn start(pidfile: &Path) -> Self {
@@ -44,7 +44,7 @@ impl FakeVm {
     }
 
     /// Whether it runs (and is not a zombie yet).
-    fn alive(&self) -> bool {
+    pub(super) fn alive(&self) -> bool {
         std::fs::read_to_string(format!("/proc/{}/stat", self.0.id()))
             .is_ok_and(|stat| !stat.contains(") Z "))
     }
@@ -60,15 +60,15 @@ impl Drop for FakeVm {
 /// State directory `states` with cluster `pg2` (a primary and three standbys) as a launch
 /// interrupted before any node was recorded ready leaves it: the primary and standby-1 run,
 /// standby-2's VM stopped, standby-3 was never placed. Returns the running VMs.
-struct InterruptedCluster {
-    states: tempfile::TempDir,
+pub(super) struct InterruptedCluster {
+    pub(super) states: tempfile::TempDir,
     /// A directory on PATH holding the stand-in `ssh`.
     bin: PathBuf,
-    vms: Vec<FakeVm>,
+    pub(super) vms: Vec<FakeVm>,
 }
 
 impl InterruptedCluster {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let states = tempfile::tempdir().unwrap();
         let dir = states.path().join("pg2");
         let node = |name: &str, role: &str, kind, index: u16| NodeState {
@@ -109,11 +109,10 @@ impl InterruptedCluster {
             smoke: false,
         };
         // The lock a launch would hold goes now: no launch runs.
-        drop(
-            StateDir::new(states.path().to_owned())
-                .create(&state, "secret")
-                .unwrap(),
-        );
+        let states_dir = StateDir::new(states.path().to_owned());
+        let reserved = states_dir.reserve_launch(&state.name).unwrap();
+        states_dir.create(&state, "secret", &reserved).unwrap();
+        drop(reserved);
         let vms = vec![
             FakeVm::start(&dir.join("pg2-primary.pid")),
             FakeVm::start(&dir.join("pg2-standby-1.pid")),
@@ -128,7 +127,7 @@ impl InterruptedCluster {
         InterruptedCluster { states, bin, vms }
     }
 
-    fn baker(&self) -> assert_cmd::Command {
+    pub(super) fn baker(&self) -> assert_cmd::Command {
         let path = format!(
             "{}:{}",
             self.bin.display(),
@@ -141,7 +140,7 @@ impl InterruptedCluster {
     }
 
     /// What `baker status pg2` prints; it exits 3, as for every cluster that is not ready.
-    fn status(&self) -> String {
+    pub(super) fn status(&self) -> String {
         let out = (self.baker().args(["status", "pg2"]).assert().code(3))
             .get_output()
             .stdout
@@ -155,7 +154,7 @@ impl InterruptedCluster {
 }
 
 /// The line of node `name` in `status`'s output.
-fn line_of<'a>(out: &'a str, name: &str) -> &'a str {
+pub(super) fn line_of<'a>(out: &'a str, name: &str) -> &'a str {
     out.lines()
         .find(|l| l.trim_start().starts_with(&format!("{name} ")))
         .unwrap_or_else(|| panic!("no line for {name} in:\n{out}"))
@@ -202,100 +201,6 @@ fn status_after_an_interrupted_launch_shows_the_nodes_that_run() {
         .assert()
         .code(3)
         .stdout("");
-}
-
-/// A process that holds cluster `name`'s launch lock in `states` as a running launch does, until
-/// it is dropped: `flock(1)`, once it has said it holds it. `-o` keeps the lock from its child, so
-/// that the lock goes with `flock` itself.
-struct LaunchInAnotherShell(std::process::Child);
-
-impl LaunchInAnotherShell {
-    fn start(states: &Path, name: &str) -> Self {
-        let lock = states.join(".locks").join(format!("{name}.lock"));
-        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
-        // What a launch writes in its lock once it holds it.
-        let mut child = std::process::Command::new("flock")
-            .arg("-o")
-            .arg(&lock)
-            .process_group(0)
-            .args([
-                "sh",
-                "-c",
-                "printf launch >\"$0\"; echo held; exec sleep 60",
-            ])
-            .arg(&lock)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line, "held\n");
-        LaunchInAnotherShell(child)
-    }
-}
-
-impl Drop for LaunchInAnotherShell {
-    /// Ends `flock` and its `sleep`, its process group.
-    fn drop(&mut self) {
-        let group = rustix::process::Pid::from_raw(self.0.id() as i32).expect("a pid");
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        let _ = self.0.wait();
-    }
-}
-
-#[test]
-fn status_tells_a_launch_at_work_in_another_shell_and_destroy_is_refused_meanwhile() {
-    let cluster = InterruptedCluster::new();
-    let launch = LaunchInAnotherShell::start(cluster.states.path(), "pg2");
-    let holder = format!("pid {} (flock ", launch.0.id());
-    let out = cluster.status();
-    let header = out.lines().next().unwrap();
-    assert!(
-        header.contains(&format!(": its launch runs now ({holder}")),
-        "{header}"
-    );
-    let primary = line_of(&out, "pg2-primary");
-    assert!(
-        primary.contains("running, not checked ready yet (its launch is checking it)"),
-        "{primary}"
-    );
-    assert!(line_of(&out, "pg2-standby-3").contains("not started yet"));
-    cluster
-        .baker()
-        .arg("clusters")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("4 nodes; its launch runs now\n"));
-    // No destroy works on the cluster meanwhile (ci/e2e-launch.sh checks `--resume` too).
-    cluster
-        .baker()
-        .args(["destroy", "pg2"])
-        .assert()
-        .code(1)
-        .stderr(contains_all(&[
-            &format!("cluster `pg2` is busy: its launch runs now ({holder}"),
-            "wait for it to finish",
-        ]));
-    assert!(cluster.states.path().join("pg2/state.json").is_file());
-    assert!(cluster.vms.iter().all(|vm| vm.alive()), "no VM was stopped");
-    drop(launch);
-    let out = cluster.status();
-    assert!(
-        out.contains("its launch stopped before it finished"),
-        "{out}"
-    );
-    cluster
-        .baker()
-        .arg("clusters")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "4 nodes; its launch stopped (--resume finishes it)\n",
-        ));
 }
 
 #[test]

@@ -103,11 +103,10 @@ fn cluster_of_two_standbys() -> tempfile::TempDir {
         smoke: false,
     };
     // The lock a launch would hold goes now: no launch runs.
-    drop(
-        StateDir::new(dir.path().to_owned())
-            .create(&state, "secret")
-            .unwrap(),
-    );
+    let states_dir = StateDir::new(dir.path().to_owned());
+    let reserved = states_dir.reserve_launch(&state.name).unwrap();
+    states_dir.create(&state, "secret", &reserved).unwrap();
+    drop(reserved);
     dir
 }
 

@@ -1,0 +1,151 @@
+//! The commands on a cluster while a launch of it runs in another shell (a process holding its
+//! launch lock as a launch does stands in for one): `status` and `clusters` say so, naming it, and
+//! `destroy` and another launch of the name are refused meanwhile, whether the launch has made the
+//! cluster's nodes or still builds first.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+use super::cluster_commands::{InterruptedCluster, line_of};
+use super::*;
+
+/// A process that holds cluster `name`'s launch lock in `states` as a running launch does, until
+/// it is dropped: `flock(1)`, once it has said it holds it. `-o` keeps the lock from its child, so
+/// that the lock goes with `flock` itself.
+struct LaunchInAnotherShell(std::process::Child);
+
+impl LaunchInAnotherShell {
+    fn start(states: &Path, name: &str) -> Self {
+        let lock = states.join(".locks").join(format!("{name}.lock"));
+        std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        // What a launch writes in its lock once it holds it.
+        let mut child = std::process::Command::new("flock")
+            .arg("-o")
+            .arg(&lock)
+            .process_group(0)
+            .args([
+                "sh",
+                "-c",
+                "printf launch >\"$0\"; echo held; exec sleep 60",
+            ])
+            .arg(&lock)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "held\n");
+        LaunchInAnotherShell(child)
+    }
+}
+
+impl Drop for LaunchInAnotherShell {
+    /// Ends `flock` and its `sleep`, its process group.
+    fn drop(&mut self) {
+        let group = rustix::process::Pid::from_raw(self.0.id() as i32).expect("a pid");
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn status_tells_a_launch_at_work_in_another_shell_and_destroy_is_refused_meanwhile() {
+    let cluster = InterruptedCluster::new();
+    let launch = LaunchInAnotherShell::start(cluster.states.path(), "pg2");
+    let holder = format!("pid {} (flock ", launch.0.id());
+    let out = cluster.status();
+    let header = out.lines().next().unwrap();
+    assert!(
+        header.contains(&format!(": its launch runs now ({holder}")),
+        "{header}"
+    );
+    let primary = line_of(&out, "pg2-primary");
+    assert!(
+        primary.contains("running, not checked ready yet (its launch is checking it)"),
+        "{primary}"
+    );
+    assert!(line_of(&out, "pg2-standby-3").contains("not started yet"));
+    cluster
+        .baker()
+        .arg("clusters")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("4 nodes; its launch runs now\n"));
+    // No destroy works on the cluster meanwhile (ci/e2e-launch.sh checks `--resume` too).
+    cluster
+        .baker()
+        .args(["destroy", "pg2"])
+        .assert()
+        .code(1)
+        .stderr(contains_all(&[
+            &format!("cluster `pg2` is busy: its launch runs now ({holder}"),
+            "wait for it to finish",
+        ]));
+    assert!(cluster.states.path().join("pg2/state.json").is_file());
+    assert!(cluster.vms.iter().all(|vm| vm.alive()), "no VM was stopped");
+    drop(launch);
+    let out = cluster.status();
+    assert!(
+        out.contains("its launch stopped before it finished"),
+        "{out}"
+    );
+    cluster
+        .baker()
+        .arg("clusters")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "4 nodes; its launch stopped (--resume finishes it)\n",
+        ));
+}
+
+#[test]
+fn a_launch_that_still_builds_holds_its_name_and_status_says_so() {
+    let states = tempfile::tempdir().unwrap();
+    let baker = || {
+        let mut cmd = baker();
+        cmd.env("BAKER_STATE_DIR", states.path());
+        cmd
+    };
+    let launch = LaunchInAnotherShell::start(states.path(), "pg3");
+    let holder = format!("pid {} (flock ", launch.0.id());
+    baker()
+        .args(["status", "pg3"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::starts_with(format!(
+            "cluster pg3: no nodes yet: its launch runs now ({holder}"
+        )));
+    baker().arg("clusters").assert().success().stdout(
+        predicate::str::is_match(r"^pg3 +- +launching +no nodes yet; its launch runs now\n$")
+            .unwrap(),
+    );
+    // A second launch of the name is refused before it reads its input, let alone builds.
+    for refused in [
+        &["launch", "pg3", "--from", "/nonexistent"][..],
+        &["destroy", "pg3"],
+    ] {
+        baker()
+            .args(refused)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "cluster `pg3` is busy: its launch runs now ({holder}"
+            )));
+    }
+    drop(launch);
+    baker()
+        .args(["status", "pg3"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no cluster named `pg3`"));
+    baker()
+        .arg("clusters")
+        .assert()
+        .success()
+        .stdout("no clusters\n");
+}
