@@ -9,15 +9,24 @@
 //! rustix gives the one system call std lacks; where the file system refuses the exchange, two
 //! renames do it with a moment in which `--out` is absent, never one in which it is mixed.
 //!
-//! An `--out` that cannot be renamed — a mount point (a volume, a bind mount), or the working
-//! directory or one of its parents (`--out .`) — is staged in place instead: the staging directory
-//! and `.failed/` are inside it, and publishing removes the previous set's members and moves the new
-//! ones in, one rename each, so that for a moment the set there is incomplete.
+//! An `--out` that cannot be renamed — a mount point (a volume, a bind mount), the working
+//! directory or one of its parents (`--out .`), or one in a folder the user cannot write to — is
+//! staged in place instead: the staging directory and `.failed/` are inside it, and publishing
+//! removes the previous set's members and moves the new ones in, one rename each, so that for a
+//! moment the set there is incomplete. A symbolic link as `--out` is followed first: the exchange
+//! would otherwise swap the link itself for a plain folder.
+//!
+//! A build holds a `flock(2)` on its staging directory while it runs; one killed outright cannot
+//! remove it, so the next build of the same `--out` removes every staging directory that no build
+//! holds (a whole tarball's worth each).
 
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, CWD, RenameFlags, StatxFlags, renameat_with, statx};
+use rustix::fs::{
+    AtFlags, CWD, FlockOperation, RenameFlags, StatxFlags, flock, renameat_with, statx,
+};
 
 use super::BuildError;
 use crate::artifact::{MANIFEST_FILE, tarball_named_in};
@@ -26,7 +35,12 @@ use crate::plan::PLAN_FILE;
 /// A staging directory for one build's output set, and where it goes.
 pub struct StagedOut {
     pub staging: PathBuf,
+    /// Held while the build runs: see the module doc.
+    _staging_lock: File,
+    /// `--out`, any symbolic link to it followed.
     target: PathBuf,
+    /// `--out` as the user gave it, in the paths [`Self::published`] returns.
+    shown: PathBuf,
     /// Where a failed run's logs go: `<out>.failed`, or `<out>/.failed` when staged in place.
     failed: PathBuf,
     /// Staged in place: see the module doc.
@@ -47,8 +61,12 @@ impl StagedOut {
     /// Checks `target` (`--out`) and creates a staging directory beside it.
     pub fn new(target: &Path) -> Result<Self, BuildError> {
         Self::check(target)?;
+        let real = link_followed(target);
         let cwd = std::env::current_dir().ok();
-        Self::staged(target, cannot_be_renamed(target, cwd.as_deref()))
+        let in_place = cannot_be_renamed(&real, cwd.as_deref()) || parent_read_only(&real);
+        let mut staged = Self::staged(&real, in_place)?;
+        staged.shown = target.to_owned();
+        Ok(staged)
     }
 
     fn staged(target: &Path, in_place: bool) -> Result<Self, BuildError> {
@@ -65,18 +83,32 @@ impl StagedOut {
             }
             _ => (target, ".baker-out.".to_owned(), target.join(".failed")),
         };
-        let staging = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(".staging")
+        let creating = |e| BuildError::io("creating a staging directory in", dir)(e);
+        remove_abandoned_staging(dir, &prefix);
+        // Made under another name, locked, then renamed: a directory the next build may take for
+        // abandoned is never one that is not locked yet.
+        let new = (tempfile::Builder::new().prefix(&prefix).suffix(".new"))
             .tempdir_in(dir)
-            .map_err(BuildError::io("creating a staging directory in", dir))?
+            .map_err(creating)?
             .keep();
+        let staging = new.with_extension("staging");
+        let locked = File::open(&new).and_then(|lock| {
+            flock(&lock, FlockOperation::NonBlockingLockExclusive)?;
+            std::fs::rename(&new, &staging)?;
+            Ok(lock)
+        });
+        let lock = locked.map_err(|e| {
+            let _ = std::fs::remove_dir(&new);
+            creating(e)
+        })?;
         // Always part of the set, empty when every step came from the cache.
         let logs = staging.join("logs");
         std::fs::create_dir(&logs).map_err(BuildError::io("creating", &logs))?;
         Ok(Self {
             staging,
+            _staging_lock: lock,
             target: target.to_owned(),
+            shown: target.to_owned(),
             failed,
             in_place,
         })
@@ -85,7 +117,7 @@ impl StagedOut {
     /// `path` inside the staging directory, as it will be once published.
     pub fn published(&self, path: &Path) -> PathBuf {
         path.strip_prefix(&self.staging)
-            .map_or_else(|_| path.to_owned(), |rest| self.target.join(rest))
+            .map_or_else(|_| path.to_owned(), |rest| self.shown.join(rest))
     }
 
     /// Puts the staged set in place of the previous one.
@@ -148,6 +180,48 @@ impl StagedOut {
         });
         let _ = std::fs::remove_dir_all(&self.staging);
         kept
+    }
+}
+
+/// `target` with the symbolic links that it is (not those on its way) followed.
+fn link_followed(target: &Path) -> PathBuf {
+    let mut path = target.to_owned();
+    // As many as the kernel follows in one path.
+    for _ in 0..40 {
+        match std::fs::read_link(&path) {
+            // A relative link is relative to the folder holding it; an absolute one replaces it.
+            Ok(to) => path = crate::atomic_file::parent_dir(&path).join(to),
+            Err(_) => break,
+        }
+    }
+    path
+}
+
+/// Whether `target` is a directory in a folder the user cannot write to, where no staging
+/// directory can be made beside it and no rename can replace it.
+fn parent_read_only(target: &Path) -> bool {
+    let parent = crate::atomic_file::parent_dir(target);
+    target.is_dir() && rustix::fs::access(parent, rustix::fs::Access::WRITE_OK).is_err()
+}
+
+/// Removes the staging directories `prefix`ed in `dir` that no build holds: those of builds killed
+/// before they could (see the module doc). Best effort: what cannot be removed stays.
+fn remove_abandoned_staging(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(prefix) && name.ends_with(".staging")) {
+            continue;
+        }
+        let Ok(held) = File::open(entry.path()) else {
+            continue;
+        };
+        if flock(&held, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -218,149 +292,5 @@ fn check_foreign_members(target: &Path) -> Result<(), BuildError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(path: &Path, text: &str) {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
-    fn stage_set(target: &Path, tarball: &str) -> StagedOut {
-        let staged = StagedOut::new(target).unwrap();
-        let s = &staged.staging;
-        write(&s.join(tarball), "tar");
-        write(&s.join(format!("{tarball}.sha256")), "sum");
-        let manifest = format!(r#"{{"artifact": {{"file_name": "{tarball}"}}}}"#);
-        write(&s.join(MANIFEST_FILE), &manifest);
-        write(&s.join(PLAN_FILE), "{}");
-        write(&s.join("logs/01-x.log"), "log");
-        staged
-    }
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-
-    #[test]
-    fn a_new_set_replaces_the_old_one_whole_and_keeps_foreign_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out");
-        stage_set(&out, "a-1.tar.gz").publish().unwrap();
-        write(&out.join("NOTES.txt"), "mine");
-        let staged = stage_set(&out, "a-2.tar.gz");
-        assert_eq!(
-            staged.published(&staged.staging.join("logs/01-x.log")),
-            out.join("logs/01-x.log")
-        );
-        staged.publish().unwrap();
-        assert_eq!(
-            names(&out),
-            [
-                "NOTES.txt",
-                "a-2.tar.gz",
-                "a-2.tar.gz.sha256",
-                "logs",
-                "manifest.json",
-                "plan.json"
-            ]
-        );
-        assert_eq!(names(dir.path()), ["out"], "no staging directory is left");
-    }
-
-    #[test]
-    fn a_failed_build_leaves_the_previous_set_and_keeps_its_logs_aside() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out");
-        stage_set(&out, "a-1.tar.gz").publish().unwrap();
-        let failed = stage_set(&out, "a-2.tar.gz");
-        assert_eq!(failed.discard(), Some(dir.path().join("out.failed")));
-        assert!(out.join("a-1.tar.gz").exists() && !out.join("a-2.tar.gz").exists());
-        assert_eq!(names(&dir.path().join("out.failed")), ["logs"]);
-        assert_eq!(names(dir.path()), ["out", "out.failed"]);
-    }
-
-    #[test]
-    fn an_out_that_cannot_be_renamed_is_staged_in_place_and_keeps_foreign_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("out");
-        std::fs::create_dir(&out).unwrap();
-        write(&out.join("NOTES.txt"), "mine");
-        let in_place = |tarball: &str| {
-            let staged = StagedOut::staged(&out, true).unwrap();
-            assert!(staged.staging.starts_with(&out));
-            write(&staged.staging.join(tarball), "tar");
-            let manifest = format!(r#"{{"artifact": {{"file_name": "{tarball}"}}}}"#);
-            write(&staged.staging.join(MANIFEST_FILE), &manifest);
-            write(&staged.staging.join("logs/01-x.log"), "log");
-            staged
-        };
-        in_place("a-1.tar.gz").publish().unwrap();
-        in_place("a-2.tar.gz").publish().unwrap();
-        assert_eq!(
-            names(&out),
-            ["NOTES.txt", "a-2.tar.gz", "logs", "manifest.json"]
-        );
-        assert_eq!(in_place("a-3.tar.gz").discard(), Some(out.join(".failed")));
-        assert_eq!(
-            names(&out),
-            [
-                ".failed",
-                "NOTES.txt",
-                "a-2.tar.gz",
-                "logs",
-                "manifest.json"
-            ]
-        );
-        assert_eq!(names(dir.path()), ["out"], "nothing beside --out");
-        in_place("a-4.tar.gz").publish().unwrap();
-        assert!(
-            !out.join(".failed").exists(),
-            "a success forgets the failure"
-        );
-        let elsewhere = Some(dir.path().parent().unwrap());
-        assert!(!cannot_be_renamed(&out, elsewhere));
-        assert!(!cannot_be_renamed(&out, None));
-        // The working directory, or a folder holding it (`--out .`, `--out ..`).
-        std::fs::create_dir(out.join("src")).unwrap();
-        assert!(cannot_be_renamed(&out, Some(&out)));
-        assert!(cannot_be_renamed(&out, Some(&out.join("src"))));
-        assert!(cannot_be_renamed(Path::new("/"), None));
-        assert!(cannot_be_renamed(Path::new("/proc"), None));
-    }
-
-    #[test]
-    fn an_out_holding_a_members_name_that_no_build_wrote_is_refused_and_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        write(&dir.path().join("logs/mine.log"), "mine");
-        let refused = StagedOut::new(dir.path()).err().unwrap().to_string();
-        assert!(refused.contains("holds logs"), "{refused}");
-        assert_eq!(
-            names(dir.path()),
-            ["logs"],
-            "nothing staged, nothing removed"
-        );
-        // Once a build's set is there, its members are its own.
-        let out = dir.path().join("out");
-        stage_set(&out, "a-1.tar.gz").publish().unwrap();
-        assert!(StagedOut::new(&out).is_ok());
-    }
-
-    #[test]
-    fn out_naming_a_file_is_refused_naming_the_flag() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("out");
-        std::fs::write(&file, "").unwrap();
-        let err = StagedOut::new(&file).err().unwrap().to_string();
-        assert!(
-            err.contains("(--out) exists and is not a directory"),
-            "{err}"
-        );
-        assert!(err.contains(&file.display().to_string()), "{err}");
-    }
-}
+#[path = "out_dir_tests.rs"]
+mod tests;
