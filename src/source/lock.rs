@@ -52,8 +52,20 @@ impl LockFile {
     }
 
     /// Records `sha256` for `url` in the file at `path`, re-reading it first so that two builds
-    /// locking different files do not lose each other's entries.
+    /// locking different files do not lose each other's entries: the read and the write are done
+    /// holding a `flock(2)` on the file's folder (the file itself is replaced by each write, so a
+    /// lock on it would not be seen by the next writer, and a lock file would litter the folder).
     pub fn record(path: &Path, url: &str, sha256: &str) -> Result<Self, LockError> {
+        let folder = crate::atomic_file::parent_dir(path);
+        let _writing = std::fs::File::open(folder)
+            .and_then(|dir| {
+                rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)?;
+                Ok(dir)
+            })
+            .map_err(|source| LockError::Write {
+                path: path.to_owned(),
+                source,
+            })?;
         let mut lock = Self::load(path)?;
         lock.files.insert(url.to_owned(), sha256.to_owned());
         let write_err = |source| LockError::Write {
@@ -110,6 +122,23 @@ mod tests {
         let lock = LockFile::load(&path).unwrap();
         assert_eq!(lock.files.len(), 2);
         assert_eq!(lock.files["http://a/x.tar.gz"], "aa");
+    }
+
+    #[test]
+    fn builds_recording_at_once_keep_every_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("baker.lock");
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let path = &path;
+                scope.spawn(move || {
+                    for i in 0..10 {
+                        LockFile::record(path, &format!("http://h/{t}-{i}"), "aa").unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(LockFile::load(&path).unwrap().files.len(), 80);
     }
 
     #[test]
