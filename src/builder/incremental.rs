@@ -86,6 +86,15 @@ impl Record {
             .filter(|r| r.format == RECORD_FORMAT)
     }
 
+    /// The build tree image the record at `path` keeps, which no step entry holds (an incremental
+    /// build's own tag; after a clean build it is that build's step image): what the record's cache
+    /// entry holds in the engine (see `crate::cache::usage`).
+    pub fn build_tree_of(path: &Path) -> Option<String> {
+        Self::load(path)
+            .map(|r| r.image)
+            .filter(|image| image.contains(super::incremental_run::INCREMENTAL_KEY_PREFIX))
+    }
+
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

@@ -12,7 +12,7 @@
 
 mod error;
 mod gather;
-mod incremental;
+pub(crate) mod incremental;
 mod incremental_run;
 mod inputs;
 mod meta;

@@ -1,15 +1,17 @@
 //! The part of the cache that lives in the engine: each step entry's committed image
 //! `baker-step:<key>-<cache>`, labelled with the identity of the cache that made it, and what
-//! `baker image` keeps there under the same label: each OS layer entry's image `baker-os:<key>-<cache>`
-//! with the volumes of its unpacked trees, and the setup steps committed for them; and each node
-//! image entry's `baker-node:<key>-<cache>`, which the `docker` provider's nodes run. [`measure`]
-//! finds what each entry holds there, so that `baker cache du` shows it and `baker cache prune
-//! --max-size` bounds it (see [`super::accounting`]). When prune or clear removes entries, their images and
-//! volumes go too, with the untagged images this cache's later commits of the same key left behind;
-//! `clear` removes every image and volume with the cache's label. Images and volumes of other caches
-//! on the same engine are never touched (issue 7.2). Callers of [`remove`] hold the cache's lock
-//! exclusively, so no build, image or node image of this cache is being made from them; an image a
-//! container still runs (a cluster's node) stays, since the engine refuses to remove it.
+//! `baker image` keeps there under the same label: each OS layer entry's image
+//! `baker-os:<key>-<cache>` with the volumes of its unpacked trees, and the setup steps committed
+//! for them; and each node image entry's `baker-node:<key>-<cache>`, which the `docker` provider's
+//! nodes run; and the build tree `baker-step:incr-…` that each `--incremental` record names.
+//! [`measure`] finds what each entry holds there, so that `baker cache du` shows it and `baker
+//! cache prune --max-size` bounds it (see [`super::accounting`]). When prune or clear removes
+//! entries, their images and volumes go too, with the untagged images this cache's later commits of
+//! the same key left behind; `clear` removes every image and volume with the cache's label. Images
+//! and volumes of other caches on the same engine are never touched (issue 7.2). Callers of
+//! [`remove`] hold the cache's lock exclusively, so no build, image or node image of this cache is
+//! being made from them; an image a container still runs (a cluster's node) stays, since the engine
+//! refuses to remove it.
 
 use std::collections::HashSet;
 
@@ -72,6 +74,7 @@ fn find_held(usage: &DiskUsage, identity: &str, entries: &mut [CacheEntry]) -> M
             "steps" => step_image(key, identity),
             "os-layers" => os_layer_image(key, identity),
             "node-images" => node_image(key, identity),
+            "incremental" => key.to_owned(),
             _ => continue,
         };
         let mut held = usage.chain(&image, |i| ours(&i.labels));
@@ -139,6 +142,7 @@ pub async fn remove(
     let os_keys: Vec<&str> = keyed("os-layers").collect();
     references.extend(os_keys.iter().map(|k| os_layer_image(k, &identity)));
     references.extend(keyed("node-images").map(|k| node_image(k, &identity)));
+    references.extend(keyed("incremental").map(str::to_owned));
     if all || !os_keys.is_empty() {
         let is_tree_of = |volume: &str, key: &str| {
             let (start, end) = tree_volume_ends(key, &identity);
@@ -212,6 +216,7 @@ mod tests {
                 image("os", "s1", os_layer_image(&os_key, &mine), 1700, &mine),
                 image("old", "base", "baker-os:old".into(), 300, &mine),
                 image("node", "base", node_image("nk", &mine), 450, &mine),
+                image("tree", "s2", "baker-step:incr-0123-17".into(), 1280, &mine),
             ],
             volumes: vec![
                 volume(tree(&mine), 30, &mine),
@@ -225,6 +230,7 @@ mod tests {
             entry("steps", Some("gone")),
             entry("os-layers", Some(&os_key)),
             entry("node-images", Some("nk")),
+            entry("incremental", Some("baker-step:incr-0123-17")),
             entry("downloads", None),
         ];
         let measured = find_held(&usage, &mine, &mut entries);
@@ -241,10 +247,11 @@ mod tests {
                 vec![],
                 vec!["os", "s1", volume_name.as_str()],
                 vec!["node"],
+                vec!["tree", "s2", "s1"],
                 vec![]
             ]
         );
-        assert_eq!(measured.held(), 1000 + 10 + 500 + 30 + 250);
+        assert_eq!(measured.held(), 1000 + 10 + 500 + 30 + 250 + 70);
         assert_eq!(measured.unheld, 100, "the layer an older baker made");
         // A cluster's container runs the node image; the base image it runs too is not this cache's.
         assert_eq!(measured.in_use, ["node".to_owned()].into());

@@ -76,6 +76,18 @@ impl CacheDir {
         self.root.join("node-images")
     }
 
+    /// One record per source directory built with `--incremental` (see `crate::builder`), each
+    /// naming its build tree's image, touched at each use.
+    pub fn incremental(&self) -> PathBuf {
+        self.root.join("incremental")
+    }
+
+    /// What `--source-dir` builds learnt of each tree's files (size, time, digest), so that the
+    /// next build reads only the files that changed.
+    pub fn stat(&self) -> PathBuf {
+        self.root.join("stat")
+    }
+
     pub fn ccache(&self, recipe: &str, distro: &str) -> PathBuf {
         self.root.join("ccache").join(format!("{recipe}-{distro}"))
     }

@@ -1,8 +1,10 @@
 //! What the cache's directory holds, as entries that `baker cache du` shows and `baker cache
 //! prune|clear` remove whole (a download, an artifact, a step's index entry, an OS layer's or node
-//! image's entry, a package file, a compiler cache) so that nothing is left half there; sizes such as `20G` as the
-//! user writes them. What a step or OS layer entry holds in the engine is found by
-//! [`super::in_engine::measure`], and [`super::accounting`] adds it up and plans evictions.
+//! image's entry, an `--incremental` record with its build tree, a package file, a compiler cache,
+//! what `--source-dir` builds learnt of a tree's files) so that nothing is left half there; sizes
+//! such as `20G` as the user writes them. What a step or OS layer entry holds in the engine is
+//! found by [`super::in_engine::measure`], and [`super::accounting`] adds it up and plans
+//! evictions.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -18,7 +20,7 @@ pub struct CacheEntry {
     pub last_used: SystemTime,
     /// For step, OS layer and node image entries: the key, whose image (`baker-step:<key>-<cache>`,
     /// `baker-os:<key>-<cache>`, `baker-node:<key>-<cache>`; an OS layer's tree volumes too) goes
-    /// with the entry.
+    /// with the entry; for an incremental build's record, the image of its build tree itself.
     pub engine_key: Option<String>,
     /// What the entry holds in the engine (images by id, volumes as `volume:<name>`), filled in by
     /// [`super::in_engine::measure`]; see [`super::accounting`].
@@ -39,6 +41,8 @@ fn parts(cache: &CacheDir) -> Vec<(&'static str, PathBuf)> {
         ("step-logs", cache.step_logs()),
         ("os-layers", cache.os_layers()),
         ("node-images", cache.node_images()),
+        ("incremental", cache.incremental()),
+        ("stat", cache.stat()),
         ("downloads", cache.downloads()),
         ("packages", cache.root().join("packages")),
         ("maven", cache.root().join("maven")),
@@ -56,10 +60,13 @@ pub fn scan(cache: &CacheDir) -> Vec<CacheEntry> {
         for item in read.flatten() {
             let path = item.path();
             let (bytes, last_used) = size_and_time(&path);
-            let engine_key = ENGINE_PARTS
-                .contains(&part)
-                .then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                .flatten();
+            let engine_key = if part == "incremental" {
+                crate::builder::incremental::Record::build_tree_of(&path)
+            } else {
+                (ENGINE_PARTS.contains(&part))
+                    .then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .flatten()
+            };
             // packages/<distro> holds files to evict one by one.
             if part == "packages" && path.is_dir() {
                 for file in walk_files(&path) {
@@ -259,5 +266,45 @@ mod tests {
         // `cache clear` lists a step before its log, which is gone by then.
         assert!(remove_entries(&scan(&cache)).unwrap().is_empty());
         assert!(!cache.step_log("k2").exists() && !cache.steps().join("k2.json").exists());
+    }
+
+    /// An incremental build's record is an entry holding its build tree's own image, and what
+    /// `--source-dir` builds learnt of their trees' files is one too: `du` shows them, `prune`
+    /// bounds them and `clear` removes them.
+    #[test]
+    fn incremental_records_hold_their_build_trees_and_stat_caches_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheDir::new(dir.path());
+        std::fs::create_dir_all(cache.incremental()).unwrap();
+        std::fs::create_dir_all(cache.stat()).unwrap();
+        let record = |image: &str| {
+            format!(
+                r#"{{"format": 1, "build_key": "k", "image": "{image}", "prefix_key": "p",
+                "tree_sha256": "t", "tree": {{}}, "steps": {{}}}}"#
+            )
+        };
+        let incremental = cache.incremental();
+        std::fs::write(
+            incremental.join("a.json"),
+            record("baker-step:incr-0123-17"),
+        )
+        .unwrap();
+        // Right after the clean build that starts it: a step image, which its step entry holds.
+        std::fs::write(incremental.join("b.json"), record("sha256:5e1f")).unwrap();
+        std::fs::write(cache.stat().join("tree.json"), b"{}").unwrap();
+        let entries = scan(&cache);
+        let key_of = |name: &str| {
+            (entries.iter())
+                .find(|e| e.path.ends_with(name))
+                .map(|e| (e.part, e.engine_key.clone()))
+        };
+        assert_eq!(
+            key_of("a.json"),
+            Some(("incremental", Some("baker-step:incr-0123-17".into())))
+        );
+        assert_eq!(key_of("b.json"), Some(("incremental", None)));
+        assert_eq!(key_of("tree.json"), Some(("stat", None)));
+        remove_entries(&entries).unwrap();
+        assert!(scan(&cache).is_empty());
     }
 }
