@@ -90,19 +90,15 @@ fn disk_size(given: &str) -> Result<u64, String> {
 }
 
 /// The refusal of `baker image --size` followed by an option instead of a size, on command line
-/// `args`, whatever clap reported: given `--size --format raw`, clap takes `--format` for the size
-/// and reports the stray `raw` as a subcommand that cannot be used with `--size`, where the
-/// mistake is the size, as with `--size --json`.
+/// `args` (`lenient`: read past its errors), whatever clap reported: given `--size --format raw`,
+/// clap takes `--format` for the size and reports the stray `raw` as a subcommand that cannot be
+/// used with `--size`, where the mistake is the size, as with `--size --json`.
 pub(super) fn forgotten_size(
     command: &mut clap::Command,
     args: &[std::ffi::OsString],
+    lenient: Option<&clap::ArgMatches>,
 ) -> Option<clap::Error> {
-    let parsed = command
-        .clone()
-        .ignore_errors(true)
-        .try_get_matches_from(args)
-        .ok()?;
-    let (_, image) = parsed.subcommand().filter(|(name, _)| *name == "image")?;
+    let (_, image) = lenient?.subcommand().filter(|(name, _)| *name == "image")?;
     // Not `image boot`, which has no --size.
     image.subcommand().is_none().then_some(())?;
     let size = args.iter().position(|arg| arg == "--size")?;

@@ -96,9 +96,12 @@ fn resume_tip(name: &str) -> String {
     )
 }
 
-/// `err` with [`resume_tip`] when it is clap's refusal of an option given with `--resume` on the
-/// command line `args`, naming the cluster it names.
-pub(super) fn explain_refusal(mut err: clap::Error, args: &[std::ffi::OsString]) -> clap::Error {
+/// `err` with [`resume_tip`] when it is clap's refusal of an option given with `--resume`, naming
+/// the cluster the command line (`lenient`: read past its errors) names.
+pub(super) fn explain_refusal(
+    mut err: clap::Error,
+    lenient: Option<&clap::ArgMatches>,
+) -> clap::Error {
     let names_resume = |kind| match err.get(kind) {
         Some(ContextValue::String(arg)) => arg == "--resume",
         Some(ContextValue::Strings(args)) => args.iter().any(|arg| arg == "--resume"),
@@ -107,7 +110,9 @@ pub(super) fn explain_refusal(mut err: clap::Error, args: &[std::ffi::OsString])
     if err.kind() == ErrorKind::ArgumentConflict
         && (names_resume(ContextKind::InvalidArg) || names_resume(ContextKind::PriorArg))
     {
-        let name = launched_name(args).unwrap_or_else(|| "NAME".to_owned());
+        let name = lenient
+            .and_then(launched_name)
+            .unwrap_or_else(|| "NAME".to_owned());
         err.insert(
             ContextKind::Suggested,
             ContextValue::StyledStrs(vec![resume_tip(&name).into()]),
@@ -116,11 +121,8 @@ pub(super) fn explain_refusal(mut err: clap::Error, args: &[std::ffi::OsString])
     err
 }
 
-/// The cluster `baker launch NAME` names on command line `args`, read past the errors that clap
-/// reports for it.
-fn launched_name(args: &[std::ffi::OsString]) -> Option<String> {
-    let command = <super::Cli as clap::CommandFactory>::command().ignore_errors(true);
-    let matches = command.try_get_matches_from(args).ok()?;
+/// The cluster `baker launch NAME` names on a command line read past its errors.
+fn launched_name(matches: &clap::ArgMatches) -> Option<String> {
     let (_, launch) = matches.subcommand().filter(|(cmd, _)| *cmd == "launch")?;
     launch.get_one::<String>("name").cloned()
 }

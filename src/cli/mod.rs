@@ -134,11 +134,15 @@ pub fn parse() -> Cli {
         Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut command))
     });
     parsed.unwrap_or_else(|err| {
-        let err = match image::forgotten_size(&mut command, &args) {
+        // What the command line says read past its errors, for the two explanations.
+        let lenient = (command.clone().ignore_errors(true))
+            .try_get_matches_from(&args)
+            .ok();
+        let err = match image::forgotten_size(&mut command, &args, lenient.as_ref()) {
             Some(size) if err.use_stderr() => size,
             _ => err,
         };
-        launch_resume::explain_refusal(err, &args).exit()
+        launch_resume::explain_refusal(err, lenient.as_ref()).exit()
     })
 }
 
