@@ -108,12 +108,14 @@ impl Disk {
         for extent in self.extents() {
             let extent = extent?;
             let mut at = (extent.offset / block * block).max(next);
-            let end = extent.end().div_ceil(block) * block;
+            // Whole blocks, but never past the disk's end: a disk whose size is no multiple of a
+            // block ends in a short one, and a read there would find nothing to read.
+            let end = (extent.end().div_ceil(block) * block).min(self.size);
             while at < end {
                 if stop.requested() {
                     return Err(io::ErrorKind::Interrupted.into());
                 }
-                let n = (end - at).min(READ).min(self.size - at) as usize;
+                let n = (end - at).min(READ) as usize;
                 self.read_at(&mut buf[..n], at)?;
                 for (range, _) in block_runs(&buf[..n], at).into_iter().filter(|(_, z)| !z) {
                     let (offset, len) = (at + range.start as u64, range.len() as u64);
@@ -304,6 +306,41 @@ mod tests {
         stop.request();
         let err = full.non_zero_runs(&stop).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::Interrupted);
+    }
+
+    /// A disk whose size is no multiple of 4 KiB, its last extent reaching its end: the runs stop
+    /// at its last byte. (The last block was rounded up past the end, and the loop read 0 bytes
+    /// forever; a stop requested after a few seconds turns such a hang into a failure here.)
+    #[test]
+    fn non_zero_runs_end_at_the_end_of_a_disk_of_any_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd.raw");
+        let size = 3 * 4096 + 100;
+        let mut bytes = vec![0u8; size];
+        bytes[4096] = 1;
+        bytes[size - 1] = 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let disk = Disk::open(&path).unwrap();
+        let stop = Stop::default();
+        let give_up = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            give_up.request();
+        });
+        let runs = disk.non_zero_runs(&stop).unwrap();
+        assert_eq!(
+            runs,
+            [
+                Extent {
+                    offset: 4096,
+                    len: 4096
+                },
+                Extent {
+                    offset: 3 * 4096,
+                    len: 100
+                }
+            ]
+        );
     }
 
     #[test]
