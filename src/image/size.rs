@@ -9,6 +9,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use super::format::VHD_MAX_SIZE;
 use super::manifest::ImageManifest;
 use super::{Format, ImageError};
 use crate::byte_size;
@@ -16,6 +17,7 @@ use crate::stop::Stop;
 
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
+pub const TIB: u64 = 1 << 40;
 /// Where the root partition starts (sector 2048): the MBR, then GRUB's core image, before it.
 pub const PARTITION_OFFSET: u64 = MIB;
 
@@ -75,8 +77,22 @@ pub fn default_size(tree_bytes: u64) -> u64 {
 }
 
 /// Refuses, before any work, a `--size` that a format asked for cannot take: GCE's `disk.raw` must
-/// be a whole number of GiB (the other formats take the whole MiB every size is).
+/// be a whole number of GiB, and Azure takes a fixed VHD of at most 32 TiB (FACTS.md; its least,
+/// 20 MiB, is below the least disk baker makes). The other formats take the whole MiB every size is.
+/// Checked here rather than by the writers, which would find it only after mkfs, and stop every
+/// format with it.
 pub fn check_for_formats(size: u64, formats: &[Format]) -> Result<(), ImageError> {
+    if formats.contains(&Format::Vhd) && size > VHD_MAX_SIZE {
+        return Err(ImageError::Size {
+            given: describe(size),
+            reason: format!(
+                "the vhd format (Azure) takes a disk of at most {}: ask for {}T or less, or leave \
+                 --size out",
+                describe(VHD_MAX_SIZE),
+                VHD_MAX_SIZE / TIB
+            ),
+        });
+    }
     if formats.contains(&Format::Gce) && size % GIB != 0 {
         let (below, above) = (size / GIB, size.div_ceil(GIB));
         let choices = if below == 0 {
@@ -142,9 +158,11 @@ pub fn round_up(value: u64, unit: u64) -> u64 {
     value.div_ceil(unit) * unit
 }
 
-/// Human-readable, for messages: `2 GiB`, `1536 MiB`.
+/// Human-readable, for messages: `3 TiB`, `2 GiB`, `1536 MiB`.
 pub fn describe(bytes: u64) -> String {
-    if bytes % GIB == 0 {
+    if bytes % TIB == 0 {
+        format!("{} TiB", bytes / TIB)
+    } else if bytes % GIB == 0 {
         format!("{} GiB", bytes / GIB)
     } else {
         format!("{} MiB", bytes / MIB)
@@ -239,6 +257,20 @@ mod tests {
     }
 
     #[test]
+    fn a_vhd_above_azures_32_tib_is_refused_before_any_work() {
+        let message = check_for_formats(parse_size("33T").unwrap(), &[Format::Raw, Format::Vhd])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            "invalid size `33 TiB`: the vhd format (Azure) takes a disk of at most 32 TiB: \
+             ask for 32T or less, or leave --size out"
+        );
+        assert!(check_for_formats(parse_size("32T").unwrap(), &[Format::Vhd]).is_ok());
+        assert!(check_for_formats(parse_size("33T").unwrap(), &[Format::Raw]).is_ok());
+    }
+
+    #[test]
     fn sizes_use_binary_units_as_disk_tools_do() {
         assert_eq!(parse_size("2G").unwrap(), 2 * GIB);
         assert_eq!(parse_size("2GiB").unwrap(), 2 * GIB);
@@ -326,5 +358,7 @@ mod tests {
         assert_eq!(round_up(GIB, GIB), GIB);
         assert_eq!(describe(2 * GIB), "2 GiB");
         assert_eq!(describe(1536 * MIB), "1536 MiB");
+        assert_eq!(describe(3 * TIB), "3 TiB");
+        assert_eq!(describe(TIB + GIB), "1025 GiB");
     }
 }
