@@ -52,6 +52,18 @@ pub struct Layout {
     pub core: Extent,
 }
 
+/// The largest disk an MBR layout can describe: its partition entries count sectors in 32 bits, so
+/// the root, from sector 2048 to the end, may be at most `u32::MAX` sectors (just under 2 TiB);
+/// of whole-MiB disks, 2 TiB is the largest whose root fits. `sfdisk` caps a larger partition at
+/// that with only a warning, and mkfs, told the whole size, would write past it: an unbootable
+/// disk. GPT counts in 64 bits.
+pub const MBR_MAX_SIZE: u64 = 2 << 40;
+
+/// Whether a layout for `firmware` can describe a disk of `size` bytes.
+pub fn holds(firmware: &[Firmware], size: u64) -> bool {
+    firmware.contains(&Firmware::Uefi) || size <= MBR_MAX_SIZE
+}
+
 /// The bytes a layout for `firmware` takes besides the root (and the MiB before it).
 pub fn reserved(firmware: &[Firmware]) -> u64 {
     if firmware.contains(&Firmware::Uefi) {
@@ -212,6 +224,16 @@ mod tests {
             )
         );
         assert_eq!(reserved(&[Firmware::Bios]), 0);
+    }
+
+    #[test]
+    fn an_mbr_disk_holds_a_root_of_at_most_u32_max_sectors() {
+        let sectors = |size| Layout::new(&[Firmware::Bios], size).root.sectors().1;
+        assert!(sectors(MBR_MAX_SIZE) <= u64::from(u32::MAX));
+        assert!(sectors(MBR_MAX_SIZE + MIB) > u64::from(u32::MAX));
+        assert!(holds(&[Firmware::Bios], MBR_MAX_SIZE));
+        assert!(!holds(&[Firmware::Bios], MBR_MAX_SIZE + MIB));
+        assert!(holds(HYBRID, 3 * MBR_MAX_SIZE));
     }
 
     #[test]

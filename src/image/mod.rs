@@ -127,6 +127,7 @@ async fn make(
     let started = Instant::now();
     if let Some(size) = req.size {
         size::check_for_formats(size, &req.formats)?;
+        size::check_for_layout(size, &req.spec.firmware)?;
     }
     // What this image takes from the cache (its OS layer, tree volume and package files) stays
     // while it is made: `baker cache prune|clear` wait for the lock, as they wait for builds.

@@ -10,9 +10,11 @@ use std::io::Read;
 use std::path::Path;
 
 use super::format::VHD_MAX_SIZE;
+use super::layout::{self, MBR_MAX_SIZE};
 use super::manifest::ImageManifest;
 use super::{Format, ImageError};
 use crate::byte_size;
+use crate::recipe::Firmware;
 use crate::stop::Stop;
 
 pub const MIB: u64 = 1 << 20;
@@ -108,6 +110,26 @@ pub fn check_for_formats(size: u64, formats: &[Format]) -> Result<(), ImageError
         });
     }
     Ok(())
+}
+
+/// Refuses, before any work, a `--size` that the disk's partition layout cannot describe: an MBR
+/// (the layout of a recipe whose image layer boots with BIOS only) holds at most
+/// [`MBR_MAX_SIZE`]; the GPT layout, made for `firmware = ["bios", "uefi"]`, has no such limit.
+pub fn check_for_layout(size: u64, firmware: &[Firmware]) -> Result<(), ImageError> {
+    if layout::holds(firmware, size) {
+        return Ok(());
+    }
+    Err(ImageError::Size {
+        given: describe(size),
+        reason: format!(
+            "this recipe's image boots with BIOS only, on an MBR disk, which holds at most {} (its \
+             partition table counts sectors in 32 bits): ask for {}T or less, or leave --size out; \
+             a GPT disk has no such limit, and is made when the recipe's image layer says \
+             `firmware = [\"bios\", \"uefi\"]` (where its kernel boots under UEFI)",
+            describe(MBR_MAX_SIZE),
+            MBR_MAX_SIZE / TIB
+        ),
+    })
 }
 
 /// The bytes the tarball unpacks to, for the default disk size: what the output directory's
@@ -268,6 +290,24 @@ mod tests {
         );
         assert!(check_for_formats(parse_size("32T").unwrap(), &[Format::Vhd]).is_ok());
         assert!(check_for_formats(parse_size("33T").unwrap(), &[Format::Raw]).is_ok());
+    }
+
+    #[test]
+    fn an_mbr_disk_above_2_tib_is_refused_before_any_work() {
+        let message = check_for_layout(parse_size("3T").unwrap(), &[Firmware::Bios])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with(
+                "invalid size `3 TiB`: this recipe's image boots with BIOS only, on an MBR disk, \
+                 which holds at most 2 TiB"
+            ) && message.contains("ask for 2T or less")
+                && message.contains("a GPT disk has no such limit"),
+            "{message}"
+        );
+        assert!(check_for_layout(parse_size("2T").unwrap(), &[Firmware::Bios]).is_ok());
+        let hybrid = [Firmware::Bios, Firmware::Uefi];
+        assert!(check_for_layout(parse_size("3T").unwrap(), &hybrid).is_ok());
     }
 
     #[test]
