@@ -35,6 +35,8 @@ pub(super) struct FormatsJob {
     /// The image as `image.json` describes it, with the formats it already has: the files
     /// written are added to them.
     pub manifest: ImageManifest,
+    /// The image id of the OS layer the disk was made from, for the stamp ([`reuse`]).
+    pub os_layer_id: String,
     pub reporter: Arc<dyn Reporter>,
 }
 
@@ -60,6 +62,7 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
         out_dir,
         stem,
         mut manifest,
+        os_layer_id,
         reporter,
     } = job;
     reporter.report(Event::StepStarted {
@@ -100,13 +103,13 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
                     out_dir.display()
                 )));
             }
-            let path = write_manifest(&out_dir, &manifest)?;
+            let path = write_manifest(&out_dir, &manifest, &os_layer_id)?;
             Ok((manifest, path))
         }
         Err(Unfinished { error, written }) if written.is_empty() => Err(error.into()),
         Err(Unfinished { error, written }) => {
             manifest.formats.extend(files(written));
-            write_manifest(&out_dir, &manifest)?;
+            write_manifest(&out_dir, &manifest, &os_layer_id)?;
             let listed = |wanted: bool| -> Vec<&str> {
                 asked
                     .iter()
@@ -138,13 +141,15 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
     }
 }
 
-/// Writes `image.json` into `out_dir` and records its files as they are now (see [`reuse`]).
+/// Writes `image.json` into `out_dir` and records its files as they are now, made from the OS
+/// layer of image id `os_layer_id` (see [`reuse`]).
 pub(super) fn write_manifest(
     out_dir: &Path,
     manifest: &ImageManifest,
+    os_layer_id: &str,
 ) -> Result<PathBuf, ImageError> {
     let path = manifest.write(out_dir)?;
-    if let Err(e) = reuse::record(out_dir, manifest) {
+    if let Err(e) = reuse::record(out_dir, manifest, os_layer_id) {
         tracing::warn!(
             "could not record the image stamp in {}: {e}",
             out_dir.display()
@@ -161,6 +166,9 @@ mod tests {
     use crate::progress::Silent;
     use format::testdisk::TestDisk;
 
+    /// The OS layer's image id the test disks were made from.
+    const LAYER: &str = "sha256:layer";
+
     /// The job of writing `formats` of `disk` into `out`, for an image of key `kkk…`.
     fn job(disk: &Path, out: &Path, formats: &[Format]) -> FormatsJob {
         FormatsJob {
@@ -175,6 +183,7 @@ mod tests {
                 formats: Vec::new(),
                 ..manifest::sample()
             },
+            os_layer_id: LAYER.into(),
             reporter: Arc::new(Silent),
         }
     }
@@ -209,7 +218,7 @@ mod tests {
         assert_eq!(names, ["pg.raw"]);
         assert!(!out.path().join("pg.gce.tar.gz").exists());
         assert_eq!(
-            reuse::existing(out.path(), &"k".repeat(64), &formats),
+            reuse::existing(out.path(), &"k".repeat(64), LAYER, &formats),
             Some(Existing::Extend {
                 disk: out.path().join("pg.raw"),
                 missing: vec![Format::Gce],

@@ -164,7 +164,7 @@ async fn make(
     };
     if let Some(layer) = &cached_layer {
         let key = image_key(req, layer, &tools_image, unpacked);
-        match reuse::existing(&req.out_dir, &key, &req.formats) {
+        match reuse::existing(&req.out_dir, &key, &layer.id, &req.formats) {
             Some(Existing::Complete(manifest)) => {
                 for (i, name) in ["tools", "os layer", "disk", "formats"].iter().enumerate() {
                     stage(&reporter, i, name, None);
@@ -189,11 +189,19 @@ async fn make(
                 disk,
                 missing,
             }) => {
-                let mut outcome =
-                    add_formats(req, manifest, &disk, &missing, &reporter, started).await?;
+                let mut outcome = add_formats(
+                    req, manifest, &disk, &layer.id, &missing, &reporter, started,
+                )
+                .await?;
                 outcome.warnings = warnings;
                 return Ok(outcome);
             }
+            Some(Existing::OtherOsLayer) => reporter.report(Event::Note(format!(
+                "making image {} again: the one {} holds was not made from the OS layer cached \
+                 now (made again since, from a new base image or with --no-cache)",
+                &key[..16],
+                req.out_dir.display()
+            ))),
             None => {}
         }
     }
@@ -275,6 +283,7 @@ async fn make(
         out_dir: req.out_dir.clone(),
         stem: req.spec.stem.clone(),
         manifest: described,
+        os_layer_id: layer.id.clone(),
         reporter: reporter.clone(),
     })
     .await?;
@@ -291,12 +300,13 @@ async fn make(
 }
 
 /// Writes the formats that the image in the output directory lacks from its raw disk there (the
-/// image's bytes, untouched since baker wrote them), without making the disk again, and lists them
-/// in its `image.json` beside the formats it had.
+/// image's bytes, untouched since baker wrote them from the OS layer of image id `os_layer_id`),
+/// without making the disk again, and lists them in its `image.json` beside the formats it had.
 async fn add_formats(
     req: &ImageRequest,
     manifest: ImageManifest,
     disk: &Path,
+    os_layer_id: &str,
     missing: &[Format],
     reporter: &Arc<dyn Reporter>,
     started: Instant,
@@ -319,6 +329,7 @@ async fn add_formats(
         out_dir: req.out_dir.clone(),
         stem: req.spec.stem.clone(),
         manifest,
+        os_layer_id: os_layer_id.to_owned(),
         reporter: reporter.clone(),
     })
     .await?;

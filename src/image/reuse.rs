@@ -5,6 +5,12 @@
 //! again. A stamp beside `image.json` records each file's length and modification time as written;
 //! booting a disk in place (which writes to it) or replacing a file changes them, and the image is
 //! made again.
+//!
+//! The stamp also records the engine's id of the OS layer the disk was made from. The image key
+//! names that layer by its key alone (what it is made of, the same on every machine, since the
+//! disk's identifiers derive from the image key), but a layer made again under the same key — from
+//! a base image bootstrapped anew, or with `--no-cache` — is another tree: a folder whose disk came
+//! from the layer before is made again, not answered as unchanged.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -19,6 +25,10 @@ const STAMP: &str = ".baker-image.stamp";
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
     image_key: String,
+    /// The OS layer's image id; absent in a stamp written before it was recorded, which then
+    /// matches no layer.
+    #[serde(default)]
+    os_layer_id: Option<String>,
     files: Vec<StampFile>,
 }
 
@@ -62,12 +72,24 @@ pub enum Existing {
         disk: PathBuf,
         missing: Vec<Format>,
     },
+    /// The files of this image key as baker left them, but made from another OS layer than the
+    /// one given (made again since, or not recorded): the image has to be made again.
+    OtherOsLayer,
 }
 
-/// What `dir` holds of image `image_key` when its `image.json` is of that key and every file it
-/// lists is as baker left it; `None` when the image has to be made (again).
-pub fn existing(dir: &Path, image_key: &str, formats: &[Format]) -> Option<Existing> {
-    let manifest = intact(dir, image_key)?;
+/// What `dir` holds of image `image_key`, made from the OS layer of image id `os_layer_id`, when
+/// its `image.json` is of that key and every file it lists is as baker left it; `None` when the
+/// image has to be made (again).
+pub fn existing(
+    dir: &Path,
+    image_key: &str,
+    os_layer_id: &str,
+    formats: &[Format],
+) -> Option<Existing> {
+    let (manifest, made_from) = intact(dir, image_key)?;
+    if made_from.as_deref() != Some(os_layer_id) {
+        return Some(Existing::OtherOsLayer);
+    }
     let missing: Vec<Format> = formats
         .iter()
         .copied()
@@ -87,8 +109,9 @@ pub fn existing(dir: &Path, image_key: &str, formats: &[Format]) -> Option<Exist
     })
 }
 
-/// The manifest in `dir` when it is of `image_key` and its files are as baker left them.
-fn intact(dir: &Path, image_key: &str) -> Option<ImageManifest> {
+/// The manifest in `dir` when it is of `image_key` and its files are as baker left them, with the
+/// id of the OS layer its disk was made from, as recorded.
+fn intact(dir: &Path, image_key: &str) -> Option<(ImageManifest, Option<String>)> {
     let manifest = ImageManifest::read(&ImageManifest::path_in(dir)).ok()?;
     if manifest.image_key != image_key {
         return None;
@@ -96,12 +119,13 @@ fn intact(dir: &Path, image_key: &str) -> Option<ImageManifest> {
     let recorded: Stamp = serde_json::from_slice(&std::fs::read(dir.join(STAMP)).ok()?).ok()?;
     let now = Stamp {
         image_key: image_key.to_owned(),
+        os_layer_id: recorded.os_layer_id.clone(),
         files: names(&manifest)
             .iter()
             .map(|n| stamp_of(dir, n))
             .collect::<Option<_>>()?,
     };
-    (recorded == now).then_some(manifest)
+    (recorded == now).then_some((manifest, recorded.os_layer_id))
 }
 
 /// The first half of replacing the image `dir` held, for a run that made its disk anew: its
@@ -166,10 +190,12 @@ fn is_image_file_name(name: &str) -> bool {
         })
 }
 
-/// Records the files of `manifest` as they are now.
-pub fn record(dir: &Path, manifest: &ImageManifest) -> std::io::Result<()> {
+/// Records the files of `manifest` as they are now, and the image id of the OS layer its disk was
+/// made from.
+pub fn record(dir: &Path, manifest: &ImageManifest, os_layer_id: &str) -> std::io::Result<()> {
     let stamp = Stamp {
         image_key: manifest.image_key.clone(),
+        os_layer_id: Some(os_layer_id.to_owned()),
         files: names(manifest)
             .iter()
             .filter_map(|n| stamp_of(dir, n))
@@ -183,6 +209,9 @@ mod tests {
     use super::*;
     use crate::image::manifest::sample;
 
+    /// The OS layer's image id the disks of these tests were made from.
+    const LAYER: &str = "sha256:layer";
+
     fn setup() -> (tempfile::TempDir, ImageManifest) {
         let dir = tempfile::tempdir().unwrap();
         let m = sample();
@@ -190,7 +219,7 @@ mod tests {
         std::fs::write(dir.path().join(file), b"disk").unwrap();
         std::fs::write(dir.path().join(format!("{file}.sha256")), b"sum").unwrap();
         m.write(dir.path()).unwrap();
-        record(dir.path(), &m).unwrap();
+        record(dir.path(), &m, LAYER).unwrap();
         (dir, m)
     }
 
@@ -198,10 +227,35 @@ mod tests {
     fn an_untouched_output_of_the_same_key_is_reused() {
         let (dir, m) = setup();
         assert_eq!(
-            existing(dir.path(), &m.image_key, &[Format::Raw]),
+            existing(dir.path(), &m.image_key, LAYER, &[Format::Raw]),
             Some(Existing::Complete(m.clone()))
         );
-        assert!(existing(dir.path(), "another key", &[Format::Raw]).is_none());
+        assert!(existing(dir.path(), "another key", LAYER, &[Format::Raw]).is_none());
+    }
+
+    /// The reviewer's case: image A made on base B1; the base bootstrapped anew (B2) and the layer
+    /// made again under the same key (so the same image key) for another folder; then A asked
+    /// for again must not be answered as unchanged, nor extended from its disk made on B1.
+    #[test]
+    fn an_image_made_from_an_os_layer_since_made_again_is_made_again() {
+        let (dir, m) = setup();
+        let again = "sha256:layer made again from a new base";
+        for formats in [&[Format::Raw][..], &[Format::Raw, Format::Vhd]] {
+            assert_eq!(
+                existing(dir.path(), &m.image_key, again, formats),
+                Some(Existing::OtherOsLayer)
+            );
+        }
+        // A stamp from before the layer was recorded names no layer: made again too.
+        let path = dir.path().join(STAMP);
+        let mut older: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        older.as_object_mut().unwrap().remove("os_layer_id");
+        std::fs::write(&path, older.to_string()).unwrap();
+        assert_eq!(
+            existing(dir.path(), &m.image_key, LAYER, &[Format::Raw]),
+            Some(Existing::OtherOsLayer)
+        );
     }
 
     #[test]
@@ -211,6 +265,7 @@ mod tests {
             existing(
                 dir.path(),
                 &m.image_key,
+                LAYER,
                 &[Format::Raw, Format::Vhd, Format::Qcow2]
             ),
             Some(Existing::Extend {
@@ -230,23 +285,23 @@ mod tests {
         std::fs::write(dir.path().join("pg.qcow2"), b"qcow2").unwrap();
         std::fs::write(dir.path().join("pg.qcow2.sha256"), b"sum").unwrap();
         m.write(dir.path()).unwrap();
-        record(dir.path(), &m).unwrap();
+        record(dir.path(), &m, LAYER).unwrap();
         assert!(matches!(
-            existing(dir.path(), &m.image_key, &[Format::Qcow2]),
+            existing(dir.path(), &m.image_key, LAYER, &[Format::Qcow2]),
             Some(Existing::Complete(_))
         ));
-        assert!(existing(dir.path(), &m.image_key, &[Format::Vhd]).is_none());
+        assert!(existing(dir.path(), &m.image_key, LAYER, &[Format::Vhd]).is_none());
     }
 
     #[test]
     fn a_changed_or_missing_file_is_made_again() {
         let (dir, m) = setup();
         std::fs::write(dir.path().join(&m.formats[0].file), b"booted disk").unwrap();
-        assert!(existing(dir.path(), &m.image_key, &[Format::Raw]).is_none());
-        assert!(existing(dir.path(), &m.image_key, &[Format::Vhd]).is_none());
+        assert!(existing(dir.path(), &m.image_key, LAYER, &[Format::Raw]).is_none());
+        assert!(existing(dir.path(), &m.image_key, LAYER, &[Format::Vhd]).is_none());
         let (dir, m) = setup();
         std::fs::remove_file(dir.path().join(format!("{}.sha256", m.formats[0].file))).unwrap();
-        assert!(existing(dir.path(), &m.image_key, &[Format::Raw]).is_none());
+        assert!(existing(dir.path(), &m.image_key, LAYER, &[Format::Raw]).is_none());
     }
 
     #[test]
@@ -270,7 +325,7 @@ mod tests {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
         std::fs::create_dir(dir.path().join("folder.vhd")).unwrap();
-        record(dir.path(), &older).unwrap();
+        record(dir.path(), &older, LAYER).unwrap();
         let raw = older.formats[0].file.clone();
         let listed = forget_older(dir.path()).unwrap();
         assert_eq!(
