@@ -71,15 +71,20 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
         name: "formats".into(),
     });
     let t = Instant::now();
-    // A disk made anew replaces the image the folder held: described by nothing while the new files
-    // are written, the older files not written again removed once all are.
-    let older = match disk_file {
-        DiskFile::Take => reuse::forget_older(&out_dir).map_err(ImageError::io(
-            "removing the image.json of the older image in",
-            &out_dir,
-        ))?,
-        DiskFile::Keep => Vec::new(),
-    };
+    // A disk made anew replaces the image the folder held: its files go before any new one is
+    // written, so that a run that fails part way leaves none of them beside the new ones, each
+    // with a `.sha256` that still checks out and no image.json naming it.
+    if disk_file == DiskFile::Take {
+        let removed = reuse::forget_older(&out_dir)
+            .map_err(ImageError::io("removing the older image in", &out_dir))?;
+        if !removed.is_empty() {
+            reporter.report(Event::Note(format!(
+                "removed the older image's {} from {}: this image replaces it",
+                removed.join(", "),
+                out_dir.display()
+            )));
+        }
+    }
     let written = output::write_formats(
         &formats,
         (&raw, disk_file),
@@ -94,15 +99,6 @@ fn write(job: FormatsJob, stop: Stop) -> Result<(ImageManifest, PathBuf), ImageE
         Ok(written) => {
             stage(&reporter, 3, "formats", Some(t));
             manifest.formats.extend(files(written));
-            let names: Vec<String> = manifest.formats.iter().map(|f| f.file.clone()).collect();
-            let removed = reuse::remove_older_files(&out_dir, &older, &names);
-            if !removed.is_empty() {
-                reporter.report(Event::Note(format!(
-                    "removed the older image's {} from {}: this image replaces it",
-                    removed.join(", "),
-                    out_dir.display()
-                )));
-            }
             let path = write_manifest(&out_dir, &manifest, &os_layer_id)?;
             Ok((manifest, path))
         }
@@ -225,6 +221,26 @@ mod tests {
                 manifest: listed,
             })
         );
+    }
+
+    /// A disk made anew whose only format fails: the older image's files are gone all the same,
+    /// none left with a checksum that still verifies it and nothing naming it.
+    #[test]
+    fn a_failed_run_with_a_disk_made_anew_leaves_no_file_of_the_older_image() {
+        let disk = TestDisk::typical();
+        let out = tempfile::tempdir().unwrap();
+        let mut older = manifest::sample();
+        older.formats[0].format = "qcow2".into();
+        older.formats[0].file = "pg.qcow2".into();
+        std::fs::write(out.path().join("pg.qcow2"), b"older disk").unwrap();
+        std::fs::write(out.path().join("pg.qcow2.sha256"), b"sum  pg.qcow2\n").unwrap();
+        write_manifest(out.path(), &older, LAYER).unwrap();
+        let mut made_anew = job(&disk.path, out.path(), &[Format::Gce]);
+        made_anew.disk.1 = DiskFile::Take;
+        // A 64 MiB disk is no whole number of GiB: gce refuses it, and nothing is written.
+        write(made_anew, Stop::default()).unwrap_err();
+        let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[tokio::test]

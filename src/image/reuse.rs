@@ -128,19 +128,25 @@ fn intact(dir: &Path, image_key: &str) -> Option<(ImageManifest, Option<String>)
     (recorded == now).then_some((manifest, recorded.os_layer_id))
 }
 
-/// The first half of replacing the image `dir` held, for a run that made its disk anew: its
-/// `image.json` and stamp are removed before any new file is written, so that a run stopped part way
-/// never leaves them describing bytes that are no longer there. Returns the image files that
-/// `image.json` listed, for [`remove_older_files`] once the new ones are written. Only an
-/// `image.json` of baker's counts ([`ImageManifest::is_in`], read loosely, so that one written by
-/// another version of baker is understood), and of what it lists only image file names (a plain
-/// file name with a format's extension).
+/// Clears the way for a disk made anew, before any of its files is written: the stamp, every image
+/// file the older `image.json` listed with its `.sha256`, then that `image.json` itself go. All of
+/// them, whatever the older image's key — a disk made again may differ from an older one of the same
+/// key (a package updated in its repositories since) — and before, not after, the new files are
+/// written, so that a run that fails or is stopped part way leaves no older disk, checksum and all,
+/// beside the new files as if it were this image's, and no `image.json` describing bytes that are
+/// no longer there. (The older image is lost either way once its disk is made anew: the new
+/// `image.json` cannot list it.) `image.json` goes last, so a run killed in the middle leaves it
+/// naming what is left, for the next run to remove. Only an `image.json` of baker's counts
+/// ([`ImageManifest::is_in`], read loosely, so that one written by another version of baker is
+/// understood), and of what it lists only image file names (a plain file name with a format's
+/// extension); only regular files and links are removed, and what cannot be is left, with a
+/// warning in the log. Returns the image files removed.
 pub fn forget_older(dir: &Path) -> std::io::Result<Vec<String>> {
     let path = ImageManifest::path_in(dir);
     if !ImageManifest::is_in(dir) {
         return Ok(Vec::new());
     }
-    let listed = std::fs::read_to_string(&path)
+    let listed: Vec<String> = std::fs::read_to_string(&path)
         .ok()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .and_then(|m| m["formats"].as_array().cloned())
@@ -150,19 +156,9 @@ pub fn forget_older(dir: &Path) -> std::io::Result<Vec<String>> {
         .filter(|name| is_image_file_name(name))
         .collect();
     crate::atomic_file::remove_if_exists(&dir.join(STAMP))?;
-    crate::atomic_file::remove_if_exists(&path)?;
-    Ok(listed)
-}
-
-/// The second half, once the new image's formats are all written: the `older` files that are not
-/// among the `written` ones go, each with its `.sha256`, whatever the older image's key — a disk
-/// made again may differ from an older one of the same key (a package updated in its repositories
-/// since) — so that none stays beside the new ones, checksum and all, as if it were this image's.
-/// Only regular files and links are removed; what cannot be is left, with a warning in the log.
-/// Returns the names removed.
-pub fn remove_older_files(dir: &Path, older: &[String], written: &[String]) -> Vec<String> {
     let mut removed = Vec::new();
-    for name in older.iter().filter(|n| !written.contains(n)) {
+    for name in &listed {
+        // The checksum first: a file left without one is never taken for a verified image.
         for file in [format!("{name}.sha256"), name.clone()] {
             let path = dir.join(&file);
             let Ok(meta) = path.symlink_metadata() else {
@@ -178,7 +174,8 @@ pub fn remove_older_files(dir: &Path, older: &[String], written: &[String]) -> V
             }
         }
     }
-    removed
+    crate::atomic_file::remove_if_exists(&path)?;
+    Ok(removed)
 }
 
 /// A plain file name (no folder) ending with an image format's extension.
@@ -305,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn a_disk_made_anew_forgets_the_older_image_then_removes_only_its_files_not_written_again() {
+    fn a_disk_made_anew_first_removes_the_older_images_files_and_nothing_else() {
         let (dir, mut older) = setup();
         let mut qcow2 = older.formats[0].clone();
         qcow2.format = "qcow2".into();
@@ -327,27 +324,18 @@ mod tests {
         std::fs::create_dir(dir.path().join("folder.vhd")).unwrap();
         record(dir.path(), &older, LAYER).unwrap();
         let raw = older.formats[0].file.clone();
-        let listed = forget_older(dir.path()).unwrap();
         assert_eq!(
-            listed,
-            [raw.clone(), "older.qcow2".into(), "folder.vhd".into()]
-        );
-        assert!(!ImageManifest::path_in(dir.path()).exists() && !dir.path().join(STAMP).exists());
-        // The raw disk is written again under its name: it stays.
-        assert_eq!(
-            remove_older_files(dir.path(), &listed, std::slice::from_ref(&raw)),
-            ["older.qcow2"]
+            forget_older(dir.path()).unwrap(),
+            [raw, "older.qcow2".into()]
         );
         let mut left: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
-        let raw_sha = format!("{raw}.sha256");
-        assert_eq!(
-            left,
-            ["NOTES.txt", "folder.vhd", "mine.qcow2", &raw, &raw_sha]
-        );
+        // No image.json nor stamp; what the older image.json listed that is no image file of a
+        // format, or no file, stays, and so do files it did not list.
+        assert_eq!(left, ["NOTES.txt", "folder.vhd", "mine.qcow2"]);
         assert!(
             forget_older(dir.path()).unwrap().is_empty(),
             "safe to repeat"
