@@ -316,11 +316,11 @@ say "the same command again, once the way is clear: $(since "$t") s"
 check "the same command again writes only gce, from the raw disk, and image.json lists both" \
   [ "$(json "$WORK/img-u.json" 'd["disk_reused"] and [f["format"] for f in d["image"]["formats"]] == ["raw", "gce"]')" = True ]
 check "and the gce archive is whole" bash -c "gzip -t '$U/${DISK%.raw}.gce.tar.gz' && cd '$U' && sha256sum -c --quiet ${DISK%.raw}.gce.tar.gz.sha256"
-# Another build's image into the same folder: the older image's gce, which it does not write, must
-# not stay beside it with a .sha256 that still checks out.
+# Another build's image into the same folder: the older image's files go before it writes its own
+# (its gce, which it does not write, must not stay beside it with a .sha256 that still checks out).
 "$BAKER" image --from "$PG" --format raw --out "$U" --cache-dir "$WORK/cache-a" >/dev/null 2>"$WORK/img-u2.err"
 check "an image of another build into that folder removes the older image's gce, saying so, and leaves only its own files" bash -c \
-  "grep -qF \"removed the older image's ${DISK%.raw}.gce.tar.gz from $U: this image replaces it\" '$WORK/img-u2.err' && cd '$U' && sha256sum -c --quiet $DISK.sha256 && [ \"\$(ls | sort | tr '\n' ' ')\" = 'image.json $DISK $DISK.sha256 ' ]"
+  "grep -qF \"removed the older image's $DISK, ${DISK%.raw}.gce.tar.gz from $U: this image replaces it\" '$WORK/img-u2.err' && cd '$U' && sha256sum -c --quiet $DISK.sha256 && [ \"\$(ls | sort | tr '\n' ' ')\" = 'image.json $DISK $DISK.sha256 ' ]"
 rm -rf "$U"
 
 # --- Ctrl-C while the formats are written: out at once, nothing half-written left ---------------------
