@@ -55,7 +55,8 @@ pub enum QemuFrom {
     Tools,
 }
 
-/// The QEMU command line for `disk` (a path as QEMU sees it).
+/// The QEMU command line for `disk` (a path as QEMU sees it, any `,` in it doubled, as QEMU reads a
+/// comma inside an option's value; a single one would end the value there).
 /// With `ovmf` the guest starts in UEFI firmware, else in SeaBIOS.
 pub fn qemu_args(
     disk: &str,
@@ -79,7 +80,10 @@ pub fn qemu_args(
         "-nographic",
         "-no-reboot",
         "-drive",
-        &format!("file={disk},format={format},if=none,id=disk,snapshot=on"),
+        &format!(
+            "file={},format={format},if=none,id=disk,snapshot=on",
+            disk.replace(',', ",,")
+        ),
         "-device",
         "virtio-blk-pci,drive=disk,bootindex=0",
         // One NIC, as on a cloud: QEMU's user-mode network answers the image's DHCP (an image whose
@@ -238,7 +242,7 @@ impl Runner {
                         image: tools,
                         cmd: args,
                         env: Default::default(),
-                        binds: vec![format!("{}:/disk:ro", dir.display())],
+                        binds: vec![disk_bind(image, dir)?],
                         labels: &[(IMAGE_PART_LABEL, "boot")],
                     },
                     devices,
@@ -262,6 +266,22 @@ impl Runner {
     }
 }
 
+/// The read-only bind of the disk's folder `dir` at `/disk`, as the engine takes it:
+/// `<dir>:/disk:ro`, which a `:` in `dir` would cut short, so such a folder is refused, saying what
+/// works instead.
+fn disk_bind(image: &Path, dir: &Path) -> Result<String, ImageError> {
+    let dir = dir.display().to_string();
+    if dir.contains(':') {
+        return Err(ImageError::Boot(format!(
+            "cannot boot {} in baker's tools container: its folder {dir} has a `:`, which a Docker \
+             bind mount cannot name; move the disk to a folder without one, or install QEMU on \
+             this host (baker then runs it there)",
+            image.display()
+        )));
+    }
+    Ok(format!("{dir}:/disk:ro"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,10 +296,32 @@ mod tests {
              -device virtio-blk-pci,drive=disk,bootindex=0 \
              -netdev user,id=nic,restrict=on -device virtio-net-pci,netdev=nic,romfile="
         );
+        // A comma in the path is doubled, or QEMU would read the rest as options.
+        assert!(
+            qemu_args("/srv/a,b/pg,1.raw", "raw", Accel::Tcg, 1024, None)
+                .join(" ")
+                .contains(" file=/srv/a,,b/pg,,1.raw,format=raw,if=none,")
+        );
         assert!(
             qemu_args("d", "raw", Accel::Kvm, 512, None)
                 .join(" ")
                 .contains("-accel kvm -cpu host -m 512")
+        );
+    }
+
+    #[test]
+    fn a_disk_folder_with_a_colon_is_refused_for_the_container_and_the_bind_is_read_only() {
+        let disk = Path::new("/srv/images/pg.raw");
+        assert_eq!(
+            disk_bind(disk, Path::new("/srv/images")).unwrap(),
+            "/srv/images:/disk:ro"
+        );
+        let said = disk_bind(Path::new("/srv/a:b/pg.raw"), Path::new("/srv/a:b"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            said.contains("its folder /srv/a:b has a `:`, which a Docker bind mount cannot name"),
+            "{said}"
         );
     }
 }
