@@ -7,7 +7,9 @@
 //! when `/dev/kvm` opens and the guest's kernel prints its first line within [`KVM_GRACE`] with no
 //! KVM internal error from QEMU: on some hosts the device exists but guests never run, and on some
 //! nested ones KVM runs the firmware and the boot loader, then stops the kernel with an emulation
-//! failure (and QEMU keeps the paused guest). Otherwise QEMU runs again with software emulation.
+//! failure (and QEMU keeps the paused guest). Otherwise QEMU runs again with software emulation,
+//! with the whole timeout again, its console appended to the trial's in the same log
+//! (see `watch.rs`).
 //! A failed trial is remembered for this boot of the host ([`kvm_memory`]), so later boots go
 //! straight to software emulation. `--accel kvm|tcg` picks one instead, with no trial.
 //! On timeout the error carries the console's last 40 lines and a hint read from them.
@@ -17,14 +19,11 @@ mod disk_kind;
 pub mod kvm_memory;
 mod ovmf;
 mod qemu;
+mod watch;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use super::ImageError;
 use super::assets::READY_LINE;
@@ -33,13 +32,14 @@ use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
 
 use crate::recipe::Firmware;
+use console::failure;
 pub use console::{AGENT_CANNOT_RUN, diagnose, strip_escapes};
-use console::{NOTHING_TO_BOOT, failure};
 pub use disk_kind::disk_format;
 use kvm_memory::KvmMemory;
 pub use ovmf::Ovmf;
 pub use qemu::{Accel, QemuFrom, kvm_openable, on_path, qemu_args};
 use qemu::{Runner, host_qemu};
+use watch::{ConsoleLog, KVM_FAILURE, Watched, watch};
 
 /// How long a KVM guest may take to print its kernel's first line before KVM is taken to be
 /// unusable: about two seconds where KVM works; on a host whose KVM traps everything GRUB took
@@ -49,9 +49,6 @@ pub const KVM_GRACE: Duration = Duration::from_secs(20);
 
 /// The first line every Linux kernel prints on its console (`linux_banner`).
 pub const KERNEL_BANNER: &str = "Linux version";
-
-/// What QEMU prints when KVM stops a guest it cannot run; the guest then stays paused.
-const KVM_FAILURE: &str = "KVM internal error";
 
 #[derive(Debug, Clone)]
 pub struct BootOptions {
@@ -114,7 +111,6 @@ pub async fn boot(
             }
         }
     };
-    let deadline = Instant::now() + opts.timeout;
     let mut accel = opts.accel.unwrap_or(if kvm_openable() {
         Accel::Kvm
     } else {
@@ -135,6 +131,8 @@ pub async fn boot(
         )));
         None
     });
+    // One log for every attempt: a retry goes on after the KVM trial's console.
+    let mut log = ConsoleLog::create(&opts.log)?;
     loop {
         reporter.report(Event::Note(format!(
             "booting {} under QEMU ({accel}, {}, {}); console: {}{}",
@@ -150,7 +148,16 @@ pub async fn boot(
         let mut vm = runner
             .start(&image, format, accel, opts.memory_mib, uefi)
             .await?;
-        let result = watch(&mut vm.output, &opts.log, deadline, accel, trial, &reporter).await;
+        // Each attempt has the whole timeout: the retry's failure says "within {timeout}s".
+        let result = watch(
+            &mut vm.output,
+            &mut log,
+            opts.timeout,
+            accel,
+            trial,
+            &reporter,
+        )
+        .await;
         vm.stop().await;
         let watched = result?;
         match watched {
@@ -174,6 +181,7 @@ pub async fn boot(
                         KVM_GRACE.as_secs()
                     ),
                 };
+                log.retried(&why)?;
                 reporter.report(Event::Warning(memory.trial_failed(&why)));
                 accel = Accel::Tcg;
                 trial = false;
@@ -220,19 +228,6 @@ fn result_reason(opts: &BootOptions) -> String {
     )
 }
 
-enum Watched {
-    Ready,
-    /// No kernel line on the console within [`KVM_GRACE`] (only watched while KVM is on trial).
-    KvmStalled,
-    /// QEMU said KVM could not run the guest (only watched under KVM).
-    KvmFailed,
-    TimedOut,
-    /// QEMU ended before the ready line.
-    Ended,
-    /// The firmware said the disk holds no boot loader: waiting longer changes nothing.
-    NothingToBoot,
-}
-
 /// Keeps the console log a boot before this one left at `log`, as `log.1` (replacing the one
 /// before it), so that booting an image again does not lose the log of the boot that failed:
 /// where it went, or `None` when there was none. Only a regular file is kept: `--log /dev/stdout`
@@ -249,67 +244,9 @@ fn keep_previous_log(log: &Path) -> std::io::Result<Option<PathBuf>> {
     Ok(Some(previous))
 }
 
-/// Copies the console to the log and looks for the ready line.
-async fn watch(
-    output: &mut mpsc::Receiver<Bytes>,
-    log: &Path,
-    deadline: Instant,
-    accel: Accel,
-    trial: bool,
-    reporter: &Arc<dyn Reporter>,
-) -> Result<Watched, ImageError> {
-    let mut file = std::fs::File::create(log).map_err(ImageError::io("creating", log))?;
-    let started = Instant::now();
-    // KVM on trial stays so until the kernel has printed.
-    let mut on_trial = trial;
-    let mut line = Vec::new();
-    loop {
-        let mut until = deadline;
-        if on_trial {
-            until = until.min(started + KVM_GRACE);
-        }
-        let chunk = match tokio::time::timeout_at(until.into(), output.recv()).await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => return Ok(Watched::Ended),
-            Err(_) if on_trial => return Ok(Watched::KvmStalled),
-            Err(_) => return Ok(Watched::TimedOut),
-        };
-        file.write_all(&chunk)
-            .map_err(ImageError::io("writing", log))?;
-        for b in chunk.iter() {
-            if *b == b'\n' {
-                let text = strip_escapes(&String::from_utf8_lossy(&line));
-                line.clear();
-                if text.contains(READY_LINE) {
-                    file.flush().map_err(ImageError::io("writing", log))?;
-                    return Ok(Watched::Ready);
-                }
-                if NOTHING_TO_BOOT.iter().any(|n| text.contains(n)) {
-                    file.flush().map_err(ImageError::io("writing", log))?;
-                    return Ok(Watched::NothingToBoot);
-                }
-                if accel == Accel::Kvm && text.contains(KVM_FAILURE) {
-                    file.flush().map_err(ImageError::io("writing", log))?;
-                    return Ok(Watched::KvmFailed);
-                }
-                on_trial &= !text.contains(KERNEL_BANNER);
-                if !text.trim().is_empty() {
-                    reporter.report(Event::StepLog {
-                        name: "boot".into(),
-                        line: text.trim().to_owned(),
-                    });
-                }
-            } else {
-                line.push(*b);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::progress::Silent;
 
     #[test]
     fn a_boot_keeps_the_last_boots_console_log_beside_its_own() {
@@ -330,70 +267,5 @@ mod tests {
         std::os::unix::fs::symlink("/dev/null", &link).unwrap();
         assert_eq!(keep_previous_log(&link).unwrap(), None);
         assert!(link.exists());
-    }
-
-    /// What [`watch`] makes of a console that prints `chunks`, then ends.
-    async fn watched(accel: Accel, chunks: &[&str]) -> Watched {
-        let trial = accel == Accel::Kvm;
-        let dir = tempfile::tempdir().unwrap();
-        let (tx, mut rx) = mpsc::channel(chunks.len().max(1));
-        for chunk in chunks {
-            tx.send(Bytes::from(chunk.to_string())).await.unwrap();
-        }
-        drop(tx);
-        let reporter: Arc<dyn Reporter> = Arc::new(Silent);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let log = dir.path().join("console.log");
-        watch(&mut rx, &log, deadline, accel, trial, &reporter)
-            .await
-            .unwrap()
-    }
-
-    /// As a nested host's KVM printed it: the firmware and GRUB ran, the kernel did not.
-    const KVM_STOPPED_THE_KERNEL: [&str; 2] = [
-        "SeaBIOS (version 1.16.2)\r\nBooting from Hard Disk...\r\nGRUB loading...\r\n",
-        "KVM internal error. Suberror: 1\r\nextra data[0]: 0x0000000000000001\r\nemulation failure\r\n",
-    ];
-
-    #[tokio::test]
-    async fn a_kvm_internal_error_ends_the_kvm_trial_at_once() {
-        assert!(matches!(
-            watched(Accel::Kvm, &KVM_STOPPED_THE_KERNEL).await,
-            Watched::KvmFailed
-        ));
-        // Under software emulation the line is not QEMU's verdict on KVM: the watch goes on.
-        assert!(matches!(
-            watched(Accel::Tcg, &KVM_STOPPED_THE_KERNEL).await,
-            Watched::Ended
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_firmware_with_nothing_to_boot_ends_the_watch_at_once() {
-        // The console stays open after SeaBIOS's line, as QEMU's does: the watch ends on the line.
-        let (tx, mut rx) = mpsc::channel(1);
-        tx.send(Bytes::from(
-            "SeaBIOS (version 1.16.2)\r\nBooting from Hard Disk...\r\nBoot failed: not a bootable disk\r\n\r\nNo bootable device.  Retrying in 60 seconds.\r\n",
-        ))
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let reporter: Arc<dyn Reporter> = Arc::new(Silent);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let log = dir.path().join("console.log");
-        let started = Instant::now();
-        let watched = watch(&mut rx, &log, deadline, Accel::Tcg, false, &reporter).await;
-        assert!(matches!(watched.unwrap(), Watched::NothingToBoot));
-        assert!(started.elapsed() < Duration::from_secs(5));
-        drop(tx);
-    }
-
-    #[tokio::test]
-    async fn the_ready_line_ends_the_watch() {
-        let chunks = [
-            "[    0.000000] Linux version 6.1.0-50-cloud-amd64\r\n",
-            "baker-ready: first boot finished\r\n",
-        ];
-        assert!(matches!(watched(Accel::Kvm, &chunks).await, Watched::Ready));
     }
 }

@@ -3,25 +3,34 @@
 
 use super::super::ImageError;
 use super::BootOptions;
+use super::watch::RETRY_MARK;
 
 /// The boot error: what did not happen, the console's last 40 lines, and a hint: [`diagnose`]'s,
-/// else `otherwise`.
+/// else `otherwise`. Only the last attempt's console counts: a retry under software emulation
+/// follows the failed KVM trial's in the same log, whose lines say nothing of the retry.
 pub(super) fn failure(opts: &BootOptions, reason: &str, otherwise: Option<String>) -> ImageError {
     let text = std::fs::read(&opts.log).unwrap_or_default();
     let text = strip_escapes(&String::from_utf8_lossy(&text));
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines = last_attempt(&lines);
     let tail = lines[lines.len().saturating_sub(40)..]
         .iter()
         .map(|l| format!("  | {l}"))
         .collect::<Vec<_>>()
         .join("\n");
-    let hint = (diagnose(&lines).map(str::to_owned).or(otherwise))
+    let hint = (diagnose(lines).map(str::to_owned).or(otherwise))
         .map(|h| format!("\nhint: {h}"))
         .unwrap_or_default();
     ImageError::Boot(format!(
         "{reason}; the console's last lines:\n{tail}\nfull console log: {}{hint}",
         opts.log.display()
     ))
+}
+
+/// The lines after the last retry's mark (all of them when the boot was not retried).
+fn last_attempt<'a>(lines: &'a [&'a str]) -> &'a [&'a str] {
+    let mark = lines.iter().rposition(|l| l.starts_with(RETRY_MARK));
+    &lines[mark.map_or(0, |at| at + 1)..]
 }
 
 /// What first boot prints instead of the ready line when the role agent cannot run on the image.
@@ -105,6 +114,15 @@ pub fn strip_escapes(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retried_boot_is_diagnosed_from_the_retrys_console_alone() {
+        let retry = format!("{RETRY_MARK}KVM's trial failed (QEMU stopped); the boot starts again");
+        let lines = ["Kernel panic - under KVM", &retry, "Welcome to Debian"];
+        assert_eq!(last_attempt(&lines), ["Welcome to Debian"]);
+        assert!(diagnose(last_attempt(&lines)).is_none());
+        assert_eq!(last_attempt(&lines[..1]), &lines[..1]);
+    }
 
     #[test]
     fn a_disk_with_no_boot_loader_says_so() {
