@@ -28,7 +28,7 @@ pub struct ContainerSpec<'a> {
     pub cmd: Vec<String>,
     pub workdir: &'a str,
     pub env: &'a BTreeMap<String, String>,
-    /// `host_path:container_path` bind mounts.
+    /// `host_path:container_path` bind mounts (see [`super::binds`]).
     pub binds: Vec<String>,
     /// Labels besides the owner label and `BAKER_LABELS`, which every container gets.
     pub labels: &'a [(&'a str, &'a str)],
@@ -65,6 +65,7 @@ impl Engine {
         extras: ContainerExtras<'_>,
     ) -> Result<Container, EngineError> {
         let devices = device_mappings(extras.devices);
+        let (binds, mounts) = super::binds::binds_and_mounts(spec.binds);
         let body = ContainerCreateBody {
             image: Some(spec.image.to_owned()),
             cmd: Some(spec.cmd),
@@ -79,7 +80,8 @@ impl Engine {
             stdin_once: Some(extras.stdin),
             attach_stdin: Some(extras.stdin),
             host_config: Some(HostConfig {
-                binds: Some(spec.binds),
+                binds,
+                mounts,
                 devices: Some(devices),
                 ..Default::default()
             }),

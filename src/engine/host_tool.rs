@@ -21,6 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::StartContainerOptions;
 
+use super::binds::host_mount;
 use super::container::device_mappings;
 use super::janitor::force_remove;
 use super::labels::labels;
@@ -49,14 +50,19 @@ impl HostToolSpec<'_> {
             .filter_map(|d| std::fs::metadata(d).ok())
             .map(|m| m.gid().to_string())
             .collect();
-        let binds = self
-            .dirs
-            .iter()
-            .map(|dir| match dir.strip_suffix(":ro") {
-                Some(dir) => format!("{dir}:{dir}:ro"),
-                None => format!("{dir}:{dir}"),
-            })
-            .collect();
+        // At the same path inside; one holding a `:` as a mount (see `super::binds`).
+        let (mut binds, mut mounts) = (Vec::new(), Vec::new());
+        for dir in &self.dirs {
+            let (dir, read_only) = match dir.strip_suffix(":ro") {
+                Some(dir) => (dir, true),
+                None => (dir.as_str(), false),
+            };
+            if dir.contains(':') {
+                mounts.push(host_mount(dir, dir, read_only));
+            } else {
+                binds.push(format!("{dir}:{dir}{}", if read_only { ":ro" } else { "" }));
+            }
+        }
         ContainerCreateBody {
             image: Some(self.image.to_owned()),
             cmd: Some(self.cmd.clone()),
@@ -69,6 +75,7 @@ impl HostToolSpec<'_> {
             labels: Some(labels),
             host_config: Some(HostConfig {
                 binds: Some(binds),
+                mounts: Some(mounts),
                 devices: Some(device_mappings(self.devices)),
                 group_add: Some(groups),
                 network_mode: Some("host".into()),

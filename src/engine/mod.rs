@@ -10,6 +10,7 @@
 //! ([`DiskUsage`]), for `baker cache`; and the removal, as root, of what build
 //! containers left in the host's cache ([`root_files`]).
 
+mod binds;
 mod connect;
 mod container;
 mod disk_usage;

@@ -47,6 +47,7 @@ impl Engine {
             return Err(RootRemovalError::NoImage(paths.to_vec()));
         };
         let (binds, targets) = mounts(paths);
+        let (binds, mounts) = super::binds::binds_and_mounts(binds);
         let mut cmd = vec!["rm".to_owned(), "-rf".to_owned(), "--".to_owned()];
         cmd.extend(targets);
         let mut all = labels(&[("baker.tool", "remove-as-root")]);
@@ -59,7 +60,8 @@ impl Engine {
             labels: Some(all),
             network_disabled: Some(true),
             host_config: Some(HostConfig {
-                binds: Some(binds),
+                binds,
+                mounts,
                 network_mode: Some("none".into()),
                 ..Default::default()
             }),

@@ -37,7 +37,7 @@ pub use console::{AGENT_CANNOT_RUN, diagnose, strip_escapes};
 pub use disk_kind::disk_format;
 use kvm_memory::KvmMemory;
 pub use ovmf::Ovmf;
-pub use qemu::{Accel, QemuFrom, kvm_openable, on_path, qemu_args};
+pub use qemu::{Accel, QemuFrom, kvm_openable, on_path, option_value, qemu_args};
 use qemu::{Runner, host_qemu};
 use watch::{ConsoleLog, KVM_FAILURE, Watched, watch};
 

@@ -13,8 +13,8 @@ use super::qemu_process::{running_pid, stop};
 use super::qemu_runner::QemuRunner;
 use super::readiness::NodeShell;
 use super::ssh_shell::SshTarget;
-use crate::image::boot::KERNEL_BANNER;
 pub use crate::image::boot::{Accel, kvm_openable};
+use crate::image::boot::{KERNEL_BANNER, option_value};
 
 /// Where one node's files live in the cluster's state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,11 +120,14 @@ pub fn qemu_args(vm: &VmSpec<'_>) -> Vec<String> {
         "-pidfile",
         &path(&vm.files.pidfile),
         "-drive",
-        &format!("file={},format=qcow2,if=virtio", path(&vm.files.overlay)),
+        &format!(
+            "file={},format=qcow2,if=virtio",
+            option_value(&path(&vm.files.overlay))
+        ),
         "-drive",
         &format!(
             "file={},format=raw,if=virtio,readonly=on",
-            path(&vm.files.seed)
+            option_value(&path(&vm.files.seed))
         ),
         "-netdev",
         &format!("user,id=host{forwards}"),
@@ -266,6 +269,22 @@ mod tests {
             assert!(args.contains(part), "{part} not in {args}");
         }
         assert_eq!(VmFiles::of_pidfile(&files.pidfile), files);
+        // A comma in the state directory is doubled in a drive's file=, or QEMU cuts it there.
+        let files = VmFiles::of(Path::new("/st,1/pg"), "pg-primary");
+        let args = qemu_args(&VmSpec {
+            files: &files,
+            node: "pg-primary",
+            index: 0,
+            switch: &switch,
+            forwards: &forwards,
+            accel: Accel::Tcg,
+            memory_mib: 768,
+        })
+        .join(" ");
+        assert!(
+            args.contains("-drive file=/st,,1/pg/pg-primary.qcow2,format=qcow2,"),
+            "{args}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! temporary directory on the host, or in the container's own `/tmp`.
 
 use super::super::ImageError;
+use super::qemu::option_value;
 
 /// OVMF's firmware code.
 pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE.fd";
@@ -52,8 +53,14 @@ impl Ovmf {
     /// QEMU's two flash drives: the code read-only, then the variables.
     pub fn qemu_args(&self) -> Vec<String> {
         [
-            format!("if=pflash,format=raw,unit=0,readonly=on,file={}", self.code),
-            format!("if=pflash,format=raw,unit=1,file={}", self.vars),
+            format!(
+                "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                option_value(&self.code)
+            ),
+            format!(
+                "if=pflash,format=raw,unit=1,file={}",
+                option_value(&self.vars)
+            ),
         ]
         .into_iter()
         .flat_map(|drive| ["-drive".to_owned(), drive])
