@@ -34,6 +34,19 @@ pub enum BuildError {
     )]
     IncrementalNeedsTree,
 
+    /// The `--source-dir` tree is not the tree the plan's keys were made from: building it would
+    /// cache its result under the keys of the tree as planned.
+    #[error(
+        "the source tree {} changed during the build: {} is not as baker read it when it planned the build, so nothing was built from the tree or cached for it; run the build again (a file written into the tree while baker runs, such as a log redirected there, changes it: write it outside the tree)",
+        tree.display(),
+        file.as_deref().map_or_else(|| "a file".to_owned(), |f| format!("`{f}`"))
+    )]
+    SourceChanged {
+        tree: PathBuf,
+        /// The first path (in sorted order) that differs, when baker can tell which.
+        file: Option<String>,
+    },
+
     #[error(transparent)]
     Engine(#[from] EngineError),
 

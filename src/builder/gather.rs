@@ -3,16 +3,20 @@
 //! local source tree. Fetching happens before the first step runs, so a bad mirror fails at once;
 //! files that nothing pins are fetched even earlier, by [`lock_unpinned`], so that their sha256s can
 //! be filled into the plan before any key is used.
+//!
+//! A local tree must be, when it is sent, the tree the plan's keys were made from: one edited since
+//! is refused with [`BuildError::SourceChanged`] (as Bazel refuses a source file edited during a
+//! build), since its steps would be run on other files and cached under the planned tree's keys.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use super::inputs::{self, UploadArchive};
+use super::inputs::{self, ChangedWhileSent, UploadArchive};
 use super::{BuildError, BuildOptions, Builder};
 use crate::layout::{INPUT_DIR, SCRIPT_PATH, SOURCE_DIR};
 use crate::plan::{Input, Plan, PlanStep, SourcePlan};
-use crate::progress::{Event, Reporter};
+use crate::progress::Reporter;
 use crate::recipe::Pin;
 use crate::source::fetch::{Expected, FetchRequest, Fetcher};
 use crate::source::stat_cache::StatCache;
@@ -28,18 +32,33 @@ pub(super) enum Upload {
 }
 
 impl Upload {
-    /// Sends the upload into `container`.
+    /// Sends the upload into `container`; a tree file that changed while it was sent fails it with
+    /// [`BuildError::SourceChanged`], whatever the engine made of the broken stream.
     pub(super) async fn send(self, container: &crate::engine::Container) -> Result<(), BuildError> {
         match self {
             Self::Memory(bytes) => Ok(container.upload(bytes).await?),
             Self::Tree { script, tree } => {
+                let root = tree.root.clone();
+                let changed = Arc::new(Mutex::new(None));
+                let seen = changed.clone();
                 let tar = tree_stream::stream_from(move |out| {
                     let mut archive = UploadArchive::new(out);
                     archive.bytes(SCRIPT_PATH, 0o755, script.as_bytes())?;
-                    archive.tree(SOURCE_DIR, &tree)?;
+                    archive.tree(SOURCE_DIR, &tree).inspect_err(|e| {
+                        *seen.lock().expect("not poisoned") =
+                            ChangedWhileSent::in_error(e).map(str::to_owned);
+                    })?;
                     archive.finish().map(drop)
                 });
-                Ok(container.upload_stream(tar).await?)
+                let sent = container.upload_stream(tar).await;
+                // Set before the writer ends the stream with its error, so before the upload returns.
+                if let Some(file) = changed.lock().expect("not poisoned").take() {
+                    return Err(BuildError::SourceChanged {
+                        tree: root,
+                        file: Some(file),
+                    });
+                }
+                Ok(sent?)
             }
         }
     }
@@ -54,7 +73,7 @@ impl Builder<'_> {
             .any(|i| matches!(i, Input::Source { .. }))
             && matches!(self.plan.source, SourcePlan::Tree { .. })
             && !self.has_delta();
-        let io = |e| BuildError::io("assembling the inputs of a step", "(memory)")(e);
+        let io = |e| tree_error(e, "assembling the inputs of a step", self.plan);
         let mut env = step.env.clone();
         env.insert("BAKER_JOBS".into(), self.options.jobs.to_string());
         let script = inputs::script(step, &env).map_err(io)?;
@@ -147,7 +166,7 @@ impl Builder<'_> {
     }
 
     async fn add_source(&self, archive: &mut UploadArchive) -> Result<(), BuildError> {
-        let io = |e| BuildError::io("assembling the source of the build", "(memory)")(e);
+        let io = |e| tree_error(e, "assembling the source of the build", self.plan);
         match &self.plan.source {
             SourcePlan::Archive { file_name, .. } => {
                 let fetched = self
@@ -162,22 +181,24 @@ impl Builder<'_> {
         }
     }
 
-    /// The `--source-dir` tree as it is now, with a warning when it changed since it was planned.
-    fn checked_tree(&self) -> Result<TreeDigest, BuildError> {
+    /// The `--source-dir` tree as it is now, which must be the tree as planned: its digest made the
+    /// keys this build caches its steps and artifact under.
+    pub(super) fn checked_tree(&self) -> Result<TreeDigest, BuildError> {
         let SourcePlan::Tree { path, sha256, .. } = &self.plan.source else {
             unreachable!("only a tree source is read as a tree");
         };
         let tree = self.source_tree(path)?;
-        if &tree.sha256 != sha256 {
-            self.reporter.report(Event::Warning(format!(
-                "the source tree {path} changed since it was planned; building what is there now (a file written into the tree while baker runs, such as a log redirected there, changes it: write it outside the tree)"
-            )));
+        if &tree.sha256 == sha256 {
+            return Ok(tree);
         }
-        Ok(tree)
+        Err(BuildError::SourceChanged {
+            tree: path.into(),
+            file: (self.planned_tree.as_ref()).and_then(|planned| first_difference(planned, &tree)),
+        })
     }
 
     /// The `--source-dir` tree as it is now.
-    pub(super) fn source_tree(&self, path: &str) -> Result<TreeDigest, BuildError> {
+    fn source_tree(&self, path: &str) -> Result<TreeDigest, BuildError> {
         let root = Path::new(path);
         let mut cache = StatCache::open(&self.options.cache.root().join("stat"), root);
         let left_out = LeftOut::output_folder(&self.options.out_dir);
@@ -201,6 +222,40 @@ impl Builder<'_> {
             .fetch(&request, &self.options.mirrors, self.options.upstream)
             .await?;
         Ok(fetched.path)
+    }
+}
+
+/// An error assembling an upload in memory: [`BuildError::SourceChanged`] when a tree file changed
+/// while it was read, else what was being done.
+fn tree_error(e: std::io::Error, what: &'static str, plan: &Plan) -> BuildError {
+    match (ChangedWhileSent::in_error(&e), &plan.source) {
+        (Some(file), SourcePlan::Tree { path, .. }) => BuildError::SourceChanged {
+            tree: path.into(),
+            file: Some(file.to_owned()),
+        },
+        _ => BuildError::io(what, "(memory)")(e),
+    }
+}
+
+/// The first path, in sorted order, that one tree has and the other has not, or has with another
+/// mode or content.
+fn first_difference(planned: &TreeDigest, now: &TreeDigest) -> Option<String> {
+    let mut planned = planned.entries.iter().peekable();
+    let mut now = now.entries.iter().peekable();
+    loop {
+        match (planned.peek(), now.peek()) {
+            (None, None) => return None,
+            (Some(p), Some(n)) if p.path == n.path => {
+                if p != n {
+                    return Some(p.path.clone());
+                }
+                planned.next();
+                now.next();
+            }
+            // The smaller path is in one tree only.
+            (Some(p), Some(n)) => return Some(p.path.as_str().min(n.path.as_str()).to_owned()),
+            (Some(only), None) | (None, Some(only)) => return Some(only.path.clone()),
+        }
     }
 }
 
@@ -229,4 +284,46 @@ pub async fn lock_unpinned(
         locked.insert(unlocked.lock_url().to_owned(), fetched.sha256);
     }
     Ok(locked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::tree::digest_tree;
+
+    #[test]
+    fn the_first_file_that_differs_from_the_planned_tree_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.txt", "b.txt", "c.txt"] {
+            std::fs::write(dir.path().join(name), name).unwrap();
+        }
+        let planned = digest_tree(dir.path()).unwrap();
+        assert_eq!(first_difference(&planned, &planned), None);
+        std::fs::write(dir.path().join("c.txt"), "edited").unwrap();
+        std::fs::write(dir.path().join("d.txt"), "new").unwrap();
+        let now = digest_tree(dir.path()).unwrap();
+        assert_eq!(first_difference(&planned, &now).as_deref(), Some("c.txt"));
+        std::fs::remove_file(dir.path().join("a.txt")).unwrap();
+        let now = digest_tree(dir.path()).unwrap();
+        assert_eq!(first_difference(&planned, &now).as_deref(), Some("a.txt"));
+        assert_eq!(first_difference(&now, &planned).as_deref(), Some("a.txt"));
+    }
+
+    #[test]
+    fn a_tree_that_changed_names_its_file_and_says_to_run_again() {
+        let err = BuildError::SourceChanged {
+            tree: "/src/hello".into(),
+            file: Some("a.txt".into()),
+        }
+        .to_string();
+        assert!(
+            err.contains("/src/hello changed during the build: `a.txt`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("nothing was built from the tree or cached"),
+            "{err}"
+        );
+        assert!(err.contains("run the build again"), "{err}");
+    }
 }

@@ -107,7 +107,8 @@ impl Builder<'_> {
             self.restore_logs(0..self.plan.steps.len());
             return Ok(done);
         }
-        let tree = self.source_tree(path)?;
+        // The record and the delta must be of the tree the keys were made from.
+        let tree = self.checked_tree()?;
         tracing::debug!(entries = tree.entries.len(), "source tree read");
         let prefix = incremental::prefix_key(self.plan);
         let record = match Record::load(&record_path).filter(|r| r.prefix_key == prefix) {

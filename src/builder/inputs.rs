@@ -7,11 +7,18 @@
 //! merges the container's variables into the committed image's, so variables set on the container
 //! would reach every later step and the step images (issue 7.4). The container keeps the image's
 //! environment, which is the base image's, and the script alone adds the step's own.
+//!
+//! A local tree's files are sent as its digest saw them or not at all: each is sent at the size it
+//! had when opened and hashed as it goes, and one that shrank, or whose bytes are not the ones the
+//! digest (and so the step's key) was made from, stops the archive with [`ChangedWhileSent`]. A
+//! file edited while baker sends it would otherwise be built, and cached, under another content's
+//! key, or would make the archive's entry longer than its header says.
 
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 
+use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
 use crate::layout::{EPOCH_FILE, META_DIR, SCRIPT_PATH, SOURCE_DIR, ccache_stats_file};
@@ -118,13 +125,16 @@ impl<W: io::Write> UploadArchive<W> {
             .append_data(&mut h, path.trim_start_matches('/'), data)
     }
 
-    /// A host file at an absolute container path.
+    /// A host file at an absolute container path, at the size it had when opened: a file that grew
+    /// meanwhile would make the entry longer than its header says, and the archive unreadable.
     pub fn file(&mut self, path: &str, mode: u32, host: &Path) -> io::Result<()> {
         let file = std::fs::File::open(host)?;
         let len = file.metadata()?.len();
         let mut h = header(EntryType::Regular, len, mode, 0);
+        let shown = host.display().to_string();
+        let mut sent = Exact::new(file, len, &shown);
         self.builder
-            .append_data(&mut h, path.trim_start_matches('/'), file)
+            .append_data(&mut h, path.trim_start_matches('/'), &mut sent)
     }
 
     /// A local source tree under `dest`, entry by entry as its digest listed them (so what is keyed is
@@ -148,20 +158,92 @@ impl<W: io::Write> UploadArchive<W> {
             self.builder.append_data(&mut h, &name, io::empty())
         } else {
             let file = std::fs::File::open(root.join(&entry.path))?;
-            let mut h = header(
-                EntryType::Regular,
-                file.metadata()?.len(),
-                entry.mode,
-                mtime,
-            );
-            self.builder.append_data(&mut h, &name, file)
+            let len = file.metadata()?.len();
+            self.file_as_digested(&name, file, len, entry, mtime)
         }
+    }
+
+    /// `len` bytes of `content`, the file of `entry`, which must be the bytes its digest was made from.
+    fn file_as_digested(
+        &mut self,
+        name: &str,
+        content: impl Read,
+        len: u64,
+        entry: &TreeEntry,
+        mtime: u64,
+    ) -> io::Result<()> {
+        let mut h = header(EntryType::Regular, len, entry.mode, mtime);
+        let mut sent = Exact::new(content, len, &entry.path);
+        self.builder.append_data(&mut h, name, &mut sent)?;
+        if hex::encode(sent.hasher.finalize()) != entry.digest {
+            return Err(ChangedWhileSent::error(&entry.path));
+        }
+        Ok(())
     }
 
     pub fn finish(self) -> io::Result<W> {
         self.builder.into_inner()
     }
 }
+
+/// A file of a tree (or a host file) that is not what was read before: it changed while baker
+/// digested or sent it. Carried inside an [`io::Error`]; see [`ChangedWhileSent::in_error`].
+#[derive(Debug, thiserror::Error)]
+#[error("{path} changed while it was being sent")]
+pub struct ChangedWhileSent {
+    /// The file, relative to its tree's root.
+    pub path: String,
+}
+
+impl ChangedWhileSent {
+    fn error(path: &str) -> io::Error {
+        io::Error::other(Self {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The changed file's path when `e` says a file changed while it was sent.
+    pub fn in_error(e: &io::Error) -> Option<&str> {
+        let inner = e.get_ref()?.downcast_ref::<Self>()?;
+        Some(&inner.path)
+    }
+}
+
+/// Reads exactly `len` bytes of `inner`, hashing them: an end before them is an error naming the
+/// file (it shrank), and bytes after them are never read (it grew), so the entry matches its header.
+struct Exact<'p, R> {
+    inner: io::Take<R>,
+    hasher: Sha256,
+    path: &'p str,
+}
+
+impl<'p, R: Read> Exact<'p, R> {
+    fn new(inner: R, len: u64, path: &'p str) -> Self {
+        Self {
+            inner: inner.take(len),
+            hasher: Sha256::new(),
+            path,
+        }
+    }
+}
+
+impl<R: Read> Read for Exact<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.inner.limit() > 0 {
+            return Err(ChangedWhileSent::error(self.path));
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+#[path = "inputs_tests.rs"]
+mod upload_tests;
 
 #[cfg(test)]
 mod tests {

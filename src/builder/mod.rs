@@ -43,6 +43,7 @@ use crate::progress::{Event, Reporter};
 use crate::recipe::CacheKind;
 use crate::source::fetch::Fetcher;
 use crate::source::mirror::Mirror;
+use crate::source::tree::TreeDigest;
 use replaced::ReplacedImages;
 
 pub struct BuildOptions {
@@ -90,6 +91,8 @@ pub struct BuildOutcome {
 struct Builder<'a> {
     engine: Engine,
     plan: &'a Plan,
+    /// The `--source-dir` tree as it was read to plan, to name what changed in it since.
+    planned_tree: Option<TreeDigest>,
     options: &'a BuildOptions,
     reporter: Arc<dyn Reporter>,
     base_id: String,
@@ -107,7 +110,7 @@ struct Builder<'a> {
 impl<'a> Builder<'a> {
     fn new(
         engine: Engine,
-        plan: &'a Plan,
+        (plan, planned_tree): (&'a Plan, Option<TreeDigest>),
         options: &'a BuildOptions,
         reporter: Arc<dyn Reporter>,
         base_id: String,
@@ -119,6 +122,7 @@ impl<'a> Builder<'a> {
             steps_cache: StepCache::new(&options.cache),
             engine,
             plan,
+            planned_tree,
             options,
             reporter,
             base_id,

@@ -20,7 +20,7 @@ use crate::folder_lock::{FolderLock, lock_folder};
 use crate::plan::Plan;
 use crate::progress::{Event, Reporter};
 use crate::recipe::{Base, Catalog};
-use crate::source::tree::LeftOut;
+use crate::source::tree::{LeftOut, TreeDigest};
 
 /// Everything a build needs besides the reporter and the cancellation.
 pub struct BuildRequest<'a> {
@@ -50,7 +50,7 @@ pub async fn build(
         output_dir: Some(options.out_dir.clone()),
         ..request.selection.clone()
     };
-    let plan = selection.plan(request.catalog, &options.lock_file)?;
+    let (plan, planned_tree) = selection.plan_and_tree(request.catalog, &options.lock_file)?;
     let _in_use = options
         .cache
         .lock(LockMode::Shared, true, reporter.as_ref())
@@ -66,7 +66,7 @@ pub async fn build(
     let work = async {
         let done = run(
             &engine,
-            plan,
+            (plan, planned_tree),
             request,
             reporter.clone(),
             (cache_id, &replaced),
@@ -104,7 +104,7 @@ pub async fn build(
 
 async fn run(
     engine: &Engine,
-    mut plan: Plan,
+    (mut plan, planned_tree): (Plan, Option<TreeDigest>),
     request: &BuildRequest<'_>,
     reporter: Arc<dyn Reporter>,
     (cache_id, replaced): (String, &ReplacedImages),
@@ -138,7 +138,7 @@ async fn run(
     }
     Builder::new(
         engine.clone(),
-        &plan,
+        (&plan, planned_tree),
         options,
         reporter,
         base_id,

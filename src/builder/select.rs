@@ -10,7 +10,7 @@ use crate::plan::{Plan, PlanOptions, SourceOverride, resolve};
 use crate::recipe::Catalog;
 use crate::source::lock::LockFile;
 use crate::source::stat_cache::StatCache;
-use crate::source::tree::{LeftOut, digest_tree_with};
+use crate::source::tree::{LeftOut, TreeDigest, digest_tree_with};
 
 /// The build's output folder when none is given: `out`, in the working directory.
 pub const DEFAULT_OUT_DIR: &str = "out";
@@ -42,18 +42,27 @@ impl Selection {
     /// The plan for this selection from `catalog`, with the locks recorded in `lock_file` (a missing
     /// lock file is an empty one).
     pub fn plan(&self, catalog: &Catalog, lock_file: &Path) -> Result<Plan, BuildError> {
+        self.plan_and_tree(catalog, lock_file).map(|(plan, _)| plan)
+    }
+
+    /// [`Selection::plan`], and the `--source-dir` tree as it was read to plan, if any.
+    pub(super) fn plan_and_tree(
+        &self,
+        catalog: &Catalog,
+        lock_file: &Path,
+    ) -> Result<(Plan, Option<TreeDigest>), BuildError> {
         let recipe = catalog.select(self.recipe.as_deref(), self.distro.as_deref())?;
-        let source_override = self
-            .source_dir
-            .as_deref()
-            .map(|dir| {
+        let (source_override, tree) = match self.source_dir.as_deref() {
+            Some(dir) => {
                 let out = (self.output_dir.as_deref()).unwrap_or(Path::new(DEFAULT_OUT_DIR));
                 let left_out = LeftOut::output_folder(out);
-                source_tree(dir, &left_out, self.stat_cache.as_deref())
-            })
-            .transpose()?;
+                let (source, tree) = source_tree(dir, &left_out, self.stat_cache.as_deref())?;
+                (Some(source), Some(tree))
+            }
+            None => (None, None),
+        };
         let locked = LockFile::load(lock_file)?.files;
-        Ok(resolve(
+        let plan = resolve(
             &recipe,
             &PlanOptions {
                 version: self.version.clone(),
@@ -62,16 +71,18 @@ impl Selection {
                 locked,
                 source_date_epoch: self.source_date_epoch,
             },
-        )?)
+        )?;
+        Ok((plan, tree))
     }
 }
 
-/// The identity of a local source tree: its absolute path, file count and content digest.
+/// The identity of a local source tree (its absolute path, file count and content digest), and the
+/// tree as read.
 fn source_tree(
     dir: &Path,
     left_out: &LeftOut,
     stat_cache: Option<&Path>,
-) -> Result<SourceOverride, BuildError> {
+) -> Result<(SourceOverride, TreeDigest), BuildError> {
     let unreadable = |source| BuildError::SourceDir {
         path: dir.to_owned(),
         source,
@@ -79,11 +90,12 @@ fn source_tree(
     let dir = dir.canonicalize().map_err(unreadable)?;
     let mut cache = stat_cache.map_or_else(StatCache::none, |c| StatCache::open(c, &dir));
     let tree = digest_tree_with(&dir, left_out, &mut cache).map_err(unreadable)?;
-    Ok(SourceOverride {
+    let source = SourceOverride {
         path: dir.display().to_string(),
         files: tree.files(),
-        sha256: tree.sha256,
-    })
+        sha256: tree.sha256.clone(),
+    };
+    Ok((source, tree))
 }
 
 #[cfg(test)]
