@@ -173,6 +173,8 @@ impl Builder<'_> {
             .position(|s| s.kind == StepKind::Source)
             .unwrap_or(0);
         let mut outcomes = self.skipped(0..source_at, true);
+        // The record's build tree stands on the clean build's first steps: they are in use.
+        (self.steps_cache).touch_chain(self.plan.steps[..source_at].iter().map(|s| s.key.as_str()));
         let mut parent = record.image.clone();
         let mut tags = Vec::new();
         let mut installed = None;

@@ -145,22 +145,7 @@ impl<'a> Builder<'a> {
     async fn run_clean(&self, started: Instant) -> Result<BuildOutcome, BuildError> {
         let total = self.plan.steps.len();
 
-        // Resume after the latest cached step; keys chain, so a hit implies every earlier step.
-        let mut resume_at = 0;
-        let mut parent_image = self.base_id.clone();
-        if !self.options.no_cache {
-            for (i, step) in self.plan.steps.iter().enumerate().rev() {
-                if let Some(entry) = self
-                    .steps_cache
-                    .lookup(&self.engine, &step.key, &self.base_id)
-                    .await
-                {
-                    resume_at = i + 1;
-                    parent_image = entry.image_id;
-                    break;
-                }
-            }
-        }
+        let (resume_at, mut parent_image) = self.cached_prefix().await;
         let mut outcomes = self.skipped(0..resume_at, true);
 
         // Fetch what the remaining steps need before any of them runs: a bad mirror or checksum
@@ -184,6 +169,26 @@ impl<'a> Builder<'a> {
             });
         }
         meta::finish_artifact(self, &parent_image, &outcomes, started).await
+    }
+
+    /// Where a build resumes: after the latest step the step cache holds for this plan on this base
+    /// image, as (steps cached, image to go on from); the base image itself under `--no-cache`.
+    /// Keys chain, so a hit implies every earlier step, and the whole chain is marked used.
+    async fn cached_prefix(&self) -> (usize, String) {
+        if !self.options.no_cache {
+            for (i, step) in self.plan.steps.iter().enumerate().rev() {
+                if let Some(entry) = self
+                    .steps_cache
+                    .lookup(&self.engine, &step.key, &self.base_id)
+                    .await
+                {
+                    let chain = self.plan.steps[..=i].iter().map(|s| s.key.as_str());
+                    self.steps_cache.touch_chain(chain);
+                    return (i + 1, entry.image_id);
+                }
+            }
+        }
+        (0, self.base_id.clone())
     }
 
     /// Outcomes for steps taken as they are (from the record's image or the cache).

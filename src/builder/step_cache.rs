@@ -2,7 +2,9 @@
 //! image committed from its container, tagged `baker-step:<key>-<cache>`; the index under `<cache>/steps/`
 //! records, per key, the image id and the base image it grew from. An entry counts only if its image
 //! still exists in the engine and its base is the one in use now; entries are written atomically so
-//! two builds sharing a cache never see half an entry.
+//! two builds sharing a cache never see half an entry. An entry's modification time is its last use,
+//! which `baker cache prune` evicts by; a build that takes a step from the cache uses every step
+//! before it too, and marks them so ([`StepCache::touch_chain`]).
 //!
 //! Each entry's step log is kept beside the index, in `<cache>/step-logs/<key>.log`: a build that
 //! takes a step from the cache puts the log of the run that made it in `<out>/logs/`, so an unchanged
@@ -78,6 +80,20 @@ impl StepCache {
         }
     }
 
+    /// Marks the entries of a chain of steps (`keys`, first step first) as used now, for a build that
+    /// took its last from the cache: it stands on every earlier one, so `baker cache prune`, which
+    /// evicts the least recently used first, must not see them as older than it (evicting them
+    /// alone frees only their index files, while the packages they cost must be installed again).
+    /// Earlier steps get later times, a nanosecond apart, so that prune takes a chain from its end,
+    /// where evicting frees the step's image. Best effort, as for a lookup.
+    pub fn touch_chain<'k>(&self, keys: impl DoubleEndedIterator<Item = &'k str>) {
+        let now = SystemTime::now();
+        for (nanos, key) in (0..).zip(keys.rev()) {
+            let used = now + std::time::Duration::from_nanos(nanos);
+            let _ = touch_at(&self.entry_path(key), used);
+        }
+    }
+
     pub fn record(&self, entry: &StepEntry) -> std::io::Result<()> {
         crate::atomic_file::write_atomic(
             &self.entry_path(&entry.key),
@@ -148,8 +164,12 @@ impl StepCache {
 
 /// Sets a file's modification time to now (its last use), without another crate.
 fn filetime_touch(path: &Path) -> std::io::Result<()> {
+    touch_at(path, SystemTime::now())
+}
+
+fn touch_at(path: &Path, used: SystemTime) -> std::io::Result<()> {
     let file = std::fs::OpenOptions::new().append(true).open(path)?;
-    file.set_modified(SystemTime::now())
+    file.set_modified(used)
 }
 
 #[cfg(test)]
@@ -173,6 +193,43 @@ mod tests {
         let all = cache.entries();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].1, entry);
+    }
+
+    #[test]
+    fn a_hit_marks_every_earlier_step_of_its_chain_used_and_prune_takes_the_chain_from_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = StepCache::new(&CacheDir::new(dir.path()));
+        let chain = ["packages", "source", "compile", "install"];
+        let long_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        for (i, step) in chain.iter().chain(["other"].iter()).enumerate() {
+            let entry = StepEntry {
+                key: format!("key-{step}"),
+                step: (*step).into(),
+                recipe: "hello".into(),
+                image_id: format!("sha256:{i}"),
+                base_image_id: "sha256:base".into(),
+                created: 1,
+            };
+            cache.record(&entry).unwrap();
+            // Recorded in chain order: the first steps look the least recently used.
+            let at = long_ago + std::time::Duration::from_secs(i as u64);
+            touch_at(&cache.entry_path(&entry.key), at).unwrap();
+        }
+        let keys: Vec<String> = chain.iter().map(|s| format!("key-{s}")).collect();
+        cache.touch_chain(keys.iter().map(String::as_str));
+
+        let mut by_last_use: Vec<(SystemTime, String)> = cache
+            .entries()
+            .into_iter()
+            .map(|(path, e)| (std::fs::metadata(path).unwrap().modified().unwrap(), e.step))
+            .collect();
+        by_last_use.sort();
+        let eviction_order: Vec<&str> = by_last_use.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(
+            eviction_order,
+            ["other", "install", "compile", "source", "packages"]
+        );
+        assert!(by_last_use[1].0 > long_ago + std::time::Duration::from_secs(60));
     }
 
     #[test]
