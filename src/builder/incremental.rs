@@ -1,6 +1,8 @@
 //! What an incremental build (`--incremental`) starts from and what it must redo. The previous build
 //! of the same source directory, recipe, distro and version left a [`Record`] in the cache: the
-//! committed image of its last build step (the build tree, objects and all), the tree it was built
+//! committed image of its last build step (the build tree, objects and all), the id of the base image
+//! it grew from (a record of another base image is not used, as a step cache entry is not:
+//! the keys name the base image by its tag, which a new image may take), the tree it was built
 //! from (path, mode, content digest and time of each entry), and a digest of each build step as the
 //! recipe wrote it. Against the tree as it is now, [`Delta`] says which paths changed by content,
 //! which only by time, and which are gone; [`steps_to_run`] says which build steps rerun on the
@@ -20,7 +22,8 @@ use crate::plan::{KeyMaterial, Plan, PlanStep, StepKind, step_key};
 use crate::source::tree::{TreeDigest, TreeEntry};
 
 /// Version of the record's JSON; a record of another version is ignored (the build runs clean).
-const RECORD_FORMAT: u32 = 1;
+/// Format 2 added the base image's id: a record without it cannot say what it grew from.
+const RECORD_FORMAT: u32 = 2;
 
 /// One entry of a recorded tree: mode, digest (as in [`TreeEntry`]) and mtime.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,8 +41,10 @@ pub struct Record {
     pub build_key: String,
     /// The committed image of the last build step (before install).
     pub image: String,
-    /// Key of the step before the source step (setup and packages): another one means another base.
+    /// Key of the step before the source step (setup and packages): another one means other setup.
     pub prefix_key: String,
+    /// The id of the base image the build tree grew from, as a step cache entry records it.
+    pub base_image_id: String,
     /// The tree's digest, as the plan keys it.
     pub tree_sha256: String,
     pub tree: BTreeMap<String, RecordedEntry>,
@@ -51,13 +56,15 @@ pub struct Record {
 }
 
 impl Record {
-    /// The record of a build of `plan` from `tree` whose last build step was committed as `image`.
-    pub fn new(plan: &Plan, tree: &TreeDigest, image: &str) -> Self {
+    /// The record of a build of `plan` on the base image `base_image_id` from `tree` whose last
+    /// build step was committed as `image`.
+    pub fn new(plan: &Plan, base_image_id: &str, tree: &TreeDigest, image: &str) -> Self {
         Self {
             format: RECORD_FORMAT,
             build_key: plan.install_step().key.clone(),
             image: image.to_owned(),
             prefix_key: prefix_key(plan),
+            base_image_id: base_image_id.to_owned(),
             tree_sha256: tree.sha256.clone(),
             tree: tree
                 .entries
@@ -93,6 +100,13 @@ impl Record {
         Self::load(path)
             .map(|r| r.image)
             .filter(|image| image.contains(super::incremental_run::INCREMENTAL_KEY_PREFIX))
+    }
+
+    /// Whether a build of `plan` on the base image `base_image_id` may start from this record's
+    /// build tree: the same steps before the source, grown from the same base image (checked as
+    /// [`super::StepCache::lookup`] checks a step's: the keys name the base image only by its tag).
+    pub fn fits(&self, plan: &Plan, base_image_id: &str) -> bool {
+        self.prefix_key == prefix_key(plan) && self.base_image_id == base_image_id
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {

@@ -44,12 +44,16 @@ impl Builder<'_> {
 
     /// Where the finished artifact of this build is kept: by install key, and apart for incremental ones.
     pub(super) fn artifact_cache_dir(&self) -> std::path::PathBuf {
+        match self.incremental_from() {
+            Some(_) => self.incremental_artifact_dir(),
+            None => (self.options.cache.artifacts()).join(&self.plan.install_step().key),
+        }
+    }
+
+    /// Where an incremental build of this plan keeps its artifact.
+    fn incremental_artifact_dir(&self) -> std::path::PathBuf {
         let key = &self.plan.install_step().key;
-        let name = match self.incremental_from() {
-            Some(_) => format!("{INCREMENTAL_KEY_PREFIX}{key}"),
-            None => key.clone(),
-        };
-        self.options.cache.artifacts().join(name)
+        (self.options.cache.artifacts()).join(format!("{INCREMENTAL_KEY_PREFIX}{key}"))
     }
 
     pub(super) fn has_delta(&self) -> bool {
@@ -101,27 +105,34 @@ impl Builder<'_> {
             self.plan,
             path,
         );
-        // A clean build of exactly this tree already made the artifact: that is the answer.
-        let all_cached = self.skipped(0..self.plan.steps.len(), false);
-        if let Some(done) = meta::reuse_artifact(self, &all_cached, started).await? {
-            self.restore_logs(0..self.plan.steps.len());
-            return Ok(done);
+        // A clean build of exactly this tree on this base image already made the artifact: that is
+        // the answer, when a clean build would take it (every step cached for this base image).
+        let total = self.plan.steps.len();
+        if self.cached_prefix().await.0 == total {
+            let all_cached = self.skipped(0..total, false);
+            if let Some(done) = meta::reuse_artifact(self, &all_cached, started).await? {
+                self.restore_logs(0..total);
+                return Ok(done);
+            }
         }
         // The record and the delta must be of the tree the keys were made from.
         let tree = self.checked_tree()?;
         tracing::debug!(entries = tree.entries.len(), "source tree read");
-        let prefix = incremental::prefix_key(self.plan);
-        let record = match Record::load(&record_path).filter(|r| r.prefix_key == prefix) {
+        let usable = Record::load(&record_path).filter(|r| r.fits(self.plan, &self.base_id));
+        let record = match usable {
             Some(r) if r.depth < MAX_DEPTH && self.engine.has_image(&r.image).await => r,
             _ => {
                 self.reporter.report(Event::Note(
-                    "incremental: no earlier build tree of this source directory; building clean"
+                    "incremental: no earlier build tree of this source directory on this base image and setup; building clean"
                         .into(),
                 ));
                 let outcome = self.run_clean(started).await?;
+                // An incremental artifact of this key was made from an earlier record's build tree
+                // (another base image, say); the record written now names this clean build.
+                let _ = std::fs::remove_dir_all(self.incremental_artifact_dir());
                 let last = self.last_build_image().await;
                 if let Some(image) = last {
-                    Record::new(self.plan, &tree, &image)
+                    Record::new(self.plan, &self.base_id, &tree, &image)
                         .save(&record_path)
                         .map_err(BuildError::io(
                             "writing the incremental record",
@@ -223,7 +234,7 @@ impl Builder<'_> {
         // The new build tree keeps its tag; the intermediate and earlier tags go (their images stay
         // as long as a tagged image is built on them).
         let image = tags.last().cloned().unwrap_or_else(|| record.image.clone());
-        let mut next = Record::new(self.plan, &tree, &image);
+        let mut next = Record::new(self.plan, &self.base_id, &tree, &image);
         next.depth = record.depth + 1;
         next.save(&record_path).map_err(BuildError::io(
             "writing the incremental record",

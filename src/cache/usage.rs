@@ -279,7 +279,8 @@ mod tests {
         std::fs::create_dir_all(cache.stat()).unwrap();
         let record = |image: &str| {
             format!(
-                r#"{{"format": 1, "build_key": "k", "image": "{image}", "prefix_key": "p",
+                r#"{{"format": 2, "build_key": "k", "image": "{image}", "prefix_key": "p",
+                "base_image_id": "sha256:ba5e",
                 "tree_sha256": "t", "tree": {{}}, "steps": {{}}}}"#
             )
         };
