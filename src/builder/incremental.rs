@@ -118,6 +118,20 @@ impl Record {
     }
 }
 
+/// The record at `path` that an incremental build of `plan` on the base image `base_image_id` may
+/// start from; none under `no_cache` (`--no-cache`: built from scratch, every step run again).
+pub fn record_to_start_from(
+    path: &Path,
+    plan: &Plan,
+    base_image_id: &str,
+    no_cache: bool,
+) -> Option<Record> {
+    if no_cache {
+        return None;
+    }
+    Record::load(path).filter(|r| r.fits(plan, base_image_id))
+}
+
 /// `<cache>/incremental/<id>.json`, the id naming the source directory, recipe, distro and version.
 pub fn record_path(incremental_dir: &Path, plan: &Plan, source_dir: &str) -> PathBuf {
     let who = [

@@ -1,5 +1,6 @@
 //! An incremental build as the builder runs it (see [`super::incremental`] for what is decided). With
-//! no usable record the build runs clean and then records its build tree. With one, the first step
+//! no usable record, or under `--no-cache` (which reuses neither an artifact nor a build tree), the
+//! build runs clean and then records its build tree. With one, the first step
 //! that runs (a build step that must rerun, else install), in a container from the recorded image,
 //! receives only the delta (changed files, the list of deleted and of touched paths, the source's
 //! date computed as a clean build computes it) and places it before its own command; the later
@@ -118,14 +119,16 @@ impl Builder<'_> {
         // The record and the delta must be of the tree the keys were made from.
         let tree = self.checked_tree()?;
         tracing::debug!(entries = tree.entries.len(), "source tree read");
-        let usable = Record::load(&record_path).filter(|r| r.fits(self.plan, &self.base_id));
+        let no_cache = self.options.no_cache;
+        let usable =
+            incremental::record_to_start_from(&record_path, self.plan, &self.base_id, no_cache);
         let record = match usable {
             Some(r) if r.depth < MAX_DEPTH && self.engine.has_image(&r.image).await => r,
             _ => {
-                self.reporter.report(Event::Note(
-                    "incremental: no earlier build tree of this source directory on this base image and setup; building clean"
-                        .into(),
-                ));
+                self.reporter.report(Event::Note(match no_cache {
+                    true => "incremental: --no-cache: building clean, every step again; its build tree is kept for the next --incremental build".into(),
+                    false => "incremental: no earlier build tree of this source directory on this base image and setup; building clean".into(),
+                }));
                 let outcome = self.run_clean(started).await?;
                 // An incremental artifact of this key was made from an earlier record's build tree
                 // (another base image, say); the record written now names this clean build.

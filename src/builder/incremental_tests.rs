@@ -124,3 +124,19 @@ fn a_record_grown_from_another_base_image_under_the_same_tag_is_not_started_from
         "a record that does not say its base image is not used"
     );
 }
+
+#[test]
+fn no_cache_starts_from_no_record() {
+    let plan = plan();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    Record::new(&plan, BASE, &before(), "img")
+        .save(&path)
+        .unwrap();
+    assert!(record_to_start_from(&path, &plan, BASE, false).is_some());
+    assert!(
+        record_to_start_from(&path, &plan, BASE, true).is_none(),
+        "--no-cache builds from scratch, not on the earlier build tree"
+    );
+    assert!(record_to_start_from(&path, &plan, "sha256:other", false).is_none());
+}

@@ -60,7 +60,8 @@ pub struct BuildFlags {
     /// Use only the mirrors, never the recipe's own URLs (air-gapped machines, tests).
     #[arg(long)]
     pub no_upstream: bool,
-    /// Run every step even when the step cache has it.
+    /// Run every step even when the step cache has it; with --incremental, build clean too, without
+    /// the earlier build tree or tarball (the build tree it makes is kept for the next --incremental).
     #[arg(long)]
     pub no_cache: bool,
     /// Reuse the build tree of the previous `--incremental` build of this --source-dir: only changed
