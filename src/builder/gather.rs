@@ -200,7 +200,7 @@ impl Builder<'_> {
     /// The `--source-dir` tree as it is now.
     fn source_tree(&self, path: &str) -> Result<TreeDigest, BuildError> {
         let root = Path::new(path);
-        let mut cache = StatCache::open(&self.options.cache.root().join("stat"), root);
+        let mut cache = StatCache::open(&self.options.cache.stat(), root);
         let left_out = LeftOut::output_folder(&self.options.out_dir);
         digest_tree_with(root, &left_out, &mut cache)
             .map_err(BuildError::io("reading the source tree", path))

@@ -101,11 +101,8 @@ impl Builder<'_> {
         let SourcePlan::Tree { path, .. } = &self.plan.source else {
             return Err(BuildError::IncrementalNeedsTree);
         };
-        let record_path = incremental::record_path(
-            &self.options.cache.root().join("incremental"),
-            self.plan,
-            path,
-        );
+        let record_path =
+            incremental::record_path(&self.options.cache.incremental(), self.plan, path);
         // A clean build of exactly this tree on this base image already made the artifact: that is
         // the answer, when a clean build would take it (every step cached for this base image).
         let total = self.plan.steps.len();

@@ -94,7 +94,7 @@ impl BuildFlags {
             .collect::<Result<_, _>>()?;
         mirrors.extend(mirrors_from_env()?);
         let mut selection = selection.to_library()?;
-        selection.stat_cache = Some(global.cache().root().join("stat"));
+        selection.stat_cache = Some(global.cache().stat());
         Ok(BuildRequest {
             catalog,
             selection,

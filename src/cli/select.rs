@@ -66,7 +66,7 @@ impl Selection {
     pub fn plan(&self, global: &Global) -> anyhow::Result<Plan> {
         let catalog = global.catalog()?;
         let mut selection = self.to_library()?;
-        selection.stat_cache = Some(global.cache().root().join("stat"));
+        selection.stat_cache = Some(global.cache().stat());
         Ok(selection.plan(&catalog, &global.lock_file())?)
     }
 }
