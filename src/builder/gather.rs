@@ -201,7 +201,8 @@ impl Builder<'_> {
     fn source_tree(&self, path: &str) -> Result<TreeDigest, BuildError> {
         let root = Path::new(path);
         let mut cache = StatCache::open(&self.options.cache.stat(), root);
-        let left_out = LeftOut::output_folder(&self.options.out_dir);
+        let left_out =
+            LeftOut::output_folder(&self.options.out_dir).and_lock_file(&self.options.lock_file);
         digest_tree_with(root, &left_out, &mut cache)
             .map_err(BuildError::io("reading the source tree", path))
     }
@@ -246,7 +247,8 @@ fn first_difference(planned: &TreeDigest, now: &TreeDigest) -> Option<String> {
         match (planned.peek(), now.peek()) {
             (None, None) => return None,
             (Some(p), Some(n)) if p.path == n.path => {
-                if p != n {
+                // Times are no part of the digest: a file only touched is the same file.
+                if (p.mode, &p.digest) != (n.mode, &n.digest) {
                     return Some(p.path.clone());
                 }
                 planned.next();
@@ -299,6 +301,14 @@ mod tests {
         }
         let planned = digest_tree(dir.path()).unwrap();
         assert_eq!(first_difference(&planned, &planned), None);
+        // Touched only, then a later file edited: the edited one is named.
+        let touched = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("a.txt"))
+            .unwrap();
+        touched
+            .set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
         std::fs::write(dir.path().join("c.txt"), "edited").unwrap();
         std::fs::write(dir.path().join("d.txt"), "new").unwrap();
         let now = digest_tree(dir.path()).unwrap();

@@ -48,19 +48,23 @@ pub struct StagedOut {
 }
 
 impl StagedOut {
-    /// Fails when `target` (`--out`) names something other than a directory.
-    pub fn check(target: &Path) -> Result<(), BuildError> {
+    /// Fails when `target` (`--out`) names something other than a directory; else makes the folder
+    /// it goes in. Called before the build is planned: a `--source-dir` tree holding `--out` then
+    /// reads the same when it is planned and when it is sent (the folder `--out` is in would be new
+    /// in it otherwise, and the build would stop as for a tree edited during the build).
+    pub fn prepare(target: &Path) -> Result<(), BuildError> {
         if target.exists() && !target.is_dir() {
             return Err(BuildError::OutNotDirectory {
                 path: target.to_owned(),
             });
         }
-        Ok(())
+        let parent = crate::atomic_file::parent_dir(&link_followed(target)).to_owned();
+        std::fs::create_dir_all(&parent).map_err(BuildError::io("creating", &parent))
     }
 
     /// Checks `target` (`--out`) and creates a staging directory beside it.
     pub fn new(target: &Path) -> Result<Self, BuildError> {
-        Self::check(target)?;
+        Self::prepare(target)?;
         let real = link_followed(target);
         let cwd = std::env::current_dir().ok();
         let in_place = cannot_be_renamed(&real, cwd.as_deref()) || parent_read_only(&real);
@@ -93,7 +97,9 @@ impl StagedOut {
             .keep();
         let staging = new.with_extension("staging");
         let locked = File::open(&new).and_then(|lock| {
-            flock(&lock, FlockOperation::NonBlockingLockExclusive)?;
+            // Best effort: a file system that cannot lock a folder (NFS) has its staging
+            // directories left alone, since none of them can be locked to be taken.
+            let _ = flock(&lock, FlockOperation::NonBlockingLockExclusive);
             std::fs::rename(&new, &staging)?;
             Ok(lock)
         });
@@ -183,8 +189,9 @@ impl StagedOut {
     }
 }
 
-/// `target` with the symbolic links that it is (not those on its way) followed.
-fn link_followed(target: &Path) -> PathBuf {
+/// `target` with the symbolic links that it is (not those on its way) followed: the folder a
+/// symlinked `--out` names.
+pub fn link_followed(target: &Path) -> PathBuf {
     let mut path = target.to_owned();
     // As many as the kernel follows in one path.
     for _ in 0..40 {

@@ -202,3 +202,18 @@ fn the_staging_directory_of_a_killed_build_goes_and_a_running_builds_stays() {
     drop(running.discard());
     assert_eq!(names(dir.path()), [".out2.k1LLed.staging"]);
 }
+
+/// A link to a folder not made yet (`ln -s /mnt/big/out out` before the first build): the folder is
+/// made where it points, with the folders it is in, and the link stays.
+#[test]
+fn a_symlinked_out_whose_folder_is_not_made_yet_is_made_where_it_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("out");
+    std::os::unix::fs::symlink(dir.path().join("big/disk/out"), &link).unwrap();
+    StagedOut::prepare(&link).unwrap();
+    assert!(dir.path().join("big/disk").is_dir());
+    stage_set(&link, "a-1.tar.gz").publish().unwrap();
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(dir.path().join("big/disk/out/a-1.tar.gz").is_file());
+    assert_eq!(link_followed(&link), dir.path().join("big/disk/out"));
+}

@@ -38,7 +38,7 @@ pub async fn build(
     cancel: impl Future<Output = ()>,
 ) -> Result<BuildOutcome, BuildError> {
     let options = &request.options;
-    StagedOut::check(&options.out_dir)?;
+    StagedOut::prepare(&options.out_dir)?;
     if let Some(tree) = &request.selection.source_dir {
         if LeftOut::output_folder(&options.out_dir).is_root_of(tree) {
             return Err(BuildError::OutIsSourceTree {
@@ -156,7 +156,8 @@ async fn hold_out_dir(
     reporter: &dyn Reporter,
 ) -> Result<FolderLock, BuildError> {
     // Made now if missing, so that an image made into it meanwhile is waited for too: the set is
-    // then exchanged with this folder.
+    // then exchanged with this folder (the one a symbolic link names, which it stays).
+    let out = &super::out_dir::link_followed(out);
     std::fs::create_dir_all(out).map_err(BuildError::io("creating", out))?;
     let waiting = || {
         format!(

@@ -55,7 +55,7 @@ impl Selection {
         let (source_override, tree) = match self.source_dir.as_deref() {
             Some(dir) => {
                 let out = (self.output_dir.as_deref()).unwrap_or(Path::new(DEFAULT_OUT_DIR));
-                let left_out = LeftOut::output_folder(out);
+                let left_out = LeftOut::output_folder(out).and_lock_file(lock_file);
                 let (source, tree) = source_tree(dir, &left_out, self.stat_cache.as_deref())?;
                 (Some(source), Some(tree))
             }

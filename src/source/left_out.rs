@@ -5,6 +5,8 @@
 //!
 //! - this build's output folder, `<out>.failed` and the staging folders `.<out>.*` beside it (see
 //!   `builder::out_dir`), named by path, since at planning time the folder may not be there yet;
+//! - the build's lock file (`--lock`), which it writes once it has planned, when it downloads a file
+//!   nothing pins (the sha256s it holds key the steps through the plan);
 //! - any folder holding a build's output set (a `manifest.json` naming its tarball, and a
 //!   `plan.json`) or an image's (`image.json` listing its formats), so another `--out` used before
 //!   counts as little;
@@ -25,11 +27,24 @@ pub struct LeftOut {
     /// This build's output folder as an absolute path, its existing part resolved like the tree's
     /// root.
     out: Option<PathBuf>,
+    /// The lock file, resolved the same way.
+    lock_file: Option<PathBuf>,
 }
 
 impl LeftOut {
     pub fn output_folder(out: &Path) -> Self {
-        Self { out: resolved(out) }
+        Self {
+            out: resolved(out),
+            lock_file: None,
+        }
+    }
+
+    /// These, and the lock file at `lock_file`.
+    pub fn and_lock_file(self, lock_file: &Path) -> Self {
+        Self {
+            lock_file: resolved(lock_file),
+            ..self
+        }
     }
 
     /// Whether the output folder is the tree at `root` itself, which it cannot leave out of it.
@@ -43,6 +58,9 @@ impl LeftOut {
     }
 
     fn is_this_builds(&self, path: &Path) -> bool {
+        if self.lock_file.as_deref() == Some(path) {
+            return true;
+        }
         let Some(out) = &self.out else {
             return false;
         };
@@ -132,6 +150,19 @@ mod tests {
             let tree = digest_tree_with(&root, &left_out, &mut StatCache::none()).unwrap();
             assert_eq!(tree.sha256, clean.sha256, "{out:?}");
         }
+        // The lock file the build writes once planned, named through the link too.
+        fs::write(root.join("baker.lock"), "[files]\n").unwrap();
+        let with_lock = LeftOut::output_folder(&root.join("out"))
+            .and_lock_file(&link.path().join("src/baker.lock"));
+        let tree = digest_tree_with(&root, &with_lock, &mut StatCache::none()).unwrap();
+        assert_eq!(tree.sha256, clean.sha256);
+        let without = LeftOut::output_folder(&root.join("out"));
+        let tree = digest_tree_with(&root, &without, &mut StatCache::none()).unwrap();
+        assert_ne!(
+            tree.sha256, clean.sha256,
+            "another build's lock file is source"
+        );
+        fs::remove_file(root.join("baker.lock")).unwrap();
         assert!(LeftOut::output_folder(&link.path().join("src")).is_root_of(&root));
         assert!(!LeftOut::output_folder(&root.join("out")).is_root_of(&root));
         // Another folder's are not left out by name (staging and failed folders are, by what they
