@@ -55,17 +55,16 @@ impl LockFile {
     /// locking different files do not lose each other's entries: the read and the write are done
     /// holding a `flock(2)` on the file's folder (the file itself is replaced by each write, so a
     /// lock on it would not be seen by the next writer, and a lock file would litter the folder).
+    /// Where the folder's file system cannot lock a folder (NFS), it is written unlocked.
     pub fn record(path: &Path, url: &str, sha256: &str) -> Result<Self, LockError> {
         let folder = crate::atomic_file::parent_dir(path);
-        let _writing = std::fs::File::open(folder)
-            .and_then(|dir| {
-                rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)?;
-                Ok(dir)
-            })
+        let writing = std::fs::create_dir_all(folder)
+            .and_then(|()| std::fs::File::open(folder))
             .map_err(|source| LockError::Write {
                 path: path.to_owned(),
                 source,
             })?;
+        let _ = rustix::fs::flock(&writing, rustix::fs::FlockOperation::LockExclusive);
         let mut lock = Self::load(path)?;
         lock.files.insert(url.to_owned(), sha256.to_owned());
         let write_err = |source| LockError::Write {
@@ -139,6 +138,10 @@ mod tests {
             }
         });
         assert_eq!(LockFile::load(&path).unwrap().files.len(), 80);
+        // A lock file in a folder not made yet (`--lock locks/baker.lock`).
+        let nested = dir.path().join("locks/baker.lock");
+        LockFile::record(&nested, "http://h/x", "aa").unwrap();
+        assert_eq!(LockFile::load(&nested).unwrap().files.len(), 1);
     }
 
     #[test]

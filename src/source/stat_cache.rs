@@ -114,6 +114,11 @@ impl StatCache {
             .values()
             .any(|c| c.stat.mtime_ns >= self.file.written_ns);
         if !self.changed && !racy {
+            // Its time is its last use, which `baker cache prune` evicts by.
+            let _ = std::fs::File::options()
+                .append(true)
+                .open(path)
+                .and_then(|file| file.set_modified(std::time::SystemTime::now()));
             return;
         }
         self.file.format = FORMAT;
@@ -180,6 +185,40 @@ mod tests {
             digest_tree_with(tree.path(), &LeftOut::default(), &mut StatCache::none())
                 .unwrap()
                 .sha256
+        );
+    }
+
+    /// Its time is its last use, which `cache prune` evicts by: a read of an unchanged tree, which
+    /// writes nothing, still marks it used.
+    #[test]
+    fn reading_an_unchanged_tree_marks_its_cache_used() {
+        let tree = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("a.c"), "one\n").unwrap();
+        let read = || {
+            let mut stats = StatCache::open(cache.path(), tree.path());
+            digest_tree_with(tree.path(), &LeftOut::default(), &mut stats).unwrap();
+        };
+        read();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        read();
+        let file = std::fs::read_dir(cache.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        std::fs::File::options()
+            .append(true)
+            .open(file.path())
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        read();
+        let used = std::fs::metadata(file.path()).unwrap().modified().unwrap();
+        assert!(
+            used > long_ago + std::time::Duration::from_secs(3600),
+            "{used:?}"
         );
     }
 
