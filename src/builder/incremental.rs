@@ -95,11 +95,14 @@ impl Record {
 
     /// The build tree image the record at `path` keeps, which no step entry holds (an incremental
     /// build's own tag; after a clean build it is that build's step image): what the record's cache
-    /// entry holds in the engine (see `crate::cache::usage`).
+    /// entry holds in the engine (see `crate::cache::usage`), and what a build that writes another
+    /// record there removes. Read from a record of any format, since its image is there all the same.
     pub fn build_tree_of(path: &Path) -> Option<String> {
-        Self::load(path)
-            .map(|r| r.image)
+        let text = std::fs::read(path).ok()?;
+        let record: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        (record["image"].as_str())
             .filter(|image| image.contains(super::incremental_run::INCREMENTAL_KEY_PREFIX))
+            .map(str::to_owned)
     }
 
     /// Whether a build of `plan` on the base image `base_image_id` may start from this record's

@@ -132,12 +132,18 @@ impl Builder<'_> {
                 let _ = std::fs::remove_dir_all(self.incremental_artifact_dir());
                 let last = self.last_build_image().await;
                 if let Some(image) = last {
+                    let replaced = Record::build_tree_of(&record_path);
                     Record::new(self.plan, &self.base_id, &tree, &image)
                         .save(&record_path)
                         .map_err(BuildError::io(
                             "writing the incremental record",
                             &record_path,
                         ))?;
+                    // The build tree the record named before is named by nothing now, and no
+                    // cache entry would hold it (see `crate::cache::usage`).
+                    if let Some(old) = replaced.filter(|old| *old != image) {
+                        let _ = self.engine.remove_image(&old).await;
+                    }
                 }
                 return Ok(outcome);
             }

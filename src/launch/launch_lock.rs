@@ -29,7 +29,7 @@ use crate::cache::lock_holders::lock_holders;
 /// The folder of the lock files, under the state root.
 const LOCKS: &str = ".locks";
 
-/// How long `--resume` and `destroy` try a busy lock before they say the cluster is busy: a
+/// How long a launch, `--resume` and `destroy` try a busy lock before they say the cluster is busy: a
 /// `status` holds it for an instant, and every launch for far longer.
 const STATUS_GRACE: Duration = Duration::from_secs(1);
 
@@ -112,20 +112,27 @@ impl StateDir {
             path: path.clone(),
             source,
         })?;
-        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(Errno::WOULDBLOCK) => {
-                return Err(StateError::Busy {
-                    name: name.to_owned(),
-                    work: LaunchWork::read(&file),
-                    holders: lock_holders(&path),
-                });
-            }
-            Err(e) => {
-                return Err(StateError::Write {
-                    path,
-                    source: e.into(),
-                });
+        let tried = Instant::now();
+        loop {
+            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                // A `status` or `clusters` holds it for an instant.
+                Err(Errno::WOULDBLOCK) if tried.elapsed() < STATUS_GRACE => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(Errno::WOULDBLOCK) => {
+                    return Err(StateError::Busy {
+                        name: name.to_owned(),
+                        work: LaunchWork::read(&file),
+                        holders: lock_holders(&path),
+                    });
+                }
+                Err(e) => {
+                    return Err(StateError::Write {
+                        path,
+                        source: e.into(),
+                    });
+                }
             }
         }
         // Checked under the lock: a `destroy` of the name, which holds it, has finished.
