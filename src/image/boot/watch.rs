@@ -89,14 +89,18 @@ pub(super) async fn watch(
     let mut on_trial = trial;
     let mut line = Vec::new();
     loop {
-        let mut until = deadline;
-        if on_trial {
-            until = until.min(started + KVM_GRACE);
-        }
+        // KVM's grace ends a trial only when it ends before the boot's timeout: a `--timeout`
+        // shorter than the grace is the boot's, and says nothing of KVM.
+        let stalls = on_trial && started + KVM_GRACE < deadline;
+        let until = if stalls {
+            started + KVM_GRACE
+        } else {
+            deadline
+        };
         let chunk = match tokio::time::timeout_at(until.into(), output.recv()).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => return Ok(Watched::Ended),
-            Err(_) if on_trial => return Ok(Watched::KvmStalled),
+            Err(_) if stalls => return Ok(Watched::KvmStalled),
             Err(_) => return Ok(Watched::TimedOut),
         };
         log.write(&chunk)?;

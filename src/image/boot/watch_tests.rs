@@ -92,6 +92,20 @@ async fn each_watch_has_the_whole_timeout_from_its_own_start() {
     }
 }
 
+/// A `--timeout` shorter than KVM's grace ends a silent trial as a timeout: it says nothing of KVM,
+/// which would otherwise be remembered as failed.
+#[tokio::test]
+async fn a_timeout_shorter_than_kvms_grace_is_no_verdict_on_kvm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = ConsoleLog::create(&dir.path().join("console.log")).unwrap();
+    let reporter: Arc<dyn Reporter> = Arc::new(Silent);
+    let (_tx, mut rx) = mpsc::channel::<Bytes>(1);
+    let short = Duration::from_millis(200);
+    assert!(short < KVM_GRACE);
+    let watched = watch(&mut rx, &mut log, short, Accel::Kvm, true, &reporter).await;
+    assert!(matches!(watched.unwrap(), Watched::TimedOut));
+}
+
 #[tokio::test]
 async fn a_firmware_with_nothing_to_boot_ends_the_watch_at_once() {
     // The console stays open after SeaBIOS's line, as QEMU's does: the watch ends on the line.
