@@ -106,35 +106,7 @@ impl StateDir {
     /// once and not after the build. The launch holds the lock until it exits; meanwhile `status`
     /// and `clusters` show the name as being launched ([`StateDir::preparing`]).
     pub fn reserve_launch(&self, name: &str) -> Result<LaunchLock, StateError> {
-        check_name(name)?;
-        let path = self.launch_lock_path(name);
-        let file = open(&path).map_err(|source| StateError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        let tried = Instant::now();
-        loop {
-            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => break,
-                // A `status` or `clusters` holds it for an instant.
-                Err(Errno::WOULDBLOCK) if tried.elapsed() < STATUS_GRACE => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(Errno::WOULDBLOCK) => {
-                    return Err(StateError::Busy {
-                        name: name.to_owned(),
-                        work: LaunchWork::read(&file),
-                        holders: lock_holders(&path),
-                    });
-                }
-                Err(e) => {
-                    return Err(StateError::Write {
-                        path,
-                        source: e.into(),
-                    });
-                }
-            }
-        }
+        let lock = self.lock_launch(name, LaunchWork::Launch)?;
         // Checked under the lock: a `destroy` of the name, which holds it, has finished.
         if self.has_state(name) {
             return Err(StateError::Exists {
@@ -142,7 +114,7 @@ impl StateDir {
                 dir: self.cluster_dir(name),
             });
         }
-        Ok(taken(file, LaunchWork::Launch))
+        Ok(lock)
     }
 
     /// The names a launch running now has reserved and not made a cluster of yet (it builds, or
@@ -171,13 +143,10 @@ impl StateDir {
         names
     }
 
-    /// Cluster `name`'s lock, for `work` (`--resume` or `destroy`); [`StateError::Busy`], naming
-    /// what holds it, while a launch, `--resume` or `destroy` of the cluster runs.
-    pub async fn lock_launch(
-        &self,
-        name: &str,
-        work: LaunchWork,
-    ) -> Result<LaunchLock, StateError> {
+    /// Cluster `name`'s lock, for `work`; [`StateError::Busy`], naming what holds it, while a
+    /// launch, `--resume` or `destroy` of the cluster runs. A `status` holds it for an instant, so a
+    /// busy lock is tried again for [`STATUS_GRACE`] (the caller waits that long at most).
+    pub fn lock_launch(&self, name: &str, work: LaunchWork) -> Result<LaunchLock, StateError> {
         check_name(name)?;
         let path = self.launch_lock_path(name);
         let file = open(&path).map_err(|source| StateError::Write {
@@ -189,7 +158,7 @@ impl StateDir {
             match flock(&file, FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => return Ok(taken(file, work)),
                 Err(Errno::WOULDBLOCK) if tried.elapsed() < STATUS_GRACE => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(Errno::WOULDBLOCK) => {
                     return Err(StateError::Busy {

@@ -23,8 +23,8 @@ fn stops(states: &StateDir, name: &str) -> bool {
     false
 }
 
-#[tokio::test]
-async fn a_launch_holds_its_cluster_until_it_ends_and_status_tells_what_holds_it() {
+#[test]
+fn a_launch_holds_its_cluster_until_it_ends_and_status_tells_what_holds_it() {
     let dir = tempfile::tempdir().unwrap();
     let states = StateDir::new(dir.path().to_owned());
     let launch = cluster(&states, "pg");
@@ -35,10 +35,7 @@ async fn a_launch_holds_its_cluster_until_it_ends_and_status_tells_what_holds_it
             ..
         }
     ));
-    let busy = states
-        .lock_launch("pg", LaunchWork::Resume)
-        .await
-        .unwrap_err();
+    let busy = states.lock_launch("pg", LaunchWork::Resume).unwrap_err();
     assert!(matches!(&busy, StateError::Busy { name, .. } if name == "pg"));
     assert!(
         busy.to_string()
@@ -47,7 +44,7 @@ async fn a_launch_holds_its_cluster_until_it_ends_and_status_tells_what_holds_it
     );
     drop(launch);
     assert!(stops(&states, "pg"));
-    let destroy = states.lock_launch("pg", LaunchWork::Destroy).await.unwrap();
+    let destroy = states.lock_launch("pg", LaunchWork::Destroy).unwrap();
     assert!(matches!(
         states.launch_activity("pg"),
         LaunchActivity::Running {
@@ -75,8 +72,8 @@ async fn a_launch_holds_its_cluster_until_it_ends_and_status_tells_what_holds_it
     assert_eq!(states.launch_activity("pg"), LaunchActivity::Stopped);
 }
 
-#[tokio::test]
-async fn a_status_that_holds_the_lock_for_an_instant_does_not_make_a_resume_fail() {
+#[test]
+fn a_status_that_holds_the_lock_for_an_instant_does_not_make_a_resume_fail() {
     let dir = tempfile::tempdir().unwrap();
     let states = StateDir::new(dir.path().to_owned());
     drop(cluster(&states, "pg"));
@@ -88,12 +85,12 @@ async fn a_status_that_holds_the_lock_for_an_instant_does_not_make_a_resume_fail
         std::thread::sleep(Duration::from_millis(200));
         drop(status);
     });
-    drop(states.lock_launch("pg", LaunchWork::Resume).await.unwrap());
+    drop(states.lock_launch("pg", LaunchWork::Resume).unwrap());
     released.join().unwrap();
 }
 
-#[tokio::test]
-async fn the_lock_lies_outside_the_cluster_and_a_cluster_without_one_is_not_being_launched() {
+#[test]
+fn the_lock_lies_outside_the_cluster_and_a_cluster_without_one_is_not_being_launched() {
     let dir = tempfile::tempdir().unwrap();
     let states = StateDir::new(dir.path().to_owned());
     assert_eq!(states.launch_activity("none"), LaunchActivity::Stopped);
@@ -110,7 +107,7 @@ async fn the_lock_lies_outside_the_cluster_and_a_cluster_without_one_is_not_bein
     // A cluster launched by a baker before the lock: no file until a resume makes one.
     std::fs::remove_file(states.launch_lock_path("pg")).unwrap();
     assert_eq!(states.launch_activity("pg"), LaunchActivity::Stopped);
-    drop(states.lock_launch("pg", LaunchWork::Resume).await.unwrap());
+    drop(states.lock_launch("pg", LaunchWork::Resume).unwrap());
 }
 
 #[test]

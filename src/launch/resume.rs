@@ -39,7 +39,7 @@ pub async fn resume<P: Provider>(
     cancel: impl Future<Output = ()>,
 ) -> Result<ClusterState, LaunchError> {
     // Held until the resume returns; refused while another launch of the cluster runs.
-    let _resuming = states.lock_launch(name, LaunchWork::Resume).await?;
+    let _resuming = states.lock_launch(name, LaunchWork::Resume)?;
     let mut state = states.load(name)?;
     // The summary is of this run, which makes no node image.
     state.timings.remove(timing::NODE_IMAGE);

@@ -296,7 +296,7 @@ pub async fn destroy<P: Provider>(
     states: &StateDir,
     state: &ClusterState,
 ) -> Result<Removed, LaunchError> {
-    let destroying = states.lock_launch(&state.name, LaunchWork::Destroy).await?;
+    let destroying = states.lock_launch(&state.name, LaunchWork::Destroy)?;
     destroy_locked(provider, states, state, &destroying).await
 }
 

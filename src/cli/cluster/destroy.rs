@@ -57,7 +57,7 @@ fn destroy_unrecorded(
     let reporter = TerminalReporter::new();
     let (vms, containers) = runtime.block_on(async {
         // One lock for both: no launch of the name starts between them.
-        let held = states.lock_launch(&state.name, LaunchWork::Destroy).await?;
+        let held = states.lock_launch(&state.name, LaunchWork::Destroy)?;
         let qemu = launch_qemu::provider_of(states, state);
         let vms = run::destroy_locked(&qemu, states, state, &held).await?;
         let containers = match Engine::connect(&reporter).await {
