@@ -95,12 +95,16 @@ pub struct LogsArgs {
 
 pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
     let states = states();
-    let list = states.list()?;
+    let (list, unreadable): (Vec<_>, Vec<_>) = states
+        .list_each()?
+        .into_iter()
+        .partition(|(_, state)| state.is_ok());
+    let list: Vec<ClusterState> = list.into_iter().filter_map(|(_, s)| s.ok()).collect();
     let preparing = states.preparing();
     if global.quiet {
         return Ok(ExitCode::SUCCESS);
     }
-    if list.is_empty() && preparing.is_empty() {
+    if list.is_empty() && preparing.is_empty() && unreadable.is_empty() {
         emit_line("no clusters")?;
     }
     // Reserved by a launch that builds, or makes its image, before it makes the cluster.
@@ -123,6 +127,14 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
             state.distro,
             state.node_count(),
             at_work(state, &states.launch_activity(&state.name))
+        ))?;
+    }
+    // Listed rather than failing the whole list: the others are still worth seeing.
+    for (name, error) in unreadable {
+        let error = error.err().map(|e| e.to_string()).unwrap_or_default();
+        emit_line(&format!(
+            "{name:<20} {:<8} {:<12} {error}",
+            "-", "unreadable"
         ))?;
     }
     if !list.is_empty() {
@@ -155,7 +167,7 @@ fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvid
 }
 
 pub fn logs(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let state = states().load(&args.name)?;
+    let state = states().load_or_busy(&args.name)?;
     let picked = pick_node(&state, Some(&args.node))?;
     tell_choice(global, &picked, "showing the log of");
     let node = picked.node;
@@ -208,7 +220,7 @@ async fn node_logs<P: Provider>(
 }
 
 pub fn login(global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
-    let state = states().load(&args.name)?;
+    let state = states().load_or_busy(&args.name)?;
     let picked = pick_node(&state, args.node.as_deref())?;
     let doing = if args.command.is_empty() {
         "logging in to"

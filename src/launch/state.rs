@@ -316,8 +316,16 @@ impl StateDir {
         std::fs::read_to_string(&path).map_err(|source| StateError::Read { path, source })
     }
 
-    /// Every cluster with a state file, by name.
+    /// Every cluster with a state file, by name; fails when one cannot be read (see
+    /// [`Self::list_each`] for a listing that goes on).
     pub fn list(&self) -> Result<Vec<ClusterState>, StateError> {
+        self.list_each()?.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Every cluster with a state file, by name, each read or with why it cannot be (another
+    /// baker's format, a broken file); a cluster whose state a `destroy` removes meanwhile is left
+    /// out.
+    pub fn list_each(&self) -> Result<Vec<ListedCluster>, StateError> {
         let entries = match std::fs::read_dir(&self.root) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -334,7 +342,14 @@ impl StateDir {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        names.iter().map(|n| self.load(n)).collect()
+        Ok(names
+            .into_iter()
+            .map(|name| {
+                let state = self.load(&name);
+                (name, state)
+            })
+            .filter(|(_, state)| !matches!(state, Err(StateError::Unknown { .. })))
+            .collect())
     }
 
     /// Forgets a cluster whose resources are gone.
@@ -349,6 +364,9 @@ impl StateDir {
         }
     }
 }
+
+/// A cluster's name and its state, or why it cannot be read.
+pub type ListedCluster = (String, Result<ClusterState, StateError>);
 
 /// Cluster names become container, network and host names: keep them to what all of those accept.
 pub fn check_name(name: &str) -> Result<(), StateError> {

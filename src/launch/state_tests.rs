@@ -82,3 +82,19 @@ fn names_are_what_containers_networks_and_hosts_accept() {
         assert!(check_name(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_state_file_that_cannot_be_read_is_listed_with_its_error_beside_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let states = StateDir::new(dir.path().to_owned());
+    create(&states, &state("good"), "s").unwrap();
+    std::fs::create_dir_all(dir.path().join("broken")).unwrap();
+    std::fs::write(dir.path().join("broken/state.json"), "{}").unwrap();
+    let listed = states.list_each().unwrap();
+    let names: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["broken", "good"]);
+    assert!(matches!(listed[0].1, Err(StateError::Parse { .. })));
+    assert_eq!(listed[1].1.as_ref().unwrap().name, "good");
+    // The strict list (which decides what node images to keep) fails instead.
+    assert!(states.list().is_err());
+}
