@@ -135,7 +135,7 @@ pub(super) fn resume_launch(
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ExitCode> {
     let states = states();
-    let state = states.load(&args.name)?;
+    let state = states.load_or_busy(&args.name)?;
     if let Some(asked) = args.slaves {
         anyhow::bail!(slaves_refusal(&state, asked));
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{FlockOperation, flock};
 use rustix::io::Errno;
 
-use super::state::{StateDir, StateError, check_name};
+use super::state::{ClusterState, StateDir, StateError, check_name};
 use crate::cache::lock_holders::lock_holders;
 
 /// The folder of the lock files, under the state root.
@@ -115,6 +115,23 @@ impl StateDir {
             });
         }
         Ok(lock)
+    }
+
+    /// [`StateDir::load`], but a name that a launch running now has reserved and made no cluster
+    /// of yet (it builds, or makes its image) is [`StateError::Busy`], naming the launch, rather
+    /// than unknown: `--resume`, `login` and `logs` say to wait for it.
+    pub fn load_or_busy(&self, name: &str) -> Result<ClusterState, StateError> {
+        match self.load(name) {
+            Err(unknown @ StateError::Unknown { .. }) => match self.launch_activity(name) {
+                LaunchActivity::Running { work, holders } => Err(StateError::Busy {
+                    name: name.to_owned(),
+                    work,
+                    holders,
+                }),
+                LaunchActivity::Stopped => Err(unknown),
+            },
+            loaded => loaded,
+        }
     }
 
     /// The names a launch running now has reserved and not made a cluster of yet (it builds, or

@@ -124,10 +124,14 @@ fn a_launch_that_still_builds_holds_its_name_and_status_says_so() {
         predicate::str::is_match(r"^pg3 +- +launching +no nodes yet; its launch runs now\n$")
             .unwrap(),
     );
-    // A second launch of the name is refused before it reads its input, let alone builds.
+    // A second launch of the name is refused before it reads its input, let alone builds; the
+    // commands that need the cluster's nodes name the launch rather than say there is no cluster.
     for refused in [
         &["launch", "pg3", "--from", "/nonexistent"][..],
         &["destroy", "pg3"],
+        &["launch", "pg3", "--resume"],
+        &["login", "pg3"],
+        &["logs", "pg3", "primary"],
     ] {
         baker()
             .args(refused)
@@ -148,4 +152,28 @@ fn a_launch_that_still_builds_holds_its_name_and_status_says_so() {
         .assert()
         .success()
         .stdout("no clusters\n");
+}
+
+#[test]
+fn clusters_lists_the_others_when_one_state_file_cannot_be_read() {
+    let states = tempfile::tempdir().unwrap();
+    for (name, text) in [("broken", "{}"), ("other", "not json")] {
+        let dir = states.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("state.json"), text).unwrap();
+    }
+    let out = baker()
+        .env("BAKER_STATE_DIR", states.path())
+        .arg("clusters")
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for name in ["broken", "other"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {text}"));
+        assert!(line.contains("unreadable"), "{line}");
+        assert!(line.contains("state.json"), "{line}");
+    }
 }
