@@ -346,7 +346,9 @@ pub(super) fn finish_launch(
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ LaunchError::Interrupted(_)) => Ok(stopped(&e.to_string())),
+        Err(e @ (LaunchError::Interrupted(_) | LaunchError::InterruptedEarly(_))) => {
+            Ok(stopped(&e.to_string()))
+        }
         Err(e) => Err(e.into()),
     }
 }

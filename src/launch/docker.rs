@@ -54,9 +54,21 @@ pub async fn launch_containers(
     reporter: Arc<dyn Reporter>,
     cancel: impl Future<Output = ()>,
 ) -> Result<ClusterState, LaunchError> {
-    let engine = Engine::connect(reporter.as_ref()).await?;
+    // Ctrl-C stops the node image too (its container is removed), and the waits for the cache.
+    let mut cancel = std::pin::pin!(cancel);
+    let stopped = || LaunchError::InterruptedEarly(request.name.clone());
+    let engine = tokio::select! {
+        engine = Engine::connect(reporter.as_ref()) => engine?,
+        () = cancel.as_mut() => return Err(stopped()),
+    };
     let plan = &built.plan;
-    let image = ensure_node_image(&engine, cache, built, reporter.as_ref()).await?;
+    let image = engine
+        .run_until(
+            ensure_node_image(&engine, cache, built, reporter.as_ref()),
+            cancel.as_mut(),
+        )
+        .await
+        .ok_or_else(stopped)??;
     let reference = image.reference.clone();
     request.resources.insert("image".into(), reference.clone());
     if let Some(made_in) = image.made_in {

@@ -35,6 +35,10 @@ pub enum LaunchError {
         "interrupted; `baker launch {0} --resume` finishes the launch, `baker destroy {0}` removes it"
     )]
     Interrupted(String),
+    /// Interrupted before the cluster's state was made (during its node image, say): nothing of it
+    /// exists to resume or remove.
+    #[error("interrupted before cluster {0} had any node: nothing of it was made")]
+    InterruptedEarly(String),
     #[error("{what}: {source}")]
     Io {
         what: String,

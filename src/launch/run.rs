@@ -107,6 +107,12 @@ pub async fn launch<P: Provider>(
     cancel: impl Future<Output = ()>,
 ) -> Result<ClusterState, LaunchError> {
     check_request(plan, request)?;
+    // A signal received before the launch (during its build, say) stops it before anything is
+    // made: `cancel` then resolves at once.
+    let mut cancel = std::pin::pin!(cancel);
+    if futures_util::FutureExt::now_or_never(cancel.as_mut()).is_some() {
+        return Err(LaunchError::InterruptedEarly(request.name.clone()));
+    }
     let secret = new_secret()?;
     let mut state = ClusterState {
         format: STATE_FORMAT,
@@ -172,8 +178,18 @@ pub(super) async fn finish<P: Provider>(
                 )));
             } else {
                 reporter.report(Event::Note(format!("removing the failed cluster {name}")));
-                provider.destroy(state).await?;
-                states.remove(&name)?;
+                // The launch's own failure is the one to report; a failed removal only warns, and
+                // keeps the state so that `destroy` can finish it.
+                let removed = match provider.destroy(state).await {
+                    Ok(_) => states.remove(&name).map_err(LaunchError::from),
+                    Err(e) => Err(e),
+                };
+                if let Err(removal) = removed {
+                    reporter.report(Event::Warning(format!(
+                        "could not remove the failed cluster {name}: {removal}; `baker destroy \
+                         {name}` tries again"
+                    )));
+                }
             }
             Err(e)
         }
