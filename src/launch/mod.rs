@@ -22,6 +22,7 @@ pub mod docker_net;
 pub mod docker_node;
 pub mod error;
 pub mod health;
+pub mod host_http;
 pub mod inventory;
 pub mod launch_lock;
 pub mod members;

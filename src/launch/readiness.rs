@@ -1,14 +1,15 @@
 //! Waiting for a node's role to be ready: each of the role's checks, in order, is tried every fifth
 //! of a second until it passes or its timeout runs out. Command probes run on the node through the
 //! provider, in sessions that loop on the node (see [`super::probe_session`]; with the role's
-//! environment, so a password in it reaches `psql`); HTTP probes are made from this host to the
-//! node's address. The first check that never passes is the node's failure,
+//! environment, so a password in it reaches `psql`); HTTP probes are made from this host, through
+//! a port the node publishes when it does (see [`super::host_http`]). The first check that never passes is the node's failure,
 //! with what it last saw.
 
 use std::time::{Duration, Instant};
 
 use super::bundle::{NodeBundle, ReadyCheck};
 use super::bundle_tar::BUNDLE_DIR;
+use super::host_http::HostHttp;
 use super::probe_session::session_script;
 use super::ready::{Seen, at_pointer, passes};
 use crate::plan::ProbePlan;
@@ -44,7 +45,7 @@ pub struct NotReady {
 pub async fn wait_ready(
     bundle: &NodeBundle,
     shell: &impl NodeShell,
-    http: &reqwest::Client,
+    http: &HostHttp,
 ) -> Result<(), NotReady> {
     wait_checks(&bundle.ready, shell, http).await
 }
@@ -53,7 +54,7 @@ pub async fn wait_ready(
 pub async fn wait_checks(
     checks: &[ReadyCheck],
     shell: &impl NodeShell,
-    http: &reqwest::Client,
+    http: &HostHttp,
 ) -> Result<(), NotReady> {
     for check in checks {
         let deadline = Instant::now() + Duration::from_secs(check.timeout_seconds);
@@ -93,7 +94,7 @@ pub fn describe(check: &ReadyCheck) -> String {
 async fn probe(
     check: &ReadyCheck,
     shell: &impl NodeShell,
-    http: &reqwest::Client,
+    http: &HostHttp,
     deadline: Instant,
 ) -> Seen {
     match &check.probe {
@@ -121,7 +122,7 @@ async fn probe(
             url,
             status,
             json_pointer,
-        } => match http.get(url).send().await {
+        } => match http.get(url).await {
             Err(e) => Seen::Failure(format!("no answer ({e})")),
             Ok(resp) if resp.status().as_u16() != *status => {
                 Seen::Failure(format!("HTTP status {}", resp.status().as_u16()))

@@ -10,9 +10,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::error::LaunchError;
+use super::host_http::HostHttp;
 use super::launch_lock::LaunchWork;
 use super::provider::Provider;
-use super::run::{finish, http_client, render_bundles, smoke_pending};
+use super::run::{finish, render_bundles, smoke_pending};
 use super::smoke::smoke;
 use super::state::{ClusterState, NodeState, Phase, StateDir, timing};
 use crate::plan::{Plan, read_plan};
@@ -69,7 +70,7 @@ pub async fn resume<P: Provider>(
             "cluster {name} is ready but its smoke test did not finish: running it again"
         )));
         let bundles = render_bundles(plan, &state, &secret)?;
-        let http = http_client()?;
+        let http = HostHttp::new(&state.nodes)?;
         tokio::select! {
             done = smoke(provider, plan, &mut state, &bundles, &http, reporter.as_ref()) => done?,
             () = cancel => return Err(LaunchError::Interrupted(name.to_owned())),

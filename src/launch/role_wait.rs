@@ -11,6 +11,7 @@ use futures_util::stream::FuturesUnordered;
 
 use super::bundle::NodeBundle;
 use super::error::{LaunchError, NodeFailure};
+use super::host_http::HostHttp;
 use super::provider::Provider;
 use super::readiness::wait_ready;
 use super::run::now;
@@ -28,7 +29,7 @@ pub(super) async fn wait_for_roles<P: Provider>(
     plan: &Plan,
     state: &mut ClusterState,
     bundles: &[NodeBundle],
-    http: &reqwest::Client,
+    http: &HostHttp,
     reporter: &dyn Reporter,
 ) -> Result<(), LaunchError> {
     let ready_started = Instant::now();

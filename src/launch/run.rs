@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::bundle::{NodeBundle, render_bundle};
 use super::error::LaunchError;
+use super::host_http::HostHttp;
 use super::launch_lock::{LaunchLock, LaunchWork};
 use super::members::{cluster_facts, facts_of_nodes, slave_role, wanted_nodes};
 use super::provider::{Provider, Removed, start_nodes};
@@ -223,7 +224,7 @@ async fn boot<P: Provider>(
     )));
 
     let ready_started = Instant::now();
-    let http = http_client()?;
+    let http = HostHttp::new(&state.nodes)?;
     wait_for_roles(provider, states, plan, state, &bundles, &http, reporter).await?;
     state.phase = Phase::Ready;
     state
@@ -275,14 +276,6 @@ pub(super) fn render_bundles(
         .map(|me| render_bundle(plan, &facts, me))
         .collect::<Result<_, _>>()?;
     Ok(bundles)
-}
-
-/// The client readiness checks and smoke steps probe HTTP endpoints with.
-pub(super) fn http_client() -> Result<reqwest::Client, LaunchError> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .map_err(|e| LaunchError::Input(format!("cannot make an HTTP client: {e}")))
 }
 
 /// The launch asked for the smoke test and it has not passed yet.

@@ -8,6 +8,7 @@ use futures_util::future::join_all;
 
 use super::bundle::NodeBundle;
 use super::error::{LaunchError, NodeFailure};
+use super::host_http::HostHttp;
 use super::provider::Provider;
 use super::readiness::wait_checks;
 use super::state::{ClusterState, timing};
@@ -20,7 +21,7 @@ pub async fn smoke<P: Provider>(
     plan: &Plan,
     state: &mut ClusterState,
     bundles: &[NodeBundle],
-    http: &reqwest::Client,
+    http: &HostHttp,
     reporter: &dyn Reporter,
 ) -> Result<(), LaunchError> {
     if plan.smoke.is_empty() {
