@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e-launch.sh — `baker launch --provider docker` end to end on a real engine, with the PostgreSQL
 # example, whose primary/standby pair is a real master/slave cluster:
+#   - Ctrl-C while the node image is made stops the launch, leaving nothing;
 #   - 1 primary + 2 standbys with --smoke: the primary's pg_stat_replication shows 2 streaming
 #     standbys, the smoke row is on both, a client without the password is refused, the ports are
 #     published on 127.0.0.1 only, status/logs/clusters answer from a new process, no secret in the
@@ -38,6 +39,24 @@ BAKER=$BAKER bash ci/base-image.sh "$BASE"
 PG_OUT=$(pg_build "$WORK")
 export BAKER_CACHE_DIR=$WORK/cache
 PSQL=/usr/local/pgsql/bin/psql
+
+# --- Ctrl-C while the node image is made ----------------------------------------------------------
+# Once the build's stage has ended, nothing listened for signals until the launch proper began: a
+# Ctrl-C then was lost and the launch went on to exit 0. The node image is made from this run's own
+# cache, so it is new here; the launch below makes it again.
+setsid "$BAKER" launch pgint --from "$PG_OUT" >"$WORK/int.out" 2>"$WORK/int.err" &
+int=$!
+for _ in $(seq 1 300); do grep -q "making the node image" "$WORK/int.err" && break; sleep 0.1; done
+sleep 1
+kill -INT "$int" 2>/dev/null || true
+t=$(now)
+status=0
+wait "$int" || status=$?
+check "Ctrl-C while the node image is made stops the launch with status 130 (saw $status, $(since "$t") s after)" [ "$status" = 130 ]
+check "and says nothing of the cluster was made" grep -q "interrupted before cluster pgint had any node: nothing of it was made" "$WORK/int.err"
+check "and leaves no container, no state and no node image" bash -c \
+  "[ -z \"\$(docker ps -aq --filter label=baker.node-image)\" ] && [ ! -e '$BAKER_STATE_DIR/pgint' ] && \
+   [ -z \"\$(docker images -q --filter label=baker.cache=$(cache_identity "$BAKER_CACHE_DIR") --filter label=baker.node-of)\" ] && [ \"\$('$BAKER' clusters)\" = 'no clusters' ]"
 
 # --- 1+2 with the smoke test -----------------------------------------------------------------------
 t=$(now)
