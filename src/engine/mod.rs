@@ -5,7 +5,8 @@
 //! removal of containers whose baker process was killed ([`owner`]), which every connection does. The builder,
 //! base images, the cache and the CLI call these functions; none of them imports bollard, and their
 //! errors carry an [`EngineError`], never bollard's. Later stages add their calls here too:
-//! `launch`'s networks and node containers ([`NodeSpec`]), and host programs run from an image
+//! `launch`'s networks and node containers ([`NodeSpec`]), found again with every label they carry
+//! ([`Labelled`]), and host programs run from an image
 //! ([`HostToolSpec`]: QEMU where the host has none); what its images and volumes take on disk
 //! ([`DiskUsage`]), for `baker cache`; and the removal, as root, of what build
 //! containers left in the host's cache ([`root_files`]).
@@ -18,6 +19,7 @@ mod errors;
 mod host_tool;
 mod images;
 mod janitor;
+mod labelled;
 pub mod labels;
 mod nodes;
 mod owner;
@@ -32,6 +34,7 @@ pub use disk_usage::{DiskUsage, ImageUsage, VolumeUsage};
 pub use errors::EngineError;
 pub use host_tool::HostToolSpec;
 pub use images::ImageInfo;
+pub use labelled::{FoundContainer, FoundNetwork, Labelled};
 pub use labels::{OWNER_LABEL, STEP_REPO};
 pub use nodes::{ExecOutput, NodeSpec};
 pub use root_files::RootRemovalError;

@@ -1,7 +1,7 @@
 //! Long-running containers that are cluster nodes (`baker launch --provider docker`), and the
 //! network they share. Unlike build containers they outlive the command that made them, so they
 //! are not given to the janitor: the cluster's state file names them, and `destroy` (or a failed
-//! launch's rollback) removes them by the cluster label they all carry.
+//! launch's rollback) finds them by the labels they carry ([`super::labelled`]) and removes them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,8 +10,7 @@ use bollard::models::{
     NetworkCreateRequest, NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, ListNetworksOptions,
-    LogsOptions, StartContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, LogsOptions, StartContainerOptions,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -314,48 +313,6 @@ impl Engine {
         Ok(text)
     }
 
-    /// Ids of the containers (running or not) carrying label `key=value`.
-    pub async fn containers_labelled(
-        &self,
-        key: &str,
-        value: &str,
-    ) -> Result<Vec<String>, EngineError> {
-        let filters = label_filter(key, value);
-        let list = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(EngineError::during(format!(
-                "listing containers labelled {key}={value}"
-            )))?;
-        Ok(list.into_iter().filter_map(|c| c.id).collect())
-    }
-
-    /// Ids of the networks carrying label `key=value`.
-    pub async fn networks_labelled(
-        &self,
-        key: &str,
-        value: &str,
-    ) -> Result<Vec<String>, EngineError> {
-        let filters = label_filter(key, value);
-        let list = self
-            .docker
-            .list_networks(Some(ListNetworksOptions {
-                filters: Some(filters),
-            }))
-            .await
-            .map_err(EngineError::during(format!(
-                "listing networks labelled {key}={value}"
-            )))?;
-        // By id: two networks may share a name (two launches of one cluster name raced), and
-        // the engine refuses to remove a name that is ambiguous.
-        Ok(list.into_iter().filter_map(|n| n.id).collect())
-    }
-
     /// Starts a node container that stopped, with everything it held (its files, its address; the
     /// engine picks its published ports again).
     pub async fn restart_node(&self, name: &str) -> Result<(), EngineError> {
@@ -371,9 +328,4 @@ impl Engine {
     pub async fn remove_node(&self, id: &str) {
         force_remove(&self.docker, id).await;
     }
-}
-
-/// The engine's list filter for label `key=value`.
-fn label_filter(key: &str, value: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])])
 }

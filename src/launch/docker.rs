@@ -4,8 +4,10 @@
 //! ([`super::docker_net`]), so that every node's address is chosen before any container runs; each
 //! container is created at its address, given its bundle (rendered with every address) and only
 //! then started, so that its role begins at once. Ports are published on 127.0.0.1 unless asked
-//! otherwise. [`launch_containers`] is the whole launch: the node image, the cluster, then the
-//! removal of node images no cluster names.
+//! otherwise. [`launch_containers`] is the whole launch: room made for the cluster on the engine
+//! (nothing of another state directory's cluster of the name is touched: see
+//! [`super::docker_owner`]), the node image, the cluster, then the removal of node images no
+//! cluster names. [`super::docker_destroy`] removes a cluster.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,20 +16,24 @@ use super::bundle::NodeBundle;
 use super::bundle_tar::BUNDLE_DIR;
 use super::docker_net::{FIRST_HOST, MAX_NODES};
 use super::docker_node;
+use super::docker_owner::Owner;
 use super::error::LaunchError;
 use super::launch_lock::LaunchLock;
+use super::members::wanted_nodes;
 use super::node_image::{ensure_node_image, remove_unused_node_images};
 use super::provider::{AGENT_PATH, Provider, Removed, role_log_script};
 use super::readiness::NodeShell;
-use super::run::{LaunchRequest, launch};
+use super::run::{LaunchRequest, check_request, launch};
 use super::state::{ClusterState, NodeState, StateDir, timing};
+use super::state_identity::STATE_ID;
 use crate::cache::CacheDir;
 use crate::engine::{Engine, NodeSpec};
 use crate::image::build_output::BuildOutput;
 use crate::plan::Plan;
 use crate::progress::Reporter;
 
-/// Every container, network and image of a cluster carries `baker.cluster=<name>`.
+/// Every container and network of a cluster carries `baker.cluster=<name>` (and
+/// [`super::docker_owner::STATE_LABEL`]).
 pub const CLUSTER_LABEL: &str = "baker.cluster";
 
 /// Containers on the local engine.
@@ -56,12 +62,25 @@ pub async fn launch_containers(
 ) -> Result<ClusterState, LaunchError> {
     // Ctrl-C stops the node image too (its container is removed), and the waits for the cache.
     let mut cancel = std::pin::pin!(cancel);
-    let stopped = || LaunchError::InterruptedEarly(request.name.clone());
+    let name = request.name.clone();
+    let stopped = || LaunchError::InterruptedEarly(name.clone());
     let engine = tokio::select! {
         engine = Engine::connect(reporter.as_ref()) => engine?,
         () = cancel.as_mut() => return Err(stopped()),
     };
     let plan = &built.plan;
+    check_request(plan, &request)?;
+    let state_id = states.identity()?;
+    let mut provider = DockerProvider {
+        engine: &engine,
+        image: String::new(),
+        host_ip,
+    };
+    let nodes: Vec<String> = (wanted_nodes(plan, &request.name, request.slaves).into_iter())
+        .map(|node| node.name)
+        .collect();
+    (provider.clear_the_way(&state_id, &request.name, &nodes, reporter.as_ref())).await?;
+    request.resources.insert(STATE_ID.into(), state_id);
     let image = engine
         .run_until(
             ensure_node_image(&engine, cache, built, reporter.as_ref()),
@@ -74,11 +93,7 @@ pub async fn launch_containers(
     if let Some(made_in) = image.made_in {
         (request.timings).insert(timing::NODE_IMAGE.into(), made_in.as_secs_f64());
     }
-    let provider = DockerProvider {
-        engine: &engine,
-        image: reference.clone(),
-        host_ip,
-    };
+    provider.image = reference.clone();
     let launched = launch(
         &provider,
         states,
@@ -144,7 +159,11 @@ impl Provider for DockerProvider<'_> {
     ) -> Result<(), LaunchError> {
         if !state.resources.contains_key("subnet") {
             let network = network_name(&state.name);
-            let subnet = self.create_network(&network, &state.name).await?;
+            // One that a launch stopped while the engine made it, before recording it.
+            let subnet = match self.own_network(state, &network).await? {
+                Some(subnet) => subnet,
+                None => self.create_network(&network, state).await?,
+            };
             state.resources.insert("network".into(), network);
             state.resources.insert("subnet".into(), subnet);
             states.save(state)?;
@@ -173,9 +192,10 @@ impl Provider for DockerProvider<'_> {
     }
 
     /// Creates the node's container at its address with its bundle already inside, then starts it.
-    /// A container that runs (a resumed launch) has its bundle since before it started: it is left
-    /// alone, as rewriting the bundle under a running agent could race with it. A node that stayed
-    /// placed but stopped is started again in its own container.
+    /// A container of the cluster that runs (a resumed launch) has its bundle since before it
+    /// started: it is left alone, as rewriting the bundle under a running agent could race with
+    /// it. A node that stayed placed but stopped is started again in its own container. A
+    /// container of the node's name that is not the cluster's is refused, naming it.
     async fn start(
         &self,
         state: &ClusterState,
@@ -183,13 +203,15 @@ impl Provider for DockerProvider<'_> {
         bundle: &NodeBundle,
     ) -> Result<(), LaunchError> {
         let node = &state.nodes[index];
-        if self.engine.is_running(&node.name).await {
+        let found = self.own_container(state, &node.name).await?;
+        if found.as_ref().is_some_and(|c| c.running) {
             return Ok(());
         }
         // A node that stayed placed (its container recorded: a resumed launch keeps a node that was
         // ready) starts its own container again, with what its role wrote.
         if node.provider_id.is_some() {
-            return self.engine.restart_node(&node.name).await.map_err(|e| {
+            let container = found.map_or_else(|| node.name.clone(), |c| c.found.id);
+            return self.engine.restart_node(&container).await.map_err(|e| {
                 LaunchError::Input(format!(
                     "{}'s container cannot start again ({e}); `baker destroy {}` and launch it again",
                     node.name, state.name
@@ -207,9 +229,17 @@ impl Provider for DockerProvider<'_> {
         }
         let files = with_prefix(bundle)?;
         // A launch killed between creating a container and recording it left the name taken.
-        self.engine.remove_node(&node.name).await;
+        if let Some(stale) = found {
+            self.engine.remove_node(&stale.found.id).await;
+        }
         let network = network_name(&state.name);
         let ports: Vec<u16> = node.published.keys().copied().collect();
+        let owner = Owner::of(state);
+        let mut labels = owner.labels(&state.name);
+        labels.extend([
+            ("baker.node", node.name.as_str()),
+            ("baker.role", &node.role),
+        ]);
         self.engine
             .run_node(NodeSpec {
                 name: &node.name,
@@ -217,11 +247,7 @@ impl Provider for DockerProvider<'_> {
                 network: &network,
                 cmd: vec![AGENT_PATH.to_owned()],
                 env: &BTreeMap::new(),
-                labels: &[
-                    (CLUSTER_LABEL, &state.name),
-                    ("baker.node", &node.name),
-                    ("baker.role", &node.role),
-                ],
+                labels: &labels,
                 publish: &ports,
                 host_ip: self.host_ip,
                 address: &node.address,
@@ -234,9 +260,18 @@ impl Provider for DockerProvider<'_> {
     /// Each container's id and the host ports the engine picked for its published ports.
     async fn started(&self, state: &mut ClusterState) -> Result<(), LaunchError> {
         let network = network_name(&state.name);
-        for node in &mut state.nodes {
-            let id = self.engine.container_id(&node.name).await?;
+        for index in 0..state.nodes.len() {
+            let name = &state.nodes[index].name;
+            let Some(found) = self.own_container(state, name).await? else {
+                return Err(LaunchError::Input(format!(
+                    "{name}'s container is gone since it was started (removed outside baker?); \
+                     `baker launch {} --resume` makes it again",
+                    state.name
+                )));
+            };
+            let id = found.found.id;
             let (_, published) = self.engine.node_address(&id, &network).await?;
+            let node = &mut state.nodes[index];
             node.provider_id = Some(id);
             node.published = published;
         }
@@ -290,55 +325,11 @@ impl Provider for DockerProvider<'_> {
         super::docker_node::short_id(node)
     }
 
-    /// Removes every container and network carrying the cluster's label, so that what an
-    /// interrupted launch made before recording it goes too.
-    /// Removes the cluster's containers, then its network. A launch killed while the engine was
-    /// still creating a container leaves that creation running in the engine: the container can
-    /// appear after the first listing (and keeps the network busy), so both are listed again
-    /// until neither is left.
+    /// Removes the cluster's containers and network (see [`super::docker_destroy`]).
     async fn destroy(&self, state: &ClusterState) -> Result<Removed, LaunchError> {
-        let mut removed = Removed::default();
-        // A container the engine failed to remove is listed again next round: counted once.
-        let mut containers = std::collections::BTreeSet::new();
-        for round in 0..DESTROY_ROUNDS {
-            for id in self
-                .engine
-                .containers_labelled(CLUSTER_LABEL, &state.name)
-                .await?
-            {
-                self.engine.remove_node(&id).await;
-                if containers.insert(id) {
-                    removed.nodes += 1;
-                }
-            }
-            let mut busy = None;
-            for network in self
-                .engine
-                .networks_labelled(CLUSTER_LABEL, &state.name)
-                .await?
-            {
-                match self.engine.remove_network(&network).await {
-                    Ok(()) => removed.networks += 1,
-                    Err(e) => busy = Some(e),
-                }
-            }
-            let late = !self
-                .engine
-                .containers_labelled(CLUSTER_LABEL, &state.name)
-                .await?
-                .is_empty();
-            match busy {
-                None if !late => return Ok(removed),
-                Some(e) if round + 1 == DESTROY_ROUNDS => return Err(e.into()),
-                _ => tokio::time::sleep(std::time::Duration::from_millis(300)).await,
-            }
-        }
-        Ok(removed)
+        self.remove_owned(&Owner::of(state), &state.name).await
     }
 }
-
-/// How many times destroy lists what is left (see [`DockerProvider::destroy`]).
-const DESTROY_ROUNDS: usize = 10;
 
 /// The bundle tar with its entries under the agent's bundle directory, to unpack at `/`.
 fn with_prefix(bundle: &NodeBundle) -> Result<Vec<u8>, LaunchError> {

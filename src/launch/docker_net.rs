@@ -1,24 +1,31 @@
 //! The `docker` provider's cluster network: a bridge on a /24 of 10.200.0.0/13 that the cluster's
 //! name chooses (so that clusters launched side by side rarely try the same one), or the next free
-//! one, with every node on a fixed address from `.10` up, as a cloud's subnet would give them.
+//! one, with every node on a fixed address from `.10` up, as a cloud's subnet would give them. A
+//! launch stopped while the engine made the network left it unrecorded: `--resume` adopts it when
+//! it carries the cluster's labels (see [`super::docker_owner`]), and refuses one of that name that
+//! does not.
 
-use super::docker::{CLUSTER_LABEL, DockerProvider};
+use super::docker::DockerProvider;
+use super::docker_owner::{Launching, Obstacles, Owner};
 use super::error::LaunchError;
+use super::state::ClusterState;
 
 impl DockerProvider<'_> {
-    /// Creates the cluster's network on a /24 of 10.200.0.0/13 chosen from the cluster's name,
-    /// or the next free one when another network holds it; returns the subnet.
+    /// Creates cluster `state`'s network `network` on a /24 of 10.200.0.0/13 chosen from the
+    /// cluster's name, or the next free one when another network holds it; returns the subnet.
     pub(super) async fn create_network(
         &self,
         network: &str,
-        cluster: &str,
+        state: &ClusterState,
     ) -> Result<String, LaunchError> {
+        let cluster = &state.name;
+        let owner = Owner::of(state);
         let first = subnet_index(cluster);
         for attempt in 0..SUBNET_ATTEMPTS {
             let subnet = subnet_of(first + attempt);
             if self
                 .engine
-                .create_network(network, &subnet, &[(CLUSTER_LABEL, cluster)])
+                .create_network(network, &subnet, &owner.labels(cluster))
                 .await?
             {
                 return Ok(subnet);
@@ -27,6 +34,43 @@ impl DockerProvider<'_> {
         Err(LaunchError::Input(format!(
             "no free /24 for cluster {cluster}'s network among {SUBNET_ATTEMPTS} tried in 10.200.0.0/13; remove unused networks (`docker network prune`)"
         )))
+    }
+
+    /// The subnet of cluster `state`'s network `network` when the engine has it already (a launch
+    /// stopped before recording it); `None` when it has no network of that name; refused, naming
+    /// it, when a network of that name is not the cluster's.
+    pub(super) async fn own_network(
+        &self,
+        state: &ClusterState,
+        network: &str,
+    ) -> Result<Option<String>, LaunchError> {
+        let owner = Owner::of(state);
+        let (ours, others): (Vec<_>, Vec<_>) = (self.engine.networks_named(network).await?)
+            .into_iter()
+            .partition(|n| owner.owns(&state.name, &n.found.labels));
+        if !others.is_empty() {
+            let others = others.into_iter().map(|n| n.found).collect();
+            let obstacles = Obstacles::sorted(&state.name, Vec::new(), others);
+            return Err(LaunchError::Input(
+                obstacles.refusal(&state.name, Launching::Made),
+            ));
+        }
+        match &ours[..] {
+            [] => Ok(None),
+            [one] => Ok(Some(one.subnet.clone().ok_or_else(|| {
+                LaunchError::Input(format!(
+                    "network {network} of cluster {} has no subnet; `baker destroy {}` and \
+                     launch it again",
+                    state.name, state.name
+                ))
+            })?)),
+            _ => Err(LaunchError::Input(format!(
+                "cluster {0} has {1} networks named {network}, which the engine cannot tell \
+                 apart; `baker destroy {0}` and launch it again",
+                state.name,
+                ours.len()
+            ))),
+        }
     }
 }
 

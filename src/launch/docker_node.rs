@@ -6,7 +6,8 @@
 
 use std::io::IsTerminal;
 
-use super::docker::{CLUSTER_LABEL, DockerProvider, network_name};
+use super::docker::{DockerProvider, network_name};
+use super::docker_owner::Owner;
 use super::provider::ROLE_LOG;
 use super::state::{ClusterState, NodeState};
 
@@ -40,29 +41,23 @@ pub fn follow_command(id: &str, lines: usize) -> Vec<String> {
 
 impl DockerProvider<'_> {
     /// `node` with its container's id and published host ports when its state lacks them and the
-    /// engine has a container of that name carrying the cluster's label (see
-    /// [`super::provider::Provider::located`]); else `node` as it is.
+    /// engine has a container of that name of the cluster (see
+    /// [`super::provider::Provider::located`]); else `node` as it is. A container of that name
+    /// that does not carry the cluster's labels ([`super::docker_owner`]) is not the node's.
     pub(super) async fn find_container(&self, state: &ClusterState, node: &NodeState) -> NodeState {
         let mut found = node.clone();
         if node.provider_id.is_some() {
             return found;
         }
-        let Ok(id) = self.engine.container_id(&node.name).await else {
+        let Ok(Some(container)) = self.engine.container(&node.name).await else {
             return found;
         };
-        let ours = self
-            .engine
-            .containers_labelled(CLUSTER_LABEL, &state.name)
-            .await
-            .is_ok_and(|ids| ids.contains(&id));
-        if !ours {
+        if !Owner::of(state).owns(&state.name, &container.found.labels) {
             return found;
         }
-        if let Ok((_, published)) = self
-            .engine
-            .node_address(&id, &network_name(&state.name))
-            .await
-        {
+        let id = container.found.id;
+        let network = network_name(&state.name);
+        if let Ok((_, published)) = self.engine.node_address(&id, &network).await {
             if !published.is_empty() {
                 found.published = published;
             }

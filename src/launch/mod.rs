@@ -10,7 +10,9 @@
 //! is told; [`health`] is what `status` concludes from a cluster's nodes; [`run`] is the one library call per command, driving a [`provider::Provider`], and
 //! [`resume`] picks a cluster up from its state file; [`smoke`] runs the recipe's smoke test;
 //! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`],
-//! on [`docker_net`]'s network, with [`docker_node`]'s commands on a node);
+//! on [`docker_net`]'s network, with [`docker_node`]'s commands on a node, labelled with the
+//! [`state_identity`] of their state directory so that only their own cluster's are touched
+//! ([`docker_owner`]), removed by [`docker_destroy`]);
 //! [`qemu`] (VMs from the disk image, which [`qemu_disk`] pins per cluster, with [`qemu_net`],
 //! [`qemu_vm`], [`qemu_process`] and [`qemu_runner`], which runs QEMU from baker's tools image on
 //! hosts without it); [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
@@ -18,8 +20,10 @@
 pub mod bundle;
 pub mod bundle_tar;
 pub mod docker;
+pub mod docker_destroy;
 pub mod docker_net;
 pub mod docker_node;
+pub mod docker_owner;
 pub mod error;
 pub mod health;
 pub mod host_http;
@@ -49,6 +53,7 @@ pub mod ssh_repos;
 pub mod ssh_scripts;
 pub mod ssh_shell;
 pub mod state;
+pub mod state_identity;
 
 pub use error::LaunchError;
 

@@ -284,7 +284,9 @@ pub(super) fn smoke_pending(state: &ClusterState) -> bool {
 }
 
 /// The state of cluster `name`, or (when it has none) an empty one of the same name, so that
-/// `destroy` cleans up a cluster whose launch died before its state was written.
+/// `destroy` cleans up a cluster whose launch died before its state was written. The empty one
+/// names the state directory's identity, when it has one, so that only what this state
+/// directory made is taken for the cluster's (see [`super::docker_owner::Owner`]).
 pub fn state_or_empty(
     states: &StateDir,
     name: &str,
@@ -292,7 +294,13 @@ pub fn state_or_empty(
 ) -> Result<ClusterState, LaunchError> {
     match states.load(name) {
         Ok(state) => Ok(state),
-        Err(StateError::Unknown { .. }) => Ok(ClusterState::empty(name, provider)),
+        Err(StateError::Unknown { .. }) => {
+            let mut state = ClusterState::empty(name, provider);
+            if let Some(id) = states.known_identity() {
+                (state.resources).insert(super::state_identity::STATE_ID.into(), id);
+            }
+            Ok(state)
+        }
         Err(e) => Err(e.into()),
     }
 }
