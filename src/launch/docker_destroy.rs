@@ -3,7 +3,8 @@
 //! interrupted launch made before recording it goes too, and nothing of a cluster of the same name
 //! of another state directory does. A launch killed while the engine was still creating a
 //! container leaves that creation running in the engine: the container can appear after the
-//! first listing (and keeps the network busy), so both are listed again until neither is left.
+//! first listing (and keeps the network busy), so both are listed again until neither is left; one
+//! still there after the last round is an error naming it, and the caller keeps the cluster's state.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -20,7 +21,8 @@ const DESTROY_ROUNDS: usize = 10;
 const ROUND_PAUSE: Duration = Duration::from_millis(300);
 
 impl DockerProvider<'_> {
-    /// Removes the containers and networks of cluster `cluster` that `owner` owns.
+    /// Removes the containers and networks of cluster `cluster` that `owner` owns; an error naming
+    /// what is left when some still are after [`DESTROY_ROUNDS`].
     pub(super) async fn remove_owned(
         &self,
         owner: &Owner,
@@ -43,13 +45,58 @@ impl DockerProvider<'_> {
                     Err(e) => busy = Some((network.found.name, e)),
                 }
             }
-            let late = !self.owned_containers(owner, cluster).await?.is_empty();
-            match busy {
-                None if !late => return Ok(removed),
-                Some((_, e)) if round + 1 == DESTROY_ROUNDS => return Err(e.into()),
-                _ => tokio::time::sleep(ROUND_PAUSE).await,
+            let late = self.owned_containers(owner, cluster).await?;
+            if busy.is_none() && late.is_empty() {
+                return Ok(removed);
             }
+            if round + 1 == DESTROY_ROUNDS {
+                let late: Vec<String> = late.into_iter().map(|c| c.name).collect();
+                return Err(LaunchError::Input(left_over(cluster, &late, busy)));
+            }
+            tokio::time::sleep(ROUND_PAUSE).await;
         }
-        Ok(removed)
+        unreachable!("the last round returns")
+    }
+}
+
+/// Why destroying cluster `cluster` did not finish: the containers still there (`late`), and the
+/// network the engine would not remove, with why.
+fn left_over(
+    cluster: &str,
+    late: &[String],
+    busy: Option<(String, crate::engine::EngineError)>,
+) -> String {
+    let mut left = Vec::new();
+    if !late.is_empty() {
+        left.push(format!(
+            "container{} {} still there",
+            if late.len() == 1 { "" } else { "s" },
+            late.join(", ")
+        ));
+    }
+    if let Some((network, e)) = busy {
+        left.push(format!("network {network} not removed ({e})"));
+    }
+    format!(
+        "cluster {cluster} is not wholly removed after {DESTROY_ROUNDS} tries: {}; its state is \
+         kept: `baker destroy {cluster}` again tries once more",
+        left.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_destroy_leaves_is_named_and_the_state_kept() {
+        let message = left_over("pg", &["pg-primary".to_owned()], None);
+        assert_eq!(
+            message,
+            "cluster pg is not wholly removed after 10 tries: container pg-primary still there; \
+             its state is kept: `baker destroy pg` again tries once more"
+        );
+        let two = left_over("pg", &["pg-a".to_owned(), "pg-b".to_owned()], None);
+        assert!(two.contains("containers pg-a, pg-b still there"), "{two}");
     }
 }
