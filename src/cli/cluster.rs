@@ -30,7 +30,7 @@ macro_rules! with_provider {
         match $state.provider.as_str() {
             "docker" => {
                 let engine = Engine::connect(&TerminalReporter::new()).await?;
-                let $p = docker_provider(&engine, &$state);
+                let $p = docker_provider(&engine, &$state).await?;
                 $body
             }
             "qemu" => {
@@ -158,12 +158,12 @@ fn at_work(state: &ClusterState, activity: &LaunchActivity) -> String {
     }
 }
 
-fn docker_provider<'a>(engine: &'a Engine, state: &ClusterState) -> DockerProvider<'a> {
-    DockerProvider {
-        engine,
-        image: state.resources.get("image").cloned().unwrap_or_default(),
-        host_ip: "127.0.0.1",
-    }
+/// The docker provider of cluster `state`, refused when `engine` is not the one it runs on.
+async fn docker_provider<'a>(
+    engine: &'a Engine,
+    state: &ClusterState,
+) -> anyhow::Result<DockerProvider<'a>> {
+    Ok(DockerProvider::for_cluster(engine, state).await?)
 }
 
 pub fn logs(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {

@@ -1,6 +1,7 @@
 //! `baker launch NAME --resume`: finishes an interrupted launch with the provider, plan and nodes
 //! its state directory recorded (the library's [`baker::launch::resume`]). Of the other options
-//! only `--publish-all` and `--keep-failed` apply; those that would change the cluster are refused
+//! only `--publish-all` (for a cluster launched with it, or before baker recorded it) and
+//! `--keep-failed` apply; those that would change the cluster are refused
 //! rather than ignored: by clap ([`NEW_LAUNCH_ONLY`], with [`explain_refusal`]'s tip saying why),
 //! `--accel` and `--qemu` when on the command line ([`refuse_given_options`]), and `--slaves`
 //! against the count the cluster was launched with.
@@ -12,6 +13,7 @@ use baker::engine::Engine;
 use baker::image::boot::kvm_memory::KvmMemory;
 use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
+use baker::launch::docker_cluster::resumed_host_ip;
 use baker::launch::provider::Provider;
 use baker::launch::qemu_runner::QemuRunner;
 use baker::launch::resume;
@@ -26,7 +28,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 
 use super::Global;
-use super::launch::{LaunchArgs, finish_launch, host_ip, states};
+use super::launch::{LaunchArgs, finish_launch, states};
 use super::launch_qemu;
 use super::signals::interrupted;
 
@@ -144,11 +146,9 @@ pub(super) fn resume_launch(
         match state.provider.as_str() {
             "docker" => {
                 let engine = Engine::connect(reporter.as_ref()).await?;
-                let provider = DockerProvider {
-                    engine: &engine,
-                    image: state.resources.get("image").cloned().unwrap_or_default(),
-                    host_ip: host_ip(args.publish_all),
-                };
+                let mut provider = DockerProvider::for_cluster(&engine, &state).await?;
+                // Where its launch published the ports, so that a node made again is there too.
+                provider.host_ip = resumed_host_ip(&state, args.publish_all)?;
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "ssh" => {

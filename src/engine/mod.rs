@@ -6,7 +6,7 @@
 //! base images, the cache and the CLI call these functions; none of them imports bollard, and their
 //! errors carry an [`EngineError`], never bollard's. Later stages add their calls here too:
 //! `launch`'s networks and node containers ([`NodeSpec`]), found again with every label they carry
-//! ([`Labelled`]), and host programs run from an image
+//! ([`Labelled`]) on an engine that knows itself ([`EngineIdentity`]), and host programs run from an image
 //! ([`HostToolSpec`]: QEMU where the host has none); what its images and volumes take on disk
 //! ([`DiskUsage`]), for `baker cache`; and the removal, as root, of what build
 //! containers left in the host's cache ([`root_files`]).
@@ -15,6 +15,7 @@ mod binds;
 mod connect;
 mod container;
 mod disk_usage;
+mod engine_id;
 mod errors;
 mod host_tool;
 mod images;
@@ -31,6 +32,7 @@ use bollard::Docker;
 pub use connect::engine_host;
 pub use container::{Container, ContainerExtras, ContainerSpec};
 pub use disk_usage::{DiskUsage, ImageUsage, VolumeUsage};
+pub use engine_id::EngineIdentity;
 pub use errors::EngineError;
 pub use host_tool::HostToolSpec;
 pub use images::ImageInfo;

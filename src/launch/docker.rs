@@ -7,13 +7,15 @@
 //! otherwise. [`launch_containers`] is the whole launch: room made for the cluster on the engine
 //! (nothing of another state directory's cluster of the name is touched: see
 //! [`super::docker_owner`]), the node image, the cluster, then the removal of node images no
-//! cluster names. [`super::docker_destroy`] removes a cluster.
+//! cluster names. What the state records of the engine is in [`super::docker_cluster`], and
+//! [`super::docker_destroy`] removes a cluster.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::bundle::NodeBundle;
 use super::bundle_tar::BUNDLE_DIR;
+use super::docker_cluster::{check_engine, record_launch};
 use super::docker_net::{FIRST_HOST, MAX_NODES};
 use super::docker_node;
 use super::docker_owner::Owner;
@@ -25,9 +27,8 @@ use super::provider::{AGENT_PATH, Provider, Removed, role_log_script};
 use super::readiness::NodeShell;
 use super::run::{LaunchRequest, check_request, launch};
 use super::state::{ClusterState, NodeState, StateDir, timing};
-use super::state_identity::STATE_ID;
 use crate::cache::CacheDir;
-use crate::engine::{Engine, NodeSpec};
+use crate::engine::{Engine, EngineIdentity, NodeSpec};
 use crate::image::build_output::BuildOutput;
 use crate::plan::Plan;
 use crate::progress::Reporter;
@@ -42,7 +43,9 @@ pub struct DockerProvider<'a> {
     /// The node image (see [`super::node_image`]).
     pub image: String,
     /// `127.0.0.1`, or `0.0.0.0` with `--publish-all`.
-    pub host_ip: &'static str,
+    pub host_ip: String,
+    /// The engine `engine` reaches.
+    pub on: EngineIdentity,
 }
 
 /// Launches a cluster of containers from `built`, under the name `reserved` holds, whose node image
@@ -74,13 +77,14 @@ pub async fn launch_containers(
     let mut provider = DockerProvider {
         engine: &engine,
         image: String::new(),
-        host_ip,
+        host_ip: host_ip.to_owned(),
+        on: engine.identity().await?,
     };
     let nodes: Vec<String> = (wanted_nodes(plan, &request.name, request.slaves).into_iter())
         .map(|node| node.name)
         .collect();
     (provider.clear_the_way(&state_id, &request.name, &nodes, reporter.as_ref())).await?;
-    request.resources.insert(STATE_ID.into(), state_id);
+    record_launch(&mut request.resources, &provider.on, host_ip, &state_id);
     let image = engine
         .run_until(
             ensure_node_image(&engine, cache, built, reporter.as_ref()),
@@ -249,7 +253,7 @@ impl Provider for DockerProvider<'_> {
                 env: &BTreeMap::new(),
                 labels: &labels,
                 publish: &ports,
-                host_ip: self.host_ip,
+                host_ip: &self.host_ip,
                 address: &node.address,
                 files,
             })
@@ -325,8 +329,10 @@ impl Provider for DockerProvider<'_> {
         super::docker_node::short_id(node)
     }
 
-    /// Removes the cluster's containers and network (see [`super::docker_destroy`]).
+    /// Removes the cluster's containers and network (see [`super::docker_destroy`]); refused on
+    /// an engine other than the cluster's, whose state then stays.
     async fn destroy(&self, state: &ClusterState) -> Result<Removed, LaunchError> {
+        check_engine(state, &self.on)?;
         self.remove_owned(&Owner::of(state), &state.name).await
     }
 }

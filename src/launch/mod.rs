@@ -12,7 +12,7 @@
 //! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`],
 //! on [`docker_net`]'s network, with [`docker_node`]'s commands on a node, labelled with the
 //! [`state_identity`] of their state directory so that only their own cluster's are touched
-//! ([`docker_owner`]), removed by [`docker_destroy`]);
+//! ([`docker_owner`]), on the engine [`docker_cluster`] records, removed by [`docker_destroy`]);
 //! [`qemu`] (VMs from the disk image, which [`qemu_disk`] pins per cluster, with [`qemu_net`],
 //! [`qemu_vm`], [`qemu_process`] and [`qemu_runner`], which runs QEMU from baker's tools image on
 //! hosts without it); [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
@@ -20,6 +20,7 @@
 pub mod bundle;
 pub mod bundle_tar;
 pub mod docker;
+pub mod docker_cluster;
 pub mod docker_destroy;
 pub mod docker_net;
 pub mod docker_node;

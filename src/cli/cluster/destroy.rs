@@ -62,7 +62,7 @@ fn destroy_unrecorded(
         let vms = run::destroy_locked(&qemu, states, state, &held).await?;
         let containers = match Engine::connect(&reporter).await {
             Ok(engine) => {
-                let docker = docker_provider(&engine, state);
+                let docker = docker_provider(&engine, state).await?;
                 run::destroy_locked(&docker, states, state, &held).await?
             }
             Err(e) => {
