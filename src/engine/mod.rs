@@ -32,7 +32,7 @@ use bollard::Docker;
 pub use connect::engine_host;
 pub use container::{Container, ContainerExtras, ContainerSpec};
 pub use disk_usage::{DiskUsage, ImageUsage, VolumeUsage};
-pub use engine_id::EngineIdentity;
+pub use engine_id::{EngineIdentity, unix_seconds};
 pub use errors::EngineError;
 pub use host_tool::HostToolSpec;
 pub use images::ImageInfo;

@@ -9,6 +9,7 @@ fn engine(id: &str, host: &str) -> EngineIdentity {
         id: id.to_owned(),
         name: "box".to_owned(),
         host: host.to_owned(),
+        clock_ahead: 0,
     }
 }
 

@@ -1,8 +1,9 @@
 //! The `docker` provider's commands on one node, run with the `docker` client on the user's
 //! terminal (`baker login`, with or without a command, and `baker logs -f`), and how it finds a
 //! node's container again when the cluster's state does not record it: a launch interrupted after
-//! starting containers but before recording their ids left them running, by their names. `status`
-//! shows a container by its short id.
+//! starting containers but before recording their ids left them running, by their names; and
+//! whether a node's container started again since its role was checked ready. `status` shows a
+//! container by its short id.
 
 use std::io::IsTerminal;
 
@@ -10,6 +11,7 @@ use super::docker::{DockerProvider, network_name};
 use super::docker_owner::Owner;
 use super::provider::ROLE_LOG;
 use super::state::{ClusterState, NodeState};
+use crate::engine::unix_seconds;
 
 /// `docker exec` into container `id`: a login shell (on a terminal when baker's own input is one;
 /// piped input runs as a script, as over SSH), or with `command`, that command read by bash (as
@@ -40,19 +42,32 @@ pub fn follow_command(id: &str, lines: usize) -> Vec<String> {
 }
 
 impl DockerProvider<'_> {
-    /// `node` with its container's id and published host ports when its state lacks them and the
-    /// engine has a container of that name of the cluster (see
-    /// [`super::provider::Provider::located`]); else `node` as it is. A container of that name
-    /// that does not carry the cluster's labels ([`super::docker_owner`]) is not the node's.
+    /// `node` as the engine has it now (see [`super::provider::Provider::located`]): with its
+    /// container's id and published host ports when its state lacks them and the engine has a
+    /// container of that name of the cluster; and not ready when its container started since it
+    /// was checked ready (`docker restart`, or `docker start` after the host restarted): its
+    /// role was not checked since. Else `node` as it is.
     pub(super) async fn find_container(&self, state: &ClusterState, node: &NodeState) -> NodeState {
         let mut found = node.clone();
-        if node.provider_id.is_some() {
-            return found;
-        }
-        let Ok(Some(container)) = self.engine.container(&node.name).await else {
+        let recorded = node.provider_id.as_deref();
+        let Ok(Some(container)) = self.engine.container(recorded.unwrap_or(&node.name)).await
+        else {
             return found;
         };
-        if !Owner::of(state).owns(&state.name, &container.found.labels) {
+        // Found by its name, it is the node's only when it is the cluster's.
+        if recorded.is_none() && !Owner::of(state).owns(&state.name, &container.found.labels) {
+            return found;
+        }
+        if container.running
+            && restarted_since(
+                container.started_at.as_deref(),
+                node.ready_since,
+                self.on.clock_ahead,
+            )
+        {
+            found.ready = false;
+        }
+        if recorded.is_some() {
             return found;
         }
         let id = container.found.id;
@@ -65,6 +80,22 @@ impl DockerProvider<'_> {
         found.provider_id = Some(id);
         found
     }
+}
+
+/// How many seconds after a node was checked ready its container must have started for it to be
+/// taken as started again: the ready time is in whole seconds of this host's clock, and the start
+/// time's reading of the engine's clock is off by a second or so.
+const CLOCK_SLACK: i64 = 2;
+
+/// Whether a container that started at `started_at` (RFC 3339, on the engine's clock, which is
+/// `clock_ahead` seconds ahead of this host's) started after its node was checked ready at
+/// `ready_since` (seconds since the epoch on this host's clock).
+fn restarted_since(started_at: Option<&str>, ready_since: Option<u64>, clock_ahead: i64) -> bool {
+    let (Some(started), Some(ready)) = (started_at.and_then(unix_seconds), ready_since) else {
+        return false;
+    };
+    let ready = i64::try_from(ready).unwrap_or(i64::MAX);
+    started - clock_ahead > ready.saturating_add(CLOCK_SLACK)
 }
 
 /// A node's container as `status` shows it: its id's first 12 characters, as `docker ps` does;
@@ -118,6 +149,28 @@ mod tests {
                 "psql -c 'select 1'"
             ]
         );
+    }
+
+    #[test]
+    fn a_container_started_after_its_node_was_checked_ready_was_restarted() {
+        let at = |secs: u64| {
+            humantime::format_rfc3339_nanos(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+            )
+            .to_string()
+        };
+        // Started, then ready in the same second or the next: not restarted.
+        assert!(!restarted_since(Some(&at(100)), Some(100), 0));
+        assert!(!restarted_since(Some(&at(100)), Some(101), -1));
+        // `docker restart` a minute after it was ready.
+        assert!(restarted_since(Some(&at(160)), Some(100), 0));
+        // The same, on an engine whose clock is an hour ahead, or behind.
+        assert!(!restarted_since(Some(&at(3700)), Some(100), 3600));
+        assert!(restarted_since(Some(&at(3760)), Some(100), 3600));
+        assert!(restarted_since(Some(&at(60)), Some(100), -3600));
+        // Never checked ready, or never started: nothing to compare.
+        assert!(!restarted_since(Some(&at(160)), None, 0));
+        assert!(!restarted_since(None, Some(100), 0));
     }
 
     #[test]

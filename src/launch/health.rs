@@ -14,7 +14,9 @@ pub enum NodeCondition {
     /// It runs, and passed its role's checks at `since` (seconds since the epoch).
     Ready { since: Option<u64> },
     /// It runs, but no pass of its role's checks is recorded: its launch is still checking it,
-    /// stopped before its checks passed (`launch --resume` checks it), or failed.
+    /// stopped before its checks passed (`launch --resume` checks it), or failed; or it was
+    /// started again outside baker since its checks passed (`docker restart`, or `docker start`
+    /// after the host restarted: the provider finds it so), and `launch --resume` checks it again.
     Unchecked,
     /// The provider has it (a container, a VM's files, a machine) and it does not run now.
     Stopped,
@@ -38,8 +40,8 @@ impl NodeCondition {
 }
 
 /// Cluster `state` as `provider` finds it now: each node located (its handle found when the
-/// launch did not record it), with `ready` and `ready_since` cleared when it does not run, and
-/// each node's condition.
+/// launch did not record it, and not ready when it started again since its checks passed), with
+/// `ready` and `ready_since` cleared when it does not run, and each node's condition.
 pub async fn look<P: Provider>(
     provider: &P,
     mut state: ClusterState,

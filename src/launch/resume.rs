@@ -2,7 +2,8 @@
 //! cluster stops short of running: its launch was interrupted (or crashed), or its nodes stopped
 //! under it (a host restart). It decides what each node needs from what the state recorded, never
 //! from the recipe: a node never placed is placed, a node that stopped is started again (over its
-//! own disk when it had been ready, so its role's data survives), and a smoke test that did not
+//! own disk when it had been ready, so its role's data survives), a node that runs but was started
+//! again outside baker since it was checked ready is checked again, and a smoke test that did not
 //! finish runs again. Then [`super::run`] drives the cluster to ready as a launch does.
 
 use std::collections::BTreeMap;
@@ -52,15 +53,22 @@ pub async fn resume<P: Provider>(
         )));
     }
     // A node the provider never recorded as made (no id: a launch stopped while it placed or
-    // started the nodes) is not dead; finishing the launch makes or starts it.
-    let mut dead = Vec::new();
+    // started the nodes) is not dead; finishing the launch makes or starts it. One that runs but
+    // was started again outside baker since it was checked ready (`docker restart`) is checked
+    // again.
+    let (mut dead, mut restarted) = (Vec::new(), Vec::new());
     for (i, node) in state.nodes.iter().enumerate() {
-        if node.provider_id.is_some() && !provider.alive(node).await {
+        if node.provider_id.is_none() {
+            continue;
+        }
+        if !provider.alive(node).await {
             dead.push(i);
+        } else if node.ready && !provider.located(&state, node).await.ready {
+            restarted.push(i);
         }
     }
     let secret = states.secret(name)?;
-    if state.phase == Phase::Ready && dead.is_empty() {
+    if state.phase == Phase::Ready && dead.is_empty() && restarted.is_empty() {
         if !smoke_pending(&state) {
             reporter.report(Event::Note(format!("cluster {name} is ready already")));
             return Ok(state);
@@ -77,6 +85,15 @@ pub async fn resume<P: Provider>(
         }
         states.save(&state)?;
         return Ok(state);
+    }
+    for i in restarted {
+        let node = &mut state.nodes[i];
+        // Not ready until checked; the check gives it a new ready time.
+        node.ready = false;
+        reporter.report(Event::Note(format!(
+            "{} was started again outside baker since it was checked ready: checking it again",
+            node.name
+        )));
     }
     for i in dead {
         let node = &mut state.nodes[i];
