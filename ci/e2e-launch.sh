@@ -7,13 +7,16 @@
 #     published on 127.0.0.1 only, status/logs/clusters answer from a new process, no secret in the
 #     state file or in `status`; `launch --resume` runs a smoke test an interrupt cut short again;
 #   - destroy leaves no container or network, and is safe to repeat;
-#   - bad input fails before anything is created (a name in use, --masters 2);
+#   - bad input fails before anything is created (a name in use, --masters 2); so does a launch of
+#     pg from another state directory while pg runs (which it leaves alone, as its destroy does), and
+#     one whose node name a user's own container takes (which it keeps);
 #   - a standby pointed at a wrong master is reported as that standby failing, with its log, and
 #     the failed cluster is rolled back;
 #   - two clusters run side by side; while a launch runs, status says so and a second `--resume`
 #     or a destroy of that cluster is refused; a launch killed midway is finished by `launch
 #     --resume`, or cleaned up by destroy; resuming a ready cluster whose standby's container stopped starts
-#     that same container again, to ready;
+#     that same container again, to ready; a node restarted outside baker (`docker restart`) makes
+#     status exit 3 until `launch --resume` checks it again;
 #   - the node image belongs to the cache: `cache du` counts it; a changed build makes a new one,
 #     the older stays while a cluster names it or another launch holds the cache, and goes with the
 #     next launch after; `cache prune` keeps it while a cluster runs it, and removes it after.
@@ -118,6 +121,22 @@ rows=$(docker exec pg-standby-2 bash -c ". /etc/baker/role/env; $PSQL -h pg-stan
 check "the smoke table holds one row after the second run (saw: $rows)" [ "$rows" = 1 ]
 check "and the state records the test's result" python3 -c \
   "import json, sys; sys.exit('smoke' not in json.load(open(sys.argv[1]))['timings'])" "$BAKER_STATE_DIR/pg/state.json"
+
+# --- another state directory's cluster of the same name, and a user's container named like a node --
+OTHER_STATE=$WORK/state-other
+BAKER_STATE_DIR=$OTHER_STATE "$BAKER" launch pg --from "$PG_OUT" --slaves 1 >"$WORK/other.out" 2>&1 && status=0 || status=$?
+check "a launch of pg from another state directory is refused, naming the running pg's containers and network" bash -c \
+  "[ $status = 1 ] && grep -q 'a cluster named pg of another state directory runs on this engine (containers pg-primary, pg-standby-1, pg-standby-2; network baker-pg)' '$WORK/other.out'"
+[ "$failed" = 0 ] || cat "$WORK/other.out" >&2
+BAKER_STATE_DIR=$OTHER_STATE "$BAKER" destroy pg >"$WORK/other-destroy.out" 2>&1 || true
+check "neither it nor a destroy of pg from that state directory touched pg: still ready, with its 3 containers and its network" bash -c \
+  "'$BAKER' -q status pg && [ \$(docker ps -q --filter label=baker.cluster=pg | wc -l) = 3 ] && [ \$(docker network ls -q --filter label=baker.cluster=pg | wc -l) = 1 ]"
+docker run -d --name mine-primary --label "$RUN_LABEL" "$BASE" sleep infinity >/dev/null
+"$BAKER" launch mine --from "$PG_OUT" --slaves 0 >"$WORK/mine.out" 2>&1 && status=0 || status=$?
+check "a launch whose node name a user's own container takes is refused, naming it; the container runs on, and no network was made" bash -c \
+  "[ $status = 1 ] && grep -q 'container mine-primary (not baker.s) takes a name cluster mine needs' '$WORK/mine.out' && [ \$(docker ps -q --filter name=mine-primary | wc -l) = 1 ] && [ -z \"\$(docker network ls -q --filter label=baker.cluster=mine)\" ]"
+[ "$failed" = 0 ] || cat "$WORK/mine.out" >&2
+docker rm -f mine-primary >/dev/null
 
 # --- bad input fails before anything is created --------------------------------------------------
 before=$(docker ps -aq --filter "label=$RUN_LABEL" | wc -l)
@@ -234,6 +253,18 @@ else
   check "the standby's ports moved ($standby_ports -> $(node_field standby-1 published)), and resume says so" \
     grep -q "resumed-standby-1's port .* is now published on host port" "$WORK/restart.out"
 fi
+# A node restarted outside baker (as `docker start` after a reboot) runs, but its role was not
+# checked since: a few seconds after it was checked ready, so that its start is seen as later.
+sleep 4
+docker restart -t 5 resumed-standby-1 >/dev/null
+"$BAKER" status resumed >"$WORK/restarted-outside.out" 2>&1 && status=0 || status=$?
+check "after a docker restart of the standby, status says it was not checked since and --resume checks it, and exits 3" bash -c \
+  "[ $status = 3 ] && grep -q 'resumed-standby-1 .*running, not checked ready since it started: .baker launch resumed --resume. checks it' '$WORK/restarted-outside.out'"
+[ "$failed" = 0 ] || cat "$WORK/restarted-outside.out" >&2
+"$BAKER" launch resumed --resume >"$WORK/recheck.out" 2>&1 && status=0 || status=$?
+check "launch --resume checks the restarted standby again, and status then exits 0" bash -c \
+  "[ $status = 0 ] && grep -q 'resumed-standby-1 was started again outside baker since it was checked ready: checking it again' '$WORK/recheck.out' && '$BAKER' -q status resumed"
+[ "$failed" = 0 ] || cat "$WORK/recheck.out" >&2
 "$BAKER" destroy resumed >/dev/null
 kill_midway killed
 check "destroy of a half-made cluster removes its containers and network" bash -c \
