@@ -170,7 +170,7 @@ impl Provider for QemuProvider {
             )));
         }
         ensure_cluster_key(&self.dir)?;
-        let disk = pin_disk(&self.disk, &self.dir)?;
+        let disk = pin_disk(&self.disk, &self.dir).await?;
         let switch = self.switch(state);
         state.resources.insert("switch".into(), switch.endpoint());
         state

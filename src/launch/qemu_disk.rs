@@ -4,8 +4,10 @@
 //! VM that died, restarted by `launch --resume`) would then boot another image than its peers, or
 //! none if the directory was removed. So the first placement pins the disk: a hard link beside
 //! the overlays (free, and the image's next disk is a new file, never this one rewritten), or a
-//! sparse copy when the state directory is on another file system. The pinned disk goes with the
-//! cluster's directory at `destroy`. Before any of that, an image given by the user is checked
+//! sparse copy when it cannot be linked (another file system; a disk of another user where
+//! `fs.protected_hardlinks` is on). The copy runs on a blocking thread that stops when the launch
+//! is (Ctrl-C), removing what it had copied. The pinned disk goes with the cluster's directory at
+//! `destroy`. Before any of that, an image given by the user is checked
 //! against the plan the nodes are launched from, since each node's role comes from the plan and
 //! its software from the image: [`given_image`] picks that plan and checks it.
 
@@ -15,8 +17,10 @@ use std::path::{Path, PathBuf};
 use super::error::LaunchError;
 use crate::atomic_file::{commit, partial_file};
 use crate::image::ImageManifest;
-use crate::image::format::sparse::Disk;
+use crate::image::format::sparse::{Disk, block_runs, write_non_zero};
 use crate::plan::{PLAN_FILE, Plan, read_plan};
+use crate::stop::Stop;
+use rustix::io::Errno;
 
 /// The pinned disk's name in the cluster's directory.
 const CLUSTER_DISK: &str = "disk.raw";
@@ -27,6 +31,7 @@ enum Pinned {
     /// It was pinned before (a resumed launch).
     Already,
     Linked,
+    /// Copied, because it could not be linked.
     Copied,
 }
 
@@ -71,9 +76,17 @@ pub fn given_image(dir: &Path, choice: PlanForImage) -> Result<(Plan, PathBuf), 
 }
 
 /// The cluster's own copy of `disk` in `dir`, made now unless it exists (`disk` may already be
-/// it), with a warning when it had to be copied.
-pub fn pin_disk(disk: &Path, dir: &Path) -> Result<PathBuf, LaunchError> {
-    let (pinned, how) = pin(disk, dir).map_err(|source| LaunchError::Io {
+/// it), with a warning when it has to be copied. The work runs on a blocking thread, which a
+/// dropped future (the launch interrupted) stops between two chunks of a copy, leaving no partial
+/// file.
+pub async fn pin_disk(disk: &Path, dir: &Path) -> Result<PathBuf, LaunchError> {
+    let stop = Stop::default();
+    let _stop_unless_done = stop.on_drop();
+    let (from, to) = (disk.to_owned(), dir.to_owned());
+    let pinned = tokio::task::spawn_blocking(move || pin(&from, &to, &stop))
+        .await
+        .expect("pinning a disk does not panic");
+    let (pinned, _) = pinned.map_err(|source| LaunchError::Io {
         what: format!(
             "keeping {} in the cluster's directory {}",
             disk.display(),
@@ -81,14 +94,28 @@ pub fn pin_disk(disk: &Path, dir: &Path) -> Result<PathBuf, LaunchError> {
         ),
         source,
     })?;
-    if how == Pinned::Copied {
-        tracing::warn!(
-            "{} is on another file system than the cluster's directory {}: its VMs boot a copy of it there (hard-linked, it would take no space)",
-            disk.display(),
-            dir.display()
-        );
-    }
     Ok(pinned)
+}
+
+/// What to say when `disk` is copied into the cluster's directory `dir` because hard-linking it
+/// there failed with `link_error`: another file system only when that is what the error says.
+fn copy_note(disk: &Path, dir: &Path, link_error: &io::Error) -> String {
+    let (disk, dir) = (disk.display(), dir.display());
+    let why = match link_error.raw_os_error().map(Errno::from_raw_os_error) {
+        Some(Errno::XDEV) => {
+            format!("{disk} is on another file system than the cluster's directory {dir}")
+        }
+        Some(Errno::PERM) => format!(
+            "{disk} cannot be hard-linked into the cluster's directory {dir} ({link_error}; with \
+             fs.protected_hardlinks on, a user may link only a file it owns or can read and write)"
+        ),
+        _ => format!(
+            "{disk} cannot be hard-linked into the cluster's directory {dir} ({link_error})"
+        ),
+    };
+    format!(
+        "{why}: its VMs boot a copy of it there, made now (hard-linked, it would take no space)"
+    )
 }
 
 /// Refuses the image in `dir` (its `image.json` is `image`) when it was made from another build
@@ -124,126 +151,48 @@ fn check_image_plan(
     )))
 }
 
-fn pin(disk: &Path, dir: &Path) -> io::Result<(PathBuf, Pinned)> {
+/// Pins `disk` in `dir` (see [`pin_disk`]), a copy stopping when `stop` is requested.
+fn pin(disk: &Path, dir: &Path, stop: &Stop) -> io::Result<(PathBuf, Pinned)> {
     let pinned = dir.join(CLUSTER_DISK);
     if pinned.is_file() {
         return Ok((pinned, Pinned::Already));
     }
-    if std::fs::hard_link(disk, &pinned).is_ok() {
-        return Ok((pinned, Pinned::Linked));
-    }
-    copy_disk(disk, &pinned)?;
+    let link_error = match std::fs::hard_link(disk, &pinned) {
+        Ok(()) => return Ok((pinned, Pinned::Linked)),
+        // No disk to copy either (an image removed before a resumed launch pinned it).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(e),
+        Err(e) => e,
+    };
+    tracing::warn!("{}", copy_note(disk, dir, &link_error));
+    copy_disk(disk, &pinned, stop)?;
     Ok((pinned, Pinned::Copied))
 }
 
-/// A sparse copy of `disk` at `to`, which appears only when complete.
-fn copy_disk(disk: &Path, to: &Path) -> io::Result<()> {
+/// A sparse copy of `disk` at `to`, which appears only when complete: only the data extents are
+/// read, and of those only the blocks that are not all zeros are written. Gives up between two
+/// chunks when `stop` is requested (an `Interrupted` error), removing the partial file.
+fn copy_disk(disk: &Path, to: &Path, stop: &Stop) -> io::Result<()> {
     let partial = partial_file(to)?;
-    Disk::open(disk)?.copy_sparse(partial.as_file())?;
+    let disk = Disk::open(disk)?;
+    let file = partial.as_file();
+    file.set_len(disk.size)?;
+    let mut buf = vec![0u8; 1 << 20];
+    for extent in disk.extents() {
+        let extent = extent?;
+        let mut at = extent.offset;
+        while at < extent.end() {
+            if stop.requested() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = (extent.end() - at).min(buf.len() as u64) as usize;
+            disk.read_at(&mut buf[..n], at)?;
+            write_non_zero(file, &buf[..n], at, &block_runs(&buf[..n], at))?;
+            at += n as u64;
+        }
+    }
     commit(partial, to)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::MetadataExt;
-
-    fn plan_of(recipe: &str) -> Plan {
-        crate::plan::embedded_plan(recipe, "debian12")
-    }
-
-    #[test]
-    fn an_image_of_another_build_is_refused_naming_the_image_s_recipe_and_the_plan_s() {
-        let dir = Path::new("/images/hello");
-        // The sample image.json is of postgresql 15.18 for debian-12.
-        let mut image = crate::image::manifest::sample();
-        let hello = plan_of("hello");
-        let err = check_image_plan(dir, &image, &hello, "/builds/hello/plan.json").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "the image in /images/hello was made from postgresql 15.18 for debian-12, but the \
-                 plan (/builds/hello/plan.json) is of hello {} for debian-12; give the build the \
-                 image came from (--from BUILD_DIR), or make the image again from this plan's \
-                 build (`baker image --from BUILD_DIR`)",
-                hello.version
-            )
-        );
-        let postgresql = plan_of("postgresql");
-        let err = check_image_plan(dir, &image, &postgresql, "p").unwrap_err();
-        assert!(
-            err.to_string().contains(&format!(
-                "was made from another build of postgresql {} for debian-12 than the plan (p):",
-                postgresql.version
-            )),
-            "{err}"
-        );
-        image.plan_key.clone_from(&postgresql.install_step().key);
-        assert!(check_image_plan(dir, &image, &postgresql, "p").is_ok());
-    }
-
-    #[test]
-    fn the_disk_is_linked_once_and_outlives_the_image_it_came_from() {
-        let dir = tempfile::tempdir().unwrap();
-        let (image, cluster) = (dir.path().join("out"), dir.path().join("cluster"));
-        std::fs::create_dir_all(&image).unwrap();
-        std::fs::create_dir_all(&cluster).unwrap();
-        let disk = image.join("pg.raw");
-        std::fs::write(&disk, b"first image").unwrap();
-        let (pinned, how) = pin(&disk, &cluster).unwrap();
-        assert_eq!(
-            (pinned.clone(), how),
-            (cluster.join("disk.raw"), Pinned::Linked)
-        );
-        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
-        assert_eq!(inode(&pinned), inode(&disk));
-        // `baker image` puts its next disk in place by a rename: the cluster keeps the first.
-        let next = image.join(".pg.raw.partial");
-        std::fs::write(&next, b"second image").unwrap();
-        std::fs::rename(&next, &disk).unwrap();
-        assert_eq!(
-            pin(&disk, &cluster).unwrap(),
-            (pinned.clone(), Pinned::Already)
-        );
-        assert_eq!(pin(&pinned, &cluster).unwrap().1, Pinned::Already);
-        std::fs::remove_dir_all(&image).unwrap();
-        assert_eq!(std::fs::read(&pinned).unwrap(), b"first image");
-    }
-
-    #[test]
-    fn a_disk_that_cannot_be_linked_is_copied_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let disk = dir.path().join("pg.raw");
-        let file = std::fs::File::create(&disk).unwrap();
-        file.set_len(8 << 20).unwrap();
-        std::os::unix::fs::FileExt::write_all_at(&file, b"boot", 1 << 20).unwrap();
-        let to = dir.path().join("copy.raw");
-        copy_disk(&disk, &to).unwrap();
-        assert_eq!(std::fs::read(&to).unwrap(), std::fs::read(&disk).unwrap());
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 2, "no partial file left: {names:?}");
-    }
-
-    #[test]
-    fn a_disk_on_another_file_system_is_copied() {
-        // /dev/shm is a tmpfs on Linux; where the temporary directory is one too, a link works.
-        let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
-            return;
-        };
-        let cluster = tempfile::tempdir().unwrap();
-        let disk = other.path().join("pg.raw");
-        std::fs::write(&disk, b"image").unwrap();
-        let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
-        let expected = if dev(other.path()) == dev(cluster.path()) {
-            Pinned::Linked
-        } else {
-            Pinned::Copied
-        };
-        let (pinned, how) = pin(&disk, cluster.path()).unwrap();
-        assert_eq!(how, expected);
-        assert_eq!(std::fs::read(pinned).unwrap(), b"image");
-    }
-}
+#[path = "qemu_disk_tests.rs"]
+mod tests;
