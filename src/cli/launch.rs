@@ -259,12 +259,7 @@ fn launch_qemu(
         return Ok(build_stopped());
     };
     fit_request(&mut request, args, &plan)?;
-    request
-        .resources
-        .insert("memory_mib".into(), args.memory.to_string());
-    request
-        .resources
-        .insert("accel".into(), args.accel.name().into());
+    request.resources = launch_qemu::resources(args, &disk, &runner);
     let provider = baker::launch::qemu::QemuProvider::new(
         disk,
         states.cluster_dir(&args.name),

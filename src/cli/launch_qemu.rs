@@ -4,13 +4,15 @@
 //! library call as `baker image` (which answers from its caches when nothing changed), from
 //! `--from BUILD_DIR` or a build run first.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use baker::engine::Engine;
 use baker::image::boot::Accel;
 use baker::image::{Format, ImageError, ImageRequest, image_spec, make_image};
-use baker::launch::qemu::QemuProvider;
+use baker::launch::qemu::{DISK_RESOURCE, QEMU_RESOURCE, QemuProvider};
 use baker::launch::qemu_disk::{self, PlanForImage};
+use baker::launch::qemu_runner::QemuRunner;
 use baker::launch::state::{ClusterState, StateDir};
 use baker::plan::Plan;
 use baker::progress::Reporter;
@@ -99,6 +101,20 @@ pub fn plan_and_disk(
     Ok(Some((built.plan, disk)))
 }
 
+/// What a qemu cluster's state records from its start, for `--resume`, `status` and `destroy`:
+/// the VMs' memory and accelerator as asked, the image's raw `disk` (until the provider replaces it
+/// with the cluster's own copy), and whose QEMU runs them. Recorded when the state is made, so
+/// that a launch stopped before its first VM was placed (while the disk was copied, say) resumes
+/// with the disk and QEMU it began with.
+pub fn resources(args: &LaunchArgs, disk: &Path, runner: &QemuRunner) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("memory_mib".to_owned(), args.memory.to_string()),
+        ("accel".to_owned(), args.accel.name().to_owned()),
+        (DISK_RESOURCE.to_owned(), disk.display().to_string()),
+        (QEMU_RESOURCE.to_owned(), runner.name().to_owned()),
+    ])
+}
+
 /// The provider of cluster `state`, from what its launch recorded.
 pub fn provider_of(states: &StateDir, state: &ClusterState) -> QemuProvider {
     let memory = state
@@ -109,7 +125,7 @@ pub fn provider_of(states: &StateDir, state: &ClusterState) -> QemuProvider {
     QemuProvider::new(
         state
             .resources
-            .get("disk")
+            .get(DISK_RESOURCE)
             .cloned()
             .unwrap_or_default()
             .into(),

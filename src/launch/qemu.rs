@@ -33,6 +33,12 @@ use crate::image::boot::KVM_GRACE;
 use crate::image::boot::kvm_memory::KvmMemory;
 use crate::plan::Plan;
 
+/// The state's resource that names the raw disk the cluster's overlays are made over: the image's
+/// until the first placement pins it, then the cluster's own copy ([`super::qemu_disk`]).
+pub const DISK_RESOURCE: &str = "disk";
+/// The state's resource that says whose QEMU runs the VMs ([`QemuRunner::name`]).
+pub const QEMU_RESOURCE: &str = "qemu";
+
 /// VMs on this host.
 pub struct QemuProvider {
     /// The image's raw disk, pinned in the cluster's directory before any node's overlay is
@@ -170,7 +176,7 @@ impl Provider for QemuProvider {
             )));
         }
         ensure_cluster_key(&self.dir)?;
-        let disk = pin_disk(&self.disk, &self.dir).await?;
+        let disk = pin_disk(&self.disk, &self.dir, plan).await?;
         let switch = self.switch(state);
         state.resources.insert("switch".into(), switch.endpoint());
         state
@@ -178,10 +184,10 @@ impl Provider for QemuProvider {
             .insert("subnet".into(), switch.subnet_text());
         state
             .resources
-            .insert("disk".into(), disk.display().to_string());
+            .insert(DISK_RESOURCE.into(), disk.display().to_string());
         state
             .resources
-            .insert("qemu".into(), self.runner.name().into());
+            .insert(QEMU_RESOURCE.into(), self.runner.name().into());
         move_taken_forwards(&mut state.nodes, |node| {
             running_pid(&VmFiles::of(&self.dir, &node.name).pidfile).is_none()
         })?;

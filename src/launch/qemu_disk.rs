@@ -79,7 +79,10 @@ pub fn given_image(dir: &Path, choice: PlanForImage) -> Result<(Plan, PathBuf), 
 /// it), with a warning when it has to be copied. The work runs on a blocking thread, which a
 /// dropped future (the launch interrupted) stops between two chunks of a copy, leaving no partial
 /// file.
-pub async fn pin_disk(disk: &Path, dir: &Path) -> Result<PathBuf, LaunchError> {
+pub async fn pin_disk(disk: &Path, dir: &Path, plan: &Plan) -> Result<PathBuf, LaunchError> {
+    if !dir.join(CLUSTER_DISK).is_file() {
+        check_unpinned(disk, dir, plan)?;
+    }
     let stop = Stop::default();
     let _stop_unless_done = stop.on_drop();
     let (from, to) = (disk.to_owned(), dir.to_owned());
@@ -95,6 +98,32 @@ pub async fn pin_disk(disk: &Path, dir: &Path) -> Result<PathBuf, LaunchError> {
         source,
     })?;
     Ok(pinned)
+}
+
+/// Refuses to pin `disk` for the cluster in `dir`, launched from `plan`, when its launch recorded
+/// no disk (one by an older baker, stopped before its first placement), or when the image there
+/// is now of another build (made again into its folder before a launch stopped that early was
+/// resumed).
+fn check_unpinned(disk: &Path, dir: &Path, plan: &Plan) -> Result<(), LaunchError> {
+    let cluster = dir.file_name().unwrap_or_default().to_string_lossy();
+    let again = format!("`baker destroy {cluster}` and launch it again");
+    if disk.as_os_str().is_empty() {
+        return Err(LaunchError::Input(format!(
+            "the state in {} names no disk image for the cluster's VMs (its launch stopped before \
+             recording one); {again}",
+            dir.display()
+        )));
+    }
+    let image_dir = disk.parent().unwrap_or(Path::new("."));
+    let made_from = ImageManifest::read(&ImageManifest::path_in(image_dir)).map(|m| m.plan_key);
+    match made_from {
+        Ok(key) if key != plan.install_step().key => Err(LaunchError::Input(format!(
+            "the image in {} is of another build now than the one cluster {cluster} was \
+             launched from (it was made again since); {again}",
+            image_dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// What to say when `disk` is copied into the cluster's directory `dir` because hard-linking it

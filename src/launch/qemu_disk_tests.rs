@@ -115,12 +115,17 @@ async fn the_disk_is_pinned_from_a_blocking_thread() {
     let cluster = dir.path().join("cluster");
     std::fs::create_dir_all(&cluster).unwrap();
     let disk = sparse_disk(dir.path());
-    let pinned = pin_disk(&disk, &cluster).await.unwrap();
+    let plan = plan_of("hello");
+    let pinned = pin_disk(&disk, &cluster, &plan).await.unwrap();
     assert_eq!(pinned, cluster.join("disk.raw"));
-    let err = pin_disk(&dir.path().join("none.raw"), &dir.path().join("gone"))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = pin_disk(
+        &dir.path().join("none.raw"),
+        &dir.path().join("gone"),
+        &plan,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.starts_with("keeping "), "{err}");
 }
 
@@ -171,4 +176,39 @@ fn the_copy_note_says_another_file_system_only_when_the_link_said_so() {
     let other = of(Errno::MLINK);
     assert!(other.contains("(Too many links (os error 31))"), "{other}");
     assert!(!other.contains("file system than"), "{other}");
+}
+
+/// A launch stopped before its first placement pins the disk when it is resumed: the disk its
+/// state recorded, unless that names none (an older baker's) or is now of another build.
+#[test]
+fn a_disk_pinned_late_is_refused_when_the_state_names_none_or_its_image_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = dir.path().join("pg");
+    let hello = plan_of("hello");
+    let err = check_unpinned(Path::new(""), &cluster, &hello).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "names no disk image for the cluster's VMs (its launch stopped before recording \
+             one); `baker destroy pg` and launch it again"
+        ),
+        "{err}"
+    );
+    // No image.json beside the disk (a disk the user gave that way): nothing to check against.
+    assert!(check_unpinned(&dir.path().join("pg.raw"), &cluster, &hello).is_ok());
+    // The sample image.json is of postgresql.
+    let image = crate::image::manifest::sample();
+    image.write(dir.path()).unwrap();
+    let err = check_unpinned(&dir.path().join("pg.raw"), &cluster, &hello).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is of another build now than the one cluster pg was launched from"),
+        "{err}"
+    );
+    let mut same = hello.clone();
+    same.steps
+        .last_mut()
+        .unwrap()
+        .key
+        .clone_from(&image.plan_key);
+    assert!(check_unpinned(&dir.path().join("pg.raw"), &cluster, &same).is_ok());
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::LaunchError;
+use super::qemu::QEMU_RESOURCE;
 use super::qemu_process::running_pid;
 use super::qemu_vm::{VmFiles, run};
 use super::state::ClusterState;
@@ -87,11 +88,13 @@ impl QemuRunner {
         }
     }
 
-    /// Where the QEMU of cluster `state` ran, for `--resume`.
+    /// Where the QEMU of cluster `state` ran, for `--resume`; where its state does not say (a
+    /// launch by an older baker stopped before it placed a VM), where baker would choose now.
     pub fn recorded(state: &ClusterState) -> QemuFrom {
-        match state.resources.get("qemu").map(String::as_str) {
+        match state.resources.get(QEMU_RESOURCE).map(String::as_str) {
             Some("tools") => QemuFrom::Tools,
-            _ => QemuFrom::Host,
+            Some("host") => QemuFrom::Host,
+            _ => QemuFrom::Auto,
         }
     }
 
@@ -211,6 +214,17 @@ pub fn vm_dirs(state_dir: &Path, disk: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resume_runs_the_qemu_the_launch_recorded_else_the_one_baker_would_choose() {
+        let mut state = ClusterState::empty("q", "qemu");
+        // An older baker's launch stopped before its first VM recorded none.
+        assert_eq!(QemuRunner::recorded(&state), QemuFrom::Auto);
+        for (name, from) in [("tools", QemuFrom::Tools), ("host", QemuFrom::Host)] {
+            state.resources.insert(QEMU_RESOURCE.into(), name.into());
+            assert_eq!(QemuRunner::recorded(&state), from);
+        }
+    }
 
     #[test]
     fn a_clusters_qemu_writes_its_state_directory_and_only_reads_the_disks() {

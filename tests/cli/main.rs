@@ -15,6 +15,7 @@ mod help;
 mod image_and_cache_values;
 mod images;
 mod launch_in_another_shell;
+mod launch_qemu_state;
 mod launch_resume;
 mod plan_roles;
 mod recipes;
