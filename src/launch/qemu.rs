@@ -9,8 +9,10 @@
 //! the host has no QEMU ([`super::qemu_runner`]), which changes nothing else. KVM is used when
 //! `/dev/kvm` opens and a guest under it prints its kernel's first line on its console within a
 //! grace time; otherwise (or with `--accel tcg`, or when KVM failed that trial on this host
-//! before: [`KvmMemory`]) software emulation.
+//! before: [`KvmMemory`]) software emulation. Starting a VM, what a failed start says of KVM, and
+//! a forward's host port taken before QEMU binds it are in `qemu_boot.rs`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::Mutex;
@@ -20,16 +22,13 @@ use super::error::LaunchError;
 use super::provider::{Provider, ROLE_LOG, Removed, role_log_script};
 use super::qemu_disk::pin_disk;
 use super::qemu_net::{
-    MAX_NODES, SSH_PORT, Switch, free_ports, move_taken_forwards, network_entry,
+    MAX_NODES, SSH_PORT, Switch, free_ports, move_taken_forwards, network_entry, recorded_ports,
 };
-use super::qemu_process::{running_pid, stop, stop_all_under};
+use super::qemu_process::{running_forwards, running_pid, stop, stop_all_under};
 use super::qemu_runner::{QemuRunner, vm_dirs};
-use super::qemu_vm::{
-    Accel, VmFiles, VmShell, VmSpec, kvm_openable, overlay_args, qemu_args, start_vm, write_private,
-};
+use super::qemu_vm::{Accel, VmFiles, VmShell, kvm_openable, overlay_args, write_private};
 use super::ssh_shell::{SshTarget, ensure_cluster_key};
 use super::state::{ClusterState, NodeState, StateDir};
-use crate::image::boot::KVM_GRACE;
 use crate::image::boot::kvm_memory::KvmMemory;
 use crate::plan::Plan;
 
@@ -53,6 +52,9 @@ pub struct QemuProvider {
     kvm_memory: KvmMemory,
     /// Where QEMU runs (by default on this host).
     runner: QemuRunner,
+    /// The forwards (guest -> host port) of the nodes whose VM, started by this launch, listens
+    /// on others than the state records, by node: [`Provider::started`] records them.
+    moved: std::sync::Mutex<BTreeMap<String, BTreeMap<u16, u16>>>,
 }
 
 impl QemuProvider {
@@ -67,6 +69,7 @@ impl QemuProvider {
             accel: Mutex::new(decided),
             kvm_memory: KvmMemory::default(),
             runner: QemuRunner::Host,
+            moved: std::sync::Mutex::default(),
         }
     }
 
@@ -87,31 +90,6 @@ impl QemuProvider {
         vm_dirs(&self.dir, &self.disk)
     }
 
-    /// The accelerator every VM of this launch runs with: software emulation when KVM failed its
-    /// trial on this host before, else KVM if node `index`'s VM, started under it here, proves it.
-    /// Also whether that VM is running.
-    async fn decide_accel(
-        &self,
-        state: &ClusterState,
-        index: usize,
-    ) -> Result<(Accel, bool), LaunchError> {
-        if let Some(note) = self.kvm_memory.skip_note() {
-            tracing::warn!("{note}");
-            return Ok((Accel::Tcg, false));
-        }
-        if self.boot(state, index, Accel::Kvm, true).await? {
-            self.kvm_memory.forget();
-            return Ok((Accel::Kvm, true));
-        }
-        let why = format!(
-            "the kernel of {}'s VM printed nothing within {}s",
-            state.nodes[index].name,
-            KVM_GRACE.as_secs()
-        );
-        tracing::warn!("{}", self.kvm_memory.trial_failed(&why));
-        Ok((Accel::Tcg, false))
-    }
-
     fn switch(&self, state: &ClusterState) -> Switch {
         state
             .resources
@@ -125,30 +103,10 @@ impl QemuProvider {
         self.dir.join("id_ed25519")
     }
 
-    /// Starts node `index`'s VM with `accel`. On trial (KVM not yet proven here), whether QEMU
-    /// started and the guest's kernel printed its first line within [`KVM_GRACE`].
-    async fn boot(
-        &self,
-        state: &ClusterState,
-        index: usize,
-        accel: Accel,
-        trial: bool,
-    ) -> Result<bool, LaunchError> {
-        let node = &state.nodes[index];
-        let files = VmFiles::of(&self.dir, &node.name);
-        let args = qemu_args(&VmSpec {
-            node: &node.name,
-            index,
-            files: &files,
-            switch: &self.switch(state),
-            forwards: &node.published,
-            accel,
-            memory_mib: self.memory_mib,
-        });
-        let what = format!("starting the VM of {}", node.name);
-        let grace = trial.then_some(KVM_GRACE);
-        let kvm = accel == Accel::Kvm;
-        start_vm(&self.runner, &args, &files, &what, &self.dirs(), kvm, grace).await
+    fn moved_lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, BTreeMap<u16, u16>>> {
+        self.moved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -205,13 +163,10 @@ impl Provider for QemuProvider {
                 ports
             })
             .collect();
-        // All at once, so that no two forwards get the same host port.
-        let mut host_ports = free_ports(guest_ports.iter().map(Vec::len).sum())
-            .map_err(|source| LaunchError::Io {
-                what: "finding free ports on 127.0.0.1".into(),
-                source,
-            })?
-            .into_iter();
+        // All at once, so that no two forwards get the same host port, and none a port another
+        // node (a VM that stopped) will listen on again.
+        let count = guest_ports.iter().map(Vec::len).sum();
+        let mut host_ports = free_ports(count, &recorded_ports(&state.nodes))?.into_iter();
         for (index, ports) in todo.into_iter().zip(guest_ports) {
             let files = VmFiles::of(&self.dir, &state.nodes[index].name);
             let _ = std::fs::remove_file(&files.overlay);
@@ -241,6 +196,11 @@ impl Provider for QemuProvider {
         let node = &state.nodes[index];
         let files = VmFiles::of(&self.dir, &node.name);
         if running_pid(&files.pidfile).is_some() {
+            // Its forwards may have moved in a launch stopped before it recorded them.
+            let forwards = running_forwards(&files.pidfile);
+            if let Some(forwards) = forwards.filter(|f| *f != node.published) {
+                self.moved_lock().insert(node.name.clone(), forwards);
+            }
             return Ok(());
         }
         let io = |what: String| move |source| LaunchError::Io { what, source };
@@ -262,19 +222,34 @@ impl Provider for QemuProvider {
         match *accel {
             Some(decided) => {
                 drop(accel);
-                self.boot(state, index, decided, false).await?;
+                self.start_vm_of(state, index, decided).await
             }
             None => {
                 // The first VM decides for all; the others wait for its verdict.
-                let (decided, running) = self.decide_accel(state, index).await?;
-                *accel = Some(decided);
-                drop(accel);
-                if !running {
-                    self.boot(state, index, decided, false).await?;
-                }
+                *accel = Some(self.first_vm(state, index).await?);
+                Ok(())
+            }
+        }
+    }
+
+    /// Records the forwards of the nodes whose VM listens on other host ports than the state said.
+    async fn started(&self, state: &mut ClusterState) -> Result<(), LaunchError> {
+        let moved = std::mem::take(&mut *self.moved_lock());
+        for node in &mut state.nodes {
+            if let Some(forwards) = moved.get(&node.name) {
+                node.published.clone_from(forwards);
             }
         }
         Ok(())
+    }
+
+    /// The node with the forwards its VM listens on, when it runs.
+    async fn located(&self, _state: &ClusterState, node: &NodeState) -> NodeState {
+        let mut node = node.clone();
+        if let Some(forwards) = running_forwards(&pidfile(&node)) {
+            node.published = forwards;
+        }
+        node
     }
 
     fn shell(&self, node: &NodeState) -> VmShell {
@@ -374,6 +349,9 @@ fn ssh_target(node: &NodeState, key: &Path) -> SshTarget {
         key: Some(key.to_owned()),
     }
 }
+
+#[path = "qemu_boot.rs"]
+mod boot;
 
 #[cfg(test)]
 #[path = "qemu_tests.rs"]

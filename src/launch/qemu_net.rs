@@ -7,9 +7,16 @@
 //! address per node on a cluster-specific /24 that the provider knows before any VM boots. The role
 //! agent sets that one from the bundle's `network` entry, matching the NIC by its MAC. A VM that
 //! boots again keeps its forwards unless another program took one of their host ports meanwhile.
+//! Host ports are picked free, and never one recorded for another node (whose VM, stopped, will
+//! listen there again), but QEMU binds them only when the VM starts, seconds or minutes later:
+//! one that another program took meanwhile makes QEMU fail ([`forwarding_failed`]), and the node
+//! gets new ones.
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
+
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
@@ -88,15 +95,67 @@ pub fn network_entry(switch: &Switch, index: usize) -> String {
     format!("{} {}/24\n", mac(1, index), switch.address(index))
 }
 
-/// `count` free TCP ports on 127.0.0.1, all different (held open until all are found).
-pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()?;
-    listeners
+/// `count` free TCP ports on 127.0.0.1, all different and none of `recorded` (the host ports of
+/// the cluster's nodes, which a VM that stopped listens on again when it starts); each is held
+/// open until all are found.
+pub fn free_ports(count: usize, recorded: &BTreeSet<u16>) -> Result<Vec<u16>, LaunchError> {
+    pick_ports(count, recorded, || {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Ok((listener.local_addr()?.port(), listener))
+    })
+    .map_err(|source| LaunchError::Io {
+        what: "finding free ports on 127.0.0.1".into(),
+        source,
+    })
+}
+
+/// `count` ports from `bind` (a free port and what holds it), skipping those in `recorded`; what
+/// holds each is dropped only at the end, so that `bind` never gives one twice.
+fn pick_ports<T>(
+    count: usize,
+    recorded: &BTreeSet<u16>,
+    mut bind: impl FnMut() -> std::io::Result<(u16, T)>,
+) -> std::io::Result<Vec<u16>> {
+    let mut held = Vec::new();
+    let mut ports = Vec::with_capacity(count);
+    while ports.len() < count {
+        let (port, holder) = bind()?;
+        if !recorded.contains(&port) {
+            ports.push(port);
+        }
+        held.push(holder);
+    }
+    Ok(ports)
+}
+
+/// The host ports recorded for the nodes of a cluster.
+pub fn recorded_ports(nodes: &[NodeState]) -> BTreeSet<u16> {
+    nodes
         .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
+        .flat_map(|node| node.published.values().copied())
         .collect()
+}
+
+/// Whether QEMU failed to start because it could not listen on a forward's host port (another
+/// program took it since it was picked): `error` holds what QEMU said.
+pub fn forwarding_failed(error: &LaunchError) -> bool {
+    error
+        .to_string()
+        .to_lowercase()
+        .contains("set up host forwarding rule")
+}
+
+/// What to say of node `name`'s forwards moved to new host ports, `forwards` (guest -> host),
+/// because another program took one `since` (`it ran`, say).
+pub fn moved_note(name: &str, forwards: &BTreeMap<u16, u16>, since: &str) -> String {
+    let now: Vec<String> = forwards
+        .iter()
+        .map(|(guest, host)| format!("127.0.0.1:{host} -> {guest}"))
+        .collect();
+    format!(
+        "another program took a host port of {name}'s forwards since {since}: they are now {}",
+        now.join(", ")
+    )
 }
 
 /// Whether every one of `ports` can be listened on at 127.0.0.1 now.
@@ -117,27 +176,13 @@ pub fn move_taken_forwards(
         })
         .collect();
     let count = moving.iter().map(|&i| nodes[i].published.len()).sum();
-    let mut fresh = free_ports(count)
-        .map_err(|source| LaunchError::Io {
-            what: "finding free ports on 127.0.0.1".into(),
-            source,
-        })?
-        .into_iter();
+    let mut fresh = free_ports(count, &recorded_ports(nodes))?.into_iter();
     for i in moving {
         let node = &mut nodes[i];
         for host in node.published.values_mut() {
             *host = fresh.next().unwrap_or(*host);
         }
-        let now: Vec<String> = node
-            .published
-            .iter()
-            .map(|(guest, host)| format!("127.0.0.1:{host} -> {guest}"))
-            .collect();
-        tracing::warn!(
-            "another program took a host port of {}'s forwards since it ran: they are now {}",
-            node.name,
-            now.join(", ")
-        );
+        tracing::warn!("{}", moved_note(&node.name, &node.published, "it ran"));
     }
     Ok(())
 }
@@ -158,7 +203,7 @@ mod tests {
     fn a_port_another_program_listens_on_is_not_free() {
         let held = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = held.local_addr().unwrap().port();
-        let other = free_ports(1).unwrap()[0];
+        let other = free_ports(1, &BTreeSet::new()).unwrap()[0];
         assert!(!ports_free([other, port].iter()));
         drop(held);
         // A child another test spawns now holds a copy of the closed listeners until its `exec`.
@@ -196,7 +241,47 @@ mod tests {
 
     #[test]
     fn free_ports_differ() {
-        let ports = free_ports(3).unwrap();
+        let ports = free_ports(3, &BTreeSet::new()).unwrap();
         assert!(ports[0] != ports[1] && ports[1] != ports[2] && ports[0] != ports[2]);
+    }
+
+    #[test]
+    fn a_port_recorded_for_a_node_is_never_picked_for_another() {
+        // The system hands out 40001 (a stopped node's, free now) first, then others.
+        let mut offered = [40001, 40002, 40001, 40003, 40004].into_iter();
+        let mut held = 0;
+        let recorded = BTreeSet::from([40001, 40003]);
+        let ports = pick_ports(2, &recorded, || {
+            held += 1;
+            Ok((offered.next().unwrap(), ()))
+        })
+        .unwrap();
+        assert_eq!(ports, [40002, 40004]);
+        assert_eq!(held, 5, "every port bound is held until the end");
+        // For real: the ports another node recorded are left out.
+        let taken = free_ports(20, &BTreeSet::new()).unwrap();
+        let recorded: BTreeSet<u16> = taken.iter().copied().collect();
+        let picked = free_ports(20, &recorded).unwrap();
+        assert!(picked.iter().all(|p| !recorded.contains(p)), "{picked:?}");
+    }
+
+    #[test]
+    fn a_forward_qemu_could_not_listen_on_is_told_from_other_start_failures() {
+        let failed = |said: &str| forwarding_failed(&LaunchError::Input(said.to_owned()));
+        assert!(failed(
+            "starting the VM of q-primary: `qemu-system-x86_64 … -daemonize` failed (exit status: \
+             1): qemu-system-x86_64: -netdev user,id=host,hostfwd=tcp:127.0.0.1:40022-:22: Could \
+             not set up host forwarding rule 'tcp:127.0.0.1:40022-:22'"
+        ));
+        // QEMU before 6.0 said it in lower case; the tools image's QEMU through its container.
+        assert!(failed(
+            "starting the VM of q-primary: QEMU in baker-tools:1 exited at once: could not set up \
+             host forwarding rule 'tcp:127.0.0.1:40022-:22'"
+        ));
+        assert!(!failed(
+            "starting the VM of q-primary: `qemu-system-x86_64 … hostfwd=tcp:127.0.0.1:40022-:22 \
+             … -daemonize` failed (exit status: 1): qemu-system-x86_64: cannot set up guest \
+             memory 'pc.ram': Cannot allocate memory"
+        ));
     }
 }

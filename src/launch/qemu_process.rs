@@ -1,16 +1,37 @@
 //! The QEMU processes of the `qemu` provider's VMs, found again after `baker launch` has exited:
 //! through each VM's pidfile (`-pidfile`), and, for a cluster whose state directory was removed by
-//! hand, through the command lines that still name it. A pid is taken for a VM only when its
-//! command line names the VM's pidfile, so a reused pid is never signalled.
+//! hand, through the command lines that still name it; and the forwards a running one listens on,
+//! from its command line. A pid is taken for a VM only when its command line names the VM's
+//! pidfile, so a reused pid is never signalled.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use super::qemu_vm::forwards_in;
 
 /// The QEMU process behind `pidfile`, when it still runs: the pid must be a QEMU whose command
 /// line names this pidfile, so a reused pid is never taken for the VM.
 pub fn running_pid(pidfile: &Path) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()?;
     is_vm(pid, pidfile).then_some(pid)
+}
+
+/// The forwards (guest port -> host port) of the VM behind `pidfile`, when it runs: read from its
+/// QEMU's command line, they are the ones it listens on, whatever the state recorded (a launch
+/// stopped after it moved a node's forwards and before it recorded them).
+pub fn running_forwards(pidfile: &Path) -> Option<BTreeMap<u16, u16>> {
+    let pid = running_pid(pidfile)?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    forwards_in(&arguments(&cmdline))
+}
+
+/// A command line from `/proc/PID/cmdline`, as its arguments.
+fn arguments(cmdline: &[u8]) -> Vec<String> {
+    cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 /// Whether process `pid` is the QEMU that writes `pidfile`.
@@ -32,11 +53,7 @@ pub fn running_under(dir: &Path) -> Vec<(i32, PathBuf)> {
         .flatten()
         .filter_map(|entry| {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let args: Vec<String> = cmdline
-                .split(|b| *b == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
+            let args = arguments(&std::fs::read(entry.path().join("cmdline")).ok()?);
             let qemu = args.iter().any(|a| {
                 let program = a.rsplit('/').next().unwrap_or_default();
                 program.starts_with("qemu-system")
@@ -94,10 +111,17 @@ async fn stop_vm(pid: i32, pidfile: &Path) -> bool {
 /// command line until its `exec`, a second lookalike.
 #[cfg(test)]
 pub(crate) fn lookalike(program: &str, pidfile: &Path) -> std::process::Child {
+    lookalike_with(program, pidfile, &[])
+}
+
+/// A [`lookalike`] whose command line goes on with `more` arguments after the pidfile.
+#[cfg(test)]
+pub(crate) fn lookalike_with(program: &str, pidfile: &Path, more: &[&str]) -> std::process::Child {
     use std::os::unix::process::CommandExt;
     let child = std::process::Command::new("bash")
         .args(["-c", "read -r -t 60 || :", program, "-pidfile"])
         .arg(pidfile)
+        .args(more)
         .stdin(std::process::Stdio::piped())
         .process_group(0)
         .spawn()

@@ -1,4 +1,5 @@
-//! The QEMU provider's tests: what `destroy` removes, and what `status` shows of a VM.
+//! The QEMU provider's tests: what `destroy` removes, what `status` shows of a VM, and the
+//! forwards of a VM that listens on other host ports than its state says.
 
 use super::*;
 use crate::launch::provider::WantedNode;
@@ -65,4 +66,55 @@ fn a_running_vm_is_shown_by_its_qemu_pid() {
     let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     let _ = vm.wait();
     assert_eq!(shown, format!("pid {}", vm.id()));
+}
+
+/// A launch stopped after a VM's forwards moved (another program took a port) and before it
+/// recorded them: `status`, `login` and `logs` find the ports the VM listens on, and a resumed
+/// launch, which starts every node, records them.
+#[tokio::test]
+async fn the_forwards_a_running_vm_listens_on_are_found_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = QemuProvider::new("/img/pg.raw".into(), dir.path().to_owned(), 512, None);
+    let mut node = primary(&provider);
+    node.published = BTreeMap::from([(22, 40022), (5432, 45432)]);
+    let pidfile = pidfile(&node);
+    let mut vm = crate::launch::qemu_process::lookalike_with(
+        "qemu-system-x86_64",
+        &pidfile,
+        &[
+            "-netdev",
+            "user,id=host,hostfwd=tcp:127.0.0.1:41022-:22,hostfwd=tcp:127.0.0.1:45432-:5432",
+        ],
+    );
+    std::fs::write(&pidfile, vm.id().to_string()).unwrap();
+    let mut state =
+        ClusterState::postgresql_example("pg", "qemu", crate::launch::state::Phase::Creating);
+    state.nodes.push(node.clone());
+    let found = provider.located(&state, &node).await;
+    let bundle = NodeBundle {
+        node: node.name.clone(),
+        role: node.role.clone(),
+        kind: node.kind,
+        user: None,
+        env: BTreeMap::new(),
+        files: Vec::new(),
+        setup: None,
+        command: String::new(),
+        ready: Vec::new(),
+        smoke: Vec::new(),
+    };
+    let started = provider.start(&state, 0, &bundle).await;
+    provider.started(&mut state).await.unwrap();
+    let group = rustix::process::Pid::from_raw(vm.id() as i32).unwrap();
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    let _ = vm.wait();
+    started.unwrap();
+    let listening = BTreeMap::from([(22, 41022), (5432, 45432)]);
+    assert_eq!(found.published, listening);
+    assert_eq!(state.nodes[0].published, listening);
+    // A VM that does not run is as its state says.
+    assert_eq!(
+        provider.located(&state, &node).await.published,
+        node.published
+    );
 }

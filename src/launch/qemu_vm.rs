@@ -172,9 +172,7 @@ pub async fn run(args: &[String], what: &str) -> Result<(), LaunchError> {
 }
 
 /// Starts a VM with `args` (QEMU's command line) through `runner`, which detaches it; `kvm` when
-/// it runs under KVM. With a `grace` (KVM on trial), whether QEMU started and the guest's kernel
-/// printed its first line on the console within it (on some nested hosts KVM runs the firmware
-/// and the boot loader, then stops the kernel); a VM whose kernel did not print is stopped.
+/// it runs under KVM. Returns once QEMU runs, or with what QEMU said when it did not start.
 pub async fn start_vm(
     runner: &QemuRunner,
     args: &[String],
@@ -182,27 +180,62 @@ pub async fn start_vm(
     what: &str,
     dirs: &[String],
     kvm: bool,
-    grace: Option<Duration>,
-) -> Result<bool, LaunchError> {
+) -> Result<(), LaunchError> {
     let _ = std::fs::remove_file(&files.console);
-    let started = runner.start(args, files, what, dirs, kvm).await;
-    let Some(grace) = grace else {
-        return started.map(|()| true);
+    runner.start(args, files, what, dirs, kvm).await
+}
+
+/// What the console of a VM that has just started showed of its guest's kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// Its first line, within the grace time.
+    Printed,
+    /// Nothing within the grace time, while QEMU ran (the VM is stopped now). On some nested hosts
+    /// KVM runs the firmware and the boot loader, then stops the kernel.
+    Silent,
+    /// Nothing before QEMU ended.
+    Ended,
+}
+
+/// Watches the console in `files` of the VM that has just started for its kernel's first line,
+/// for at most `grace`; a VM whose kernel did not print by then is stopped.
+pub async fn watch_kernel(files: &VmFiles, grace: Duration) -> Kernel {
+    let printed = || {
+        let console = std::fs::read(&files.console).unwrap_or_default();
+        String::from_utf8_lossy(&console).contains(KERNEL_BANNER)
     };
-    if started.is_err() {
-        // QEMU refused KVM (here: a CPU feature the host's KVM will not set).
-        return Ok(false);
-    }
     let since = std::time::Instant::now();
     while since.elapsed() < grace {
-        let console = std::fs::read(&files.console).unwrap_or_default();
-        if String::from_utf8_lossy(&console).contains(KERNEL_BANNER) {
-            return Ok(true);
+        if printed() {
+            return Kernel::Printed;
+        }
+        if running_pid(&files.pidfile).is_none() {
+            // Its console is complete now.
+            return if printed() {
+                Kernel::Printed
+            } else {
+                Kernel::Ended
+            };
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     stop(&files.pidfile).await;
-    Ok(false)
+    Kernel::Silent
+}
+
+/// The forwards (guest port -> host port) of the QEMU command line `args`, as [`qemu_args`] wrote
+/// them; `None` when it has no user-mode NIC of baker's.
+pub fn forwards_in(args: &[String]) -> Option<BTreeMap<u16, u16>> {
+    let netdev = args.iter().find_map(|a| a.strip_prefix("user,id=host"))?;
+    let forwards = netdev
+        .split(',')
+        .filter_map(|option| option.strip_prefix("hostfwd=tcp:127.0.0.1:"))
+        .filter_map(|rule| {
+            let (host, guest) = rule.split_once("-:")?;
+            Some((guest.parse().ok()?, host.parse().ok()?))
+        })
+        .collect();
+    Some(forwards)
 }
 
 /// A node reached over SSH through its forwarded port; alive while its QEMU runs.
@@ -235,83 +268,5 @@ pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_vm_boots_its_overlay_and_seed_with_forwards_on_loopback_and_the_switch() {
-        let switch = Switch {
-            group: std::net::Ipv4Addr::new(239, 1, 2, 3),
-            port: 23456,
-            subnet: [77, 5],
-        };
-        let files = VmFiles::of(Path::new("/st/pg"), "pg-primary");
-        let forwards = BTreeMap::from([(22, 40022), (5432, 45432)]);
-        let args = qemu_args(&VmSpec {
-            node: "pg-primary",
-            index: 0,
-            files: &files,
-            switch: &switch,
-            forwards: &forwards,
-            accel: Accel::Tcg,
-            memory_mib: 768,
-        })
-        .join(" ");
-        for part in [
-            "-accel tcg -cpu max -smp 1 -m 768",
-            "-serial file:/st/pg/pg-primary.console.log -pidfile /st/pg/pg-primary.pid",
-            "-drive file=/st/pg/pg-primary.qcow2,format=qcow2,if=virtio -drive file=/st/pg/pg-primary.seed,format=raw,if=virtio,readonly=on",
-            "-netdev user,id=host,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:45432-:5432",
-            "-device virtio-net-pci,netdev=host,mac=52:54:00:00:00:00",
-            "-netdev socket,id=switch,mcast=239.1.2.3:23456,localaddr=127.0.0.1",
-            "-device virtio-net-pci,netdev=switch,mac=52:54:00:01:00:00",
-        ] {
-            assert!(args.contains(part), "{part} not in {args}");
-        }
-        assert_eq!(VmFiles::of_pidfile(&files.pidfile), files);
-        // A comma in the state directory is doubled in a drive's file=, or QEMU cuts it there.
-        let files = VmFiles::of(Path::new("/st,1/pg"), "pg-primary");
-        let args = qemu_args(&VmSpec {
-            files: &files,
-            node: "pg-primary",
-            index: 0,
-            switch: &switch,
-            forwards: &forwards,
-            accel: Accel::Tcg,
-            memory_mib: 768,
-        })
-        .join(" ");
-        assert!(
-            args.contains("-drive file=/st,,1/pg/pg-primary.qcow2,format=qcow2,"),
-            "{args}"
-        );
-    }
-
-    #[test]
-    fn overlays_are_qcow2_over_the_raw_disk() {
-        assert_eq!(
-            overlay_args(Path::new("/img/pg.raw"), Path::new("/st/n.qcow2")).join(" "),
-            "qemu-img create -q -f qcow2 -F raw -b /img/pg.raw /st/n.qcow2"
-        );
-    }
-
-    #[test]
-    fn a_missing_pidfile_or_a_pid_that_is_not_the_vms_is_no_vm() {
-        assert_eq!(running_pid(Path::new("/nonexistent/x.pid")), None);
-        let dir = tempfile::tempdir().unwrap();
-        let pidfile = dir.path().join("n.pid");
-        // Our own pid is a live process, but not a QEMU of this pidfile.
-        std::fs::write(&pidfile, std::process::id().to_string()).unwrap();
-        assert_eq!(running_pid(&pidfile), None);
-    }
-
-    #[test]
-    fn seeds_are_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let seed = dir.path().join("n.seed");
-        write_private(&seed, b"x").unwrap();
-        let mode = std::fs::metadata(&seed).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-}
+#[path = "qemu_vm_tests.rs"]
+mod tests;
