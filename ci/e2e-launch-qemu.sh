@@ -103,6 +103,12 @@ listening_on_loopback_only() {
   done
 }
 check "every forwarded port (SSH, 5432) listens on 127.0.0.1 only ($ports)" listening_on_loopback_only
+# A role's port is forwarded to the node's address on the switch (a role may bind that one alone, as
+# Mesos' --ip does): PostgreSQL answers an SSLRequest there with N or S.
+pg_port=$(json "$BAKER_STATE_DIR/qpg/state.json" 'd["nodes"][0]["published"]["5432"]')
+answer=$(timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$pg_port; printf '\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x2f' >&3; head -c 1 <&3" 2>&1 || true)
+check "the primary's 5432, forwarded to its switch address, answers PostgreSQL's protocol from the host (saw: $answer)" \
+  bash -c "[ '$answer' = N ] || [ '$answer' = S ]"
 check "logs shows the standby's role log" bash -c \
   "'$BAKER' logs qpg standby-1 2>&1 | grep -q 'role standby starting on qpg-standby-1'"
 "$BAKER" logs qpg standby-1 -n 100000 >"$WORK/standby.log" 2>&1 || true

@@ -83,7 +83,7 @@ async fn the_forwards_a_running_vm_listens_on_are_found_and_recorded() {
         &pidfile,
         &[
             "-netdev",
-            "user,id=host,hostfwd=tcp:127.0.0.1:41022-:22,hostfwd=tcp:127.0.0.1:45432-:5432",
+            "user,id=host,hostfwd=tcp:127.0.0.1:41022-:22,hostfwd=tcp:127.0.0.1:45432-10.1.2.10:5432",
         ],
     );
     std::fs::write(&pidfile, vm.id().to_string()).unwrap();

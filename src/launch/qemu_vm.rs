@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::LaunchError;
-use super::qemu_net::{Switch, mac};
+use super::qemu_net::{SSH_PORT, Switch, mac};
 use super::qemu_process::{running_pid, stop};
 use super::qemu_runner::QemuRunner;
 use super::readiness::NodeShell;
@@ -93,10 +93,22 @@ pub fn qemu_args(vm: &VmSpec<'_>) -> Vec<String> {
         Accel::Kvm => ("kvm", "host"),
         Accel::Tcg => ("tcg", "max"),
     };
+    // SSH goes to the user-mode NIC's address (sshd listens on every address, and the agent sets
+    // the switch's only once it runs); a role's port to the node's address on the switch, which
+    // the role may bind alone (Mesos' `--ip={{self.ip}}`). QEMU delivers either through the
+    // user-mode NIC, which the guest answers for any of its addresses.
+    let switch_address = vm.switch.address(vm.index);
     let forwards: String = vm
         .forwards
         .iter()
-        .map(|(guest, host)| format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}"))
+        .map(|(guest, host)| {
+            let to = if *guest == SSH_PORT {
+                ""
+            } else {
+                &switch_address
+            };
+            format!(",hostfwd=tcp:127.0.0.1:{host}-{to}:{guest}")
+        })
         .collect();
     let path = |p: &Path| p.display().to_string();
     [
@@ -231,7 +243,9 @@ pub fn forwards_in(args: &[String]) -> Option<BTreeMap<u16, u16>> {
         .split(',')
         .filter_map(|option| option.strip_prefix("hostfwd=tcp:127.0.0.1:"))
         .filter_map(|rule| {
-            let (host, guest) = rule.split_once("-:")?;
+            // `HOST-:GUEST` or `HOST-ADDRESS:GUEST`.
+            let (host, to) = rule.split_once('-')?;
+            let (_, guest) = to.rsplit_once(':')?;
             Some((guest.parse().ok()?, host.parse().ok()?))
         })
         .collect();

@@ -25,7 +25,8 @@ fn the_vm_boots_its_overlay_and_seed_with_forwards_on_loopback_and_the_switch() 
         "-accel tcg -cpu max -smp 1 -m 768",
         "-serial file:/st/pg/pg-primary.console.log -pidfile /st/pg/pg-primary.pid",
         "-drive file=/st/pg/pg-primary.qcow2,format=qcow2,if=virtio -drive file=/st/pg/pg-primary.seed,format=raw,if=virtio,readonly=on",
-        "-netdev user,id=host,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:45432-:5432",
+        // SSH to the user-mode address; the role's port to the node's address on the switch.
+        "-netdev user,id=host,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:45432-10.77.5.10:5432",
         "-device virtio-net-pci,netdev=host,mac=52:54:00:00:00:00",
         "-netdev socket,id=switch,mcast=239.1.2.3:23456,localaddr=127.0.0.1",
         "-device virtio-net-pci,netdev=switch,mac=52:54:00:01:00:00",
