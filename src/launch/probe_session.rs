@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use super::bundle_tar::shell_quote;
 use super::ready::normalise;
 
 /// How often the loop on the node tries the probe.
@@ -71,11 +72,6 @@ printf '%s' "$baker_out"
 exit "$baker_code"
 "#
     )
-}
-
-/// `text` as one single-quoted shell word.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

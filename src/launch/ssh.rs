@@ -20,7 +20,7 @@ use super::inventory::{Host, parse_host, read_inventory};
 use super::provider::{Provider, Removed};
 use super::readiness::NodeShell;
 use super::ssh_destroy::destroy as destroy_script;
-use super::ssh_dirs::{NodeDirs, assign_slots};
+use super::ssh_dirs::{NodeDirs, assign_slots, machine};
 use super::ssh_repos::Repositories;
 use super::ssh_scripts::{self as scripts, AS_ROOT, SshNode, address, tail};
 use super::ssh_shell::SshTarget;
@@ -259,20 +259,17 @@ impl Provider for SshProvider {
         // A machine listed for several nodes is installed once; each of its nodes gets its address.
         let mut machines: Vec<&Host> = Vec::new();
         for (_, host) in &todo {
-            if !machines
-                .iter()
-                .any(|m| m.host == host.host && m.port == host.port)
-            {
+            if !machines.iter().any(|m| machine(m) == machine(host)) {
                 machines.push(host);
             }
         }
         let installed = join_all(machines.iter().map(|h| self.install(plan, h))).await;
         let mut first_error = None;
-        for (machine, result) in machines.iter().zip(installed) {
+        for (installed_on, result) in machines.iter().zip(installed) {
             match result {
                 Ok(address) => {
                     for (i, host) in &todo {
-                        if host.host == machine.host && host.port == machine.port {
+                        if machine(host) == machine(installed_on) {
                             state.nodes[*i].address.clone_from(&address);
                         }
                     }

@@ -65,7 +65,7 @@ impl NodeDirs {
 }
 
 /// The machine a host names: its address and SSH port (the user does not make another machine).
-fn machine(host: &Host) -> (&str, u16) {
+pub(super) fn machine(host: &Host) -> (&str, u16) {
     (host.host.as_str(), host.port)
 }
 
