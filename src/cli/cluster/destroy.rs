@@ -36,8 +36,9 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         let what = match (state.provider.as_str(), n == 1) {
             ("qemu", true) => format!("{n} VM removed, with its overlay"),
             ("qemu", false) => format!("{n} VMs removed, with their overlays"),
-            ("ssh", true) => format!("{n} machine cleaned (the installed software stays)"),
-            ("ssh", false) => format!("{n} machines cleaned (the installed software stays)"),
+            // Nodes, not machines: a machine may run several of the cluster's nodes.
+            ("ssh", true) => format!("{n} node cleaned (the installed software stays)"),
+            ("ssh", false) => format!("{n} nodes cleaned (the installed software stays)"),
             _ => format!("{} removed", containers_and_networks(removed)),
         };
         emit_line(&format!("destroyed {}: {what}", args.name))?;
