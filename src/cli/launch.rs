@@ -113,6 +113,12 @@ pub struct LaunchArgs {
     /// identities, agent and SSH config).
     #[arg(long, value_name = "KEY")]
     pub ssh_key: Option<PathBuf>,
+    /// `--provider ssh`: trust a machine's SSH host key that neither your known hosts nor the
+    /// cluster's have, the first time baker sees it (OpenSSH's StrictHostKeyChecking=accept-new),
+    /// keeping it in the cluster's own known hosts, which later commands check; without it such a
+    /// key is refused. A changed key is refused either way.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
     /// Leave a cluster that failed its checks running, to look at it.
     #[arg(long)]
     pub keep_failed: bool,
@@ -178,7 +184,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         // Bad input fails, and the machines are checked, before the build, which may take long.
         fit_request(&mut request, args, &args.selection.plan(global)?)?;
         if args.provider == ProviderName::Ssh {
-            ssh = Some(runtime.block_on(ssh_provider(args, request.slaves))?);
+            ssh = Some(runtime.block_on(ssh_provider(args, request.slaves, &states))?);
         }
     }
     let Some(built) = build_output(
@@ -194,7 +200,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     };
     fit_request(&mut request, args, &built.plan)?;
     if args.provider == ProviderName::Ssh && ssh.is_none() {
-        ssh = Some(runtime.block_on(ssh_provider(args, request.slaves))?);
+        ssh = Some(runtime.block_on(ssh_provider(args, request.slaves, &states))?);
     }
     if let Some(mut provider) = ssh {
         let plan = &built.plan;
@@ -307,20 +313,24 @@ fn fit_request(request: &mut LaunchRequest, args: &LaunchArgs, plan: &Plan) -> a
 }
 
 /// The `ssh` provider for a new launch: its inventory read, the master and the first `slaves`
-/// slaves taken and every one of them checked.
-async fn ssh_provider(args: &LaunchArgs, slaves: usize) -> anyhow::Result<SshProvider> {
+/// slaves taken and every one of them checked; the cluster's known hosts in its directory.
+async fn ssh_provider(
+    args: &LaunchArgs,
+    slaves: usize,
+    states: &StateDir,
+) -> anyhow::Result<SshProvider> {
     let Some(path) = &args.inventory else {
         anyhow::bail!(
             "--provider ssh needs --inventory PATH (a file of `master HOST` / `slave HOST` lines, or a Mesos deploy directory with `masters` and `slaves` files)"
         );
     };
-    let provider = SshProvider {
-        hosts: read_inventory(path)?.assign(slaves)?,
-        user: args.ssh_user.clone().unwrap_or_default(),
-        key: args.ssh_key.clone(),
-        tarball: None,
-        repositories: None,
-    };
+    let provider = SshProvider::new(
+        read_inventory(path)?.assign(slaves)?,
+        args.ssh_user.clone().unwrap_or_default(),
+        args.ssh_key.as_deref(),
+        &states.cluster_dir(&args.name),
+        args.accept_new_host_keys,
+    );
     provider.check_hosts().await?;
     Ok(provider)
 }

@@ -37,7 +37,7 @@ use super::signals::interrupted;
 /// checked in [`resume_launch`] instead, so that the refusal can give the cluster's count. Not
 /// here: `--accel` and `--qemu`, which clap would then refuse whenever `$BAKER_QEMU_ACCEL` or
 /// `$BAKER_QEMU` is set (the VMs started again run as the cluster's state recorded).
-pub(super) const NEW_LAUNCH_ONLY: [&str; 11] = [
+pub(super) const NEW_LAUNCH_ONLY: [&str; 12] = [
     "provider",
     "from",
     "masters",
@@ -46,6 +46,7 @@ pub(super) const NEW_LAUNCH_ONLY: [&str; 11] = [
     "inventory",
     "ssh_user",
     "ssh_key",
+    "accept_new_host_keys",
     "smoke",
     "out",
     "no_cache",

@@ -9,13 +9,15 @@
 //! checks the same way on every provider; [`members`] says who is in a cluster and what each node
 //! is told; [`health`] is what `status` concludes from a cluster's nodes; [`run`] is the one library call per command, driving a [`provider::Provider`], and
 //! [`resume`] picks a cluster up from its state file; [`smoke`] runs the recipe's smoke test;
-//! [`ssh_shell`] reaches machines over SSH. Providers: [`docker`] (containers from [`node_image`],
-//! on [`docker_net`]'s network, with [`docker_node`]'s commands on a node, labelled with the
-//! [`state_identity`] of their state directory so that only their own cluster's are touched
-//! ([`docker_owner`]), on the engine [`docker_cluster`] records, removed by [`docker_destroy`]);
+//! [`ssh_shell`] reaches machines over SSH, checking their host keys as [`ssh_known_hosts`] says.
+//! Providers: [`docker`] (containers from [`node_image`], on [`docker_net`]'s network, with
+//! [`docker_node`]'s commands on a node, labelled with the [`state_identity`] of their state
+//! directory so that only their own cluster's are touched ([`docker_owner`]), on the engine
+//! [`docker_cluster`] records, removed by [`docker_destroy`]);
 //! [`qemu`] (VMs from the disk image, which [`qemu_disk`] pins per cluster, with [`qemu_net`],
 //! [`qemu_vm`], [`qemu_process`] and [`qemu_runner`], which runs QEMU from baker's tools image on
-//! hosts without it); [`ssh`] (machines from an [`inventory`], set up with [`ssh_scripts`]).
+//! hosts without it); [`ssh`] (machines from an [`inventory`], checked with [`ssh_probe`], set up
+//! with [`ssh_scripts`] and [`ssh_tarball`], recorded with [`ssh_state`]).
 
 pub mod bundle;
 pub mod bundle_tar;
@@ -50,9 +52,13 @@ pub mod smoke;
 pub mod ssh;
 pub mod ssh_destroy;
 pub mod ssh_dirs;
+pub mod ssh_known_hosts;
+pub mod ssh_probe;
 pub mod ssh_repos;
 pub mod ssh_scripts;
 pub mod ssh_shell;
+pub mod ssh_state;
+pub mod ssh_tarball;
 pub mod state;
 pub mod state_identity;
 

@@ -27,6 +27,7 @@ use super::qemu_net::{
 use super::qemu_process::{running_forwards, running_pid, stop, stop_all_under};
 use super::qemu_runner::{QemuRunner, vm_dirs};
 use super::qemu_vm::{Accel, VmFiles, VmShell, kvm_openable, overlay_args, write_private};
+use super::ssh_known_hosts::{HostKeys, KNOWN_HOSTS, forget};
 use super::ssh_shell::{SshTarget, ensure_cluster_key};
 use super::state::{ClusterState, NodeState, StateDir};
 use crate::image::boot::kvm_memory::KvmMemory;
@@ -170,6 +171,13 @@ impl Provider for QemuProvider {
         for (index, ports) in todo.into_iter().zip(guest_ports) {
             let files = VmFiles::of(&self.dir, &state.nodes[index].name);
             let _ = std::fs::remove_file(&files.overlay);
+            // A fresh overlay boots with new host keys: the old ones are no longer the node's.
+            forget(&self.dir.join(KNOWN_HOSTS), &state.nodes[index].name).map_err(|source| {
+                LaunchError::Io {
+                    what: format!("forgetting the host key of {}", state.nodes[index].name),
+                    source,
+                }
+            })?;
             self.runner
                 .run(
                     &overlay_args(&disk, &files.overlay),
@@ -340,13 +348,18 @@ fn pidfile(node: &NodeState) -> PathBuf {
     PathBuf::from(node.provider_id.clone().unwrap_or_default())
 }
 
-/// Root on the node, through its forwarded SSH port, with the cluster's key.
+/// Root on the node, through its forwarded SSH port, with the cluster's key; its host key is
+/// recorded under the node's name beside the cluster's key at first sight, and checked after.
 fn ssh_target(node: &NodeState, key: &Path) -> SshTarget {
     SshTarget {
         host: "127.0.0.1".into(),
         port: node.published.get(&SSH_PORT).copied().unwrap_or_default(),
         user: "root".into(),
         key: Some(key.to_owned()),
+        host_keys: HostKeys::Recorded {
+            known_hosts: key.with_file_name(KNOWN_HOSTS),
+            alias: node.name.clone(),
+        },
     }
 }
 

@@ -1,29 +1,38 @@
 //! The `ssh` provider: existing machines from an inventory (see [`super::inventory`]), reached with
 //! the system's OpenSSH client (see [`super::ssh_shell`]) as root or through `sudo -n`. A machine
 //! listed for several nodes runs them side by side, each in its own slot (its own directories, and
-//! `{{self.slot}}` for the role's ports; see [`super::ssh_dirs`]). Before anything is made, every
-//! machine must answer over SSH, have root, and run no other baker node. Placing a node installs
+//! `{{self.slot}}` for the role's ports; see [`super::ssh_dirs`]). Every connection checks the
+//! machine's host key ([`super::ssh_known_hosts`]). Before anything is made, every machine must
+//! answer over SSH, have root, and run no other cluster's baker node ([`super::ssh_probe`]), and
+//! a resumed launch checks again the machines it places nodes on. Placing a node installs
 //! what the docker provider bakes into its node image — the recipe's runtime packages when
 //! missing, the build's tarball unpacked at `/`, the role agent — once per machine, and starting
 //! it writes its bundle and starts the agent detached, so it outlives the connection. `destroy`
 //! stops the agent and what it started, and removes the bundle, the role's state and logs, never
-//! another node's; the installed software stays (see [`super::ssh_destroy`]).
+//! another node's; the installed software stays (see [`super::ssh_destroy`]). The build's tarball
+//! is kept in the cluster's directory, so that a resumed launch sends the same build
+//! ([`super::ssh_tarball`]). Paths given relative are recorded absolute, for commands run from
+//! another directory.
 
-use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use futures_util::future::join_all;
 
 use super::bundle::NodeBundle;
 use super::error::LaunchError;
-use super::inventory::{Host, parse_host, read_inventory};
+use super::inventory::{Host, parse_host};
 use super::provider::{Provider, Removed};
 use super::readiness::NodeShell;
 use super::ssh_destroy::destroy as destroy_script;
 use super::ssh_dirs::{NodeDirs, assign_slots, machine};
+use super::ssh_known_hosts::HostKeys;
+use super::ssh_probe::{Probed, address, peers, probe};
 use super::ssh_repos::Repositories;
-use super::ssh_scripts::{self as scripts, AS_ROOT, SshNode, address, tail};
-use super::ssh_shell::SshTarget;
+use super::ssh_scripts::{self as scripts, AS_ROOT, COMMAND_LIMIT, SshNode, tail};
+use super::ssh_shell::{SshFailure, SshTarget};
+use super::ssh_state::absolute;
+use super::ssh_tarball::{Sendable, pin};
 use super::state::{ClusterState, NodeState, StateDir};
 use crate::image::assets::AGENT;
 use crate::plan::Plan;
@@ -32,10 +41,21 @@ use crate::plan::Plan;
 pub enum SshError {
     #[error("cannot reach {host} over SSH: {why}")]
     Unreachable { host: String, why: String },
+    /// ssh refused the machine's host key; `why` names the machine and says what to do.
+    #[error("{why}")]
+    HostKey { host: String, why: String },
     #[error(
-        "{host}: the SSH user is not root and `sudo -n` does not work there; log in as root (--ssh-user root) or allow it password-less sudo"
+        "{host}: the SSH user is not root and `sudo -n` does not work there{said}; log in as root (--ssh-user root) or allow it password-less sudo"
     )]
-    NotRoot { host: String },
+    NotRoot { host: String, said: String },
+    #[error(
+        "{host}: sudo refuses to run without a terminal there (it said: {said}), as `Defaults requiretty` (CentOS 6's default) has it, and baker's SSH sessions have none; allow it for the SSH user with a sudoers drop-in holding `Defaults:{user} !requiretty` (e.g. /etc/sudoers.d/baker, mode 0440, checked with `visudo -cf`), or log in as root (--ssh-user root)"
+    )]
+    NeedsTty {
+        host: String,
+        user: String,
+        said: String,
+    },
     #[error(
         "{host} runs baker node {node} already; `baker destroy` its cluster first, or list another machine"
     )]
@@ -51,6 +71,16 @@ pub enum SshError {
     Address { host: String, why: String },
 }
 
+impl SshError {
+    /// ssh's own failure to reach `host`.
+    pub fn ssh(host: String, failure: SshFailure) -> Self {
+        match failure {
+            SshFailure::HostKey(why) => Self::HostKey { host, why },
+            SshFailure::Other(why) => Self::Unreachable { host, why },
+        }
+    }
+}
+
 /// Machines over SSH.
 pub struct SshProvider {
     /// The machines of the launch's nodes, master first; empty when every node is placed already.
@@ -59,69 +89,23 @@ pub struct SshProvider {
     pub user: String,
     /// `--ssh-key`; `None`: the user's own identities and config.
     pub key: Option<PathBuf>,
+    /// How the machines' host keys are checked.
+    pub host_keys: HostKeys,
     /// The build's tarball and its sha256, for placing nodes.
     pub tarball: Option<(PathBuf, String)>,
     /// The plan's package repositories, added to a machine that misses runtime packages.
     pub repositories: Option<Repositories>,
+    /// Why the cluster's inventory gave no machines for the nodes not placed yet, when it could not
+    /// be read again (see [`SshProvider::from_state`]).
+    pub inventory_error: Option<String>,
 }
 
 impl SshProvider {
-    /// What a launch records in the state's resources, for `--resume`, `destroy` and the rest.
-    pub fn resources(&self, inventory: &std::path::Path) -> BTreeMap<String, String> {
-        let mut r = BTreeMap::from([
-            ("inventory".to_owned(), inventory.display().to_string()),
-            ("ssh-user".to_owned(), self.user.clone()),
-        ]);
-        if let Some(key) = &self.key {
-            r.insert("ssh-key".into(), key.display().to_string());
-        }
-        if let Some((tarball, sha256)) = &self.tarball {
-            r.insert("tarball".into(), tarball.display().to_string());
-            r.insert("tarball-sha256".into(), sha256.clone());
-        }
-        r
-    }
-
-    /// The provider of a launched cluster, from its state: each node's machine is the one it was
-    /// placed on; the inventory is read again only for a node that has none (a resumed launch
-    /// places again a node that was never placed, or that stopped), so later commands do not need it.
-    pub fn from_state(state: &ClusterState) -> Self {
-        let get = |k: &str| state.resources.get(k).cloned();
-        let listed = match get("inventory") {
-            Some(path) => {
-                let slaves = state.nodes.len().saturating_sub(1);
-                read_inventory(std::path::Path::new(&path)).and_then(|i| i.assign(slaves))
-            }
-            None => Ok(Vec::new()),
-        };
-        let mut hosts = Vec::new();
-        for (i, node) in state.nodes.iter().enumerate() {
-            match node.provider_id.as_deref().map(parse_host) {
-                Some(Ok(host)) => hosts.push(host),
-                // Without the inventory, the nodes from here on have no machine: `place` says so,
-                // and `destroy` has nothing to do on them.
-                _ => match listed.as_ref().ok().and_then(|l| l.get(i)) {
-                    Some(host) => hosts.push(host.clone()),
-                    None => break,
-                },
-            }
-        }
-        Self {
-            hosts,
-            user: get("ssh-user").unwrap_or_default(),
-            key: get("ssh-key").map(PathBuf::from),
-            tarball: get("tarball")
-                .zip(get("tarball-sha256"))
-                .map(|(t, s)| (PathBuf::from(t), s)),
-            // Set by whoever places nodes again (a resumed launch), from the launched plan.
-            repositories: None,
-        }
-    }
-
-    /// The shell of the node in `slot` on `host`'s machine.
-    fn node_at(&self, host: &Host, slot: usize) -> SshNode {
+    /// The shell of node `name` in `slot` on `host`'s machine (`name` empty: the machine's).
+    fn node_at(&self, host: &Host, slot: usize, name: &str) -> SshNode {
         SshNode {
             dirs: NodeDirs::of_slot(slot),
+            node: name.to_owned(),
             target: SshTarget {
                 host: host.host.clone(),
                 port: host.port,
@@ -131,6 +115,7 @@ impl SshProvider {
                     host.user.clone()
                 },
                 key: self.key.clone(),
+                host_keys: self.host_keys.clone(),
             },
         }
     }
@@ -138,20 +123,24 @@ impl SshProvider {
     /// The machine a placed node is on (its provider id is the host as the inventory named it).
     pub(super) fn node(&self, node: &NodeState) -> Option<SshNode> {
         let host = parse_host(node.provider_id.as_deref()?).ok()?;
-        Some(self.node_at(&host, node.slot))
+        Some(self.node_at(&host, node.slot, &node.name))
     }
 
     /// Checks, before anything is made, that every machine answers over SSH, gives root and runs
     /// no baker node; the first that does not is the error.
     pub async fn check_hosts(&self) -> Result<(), SshError> {
-        let probes = join_all(self.hosts.iter().map(|h| async move {
-            (
-                h,
-                self.node_at(h, 0)
-                    .target
-                    .run_script(&scripts::probe())
-                    .await,
-            )
+        let hosts: Vec<&Host> = self.hosts.iter().collect();
+        self.check_machines(&hosts, &[]).await
+    }
+
+    /// Checks that every machine of `hosts` answers over SSH, gives root and runs no baker node
+    /// but the cluster's own (`ours`).
+    async fn check_machines(&self, hosts: &[&Host], ours: &[String]) -> Result<(), SshError> {
+        let script = probe();
+        let probes = join_all(hosts.iter().map(|h| {
+            let target = self.node_at(h, 0, "").target;
+            let script = script.as_bytes();
+            async move { (h, target.run_remote("bash -s", script, COMMAND_LIMIT).await) }
         }))
         .await;
         for (host, probe) in probes {
@@ -162,26 +151,24 @@ impl SshProvider {
                     let why = format!("the check exited with {code}: {}", tail(&out, 5));
                     return Err(SshError::Unreachable { host: name, why });
                 }
-                Err(why) => return Err(SshError::Unreachable { host: name, why }),
+                Err(failure) => return Err(SshError::ssh(name, failure)),
             };
-            if out.lines().any(|l| l == "root=no") {
-                return Err(SshError::NotRoot { host: name });
-            }
-            if let Some(node) = out.lines().find_map(|l| l.strip_prefix("node=")) {
-                if !node.trim().is_empty() {
-                    let node = node.trim().to_owned();
-                    return Err(SshError::Busy { host: name, node });
-                }
-            }
+            Probed::parse(&out).check(&name, ours)?;
         }
         Ok(())
     }
 
     /// Installs the runtime packages, the agent and the tarball on one machine; returns the address
-    /// the other nodes reach it at.
-    async fn install(&self, plan: &Plan, host: &Host) -> Result<String, LaunchError> {
-        let node = self.node_at(host, 0);
-        let (tarball, sha256) = self.tarball.clone().ok_or_else(|| {
+    /// the other nodes reach it at (`peers`: theirs, as far as known).
+    async fn install(
+        &self,
+        plan: &Plan,
+        host: &Host,
+        tarball: Option<&Sendable>,
+        peers: &[IpAddr],
+    ) -> Result<String, LaunchError> {
+        let node = self.node_at(host, 0, "");
+        let tarball = tarball.ok_or_else(|| {
             LaunchError::Input("placing a node over SSH needs the build's tarball".into())
         })?;
         let packages = plan
@@ -194,7 +181,7 @@ impl SshProvider {
             &packages,
             self.repositories.as_ref(),
             AGENT,
-            &sha256,
+            tarball.sha256(),
         );
         let remote = format!("{AS_ROOT}bash -s");
         let out = node
@@ -205,14 +192,12 @@ impl SshProvider {
             )
             .await?;
         if out.lines().any(|l| l == "tarball=missing") {
-            let bytes = std::fs::read(&tarball).map_err(|source| LaunchError::Io {
-                what: format!("reading {}", tarball.display()),
-                source,
-            })?;
-            let what = format!("unpacking {} at /", tarball.display());
-            node.step(&what, &scripts::unpack(&sha256), &bytes).await?;
+            let (file, path) = tarball.open().await?;
+            let what = format!("unpacking {} at /", path.display());
+            let unpack = scripts::unpack(tarball.sha256());
+            node.step(&what, &unpack, file).await?;
         }
-        Ok(address(&node).await?)
+        Ok(address(&node, peers).await?)
     }
 }
 
@@ -223,7 +208,9 @@ impl Provider for SshProvider {
         "ssh"
     }
 
-    /// Records each node's machine first (so that `destroy` reaches whatever was started), then
+    /// Checks the machines of the nodes to place (again, on a resumed launch: they may run
+    /// another cluster's node by now), records each node's machine (so that `destroy` reaches
+    /// whatever was started) and pins the build's tarball in the cluster's directory, then
     /// installs every machine in parallel; a node gets its address once its machine is ready.
     async fn place(
         &self,
@@ -231,39 +218,58 @@ impl Provider for SshProvider {
         state: &mut ClusterState,
         states: &StateDir,
     ) -> Result<(), LaunchError> {
-        let inventory = state
-            .resources
-            .get("inventory")
-            .cloned()
-            .unwrap_or_default();
         let mut todo = Vec::new();
-        for (i, node) in state.nodes.iter_mut().enumerate() {
+        for (i, node) in state.nodes.iter().enumerate() {
             if !node.address.is_empty() {
                 continue;
             }
             let host = match node.provider_id.as_deref().map(parse_host) {
                 Some(Ok(host)) => host,
-                _ => self.hosts.get(i).cloned().ok_or_else(|| {
-                    LaunchError::Input(format!(
-                        "no machine for node {}: the cluster's inventory (`{}`) does not list it",
-                        node.name, inventory
-                    ))
-                })?,
+                _ => match self.hosts.get(i) {
+                    Some(host) => host.clone(),
+                    None => return Err(self.no_machine(&node.name, state)),
+                },
             };
-            node.provider_id = Some(host.to_string());
             todo.push((i, host));
         }
-        let placing: Vec<usize> = todo.iter().map(|(i, _)| *i).collect();
-        assign_slots(&mut state.nodes, &placing);
-        states.save(state)?;
-        // A machine listed for several nodes is installed once; each of its nodes gets its address.
+        if todo.is_empty() {
+            return Ok(());
+        }
+        // A machine listed for several nodes is checked and installed once; each of its nodes
+        // gets its address.
         let mut machines: Vec<&Host> = Vec::new();
         for (_, host) in &todo {
             if !machines.iter().any(|m| machine(m) == machine(host)) {
                 machines.push(host);
             }
         }
-        let installed = join_all(machines.iter().map(|h| self.install(plan, h))).await;
+        let ours: Vec<String> = state.nodes.iter().map(|n| n.name.clone()).collect();
+        self.check_machines(&machines, &ours).await?;
+        for (i, host) in &todo {
+            state.nodes[*i].provider_id = Some(host.to_string());
+        }
+        let placing: Vec<usize> = todo.iter().map(|(i, _)| *i).collect();
+        assign_slots(&mut state.nodes, &placing);
+        let dir = states.cluster_dir(&state.name);
+        let tarball = self.tarball.as_ref().map(|(path, sha256)| {
+            let pinned = pin(path, &dir).map(|p| absolute(&p)).map_err(|e| {
+                format!(
+                    "cannot keep {} in the cluster's directory {}: {e}",
+                    path.display(),
+                    dir.display()
+                )
+            });
+            if let Ok(pinned) = &pinned {
+                let pinned = pinned.display().to_string();
+                state.resources.insert("tarball".into(), pinned);
+            }
+            Sendable::new(pinned, sha256.clone())
+        });
+        states.save(state)?;
+        let peers = peers(state, &machines).await;
+        let installed =
+            join_all((machines.iter()).map(|h| self.install(plan, h, tarball.as_ref(), &peers)))
+                .await;
         let mut first_error = None;
         for (installed_on, result) in machines.iter().zip(installed) {
             match result {
@@ -300,8 +306,8 @@ impl Provider for SshProvider {
         shell
             .step(
                 "starting the role agent",
-                &scripts::start(&shell.dirs),
-                &tar,
+                &scripts::start(&shell.dirs, &node.name),
+                &tar[..],
             )
             .await?;
         Ok(())
@@ -314,7 +320,7 @@ impl Provider for SshProvider {
                 host: node.address.clone(),
                 port: 22,
             };
-            self.node_at(&host, node.slot)
+            self.node_at(&host, node.slot, &node.name)
         })
     }
 
@@ -340,7 +346,10 @@ impl Provider for SshProvider {
     /// Whether the agent runs, as far as can be told now: an unreachable machine is not.
     async fn alive(&self, node: &NodeState) -> bool {
         match self.node(node) {
-            Some(shell) => matches!(shell.run(&scripts::alive(&shell.dirs)).await, Ok((0, _))),
+            Some(shell) => {
+                let script = scripts::alive(&shell.dirs, &node.name);
+                matches!(shell.run(&script).await, Ok((0, _)))
+            }
             None => false,
         }
     }
@@ -353,7 +362,7 @@ impl Provider for SshProvider {
             let shell = self.node(node)?;
             Some(async move {
                 let script = destroy_script(&node.name, &shell.dirs);
-                (shell.target.host.clone(), shell.run(&script).await)
+                (shell.target.host.clone(), shell.run_as_root(&script).await)
             })
         }))
         .await;
@@ -373,7 +382,7 @@ impl Provider for SshProvider {
                     }
                     .into());
                 }
-                Err(why) => return Err(SshError::Unreachable { host, why }.into()),
+                Err(failure) => return Err(SshError::ssh(host, failure).into()),
             }
         }
         Ok(Removed {

@@ -236,10 +236,15 @@ mod tests {
         assert_eq!(session.len(), 3, "the agent's session: {session:?}");
         assert_eq!(strangers.len(), 3, "the stranger's session: {strangers:?}");
 
-        let alive = |d: &NodeDirs| run(&crate::launch::ssh_scripts::alive(d)) == Some(0);
-        assert!(alive(&agent));
+        let alive =
+            |d: &NodeDirs, node: &str| run(&crate::launch::ssh_scripts::alive(d, node)) == Some(0);
+        assert!(alive(&agent, "agent"));
         assert!(
-            !alive(&stranger),
+            !alive(&agent, "stranger"),
+            "an agent in a slot that names another node is not this node's"
+        );
+        assert!(
+            !alive(&stranger, "stranger"),
             "a pid with another start time is not the agent"
         );
         assert_eq!(

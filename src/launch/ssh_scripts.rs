@@ -1,20 +1,22 @@
 //! What the `ssh` provider runs on a machine, and the root shell it runs it through ([`SshNode`]):
-//! the check before anything is made, the install of the runtime packages and the agent, the
-//! tarball's unpacking, the agent's detached start, the node's address, and the stop and clean-up
-//! of `destroy`, each in the node's own directories ([`NodeDirs`]: a machine may run several). They are plain bash 4.1 (CentOS 6's) and use only
-//! what every base system has (coreutils, util-linux's `setsid`, `/proc`): no `ps` (Debian's
-//! minimal systems lack procps), no Python.
+//! the install of the runtime packages and the agent, the tarball's unpacking, the agent's
+//! detached start, and the stop and clean-up of `destroy`, each in the node's own directories
+//! ([`NodeDirs`]: a machine may run several, and a slot is only ever taken by the node it names).
+//! What is asked before (root, other nodes, the address) is [`super::ssh_probe`]. They are plain
+//! bash 4.1 (CentOS 6's) and use only what every base system has (coreutils, util-linux's
+//! `setsid`, `/proc`): no `ps` (Debian's minimal systems lack procps), no Python.
 
-use std::net::IpAddr;
 use std::time::Duration;
+
+use tokio::io::AsyncRead;
 
 use super::bundle_tar::shell_quote;
 use super::provider::AGENT_PATH;
 use super::readiness::NodeShell;
 use super::ssh::SshError;
-use super::ssh_dirs::{ALL_BUNDLES, NodeDirs};
+use super::ssh_dirs::NodeDirs;
 use super::ssh_repos::Repositories;
-use super::ssh_shell::SshTarget;
+use super::ssh_shell::{SshFailure, SshTarget};
 use crate::recipe::PackageManager;
 
 /// How long installing packages or copying the tarball may take on one machine.
@@ -25,10 +27,19 @@ pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
 pub struct SshNode {
     pub target: SshTarget,
     pub dirs: NodeDirs,
+    /// The node the slot is for (empty for what concerns the machine, not a node: its install).
+    pub node: String,
 }
 
 impl SshNode {
-    pub async fn step(&self, step: &str, remote: &str, input: &[u8]) -> Result<String, SshError> {
+    /// Runs the remote command line `remote` with `input` on its standard input; its output, or
+    /// the step's failure.
+    pub async fn step(
+        &self,
+        step: &str,
+        remote: &str,
+        input: impl AsyncRead + Unpin,
+    ) -> Result<String, SshError> {
         let host = self.target.host.clone();
         match self.target.run_remote(remote, input, INSTALL_LIMIT).await {
             Ok((0, out)) => Ok(out),
@@ -38,23 +49,28 @@ impl SshNode {
                 code,
                 output: tail(&out, 20),
             }),
-            Err(why) => Err(SshError::Unreachable { host, why }),
+            Err(failure) => Err(SshError::ssh(host, failure)),
         }
     }
-}
 
-impl NodeShell for SshNode {
-    async fn run(&self, script: &str) -> Result<(i64, String), String> {
+    /// Runs `script` as root; its exit code and output, or why ssh failed.
+    pub async fn run_as_root(&self, script: &str) -> Result<(i64, String), SshFailure> {
         let remote = format!("{AS_ROOT}bash -s");
         self.target
             .run_remote(&remote, script.as_bytes(), COMMAND_LIMIT)
             .await
     }
+}
+
+impl NodeShell for SshNode {
+    async fn run(&self, script: &str) -> Result<(i64, String), String> {
+        self.run_as_root(script).await.map_err(|e| e.to_string())
+    }
 
     /// Whether the agent still runs; a machine that does not answer this once counts as running
     /// (a dropped connection is not a stopped role: the readiness check's own probe says more).
     async fn alive(&self) -> bool {
-        !matches!(self.run(&alive(&self.dirs)).await, Ok((code, _)) if code != 0)
+        !matches!(self.run(&alive(&self.dirs, &self.node)).await, Ok((code, _)) if code != 0)
     }
 
     fn bundle_dir(&self) -> &str {
@@ -67,55 +83,12 @@ pub fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// The node's address: the host when it is one, else what it resolves to here, else the first
-/// address the machine reports (a name only the SSH config knows).
-pub async fn address(node: &SshNode) -> Result<String, SshError> {
-    let host = &node.target.host;
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(ip.to_string());
-    }
-    if let Ok(found) = tokio::net::lookup_host((host.as_str(), node.target.port)).await {
-        let found: Vec<_> = found.map(|a| a.ip()).collect();
-        if let Some(ip) = found.iter().find(|ip| ip.is_ipv4()).or(found.first()) {
-            return Ok(ip.to_string());
-        }
-    }
-    let out = node
-        .step("asking for its address", "hostname -I", b"")
-        .await
-        .map_err(|e| SshError::Address {
-            host: host.clone(),
-            why: e.to_string(),
-        })?;
-    out.split_whitespace()
-        .next()
-        .map(str::to_owned)
-        .ok_or_else(|| SshError::Address {
-            host: host.clone(),
-            why: "`hostname -I` printed nothing".into(),
-        })
-}
-
 /// Markers of the tarballs unpacked on the machine, by sha256 (kept by `destroy`).
 pub const INSTALLED_DIR: &str = "/usr/lib/baker/installed";
 
 /// Prefix of a remote command line that runs it as root: as is for root, else through `sudo -n`
 /// (the login shell expands it, so one command line serves both).
 pub const AS_ROOT: &str = "$([ \"$(id -u)\" = 0 ] || echo sudo -n) ";
-
-/// Run as the login user before anything is made: whether root commands work, and which baker
-/// node (of any slot) the machine runs already.
-pub fn probe() -> String {
-    format!(
-        "if [ \"$(id -u)\" = 0 ] || sudo -n true 2>/dev/null; then echo root=yes; else echo root=no; fi\n\
-         echo \"node=$(cat {} 2>/dev/null | head -n 1)\"\n",
-        ALL_BUNDLES
-            .split(' ')
-            .map(|b| format!("{b}/node"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    )
-}
 
 /// Installs the missing runtime packages and the agent; prints `tarball=present` when the tarball
 /// with `sha256` was unpacked here before. When packages are missing and the plan has
@@ -174,11 +147,12 @@ pub fn unpack(sha256: &str) -> String {
     format!("{AS_ROOT}bash -c {}", shell_quote(&script))
 }
 
-/// Puts the bundle tar on standard input in the node's bundle directory and starts the agent
+/// Puts the bundle tar on standard input in node `node`'s bundle directory and starts the agent
 /// detached (its own session, no terminal, so it outlives the SSH connection) on the node's
 /// directories; does nothing but drain the input when the agent runs already. Makes the role's
-/// user when the machine lacks it, and notes that it did, for `destroy`.
-pub fn start(dirs: &NodeDirs) -> String {
+/// user when the machine lacks it, and notes that it did, for `destroy`. Exits 3, touching
+/// nothing, when the slot holds another node.
+pub fn start(dirs: &NodeDirs, node: &str) -> String {
     let NodeDirs {
         bundle,
         state,
@@ -188,6 +162,7 @@ pub fn start(dirs: &NodeDirs) -> String {
     let out = dirs.agent_out();
     let script = format!(
         "set -e\n\
+         {mine}\n\
          {recorded}\n\
          if [ -n \"$pid\" ]; then cat >/dev/null; echo \"the agent runs already (pid $pid)\"; exit 0; fi\n\
          rm -rf {bundle}\n\
@@ -209,15 +184,32 @@ pub fn start(dirs: &NodeDirs) -> String {
          export BAKER_BUNDLE={bundle} BAKER_AGENT_STATE_DIR={state} BAKER_AGENT_LOG_DIR={log}\n\
          setsid nohup {AGENT_PATH} </dev/null >{out} 2>&1 &\n\
          {record}\n",
+        mine = slot_is(dirs, node, "cat >/dev/null; exit 3"),
         recorded = recorded_agent(dirs),
         record = record_agent("$!", dirs),
     );
     format!("{AS_ROOT}bash -c {}", shell_quote(&script))
 }
 
-/// Whether the agent (or the role it became) runs.
-pub fn alive(dirs: &NodeDirs) -> String {
-    format!("{}\n[ -n \"$pid\" ]", recorded_agent(dirs))
+/// Whether node `node`'s agent (or the role it became) runs: not when its slot holds another node.
+pub fn alive(dirs: &NodeDirs, node: &str) -> String {
+    format!(
+        "{}\n{}\n[ -n \"$pid\" ]",
+        slot_is(dirs, node, "exit 1"),
+        recorded_agent(dirs)
+    )
+}
+
+/// Runs `otherwise` (saying so on standard error first) unless the slot of `dirs` is free or holds
+/// node `node`: its `node` file is absent or names it.
+fn slot_is(dirs: &NodeDirs, node: &str, otherwise: &str) -> String {
+    let bundle = &dirs.bundle;
+    format!(
+        "here=$(head -n 1 {bundle}/node 2>/dev/null || true)\n\
+         if [ -n \"$here\" ] && [ \"$here\" != {node} ]; then echo \"{bundle} holds baker node $here, not {plain}: another cluster's node is in this slot\" >&2; {otherwise}; fi",
+        node = shell_quote(node),
+        plain = node.replace(['"', '$', '`', '\\'], ""),
+    )
 }
 
 /// Records the agent started as process `pid` (a shell word): its pid, and its start time for
@@ -279,13 +271,12 @@ mod tests {
                 "#!/bin/bash",
                 "ab12",
             ),
-            alive(&NodeDirs::of_slot(1)),
+            alive(&NodeDirs::of_slot(1), "pg-standby-1"),
             role_log(&NodeDirs::of_slot(0), 40),
-            probe(),
             super::super::ssh_destroy::destroy("pg-standby-1", &NodeDirs::of_slot(1)),
         ];
         // The remote command lines carry their script quoted: check the script inside.
-        for line in [unpack("ab12"), start(&NodeDirs::of_slot(2))] {
+        for line in [unpack("ab12"), start(&NodeDirs::of_slot(2), "pg-standby-2")] {
             let quoted = line
                 .trim_start_matches(AS_ROOT)
                 .trim_start_matches("bash -c ");
@@ -303,5 +294,61 @@ mod tests {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+    }
+
+    /// Node `node`'s start script as it runs on the machine (without the root prefix).
+    fn start_script(dirs: &NodeDirs, node: &str) -> String {
+        let line = start(dirs, node);
+        let quoted = line
+            .trim_start_matches(AS_ROOT)
+            .trim_start_matches("bash -c ");
+        shlex::split(quoted).unwrap().remove(0)
+    }
+
+    /// A slot whose bundle names another node (of another cluster) is neither started over nor
+    /// taken for this node's running agent; a free slot is not refused.
+    #[test]
+    fn a_slot_holding_another_node_is_not_this_node_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |kind: &str| dir.path().join(kind).display().to_string();
+        let dirs = NodeDirs {
+            bundle: at("bundle"),
+            state: at("state"),
+            log: at("log"),
+            run: at("run"),
+        };
+        std::fs::create_dir_all(&dirs.bundle).unwrap();
+        std::fs::create_dir_all(&dirs.run).unwrap();
+        let node_file = format!("{}/node", dirs.bundle);
+        std::fs::write(&node_file, "other-slave-1\n").unwrap();
+        // The recorded agent is a process that runs: this test's own shell.
+        let run = |script: &str| {
+            std::process::Command::new("bash")
+                .args(["-c", script])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        };
+        let record = format!("{}\n", record_agent("$$", &dirs));
+        let recorded = format!("{record}{}", alive(&dirs, "other-slave-1"));
+        assert_eq!(run(&recorded).status.code(), Some(0));
+        let mine = format!("{record}{}", alive(&dirs, "pg-standby-1"));
+        assert_eq!(run(&mine).status.code(), Some(1));
+
+        let out = run(&start_script(&dirs, "pg-standby-1"));
+        assert_eq!(out.status.code(), Some(3));
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("holds baker node other-slave-1"), "{said}");
+        assert_eq!(
+            std::fs::read_to_string(&node_file).unwrap(),
+            "other-slave-1\n"
+        );
+
+        std::fs::remove_file(&node_file).unwrap();
+        let free = run(&format!(
+            "{}\necho free",
+            slot_is(&dirs, "pg-standby-1", "exit 1")
+        ));
+        assert_eq!(String::from_utf8_lossy(&free.stdout), "free\n");
     }
 }

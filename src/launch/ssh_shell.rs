@@ -4,14 +4,18 @@
 //! jump hosts, which operators expect of a tool that logs into their machines, and `baker login`
 //! needs the same client for its interactive shell anyway. A VM cluster has its own key pair, made
 //! with `ssh-keygen` in the cluster's state directory (the private key 0600, never printed); machines
-//! from an inventory are reached with the user's own identity and config unless given a key.
+//! from an inventory are reached with the user's own identity and config unless given a key. Host
+//! keys are always checked, as [`super::ssh_known_hosts`] says for each kind of node.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use tokio::io::AsyncRead;
+
 use super::error::LaunchError;
 use super::readiness::NodeShell;
+use super::ssh_known_hosts::{HostKeys, Reached, explain_refusal};
 
 /// Where and as whom to reach one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +26,30 @@ pub struct SshTarget {
     pub user: String,
     /// The private key to use, and only it; `None`: the user's own identities, agent and config.
     pub key: Option<PathBuf>,
+    /// How the machine's host key is checked.
+    pub host_keys: HostKeys,
+}
+
+/// Why ssh itself failed (its exit code 255, or no answer in time), apart from anything the remote
+/// command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SshFailure {
+    /// The machine's host key was refused: why, and what to do about it.
+    HostKey(String),
+    /// Anything else: no connection, a refused login, a timeout.
+    Other(String),
+}
+
+impl std::fmt::Display for SshFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::HostKey(why) | Self::Other(why) => f.write_str(why),
+        }
+    }
 }
 
 impl SshTarget {
-    /// The `ssh` arguments up to (not including) the remote command. Host keys are not checked:
-    /// a VM makes its host keys at first boot, so no earlier record of them can exist; the
-    /// connection stays on the path the provider chose (loopback for VMs, the inventory's hosts).
+    /// The `ssh` arguments up to (not including) the remote command, the host-key check included.
     pub fn ssh_args(&self, interactive: bool) -> Vec<String> {
         if interactive {
             self.ssh_args_with(&["-t"])
@@ -54,17 +76,9 @@ impl SshTarget {
     fn ssh_args_with(&self, mode: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = vec!["ssh".into()];
         args.extend(mode.iter().map(|a| (*a).to_owned()));
-        args.extend(
-            [
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-            ]
-            .map(str::to_owned),
-        );
+        args.extend(self.host_keys.options());
+        // Errors only: a refused host key still says why; "Permanently added" does not show.
+        args.extend(["-o", "LogLevel=ERROR"].map(str::to_owned));
         if let Some(key) = &self.key {
             args.extend(["-o", "IdentitiesOnly=yes", "-i"].map(str::to_owned));
             args.push(key.display().to_string());
@@ -82,16 +96,18 @@ impl SshTarget {
     pub async fn run_script(&self, script: &str) -> Result<(i64, String), String> {
         self.run_remote("bash -s", script.as_bytes(), Duration::from_secs(120))
             .await
+            .map_err(|e| e.to_string())
     }
 
     /// Runs the remote command line `remote` (read by the login shell) with `input` as its
-    /// standard input, for at most `limit`; its exit code and output (stdout then stderr).
+    /// standard input (streamed: a file is never read whole), for at most `limit`; its exit code
+    /// and output (stdout then stderr).
     pub async fn run_remote(
         &self,
         remote: &str,
-        input: &[u8],
+        mut input: impl AsyncRead + Unpin,
         limit: Duration,
-    ) -> Result<(i64, String), String> {
+    ) -> Result<(i64, String), SshFailure> {
         let args = self.ssh_args(false);
         let mut command = tokio::process::Command::new(&args[0]);
         command
@@ -103,14 +119,13 @@ impl SshTarget {
             .kill_on_drop(true);
         let mut child = command
             .spawn()
-            .map_err(|e| format!("cannot run ssh: {e}"))?;
+            .map_err(|e| SshFailure::Other(format!("cannot run ssh: {e}")))?;
         let stdin = child.stdin.take();
         // Written while the output is read, so that a command that talks before it reads cannot
-        // fill a pipe and stall both ends.
+        // fill a pipe and stall both ends; closed at the end, so that the command sees its end.
         let write = async move {
             if let Some(mut stdin) = stdin {
-                use tokio::io::AsyncWriteExt;
-                let _ = stdin.write_all(input).await;
+                let _ = tokio::io::copy(&mut input, &mut stdin).await;
             }
         };
         let (_, out) = tokio::time::timeout(
@@ -119,25 +134,42 @@ impl SshTarget {
         )
         .await
         .map_err(|_| {
-            format!(
+            SshFailure::Other(format!(
                 "ssh to {} did not finish in {} s",
                 self.host,
                 limit.as_secs()
-            )
+            ))
         })?;
-        let out = out.map_err(|e| format!("ssh to {}: {e}", self.host))?;
+        let out = out.map_err(|e| SshFailure::Other(format!("ssh to {}: {e}", self.host)))?;
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         match out.status.code() {
             // 255 is ssh's own failure (no connection, refused key), not the script's.
-            Some(255) => Err(format!(
+            Some(255) => Err(self.failure(&text)),
+            Some(code) => Ok((i64::from(code), text)),
+            None => Err(SshFailure::Other(format!(
+                "ssh to {} was killed",
+                self.host
+            ))),
+        }
+    }
+
+    /// What ssh's own failure, which printed `text`, means.
+    pub fn failure(&self, text: &str) -> SshFailure {
+        let reached = Reached {
+            host: &self.host,
+            port: self.port,
+            user: &self.user,
+            keys: &self.host_keys,
+        };
+        match explain_refusal(text, &reached) {
+            Some(why) => SshFailure::HostKey(why),
+            None => SshFailure::Other(format!(
                 "ssh to {}:{} failed: {}",
                 self.host,
                 self.port,
                 text.trim()
             )),
-            Some(code) => Ok((i64::from(code), text)),
-            None => Err(format!("ssh to {} was killed", self.host)),
         }
     }
 }
@@ -186,14 +218,23 @@ pub fn ensure_cluster_key(dir: &Path) -> Result<String, LaunchError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn batch_commands_never_prompt_and_use_only_the_cluster_key() {
-        let target = SshTarget {
+    /// Root on a VM of cluster `pg`, as the qemu provider reaches it.
+    fn vm() -> SshTarget {
+        SshTarget {
             host: "127.0.0.1".into(),
             port: 2201,
             user: "root".into(),
             key: Some("/state/pg/id_ed25519".into()),
-        };
+            host_keys: HostKeys::Recorded {
+                known_hosts: "/state/pg/known_hosts".into(),
+                alias: "pg-primary".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn batch_commands_never_prompt_and_use_only_the_cluster_key() {
+        let target = vm();
         let args = target.ssh_args(false).join(" ");
         assert!(args.contains("BatchMode=yes"), "{args}");
         assert!(args.contains("IdentitiesOnly=yes -i /state/pg/id_ed25519"));
@@ -202,18 +243,51 @@ mod tests {
     }
 
     #[test]
-    fn a_login_command_runs_after_the_options_end_without_a_terminal() {
-        let target = SshTarget {
-            host: "127.0.0.1".into(),
-            port: 2201,
-            user: "root".into(),
-            key: Some("/state/pg/id_ed25519".into()),
+    fn no_command_line_turns_the_host_key_check_off() {
+        let machine = SshTarget {
+            host: "db1".into(),
+            port: 22,
+            user: String::new(),
+            key: None,
+            host_keys: HostKeys::Checked {
+                cluster: Some("/state/pg/known_hosts".into()),
+                accept_new: true,
+            },
         };
+        for target in [vm(), machine] {
+            for args in [
+                target.ssh_args(false),
+                target.ssh_args(true),
+                target.login_args(&["true".to_owned()]),
+            ] {
+                let args = args.join(" ");
+                assert!(!args.contains("StrictHostKeyChecking=no"), "{args}");
+                assert!(!args.contains("UserKnownHostsFile=/dev/null"), "{args}");
+                assert!(args.contains("UserKnownHostsFile=/state/pg/known_hosts"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_host_key_is_told_from_other_failures() {
+        let target = vm();
+        let refused = "Host key for pg-primary has changed and you have requested strict checking.\nHost key verification failed.\n";
+        let SshFailure::HostKey(why) = target.failure(refused) else {
+            panic!("{refused}")
+        };
+        assert!(why.contains("ssh-keygen -R 'pg-primary'"), "{why}");
+        let other = target.failure("ssh: connect to host 127.0.0.1 port 2201: Connection refused");
+        assert!(matches!(other, SshFailure::Other(_)), "{other:?}");
+    }
+
+    #[test]
+    fn a_login_command_runs_after_the_options_end_without_a_terminal() {
+        let target = vm();
         assert_eq!(target.login_args(&[]), target.ssh_args(true));
         let command = ["-v".to_owned(), "hostname".to_owned()];
         let args = target.login_args(&command).join(" ");
         assert!(
-            args.starts_with("ssh -T -o StrictHostKeyChecking=no"),
+            args.starts_with("ssh -T -o StrictHostKeyChecking=accept-new"),
             "{args}"
         );
         assert!(
@@ -230,12 +304,17 @@ mod tests {
             port: 22,
             user: String::new(),
             key: None,
+            host_keys: HostKeys::Checked {
+                cluster: None,
+                accept_new: false,
+            },
         };
         let args = target.ssh_args(false).join(" ");
         assert!(
             !args.contains("IdentitiesOnly") && !args.contains(" -i "),
             "{args}"
         );
+        assert!(!args.contains("UserKnownHostsFile"), "{args}");
         assert!(args.ends_with("-p 22 db1"), "{args}");
     }
 
