@@ -2,16 +2,21 @@
 # e2e-launch-ssh.sh — `baker launch --provider ssh` end to end, on "machines" that are containers
 # running sshd which this script makes (from the local base image, with a test key authorized), and
 # the PostgreSQL example:
-#   - an unreachable host is refused before anything is made;
+#   - an unreachable host is refused before anything is made, and so is a machine whose SSH host key
+#     is not known, saying how to trust it, without --accept-new-host-keys (which the launches below
+#     give: keys seen first go to the cluster's own known_hosts, never the user's);
 #   - 1 primary + 2 standbys from a Mesos deploy directory (`masters`/`slaves` files) with --smoke:
 #     the runtime packages, the tarball and the agent are installed over SSH, the agent outlives the
 #     SSH session, the primary's pg_stat_replication shows 2 streaming standbys, the smoke row is on
 #     both, status/logs answer from a new process; with the primary's postgres stopped (as when its
 #     machine restarts), `launch --resume` starts it again over its own data, smoke row included;
+#     with a machine's recorded host key changed, destroy is refused, naming the key, and keeps the
+#     cluster;
 #   - destroy stops every role process and removes the bundle, the role's user and data, leaves the
 #     installed software, and is safe to repeat;
 #   - 1+1 again from baker's own inventory file (`master USER@HOST` lines), as a user with
-#     password-less sudo, killed midway, finished with --resume, then destroyed;
+#     password-less sudo, with a relative --inventory, --ssh-key and --from, killed midway, finished
+#     with --resume from another directory, where status and destroy work too;
 #   - 1+2 on two machines, both standbys on one host (slots 0 and 1: ports 5432/5433, their own
 #     PGDATA, bundle, agent state, logs and pidfile) with --smoke; the primary tells them apart by
 #     application_name; destroying the cluster without one standby leaves that standby running and
@@ -75,12 +80,26 @@ done
 check "three machines answer over SSH ($(since "$t") s to make them)" \
   bash -c "$(declare -p SSH IPS); for ip in \"\${IPS[@]}\"; do \"\${SSH[@]}\" root@\$ip true || exit 1; done"
 M1=${IPS[0]} M2=${IPS[1]} M3=${IPS[2]}
-KEY=(--ssh-user root --ssh-key "$WORK/id")
+KEY=(--ssh-user root --ssh-key "$WORK/id" --accept-new-host-keys)
+# What the user's own known hosts hold before: baker must never write them.
+user_known_hosts() { md5sum ~/.ssh/known_hosts ~/.ssh/known_hosts2 2>/dev/null || true; }
+USER_KNOWN_HOSTS=$(user_known_hosts)
 
 # --- bad inventories fail before anything is made ------------------------------------------------
 printf 'master %s\nslave 127.0.0.1:1\n' "$M1" >"$WORK/unreachable"
 out=$("$BAKER" launch far --provider ssh --inventory "$WORK/unreachable" --slaves 1 --from "$PG_OUT" "${KEY[@]}" 2>&1 || true)
 check "an unreachable host is refused by name (saw: $(tail -n 1 <<<"$out"))" grep -q "cannot reach 127.0.0.1:1 over SSH" <<<"$out"
+check "and it made no cluster and touched no machine" bash -c \
+  "[ -z \"\$(ls '$BAKER_STATE_DIR' 2>/dev/null)\" ] && $(declare -p SSH); ! \"\${SSH[@]}\" root@$M1 test -e /usr/lib/baker"
+
+printf 'master %s\nslave %s\n' "$M1" "$M2" >"$WORK/unknown"
+out=$("$BAKER" launch strict --provider ssh --inventory "$WORK/unknown" --slaves 1 --from "$PG_OUT" \
+  --ssh-user root --ssh-key "$WORK/id" 2>&1 || true)
+check "a machine whose host key is not known is refused without --accept-new-host-keys (saw: $(tail -n 1 <<<"$out"))" \
+  grep -q "host key of $M1:22 is not known" <<<"$out"
+check "and the refusal says how to check and trust the key" bash -c \
+  'grep -q fingerprint <<<"$1" && grep -q "ssh -p 22 root@$2" <<<"$1" && grep -q ssh-keyscan <<<"$1" &&
+   grep -q -- --accept-new-host-keys <<<"$1"' _ "$out" "$M1"
 check "and it made no cluster and touched no machine" bash -c \
   "[ -z \"\$(ls '$BAKER_STATE_DIR' 2>/dev/null)\" ] && $(declare -p SSH); ! \"\${SSH[@]}\" root@$M1 test -e /usr/lib/baker"
 
@@ -118,6 +137,12 @@ check "login opens a shell on the node over SSH (saw: $(tail -n 1 <<<"$login"))"
 check "clusters lists pg as an ssh cluster, ready" bash -c "'$BAKER' clusters | grep -q '^pg  *ssh  *ready'"
 check "the state records the machines, not the secret" bash -c \
   "grep -q '\"provider\": \"ssh\"' '$BAKER_STATE_DIR/pg/state.json' && ! grep -q \"\$(cat '$BAKER_STATE_DIR/pg/secret')\" '$BAKER_STATE_DIR/pg/state.json'"
+check "the machines' host keys are in the cluster's own known_hosts" \
+  [ "$(grep -c . "$BAKER_STATE_DIR/pg/known_hosts" 2>/dev/null)" -ge 3 ]
+check "and the user's own known hosts are untouched" [ "$(user_known_hosts)" = "$USER_KNOWN_HOSTS" ]
+check "the cluster keeps the tarball it was launched with" bash -c \
+  "cmp -s '$BAKER_STATE_DIR/pg/tarball.tar.gz' \"\$(ls '$PG_OUT'/*.tar.gz | head -n 1)\" &&
+   grep -q '\"tarball\": \"$BAKER_STATE_DIR/pg/tarball.tar.gz\"' '$BAKER_STATE_DIR/pg/state.json'"
 
 # --- the primary's role stopped (as when its machine restarts): resumed over what it held ----------
 # postgres, the agent's own process, stops at SIGINT (a fast shutdown).
@@ -129,8 +154,24 @@ row=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc 'select v f
 check "the primary started again over its own data, which still holds the smoke row (saw: $row)" bash -c \
   "[ '$row' = 'written on pg-primary' ] && grep -q 'pg-primary does not run: starting it again over its own disk' '$WORK/restart.err'"
 
+# --- a machine's host key changed: refused ----------------------------------------------------------
+# The recorded keys are swapped for others of the same type: to baker, as if someone else answered.
+cp "$BAKER_STATE_DIR/pg/known_hosts" "$WORK/pg-known_hosts"
+for t in ed25519 ecdsa rsa; do ssh-keygen -q -t $t -N '' -C other -f "$WORK/other-$t"; done
+awk -v ed="$(cut -d' ' -f2 "$WORK/other-ed25519.pub")" -v ec="$(cut -d' ' -f2 "$WORK/other-ecdsa.pub")" \
+  -v rsa="$(cut -d' ' -f2 "$WORK/other-rsa.pub")" \
+  '{ k = $2 == "ssh-ed25519" ? ed : $2 == "ssh-rsa" ? rsa : ec; print $1, $2, k }' \
+  "$WORK/pg-known_hosts" >"$BAKER_STATE_DIR/pg/known_hosts"
+out=$("$BAKER" destroy pg 2>&1 || true)
+check "with a machine's host key changed, destroy is refused, naming the key and how to remove it (saw: $(tail -n 1 <<<"$out"))" \
+  bash -c 'grep -q "host key of .* has changed since it was recorded" <<<"$1" && grep -q "ssh-keygen -R" <<<"$1"' _ "$out"
+check "and it kept the cluster, its state and its nodes" bash -c \
+  "[ -f '$BAKER_STATE_DIR/pg/state.json' ] && $(declare -p SSH); \"\${SSH[@]}\" root@$M1 'kill -0 \$(cat /run/baker/agent.pid)'"
+cp "$WORK/pg-known_hosts" "$BAKER_STATE_DIR/pg/known_hosts"
+
 # --- destroy -------------------------------------------------------------------------------------
 "$BAKER" destroy pg >"$WORK/destroy.out" 2>&1 || cat "$WORK/destroy.out" >&2
+check "destroy counts the nodes it cleaned" grep -q "destroyed pg: 3 nodes cleaned" "$WORK/destroy.out"
 cleaned() { # cleaned IP: no role process, bundle, role user or agent state left (of any slot); the software stays
   on "$1" '! grep -qsx postgres /proc/[0-9]*/comm && [ ! -e /etc/baker/role ] && [ ! -e /var/lib/baker ] &&
     ! ls -d /etc/baker/role-* /var/lib/baker-* /var/log/baker-* /run/baker-* >/dev/null 2>&1 &&
@@ -146,8 +187,9 @@ check "destroy is safe to repeat" "$BAKER" destroy pg
 # --- 1+1 from baker's own inventory file, as a sudo user, killed midway and resumed ---------------
 printf '# baker inventory\nmaster admin@%s\nslave  admin@%s:22  # the standby\n' "$M1" "$M3" >"$WORK/inventory"
 t=$(now)
-"$BAKER" launch pg2 --provider ssh --inventory "$WORK/inventory" --slaves 1 --from "$PG_OUT" \
-  --ssh-key "$WORK/id" -q 2>"$WORK/launch2.err" &
+# Relative paths, from $WORK; everything after runs from another directory.
+(cd "$WORK" && exec "$BAKER" launch pg2 --provider ssh --inventory inventory --slaves 1 \
+  --from "$(realpath --relative-to="$WORK" "$PG_OUT")" --ssh-key ./id --accept-new-host-keys -q) 2>"$WORK/launch2.err" &
 pid=$!
 # Killed once the machines are recorded, while they are being set up or started.
 for _ in $(seq 1 200); do grep -qs '"provider_id": "admin@' "$BAKER_STATE_DIR/pg2/state.json" && break; sleep 0.05; done
@@ -155,16 +197,20 @@ sleep 1
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 check "the killed launch left pg2 unfinished" bash -c "! grep -q '\"phase\": \"ready\"' '$BAKER_STATE_DIR/pg2/state.json'"
-if "$BAKER" launch pg2 --resume -q 2>>"$WORK/launch2.err"; then
-  ok "launch pg2 1+1 from baker's inventory file as a sudo user, killed and resumed, reaches ready ($(since "$t") s)"
+check "its state records the relative paths absolute" bash -c \
+  "grep -q '\"inventory\": \"$WORK/inventory\"' '$BAKER_STATE_DIR/pg2/state.json' &&
+   grep -q '\"ssh-key\": \"$WORK/id\"' '$BAKER_STATE_DIR/pg2/state.json'"
+if (cd / && "$BAKER" launch pg2 --resume -q) 2>>"$WORK/launch2.err"; then
+  ok "launch pg2 1+1 from baker's inventory file as a sudo user, killed and resumed from another directory, reaches ready ($(since "$t") s)"
 else
-  not_ok "launch pg2 1+1 from baker's inventory file as a sudo user, killed and resumed, reaches ready"
+  not_ok "launch pg2 1+1 from baker's inventory file as a sudo user, killed and resumed from another directory, reaches ready"
   tail -n 30 "$WORK/launch2.err" >&2
 fi
 streaming=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc \"select client_addr from pg_stat_replication where state = 'streaming'\"" 2>&1 || true)
 check "its standby streams from the primary (saw: $streaming)" [ "$streaming" = "$M3" ]
-check "status answers through the sudo user" bash -c "'$BAKER' status pg2 | grep -c 'ready since' | grep -qx 2"
-"$BAKER" destroy pg2 >/dev/null 2>&1 || true
+check "status answers through the sudo user, from another directory" bash -c "cd / && '$BAKER' status pg2 | grep -c 'ready since' | grep -qx 2"
+(cd / && "$BAKER" destroy pg2) >"$WORK/destroy2.out" 2>&1 || cat "$WORK/destroy2.out" >&2
+check "destroy of pg2 from another directory forgot it" bash -c "! '$BAKER' status pg2 >/dev/null 2>&1"
 check "destroy of pg2 cleaned both machines" bash -c "$(declare -f on cleaned); $(declare -p SSH); cleaned $M1 && cleaned $M3"
 
 # --- 1+2 on two machines: both standbys on one host, each in its own slot --------------------------
