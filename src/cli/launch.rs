@@ -15,7 +15,7 @@ use baker::launch::docker::launch_containers;
 use baker::launch::inventory::read_inventory;
 use baker::launch::members::slaves_to_launch;
 use baker::launch::qemu_runner::QemuRunner;
-use baker::launch::run::{self, LaunchRequest, check_request};
+use baker::launch::run::{self, LaunchRequest, check_request, check_size};
 use baker::launch::ssh::SshProvider;
 use baker::launch::ssh_repos::repositories;
 use baker::launch::state::{ClusterState, StateDir};
@@ -309,7 +309,13 @@ fn fit_request(request: &mut LaunchRequest, args: &LaunchArgs, plan: &Plan) -> a
         _ => None,
     };
     request.slaves = slaves_to_launch(plan, args.slaves, listed);
-    Ok(check_request(plan, request)?)
+    check_request(plan, request)?;
+    let provider = match args.provider {
+        ProviderName::Docker => "docker",
+        ProviderName::Qemu => "qemu",
+        ProviderName::Ssh => "ssh",
+    };
+    Ok(check_size(provider, request)?)
 }
 
 /// The `ssh` provider for a new launch: its inventory read, the master and the first `slaves`

@@ -76,7 +76,7 @@ impl DockerProvider<'_> {
 
 /// Containers get `.10` and up of their /24.
 pub(super) const FIRST_HOST: usize = 10;
-pub(super) const MAX_NODES: usize = 240;
+pub const MAX_NODES: usize = 240;
 const SUBNET_ATTEMPTS: usize = 32;
 /// 10.200.0.0/13 holds 2048 /24s.
 const SUBNETS: usize = 2048;

@@ -125,6 +125,14 @@ mod tests {
         assert!(refusal("postgresql", 2, 2).contains("supports one master"));
         assert!(refusal("hello", 1, 1).contains("has no slave role; launch it without --slaves"));
         assert!(check_request(&plan("postgresql"), &request(1, 2)).is_ok());
+        // What one /24 holds, for the providers that give a cluster one.
+        use crate::launch::run::check_size;
+        for provider in ["docker", "qemu"] {
+            assert!(check_size(provider, &request(1, 239)).is_ok());
+            let refused = check_size(provider, &request(1, 300)).unwrap_err().to_string();
+            assert!(refused.contains("give --slaves 239 or fewer"), "{refused}");
+        }
+        assert!(check_size("ssh", &request(1, 300)).is_ok());
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! unless told to keep it. [`super::resume`] picks up a stopped launch, or a cluster whose nodes
 //! stopped, from its state file.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,67 +14,14 @@ use super::bundle::{NodeBundle, render_bundle};
 use super::error::LaunchError;
 use super::host_http::HostHttp;
 use super::launch_lock::{LaunchLock, LaunchWork};
-use super::members::{cluster_facts, facts_of_nodes, slave_role, wanted_nodes};
+use super::members::{cluster_facts, facts_of_nodes, wanted_nodes};
 use super::provider::{Provider, Removed, start_nodes};
+pub use super::request::{LaunchRequest, check_request, check_size};
 use super::role_wait::wait_for_roles;
 use super::smoke::smoke;
-use super::state::{
-    ClusterState, NodeState, Phase, STATE_FORMAT, StateDir, StateError, check_name, timing,
-};
+use super::state::{ClusterState, NodeState, Phase, STATE_FORMAT, StateDir, StateError, timing};
 use crate::plan::{Plan, write_plan};
 use crate::progress::{Event, Reporter};
-
-/// What to launch.
-pub struct LaunchRequest {
-    pub name: String,
-    pub masters: usize,
-    pub slaves: usize,
-    /// Leave a failed cluster running for inspection.
-    pub keep_failed: bool,
-    /// Run the recipe's smoke test once the cluster is ready.
-    pub smoke: bool,
-    /// What the provider needs to find its resources again on `--resume` and `destroy` (an
-    /// image, an inventory file), recorded in the state's resources.
-    pub resources: BTreeMap<String, String>,
-    /// Seconds the provider spent before the launch on work the summary counts (`node image`,
-    /// when it made one), recorded in the state's timings.
-    pub timings: BTreeMap<String, f64>,
-}
-
-/// Checks what can be checked before anything is created.
-pub fn check_request(plan: &Plan, request: &LaunchRequest) -> Result<(), LaunchError> {
-    check_name(&request.name)?;
-    let Some((master, _)) = plan.master_role() else {
-        return Err(LaunchError::Input(format!(
-            "recipe {} has no roles: nothing to launch (add [roles.NAME] tables; see recipes/README.md)",
-            plan.recipe.name
-        )));
-    };
-    if request.masters == 0 {
-        return Err(LaunchError::Input(format!(
-            "a cluster needs its master (role `{master}`): leave --masters out, or give --masters 1"
-        )));
-    }
-    if request.masters != 1 {
-        return Err(LaunchError::Input(format!(
-            "recipe {} supports one master (role `{master}`); --masters {} needs a recipe whose master role can be replicated",
-            plan.recipe.name, request.masters
-        )));
-    }
-    if request.slaves > 0 && slave_role(plan).is_none() {
-        return Err(LaunchError::Input(format!(
-            "recipe {} has no slave role; launch it without --slaves (or with --slaves 0)",
-            plan.recipe.name
-        )));
-    }
-    if request.smoke && plan.smoke.is_empty() {
-        return Err(LaunchError::Input(format!(
-            "recipe {} has no [[smoke]] steps; launch without --smoke",
-            plan.recipe.name
-        )));
-    }
-    Ok(())
-}
 
 pub(super) fn now() -> u64 {
     SystemTime::now()
@@ -108,6 +54,7 @@ pub async fn launch<P: Provider>(
     cancel: impl Future<Output = ()>,
 ) -> Result<ClusterState, LaunchError> {
     check_request(plan, request)?;
+    check_size(provider.name(), request)?;
     // A signal received before the launch (during its build, say) stops it before anything is
     // made: `cancel` then resolves at once.
     let mut cancel = std::pin::pin!(cancel);
