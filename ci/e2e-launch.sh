@@ -128,7 +128,9 @@ BAKER_STATE_DIR=$OTHER_STATE "$BAKER" launch pg --from "$PG_OUT" --slaves 1 >"$W
 check "a launch of pg from another state directory is refused, naming the running pg's containers and network" bash -c \
   "[ $status = 1 ] && grep -q 'a cluster named pg of another state directory runs on this engine (containers pg-primary, pg-standby-1, pg-standby-2; network baker-pg)' '$WORK/other.out'"
 [ "$failed" = 0 ] || cat "$WORK/other.out" >&2
-BAKER_STATE_DIR=$OTHER_STATE "$BAKER" destroy pg >"$WORK/other-destroy.out" 2>&1 || true
+BAKER_STATE_DIR=$OTHER_STATE "$BAKER" destroy pg >"$WORK/other-destroy.out" 2>&1 && status=0 || status=$?
+check "and a destroy of pg from there fails, saying the engine's pg is another state directory's and how to remove it (status $status)" bash -c \
+  "[ $status = 1 ] && grep -q 'the cluster named pg on this engine (containers pg-primary, pg-standby-1, pg-standby-2; network baker-pg) is another state directory' '$WORK/other-destroy.out' && grep -q 'docker rm -f' '$WORK/other-destroy.out'"
 check "neither it nor a destroy of pg from that state directory touched pg: still ready, with its 3 containers and its network" bash -c \
   "'$BAKER' -q status pg && [ \$(docker ps -q --filter label=baker.cluster=pg | wc -l) = 3 ] && [ \$(docker network ls -q --filter label=baker.cluster=pg | wc -l) = 1 ]"
 docker run -d --name mine-primary --label "$RUN_LABEL" "$BASE" sleep infinity >/dev/null

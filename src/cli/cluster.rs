@@ -38,7 +38,7 @@ macro_rules! with_provider {
                 $body
             }
             "ssh" => {
-                let $p = SshProvider::from_state(&$state);
+                let $p = SshProvider::from_state(&$state, &states().cluster_dir(&$state.name));
                 $body
             }
             other => anyhow::bail!(

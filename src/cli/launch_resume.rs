@@ -153,7 +153,8 @@ pub(super) fn resume_launch(
                 resume_with(&provider, &states, &plan, args, reporter).await
             }
             "ssh" => {
-                let mut provider = SshProvider::from_state(&state);
+                let mut provider =
+                    SshProvider::from_state(&state, &states.cluster_dir(&state.name));
                 provider.repositories = repositories(&plan, &global.cache());
                 resume_with(&provider, &states, &plan, args, reporter).await
             }

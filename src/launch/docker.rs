@@ -333,7 +333,17 @@ impl Provider for DockerProvider<'_> {
     /// an engine other than the cluster's, whose state then stays.
     async fn destroy(&self, state: &ClusterState) -> Result<Removed, LaunchError> {
         check_engine(state, &self.on)?;
-        self.remove_owned(&Owner::of(state), &state.name).await
+        let owner = Owner::of(state);
+        let removed = self.remove_owned(&owner, &state.name).await?;
+        if matches!(owner, Owner::DirOrLegacy(_)) && removed.nothing() {
+            // Without a state nothing of this directory's was found: a cluster of the name that is
+            // another's is said, not passed over as "nothing left".
+            let others = self.others_of_the_name(&owner, &state.name).await?;
+            if let Some(why) = others.not_this_directorys(&state.name) {
+                return Err(LaunchError::Input(why));
+            }
+        }
+        Ok(removed)
     }
 }
 

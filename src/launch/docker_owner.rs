@@ -98,6 +98,26 @@ impl DockerProvider<'_> {
         Ok(all)
     }
 
+    /// What carries cluster `cluster`'s name and is not `owner`'s.
+    pub(super) async fn others_of_the_name(
+        &self,
+        owner: &Owner,
+        cluster: &str,
+    ) -> Result<Obstacles, LaunchError> {
+        let mut containers = self
+            .engine
+            .containers_labelled(CLUSTER_LABEL, cluster)
+            .await?;
+        let mut networks: Vec<Labelled> = (self.engine.networks_labelled(CLUSTER_LABEL, cluster))
+            .await?
+            .into_iter()
+            .map(|n| n.found)
+            .collect();
+        containers.retain(|c| !owner.owns(cluster, &c.labels));
+        networks.retain(|n| !owner.owns(cluster, &n.labels));
+        Ok(Obstacles::sorted(cluster, containers, networks))
+    }
+
     /// The container named `name` when it is cluster `state`'s; `None` when the engine has no
     /// container of that name; refused, naming it, when the container of that name is another's.
     pub(super) async fn own_container(
@@ -176,6 +196,8 @@ fn counted(n: usize, thing: &str) -> String {
 pub(super) struct Obstacles {
     /// Containers and networks of a cluster of the name from another state directory.
     other_dir: (Vec<String>, Vec<String>),
+    /// The identities of those state directories.
+    other_ids: std::collections::BTreeSet<String>,
     /// Those of a cluster of the name made by a baker that did not label its state directory.
     unlabelled: (Vec<String>, Vec<String>),
     /// Containers named like a node, and networks like the cluster's, of anything else (a user's
@@ -211,7 +233,10 @@ impl Obstacles {
                 found.labels.get(CLUSTER_LABEL),
                 found.labels.get(STATE_LABEL),
             ) {
-                (Some(c), Some(_)) if c == cluster => pick(&mut obstacles.other_dir),
+                (Some(c), Some(id)) if c == cluster => {
+                    obstacles.other_ids.insert(id.clone());
+                    pick(&mut obstacles.other_dir)
+                }
                 (Some(c), None) if c == cluster => pick(&mut obstacles.unlabelled),
                 (Some(other), _) => obstacles
                     .strangers
@@ -253,8 +278,9 @@ impl Obstacles {
             why.push(format!(
                 "a cluster named {cluster} of another state directory runs on this engine ({}): \
                  {or_rename}destroy it with that state directory (`BAKER_STATE_DIR=DIR baker \
-                 destroy {cluster}`){then}",
-                listed(&self.other_dir)
+                 destroy {cluster}`), or, when that directory is gone, with {}{then}",
+                listed(&self.other_dir),
+                self.removal(cluster)
             ));
         }
         if !self.unlabelled.0.is_empty() || !self.unlabelled.1.is_empty() {
@@ -288,6 +314,39 @@ impl Obstacles {
             ));
         }
         why.join("; and ")
+    }
+}
+
+impl Obstacles {
+    /// Why a `destroy` of `cluster` without a state (its directory removed by hand, or another
+    /// `BAKER_STATE_DIR`) removed nothing while a cluster of the name of another state directory
+    /// stays on the engine; `None` when there is none.
+    pub(super) fn not_this_directorys(&self, cluster: &str) -> Option<String> {
+        if self.other_dir.0.is_empty() && self.other_dir.1.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "the cluster named {cluster} on this engine ({}) is another state directory's, and \
+             this one records none of that name: destroy it with the state directory that \
+             launched it (`BAKER_STATE_DIR=DIR baker destroy {cluster}`), or, when that directory \
+             is gone, with {}",
+            listed(&self.other_dir),
+            self.removal(cluster)
+        ))
+    }
+
+    /// The `docker` commands that remove what carries `cluster`'s name and the other state
+    /// directories' identities.
+    fn removal(&self, cluster: &str) -> String {
+        let ids: Vec<String> = (self.other_ids.iter())
+            .map(|id| format!("--filter label={STATE_LABEL}={id}"))
+            .collect();
+        format!(
+            "`docker rm -f $(docker ps -aq --filter label={CLUSTER_LABEL}={cluster} {})` and \
+             `docker network rm {}`",
+            ids.join(" "),
+            network_name(cluster)
+        )
     }
 }
 

@@ -78,7 +78,9 @@ fn another_state_directorys_cluster_of_the_name_is_refused_naming_its_containers
         obstacles.refusal("pg", Launching::New),
         "a cluster named pg of another state directory runs on this engine (containers \
          pg-primary, pg-standby-1; network baker-pg): choose another name, or destroy it with \
-         that state directory (`BAKER_STATE_DIR=DIR baker destroy pg`)"
+         that state directory (`BAKER_STATE_DIR=DIR baker destroy pg`), or, when that \
+         directory is gone, with `docker rm -f $(docker ps -aq --filter label=baker.cluster=pg \
+         --filter label=baker.state=bbbb)` and `docker network rm baker-pg`"
     );
 }
 
@@ -141,7 +143,32 @@ fn a_resumed_cluster_is_told_to_resume_again_once_the_obstacle_is_gone() {
     assert_eq!(
         other.refusal("pg", Launching::Made),
         "a cluster named pg of another state directory runs on this engine (network baker-pg): \
-         destroy it with that state directory (`BAKER_STATE_DIR=DIR baker destroy pg`), then \
-         `baker launch pg --resume` again"
+         destroy it with that state directory (`BAKER_STATE_DIR=DIR baker destroy pg`), or, when \
+         that directory is gone, with `docker rm -f $(docker ps -aq --filter \
+         label=baker.cluster=pg --filter label=baker.state=bbbb)` and `docker network rm \
+         baker-pg`, then `baker launch pg --resume` again"
     );
+}
+
+#[test]
+fn a_destroy_without_a_state_names_another_directorys_cluster_and_how_to_remove_it() {
+    let theirs = [(CLUSTER_LABEL, "pg"), (STATE_LABEL, THEIRS)];
+    let obstacles = Obstacles::sorted(
+        "pg",
+        vec![found("pg-primary", &theirs), found("pg-standby-1", &theirs)],
+        vec![found("baker-pg", &theirs)],
+    );
+    let why = obstacles.not_this_directorys("pg").unwrap();
+    for part in [
+        "the cluster named pg on this engine (containers pg-primary, pg-standby-1; network \
+         baker-pg) is another state directory's",
+        "`BAKER_STATE_DIR=DIR baker destroy pg`",
+        "`docker rm -f $(docker ps -aq --filter label=baker.cluster=pg --filter \
+         label=baker.state=bbbb)` and `docker network rm baker-pg`",
+    ] {
+        assert!(why.contains(part), "{part} not in {why}");
+    }
+    // Nothing of another directory: nothing to say.
+    let none = Obstacles::sorted("pg", vec![found("pg-primary", &[])], vec![]);
+    assert_eq!(none.not_this_directorys("pg"), None);
 }

@@ -129,7 +129,9 @@ mod tests {
         use crate::launch::run::check_size;
         for provider in ["docker", "qemu"] {
             assert!(check_size(provider, &request(1, 239)).is_ok());
-            let refused = check_size(provider, &request(1, 300)).unwrap_err().to_string();
+            let refused = check_size(provider, &request(1, 300))
+                .unwrap_err()
+                .to_string();
             assert!(refused.contains("give --slaves 239 or fewer"), "{refused}");
         }
         assert!(check_size("ssh", &request(1, 300)).is_ok());

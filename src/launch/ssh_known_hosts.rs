@@ -176,9 +176,9 @@ pub fn explain_refusal(text: &str, reached: &Reached) -> Option<String> {
          check; check the key's fingerprint with whoever runs the machine (there: `ssh-keygen \
          -lf /etc/ssh/ssh_host_ed25519_key.pub`), then trust it once with `ssh -p {port} {dest}` \
          (answer yes), or with `ssh-keyscan -p {port} {host} >> ~/.ssh/known_hosts` (then compare \
-         `ssh-keygen -lf ~/.ssh/known_hosts`); or launch with --accept-new-host-keys to trust each \
-         machine's key the first time baker sees it (kept in the cluster's own known hosts; a \
-         changed key is still refused)"
+         `ssh-keygen -lf ~/.ssh/known_hosts`); or give a new launch --accept-new-host-keys to \
+         trust each machine's key the first time baker sees it (kept in the cluster's own known \
+         hosts; a changed key is still refused)"
     ))
 }
 

@@ -77,8 +77,10 @@ impl SshProvider {
     /// The provider of a launched cluster, from its state: each node's machine is the one it was
     /// placed on; the inventory is read again only for a node that has none (a resumed launch
     /// places again a node that was never placed, or that stopped), so later commands do not need
-    /// it. A cluster recorded before baker kept its own known hosts checks keys against the user's.
-    pub fn from_state(state: &ClusterState) -> Self {
+    /// it. A cluster recorded before baker checked host keys (its state says nothing of them)
+    /// trusts a key it has not seen at first sight, into its own known hosts in `cluster_dir`:
+    /// that baker recorded no key, and a cluster it launched must stay reachable and removable.
+    pub fn from_state(state: &ClusterState, cluster_dir: &Path) -> Self {
         let get = |k: &str| state.resources.get(k).cloned();
         let (listed, inventory_error) = match get("inventory") {
             Some(path) => {
@@ -106,9 +108,15 @@ impl SshProvider {
             hosts,
             user: get("ssh-user").unwrap_or_default(),
             key: get("ssh-key").map(PathBuf::from),
-            host_keys: HostKeys::Checked {
-                cluster: get("ssh-known-hosts").map(PathBuf::from),
-                accept_new: get("ssh-host-keys").as_deref() == Some("accept-new"),
+            host_keys: match get("ssh-host-keys") {
+                Some(choice) => HostKeys::Checked {
+                    cluster: get("ssh-known-hosts").map(PathBuf::from),
+                    accept_new: choice == "accept-new",
+                },
+                None => HostKeys::Checked {
+                    cluster: Some(absolute(&cluster_dir.join(KNOWN_HOSTS))),
+                    accept_new: true,
+                },
             },
             tarball: get("tarball")
                 .zip(get("tarball-sha256"))

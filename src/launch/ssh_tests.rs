@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::provider::Provider;
 use super::ssh::SshProvider;
-use super::ssh_known_hosts::HostKeys;
+use super::ssh_known_hosts::{HostKeys, KNOWN_HOSTS};
 use super::state::{ClusterState, StateDir};
 use crate::launch::provider::WantedNode;
 use crate::recipe::RoleKind;
@@ -69,14 +69,14 @@ fn a_resumed_cluster_keeps_its_machines_and_reads_the_inventory_for_the_rest() {
     let mut state = cluster(dir.path());
     state.nodes[0].provider_id = Some("m-moved:2222".into());
     state.resources = placed.resources(&inventory);
-    let provider = SshProvider::from_state(&state);
+    let provider = SshProvider::from_state(&state, dir.path());
     let hosts: Vec<String> = provider.hosts.iter().map(ToString::to_string).collect();
     assert_eq!(hosts, ["m-moved:2222", "a:22", "b:22"]);
     assert_eq!(provider.user, "root");
     assert_eq!(provider.tarball, placed.tarball);
     assert_eq!(provider.inventory_error, None);
     std::fs::remove_file(&inventory).unwrap();
-    assert_eq!(SshProvider::from_state(&state).hosts.len(), 1);
+    assert_eq!(SshProvider::from_state(&state, dir.path()).hosts.len(), 1);
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn an_unreadable_inventory_is_reported_as_such_not_as_a_missing_machine() {
     let mut state = cluster(dir.path());
     let gone = dir.path().join("gone");
     state.resources = provider(None, dir.path()).resources(&gone);
-    let provider = SshProvider::from_state(&state);
+    let provider = SshProvider::from_state(&state, dir.path());
     let why = provider.no_machine("pg-1", &state).to_string();
     assert!(why.contains("cannot read the inventory"), "{why}");
     assert!(why.contains(&gone.display().to_string()), "{why}");
@@ -109,7 +109,7 @@ fn relative_paths_are_recorded_absolute_for_commands_run_elsewhere() {
     );
     let mut state = cluster(dir.path());
     state.resources = resources;
-    let again = SshProvider::from_state(&state);
+    let again = SshProvider::from_state(&state, dir.path());
     assert_eq!(again.key, Some(cwd.join("deploy_key")));
     assert_eq!(launched.key, again.key);
 }
@@ -122,19 +122,20 @@ fn the_host_key_check_a_launch_chose_is_the_one_later_commands_make() {
         let mut state = cluster(dir.path());
         state.resources = launched.resources(Path::new("/inventory"));
         assert_eq!(
-            SshProvider::from_state(&state).host_keys,
+            SshProvider::from_state(&state, dir.path()).host_keys,
             launched.host_keys
         );
     }
-    // A cluster recorded before baker kept known hosts: the user's, strictly.
+    // A cluster recorded before baker checked host keys (it recorded none): trusted at first
+    // sight into its own known hosts, so that it stays reachable and removable.
     let mut state = cluster(dir.path());
     state
         .resources
         .insert("inventory".into(), "/inventory".into());
-    let legacy = SshProvider::from_state(&state).host_keys;
-    let strict = HostKeys::Checked {
-        cluster: None,
-        accept_new: false,
+    let legacy = SshProvider::from_state(&state, dir.path()).host_keys;
+    let first_sight = HostKeys::Checked {
+        cluster: Some(dir.path().join(KNOWN_HOSTS)),
+        accept_new: true,
     };
-    assert_eq!(legacy, strict);
+    assert_eq!(legacy, first_sight);
 }
