@@ -2,9 +2,10 @@
 //! writes them with the node's cluster address (`http://{{self.ip}}:5050/health`), which the other
 //! nodes reach; this host often cannot: a `qemu` cluster's switch lives inside QEMU, and a rootless
 //! or remote Docker engine's bridge is not routed to it. The ports a role publishes are reachable
-//! on this host's loopback for both providers, so a request to a node's address and a port it
-//! publishes goes to `127.0.0.1` and the host port instead. Everything else (an `ssh` cluster's
-//! machines, publishing nothing) goes where the recipe says.
+//! on this host's loopback for QEMU and a local engine (a rootless one's port forwarder included),
+//! so a request to a node's address and a port it publishes goes to `127.0.0.1` and the host port
+//! instead. Everything else goes where the recipe says: a remote engine publishes on its own host,
+//! and an `ssh` cluster's machines publish nothing.
 
 use std::collections::HashMap;
 
@@ -19,14 +20,16 @@ pub struct HostHttp {
 }
 
 impl HostHttp {
-    /// For the nodes as started (their host ports are known by then).
-    pub fn new(nodes: &[NodeState]) -> Result<Self, LaunchError> {
+    /// For the nodes as started (their host ports are known by then), whose ports are published on
+    /// this host when `published_here` (see [`super::provider::Provider::publishes_here`]).
+    pub fn new(nodes: &[NodeState], published_here: bool) -> Result<Self, LaunchError> {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(3))
             .build()
             .map_err(|e| LaunchError::Input(format!("cannot make an HTTP client: {e}")))?;
         let published = nodes
             .iter()
+            .filter(|_| published_here)
             .flat_map(|node| {
                 (node.published.iter())
                     .filter(|(_, host)| **host != 0)
@@ -71,6 +74,10 @@ mod tests {
     use crate::recipe::RoleKind;
 
     fn http(published: &[(&str, u16, u16)]) -> HostHttp {
+        http_published(published, true)
+    }
+
+    fn http_published(published: &[(&str, u16, u16)], here: bool) -> HostHttp {
         let nodes: Vec<NodeState> = published
             .iter()
             .map(|(address, port, host)| NodeState {
@@ -85,7 +92,7 @@ mod tests {
                 slot: 0,
             })
             .collect();
-        HostHttp::new(&nodes).unwrap()
+        HostHttp::new(&nodes, here).unwrap()
     }
 
     #[test]
@@ -99,6 +106,14 @@ mod tests {
             http.reachable("http://10.7.8.11:5051/state"),
             "http://127.0.0.1:40124/state"
         );
+    }
+
+    #[test]
+    fn nothing_goes_through_loopback_when_the_ports_are_published_elsewhere() {
+        // A remote engine's cluster: its host ports are on the engine's host.
+        let remote = http_published(&[("10.7.8.10", 5050, 40123)], false);
+        let url = "http://10.7.8.10:5050/health";
+        assert_eq!(remote.reachable(url), url);
     }
 
     #[test]

@@ -46,6 +46,13 @@ pub trait Provider: Sync {
     /// The name recorded in the cluster's state (`docker`, `qemu`, `ssh`).
     fn name(&self) -> &'static str;
 
+    /// Whether the host ports a node's ports are published on are this host's, so that HTTP
+    /// checks reach them on its loopback (see [`super::host_http`]): a local engine's and QEMU's
+    /// are; a remote engine's are on its own host, and the `ssh` provider publishes none.
+    fn publishes_here(&self) -> bool {
+        false
+    }
+
     /// Whether the slaves are started all at once (after the masters) or one after another. Where
     /// starting a node costs this machine's CPU (the local engine's container setup), starting
     /// them together slows the master's own setup, which every slave waits for.

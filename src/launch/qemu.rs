@@ -121,6 +121,10 @@ impl Provider for QemuProvider {
         "qemu"
     }
 
+    fn publishes_here(&self) -> bool {
+        true
+    }
+
     /// Makes the cluster's key and switch, and for every unplaced node an overlay, its forwarded
     /// ports and its address; the VMs boot in [`Provider::start`], with their bundles.
     async fn place(

@@ -78,7 +78,7 @@ pub async fn resume<P: Provider>(
             "cluster {name} is ready but its smoke test did not finish: running it again"
         )));
         let bundles = render_bundles(plan, &state, &secret)?;
-        let http = HostHttp::new(&state.nodes)?;
+        let http = HostHttp::new(&state.nodes, provider.publishes_here())?;
         tokio::select! {
             done = smoke(provider, plan, &mut state, &bundles, &http, reporter.as_ref()) => done?,
             () = cancel => return Err(LaunchError::Interrupted(name.to_owned())),

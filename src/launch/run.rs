@@ -171,7 +171,7 @@ async fn boot<P: Provider>(
     )));
 
     let ready_started = Instant::now();
-    let http = HostHttp::new(&state.nodes)?;
+    let http = HostHttp::new(&state.nodes, provider.publishes_here())?;
     wait_for_roles(provider, states, plan, state, &bundles, &http, reporter).await?;
     state.phase = Phase::Ready;
     state
