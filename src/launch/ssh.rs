@@ -136,6 +136,7 @@ impl SshProvider {
     /// Checks that every machine of `hosts` answers over SSH, gives root and runs no baker node
     /// but the cluster's own (`ours`).
     async fn check_machines(&self, hosts: &[&Host], ours: &[String]) -> Result<(), SshError> {
+        self.host_keys.make_cluster_dir();
         let script = probe();
         let probes = join_all(hosts.iter().map(|h| {
             let target = self.node_at(h, 0, "").target;

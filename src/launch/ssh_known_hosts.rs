@@ -71,6 +71,20 @@ impl HostKeys {
     }
 
     /// The file where keys accepted on first sight go, if any.
+    /// Makes the folder the cluster's known hosts go in, which a new launch makes only once its
+    /// machines are checked: made first (private, as `StateDir::create` makes it), so that a key
+    /// accepted at first sight by the check is the one checked from then on. Best effort: ssh
+    /// says so when it cannot write there.
+    pub fn make_cluster_dir(&self) {
+        use std::os::unix::fs::DirBuilderExt;
+        if let Some(dir) = self.cluster_file().and_then(Path::parent) {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+        }
+    }
+
     pub fn cluster_file(&self) -> Option<&Path> {
         match self {
             Self::Checked { cluster, .. } => cluster.as_deref(),

@@ -159,3 +159,17 @@ fn other_failures_are_no_host_key_refusal() {
         assert_eq!(explain_refusal(text, &reached), None, "{text}");
     }
 }
+
+#[test]
+fn the_cluster_s_folder_is_made_private_before_the_first_check_writes_a_key_there() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("clusters/pg");
+    let keys = HostKeys::Checked {
+        cluster: Some(dir.join(KNOWN_HOSTS)),
+        accept_new: true,
+    };
+    keys.make_cluster_dir();
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

@@ -25,13 +25,19 @@ pub fn pin(tarball: &Path, dir: &Path) -> io::Result<PathBuf> {
     if pinned.is_file() {
         return Ok(pinned);
     }
-    if std::fs::hard_link(tarball, &pinned).is_err() {
-        copy_atomic(tarball, &pinned)?;
+    if let Err(link) = std::fs::hard_link(tarball, &pinned) {
+        // Said before the copy, which takes a while for a large build.
+        let why = if link.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()) {
+            "is on another file system than".to_owned()
+        } else {
+            format!("cannot be hard-linked ({link}) into")
+        };
         tracing::warn!(
-            "{} is on another file system than the cluster's directory {}: its machines get a copy of it kept there (hard-linked, it would take no space)",
+            "{} {why} the cluster's directory {}: its machines get a copy of it kept there (hard-linked, it would take no space)",
             tarball.display(),
             dir.display()
         );
+        copy_atomic(tarball, &pinned)?;
     }
     Ok(pinned)
 }
