@@ -107,10 +107,11 @@ fn a_copy_asked_to_stop_leaves_no_partial_file() {
     assert_eq!(names_in(dir.path()), ["pg.raw"]);
 }
 
-/// Pinning runs on a blocking thread (so that the launch's cancellation can act meanwhile; the
-/// guard that asks the copy to stop is `Stop::on_drop`'s).
+/// `pin_disk`, which runs [`pin`] on a blocking thread: the disk is linked in, and a missing one
+/// is named. (That a dropped `pin_disk` stops its copy rests on `Stop::on_drop`, whose guard asks
+/// the copy to stop, and on the copy's stop, tested above.)
 #[tokio::test]
-async fn the_disk_is_pinned_from_a_blocking_thread() {
+async fn pin_disk_keeps_the_disk_in_the_cluster_s_directory_and_names_a_missing_one() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = dir.path().join("cluster");
     std::fs::create_dir_all(&cluster).unwrap();
