@@ -8,7 +8,7 @@
 //! the disk, where a copy and its fsync can take a second on a machine busy writing elsewhere.
 
 use std::fs::{self, File, Permissions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -86,6 +86,25 @@ pub fn remove_if_exists(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
     }
+}
+
+/// The random id kept in `path` (a cache's, a state directory's), written first when there is
+/// none: 32 hex digits from the kernel's random source. Two processes racing to write it agree on
+/// the one written first.
+pub fn read_or_create_id(path: &Path) -> io::Result<String> {
+    if let Ok(id) = fs::read_to_string(path) {
+        if !id.trim().is_empty() {
+            return Ok(id.trim().to_owned());
+        }
+    }
+    let mut random = [0u8; 16];
+    File::open("/dev/urandom")?.read_exact(&mut random)?;
+    let mut partial = partial_file(path)?;
+    writeln!(partial, "{}", hex::encode(random))?;
+    partial.as_file().sync_all()?;
+    // Another process may have written it meanwhile; then its id is the one.
+    let _ = partial.persist_noclobber(path);
+    Ok(fs::read_to_string(path)?.trim().to_owned())
 }
 
 #[cfg(test)]

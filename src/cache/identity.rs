@@ -8,7 +8,7 @@
 //! paths never share one. The id file is created once, without clobbering (two first builds racing
 //! agree on whichever wrote it first).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -22,7 +22,7 @@ impl CacheDir {
     /// This cache's identity (64 hex digits), creating the cache root and its id file when needed.
     pub fn identity(&self) -> io::Result<String> {
         std::fs::create_dir_all(self.root())?;
-        let id = read_or_create_id(&self.root().join("cache-id"))?;
+        let id = crate::atomic_file::read_or_create_id(&self.root().join("cache-id"))?;
         let root = self.root().canonicalize()?;
         Ok(identity_of(&root, &id))
     }
@@ -43,22 +43,6 @@ fn identity_of(canonical_root: &Path, id: &str) -> String {
     hash.update([0]);
     hash.update(id.as_bytes());
     hex::encode(hash.finalize())
-}
-
-fn read_or_create_id(path: &Path) -> io::Result<String> {
-    if let Ok(id) = std::fs::read_to_string(path) {
-        if !id.trim().is_empty() {
-            return Ok(id.trim().to_owned());
-        }
-    }
-    let mut random = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
-    let mut partial = crate::atomic_file::partial_file(path)?;
-    writeln!(partial, "{}", hex::encode(random))?;
-    partial.as_file().sync_all()?;
-    // Another process may have written it meanwhile; then its id is the one.
-    let _ = partial.persist_noclobber(path);
-    Ok(std::fs::read_to_string(path)?.trim().to_owned())
 }
 
 #[cfg(test)]

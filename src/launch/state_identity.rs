@@ -9,7 +9,6 @@
 //! have): a copied directory is another one. A cluster records the identity it was launched
 //! with ([`STATE_ID`]), so one whose state root was moved since is still found by its own.
 
-use std::io::{self, Read, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -33,7 +32,7 @@ impl StateDir {
             source,
         };
         std::fs::create_dir_all(self.root()).map_err(write)?;
-        let id = read_or_create_id(&path).map_err(write)?;
+        let id = crate::atomic_file::read_or_create_id(&path).map_err(write)?;
         let root = self.root().canonicalize().map_err(write)?;
         Ok(identity_of(&root, &id))
     }
@@ -54,24 +53,6 @@ fn identity_of(canonical_root: &Path, id: &str) -> String {
     hash.update([0]);
     hash.update(id.as_bytes());
     hex::encode(&hash.finalize()[..16])
-}
-
-/// The id in `path`, written first when there is none; two launches racing to write it agree on
-/// the one written first.
-fn read_or_create_id(path: &Path) -> io::Result<String> {
-    if let Ok(id) = std::fs::read_to_string(path) {
-        if !id.trim().is_empty() {
-            return Ok(id.trim().to_owned());
-        }
-    }
-    let mut random = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
-    let mut partial = crate::atomic_file::partial_file(path)?;
-    writeln!(partial, "{}", hex::encode(random))?;
-    partial.as_file().sync_all()?;
-    // Another launch may have written it meanwhile; then its id is the one.
-    let _ = partial.persist_noclobber(path);
-    Ok(std::fs::read_to_string(path)?.trim().to_owned())
 }
 
 #[cfg(test)]
