@@ -11,7 +11,8 @@
 //! with the whole timeout again, its console appended to the trial's in the same log
 //! (see `watch.rs`).
 //! A failed trial is remembered for this boot of the host ([`kvm_memory`]), so later boots go
-//! straight to software emulation. `--accel kvm|tcg` picks one instead, with no trial.
+//! straight to software emulation; a QEMU that merely stopped during the trial counts against KVM
+//! only once the same image boots without it (it may have stopped for another reason). `--accel kvm|tcg` picks one instead, with no trial.
 //! On timeout the error carries the console's last 40 lines and a hint read from them.
 
 mod console;
@@ -118,6 +119,9 @@ pub async fn boot(
     });
     // KVM chosen by baker, not by the user, is on trial, unless it failed one on this host before.
     let mut trial = opts.accel.is_none() && accel == Accel::Kvm;
+    // A QEMU that stopped during the trial: KVM's fault only if the same boot works without it
+    // (it may have stopped for another reason, which software emulation meets too).
+    let mut stopped_under_kvm: Option<String> = None;
     let memory = KvmMemory::in_cache(&opts.cache);
     if let Some(note) = trial.then(|| memory.skip_note()).flatten() {
         reporter.report(Event::Warning(note));
@@ -165,6 +169,9 @@ pub async fn boot(
                 if accel == Accel::Kvm {
                     memory.forget();
                 }
+                if let Some(why) = stopped_under_kvm.take() {
+                    reporter.report(Event::Warning(memory.trial_failed(&why)));
+                }
                 return Ok(BootOutcome {
                     seconds: started.elapsed().as_secs_f64(),
                     accel,
@@ -172,9 +179,19 @@ pub async fn boot(
                     log: opts.log.clone(),
                 });
             }
-            Watched::KvmStalled | Watched::KvmFailed | Watched::Ended if trial => {
+            Watched::Ended if trial => {
+                let why = "QEMU stopped under KVM".to_owned();
+                log.retried(&why)?;
+                reporter.report(Event::Warning(format!(
+                    "{why}; trying software emulation (KVM is remembered as failing only if the \
+                     image boots without it)"
+                )));
+                stopped_under_kvm = Some(why);
+                accel = Accel::Tcg;
+                trial = false;
+            }
+            Watched::KvmStalled | Watched::KvmFailed if trial => {
                 let why = match watched {
-                    Watched::Ended => "QEMU stopped".to_owned(),
                     Watched::KvmFailed => format!("QEMU reported a {KVM_FAILURE}"),
                     _ => format!(
                         "the guest's kernel printed nothing within {}s",
