@@ -24,8 +24,14 @@ pub struct CacheDir {
 }
 
 impl CacheDir {
+    /// The cache at `root`, made absolute (only the current directory is prepended): its folders
+    /// are bound into containers, which the engine refuses for a relative path, and named in
+    /// records read from other directories.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        let root = root.into();
+        Self {
+            root: std::path::absolute(&root).unwrap_or(root),
+        }
     }
 
     /// `$BAKER_CACHE_DIR`, else the user cache directory (`~/.cache/baker` on Linux).
@@ -120,5 +126,21 @@ impl CacheDir {
     /// Partial files live here and are renamed into place, so a crash never leaves a file that looks complete.
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CacheDir;
+
+    #[test]
+    fn a_relative_cache_root_is_made_absolute_against_the_current_directory() {
+        let cache = CacheDir::new("relative-cache");
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(cache.root(), here.join("relative-cache"));
+        assert_eq!(
+            CacheDir::new("/abs/cache").root(),
+            std::path::Path::new("/abs/cache")
+        );
     }
 }
