@@ -127,9 +127,10 @@ pub struct LaunchArgs {
     #[arg(long)]
     pub smoke: bool,
     /// Finish the interrupted launch of cluster NAME, or start its stopped nodes again, as its
-    /// state says: recipe, build, provider, nodes and smoke test. Of launch's own options only
-    /// --publish-all and --keep-failed go with it; the options that would change the cluster are
-    /// refused.
+    /// state says: recipe, build, provider, nodes and smoke test, a node made again published where
+    /// the launch published the others. Of launch's own options only --keep-failed goes with it
+    /// (and --publish-all, which the state already says, refused for a cluster launched without
+    /// it); the options that would change the cluster are refused.
     #[arg(
         long,
         conflicts_with_all = super::launch_resume::NEW_LAUNCH_ONLY,

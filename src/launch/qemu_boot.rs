@@ -2,13 +2,13 @@
 //! provider can do something about. A host port picked for a forward may be taken by another
 //! program before QEMU binds it (a slave's VM starts after the master's, a KVM trial later): QEMU
 //! then refuses to start, and the node gets new ports, once, which the provider's `started`
-//! records.
-//! And the first VM puts KVM on trial. KVM is remembered as failing ([`KvmMemory`], for up to a
-//! week, sending every later launch and `image boot` to software emulation) only when it is to
-//! blame: QEMU ran under it and the guest's kernel printed nothing within [`KVM_GRACE`]; or QEMU
-//! would not start (or went on) under KVM, and then started the same VM under software emulation.
-//! A VM that starts under neither failed for another reason (memory, the tools' container), which
-//! is the launch's error, as QEMU said it, and says nothing of KVM.
+//! records. And the first VM puts KVM on trial. KVM is remembered as failing
+//! ([`KvmMemory`](crate::image::boot::kvm_memory::KvmMemory), for up to a week, sending every later
+//! launch and `image boot` to software emulation) only when it is to blame: QEMU ran under it and
+//! the guest's kernel printed nothing within [`KVM_GRACE`]; or QEMU would not start (or went on)
+//! under KVM, and then started the same VM under software emulation. A VM that starts under neither
+//! failed for another reason (memory, the tools' container), which is the launch's error, as QEMU
+//! said it, and says nothing of KVM.
 
 use std::collections::BTreeMap;
 

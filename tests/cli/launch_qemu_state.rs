@@ -1,7 +1,8 @@
 //! What a qemu launch records in its cluster's state from the start: a launch stopped before it
 //! placed its first VM (while it copied the image's disk, say) is resumed with the disk and the
 //! QEMU it began with, which `--resume` cannot be given again. QEMU and qemu-img are scripts that
-//! fail if run: the launch stops before it needs them.
+//! fail if run: the launch stops before it needs them. A launch of more nodes than the switch
+//! takes is refused before anything is made.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -42,19 +43,21 @@ fn a_qemu_launch_records_its_disk_and_its_qemu_before_it_places_a_vm() {
         "boots_on": [], "source_date_epoch": 1, "first_nic": "dhcp"
     });
     std::fs::write(image.join("image.json"), manifest.to_string()).unwrap();
-    // More nodes than a switch takes: the provider refuses them before it makes anything, and the
-    // failed cluster is kept to be read.
-    baker()
+    // With nothing but the two scripts on its PATH, the provider fails placing the first node
+    // (no ssh-keygen makes the cluster's key), before it runs either; the failed cluster is kept
+    // to be read.
+    let out = baker()
         .current_dir(dir.path())
         .args(["launch", "q", "--provider", "qemu", "--image", "image"])
-        .args(["--slaves", "300", "--keep-failed", "--memory", "512"])
+        .args(["--slaves", "1", "--keep-failed", "--memory", "512"])
         .env("PATH", &bin)
         .env("BAKER_STATE_DIR", "state")
         .env("BAKER_CACHE_DIR", dir.path().join("cache"))
         .assert()
         .failure()
-        .stderr(predicate::str::contains("at most 240 nodes"))
         .stderr(predicate::str::contains("was run").not());
+    let said = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(said.contains("kept the failed cluster q"), "{said}");
     let state = dir.path().join("state/q/state.json");
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(state).unwrap()).unwrap();
@@ -68,4 +71,19 @@ fn a_qemu_launch_records_its_disk_and_its_qemu_before_it_places_a_vm() {
             "qemu": "host",
         })
     );
+    // More nodes than a cluster's switch takes are refused before anything is made.
+    baker()
+        .current_dir(dir.path())
+        .args(["launch", "q2", "--provider", "qemu", "--image", "image"])
+        .args(["--slaves", "300"])
+        .env("PATH", &bin)
+        .env("BAKER_STATE_DIR", "state")
+        .env("BAKER_CACHE_DIR", dir.path().join("cache"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the qemu provider puts at most 240 nodes in a cluster (its network is one /24), and \
+             301 were asked for: give --slaves 239 or fewer",
+        ));
+    assert!(!dir.path().join("state/q2").exists());
 }
