@@ -14,6 +14,7 @@ pub mod byte_size;
 pub mod cache;
 pub mod compress;
 pub mod engine;
+pub mod folder_identity;
 pub mod folder_lock;
 pub mod image;
 pub mod launch;

@@ -3,17 +3,13 @@
 //! the cache that made it and tagged with it: a build in one cache never re-tags another's image,
 //! and `baker cache clear|prune` remove only images carrying their own cache's label (issue 7.2).
 //!
-//! The identity is the sha256 of the cache root's canonical path and a random id kept in
-//! `<root>/cache-id`: a copied or re-created directory at the same path is a new cache, and two
-//! paths never share one. The id file is created once, without clobbering (two first builds racing
-//! agree on whichever wrote it first).
+//! The identity is the cache root's [`crate::folder_identity`], its random id kept in
+//! `<root>/cache-id`: a copied or re-created directory at the same path is a new cache.
 
 use std::io;
-use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 use super::CacheDir;
+use crate::folder_identity;
 
 /// The label on every step image naming the cache that made it.
 pub const CACHE_LABEL: &str = "baker.cache";
@@ -21,29 +17,18 @@ pub const CACHE_LABEL: &str = "baker.cache";
 impl CacheDir {
     /// This cache's identity (64 hex digits), creating the cache root and its id file when needed.
     pub fn identity(&self) -> io::Result<String> {
-        std::fs::create_dir_all(self.root())?;
-        let id = crate::atomic_file::read_or_create_id(&self.root().join("cache-id"))?;
-        let root = self.root().canonicalize()?;
-        Ok(identity_of(&root, &id))
+        folder_identity::identity(self.root(), ID_FILE)
     }
 
     /// This cache's identity when it has one; `None` for a cache that never made anything (and
     /// so has nothing in any engine), without making an id for it.
     pub fn known_identity(&self) -> Option<String> {
-        let id = std::fs::read_to_string(self.root().join("cache-id")).ok()?;
-        let id = Some(id.trim()).filter(|id| !id.is_empty())?;
-        let root = self.root().canonicalize().ok()?;
-        Some(identity_of(&root, id))
+        folder_identity::known_identity(self.root(), ID_FILE)
     }
 }
 
-fn identity_of(canonical_root: &Path, id: &str) -> String {
-    let mut hash = Sha256::new();
-    hash.update(canonical_root.as_os_str().as_encoded_bytes());
-    hash.update([0]);
-    hash.update(id.as_bytes());
-    hex::encode(hash.finalize())
-}
+/// The file in the cache root holding its random id.
+const ID_FILE: &str = "cache-id";
 
 #[cfg(test)]
 mod tests {

@@ -63,6 +63,7 @@ pub mod ssh_state;
 pub mod ssh_tarball;
 pub mod state;
 pub mod state_identity;
+pub mod state_root;
 
 pub use error::LaunchError;
 

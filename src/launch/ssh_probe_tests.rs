@@ -6,15 +6,7 @@ use super::*;
 fn the_scripts_parse() {
     let peers = ["10.0.0.5".parse().unwrap(), "fd00::5".parse().unwrap()];
     for script in [probe(), addresses_script(&peers), addresses_script(&[])] {
-        let out = std::process::Command::new("bash")
-            .args(["-n", "-c", &script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{script}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::launch::ssh_scripts::tests::assert_bash_parses(&script);
     }
 }
 

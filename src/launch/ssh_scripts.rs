@@ -246,7 +246,7 @@ pub fn role_log(dirs: &NodeDirs, lines: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Every script is valid bash (`bash -n`), whatever its arguments.
@@ -284,16 +284,21 @@ mod tests {
             scripts.push(words[0].clone());
         }
         for script in scripts {
-            let out = std::process::Command::new("bash")
-                .args(["-n", "-c", &script])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{script}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_bash_parses(&script);
         }
+    }
+
+    /// Fails, showing bash's complaint, unless `script` parses (`bash -n`).
+    pub(in crate::launch) fn assert_bash_parses(script: &str) {
+        let out = std::process::Command::new("bash")
+            .args(["-n", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Node `node`'s start script as it runs on the machine (without the root prefix).

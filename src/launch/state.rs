@@ -192,20 +192,6 @@ impl StateDir {
         Self { root }
     }
 
-    /// `$BAKER_STATE_DIR`, else `clusters` in the user's state directory
-    /// (`~/.local/state/baker/clusters`), made absolute against the current directory (see
-    /// [`absolute_root`]).
-    pub fn default_root() -> PathBuf {
-        let chosen = match std::env::var_os("BAKER_STATE_DIR") {
-            Some(dir) => PathBuf::from(dir),
-            None => directories::ProjectDirs::from("", "", "baker")
-                .and_then(|d| d.state_dir().map(Path::to_owned))
-                .unwrap_or_else(|| PathBuf::from(".baker-state"))
-                .join("clusters"),
-        };
-        absolute_root(chosen)
-    }
-
     /// The folder every cluster's directory is in.
     pub fn root(&self) -> &Path {
         &self.root
@@ -370,16 +356,6 @@ impl StateDir {
 /// A cluster's name and its state, or why it cannot be read.
 pub type ListedCluster = (String, Result<ClusterState, StateError>);
 
-/// The state root `chosen` as an absolute path: the paths a launch derives from it are handed to
-/// other programs that read them from elsewhere (`qemu-img create -b` resolves a relative backing
-/// file against the overlay's folder, and Docker refuses a relative bind), and recorded in the
-/// state (a VM's pidfile), which a command run from another directory reads. Only the current
-/// directory is prepended: no symbolic link is resolved. Where that directory cannot be read, the
-/// root stays as it was given.
-fn absolute_root(chosen: PathBuf) -> PathBuf {
-    std::path::absolute(&chosen).unwrap_or(chosen)
-}
-
 /// Cluster names become container, network and host names: keep them to what all of those accept.
 pub fn check_name(name: &str) -> Result<(), StateError> {
     let ok = (1..=40).contains(&name.len())
@@ -397,7 +373,3 @@ pub fn check_name(name: &str) -> Result<(), StateError> {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "state_root_tests.rs"]
-mod root_tests;

@@ -4,16 +4,13 @@
 //! with the identity of the state directory it launched from, and adopts or removes only what
 //! carries it (see [`super::docker_owner`]).
 //!
-//! As the cache's identity ([`crate::cache::identity`]), it is the sha256 of the state root's
-//! canonical path and a random id kept in `<root>/.state-id` (a dot name, which no cluster can
-//! have): a copied directory is another one. A cluster records the identity it was launched
-//! with ([`STATE_ID`]), so one whose state root was moved since is still found by its own.
-
-use std::path::Path;
-
-use sha2::{Digest, Sha256};
+//! As the cache's identity ([`crate::cache::identity`]), it is the state root's
+//! [`crate::folder_identity`], its random id kept in `<root>/.state-id` (a dot name, which no
+//! cluster can have): a copied directory is another one. A cluster records the identity it was
+//! launched with ([`STATE_ID`]), so one whose state root was moved since is still found by its own.
 
 use super::state::{StateDir, StateError};
+use crate::folder_identity;
 
 /// The resource naming, in a cluster's state, the identity of the state directory it was
 /// launched from. A state written before baker recorded it has none.
@@ -23,36 +20,20 @@ pub const STATE_ID: &str = "state_id";
 const ID_FILE: &str = ".state-id";
 
 impl StateDir {
-    /// This state directory's identity (32 hex digits), making the root and its id file when
+    /// This state directory's identity (64 hex digits), making the root and its id file when
     /// needed.
     pub fn identity(&self) -> Result<String, StateError> {
-        let path = self.root().join(ID_FILE);
-        let write = |source| StateError::Write {
-            path: path.clone(),
+        folder_identity::identity(self.root(), ID_FILE).map_err(|source| StateError::Write {
+            path: self.root().join(ID_FILE),
             source,
-        };
-        std::fs::create_dir_all(self.root()).map_err(write)?;
-        let id = crate::atomic_file::read_or_create_id(&path).map_err(write)?;
-        let root = self.root().canonicalize().map_err(write)?;
-        Ok(identity_of(&root, &id))
+        })
     }
 
     /// This state directory's identity when it has one; `None` for one that never launched a
     /// cluster since baker records it, without making one.
     pub fn known_identity(&self) -> Option<String> {
-        let id = std::fs::read_to_string(self.root().join(ID_FILE)).ok()?;
-        let id = Some(id.trim()).filter(|id| !id.is_empty())?;
-        let root = self.root().canonicalize().ok()?;
-        Some(identity_of(&root, id))
+        folder_identity::known_identity(self.root(), ID_FILE)
     }
-}
-
-fn identity_of(canonical_root: &Path, id: &str) -> String {
-    let mut hash = Sha256::new();
-    hash.update(canonical_root.as_os_str().as_encoded_bytes());
-    hash.update([0]);
-    hash.update(id.as_bytes());
-    hex::encode(&hash.finalize()[..16])
 }
 
 #[cfg(test)]
@@ -66,7 +47,7 @@ mod tests {
         let b = StateDir::new(dir.path().join("b"));
         assert_eq!(a.known_identity(), None, "none before a launch needs it");
         let first = a.identity().unwrap();
-        assert_eq!(first.len(), 32);
+        assert_eq!(first.len(), 64);
         assert_eq!(a.known_identity().as_deref(), Some(first.as_str()));
         assert_eq!(a.identity().unwrap(), first, "stable across calls");
         assert_ne!(b.identity().unwrap(), first);
