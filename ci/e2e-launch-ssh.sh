@@ -16,8 +16,10 @@
 #     installed software, and is safe to repeat;
 #   - 1+1 again from baker's own inventory file (`master USER@HOST` lines), as a user with
 #     password-less sudo, with a relative --inventory, --ssh-key and --from, killed midway, finished
-#     with --resume from another directory, where status and destroy work too;
-#   - 1+2 on two machines, both standbys on one host (slots 0 and 1: ports 5432/5433, their own
+#     with --resume from another directory, where status and destroy work too; the standby's machine
+#     has a postgres user of its own (home /var/lib/postgresql, as Debian's package makes it), whom
+#     the standby runs as, in a data directory the agent makes and destroy removes, user kept;
+#   - 1+2 on two machines, both standbys on that host again (slots 0 and 1: ports 5432/5433, their own
 #     PGDATA, bundle, agent state, logs and pidfile) with --smoke; the primary tells them apart by
 #     application_name; destroying the cluster without one standby leaves that standby running and
 #     its state untouched, until its own destroy.
@@ -172,10 +174,14 @@ cp "$WORK/pg-known_hosts" "$BAKER_STATE_DIR/pg/known_hosts"
 # --- destroy -------------------------------------------------------------------------------------
 "$BAKER" destroy pg >"$WORK/destroy.out" 2>&1 || cat "$WORK/destroy.out" >&2
 check "destroy counts the nodes it cleaned" grep -q "destroyed pg: 3 nodes cleaned" "$WORK/destroy.out"
-cleaned() { # cleaned IP: no role process, bundle, role user or agent state left (of any slot); the software stays
+# cleaned IP [theirs]: no role process, bundle, agent state or data left (of any slot), nor the role's
+# user baker made; with `theirs`, the machine's own postgres user and its home stay. The software stays.
+cleaned() {
+  local user='! id postgres >/dev/null 2>&1'
+  [ "${2:-}" = theirs ] && user='id postgres >/dev/null && [ -f /var/lib/postgresql/.profile ]'
   on "$1" '! grep -qsx postgres /proc/[0-9]*/comm && [ ! -e /etc/baker/role ] && [ ! -e /var/lib/baker ] &&
     ! ls -d /etc/baker/role-* /var/lib/baker-* /var/log/baker-* /run/baker-* >/dev/null 2>&1 &&
-    [ ! -e /run/baker ] && ! id postgres >/dev/null 2>&1 && [ ! -e /var/lib/postgres ] &&
+    [ ! -e /run/baker ] && '"$user"' && [ ! -e /var/lib/postgres ] &&
     [ -x /usr/local/pgsql/bin/postgres ] && [ -x /usr/lib/baker/baker-agent ]'
 }
 for ip in "$M1" "$M2" "$M3"; do
@@ -185,6 +191,10 @@ check "destroy forgot the cluster" bash -c "! '$BAKER' status pg >/dev/null 2>&1
 check "destroy is safe to repeat" "$BAKER" destroy pg
 
 # --- 1+1 from baker's own inventory file, as a sudo user, killed midway and resumed ---------------
+# $M3 has a postgres user of its own, as Debian's package makes it (home /var/lib/postgresql): the
+# standby runs as that user, in a data directory the agent makes, which destroy removes, user kept.
+on "$M3" 'useradd --system --create-home --home-dir /var/lib/postgresql --shell /bin/bash postgres &&
+  echo "# the machine'"'"'s own" > /var/lib/postgresql/.profile'
 printf '# baker inventory\nmaster admin@%s\nslave  admin@%s:22  # the standby\n' "$M1" "$M3" >"$WORK/inventory"
 t=$(now)
 # Relative paths, from $WORK; everything after runs from another directory.
@@ -211,27 +221,29 @@ check "its standby streams from the primary (saw: $streaming)" [ "$streaming" = 
 check "status answers through the sudo user, from another directory" bash -c "cd / && '$BAKER' status pg2 | grep -c 'ready since' | grep -qx 2"
 (cd / && "$BAKER" destroy pg2) >"$WORK/destroy2.out" 2>&1 || cat "$WORK/destroy2.out" >&2
 check "destroy of pg2 from another directory forgot it" bash -c "! '$BAKER' status pg2 >/dev/null 2>&1"
-check "destroy of pg2 cleaned both machines" bash -c "$(declare -f on cleaned); $(declare -p SSH); cleaned $M1 && cleaned $M3"
+check "destroy of pg2 cleaned both machines, leaving $M3's own postgres user and home" \
+  bash -c "$(declare -f on cleaned); $(declare -p SSH); cleaned $M1 && cleaned $M3 theirs"
 
 # --- 1+2 on two machines: both standbys on one host, each in its own slot --------------------------
-printf 'master %s\nslave %s\nslave %s:22\n' "$M1" "$M2" "$M2" >"$WORK/shared"
+# On $M3 again, after pg2's destroy: a machine a cluster was destroyed on takes a new one.
+printf 'master %s\nslave %s\nslave %s:22\n' "$M1" "$M3" "$M3" >"$WORK/shared"
 t=$(now)
 if "$BAKER" launch pg3 --provider ssh --inventory "$WORK/shared" --slaves 2 --smoke --from "$PG_OUT" \
   "${KEY[@]}" >"$WORK/launch3.out" 2>"$WORK/launch3.err"; then
-  ok "launch pg3 1+2 --smoke with both standbys on $M2 reaches ready ($(since "$t") s)"
+  ok "launch pg3 1+2 --smoke with both standbys on $M3 reaches ready ($(since "$t") s)"
 else
-  not_ok "launch pg3 1+2 --smoke with both standbys on $M2 reaches ready"
+  not_ok "launch pg3 1+2 --smoke with both standbys on $M3 reaches ready"
   tail -n 30 "$WORK/launch3.err" >&2
 fi
-names=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc \"select application_name from pg_stat_replication where state = 'streaming' and client_addr = '$M2' order by 1\"" 2>&1 | paste -sd, || true)
-check "the primary streams to both standbys on $M2, told apart by name (saw: $names)" \
+names=$(on "$M1" ". /etc/baker/role/env; $PSQL -h $M1 -U postgres -Atc \"select application_name from pg_stat_replication where state = 'streaming' and client_addr = '$M3' order by 1\"" 2>&1 | paste -sd, || true)
+check "the primary streams to both standbys on $M3, told apart by name (saw: $names)" \
   [ "$names" = "pg3-standby-1,pg3-standby-2" ]
 for slot in 0 1; do
   bundle=/etc/baker/role$([ $slot = 0 ] || echo "-$slot")
-  row=$(on "$M2" ". $bundle/env; $PSQL -h $M2 -p $((5432 + slot)) -U postgres -Atc 'select v from baker_smoke'" 2>&1 || true)
-  check "the smoke row is on the slot-$slot standby at $M2:$((5432 + slot)) (saw: $row)" [ "$row" = "written on pg3-primary" ]
+  row=$(on "$M3" ". $bundle/env; $PSQL -h $M3 -p $((5432 + slot)) -U postgres -Atc 'select v from baker_smoke'" 2>&1 || true)
+  check "the smoke row is on the slot-$slot standby at $M3:$((5432 + slot)) (saw: $row)" [ "$row" = "written on pg3-primary" ]
 done
-check "each standby on $M2 has its own bundle, PGDATA, log and running agent" on "$M2" \
+check "each standby on $M3 has its own bundle, PGDATA, log and running agent" on "$M3" \
   '[ "$(cat /etc/baker/role/node)" = pg3-standby-1 ] && [ "$(cat /etc/baker/role-1/node)" = pg3-standby-2 ] &&
    [ -f /var/lib/postgres/data/PG_VERSION ] && [ -f /var/lib/postgres/data-1/PG_VERSION ] &&
    grep -q "role standby starting on pg3-standby-2" /var/log/baker-1/role.log &&
@@ -242,14 +254,15 @@ check "logs shows the slot-1 standby's own role log" grep -q "role standby start
 cp -a "$BAKER_STATE_DIR/pg3" "$WORK/pg3-state"
 jq 'del(.nodes[2])' "$WORK/pg3-state/state.json" >"$BAKER_STATE_DIR/pg3/state.json"
 "$BAKER" destroy pg3 >"$WORK/destroy3.out" 2>&1 || cat "$WORK/destroy3.out" >&2
-check "destroying the primary and standby-1 leaves standby-2 on the same host running, its state untouched" on "$M2" \
+check "destroying the primary and standby-1 leaves standby-2 on the same host running, its state untouched" on "$M3" \
   '[ ! -e /etc/baker/role ] && [ "$(cat /etc/baker/role-1/node)" = pg3-standby-2 ] && [ -d /var/lib/baker-1 ] &&
    [ -s /var/log/baker-1/role.log ] && kill -0 "$(cat /run/baker-1/agent.pid)" && id postgres >/dev/null &&
-   [ -f /var/lib/postgres/data-1/PG_VERSION ] && /usr/local/pgsql/bin/pg_isready -q -h '"$M2"' -p 5433'
+   [ -f /var/lib/postgres/data-1/PG_VERSION ] && /usr/local/pgsql/bin/pg_isready -q -h '"$M3"' -p 5433'
 check "and the primary's machine is clean" cleaned "$M1"
 rm -rf "$BAKER_STATE_DIR/pg3" && cp -a "$WORK/pg3-state" "$BAKER_STATE_DIR/pg3"
 "$BAKER" destroy pg3 >"$WORK/destroy3b.out" 2>&1 || cat "$WORK/destroy3b.out" >&2
-check "its own destroy then cleans $M2 of both slots, the role's user and its data" cleaned "$M2"
+check "its own destroy then cleans $M3 of both slots and their data, a data directory's parent made for both included" \
+  cleaned "$M3" theirs
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

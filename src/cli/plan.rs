@@ -234,6 +234,9 @@ fn render_image_and_roles(w: &mut String, plan: &Plan) {
             let ports: Vec<String> = role.ports.iter().map(u16::to_string).collect();
             let _ = writeln!(w, "  ports  {}", ports.join(", "));
         }
+        for dir in &role.data {
+            let _ = writeln!(w, "  data   {dir}");
+        }
         for (k, v) in &role.env {
             let _ = writeln!(w, "  env    {k}={v}");
         }

@@ -18,6 +18,7 @@ fn bundle(root: &Path) -> NodeBundle {
         role: "primary".into(),
         kind: RoleKind::Master,
         user: None,
+        data: vec![],
         env: BTreeMap::from([("GREETING".to_owned(), "it's me".to_owned())]),
         files: vec![BundleFile {
             path: "/etc/app.conf".into(),
@@ -89,6 +90,49 @@ fn the_agent_places_files_runs_setup_once_and_execs_the_command() {
     assert_eq!(mode & 0o777, 0o640);
     let log = std::fs::read_to_string(root.join("log/role.log")).unwrap();
     assert!(log.contains("role primary starting on n1"), "{log}");
+}
+
+/// Data directories: a missing one is made with its parents before setup, an empty one is the
+/// node's too, one holding files is left alone with a warning; each of the node's is noted once
+/// for destroy, across restarts.
+#[test]
+fn the_agent_makes_and_notes_the_roles_data_directories_and_leaves_anothers_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let bundle_dir = root.join("bundle");
+    std::fs::create_dir_all(root.join("srv/empty")).unwrap();
+    std::fs::create_dir_all(root.join("srv/taken")).unwrap();
+    std::fs::write(root.join("srv/taken/PG_VERSION"), "15\n").unwrap();
+    let mut b = bundle(root);
+    b.data = ["/var/lib/pg/data", "/srv/empty", "/srv/taken"]
+        .map(String::from)
+        .to_vec();
+    b.setup = Some(format!("test -d {}/var/lib/pg/data", root.display()));
+    unpack_bundle(&b, &bundle_dir);
+
+    for _ in 0..2 {
+        let out = run_agent(root, &bundle_dir, None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("state/data-dirs")).unwrap(),
+        "parent /var\nparent /var/lib\nparent /var/lib/pg\nmade /var/lib/pg/data\nfound /srv/empty\n"
+    );
+    assert!(root.join("srv/taken/PG_VERSION").exists());
+    let log = std::fs::read_to_string(root.join("log/role.log")).unwrap();
+    assert_eq!(
+        log.matches("WARNING: /srv/taken holds files").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("made the data directory /var/lib/pg/data"),
+        "{log}"
+    );
 }
 
 #[test]

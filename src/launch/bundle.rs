@@ -38,6 +38,9 @@ pub struct NodeBundle {
     pub kind: RoleKind,
     /// The user the role runs as; `None` is root.
     pub user: Option<String>,
+    /// The role's data directories, rendered: absolute paths, one line each in the bundle.
+    #[serde(default)]
+    pub data: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub files: Vec<BundleFile>,
     pub setup: Option<String>,
@@ -89,6 +92,15 @@ pub fn render_bundle(
         })
     };
     let rendered = role.render_templates(render)?;
+    if let Some(bad) = (rendered.data.iter())
+        .find(|d| !d.starts_with('/') || d.contains('\n') || d.split('/').any(|p| p == ".."))
+    {
+        return Err(BundleError::Render {
+            role: me.role.clone(),
+            what: "a data directory".to_owned(),
+            message: format!("`{bad}` is not an absolute path of one line without `..`"),
+        });
+    }
     let ready = (rendered.ready.into_iter())
         .map(|r| ReadyCheck {
             probe: r.probe,
@@ -120,6 +132,7 @@ pub fn render_bundle(
         role: me.role.clone(),
         kind: role.kind,
         user: role.user.clone(),
+        data: rendered.data,
         env: rendered.env,
         files: (rendered.config.into_iter())
             .map(|f| BundleFile {

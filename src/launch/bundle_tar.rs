@@ -49,6 +49,10 @@ impl NodeBundle {
         if let Some(user) = &self.user {
             add("user", 0o644, format!("{user}\n").as_bytes())?;
         }
+        if !self.data.is_empty() {
+            let lines: String = self.data.iter().map(|d| format!("{d}\n")).collect();
+            add("data", 0o644, lines.as_bytes())?;
+        }
         add("env", 0o600, self.env_file().as_bytes())?;
         if let Some(setup) = &self.setup {
             add("setup.sh", 0o700, format!("{setup}\n").as_bytes())?;
@@ -85,6 +89,7 @@ mod tests {
             role: "standby".into(),
             kind: RoleKind::Slave,
             user: Some("postgres".into()),
+            data: vec!["/var/lib/postgres/data-1".into()],
             env: BTreeMap::from([("PGPASSWORD".to_owned(), "it's $x".to_owned())]),
             files: vec![BundleFile {
                 path: "/etc/x/y.conf".into(),
@@ -133,6 +138,7 @@ mod tests {
                 "role",
                 "kind",
                 "user",
+                "data",
                 "env",
                 "setup.sh",
                 "command.sh",
@@ -140,7 +146,7 @@ mod tests {
                 "complete"
             ]
         );
-        assert_eq!(entries[7].1, 0o640);
-        assert_eq!(entries[4].1, 0o600, "the env file may hold the secret");
+        assert_eq!(entries[8].1, 0o640);
+        assert_eq!(entries[5].1, 0o600, "the env file may hold the secret");
     }
 }

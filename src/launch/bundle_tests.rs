@@ -112,10 +112,8 @@ fn two_mesos_slaves_on_one_machine_take_distinct_ports_and_work_dirs() {
         "{}",
         second.command
     );
-    assert_eq!(
-        second.setup.as_deref(),
-        Some("ldconfig\nmkdir -p /var/lib/mesos-1")
-    );
+    assert_eq!(first.data, ["/var/lib/mesos"]);
+    assert_eq!(second.data, ["/var/lib/mesos-1"]);
     let file = |b: &NodeBundle, path: &str| {
         b.files
             .iter()

@@ -96,6 +96,7 @@ async fn the_forwards_a_running_vm_listens_on_are_found_and_recorded() {
         role: node.role.clone(),
         kind: node.kind,
         user: None,
+        data: Vec::new(),
         env: BTreeMap::new(),
         files: Vec::new(),
         setup: None,

@@ -1,10 +1,10 @@
 //! The clean-up of one `ssh` node on a machine that may run others (see [`super::ssh_dirs`]): stop
 //! the node's agent (the role's process, which the agent became) with everything under it and in
 //! its session (which holds the role log's tee and whatever lost its parent), remove the files its
-//! bundle installed unless another node's bundle on the machine installs them too, and remove its
-//! own directories. The role's user made for the cluster (and its home, where roles keep their
-//! data) goes with the last node on the machine: an earlier one hands its note on to a node that
-//! stays. Steps that look at the other nodes run under a lock on `/etc/baker`, as a cluster's nodes
+//! bundle installed unless another node's bundle on the machine installs them too, remove the
+//! role's data directories its agent noted as the node's, and remove its own directories. The
+//! role's user made for the cluster (and its home), and the parents made for data directories, go
+//! with the last node on the machine: an earlier one hands its note on to a node that stays. Steps that look at the other nodes run under a lock on `/etc/baker`, as a cluster's nodes
 //! are destroyed at once.
 
 use super::bundle_tar::shell_quote;
@@ -68,9 +68,24 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
              if [ -n \"$shared\" ]; then echo \"kept /${{f#./}}: $shared installs it too\"; else rm -f \"/${{f#./}}\"; fi\n\
            done\n\
          fi\n\
+         heir=\"\"\n\
+         for b in $others; do [ -z \"$heir\" ] && heir=$(cat \"$b/state-dir\" 2>/dev/null); done\n\
+         if [ -s {state}/data-dirs ]; then\n\
+           while read -r how dir; do\n\
+             case \"$how\" in\n\
+               made) rm -rf \"$dir\" && echo \"removed the data directory $dir\" ;;\n\
+               found) find \"$dir\" -mindepth 1 -delete 2>/dev/null; echo \"emptied the data directory $dir\" ;;\n\
+             esac\n\
+           done < {state}/data-dirs\n\
+           if [ -n \"$heir\" ]; then\n\
+             mkdir -p \"$heir\" && grep '^parent ' {state}/data-dirs >> \"$heir/data-dirs\" || true\n\
+           else\n\
+             tac {state}/data-dirs | while read -r how dir; do\n\
+               [ \"$how\" = parent ] && rmdir \"$dir\" 2>/dev/null\n\
+             done\n\
+           fi\n\
+         fi\n\
          if [ -s {state}/created-user ]; then\n\
-           heir=\"\"\n\
-           for b in $others; do [ -z \"$heir\" ] && heir=$(cat \"$b/state-dir\" 2>/dev/null); done\n\
            if [ -n \"$heir\" ]; then\n\
              mkdir -p \"$heir\" && cat {state}/created-user >> \"$heir/created-user\"\n\
              echo \"left the role's user to the node whose state is $heir\"\n\
@@ -156,6 +171,72 @@ mod tests {
         assert!(!std::path::Path::new(&dirs(1).state).exists());
         // Safe to repeat.
         assert_eq!(run(&script("m-slave-2", 1)), Some(0));
+    }
+
+    /// The data directories the agents noted: each node's own goes with it (removed when made,
+    /// emptied when found), and a parent made for both stays while the other node uses it, then
+    /// goes with the last; a directory no agent noted stays.
+    #[test]
+    fn destroy_removes_the_data_directories_its_node_made_and_their_parents_with_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let dirs = |slot: usize| {
+            let at = |kind: &str| format!("{root}/{kind}-{slot}");
+            NodeDirs {
+                bundle: at("bundle"),
+                state: at("state"),
+                log: at("log"),
+                run: at("run"),
+            }
+        };
+        let (pg, found, theirs) = (
+            format!("{root}/var/pg"),
+            format!("{root}/srv/found"),
+            format!("{root}/srv/theirs"),
+        );
+        for p in [
+            format!("{pg}/data-0/base"),
+            format!("{pg}/data-1"),
+            found.clone(),
+            theirs.clone(),
+        ] {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        std::fs::write(format!("{found}/PG_VERSION"), "15\n").unwrap();
+        let notes = [
+            format!("parent {root}/var\nparent {pg}\nmade {pg}/data-0\nfound {found}\n"),
+            format!("made {pg}/data-1\n"),
+        ];
+        for (slot, note) in notes.iter().enumerate() {
+            let d = dirs(slot);
+            for p in [&d.bundle, &d.state] {
+                std::fs::create_dir_all(p).unwrap();
+            }
+            std::fs::write(format!("{}/node", d.bundle), format!("n{slot}")).unwrap();
+            std::fs::write(format!("{}/state-dir", d.bundle), &d.state).unwrap();
+            std::fs::write(format!("{}/data-dirs", d.state), note).unwrap();
+        }
+        let all = format!("{root}/bundle-[0-9]*");
+        let exists = |p: &str| std::path::Path::new(p).exists();
+
+        assert_eq!(run(&destroy_among("n0", &dirs(0), &all, &root)), Some(0));
+        assert!(!exists(&format!("{pg}/data-0")));
+        assert!(
+            exists(&format!("{pg}/data-1")),
+            "the other node's data went too"
+        );
+        assert!(exists(&found) && std::fs::read_dir(&found).unwrap().next().is_none());
+        assert_eq!(
+            std::fs::read_to_string(format!("{}/data-dirs", dirs(1).state)).unwrap(),
+            format!("made {pg}/data-1\nparent {root}/var\nparent {pg}\n")
+        );
+
+        assert_eq!(run(&destroy_among("n1", &dirs(1), &all, &root)), Some(0));
+        assert!(
+            !exists(&format!("{root}/var")),
+            "the parents made for the data stay"
+        );
+        assert!(exists(&found) && exists(&theirs));
     }
 
     /// What runs: the state of each process in `pids` (`None` when it is gone or a zombie).

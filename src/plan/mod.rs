@@ -217,6 +217,10 @@ pub struct RolePlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     pub ports: Vec<u16>,
+    /// Where the role keeps its data on a node; templates. Plans written before roles had data
+    /// directories have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<String>,
     /// Environment of `setup` and `command`; values are templates.
     #[serde(default)]
     pub env: BTreeMap<String, String>,

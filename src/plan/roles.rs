@@ -43,6 +43,7 @@ pub(super) fn role_plans(recipe: &Recipe) -> BTreeMap<String, RolePlan> {
                     description: role.description.clone(),
                     user: role.user.clone(),
                     ports: role.ports.clone(),
+                    data: role.data.iter().map(|d| d.text.clone()).collect(),
                     env: role
                         .env
                         .iter()
@@ -67,8 +68,8 @@ pub(super) fn role_plans(recipe: &Recipe) -> BTreeMap<String, RolePlan> {
 }
 
 impl RolePlan {
-    /// The role with each template (env values, setup, command, config contents, readiness URLs,
-    /// commands and `equals`) replaced by what `render` makes of it; `render` is also told what the
+    /// The role with each template (env values, setup, command, data directories, config contents,
+    /// readiness URLs, commands and `equals`) replaced by what `render` makes of it; `render` is also told what the
     /// template is (`command`, `env PGDATA`, `a readiness URL`…), for its errors.
     pub fn render_templates<E>(
         &self,
@@ -81,6 +82,9 @@ impl RolePlan {
             .map(|s| render("setup", s))
             .transpose()?;
         let command = render("command", &self.command)?;
+        let data = (self.data.iter())
+            .map(|d| render("a data directory", d))
+            .collect::<Result<_, E>>()?;
         let config = (self.config.iter())
             .map(|f| {
                 let content = render(&format!("config file {}", f.path), &f.content)?;
@@ -119,6 +123,7 @@ impl RolePlan {
             env,
             setup,
             command,
+            data,
             config,
             ready,
             ..self.clone()

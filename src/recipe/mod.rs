@@ -228,6 +228,9 @@ pub struct RoleSpec {
     pub command: Template,
     pub user: Option<String>,
     pub ports: Vec<u16>,
+    /// Where the role keeps its data on a node (absolute paths; templates, e.g. per `self.slot`):
+    /// the agent makes them for the role's user, and `destroy` removes what the node made there.
+    pub data: Vec<Template>,
     /// Environment of the role's command and setup (e.g. `MESOS_LAUNCHER=posix` in containers).
     pub env: BTreeMap<String, Template>,
     pub config: Vec<FileSpec>,

@@ -267,6 +267,9 @@ pub struct RawRole {
     pub user: Option<String>,
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// The role's data directories (absolute paths; templates).
+    #[serde(default)]
+    pub data: Vec<Spanned<String>>,
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]

@@ -79,6 +79,7 @@ pub fn check_templates(renderer: &Renderer, recipe: &Recipe) -> Result<(), Recip
                 .iter()
                 .chain([&role.command])
                 .chain(role.env.values())
+                .chain(&role.data)
             {
                 check(t, &ctx)?;
             }

@@ -276,6 +276,11 @@ impl Checker<'_> {
             command: Template::from_spanned(&r.command),
             user: r.user.clone(),
             ports: r.ports.clone(),
+            data: r
+                .data
+                .iter()
+                .map(|d| self.data_dir(d))
+                .collect::<Result<_, _>>()?,
             env: self.env(&r.env)?,
             config: r
                 .config
@@ -284,5 +289,30 @@ impl Checker<'_> {
                 .collect::<Result<_, _>>()?,
             ready,
         })
+    }
+
+    /// A role's data directory: an absolute path without `..`, other than `/` (`destroy` removes
+    /// what a node made there).
+    fn data_dir(&self, dir: &Spanned<String>) -> Result<Template, RecipeError> {
+        let path = dir.get_ref();
+        let fault = if !path.starts_with('/') {
+            Some("is not an absolute path")
+        } else if path.split('/').any(|part| part == "..") {
+            Some("goes up with `..`")
+        } else if path.trim_end_matches('/').is_empty() {
+            Some("is the root directory")
+        } else {
+            None
+        };
+        match fault {
+            Some(fault) => Err(self.at(
+                dir.span(),
+                format!(
+                    "data directory `{path}` {fault}: a role's data directories are absolute paths \
+                     of its own, such as /var/lib/mesos"
+                ),
+            )),
+            None => Ok(Template::from_spanned(dir)),
+        }
     }
 }

@@ -69,6 +69,30 @@ fn paths_must_be_absolute_and_hint_patterns_valid() {
 }
 
 #[test]
+fn a_roles_data_directories_are_absolute_paths_of_its_own() {
+    let with = |dir: &str| {
+        POSTGRES.replacen(
+            "data = [\"/var/lib/postgres/data\"]",
+            &format!("data = [\"{dir}\"]"),
+            1,
+        )
+    };
+    assert!(parse(SourceText::new("r.toml", with("/srv/pg/{{self.name}}"))).is_ok());
+    for (dir, fault) in [
+        ("var/lib/pg", "is not an absolute path"),
+        ("/var/lib/../../etc", "goes up with `..`"),
+        ("/", "is the root directory"),
+    ] {
+        let message = error_of(&with(dir));
+        assert!(
+            message.contains(&format!("data directory `{dir}` {fault}")),
+            "{message}"
+        );
+        assert!(message.starts_with("r.toml:"), "{message}");
+    }
+}
+
+#[test]
 fn a_missing_required_table_is_named() {
     let message = error_of(&HELLO.replace(
         "[install]\nrun = \"make install DESTDIR={{destdir}}\"\n",
