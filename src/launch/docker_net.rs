@@ -6,7 +6,7 @@
 //! does not.
 
 use super::docker::DockerProvider;
-use super::docker_owner::{Launching, Obstacles, Owner};
+use super::docker_owner::{Obstacles, Owner};
 use super::error::LaunchError;
 use super::state::ClusterState;
 
@@ -51,9 +51,7 @@ impl DockerProvider<'_> {
         if !others.is_empty() {
             let others = others.into_iter().map(|n| n.found).collect();
             let obstacles = Obstacles::sorted(&state.name, Vec::new(), others);
-            return Err(LaunchError::Input(
-                obstacles.refusal(&state.name, Launching::Made),
-            ));
+            return Err(obstacles.obstruction(&state.name));
         }
         match &ours[..] {
             [] => Ok(None),

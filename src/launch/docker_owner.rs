@@ -132,9 +132,7 @@ impl DockerProvider<'_> {
             return Ok(Some(found));
         }
         let obstacles = Obstacles::sorted(&state.name, vec![found.found], Vec::new());
-        Err(LaunchError::Input(
-            obstacles.refusal(&state.name, Launching::Made),
-        ))
+        Err(obstacles.obstruction(&state.name))
     }
 
     /// Makes room for a new cluster `cluster` of the state directory `id`, which has no state of
@@ -263,8 +261,8 @@ impl Obstacles {
     }
 
     /// Why cluster `cluster` cannot go where these stand, and what to do: for a new launch
-    /// ([`Launching::New`]), choosing another name is one way; a cluster launched already
-    /// ([`Launching::Made`]: a `--resume`) tries again once they are gone.
+    /// ([`Launching::New`]), choosing another name is one way; a cluster whose state stays
+    /// ([`Launching::Made`]: a `--resume`, or a failed launch kept) tries again once they are gone.
     pub(super) fn refusal(&self, cluster: &str, launching: Launching) -> String {
         let (or_rename, then) = match launching {
             Launching::New => ("choose another name, or ", String::new()),
@@ -318,6 +316,17 @@ impl Obstacles {
 }
 
 impl Obstacles {
+    /// The refusal of cluster `cluster`, met as its launch (or `--resume`) makes a node or its
+    /// network: another's made them since a new launch's check ([`DockerProvider::clear_the_way`]).
+    /// Told as [`Launching::Made`] while the cluster's state stays, and as [`Launching::New`] once
+    /// a failed launch removed it ([`LaunchError::rolled_back`]).
+    pub(super) fn obstruction(&self, cluster: &str) -> LaunchError {
+        LaunchError::Obstructed {
+            kept: self.refusal(cluster, Launching::Made),
+            removed: self.refusal(cluster, Launching::New),
+        }
+    }
+
     /// Why a `destroy` of `cluster` without a state (its directory removed by hand, or another
     /// `BAKER_STATE_DIR`) removed nothing while a cluster of the name of another state directory
     /// stays on the engine; `None` when there is none.

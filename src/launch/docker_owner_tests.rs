@@ -172,3 +172,26 @@ fn a_destroy_without_a_state_names_another_directorys_cluster_and_how_to_remove_
     let none = Obstacles::sorted("pg", vec![found("pg-primary", &[])], vec![]);
     assert_eq!(none.not_this_directorys("pg"), None);
 }
+
+#[test]
+fn an_obstacle_met_while_making_the_cluster_is_told_by_whether_its_state_stays() {
+    // A user's container made with a node's name after a new launch's check: its launch fails as
+    // it makes the node.
+    let users = Obstacles::sorted("pg", vec![found("pg-primary", &[])], Vec::new());
+    let met = users.obstruction("pg");
+    // Its state kept (a resume, or --keep-failed): `--resume` again once the container is gone.
+    assert_eq!(met.to_string(), users.refusal("pg", Launching::Made));
+    assert!(
+        met.to_string()
+            .ends_with("then `baker launch pg --resume` again"),
+        "{met}"
+    );
+    // Rolled back, its state removed: nothing to resume, so what a new launch is told.
+    let told = met.rolled_back().to_string();
+    assert_eq!(told, users.refusal("pg", Launching::New));
+    assert!(!told.contains("--resume"), "{told}");
+    assert!(told.ends_with("or choose another cluster name"), "{told}");
+    // Any other error is told as it was.
+    let other = LaunchError::Input("no".into()).rolled_back();
+    assert_eq!(other.to_string(), "no");
+}

@@ -28,6 +28,13 @@ pub enum LaunchError {
     Inventory(#[from] super::inventory::InventoryError),
     #[error("{0}")]
     Input(String),
+    /// Something not the cluster's stands where a node or the network goes, met only as the
+    /// launch made them (see [`super::docker_owner`]). What to do depends on whether the failed
+    /// launch's state stays: said for a kept one (`--resume` again once the obstacle is gone)
+    /// until [`LaunchError::rolled_back`] makes it `removed`, what a launch says whose cluster and
+    /// state were removed (launch again, or under another name).
+    #[error("{kept}")]
+    Obstructed { kept: String, removed: String },
     /// Boxed: it carries a log excerpt, and launches that fail are rare.
     #[error("{0}")]
     NodeFailed(Box<NodeFailure>),
@@ -44,6 +51,17 @@ pub enum LaunchError {
         what: String,
         source: std::io::Error,
     },
+}
+
+impl LaunchError {
+    /// This error as told once the failed launch's cluster and state are removed: `--resume`, which
+    /// a kept state's advice names, then finds nothing.
+    pub fn rolled_back(self) -> Self {
+        match self {
+            Self::Obstructed { removed, .. } => Self::Input(removed),
+            other => other,
+        }
+    }
 }
 
 /// A node that did not become ready: which, what its check saw, its log's end, the recipe's advice.

@@ -97,7 +97,8 @@ pub async fn launch<P: Provider>(
     Ok(state)
 }
 
-/// Drives `state` to ready; on failure rolls back unless `keep_failed`.
+/// Drives `state` to ready; on failure rolls back unless `keep_failed`, and then tells the failure
+/// as one whose cluster has no state left ([`LaunchError::rolled_back`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn finish<P: Provider>(
     provider: &P,
@@ -124,22 +125,26 @@ pub(super) async fn finish<P: Provider>(
                 reporter.report(Event::Warning(format!(
                     "kept the failed cluster {name}: `baker destroy {name}` removes it"
                 )));
-            } else {
-                reporter.report(Event::Note(format!("removing the failed cluster {name}")));
-                // The launch's own failure is the one to report; a failed removal only warns, and
-                // keeps the state so that `destroy` can finish it.
-                let removed = match provider.destroy(state).await {
-                    Ok(_) => states.remove(&name).map_err(LaunchError::from),
-                    Err(e) => Err(e),
-                };
-                if let Err(removal) = removed {
+                return Err(e);
+            }
+            reporter.report(Event::Note(format!("removing the failed cluster {name}")));
+            // The launch's own failure is the one to report; a failed removal only warns, and
+            // keeps the state so that `destroy` can finish it.
+            let removed = match provider.destroy(state).await {
+                Ok(_) => states.remove(&name).map_err(LaunchError::from),
+                Err(e) => Err(e),
+            };
+            match removed {
+                // Its advice is for a cluster without a state now.
+                Ok(()) => Err(e.rolled_back()),
+                Err(removal) => {
                     reporter.report(Event::Warning(format!(
                         "could not remove the failed cluster {name}: {removal}; `baker destroy \
                          {name}` tries again"
                     )));
+                    Err(e)
                 }
             }
-            Err(e)
         }
     }
 }
