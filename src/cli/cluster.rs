@@ -29,7 +29,10 @@ macro_rules! with_provider {
     ($state:expr, |$p:ident| $body:expr) => {
         match $state.provider.as_str() {
             "docker" => {
-                let engine = Engine::connect(&TerminalReporter::new()).await?;
+                let dir = states().cluster_dir(&$state.name);
+                let reporter = TerminalReporter::new();
+                let engine =
+                    baker::launch::docker_cluster::connect_for(&$state, &dir, &reporter).await?;
                 let $p = docker_provider(&engine, &$state).await?;
                 $body
             }
@@ -163,7 +166,8 @@ async fn docker_provider<'a>(
     engine: &'a Engine,
     state: &ClusterState,
 ) -> anyhow::Result<DockerProvider<'a>> {
-    Ok(DockerProvider::for_cluster(engine, state).await?)
+    let dir = states().cluster_dir(&state.name);
+    Ok(DockerProvider::for_cluster(engine, state, &dir).await?)
 }
 
 pub fn logs(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {

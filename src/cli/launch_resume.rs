@@ -9,11 +9,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use baker::engine::Engine;
 use baker::image::boot::kvm_memory::KvmMemory;
 use baker::launch::LaunchError;
 use baker::launch::docker::DockerProvider;
-use baker::launch::docker_cluster::resumed_host_ip;
+use baker::launch::docker_cluster::{connect_for, resumed_host_ip};
 use baker::launch::provider::Provider;
 use baker::launch::qemu_runner::QemuRunner;
 use baker::launch::resume;
@@ -146,8 +145,9 @@ pub(super) fn resume_launch(
     let outcome = runtime.block_on(async {
         match state.provider.as_str() {
             "docker" => {
-                let engine = Engine::connect(reporter.as_ref()).await?;
-                let mut provider = DockerProvider::for_cluster(&engine, &state).await?;
+                let dir = states.cluster_dir(&state.name);
+                let engine = connect_for(&state, &dir, reporter.as_ref()).await?;
+                let mut provider = DockerProvider::for_cluster(&engine, &state, &dir).await?;
                 // Where its launch published the ports, so that a node made again is there too.
                 provider.host_ip = resumed_host_ip(&state, args.publish_all)?;
                 resume_with(&provider, &states, &plan, args, reporter).await

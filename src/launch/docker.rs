@@ -11,6 +11,7 @@
 //! [`super::docker_destroy`] removes a cluster.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::bundle::NodeBundle;
@@ -46,6 +47,8 @@ pub struct DockerProvider<'a> {
     pub host_ip: String,
     /// The engine `engine` reaches.
     pub on: EngineIdentity,
+    /// The cluster's directory in the state root, which messages name.
+    pub dir: PathBuf,
 }
 
 /// Launches a cluster of containers from `built`, under the name `reserved` holds, whose node image
@@ -79,6 +82,7 @@ pub async fn launch_containers(
         image: String::new(),
         host_ip: host_ip.to_owned(),
         on: engine.identity().await?,
+        dir: states.cluster_dir(&request.name),
     };
     let nodes: Vec<String> = (wanted_nodes(plan, &request.name, request.slaves).into_iter())
         .map(|node| node.name)
@@ -336,7 +340,7 @@ impl Provider for DockerProvider<'_> {
     /// Removes the cluster's containers and network (see [`super::docker_destroy`]); refused on
     /// an engine other than the cluster's, whose state then stays.
     async fn destroy(&self, state: &ClusterState) -> Result<Removed, LaunchError> {
-        check_engine(state, &self.on)?;
+        check_engine(state, &self.on, &self.dir)?;
         let owner = Owner::of(state);
         let removed = self.remove_owned(&owner, &state.name).await?;
         if matches!(owner, Owner::DirOrLegacy(_)) && removed.nothing() {

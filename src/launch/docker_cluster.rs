@@ -6,14 +6,18 @@
 //! refused, saying where the cluster is. A launch also records the address its ports are published
 //! on, so that a node `--resume` makes again is published where the others are. A state written
 //! before baker recorded these is taken as before: on any engine, with `--publish-all` as given.
+//! When the cluster's engine cannot be reached, or another answers, the refusal names the
+//! cluster's state file and what removes it ([`state_advice`]).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use super::docker::DockerProvider;
 use super::error::LaunchError;
-use super::state::ClusterState;
+use super::state::{ClusterState, STATE_FILE};
 use super::state_identity::STATE_ID;
-use crate::engine::{Engine, EngineIdentity};
+use crate::engine::{Engine, EngineError, EngineIdentity};
+use crate::progress::Reporter;
 
 /// The resource naming the id of the engine the cluster's containers are on.
 pub const ENGINE_ID: &str = "engine_id";
@@ -43,25 +47,76 @@ pub fn record_launch(
 }
 
 impl<'a> DockerProvider<'a> {
-    /// The provider of cluster `state`, refused when `engine` is not the one it was launched on;
-    /// its ports published where the launch published them.
+    /// The provider of cluster `state`, whose directory is `dir`, refused when `engine` is not the
+    /// one it was launched on; its ports published where the launch published them.
     pub async fn for_cluster(
         engine: &'a Engine,
         state: &ClusterState,
+        dir: &Path,
     ) -> Result<Self, LaunchError> {
         let on = engine.identity().await?;
-        check_engine(state, &on)?;
+        check_engine(state, &on, dir)?;
         Ok(DockerProvider {
             engine,
             image: state.resources.get("image").cloned().unwrap_or_default(),
             host_ip: (state.resources.get(HOST_IP).cloned()).unwrap_or_else(|| LOOPBACK.into()),
             on,
+            dir: dir.to_owned(),
         })
     }
 }
 
-/// Refuses `on` when cluster `state` records another engine, saying where the cluster is.
-pub fn check_engine(state: &ClusterState, on: &EngineIdentity) -> Result<(), LaunchError> {
+/// Connects to the engine for cluster `state`, whose directory is `dir`; when no engine answers,
+/// the error says too where the cluster was launched and what becomes of its state.
+pub async fn connect_for(
+    state: &ClusterState,
+    dir: &Path,
+    reporter: &dyn Reporter,
+) -> Result<Engine, LaunchError> {
+    (Engine::connect(reporter).await).map_err(|e| unreachable(state, dir, e))
+}
+
+/// `e`, the failed connection for cluster `state` (whose directory is `dir`), with where the
+/// cluster was launched and what becomes of its state when no engine answered.
+fn unreachable(state: &ClusterState, dir: &Path, e: EngineError) -> LaunchError {
+    if !matches!(
+        e,
+        EngineError::Unreachable { .. } | EngineError::Silent { .. }
+    ) {
+        return e.into();
+    }
+    let at = match state.resources.get(ENGINE_HOST) {
+        Some(host) => format!("the Docker engine at {host}"),
+        None => "a Docker engine".to_owned(),
+    };
+    LaunchError::Input(format!(
+        "{e}\ncluster {} was launched on {at}; {}",
+        state.name,
+        state_advice(&state.name, dir)
+    ))
+}
+
+/// Where the state of cluster `name`, whose directory is `dir`, is, and what removes it: `baker
+/// destroy` once it reaches the cluster's engine, or, for an engine gone for good, the user by
+/// hand (nothing of the cluster is left to remove then, and no engine lets `destroy` check that).
+pub fn state_advice(name: &str, dir: &Path) -> String {
+    let shown = dir.display().to_string();
+    let quoted = shlex::try_quote(&shown).map_or_else(|_| shown.clone(), |q| q.into_owned());
+    format!(
+        "its state is {}: `baker destroy {name}` removes the cluster and that state once it \
+         reaches that engine; if the engine is gone for good, its containers went with it: remove \
+         the state by hand (`rm -r {quoted}`)",
+        dir.join(STATE_FILE).display()
+    )
+}
+
+/// Refuses `on` when cluster `state`, whose directory is `dir`, records another engine, saying
+/// where the cluster is and what becomes of its state.
+pub fn check_engine(
+    state: &ClusterState,
+    on: &EngineIdentity,
+    dir: &Path,
+) -> Result<(), LaunchError> {
     let Some(recorded) = state.resources.get(ENGINE_ID) else {
         return Ok(());
     };
@@ -86,10 +141,10 @@ pub fn check_engine(state: &ClusterState, on: &EngineIdentity) -> Result<(), Lau
     };
     Err(LaunchError::Input(format!(
         "cluster {name} is on another Docker engine: it was launched on the engine at {} (id \
-         {recorded}), and the engine at {} {this}; {reach} to reach it (if that engine is gone \
-         for good, its containers went with it: remove the cluster's state by hand)",
+         {recorded}), and the engine at {} {this}; {reach} to reach it; {}",
         if there.is_empty() { "?" } else { &there },
         on.host,
+        state_advice(name, dir),
     )))
 }
 

@@ -24,6 +24,9 @@ fn state_text(state: &ClusterState) -> String {
     text
 }
 
+/// A cluster's state file, in its directory.
+pub const STATE_FILE: &str = "state.json";
+
 /// The version of `state.json`'s shape.
 pub const STATE_FORMAT: u32 = 1;
 
@@ -202,7 +205,7 @@ impl StateDir {
     }
 
     fn state_path(&self, name: &str) -> PathBuf {
-        self.cluster_dir(name).join("state.json")
+        self.cluster_dir(name).join(STATE_FILE)
     }
 
     /// Whether cluster `name` has a state file.
@@ -326,7 +329,7 @@ impl StateDir {
         };
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
-            .filter(|e| e.path().join("state.json").exists())
+            .filter(|e| e.path().join(STATE_FILE).exists())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();

@@ -1,6 +1,7 @@
 //! `baker launch NAME --resume` finishes the launch its cluster's state recorded, so the options
 //! that would change that cluster are refused, each by name and with why, rather than ignored;
-//! the ones a resume does use, and the QEMU variables set for every command, still go with it.
+//! the ones a resume does use, and the QEMU variables set for every command, still go with it. A
+//! docker cluster whose engine does not answer is told, by the commands on it, where its state is.
 
 use baker::launch::provider::WantedNode;
 use baker::launch::state::{ClusterState, Phase, STATE_FORMAT, StateDir};
@@ -127,4 +128,33 @@ fn slaves_with_resume_are_refused_saying_how_many_the_cluster_has() {
     resume("2").stderr(contains_all(&[
         "--slaves is not used with --resume: cluster pg was launched with 2 slaves, which it keeps; leave --slaves out",
     ]));
+}
+
+#[test]
+fn without_its_engine_a_docker_cluster_is_told_where_its_state_is_and_what_removes_it() {
+    let states = cluster_of_two_standbys();
+    let state_file = states.path().join("pg").join("state.json");
+    let commands: &[&[&str]] = &[
+        &["status", "pg"],
+        &["destroy", "pg"],
+        &["logs", "pg", "primary"],
+        &["login", "pg", "--", "true"],
+    ];
+    for command in commands {
+        baker()
+            .env("BAKER_STATE_DIR", states.path())
+            .args(*command)
+            .assert()
+            .failure()
+            .stderr(contains_all(&[
+                "cannot reach a Docker engine",
+                "cluster pg was launched on a Docker engine; its state is",
+                &format!(
+                    "{}: `baker destroy pg` removes the cluster",
+                    state_file.display()
+                ),
+                "`rm -r ",
+            ]));
+    }
+    assert!(state_file.is_file(), "the state stays");
 }

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use baker::engine::Engine;
 use baker::launch::health::{Health, NodeCondition, look};
 use baker::launch::launch_lock::{LaunchActivity, LaunchWork, at_work};
 use baker::launch::provider::Provider;
