@@ -129,7 +129,9 @@ named!(Bootloader {
 #[serde(rename_all = "lowercase")]
 pub enum Init {
     Systemd,
-    /// Ubuntu 14.04 and CentOS 6: jobs in `/etc/init/*.conf`, switched off by a `.override` file.
+    /// Ubuntu 14.04 and CentOS 6: jobs in `/etc/init/*.conf`. Upstart 1.3+ (Ubuntu 14.04) switches a
+    /// job off with a `.override` file holding `manual`; CentOS 6's 0.6.5 reads no override, so a
+    /// job that must not start is not installed there.
     Upstart,
 }
 named!(Init {
