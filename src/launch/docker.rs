@@ -252,7 +252,8 @@ impl Provider for DockerProvider<'_> {
             ("baker.node", node.name.as_str()),
             ("baker.role", &node.role),
         ]);
-        self.engine
+        let made = self
+            .engine
             .run_node(NodeSpec {
                 name: &node.name,
                 image: &self.image,
@@ -265,7 +266,13 @@ impl Provider for DockerProvider<'_> {
                 address: &node.address,
                 files,
             })
-            .await?;
+            .await;
+        if let Err(e) = made {
+            // A container of the name made since the look above: the engine says only that the
+            // name is in use, so it is looked at again, and refused as another's, naming it.
+            self.own_container(state, &node.name).await?;
+            return Err(e.into());
+        }
         Ok(())
     }
 
