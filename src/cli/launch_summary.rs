@@ -98,7 +98,8 @@ fn published_on(state: &ClusterState) -> PublishedOn {
 }
 
 /// The machine of a remote engine's address (`tcp://HOST:PORT`, `ssh://USER@HOST:PORT`, IPv6 in
-/// brackets); `None` for a local socket (`unix://…`).
+/// brackets, and given back in brackets); `None` for a local engine (`unix://…`, or TCP on this
+/// host's loopback).
 fn engine_machine(engine_host: &str) -> Option<String> {
     let rest = ["tcp://", "ssh://", "http://", "https://"]
         .iter()
@@ -109,7 +110,19 @@ fn engine_machine(engine_host: &str) -> Option<String> {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host_port.split(':').next().unwrap_or_default(),
     };
-    (!machine.is_empty()).then(|| machine.to_owned())
+    let loopback = machine == "localhost"
+        || machine
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if machine.is_empty() || loopback {
+        return None;
+    }
+    // Said before a port (`ADDRESS:PORT`, `http://ADDRESS:PORT/`): an IPv6 address in brackets.
+    Some(if machine.contains(':') {
+        format!("[{machine}]")
+    } else {
+        machine.to_owned()
+    })
 }
 
 /// A node's line: its name, kind, address and each of its ports with the host port, on address
@@ -211,7 +224,7 @@ mod tests {
         for (engine, machine) in [
             ("tcp://build1.example:2376", "build1.example"),
             ("ssh://me@10.0.0.7", "10.0.0.7"),
-            ("ssh://me@[fd00::7]:2222", "fd00::7"),
+            ("ssh://me@[fd00::7]:2222", "[fd00::7]"),
         ] {
             let all = published_on(&launched_on("docker", Some(EVERY_ADDRESS), engine));
             assert_eq!(all.address, machine, "{engine}");
@@ -230,7 +243,14 @@ mod tests {
                 "{note}"
             );
         }
-        assert_eq!(engine_machine("unix:///run/user/1000/docker.sock"), None);
+        for local in [
+            "unix:///run/user/1000/docker.sock",
+            "tcp://127.0.0.1:2375",
+            "tcp://localhost:2375",
+            "tcp://[::1]:2375",
+        ] {
+            assert_eq!(engine_machine(local), None, "{local}");
+        }
     }
 
     #[test]

@@ -93,20 +93,34 @@ fn the_agent_places_files_runs_setup_once_and_execs_the_command() {
 }
 
 /// Data directories: a missing one is made with its parents before setup, an empty one is the
-/// node's too, one holding files is left alone with a warning; each of the node's is noted once
-/// for destroy, across restarts.
+/// node's too (its mode and owner noted), and one holding files, a link (dangling too) or a file
+/// is left alone with a warning; each of the node's is noted once for destroy, across restarts.
 #[test]
 fn the_agent_makes_and_notes_the_roles_data_directories_and_leaves_anothers_alone() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let bundle_dir = root.join("bundle");
     std::fs::create_dir_all(root.join("srv/empty")).unwrap();
+    std::fs::set_permissions(
+        root.join("srv/empty"),
+        std::fs::Permissions::from_mode(0o751),
+    )
+    .unwrap();
     std::fs::create_dir_all(root.join("srv/taken")).unwrap();
     std::fs::write(root.join("srv/taken/PG_VERSION"), "15\n").unwrap();
+    std::os::unix::fs::symlink("/nonexistent/disk", root.join("srv/dangling")).unwrap();
+    std::os::unix::fs::symlink(root.join("srv/taken"), root.join("srv/link")).unwrap();
     let mut b = bundle(root);
-    b.data = ["/var/lib/pg/data", "/srv/empty", "/srv/taken"]
-        .map(String::from)
-        .to_vec();
+    b.data = [
+        "/var/lib/pg/data",
+        "/srv/empty",
+        "/srv/taken",
+        "/srv/dangling",
+        "/srv/link",
+    ]
+    .map(String::from)
+    .to_vec();
     b.setup = Some(format!("test -d {}/var/lib/pg/data", root.display()));
     unpack_bundle(&b, &bundle_dir);
 
@@ -118,17 +132,23 @@ fn the_agent_makes_and_notes_the_roles_data_directories_and_leaves_anothers_alon
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let meta = std::fs::metadata(root.join("srv/empty")).unwrap();
     assert_eq!(
         std::fs::read_to_string(root.join("state/data-dirs")).unwrap(),
-        "parent /var\nparent /var/lib\nparent /var/lib/pg\nmade /var/lib/pg/data\nfound /srv/empty\n"
+        format!(
+            "parent /var\nparent /var/lib\nparent /var/lib/pg\nmade /var/lib/pg/data\n\
+             was 751 {}:{} /srv/empty\nfound /srv/empty\n",
+            meta.uid(),
+            meta.gid()
+        )
     );
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
     assert!(root.join("srv/taken/PG_VERSION").exists());
     let log = std::fs::read_to_string(root.join("log/role.log")).unwrap();
-    assert_eq!(
-        log.matches("WARNING: /srv/taken holds files").count(),
-        1,
-        "{log}"
-    );
+    for other in ["/srv/taken", "/srv/dangling", "/srv/link"] {
+        let warning = format!("WARNING: {other} is not an empty directory");
+        assert_eq!(log.matches(&warning).count(), 1, "{log}");
+    }
     assert!(
         log.contains("made the data directory /var/lib/pg/data"),
         "{log}"

@@ -92,14 +92,14 @@ pub fn render_bundle(
         })
     };
     let rendered = role.render_templates(render)?;
-    if let Some(bad) = (rendered.data.iter())
-        .find(|d| !d.starts_with('/') || d.contains('\n') || d.split('/').any(|p| p == ".."))
-    {
-        return Err(BundleError::Render {
-            role: me.role.clone(),
-            what: "a data directory".to_owned(),
-            message: format!("`{bad}` is not an absolute path of one line without `..`"),
-        });
+    for dir in &rendered.data {
+        if let Some(fault) = crate::recipe::data_dir_fault(dir) {
+            return Err(BundleError::Render {
+                role: me.role.clone(),
+                what: "a data directory".to_owned(),
+                message: format!("`{dir}` {fault}"),
+            });
+        }
     }
     let ready = (rendered.ready.into_iter())
         .map(|r| ReadyCheck {

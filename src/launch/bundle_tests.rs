@@ -209,3 +209,20 @@ fn the_master_bundle_renders_its_readiness_checks_for_the_cluster_size() {
     };
     assert!(render_bundle(&plan, &cluster, &unknown).is_err());
 }
+
+/// A data directory whose template renders to a path destroy could not remove safely (here an
+/// empty component for slot 0) is refused at launch, naming the role.
+#[test]
+fn a_data_directory_rendered_out_of_shape_is_refused() {
+    let mut plan = mesos_plan();
+    let slave = plan.roles.get_mut("slave").unwrap();
+    slave.data = vec!["/srv/{{#if self.slot}}s{{/if}}/mesos".into()];
+    let cluster = ClusterFacts::example("master", "slave");
+    let err = render_bundle(&plan, &cluster, &cluster.slaves[0])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("role `slave`") && err.contains("`/srv//mesos` is not canonical"),
+        "{err}"
+    );
+}

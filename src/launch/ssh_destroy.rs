@@ -2,7 +2,9 @@
 //! the node's agent (the role's process, which the agent became) with everything under it and in
 //! its session (which holds the role log's tee and whatever lost its parent), remove the files its
 //! bundle installed unless another node's bundle on the machine installs them too, remove the
-//! role's data directories its agent noted as the node's, and remove its own directories. The
+//! role's data directories its agent made and empty those it found empty (giving them back their
+//! mode and owner), never following a link or crossing into another file system, and remove its
+//! own directories. The
 //! role's user made for the cluster (and its home), and the parents made for data directories, go
 //! with the last node on the machine: an earlier one hands its note on to a node that stays. Steps that look at the other nodes run under a lock on `/etc/baker`, as a cluster's nodes
 //! are destroyed at once.
@@ -72,17 +74,19 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
          for b in $others; do [ -z \"$heir\" ] && heir=$(cat \"$b/state-dir\" 2>/dev/null); done\n\
          if [ -s {state}/data-dirs ]; then\n\
            while read -r how dir; do\n\
+             mode=\"\"; owner=\"\"\n\
+             if [ \"$how\" = was ]; then mode=${{dir%% *}}; dir=${{dir#* }}; owner=${{dir%% *}}; dir=${{dir#* }}; fi\n\
+             if [ \"$how\" != parent ] && [ -L \"$dir\" ]; then echo \"left $dir: a symbolic link now, not the node's directory\"; continue; fi\n\
              case \"$how\" in\n\
-               made) rm -rf \"$dir\" && echo \"removed the data directory $dir\" ;;\n\
-               found) find \"$dir\" -mindepth 1 -delete 2>/dev/null; echo \"emptied the data directory $dir\" ;;\n\
+               made) if rm -rf --one-file-system -- \"$dir\"; then echo \"removed the data directory $dir\"; else echo \"could not remove all of the data directory $dir\"; fi ;;\n\
+               found) if [ -d \"$dir\" ] && find \"$dir\" -xdev -mindepth 1 -delete; then echo \"emptied the data directory $dir\"; else echo \"could not empty the data directory $dir\"; fi ;;\n\
+               was) [ -d \"$dir\" ] && chown \"$owner\" \"$dir\" && chmod \"$mode\" \"$dir\" ;;\n\
              esac\n\
            done < {state}/data-dirs\n\
            if [ -n \"$heir\" ]; then\n\
              mkdir -p \"$heir\" && grep '^parent ' {state}/data-dirs >> \"$heir/data-dirs\" || true\n\
            else\n\
-             tac {state}/data-dirs | while read -r how dir; do\n\
-               [ \"$how\" = parent ] && rmdir \"$dir\" 2>/dev/null\n\
-             done\n\
+             grep '^parent ' {state}/data-dirs | cut -c8- | sort -r | while read -r dir; do rmdir -- \"$dir\" 2>/dev/null; done\n\
            fi\n\
          fi\n\
          if [ -s {state}/created-user ]; then\n\
@@ -174,10 +178,12 @@ mod tests {
     }
 
     /// The data directories the agents noted: each node's own goes with it (removed when made,
-    /// emptied when found), and a parent made for both stays while the other node uses it, then
-    /// goes with the last; a directory no agent noted stays.
+    /// emptied and given back its mode and owner when found), a noted directory that is a link
+    /// now is left with what it points to, and the parents made go with the machine's last node,
+    /// deepest first, whichever node noted them; a directory no agent noted stays.
     #[test]
     fn destroy_removes_the_data_directories_its_node_made_and_their_parents_with_the_last() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().display().to_string();
         let dirs = |slot: usize| {
@@ -189,23 +195,32 @@ mod tests {
                 run: at("run"),
             }
         };
-        let (pg, found, theirs) = (
+        let (pg, found, theirs, link) = (
             format!("{root}/var/pg"),
-            format!("{root}/srv/found"),
+            format!("{root}/srv/found dir"),
             format!("{root}/srv/theirs"),
+            format!("{root}/srv/link"),
         );
         for p in [
             format!("{pg}/data-0/base"),
-            format!("{pg}/data-1"),
+            format!("{pg}/inner/data-1"),
             found.clone(),
             theirs.clone(),
         ] {
             std::fs::create_dir_all(p).unwrap();
         }
         std::fs::write(format!("{found}/PG_VERSION"), "15\n").unwrap();
+        std::fs::write(format!("{theirs}/keep"), "x").unwrap();
+        std::os::unix::fs::symlink(&theirs, &link).unwrap();
+        let meta = std::fs::metadata(&root).unwrap();
+        let owner = format!("{}:{}", meta.uid(), meta.gid());
+        std::fs::set_permissions(&found, std::fs::Permissions::from_mode(0o700)).unwrap();
         let notes = [
-            format!("parent {root}/var\nparent {pg}\nmade {pg}/data-0\nfound {found}\n"),
-            format!("made {pg}/data-1\n"),
+            format!(
+                "parent {root}/var\nparent {pg}\nmade {pg}/data-0\nwas 751 {owner} {found}\n\
+                 found {found}\nmade {link}\n"
+            ),
+            format!("parent {pg}/inner\nmade {pg}/inner/data-1\n"),
         ];
         for (slot, note) in notes.iter().enumerate() {
             let d = dirs(slot);
@@ -222,19 +237,29 @@ mod tests {
         assert_eq!(run(&destroy_among("n0", &dirs(0), &all, &root)), Some(0));
         assert!(!exists(&format!("{pg}/data-0")));
         assert!(
-            exists(&format!("{pg}/data-1")),
+            exists(&format!("{pg}/inner/data-1")),
             "the other node's data went too"
         );
-        assert!(exists(&found) && std::fs::read_dir(&found).unwrap().next().is_none());
+        assert!(
+            std::fs::read_dir(&found).unwrap().next().is_none(),
+            "not emptied"
+        );
+        let mode = std::fs::metadata(&found).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o751,
+            "the found directory's mode is not given back"
+        );
+        assert!(exists(&format!("{theirs}/keep")), "a link was followed");
         assert_eq!(
             std::fs::read_to_string(format!("{}/data-dirs", dirs(1).state)).unwrap(),
-            format!("made {pg}/data-1\nparent {root}/var\nparent {pg}\n")
+            format!("parent {pg}/inner\nmade {pg}/inner/data-1\nparent {root}/var\nparent {pg}\n")
         );
 
         assert_eq!(run(&destroy_among("n1", &dirs(1), &all, &root)), Some(0));
         assert!(
             !exists(&format!("{root}/var")),
-            "the parents made for the data stay"
+            "a parent made for the data is left"
         );
         assert!(exists(&found) && exists(&theirs));
     }

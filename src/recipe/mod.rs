@@ -237,6 +237,27 @@ pub struct RoleSpec {
     pub ready: Vec<ReadyCheck>,
 }
 
+/// What is wrong with `path` as a role's data directory, which `destroy` removes on a machine
+/// that outlives the node: it must be absolute and canonical (no `.` or `..`, no empty component,
+/// no trailing `/`, which would make `rm` follow a link), one line, and not `/`. Checked on the
+/// recipe's text and again once launch renders it.
+pub fn data_dir_fault(path: &str) -> Option<&'static str> {
+    if !path.starts_with('/') {
+        Some("is not an absolute path")
+    } else if path == "/" {
+        Some("is the root directory")
+    } else if path.contains('\n') {
+        Some("is more than one line")
+    } else if path[1..]
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        Some("is not canonical (an empty, `.` or `..` component, or a trailing `/`)")
+    } else {
+        None
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum ReadyProbe {
     Http {

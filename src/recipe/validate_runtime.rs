@@ -291,20 +291,10 @@ impl Checker<'_> {
         })
     }
 
-    /// A role's data directory: an absolute path without `..`, other than `/` (`destroy` removes
-    /// what a node made there).
+    /// A role's data directory: see [`super::data_dir_fault`].
     fn data_dir(&self, dir: &Spanned<String>) -> Result<Template, RecipeError> {
         let path = dir.get_ref();
-        let fault = if !path.starts_with('/') {
-            Some("is not an absolute path")
-        } else if path.split('/').any(|part| part == "..") {
-            Some("goes up with `..`")
-        } else if path.trim_end_matches('/').is_empty() {
-            Some("is the root directory")
-        } else {
-            None
-        };
-        match fault {
+        match super::data_dir_fault(path) {
             Some(fault) => Err(self.at(
                 dir.span(),
                 format!(

@@ -80,7 +80,9 @@ fn a_roles_data_directories_are_absolute_paths_of_its_own() {
     assert!(parse(SourceText::new("r.toml", with("/srv/pg/{{self.name}}"))).is_ok());
     for (dir, fault) in [
         ("var/lib/pg", "is not an absolute path"),
-        ("/var/lib/../../etc", "goes up with `..`"),
+        ("/var/lib/../../etc", "is not canonical"),
+        ("/var/lib/pg/", "is not canonical"),
+        ("/var//pg", "is not canonical"),
         ("/", "is the root directory"),
     ] {
         let message = error_of(&with(dir));
