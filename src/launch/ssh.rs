@@ -31,8 +31,7 @@ use super::ssh_probe::{Probed, address, peers, probe};
 use super::ssh_repos::Repositories;
 use super::ssh_scripts::{self as scripts, AS_ROOT, COMMAND_LIMIT, SshNode, tail};
 use super::ssh_shell::{SshFailure, SshTarget};
-use super::ssh_state::absolute;
-use super::ssh_tarball::{Sendable, pin};
+use super::ssh_tarball::{Sendable, pin_for_launch};
 use super::state::{ClusterState, NodeState, StateDir};
 use crate::image::assets::AGENT;
 use crate::plan::Plan;
@@ -211,8 +210,9 @@ impl Provider for SshProvider {
 
     /// Checks the machines of the nodes to place (again, on a resumed launch: they may run
     /// another cluster's node by now), records each node's machine (so that `destroy` reaches
-    /// whatever was started) and pins the build's tarball in the cluster's directory, then
-    /// installs every machine in parallel; a node gets its address once its machine is ready.
+    /// whatever was started) and pins the build's tarball in the cluster's directory (off the
+    /// runtime: a copy takes a while), then installs every machine in parallel; a node gets its
+    /// address once its machine is ready.
     async fn place(
         &self,
         plan: &Plan,
@@ -252,20 +252,12 @@ impl Provider for SshProvider {
         let placing: Vec<usize> = todo.iter().map(|(i, _)| *i).collect();
         assign_slots(&mut state.nodes, &placing);
         let dir = states.cluster_dir(&state.name);
-        let tarball = self.tarball.as_ref().map(|(path, sha256)| {
-            let pinned = pin(path, &dir).map(|p| absolute(&p)).map_err(|e| {
-                format!(
-                    "cannot keep {} in the cluster's directory {}: {e}",
-                    path.display(),
-                    dir.display()
-                )
-            });
-            if let Ok(pinned) = &pinned {
-                let pinned = pinned.display().to_string();
-                state.resources.insert("tarball".into(), pinned);
+        let tarball = match &self.tarball {
+            Some((path, sha256)) => {
+                Some(pin_for_launch(path, sha256, &dir, &mut state.resources).await)
             }
-            Sendable::new(pinned, sha256.clone())
-        });
+            None => None,
+        };
         states.save(state)?;
         let peers = peers(state, &machines).await;
         let installed =

@@ -2,25 +2,67 @@
 //! resumed launch) must get the build its peers got, but `baker build` replaces the tarball in its
 //! `--out` folder whenever it builds there again: so the first placement pins the tarball in the
 //! cluster's directory, as the qemu provider pins its disk (a hard link, which the build's next
-//! tarball, a new file, never rewrites; or a copy on another file system), and every placement
+//! tarball, a new file, never rewrites; or a copy on another file system). A copy can take minutes
+//! for a Mesos build, so the pin runs on a blocking thread that stops when the launch is (Ctrl-C),
+//! removing what it had copied, rather than stalling the runtime's other work. Every placement
 //! checks it against the sha256 the launch recorded before sending it, refusing another build
 //! rather than mixing two in one cluster. It is streamed from disk, never read whole, however many
 //! machines take it at once.
 
-use std::io;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use tokio::sync::OnceCell;
 
 use super::error::LaunchError;
+use super::ssh_state::absolute;
 use crate::artifact::sha256_file;
-use crate::atomic_file::copy_atomic;
+use crate::atomic_file::{commit, partial_file};
+use crate::stop::Stop;
 
 /// The pinned tarball's name in the cluster's directory.
 pub const CLUSTER_TARBALL: &str = "tarball.tar.gz";
 
-/// The cluster's own copy of `tarball` in `dir`, made now unless it exists (`tarball` may be it).
-pub fn pin(tarball: &Path, dir: &Path) -> io::Result<PathBuf> {
+/// The build's `tarball` (whose sha256 the launch recorded) pinned in the cluster's directory
+/// `dir` (see [`pin_off_runtime`]) and recorded absolute in `resources`, as a placement sends it;
+/// when it cannot be pinned, why (an error only once a machine needs it).
+pub async fn pin_for_launch(
+    tarball: &Path,
+    sha256: &str,
+    dir: &Path,
+    resources: &mut BTreeMap<String, String>,
+) -> Sendable {
+    let pinned = pin_off_runtime(tarball, dir).await.map(|p| absolute(&p));
+    let pinned = pinned.map_err(|e| {
+        format!(
+            "cannot keep {} in the cluster's directory {}: {e}",
+            tarball.display(),
+            dir.display()
+        )
+    });
+    if let Ok(pinned) = &pinned {
+        resources.insert("tarball".into(), pinned.display().to_string());
+    }
+    Sendable::new(pinned, sha256.to_owned())
+}
+
+/// [`pin`] on a blocking thread, so that a copy (minutes, for a large build on another file
+/// system) stalls none of the runtime's other work; a dropped future (the launch interrupted)
+/// stops the copy between two chunks, leaving no partial file.
+async fn pin_off_runtime(tarball: &Path, dir: &Path) -> io::Result<PathBuf> {
+    let stop = Stop::default();
+    let _stop_unless_done = stop.on_drop();
+    let (from, to) = (tarball.to_owned(), dir.to_owned());
+    tokio::task::spawn_blocking(move || pin(&from, &to, &stop))
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// The cluster's own copy of `tarball` in `dir`, made now unless it exists (`tarball` may be it);
+/// a copy gives up when `stop` is requested.
+fn pin(tarball: &Path, dir: &Path, stop: &Stop) -> io::Result<PathBuf> {
     let pinned = dir.join(CLUSTER_TARBALL);
     if pinned.is_file() {
         return Ok(pinned);
@@ -37,9 +79,31 @@ pub fn pin(tarball: &Path, dir: &Path) -> io::Result<PathBuf> {
             tarball.display(),
             dir.display()
         );
-        copy_atomic(tarball, &pinned)?;
+        copy(tarball, &pinned, stop)?;
     }
     Ok(pinned)
+}
+
+/// Copies `from` to `to`, which appears only when complete; gives up between two chunks when
+/// `stop` is requested (an `Interrupted` error), removing the partial file.
+fn copy(from: &Path, to: &Path, stop: &Stop) -> io::Result<()> {
+    std::fs::create_dir_all(crate::atomic_file::parent_dir(to))?;
+    let mut partial = partial_file(to)?;
+    let mut from = File::open(from)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        if stop.requested() {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        partial.as_file_mut().write_all(&buf[..n])?;
+    }
+    commit(partial, to)
 }
 
 /// The tarball a placement sends: checked once, the first time a machine needs it.
@@ -120,14 +184,80 @@ mod tests {
         std::fs::create_dir_all(&cluster).unwrap();
         let built = out.join("pg.tar.gz");
         std::fs::write(&built, b"first build").unwrap();
-        let pinned = pin(&built, &cluster).unwrap();
+        let stop = Stop::default();
+        let pinned = pin(&built, &cluster, &stop).unwrap();
         assert_eq!(pinned, cluster.join(CLUSTER_TARBALL));
         // `baker build` writes its next tarball beside and renames it over the first.
         let next = out.join("pg.tar.gz.partial");
         std::fs::write(&next, b"second build").unwrap();
         std::fs::rename(&next, &built).unwrap();
-        assert_eq!(pin(&built, &cluster).unwrap(), pinned);
+        assert_eq!(pin(&built, &cluster, &stop).unwrap(), pinned);
         assert_eq!(std::fs::read(&pinned).unwrap(), b"first build");
+    }
+
+    fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The copy made when the tarball cannot be linked (another file system): whole, over several
+    /// chunks, and into a folder made for it.
+    #[test]
+    fn a_tarball_that_cannot_be_linked_is_copied_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let tarball = dir.path().join("pg.tar.gz");
+        let bytes: Vec<u8> = (0..(3 << 20) + 7).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&tarball, &bytes).unwrap();
+        let to = dir.path().join("cluster").join(CLUSTER_TARBALL);
+        copy(&tarball, &to, &Stop::default()).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), bytes);
+        assert_eq!(names_in(&dir.path().join("cluster")), [CLUSTER_TARBALL]);
+    }
+
+    #[test]
+    fn a_copy_asked_to_stop_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let tarball = dir.path().join("pg.tar.gz");
+        std::fs::write(&tarball, b"a large build").unwrap();
+        let stop = Stop::default();
+        stop.request();
+        let err = copy(&tarball, &dir.path().join(CLUSTER_TARBALL), &stop).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted);
+        assert_eq!(names_in(dir.path()), ["pg.tar.gz"]);
+    }
+
+    /// [`pin_for_launch`], which pins on a blocking thread: the tarball is linked in and recorded
+    /// absolute, and one that cannot be pinned is said when a machine needs it. (That a dropped
+    /// future stops its copy rests on `Stop::on_drop` and on the copy's stop, tested above.)
+    #[tokio::test]
+    async fn the_launch_pins_the_tarball_off_the_runtime_and_records_it() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = dir.path().join("cluster");
+        std::fs::create_dir_all(&cluster).unwrap();
+        let built = dir.path().join("pg.tar.gz");
+        std::fs::write(&built, b"first build").unwrap();
+        let mut resources = BTreeMap::new();
+        let want = sha256(b"first build");
+        let sendable = pin_for_launch(&built, &want, &cluster, &mut resources).await;
+        let sent = sendable.open().await.unwrap().1.to_owned();
+        assert_eq!(sent, cluster.join(CLUSTER_TARBALL));
+        assert_eq!(resources["tarball"], sent.display().to_string());
+        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(inode(&sent), inode(&built));
+        let (missing, mut resources) = (dir.path().join("gone.tar.gz"), BTreeMap::new());
+        let elsewhere = dir.path().join("other");
+        let unpinned = pin_for_launch(&missing, "0", &elsewhere, &mut resources).await;
+        let err = unpinned.open().await.unwrap_err().to_string();
+        assert!(
+            err.contains("cannot keep") && err.contains("gone.tar.gz"),
+            "{err}"
+        );
+        assert!(resources.is_empty(), "{resources:?}");
     }
 
     #[tokio::test]
