@@ -93,9 +93,16 @@ impl HostKeys {
     }
 }
 
-/// `path` as one word of an `ssh -o` option's value (double-quoted when it has blanks).
-fn config_path(path: &Path) -> String {
-    let text = path.display().to_string();
+/// `path` as one word of an `ssh -o` option's value that names a file (`UserKnownHostsFile`,
+/// `IdentityFile`), as ssh reads it back: OpenSSH expands `%` tokens in those values (and
+/// `${VAR}`, which nothing can escape), so each `%` is doubled, lest a state directory such as
+/// `/home/me/100%/state` name another file or fail as an unknown token; a leading `~`, which ssh
+/// takes for a home, is made `./~`; and a path with blanks is double-quoted, as one word.
+pub fn config_path(path: &Path) -> String {
+    let mut text = path.display().to_string().replace('%', "%%");
+    if text.starts_with('~') {
+        text.insert_str(0, "./");
+    }
     if text.contains(char::is_whitespace) {
         format!("\"{text}\"")
     } else {

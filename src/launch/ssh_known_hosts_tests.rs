@@ -173,3 +173,23 @@ fn the_cluster_s_folder_is_made_private_before_the_first_check_writes_a_key_ther
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+#[test]
+fn a_percent_in_a_path_is_doubled_so_that_ssh_expands_it_back() {
+    for (path, word) in [
+        ("/state/pg/known_hosts", "/state/pg/known_hosts"),
+        (
+            "/home/me/100%/pg/known_hosts",
+            "/home/me/100%%/pg/known_hosts",
+        ),
+        ("/home/a b/%d/known_hosts", "\"/home/a b/%%d/known_hosts\""),
+        ("~pg/known_hosts", "./~pg/known_hosts"),
+    ] {
+        assert_eq!(config_path(Path::new(path)), word, "{path}");
+    }
+    let options = checked(Some("/home/me/100%/pg/known_hosts"), false).options();
+    assert!(
+        options[3].starts_with("UserKnownHostsFile=/home/me/100%%/pg/known_hosts ~/"),
+        "{options:?}"
+    );
+}

@@ -15,7 +15,7 @@ use tokio::io::AsyncRead;
 
 use super::error::LaunchError;
 use super::readiness::NodeShell;
-use super::ssh_known_hosts::{HostKeys, Reached, explain_refusal};
+use super::ssh_known_hosts::{HostKeys, Reached, config_path, explain_refusal};
 
 /// Where and as whom to reach one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +80,8 @@ impl SshTarget {
         // Errors only: a refused host key still says why; "Permanently added" does not show.
         args.extend(["-o", "LogLevel=ERROR"].map(str::to_owned));
         if let Some(key) = &self.key {
-            args.extend(["-o", "IdentitiesOnly=yes", "-i"].map(str::to_owned));
-            args.push(key.display().to_string());
+            args.extend(["-o", "IdentitiesOnly=yes"].map(str::to_owned));
+            args.extend(identity(key));
         }
         args.extend(["-p".to_owned(), self.port.to_string()]);
         if self.user.is_empty() {
@@ -174,6 +174,19 @@ impl SshTarget {
     }
 }
 
+/// The arguments that make ssh use the private key `key`: `-i KEY`, for which ssh says when the
+/// file cannot be read; but ssh looks for `-i`'s file as given and then expands its `%` tokens,
+/// so a path with a `%` (to be doubled) or a leading `~` is given as an `IdentityFile` option,
+/// escaped as [`config_path`] does.
+fn identity(key: &Path) -> [String; 2] {
+    let text = key.display().to_string();
+    if text.contains('%') || text.starts_with('~') {
+        ["-o".into(), format!("IdentityFile={}", config_path(key))]
+    } else {
+        ["-i".into(), text]
+    }
+}
+
 impl NodeShell for SshTarget {
     async fn run(&self, script: &str) -> Result<(i64, String), String> {
         self.run_script(script).await
@@ -215,114 +228,5 @@ pub fn ensure_cluster_key(dir: &Path) -> Result<String, LaunchError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Root on a VM of cluster `pg`, as the qemu provider reaches it.
-    fn vm() -> SshTarget {
-        SshTarget {
-            host: "127.0.0.1".into(),
-            port: 2201,
-            user: "root".into(),
-            key: Some("/state/pg/id_ed25519".into()),
-            host_keys: HostKeys::Recorded {
-                known_hosts: "/state/pg/known_hosts".into(),
-                alias: "pg-primary".into(),
-            },
-        }
-    }
-
-    #[test]
-    fn batch_commands_never_prompt_and_use_only_the_cluster_key() {
-        let target = vm();
-        let args = target.ssh_args(false).join(" ");
-        assert!(args.contains("BatchMode=yes"), "{args}");
-        assert!(args.contains("IdentitiesOnly=yes -i /state/pg/id_ed25519"));
-        assert!(args.ends_with("-p 2201 root@127.0.0.1"), "{args}");
-        assert!(target.ssh_args(true).join(" ").starts_with("ssh -t "));
-    }
-
-    #[test]
-    fn no_command_line_turns_the_host_key_check_off() {
-        let machine = SshTarget {
-            host: "db1".into(),
-            port: 22,
-            user: String::new(),
-            key: None,
-            host_keys: HostKeys::Checked {
-                cluster: Some("/state/pg/known_hosts".into()),
-                accept_new: true,
-            },
-        };
-        for target in [vm(), machine] {
-            for args in [
-                target.ssh_args(false),
-                target.ssh_args(true),
-                target.login_args(&["true".to_owned()]),
-            ] {
-                let args = args.join(" ");
-                assert!(!args.contains("StrictHostKeyChecking=no"), "{args}");
-                assert!(!args.contains("UserKnownHostsFile=/dev/null"), "{args}");
-                assert!(args.contains("UserKnownHostsFile=/state/pg/known_hosts"));
-            }
-        }
-    }
-
-    #[test]
-    fn a_refused_host_key_is_told_from_other_failures() {
-        let target = vm();
-        let refused = "Host key for pg-primary has changed and you have requested strict checking.\nHost key verification failed.\n";
-        let SshFailure::HostKey(why) = target.failure(refused) else {
-            panic!("{refused}")
-        };
-        assert!(why.contains("ssh-keygen -R 'pg-primary'"), "{why}");
-        let other = target.failure("ssh: connect to host 127.0.0.1 port 2201: Connection refused");
-        assert!(matches!(other, SshFailure::Other(_)), "{other:?}");
-    }
-
-    #[test]
-    fn a_login_command_runs_after_the_options_end_without_a_terminal() {
-        let target = vm();
-        assert_eq!(target.login_args(&[]), target.ssh_args(true));
-        let command = ["-v".to_owned(), "hostname".to_owned()];
-        let args = target.login_args(&command).join(" ");
-        assert!(
-            args.starts_with("ssh -T -o StrictHostKeyChecking=accept-new"),
-            "{args}"
-        );
-        assert!(
-            args.ends_with("-i /state/pg/id_ed25519 -p 2201 root@127.0.0.1 -- -v hostname"),
-            "{args}"
-        );
-        assert!(!args.contains(" -t "), "{args}");
-    }
-
-    #[test]
-    fn without_a_key_or_user_the_users_own_ssh_config_decides() {
-        let target = SshTarget {
-            host: "db1".into(),
-            port: 22,
-            user: String::new(),
-            key: None,
-            host_keys: HostKeys::Checked {
-                cluster: None,
-                accept_new: false,
-            },
-        };
-        let args = target.ssh_args(false).join(" ");
-        assert!(
-            !args.contains("IdentitiesOnly") && !args.contains(" -i "),
-            "{args}"
-        );
-        assert!(!args.contains("UserKnownHostsFile"), "{args}");
-        assert!(args.ends_with("-p 22 db1"), "{args}");
-    }
-
-    #[test]
-    fn the_cluster_key_is_made_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = ensure_cluster_key(dir.path()).unwrap();
-        assert!(first.starts_with("ssh-ed25519 "), "{first}");
-        assert_eq!(ensure_cluster_key(dir.path()).unwrap(), first);
-    }
-}
+#[path = "ssh_shell_tests.rs"]
+mod tests;
