@@ -10,7 +10,8 @@
 //! `status` concludes from a cluster's nodes; [`run`] is the one library call per command
 //! ([`request`] checks what a launch is asked for first), driving a [`provider::Provider`], and
 //! [`resume`] picks a cluster up from its state file; [`smoke`] runs the recipe's smoke test;
-//! [`ssh_shell`] reaches machines over SSH, checking their host keys as [`ssh_known_hosts`] says.
+//! [`ssh_shell`] reaches machines over SSH, checking their host keys as [`ssh_known_hosts`] says
+//! (against the user's own known hosts that [`ssh_user_known_hosts`] finds, too).
 //! Providers: [`docker`] (containers from [`node_image`], on [`docker_net`]'s network, with
 //! [`docker_node`]'s commands on a node, labelled with the [`state_identity`] of their state
 //! directory so that only their own cluster's are touched ([`docker_owner`]), on the engine
@@ -61,6 +62,7 @@ pub mod ssh_scripts;
 pub mod ssh_shell;
 pub mod ssh_state;
 pub mod ssh_tarball;
+pub mod ssh_user_known_hosts;
 pub mod state;
 pub mod state_identity;
 pub mod state_root;

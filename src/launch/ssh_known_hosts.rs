@@ -1,28 +1,27 @@
 //! How baker's SSH connections check a machine's host key: the check is what stops anyone on the
 //! path from posing as a node and receiving its bundle (with the cluster's secret), the build, or
 //! with `ForwardAgent` the user's agent. Machines of the `ssh` provider are the user's own, so
-//! their keys are checked as any SSH session's are, against the user's known hosts and the
-//! cluster's own file; an unknown key is refused, saying how to trust it, unless the launch was
-//! told to trust a key seen first (`--accept-new-host-keys`, OpenSSH's
-//! `StrictHostKeyChecking=accept-new`), which records it in the cluster's file and never in the
-//! user's. VMs of the `qemu` provider make their keys at first boot, so nothing can know them
-//! before: each key is recorded at first sight in the cluster's file under the node's name (the VM
-//! is reached at a loopback port that may move) and checked from then on. A changed key is refused
-//! either way, in words that say what to do.
+//! their keys are checked as any SSH session's are, against the cluster's own file and the user's
+//! known hosts (those the user's SSH config gives for the machine); an unknown key is refused,
+//! saying how to trust it, unless the launch was told to trust a key seen first
+//! (`--accept-new-host-keys`, OpenSSH's `StrictHostKeyChecking=accept-new`), which records it in
+//! the cluster's file and never in the user's (nor does ssh update those). VMs of the `qemu`
+//! provider make their keys at first boot, so nothing can know them before: each key is recorded
+//! at first sight in the cluster's file under the node's name (the VM is reached at a loopback
+//! port that may move) and checked from then on. A changed key is refused either way, in words
+//! that say what to do.
 
 use std::path::{Path, PathBuf};
 
 /// The cluster's own known-hosts file, in its state directory.
 pub const KNOWN_HOSTS: &str = "known_hosts";
 
-/// The user's own known-hosts files as OpenSSH reads them by default, listed after the cluster's.
-const USER_KNOWN_HOSTS: &str = "~/.ssh/known_hosts ~/.ssh/known_hosts2";
-
 /// How a connection checks the host key of the machine it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostKeys {
     /// A machine of the user's (the `ssh` provider): its key must be in `cluster` (listed first, so
-    /// that keys accepted go there) or in the user's known hosts; with `accept_new`, a key neither
+    /// that keys accepted go there) or in the user's known hosts (those their SSH config gives
+    /// for the machine, see [`super::ssh_user_known_hosts`]); with `accept_new`, a key neither
     /// has is trusted and recorded in `cluster`. `cluster: None` (a cluster launched before baker
     /// kept one) leaves the known-hosts files to the user's SSH config.
     Checked {
@@ -35,8 +34,21 @@ pub enum HostKeys {
 }
 
 impl HostKeys {
-    /// The `ssh -o` options that make the check.
-    pub fn options(&self) -> Vec<String> {
+    /// Whether the check lists the user's own known-hosts files after the cluster's, which
+    /// [`HostKeys::options`] must then be given.
+    pub fn lists_user_files(&self) -> bool {
+        matches!(
+            self,
+            Self::Checked {
+                cluster: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// The `ssh -o` options that make the check; `user_files` are the user's own known-hosts
+    /// files for the machine, listed after the cluster's when [`HostKeys::lists_user_files`].
+    pub fn options(&self, user_files: &[String]) -> Vec<String> {
         let mut options = Vec::new();
         match self {
             Self::Checked {
@@ -46,10 +58,11 @@ impl HostKeys {
                 let strict = if *accept_new { "accept-new" } else { "yes" };
                 options.push(format!("StrictHostKeyChecking={strict}"));
                 if let Some(file) = cluster {
-                    options.push(format!(
-                        "UserKnownHostsFile={} {USER_KNOWN_HOSTS}",
-                        config_path(file)
-                    ));
+                    let mut files = vec![config_path(file)];
+                    files.extend(user_files.iter().map(|f| config_word(f)));
+                    options.push(format!("UserKnownHostsFile={}", files.join(" ")));
+                    // Nor does ssh update the user's files when a machine offers new keys.
+                    options.push("UpdateHostKeys=no".to_owned());
                 }
             }
             Self::Recorded { known_hosts, alias } => {
@@ -70,7 +83,6 @@ impl HostKeys {
             .collect()
     }
 
-    /// The file where keys accepted on first sight go, if any.
     /// Makes the folder the cluster's known hosts go in, which a new launch makes only once its
     /// machines are checked: made first (private, as `StateDir::create` makes it), so that a key
     /// accepted at first sight by the check is the one checked from then on. Best effort: ssh
@@ -85,6 +97,7 @@ impl HostKeys {
         }
     }
 
+    /// The file where keys accepted on first sight go, if any.
     pub fn cluster_file(&self) -> Option<&Path> {
         match self {
             Self::Checked { cluster, .. } => cluster.as_deref(),
@@ -99,10 +112,18 @@ impl HostKeys {
 /// `/home/me/100%/state` name another file or fail as an unknown token; a leading `~`, which ssh
 /// takes for a home, is made `./~`; and a path with blanks is double-quoted, as one word.
 pub fn config_path(path: &Path) -> String {
-    let mut text = path.display().to_string().replace('%', "%%");
+    let text = path.display().to_string();
     if text.starts_with('~') {
-        text.insert_str(0, "./");
+        return config_word(&format!("./{text}"));
     }
+    config_word(&text)
+}
+
+/// `text` as one word of an `ssh -o` option's value that names files, ssh's `%` tokens escaped
+/// and blanks quoted as [`config_path`] does, but a leading `~` left to ssh: for the user's own
+/// known hosts, as `ssh -G` or OpenSSH's defaults name them.
+fn config_word(text: &str) -> String {
+    let text = text.replace('%', "%%");
     if text.contains(char::is_whitespace) {
         format!("\"{text}\"")
     } else {

@@ -10,9 +10,16 @@ fn checked(cluster: Option<&str>, accept_new: bool) -> HostKeys {
     }
 }
 
+/// OpenSSH's default known hosts, as listed when `ssh -G` cannot say.
+fn defaults() -> Vec<String> {
+    crate::launch::ssh_user_known_hosts::DEFAULT
+        .map(str::to_owned)
+        .to_vec()
+}
+
 #[test]
 fn a_machine_s_key_is_checked_against_the_cluster_s_file_first_then_the_user_s() {
-    let options = checked(Some("/state/pg/known_hosts"), false).options();
+    let options = checked(Some("/state/pg/known_hosts"), false).options(&defaults());
     assert_eq!(
         options,
         [
@@ -20,28 +27,68 @@ fn a_machine_s_key_is_checked_against_the_cluster_s_file_first_then_the_user_s()
             "StrictHostKeyChecking=yes",
             "-o",
             "UserKnownHostsFile=/state/pg/known_hosts ~/.ssh/known_hosts ~/.ssh/known_hosts2",
+            "-o",
+            "UpdateHostKeys=no",
         ]
     );
     let options = checked(Some("/state/pg/known_hosts"), true)
-        .options()
+        .options(&defaults())
         .join(" ");
     assert!(
         options.contains("StrictHostKeyChecking=accept-new"),
         "{options}"
     );
-    assert!(!options.contains("=no"), "{options}");
+    assert!(!options.contains("StrictHostKeyChecking=no"), "{options}");
     assert!(!options.contains("/dev/null"), "{options}");
 }
 
 #[test]
+fn the_user_s_own_known_hosts_follow_the_cluster_s_file_as_their_config_gives_them() {
+    let keys = checked(Some("/state/pg/known_hosts"), false);
+    assert!(keys.lists_user_files());
+    let team = [
+        "/srv/team/known_hosts".to_owned(),
+        "/home/me/.ssh/kh".to_owned(),
+    ];
+    assert_eq!(
+        keys.options(&team)[3],
+        "UserKnownHostsFile=/state/pg/known_hosts /srv/team/known_hosts /home/me/.ssh/kh"
+    );
+    // `UserKnownHostsFile none` in their config: the cluster's file alone.
+    assert_eq!(
+        keys.options(&[])[3],
+        "UserKnownHostsFile=/state/pg/known_hosts"
+    );
+    let odd = [
+        "/home/a b/100%/kh".to_owned(),
+        "~/.ssh/known_hosts".to_owned(),
+    ];
+    assert_eq!(
+        keys.options(&odd)[3],
+        "UserKnownHostsFile=/state/pg/known_hosts \"/home/a b/100%%/kh\" ~/.ssh/known_hosts"
+    );
+    for legacy_or_vm in [
+        checked(None, false),
+        HostKeys::Recorded {
+            known_hosts: "/state/pg/known_hosts".into(),
+            alias: "pg-primary".into(),
+        },
+    ] {
+        assert!(!legacy_or_vm.lists_user_files());
+        let options = legacy_or_vm.options(&team).join(" ");
+        assert!(!options.contains("/srv/team"), "{options}");
+    }
+}
+
+#[test]
 fn without_a_cluster_file_the_user_s_config_says_where_keys_are_known() {
-    let options = checked(None, false).options();
+    let options = checked(None, false).options(&defaults());
     assert_eq!(options, ["-o", "StrictHostKeyChecking=yes"]);
 }
 
 #[test]
 fn a_cluster_file_with_blanks_in_its_path_stays_one_word() {
-    let options = checked(Some("/home/a b/pg/known_hosts"), false).options();
+    let options = checked(Some("/home/a b/pg/known_hosts"), false).options(&defaults());
     assert!(
         options[3].starts_with("UserKnownHostsFile=\"/home/a b/pg/known_hosts\" ~/"),
         "{options:?}"
@@ -54,7 +101,7 @@ fn a_vm_s_key_is_recorded_under_its_node_s_name_and_checked_from_then_on() {
         known_hosts: "/state/pg/known_hosts".into(),
         alias: "pg-primary".into(),
     };
-    let options = keys.options().join(" ");
+    let options = keys.options(&defaults()).join(" ");
     for want in [
         "-o StrictHostKeyChecking=accept-new",
         "-o UserKnownHostsFile=/state/pg/known_hosts",
@@ -187,7 +234,7 @@ fn a_percent_in_a_path_is_doubled_so_that_ssh_expands_it_back() {
     ] {
         assert_eq!(config_path(Path::new(path)), word, "{path}");
     }
-    let options = checked(Some("/home/me/100%/pg/known_hosts"), false).options();
+    let options = checked(Some("/home/me/100%/pg/known_hosts"), false).options(&defaults());
     assert!(
         options[3].starts_with("UserKnownHostsFile=/home/me/100%%/pg/known_hosts ~/"),
         "{options:?}"

@@ -16,6 +16,7 @@ use tokio::io::AsyncRead;
 use super::error::LaunchError;
 use super::readiness::NodeShell;
 use super::ssh_known_hosts::{HostKeys, Reached, config_path, explain_refusal};
+use super::ssh_user_known_hosts::{Machine, user_known_hosts, user_known_hosts_blocking};
 
 /// Where and as whom to reach one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,14 +49,17 @@ impl std::fmt::Display for SshFailure {
     }
 }
 
+/// The options of a command run without a terminal: it never prompts, and gives up on a machine
+/// that does not answer.
+const BATCH: [&str; 4] = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5"];
+
 impl SshTarget {
     /// The `ssh` arguments up to (not including) the remote command, the host-key check included.
+    /// The user's known hosts for the machine are asked of ssh on this thread unless known (see
+    /// [`SshTarget::user_known_hosts`]): for a command line baker hands to the user's terminal.
     pub fn ssh_args(&self, interactive: bool) -> Vec<String> {
-        if interactive {
-            self.ssh_args_with(&["-t"])
-        } else {
-            self.ssh_args_with(&["-o", "BatchMode=yes", "-o", "ConnectTimeout=5"])
-        }
+        let mode: &[&str] = if interactive { &["-t"] } else { &BATCH };
+        self.ssh_args_with(mode, &self.user_known_hosts_blocking())
     }
 
     /// `baker login`'s `ssh` command line: an interactive shell on a terminal, or with `command`,
@@ -66,17 +70,44 @@ impl SshTarget {
         if command.is_empty() {
             return self.ssh_args(true);
         }
-        let mut args = self.ssh_args_with(&["-T"]);
+        let mut args = self.ssh_args_with(&["-T"], &self.user_known_hosts_blocking());
         // Options end at `--`: the command's words are never taken for ssh's.
         args.push("--".into());
         args.extend(command.iter().cloned());
         args
     }
 
-    fn ssh_args_with(&self, mode: &[&str]) -> Vec<String> {
+    /// The machine, as the user's SSH config tells machines apart.
+    fn machine(&self) -> Machine {
+        Machine {
+            user: self.user.clone(),
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
+
+    /// The user's own known-hosts files for the machine when its host-key check lists them after
+    /// the cluster's (none else), as their SSH config gives them: asked of `ssh -G` once per
+    /// machine in a command (see [`super::ssh_user_known_hosts`]).
+    pub async fn user_known_hosts(&self) -> Vec<String> {
+        if !self.host_keys.lists_user_files() {
+            return Vec::new();
+        }
+        user_known_hosts(&self.machine()).await
+    }
+
+    fn user_known_hosts_blocking(&self) -> Vec<String> {
+        if !self.host_keys.lists_user_files() {
+            return Vec::new();
+        }
+        user_known_hosts_blocking(&self.machine())
+    }
+
+    /// The `ssh` arguments in `mode`, the user's known hosts for the machine being `user_files`.
+    pub(super) fn ssh_args_with(&self, mode: &[&str], user_files: &[String]) -> Vec<String> {
         let mut args: Vec<String> = vec!["ssh".into()];
         args.extend(mode.iter().map(|a| (*a).to_owned()));
-        args.extend(self.host_keys.options());
+        args.extend(self.host_keys.options(user_files));
         // Errors only: a refused host key still says why; "Permanently added" does not show.
         args.extend(["-o", "LogLevel=ERROR"].map(str::to_owned));
         if let Some(key) = &self.key {
@@ -108,7 +139,7 @@ impl SshTarget {
         mut input: impl AsyncRead + Unpin,
         limit: Duration,
     ) -> Result<(i64, String), SshFailure> {
-        let args = self.ssh_args(false);
+        let args = self.ssh_args_with(&BATCH, &self.user_known_hosts().await);
         let mut command = tokio::process::Command::new(&args[0]);
         command
             .args(&args[1..])

@@ -213,3 +213,59 @@ fn ssh_itself_reads_the_escaped_paths_as_the_cluster_s_files() {
     );
     assert!(!said.contains("not accessible"), "{said}");
 }
+
+/// A machine of the `ssh` provider whose cluster's file and the user's own known hosts have a `%`
+/// and a blank in their paths: ssh reads the cluster's file first, then the user's, each whole
+/// (`ssh -G`, as above; skipped where ssh is not installed).
+#[test]
+fn ssh_itself_reads_the_cluster_s_known_hosts_then_the_user_s() {
+    use crate::launch::ssh_user_known_hosts::parse;
+    if std::process::Command::new("ssh")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no ssh here");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let cluster = root.path().join("100% full/pg/known_hosts");
+    let machine = SshTarget {
+        host: "db1".into(),
+        port: 2222,
+        user: "admin".into(),
+        key: None,
+        host_keys: HostKeys::Checked {
+            cluster: Some(cluster.clone()),
+            accept_new: true,
+        },
+    };
+    let user_files = [
+        "/srv/team known/hosts".to_owned(),
+        "/home/me/5%d".to_owned(),
+    ];
+    let args = machine.ssh_args_with(&BATCH, &user_files);
+    let out = std::process::Command::new("ssh")
+        .args(["-G", "-F", "/dev/null"])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut want = vec![cluster.display().to_string()];
+    want.extend(user_files);
+    assert_eq!(parse(&String::from_utf8_lossy(&out.stdout)), Some(want));
+}
+
+#[tokio::test]
+async fn only_a_machine_checked_against_the_user_s_known_hosts_asks_ssh_for_them() {
+    assert!(vm().user_known_hosts().await.is_empty());
+    let legacy = SshTarget {
+        host_keys: HostKeys::Checked {
+            cluster: None,
+            accept_new: false,
+        },
+        ..vm()
+    };
+    assert!(legacy.user_known_hosts().await.is_empty());
+}

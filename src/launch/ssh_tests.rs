@@ -48,8 +48,9 @@ fn a_placed_node_is_reached_at_its_inventory_host_with_the_default_user() {
     let args = provider.login_command(&node, &[]).join(" ");
     assert!(args.starts_with("ssh -t "), "{args}");
     assert!(args.ends_with("-i /k -p 2222 admin@10.0.0.5"), "{args}");
+    // The cluster's file first; the user's own follow, as their SSH config here gives them.
     assert!(
-        args.contains("UserKnownHostsFile=/state/pg/known_hosts ~/.ssh/known_hosts"),
+        args.contains("-o UserKnownHostsFile=/state/pg/known_hosts "),
         "{args}"
     );
     node.provider_id = Some("root@db1:22".into());
