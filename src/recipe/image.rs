@@ -51,8 +51,6 @@ pub struct ImageLayer {
     pub init: Init,
     /// Packages the installed tarball needs at run time, from the build's repositories.
     pub runtime_packages: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_boot: Option<String>,
     /// Where this image's kernel boots, and where it does not.
     pub boots_on: Vec<BootTarget>,
     /// Extra `mkfs.ext4` options so that the image's kernel and bootloader can read its root.

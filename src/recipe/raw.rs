@@ -227,8 +227,10 @@ pub struct RawImage {
     pub init: Spanned<String>,
     #[serde(default)]
     pub runtime_packages: Vec<String>,
+    /// Read only to say it is ignored: recipes written before said what ran at first boot,
+    /// which is baker's role agent in every image.
     #[serde(default)]
-    pub first_boot: Option<String>,
+    pub first_boot: Option<Spanned<String>>,
     #[serde(default)]
     pub boots_on: Vec<RawBootTarget>,
     #[serde(default)]

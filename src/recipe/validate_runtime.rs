@@ -60,12 +60,18 @@ impl Checker<'_> {
             });
         }
         let bootloader = self.choice(&i.bootloader, "bootloader", Bootloader::ALL)?;
+        if let Some(first_boot) = &i.first_boot {
+            tracing::warn!(
+                "{}: `first_boot` is ignored: every image starts baker's role agent at first boot \
+                 (images/agent); remove the line",
+                self.source.locate(first_boot.span())
+            );
+        }
         Ok(ImageLayer {
             kernel: self.choice(&i.kernel, "kernel package", KernelPackage::ALL)?,
             bootloader,
             init: self.choice(&i.init, "init", Init::ALL)?,
             runtime_packages: i.runtime_packages.clone(),
-            first_boot: i.first_boot.clone(),
             boots_on,
             mkfs_options: self.mkfs_options(i.mkfs_options.as_ref())?,
             firmware: self.firmware(&i.firmware, bootloader)?,

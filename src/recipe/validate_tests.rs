@@ -284,3 +284,18 @@ fn a_bad_path_says_what_is_valid() {
          or NUL bytes"
     );
 }
+
+/// `first_boot`, which recipes written before named, still loads (with a warning) and puts
+/// nothing in the plan: every image runs baker's role agent.
+#[test]
+fn an_older_recipes_first_boot_still_loads() {
+    let older = HELLO.replacen(
+        "[image]\n",
+        "[image]\nfirst_boot = \"baker-role-agent\"\n",
+        1,
+    );
+    assert_ne!(older, HELLO);
+    let recipe = parse(SourceText::new("r.toml", &older)).unwrap();
+    let json = serde_json::to_string(&recipe.image).unwrap();
+    assert!(!json.contains("first_boot"), "{json}");
+}
