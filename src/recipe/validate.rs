@@ -95,7 +95,18 @@ impl Checker<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let mut seen = BTreeSet::new();
         for (step, raw_step) in steps.iter().zip(&raw.steps) {
-            if !seen.insert(step.name.clone()) || step.name == "install" {
+            // The plan's own steps carry these names, and later stages find them by name.
+            if ["source", "setup", "packages", "install"].contains(&step.name.as_str()) {
+                return Err(self.at(
+                    raw_step.name.span(),
+                    format!(
+                        "step name `{}` is reserved: the plan's own steps are source, setup, \
+                         packages and install (the last from [install]); choose another name",
+                        step.name
+                    ),
+                ));
+            }
+            if !seen.insert(step.name.clone()) {
                 return Err(self.at(
                     raw_step.name.span(),
                     format!("step name `{}` is used twice", step.name),

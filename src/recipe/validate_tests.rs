@@ -41,6 +41,14 @@ fn an_unknown_cache_suggests_the_nearest() {
 fn step_names_are_unique_and_tidy() {
     let twice = HELLO.replace("name = \"compile\"", "name = \"configure\"");
     assert!(error_of(&twice).contains("step name `configure` is used twice"));
+    for reserved in ["install", "setup", "source", "packages"] {
+        let taken = HELLO.replace("name = \"compile\"", &format!("name = \"{reserved}\""));
+        let message = error_of(&taken);
+        assert!(
+            message.contains(&format!("step name `{reserved}` is reserved")),
+            "{message}"
+        );
+    }
     let odd = HELLO.replace("name = \"compile\"", "name = \"Compile It\"");
     assert!(error_of(&odd).contains("lower-case letters, digits and `-`"));
 }

@@ -41,7 +41,20 @@ impl LockFile {
                     let valid = std::str::from_utf8(valid).unwrap_or_default();
                     garbled(format!("{}: not UTF-8 text", line_column(valid)))
                 })?;
-                toml::from_str(&text).map_err(|e| garbled(toml_fault(&text, &e)))
+                let lock: Self =
+                    toml::from_str(&text).map_err(|e| garbled(toml_fault(&text, &e)))?;
+                // A lock that pins nothing would fail every download later, far from its cause.
+                for (url, sha256) in &lock.files {
+                    let hex = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+                    if !hex {
+                        let at = text.lines().position(|l| l.contains(sha256.as_str()));
+                        let line = at.map_or(String::new(), |n| format!("line {}: ", n + 1));
+                        return Err(garbled(format!(
+                            "{line}`{sha256}` for {url} is not a sha256 (64 hexadecimal digits)"
+                        )));
+                    }
+                }
+                Ok(lock)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(LockError::Read {
@@ -116,11 +129,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("baker.lock");
         assert_eq!(LockFile::load(&path).unwrap(), LockFile::default());
-        LockFile::record(&path, "http://a/x.tar.gz", "aa").unwrap();
-        LockFile::record(&path, "http://b/y.tar.gz", "bb").unwrap();
+        LockFile::record(&path, "http://a/x.tar.gz", &"aa".repeat(32)).unwrap();
+        LockFile::record(&path, "http://b/y.tar.gz", &"bb".repeat(32)).unwrap();
         let lock = LockFile::load(&path).unwrap();
         assert_eq!(lock.files.len(), 2);
-        assert_eq!(lock.files["http://a/x.tar.gz"], "aa");
+        assert_eq!(lock.files["http://a/x.tar.gz"], "aa".repeat(32));
     }
 
     #[test]
@@ -132,7 +145,8 @@ mod tests {
                 let path = &path;
                 scope.spawn(move || {
                     for i in 0..10 {
-                        LockFile::record(path, &format!("http://h/{t}-{i}"), "aa").unwrap();
+                        LockFile::record(path, &format!("http://h/{t}-{i}"), &"aa".repeat(32))
+                            .unwrap();
                     }
                 });
             }
@@ -140,7 +154,7 @@ mod tests {
         assert_eq!(LockFile::load(&path).unwrap().files.len(), 80);
         // A lock file in a folder not made yet (`--lock locks/baker.lock`).
         let nested = dir.path().join("locks/baker.lock");
-        LockFile::record(&nested, "http://h/x", "aa").unwrap();
+        LockFile::record(&nested, "http://h/x", &"aa".repeat(32)).unwrap();
         assert_eq!(LockFile::load(&nested).unwrap().files.len(), 1);
     }
 
@@ -155,6 +169,10 @@ mod tests {
             ),
             (b"[files]\n\"http://a/x\" = aa\n", "line 2, column 16: "),
             (b"[files\n", "line 1, column 7: "),
+            (
+                b"[files]\n\"http://a/x\" = \"abc\"\n",
+                "line 2: `abc` for http://a/x is not a sha256 (64 hexadecimal digits)",
+            ),
         ] {
             std::fs::write(&path, bytes).unwrap();
             let message = LockFile::load(&path).unwrap_err().to_string();
