@@ -1,7 +1,8 @@
 //! `baker launch`. The library's [`baker::launch::run`] does the work; this file gets the build
 //! (from `--from DIR`, or by building first), makes the chosen provider, turns Ctrl-C into the
 //! launch's cancellation and prints where the cluster is. `--resume` is in `launch_resume.rs`, the
-//! qemu provider's disk in `launch_qemu.rs`, the commands on a launched cluster in `cluster.rs`.
+//! qemu provider's disk in `launch_qemu.rs`, the refusal of another provider's options in
+//! `launch_flags.rs`, the commands on a launched cluster in `cluster.rs`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ use baker::progress::{Reporter, Silent};
 
 use super::Global;
 use super::build::{BuildFlags, build_output, build_stopped};
+use super::launch_flags::provider_name;
 use super::launch_qemu;
 use super::launch_summary;
 use super::progress::TerminalReporter;
@@ -58,6 +60,8 @@ const NO_CACHE_HELP: &str = "Run every build step even when the step cache has i
 pub struct LaunchArgs {
     /// The cluster's name: letters, digits and `-`.
     pub name: String,
+    /// Where the nodes run. An option marked for another provider (`--provider qemu`: …) is
+    /// refused rather than ignored.
     #[arg(long, value_enum, default_value = "docker")]
     pub provider: ProviderName,
     #[command(flatten)]
@@ -98,7 +102,7 @@ pub struct LaunchArgs {
     /// `--provider qemu`: whose QEMU runs the VMs.
     #[arg(long, value_name = "FROM", env = "BAKER_QEMU", default_value = "auto")]
     pub qemu: QemuChoice,
-    /// Publish the roles' ports on every interface, not only 127.0.0.1.
+    /// `--provider docker`: publish the roles' ports on every interface, not only 127.0.0.1.
     #[arg(long)]
     pub publish_all: bool,
     /// `--provider ssh`: the machines, as a file of `master [USER@]HOST[:PORT]` and
@@ -130,7 +134,7 @@ pub struct LaunchArgs {
     /// state says: recipe, build, provider, nodes and smoke test, a node made again published where
     /// the launch published the others. Of launch's own options only --keep-failed goes with it
     /// (and --publish-all, which the state already says, refused for a cluster launched without
-    /// it); the options that would change the cluster are refused.
+    /// it or not on docker); the options that would change the cluster are refused.
     #[arg(
         long,
         conflicts_with_all = super::launch_resume::NEW_LAUNCH_ONLY,
@@ -169,11 +173,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
             "--out and --no-cache are not used with --from and --provider {}: the build is in --from \
              and the nodes make no files there; leave them out (with --provider qemu they say where the \
              disk image goes, and that its OS layer is made again)",
-            if args.provider == ProviderName::Ssh {
-                "ssh"
-            } else {
-                "docker"
-            }
+            provider_name(args.provider)
         );
     }
     let mut request = launch_request(args);
@@ -311,12 +311,7 @@ fn fit_request(request: &mut LaunchRequest, args: &LaunchArgs, plan: &Plan) -> a
     };
     request.slaves = slaves_to_launch(plan, args.slaves, listed);
     check_request(plan, request)?;
-    let provider = match args.provider {
-        ProviderName::Docker => "docker",
-        ProviderName::Qemu => "qemu",
-        ProviderName::Ssh => "ssh",
-    };
-    Ok(check_size(provider, request)?)
+    Ok(check_size(provider_name(args.provider), request)?)
 }
 
 /// The `ssh` provider for a new launch: its inventory read, the master and the first `slaves`

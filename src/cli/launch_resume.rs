@@ -1,6 +1,6 @@
 //! `baker launch NAME --resume`: finishes an interrupted launch with the provider, plan and nodes
 //! its state directory recorded (the library's [`baker::launch::resume`]). Of the other options
-//! only `--publish-all` (for a cluster launched with it, or before baker recorded it) and
+//! only `--publish-all` (for a docker cluster launched with it, or before baker recorded it) and
 //! `--keep-failed` apply; those that would change the cluster are refused
 //! rather than ignored: by clap ([`NEW_LAUNCH_ONLY`], with [`explain_refusal`]'s tip saying why),
 //! `--accel` and `--qemu` when on the command line ([`refuse_given_options`]), and `--slaves`
@@ -28,6 +28,7 @@ use clap::parser::ValueSource;
 
 use super::Global;
 use super::launch::{LaunchArgs, finish_launch, states};
+use super::launch_flags::refuse_for_resumed;
 use super::launch_qemu;
 use super::signals::interrupted;
 
@@ -140,6 +141,9 @@ pub(super) fn resume_launch(
     let state = states.load_or_busy(&args.name)?;
     if let Some(asked) = args.slaves {
         anyhow::bail!(slaves_refusal(&state, asked));
+    }
+    if let Some(why) = refuse_for_resumed(&state.name, &state.provider, args.publish_all) {
+        anyhow::bail!(why);
     }
     let plan = resume::launched_plan(&states, &args.name)?;
     let outcome = runtime.block_on(async {

@@ -10,6 +10,7 @@ mod heartbeat;
 mod image;
 mod image_boot;
 mod launch;
+mod launch_flags;
 mod launch_qemu;
 mod launch_resume;
 mod launch_summary;
@@ -125,12 +126,14 @@ Environment, besides the variables named at options (here and in `baker COMMAND 
 
 /// The command line, parsed; on a mistake clap's error, which exits, with a tip where clap alone
 /// would not say why (an option given with `launch --resume`), or the first mistake where clap
-/// reports a later one (`image --size --format raw`).
+/// reports a later one (`image --size --format raw`); an option of another provider given to
+/// `launch` is refused here too.
 pub fn parse() -> Cli {
     let mut command = Cli::command();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let parsed = (command.try_get_matches_from_mut(&args)).and_then(|matches| {
         launch_resume::refuse_given_options(&mut command, &matches)?;
+        launch_flags::refuse_other_providers(&mut command, &matches)?;
         Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut command))
     });
     parsed.unwrap_or_else(|err| {

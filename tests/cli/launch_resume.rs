@@ -75,6 +75,11 @@ fn what_a_resume_uses_and_the_qemu_variables_go_with_it() {
 
 /// A state directory with cluster `pg` of one primary and two standbys, stopped while placing them.
 fn cluster_of_two_standbys() -> tempfile::TempDir {
+    cluster_of_two_standbys_on("docker")
+}
+
+/// [`cluster_of_two_standbys`], launched on `provider`.
+pub(super) fn cluster_of_two_standbys_on(provider: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let node = |name: &str, role: &str, kind| {
         WantedNode {
@@ -87,7 +92,7 @@ fn cluster_of_two_standbys() -> tempfile::TempDir {
     let state = ClusterState {
         format: STATE_FORMAT,
         name: "pg".into(),
-        provider: "docker".into(),
+        provider: provider.into(),
         recipe: "postgresql".into(),
         version: "15.18".into(),
         distro: "debian-12".into(),

@@ -14,6 +14,7 @@ mod flags;
 mod help;
 mod image_and_cache_values;
 mod images;
+mod launch_flags;
 mod launch_in_another_shell;
 mod launch_qemu_state;
 mod launch_resume;
