@@ -29,7 +29,7 @@ macro_rules! with_provider {
     ($state:expr, |$p:ident| $body:expr) => {
         match $state.provider.as_str() {
             "docker" => {
-                let dir = states().cluster_dir(&$state.name);
+                let dir = states()?.cluster_dir(&$state.name);
                 let reporter = TerminalReporter::new();
                 let engine =
                     baker::launch::docker_cluster::connect_for(&$state, &dir, &reporter).await?;
@@ -37,11 +37,11 @@ macro_rules! with_provider {
                 $body
             }
             "qemu" => {
-                let $p = launch_qemu::provider_of(&states(), &$state);
+                let $p = launch_qemu::provider_of(&states()?, &$state);
                 $body
             }
             "ssh" => {
-                let $p = SshProvider::from_state(&$state, &states().cluster_dir(&$state.name));
+                let $p = SshProvider::from_state(&$state, &states()?.cluster_dir(&$state.name));
                 $body
             }
             other => anyhow::bail!(
@@ -97,7 +97,7 @@ pub struct LogsArgs {
 }
 
 pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
-    let states = states();
+    let states = states()?;
     let (list, unreadable): (Vec<_>, Vec<_>) = states
         .list_each()?
         .into_iter()
@@ -166,12 +166,12 @@ async fn docker_provider<'a>(
     engine: &'a Engine,
     state: &ClusterState,
 ) -> anyhow::Result<DockerProvider<'a>> {
-    let dir = states().cluster_dir(&state.name);
+    let dir = states()?.cluster_dir(&state.name);
     Ok(DockerProvider::for_cluster(engine, state, &dir).await?)
 }
 
 pub fn logs(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let state = states().load_or_busy(&args.name)?;
+    let state = states()?.load_or_busy(&args.name)?;
     let picked = pick_node(&state, Some(&args.node))?;
     tell_choice(global, &picked, "showing the log of");
     let node = picked.node;
@@ -224,7 +224,7 @@ async fn node_logs<P: Provider>(
 }
 
 pub fn login(global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
-    let state = states().load_or_busy(&args.name)?;
+    let state = states()?.load_or_busy(&args.name)?;
     let picked = pick_node(&state, args.node.as_deref())?;
     let doing = if args.command.is_empty() {
         "logging in to"

@@ -146,8 +146,9 @@ pub struct LaunchArgs {
     pub build: BuildFlags,
 }
 
-pub(super) fn states() -> StateDir {
-    StateDir::new(StateDir::default_root())
+/// Where the clusters' states are kept; an empty `$BAKER_STATE_DIR` is refused.
+pub(super) fn states() -> anyhow::Result<StateDir> {
+    Ok(StateDir::new(StateDir::default_root()?))
 }
 
 fn reporter(quiet: bool) -> Arc<dyn Reporter> {
@@ -159,13 +160,15 @@ fn reporter(quiet: bool) -> Arc<dyn Reporter> {
 }
 
 pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
+    // A state root refused fails before any work.
+    let states = states()?;
     let reporter = reporter(global.quiet);
     let runtime = tokio::runtime::Runtime::new()?;
     if args.resume {
-        return super::launch_resume::resume_launch(global, args, &runtime, reporter);
+        return super::launch_resume::resume_launch(global, args, &states, &runtime, reporter);
     }
     if args.provider == ProviderName::Qemu {
-        return launch_qemu(global, args, &runtime, reporter);
+        return launch_qemu(global, args, &states, &runtime, reporter);
     }
     if args.from.is_some() && (args.build.out.is_some() || args.build.no_cache) {
         // Refused rather than ignored, as --from refuses the options that steer a build.
@@ -177,7 +180,6 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut request = launch_request(args);
-    let states = states();
     // A name in use fails now, not after the build; held, it shows in `status` meanwhile.
     let reserved = states.reserve_launch(&args.name)?;
     let mut ssh = None;
@@ -238,6 +240,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
 fn launch_qemu(
     global: &Global,
     args: &LaunchArgs,
+    states: &StateDir,
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ExitCode> {
@@ -253,7 +256,6 @@ fn launch_qemu(
         &reporter,
     ))?;
     let mut request = launch_request(args);
-    let states = states();
     // A name in use fails now, not after the build and the image.
     let reserved = states.reserve_launch(&args.name)?;
     if args.from.is_none() && args.image.is_none() {
@@ -277,7 +279,7 @@ fn launch_qemu(
     .running_qemu(runner);
     let outcome = runtime.block_on(run::launch(
         &provider,
-        &states,
+        states,
         &plan,
         &request,
         &reserved,

@@ -27,7 +27,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 
 use super::Global;
-use super::launch::{LaunchArgs, finish_launch, states};
+use super::launch::{LaunchArgs, finish_launch};
 use super::launch_flags::refuse_for_resumed;
 use super::launch_qemu;
 use super::signals::interrupted;
@@ -134,10 +134,10 @@ fn launched_name(matches: &clap::ArgMatches) -> Option<String> {
 pub(super) fn resume_launch(
     global: &Global,
     args: &LaunchArgs,
+    states: &StateDir,
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ExitCode> {
-    let states = states();
     let state = states.load_or_busy(&args.name)?;
     if let Some(asked) = args.slaves {
         anyhow::bail!(slaves_refusal(&state, asked));
@@ -145,7 +145,7 @@ pub(super) fn resume_launch(
     if let Some(why) = refuse_for_resumed(&state.name, &state.provider, args.publish_all) {
         anyhow::bail!(why);
     }
-    let plan = resume::launched_plan(&states, &args.name)?;
+    let plan = resume::launched_plan(states, &args.name)?;
     let outcome = runtime.block_on(async {
         match state.provider.as_str() {
             "docker" => {
@@ -154,22 +154,22 @@ pub(super) fn resume_launch(
                 let mut provider = DockerProvider::for_cluster(&engine, &state, &dir).await?;
                 // Where its launch published the ports, so that a node made again is there too.
                 provider.host_ip = resumed_host_ip(&state, args.publish_all)?;
-                resume_with(&provider, &states, &plan, args, reporter).await
+                resume_with(&provider, states, &plan, args, reporter).await
             }
             "ssh" => {
                 let mut provider =
                     SshProvider::from_state(&state, &states.cluster_dir(&state.name));
                 provider.repositories = repositories(&plan, &global.cache());
-                resume_with(&provider, &states, &plan, args, reporter).await
+                resume_with(&provider, states, &plan, args, reporter).await
             }
             "qemu" => {
                 let runner =
                     QemuRunner::choose(QemuRunner::recorded(&state), &global.cache(), &reporter)
                         .await?;
-                let provider = launch_qemu::provider_of(&states, &state)
+                let provider = launch_qemu::provider_of(states, &state)
                     .remembering_kvm(KvmMemory::in_cache(&global.cache()))
                     .running_qemu(runner);
-                resume_with(&provider, &states, &plan, args, reporter).await
+                resume_with(&provider, states, &plan, args, reporter).await
             }
             other => Err(LaunchError::Input(format!(
                 "cluster {} uses the {other} provider, which this baker cannot resume",

@@ -17,5 +17,21 @@ fn a_relative_state_root_is_made_absolute_against_the_current_directory() {
         absolute_root(PathBuf::from("/var/lib/baker/clusters")),
         PathBuf::from("/var/lib/baker/clusters")
     );
-    assert!(StateDir::default_root().is_absolute());
+    assert!(StateDir::default_root().unwrap().is_absolute());
+}
+
+#[test]
+fn an_empty_state_dir_variable_is_refused_rather_than_taken_for_the_current_directory() {
+    let err = root_from(Some("".into())).unwrap_err();
+    assert!(err.default.is_absolute() && err.default.ends_with("clusters"));
+    assert!(
+        err.to_string()
+            .starts_with("$BAKER_STATE_DIR is an empty path: set it to"),
+        "{err}"
+    );
+    assert_eq!(
+        root_from(Some("/srv/states".into())).unwrap(),
+        PathBuf::from("/srv/states")
+    );
+    assert_eq!(root_from(None).unwrap(), err.default);
 }

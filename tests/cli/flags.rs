@@ -243,3 +243,30 @@ fn launch_from_a_build_refuses_out_and_no_cache_for_containers_and_machines() {
         ]));
     }
 }
+
+#[test]
+fn an_empty_state_dir_variable_is_refused_rather_than_taken_for_the_current_directory() {
+    let here = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &["status", "x"],
+        &["destroy", "x"],
+        &["clusters"],
+        &["logs", "x", "primary"],
+        &["login", "x"],
+        &["launch", "x", "--from", "out"],
+    ];
+    for command in commands {
+        baker()
+            .current_dir(here.path())
+            .env("BAKER_STATE_DIR", "")
+            .args(*command)
+            .assert()
+            .failure()
+            .stderr(contains_all(&[
+                "$BAKER_STATE_DIR is an empty path: set it to the folder",
+                "or unset it for the default,",
+            ]));
+    }
+    // Nothing was made in the current directory (`destroy` made its `.locks` there).
+    assert_eq!(std::fs::read_dir(here.path()).unwrap().count(), 0);
+}

@@ -21,7 +21,7 @@ use super::{ClusterArg, docker_provider};
 
 pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let states = states();
+    let states = states()?;
     let state = run::state_or_empty(&states, &args.name, "docker")?;
     if state.recipe.is_empty() {
         return destroy_unrecorded(global, &runtime, &states, &state);

@@ -23,7 +23,7 @@ use super::{ClusterArg, docker_provider};
 
 pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let states = states();
+    let states = states()?;
     let state = match states.load(&args.name) {
         Ok(state) => state,
         Err(e @ StateError::Unknown { .. }) => {
