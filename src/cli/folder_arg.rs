@@ -1,12 +1,14 @@
 //! The value parsers of the options that name a folder baker creates or writes in (`--out`,
-//! `--cache-dir`), or reads (`--recipes-dir`). A path that is a file, or lies under one (or, read,
-//! does not exist), is refused as the options are read, by clap, in an error that names the option
-//! — not after a build or an image has run, in an error that names only a path.
+//! `--cache-dir`), or reads (`--recipes-dir`), and of `--lock`, a file. A path that is a file, or
+//! lies under one (or, read, does not exist), is refused as the options are read, by clap, in an
+//! error that names the option — not after a build or an image has run, in an error that names
+//! only a path; so are an empty path and a lock file that is a folder. A value that came from the
+//! option's variable names it: the user may never have typed the option.
 
 use std::path::{Path, PathBuf};
 
 /// The variables that give the folder options their values when the options are not given.
-const FROM_ENV: [&str; 2] = ["BAKER_CACHE_DIR", "BAKER_RECIPES_DIR"];
+const FROM_ENV: [&str; 3] = ["BAKER_CACHE_DIR", "BAKER_RECIPES_DIR", "BAKER_LOCK"];
 
 /// `text` as a path, unless it, or the nearest of its parents that exists, is not a folder.
 pub fn folder(text: &str) -> Result<PathBuf, String> {
@@ -50,6 +52,19 @@ pub fn existing_folder(text: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// `text` as the path of a file baker reads and writes (`--lock`), unless it is empty or a folder.
+pub fn file(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    let why = if text.is_empty() {
+        "an empty path"
+    } else if path.is_dir() {
+        "a folder, not a file"
+    } else {
+        return Ok(path);
+    };
+    Err(from_env(text, why.into()))
+}
+
 /// The path itself or the nearest of its parents that exists, and whether it is a folder
 /// (following symbolic links, as creating a folder under it would).
 fn nearest_existing(path: &Path) -> Option<(&Path, bool)> {
@@ -81,6 +96,12 @@ mod tests {
         assert!(folder("relative-and-new").is_ok());
         assert_eq!(folder(""), Err("an empty path".into()));
         assert!(existing_folder(dir.path().to_str().unwrap()).is_ok());
+        assert_eq!(super::file(""), Err("an empty path".into()));
+        assert_eq!(
+            super::file(dir.path().to_str().unwrap()),
+            Err("a folder, not a file".into())
+        );
+        assert_eq!(super::file(file.to_str().unwrap()), Ok(file.clone()));
         let missing = dir.path().join("missing");
         assert_eq!(
             existing_folder(missing.to_str().unwrap()),

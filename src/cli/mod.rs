@@ -63,7 +63,13 @@ pub struct Global {
     pub cache_dir: Option<PathBuf>,
     /// The lock file of first-download sha256s of unpinned files; keep it beside your recipes under
     /// version control [default: $BAKER_LOCK, else <cache>/baker.lock].
-    #[arg(long, global = true, value_name = "PATH", env = "BAKER_LOCK")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "BAKER_LOCK",
+        value_parser = folder_arg::file
+    )]
     pub lock: Option<PathBuf>,
     /// A directory of extra recipes (`<name>/<distro>.toml`); they replace embedded ones of the same name and distro.
     #[arg(

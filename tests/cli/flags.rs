@@ -270,3 +270,30 @@ fn an_empty_state_dir_variable_is_refused_rather_than_taken_for_the_current_dire
     // Nothing was made in the current directory (`destroy` made its `.locks` there).
     assert_eq!(std::fs::read_dir(here.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn an_empty_lock_variable_is_named_in_the_error_as_the_folder_variables_are() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, reason) in [
+        (String::new(), "an empty path"),
+        (dir.path().display().to_string(), "a folder, not a file"),
+    ] {
+        baker()
+            .args(["plan", "-d", "centos6"])
+            .env("BAKER_LOCK", &value)
+            .assert()
+            .code(2)
+            .stderr(
+                predicate::str::contains(format!("{reason} (the value of $BAKER_LOCK)"))
+                    .and(predicate::str::contains("a value is required").not()),
+            );
+    }
+    baker()
+        .args(["plan", "-d", "centos6", "--lock", ""])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("invalid value '' for '--lock <PATH>': an empty path")
+                .and(predicate::str::contains("the value of").not()),
+        );
+}
