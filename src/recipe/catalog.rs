@@ -1,6 +1,7 @@
 //! Finding recipes: those embedded in the binary (so an installed `baker` works from any directory),
 //! those in a recipes directory, and a file named on the command line. A recipe found later replaces
-//! an embedded one with the same name and distro.
+//! an embedded one with the same name and distro; two files of one recipes directory that define
+//! the same name and distro are refused, naming both, since either could be the one meant.
 
 use std::path::{Path, PathBuf};
 
@@ -48,7 +49,8 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// Adds every `*.toml` below `dir` (one level of sub-directories, as in `recipes/<name>/<distro>.toml`).
+    /// Adds every `*.toml` below `dir` (one level of sub-directories, as in `recipes/<name>/<distro>.toml`);
+    /// fails, naming both files, when two of them define the same recipe name and distro.
     pub fn add_dir(&mut self, dir: &Path) -> Result<(), RecipeError> {
         let read = |p: &Path| {
             std::fs::read_dir(p).map_err(|source| RecipeError::Read {
@@ -67,8 +69,22 @@ impl Catalog {
         }
         files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
         files.sort();
+        let mut found: Vec<Recipe> = Vec::new();
         for file in files {
-            self.add(load_file(&file)?);
+            let recipe = load_file(&file)?;
+            let same = |r: &&Recipe| r.name == recipe.name && r.distro == recipe.distro;
+            if let Some(first) = found.iter().find(same) {
+                return Err(RecipeError::Duplicate {
+                    name: recipe.name,
+                    distro: recipe.distro.to_string(),
+                    first: first.source_text.origin.clone(),
+                    second: file.display().to_string(),
+                });
+            }
+            found.push(recipe);
+        }
+        for recipe in found {
+            self.add(recipe);
         }
         Ok(())
     }
@@ -211,6 +227,32 @@ mod tests {
             "{err}"
         );
         assert_eq!(catalog.select(None, Some("centos6")).unwrap().name, "mesos");
+    }
+
+    #[test]
+    fn two_files_of_a_recipes_directory_defining_one_recipe_are_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let hello = include_str!("../../recipes/hello/debian-12.toml");
+        std::fs::create_dir(dir.path().join("hello")).unwrap();
+        std::fs::write(dir.path().join("hello/debian-12.toml"), hello).unwrap();
+        let mut catalog = Catalog::embedded().unwrap();
+        // One file replaces the embedded recipe.
+        catalog.add_dir(dir.path()).unwrap();
+        std::fs::write(dir.path().join("copy.toml"), hello).unwrap();
+        let err = catalog.add_dir(dir.path()).unwrap_err().to_string();
+        let (first, second) = (
+            dir.path().join("copy.toml"),
+            dir.path().join("hello/debian-12.toml"),
+        );
+        assert_eq!(
+            err,
+            format!(
+                "recipe hello for debian-12 is defined twice in the recipes directory, by {} and \
+                 by {}: remove one, or change the `name` of one",
+                first.display(),
+                second.display()
+            )
+        );
     }
 
     #[test]

@@ -44,6 +44,18 @@ pub enum RecipeError {
         choose: &'static str,
     },
 
+    /// Two files of one recipes directory, `first` and `second`, define recipe `name` for `distro`.
+    #[error(
+        "recipe {name} for {distro} is defined twice in the recipes directory, by {first} and by \
+         {second}: remove one, or change the `name` of one"
+    )]
+    Duplicate {
+        name: String,
+        distro: String,
+        first: String,
+        second: String,
+    },
+
     #[error("recipe {recipe} has no optional step `{given}`; optional steps: {available}")]
     UnknownOptionalStep {
         recipe: String,

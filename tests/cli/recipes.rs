@@ -300,3 +300,28 @@ fn the_postgresql_standby_smoke_is_written_to_read_its_table_only_after_looking_
     );
     assert_eq!(run.matches("from baker_smoke").count(), 1, "{run}");
 }
+
+#[test]
+fn two_files_of_a_recipes_directory_defining_one_recipe_are_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("greet")).unwrap();
+    let greet = HELLO.replace("name = \"hello\"", "name = \"greet\"");
+    std::fs::write(dir.path().join("greet/debian-12.toml"), &greet).unwrap();
+    std::fs::write(dir.path().join("greet/bookworm.toml"), &greet).unwrap();
+    for command in [&["recipes"][..], &["plan", "--recipe", "greet"]] {
+        baker()
+            .args(command)
+            .arg("--recipes-dir")
+            .arg(dir.path())
+            .assert()
+            .failure()
+            .stderr(contains_all(&[
+                "recipe greet for debian-12 is defined twice in the recipes directory",
+                &dir.path().join("greet/bookworm.toml").display().to_string(),
+                &dir.path()
+                    .join("greet/debian-12.toml")
+                    .display()
+                    .to_string(),
+            ]));
+    }
+}
