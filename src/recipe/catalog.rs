@@ -154,19 +154,7 @@ impl Catalog {
                 for_name: String::new(),
                 available: self.distros_of(""),
             }),
-            many => Err(RecipeError::AmbiguousRecipe {
-                distro: distro.map_or_else(|| "any distro".to_owned(), |d| d.to_string()),
-                candidates: many
-                    .iter()
-                    .map(|r| format!("{} ({})", r.name, r.distro))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                choose: if many.iter().all(|r| r.name == many[0].name) {
-                    "--distro D"
-                } else {
-                    "--recipe NAME"
-                },
-            }),
+            many => Err(RecipeError::AmbiguousRecipe(ambiguity(many))),
         }
     }
 
@@ -201,6 +189,59 @@ impl Catalog {
     }
 }
 
+/// What to say when the recipes `many` (sorted by name and distro) all fit what was asked: which
+/// recipes build for which distros, and the flags that pick each.
+fn ambiguity(many: &[&Recipe]) -> String {
+    let mut by_name: Vec<(&str, Vec<Distro>)> = Vec::new();
+    for recipe in many {
+        match by_name.iter_mut().find(|(name, _)| *name == recipe.name) {
+            Some((_, distros)) => distros.push(recipe.distro),
+            None => by_name.push((&recipe.name, vec![recipe.distro])),
+        }
+    }
+    let one_distro = many.iter().all(|r| r.distro == many[0].distro);
+    let (said, flags): (String, Vec<String>) = match by_name.as_slice() {
+        [(name, distros)] => (
+            format!("recipe {name} builds for {}", joined(distros, "and")),
+            (distros.iter())
+                .map(|d| format!("--distro {}", d.typed()))
+                .collect(),
+        ),
+        _ if one_distro => (
+            format!(
+                "recipes {} build for {}",
+                joined(by_name.iter().map(|(name, _)| name), "and"),
+                many[0].distro
+            ),
+            (by_name.iter())
+                .map(|(name, _)| format!("--recipe {name}"))
+                .collect(),
+        ),
+        _ => (
+            (by_name.iter())
+                .map(|(name, distros)| {
+                    format!("recipe {name} builds for {}", joined(distros, "and"))
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            (many.iter())
+                .map(|r| format!("--recipe {} --distro {}", r.name, r.distro.typed()))
+                .collect(),
+        ),
+    };
+    format!("{said}: add {}", joined(&flags, "or"))
+}
+
+/// `a`, `a and b`, `a, b and c` (with `or` for `and` as `word` says).
+fn joined<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, word: &str) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    match items.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} {word} {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 fn looks_like_path(s: &str) -> bool {
     s.contains('/') || s.ends_with(".toml")
 }
@@ -222,9 +263,21 @@ mod tests {
     fn without_a_distro_the_product_s_recipes_ask_for_one() {
         let catalog = Catalog::embedded().unwrap();
         let err = catalog.select(None, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "recipe mesos builds for centos-6.6 and ubuntu-14.04: add --distro centos6 or \
+             --distro ubuntu14.04"
+        );
+        let err = catalog.select(Some("mesos"), None).unwrap_err().to_string();
         assert!(
-            err.contains("mesos (centos-6.6), mesos (ubuntu-14.04); choose one with --distro D"),
+            err.starts_with("recipe mesos builds for centos-6.6 and"),
             "{err}"
+        );
+        let err = catalog.select(None, Some("bookworm")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "recipes hello and postgresql build for debian-12: add --recipe hello or --recipe \
+             postgresql"
         );
         assert_eq!(catalog.select(None, Some("centos6")).unwrap().name, "mesos");
     }
@@ -252,6 +305,20 @@ mod tests {
                 first.display(),
                 second.display()
             )
+        );
+    }
+
+    #[test]
+    fn several_names_over_several_distros_are_each_said_with_the_flags_of_each() {
+        let catalog = Catalog::embedded().unwrap();
+        let many: Vec<&Recipe> = (catalog.recipes().iter())
+            .filter(|r| r.name != "postgresql")
+            .collect();
+        assert_eq!(
+            ambiguity(&many),
+            "recipe hello builds for debian-12; recipe mesos builds for centos-6.6 and \
+             ubuntu-14.04: add --recipe hello --distro debian12, --recipe mesos --distro centos6 \
+             or --recipe mesos --distro ubuntu14.04"
         );
     }
 

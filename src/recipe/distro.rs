@@ -38,6 +38,16 @@ impl Distro {
             .unwrap_or_default()
     }
 
+    /// The spelling `--distro`'s help gives (`centos6`, `ubuntu14.04`, `debian12`), for the flags
+    /// a message tells the user to add.
+    pub fn typed(self) -> &'static str {
+        match self {
+            Distro::Centos66 => "centos6",
+            Distro::Ubuntu1404 => "ubuntu14.04",
+            Distro::Debian12 => "debian12",
+        }
+    }
+
     /// Resolves any accepted spelling; `None` when the name is not one baker knows.
     pub fn parse(input: &str) -> Option<Self> {
         let folded = fold(input);
@@ -103,6 +113,9 @@ mod tests {
         }
         for s in ["debian12", "debian-12", "bookworm"] {
             assert_eq!(Distro::parse(s), Some(Distro::Debian12), "{s}");
+        }
+        for (d, _, _) in NAMES {
+            assert_eq!(Distro::parse(d.typed()), Some(*d), "{d}");
         }
     }
 

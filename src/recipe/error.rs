@@ -35,14 +35,10 @@ pub enum RecipeError {
         available: String,
     },
 
-    /// `choose` is the option that picks one: `--distro D` when the candidates are one recipe's
-    /// distros, else `--recipe NAME`.
-    #[error("several recipes build for {distro}: {candidates}; choose one with {choose}")]
-    AmbiguousRecipe {
-        distro: String,
-        candidates: String,
-        choose: &'static str,
-    },
+    /// Several recipes fit: which recipes build for which distros, and the flags that pick each
+    /// (see the catalog's `ambiguity`).
+    #[error("{0}")]
+    AmbiguousRecipe(String),
 
     /// Two files of one recipes directory, `first` and `second`, define recipe `name` for `distro`.
     #[error(

@@ -249,8 +249,15 @@ fn a_wrong_checksum_format_is_rejected_with_its_place() {
 fn several_recipes_for_a_distro_ask_for_a_choice() {
     fails_saying(
         &["plan", "--distro", "debian12"],
-        &["hello", "postgresql", "--recipe"],
+        &[
+            "recipes hello and postgresql build for debian-12: add --recipe hello or --recipe postgresql",
+        ],
     );
+    // Without a distro, the product's recipe: which distros it builds for, and the flags.
+    let mesos = "recipe mesos builds for centos-6.6 and ubuntu-14.04: add --distro centos6 or \
+                 --distro ubuntu14.04";
+    fails_saying(&["plan"], &[mesos]);
+    fails_saying(&["plan", "--recipe", "mesos"], &[mesos]);
 }
 
 #[test]
