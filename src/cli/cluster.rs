@@ -6,7 +6,6 @@
 use super::Global;
 use super::launch_qemu;
 use super::output::{emit_line, say};
-use super::progress::TerminalReporter;
 use anyhow::Context;
 use baker::engine::Engine;
 use baker::launch::docker::DockerProvider;
@@ -23,16 +22,17 @@ use super::launch::states;
 
 /// Evaluates `$body` (inside an async block returning `anyhow::Result`) with `$p` bound to the
 /// provider cluster `$state` was launched with, rebuilt from its state (the docker provider with a
-/// connected engine): the one place that maps a state's provider name to a provider, since the
+/// connected engine, whose warnings `$global`'s `-q` drops): the one place that maps a state's provider name to a provider, since the
 /// `Provider` trait's associated shell type rules out a boxed provider.
 macro_rules! with_provider {
-    ($state:expr, |$p:ident| $body:expr) => {
+    ($global:expr, $state:expr, |$p:ident| $body:expr) => {
         match $state.provider.as_str() {
             "docker" => {
                 let dir = states()?.cluster_dir(&$state.name);
-                let reporter = TerminalReporter::new();
+                let reporter = crate::cli::launch::reporter($global.quiet);
                 let engine =
-                    baker::launch::docker_cluster::connect_for(&$state, &dir, &reporter).await?;
+                    baker::launch::docker_cluster::connect_for(&$state, &dir, reporter.as_ref())
+                        .await?;
                 let $p = docker_provider(&engine, &$state).await?;
                 $body
             }
@@ -104,9 +104,6 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
         .partition(|(_, state)| state.is_ok());
     let list: Vec<ClusterState> = list.into_iter().filter_map(|(_, s)| s.ok()).collect();
     let preparing = states.preparing();
-    if global.quiet {
-        return Ok(ExitCode::SUCCESS);
-    }
     if list.is_empty() && preparing.is_empty() && unreadable.is_empty() {
         emit_line("no clusters")?;
     }
@@ -140,7 +137,7 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
             "-", "unreadable"
         ))?;
     }
-    if !list.is_empty() {
+    if !list.is_empty() && !global.quiet {
         // The list reads the state files only: asking every provider (SSH to each machine) would
         // make it slow.
         super::output::say(
@@ -178,7 +175,7 @@ pub fn logs(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     if args.follow {
         let command = runtime.block_on(async {
-            with_provider!(state, |provider| {
+            with_provider!(global, state, |provider| {
                 let node = provider.located(&state, node).await;
                 anyhow::Ok(provider.follow_command(&node, args.lines))
             })
@@ -186,7 +183,7 @@ pub fn logs(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
         return run_attached(&command, &node.name);
     }
     let (log, task) = runtime.block_on(async {
-        with_provider!(state, |provider| {
+        with_provider!(global, state, |provider| {
             let node = provider.located(&state, node).await;
             anyhow::Ok(node_logs(&provider, &node, args.lines).await)
         })
@@ -235,7 +232,7 @@ pub fn login(global: &Global, args: &LoginArgs) -> anyhow::Result<ExitCode> {
     let node = picked.node;
     let runtime = tokio::runtime::Runtime::new()?;
     let command = runtime.block_on(async {
-        with_provider!(state, |provider| {
+        with_provider!(global, state, |provider| {
             let node = provider.located(&state, node).await;
             anyhow::Ok(provider.login_command(&node, &args.command))
         })

@@ -151,7 +151,8 @@ pub(super) fn states() -> anyhow::Result<StateDir> {
     Ok(StateDir::new(StateDir::default_root()?))
 }
 
-fn reporter(quiet: bool) -> Arc<dyn Reporter> {
+/// Where the library's progress, notes and warnings go: the terminal, or nowhere with `-q`.
+pub(super) fn reporter(quiet: bool) -> Arc<dyn Reporter> {
     if quiet {
         Arc::new(Silent)
     } else {

@@ -48,8 +48,9 @@ pub struct Global {
     /// More detail on stderr (-v: debug, -vv: trace, including cache-key material).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Print nothing but errors and what was asked for (a plan, a list, an image id): no progress,
-    /// notes, warnings or summaries.
+    /// Print nothing but errors and what was asked for (a plan, a list, a log, an image id): no
+    /// progress, notes, warnings or summaries, such as what `build`, `launch` or `destroy` made or
+    /// removed; `status` answers by its exit code alone.
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// The cache root [default: ~/.cache/baker].

@@ -205,3 +205,43 @@ fn quiet_keeps_what_was_asked_for_and_says_nothing_else() {
         .stdout(predicate::str::contains("hello"))
         .stderr("");
 }
+
+#[test]
+fn quiet_drops_the_warnings_and_summaries_of_the_cluster_commands_and_keeps_their_lists() {
+    // No engine answers (DOCKER_HOST names no socket): destroy warns it cannot look for containers.
+    let states = tempfile::tempdir().unwrap();
+    baker()
+        .env("BAKER_STATE_DIR", states.path())
+        .args(["destroy", "nope"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no cluster nope is left"))
+        .stderr(predicate::str::contains(
+            "warning: not looking for containers of nope: cannot reach a Docker engine",
+        ));
+    baker()
+        .env("BAKER_STATE_DIR", states.path())
+        .args(["-q", "destroy", "nope"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    // The list is what `clusters` was asked for: -q keeps it, and drops the note under it.
+    let states = super::launch_resume::cluster_of_two_standbys_on("docker");
+    baker()
+        .env("BAKER_STATE_DIR", states.path())
+        .arg("clusters")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pg "))
+        .stderr(predicate::str::contains(
+            "phases as the launches recorded them",
+        ));
+    baker()
+        .env("BAKER_STATE_DIR", states.path())
+        .args(["clusters", "-q"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pg "))
+        .stderr("");
+}

@@ -10,13 +10,12 @@ use baker::launch::provider::Removed;
 use baker::launch::run;
 use baker::launch::ssh::SshProvider;
 use baker::launch::state::{ClusterState, StateDir};
-use baker::progress::{Event, Reporter};
+use baker::progress::Event;
 
 use super::super::Global;
 use super::super::launch::states;
 use super::super::launch_qemu;
 use super::super::output::emit_line;
-use super::super::progress::TerminalReporter;
 use super::{ClusterArg, docker_provider};
 
 pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
@@ -27,7 +26,7 @@ pub fn destroy(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         return destroy_unrecorded(global, &runtime, &states, &state);
     }
     let removed = runtime.block_on(async {
-        with_provider!(state, |provider| anyhow::Ok(
+        with_provider!(global, state, |provider| anyhow::Ok(
             run::destroy(&provider, &states, &state).await?
         ))
     })?;
@@ -55,13 +54,13 @@ fn destroy_unrecorded(
     states: &StateDir,
     state: &ClusterState,
 ) -> anyhow::Result<ExitCode> {
-    let reporter = TerminalReporter::new();
+    let reporter = super::super::launch::reporter(global.quiet);
     let (vms, containers) = runtime.block_on(async {
         // One lock for both: no launch of the name starts between them.
         let held = states.lock_launch(&state.name, LaunchWork::Destroy)?;
         let qemu = launch_qemu::provider_of(states, state);
         let vms = run::destroy_locked(&qemu, states, state, &held).await?;
-        let containers = match Engine::connect(&reporter).await {
+        let containers = match Engine::connect(reporter.as_ref()).await {
             Ok(engine) => {
                 let docker = docker_provider(&engine, state).await?;
                 run::destroy_locked(&docker, states, state, &held).await?

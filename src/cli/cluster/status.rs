@@ -18,7 +18,6 @@ use super::super::Global;
 use super::super::launch::states;
 use super::super::launch_qemu;
 use super::super::output::emit_line;
-use super::super::progress::TerminalReporter;
 use super::{ClusterArg, docker_provider};
 
 pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
@@ -38,7 +37,7 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     let (state, conditions, ids) = runtime.block_on(async {
-        with_provider!(state, |provider| {
+        with_provider!(global, state, |provider| {
             let (state, conditions) = look(&provider, state).await;
             let ids: Vec<String> = state.nodes.iter().map(|n| provider.shown_id(n)).collect();
             anyhow::Ok((state, conditions, ids))
