@@ -131,7 +131,7 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
     }
     // Listed rather than failing the whole list: the others are still worth seeing.
     for (name, error) in unreadable {
-        let error = error.err().map(|e| e.to_string()).unwrap_or_default();
+        let error = error.err().map(|e| e.listed()).unwrap_or_default();
         emit_line(&format!(
             "{name:<20} {:<8} {:<12} {error}",
             "-", "unreadable"

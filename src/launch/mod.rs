@@ -66,6 +66,7 @@ pub mod ssh_user_known_hosts;
 pub mod state;
 pub mod state_identity;
 pub mod state_root;
+pub mod state_unreadable;
 
 pub use error::LaunchError;
 

@@ -63,7 +63,9 @@ pub enum StateError {
         #[source]
         source: io::Error,
     },
-    #[error("{} is not a cluster state file of format {STATE_FORMAT}: {message}", path.display())]
+    /// Another baker's format, or a broken file: says what to do instead (see
+    /// [`super::state_unreadable`]).
+    #[error("{}", super::state_unreadable::unreadable(path, message))]
     Parse { path: PathBuf, message: String },
 }
 

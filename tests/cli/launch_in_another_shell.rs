@@ -175,5 +175,32 @@ fn clusters_lists_the_others_when_one_state_file_cannot_be_read() {
             .unwrap_or_else(|| panic!("no line for {name}: {text}"));
         assert!(line.contains("unreadable"), "{line}");
         assert!(line.contains("state.json"), "{line}");
+        // What to do is for the commands on the cluster to say (below), not for each line here.
+        assert!(!line.contains("rm -r"), "{line}");
     }
+}
+
+#[test]
+fn a_state_file_of_another_format_says_how_to_remove_the_cluster_by_hand() {
+    let states = tempfile::tempdir().unwrap();
+    let dir = states.path().join("pg");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("state.json"), r#"{"format": 2}"#).unwrap();
+    for command in ["destroy", "status"] {
+        baker()
+            .env("BAKER_STATE_DIR", states.path())
+            .args([command, "pg"])
+            .assert()
+            .failure()
+            .stderr(contains_all(&[
+                &format!(
+                    "{} is not a cluster state file of format 1",
+                    dir.join("state.json").display()
+                ),
+                "destroy the cluster with the baker that launched it",
+                "`docker ps -a --filter label=baker.cluster=pg` lists its containers",
+                &format!("(`rm -r {}`)", dir.display()),
+            ]));
+    }
+    assert!(dir.join("state.json").is_file(), "the state stays");
 }
