@@ -242,12 +242,46 @@ fn joined<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, word: &str) 
     }
 }
 
+/// What a [`RecipeError::Folder`] suggests: the `.toml` files in `dir` and its sub-folders (as
+/// `--recipes-dir` reads them), at most a few, or that there are none.
+fn recipe_files_in(dir: &Path) -> String {
+    let toml = |p: &PathBuf| p.extension().is_some_and(|e| e == "toml");
+    let list = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    for path in list(dir) {
+        if path.is_dir() {
+            files.extend(list(&path).into_iter().filter(toml));
+        } else if toml(&path) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let shown: Vec<String> = (files.iter().take(3))
+        .map(|f| f.display().to_string())
+        .collect();
+    match files.len() {
+        0 => " (it holds none)".to_owned(),
+        n if n > shown.len() => format!(" ({}, …)", shown.join(", ")),
+        _ => format!(" ({})", shown.join(", ")),
+    }
+}
+
 fn looks_like_path(s: &str) -> bool {
     s.contains('/') || s.ends_with(".toml")
 }
 
-/// Reads and checks one recipe file from disk.
+/// Reads and checks one recipe file from disk; a folder is refused, saying what to give instead.
 pub fn load_file(path: &Path) -> Result<Recipe, RecipeError> {
+    if path.is_dir() {
+        return Err(RecipeError::Folder {
+            path: path.to_owned(),
+            inside: recipe_files_in(path),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|source| RecipeError::Read {
         path: PathBuf::from(path),
         source,
@@ -256,78 +290,5 @@ pub fn load_file(path: &Path) -> Result<Recipe, RecipeError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn without_a_distro_the_product_s_recipes_ask_for_one() {
-        let catalog = Catalog::embedded().unwrap();
-        let err = catalog.select(None, None).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "recipe mesos builds for centos-6.6 and ubuntu-14.04: add --distro centos6 or \
-             --distro ubuntu14.04"
-        );
-        let err = catalog.select(Some("mesos"), None).unwrap_err().to_string();
-        assert!(
-            err.starts_with("recipe mesos builds for centos-6.6 and"),
-            "{err}"
-        );
-        let err = catalog.select(None, Some("bookworm")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "recipes hello and postgresql build for debian-12: add --recipe hello or --recipe \
-             postgresql"
-        );
-        assert_eq!(catalog.select(None, Some("centos6")).unwrap().name, "mesos");
-    }
-
-    #[test]
-    fn two_files_of_a_recipes_directory_defining_one_recipe_are_refused_naming_both() {
-        let dir = tempfile::tempdir().unwrap();
-        let hello = include_str!("../../recipes/hello/debian-12.toml");
-        std::fs::create_dir(dir.path().join("hello")).unwrap();
-        std::fs::write(dir.path().join("hello/debian-12.toml"), hello).unwrap();
-        let mut catalog = Catalog::embedded().unwrap();
-        // One file replaces the embedded recipe.
-        catalog.add_dir(dir.path()).unwrap();
-        std::fs::write(dir.path().join("copy.toml"), hello).unwrap();
-        let err = catalog.add_dir(dir.path()).unwrap_err().to_string();
-        let (first, second) = (
-            dir.path().join("copy.toml"),
-            dir.path().join("hello/debian-12.toml"),
-        );
-        assert_eq!(
-            err,
-            format!(
-                "recipe hello for debian-12 is defined twice in the recipes directory, by {} and \
-                 by {}: remove one, or change the `name` of one",
-                first.display(),
-                second.display()
-            )
-        );
-    }
-
-    #[test]
-    fn several_names_over_several_distros_are_each_said_with_the_flags_of_each() {
-        let catalog = Catalog::embedded().unwrap();
-        let many: Vec<&Recipe> = (catalog.recipes().iter())
-            .filter(|r| r.name != "postgresql")
-            .collect();
-        assert_eq!(
-            ambiguity(&many),
-            "recipe hello builds for debian-12; recipe mesos builds for centos-6.6 and \
-             ubuntu-14.04: add --recipe hello --distro debian12, --recipe mesos --distro centos6 \
-             or --recipe mesos --distro ubuntu14.04"
-        );
-    }
-
-    #[test]
-    fn a_recipe_name_is_taken_in_any_case_as_distros_are() {
-        let catalog = Catalog::embedded().unwrap();
-        let hello = catalog.select(Some("Hello"), Some("Debian12")).unwrap();
-        assert_eq!(hello.name, "hello");
-        let err = catalog.select(Some("helo"), None).unwrap_err().to_string();
-        assert!(err.contains("did you mean `hello`?"), "{err}");
-    }
-}
+#[path = "catalog_tests.rs"]
+mod tests;

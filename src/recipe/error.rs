@@ -16,6 +16,16 @@ pub enum RecipeError {
         source: std::io::Error,
     },
 
+    /// `--recipe` names a folder; `inside` lists some of its recipe files (`" (a.toml, …)"`), or
+    /// says it holds none.
+    #[error(
+        "{} is a folder, not a recipe file: give --recipes-dir {} to use the recipes in it (then \
+         --recipe NAME), or --recipe with one of its .toml files{inside}",
+        path.display(),
+        path.display()
+    )]
+    Folder { path: PathBuf, inside: String },
+
     /// [`super::Distro::unknown`]'s message.
     #[error("{0}")]
     UnknownDistro(String),

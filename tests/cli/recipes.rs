@@ -332,3 +332,24 @@ fn two_files_of_a_recipes_directory_defining_one_recipe_are_refused_naming_both(
             ]));
     }
 }
+
+#[test]
+fn a_folder_given_as_a_recipe_is_refused_saying_to_give_recipes_dir_or_a_file_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("greet");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("debian-12.toml"), HELLO).unwrap();
+    let shown = folder.display().to_string();
+    fails_saying(
+        &["plan", "--recipe", &shown],
+        &[
+            &format!("{shown} is a folder, not a recipe file"),
+            &format!("give --recipes-dir {shown} to use the recipes in it"),
+            &format!("({shown}/debian-12.toml)"),
+        ],
+    );
+    baker()
+        .args(["plan", "--recipe", "hello", "--recipes-dir", &shown])
+        .assert()
+        .success();
+}
