@@ -111,6 +111,17 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
 mod tests {
     use super::*;
 
+    /// Slot `slot`'s directories on a scratch "machine" rooted at `root`.
+    fn slot_dirs(root: &str, slot: usize) -> NodeDirs {
+        let at = |kind: &str| format!("{root}/{kind}-{slot}");
+        NodeDirs {
+            bundle: at("bundle"),
+            state: at("state"),
+            log: at("log"),
+            run: at("run"),
+        }
+    }
+
     fn run(script: &str) -> Option<i32> {
         std::process::Command::new("bash")
             .args(["-c", script])
@@ -126,15 +137,7 @@ mod tests {
     fn destroying_one_node_leaves_the_other_node_on_its_machine_alone() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().display().to_string();
-        let dirs = |slot: usize| {
-            let at = |kind: &str| format!("{root}/{kind}-{slot}");
-            NodeDirs {
-                bundle: at("bundle"),
-                state: at("state"),
-                log: at("log"),
-                run: at("run"),
-            }
-        };
+        let dirs = |slot: usize| slot_dirs(&root, slot);
         let shared = format!("{root}/etc/shared.conf");
         for (slot, node) in [(0, "m-slave-1"), (1, "m-slave-2")] {
             let d = dirs(slot);
@@ -186,15 +189,7 @@ mod tests {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().display().to_string();
-        let dirs = |slot: usize| {
-            let at = |kind: &str| format!("{root}/{kind}-{slot}");
-            NodeDirs {
-                bundle: at("bundle"),
-                state: at("state"),
-                log: at("log"),
-                run: at("run"),
-            }
-        };
+        let dirs = |slot: usize| slot_dirs(&root, slot);
         let (pg, found, theirs, link) = (
             format!("{root}/var/pg"),
             format!("{root}/srv/found dir"),
