@@ -86,8 +86,9 @@ pub struct LogsArgs {
     /// The cluster's name, as `baker launch` was given it (`baker clusters` lists them).
     pub name: String,
     /// The node: its name, the end of it (`primary`, `standby-1`), a role (`standby`), or `master`
-    /// or `slave`; a role or kind of several nodes picks the first, naming the others on stderr.
-    pub node: String,
+    /// or `slave`; a role or kind of several nodes picks the first, naming the others on stderr
+    /// [default: the master, as for `login`].
+    pub node: Option<String>,
     /// How many lines.
     #[arg(long, short = 'n', default_value_t = 100)]
     pub lines: usize,
@@ -169,7 +170,7 @@ async fn docker_provider<'a>(
 
 pub fn logs(global: &Global, args: &LogsArgs) -> anyhow::Result<ExitCode> {
     let state = states()?.load_or_busy(&args.name)?;
-    let picked = pick_node(&state, Some(&args.node))?;
+    let picked = pick_node(&state, args.node.as_deref())?;
     tell_choice(global, &picked, "showing the log of");
     let node = picked.node;
     let runtime = tokio::runtime::Runtime::new()?;

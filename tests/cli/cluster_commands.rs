@@ -254,6 +254,13 @@ fn logs_and_login_say_which_of_several_nodes_they_picked() {
         .assert()
         .success()
         .stderr(predicate::str::contains("the first of").not());
+    // Without a node, the master's, as for `login`.
+    cluster
+        .baker()
+        .args(["logs", "pg2", "-n", "3"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("the first of").not());
 }
 
 #[test]
