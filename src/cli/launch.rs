@@ -58,7 +58,7 @@ const NO_CACHE_HELP: &str = "Run every build step even when the step cache has i
     mut_arg("no_cache", |a| a.help(NO_CACHE_HELP))
 )]
 pub struct LaunchArgs {
-    /// The cluster's name: letters, digits and `-`.
+    /// The cluster's name: letters, digits and `-`, at most 40, starting with a letter.
     pub name: String,
     /// Where the nodes run. An option marked for another provider (`--provider qemu`: …) is
     /// refused rather than ignored.
@@ -75,7 +75,8 @@ pub struct LaunchArgs {
         conflicts_with_all = super::select::ONLY_WHEN_BUILDING
     )]
     pub from: Option<PathBuf>,
-    /// Nodes of the recipe's master role (the recipes here support one).
+    /// Nodes of the recipe's master role: 1, the only count baker supports (no recipe has a
+    /// replicated master, such as several Mesos masters with ZooKeeper, yet).
     #[arg(long, default_value_t = 1)]
     pub masters: usize,
     /// Nodes of the recipe's slave role [default: 2, `--provider ssh`: every slave the inventory

@@ -281,6 +281,8 @@ impl StateDir {
     }
 
     pub fn load(&self, name: &str) -> Result<ClusterState, StateError> {
+        // Refused as `launch` refuses it, rather than looked for (`../x` is no cluster's folder).
+        check_name(name)?;
         let path = self.state_path(name);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,

@@ -81,6 +81,13 @@ fn names_are_what_containers_networks_and_hosts_accept() {
     for bad in ["", "1pg", "pg_1", "pg.x", "../x", &"a".repeat(41)] {
         assert!(check_name(bad).is_err(), "{bad}");
     }
+    // Every command that reads a state refuses such a name as `launch` does, rather than looking
+    // for it (`status ../x` is no cluster's).
+    let dir = tempfile::tempdir().unwrap();
+    let err = StateDir::new(dir.path().to_owned())
+        .load("../x")
+        .unwrap_err();
+    assert!(matches!(err, StateError::BadName { .. }), "{err}");
 }
 
 #[test]
