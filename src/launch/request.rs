@@ -43,7 +43,9 @@ pub fn check_request(plan: &Plan, request: &LaunchRequest) -> Result<(), LaunchE
     }
     if request.masters != 1 {
         return Err(LaunchError::Input(format!(
-            "recipe {} supports one master (role `{master}`); --masters {} needs a recipe whose master role can be replicated",
+            "baker supports one master per cluster (recipe {}'s role `{master}`); --masters {} \
+             would need a replicated master (several Mesos masters with ZooKeeper), which no \
+             recipe has yet: leave --masters out",
             plan.recipe.name, request.masters
         )));
     }
