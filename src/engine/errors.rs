@@ -28,6 +28,17 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// An engine not found at `host`, as [`super::Engine::connect`] reports one whose socket is
+    /// missing: for tests of what callers say of it, which name no bollard type themselves.
+    #[cfg(test)]
+    pub fn unreachable_for_tests(host: &str) -> Self {
+        let socket = host.strip_prefix("unix://").unwrap_or(host);
+        Self::Unreachable {
+            host: host.to_owned(),
+            source: bollard::errors::Error::SocketNotFoundError(socket.to_owned()),
+        }
+    }
+
     /// Maps a bollard error to a failed call described by `during` ("pulling debian:bookworm").
     pub(super) fn during(during: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> Self {
         let during = during.into();

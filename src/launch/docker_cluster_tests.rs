@@ -95,11 +95,7 @@ fn a_resume_publishes_where_its_launch_did() {
 #[test]
 fn a_cluster_whose_engine_does_not_answer_is_told_where_its_state_is_and_what_removes_it() {
     let state = launched_on(&engine("ID-1", "tcp://box:2375"), LOOPBACK);
-    let socket = bollard::errors::Error::SocketNotFoundError("/var/run/docker.sock".into());
-    let gone = EngineError::Unreachable {
-        host: "unix:///var/run/docker.sock".into(),
-        source: socket,
-    };
+    let gone = EngineError::unreachable_for_tests("unix:///var/run/docker.sock");
     let told = unreachable(&state, dir(), gone).to_string();
     assert!(
         told.starts_with("cannot reach a Docker engine at unix:///var/run/docker.sock"),
