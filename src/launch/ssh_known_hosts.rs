@@ -161,6 +161,9 @@ pub struct Reached<'a> {
     /// Empty: the user the SSH config names.
     pub user: &'a str,
     pub keys: &'a HostKeys,
+    /// The user's known-hosts files for the machine, as their SSH config gives them (`None`: not
+    /// asked); the advice for an unknown key adds it to the first.
+    pub user_files: Option<&'a [String]>,
 }
 
 /// What ssh's output `text` says when it refused the machine's host key, in words that say why
@@ -177,6 +180,7 @@ pub fn explain_refusal(text: &str, reached: &Reached) -> Option<String> {
         port,
         user,
         keys,
+        user_files,
     } = reached;
     let at = format!("{host}:{port}");
     // How OpenSSH names the host in a known-hosts file.
@@ -212,16 +216,46 @@ pub fn explain_refusal(text: &str, reached: &Reached) -> Option<String> {
     } else {
         format!("{user}@{host}")
     };
+    let file = trusted_file(*user_files, keys);
     Some(format!(
         "the SSH host key of {at} is not known (neither your known hosts nor the cluster's have \
          it), and baker sends a cluster's secret and build only to a machine whose key it can \
          check; check the key's fingerprint with whoever runs the machine (there: `ssh-keygen \
          -lf /etc/ssh/ssh_host_ed25519_key.pub`), then trust it once with `ssh -p {port} {dest}` \
-         (answer yes), or with `ssh-keyscan -p {port} {host} >> ~/.ssh/known_hosts` (then compare \
-         `ssh-keygen -lf ~/.ssh/known_hosts`); or give a new launch --accept-new-host-keys to \
+         (answer yes), or with `ssh-keyscan -p {port} {host} >> {file}` (then compare \
+         `ssh-keygen -lf {file}`); or give a new launch --accept-new-host-keys to \
          trust each machine's key the first time baker sees it (kept in the cluster's own known \
          hosts; a changed key is still refused)"
     ))
+}
+
+/// The known-hosts file a user trusts a machine's key in, as a shell word: the first of their own
+/// that their SSH config gives for the machine (`user_files`; OpenSSH's default when not asked),
+/// else, when their config lists none (`UserKnownHostsFile none`), the cluster's own.
+fn trusted_file(user_files: Option<&[String]>, keys: &HostKeys) -> String {
+    let first = match user_files {
+        None => Some(super::ssh_user_known_hosts::DEFAULT[0].to_owned()),
+        Some(files) => files.first().cloned(),
+    };
+    let file = first
+        .or_else(|| keys.cluster_file().map(|f| f.display().to_string()))
+        .unwrap_or_else(|| super::ssh_user_known_hosts::DEFAULT[0].to_owned());
+    shell_word(&file)
+}
+
+/// `path` as one shell word a user can paste: as it is when it holds nothing a shell reads
+/// specially (a leading `~/` included, which the shell expands), else quoted.
+fn shell_word(path: &str) -> String {
+    let plain = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%".contains(&b))
+    };
+    match path.strip_prefix("~/") {
+        Some(rest) if plain(rest) => path.to_owned(),
+        Some(rest) => format!("~/{}", super::bundle_tar::shell_quote(rest)),
+        None if plain(path) => path.to_owned(),
+        None => super::bundle_tar::shell_quote(path),
+    }
 }
 
 fn last_line(text: &str) -> &str {

@@ -156,6 +156,7 @@ fn an_unknown_key_is_refused_saying_how_to_trust_it() {
         port: 22,
         user: "admin",
         keys: &keys,
+        user_files: None,
     };
     let why = explain_refusal(UNKNOWN, &reached).unwrap();
     for want in [
@@ -169,6 +170,35 @@ fn an_unknown_key_is_refused_saying_how_to_trust_it() {
     }
 }
 
+/// The advice to trust an unknown key names the known-hosts file the user's SSH config gives for
+/// the machine (a team's shared file, say), as a word a shell reads as that path.
+#[test]
+fn an_unknown_key_s_advice_names_the_user_s_own_known_hosts_file() {
+    let keys = checked(Some("/state/pg/known_hosts"), false);
+    let advice = |files: &[&str]| {
+        let files: Vec<String> = files.iter().map(|f| (*f).to_owned()).collect();
+        let reached = Reached {
+            host: "db1",
+            port: 2222,
+            user: "",
+            keys: &keys,
+            user_files: Some(&files),
+        };
+        explain_refusal(UNKNOWN, &reached).unwrap()
+    };
+    let team = advice(&["/etc/team/known_hosts", "~/.ssh/known_hosts"]);
+    assert!(
+        team.contains("`ssh-keyscan -p 2222 db1 >> /etc/team/known_hosts`")
+            && team.contains("`ssh-keygen -lf /etc/team/known_hosts`"),
+        "{team}"
+    );
+    let spaced = advice(&["~/my hosts/known_hosts"]);
+    assert!(spaced.contains(">> ~/'my hosts/known_hosts'`"), "{spaced}");
+    // `UserKnownHostsFile none`: only the cluster's file is read, so that is where a key goes.
+    let none = advice(&[]);
+    assert!(none.contains(">> /state/pg/known_hosts`"), "{none}");
+}
+
 #[test]
 fn a_changed_key_is_refused_naming_the_file_that_holds_the_old_one() {
     let keys = checked(Some("/state/pg/known_hosts"), true);
@@ -177,6 +207,7 @@ fn a_changed_key_is_refused_naming_the_file_that_holds_the_old_one() {
         port: 2222,
         user: "",
         keys: &keys,
+        user_files: None,
     };
     let why = explain_refusal(CHANGED, &reached).unwrap();
     for want in [
@@ -197,6 +228,7 @@ fn other_failures_are_no_host_key_refusal() {
         port: 22,
         user: "",
         keys: &keys,
+        user_files: None,
     };
     for text in [
         "ssh: connect to host db1 port 22: Connection refused",

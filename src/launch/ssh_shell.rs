@@ -16,7 +16,7 @@ use tokio::io::AsyncRead;
 use super::error::LaunchError;
 use super::readiness::NodeShell;
 use super::ssh_known_hosts::{HostKeys, Reached, config_path, explain_refusal};
-use super::ssh_user_known_hosts::{Machine, user_known_hosts, user_known_hosts_blocking};
+use super::ssh_user_known_hosts::{Machine, asked, user_known_hosts, user_known_hosts_blocking};
 
 /// Where and as whom to reach one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,11 +187,18 @@ impl SshTarget {
 
     /// What ssh's own failure, which printed `text`, means.
     pub fn failure(&self, text: &str) -> SshFailure {
+        // The files the refused connection listed; it asked for them, unless the check lists none.
+        let user_files = if self.host_keys.lists_user_files() {
+            asked(&self.machine())
+        } else {
+            None
+        };
         let reached = Reached {
             host: &self.host,
             port: self.port,
             user: &self.user,
             keys: &self.host_keys,
+            user_files: user_files.as_deref(),
         };
         match explain_refusal(text, &reached) {
             Some(why) => SshFailure::HostKey(why),

@@ -55,6 +55,12 @@ pub fn user_known_hosts_blocking(machine: &Machine) -> Vec<String> {
     ASKED.get_blocking(machine, || ask_blocking(machine))
 }
 
+/// The user's known-hosts files for `machine` if this process has asked already (a connection to
+/// it has been made), without asking: for the advice when that connection was refused.
+pub fn asked(machine: &Machine) -> Option<Vec<String>> {
+    ASKED.cell(machine).get().cloned()
+}
+
 /// What `ssh -G` said of each machine this process asked about.
 static ASKED: LazyLock<Asked> = LazyLock::new(Asked::default);
 
