@@ -19,6 +19,7 @@ use baker::recipe::Catalog;
 use baker::source::mirror::{Mirror, mirrors_from_env};
 
 use super::Global;
+use super::headings;
 use super::output::{emit_line, say};
 use super::progress::TerminalReporter;
 use super::select::Selection;
@@ -26,13 +27,13 @@ use super::signals::{INTERRUPTED, interrupted, stopped};
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    #[command(flatten)]
-    pub selection: Selection,
-    #[command(flatten)]
-    pub flags: BuildFlags,
     /// Print one JSON result at the end instead of progress.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten, next_help_heading = headings::BUILD)]
+    pub selection: Selection,
+    #[command(flatten, next_help_heading = headings::BUILD)]
+    pub flags: BuildFlags,
 }
 
 /// How to build, shared by every command that builds first (`build`, `image`, `launch`). Their help

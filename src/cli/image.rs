@@ -17,6 +17,7 @@ use baker::progress::{Reporter, Silent};
 
 use super::Global;
 use super::build::{BuildFlags, build_output, build_stopped};
+use super::headings;
 use super::image_boot::BootArgs;
 use super::output::emit;
 use super::progress::TerminalReporter;
@@ -52,11 +53,6 @@ even when the step cache has it";
     mut_arg("no_cache", |a| a.help(NO_CACHE_HELP))
 )]
 pub struct MakeArgs {
-    #[command(flatten)]
-    pub selection: Selection,
-    // How to build first, unless --from names a build.
-    #[command(flatten)]
-    pub build: BuildFlags,
     /// Formats to write, comma-separated: raw, ami, qcow2, vhd, gce.
     #[arg(long, default_value = "raw", value_name = "LIST", value_parser = format_list)]
     pub format: FormatList,
@@ -76,6 +72,11 @@ pub struct MakeArgs {
     /// Print one JSON result (image.json plus timings) at the end instead of progress.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten, next_help_heading = headings::BUILD_FIRST)]
+    pub selection: Selection,
+    // How to build first, unless --from names a build.
+    #[command(flatten, next_help_heading = headings::BUILD_FIRST)]
+    pub build: BuildFlags,
 }
 
 /// `--size`, read when the command line is. Hyphens are allowed so that `-1G` is refused as

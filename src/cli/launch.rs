@@ -25,6 +25,7 @@ use baker::progress::{Reporter, Silent};
 
 use super::Global;
 use super::build::{BuildFlags, build_output, build_stopped};
+use super::headings;
 use super::launch_flags::provider_name;
 use super::launch_qemu;
 use super::launch_summary;
@@ -60,12 +61,10 @@ const NO_CACHE_HELP: &str = "Run every build step even when the step cache has i
 pub struct LaunchArgs {
     /// The cluster's name: letters, digits and `-`, at most 40, starting with a letter.
     pub name: String,
-    /// Where the nodes run. An option marked for another provider (`--provider qemu`: …) is
-    /// refused rather than ignored.
+    /// Where the nodes run. An option listed under another provider's heading below is refused
+    /// rather than ignored.
     #[arg(long, value_enum, default_value = "docker")]
     pub provider: ProviderName,
-    #[command(flatten)]
-    pub selection: Selection,
     /// A build's output directory (plan.json and the tarball) instead of building first; its plan
     /// says the recipe, distro and version.
     #[arg(
@@ -83,47 +82,6 @@ pub struct LaunchArgs {
     /// lists; none for a recipe without a slave role, such as hello].
     #[arg(long)]
     pub slaves: Option<usize>,
-    /// `--provider qemu`: a `baker image` output directory (image.json and its raw disk) to boot,
-    /// instead of making the image first. Its build's plan is needed too: a plan.json beside the
-    /// image (there when the image went into its build's folder), else --from BUILD_DIR (or the
-    /// --distro and --recipe to plan it again).
-    #[arg(long, value_name = "DIR")]
-    pub image: Option<PathBuf>,
-    /// `--provider qemu`: each VM's memory in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = launch_qemu::DEFAULT_MEMORY_MIB)]
-    pub memory: u32,
-    /// `--provider qemu`: how QEMU runs the VMs (auto tries KVM on the first VM).
-    #[arg(
-        long,
-        value_name = "ACCEL",
-        env = "BAKER_QEMU_ACCEL",
-        default_value = "auto"
-    )]
-    pub accel: AccelChoice,
-    /// `--provider qemu`: whose QEMU runs the VMs.
-    #[arg(long, value_name = "FROM", env = "BAKER_QEMU", default_value = "auto")]
-    pub qemu: QemuChoice,
-    /// `--provider docker`: publish the roles' ports on every interface, not only 127.0.0.1.
-    #[arg(long)]
-    pub publish_all: bool,
-    /// `--provider ssh`: the machines, as a file of `master [USER@]HOST[:PORT]` and
-    /// `slave [USER@]HOST[:PORT]` lines, or a Mesos deploy directory with `masters` and `slaves` files.
-    #[arg(long, value_name = "PATH")]
-    pub inventory: Option<PathBuf>,
-    /// `--provider ssh`: the SSH user for hosts the inventory names without one (default: what
-    /// the SSH config says). Not root: commands go through `sudo -n`.
-    #[arg(long, value_name = "USER")]
-    pub ssh_user: Option<String>,
-    /// `--provider ssh`: the private key to log in with, and only it (default: the user's own
-    /// identities, agent and SSH config).
-    #[arg(long, value_name = "KEY")]
-    pub ssh_key: Option<PathBuf>,
-    /// `--provider ssh`: trust a machine's SSH host key that neither your known hosts nor the
-    /// cluster's have, the first time baker sees it (OpenSSH's StrictHostKeyChecking=accept-new),
-    /// keeping it in the cluster's own known hosts, which later commands check; without it such a
-    /// key is refused. A changed key is refused either way.
-    #[arg(long)]
-    pub accept_new_host_keys: bool,
     /// Leave a cluster that failed its checks running, to look at it.
     #[arg(long)]
     pub keep_failed: bool,
@@ -143,8 +101,63 @@ pub struct LaunchArgs {
         conflicts_with_all = super::select::ONLY_WHEN_BUILDING
     )]
     pub resume: bool,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = headings::BUILD_FIRST)]
+    pub selection: Selection,
+    #[command(flatten, next_help_heading = headings::BUILD_FIRST)]
     pub build: BuildFlags,
+    /// A `baker image` output directory (image.json and its raw disk) to boot, instead of making
+    /// the image first. Its build's plan is needed too: a plan.json beside the
+    /// image (there when the image went into its build's folder), else --from BUILD_DIR (or the
+    /// --distro and --recipe to plan it again).
+    #[arg(long, value_name = "DIR", help_heading = headings::QEMU)]
+    pub image: Option<PathBuf>,
+    /// Each VM's memory in MiB.
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = launch_qemu::DEFAULT_MEMORY_MIB,
+        help_heading = headings::QEMU
+    )]
+    pub memory: u32,
+    /// How QEMU runs the VMs (auto tries KVM on the first VM).
+    #[arg(
+        long,
+        value_name = "ACCEL",
+        env = "BAKER_QEMU_ACCEL",
+        default_value = "auto",
+        help_heading = headings::QEMU
+    )]
+    pub accel: AccelChoice,
+    /// Whose QEMU runs the VMs.
+    #[arg(
+        long,
+        value_name = "FROM",
+        env = "BAKER_QEMU",
+        default_value = "auto",
+        help_heading = headings::QEMU
+    )]
+    pub qemu: QemuChoice,
+    /// The machines, as a file of `master [USER@]HOST[:PORT]` and `slave [USER@]HOST[:PORT]`
+    /// lines, or a Mesos deploy directory with `masters` and `slaves` files.
+    #[arg(long, value_name = "PATH", help_heading = headings::SSH)]
+    pub inventory: Option<PathBuf>,
+    /// The SSH user for hosts the inventory names without one (default: what the SSH config
+    /// says). Not root: commands go through `sudo -n`.
+    #[arg(long, value_name = "USER", help_heading = headings::SSH)]
+    pub ssh_user: Option<String>,
+    /// The private key to log in with, and only it (default: the user's own identities, agent
+    /// and SSH config).
+    #[arg(long, value_name = "KEY", help_heading = headings::SSH)]
+    pub ssh_key: Option<PathBuf>,
+    /// Trust a machine's SSH host key that neither your known hosts nor the cluster's have, the
+    /// first time baker sees it (OpenSSH's StrictHostKeyChecking=accept-new), keeping it in the
+    /// cluster's own known hosts, which later commands check; without it such a key is refused. A
+    /// changed key is refused either way.
+    #[arg(long, help_heading = headings::SSH)]
+    pub accept_new_host_keys: bool,
+    /// Publish the roles' ports on every interface, not only 127.0.0.1.
+    #[arg(long, help_heading = headings::DOCKER)]
+    pub publish_all: bool,
 }
 
 /// Where the clusters' states are kept; an empty `$BAKER_STATE_DIR` is refused.

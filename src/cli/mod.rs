@@ -6,6 +6,7 @@ mod build;
 mod cache;
 mod cluster;
 mod folder_arg;
+mod headings;
 mod heartbeat;
 mod image;
 mod image_boot;
@@ -43,7 +44,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The options every subcommand takes, shown under [`headings::GLOBAL`] in each one's help.
 #[derive(Debug, Args)]
+#[command(next_help_heading = headings::GLOBAL)]
 pub struct Global {
     /// More detail on stderr (-v: debug, -vv: trace, including cache-key material).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

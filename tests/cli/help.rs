@@ -11,15 +11,139 @@ fn help(command: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The help of option `flag` (its line and the ones up to the next option) in `text`.
+/// The help of option `flag` (its line and the ones up to the next option or heading) in `text`.
 fn option_help<'a>(text: &'a str, flag: &str) -> &'a str {
     let start = text
         .find(&format!("{flag} "))
         .or_else(|| text.find(&format!("{flag}\n")))
         .unwrap_or_else(|| panic!("no {flag} in {text}"));
     let rest = &text[start..];
-    let end = rest[1..].find("\n  -").map_or(rest.len(), |e| e + 1);
+    let next_option = rest[1..].find("\n  -");
+    let next_heading = (rest[1..].match_indices("\n\n"))
+        .find(|(at, _)| rest[at + 3..].starts_with(|c: char| !c.is_whitespace()))
+        .map(|(at, _)| at);
+    let end = (next_option.into_iter().chain(next_heading).min()).map_or(rest.len(), |e| e + 1);
     &rest[..end]
+}
+
+/// The headings of `text` (lines that end in `:` and start at the margin), each with the flags
+/// listed under it.
+fn sections(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            sections.push((line.trim_end_matches(':').to_owned(), Vec::new()));
+        } else if let Some((_, flags)) = sections.last_mut() {
+            // `  -v, --verbose...  More…` or `      --from <DIR>  A build's…`.
+            let mut words = line.split_whitespace();
+            let flag = match words.next() {
+                Some(short)
+                    if short.len() == 3 && short.starts_with('-') && short.ends_with(',') =>
+                {
+                    words.next()
+                }
+                first => first,
+            };
+            let flag = flag.filter(|f| f.starts_with("--") && f.len() > 2);
+            flags.extend(flag.map(|f| f.trim_end_matches("...").to_owned()));
+        }
+    }
+    sections
+}
+
+/// The heading option `flag` is listed under in `text`.
+fn heading_of(text: &str, flag: &str) -> String {
+    sections(text)
+        .into_iter()
+        .find(|(_, flags)| flags.iter().any(|f| f == flag))
+        .unwrap_or_else(|| panic!("{flag} under no heading in {text}"))
+        .0
+}
+
+#[test]
+fn launch_help_groups_its_options_by_what_reads_them() {
+    let text = help(&["launch"]);
+    let short = baker().args(["launch", "-h"]).output().unwrap();
+    let short = String::from_utf8(short.stdout).unwrap();
+    for text in [&text, &short] {
+        let headings: Vec<String> = sections(text).into_iter().map(|(h, _)| h).collect();
+        assert_eq!(
+            headings,
+            [
+                "Arguments",
+                "Options",
+                "Build (when it builds first)",
+                "--provider qemu",
+                "--provider ssh",
+                "--provider docker",
+                "Global options",
+            ],
+            "{text}"
+        );
+        for (flag, heading) in [
+            ("--provider", "Options"),
+            ("--from", "Options"),
+            ("--resume", "Options"),
+            ("--distro", "Build (when it builds first)"),
+            ("--step-timeout", "Build (when it builds first)"),
+            ("--no-cache", "Build (when it builds first)"),
+            ("--image", "--provider qemu"),
+            ("--accel", "--provider qemu"),
+            ("--inventory", "--provider ssh"),
+            ("--accept-new-host-keys", "--provider ssh"),
+            ("--publish-all", "--provider docker"),
+            ("--verbose", "Global options"),
+            ("--cache-dir", "Global options"),
+            ("--recipes-dir", "Global options"),
+        ] {
+            assert_eq!(heading_of(text, flag), heading, "{flag} in {text}");
+        }
+    }
+    // The heading says whose option it is; the option's help does not say it again.
+    let memory = option_help(&text, "--memory");
+    assert!(!memory.contains("--provider"), "{memory}");
+}
+
+#[test]
+fn every_command_lists_the_global_options_under_their_own_heading() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["recipes"],
+        &["plan"],
+        &["build"],
+        &["image"],
+        &["image", "boot"],
+        &["cache", "du"],
+        &["base", "import"],
+        &["launch"],
+        &["status"],
+        &["login"],
+        &["logs"],
+        &["destroy"],
+        &["clusters"],
+    ];
+    for command in commands {
+        let text = help(command);
+        for flag in [
+            "--verbose",
+            "--quiet",
+            "--cache-dir",
+            "--lock",
+            "--recipes-dir",
+        ] {
+            assert_eq!(
+                heading_of(&text, flag),
+                "Global options",
+                "{command:?}: {text}"
+            );
+        }
+    }
+    let build = help(&["build"]);
+    assert_eq!(heading_of(&build, "--json"), "Options");
+    assert_eq!(heading_of(&build, "--jobs"), "Build");
+    let image = help(&["image"]);
+    assert_eq!(heading_of(&image, "--format"), "Options");
+    assert_eq!(heading_of(&image, "--out"), "Build (when it builds first)");
 }
 
 #[test]
