@@ -23,9 +23,9 @@ use super::signals::{interrupted, stopped};
 pub struct BootArgs {
     /// A disk image (.raw, .qcow2, .vhd), or a folder with an image.json (its raw disk, else another).
     pub path: PathBuf,
-    /// Seconds to wait for the ready line.
-    #[arg(long, default_value_t = 300, value_name = "S")]
-    pub timeout: u64,
+    /// How long to wait for the ready line: a duration (90s, 5m, 1h 30m) or a number of seconds.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Duration,
     /// Where the serial console goes [default: <image>.console.log]; the last boot's log there is kept as <log>.1.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -37,11 +37,35 @@ pub struct BootArgs {
     #[arg(long, default_value = "bios", value_name = "FIRMWARE", value_parser = parse_firmware)]
     pub firmware: Firmware,
     /// How QEMU runs the guest.
-    #[arg(long, default_value = "auto", value_name = "ACCEL")]
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "ACCEL",
+        env = "BAKER_QEMU_ACCEL"
+    )]
     pub accel: AccelChoice,
     /// Whose QEMU boots the image.
     #[arg(long, default_value = "auto", value_name = "FROM", env = "BAKER_QEMU")]
     pub qemu: QemuChoice,
+}
+
+/// `--timeout`: a duration as `--step-timeout` takes one, or a bare number of seconds (as the
+/// option took before it took durations), which the library's duration refuses for want of a unit.
+fn parse_timeout(given: &str) -> Result<Duration, String> {
+    match given.trim().parse::<u64>() {
+        Ok(0) => Err(format!("`{given}` is shorter than a second")),
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => baker::recipe::validate::parse_duration(given).map_err(|refused| {
+            match humantime::parse_duration(given.trim()) {
+                // A duration, but too short: the library says so.
+                Ok(_) => refused,
+                Err(e) => format!(
+                    "`{given}` is neither a number of seconds nor a duration ({e}); write e.g. \
+                     300, 90s, 5m or 1h 30m"
+                ),
+            }
+        }),
+    }
 }
 
 fn parse_firmware(given: &str) -> Result<Firmware, String> {
@@ -61,7 +85,7 @@ pub fn run(global: &Global, args: &BootArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from(format!("{}.console.log", image.display())));
     let options = BootOptions {
         image,
-        timeout: Duration::from_secs(args.timeout),
+        timeout: args.timeout,
         log,
         memory_mib: args.memory,
         firmware: args.firmware,
@@ -149,4 +173,29 @@ fn disk_of(path: &Path, firmware: Firmware) -> anyhow::Result<PathBuf> {
                 json.display()
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_is_a_duration_or_a_number_of_seconds() {
+        assert_eq!(parse_timeout("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_timeout("2h 30m"), Ok(Duration::from_secs(9000)));
+        assert_eq!(parse_timeout("90"), Ok(Duration::from_secs(90)));
+        for short in ["0", "0.5s", "500ms"] {
+            let refused = parse_timeout(short).unwrap_err();
+            assert_eq!(refused, format!("`{short}` is shorter than a second"));
+        }
+        let refused = parse_timeout("5 minutes please").unwrap_err();
+        assert!(
+            refused.starts_with("`5 minutes please` is neither a number of seconds nor a duration"),
+            "{refused}"
+        );
+        assert!(
+            refused.ends_with("write e.g. 300, 90s, 5m or 1h 30m"),
+            "{refused}"
+        );
+    }
 }

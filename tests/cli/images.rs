@@ -88,6 +88,55 @@ fn image_boot_takes_auto_kvm_or_tcg_as_its_accelerator() {
 }
 
 #[test]
+fn image_boot_waits_a_duration_or_a_number_of_seconds_and_reads_its_accelerator_from_the_environment()
+ {
+    // Read, the command line goes on to the image, which is not there: the values were taken.
+    let dir = tempfile::tempdir().unwrap();
+    let parsed = |args: &[&str], env: Option<&str>| {
+        let mut cmd = baker();
+        cmd.args(["image", "boot"]).args(args).arg(dir.path());
+        if let Some(accel) = env {
+            cmd.env("BAKER_QEMU_ACCEL", accel);
+        }
+        cmd.assert()
+            .code(1)
+            .stderr(predicate::str::contains("holds no image.json"));
+    };
+    parsed(&["--timeout", "5m"], None);
+    parsed(&["--timeout", "2h 30m"], None);
+    parsed(&["--timeout", "90"], None);
+    parsed(&[], Some("tcg"));
+    fails_saying(
+        &["image", "boot", "--timeout", "5 mins please", "x.raw"],
+        &[
+            "invalid value '5 mins please' for '--timeout <DURATION>'",
+            "is neither a number of seconds nor a duration",
+            "write e.g. 300, 90s, 5m or 1h 30m",
+        ],
+    );
+    fails_saying(
+        &["image", "boot", "--timeout", "0", "x.raw"],
+        &["invalid value '0' for '--timeout <DURATION>': `0` is shorter than a second"],
+    );
+    baker()
+        .args(["image", "boot", "x.raw"])
+        .env("BAKER_QEMU_ACCEL", "hvf")
+        .assert()
+        .code(2)
+        .stderr(contains_all(&["invalid value 'hvf'", "auto, kvm, tcg"]));
+    baker()
+        .args(["image", "boot", "--help"])
+        .assert()
+        .success()
+        .stdout(contains_all(&[
+            "--timeout <DURATION>",
+            "or a number of seconds",
+            "[default: 5m]",
+            "[env: BAKER_QEMU_ACCEL=]",
+        ]));
+}
+
+#[test]
 fn launch_takes_auto_kvm_or_tcg_as_the_qemu_accelerator() {
     fails_saying(
         &["launch", "c", "--provider", "qemu", "--accel", "hvf"],
