@@ -1,7 +1,8 @@
 //! The commands on launched clusters: `status` (in [`status`]), `login` (a shell, or a command, on a
-//! node), `logs` (`-f`), `destroy` (in [`destroy`]), `clusters`. Each reads the cluster's state
-//! file, rebuilds the provider it was launched with (from the state, never from the recipe) and
-//! calls the library; [`nodes`] picks the node `login` and `logs` act on.
+//! node), `logs` (`-f`), `destroy` (in [`destroy`]), `clusters`; `status` and `clusters` print
+//! JSON too (`--json`, in [`json`]). Each reads the cluster's state file, rebuilds the provider it
+//! was launched with (from the state, never from the recipe) and calls the library; [`nodes`] picks
+//! the node `login` and `logs` act on.
 
 use super::Global;
 use super::launch_qemu;
@@ -53,6 +54,7 @@ macro_rules! with_provider {
 }
 
 mod destroy;
+mod json;
 mod status;
 pub use destroy::destroy;
 pub use status::{STATUS_EXIT, status};
@@ -61,6 +63,23 @@ pub use status::{STATUS_EXIT, status};
 pub struct ClusterArg {
     /// The cluster's name, as `baker launch` was given it (`baker clusters` lists them).
     pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArg,
+    /// Print the cluster and its nodes as one JSON document instead of text (with -q too); the
+    /// exit status is the same.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClustersArgs {
+    /// Print the list as one JSON array instead of text (`[]` when there is none).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -97,7 +116,7 @@ pub struct LogsArgs {
     pub follow: bool,
 }
 
-pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
+pub fn clusters(global: &Global, args: &ClustersArgs) -> anyhow::Result<ExitCode> {
     let states = states()?;
     let (list, unreadable): (Vec<_>, Vec<_>) = states
         .list_each()?
@@ -105,6 +124,26 @@ pub fn clusters(global: &Global) -> anyhow::Result<ExitCode> {
         .partition(|(_, state)| state.is_ok());
     let list: Vec<ClusterState> = list.into_iter().filter_map(|(_, s)| s.ok()).collect();
     let preparing = states.preparing();
+    if args.json {
+        // In the text's order: the names being launched, the clusters, the unreadable states.
+        let mut views = Vec::new();
+        for name in &preparing {
+            let activity = states.launch_activity(name);
+            let note = launch_lock::at_work(&Some(LaunchWork::Launch), &[]);
+            views.push(json::ListedView::launching(name, &activity, &note));
+        }
+        for state in &list {
+            let activity = states.launch_activity(&state.name);
+            let note = at_work(state, &activity);
+            views.push(json::ListedView::of(state, &activity, &note));
+        }
+        for (name, error) in unreadable {
+            let error = error.err().map(|e| e.listed()).unwrap_or_default();
+            views.push(json::ListedView::unreadable(&name, error));
+        }
+        json::print(&views)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if list.is_empty() && preparing.is_empty() && unreadable.is_empty() {
         emit_line("no clusters")?;
     }

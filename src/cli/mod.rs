@@ -53,7 +53,7 @@ pub struct Global {
     pub verbose: u8,
     /// Print nothing but errors and what was asked for (a plan, a list, a log, an image id): no
     /// progress, notes, warnings or summaries, such as what `build`, `launch` or `destroy` made or
-    /// removed; `status` answers by its exit code alone.
+    /// removed; `status` answers by its exit code alone (and its JSON, with --json).
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// The cache root [default: ~/.cache/baker].
@@ -106,7 +106,7 @@ pub enum Command {
     Launch(launch::LaunchArgs),
     /// Show a cluster's nodes: role, address, provider id, ready or not; exits 3 when it is not ready.
     #[command(after_help = cluster::STATUS_EXIT)]
-    Status(cluster::ClusterArg),
+    Status(cluster::StatusArgs),
     /// Open a shell on a node of a cluster (the master by default), or run a command there.
     Login(cluster::LoginArgs),
     /// Show a node's role log (and, for a Mesos slave, its newest task's stderr).
@@ -114,7 +114,7 @@ pub enum Command {
     /// Remove everything a cluster created; safe to repeat.
     Destroy(cluster::ClusterArg),
     /// List the clusters launched from this machine.
-    Clusters,
+    Clusters(cluster::ClustersArgs),
 }
 
 /// What baker reads from the environment besides the variables named at options (`[env: …]`).
@@ -172,7 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Login(args) => cluster::login(&cli.global, &args),
         Command::Logs(args) => cluster::logs(&cli.global, &args),
         Command::Destroy(args) => cluster::destroy(&cli.global, &args),
-        Command::Clusters => cluster::clusters(&cli.global),
+        Command::Clusters(args) => cluster::clusters(&cli.global, &args),
     }
 }
 

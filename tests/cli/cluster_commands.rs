@@ -148,7 +148,8 @@ impl InterruptedCluster {
         String::from_utf8(out).unwrap()
     }
 
-    fn pid(&self, vm: usize) -> u32 {
+    /// The pid of running VM `vm`.
+    pub(super) fn pid(&self, vm: usize) -> u32 {
         self.vms[vm].0.id()
     }
 }

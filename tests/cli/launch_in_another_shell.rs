@@ -124,6 +124,35 @@ fn a_launch_that_still_builds_holds_its_name_and_status_says_so() {
         predicate::str::is_match(r"^pg3 +- +launching +no nodes yet; its launch runs now\n$")
             .unwrap(),
     );
+    // As JSON, the launch at work is named by its work and holders.
+    let json = |args: &[&str], code| {
+        let out = baker()
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+    };
+    let status = json(&["status", "pg3", "--json"], 3);
+    assert_eq!(status["phase"], "launching");
+    assert_eq!(status["ready"], false);
+    assert_eq!(status["provider"], serde_json::Value::Null);
+    assert_eq!(status["nodes"], serde_json::json!([]));
+    assert_eq!(status["at_work"]["work"], "launch");
+    let holders = status["at_work"]["holders"].to_string();
+    assert!(holders.contains(&holder), "{status:#}");
+    let note = status["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("no nodes yet: its launch runs now ("),
+        "{note}"
+    );
+    let listed = json(&["clusters", "--json"], 0);
+    assert_eq!(listed[0]["name"], "pg3");
+    assert_eq!(listed[0]["phase"], "launching");
+    assert_eq!(listed[0]["at_work"]["work"], "launch");
+    assert_eq!(listed[0]["note"], "its launch runs now");
     // A second launch of the name is refused before it reads its input, let alone builds; the
     // commands that need the cluster's nodes name the launch rather than say there is no cluster.
     for refused in [

@@ -10,6 +10,7 @@ use predicates::prelude::*;
 
 mod cache_and_output;
 mod cluster_commands;
+mod cluster_json;
 mod flags;
 mod help;
 mod image_and_cache_values;

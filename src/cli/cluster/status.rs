@@ -2,8 +2,8 @@
 //! another shell) or stopped (see [`baker::launch::launch_lock`]), and each node as its provider
 //! finds it now — ready since when, running but never checked (a launch interrupted before its
 //! checks passed), stopped, or never started — with its container id, QEMU pid or machine, and the
-//! host ports forwarded to a node that runs. Exits 0 only for a finished launch whose every node
-//! runs.
+//! host ports forwarded to a node that runs; or all of that as JSON (`--json`, see [`super::json`]).
+//! Exits 0 only for a finished launch whose every node runs.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -18,19 +18,23 @@ use super::super::Global;
 use super::super::launch::states;
 use super::super::launch_qemu;
 use super::super::output::emit_line;
-use super::{ClusterArg, docker_provider};
+use super::json::{self, NodeView, StatusView};
+use super::{StatusArgs, docker_provider};
 
-pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
+pub fn status(global: &Global, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let states = states()?;
-    let state = match states.load(&args.name) {
+    let name = &args.cluster.name;
+    let state = match states.load(name) {
         Ok(state) => state,
         Err(e @ StateError::Unknown { .. }) => {
-            let Some(line) = being_launched(&states, &args.name) else {
+            let Some((note, activity)) = being_launched(&states, name) else {
                 return Err(e.into());
             };
-            if !global.quiet {
-                emit_line(&line)?;
+            if args.json {
+                json::print(&StatusView::launching(name, &note, &activity))?;
+            } else if !global.quiet {
+                emit_line(&format!("cluster {name}: {note}"))?;
             }
             return Ok(ExitCode::from(NOT_READY));
         }
@@ -46,18 +50,24 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     // The phase is what the launch recorded; a node that stopped since is found now.
     let health = Health::of(&state, &conditions);
     let activity = states.launch_activity(&state.name);
+    let note = health_note(&state, health, &activity);
+    if args.json {
+        let mut view = StatusView::of(&state, health, &note, &activity);
+        view.nodes = (state.nodes.iter().zip(conditions).zip(ids))
+            .map(|((node, condition), id)| {
+                let said = condition_text(condition, &state, &activity);
+                NodeView::of(node, condition, &id, said)
+            })
+            .collect();
+        json::print(&view)?;
+        return Ok(status_code(health));
+    }
     if global.quiet {
         return Ok(status_code(health));
     }
     emit_line(&format!(
-        "cluster {} ({} {} for {}, provider {}): {:?}{}",
-        state.name,
-        state.recipe,
-        state.version,
-        state.distro,
-        state.provider,
-        state.phase,
-        health_note(&state, health, &activity)
+        "cluster {} ({} {} for {}, provider {}): {:?}{note}",
+        state.name, state.recipe, state.version, state.distro, state.provider, state.phase,
     ))?;
     for ((node, condition), id) in state.nodes.iter().zip(conditions).zip(ids) {
         let running = matches!(
@@ -83,20 +93,22 @@ pub fn status(global: &Global, args: &ClusterArg) -> anyhow::Result<ExitCode> {
     Ok(status_code(health))
 }
 
-/// The status of a name that a launch running now has reserved and not made a cluster of yet (it
-/// builds, or makes its image, first); `None` when no launch has it.
-fn being_launched(states: &StateDir, name: &str) -> Option<String> {
+/// What status says of a name that a launch running now has reserved and not made a cluster of
+/// yet (it builds, or makes its image, first), with that launch; `None` when no launch has it.
+fn being_launched(states: &StateDir, name: &str) -> Option<(String, LaunchActivity)> {
+    let activity = states.launch_activity(name);
     let LaunchActivity::Running {
         work: work @ Some(LaunchWork::Launch),
         holders,
-    } = states.launch_activity(name)
+    } = &activity
     else {
         return None;
     };
-    Some(format!(
-        "cluster {name}: no nodes yet: {}, and makes them once its build and image are ready",
-        at_work(&work, &holders)
-    ))
+    let note = format!(
+        "no nodes yet: {}, and makes them once its build and image are ready",
+        at_work(work, holders)
+    );
+    Some((note, activity))
 }
 
 /// What the header adds to the cluster's phase: why it is not ready, and what a baker at work on
@@ -207,7 +219,8 @@ pub const NOT_READY: u8 = 3;
 /// `status --help`'s word on what it exits with.
 pub const STATUS_EXIT: &str = "Exit status: 0 when the cluster's launch finished and every node \
 runs; 3 when not (a node is down or cannot be reached, or the launch has not finished or failed); 1 \
-when status cannot run (no such cluster, no Docker engine for a docker cluster).";
+when status cannot run (no such cluster, no Docker engine for a docker cluster). The same with -q \
+and with --json.";
 
 fn status_code(health: Health) -> ExitCode {
     if health.is_ready() {
