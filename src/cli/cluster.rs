@@ -1,8 +1,8 @@
 //! The commands on launched clusters: `status` (in [`status`]), `login` (a shell, or a command, on a
 //! node), `logs` (`-f`), `destroy` (in [`destroy`]), `clusters`; `status` and `clusters` print
 //! JSON too (`--json`, in [`json`]). Each reads the cluster's state file, rebuilds the provider it
-//! was launched with (from the state, never from the recipe) and calls the library; [`nodes`] picks
-//! the node `login` and `logs` act on.
+//! was launched with (from the state, never from the recipe) and calls the library; [`pick_node`]
+//! picks the node `login` and `logs` act on.
 
 use super::Global;
 use super::launch_qemu;
