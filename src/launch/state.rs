@@ -157,8 +157,9 @@ pub struct NodeState {
     pub provider_id: Option<String>,
     /// The address other nodes reach it at.
     pub address: String,
-    /// Host ports forwarded to the node's ports (`<host>` -> `<node port>`), on 127.0.0.1, or on
-    /// every address for a docker cluster launched with `--publish-all`.
+    /// The host port forwarded to each of the node's ports, keyed by the node's port (`<node port>`
+    /// -> `<host port>`), on 127.0.0.1, or on every address for a docker cluster launched with
+    /// `--publish-all`.
     pub published: BTreeMap<u16, u16>,
     pub ready: bool,
     /// When it last became ready (seconds since the epoch).
