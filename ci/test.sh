@@ -13,6 +13,9 @@ bash ci/host-tools.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 # Every intra-doc link resolves (the docs are for those who work on baker, private items included).
+# The binary shares the library's name, so a plain `cargo doc` skips it: its CLI is checked first,
+# on its own, and the library's documentation written after it is the one that stays.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --quiet --bin baker
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --quiet
 cargo test
 [ "${1:-}" = --quick ] && exit 0

@@ -84,7 +84,7 @@ pub struct BootstrapArgs {
 /// What both subcommands share: the image's name and labels.
 #[derive(Debug, Args)]
 pub struct ImageArgs {
-    /// The image to create, NAME[:TAG] (e.g. debian:bookworm).
+    /// The image to create, `NAME[:TAG]` (e.g. debian:bookworm).
     #[arg(long, value_name = "TAG")]
     pub tag: String,
     /// An extra label KEY=VALUE (repeatable); baker.base=1 is always set.

@@ -1,5 +1,5 @@
-//! The commands on launched clusters: `status` (in [`status`]), `login` (a shell, or a command, on a
-//! node), `logs` (`-f`), `destroy` (in [`destroy`]), `clusters`; `status` and `clusters` print
+//! The commands on launched clusters: `status` (in [`mod@status`]), `login` (a shell, or a command, on a
+//! node), `logs` (`-f`), `destroy` (in [`mod@destroy`]), `clusters`; `status` and `clusters` print
 //! JSON too (`--json`, in [`json`]). Each reads the cluster's state file, rebuilds the provider it
 //! was launched with (from the state, never from the recipe) and calls the library; [`pick_node`]
 //! picks the node `login` and `logs` act on.

@@ -1,5 +1,5 @@
 //! `baker image`: make bootable disk images from a build — an existing build's folder (`--from`), or
-//! the build run first (the library's [`build`], which answers from its caches when nothing
+//! the build run first (the library's [`baker::builder::build`], which answers from its caches when nothing
 //! changed). `baker image boot` boots one (`image_boot.rs`).
 
 use std::path::PathBuf;

@@ -26,7 +26,7 @@ pub struct BootArgs {
     /// How long to wait for the ready line: a duration (90s, 5m, 1h 30m) or a number of seconds.
     #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Duration,
-    /// Where the serial console goes [default: <image>.console.log]; the last boot's log there is kept as <log>.1.
+    /// Where the serial console goes [default: IMAGE.console.log]; the last boot's log there is kept as FILE.1.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Guest memory in MiB.

@@ -66,7 +66,7 @@ pub struct Global {
     )]
     pub cache_dir: Option<PathBuf>,
     /// The lock file of first-download sha256s of unpinned files; keep it beside your recipes under
-    /// version control [default: $BAKER_LOCK, else <cache>/baker.lock].
+    /// version control [default: $BAKER_LOCK, else baker.lock in the cache root].
     #[arg(
         long,
         global = true,
