@@ -80,7 +80,7 @@ fn paths_must_be_absolute_and_hint_patterns_valid() {
 fn a_roles_data_directories_are_absolute_paths_of_its_own() {
     let with = |dir: &str| {
         POSTGRES.replacen(
-            "data = [\"/var/lib/postgres/data\"]",
+            "data = [\"/var/lib/postgres/data{{#if self.slot}}-{{self.slot}}{{/if}}\"]",
             &format!("data = [\"{dir}\"]"),
             1,
         )
