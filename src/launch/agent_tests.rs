@@ -10,6 +10,9 @@ use std::process::Command;
 use super::bundle::{BundleFile, NodeBundle};
 use crate::recipe::RoleKind;
 
+#[path = "agent_claim_tests.rs"]
+mod claims;
+
 const AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/images/agent/baker-agent");
 
 fn bundle(root: &Path) -> NodeBundle {
@@ -43,6 +46,7 @@ fn agent(root: &Path, bundle_dir: &Path, seed: Option<&Path>) -> Command {
         .env("BAKER_AGENT_ROOT", root)
         .env("BAKER_AGENT_LOG_DIR", root.join("log"))
         .env("BAKER_AGENT_STATE_DIR", root.join("state"))
+        .env("BAKER_AGENT_MACHINE_DIR", root)
         .env("BAKER_SEED", seed.unwrap_or(Path::new("/nonexistent")));
     cmd
 }

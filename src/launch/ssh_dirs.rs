@@ -23,6 +23,11 @@ pub struct NodeDirs {
     pub run: String,
 }
 
+/// The machine's own baker directory, shared by every slot: their bundles, the claims of data
+/// directories (`claims/`, which the agent makes; see `images/agent/baker-agent`), and the lock of
+/// what looks at the other nodes (the agent's `BAKER_AGENT_MACHINE_DIR`).
+pub const MACHINE_DIR: &str = "/etc/baker";
+
 /// The bundle directories of every slot, as a shell glob (the first node's and the `-N` ones).
 pub const ALL_BUNDLES: &str = "/etc/baker/role /etc/baker/role-[0-9]*";
 

@@ -14,7 +14,7 @@ use super::bundle_tar::shell_quote;
 use super::provider::AGENT_PATH;
 use super::readiness::NodeShell;
 use super::ssh::SshError;
-use super::ssh_dirs::NodeDirs;
+use super::ssh_dirs::{MACHINE_DIR, NodeDirs};
 use super::ssh_repos::Repositories;
 use super::ssh_shell::{SshFailure, SshTarget};
 use crate::recipe::PackageManager;
@@ -173,7 +173,7 @@ pub fn start(dirs: &NodeDirs, node: &str) -> String {
          # once (the agent makes it the same way when it is missing), and its maker noted.\n\
          if [ -f {bundle}/user ]; then\n\
            u=$(cat {bundle}/user)\n\
-           exec 9</etc/baker && flock 9\n\
+           exec 9<{MACHINE_DIR} && flock 9\n\
            if ! id \"$u\" >/dev/null 2>&1; then\n\
              useradd --system --create-home --home-dir \"/var/lib/$u\" --shell /bin/bash \"$u\"\n\
              echo \"$u\" >> {state}/created-user\n\
@@ -181,7 +181,7 @@ pub fn start(dirs: &NodeDirs, node: &str) -> String {
            exec 9<&-\n\
          fi\n\
          cd /\n\
-         export BAKER_BUNDLE={bundle} BAKER_AGENT_STATE_DIR={state} BAKER_AGENT_LOG_DIR={log}\n\
+         export BAKER_BUNDLE={bundle} BAKER_AGENT_STATE_DIR={state} BAKER_AGENT_LOG_DIR={log} BAKER_AGENT_MACHINE_DIR={MACHINE_DIR}\n\
          setsid nohup {AGENT_PATH} </dev/null >{out} 2>&1 &\n\
          {record}\n",
         mine = slot_is(dirs, node, "cat >/dev/null; exit 3"),
