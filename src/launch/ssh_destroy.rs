@@ -4,25 +4,30 @@
 //! bundle installed unless another node's bundle on the machine installs them too, remove the
 //! role's data directories its agent made and empty those it found empty (giving them back their
 //! mode and owner), never following a link or crossing into another file system, and remove its
-//! own directories. The
-//! role's user made for the cluster (and its home), and the parents made for data directories, go
-//! with the last node on the machine: an earlier one hands its note on to a node that stays. Steps that look at the other nodes run under a lock on `/etc/baker`, as a cluster's nodes
-//! are destroyed at once.
+//! own directories. A data directory is touched only while the machine's claim on it is the
+//! node's (or there is none, as an agent from before claims left it): one another node claims is
+//! that node's, whatever this node's notes say. The node's claims are released. The role's user
+//! made for the cluster (and its home), and the parents made for data directories, go with the last
+//! node on the machine: an earlier one hands its note on to a node that stays. Steps that look at
+//! the other nodes run under a lock on the machine's directory ([`MACHINE_DIR`]), as a cluster's
+//! nodes are destroyed at once and their agents claim directories under the same lock.
 
 use super::bundle_tar::shell_quote;
-use super::ssh_dirs::{ALL_BUNDLES, NodeDirs};
+use super::ssh_dirs::{ALL_BUNDLES, MACHINE_DIR, NodeDirs};
 use super::ssh_scripts::recorded_agent;
 
 /// Stops node `node`'s agent and every process under it or in its session (TERM, then KILL after
 /// 10 s), and removes what it made (see the module). Leaves the installed software. Exits 3,
 /// touching nothing, when the node's directories hold another node. Safe to repeat.
 pub fn destroy(node: &str, dirs: &NodeDirs) -> String {
-    destroy_among(node, dirs, ALL_BUNDLES, "/etc/baker")
+    destroy_among(node, dirs, ALL_BUNDLES, MACHINE_DIR)
 }
 
-/// [`destroy`], with the glob of every bundle directory on the machine and the directory locked.
+/// [`destroy`], with the glob of every bundle directory on the machine and the machine's directory
+/// (locked, and holding the claims).
 fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> String {
     let node = shell_quote(node);
+    let claims = format!("{lock}/claims");
     let NodeDirs {
         bundle,
         state,
@@ -76,6 +81,14 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
            while read -r how dir; do\n\
              mode=\"\"; owner=\"\"\n\
              if [ \"$how\" = was ]; then mode=${{dir%% *}}; dir=${{dir#* }}; owner=${{dir%% *}}; dir=${{dir#* }}; fi\n\
+             if [ \"$how\" != parent ]; then\n\
+               claim={claims}/$(printf '%s' \"$dir\" | sha256sum | cut -d' ' -f1)\n\
+               holder=$(head -n 1 \"$claim/node\" 2>/dev/null || true)\n\
+               if [ -e \"$claim\" ] && [ \"$holder\" != {node} ]; then\n\
+                 [ \"$how\" = was ] || echo \"left $dir: node ${{holder:-?}} of this machine claims it\"\n\
+                 continue\n\
+               fi\n\
+             fi\n\
              if [ \"$how\" != parent ] && [ -L \"$dir\" ]; then echo \"left $dir: a symbolic link now, not the node's directory\"; continue; fi\n\
              case \"$how\" in\n\
                made) if rm -rf --one-file-system -- \"$dir\"; then echo \"removed the data directory $dir\"; else echo \"could not remove all of the data directory $dir\"; fi ;;\n\
@@ -102,6 +115,8 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
              done < {state}/created-user\n\
            fi\n\
          fi\n\
+         for c in {claims}/*; do [ \"$(head -n 1 \"$c/node\" 2>/dev/null)\" = {node} ] && rm -rf \"$c\"; done\n\
+         rmdir {claims} 2>/dev/null\n\
          rm -rf {bundle} {state} {log} {run}\n\
          exit 0\n"
     )

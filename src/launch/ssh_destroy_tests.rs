@@ -4,6 +4,9 @@
 
 use super::*;
 
+#[path = "ssh_destroy_claim_tests.rs"]
+mod claims;
+
 /// Slot `slot`'s directories on a scratch "machine" rooted at `root`.
 fn slot_dirs(root: &str, slot: usize) -> NodeDirs {
     let at = |kind: &str| format!("{root}/{kind}-{slot}");
