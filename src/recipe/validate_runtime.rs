@@ -275,6 +275,18 @@ impl Checker<'_> {
                 self.source.locate(r.command.span())
             );
         }
+        for dir in r.data.iter().filter(|d| same_in_every_slot(d.get_ref())) {
+            // Not an error: a recipe launched only on docker or qemu has one node per machine.
+            tracing::warn!(
+                "{}: role `{name}`'s data directory `{}` does not depend on `self.slot`, so it is \
+                 not the node's own on an `ssh` machine that runs several nodes: another node there \
+                 may name it too, and only the first to claim it takes it (the others run in it as \
+                 another node's); name it per slot, as in \
+                 `/var/lib/mesos{{{{#if self.slot}}}}-{{{{self.slot}}}}{{{{/if}}}}`",
+                self.source.locate(dir.span()),
+                dir.get_ref()
+            );
+        }
         Ok(RoleSpec {
             kind,
             description: r.description.clone(),
@@ -311,4 +323,14 @@ impl Checker<'_> {
             None => Ok(Template::from_spanned(dir)),
         }
     }
+}
+
+/// Whether `dir`, a role's data directory as written, names one directory for every node of the
+/// role on a machine: it reads none of `self.slot`, `self.name` and `self.index`, which tell apart
+/// the nodes of a cluster that the `ssh` provider puts on one machine (a template that reads one
+/// only in a branch is taken to mean it).
+pub(super) fn same_in_every_slot(dir: &str) -> bool {
+    !["self.slot", "self.name", "self.index"]
+        .iter()
+        .any(|variable| dir.contains(variable))
 }

@@ -102,6 +102,29 @@ fn a_roles_data_directories_are_absolute_paths_of_its_own() {
     }
 }
 
+/// A data directory that reads none of `self.slot`, `self.name` and `self.index` is the same for
+/// every node of the role on an `ssh` machine, which loading warns about; the recipes baker ships
+/// have none.
+#[test]
+fn a_data_directory_the_same_in_every_slot_is_found() {
+    use super::runtime::same_in_every_slot;
+    assert!(same_in_every_slot("/var/lib/pg"));
+    assert!(same_in_every_slot("/var/lib/pg-{{master.slot}}"));
+    assert!(!same_in_every_slot("/var/lib/pg-{{self.index}}"));
+    assert!(!same_in_every_slot(
+        "/var/lib/pg{{#if self.slot}}-{{self.slot}}{{/if}}"
+    ));
+    assert!(!same_in_every_slot("/srv/pg/{{self.name}}"));
+    let catalog = crate::recipe::Catalog::embedded().unwrap();
+    for recipe in catalog.recipes() {
+        for (name, role) in &recipe.roles {
+            for dir in &role.data {
+                assert!(!same_in_every_slot(&dir.text), "{}: {name}", recipe.name);
+            }
+        }
+    }
+}
+
 #[test]
 fn a_missing_required_table_is_named() {
     let message = error_of(&HELLO.replace(
