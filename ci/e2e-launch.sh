@@ -172,8 +172,11 @@ text = open("recipes/postgresql/debian-12.toml").read()
 standby = text.index("[roles.standby]")
 head, tail = text[:standby], text[standby:]
 # The standby waits for a master at its own address, where nothing listens: it never gets ready.
-tail = tail.replace("-h {{master.ip}}; do", "-h {{self.ip}}; do", 1)
-tail = tail.replace('equals = "streaming"', 'equals = "streaming"\ntimeout_seconds = 15', 1)
+wrong = tail.replace("pg_isready -q -U postgres -h {{master.ip}}", "pg_isready -q -U postgres -h {{self.ip}}", 1)
+wrong = wrong.replace('equals = "streaming"', 'equals = "streaming"\ntimeout_seconds = 15', 1)
+# The recipe changed under this test when a replacement finds nothing: fail here, not later.
+assert wrong.count("{{self.ip}}") > tail.count("{{self.ip}}") and "timeout_seconds = 15" in wrong, "the standby's wait for its primary is not where this test looks"
+tail = wrong
 open(sys.argv[1], "w").write(head + tail)
 PY
 "$BAKER" --recipes-dir "$WORK/recipes" plan --recipe postgresql --distro debian12 --json \
