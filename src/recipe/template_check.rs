@@ -22,6 +22,11 @@ pub fn check_templates(renderer: &Renderer, recipe: &Recipe) -> Result<(), Recip
     let master_role = of_kind(RoleKind::Master).unwrap_or_default();
     let slave_role = of_kind(RoleKind::Slave).unwrap_or_else(|| master_role.clone());
     let cluster = ClusterFacts::example(&master_role, &slave_role);
+    // The same cluster with its master in slot 1 (placed again by `--resume` beside a slave), so
+    // that both sides of an `{{#if master.slot}}` are rendered too.
+    let mut moved = cluster.clone();
+    moved.master.slot = 1;
+    let clusters = [cluster, moved];
     for version in recipe.versions.keys() {
         let build = build_context(&recipe.name, recipe.distro, version);
         let check =
@@ -59,8 +64,13 @@ pub fn check_templates(renderer: &Renderer, recipe: &Recipe) -> Result<(), Recip
         }
         // Slot 0 and slot 1 (a second node on the first slave's machine): both sides of an
         // `{{#if self.slot}}` are rendered.
-        for me in &cluster.slaves {
-            let ctx = role_context(&build, &cluster, me);
+        let nodes = || {
+            clusters
+                .iter()
+                .flat_map(|c| c.slaves.iter().map(move |me| (c, me)))
+        };
+        for (cluster, me) in nodes() {
+            let ctx = role_context(&build, cluster, me);
             for smoke in &recipe.smoke {
                 check(&smoke.run, &ctx)?;
                 if let Some(e) = &smoke.equals {
@@ -68,12 +78,12 @@ pub fn check_templates(renderer: &Renderer, recipe: &Recipe) -> Result<(), Recip
                 }
             }
         }
-        for (role, me) in recipe
+        for (role, (cluster, me)) in recipe
             .roles
             .values()
-            .flat_map(|r| cluster.slaves.iter().map(move |me| (r, me)))
+            .flat_map(|r| nodes().map(move |node| (r, node)))
         {
-            let ctx = role_context(&build, &cluster, me);
+            let ctx = role_context(&build, cluster, me);
             for t in role
                 .setup
                 .iter()

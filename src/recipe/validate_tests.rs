@@ -248,6 +248,21 @@ fn role_env_is_checked_like_step_env() {
     assert!(error_of(&typo).contains("mastr"), "{}", error_of(&typo));
 }
 
+/// A template's branch for a master in another slot than 0 (placed again beside a slave) is
+/// checked at load too, although the example cluster's master is in slot 0.
+#[test]
+fn a_typo_in_a_master_slot_branch_fails_at_load() {
+    let branch = "{{#if master.slot}} -p {{add 5432 master.slot}}";
+    assert!(POSTGRES.contains(branch));
+    let typo = POSTGRES.replacen(
+        branch,
+        "{{#if master.slot}} -p {{add 5432 master.slott}}",
+        1,
+    );
+    let message = error_of(&typo);
+    assert!(message.contains("master.slott"), "{message}");
+}
+
 #[test]
 fn the_example_in_the_recipe_reference_parses() {
     let reference = include_str!("../../recipes/README.md");
