@@ -309,8 +309,8 @@ fn render_roles_header(w: &mut String, plan: &Plan, shown: &RolesForDisplay) {
     if shown.by_slot {
         let _ = writeln!(
             w,
-            "  a slave is shown in slot 0, the first node on its machine: a second node there \
-             (`--provider ssh`) adds its slot to ports and directories"
+            "  each role is shown in slot 0, the first node on its machine: a node placed beside \
+             another (`--provider ssh`) adds its slot to ports and directories"
         );
     }
     if shown.by_index {

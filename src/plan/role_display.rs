@@ -6,9 +6,10 @@
 //!
 //! The rendering is launch's own: the same [`Renderer`] (strict, with `add`, `eq` and the other
 //! helpers) and the same [`role_context`] as `launch::bundle`, field by field, so what `baker plan`
-//! shows cannot drift from what a node runs. A slave is shown as the first slave in slot 0 (the
-//! first node on its machine); [`RolesForDisplay`] says when its templates read `self.slot` or
-//! `self.index`, so that the reader learns that another slave differs there. The plan itself, and
+//! shows cannot drift from what a node runs. Every role is shown in slot 0 (the first node on its
+//! machine), and a slave as the first slave; [`RolesForDisplay`] says when a role's templates read
+//! `self.slot`, or a slave's `self.index`, so that the reader learns that another node differs
+//! there. The plan itself, and
 //! `baker plan --json` with it (the contract launch reads), keeps the templates as written.
 
 use std::collections::BTreeMap;
@@ -43,7 +44,7 @@ pub struct RolesForDisplay {
     pub roles: BTreeMap<String, RolePlan>,
     /// The placeholders that appear in `roles`, in [`LAUNCH_PLACEHOLDERS`] order.
     pub filled_at_launch: Vec<&'static str>,
-    /// Whether a slave's templates read `self.slot`: another slot shows other ports or directories.
+    /// Whether a role's templates read `self.slot`: another slot shows other ports or directories.
     pub by_slot: bool,
     /// Whether a slave's templates read `self.index`: another slave shows other values.
     pub by_index: bool,
@@ -73,16 +74,16 @@ pub fn roles_for_display(plan: &Plan) -> RolesForDisplay {
             render_role(&renderer, &context, role)
         };
         let rendered = render_as(&me).and_then(|first| {
+            let other_slot = NodeFacts {
+                slot: me.slot + 1,
+                ..me.clone()
+            };
+            shown.by_slot |= render_as(&other_slot)? != first;
             if role.kind == RoleKind::Slave {
-                let other_slot = NodeFacts {
-                    slot: me.slot + 1,
-                    ..me.clone()
-                };
                 let other_index = NodeFacts {
                     index: me.index + 1,
                     ..me.clone()
                 };
-                shown.by_slot |= render_as(&other_slot)? != first;
                 shown.by_index |= render_as(&other_index)? != first;
             }
             Ok(first)

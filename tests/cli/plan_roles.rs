@@ -53,7 +53,7 @@ fn the_mesos_master_runs_the_flags_of_the_planned_version() {
             let header = format!(
                 "\nroles, rendered for mesos {version} (`baker plan --json` keeps the templates \
                  as written):\n  filled in per node at launch: <self.ip> <master.ip> \
-                 <slave_count> <cluster.name> <cluster.secret>\n  a slave is shown in slot 0"
+                 <slave_count> <cluster.name> <cluster.secret>\n  each role is shown in slot 0"
             );
             assert!(text.contains(&header), "{distro} {version}:\n{text}");
             let slave = runs_line(&text, "slave");
