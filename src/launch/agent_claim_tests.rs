@@ -2,7 +2,8 @@
 //! nodes share (each with its own bundle, state and log, as the `ssh` provider's slots have): a
 //! directory is made or taken by one node only, whether the agents run one after the other or at
 //! once; an agent run again for its node keeps its claims; a claim whose node has left the machine
-//! is taken over; and a directory the node does not take leaves no claim behind.
+//! is taken over (not while its bundle is being written again); and a directory the node does not
+//! take leaves no claim behind.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -141,6 +142,17 @@ fn a_data_directory_is_made_or_taken_by_one_node_of_a_machine_and_kept_by_it() {
     assert_eq!(first.notes(), noted);
     assert!(!first.log().contains("is claimed by"), "{}", first.log());
     assert_eq!(owner(root, "/var/lib/made").as_deref(), Some("n1"));
+
+    // The first node's bundle is being written again (`start` restarting it): its directory is
+    // there without its `node` file yet, so the first node is still on the machine.
+    let node_file = first.bundle.join("node");
+    let kept = std::fs::read(&node_file).unwrap();
+    std::fs::remove_file(&node_file).unwrap();
+    second.run(root);
+    assert_eq!(second.notes(), "");
+    assert_eq!(owner(root, "/srv/shared").as_deref(), Some("n1"));
+    assert_eq!(owner(root, "/var/lib/made").as_deref(), Some("n1"));
+    std::fs::write(&node_file, kept).unwrap();
 
     // The first node is gone from the machine (its bundle with it) without its destroy.
     std::fs::remove_dir_all(&first.bundle).unwrap();

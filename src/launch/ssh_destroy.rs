@@ -8,9 +8,10 @@
 //! node's (or there is none, as an agent from before claims left it): one another node claims is
 //! that node's, whatever this node's notes say. The node's claims are released. The role's user
 //! made for the cluster (and its home), and the parents made for data directories, go with the last
-//! node on the machine: an earlier one hands its note on to a node that stays. Steps that look at
-//! the other nodes run under a lock on the machine's directory ([`MACHINE_DIR`]), as a cluster's
-//! nodes are destroyed at once and their agents claim directories under the same lock.
+//! node on the machine: an earlier one hands its note on to a node that stays. All of it runs under
+//! a lock on the machine's directory ([`MACHINE_DIR`]), as a cluster's nodes are destroyed at once
+//! and their agents claim directories under the same lock; it is taken before the agent is
+//! stopped, so that an agent between claiming a directory and noting it finishes that first.
 
 use super::bundle_tar::shell_quote;
 use super::ssh_dirs::{ALL_BUNDLES, MACHINE_DIR, NodeDirs};
@@ -39,6 +40,9 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
         "set -u\n\
          here=$(cat {bundle}/node 2>/dev/null || true)\n\
          if [ -n \"$here\" ] && [ \"$here\" != {node} ]; then echo \"{bundle} holds node $here\"; exit 3; fi\n\
+         # The lock first: an agent between claiming a data directory and noting it finishes\n\
+         # that (it holds the lock meanwhile) before it is stopped, so nothing it made goes unnoted.\n\
+         if [ -d {lock} ]; then exec 9<{lock}; flock 9; fi\n\
          {recorded}\n\
          root=$pid\n\
          if [ -n \"$root\" ]; then\n\
@@ -66,7 +70,6 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
            [ -z \"$alive\" ] || kill -KILL $alive 2>/dev/null\n\
            echo \"stopped the agent and its processes:$tree\"\n\
          fi\n\
-         if [ -d {lock} ]; then exec 9<{lock}; flock 9; fi\n\
          others=\"\"\n\
          for b in {all_bundles}; do [ -d \"$b\" ] && [ \"$b\" != {bundle} ] && others=\"$others $b\"; done\n\
          if [ -d {bundle}/files ]; then\n\
@@ -115,7 +118,7 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
              done < {state}/created-user\n\
            fi\n\
          fi\n\
-         for c in {claims}/*; do [ \"$(head -n 1 \"$c/node\" 2>/dev/null)\" = {node} ] && rm -rf \"$c\"; done\n\
+         for c in {claims}/* {claims}/.new-*; do [ \"$(head -n 1 \"$c/node\" 2>/dev/null)\" = {node} ] && rm -rf \"$c\"; done\n\
          rmdir {claims} 2>/dev/null\n\
          rm -rf {bundle} {state} {log} {run}\n\
          exit 0\n"

@@ -17,7 +17,7 @@ fn claim_entry(root: &str, dir: &str) -> String {
 /// A noted data directory that another node of the machine claims is that node's: destroy leaves
 /// it as it is (not emptied, its mode not given back) and says whose it is, removes the node's own
 /// (claimed by it, or by no one: an agent from before claims noted it), and releases the node's
-/// claims; the machine's last claim gone, so is `claims/`.
+/// claims, a half-written one included; the machine's last claim gone, so is `claims/`.
 #[test]
 fn destroy_leaves_a_data_directory_another_node_claims_and_releases_its_own_claims() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -84,6 +84,10 @@ fn destroy_leaves_a_data_directory_another_node_claims_and_releases_its_own_clai
     );
     assert!(exists(&claim_entry(&root, &theirs)));
 
+    // A claim n1's agent was writing when it was stopped, never put in place: n1's too.
+    let half = format!("{root}/claims/.new-4242");
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(format!("{half}/node"), "n1\n").unwrap();
     destroy("n1", 1);
     assert!(std::fs::read_dir(&theirs).unwrap().next().is_none());
     let mode = std::fs::metadata(&theirs).unwrap().permissions().mode();

@@ -165,21 +165,24 @@ pub fn start(dirs: &NodeDirs, node: &str) -> String {
          {mine}\n\
          {recorded}\n\
          if [ -n \"$pid\" ]; then cat >/dev/null; echo \"the agent runs already (pid $pid)\"; exit 0; fi\n\
+         # Nodes sharing the machine start at once, and an agent looks at the others' bundles\n\
+         # (whose claims on data directories are still theirs): the bundle is replaced, and the\n\
+         # role's user made once (the agent makes it the same way when it is missing) and its\n\
+         # maker noted, under the machine's lock.\n\
+         mkdir -p {MACHINE_DIR}\n\
+         exec 9<{MACHINE_DIR} && flock 9\n\
          rm -rf {bundle}\n\
          mkdir -p {bundle} {run} {log} {state}\n\
          tar -xf - -C {bundle}\n\
          echo {state} > {bundle}/state-dir\n\
-         # Nodes sharing the machine start at once: the role's user is made here, under a lock,\n\
-         # once (the agent makes it the same way when it is missing), and its maker noted.\n\
          if [ -f {bundle}/user ]; then\n\
            u=$(cat {bundle}/user)\n\
-           exec 9<{MACHINE_DIR} && flock 9\n\
            if ! id \"$u\" >/dev/null 2>&1; then\n\
              useradd --system --create-home --home-dir \"/var/lib/$u\" --shell /bin/bash \"$u\"\n\
              echo \"$u\" >> {state}/created-user\n\
            fi\n\
-           exec 9<&-\n\
          fi\n\
+         exec 9<&-\n\
          cd /\n\
          export BAKER_BUNDLE={bundle} BAKER_AGENT_STATE_DIR={state} BAKER_AGENT_LOG_DIR={log} BAKER_AGENT_MACHINE_DIR={MACHINE_DIR}\n\
          setsid nohup {AGENT_PATH} </dev/null >{out} 2>&1 &\n\
