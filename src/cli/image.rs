@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use baker::engine::{Engine, engine_host};
+use baker::engine::Engine;
 use baker::image::{
     Format, ImageError, ImageOutcome, ImageRequest, format, image_spec, make_image, size,
 };
@@ -140,6 +140,7 @@ fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
     } else {
         Arc::new(TerminalReporter::new())
     };
+    ImageError::unless_local_engine()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let Some(built) = build_output(
         global,
@@ -164,10 +165,6 @@ fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
         no_cache: args.build.no_cache,
     };
     let outcome = runtime.block_on(async {
-        let host = engine_host();
-        if !host.starts_with("unix://") && !host.starts_with('/') {
-            return Err(ImageError::RemoteEngine { host });
-        }
         let engine = Engine::connect(reporter.as_ref()).await?;
         engine
             .run_until(make_image(&engine, &request, reporter), interrupted())

@@ -265,6 +265,10 @@ fn launch_qemu(
     let given = (args.image.as_deref())
         .map(|dir| launch_qemu::given_image(global, args, dir))
         .transpose()?;
+    if given.is_none() {
+        // The image made first needs a local engine, which a remote one is refused as now.
+        baker::image::ImageError::unless_local_engine()?;
+    }
     let runner = runtime.block_on(QemuRunner::choose(
         args.qemu.from(),
         &global.cache(),

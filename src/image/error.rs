@@ -109,6 +109,18 @@ impl ImageError {
         let path = path.into();
         move |source| Self::Io { what, path, source }
     }
+
+    /// [`ImageError::RemoteEngine`] unless `DOCKER_HOST` names a local engine (a unix socket):
+    /// asked before the build an image would start from, so that a remote engine is refused at
+    /// once rather than after the build.
+    pub fn unless_local_engine() -> Result<(), Self> {
+        let host = crate::engine::engine_host();
+        if host.starts_with("unix://") || host.starts_with('/') {
+            Ok(())
+        } else {
+            Err(Self::RemoteEngine { host })
+        }
+    }
 }
 
 fn no_room(dir: &std::path::Path, tree: u64, copies: &[crate::image::Format], free: u64) -> String {

@@ -341,3 +341,37 @@ fn launching_an_image_with_the_plan_of_another_recipe_names_both_before_qemu_is_
     );
     assert!(!dir.path().join("state").join("mm").exists());
 }
+
+/// `baker image`, and a qemu launch that makes its image, need a local engine (they bind a work
+/// directory into the tools container): a remote one is refused at once, before the build they
+/// would start with — here a build of hello that would need the engine and a base image.
+#[test]
+fn a_remote_engine_is_refused_before_the_build_an_image_needs() {
+    let cache = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    for args in [
+        &["image", "--distro", "debian12", "--recipe", "hello"][..],
+        &[
+            "launch",
+            "r",
+            "--provider",
+            "qemu",
+            "--distro",
+            "debian12",
+            "--recipe",
+            "hello",
+        ][..],
+    ] {
+        baker()
+            .env("DOCKER_HOST", "tcp://127.0.0.1:9")
+            .env("BAKER_CACHE_DIR", cache.path())
+            .env("BAKER_STATE_DIR", state.path())
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "the disk image engine is remote (tcp://127.0.0.1:9)",
+            ))
+            .stderr(predicate::str::contains("build").not());
+    }
+}
