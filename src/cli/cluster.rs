@@ -98,7 +98,7 @@ pub struct LoginArgs {
 }
 
 /// `login --help`'s word on its command form.
-pub const LOGIN_COMMAND: &str = "With `-- COMMAND...`, runs the command on the node and exits with its exit code: `baker login pg1 -- hostname`, `baker login pg1 standby-1 -- 'tail /var/log/baker/role.log'` (docker: `docker exec`; qemu and ssh: over SSH, as the shell is).";
+pub const LOGIN_COMMAND: &str = "With `-- COMMAND...`, runs the command on the node and exits with its exit code: `baker login pg -- hostname`, `baker login pg standby-1 -- 'tail /var/log/baker/role.log'` (docker: `docker exec`; qemu and ssh: over SSH, as the shell is).";
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {

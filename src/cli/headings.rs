@@ -2,6 +2,10 @@
 //! sections: the command's own options under clap's "Options", then how it builds, the options of
 //! each provider, and last the options every command takes. Named once here so that the commands
 //! sharing a group (`build`, `image`, `launch`) show it under the same words, and the tests find it.
+//!
+//! A `#[command(flatten, next_help_heading = …)]` heading stays in force for the fields after the
+//! flattened struct (clap does not restore the one before), so a command's own options come before
+//! its flattened groups, and any field after them names its `help_heading` itself.
 
 /// The options every subcommand takes (`-v`, `-q`, `--cache-dir`, `--lock`, `--recipes-dir`).
 pub const GLOBAL: &str = "Global options";

@@ -3,8 +3,8 @@
 //! same context the recipe's loading checked (`{{self.ip}}`, `{{master.ip}}`, `{{cluster.secret}}`),
 //! so the agent baked into the image needs no template engine: it runs on the image's own
 //! 2014-era userland (bash 4.1, no Python) and only writes files, runs the setup and starts the
-//! command. The bundle travels to the node the provider's way (a mounted file for containers, a
-//! NoCloud seed for QEMU, scp for SSH) as a small tar read by `images/agent/baker-agent`.
+//! command. The bundle travels to the node the provider's way (uploaded into a container, a
+//! seed disk holding it for QEMU, copied over SSH) as a small tar read by `images/agent/baker-agent`.
 
 use std::collections::BTreeMap;
 

@@ -272,7 +272,7 @@ fn login_help_shows_the_command_form() {
         .success()
         .stdout(contains_all(&[
             "[-- <COMMAND>...]",
-            "baker login pg1 -- hostname",
+            "baker login pg -- hostname",
             "exits with",
         ]));
 }

@@ -208,7 +208,7 @@ fn every_cluster_command_describes_its_name_and_status_its_exit_status() {
     let status = help(&["status"]);
     assert!(
         status.contains(
-            "Exit status: 0 when the cluster's launch finished and every node runs; 3 when not"
+            "Exit status: 0 when the cluster's launch finished and every node runs, checked ready since it last started; 3 when not"
         ),
         "{status}"
     );

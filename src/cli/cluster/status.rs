@@ -3,7 +3,7 @@
 //! finds it now — ready since when, running but never checked (a launch interrupted before its
 //! checks passed), stopped, or never started — with its container id, QEMU pid or machine, and the
 //! host ports forwarded to a node that runs; or all of that as JSON (`--json`, see [`super::json`]).
-//! Exits 0 only for a finished launch whose every node runs.
+//! Exits 0 only for a finished launch whose every node runs, checked ready since it last started.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -218,7 +218,8 @@ pub const NOT_READY: u8 = 3;
 
 /// `status --help`'s word on what it exits with.
 pub const STATUS_EXIT: &str = "Exit status: 0 when the cluster's launch finished and every node \
-runs; 3 when not (a node is down or cannot be reached, or the launch has not finished or failed); 1 \
+runs, checked ready since it last started; 3 when not (a node is down, cannot be reached or was \
+started again outside baker and not checked since, or the launch has not finished or failed); 1 \
 when status cannot run (no such cluster, no Docker engine for a docker cluster). The same with -q \
 and with --json.";
 
