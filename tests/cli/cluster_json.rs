@@ -9,7 +9,7 @@ use super::cluster_commands::InterruptedCluster;
 use super::*;
 
 /// What `args` print on stdout, exiting with `code`, parsed.
-fn json_of(mut cmd: assert_cmd::Command, args: &[&str], code: i32) -> Value {
+pub(super) fn json_of(mut cmd: assert_cmd::Command, args: &[&str], code: i32) -> Value {
     let out = cmd
         .args(args)
         .assert()

@@ -125,16 +125,7 @@ fn a_launch_that_still_builds_holds_its_name_and_status_says_so() {
             .unwrap(),
     );
     // As JSON, the launch at work is named by its work and holders.
-    let json = |args: &[&str], code| {
-        let out = baker()
-            .args(args)
-            .assert()
-            .code(code)
-            .get_output()
-            .stdout
-            .clone();
-        serde_json::from_slice::<serde_json::Value>(&out).unwrap()
-    };
+    let json = |args: &[&str], code| super::cluster_json::json_of(baker(), args, code);
     let status = json(&["status", "pg3", "--json"], 3);
     assert_eq!(status["phase"], "launching");
     assert_eq!(status["ready"], false);
