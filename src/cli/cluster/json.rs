@@ -22,14 +22,47 @@ pub const LAUNCHING: &str = "launching";
 /// The phase `clusters` shows for a state file it cannot read.
 pub const UNREADABLE: &str = "unreadable";
 
-/// `baker status NAME --json`.
+/// Which cluster a view is of, first in `status` and `clusters` alike: its name, and as its state
+/// says, the provider and the build it runs (null before the state exists or when it cannot be
+/// read).
 #[derive(Debug, Serialize)]
-pub struct StatusView {
+pub struct ClusterIdentity {
     pub name: String,
     pub provider: Option<String>,
     pub recipe: Option<String>,
     pub version: Option<String>,
     pub distro: Option<String>,
+}
+
+impl ClusterIdentity {
+    /// Cluster `state`'s.
+    fn of(state: &ClusterState) -> Self {
+        Self {
+            name: state.name.clone(),
+            provider: known(&state.provider),
+            recipe: known(&state.recipe),
+            version: known(&state.version),
+            distro: known(&state.distro),
+        }
+    }
+
+    /// Name `name`'s alone: no state says more.
+    fn named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            provider: None,
+            recipe: None,
+            version: None,
+            distro: None,
+        }
+    }
+}
+
+/// `baker status NAME --json`.
+#[derive(Debug, Serialize)]
+pub struct StatusView {
+    #[serde(flatten)]
+    pub cluster: ClusterIdentity,
     /// creating, booting, ready or failed as the launch recorded it; [`LAUNCHING`] before it made
     /// the cluster.
     pub phase: &'static str,
@@ -87,11 +120,8 @@ pub struct AtWork {
 /// One cluster of `baker clusters --json`.
 #[derive(Debug, Serialize)]
 pub struct ListedView {
-    pub name: String,
-    pub provider: Option<String>,
-    pub recipe: Option<String>,
-    pub version: Option<String>,
-    pub distro: Option<String>,
+    #[serde(flatten)]
+    pub cluster: ClusterIdentity,
     /// creating, booting, ready or failed as the launch recorded it; [`LAUNCHING`] or
     /// [`UNREADABLE`].
     pub phase: &'static str,
@@ -164,11 +194,7 @@ impl StatusView {
     /// Cluster `state` without its nodes, whose `health` is as status found it.
     pub fn of(state: &ClusterState, health: Health, note: &str, activity: &LaunchActivity) -> Self {
         StatusView {
-            name: state.name.clone(),
-            provider: known(&state.provider),
-            recipe: known(&state.recipe),
-            version: known(&state.version),
-            distro: known(&state.distro),
+            cluster: ClusterIdentity::of(state),
             phase: phase_name(state.phase),
             ready: health.is_ready(),
             health: health_name(health),
@@ -181,11 +207,7 @@ impl StatusView {
     /// Name `name`, reserved by a launch that builds first (`activity`) and has no state yet.
     pub fn launching(name: &str, note: &str, activity: &LaunchActivity) -> Self {
         StatusView {
-            name: name.to_owned(),
-            provider: None,
-            recipe: None,
-            version: None,
-            distro: None,
+            cluster: ClusterIdentity::named(name),
             phase: LAUNCHING,
             ready: false,
             health: health_name(Health::Unfinished),
@@ -245,12 +267,8 @@ impl ListedView {
     /// Cluster `state`, as `clusters` lists it.
     pub fn of(state: &ClusterState, activity: &LaunchActivity, note: &str) -> Self {
         ListedView {
-            name: state.name.clone(),
-            provider: known(&state.provider),
+            cluster: ClusterIdentity::of(state),
             phase: phase_name(state.phase),
-            recipe: known(&state.recipe),
-            version: known(&state.version),
-            distro: known(&state.distro),
             nodes: Some(state.nodes.len()),
             at_work: at_work(activity),
             note: bare_note(note),
@@ -272,12 +290,8 @@ impl ListedView {
     /// Name `name`, whose state file cannot be read, for `error`.
     pub fn unreadable(name: &str, error: String) -> Self {
         ListedView {
-            name: name.to_owned(),
-            provider: None,
+            cluster: ClusterIdentity::named(name),
             phase: UNREADABLE,
-            recipe: None,
-            version: None,
-            distro: None,
             nodes: None,
             at_work: None,
             note: None,
