@@ -115,7 +115,7 @@ fn a_data_directory_is_made_or_taken_by_one_node_of_a_machine_and_kept_by_it() {
 
     first.run(root);
     let noted = format!(
-        "was 751 {owner_ids} /srv/shared\nfound /srv/shared\nparent /var\nparent /var/lib\n\
+        "claims\nwas 751 {owner_ids} /srv/shared\nfound /srv/shared\nparent /var\nparent /var/lib\n\
          made /var/lib/made\n"
     );
     assert_eq!(first.notes(), noted);
@@ -129,7 +129,7 @@ fn a_data_directory_is_made_or_taken_by_one_node_of_a_machine_and_kept_by_it() {
     assert_eq!(held, "free\n", "the role inherited the agent's lock");
 
     second.run(root);
-    assert_eq!(second.notes(), "");
+    assert_eq!(second.notes(), "claims\n");
     let log = second.log();
     for taken in ["/srv/shared", "/var/lib/made"] {
         let warning = format!("WARNING: {taken} is claimed by node n1 of this machine");
@@ -149,7 +149,7 @@ fn a_data_directory_is_made_or_taken_by_one_node_of_a_machine_and_kept_by_it() {
     let kept = std::fs::read(&node_file).unwrap();
     std::fs::remove_file(&node_file).unwrap();
     second.run(root);
-    assert_eq!(second.notes(), "");
+    assert_eq!(second.notes(), "claims\n");
     assert_eq!(owner(root, "/srv/shared").as_deref(), Some("n1"));
     assert_eq!(owner(root, "/var/lib/made").as_deref(), Some("n1"));
     std::fs::write(&node_file, kept).unwrap();

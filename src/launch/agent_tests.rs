@@ -140,7 +140,7 @@ fn the_agent_makes_and_notes_the_roles_data_directories_and_leaves_anothers_alon
     assert_eq!(
         std::fs::read_to_string(root.join("state/data-dirs")).unwrap(),
         format!(
-            "parent /var\nparent /var/lib\nparent /var/lib/pg\nmade /var/lib/pg/data\n\
+            "claims\nparent /var\nparent /var/lib\nparent /var/lib/pg\nmade /var/lib/pg/data\n\
              was 751 {}:{} /srv/empty\nfound /srv/empty\n",
             meta.uid(),
             meta.gid()

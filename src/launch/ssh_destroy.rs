@@ -5,8 +5,10 @@
 //! role's data directories its agent made and empty those it found empty (giving them back their
 //! mode and owner), never following a link or crossing into another file system, and remove its
 //! own directories. A data directory is touched only while the machine's claim on it is the
-//! node's (or there is none, as an agent from before claims left it): one another node claims is
-//! that node's, whatever this node's notes say. The node's claims are released. The role's user
+//! node's: one another node claims is that node's, whatever this node's notes say, and one no node
+//! claims was given up by whoever took the claim over while this node was away (a directory noted
+//! by an agent from before claims, whose notes lack their `claims` line, has no claim to check).
+//! The node's claims are released. The role's user
 //! made for the cluster (and its home), and the parents made for data directories, go with the last
 //! node on the machine: an earlier one hands its note on to a node that stays. All of it runs under
 //! a lock on the machine's directory ([`MACHINE_DIR`]), as a cluster's nodes are destroyed at once
@@ -81,7 +83,9 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
          heir=\"\"\n\
          for b in $others; do [ -z \"$heir\" ] && heir=$(cat \"$b/state-dir\" 2>/dev/null); done\n\
          if [ -s {state}/data-dirs ]; then\n\
+           claimed=\"\"; grep -qx claims {state}/data-dirs && claimed=yes\n\
            while read -r how dir; do\n\
+             [ \"$how\" = claims ] && continue\n\
              mode=\"\"; owner=\"\"\n\
              if [ \"$how\" = was ]; then mode=${{dir%% *}}; dir=${{dir#* }}; owner=${{dir%% *}}; dir=${{dir#* }}; fi\n\
              if [ \"$how\" != parent ]; then\n\
@@ -89,6 +93,10 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
                holder=$(head -n 1 \"$claim/node\" 2>/dev/null || true)\n\
                if [ -e \"$claim\" ] && [ \"$holder\" != {node} ]; then\n\
                  [ \"$how\" = was ] || echo \"left $dir: node ${{holder:-?}} of this machine claims it\"\n\
+                 continue\n\
+               fi\n\
+               if [ ! -e \"$claim\" ] && [ -n \"$claimed\" ]; then\n\
+                 [ \"$how\" = was ] || echo \"left $dir: this node's claim on it is gone (another node took it over while this one was away, and found it in use)\"\n\
                  continue\n\
                fi\n\
              fi\n\
