@@ -34,6 +34,11 @@ pub enum BuildError {
     )]
     IncrementalNeedsTree,
 
+    /// The stage the build is for cannot use its plan (see `BuildRequest::plan_check`): nothing
+    /// was built.
+    #[error("{0}")]
+    RefusedByNextStage(String),
+
     /// The `--source-dir` tree is not the tree the plan's keys were made from: building it would
     /// cache its result under the keys of the tree as planned.
     #[error(

@@ -31,7 +31,7 @@ use std::time::Instant;
 
 pub use error::{BuildError, StepFailure};
 pub use offline::{HereRecipe, Offline};
-pub use pipeline::{BuildRequest, build, ensure_base_image};
+pub use pipeline::{BuildRequest, PlanCheck, build, ensure_base_image};
 pub use select::{DEFAULT_OUT_DIR, Selection};
 pub use step_cache::{StepCache, StepEntry};
 

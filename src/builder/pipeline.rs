@@ -28,7 +28,14 @@ pub struct BuildRequest<'a> {
     pub catalog: &'a Catalog,
     pub selection: Selection,
     pub options: BuildOptions,
+    /// What the stage after the build (`baker image`) checks of the plan, run once it is made and
+    /// before anything is built, so that a plan that stage cannot use (no image layer, a size its
+    /// formats refuse) is refused now, not after an hour's build. Its refusal ends the build.
+    pub plan_check: Option<PlanCheck<'a>>,
 }
+
+/// A later stage's check of the plan (see [`BuildRequest::plan_check`]): the refusal's words.
+pub type PlanCheck<'a> = &'a (dyn Fn(&Plan) -> Result<(), String> + Sync);
 
 /// Builds `request`. Returns [`BuildError::Interrupted`] when `cancel` resolves first; the containers
 /// are removed, finished steps stay cached, and the next build resumes after them.
@@ -51,6 +58,9 @@ pub async fn build(
         ..request.selection.clone()
     };
     let (plan, planned_tree) = selection.plan_and_tree(request.catalog, &options.lock_file)?;
+    if let Some(check) = request.plan_check {
+        check(&plan).map_err(BuildError::RefusedByNextStage)?;
+    }
     let _in_use = options
         .cache
         .lock(LockMode::Shared, true, reporter.as_ref())

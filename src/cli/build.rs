@@ -11,7 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use baker::builder::{
-    BuildError, BuildOptions, BuildOutcome, BuildRequest, DEFAULT_OUT_DIR, build,
+    BuildError, BuildOptions, BuildOutcome, BuildRequest, DEFAULT_OUT_DIR, PlanCheck, build,
 };
 use baker::image::build_output::{BuildOutput, read_build_dir};
 use baker::progress::{Reporter, Silent};
@@ -113,6 +113,7 @@ impl BuildFlags {
                 step_timeout: self.step_timeout,
                 incremental: self.incremental,
             },
+            plan_check: None,
         })
     }
 }
@@ -124,7 +125,7 @@ fn parse_step_timeout(text: &str) -> Result<Duration, String> {
 /// The build a later stage (`image`, `launch`) starts from: the folder `--from` names (its
 /// `plan.json`, `manifest.json` and tarball, checked against each other), else the build run now.
 /// `None` when Ctrl-C stopped that build: it has said so, and the caller exits with
-/// [`build_stopped`].
+/// [`build_stopped`]. `plan_check` is the stage's check of the plan, run before the build starts.
 pub fn build_output(
     global: &Global,
     from: Option<&Path>,
@@ -132,12 +133,14 @@ pub fn build_output(
     selection: &Selection,
     runtime: &tokio::runtime::Runtime,
     reporter: Arc<dyn Reporter>,
+    plan_check: Option<PlanCheck<'_>>,
 ) -> anyhow::Result<Option<BuildOutput>> {
     if let Some(dir) = from {
         return Ok(Some(read_build_dir(dir)?));
     }
     let catalog = global.catalog()?;
-    let request = flags.request(global, &catalog, selection)?;
+    let mut request = flags.request(global, &catalog, selection)?;
+    request.plan_check = plan_check;
     match runtime.block_on(build(&request, reporter, interrupted())) {
         Ok(outcome) => Ok(Some(BuildOutput::of(&outcome))),
         Err(e @ BuildError::Interrupted { .. }) => {

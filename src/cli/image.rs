@@ -11,8 +11,10 @@ use serde_json::json;
 
 use baker::engine::Engine;
 use baker::image::{
-    Format, ImageError, ImageOutcome, ImageRequest, format, image_spec, make_image, size,
+    Format, ImageError, ImageOutcome, ImageRequest, check_plan, format, image_spec, make_image,
+    size,
 };
+use baker::plan::Plan;
 use baker::progress::{Reporter, Silent};
 
 use super::Global;
@@ -142,6 +144,7 @@ fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
     };
     ImageError::unless_local_engine()?;
     let runtime = tokio::runtime::Runtime::new()?;
+    let check = |plan: &Plan| check_plan(plan, &formats, size).map_err(|e| e.to_string());
     let Some(built) = build_output(
         global,
         args.from.as_deref(),
@@ -149,6 +152,7 @@ fn make(global: &Global, args: &MakeArgs) -> anyhow::Result<ExitCode> {
         &args.selection,
         &runtime,
         reporter.clone(),
+        Some(&check),
     )?
     else {
         return Ok(build_stopped());

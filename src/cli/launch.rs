@@ -212,6 +212,7 @@ pub fn launch(global: &Global, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         &args.selection,
         &runtime,
         reporter.clone(),
+        None,
     )?
     else {
         return Ok(build_stopped());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use baker::engine::Engine;
 use baker::image::boot::Accel;
-use baker::image::{Format, ImageError, ImageRequest, image_spec, make_image};
+use baker::image::{Format, ImageError, ImageRequest, check_plan, image_spec, make_image};
 use baker::launch::qemu::{DISK_RESOURCE, QEMU_RESOURCE, QemuProvider};
 use baker::launch::qemu_disk::{self, PlanForImage};
 use baker::launch::qemu_runner::QemuRunner;
@@ -59,6 +59,7 @@ pub fn plan_and_disk(
     if given.is_some() {
         return Ok(given);
     }
+    let check = |plan: &Plan| check_plan(plan, &[Format::Raw], None).map_err(|e| e.to_string());
     let Some(built) = build_output(
         global,
         args.from.as_deref(),
@@ -66,6 +67,7 @@ pub fn plan_and_disk(
         &args.selection,
         runtime,
         reporter.clone(),
+        Some(&check),
     )?
     else {
         return Ok(None);

@@ -105,6 +105,17 @@ pub fn image_spec(plan: &Plan) -> Result<ImageSpec, ImageError> {
     })
 }
 
+/// What `baker image` refuses of `plan` as soon as it is made, before its build: a plan without an
+/// image layer, or a `size` that a requested format or the layer's partition table cannot take.
+pub fn check_plan(plan: &Plan, formats: &[Format], size: Option<u64>) -> Result<(), ImageError> {
+    let spec = image_spec(plan)?;
+    if let Some(size) = size {
+        super::size::check_for_formats(size, formats)?;
+        super::size::check_for_layout(size, &spec.firmware)?;
+    }
+    Ok(())
+}
+
 /// The image spec of an embedded recipe's default plan, for tests.
 #[cfg(test)]
 pub(crate) fn embedded_spec(recipe: &str, distro: &str) -> ImageSpec {

@@ -45,7 +45,7 @@ use std::time::Instant;
 
 pub use assets::READY_LINE;
 pub use error::ImageError;
-pub use layer::{ImageSpec, image_spec};
+pub use layer::{ImageSpec, check_plan, image_spec};
 pub use manifest::ImageManifest;
 pub use output::Format;
 

@@ -81,3 +81,44 @@ fn prune_says_what_it_removed_by_part() {
         .stdout(predicate::str::is_match(r"\n  downloads\s+12.0 KiB  2 entries\n").unwrap())
         .stdout(predicate::str::is_match(r"\n  packages\s+1.0 KiB  1 entry\n").unwrap());
 }
+
+/// What the image refuses of the plan is said before the build starts (which, for Mesos, takes an
+/// hour): a size its formats cannot take, and a recipe without an image layer. Nothing is built,
+/// no engine is asked, and `--out` is not made.
+#[test]
+fn a_plan_the_image_cannot_use_is_refused_before_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let recipe = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/recipes/hello/debian-12.toml"
+    ))
+    .unwrap();
+    let (head, layer) = recipe.split_once("\n[image]\n").unwrap();
+    let roles = layer.find("\n[roles.").unwrap();
+    let no_layer = dir.path().join("no-layer.toml");
+    std::fs::write(&no_layer, format!("{head}{}", &layer[roles..])).unwrap();
+    let no_layer = no_layer.display().to_string();
+    for (args, said) in [
+        (
+            ["--recipe", "hello", "--format", "gce", "--size", "1536M"],
+            "the gce format needs a whole number of GiB: ask for 1G or 2G",
+        ),
+        (
+            ["--recipe", &no_layer, "--format", "raw", "--size", "2G"],
+            "has no [image] layer",
+        ),
+    ] {
+        baker()
+            .args(["image", "--distro", "debian12", "--cache-dir"])
+            .arg(dir.path().join("cache"))
+            .arg("--out")
+            .arg(&out)
+            .args(args)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(said))
+            .stderr(predicate::str::contains("Docker engine").not());
+        assert!(!out.exists(), "--out was made for a refused plan");
+    }
+}
