@@ -17,6 +17,7 @@ use super::format::{self, DiskFile, Unfinished};
 use super::manifest::{FormatFile, ImageManifest};
 use super::{Format, ImageError, STAGES, output, reuse, stage};
 use crate::progress::{Event, Reporter};
+use crate::recipe::BootTarget;
 use crate::stop::Stop;
 
 /// What the last stage writes, and where.
@@ -154,6 +155,23 @@ pub(super) fn write_manifest(
     Ok(path)
 }
 
+/// The manifest of an image kept as the folder holds it, saying which clouds and instance families
+/// it boots on as the recipe says now (`boots_on`): the image key does not cover them, since they
+/// change no byte of the disk, so a recipe edit to them alone keeps the image but must reach
+/// `image.json`, which the later stages read. Rewritten only when they changed.
+pub(super) fn with_boots_on(
+    out_dir: &Path,
+    mut manifest: ImageManifest,
+    boots_on: &[BootTarget],
+    os_layer_id: &str,
+) -> Result<ImageManifest, ImageError> {
+    if manifest.boots_on != boots_on {
+        manifest.boots_on = boots_on.to_vec();
+        write_manifest(out_dir, &manifest, os_layer_id)?;
+    }
+    Ok(manifest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +259,26 @@ mod tests {
         write(made_anew, Stop::default()).unwrap_err();
         let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// A recipe edit to where its image boots (no byte of the disk) keeps the image, whose
+    /// image.json then says it as the recipe does now, and is still answered as unchanged.
+    #[test]
+    fn a_kept_image_says_where_it_boots_as_the_recipe_says_now() {
+        let disk = TestDisk::typical();
+        let out = tempfile::tempdir().unwrap();
+        let (made, _) =
+            write(job(&disk.path, out.path(), &[Format::Raw]), Stop::default()).unwrap();
+        let mut now = made.boots_on.clone();
+        now[0].fails = vec!["m5".into()];
+        let kept = with_boots_on(out.path(), made, &now, LAYER).unwrap();
+        assert_eq!(kept.boots_on, now);
+        let read = ImageManifest::read(&ImageManifest::path_in(out.path())).unwrap();
+        assert_eq!(read.boots_on, now);
+        assert_eq!(
+            reuse::existing(out.path(), &"k".repeat(64), LAYER, &[Format::Raw]),
+            Some(Existing::Complete(read))
+        );
     }
 
     #[tokio::test]

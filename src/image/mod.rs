@@ -52,7 +52,7 @@ pub use output::Format;
 use crate::cache::{CacheDir, LockMode};
 use crate::engine::Engine;
 use crate::progress::{Event, Reporter};
-use finish::{FormatsJob, formats_stage};
+use finish::{FormatsJob, formats_stage, with_boots_on};
 use format::{DataCopies, DiskFile};
 use key::{DiskIds, ImageMaterial, LAYOUT_VERSION};
 use layout::Layout;
@@ -166,6 +166,7 @@ async fn make(
         let key = image_key(req, layer, &tools_image, unpacked);
         match reuse::existing(&req.out_dir, &key, &layer.id, &req.formats) {
             Some(Existing::Complete(manifest)) => {
+                let manifest = with_boots_on(&req.out_dir, manifest, &spec.boots_on, &layer.id)?;
                 for (i, name) in ["tools", "os layer", "disk", "formats"].iter().enumerate() {
                     stage(&reporter, i, name, None);
                 }
@@ -189,6 +190,10 @@ async fn make(
                 disk,
                 missing,
             }) => {
+                let manifest = ImageManifest {
+                    boots_on: spec.boots_on.clone(),
+                    ..manifest
+                };
                 let mut outcome = add_formats(
                     req, manifest, &disk, &layer.id, &missing, &reporter, started,
                 )
