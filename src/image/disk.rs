@@ -34,7 +34,10 @@ use crate::progress::{Event, Reporter};
 
 /// What the disk is made of.
 pub struct DiskJob<'a> {
+    /// The recipe and distro the tree is of: an older tree volume of the same two is removed when
+    /// this one is made, one of another distro of the recipe kept.
     pub recipe: &'a str,
+    pub distro: &'a str,
     /// The identity of the cache the tree volume belongs to.
     pub cache_id: &'a str,
     pub tools_image: &'a str,
@@ -110,7 +113,11 @@ pub async fn make_disk(
     ]);
     env.extend(job.layout.env(job.ids));
     let volume = tree_volume(job.os_key, job.os_id, job.epoch, job.cache_id);
-    let mine = [("baker.tree-of", job.recipe), (CACHE_LABEL, job.cache_id)];
+    let mine = [
+        ("baker.tree-of", job.recipe),
+        ("baker.tree-distro", job.distro),
+        (CACHE_LABEL, job.cache_id),
+    ];
     let spec = RunSpec {
         name: String::new(),
         image: job.tools_image,
@@ -129,7 +136,10 @@ pub async fn make_disk(
         if fresh {
             engine.remove_volumes_labelled(&mine, &volume).await;
             engine
-                .create_volume(&volume, &[(IMAGE_PART_LABEL, "tree"), mine[0], mine[1]])
+                .create_volume(
+                    &volume,
+                    &[(IMAGE_PART_LABEL, "tree"), mine[0], mine[1], mine[2]],
+                )
                 .await?;
         }
         let feed = fresh.then_some(job.os_image);

@@ -256,6 +256,7 @@ async fn make(
         engine,
         disk::DiskJob {
             recipe: &spec.recipe,
+            distro: &spec.distro,
             cache_id: &cache_id,
             tools_image: &tools,
             os_image: &layer.reference,
