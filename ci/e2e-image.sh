@@ -423,9 +423,10 @@ ID_A=$(cache_identity "$WORK/cache-a")
 ID_B=$(cache_identity "$NONROOT_HOME/cache-b")
 in_engine() { # in_engine IDENTITY: "<OS layer images> <tree volumes>" labelled with that cache
   echo "$(docker images -q --filter "label=baker.cache=$1" --filter label=baker.image=os-layer | wc -l)" \
-    "$(docker volume ls -q --filter "label=baker.cache=$1" --filter label=baker.tree-of=postgresql | wc -l)"
+    "$(docker volume ls -q --filter "label=baker.cache=$1" --filter label=baker.tree-of=postgresql \
+      --filter label=baker.tree-distro=debian-12 | wc -l)"
 }
-check "each cache has one OS layer and one tree volume of its own (root's: $(in_engine "$ID_A"); the user's: $(in_engine "$ID_B"))" \
+check "each cache has one OS layer and one tree volume (of its recipe and distro) of its own (root's: $(in_engine "$ID_A"); the user's: $(in_engine "$ID_B"))" \
   bash -c "[ '$(in_engine "$ID_A")' = '1 1' ] && [ '$(in_engine "$ID_B")' = '1 1' ]"
 as_nonroot ./baker cache clear --cache-dir "$NONROOT_HOME/cache-b" -q 2>"$WORK/clear-b.err" || tail -n 20 "$WORK/clear-b.err" >&2
 check "the user's cache clear removes its OS layer and tree volume ($(in_engine "$ID_B") left), and nothing of root's cache ($(in_engine "$ID_A"))" \
