@@ -107,6 +107,20 @@ check "image.json names the kernel, the plan's key and where the image boots" \
 check "the disk is a whole number of GiB" [ $(($(stat -c %s "$A") % 1073741824)) = 0 ]
 check "the disk is sparse" [ $(($(stat -c %b "$A") * 512)) -lt "$(stat -c %s "$A")" ]
 
+# --- two runs at once on a new tree volume: one unpacks the tree, the other waits for it ---------------
+# (Before, the second found the volume made but no tree yet in it, and failed.)
+docker volume rm $(docker volume ls -q --filter "label=baker.cache=$(cache_identity "$WORK/cache-a")" \
+  --filter label=baker.tree-of=postgresql) >/dev/null
+t=$(now)
+image "$WORK/img-p1" "$WORK/cache-a" 2>"$WORK/img-p1.err" &
+p1=$!
+image "$WORK/img-p2" "$WORK/cache-a" 2>"$WORK/img-p2.err" || tail -n 20 "$WORK/img-p2.err" >&2
+wait "$p1" || tail -n 20 "$WORK/img-p1.err" >&2
+say "two images at once on a new tree volume: $(since "$t") s"
+check "two runs at once on a new tree volume both make the same disk as the cold run" bash -c \
+  "cmp -s '$A' '$WORK/img-p1/$DISK' && cmp -s '$A' '$WORK/img-p2/$DISK'"
+rm -rf "$WORK/img-p1" "$WORK/img-p2"
+
 # --- the disk, read with tools baker did not write ----------------------------------------------------
 sfdisk --dump "$A" >"$WORK/sfdisk.txt"
 gpt_has() { # gpt_has N START SIZE TYPE NAME: partition N of the sfdisk dump

@@ -44,7 +44,11 @@ if flock -xn 9; then
     rm -rf /cache/work-* /cache/partial-*
 fi
 flock -s 9
+# The run that feeds the tree holds /cache/feed while it unpacks; a run that finds no tree yet waits
+# for that lock, so that runs started together on a new volume all use the one tree being fed.
 if [ "${FEED:-0}" = 1 ]; then
+    exec 8>/cache/feed
+    flock -x 8
     partial=/cache/partial-$HOSTNAME
     rm -rf "$partial"
     mkdir -p "$partial"
@@ -54,6 +58,12 @@ if [ "${FEED:-0}" = 1 ]; then
     find "$partial" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
     # Another run may have finished the same tree first; either is the same.
     mv -T "$partial" "$base" 2>/dev/null || rm -rf "$partial"
+    exec 8>&-
+elif [ ! -d "$base" ]; then
+    echo "waiting for another run to finish unpacking the tree"
+    exec 8>/cache/feed
+    flock -s 8
+    exec 8>&-
 fi
 [ -d "$base" ] || { echo "the tree volume has no finished tree" >&2; exit 75; }
 trap 'rm -rf "$tree"' EXIT
