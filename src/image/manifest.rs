@@ -271,7 +271,7 @@ impl From<Written> for FormatFile {
 pub(crate) fn sample() -> ImageManifest {
     ImageManifest {
         format: IMAGE_JSON_FORMAT,
-        baker_version: "0.1.0".into(),
+        baker_version: env!("CARGO_PKG_VERSION").into(),
         recipe: RecipeRef {
             name: "postgresql".into(),
             distro: "debian-12".into(),

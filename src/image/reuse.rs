@@ -11,6 +11,11 @@
 //! disk's identifiers derive from the image key), but a layer made again under the same key — from
 //! a base image bootstrapped anew, or with `--no-cache` — is another tree: a folder whose disk came
 //! from the layer before is made again, not answered as unchanged.
+//!
+//! An image another version of baker made is made again as well: the key covers the scripts and
+//! files baker puts into the disk, but not the code that writes the formats from it (the VHD
+//! footer, for one, names baker's version), so the same command in an empty folder could give
+//! other bytes than the folder holds.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -113,7 +118,7 @@ pub fn existing(
 /// id of the OS layer its disk was made from, as recorded.
 fn intact(dir: &Path, image_key: &str) -> Option<(ImageManifest, Option<String>)> {
     let manifest = ImageManifest::read(&ImageManifest::path_in(dir)).ok()?;
-    if manifest.image_key != image_key {
+    if manifest.image_key != image_key || manifest.baker_version != env!("CARGO_PKG_VERSION") {
         return None;
     }
     let recorded: Stamp = serde_json::from_slice(&std::fs::read(dir.join(STAMP)).ok()?).ok()?;
@@ -210,8 +215,12 @@ mod tests {
     const LAYER: &str = "sha256:layer";
 
     fn setup() -> (tempfile::TempDir, ImageManifest) {
+        setup_with(sample())
+    }
+
+    /// A folder holding the image `m` lists, as baker left it.
+    fn setup_with(m: ImageManifest) -> (tempfile::TempDir, ImageManifest) {
         let dir = tempfile::tempdir().unwrap();
-        let m = sample();
         let file = &m.formats[0].file;
         std::fs::write(dir.path().join(file), b"disk").unwrap();
         std::fs::write(dir.path().join(format!("{file}.sha256")), b"sum").unwrap();
@@ -228,6 +237,16 @@ mod tests {
             Some(Existing::Complete(m.clone()))
         );
         assert!(existing(dir.path(), "another key", LAYER, &[Format::Raw]).is_none());
+    }
+
+    /// Made by another version of baker, whose format writers may differ: made again.
+    #[test]
+    fn an_image_another_baker_made_is_made_again() {
+        let (dir, m) = setup_with(ImageManifest {
+            baker_version: "0.0.9".into(),
+            ..sample()
+        });
+        assert!(existing(dir.path(), &m.image_key, LAYER, &[Format::Raw]).is_none());
     }
 
     /// The reviewer's case: image A made on base B1; the base bootstrapped anew (B2) and the layer
