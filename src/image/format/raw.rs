@@ -3,7 +3,9 @@
 //! data extent of the disk is read once, written into every one of the files, and hashed once
 //! (the `.sha256` covers every byte, holes as zeros; a VHD's continues the disk's past its footer).
 //! Every copy stays sparse. Where the filesystem can share blocks between files (`FICLONE`: Btrfs,
-//! XFS, ZFS…) a copy is a reflink and costs no space or write; elsewhere only the 4 KiB blocks that
+//! XFS, ZFS…) a copy is a reflink and costs no write, its all-zero blocks punched out as the
+//! disk's are (below: shared with the disk until then, they would be the copy's alone once the
+//! disk's are punched); elsewhere only the 4 KiB blocks that
 //! are not all zeros are written, at their offsets in a file already extended to the disk's size,
 //! so every hole stays a hole. The data has to pass through memory anyway to be hashed, so an
 //! in-kernel `copy_file_range` would save nothing over writing from the buffer being hashed.
@@ -98,8 +100,8 @@ pub(super) fn write(
 }
 
 /// Copies the disk into every one of `outs` but the `taken` one (the disk itself, whose all-zero
-/// blocks are punched out instead) at the same offsets, holes left as holes, reading each data
-/// extent once; returns the hasher that has seen all `disk.size` bytes, and the meter, to finish
+/// blocks are punched out instead, as are those of a copy that is a reflink) at the same offsets,
+/// holes left as holes, reading each data extent once; returns the hasher that has seen all `disk.size` bytes, and the meter, to finish
 /// once the files are committed. An output whose write fails becomes its error, and the pass goes
 /// on for the others.
 fn copy<'a>(
@@ -109,16 +111,18 @@ fn copy<'a>(
     stop: &'a Stop,
     reporter: &'a dyn Reporter,
 ) -> Result<(Sha256, Meter<'a>), FormatError> {
-    // The copies that still need writing: the others are reflinks of the disk.
+    // The copies that still need writing; the others hold the disk's bytes already (the disk
+    // itself, and reflinks of it), and have their all-zero blocks punched out.
     let mut to_write = Vec::with_capacity(outs.len());
+    let mut to_punch: Vec<usize> = taken.into_iter().collect();
     for i in 0..outs.len() {
-        let reflinked = match &outs[i] {
-            Ok(out) => {
-                Some(i) == taken || rustix::fs::ioctl_ficlone(out.file(), &disk.file).is_ok()
-            }
-            Err(_) => true,
-        };
-        if !reflinked && on_output(outs, i, |file| file.set_len(disk.size)) {
+        let Ok(out) = &outs[i] else { continue };
+        if Some(i) == taken {
+            continue;
+        }
+        if rustix::fs::ioctl_ficlone(out.file(), &disk.file).is_ok() {
+            to_punch.push(i);
+        } else if on_output(outs, i, |file| file.set_len(disk.size)) {
             to_write.push(i);
         }
     }
@@ -147,7 +151,7 @@ fn copy<'a>(
             for &i in &to_write {
                 on_output(outs, i, |file| write_non_zero(file, &buf, at, &runs));
             }
-            if let Some(i) = taken {
+            for &i in &to_punch {
                 on_output(outs, i, |file| punch_zeros(file, at, &runs));
             }
             pipe.bytes(buf);
@@ -193,7 +197,8 @@ fn on_output(
 }
 
 /// Makes holes of the whole 4 KiB blocks of `runs` (of a buffer read at `offset`) that are all
-/// zeros, in the disk file itself: its bytes stay the same, its zeros stop taking space. On a file
+/// zeros, in the disk file itself or a reflink of it: its bytes stay the same, its zeros stop
+/// taking space. On a file
 /// system that cannot punch holes the zeros stay, as they would in a copy there.
 fn punch_zeros(file: &File, offset: u64, runs: &[(Range<usize>, bool)]) -> std::io::Result<()> {
     let block = ZERO_BLOCK as u64;
