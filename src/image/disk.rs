@@ -242,7 +242,7 @@ async fn run_script(
         binds: spec.binds.clone(),
         labels: spec.labels,
     };
-    run::run_fed(engine, &spec, feed, &mut on_line).await
+    run::run_fed(engine, &spec, feed, &mut on_line, reporter).await
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! success, failure and Ctrl-C (the engine's sweep).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -13,6 +14,8 @@ use super::ImageError;
 use super::lines::Lines;
 use crate::engine::labels::IMAGE_PART_LABEL;
 use crate::engine::{Container, ContainerExtras, ContainerSpec, Engine};
+use crate::progress::{Meter, Reporter};
+use crate::stop::Stop;
 
 /// What a container to run is made of.
 pub struct RunSpec<'a> {
@@ -82,13 +85,23 @@ pub async fn run_to_end(
 /// Runs `spec` with the file system of `source_image`, when given, on its stdin: the tar stream of
 /// the engine's export of a never-started container, which the command unpacks itself (faster than
 /// the engine's archive upload). Without a source its stdin is closed at once. Returns the exit
-/// code and the last lines.
+/// code and the last lines. The bytes fed are reported to `reporter` against the image's size, a
+/// tree of gigabytes taking minutes to pass.
 pub async fn run_fed(
     engine: &Engine,
     spec: &RunSpec<'_>,
     source_image: Option<&str>,
     on_line: &mut (dyn FnMut(&str) + Send),
+    reporter: &Arc<dyn Reporter>,
 ) -> Result<(i64, String), ImageError> {
+    let fed = match source_image {
+        Some(image) => Some(Fed {
+            what: "unpacking the OS layer's tree".to_owned(),
+            size: engine.image_info(image).await.map_or(0, |i| i.size),
+            reporter: reporter.clone(),
+        }),
+        None => None,
+    };
     let source = match source_image {
         Some(image) => Some(
             create(
@@ -116,7 +129,7 @@ pub async fn run_fed(
         )
         .await;
     let result = match &run {
-        Ok(run) => feed_and_follow(run, source.as_ref(), on_line).await,
+        Ok(run) => feed_and_follow(run, source.as_ref().zip(fed), on_line).await,
         Err(_) => Ok((0, String::new())),
     };
     if let Some(source) = source {
@@ -126,20 +139,33 @@ pub async fn run_fed(
     result
 }
 
+/// What a fed run reports of its feeding: the work's name, the bytes it comes to (about: the
+/// image's size, which the export's tar headers exceed a little) and where to report it.
+struct Fed {
+    what: String,
+    size: u64,
+    reporter: Arc<dyn Reporter>,
+}
+
 async fn feed_and_follow(
     run: &Container,
-    source: Option<&Container>,
+    source: Option<(&Container, Fed)>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(i64, String), ImageError> {
     let (mut output, mut input) = run.attach().await?;
     run.start().await?;
-    let export = source.map(Container::export);
+    let export = source.map(|(container, fed)| (container.export(), fed));
     let feeder = tokio::spawn(async move {
-        if let Some(mut export) = export {
+        if let Some((mut export, fed)) = export {
+            // Stopping is the caller's: dropped, the run's containers go and this task with them.
+            let never = Stop::default();
+            let mut meter = Meter::new(fed.reporter.as_ref(), &never, fed.what, fed.size);
             while let Some(chunk) = export.next().await {
                 let chunk = chunk.map_err(|e| e.to_string())?;
                 input.write_all(&chunk).await.map_err(|e| e.to_string())?;
+                let _ = meter.add(chunk.len() as u64);
             }
+            meter.finish();
         }
         input.shutdown().await.map_err(|e| e.to_string())
     });
