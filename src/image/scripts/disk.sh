@@ -190,8 +190,12 @@ dd if=/tmp/boot.img of="$disk" bs=440 count=1 conv=notrunc status=none
 dd if=/tmp/core.img of="$disk" bs=512 seek="$CORE_SECTOR" conv=notrunc status=none
 
 if [ "$uefi" = 1 ]; then
+    # Under BIOS the disk booted is hd0; under UEFI GRUB numbers disks in the firmware's order, so
+    # a VM whose other disk (Azure's resource disk) comes first would look for /boot/grub on it.
+    # The EFI image finds its root by the file system's UUID first; the prefix is the fallback.
+    printf 'search --no-floppy --fs-uuid --set=root %s\nset prefix=($root)/boot/grub\n' "$FS_UUID" >/tmp/early.cfg
     # shellcheck disable=SC2086 # modules is a list of arguments
-    grub-mkimage -O x86_64-efi -o /tmp/BOOTX64.EFI -p "$GRUB_ROOT/boot/grub" fat efi_gop $modules
+    grub-mkimage -O x86_64-efi -c /tmp/early.cfg -o /tmp/BOOTX64.EFI -p "$GRUB_ROOT/boot/grub" fat efi_gop $modules
     touch -d "@$EPOCH" /tmp/BOOTX64.EFI
     rm -f /tmp/esp.img
     mkfs.vfat --invariant -i "$ESP_ID" -n ESP -C /tmp/esp.img $((ESP_SIZE / 1024)) >/dev/null
