@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::VolumeCreateOptions;
+use bollard::models::{Volume, VolumeCreateOptions};
 use bollard::query_parameters::{ListVolumesOptions, RemoveVolumeOptions};
 
 use super::labels::labels;
@@ -45,6 +45,28 @@ impl Engine {
         &self,
         labels: &[(&str, &str)],
     ) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .list(labels)
+            .await?
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
+    /// The names of the volumes carrying every one of `labels` but no label `lacking` at all: those
+    /// an older baker made with fewer labels.
+    pub async fn volumes_lacking(
+        &self,
+        labels: &[(&str, &str)],
+        lacking: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        Ok((self.list(labels).await?.into_iter())
+            .filter(|v| !v.labels.contains_key(lacking))
+            .map(|v| v.name)
+            .collect())
+    }
+
+    async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<Volume>, EngineError> {
         let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let during = format!("listing volumes labelled {}", labels.join(", "));
         let list = self
@@ -54,12 +76,7 @@ impl Engine {
             }))
             .await
             .map_err(EngineError::during(during))?;
-        Ok(list
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| v.name)
-            .collect())
+        Ok(list.volumes.unwrap_or_default())
     }
 
     /// Removes the volumes carrying every one of `labels` (`(label, value)`) but `keep`; best effort

@@ -6,7 +6,7 @@
 //! after a tarball change unpacks nothing. The build's tarball is bind-mounted read-only; `disk.raw`
 //! appears in the bind-mounted work directory (in the output directory), the only host directory
 //! touched and the only temporary space besides the outputs: the disk, sparse, which becomes the
-//! `raw` output when one is asked for. One tree volume is kept per recipe and
+//! `raw` output when one is asked for. One tree volume is kept per recipe, distro and
 //! cache, labelled with the cache's identity, so that `baker cache clear` removes it and a cache never
 //! removes or reuses another's (caches sharing an engine are independent). The
 //! partition layout (MBR, or GPT with an EFI System Partition) comes computed from [`Layout`].
@@ -63,7 +63,8 @@ pub struct DiskJob<'a> {
     pub picked_size: Option<u64>,
 }
 
-/// The disk script's exit code when the tree volume has no finished tree and none was fed.
+/// The disk script's exit code when the tree volume has no finished tree: none was fed, and no
+/// other run was feeding it.
 const TREE_MISSING: i64 = 75;
 /// The disk script's exit code when the output directory has less room than the tree takes times
 /// the disk and its copies, after a line `baker-no-room: <tree bytes> <free bytes> <shares 0|1>`.
@@ -131,10 +132,16 @@ pub async fn make_disk(
         labels: &[(IMAGE_PART_LABEL, "disk")],
     };
     let (mut code, mut tail) = (0, String::new());
-    for attempt in 0..2 {
+    for attempt in 0..3 {
         let fresh = !engine.has_volume(&volume).await;
         if fresh {
             engine.remove_volumes_labelled(&mine, &volume).await;
+            // Trees an older baker made, labelled without their distro, are replaced too.
+            let older = [mine[0], mine[2]];
+            let lacking = engine.volumes_lacking(&older, mine[1].0).await;
+            for name in lacking.unwrap_or_default() {
+                engine.remove_volume(&name).await;
+            }
             engine
                 .create_volume(
                     &volume,
@@ -144,9 +151,13 @@ pub async fn make_disk(
         }
         let feed = fresh.then_some(job.os_image);
         (code, tail) = run_script(engine, &spec, feed, reporter).await?;
-        if code == TREE_MISSING && attempt == 0 {
-            // An earlier run stopped while unpacking: make the tree again.
-            engine.remove_volumes_labelled(&mine, "").await;
+        if code == TREE_MISSING && attempt < 2 {
+            // Another run that made the volume may have been about to feed it: it holds the
+            // feeding lock by now, and the script run again waits for it. Still no tree, and an
+            // earlier run stopped while unpacking: the volume goes, and the tree is made again.
+            if attempt == 1 {
+                engine.remove_volume(&volume).await;
+            }
             continue;
         }
         break;

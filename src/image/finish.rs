@@ -15,9 +15,8 @@ use std::time::Instant;
 
 use super::format::{self, DiskFile, Unfinished};
 use super::manifest::{FormatFile, ImageManifest};
-use super::{Format, ImageError, STAGES, output, reuse, stage};
+use super::{Format, ImageError, ImageSpec, STAGES, output, reuse, stage};
 use crate::progress::{Event, Reporter};
-use crate::recipe::BootTarget;
 use crate::stop::Stop;
 
 /// What the last stage writes, and where.
@@ -156,20 +155,27 @@ pub(super) fn write_manifest(
 }
 
 /// The manifest of an image kept as the folder holds it, saying which clouds and instance families
-/// it boots on as the recipe says now (`boots_on`): the image key does not cover them, since they
+/// it boots on as the recipe says now (`spec`'s `boots_on`): the image key does not cover them, since they
 /// change no byte of the disk, so a recipe edit to them alone keeps the image but must reach
-/// `image.json`, which the later stages read. Rewritten only when they changed.
+/// `image.json`, which the later stages read. Rewritten only when they changed; an `--out` that
+/// cannot be written (read-only) keeps the older words, with a warning, as the image is still it.
 pub(super) fn with_boots_on(
     out_dir: &Path,
     mut manifest: ImageManifest,
-    boots_on: &[BootTarget],
+    spec: &ImageSpec,
     os_layer_id: &str,
-) -> Result<ImageManifest, ImageError> {
-    if manifest.boots_on != boots_on {
-        manifest.boots_on = boots_on.to_vec();
-        write_manifest(out_dir, &manifest, os_layer_id)?;
+    reporter: &dyn Reporter,
+) -> ImageManifest {
+    if manifest.boots_on != spec.boots_on {
+        manifest.boots_on = spec.boots_on.clone();
+        if let Err(e) = write_manifest(out_dir, &manifest, os_layer_id) {
+            reporter.report(Event::Warning(format!(
+                "the recipe now says other clouds or instance families for this image, but its \
+                 image.json could not be rewritten to say so: {e}"
+            )));
+        }
     }
-    Ok(manifest)
+    manifest
 }
 
 #[cfg(test)]
@@ -269,9 +275,11 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let (made, _) =
             write(job(&disk.path, out.path(), &[Format::Raw]), Stop::default()).unwrap();
+        let mut spec = crate::image::layer::embedded_spec("postgresql", "debian12");
         let mut now = made.boots_on.clone();
         now[0].fails = vec!["m5".into()];
-        let kept = with_boots_on(out.path(), made, &now, LAYER).unwrap();
+        spec.boots_on = now.clone();
+        let kept = with_boots_on(out.path(), made, &spec, LAYER, &Silent);
         assert_eq!(kept.boots_on, now);
         let read = ImageManifest::read(&ImageManifest::path_in(out.path())).unwrap();
         assert_eq!(read.boots_on, now);

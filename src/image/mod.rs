@@ -166,7 +166,7 @@ async fn make(
         let key = image_key(req, layer, &tools_image, unpacked);
         match reuse::existing(&req.out_dir, &key, &layer.id, &req.formats) {
             Some(Existing::Complete(manifest)) => {
-                let manifest = with_boots_on(&req.out_dir, manifest, &spec.boots_on, &layer.id)?;
+                let manifest = with_boots_on(&req.out_dir, manifest, spec, &layer.id, &*reporter);
                 for (i, name) in ["tools", "os layer", "disk", "formats"].iter().enumerate() {
                     stage(&reporter, i, name, None);
                 }

@@ -160,12 +160,18 @@ async fn feed_and_follow(
             // Stopping is the caller's: dropped, the run's containers go and this task with them.
             let never = Stop::default();
             let mut meter = Meter::new(fed.reporter.as_ref(), &never, fed.what, fed.size);
-            while let Some(chunk) = export.next().await {
-                let chunk = chunk.map_err(|e| e.to_string())?;
-                input.write_all(&chunk).await.map_err(|e| e.to_string())?;
-                let _ = meter.add(chunk.len() as u64);
+            let fed = async {
+                while let Some(chunk) = export.next().await {
+                    let chunk = chunk.map_err(|e| e.to_string())?;
+                    input.write_all(&chunk).await.map_err(|e| e.to_string())?;
+                    let _ = meter.add(chunk.len() as u64);
+                }
+                Ok::<_, String>(())
             }
+            .await;
+            // Ended either way: the progress line goes.
             meter.finish();
+            fed?;
         }
         input.shutdown().await.map_err(|e| e.to_string())
     });

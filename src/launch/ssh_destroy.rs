@@ -96,7 +96,7 @@ fn destroy_among(node: &str, dirs: &NodeDirs, all_bundles: &str, lock: &str) -> 
                  continue\n\
                fi\n\
                if [ ! -e \"$claim\" ] && [ -n \"$claimed\" ]; then\n\
-                 [ \"$how\" = was ] || echo \"left $dir: this node's claim on it is gone (another node took it over while this one was away, and found it in use)\"\n\
+                 [ \"$how\" = was ] || echo \"left $dir: this node no longer claims it (another node took the claim over while this one was away, or an earlier destroy released it)\"\n\
                  continue\n\
                fi\n\
              fi\n\

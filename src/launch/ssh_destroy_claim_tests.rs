@@ -187,7 +187,7 @@ fn a_late_destroy_leaves_a_directory_whose_claim_was_taken_over_and_given_up() {
 
     let said = destroy_node(&root, 0);
     assert!(
-        said.contains(&format!("left {data}: this node's claim on it is gone")),
+        said.contains(&format!("left {data}: this node no longer claims it")),
         "{said}"
     );
     assert!(std::path::Path::new(&format!("{data}/PG_VERSION")).exists());

@@ -49,15 +49,19 @@ flock -s 9
 if [ "${FEED:-0}" = 1 ]; then
     exec 8>/cache/feed
     flock -x 8
-    partial=/cache/partial-$HOSTNAME
-    rm -rf "$partial"
-    mkdir -p "$partial"
-    tar -xf - -C "$partial" --numeric-owner
-    cat >/dev/null
-    rm -f "$partial/.dockerenv"
-    find "$partial" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
-    # Another run may have finished the same tree first; either is the same.
-    mv -T "$partial" "$base" 2>/dev/null || rm -rf "$partial"
+    if [ -d "$base" ]; then
+        # Another run fed the same tree while this one waited for the lock.
+        cat >/dev/null
+    else
+        partial=/cache/partial-$HOSTNAME
+        rm -rf "$partial"
+        mkdir -p "$partial"
+        tar -xf - -C "$partial" --numeric-owner
+        cat >/dev/null
+        rm -f "$partial/.dockerenv"
+        find "$partial" -newermt "@$EPOCH" -print0 | xargs -0r touch -h -d "@$EPOCH"
+        mv -T "$partial" "$base" 2>/dev/null || rm -rf "$partial"
+    fi
     exec 8>&-
 elif [ ! -d "$base" ]; then
     echo "waiting for another run to finish unpacking the tree"
