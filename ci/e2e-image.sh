@@ -14,6 +14,9 @@
 #     OVMF from baker's tools image) — one hybrid disk for both;
 #   - every format, read with qemu-img and Python's tarfile: qcow2 and vhd convert back to the raw
 #     bytes, ami is the raw disk, gce is a gzipped tar with one sparse member disk.raw;
+#   - the EFI loader finds the root by its file system's UUID before its fixed prefix;
+#   - two runs at once on a new tree volume, the second started once the first made it: the second
+#     waits for the first to unpack the tree, and both make the cold run's disk;
 #   - it removes the tools image another baker version baked;
 #   - a no-change re-image answers at once; a format the image lacks is written from the raw disk
 #     it holds, byte-identical to one written with a new disk; a changed tarball reuses the cached OS
@@ -108,12 +111,14 @@ check "the disk is a whole number of GiB" [ $(($(stat -c %s "$A") % 1073741824))
 check "the disk is sparse" [ $(($(stat -c %b "$A") * 512)) -lt "$(stat -c %s "$A")" ]
 
 # --- two runs at once on a new tree volume: one unpacks the tree, the other waits for it ---------------
-# (Before, the second found the volume made but no tree yet in it, and failed.)
-docker volume rm $(docker volume ls -q --filter "label=baker.cache=$(cache_identity "$WORK/cache-a")" \
-  --filter label=baker.tree-of=postgresql) >/dev/null
+# The second starts once the first has made the volume, so it finds a volume without its tree yet
+# (before, it failed there).
+trees() { docker volume ls -q --filter "label=baker.cache=$(cache_identity "$WORK/cache-a")" --filter label=baker.tree-of=postgresql; }
+docker volume rm $(trees) >/dev/null
 t=$(now)
 image "$WORK/img-p1" "$WORK/cache-a" 2>"$WORK/img-p1.err" &
 p1=$!
+for _ in $(seq 1 300); do [ -z "$(trees)" ] || break; sleep 0.1; done
 image "$WORK/img-p2" "$WORK/cache-a" 2>"$WORK/img-p2.err" || tail -n 20 "$WORK/img-p2.err" >&2
 wait "$p1" || tail -n 20 "$WORK/img-p1.err" >&2
 say "two images at once on a new tree volume: $(since "$t") s"
@@ -133,6 +138,9 @@ check "partition 2 is a 32 MiB EFI System Partition" gpt_has 2 4096 65536 C12A73
 check "partition 3 is the Linux root at 34 MiB" gpt_has 3 69632 '[0-9]+' 0FC63DAF-8483-4772-8E79-3D69D8477DE4 root
 check "the EFI System Partition's FAT holds \\EFI\\BOOT\\BOOTX64.EFI, a PE image" bash -c \
   "mdir -i '$A@@2M' ::/EFI/BOOT | grep -Eq '^BOOTX64 +EFI ' && [ \"\$(mtype -i '$A@@2M' ::/EFI/BOOT/BOOTX64.EFI | head -c 2)\" = MZ ]"
+ROOT_UUID=$(json "$WORK/img-a/image.json" 'd["disk"]["root_uuid"]')
+check "the EFI loader looks for the root by its UUID ($ROOT_UUID) first (its embedded config)" bash -c \
+  "mtype -i '$A@@2M' ::/EFI/BOOT/BOOTX64.EFI | grep -aqF 'search --no-floppy --fs-uuid --set=root $ROOT_UUID'"
 check "the MBR ends in 55aa and holds GRUB's boot code" bash -c \
   "[ \"\$(dd if='$A' bs=1 skip=510 count=2 status=none | od -An -tx1 | tr -d ' ')\" = 55aa ] && dd if='$A' bs=440 count=1 status=none | grep -aq GRUB"
 root_partition() { # root_partition IMAGE_DIR OUT: the image's root partition, by image.json's offset
@@ -476,7 +484,7 @@ else
 fi
 check "no container is left behind" [ -z "$(docker ps -aq --filter "label=$RUN_LABEL" --filter label=baker.image)" ]
 # Root's cache imaged two tarballs (the build and a changed one) and kept one tree volume.
-check "one tree volume is kept per recipe and cache" [ "$(in_engine "$ID_A")" = '1 1' ]
+check "one tree volume is kept per recipe, distro and cache" [ "$(in_engine "$ID_A")" = '1 1' ]
 
 # --- `cache du` counts what the cache keeps in the engine, and `cache prune` bounds it -------------------
 # What the engine says the OS layer adds to the image it stands on, and what the tree volume's files take.
