@@ -155,9 +155,9 @@ pub(super) fn write_manifest(
 }
 
 /// The manifest of an image kept as the folder holds it, saying which clouds and instance families
-/// it boots on as the recipe says now (`spec`'s `boots_on`): the image key does not cover them, since they
-/// change no byte of the disk, so a recipe edit to them alone keeps the image but must reach
-/// `image.json`, which the later stages read. Rewritten only when they changed; an `--out` that
+/// it boots on as the recipe says now (`spec`'s `boots_on`): the image key does not cover them,
+/// since they change no byte of the disk, so a recipe edit to them alone keeps the image but must
+/// reach `image.json`, which the later stages read. Rewritten only when they changed; an `--out` that
 /// cannot be written (read-only) keeps the older words, with a warning, as the image is still it.
 pub(super) fn with_boots_on(
     out_dir: &Path,

@@ -106,9 +106,18 @@ pub fn image_spec(plan: &Plan) -> Result<ImageSpec, ImageError> {
 }
 
 /// What `baker image` refuses of `plan` as soon as it is made, before its build: a plan without an
-/// image layer, or a `size` that a requested format or the layer's partition table cannot take.
+/// image layer, or a size [`check_size`] refuses.
 pub fn check_plan(plan: &Plan, formats: &[Format], size: Option<u64>) -> Result<(), ImageError> {
-    let spec = image_spec(plan)?;
+    check_size(&image_spec(plan)?, formats, size)
+}
+
+/// A `--size` (`None`: baker picks it) that a requested format or `spec`'s partition table cannot
+/// take, refused before any work.
+pub fn check_size(
+    spec: &ImageSpec,
+    formats: &[Format],
+    size: Option<u64>,
+) -> Result<(), ImageError> {
     if let Some(size) = size {
         super::size::check_for_formats(size, formats)?;
         super::size::check_for_layout(size, &spec.firmware)?;

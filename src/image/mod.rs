@@ -125,10 +125,7 @@ async fn make(
     reporter: Arc<dyn Reporter>,
 ) -> Result<ImageOutcome, ImageError> {
     let started = Instant::now();
-    if let Some(size) = req.size {
-        size::check_for_formats(size, &req.formats)?;
-        size::check_for_layout(size, &req.spec.firmware)?;
-    }
+    layer::check_size(&req.spec, &req.formats, req.size)?;
     // What this image takes from the cache (its OS layer, tree volume and package files) stays
     // while it is made: `baker cache prune|clear` wait for the lock, as they wait for builds.
     let _in_use = req

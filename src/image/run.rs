@@ -94,17 +94,9 @@ pub async fn run_fed(
     on_line: &mut (dyn FnMut(&str) + Send),
     reporter: &Arc<dyn Reporter>,
 ) -> Result<(i64, String), ImageError> {
-    let fed = match source_image {
-        Some(image) => Some(Fed {
-            what: "unpacking the OS layer's tree".to_owned(),
-            size: engine.image_info(image).await.map_or(0, |i| i.size),
-            reporter: reporter.clone(),
-        }),
-        None => None,
-    };
     let source = match source_image {
-        Some(image) => Some(
-            create(
+        Some(image) => {
+            let container = create(
                 engine,
                 &RunSpec {
                     name: unique_name("baker-image-export"),
@@ -115,8 +107,14 @@ pub async fn run_fed(
                     labels: &[(IMAGE_PART_LABEL, "export")],
                 },
             )
-            .await?,
-        ),
+            .await?;
+            let fed = Fed {
+                what: "unpacking the OS layer's tree".to_owned(),
+                size: engine.image_info(image).await.map_or(0, |i| i.size),
+                reporter: reporter.clone(),
+            };
+            Some((container, fed))
+        }
         None => None,
     };
     let run = engine
@@ -129,10 +127,10 @@ pub async fn run_fed(
         )
         .await;
     let result = match &run {
-        Ok(run) => feed_and_follow(run, source.as_ref().zip(fed), on_line).await,
+        Ok(run) => feed_and_follow(run, source.as_ref(), on_line).await,
         Err(_) => Ok((0, String::new())),
     };
-    if let Some(source) = source {
+    if let Some((source, _)) = source {
         source.remove().await;
     }
     run?.remove().await;
@@ -141,6 +139,7 @@ pub async fn run_fed(
 
 /// What a fed run reports of its feeding: the work's name, the bytes it comes to (about: the
 /// image's size, which the export's tar headers exceed a little) and where to report it.
+#[derive(Clone)]
 struct Fed {
     what: String,
     size: u64,
@@ -149,12 +148,12 @@ struct Fed {
 
 async fn feed_and_follow(
     run: &Container,
-    source: Option<(&Container, Fed)>,
+    source: Option<&(Container, Fed)>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(i64, String), ImageError> {
     let (mut output, mut input) = run.attach().await?;
     run.start().await?;
-    let export = source.map(|(container, fed)| (container.export(), fed));
+    let export = source.map(|(container, fed)| (container.export(), fed.clone()));
     let feeder = tokio::spawn(async move {
         if let Some((mut export, fed)) = export {
             // Stopping is the caller's: dropped, the run's containers go and this task with them.
